@@ -1,0 +1,344 @@
+"""The catalogue of stations and sites: import, export and queries over a :class:`Store`.
+
+This is the library API the CLI and the web layer call; neither adds logic of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from geoservice import crs as _crs
+from geoservice import hours as _hours
+from geoservice import io as _io
+from geoservice import validate as _validate
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.store import EDITABLE_LAYERS, Store
+
+MODES = ("append", "upsert", "replace")
+_ID_PREFIX = {
+    "warm_station": "WS",
+    "worker_home": "WH",
+    "public_worker_home": "PWH",
+    "caravan_base": "CB",
+    "village": "V",
+    "community": "C",
+    "reservoir_site": "RS",
+}
+
+
+class QueryError(ValueError):
+    """A query parameter has a value the catalogue does not know."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    layer: str
+    path: str
+    rows: int
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line in Chinese and English."""
+        verb = "将" if self.dry_run else "已"
+        head = "[dry run] " if self.dry_run else ""
+        text = (
+            f"{head}{self.path}: {self.rows} 行有效；{verb}新增 {len(self.added)}，"
+            f"更新 {len(self.updated)}，删除 {len(self.removed)} / {self.rows} valid rows; "
+            f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}"
+        )
+        if self.ignored_columns:
+            text += f"\n忽略的列 / ignored columns: {', '.join(self.ignored_columns)}"
+        return text
+
+
+def _check_editable(layer: str) -> None:
+    if layer not in EDITABLE_LAYERS:
+        msg = f"layer must be one of {', '.join(EDITABLE_LAYERS)}, not {layer!r}"
+        raise ValueError(msg)
+
+
+def validate_file(
+    store: Store,
+    layer: str,
+    path: str | Path,
+    *,
+    source_crs: str = "wgs84",
+    allow_outside: bool = False,
+    sheet: str | None = None,
+) -> tuple[gpd.GeoDataFrame, _io.Table]:
+    """Read and validate a file for ``layer``; raise ValidationError listing every bad row."""
+    _check_editable(layer)
+    source_crs = _crs.normalize_crs(source_crs)
+    table = _io.read_table(path, sheet)
+    boundary = store.read("boundary").geometry.union_all()
+    towns = store.read("towns")
+    check = _validate.validate_stations if layer == "stations" else _validate.validate_sites
+    gdf = check(
+        table,
+        boundary=boundary,
+        towns=towns,
+        source_crs=source_crs,
+        allow_outside=allow_outside,
+    )
+    return gdf, table
+
+
+def import_file(
+    store: Store,
+    layer: str,
+    path: str | Path,
+    *,
+    mode: str = "append",
+    source_crs: str = "wgs84",
+    allow_outside: bool = False,
+    dry_run: bool = False,
+    sheet: str | None = None,
+) -> ImportReport:
+    """Import a CSV/XLSX/GeoJSON/GeoPackage file into ``stations`` or ``sites``.
+
+    All or nothing: any bad row raises :class:`~geoservice.validate.ValidationError`
+    (every bad row listed) and the store is left untouched.
+
+    Parameters
+    ----------
+    mode : str
+        ``append`` (default; an id already in the store is an error), ``upsert`` (rows
+        with a known id replace it, the others are added) or ``replace`` (the file becomes
+        the whole layer).
+    source_crs : str
+        ``wgs84``, ``gcj02`` or ``bd09``: the CRS of the file's coordinates.
+    dry_run : bool
+        Validate and report, write nothing.
+    """
+    if mode not in MODES:
+        msg = f"mode must be one of {', '.join(MODES)}, not {mode!r}"
+        raise ValueError(msg)
+    incoming, table = validate_file(
+        store, layer, path, source_crs=source_crs, allow_outside=allow_outside, sheet=sheet
+    )
+    report = ImportReport(
+        layer, str(path), len(incoming), ignored_columns=table.ignored, dry_run=dry_run
+    )
+
+    def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
+        merged = _merge(current, incoming, table, mode, report)
+        return merged, report
+
+    if dry_run:
+        _merge(store.read(layer), incoming, table, mode, report)
+        return report
+    return store.update(layer, change)
+
+
+def _merge(
+    current: gpd.GeoDataFrame,
+    incoming: gpd.GeoDataFrame,
+    table: _io.Table,
+    mode: str,
+    report: ImportReport,
+) -> gpd.GeoDataFrame:
+    incoming = incoming.copy()
+    existing = set(current["id"]) if mode != "replace" else set()
+    if mode == "append":
+        errors = [
+            _validate.RowError(
+                table.rows[i],
+                table.headers.get("id", "id"),
+                f"编号已存在 / id {sid!r} already exists (use --upsert to update it)",
+                table.row_label,
+            )
+            for i, sid in enumerate(incoming["id"])
+            if sid and sid in existing
+        ]
+        if errors:
+            raise _validate.ValidationError(errors)
+    taken = set(existing) | set(incoming["id"])
+    for i in incoming.index[incoming["id"] == ""]:
+        incoming.loc[i, "id"] = _next_id(incoming.loc[i, "kind"], taken)
+        taken.add(incoming.loc[i, "id"])
+    new_ids = list(incoming["id"])
+    report.added[:] = [s for s in new_ids if s not in existing]
+    report.updated[:] = [s for s in new_ids if s in existing]
+    if mode == "replace":
+        report.removed[:] = sorted(set(current["id"]) - set(new_ids))
+        report.updated[:] = [s for s in new_ids if s in set(current["id"])]
+        report.added[:] = [s for s in new_ids if s not in set(current["id"])]
+        return incoming.reset_index(drop=True)
+    kept = current.loc[~current["id"].isin(set(new_ids))]
+    merged = pd.concat([kept, incoming], ignore_index=True)
+    # Keep the store's order for updated rows, new rows at the end.
+    order = {sid: n for n, sid in enumerate(current["id"])}
+    merged["_o"] = [order.get(s, len(order) + n) for n, s in enumerate(merged["id"])]
+    merged = merged.sort_values("_o", kind="stable").drop(columns="_o")
+    return gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs=current.crs)
+
+
+def _next_id(kind: str, taken: set[str]) -> str:
+    prefix = _ID_PREFIX.get(kind, "X")
+    pattern = re.compile(rf"^{prefix}(\d+)$")
+    numbers = [int(m.group(1)) for s in taken if (m := pattern.match(s))]
+    width = 3 if prefix in ("WS", "V", "C") else 2
+    return f"{prefix}{max(numbers, default=0) + 1:0{width}d}"
+
+
+def export_file(store: Store, layer: str, path: str | Path, *, headers: str = "en") -> int:
+    """Write ``layer`` to ``path`` (format from the extension); return the row count."""
+    _check_editable(layer)
+    return _io.write_table(store.read(layer), path, layer, headers=headers)
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def _split(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [p.strip() for v in items for p in str(v).split(",") if p.strip()]
+
+
+def filter_layer(
+    gdf: gpd.GeoDataFrame,
+    *,
+    kinds: list[str] | None = None,
+    towns: list[str] | None = None,
+    amenities: list[str] | None = None,
+    vocab: dict[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Keep rows whose kind is any of ``kinds``, town any of ``towns`` (code or name) and
+    that offer all of ``amenities``. Unknown values raise ValueError naming them."""
+    mask = pd.Series(True, index=gdf.index)
+    if kinds:
+        unknown = [k for k in kinds if vocab is not None and k not in vocab]
+        if unknown:
+            msg = f"unknown kind {', '.join(unknown)}; allowed: {', '.join(vocab or {})}"
+            msg_0 = "kind"
+            raise QueryError(msg_0, msg)
+        mask &= gdf["kind"].isin(kinds)
+    if towns:
+        names = gdf["town_code"].map(_TOWN_NAMES)
+        known = set(_TOWN_NAMES) | set(_TOWN_NAMES.values())
+        unknown = [t for t in towns if t not in known]
+        if unknown:
+            msg = f"unknown town {', '.join(unknown)}; use a town code or its Chinese name"
+            msg_0 = "town"
+            raise QueryError(msg_0, msg)
+        mask &= gdf["town_code"].isin(towns) | names.isin(towns)
+    if amenities:
+        unknown = [a for a in amenities if a not in AMENITIES]
+        if unknown:
+            msg = f"unknown amenity {', '.join(unknown)}; allowed: {', '.join(AMENITIES)}"
+            msg_0 = "amenity"
+            raise QueryError(msg_0, msg)
+        have = gdf["amenities"].str.split(";")
+        for a in amenities:
+            mask &= have.map(lambda s, a=a: a in s)
+    return gdf.loc[mask]
+
+
+_TOWN_NAMES: dict[str, str] = {}
+
+
+def set_town_names(towns: pd.DataFrame) -> None:
+    """Register town code → name (for filtering by name)."""
+    _TOWN_NAMES.update(zip(towns["code"], towns["name"], strict=True))
+
+
+def stations_geojson(
+    store: Store,
+    *,
+    kind: str | list[str] | None = None,
+    town: str | list[str] | None = None,
+    amenity: str | list[str] | None = None,
+    at: dt.datetime | None = None,
+) -> dict:
+    """Stations as a GeoJSON FeatureCollection with labels and open-now status."""
+    set_town_names(store.read("towns"))
+    gdf = filter_layer(
+        store.stations(),
+        kinds=_split(kind),
+        towns=_split(town),
+        amenities=_split(amenity),
+        vocab=STATION_KINDS,
+    )
+    at = _hours.as_local(at)
+    features = []
+    for rec in _io.to_records(gdf, "stations"):
+        h = _hours.parse(rec["opening_hours"])
+        rec.update(
+            kind_label=STATION_KINDS[rec["kind"]],
+            town=_TOWN_NAMES.get(rec["town_code"], ""),
+            amenity_labels=[AMENITIES[a] for a in rec["amenities"]],
+            open_now=h.is_open(at),
+            status=h.describe_zh(at),
+        )
+        features.append(_feature(rec))
+    return _collection(features, at)
+
+
+def sites_geojson(
+    store: Store,
+    *,
+    kind: str | list[str] | None = None,
+    town: str | list[str] | None = None,
+    located: bool = False,
+) -> dict:
+    """Sites as a GeoJSON FeatureCollection (sites without coordinates have null geometry
+    and ``coord_source: "missing"``; ``located=True`` leaves them out)."""
+    set_town_names(store.read("towns"))
+    gdf = filter_layer(store.sites(), kinds=_split(kind), towns=_split(town), vocab=SITE_KINDS)
+    if located:
+        gdf = gdf.loc[gdf.geometry.notna()]
+    features = []
+    for rec in _io.to_records(gdf, "sites"):
+        rec.update(kind_label=SITE_KINDS[rec["kind"]], town=_TOWN_NAMES.get(rec["town_code"], ""))
+        features.append(_feature(rec))
+    return _collection(features, None)
+
+
+def towns_geojson(store: Store) -> dict:
+    """Towns/subdistricts with NBS codes; seat points where a real source has them."""
+    towns = store.read("towns")
+    features = []
+    for rec in towns.to_dict("records"):
+        g = rec.pop("geometry")
+        geom = None if g is None else {"type": "Point", "coordinates": [g.x, g.y]}
+        features.append({"type": "Feature", "id": rec["code"], "geometry": geom, "properties": rec})
+    return {"type": "FeatureCollection", "features": features, "count": len(features)}
+
+
+def _feature(rec: dict) -> dict:
+    geom = None
+    if rec.get("lon") is not None and rec.get("lat") is not None:
+        geom = {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}
+    return {"type": "Feature", "id": rec["id"], "geometry": geom, "properties": rec}
+
+
+def _collection(features: list[dict], at: dt.datetime | None) -> dict:
+    sources = sorted({f["properties"]["source"] for f in features})
+    doc = {
+        "type": "FeatureCollection",
+        "features": features,
+        "count": len(features),
+        "sources": sources,
+        "sample": "sample" in sources,
+    }
+    if at is not None:
+        doc["evaluated_at"] = at.isoformat()
+    return doc

@@ -1,0 +1,208 @@
+"""Folium maps of Miyun: boundary, reservoir, stations and sites.
+
+Every asset is served by the app (:func:`geoservice.assets.use_local_assets`); with
+``tiles=None`` the map makes no network request at all. Text from the data is escaped
+before it reaches HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import folium
+import folium.plugins
+import geopandas as gpd
+
+from geoservice import assets
+from geoservice import hours as _hours
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.store import Store
+
+#: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
+CENTER = (40.50, 117.05)
+ZOOM = 10
+
+#: Marker style per station kind: (Font Awesome icon, awesome-markers colour).
+STATION_STYLE: dict[str, tuple[str, str]] = {
+    "warm_station": ("mug-hot", "red"),
+    "worker_home": ("house", "blue"),
+    "public_worker_home": ("house-user", "green"),
+    "caravan_base": ("truck", "purple"),
+}
+SITE_STYLE: dict[str, tuple[str, str]] = {
+    "reservoir_site": ("droplet", "cadetblue"),
+    "village": ("tree", "darkgreen"),
+    "community": ("building", "gray"),
+}
+
+TILES = {
+    "osm": (
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+    ),
+}
+
+SAMPLE_NOTICE = (
+    "示例数据：驿站与保护点位置为演示用样例，并非总工会正式名录。"
+    "<br><small>Sample data: stations and reservoir sites are illustrative, not the union's "
+    "official list.</small>"
+)
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def base_map(
+    store: Store, *, tiles: str | None = None, asset_url: str = assets.VENDOR_URL_DEFAULT
+) -> folium.Map:
+    """A map of the district with boundary and reservoir, fitted to the boundary.
+
+    Parameters
+    ----------
+    tiles : str, optional
+        ``None`` (no basemap, fully offline), ``"osm"``, or a URL template
+        ``https://…/{z}/{x}/{y}.png|attribution`` (attribution after a ``|``).
+    """
+    assets.use_local_assets(asset_url)
+    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=None, control_scale=True)
+    if tiles:
+        url, attr = TILES.get(tiles, (tiles.split("|")[0], tiles.partition("|")[2] or tiles))
+        folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
+    boundary = store.read("boundary")
+    folium.GeoJson(
+        boundary[["name", "geometry"]],
+        name="密云区界",
+        style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    ).add_to(m)
+    reservoir = store.read("reservoir")
+    folium.GeoJson(
+        reservoir[["name", "geometry"]],
+        name="密云水库（近似）",
+        style_function=lambda _f: {
+            "color": "#1f78b4",
+            "weight": 1,
+            "fillColor": "#a6cee3",
+            "fillOpacity": 0.6,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    ).add_to(m)
+    b = boundary.total_bounds
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    return m
+
+
+def station_popup(rec: dict, at: dt.datetime) -> str:
+    """HTML popup for one station record (every data value escaped)."""
+    h = _hours.parse(rec["opening_hours"])
+    is_open = h.is_open(at)
+    amenities = [a for a in str(rec.get("amenities") or "").split(";") if a]
+    badge = (
+        '<span style="color:#1a7f37;font-weight:bold">开放中</span>'
+        if is_open
+        else '<span style="color:#b42318;font-weight:bold">已关闭</span>'
+    )
+    phone = _e(rec.get("phone"))
+    rows = [
+        f"<b>{_e(rec['name'])}</b>",
+        f"{_e(STATION_KINDS.get(rec['kind'], rec['kind']))} · {badge}",
+        f"开放时间：{_e(rec['opening_hours'])}（{_e(h.describe_zh(at))}）",
+        f"服务设施：{_e('、'.join(AMENITIES.get(a, a) for a in amenities) or '—')}",
+        f"地址：{_e(rec.get('address') or '—')}",
+        f'电话：<a href="tel:{phone}">{phone}</a>' if phone else "电话：—",
+    ]
+    if rec.get("source") == "sample":
+        rows.append('<i style="color:#888">示例数据 sample</i>')
+    return '<div class="station-popup">' + "<br>".join(rows) + "</div>"
+
+
+def overview_map(
+    store: Store,
+    *,
+    at: dt.datetime | None = None,
+    tiles: str | None = None,
+    asset_url: str = assets.VENDOR_URL_DEFAULT,
+) -> folium.Map:
+    """The home page map: district, reservoir, stations by kind, sites, layer control."""
+    at = _hours.as_local(at)
+    m = base_map(store, tiles=tiles, asset_url=asset_url)
+    stations = store.stations()
+    for kind, label in STATION_KINDS.items():
+        rows = stations.loc[stations["kind"] == kind]
+        if rows.empty:
+            continue
+        icon, color = STATION_STYLE[kind]
+        group = folium.FeatureGroup(name=f"{label}（{len(rows)}）", show=True).add_to(m)
+        target = folium.plugins.MarkerCluster(disableClusteringAtZoom=15).add_to(group)
+        for rec in rows.drop(columns="geometry").to_dict("records"):
+            folium.Marker(
+                (rec["lat"], rec["lon"]),
+                icon=folium.Icon(icon=icon, prefix="fa", color=color),
+                tooltip=_e(rec["name"]),
+                popup=folium.Popup(station_popup(rec, at), max_width=320),
+            ).add_to(target)
+    _add_sites(m, store.sites())
+    _add_towns(m, store.read("towns"))
+    folium.LayerControl(collapsed=True).add_to(m)
+    folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
+    if (stations["source"] == "sample").any():
+        add_notice(m, SAMPLE_NOTICE)
+    return m
+
+
+def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
+    located = sites.loc[sites.geometry.notna()]
+    for kind, label in SITE_KINDS.items():
+        rows = located.loc[located["kind"] == kind]
+        if rows.empty:
+            continue
+        icon, color = SITE_STYLE[kind]
+        group = folium.FeatureGroup(name=f"{label}（{len(rows)}）", show=True).add_to(m)
+        for rec in rows.drop(columns="geometry").to_dict("records"):
+            sample = "<br><i>示例数据 sample</i>" if rec["source"] == "sample" else ""
+            folium.Marker(
+                (rec["lat"], rec["lon"]),
+                icon=folium.Icon(icon=icon, prefix="fa", color=color),
+                tooltip=_e(rec["name"]),
+                popup=folium.Popup(
+                    f"<b>{_e(rec['name'])}</b><br>{_e(label)} · 服务约 "
+                    f"{int(rec['service_minutes'])} 分钟{sample}",
+                    max_width=260,
+                ),
+            ).add_to(group)
+
+
+def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
+    seats = towns.loc[towns.geometry.notna()]
+    group = folium.FeatureGroup(name=f"乡镇驻地（{len(seats)}/{len(towns)}）", show=False)
+    for rec in seats.to_dict("records"):
+        folium.CircleMarker(
+            (rec["geometry"].y, rec["geometry"].x),
+            radius=4,
+            color="#444",
+            fill=True,
+            tooltip=_e(rec["name"]),
+        ).add_to(group)
+    group.add_to(m)
+
+
+def add_notice(m: folium.Map, html_text: str) -> None:
+    """Pin a notice box (trusted HTML, not data) to the bottom-left of the map."""
+    box = (
+        '<div class="geoservice-notice" style="position:fixed;bottom:22px;left:10px;'
+        "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
+        'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">'
+        f"{html_text}</div>"
+    )
+    m.get_root().html.add_child(folium.Element(box))
+
+
+def render(m: folium.Map, *, title: str = "密云区暖心驿站地图", header: str = "") -> str:
+    """Render a map to a complete zh-Hans HTML page."""
+    if header:
+        m.get_root().html.add_child(folium.Element(header))
+    page = m.get_root().render()
+    page = page.replace("<html>", '<html lang="zh-Hans">', 1)
+    return page.replace("<head>", f"<head>\n<title>{_e(title)}</title>", 1)

@@ -1,0 +1,138 @@
+"""Domain model: stations, sites and their fixed vocabularies.
+
+A ``Station`` is a place where outdoor workers are served (暖心驿站, 职工之家, the caravan's
+base); a ``Site`` is a place the caravan visits (a village, a community, a reservoir
+protection site). Both are stored in WGS84 (EPSG:4326); metric work uses UTM 50N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+
+#: Storage CRS (WGS84 longitude/latitude).
+CRS_STORAGE = "EPSG:4326"
+#: Metric CRS for Miyun (UTM zone 50N).
+CRS_METRIC = "EPSG:32650"
+
+#: Station kinds with their Chinese labels.
+STATION_KINDS: dict[str, str] = {
+    "warm_station": "暖心驿站",
+    "worker_home": "职工之家",
+    "public_worker_home": "公共区域职工之家",
+    "caravan_base": "大篷车基地",
+}
+
+#: Site kinds with their Chinese labels.
+SITE_KINDS: dict[str, str] = {
+    "village": "村",
+    "community": "社区",
+    "reservoir_site": "水库保护点",
+}
+
+#: Default service minutes per site kind (time the caravan spends at one stop).
+SITE_SERVICE_MINUTES: dict[str, int] = {
+    "village": 60,
+    "community": 45,
+    "reservoir_site": 30,
+}
+
+#: The fixed amenity vocabulary with Chinese labels.
+AMENITIES: dict[str, str] = {
+    "drinking_water": "饮用水",
+    "hot_water": "热水",
+    "microwave": "微波炉",
+    "charging": "手机充电",
+    "toilet": "卫生间",
+    "rest_area": "休息座椅",
+    "heating": "取暖",
+    "cooling": "纳凉",
+    "first_aid": "急救药箱",
+    "repair_kit": "维修工具",
+    "wifi": "无线网络",
+}
+
+#: Where a record comes from: the shipped sample, a user import, or the base data build.
+SOURCES = ("sample", "import", "official", "manual")
+
+#: How a coordinate was obtained.
+COORD_SOURCES = ("geonames", "sample", "import", "missing", "manual")
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A warm station, worker home, public-area worker home or caravan base.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier, e.g. ``"WS001"``.
+    name : str
+        Chinese display name.
+    kind : str
+        One of :data:`STATION_KINDS`.
+    lon, lat : float
+        WGS84 coordinates of the door.
+    opening_hours : str
+        OSM ``opening_hours`` expression, evaluated in Asia/Shanghai time.
+    amenities : tuple of str
+        Subset of :data:`AMENITIES`, in vocabulary order.
+    """
+
+    id: str
+    name: str
+    kind: str
+    lon: float
+    lat: float
+    address: str = ""
+    town_code: str = ""
+    opening_hours: str = "24/7"
+    amenities: tuple[str, ...] = ()
+    phone: str = ""
+    host_org: str = ""
+    capacity: int | None = None
+    verified_on: dt.date | None = None
+    source: str = "import"
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict (amenities as a list, date as ISO string)."""
+        d = dataclasses.asdict(self)
+        d["amenities"] = list(self.amenities)
+        d["verified_on"] = self.verified_on.isoformat() if self.verified_on else None
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A place the caravan serves: village, community or reservoir protection site.
+
+    ``lon``/``lat`` are ``None`` only when ``coord_source == "missing"`` (no real
+    coordinate is known yet; import one with ``flask sites import --upsert``).
+    """
+
+    id: str
+    name: str
+    kind: str
+    code: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    town_code: str = ""
+    service_minutes: int = field(default=0)
+    official_name: str = ""
+    coord_source: str = "import"
+    source: str = "import"
+
+    def __post_init__(self) -> None:
+        if not self.service_minutes:
+            object.__setattr__(self, "service_minutes", SITE_SERVICE_MINUTES.get(self.kind, 30))
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+#: Column order of the ``stations`` layer (geometry excluded).
+STATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Station))
+#: Column order of the ``sites`` layer (geometry excluded).
+SITE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Site))

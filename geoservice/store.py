@@ -1,0 +1,248 @@
+"""The live store of stations, sites and base layers.
+
+:class:`Store` is the small interface callers use; :class:`GpkgStore` keeps everything in
+one GeoPackage (readable in QGIS). A PostGIS backend only needs to implement the same five
+methods.
+
+Crash safety: a write copies the GeoPackage to a temporary file beside it, changes the copy,
+flushes it to disk and atomically renames it over the original (``os.replace``). A process
+killed at any point leaves either the old file or the new one, never a mix.
+Concurrency: writers from any number of processes serialise on an exclusive lock file and
+re-read the current state inside the lock, so no write is lost. Readers never block.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import filelock
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geoservice.model import CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
+
+LAYERS = ("stations", "sites", "boundary", "towns", "reservoir")
+#: Layers users edit; the base layers are only replaced by a rebuild of the base data.
+EDITABLE_LAYERS = ("stations", "sites")
+
+T = TypeVar("T")
+
+_INT_COLUMNS = {"capacity": "Int64", "service_minutes": "Int64"}
+_FLOAT_COLUMNS = ("lon", "lat")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be read or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another writer held the lock for longer than the timeout."""
+
+
+class Store(abc.ABC):
+    """What callers need from a store: read layers, change them atomically."""
+
+    @abc.abstractmethod
+    def read(self, layer: str) -> gpd.GeoDataFrame:
+        """Return a copy of ``layer`` as a GeoDataFrame in EPSG:4326."""
+
+    @abc.abstractmethod
+    def update(
+        self, layer: str, change: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, T]]
+    ) -> T:
+        """Apply ``change`` to the current ``layer`` and commit it atomically.
+
+        ``change`` receives the current layer (read inside the writers' lock) and returns
+        ``(new_layer, result)``; ``result`` is passed back to the caller. If ``change``
+        raises, nothing is written.
+        """
+
+    @abc.abstractmethod
+    def revision(self) -> str:
+        """Return a token that changes whenever any layer changes (for caches)."""
+
+    @abc.abstractmethod
+    def location(self) -> str:
+        """Human-readable location of the store (a path or a DSN)."""
+
+    def stations(self) -> gpd.GeoDataFrame:
+        """Return the ``stations`` layer."""
+        return self.read("stations")
+
+    def sites(self) -> gpd.GeoDataFrame:
+        """Return the ``sites`` layer."""
+        return self.read("sites")
+
+
+class GpkgStore(Store):
+    """A :class:`Store` kept in one GeoPackage file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The live GeoPackage. Created from ``seed`` on first use when missing.
+    seed : str or Path, optional
+        The shipped GeoPackage to copy on first start. It is never written to.
+    lock_timeout : float
+        Seconds a writer waits for the lock before :class:`StoreBusyError`.
+    """
+
+    def __init__(
+        self, path: str | Path, seed: str | Path | None = None, lock_timeout: float = 60.0
+    ) -> None:
+        self.path = Path(path)
+        self.seed = Path(seed) if seed else None
+        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
+        self._cache_guard = threading.Lock()
+        self._ensure()
+
+    # -- interface ----------------------------------------------------------------------
+    def location(self) -> str:
+        return str(self.path)
+
+    def revision(self) -> str:
+        st = self.path.stat()
+        return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
+
+    def read(self, layer: str) -> gpd.GeoDataFrame:
+        _check_layer(layer)
+        key = self._stat_key()
+        with self._cache_guard:
+            hit = self._cache.get(layer)
+            if hit and hit[0] == key:
+                return hit[1].copy()
+        gdf = self._read_file(self.path, layer)
+        with self._cache_guard:
+            self._cache[layer] = (key, gdf)
+        return gdf.copy()
+
+    def update(
+        self, layer: str, change: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, T]]
+    ) -> T:
+        _check_layer(layer)
+        with self._locked():
+            current = self._read_file(self.path, layer)
+            new, result = change(current.copy())
+            self._commit({layer: normalize(new, layer)})
+        return result
+
+    # -- internals ----------------------------------------------------------------------
+    def _stat_key(self) -> tuple:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError as exc:
+            msg = f"store file is missing: {self.path}"
+            raise StoreError(msg) from exc
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            with self._lock:
+                self._remove_stale_temps()
+                yield
+        except filelock.Timeout as exc:
+            msg = f"store is busy: another writer holds {self._lock.lock_file}"
+            raise StoreBusyError(msg) from exc
+
+    def _ensure(self) -> None:
+        if self.path.exists():
+            return
+        if self.seed is None or not self.seed.exists():
+            msg = f"store {self.path} does not exist and there is no seed file to create it"
+            raise StoreError(msg)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if not self.path.exists():
+                tmp = self._temp_path()
+                shutil.copyfile(self.seed, tmp)
+                _fsync(tmp)
+                os.replace(tmp, self.path)
+                _fsync(self.path.parent)
+
+    def _temp_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp.gpkg")
+
+    def _remove_stale_temps(self) -> None:
+        # Only called while holding the lock: any temp file left now is a dead writer's.
+        for p in self.path.parent.glob(f".{self.path.name}.*.tmp*"):
+            p.unlink(missing_ok=True)
+
+    def _commit(self, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        tmp = self._temp_path()
+        try:
+            shutil.copyfile(self.path, tmp)
+            for name, gdf in layers.items():
+                _write_layer(gdf, tmp, name)
+            _fsync(tmp)
+            os.replace(tmp, self.path)
+            _fsync(self.path.parent)
+        finally:
+            for p in tmp.parent.glob(tmp.name + "*"):
+                p.unlink(missing_ok=True)
+
+    @staticmethod
+    def _read_file(path: Path, layer: str) -> gpd.GeoDataFrame:
+        try:
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            msg = f"cannot read layer {layer!r} from {path}: {exc}"
+            raise StoreError(msg) from exc
+        return normalize(gdf, layer)
+
+
+def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
+    """Give a stations/sites frame its canonical columns, order and dtypes.
+
+    Text columns are strings ("" for empty), ``capacity``/``service_minutes`` nullable
+    integers, ``lon``/``lat`` floats, CRS EPSG:4326. Base layers are returned as read.
+    """
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=CRS_STORAGE)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(CRS_STORAGE)
+    columns = {"stations": STATION_COLUMNS, "sites": SITE_COLUMNS}.get(layer)
+    if columns is None:
+        return gdf
+    out = pd.DataFrame(index=range(len(gdf)))
+    for c in columns:
+        values = gdf[c].to_numpy() if c in gdf else [None] * len(gdf)
+        s = pd.Series(values, index=out.index, dtype=object)
+        if c in _INT_COLUMNS:
+            out[c] = pd.to_numeric(s, errors="coerce").round().astype(_INT_COLUMNS[c])
+        elif c in _FLOAT_COLUMNS:
+            out[c] = pd.to_numeric(s, errors="coerce").astype(float)
+        else:
+            out[c] = s.where(s.notna(), "").astype(str)
+    geometry = gpd.GeoSeries(gdf.geometry.to_numpy(), crs=gdf.crs).to_crs(CRS_STORAGE)
+    return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=CRS_STORAGE)
+
+
+def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    # pyogrio replaces the layer in place when the file already exists.
+    pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", geometry_type="Unknown")
+
+
+def _check_layer(layer: str) -> None:
+    if layer not in LAYERS:
+        msg = f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}"
+        raise ValueError(msg)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or a directory entry to disk (a directory for the rename to persist)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,109 @@
+"""``flask --app app ...`` commands: stations/sites import and export, store, data build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from geoservice import basedata, catalog
+from geoservice.crs import CRS_NAMES
+from geoservice.io import FileFormatError
+from geoservice.store import StoreError
+from geoservice.validate import ValidationError
+from geoservice.web import get_store
+
+
+def _layer_group(layer: str, label: str) -> AppGroup:
+    group = AppGroup(layer, help=f"Import and export {layer} ({label}).")
+
+    @group.command("import")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--crs",
+        "source_crs",
+        type=click.Choice(CRS_NAMES, case_sensitive=False),
+        default="wgs84",
+        show_default=True,
+        help="CRS of the file's coordinates: gcj02 = Amap/Tencent, bd09 = Baidu.",
+    )
+    @click.option("--replace", "mode", flag_value="replace", help="The file becomes the layer.")
+    @click.option("--upsert", "mode", flag_value="upsert", help="Update known ids, add others.")
+    @click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
+    @click.option("--allow-outside", is_flag=True, help="Accept points outside the district.")
+    @click.option("--sheet", default=None, help="XLSX sheet or GeoPackage layer to read.")
+    def import_cmd(file, source_crs, mode, dry_run, allow_outside, sheet):
+        """Import FILE (.csv, .xlsx, .geojson, .gpkg); all rows or none."""
+        try:
+            report = catalog.import_file(
+                get_store(),
+                layer,
+                file,
+                mode=mode or "append",
+                source_crs=source_crs,
+                allow_outside=allow_outside,
+                dry_run=dry_run,
+                sheet=sheet,
+            )
+        except ValidationError as exc:
+            raise click.ClickException(exc.report()) from exc
+        except (FileFormatError, StoreError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(report.summary())
+
+    @group.command("export")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--headers",
+        type=click.Choice(["en", "zh"]),
+        default="en",
+        show_default=True,
+        help="Column headers for CSV/XLSX.",
+    )
+    def export_cmd(file, headers):
+        """Export to FILE; the format comes from the extension."""
+        try:
+            n = catalog.export_file(get_store(), layer, file, headers=headers)
+        except (FileFormatError, StoreError, ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"已导出 {n} 条 / exported {n} {layer} to {file}")
+
+    return group
+
+
+store_cli = AppGroup("store", help="The live store in the instance folder.")
+
+
+@store_cli.command("info")
+def store_info():
+    """Print the store location and layer counts."""
+    store = get_store()
+    click.echo(f"store: {store.location()} (revision {store.revision()})")
+    for layer in ("stations", "sites", "towns", "boundary", "reservoir"):
+        click.echo(f"  {layer:10s} {len(store.read(layer)):5d}")
+
+
+data_cli = AppGroup("data", help="The shipped base data in data/.")
+
+
+@data_cli.command("build")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=basedata.DEFAULT_GPKG
+)
+def data_build(out):
+    """Rebuild data/miyun.gpkg from data/raw (deterministic)."""
+    layers = basedata.build_layers()
+    basedata.write_gpkg(layers, out)
+    for name, gdf in layers.items():
+        click.echo(f"{name:10s} {len(gdf):4d}")
+    click.echo(f"wrote {out}")
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to ``app.cli``."""
+    app.cli.add_command(_layer_group("stations", "暖心驿站、职工之家、大篷车基地"))
+    app.cli.add_command(_layer_group("sites", "村、社区、水库保护点"))
+    app.cli.add_command(store_cli)
+    app.cli.add_command(data_cli)
