@@ -75,6 +75,9 @@ _CDN_TO_LOCAL: dict[str, str] = {
     "L.Control.Locate.min.js": "locatecontrol/L.Control.Locate.min.js",
     "https://cdnjs.cloudflare.com/ajax/libs/leaflet-locatecontrol/0.66.2/"
     "L.Control.Locate.min.css": "locatecontrol/L.Control.Locate.min.css",
+    # folium.plugins.FeatureGroupSubGroup (per-kind layers inside one marker cluster)
+    "https://unpkg.com/leaflet.featuregroup.subgroup@1.0.2/dist/"
+    "leaflet.featuregroup.subgroup.js": "featuregroup-subgroup/leaflet.featuregroup.subgroup.js",
     # Same jQuery 3.7.1 from another CDN (TimestampedGeoJson, TimestampedWmsTileLayers)
     "https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js": "jquery/jquery.min.js",
 }
@@ -86,6 +89,7 @@ _CORE_CLASSES: tuple[type[JSCSSMixin], ...] = (
     folium.plugins.FastMarkerCluster,
     folium.plugins.Fullscreen,
     folium.plugins.LocateControl,
+    folium.plugins.FeatureGroupSubGroup,
 )
 
 # Pristine (CDN) lists of the classes patched so far, captured before their first change.

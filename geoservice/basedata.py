@@ -165,6 +165,7 @@ _URBAN_STREETS = (
     "长安街",
 )
 _SEED = 20231101
+LAYER_NAMES = ("stations", "sites", "boundary", "towns", "reservoir")
 
 
 def _read_towns(raw: Path) -> gpd.GeoDataFrame:

@@ -56,9 +56,27 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ALIAS_TO_COLUMN = {a.lower(): c for c, aliases in HEADER_ALIASES.items() for a in aliases}
 
-#: Chinese headers used by ``export --headers zh``.
-ZH_HEADERS = {c: aliases[1] if len(aliases) > 1 else c for c, aliases in HEADER_ALIASES.items()}
-ZH_HEADERS.update({"opening_hours": "开放时间", "name": "名称", "amenities": "服务设施"})
+#: Chinese headers used by ``export --headers zh`` (each is also an accepted alias).
+ZH_HEADERS: dict[str, str] = {
+    "id": "编号",
+    "name": "名称",
+    "kind": "类型",
+    "lon": "经度",
+    "lat": "纬度",
+    "address": "地址",
+    "town_code": "乡镇代码",
+    "opening_hours": "开放时间",
+    "amenities": "服务设施",
+    "phone": "联系电话",
+    "host_org": "依托单位",
+    "capacity": "容纳人数",
+    "verified_on": "核实日期",
+    "source": "数据来源",
+    "code": "区划代码",
+    "service_minutes": "服务时长",
+    "official_name": "正式名称",
+    "coord_source": "坐标来源",
+}
 
 
 class FileFormatError(ValueError):
@@ -117,10 +135,10 @@ def read_table(path: str | Path, layer: str | None = None) -> Table:
         XLSX sheet (default: the first).
     """
     path = Path(path)
+    fmt = detect_format(path)
     if not path.is_file():
         msg = f"file not found: {path}"
         raise FileFormatError(msg)
-    fmt = detect_format(path)
     reader = {"csv": _read_csv, "xlsx": _read_xlsx, "geojson": _read_geojson, "gpkg": _read_gpkg}
     return reader[fmt](path, layer)
 

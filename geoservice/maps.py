@@ -30,10 +30,10 @@ STATION_STYLE: dict[str, tuple[str, str]] = {
     "public_worker_home": ("house-user", "green"),
     "caravan_base": ("truck", "purple"),
 }
-SITE_STYLE: dict[str, tuple[str, str]] = {
-    "reservoir_site": ("droplet", "cadetblue"),
-    "village": ("tree", "darkgreen"),
-    "community": ("building", "gray"),
+SITE_COLORS: dict[str, str] = {
+    "reservoir_site": "#0e7c86",
+    "village": "#2e7d32",
+    "community": "#6d4c41",
 }
 
 TILES = {
@@ -66,7 +66,9 @@ def base_map(
         ``https://…/{z}/{x}/{y}.png|attribution`` (attribution after a ``|``).
     """
     assets.use_local_assets(asset_url)
-    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=None, control_scale=True)
+    # folium only gives max_zoom to tile layers; marker clusters need the map's maxZoom
+    # even when there are no tiles.
+    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=None, control_scale=True, maxZoom=19)
     if tiles:
         url, attr = TILES.get(tiles, (tiles.split("|")[0], tiles.partition("|")[2] or tiles))
         folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
@@ -129,42 +131,79 @@ def overview_map(
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     stations = store.stations()
+    # One cluster for all stations (so kinds do not hide each other's clusters), with a
+    # toggleable sub-layer per kind.
+    cluster = folium.plugins.MarkerCluster(
+        name="驿站聚合", control=False, disableClusteringAtZoom=15
+    ).add_to(m)
     for kind, label in STATION_KINDS.items():
         rows = stations.loc[stations["kind"] == kind]
         if rows.empty:
             continue
         icon, color = STATION_STYLE[kind]
-        group = folium.FeatureGroup(name=f"{label}（{len(rows)}）", show=True).add_to(m)
-        target = folium.plugins.MarkerCluster(disableClusteringAtZoom=15).add_to(group)
+        group = folium.plugins.FeatureGroupSubGroup(cluster, name=f"{label}（{len(rows)}）")
+        group.add_to(m)
         for rec in rows.drop(columns="geometry").to_dict("records"):
             folium.Marker(
                 (rec["lat"], rec["lon"]),
                 icon=folium.Icon(icon=icon, prefix="fa", color=color),
                 tooltip=_e(rec["name"]),
                 popup=folium.Popup(station_popup(rec, at), max_width=320),
-            ).add_to(target)
+            ).add_to(group)
     _add_sites(m, store.sites())
     _add_towns(m, store.read("towns"))
     folium.LayerControl(collapsed=True).add_to(m)
     folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     if (stations["source"] == "sample").any():
         add_notice(m, SAMPLE_NOTICE)
+    add_legend(m)
     return m
 
 
+def add_legend(m: folium.Map) -> None:
+    """A legend of the station icons and site colours (bottom right)."""
+    items = [
+        f'<i class="fa fa-{icon}" style="color:{_LEGEND_COLORS[color]};width:18px"></i>{label}'
+        for kind, label in STATION_KINDS.items()
+        for icon, color in [STATION_STYLE[kind]]
+    ] + [
+        f'<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+        f'background:{SITE_COLORS[kind]};margin:0 6px 0 3px"></span>{label}'
+        for kind, label in SITE_KINDS.items()
+    ]
+    box = (
+        '<div class="geoservice-legend" style="position:fixed;bottom:28px;right:10px;'
+        "z-index:1000;background:rgba(255,255,255,.94);border-radius:6px;padding:6px 10px;"
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">'
+        + "<br>".join(items)
+        + "</div>"
+    )
+    m.get_root().html.add_child(folium.Element(box))
+
+
+# awesome-markers colour names → the hex the marker images use.
+_LEGEND_COLORS = {"red": "#d63e2a", "blue": "#38aadd", "green": "#72b026", "purple": "#d252b9"}
+
+
 def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
+    """Sites with coordinates as small circles (stations stay the map's foreground)."""
     located = sites.loc[sites.geometry.notna()]
     for kind, label in SITE_KINDS.items():
         rows = located.loc[located["kind"] == kind]
         if rows.empty:
             continue
-        icon, color = SITE_STYLE[kind]
+        color = SITE_COLORS[kind]
         group = folium.FeatureGroup(name=f"{label}（{len(rows)}）", show=True).add_to(m)
         for rec in rows.drop(columns="geometry").to_dict("records"):
             sample = "<br><i>示例数据 sample</i>" if rec["source"] == "sample" else ""
-            folium.Marker(
+            folium.CircleMarker(
                 (rec["lat"], rec["lon"]),
-                icon=folium.Icon(icon=icon, prefix="fa", color=color),
+                radius=6,
+                color="#ffffff",
+                weight=1.5,
+                fill=True,
+                fill_color=color,
+                fill_opacity=0.9,
                 tooltip=_e(rec["name"]),
                 popup=folium.Popup(
                     f"<b>{_e(rec['name'])}</b><br>{_e(label)} · 服务约 "
@@ -191,7 +230,7 @@ def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
 def add_notice(m: folium.Map, html_text: str) -> None:
     """Pin a notice box (trusted HTML, not data) to the bottom-left of the map."""
     box = (
-        '<div class="geoservice-notice" style="position:fixed;bottom:22px;left:10px;'
+        '<div class="geoservice-notice" style="position:fixed;top:56px;left:54px;'
         "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
         'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">'
         f"{html_text}</div>"
@@ -199,10 +238,15 @@ def add_notice(m: folium.Map, html_text: str) -> None:
     m.get_root().html.add_child(folium.Element(box))
 
 
-def render(m: folium.Map, *, title: str = "密云区暖心驿站地图", header: str = "") -> str:
-    """Render a map to a complete zh-Hans HTML page."""
+def render(
+    m: folium.Map, *, title: str = "密云区暖心驿站地图", header: str = "", icon: str = ""
+) -> str:
+    """Render a map to a complete zh-Hans HTML page (``icon``: favicon URL)."""
     if header:
         m.get_root().html.add_child(folium.Element(header))
     page = m.get_root().render()
     page = page.replace("<html>", '<html lang="zh-Hans">', 1)
-    return page.replace("<head>", f"<head>\n<title>{_e(title)}</title>", 1)
+    head = f"<head>\n<title>{_e(title)}</title>"
+    if icon:
+        head += f'\n<link rel="icon" href="{_e(icon)}" type="image/svg+xml">'
+    return page.replace("<head>", head, 1)

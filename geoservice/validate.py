@@ -422,7 +422,7 @@ def validate_stations(
             out.add(i, "opening_hours", "缺少开放时间列 / missing column opening_hours")
     hours = _column(table, out, "opening_hours", _parse_hours)
     for i, h in enumerate(hours):
-        if h is None and "opening_hours" in table.frame:
+        if h is None and "opening_hours" in table.frame and _blank(table.frame["opening_hours"][i]):
             out.add(i, "opening_hours", "开放时间为空（全天开放请填 24/7）/ opening_hours is empty")
     frame = pd.DataFrame(
         {

@@ -27,6 +27,12 @@ def _header() -> str:
     )
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says."""
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/")
 def index() -> Response:
     """The district map: boundary, reservoir, stations by kind, sites, layer control.
@@ -43,7 +49,7 @@ def index() -> Response:
             tiles=current_app.config["TILES"] or None,
             asset_url=url_for("static", filename="vendor").rstrip("/"),
         )
-        page = maps.render(m, header=_header())
+        page = maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
         with _cache_lock:
             _cache.clear()
             _cache[key] = page

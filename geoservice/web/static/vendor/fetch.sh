@@ -23,6 +23,7 @@ PACKAGES=(
   "leaflet.markercluster@1.1.0|sha512-eI+XkCiLiHwCC3uZ4/n4+Vq3rXcqEHN2lhHRVG1WVziy/3Q0TTipWkzEa1zO0dKZI2AnI5ppFDWrOjnQ7MJLKQ=="
   "leaflet.fullscreen@3.0.0|sha512-81wWSUXz1ZtdneR0v5eJDWXUSx+Zo5J50WXWeydG/UcILfIEAgz/iOjZSi3p00Z9MJ/FC/P5i3CgdYuEAos0yQ=="
   "leaflet.locatecontrol@0.66.2|sha512-33xCfRydyjLfh9nGvf4kSTM0tA1EFFgM0z4uj75QkUwIc9cz0vJqWABsyDirLm1GBKeEr8/krcnc10X1YuK7oA=="
+  "leaflet.featuregroup.subgroup@1.0.2|sha512-9nCVg8nUe686+BtPbUT7ALOe/IA+8Mum+rkA8pfPpCkH0WvKevRrH+JMcMTjAoNQKVI0uxrWrLV5w298SS3ESA=="
 )
 
 # fetch SPEC INTEGRITY: npm pack into $WORK, verify, unpack into $WORK/<spec>/package
@@ -47,7 +48,7 @@ src() { printf '%s/%s/package' "$WORK" "$1"; }
 
 # Start from a clean slate, but keep README.md and this script.
 for d in leaflet jquery bootstrap fontawesome awesome-markers markercluster fullscreen \
-  locatecontrol folium; do
+  locatecontrol featuregroup-subgroup folium; do
   rm -rf "${DEST:?}/$d"
 done
 
@@ -145,3 +146,8 @@ mkdir -p "$DEST/folium"
 } >"$DEST/folium/leaflet.awesome.rotate.min.css"
 
 echo "vendor assets written to $DEST ($(du -sh "$DEST" | cut -f1))"
+
+# leaflet.featuregroup.subgroup (BSD-2-Clause)
+S="$(src leaflet.featuregroup.subgroup@1.0.2)"
+mkdir -p "$DEST/featuregroup-subgroup"
+cp "$S/dist/leaflet.featuregroup.subgroup.js" "$S/LICENSE" "$DEST/featuregroup-subgroup/"

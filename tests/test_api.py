@@ -1,0 +1,113 @@
+"""The JSON API: GeoJSON collections, filters, and 4xx errors that name the parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_stations_collection_is_geojson_flagged_as_sample(client):
+    r = client.get("/api/stations")
+    assert r.status_code == 200
+    assert r.is_json
+    doc = r.get_json()
+    assert doc["type"] == "FeatureCollection"
+    assert doc["count"] == 104 == len(doc["features"])
+    assert doc["sample"] is True
+    f = doc["features"][0]
+    assert f["geometry"]["type"] == "Point"
+    p = f["properties"]
+    assert p["source"] == "sample"
+    assert set(p) >= {
+        "id",
+        "name",
+        "kind",
+        "kind_label",
+        "opening_hours",
+        "open_now",
+        "status",
+        "amenities",
+        "amenity_labels",
+        "phone",
+        "town",
+        "town_code",
+    }
+    assert isinstance(p["amenities"], list)
+
+
+def test_filter_by_kind_town_amenity(client):
+    doc = client.get("/api/stations?kind=worker_home").get_json()
+    assert doc["count"] == 9
+    assert {f["properties"]["kind"] for f in doc["features"]} == {"worker_home"}
+    both = client.get("/api/stations?kind=worker_home,caravan_base").get_json()
+    assert both["count"] == 10
+    gulou = client.get("/api/stations?town=鼓楼街道").get_json()
+    by_code = client.get("/api/stations?town=110118001").get_json()
+    assert gulou["count"] == by_code["count"] > 20
+    wifi = client.get("/api/stations?amenity=wifi&amenity=microwave").get_json()
+    assert wifi["count"] > 0
+    for f in wifi["features"]:
+        assert {"wifi", "microwave"} <= set(f["properties"]["amenities"])
+
+
+def test_open_at_changes_open_now(client):
+    # Sunday 03:00: only 24/7 stations are open.
+    night = client.get("/api/stations?open_at=2026-11-29T03:00").get_json()
+    for f in night["features"]:
+        assert f["properties"]["open_now"] == (f["properties"]["opening_hours"] == "24/7")
+    assert night["evaluated_at"].startswith("2026-11-29T03:00:00+08:00")
+    noon = client.get("/api/stations?open_at=2026-11-25T12:00:00%2B08:00").get_json()
+    assert sum(f["properties"]["open_now"] for f in noon["features"]) > sum(
+        f["properties"]["open_now"] for f in night["features"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("kind=gas_station", "kind"),
+        ("amenity=sauna", "amenity"),
+        ("town=北京", "town"),
+        ("open_at=yesterday", "open_at"),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter(client, query, parameter):
+    r = client.get(f"/api/stations?{query}")
+    assert r.status_code == 400
+    body = r.get_json()
+    assert body["parameter"] == parameter
+    assert body["error"]
+
+
+def test_station_by_id_and_404(client):
+    r = client.get("/api/stations/WS001")
+    assert r.status_code == 200
+    assert r.get_json()["id"] == "WS001"
+    r = client.get("/api/stations/NOPE")
+    assert r.status_code == 404
+    assert "NOPE" in r.get_json()["error"]
+    assert client.get("/api/nothing-here").status_code == 404
+
+
+def test_sites(client):
+    doc = client.get("/api/sites").get_json()
+    assert doc["count"] == 449
+    missing = [f for f in doc["features"] if f["geometry"] is None]
+    assert len(missing) == 429
+    assert all(f["properties"]["coord_source"] == "missing" for f in missing)
+    rs = client.get("/api/sites?kind=reservoir_site").get_json()
+    assert rs["count"] == 20
+    assert rs["sample"] is True
+    located = client.get("/api/sites?located=1").get_json()
+    assert located["count"] == 20
+    assert client.get("/api/sites?kind=castle").status_code == 400
+    assert client.get("/api/sites?located=maybe").status_code == 400
+
+
+def test_towns_and_health(client):
+    towns = client.get("/api/towns").get_json()
+    assert towns["count"] == 21
+    seats = [f for f in towns["features"] if f["geometry"]]
+    assert len(seats) == 15
+    health = client.get("/api/health").get_json()
+    assert health["status"] == "ok"
+    assert health["stations"] == 104

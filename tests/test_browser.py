@@ -1,0 +1,90 @@
+"""The home page in a real headless Chromium: markers render, no console errors, no CDN."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium not installed (bash .ci/setup --test)"
+)
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+def test_home_page_renders_map_with_markers_offline(live_server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    errors: list[str] = []
+    external: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "request",
+        lambda r: external.append(r.url) if not r.url.startswith(live_server) else None,
+    )
+    page.goto(live_server + "/", wait_until="networkidle")
+    page.wait_for_selector(".leaflet-marker-icon", timeout=15000)
+    assert page.title() == "密云区暖心驿站地图"
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    # The cluster holds all 104 stations; on screen they show as clusters.
+    held = page.evaluate(
+        "() => Object.values(window).filter(v => v instanceof L.MarkerClusterGroup)"
+        ".reduce((n, g) => n + g.getLayers().length, 0)"
+    )
+    assert held == 104
+    clustered = sum(int(t) for t in page.locator(".marker-cluster").all_inner_texts())
+    assert clustered > 50
+    assert page.locator(".leaflet-control-layers").count() == 1
+    assert "示例数据" in page.locator(".geoservice-notice").inner_text()
+    assert page.locator("path.leaflet-interactive").count() >= 2  # boundary + reservoir
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "index.png"))
+    # Open a station popup by zooming into the town centre.
+    page.evaluate(
+        "() => { const m = Object.values(window).find(v => v && v._leaflet_id && v.setView);"
+        " m.setView([40.377, 116.845], 15); }"
+    )
+    page.wait_for_timeout(500)
+    page.locator(".awesome-marker-icon-red").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=5000)
+    page.wait_for_timeout(500)
+    assert popup.is_visible()
+    assert "开放时间" in popup.inner_text()
+    assert "暖心驿站" in popup.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "index_popup.png"))
+    assert errors == []
+    assert external == []

@@ -1,0 +1,283 @@
+"""Import and export: formats, Chinese/English headers, CRS conversion, all-or-nothing."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import openpyxl
+import pytest
+
+from geoservice import catalog, crs
+from geoservice.io import FileFormatError, read_table
+from geoservice.validate import ValidationError
+
+# WGS84 truth points inside Miyun (urban core and a rural town).
+TRUTH = [(116.8420, 40.3770), (116.8610, 40.3850), (117.1050, 40.3950)]
+ZH_HEADER = ["站点名称", "类型", "地址", "经度", "纬度", "开放时间", "服务设施", "联系电话"]
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _zh_rows(points, crs_name="wgs84"):
+    lon, lat = crs.from_wgs84(
+        np.array([p[0] for p in points]), np.array([p[1] for p in points]), crs_name
+    )
+    return [
+        [
+            f"测试驿站{i}",
+            "暖心驿站",
+            f"测试路{i}号",
+            f"{x:.8f}",
+            f"{y:.8f}",
+            "Mo-Fr 08:00-18:00",
+            "热水、充电、微波炉",
+            "010-0000000",
+        ]
+        for i, (x, y) in enumerate(zip(lon, lat, strict=True), start=1)
+    ]
+
+
+def _write_csv(path, header, rows, encoding="utf-8-sig"):
+    with open(path, "w", encoding=encoding, newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return path
+
+
+def _write_xlsx(path, header, rows):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def _stored(store, names):
+    s = store.stations().set_index("name")
+    return s.loc[names]
+
+
+@pytest.mark.parametrize("crs_name", ["wgs84", "gcj02", "bd09"])
+def test_csv_with_chinese_headers_and_shifted_coordinates(store, tmp_path, crs_name):
+    path = _write_csv(tmp_path / "s.csv", ZH_HEADER, _zh_rows(TRUTH, crs_name))
+    report = catalog.import_file(store, "stations", path, source_crs=crs_name)
+    assert len(report.added) == 3
+    assert not report.updated
+    got = _stored(store, ["测试驿站1", "测试驿站2", "测试驿站3"])
+    err = crs.residual_m(got["lon"].to_numpy(), got["lat"].to_numpy(), *np.array(TRUTH).T)
+    assert err.max() < 0.5
+    row = got.iloc[0]
+    assert row["kind"] == "warm_station"
+    assert row["amenities"] == "hot_water;microwave;charging"  # vocabulary order
+    assert row["source"] == "import"
+    assert report.added[0].startswith("WS")
+
+
+def test_gbk_csv_from_chinese_excel(store, tmp_path):
+    path = _write_csv(tmp_path / "gbk.csv", ZH_HEADER, _zh_rows(TRUTH[:1]), encoding="gbk")
+    catalog.import_file(store, "stations", path)
+    assert "测试驿站1" in set(store.stations()["name"])
+
+
+def test_xlsx_with_english_headers_and_baidu_coordinates(store, tmp_path):
+    lon, lat = crs.wgs84_to_bd09(TRUTH[0][0], TRUTH[0][1])
+    header = ["id", "name", "kind", "lon", "lat", "opening_hours", "amenities", "capacity"]
+    rows = [["T1", "百度坐标驿站", "worker_home", lon, lat, "24/7", "toilet;wifi", 12]]
+    path = _write_xlsx(tmp_path / "s.xlsx", header, rows)
+    catalog.import_file(store, "stations", path, source_crs="bd09")
+    s = store.stations().set_index("id").loc["T1"]
+    assert crs.residual_m(s["lon"], s["lat"], *TRUTH[0]) < 0.5
+    assert s["kind"] == "worker_home"
+    assert s["capacity"] == 12
+
+
+def test_geojson_and_gpkg_import(store, tmp_path):
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": list(TRUTH[1])},
+                "properties": {
+                    "name": "GeoJSON驿站",
+                    "opening_hours": "24/7",
+                    "amenities": ["hot_water", "wifi"],
+                },
+            }
+        ],
+    }
+    gj = tmp_path / "s.geojson"
+    gj.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    catalog.import_file(store, "stations", gj)
+    s = store.stations().set_index("name").loc["GeoJSON驿站"]
+    assert (s["lon"], s["lat"]) == TRUTH[1]
+    assert s["amenities"] == "hot_water;wifi"
+    # GeoPackage: export a subset and import it into an emptied layer.
+    out = tmp_path / "sub.gpkg"
+    catalog.export_file(store, "stations", out)
+    store.update("stations", lambda g: (g.iloc[:0], None))
+    report = catalog.import_file(store, "stations", out)
+    assert len(report.added) == 105
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "geojson", "gpkg"])
+@pytest.mark.parametrize("layer", ["stations", "sites"])
+def test_export_import_roundtrip_is_lossless(store, tmp_path, ext, layer):
+    before = store.read(layer)
+    path = tmp_path / f"out.{ext}"
+    n = catalog.export_file(store, layer, path)
+    assert n == len(before)
+    report = catalog.import_file(store, layer, path, mode="replace")
+    assert not report.removed
+    assert len(report.updated) == n
+    after = store.read(layer)
+    assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
+    assert after.geometry.equals(before.geometry)
+
+
+def test_chinese_headers_export(store, tmp_path):
+    path = tmp_path / "zh.csv"
+    catalog.export_file(store, "stations", path, headers="zh")
+    head = path.read_text(encoding="utf-8-sig").splitlines()[0]
+    assert "名称" in head
+    assert "经度" in head
+    assert "开放时间" in head
+    catalog.import_file(store, "stations", path, mode="replace")
+    assert len(store.stations()) == 104
+
+
+BAD_ROWS = [
+    # row 2: fine
+    ["好驿站", "暖心驿站", "", "116.84", "40.37", "24/7", "热水", "", "A1"],
+    ["缺经度", "暖心驿站", "", "", "40.37", "24/7", "", "", "A2"],  # 3
+    ["非数字", "暖心驿站", "", "东经116", "40.37", "24/7", "", "", "A3"],  # 4
+    ["NaN", "暖心驿站", "", "nan", "40.37", "24/7", "", "", "A4"],  # 5
+    ["无穷", "暖心驿站", "", "116.84", "inf", "24/7", "", "", "A5"],  # 6
+    ["超范围", "暖心驿站", "", "200", "40.37", "24/7", "", "", "A6"],  # 7
+    ["填反", "暖心驿站", "", "40.37", "116.84", "24/7", "", "", "A7"],  # 8
+    ["区外", "暖心驿站", "", "116.40", "39.90", "24/7", "", "", "A8"],  # 9
+    ["怪类型", "加油站", "", "116.84", "40.37", "24/7", "", "", "A9"],  # 10
+    ["怪设施", "暖心驿站", "", "116.84", "40.37", "24/7", "按摩椅", "", "A10"],  # 11
+    ["坏时间", "暖心驿站", "", "116.84", "40.37", "Mo-Fx 08:00-18:00", "", "", "A11"],  # 12
+    ["重复", "暖心驿站", "", "116.84", "40.37", "24/7", "", "", "A1"],  # 13
+    ["", "暖心驿站", "", "116.84", "40.37", "24/7", "", "", "A13"],  # 14
+]
+BAD_HEADER = ["名称", "类型", "地址", "经度", "纬度", "开放时间", "服务设施", "联系电话", "编号"]
+
+
+def test_one_bad_row_rejects_the_file_and_every_bad_row_is_reported(store, tmp_path):
+    path = _write_csv(tmp_path / "bad.csv", BAD_HEADER, BAD_ROWS)
+    before = _digest(store.path)
+    with pytest.raises(ValidationError) as info:
+        catalog.import_file(store, "stations", path)
+    assert _digest(store.path) == before
+    errs = {(e.row, e.column): e.message for e in info.value.errors}
+    assert "缺失" in errs[(3, "经度")]
+    assert "not a number" in errs[(4, "经度")]
+    assert "finite" in errs[(5, "经度")]
+    assert "finite" in errs[(6, "纬度")]
+    assert "out of range" in errs[(7, "经度")]
+    assert "swapped" in errs[(8, "经度")]
+    assert "outside the district" in errs[(9, "经度")]
+    assert "unknown kind '加油站'" in errs[(10, "类型")]
+    assert "unknown amenity '按摩椅'" in errs[(11, "服务设施")]
+    assert "第 4 个字符" in errs[(12, "开放时间")]
+    assert "duplicate id 'A1'" in errs[(13, "编号")]
+    assert "row 2" in errs[(13, "编号")]
+    assert "name is empty" in errs[(14, "名称")]
+    assert 2 not in {e.row for e in info.value.errors}
+    report = info.value.report()
+    assert "第 9 行，列「经度」" in report
+
+
+def test_allow_outside_accepts_points_outside_the_district(store, tmp_path):
+    path = _write_csv(tmp_path / "out.csv", BAD_HEADER, [BAD_ROWS[7]])
+    with pytest.raises(ValidationError):
+        catalog.import_file(store, "stations", path)
+    catalog.import_file(store, "stations", path, allow_outside=True)
+    assert "区外" in set(store.stations()["name"])
+
+
+def test_dry_run_validates_without_writing(store, tmp_path):
+    path = _write_csv(tmp_path / "s.csv", ZH_HEADER, _zh_rows(TRUTH))
+    before = _digest(store.path)
+    report = catalog.import_file(store, "stations", path, dry_run=True)
+    assert report.dry_run
+    assert len(report.added) == 3
+    assert _digest(store.path) == before
+    bad = _write_csv(tmp_path / "bad.csv", BAD_HEADER, BAD_ROWS)
+    with pytest.raises(ValidationError):
+        catalog.import_file(store, "stations", bad, dry_run=True)
+
+
+def test_append_upsert_replace(store, tmp_path):
+    header = ["id", "name", "lon", "lat", "opening_hours"]
+    path = _write_csv(
+        tmp_path / "u.csv",
+        header,
+        [
+            ["WS001", "新名字", "116.84", "40.37", "24/7"],
+            ["NEW1", "新站", "116.85", "40.38", "24/7"],
+        ],
+    )
+    with pytest.raises(ValidationError, match="problem") as info:
+        catalog.import_file(store, "stations", path)
+    assert "already exists" in info.value.errors[0].message
+    assert len(store.stations()) == 104
+    report = catalog.import_file(store, "stations", path, mode="upsert")
+    assert report.updated == ["WS001"]
+    assert report.added == ["NEW1"]
+    s = store.stations().set_index("id")
+    assert s.loc["WS001", "name"] == "新名字"
+    assert len(s) == 105
+    assert list(store.stations()["id"][:2]) == ["WS001", "WS002"]  # order kept
+    report = catalog.import_file(store, "stations", path, mode="replace")
+    assert len(report.removed) == 103
+    assert set(store.stations()["id"]) == {"WS001", "NEW1"}
+
+
+def test_missing_coordinate_column_and_unknown_columns(store, tmp_path):
+    path = _write_csv(tmp_path / "x.csv", ["名称", "开放时间", "备注"], [["甲", "24/7", "x"]])
+    with pytest.raises(ValidationError) as info:
+        catalog.import_file(store, "stations", path)
+    cols = {e.column for e in info.value.errors}
+    assert {"lon", "lat"} <= cols
+
+
+def test_file_format_errors(tmp_path):
+    with pytest.raises(FileFormatError, match="unsupported"):
+        read_table(tmp_path / "a.txt")
+    with pytest.raises(FileFormatError, match="not found"):
+        read_table(tmp_path / "missing.csv")
+    broken = tmp_path / "b.geojson"
+    broken.write_text("{not json")
+    with pytest.raises(FileFormatError, match="invalid JSON at line 1"):
+        read_table(broken)
+    fake = tmp_path / "f.xlsx"
+    fake.write_text("hello")
+    with pytest.raises(FileFormatError, match="xlsx"):
+        read_table(fake)
+    dup = _write_csv(tmp_path / "d.csv", ["经度", "lon"], [["1", "2"]])
+    with pytest.raises(FileFormatError, match="both mean 'lon'"):
+        read_table(dup)
+
+
+def test_sites_import_fills_village_coordinates_by_upsert(store, tmp_path):
+    villages = store.sites().query("kind == 'village'")
+    vid = villages["id"].iloc[0]
+    assert villages.geometry.iloc[0] is None
+    header = ["id", "name", "kind", "经度", "纬度"]
+    path = _write_csv(
+        tmp_path / "v.csv", header, [[vid, villages["name"].iloc[0], "村", "116.95", "40.33"]]
+    )
+    catalog.import_file(store, "sites", path, mode="upsert")
+    s = store.sites().set_index("id").loc[vid]
+    assert (s["lon"], s["lat"]) == (116.95, 40.33)
+    assert s["coord_source"] == "import"
+    assert s["service_minutes"] == 60
