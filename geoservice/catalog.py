@@ -168,17 +168,13 @@ def _merge(
         ]
         if errors:
             raise _validate.ValidationError(errors)
-    taken = set(existing) | set(incoming["id"])
-    for i in incoming.index[incoming["id"] == ""]:
-        incoming.loc[i, "id"] = _next_id(incoming.loc[i, "kind"], taken)
-        taken.add(incoming.loc[i, "id"])
+    incoming["id"] = _assign_ids(incoming, set(current["id"]) | set(incoming["id"]))
     new_ids = list(incoming["id"])
-    report.added[:] = [s for s in new_ids if s not in existing]
-    report.updated[:] = [s for s in new_ids if s in existing]
+    before = set(current["id"])
+    report.added[:] = [s for s in new_ids if s not in before]
+    report.updated[:] = [s for s in new_ids if s in before]
     if mode == "replace":
-        report.removed[:] = sorted(set(current["id"]) - set(new_ids))
-        report.updated[:] = [s for s in new_ids if s in set(current["id"])]
-        report.added[:] = [s for s in new_ids if s not in set(current["id"])]
+        report.removed[:] = sorted(before - set(new_ids))
         return incoming.reset_index(drop=True)
     kept = current.loc[~current["id"].isin(set(new_ids))]
     merged = pd.concat([kept, incoming], ignore_index=True)
@@ -189,12 +185,22 @@ def _merge(
     return gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs=current.crs)
 
 
-def _next_id(kind: str, taken: set[str]) -> str:
-    prefix = _ID_PREFIX.get(kind, "X")
-    pattern = re.compile(rf"^{prefix}(\d+)$")
-    numbers = [int(m.group(1)) for s in taken if (m := pattern.match(s))]
-    width = 3 if prefix in ("WS", "V", "C") else 2
-    return f"{prefix}{max(numbers, default=0) + 1:0{width}d}"
+def _assign_ids(rows: gpd.GeoDataFrame, taken: set[str]) -> list[str]:
+    """Ids for rows without one: kind prefix + the next free number (WS093, WS094, …)."""
+    ids = list(rows["id"])
+    next_number: dict[str, int] = {}
+    for i, (sid, kind) in enumerate(zip(ids, rows["kind"], strict=True)):
+        if sid:
+            continue
+        prefix = _ID_PREFIX.get(kind, "X")
+        if prefix not in next_number:
+            pattern = re.compile(rf"^{prefix}(\d+)$")
+            used = [int(m.group(1)) for t in taken if (m := pattern.match(t))]
+            next_number[prefix] = max(used, default=0) + 1
+        width = 3 if prefix in ("WS", "V", "C") else 2
+        ids[i] = f"{prefix}{next_number[prefix]:0{width}d}"
+        next_number[prefix] += 1
+    return ids
 
 
 def export_file(store: Store, layer: str, path: str | Path, *, headers: str = "en") -> int:

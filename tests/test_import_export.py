@@ -76,7 +76,7 @@ def test_csv_with_chinese_headers_and_shifted_coordinates(store, tmp_path, crs_n
     assert row["kind"] == "warm_station"
     assert row["amenities"] == "hot_water;microwave;charging"  # vocabulary order
     assert row["source"] == "import"
-    assert report.added[0].startswith("WS")
+    assert report.added == ["WS093", "WS094", "WS095"]
 
 
 def test_gbk_csv_from_chinese_excel(store, tmp_path):

@@ -1,0 +1,60 @@
+"""The home page HTML: offline assets, escaping, sample notice, caching by revision."""
+
+from __future__ import annotations
+
+import re
+
+from geoservice import catalog
+
+
+def test_home_page_is_offline_zh_and_flags_sample(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+    assert "<title>密云区暖心驿站地图</title>" in html
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert links
+    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
+    assert "示例数据" in html
+    assert "tile.openstreetmap.org" not in html  # TILES="" in tests: no basemap requests
+    for asset in links:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_osm_tiles_when_configured(app):
+    app.config["TILES"] = "osm"
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert "tile.openstreetmap.org" in html
+    assert "OpenStreetMap" in html
+
+
+def test_data_text_is_html_escaped(client, store, tmp_path):
+    evil = '<img src=x onerror="alert(1)">'
+    path = tmp_path / "evil.csv"
+    path.write_text(
+        "name,lon,lat,opening_hours,address,phone\n"
+        f'"{evil.replace(chr(34), chr(34) * 2)}",116.84,40.37,24/7,"<b>街</b>",010-1\n',
+        encoding="utf-8",
+    )
+    catalog.import_file(store, "stations", path)
+    html = client.get("/").get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert "<b>街</b>" not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def test_page_follows_store_edits(client, store):
+    before = client.get("/").get_data(as_text=True)
+    assert "WS001" not in before  # ids are not shown, names are
+    name = store.stations().set_index("id").loc["WS001", "name"]
+    assert f"<b>{name}</b>" in before
+    store.update("stations", lambda g: (g.loc[g["id"] != "WS001"], None))
+    after = client.get("/").get_data(as_text=True)
+    assert f"<b>{name}</b>" not in after
+
+
+def test_favicon(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200
+    assert b"<svg" in r.data
