@@ -1,0 +1,482 @@
+"""The nearest open warm station by road travel time: the engine behind ``/api/nearest``.
+
+How it answers fast and exactly:
+
+1. Every station is snapped once onto its nearest road edge and joined to the graph as a
+   virtual node (from the edge's start node at ``frac × edge time``, and from its end
+   node through the reverse edge when the road is two-way).
+2. One multi-source Dijkstra per mode over the *reversed* graph
+   (:func:`scipy.sparse.csgraph.dijkstra`) gives, for every station and every node, the
+   travel time from that node to the station and the next node on the way
+   (predecessors). Rows are cached by the station's snap position, so editing a
+   station's hours or name recomputes nothing and moving one recomputes one row.
+3. A query snaps the origin onto its edge (exact, STRtree), reads the two candidate
+   nodes' columns, adds the partial-edge costs, masks the stations that fail the filters
+   (kind, amenities, open at the requested time) and takes the k smallest. Filters only
+   mask rows, so every filter combination is answered exactly.
+4. Routes are rebuilt by following predecessors; geometry comes from the stored edge
+   polylines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import scipy.sparse as sp
+import shapely
+from scipy.sparse import csgraph
+
+from geoservice import hours as _hours
+from geoservice.model import AMENITIES, STATION_KINDS
+from geoservice.network import MODES, Network, sub_coords
+from geoservice.store import Store
+
+#: Origins farther than this from any road get an error, not a guess.
+MAX_SNAP_M = 2000.0
+K_MAX = 20
+
+
+class NearestError(ValueError):
+    """A query that cannot be answered; ``parameter`` names the culprit."""
+
+    def __init__(self, message: str, parameter: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.status = status
+
+
+@dataclass
+class _Trees:
+    """Per-mode station rows: time from every node to each station, and the next hop."""
+
+    keys: list[tuple[int, float]]
+    dist: np.ndarray  # (S, N) seconds from node to station
+    pred: np.ndarray  # (S, N) next node toward the station; -9999 none; >= N: the station
+    edge: np.ndarray  # (S,) snap edge
+    frac: np.ndarray  # (S,) snap fraction
+    snap_m: np.ndarray  # (S,) station-to-road distance
+
+
+def _haversine(lon1, lat1, lon2, lat2) -> np.ndarray:
+    lon1, lat1, lon2, lat2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
+    )
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_009.0 * np.arcsin(np.sqrt(h))
+
+
+def station_trees(
+    net: Network, lon: np.ndarray, lat: np.ndarray, reuse: _Trees | None = None
+) -> _Trees:
+    """Snap stations and compute their reverse shortest-path rows (reusing unchanged rows)."""
+    snap = net.snap(lon, lat, with_points=False)
+    s = len(snap.edge)
+    n = net.n_nodes
+    keys = [(int(e), round(float(f), 9)) for e, f in zip(snap.edge, snap.frac, strict=True)]
+    dist = np.full((s, n), np.inf)
+    pred = np.full((s, n), -9999, dtype=np.int32)
+    old = {k: i for i, k in enumerate(reuse.keys)} if reuse is not None else {}
+    todo = []
+    for i, k in enumerate(keys):
+        j = old.get(k)
+        if j is not None and reuse.dist.shape[1] == n:
+            dist[i] = reuse.dist[j]
+            pred[i] = reuse.pred[j]
+        else:
+            todo.append(i)
+    if todo:
+        d, p = _reverse_dijkstra(net, snap.edge[todo], snap.frac[todo])
+        dist[todo] = d
+        pred[todo] = p
+    return _Trees(keys, dist, pred, snap.edge, snap.frac, snap.distance_m)
+
+
+def _reverse_dijkstra(
+    net: Network, edge: np.ndarray, frac: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows for stations on ``edge`` at ``frac``: time from each node, and next hops."""
+    n, s = net.n_nodes, len(edge)
+    rows, cols, data = [], [], []
+    for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
+        rows.append(net.edge_u[e])
+        cols.append(n + i)
+        data.append(max(f * net.edge_time[e], 1e-6))
+        t = net.edge_twin[e]
+        if t >= 0:
+            rows.append(net.edge_u[t])
+            cols.append(n + i)
+            data.append(max((1 - f) * net.edge_time[t], 1e-6))
+    base = net.matrix().tocoo()
+    aug = sp.csr_matrix(
+        (
+            np.concatenate([base.data, data]),
+            (np.concatenate([base.row, rows]), np.concatenate([base.col, cols])),
+        ),
+        shape=(n + s, n + s),
+    )
+    dist, pred = csgraph.dijkstra(
+        aug.T.tocsr(), indices=np.arange(n, n + s), return_predecessors=True
+    )
+    return dist[:, :n], pred[:, :n].astype(np.int32)
+
+
+class NearestEngine:
+    """Nearest stations by travel time over one network per mode.
+
+    Parameters
+    ----------
+    networks : dict
+        Mode → :class:`~geoservice.network.Network`.
+    store : Store
+        Where the stations live; when its revision changes the precomputed rows are
+        refreshed on the next query (no restart needed).
+    boundary : shapely geometry, optional
+        District polygon, to flag origins outside it.
+    """
+
+    def __init__(self, networks: dict[str, Network], store: Store, boundary=None) -> None:
+        self.networks = networks
+        self.store = store
+        self.boundary = boundary
+        if boundary is not None:
+            shapely.prepare(boundary)
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._stations: gpd.GeoDataFrame | None = None
+        self._trees: dict[str, _Trees] = {}
+
+    # -- station state ------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Recompute station rows if the stations changed; True when it did."""
+        if self.store.revision() == self._revision:
+            return False
+        with self._lock:
+            revision = self.store.revision()
+            if revision == self._revision:
+                return False
+            gdf = self.store.stations()
+            gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
+            lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)
+            trees = {
+                mode: station_trees(net, lon, lat, reuse=self._trees.get(mode))
+                for mode, net in self.networks.items()
+            }
+            self._stations, self._trees, self._revision = gdf, trees, revision
+        return True
+
+    def _state(self) -> tuple[gpd.GeoDataFrame, dict[str, _Trees]]:
+        self.refresh()
+        return self._stations, self._trees
+
+    # -- filters -----------------------------------------------------------------------
+    @staticmethod
+    def _mask(
+        stations: gpd.GeoDataFrame, kinds, amenities, at, open_only
+    ) -> tuple[np.ndarray, str]:
+        mask = np.ones(len(stations), dtype=bool)
+        reasons = []
+        if kinds:
+            bad = [k for k in kinds if k not in STATION_KINDS]
+            if bad:
+                msg = f"unknown kind {', '.join(bad)}; allowed: {', '.join(STATION_KINDS)}"
+                raise NearestError(msg, "kind")
+            mask &= stations["kind"].isin(kinds).to_numpy()
+            if not mask.any():
+                reasons.append("没有该类型的站点 / no station of that kind")
+        if amenities:
+            bad = [a for a in amenities if a not in AMENITIES]
+            if bad:
+                msg = f"unknown amenity {', '.join(bad)}; allowed: {', '.join(AMENITIES)}"
+                raise NearestError(msg, "amenity")
+            have = stations["amenities"].str.split(";")
+            for a in amenities:
+                mask &= have.map(lambda s, a=a: a in s).to_numpy()
+            if not mask.any() and not reasons:
+                reasons.append(
+                    "没有同时提供所选设施的站点 / no station offers all the chosen amenities"
+                )
+        if open_only:
+            is_open = _hours.open_mask(stations["opening_hours"].tolist(), at, on_error="closed")
+            if mask.any() and not (mask & is_open).any():
+                reasons.append("此时没有开放的站点 / no matching station is open at that time")
+            mask &= is_open
+        return mask, "; ".join(reasons)
+
+    # -- single query ------------------------------------------------------------------
+    def nearest(
+        self,
+        lon: float,
+        lat: float,
+        *,
+        mode: str = "walk",
+        k: int = 3,
+        kinds: list[str] | None = None,
+        amenities: list[str] | None = None,
+        at: dt.datetime | None = None,
+        open_only: bool = True,
+        geometry: bool = True,
+    ) -> dict:
+        """The ``k`` nearest matching stations from a WGS84 point, by travel time.
+
+        Returns
+        -------
+        dict
+            ``{"origin": …, "network": …, "results": [...], "reason": str}``; each result
+            has ``travel_time_s``, ``network_distance_m``, ``straight_distance_m``,
+            ``route`` (GeoJSON LineString), ``open_now``, ``next_open`` and the station's
+            properties.
+
+        Raises
+        ------
+        NearestError
+            Bad parameters (400) or an origin too far from any road (422).
+        """
+        net = self._network(mode)
+        if not (1 <= k <= K_MAX):
+            msg = f"k must be between 1 and {K_MAX}"
+            raise NearestError(msg, "k")
+        kinds = ["warm_station"] if kinds is None else kinds
+        at = _hours.as_local(at)
+        stations, trees = self._state()
+        tree = trees[mode]
+        snap = net.snap([lon], [lat])
+        e, f, d = int(snap.edge[0]), float(snap.frac[0]), float(snap.distance_m[0])
+        if d > MAX_SNAP_M:
+            msg = (
+                f"该点距最近道路 {d / 1000:.1f} km，超过 2 km / the point is {d:.0f} m from "
+                f"the nearest road (limit {MAX_SNAP_M:.0f} m)"
+            )
+            raise NearestError(msg, "lon", status=422)
+        origin = {
+            "lon": lon,
+            "lat": lat,
+            "snapped": {"lon": float(snap.lon[0]), "lat": float(snap.lat[0])},
+            "snap_distance_m": round(d, 1),
+            "outside_district": bool(
+                self.boundary is not None and not shapely.contains_xy(self.boundary, lon, lat)
+            ),
+        }
+        answer = {
+            "origin": origin,
+            "network": net.describe(),
+            "evaluated_at": at.isoformat(),
+            "mode": mode,
+        }
+        mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        times, via = _origin_times(net, tree, e, f)
+        times = np.where(mask, times, np.inf)
+        reachable = np.isfinite(times)
+        if not reachable.any():
+            if mask.any() and not reason:
+                reason = (
+                    "从该点出发无法到达任何符合条件的站点（道路不连通）/ "
+                    "no matching station is reachable from this point"
+                )
+            answer.update(results=[], reason=reason)
+            return answer
+        n_ok = int(reachable.sum())
+        order = np.argsort(times)[: min(k, n_ok)]
+        results = []
+        for s in order.tolist():
+            rec = _station_record(stations.iloc[s], at)
+            rec["travel_time_s"] = round(float(times[s]), 1)
+            rec["travel_time_min"] = math.ceil(times[s] / 60)
+            route, length = _route(net, tree, s, e, f, via[s], (lon, lat))
+            rec["network_distance_m"] = round(length, 1)
+            rec["straight_distance_m"] = round(
+                float(_haversine(lon, lat, rec["lon"], rec["lat"])), 1
+            )
+            rec["station_snap_distance_m"] = round(float(tree.snap_m[s]), 1)
+            if geometry:
+                rec["route"] = {"type": "LineString", "coordinates": route}
+            results.append(rec)
+        answer.update(results=results, reason=reason if not results else "")
+        return answer
+
+    # -- batch -------------------------------------------------------------------------
+    def batch(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        *,
+        mode: str = "walk",
+        kinds: list[str] | None = None,
+        amenities: list[str] | None = None,
+        at: dt.datetime | None = None,
+        open_only: bool = True,
+    ) -> dict:
+        """Nearest matching station and travel time for many origins at once.
+
+        Returns arrays: ``station`` (index into the station table, -1 none), ``station_id``,
+        ``travel_time_s`` (inf when none or too far), ``snap_distance_m``.
+        """
+        net = self._network(mode)
+        kinds = ["warm_station"] if kinds is None else kinds
+        at = _hours.as_local(at)
+        stations, trees = self._state()
+        tree = trees[mode]
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        snap = net.snap(lon, lat, with_points=False)
+        mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        e = snap.edge
+        f = snap.frac
+        tv = (1 - f) * net.edge_time[e]
+        twin = net.edge_twin[e]
+        tu = np.where(twin >= 0, f * net.edge_time[np.maximum(twin, 0)], np.inf)
+        dist = tree.dist[mask]
+        times = np.minimum(dist[:, net.edge_v[e]] + tv, dist[:, net.edge_u[e]] + tu)
+        _same_edge_fix(net, tree, mask, e, f, times)
+        too_far = snap.distance_m > MAX_SNAP_M
+        idx = np.full(len(lon), -1, dtype=np.int64)
+        best = np.full(len(lon), np.inf)
+        if times.size:
+            arg = np.argmin(times, axis=0)
+            best = times[arg, np.arange(len(lon))]
+            candidates = np.flatnonzero(mask)
+            idx = np.where(np.isfinite(best), candidates[arg], -1)
+        best = np.where(too_far, np.inf, best)
+        idx = np.where(too_far, -1, idx)
+        ids = np.where(idx >= 0, stations["id"].to_numpy()[np.maximum(idx, 0)], None)
+        return {
+            "station": idx,
+            "station_id": ids,
+            "travel_time_s": best,
+            "snap_distance_m": snap.distance_m,
+            "reason": reason,
+        }
+
+    def _network(self, mode: str) -> Network:
+        if mode not in self.networks:
+            known = ", ".join(m for m in MODES if m in self.networks)
+            msg = f"unknown mode {mode!r}; expected one of {known}"
+            raise NearestError(msg, "mode")
+        return self.networks[mode]
+
+
+def _origin_times(net: Network, tree: _Trees, e: int, f: float) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time from a point on edge ``e`` at ``f`` to every station, and how (the
+    start node, or -1 for straight along the same edge, -2 along its twin)."""
+    tv = (1 - f) * net.edge_time[e]
+    twin = int(net.edge_twin[e])
+    a = tree.dist[:, net.edge_v[e]] + tv
+    via = np.full(len(a), net.edge_v[e], dtype=np.int64)
+    if twin >= 0:
+        b = tree.dist[:, net.edge_u[e]] + f * net.edge_time[twin]
+        via = np.where(b < a, net.edge_u[e], via)
+        a = np.minimum(a, b)
+    # Stations on this very road: go straight there.
+    for s in np.flatnonzero((tree.edge == e) | ((tree.edge == twin) & (twin >= 0))):
+        pos = tree.frac[s] if tree.edge[s] == e else 1 - tree.frac[s]
+        if pos >= f and (pos - f) * net.edge_time[e] < a[s]:
+            a[s], via[s] = (pos - f) * net.edge_time[e], -1
+        elif twin >= 0 and pos < f and (f - pos) * net.edge_time[twin] < a[s]:
+            a[s], via[s] = (f - pos) * net.edge_time[twin], -2
+    return a, via
+
+
+def _same_edge_fix(
+    net: Network, tree: _Trees, mask: np.ndarray, e: np.ndarray, f: np.ndarray, times: np.ndarray
+) -> None:
+    """Batch version of the same-road shortcut (only origins that share a station's road)."""
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return
+    st_edge = tree.edge[rows]
+    twin_of_st = net.edge_twin[st_edge]
+    hit = np.isin(e, st_edge) | np.isin(e, twin_of_st[twin_of_st >= 0])
+    for o in np.flatnonzero(hit):
+        eo, fo = int(e[o]), float(f[o])
+        t_o = int(net.edge_twin[eo])
+        for r, s in enumerate(rows.tolist()):
+            if tree.edge[s] == eo:
+                pos = tree.frac[s]
+            elif t_o >= 0 and tree.edge[s] == t_o:
+                pos = 1 - tree.frac[s]
+            else:
+                continue
+            if pos >= fo:
+                times[r, o] = min(times[r, o], (pos - fo) * net.edge_time[eo])
+            elif t_o >= 0:
+                times[r, o] = min(times[r, o], (fo - pos) * net.edge_time[t_o])
+
+
+def _route(
+    net: Network, tree: _Trees, s: int, e: int, f: float, via: int, origin: tuple[float, float]
+) -> tuple[list, float]:
+    """Route polyline (lon/lat list) and its road length from the origin to station ``s``.
+
+    ``via`` is the node the origin leaves its edge by, or -1 / -2 for a station on the
+    origin's own road reached forwards / backwards.
+    """
+    es, fs = int(tree.edge[s]), float(tree.frac[s])
+    ge = net.edge_coords(e)
+    parts = [np.array([origin])]
+    if via < 0:
+        pos = fs if es == e else 1 - fs  # the station's place on edge e
+        if via == -1:
+            parts.append(sub_coords(ge, f, pos))
+        else:
+            parts.append(sub_coords(ge, pos, f)[::-1])
+        length = abs(pos - f) * float(net.edge_length[e])
+    else:
+        if via == net.edge_v[e]:
+            parts.append(sub_coords(ge, f, 1.0))
+            length = (1 - f) * float(net.edge_length[e])
+        else:
+            parts.append(sub_coords(ge, 0.0, f)[::-1])
+            length = f * float(net.edge_length[e])
+        nodes = [via]
+        n = net.n_nodes
+        while len(nodes) <= n:  # bounded: a cycle would be a bug, never a hang
+            nxt = int(tree.pred[s, nodes[-1]])
+            if nxt < 0 or nxt >= n:
+                break
+            nodes.append(nxt)
+        if len(nodes) > 1:
+            for pe in net.edge_between(np.array(nodes[:-1]), np.array(nodes[1:])).tolist():
+                parts.append(net.edge_coords(pe))
+                length += float(net.edge_length[pe])
+        gs = net.edge_coords(es)
+        if nodes[-1] == net.edge_u[es]:
+            parts.append(sub_coords(gs, 0.0, fs))
+            length += fs * float(net.edge_length[es])
+        else:
+            parts.append(sub_coords(gs, fs, 1.0)[::-1])
+            length += (1 - fs) * float(net.edge_length[es])
+    line = np.vstack(parts)
+    # Drop the consecutive duplicates the joins create.
+    keep = np.ones(len(line), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(line, axis=0)) > 1e-10, axis=1)
+    return np.round(line[keep], 7).tolist(), length
+
+
+def _station_record(row, at: dt.datetime) -> dict:
+    h = _hours.parse(row["opening_hours"])
+    nxt = h.next_open(at)
+    amenities = [a for a in str(row["amenities"]).split(";") if a]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "kind": row["kind"],
+        "kind_label": STATION_KINDS.get(row["kind"], row["kind"]),
+        "lon": float(row["lon"]),
+        "lat": float(row["lat"]),
+        "address": row["address"],
+        "phone": row["phone"],
+        "opening_hours": row["opening_hours"],
+        "open_now": h.is_open(at),
+        "next_open": nxt.isoformat() if nxt is not None else None,
+        "status": h.describe_zh(at),
+        "amenities": amenities,
+        "amenity_labels": [AMENITIES.get(a, a) for a in amenities],
+        "source": row["source"],
+    }

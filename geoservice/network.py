@@ -1,0 +1,572 @@
+"""Road networks per travel mode, converted once into arrays for fast routing.
+
+A raw OSM graph (:mod:`geoservice.osm`) becomes one :class:`Network` per mode:
+
+``walk``
+    4.5 km/h on every way a pedestrian may use (no motorways); one-way tags ignored.
+``bike``
+    e-bike, the delivery riders' mode: 15–20 km/h by road class, no motorways or
+    pedestrian-only ways (unless ``bicycle=yes``); one-way streets respected.
+``drive``
+    ``maxspeed`` where tagged, else a speed per highway type; one-way respected; no
+    footways, paths or tracks.
+
+The network keeps numpy arrays (nodes, edges, edge geometries), a CSR matrix of travel
+times for :mod:`scipy.sparse.csgraph`, and an STRtree of edge lines for exact snapping.
+It is cached as a single ``.npz`` file; a missing or corrupt cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pyproj
+import scipy.sparse as sp
+import shapely
+
+from geoservice import osm
+
+log = logging.getLogger(__name__)
+
+MODES = ("walk", "bike", "drive")
+MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
+#: Bump when the build changes, so old caches are rebuilt.
+BUILD_VERSION = 1
+
+WALK_KMH = 4.5
+
+_WALK_EXCLUDED = {
+    "motorway",
+    "motorway_link",
+    "trunk_link",
+    "bridleway",
+    "bus_guideway",
+    "raceway",
+    "construction",
+    "proposed",
+    "abandoned",
+    "platform",
+    "corridor",
+}
+_BIKE_EXCLUDED = _WALK_EXCLUDED | {"steps", "footway", "pedestrian", "corridor"}
+_DRIVE_ALLOWED = {
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+    "residential", "living_street", "service", "road",
+}  # fmt: skip
+
+#: e-bike speeds (km/h) by highway type; other allowed types use ``_BIKE_DEFAULT``.
+BIKE_KMH = {
+    "trunk": 20, "primary": 20, "primary_link": 18, "secondary": 20, "secondary_link": 18,
+    "tertiary": 18, "tertiary_link": 18, "unclassified": 18, "road": 18, "cycleway": 20,
+    "residential": 16, "living_street": 12, "service": 15, "track": 15, "path": 15,
+    "pedestrian": 10, "footway": 10,
+}  # fmt: skip
+_BIKE_DEFAULT = 15.0
+
+#: Car speeds (km/h) by highway type where no ``maxspeed`` is tagged.
+DRIVE_KMH = {
+    "motorway": 100, "motorway_link": 50, "trunk": 70, "trunk_link": 40, "primary": 60,
+    "primary_link": 40, "secondary": 50, "secondary_link": 35, "tertiary": 40,
+    "tertiary_link": 30, "unclassified": 30, "road": 30, "residential": 25,
+    "living_street": 15, "service": 15,
+}  # fmt: skip
+_DRIVE_DEFAULT = 30.0
+
+
+class NetworkError(RuntimeError):
+    """A network cannot be built or loaded."""
+
+
+@dataclass
+class Network:
+    """One travel mode's road graph as arrays.
+
+    Attributes
+    ----------
+    mode : str
+        ``walk``, ``bike`` or ``drive``.
+    node_xy : ndarray (N, 2)
+        Node lon/lat (WGS84).
+    edge_u, edge_v : ndarray (E,)
+        Edge endpoints as node indices.
+    edge_length : ndarray (E,)
+        Metres along the edge.
+    edge_time : ndarray (E,)
+        Travel time in seconds.
+    edge_twin : ndarray (E,)
+        Index of the same road traversed the other way, or -1 (one-way).
+    geom_xy, geom_offsets : ndarray
+        Edge ``i``'s lon/lat polyline is ``geom_xy[geom_offsets[i]:geom_offsets[i + 1]]``.
+    metric_crs : str
+        Local UTM CRS used for snapping distances.
+    meta : dict
+        Source, schematic flag, build time and counts.
+    """
+
+    mode: str
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_time: np.ndarray
+    edge_twin: np.ndarray
+    edge_highway: np.ndarray
+    edge_name: np.ndarray
+    geom_xy: np.ndarray
+    geom_offsets: np.ndarray
+    metric_crs: str
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._matrix: sp.csr_matrix | None = None
+        self._csr_edge: np.ndarray | None = None
+        self._tree: shapely.STRtree | None = None
+        self._lines_m: np.ndarray | None = None
+        self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
+
+    # -- sizes --------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @property
+    def schematic(self) -> bool:
+        return bool(self.meta.get("schematic"))
+
+    def describe(self) -> dict:
+        """JSON-ready summary (the ``network`` object of API answers)."""
+        return {
+            "mode": self.mode,
+            "mode_label": MODE_LABELS[self.mode],
+            "schematic": self.schematic,
+            "source": self.meta.get("source", ""),
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+        }
+
+    # -- routing structures -------------------------------------------------------------
+    def matrix(self) -> sp.csr_matrix:
+        """CSR matrix of travel times (parallel edges reduced to the fastest)."""
+        if self._matrix is None:
+            self._build_matrix()
+        return self._matrix
+
+    def csr_edge(self) -> np.ndarray:
+        """For every stored CSR entry, the index of the edge it stands for."""
+        if self._csr_edge is None:
+            self._build_matrix()
+        return self._csr_edge
+
+    def _build_matrix(self) -> None:
+        n = self.n_nodes
+        # Sort by (u, v, time): the first of each (u, v) run is the fastest parallel edge.
+        order = np.lexsort((self.edge_time, self.edge_v, self.edge_u))
+        u, v = self.edge_u[order], self.edge_v[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        keep = order[first]
+        # Zero-time edges would vanish from a sparse matrix; give them a tiny cost.
+        data = np.maximum(self.edge_time[keep], 1e-6)
+        m = sp.csr_matrix((data, (self.edge_u[keep], self.edge_v[keep])), shape=(n, n))
+        m.sort_indices()
+        # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout.
+        self._csr_edge = keep.astype(np.int64)
+        self._matrix = m
+
+    def edge_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Indices of the fastest edges a[i] → b[i] (vectorised CSR lookup)."""
+        m = self.matrix()
+        start = m.indptr[a]
+        end = m.indptr[a + 1]
+        out = np.empty(len(a), dtype=np.int64)
+        for i in range(len(a)):
+            j = start[i] + np.searchsorted(m.indices[start[i] : end[i]], b[i])
+            out[i] = self._csr_edge[j]
+        return out
+
+    # -- snapping -----------------------------------------------------------------------
+    def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project lon/lat to the network's metric CRS."""
+        return self._to_metric.transform(lon, lat)
+
+    def _ensure_tree(self) -> None:
+        if self._tree is not None:
+            return
+        x, y = self.to_metric(self.geom_xy[:, 0], self.geom_xy[:, 1])
+        xy = np.column_stack([x, y])
+        counts = np.diff(self.geom_offsets)
+        idx = np.repeat(np.arange(self.n_edges), counts)
+        self._lines_m = shapely.linestrings(xy, indices=idx)
+        self._tree = shapely.STRtree(self._lines_m)
+
+    def snap(self, lon: np.ndarray, lat: np.ndarray, *, with_points: bool = True) -> Snap:
+        """Snap points to their nearest edge (exact, vectorised).
+
+        ``with_points=False`` skips computing the snapped coordinates (batch work).
+
+        Returns
+        -------
+        Snap
+            Edge index, fraction along it (0 at ``edge_u``), distance in metres, and the
+            snapped lon/lat.
+        """
+        self._ensure_tree()
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        x, y = self.to_metric(lon, lat)
+        pts = shapely.points(x, y)
+        (qi, ei), dist = self._tree.query_nearest(pts, return_distance=True, all_matches=False)
+        edge = np.empty(len(pts), dtype=np.int64)
+        d = np.empty(len(pts))
+        edge[qi] = ei
+        d[qi] = dist
+        lines = self._lines_m[edge]
+        along = shapely.line_locate_point(lines, pts)
+        total = shapely.length(lines)
+        frac = np.where(total > 0, along / np.where(total > 0, total, 1), 0.0)
+        frac = np.clip(frac, 0.0, 1.0)
+        snapped = _interpolate(self, edge, frac) if with_points else np.full((len(edge), 2), np.nan)
+        return Snap(edge=edge, frac=frac, distance_m=d, lon=snapped[:, 0], lat=snapped[:, 1])
+
+    def edge_coords(self, i: int) -> np.ndarray:
+        """Lon/lat polyline of edge ``i``."""
+        return self.geom_xy[self.geom_offsets[i] : self.geom_offsets[i + 1]]
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write the arrays and metadata to one ``.npz`` file (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            node_xy=self.node_xy,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            edge_length=self.edge_length,
+            edge_time=self.edge_time,
+            edge_twin=self.edge_twin,
+            edge_highway=self.edge_highway,
+            edge_name=self.edge_name,
+            geom_xy=self.geom_xy,
+            geom_offsets=self.geom_offsets,
+            meta=np.array(json.dumps({**self.meta, "mode": self.mode, "crs": self.metric_crs})),
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Network:
+        """Read a network written by :meth:`save`; raise :class:`NetworkError` if unusable."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+        except Exception as exc:  # zipfile, ValueError, KeyError, OSError...
+            msg = f"network cache {path} is unreadable: {exc}"
+            raise NetworkError(msg) from exc
+        mode, crs = meta.pop("mode", None), meta.pop("crs", None)
+        if mode not in MODES or not crs:
+            msg = f"network cache {path} has no valid mode/crs"
+            raise NetworkError(msg)
+        net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
+        net._validate()
+        return net
+
+    def _validate(self) -> None:
+        n, e = self.n_nodes, self.n_edges
+        ok = (
+            self.node_xy.shape == (n, 2)
+            and all(len(a) == e for a in (self.edge_v, self.edge_length, self.edge_time))
+            and len(self.geom_offsets) == e + 1
+            and (e == 0 or (self.edge_u.max() < n and self.edge_v.max() < n))
+            and self.geom_offsets[-1] == len(self.geom_xy)
+        )
+        if not ok:
+            msg = "network arrays are inconsistent (corrupt cache?)"
+            raise NetworkError(msg)
+
+
+@dataclass
+class Snap:
+    """Points snapped onto network edges."""
+
+    edge: np.ndarray
+    frac: np.ndarray
+    distance_m: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _cumlen(coords: np.ndarray) -> np.ndarray:
+    """Cumulative planar length along a lon/lat polyline (longitude scaled by cos φ)."""
+    scaled = coords * [math.cos(math.radians(coords[0, 1])), 1.0]
+    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(scaled, axis=0).T))])
+
+
+def _point_at(coords: np.ndarray, cum: np.ndarray, frac: float) -> tuple[np.ndarray, int]:
+    """The point at ``frac`` of the length, and the index of the segment it lies on."""
+    target = frac * cum[-1]
+    j = int(np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(cum) - 2))
+    seg = cum[j + 1] - cum[j]
+    t = 0.0 if seg == 0 else (target - cum[j]) / seg
+    return coords[j] + t * (coords[j + 1] - coords[j]), j
+
+
+def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
+    """The part of a polyline between fractions ``f0 <= f1`` of its length."""
+    cum = _cumlen(coords)
+    p0, j0 = _point_at(coords, cum, f0)
+    p1, j1 = _point_at(coords, cum, f1)
+    return np.vstack([p0, coords[j0 + 1 : j1 + 1], p1])
+
+
+def _interpolate(net: Network, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Lon/lat at fraction ``frac`` (by length) along each edge's polyline."""
+    out = np.empty((len(edge), 2))
+    for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
+        coords = net.edge_coords(e)
+        out[i] = _point_at(coords, _cumlen(coords), f)[0]
+    return out
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+def _first(value: object) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _allowed(mode: str, d: dict) -> bool:
+    hw = _first(d.get("highway"))
+    if not hw or _first(d.get("area")) == "yes":
+        return False
+    access = _first(d.get("access"))
+    if mode == "walk":
+        foot = _first(d.get("foot"))
+        if foot in ("no", "private") or (access in ("no", "private") and foot != "yes"):
+            return False
+        return hw not in _WALK_EXCLUDED or foot == "yes"
+    if mode == "bike":
+        bicycle = _first(d.get("bicycle"))
+        if bicycle in ("no", "private") or (access in ("no", "private") and bicycle != "yes"):
+            return False
+        return hw not in _BIKE_EXCLUDED or (bicycle == "yes" and hw not in ("motorway",))
+    motor = _first(d.get("motor_vehicle")) or _first(d.get("motorcar"))
+    if motor in ("no", "private") or (access in ("no", "private") and motor != "yes"):
+        return False
+    return hw in _DRIVE_ALLOWED
+
+
+_MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|kph)?\s*$", re.IGNORECASE)
+
+
+def parse_maxspeed(value: object) -> float | None:
+    """``"60"`` → 60.0, ``"30 mph"`` → 48.3; anything else (``CN:urban``, ``none``) → None."""
+    m = _MAXSPEED.match(_first(value))
+    if not m:
+        return None
+    speed = float(m.group(1)) * (1.609344 if (m.group(2) or "").lower() == "mph" else 1.0)
+    return speed if speed > 0 else None
+
+
+def _speed_kmh(mode: str, d: dict) -> float:
+    hw = _first(d.get("highway"))
+    if mode == "walk":
+        return WALK_KMH
+    if mode == "bike":
+        return float(BIKE_KMH.get(hw, _BIKE_DEFAULT))
+    tagged = parse_maxspeed(d.get("maxspeed"))
+    return tagged if tagged else float(DRIVE_KMH.get(hw, _DRIVE_DEFAULT))
+
+
+def _mode_graph(G: nx.MultiDiGraph, mode: str) -> nx.MultiDiGraph:
+    """The raw (unsimplified) graph of one mode, with ``travel_time`` on every edge."""
+    H = nx.MultiDiGraph()
+    H.graph.update(G.graph)
+    H.graph["simplified"] = False
+    for u, v, k, d in G.edges(keys=True, data=True):
+        if not _allowed(mode, d):
+            continue
+        t = d["length"] / (_speed_kmh(mode, d) / 3.6)
+        attrs = {
+            key: d[key] for key in ("highway", "name", "length", "geometry", "osmid") if key in d
+        }
+        attrs["travel_time"] = t
+        H.add_edge(u, v, key=k, **attrs)
+        if mode == "walk" and not G.has_edge(v, u):
+            # Walking ignores one-way: add the reverse of one-way ways.
+            back = dict(attrs)
+            if "geometry" in back:
+                back["geometry"] = shapely.reverse(back["geometry"])
+            H.add_edge(v, u, **back)
+    for n in H.nodes:
+        H.nodes[n].update(G.nodes[n])
+    return H
+
+
+def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = False,
+          clip: shapely.Geometry | None = None) -> Network:  # fmt: skip
+    """Build a mode's :class:`Network` from a raw OSM graph.
+
+    Parameters
+    ----------
+    G : MultiDiGraph
+        Unsimplified osmnx graph from :func:`geoservice.osm.read_graph` (a simplified
+        GraphML graph is accepted and not simplified again).
+    mode : str
+        ``walk``, ``bike`` or ``drive``.
+    clip : shapely geometry, optional
+        WGS84 polygon; nodes outside are dropped (extracts larger than the district).
+    """
+    if mode not in MODES:
+        msg = f"unknown mode {mode!r}; expected one of {', '.join(MODES)}"
+        raise ValueError(msg)
+    started = time.perf_counter()
+    if clip is not None:
+        xs = np.array([d["x"] for _, d in G.nodes(data=True)])
+        ys = np.array([d["y"] for _, d in G.nodes(data=True)])
+        inside = shapely.contains_xy(clip, xs, ys)
+        if not inside.all():
+            G = G.subgraph([n for n, ok in zip(G.nodes, inside, strict=True) if ok]).copy()
+    H = _mode_graph(G, mode)
+    if H.number_of_edges() == 0:
+        msg = f"no {mode} roads in {source or 'the network'}"
+        raise NetworkError(msg)
+    if not G.graph.get("simplified"):
+        H = ox.simplify_graph(H, edge_attr_aggs={"length": sum, "travel_time": sum})
+    net = _to_arrays(H, mode)
+    net.meta.update(
+        source=source,
+        schematic=schematic,
+        build_seconds=round(time.perf_counter() - started, 2),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        version=BUILD_VERSION,
+    )
+    return net
+
+
+def _utm_crs(lon: float, lat: float) -> str:
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
+    nodes = list(H.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    node_xy = np.array([[H.nodes[n]["x"], H.nodes[n]["y"]] for n in nodes], dtype=float)
+    us, vs, lengths, times, highways, names, parts = [], [], [], [], [], [], []
+    for u, v, d in H.edges(data=True):
+        iu, iv = index[u], index[v]
+        us.append(iu)
+        vs.append(iv)
+        lengths.append(float(d["length"]))
+        times.append(float(d["travel_time"]))
+        highways.append(_first(d.get("highway")))
+        names.append(_first(d.get("name")))
+        g = d.get("geometry")
+        parts.append(np.asarray(g.coords, dtype=float) if g is not None else node_xy[[iu, iv]])
+    counts = np.array([len(p) for p in parts], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    geom_xy = np.vstack(parts) if parts else np.empty((0, 2))
+    edge_u = np.array(us, dtype=np.int64)
+    edge_v = np.array(vs, dtype=np.int64)
+    edge_length = np.array(lengths)
+    return Network(
+        mode=mode,
+        node_xy=node_xy,
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_length=edge_length,
+        edge_time=np.array(times),
+        edge_twin=_twins(edge_u, edge_v, edge_length),
+        edge_highway=np.array(highways, dtype=str),
+        edge_name=np.array(names, dtype=str),
+        geom_xy=geom_xy,
+        geom_offsets=offsets,
+        metric_crs=_utm_crs(*node_xy.mean(axis=0)),
+    )
+
+
+def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """For each edge, the reverse edge of the same length (same road), or -1."""
+    key = {}
+    for i, (a, b, L) in enumerate(
+        zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True)
+    ):
+        key.setdefault((a, b, L), i)
+    twin = np.full(len(u), -1, dtype=np.int64)
+    for i, (a, b, L) in enumerate(
+        zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True)
+    ):
+        twin[i] = key.get((b, a, L), -1)
+    return twin
+
+
+# -- sources and caching --------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (the cache key of networks built from it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_path(cache_dir: Path, source: Path, mode: str, digest: str | None = None) -> Path:
+    """Where the network of ``mode`` built from ``source`` is cached."""
+    digest = digest or file_digest(source)
+    return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}.npz"
+
+
+def load_networks(
+    source: Path,
+    cache_dir: Path,
+    *,
+    modes: tuple[str, ...] = MODES,
+    clip: shapely.Geometry | None = None,
+) -> dict[str, Network]:
+    """Networks for ``modes`` built from ``source``, from the cache when it is valid.
+
+    A missing, stale or corrupt cache file is rebuilt (and logged), never fatal.
+    """
+    source = Path(source)
+    digest = file_digest(source)
+    out: dict[str, Network] = {}
+    missing = []
+    for mode in modes:
+        path = cache_path(cache_dir, source, mode, digest)
+        if path.exists():
+            try:
+                out[mode] = Network.load(path)
+                continue
+            except NetworkError as exc:
+                log.warning("%s; rebuilding", exc)
+        missing.append(mode)
+    if missing:
+        log.info("building %s network(s) from %s", ", ".join(missing), source.name)
+        G = osm.read_graph(source)
+        schematic = osm.is_schematic(source)
+        for mode in missing:
+            net = build(G, mode, source=source.name, schematic=schematic, clip=clip)
+            net.save(cache_path(cache_dir, source, mode, digest))
+            out[mode] = net
+    return {m: out[m] for m in modes}

@@ -1,0 +1,226 @@
+"""The nearest-station engine against brute-force Dijkstra, its filters and edge cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoservice import nearest, network, osm
+from geoservice.hours import TZ
+from geoservice.model import CRS_STORAGE
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def brute_force_times(net: network.Network, engine_tree, lon: float, lat: float) -> np.ndarray:
+    """Travel time to every station by networkx Dijkstra on an explicit graph with the
+    origin and the stations as extra nodes (independent of the engine's matrix tricks)."""
+    G = nx.DiGraph()
+    for i in range(net.n_edges):
+        u, v, t = int(net.edge_u[i]), int(net.edge_v[i]), float(net.edge_time[i])
+        if not G.has_edge(u, v) or G[u][v]["w"] > t:
+            G.add_edge(u, v, w=t)
+    snap = net.snap([lon], [lat])
+    e, f = int(snap.edge[0]), float(snap.frac[0])
+    twin = int(net.edge_twin[e])
+    G.add_edge("o", int(net.edge_v[e]), w=(1 - f) * net.edge_time[e])
+    if twin >= 0:
+        G.add_edge("o", int(net.edge_u[e]), w=f * net.edge_time[twin])
+    for s, (es, fs) in enumerate(zip(engine_tree.edge, engine_tree.frac, strict=True)):
+        es, fs = int(es), float(fs)
+        G.add_edge(int(net.edge_u[es]), ("s", s), w=fs * net.edge_time[es])
+        ts = int(net.edge_twin[es])
+        if ts >= 0:
+            G.add_edge(int(net.edge_u[ts]), ("s", s), w=(1 - fs) * net.edge_time[ts])
+        # Same road as the origin: straight along it.
+        if es == e and fs >= f:
+            G.add_edge("o", ("s", s), w=(fs - f) * net.edge_time[e])
+        if twin >= 0 and es == e and fs < f:
+            G.add_edge("o", ("s", s), w=(f - fs) * net.edge_time[twin])
+        if twin >= 0 and es == twin:
+            pos = 1 - fs
+            w = (pos - f) * net.edge_time[e] if pos >= f else (f - pos) * net.edge_time[twin]
+            G.add_edge("o", ("s", s), w=w)
+    lengths = nx.single_source_dijkstra_path_length(G, "o", weight="w")
+    return np.array([lengths.get(("s", s), np.inf) for s in range(len(engine_tree.edge))])
+
+
+def _stations_frame(points, kinds=None, hours=None, amenities=None) -> gpd.GeoDataFrame:
+    n = len(points)
+    df = pd.DataFrame(
+        {
+            "id": [f"T{i:02d}" for i in range(n)],
+            "name": [f"测试站{i}" for i in range(n)],
+            "kind": kinds or ["warm_station"] * n,
+            "lon": [p[0] for p in points],
+            "lat": [p[1] for p in points],
+            "address": "",
+            "town_code": "110118001",
+            "opening_hours": hours or ["24/7"] * n,
+            "amenities": amenities or ["hot_water"] * n,
+            "phone": "",
+            "host_org": "",
+            "capacity": None,
+            "verified_on": "",
+            "source": "import",
+        }
+    )
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=CRS_STORAGE)
+
+
+GRID_STATIONS = [
+    (116.8301, 40.3689),  # on 西路
+    (116.8336, 40.3716),  # on 北街 (one-way eastbound)
+    (116.8348, 40.3690),  # on 东路
+    (116.8324, 40.3705),  # on 中路
+    (116.8315, 40.3760),  # on the isolated service road
+]
+
+
+@pytest.fixture
+def small(store):
+    G = osm.read_graph(DATA / "gulou_small.osm")
+    nets = {m: network.build(G, m, source="gulou_small.osm") for m in network.MODES}
+    store.update("stations", lambda g: (_stations_frame(GRID_STATIONS), None))
+    return nearest.NearestEngine(nets, store, boundary=store.read("boundary").union_all())
+
+
+@pytest.mark.parametrize("mode", network.MODES)
+def test_matches_brute_force_on_random_points(small, mode):
+    rng = np.random.default_rng(7)
+    small.refresh()
+    tree = small._trees[mode]
+    net = small.networks[mode]
+    for lon, lat in zip(
+        rng.uniform(116.8295, 116.8352, 40), rng.uniform(40.3676, 40.3720, 40), strict=True
+    ):
+        expected = brute_force_times(net, tree, lon, lat)
+        got = small.nearest(lon, lat, mode=mode, k=5, open_only=False)
+        times = {r["id"]: r["travel_time_s"] for r in got["results"]}
+        reachable = np.flatnonzero(np.isfinite(expected))
+        assert len(times) == len(reachable)
+        order = sorted(reachable, key=lambda s: expected[s])
+        assert [f"T{s:02d}" for s in order] == [r["id"] for r in got["results"]] or np.allclose(
+            sorted(times.values()), np.sort(expected[reachable]), atol=0.05
+        )
+        for s in reachable:
+            assert times[f"T{s:02d}"] == pytest.approx(expected[s], abs=0.05)
+        batch = small.batch(np.array([lon]), np.array([lat]), mode=mode, open_only=False)
+        assert batch["travel_time_s"][0] == pytest.approx(expected[reachable].min(), abs=1e-6)
+
+
+def test_one_way_street_respected_for_bike_and_drive_not_walk(small):
+    # Standing on 北街 just east of station T01, which is one-way eastbound.
+    lon, lat = 116.8340, 40.3716
+    walk = small.nearest(lon, lat, mode="walk", k=1, open_only=False)["results"][0]
+    drive = small.nearest(lon, lat, mode="drive", k=5, open_only=False)["results"]
+    assert walk["id"] == "T01"
+    assert walk["network_distance_m"] < 50
+    t01 = next(r for r in drive if r["id"] == "T01")
+    assert t01["network_distance_m"] > 400  # has to go round the block
+
+
+def test_route_geometry_runs_from_origin_to_station(small):
+    lon, lat = 116.8300, 40.3710
+    r = small.nearest(lon, lat, mode="walk", k=1, open_only=False)
+    res = r["results"][0]
+    coords = res["route"]["coordinates"]
+    assert coords[0] == pytest.approx([lon, lat])
+    assert res["network_distance_m"] >= res["straight_distance_m"] - 30
+    # The polyline's own length matches the network distance (plus the snap legs).
+    seg = np.diff(np.radians(np.array(coords)), axis=0)
+    ys = np.radians(np.array(coords)[:-1, 1])
+    length = np.hypot(seg[:, 0] * np.cos(ys), seg[:, 1]).sum() * 6_371_009
+    assert length == pytest.approx(
+        res["network_distance_m"] + r["origin"]["snap_distance_m"], abs=5
+    )
+
+
+def test_filters_mask_exactly(small, store):
+    kinds = ["warm_station", "worker_home", "warm_station", "warm_station", "warm_station"]
+    hours = ["24/7", "24/7", "Mo-Fr 08:00-18:00", "24/7", "24/7"]
+    amenities = ["hot_water", "hot_water;wifi", "hot_water;wifi", "microwave", "wifi"]
+    store.update(
+        "stations", lambda g: (_stations_frame(GRID_STATIONS, kinds, hours, amenities), None)
+    )
+    lon, lat = 116.8320, 40.3700
+    sunday = dt.datetime(2026, 11, 29, 10, 0, tzinfo=TZ)
+    every = small.nearest(lon, lat, mode="walk", k=20, open_only=False, kinds=[])
+    assert len(every["results"]) == 4  # T04 is on an unreachable road
+    wifi = small.nearest(lon, lat, mode="walk", k=20, open_only=False, amenities=["wifi"])
+    assert {r["id"] for r in wifi["results"]} == {"T02"}
+    open_sunday = small.nearest(lon, lat, mode="walk", k=20, at=sunday)
+    assert "T02" not in {r["id"] for r in open_sunday["results"]}
+    closed = next(r for r in every["results"] if r["id"] == "T02")
+    assert closed["opening_hours"] == "Mo-Fr 08:00-18:00"
+    home = small.nearest(lon, lat, mode="walk", k=3, open_only=False, kinds=["worker_home"])
+    assert [r["id"] for r in home["results"]] == ["T01"]
+
+
+def test_no_match_gives_empty_list_and_reason(small):
+    r = small.nearest(116.832, 40.370, mode="walk", kinds=["caravan_base"])
+    assert r["results"] == []
+    assert "no station of that kind" in r["reason"]
+    night = dt.datetime(2026, 11, 29, 3, 0)
+    r = small.nearest(116.832, 40.370, mode="walk", amenities=["microwave"], at=night)
+    assert r["results"] == [] or all(x["open_now"] for x in r["results"])
+
+
+def test_unreachable_component(small, store):
+    # Only the station on the isolated service road remains.
+    store.update("stations", lambda g: (_stations_frame(GRID_STATIONS[4:]), None))
+    r = small.nearest(116.8320, 40.3700, mode="walk", open_only=False)
+    assert r["results"] == []
+    assert "reachable" in r["reason"]
+
+
+def test_far_point_is_422_with_distance(small):
+    with pytest.raises(nearest.NearestError) as info:
+        small.nearest(116.90, 40.45, mode="walk")
+    assert info.value.status == 422
+    assert "km" in str(info.value)
+
+
+def test_outside_district_flagged_but_answered(small):
+    # The small extract's origin inside the district; a fake boundary far away flags it.
+    import shapely
+
+    small.boundary = shapely.box(0, 0, 1, 1)
+    r = small.nearest(116.8320, 40.3700, mode="walk", open_only=False)
+    assert r["origin"]["outside_district"] is True
+    assert r["results"]
+
+
+def test_bad_parameters(small):
+    with pytest.raises(nearest.NearestError, match="mode") as info:
+        small.nearest(116.832, 40.370, mode="boat")
+    assert info.value.parameter == "mode"
+    with pytest.raises(nearest.NearestError) as info:
+        small.nearest(116.832, 40.370, k=21)
+    assert info.value.parameter == "k"
+    with pytest.raises(nearest.NearestError) as info:
+        small.nearest(116.832, 40.370, amenities=["sauna"])
+    assert info.value.parameter == "amenity"
+
+
+def test_station_edits_refresh_without_restart(small, store):
+    first = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    rows_before = small._trees["walk"].dist.copy()
+
+    def rename(g):
+        g.loc[g["id"] == first["id"], "name"] = "新名字"
+        return g, None
+
+    store.update("stations", rename)
+    again = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    assert again["name"] == "新名字"
+    np.testing.assert_array_equal(small._trees["walk"].dist, rows_before)  # rows reused
+    store.update("stations", lambda g: (g.loc[g["id"] != first["id"]], None))
+    after = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    assert after["id"] != first["id"]
