@@ -33,7 +33,7 @@ from scipy.sparse import csgraph
 
 from geoservice import hours as _hours
 from geoservice.model import AMENITIES, STATION_KINDS
-from geoservice.network import MODES, Network, sub_coords
+from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
 
 #: Origins farther than this from any road get an error, not a guess.
@@ -480,3 +480,27 @@ def _station_record(row, at: dt.datetime) -> dict:
         "amenity_labels": [AMENITIES.get(a, a) for a in amenities],
         "source": row["source"],
     }
+
+
+class EngineProvider:
+    """Hands out a :class:`NearestEngine` for the active network, building it on first
+    use and rebuilding it when the active network changes (``flask network import``)."""
+
+    def __init__(self, library: NetworkLibrary, store: Store) -> None:
+        self.library = library
+        self.store = store
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._engine: NearestEngine | None = None
+
+    def get(self) -> NearestEngine:
+        """The engine for the current active network (thread-safe)."""
+        token = self.library.token()
+        if token != self._token:
+            with self._lock:
+                if token != self._token:
+                    boundary = self.store.read("boundary").geometry.union_all()
+                    engine = NearestEngine(self.library.load(), self.store, boundary=boundary)
+                    engine.refresh()
+                    self._engine, self._token = engine, token
+        return self._engine

@@ -570,3 +570,125 @@ def load_networks(
             net.save(cache_path(cache_dir, source, mode, digest))
             out[mode] = net
     return {m: out[m] for m in modes}
+
+
+class NetworkLibrary:
+    """The road networks a service uses: the active source, its per-mode caches, imports.
+
+    Layout of ``directory`` (the Flask instance's ``networks/`` folder)::
+
+        active.json        {"source": "<file name in sources/>"}; absent → the default
+        sources/           imported or downloaded extracts
+        cache/             built networks, ``<digest>-v<version>-<mode>.npz``
+
+    Parameters
+    ----------
+    directory : Path
+        Where imports and caches live (created on demand).
+    default_source : Path
+        The shipped network (the schematic Miyun network).
+    clip : shapely geometry, optional
+        District polygon (WGS84). Extracts that reach beyond it are clipped to it
+        (buffered by ~1 km so border roads stay whole); extracts that do not touch it at all
+        are kept whole and flagged.
+    """
+
+    def __init__(
+        self, directory: Path, default_source: Path, clip: shapely.Geometry | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self.default_source = Path(default_source)
+        self.clip = None if clip is None else shapely.buffer(clip, 0.01)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.directory / "cache"
+
+    def active_source(self) -> Path:
+        """The file the networks are built from."""
+        try:
+            name = json.loads((self.directory / "active.json").read_text())["source"]
+        except (OSError, ValueError, KeyError):
+            return self.default_source
+        path = self.directory / "sources" / name
+        return path if path.is_file() else self.default_source
+
+    def token(self) -> str:
+        """Changes whenever the active source changes (for reloading)."""
+        src = self.active_source()
+        st = src.stat()
+        return f"{src}:{st.st_mtime_ns}:{st.st_size}"
+
+    def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:
+        """Networks of the active source (from the cache when valid)."""
+        return self._load(self.active_source(), modes)
+
+    def _load(self, source: Path, modes: tuple[str, ...]) -> dict[str, Network]:
+        clip = self._clip_for(source)
+        return load_networks(source, self.cache_dir, modes=modes, clip=clip)
+
+    def _clip_for(self, source: Path) -> shapely.Geometry | None:
+        if self.clip is None or source == self.default_source:
+            return None
+        return self.clip
+
+    def import_file(self, path: Path) -> dict[str, Network]:
+        """Build every mode from ``path`` and, if that works, make it the active source.
+
+        All or nothing: a file that cannot be read or has no roads for some mode leaves
+        the active network unchanged.
+        """
+        path = Path(path)
+        osm.source_kind(path)  # clear error for an unsupported extension
+        sources = self.directory / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        target = sources / path.name
+        # The temporary copy keeps the real suffix: the reader picks the format by it.
+        tmp = sources / f".tmp-{path.name}"
+        tmp.write_bytes(path.read_bytes())
+        try:
+            G = osm.read_graph(tmp)
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        return self._activate(G, tmp, target)
+
+    def fetch(self, place: str, timeout: float = 20.0) -> dict[str, Network]:
+        """Download ``place`` with osmnx, save it as GraphML and make it active."""
+        G = osm.fetch_graph(place, timeout=timeout)
+        sources = self.directory / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^\w.-]+", "_", place).strip("_") or "place"
+        target = sources / f"{safe}.graphml"
+        tmp = sources / f".tmp-{safe}.graphml"
+        ox.save_graphml(G, tmp)
+        return self._activate(G, tmp, target)
+
+    def _activate(self, G: nx.MultiDiGraph, tmp: Path, target: Path) -> dict[str, Network]:
+        digest = file_digest(tmp)
+        clip = self.clip
+        if clip is not None:
+            xs = np.array([d["x"] for _, d in G.nodes(data=True)])
+            ys = np.array([d["y"] for _, d in G.nodes(data=True)])
+            if not shapely.contains_xy(clip, xs, ys).any():
+                clip = None  # an extract from elsewhere: keep it whole
+        try:
+            nets = {}
+            for mode in MODES:
+                net = build(G, mode, source=target.name, schematic=osm.is_schematic(tmp), clip=clip)
+                net.meta["outside_district"] = clip is None and self.clip is not None
+                net.save(cache_path(self.cache_dir, tmp, mode, digest))
+                nets[mode] = net
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(target)
+        active = self.directory / "active.json"
+        tmp_active = active.with_name(".active.json.tmp")
+        tmp_active.write_text(json.dumps({"source": target.name}))
+        tmp_active.replace(active)
+        return nets
+
+    def reset(self) -> None:
+        """Go back to the shipped default network."""
+        (self.directory / "active.json").unlink(missing_ok=True)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
 import pytest
 
+from geoservice.model import CRS_STORAGE
 from geoservice.web import STORE_KEY, create_app
 
 
 @pytest.fixture
 def app(tmp_path):
     """An app whose live store is a fresh copy of data/miyun.gpkg; no basemap tiles."""
-    return create_app({"TESTING": True, "STORE_PATH": str(tmp_path / "live.gpkg"), "TILES": ""})
+    return create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp_path / "live.gpkg"),
+            "NETWORK_DIR": str(tmp_path / "networks"),
+            "TILES": "",
+        }
+    )
 
 
 @pytest.fixture
@@ -26,3 +38,62 @@ def runner(app):
 @pytest.fixture
 def store(app):
     return app.extensions[STORE_KEY]
+
+
+# -- a small real-format road network around 鼓楼 with stations on it -------------------------
+
+SMALL_OSM = Path(__file__).resolve().parent / "data" / "gulou_small.osm"
+
+#: Stations placed on the streets of tests/data/gulou_small.osm.
+GRID_STATIONS = [
+    (116.8301, 40.3689),  # on 西路
+    (116.8336, 40.3716),  # on 北街 (one-way eastbound)
+    (116.8348, 40.3690),  # on 东路
+    (116.8324, 40.3705),  # on 中路
+    (116.8315, 40.3760),  # on the isolated service road
+]
+
+
+def stations_frame(points, kinds=None, hours=None, amenities=None) -> gpd.GeoDataFrame:
+    """A stations layer with one test station per point (ids T00, T01, …)."""
+    n = len(points)
+    df = pd.DataFrame(
+        {
+            "id": [f"T{i:02d}" for i in range(n)],
+            "name": [f"测试站{i}" for i in range(n)],
+            "kind": kinds or ["warm_station"] * n,
+            "lon": [p[0] for p in points],
+            "lat": [p[1] for p in points],
+            "address": "",
+            "town_code": "110118001",
+            "opening_hours": hours or ["24/7"] * n,
+            "amenities": amenities or ["hot_water"] * n,
+            "phone": "010-0000000",
+            "host_org": "",
+            "capacity": None,
+            "verified_on": "",
+            "source": "import",
+        }
+    )
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=CRS_STORAGE)
+
+
+@pytest.fixture
+def grid_app(tmp_path):
+    """An app routing on the small 鼓楼 extract, with the GRID_STATIONS as its stations."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp_path / "live.gpkg"),
+            "TILES": "",
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "NETWORK_DIR": str(tmp_path / "networks"),
+        }
+    )
+    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
+    return app
+
+
+@pytest.fixture
+def grid_client(grid_app):
+    return grid_app.test_client()

@@ -5,15 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import geopandas as gpd
 import networkx as nx
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
 
 from geoservice import nearest, network, osm
 from geoservice.hours import TZ
-from geoservice.model import CRS_STORAGE
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -51,43 +49,11 @@ def brute_force_times(net: network.Network, engine_tree, lon: float, lat: float)
     return np.array([lengths.get(("s", s), np.inf) for s in range(len(engine_tree.edge))])
 
 
-def _stations_frame(points, kinds=None, hours=None, amenities=None) -> gpd.GeoDataFrame:
-    n = len(points)
-    df = pd.DataFrame(
-        {
-            "id": [f"T{i:02d}" for i in range(n)],
-            "name": [f"测试站{i}" for i in range(n)],
-            "kind": kinds or ["warm_station"] * n,
-            "lon": [p[0] for p in points],
-            "lat": [p[1] for p in points],
-            "address": "",
-            "town_code": "110118001",
-            "opening_hours": hours or ["24/7"] * n,
-            "amenities": amenities or ["hot_water"] * n,
-            "phone": "",
-            "host_org": "",
-            "capacity": None,
-            "verified_on": "",
-            "source": "import",
-        }
-    )
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=CRS_STORAGE)
-
-
-GRID_STATIONS = [
-    (116.8301, 40.3689),  # on 西路
-    (116.8336, 40.3716),  # on 北街 (one-way eastbound)
-    (116.8348, 40.3690),  # on 东路
-    (116.8324, 40.3705),  # on 中路
-    (116.8315, 40.3760),  # on the isolated service road
-]
-
-
 @pytest.fixture
 def small(store):
-    G = osm.read_graph(DATA / "gulou_small.osm")
+    G = osm.read_graph(SMALL_OSM)
     nets = {m: network.build(G, m, source="gulou_small.osm") for m in network.MODES}
-    store.update("stations", lambda g: (_stations_frame(GRID_STATIONS), None))
+    store.update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
     return nearest.NearestEngine(nets, store, boundary=store.read("boundary").union_all())
 
 
@@ -147,7 +113,7 @@ def test_filters_mask_exactly(small, store):
     hours = ["24/7", "24/7", "Mo-Fr 08:00-18:00", "24/7", "24/7"]
     amenities = ["hot_water", "hot_water;wifi", "hot_water;wifi", "microwave", "wifi"]
     store.update(
-        "stations", lambda g: (_stations_frame(GRID_STATIONS, kinds, hours, amenities), None)
+        "stations", lambda g: (stations_frame(GRID_STATIONS, kinds, hours, amenities), None)
     )
     lon, lat = 116.8320, 40.3700
     sunday = dt.datetime(2026, 11, 29, 10, 0, tzinfo=TZ)
@@ -174,7 +140,7 @@ def test_no_match_gives_empty_list_and_reason(small):
 
 def test_unreachable_component(small, store):
     # Only the station on the isolated service road remains.
-    store.update("stations", lambda g: (_stations_frame(GRID_STATIONS[4:]), None))
+    store.update("stations", lambda g: (stations_frame(GRID_STATIONS[4:]), None))
     r = small.nearest(116.8320, 40.3700, mode="walk", open_only=False)
     assert r["results"] == []
     assert "reachable" in r["reason"]

@@ -12,10 +12,14 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from geoservice.basedata import DEFAULT_GPKG
+from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
+from geoservice.nearest import EngineProvider, NearestEngine
+from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 
 STORE_KEY = "geoservice.store"
+ENGINE_KEY = "geoservice.engine"
+DEFAULT_NETWORK = DATA_DIR / "network" / "miyun_schematic.osm.bz2"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -32,6 +36,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     STORE_PATH
         Live GeoPackage (default ``<instance>/geoservice.gpkg``), seeded from ``SEED_PATH``
         (default the shipped ``data/miyun.gpkg``) on first start.
+    NETWORK_DIR
+        Imported road networks and the per-mode caches (default ``<instance>/networks``).
+    NETWORK_DEFAULT
+        The network used until one is imported (default: the shipped schematic network).
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``.
@@ -40,6 +48,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         STORE_PATH=None,
         SEED_PATH=str(DEFAULT_GPKG),
+        NETWORK_DIR=None,
+        NETWORK_DEFAULT=str(DEFAULT_NETWORK),
         TILES="osm",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
@@ -53,7 +63,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config["STORE_PATH"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["STORE_PATH"] = os.path.join(app.instance_path, "geoservice.gpkg")
-    app.extensions[STORE_KEY] = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"])
+    if not app.config["NETWORK_DIR"]:
+        app.config["NETWORK_DIR"] = os.path.join(app.instance_path, "networks")
+    store = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"])
+    app.extensions[STORE_KEY] = store
+    library = NetworkLibrary(
+        Path(app.config["NETWORK_DIR"]),
+        Path(app.config["NETWORK_DEFAULT"]),
+        clip=store.read("boundary").geometry.union_all(),
+    )
+    app.extensions[ENGINE_KEY] = EngineProvider(library, store)
 
     from geoservice.web import api, cli, pages
 
@@ -66,3 +85,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def get_store() -> Store:
     """The store of the current app."""
     return current_app.extensions[STORE_KEY]
+
+
+def get_engine() -> NearestEngine:
+    """The nearest-station engine of the current app (loads the networks on first use)."""
+    return current_app.extensions[ENGINE_KEY].get()
+
+
+def get_library() -> NetworkLibrary:
+    """The road-network library of the current app."""
+    return current_app.extensions[ENGINE_KEY].library

@@ -6,12 +6,20 @@ nothing a client sends gives a 500.
 
 from __future__ import annotations
 
+import math
+from typing import NoReturn
+
+import numpy as np
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from geoservice import catalog
+from geoservice import catalog, crs, navigation
 from geoservice import hours as _hours
-from geoservice.web import get_store
+from geoservice.nearest import K_MAX, NearestError
+from geoservice.network import MODES
+from geoservice.web import get_engine, get_library, get_store
+
+BATCH_MAX = 10_000
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -115,4 +123,189 @@ def health():
         revision=store.revision(),
         stations=len(store.stations()),
         sites=len(store.sites()),
+    )
+
+
+# -- nearest ---------------------------------------------------------------------------------
+
+
+def _bad(parameter: str, message: str) -> NoReturn:
+    """Reject a request parameter (400 with the parameter's name)."""
+    raise BadParameterError(parameter, message)
+
+
+def _number(raw, name: str, lo: float, hi: float) -> float:
+    if raw is None or str(raw).strip() == "":
+        _bad(name, f"{name} is required")
+    try:
+        x = float(raw)
+    except (TypeError, ValueError):
+        _bad(name, f"{name} must be a number, not {raw!r}")
+    if not math.isfinite(x):
+        _bad(name, f"{name} must be a finite number, not {raw!r}")
+    if not lo <= x <= hi:
+        _bad(name, f"{name} must be between {lo} and {hi}, not {x}")
+    return x
+
+
+def _choice(raw, name: str, allowed, default: str) -> str:
+    value = (raw or default).strip().lower()
+    if value not in allowed:
+        _bad(name, f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return value
+
+
+def _crs_param(raw) -> str:
+    try:
+        return crs.normalize_crs(raw or "wgs84")
+    except (ValueError, TypeError) as exc:
+        _bad("crs", str(exc))
+
+
+def _flag(raw, name: str, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    _bad(name, f"{name} must be 1/0 or true/false, not {raw!r}")
+
+
+def _engine_call(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except NearestError as exc:
+        body = {"error": str(exc), "parameter": exc.parameter}
+        return jsonify(body), exc.status
+
+
+@bp.get("/nearest")
+def nearest():
+    """Nearest matching stations by road travel time from a point, with routes.
+
+    Parameters: ``lon``, ``lat`` (required), ``crs`` (wgs84|gcj02|bd09), ``mode``
+    (walk|bike|drive), ``k`` (1–20), ``kind``, ``amenity``, ``open_at``, ``open`` (1: only
+    stations open then, the default).
+    """
+    args = request.args
+    lon = _number(args.get("lon"), "lon", -180, 180)
+    lat = _number(args.get("lat"), "lat", -90, 90)
+    source_crs = _crs_param(args.get("crs"))
+    mode = _choice(args.get("mode"), "mode", MODES, "walk")
+    k_raw = args.get("k") or "3"
+    if not k_raw.strip().isdigit():
+        _bad("k", f"k must be a whole number 1–{K_MAX}, not {k_raw!r}")
+    k = int(k_raw)
+    if not 1 <= k <= K_MAX:
+        _bad("k", f"k must be between 1 and {K_MAX}, not {k}")
+    open_only = _flag(args.get("open"), "open", True)
+    at = _time_param()
+    wlon, wlat = crs.to_wgs84(lon, lat, source_crs)
+    answer = _engine_call(
+        get_engine().nearest,
+        lon=float(wlon),
+        lat=float(wlat),
+        mode=mode,
+        k=k,
+        kinds=_list_param("kind"),
+        amenities=_list_param("amenity"),
+        at=at,
+        open_only=open_only,
+    )
+    if not isinstance(answer, dict):
+        return answer
+    answer["origin"]["input"] = {"lon": lon, "lat": lat, "crs": source_crs}
+    for r in answer["results"]:
+        r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], mode, (wlon, wlat))
+    return jsonify(answer)
+
+
+@bp.post("/nearest/batch")
+def nearest_batch():
+    """Nearest matching station and travel time for up to 10,000 origins.
+
+    Body (JSON): ``{"origins": [[lon, lat], ...], "mode": "walk", "crs": "wgs84",
+    "kind": [...], "amenity": [...], "open_at": "...", "open": true}``.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        _bad("body", "send a JSON object with an 'origins' list")
+    origins = body.get("origins")
+    if not isinstance(origins, list) or not origins:
+        _bad("origins", "origins must be a non-empty list of [lon, lat]")
+    if len(origins) > BATCH_MAX:
+        _bad("origins", f"at most {BATCH_MAX} origins per request")
+    try:
+        xy = np.array(origins, dtype=float)
+    except (TypeError, ValueError):
+        _bad("origins", "every origin must be [lon, lat] numbers")
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        _bad("origins", "every origin must be a [lon, lat] pair")
+    bad = np.flatnonzero(
+        ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
+    )
+    if len(bad):
+        _bad("origins", f"origin {int(bad[0])} is not a valid lon/lat: {origins[int(bad[0])]!r}")
+    source_crs = _crs_param(body.get("crs"))
+    mode = _choice(body.get("mode"), "mode", MODES, "walk")
+    at = None
+    if body.get("open_at"):
+        try:
+            at = _hours.parse_time(str(body["open_at"]))
+        except ValueError as exc:
+            _bad("open_at", str(exc))
+    lon, lat = crs.to_wgs84(xy[:, 0], xy[:, 1], source_crs)
+
+    def _names(key):
+        value = body.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = value.split(",")
+        if not isinstance(value, list):
+            _bad(key, f"{key} must be a list or comma-separated string")
+        return [str(v).strip() for v in value if str(v).strip()]
+
+    engine = get_engine()
+    out = _engine_call(
+        engine.batch,
+        lon=np.atleast_1d(lon),
+        lat=np.atleast_1d(lat),
+        mode=mode,
+        kinds=_names("kind"),
+        amenities=_names("amenity"),
+        at=at,
+        open_only=_flag(body.get("open"), "open", True),
+    )
+    if not isinstance(out, dict):
+        return out
+    times = out["travel_time_s"]
+    results = [
+        {
+            "station_id": sid,
+            "travel_time_s": round(float(t), 1) if np.isfinite(t) else None,
+            "snap_distance_m": round(float(d), 1),
+        }
+        for sid, t, d in zip(out["station_id"], times, out["snap_distance_m"], strict=True)
+    ]
+    finite = times[np.isfinite(times)]
+    return jsonify(
+        network=engine.networks[mode].describe(),
+        count=len(results),
+        reached=len(finite),
+        median_travel_time_s=round(float(np.median(finite)), 1) if len(finite) else None,
+        reason=out["reason"],
+        results=results,
+    )
+
+
+@bp.get("/network")
+def network_info():
+    """The active road network per mode (schematic or not, size, source)."""
+    engine = get_engine()
+    return jsonify(
+        source=get_library().active_source().name,
+        modes={m: net.describe() for m, net in engine.networks.items()},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -11,9 +12,11 @@ from flask.cli import AppGroup
 from geoservice import basedata, catalog
 from geoservice.crs import CRS_NAMES
 from geoservice.io import FileFormatError
+from geoservice.network import NetworkError
+from geoservice.osm import OsmError
 from geoservice.store import StoreError
 from geoservice.validate import ValidationError
-from geoservice.web import get_store
+from geoservice.web import get_engine, get_library, get_store
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
@@ -101,9 +104,80 @@ def data_build(out):
     click.echo(f"wrote {out}")
 
 
+network_cli = AppGroup("network", help="Road networks (walk, bike, drive) for routing.")
+
+
+def _summary(nets) -> None:
+    for mode, net in nets.items():
+        d = net.describe()
+        flag = " [schematic]" if d["schematic"] else ""
+        extra = " [outside the district: kept whole]" if net.meta.get("outside_district") else ""
+        click.echo(f"  {mode:5s} {d['nodes']:7d} nodes {d['edges']:7d} edges{flag}{extra}")
+
+
+@network_cli.command("info")
+def network_info():
+    """Show the active network and its size per mode (builds the cache if needed)."""
+    library = get_library()
+    started = time.perf_counter()
+    nets = library.load()
+    click.echo(f"active network: {library.active_source()} ({time.perf_counter() - started:.1f} s)")
+    _summary(nets)
+
+
+@network_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def network_import(file):
+    """Import an OSM extract (.osm, .osm.bz2, .osm.pbf, .graphml) and make it active.
+
+    Extracts larger than the district are clipped to it. Nothing changes if it fails.
+    """
+    started = time.perf_counter()
+    try:
+        nets = get_library().import_file(file)
+    except (OsmError, NetworkError, ValueError, OSError) as exc:
+        msg = f"{exc}\n未导入，当前路网不变 / not imported; the active network is unchanged"
+        raise click.ClickException(msg) from exc
+    click.echo(f"已导入路网 / imported {file.name} in {time.perf_counter() - started:.1f} s")
+    _summary(nets)
+
+
+@network_cli.command("fetch")
+@click.option("--place", required=True, help='e.g. "密云区, 北京市, 中国"')
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds per request.")
+def network_fetch(place, timeout):
+    """Download a place's roads with osmnx (needs the internet) and make them active."""
+    try:
+        nets = get_library().fetch(place, timeout=timeout)
+    except (OsmError, NetworkError) as exc:
+        msg = (
+            f"{exc}\n下载失败（需要联网），当前路网不变 / "
+            "download failed (needs the internet); the active network is unchanged"
+        )
+        raise click.ClickException(msg) from exc
+    _summary(nets)
+
+
+@network_cli.command("reset")
+def network_reset():
+    """Go back to the shipped (schematic) network."""
+    get_library().reset()
+    click.echo(f"active network: {get_library().active_source()}")
+
+
+@network_cli.command("warm")
+def network_warm():
+    """Load the networks and precompute the station routing rows (faster first query)."""
+    started = time.perf_counter()
+    engine = get_engine()
+    click.echo(f"ready in {time.perf_counter() - started:.1f} s")
+    _summary(engine.networks)
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to ``app.cli``."""
     app.cli.add_command(_layer_group("stations", "暖心驿站、职工之家、大篷车基地"))
     app.cli.add_command(_layer_group("sites", "村、社区、水库保护点"))
     app.cli.add_command(store_cli)
     app.cli.add_command(data_cli)
+    app.cli.add_command(network_cli)

@@ -1,0 +1,232 @@
+"""``/api/nearest``, ``/api/nearest/batch``, ``/api/network`` and the network CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import osmium
+import pytest
+from conftest import SMALL_OSM
+
+from geoservice import crs, osm
+
+
+def test_nearest_answer_shape(grid_client):
+    r = grid_client.get("/api/nearest?lon=116.8312&lat=40.3690&mode=walk&k=3")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["network"]["mode"] == "walk"
+    assert body["network"]["schematic"] is False
+    assert body["origin"]["snap_distance_m"] < 20
+    assert body["origin"]["outside_district"] is False
+    assert len(body["results"]) == 3
+    first = body["results"][0]
+    for key in ("travel_time_s", "network_distance_m", "straight_distance_m", "route",
+                "open_now", "next_open", "amenities", "phone", "navigation"):  # fmt: skip
+        assert key in first
+    assert first["route"]["type"] == "LineString"
+    assert first["route"]["coordinates"][0] == pytest.approx([116.8312, 40.3690])
+    times = [x["travel_time_s"] for x in body["results"]]
+    assert times == sorted(times)
+
+
+def test_gcj02_and_bd09_input_give_the_same_answer(grid_client):
+    lon, lat = 116.8312, 40.3690
+    base = grid_client.get(f"/api/nearest?lon={lon}&lat={lat}").get_json()
+    for name, fn in (("gcj02", crs.wgs84_to_gcj02), ("bd09", crs.wgs84_to_bd09)):
+        x, y = fn(lon, lat)
+        got = grid_client.get(f"/api/nearest?lon={x:.9f}&lat={y:.9f}&crs={name}").get_json()
+        assert got["origin"]["input"]["crs"] == name
+        assert got["origin"]["lon"] == pytest.approx(lon, abs=1e-7)
+        assert [r["id"] for r in got["results"]] == [r["id"] for r in base["results"]]
+
+
+def test_navigation_links_use_shifted_coordinates(grid_client):
+    body = grid_client.get("/api/nearest?lon=116.8312&lat=40.3690&mode=bike").get_json()
+    st = body["results"][0]
+    glon, glat = crs.wgs84_to_gcj02(st["lon"], st["lat"])
+    blon, blat = crs.wgs84_to_bd09(st["lon"], st["lat"])
+    assert st["navigation"]["amap"].startswith("https://uri.amap.com/navigation?")
+    assert f"to={glon:.6f},{glat:.6f}," in st["navigation"]["amap"]
+    assert "mode=ride" in st["navigation"]["amap"]
+    assert f"latlng:{blat:.6f},{blon:.6f}" in st["navigation"]["baidu"]
+    assert "mode=riding" in st["navigation"]["baidu"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("lat=40.37", "lon"),
+        ("lon=116.83", "lat"),
+        ("lon=abc&lat=40.37", "lon"),
+        ("lon=116.83&lat=NaN", "lat"),
+        ("lon=inf&lat=40.37", "lon"),
+        ("lon=200&lat=40.37", "lon"),
+        ("lon=116.83&lat=91", "lat"),
+        ("lon=116.83&lat=40.37&mode=boat", "mode"),
+        ("lon=116.83&lat=40.37&k=0", "k"),
+        ("lon=116.83&lat=40.37&k=21", "k"),
+        ("lon=116.83&lat=40.37&k=two", "k"),
+        ("lon=116.83&lat=40.37&amenity=sauna", "amenity"),
+        ("lon=116.83&lat=40.37&kind=castle", "kind"),
+        ("lon=116.83&lat=40.37&open_at=soon", "open_at"),
+        ("lon=116.83&lat=40.37&crs=mars", "crs"),
+        ("lon=116.83&lat=40.37&open=maybe", "open"),
+    ],
+)
+def test_every_bad_parameter_is_400_naming_it(grid_client, query, parameter):
+    r = grid_client.get(f"/api/nearest?{query}")
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["parameter"] == parameter
+
+
+def test_far_from_roads_is_422_saying_how_far(grid_client):
+    r = grid_client.get("/api/nearest?lon=117.2&lat=40.6")
+    assert r.status_code == 422
+    assert "km" in r.get_json()["error"]
+
+
+def test_no_match_is_200_with_reason(grid_client):
+    r = grid_client.get("/api/nearest?lon=116.8312&lat=40.3690&kind=caravan_base")
+    assert r.status_code == 200
+    assert r.get_json()["results"] == []
+    assert r.get_json()["reason"]
+
+
+def test_batch(grid_client):
+    rng = np.random.default_rng(3)
+    origins = np.column_stack(
+        [rng.uniform(116.8295, 116.835, 500), rng.uniform(40.3676, 40.372, 500)]
+    )
+    r = grid_client.post("/api/nearest/batch", json={"origins": origins.tolist(), "mode": "drive"})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["count"] == 500
+    assert body["reached"] > 400
+    single = grid_client.get(f"/api/nearest?lon={origins[0, 0]}&lat={origins[0, 1]}&mode=drive&k=1")
+    first = single.get_json()["results"][0]
+    assert body["results"][0]["station_id"] == first["id"]
+    assert body["results"][0]["travel_time_s"] == pytest.approx(first["travel_time_s"], abs=0.1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        {"origins": []},
+        {"origins": [[1, 2, 3]]},
+        {"origins": [["a", "b"]]},
+        {"origins": [[116.8, float("nan")]]},
+        {"origins": [[116.8, 95]]},
+        {"origins": [[116.8, 40.3]] * 10_001},
+        {"origins": [[116.8, 40.3]], "mode": "rocket"},
+        {"origins": [[116.8, 40.3]], "amenity": ["sauna"]},
+    ],
+)
+def test_batch_bad_input_is_400(grid_client, payload):
+    if payload is None:
+        r = grid_client.post("/api/nearest/batch", data="not json", content_type="application/json")
+    else:
+        r = grid_client.post(
+            "/api/nearest/batch", data=json.dumps(payload), content_type="application/json"
+        )
+    assert r.status_code == 400
+    assert r.get_json()["parameter"]
+
+
+def test_network_info(grid_client):
+    body = grid_client.get("/api/network").get_json()
+    assert body["source"] == "gulou_small.osm"
+    assert set(body["modes"]) == {"walk", "bike", "drive"}
+
+
+# -- CLI -----------------------------------------------------------------------------------------
+
+
+def _pbf(tmp_path):
+    path = tmp_path / "gulou_small.osm.pbf"
+    with osmium.SimpleWriter(str(path)) as w:
+        for o in osmium.FileProcessor(str(SMALL_OSM)):
+            if o.is_node():
+                w.add_node(o)
+            elif o.is_way():
+                w.add_way(o)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["osm", "pbf", "bz2"])
+def test_cli_network_import_real_formats(app, tmp_path, kind):
+    if kind == "osm":
+        path = SMALL_OSM
+    elif kind == "pbf":
+        path = _pbf(tmp_path)
+    else:
+        import bz2
+
+        path = tmp_path / "gulou_small.osm.bz2"
+        path.write_bytes(bz2.compress(SMALL_OSM.read_bytes()))
+    r = app.test_cli_runner().invoke(args=["network", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "walk" in r.output
+    assert "drive" in r.output
+    body = app.test_client().get("/api/network").get_json()
+    assert body["source"] == path.name
+    assert body["modes"]["drive"]["nodes"] == 13  # the motorway pair is drive-only
+    assert body["modes"]["walk"]["nodes"] == 9
+
+
+def test_cli_bad_network_file_keeps_the_active_network(app, tmp_path):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["network", "import", str(SMALL_OSM)]).exit_code == 0
+    bad = tmp_path / "broken.osm"
+    bad.write_text("<osm><node id='1' lat='x'")
+    r = runner.invoke(args=["network", "import", str(bad)])
+    assert r.exit_code == 1
+    assert "not imported" in r.output
+    no_roads = tmp_path / "empty.osm"
+    no_roads.write_text('<osm version="0.6"><node id="1" lat="40.37" lon="116.83"/></osm>')
+    r = runner.invoke(args=["network", "import", str(no_roads)])
+    assert r.exit_code == 1
+    assert "no roads" in r.output
+    wrong = tmp_path / "roads.shp"
+    wrong.write_text("x")
+    assert runner.invoke(args=["network", "import", str(wrong)]).exit_code == 1
+    assert app.test_client().get("/api/network").get_json()["source"] == "gulou_small.osm"
+
+
+def test_cli_fetch_offline_fails_fast_with_a_clear_message(app, monkeypatch):
+    # No real request: make osmnx fail as it does without a network connection.
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'nominatim.openstreetmap.org'")
+
+    monkeypatch.setattr(osm.ox, "graph_from_place", offline)
+    r = app.test_cli_runner().invoke(args=["network", "fetch", "--place", "密云区, 北京市, 中国"])
+    assert r.exit_code == 1
+    assert "needs the internet" in r.output
+    assert osm.ox.settings.overpass_rate_limit is True  # settings restored
+
+
+def test_fetch_switches_off_the_60s_rate_limit_probe(monkeypatch):
+    seen = {}
+
+    def record(*args, **kwargs):
+        seen["rate_limit"] = osm.ox.settings.overpass_rate_limit
+        seen["timeout"] = osm.ox.settings.requests_timeout
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(osm.ox, "graph_from_place", record)
+    with pytest.raises(osm.OsmError):
+        osm.fetch_graph("x", timeout=5)
+    assert seen == {"rate_limit": False, "timeout": 5}
+
+
+def test_corrupt_cache_is_rebuilt(app, tmp_path):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["network", "import", str(SMALL_OSM)]).exit_code == 0
+    cache = sorted((tmp_path / "networks" / "cache").glob("*-walk.npz"))
+    assert len(cache) == 1
+    cache[0].write_bytes(b"garbage")
+    r = runner.invoke(args=["network", "info"])
+    assert r.exit_code == 0, r.output
+    assert "walk" in r.output
