@@ -250,3 +250,77 @@ def render(
     if icon:
         head += f'\n<link rel="icon" href="{_e(icon)}" type="image/svg+xml">'
     return page.replace("<head>", head, 1)
+
+
+class _ExposeMap(folium.MacroElement):
+    """Publish the Leaflet map as ``window.geoserviceMap`` for the page's own script.
+
+    folium names the map object ``map_<hash>`` in its inline ``<script>``, which runs after
+    the ``<body>``. As a child of the map, this element's script is rendered after the
+    map's (and after every layer added before it), so the map exists when it runs. The
+    ``geoservice:map-ready`` event also serves page scripts that are not ``defer``-red.
+    """
+
+    _template = folium.template.Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.geoserviceMap = {{ this._parent.get_name() }};
+        document.dispatchEvent(new CustomEvent("geoservice:map-ready",
+            {detail: {map: {{ this._parent.get_name() }}}}));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ExposeMap"
+
+
+def nearest_map(
+    store: Store, *, tiles: str | None = None, asset_url: str = assets.VENDOR_URL_DEFAULT
+) -> folium.Map:
+    """The map of the ``/nearest`` page: district, reservoir and the warm stations.
+
+    Stations are one light GeoJSON layer of small circles, not awesome markers: the page
+    draws routes and numbered result markers on top, and a phone should not have to lay
+    out a hundred icon markers first. Only ``warm_station`` records are drawn because
+    those are what ``/api/nearest`` searches by default.
+
+    Parameters
+    ----------
+    store : Store
+        Source of the boundary, reservoir and stations.
+    tiles : str, optional
+        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+    asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
+        URL of the vendored JS/CSS folder.
+
+    Returns
+    -------
+    folium.Map
+        The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
+    """
+    m = base_map(store, tiles=tiles, asset_url=asset_url)
+    stations = store.stations()
+    warm = stations.loc[stations["kind"] == "warm_station"]
+    if not warm.empty:
+        # folium's GeoJsonTooltip puts property values into innerHTML unescaped, so the
+        # tooltip gets a pre-escaped copy of the name rather than the raw one.
+        layer = gpd.GeoDataFrame(
+            {"label": [_e(n) for n in warm["name"]]}, geometry=warm.geometry.values, crs=warm.crs
+        )
+        folium.GeoJson(
+            layer,
+            name="暖心驿站",
+            marker=folium.CircleMarker(
+                radius=5,
+                color="#ffffff",
+                weight=1.5,
+                fill=True,
+                fill_color=_LEGEND_COLORS[STATION_STYLE["warm_station"][1]],
+                fill_opacity=0.85,
+            ),
+            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        ).add_to(m)
+    _ExposeMap().add_to(m)
+    return m

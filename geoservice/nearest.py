@@ -62,6 +62,80 @@ class _Trees:
     snap_m: np.ndarray  # (S,) station-to-road distance
 
 
+@dataclass
+class _Catalog:
+    """The stations as plain arrays and records, built once per store revision."""
+
+    ids: np.ndarray
+    kind: np.ndarray
+    amenity: np.ndarray  # (S, len(AMENITIES)) bool
+    hours: list
+    records: list[dict]
+    open_cache: dict
+
+    @classmethod
+    def build(cls, gdf: gpd.GeoDataFrame) -> _Catalog:
+        records = []
+        keys = list(AMENITIES)
+        amenity = np.zeros((len(gdf), len(keys)), dtype=bool)
+        for i, row in enumerate(gdf.drop(columns="geometry").to_dict("records")):
+            have = [a for a in str(row["amenities"]).split(";") if a]
+            amenity[i, [keys.index(a) for a in have if a in AMENITIES]] = True
+            records.append(
+                {
+                    "id": row["id"],
+                    "name": row["name"],
+                    "kind": row["kind"],
+                    "kind_label": STATION_KINDS.get(row["kind"], row["kind"]),
+                    "lon": float(row["lon"]),
+                    "lat": float(row["lat"]),
+                    "address": row["address"],
+                    "phone": row["phone"],
+                    "opening_hours": row["opening_hours"],
+                    "amenities": have,
+                    "amenity_labels": [AMENITIES.get(a, a) for a in have],
+                    "source": row["source"],
+                }
+            )
+        hours = []
+        for expr in gdf["opening_hours"]:
+            try:
+                hours.append(_hours.parse(expr))
+            except ValueError:
+                hours.append(None)  # stored before validation existed: treat as closed
+        return cls(
+            ids=gdf["id"].to_numpy(),
+            kind=gdf["kind"].to_numpy(),
+            amenity=amenity,
+            hours=hours,
+            records=records,
+            open_cache={},
+        )
+
+    def is_open(self, at: dt.datetime) -> np.ndarray:
+        """Open-now mask at ``at`` (cached per minute: hours have minute resolution)."""
+        key = at.replace(second=0, microsecond=0)
+        hit = self.open_cache.get(key)
+        if hit is None:
+            hit = np.array([h is not None and h.is_open(key) for h in self.hours], dtype=bool)
+            if len(self.open_cache) > 256:
+                self.open_cache.clear()
+            self.open_cache[key] = hit
+        return hit
+
+    def record(self, s: int, at: dt.datetime) -> dict:
+        """The station's JSON record with its open status at ``at``."""
+        rec = dict(self.records[s])
+        h = self.hours[s]
+        nxt = h.next_open(at) if h is not None else None
+        rec.update(
+            open_now=bool(h is not None and h.is_open(at)),
+            next_open=nxt.isoformat() if nxt is not None else None,
+            status=h.describe_zh(at) if h is not None else "开放时间无效",
+        )
+        return rec
+
+
 def _haversine(lon1, lat1, lon2, lat2) -> np.ndarray:
     lon1, lat1, lon2, lat2 = (
         np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
@@ -150,7 +224,7 @@ class NearestEngine:
             shapely.prepare(boundary)
         self._lock = threading.Lock()
         self._revision: str | None = None
-        self._stations: gpd.GeoDataFrame | None = None
+        self._stations: _Catalog | None = None
         self._trees: dict[str, _Trees] = {}
 
     # -- station state ------------------------------------------------------------------
@@ -169,26 +243,24 @@ class NearestEngine:
                 mode: station_trees(net, lon, lat, reuse=self._trees.get(mode))
                 for mode, net in self.networks.items()
             }
-            self._stations, self._trees, self._revision = gdf, trees, revision
+            self._stations, self._trees, self._revision = _Catalog.build(gdf), trees, revision
         return True
 
-    def _state(self) -> tuple[gpd.GeoDataFrame, dict[str, _Trees]]:
+    def _state(self) -> tuple[_Catalog, dict[str, _Trees]]:
         self.refresh()
         return self._stations, self._trees
 
     # -- filters -----------------------------------------------------------------------
     @staticmethod
-    def _mask(
-        stations: gpd.GeoDataFrame, kinds, amenities, at, open_only
-    ) -> tuple[np.ndarray, str]:
-        mask = np.ones(len(stations), dtype=bool)
+    def _mask(stations: _Catalog, kinds, amenities, at, open_only) -> tuple[np.ndarray, str]:
+        mask = np.ones(len(stations.ids), dtype=bool)
         reasons = []
         if kinds:
             bad = [k for k in kinds if k not in STATION_KINDS]
             if bad:
                 msg = f"unknown kind {', '.join(bad)}; allowed: {', '.join(STATION_KINDS)}"
                 raise NearestError(msg, "kind")
-            mask &= stations["kind"].isin(kinds).to_numpy()
+            mask &= np.isin(stations.kind, kinds)
             if not mask.any():
                 reasons.append("没有该类型的站点 / no station of that kind")
         if amenities:
@@ -196,15 +268,14 @@ class NearestEngine:
             if bad:
                 msg = f"unknown amenity {', '.join(bad)}; allowed: {', '.join(AMENITIES)}"
                 raise NearestError(msg, "amenity")
-            have = stations["amenities"].str.split(";")
-            for a in amenities:
-                mask &= have.map(lambda s, a=a: a in s).to_numpy()
+            keys = list(AMENITIES)
+            mask &= stations.amenity[:, [keys.index(a) for a in amenities]].all(axis=1)
             if not mask.any() and not reasons:
                 reasons.append(
                     "没有同时提供所选设施的站点 / no station offers all the chosen amenities"
                 )
         if open_only:
-            is_open = _hours.open_mask(stations["opening_hours"].tolist(), at, on_error="closed")
+            is_open = stations.is_open(at)
             if mask.any() and not (mask & is_open).any():
                 reasons.append("此时没有开放的站点 / no matching station is open at that time")
             mask &= is_open
@@ -286,7 +357,7 @@ class NearestEngine:
         order = np.argsort(times)[: min(k, n_ok)]
         results = []
         for s in order.tolist():
-            rec = _station_record(stations.iloc[s], at)
+            rec = stations.record(s, at)
             rec["travel_time_s"] = round(float(times[s]), 1)
             rec["travel_time_min"] = math.ceil(times[s] / 60)
             route, length = _route(net, tree, s, e, f, via[s], (lon, lat))
@@ -334,7 +405,8 @@ class NearestEngine:
         tu = np.where(twin >= 0, f * net.edge_time[np.maximum(twin, 0)], np.inf)
         dist = tree.dist[mask]
         times = np.minimum(dist[:, net.edge_v[e]] + tv, dist[:, net.edge_u[e]] + tu)
-        _same_edge_fix(net, tree, mask, e, f, times)
+        r, o, cost, _ = _same_road(net, tree, np.flatnonzero(mask), e, f)
+        np.minimum.at(times, (r, o), cost)
         too_far = snap.distance_m > MAX_SNAP_M
         idx = np.full(len(lon), -1, dtype=np.int64)
         best = np.full(len(lon), np.inf)
@@ -345,7 +417,7 @@ class NearestEngine:
             idx = np.where(np.isfinite(best), candidates[arg], -1)
         best = np.where(too_far, np.inf, best)
         idx = np.where(too_far, -1, idx)
-        ids = np.where(idx >= 0, stations["id"].to_numpy()[np.maximum(idx, 0)], None)
+        ids = np.where(idx >= 0, stations.ids[np.maximum(idx, 0)], None)
         return {
             "station": idx,
             "station_id": ids,
@@ -362,9 +434,45 @@ class NearestEngine:
         return self.networks[mode]
 
 
+def _same_road(
+    net: Network, tree: _Trees, rows: np.ndarray, e: np.ndarray, f: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Direct trips along a road for origins that stand on a station's road.
+
+    Returns ``(r, o, cost, forward)``: station row ``rows[r]`` can be reached from origin
+    ``o`` in ``cost`` seconds straight along the origin's edge (``forward``) or back along
+    its twin. Vectorised as a sorted join of origin edges against station edges.
+    """
+    es, fs = tree.edge[rows], tree.frac[rows]
+    tw = net.edge_twin[es]
+    two = tw >= 0
+    r_all = np.arange(len(rows))
+    t = net.edge_time
+    # Each station appears under its own edge, and under the twin with the position flipped.
+    keys = np.concatenate([es, tw[two]])
+    pos = np.concatenate([fs, 1 - fs[two]])
+    r_of = np.concatenate([r_all, r_all[two]])
+    t_fwd = np.concatenate([t[es], t[tw[two]]])
+    t_back = np.concatenate([np.where(two, t[np.maximum(tw, 0)], np.inf), t[es[two]]])
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    lo = np.searchsorted(keys, e, "left")
+    hi = np.searchsorted(keys, e, "right")
+    counts = hi - lo
+    o = np.repeat(np.arange(len(e)), counts)
+    if not len(o):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0), np.empty(0, dtype=bool)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    j = order[np.arange(len(o)) + starts]
+    ahead = pos[j] >= f[o]
+    cost = np.where(ahead, (pos[j] - f[o]) * t_fwd[j], (f[o] - pos[j]) * t_back[j])
+    return r_of[j], o, cost, ahead
+
+
 def _origin_times(net: Network, tree: _Trees, e: int, f: float) -> tuple[np.ndarray, np.ndarray]:
     """Travel time from a point on edge ``e`` at ``f`` to every station, and how (the
-    start node, or -1 for straight along the same edge, -2 along its twin)."""
+    start node, or -1 / -2 for straight along the same road forwards / backwards)."""
     tv = (1 - f) * net.edge_time[e]
     twin = int(net.edge_twin[e])
     a = tree.dist[:, net.edge_v[e]] + tv
@@ -373,40 +481,11 @@ def _origin_times(net: Network, tree: _Trees, e: int, f: float) -> tuple[np.ndar
         b = tree.dist[:, net.edge_u[e]] + f * net.edge_time[twin]
         via = np.where(b < a, net.edge_u[e], via)
         a = np.minimum(a, b)
-    # Stations on this very road: go straight there.
-    for s in np.flatnonzero((tree.edge == e) | ((tree.edge == twin) & (twin >= 0))):
-        pos = tree.frac[s] if tree.edge[s] == e else 1 - tree.frac[s]
-        if pos >= f and (pos - f) * net.edge_time[e] < a[s]:
-            a[s], via[s] = (pos - f) * net.edge_time[e], -1
-        elif twin >= 0 and pos < f and (f - pos) * net.edge_time[twin] < a[s]:
-            a[s], via[s] = (f - pos) * net.edge_time[twin], -2
+    r, _, cost, ahead = _same_road(net, tree, np.arange(len(a)), np.array([e]), np.array([f]))
+    better = cost < a[r]
+    a[r[better]] = cost[better]
+    via[r[better]] = np.where(ahead[better], -1, -2)
     return a, via
-
-
-def _same_edge_fix(
-    net: Network, tree: _Trees, mask: np.ndarray, e: np.ndarray, f: np.ndarray, times: np.ndarray
-) -> None:
-    """Batch version of the same-road shortcut (only origins that share a station's road)."""
-    rows = np.flatnonzero(mask)
-    if not len(rows):
-        return
-    st_edge = tree.edge[rows]
-    twin_of_st = net.edge_twin[st_edge]
-    hit = np.isin(e, st_edge) | np.isin(e, twin_of_st[twin_of_st >= 0])
-    for o in np.flatnonzero(hit):
-        eo, fo = int(e[o]), float(f[o])
-        t_o = int(net.edge_twin[eo])
-        for r, s in enumerate(rows.tolist()):
-            if tree.edge[s] == eo:
-                pos = tree.frac[s]
-            elif t_o >= 0 and tree.edge[s] == t_o:
-                pos = 1 - tree.frac[s]
-            else:
-                continue
-            if pos >= fo:
-                times[r, o] = min(times[r, o], (pos - fo) * net.edge_time[eo])
-            elif t_o >= 0:
-                times[r, o] = min(times[r, o], (fo - pos) * net.edge_time[t_o])
 
 
 def _route(
@@ -457,29 +536,6 @@ def _route(
     keep = np.ones(len(line), dtype=bool)
     keep[1:] = np.any(np.abs(np.diff(line, axis=0)) > 1e-10, axis=1)
     return np.round(line[keep], 7).tolist(), length
-
-
-def _station_record(row, at: dt.datetime) -> dict:
-    h = _hours.parse(row["opening_hours"])
-    nxt = h.next_open(at)
-    amenities = [a for a in str(row["amenities"]).split(";") if a]
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "kind": row["kind"],
-        "kind_label": STATION_KINDS.get(row["kind"], row["kind"]),
-        "lon": float(row["lon"]),
-        "lat": float(row["lat"]),
-        "address": row["address"],
-        "phone": row["phone"],
-        "opening_hours": row["opening_hours"],
-        "open_now": h.is_open(at),
-        "next_open": nxt.isoformat() if nxt is not None else None,
-        "status": h.describe_zh(at),
-        "amenities": amenities,
-        "amenity_labels": [AMENITIES.get(a, a) for a in amenities],
-        "source": row["source"],
-    }
 
 
 class EngineProvider:

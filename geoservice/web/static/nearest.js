@@ -1,0 +1,568 @@
+/*
+ * /nearest — find the nearest open warm station (暖心驿站) by road travel time.
+ *
+ * Plain ES2017, no framework, no CDN. Every value that comes from the API is put into the
+ * page with textContent / setAttribute, never innerHTML: station names, addresses and
+ * phone numbers are user-imported data.
+ *
+ * The Leaflet map is created by folium's inline script; maps.nearest_map publishes it as
+ * window.geoserviceMap (and fires "geoservice:map-ready"). This file is loaded with
+ * `defer`, so normally the map already exists when it runs; the event covers the rest.
+ */
+(function () {
+  "use strict";
+
+  var MODES = ["walk", "bike", "drive"];
+  var MODE_KEY = "geoservice.nearest.mode";
+  // The chosen route is drawn bold on top; the alternatives thin and light so that the
+  // one the worker is about to follow stands out at a glance on a small screen.
+  var ROUTE_SELECTED = { color: "#1557b0", weight: 7, opacity: 0.92 };
+  var ROUTE_OTHER = { color: "#6f86c6", weight: 4, opacity: 0.55 };
+
+  var cfg = readConfig();
+  var el = {};
+  var state = {
+    map: null,
+    layers: null,
+    origin: null, // L.LatLng
+    originLabel: "",
+    accuracy: null,
+    mode: storedMode() || cfg.default_mode || "bike",
+    open: true,
+    seq: 0,
+    controller: null,
+    results: [],
+    routes: [],
+    markers: [],
+    selected: -1,
+  };
+
+  function readConfig() {
+    var node = document.getElementById("nearest-config");
+    try {
+      return JSON.parse(node ? node.textContent : "{}");
+    } catch (err) {
+      return {};
+    }
+  }
+
+  // localStorage throws in some private-browsing modes and WebViews: the mode is then
+  // simply not remembered.
+  function storedMode() {
+    try {
+      var m = window.localStorage.getItem(MODE_KEY);
+      return MODES.indexOf(m) >= 0 ? m : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function storeMode(mode) {
+    try {
+      window.localStorage.setItem(MODE_KEY, mode);
+    } catch (err) {
+      /* not remembered, harmless */
+    }
+  }
+
+  function h(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function formatDistance(metres) {
+    if (typeof metres !== "number" || !isFinite(metres)) return "";
+    if (metres >= 1000) return (metres / 1000).toFixed(1) + " 公里";
+    return Math.round(metres) + " 米";
+  }
+
+  // Only http(s) navigation links and digits-only tel: links reach an href, so a
+  // tampered record can never become a javascript: URL.
+  function safeHttpUrl(url) {
+    return typeof url === "string" && /^https:\/\//i.test(url) ? url : null;
+  }
+
+  function telHref(phone) {
+    var digits = String(phone || "").replace(/[^0-9+]/g, "");
+    return digits ? "tel:" + digits : null;
+  }
+
+  // -- status, notices, errors -------------------------------------------------------
+
+  function setStatus(text, kind) {
+    el.status.textContent = text;
+    el.status.className = "nearest-status" + (kind ? " is-" + kind : "");
+  }
+
+  function addNotice(kind, title, detail) {
+    var box = h("div", "notice notice-" + kind);
+    box.setAttribute("role", kind === "error" ? "alert" : "note");
+    box.appendChild(h("strong", null, title));
+    if (detail) box.appendChild(h("span", "notice-detail", detail));
+    el.notices.appendChild(box);
+    return box;
+  }
+
+  function setBusy(busy) {
+    el.sheet.setAttribute("aria-busy", busy ? "true" : "false");
+    document.body.classList.toggle("is-busy", busy);
+  }
+
+  // API messages are "中文 / English": show the Chinese part large and the rest small.
+  function splitMessage(message) {
+    var text = String(message || "");
+    var cut = text.indexOf(" / ");
+    if (cut < 0) return [text, ""];
+    return [text.slice(0, cut), text.slice(cut + 3)];
+  }
+
+  function showError(status, body) {
+    clearResults();
+    var message = body && body.error ? String(body.error) : "";
+    var parts = splitMessage(message);
+    if (status === 422) {
+      addNotice("error", "此处附近没有道路，无法计算路线", message);
+      setStatus("请在道路附近重新点选出发点。", "error");
+    } else if (status === 400) {
+      addNotice("error", "请求有误：" + parts[0], parts[1]);
+      setStatus("查询失败，请调整条件后重试。", "error");
+    } else if (status === 0) {
+      addNotice("error", "网络错误：无法连接服务器", "请检查网络后重试。");
+      setStatus("查询失败。", "error");
+    } else {
+      addNotice("error", "服务器出错（" + status + "）", message || "请稍后重试。");
+      setStatus("查询失败。", "error");
+    }
+  }
+
+  // -- map layers ----------------------------------------------------------------------
+
+  function clearResults() {
+    clear(el.notices);
+    clear(el.results);
+    if (state.layers) state.layers.clearLayers();
+    state.results = [];
+    state.routes = [];
+    state.markers = [];
+    state.selected = -1;
+    drawOrigin();
+  }
+
+  function drawOrigin() {
+    if (!state.origin || !state.layers) return;
+    if (state.accuracy && state.accuracy < 3000) {
+      L.circle(state.origin, {
+        radius: state.accuracy,
+        className: "origin-accuracy",
+        color: "#1976d2",
+        weight: 1,
+        fillOpacity: 0.08,
+        interactive: false,
+      }).addTo(state.layers);
+    }
+    L.circleMarker(state.origin, {
+      radius: 9,
+      className: "origin-marker",
+      color: "#ffffff",
+      weight: 3,
+      fillColor: "#1976d2",
+      fillOpacity: 1,
+      bubblingMouseEvents: false,
+    })
+      .bindTooltip(state.originLabel || "出发点")
+      .addTo(state.layers);
+  }
+
+  function rankIcon(rank) {
+    var badge = h("span", "rank-badge", rank);
+    return L.divIcon({
+      className: "rank-marker rank-marker-" + rank,
+      html: badge,
+      iconSize: [28, 28],
+      iconAnchor: [14, 14],
+    });
+  }
+
+  function styleRoutes() {
+    state.routes.forEach(function (line, i) {
+      var chosen = i === state.selected;
+      line.setStyle(chosen ? ROUTE_SELECTED : ROUTE_OTHER);
+      var path = line.getElement && line.getElement();
+      if (path) path.classList.toggle("route-selected", chosen);
+      if (chosen) line.bringToFront();
+    });
+    var cards = el.results.querySelectorAll(".result-card");
+    Array.prototype.forEach.call(cards, function (card, i) {
+      card.classList.toggle("is-selected", i === state.selected);
+      card.setAttribute("aria-current", i === state.selected ? "true" : "false");
+    });
+  }
+
+  function select(index, scrollCard) {
+    if (index < 0 || index >= state.results.length) return;
+    state.selected = index;
+    styleRoutes();
+    var card = el.results.querySelectorAll(".result-card")[index];
+    if (scrollCard && card && card.scrollIntoView) {
+      card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }
+  }
+
+  // -- result cards --------------------------------------------------------------------
+
+  function card(result, index) {
+    var rank = index + 1;
+    var art = h("article", "result-card");
+    art.setAttribute("data-station-id", String(result.id));
+    art.setAttribute("tabindex", "0");
+
+    var head = h("div", "card-head");
+    head.appendChild(h("span", "card-rank", rank));
+    head.appendChild(h("h2", "card-name", result.name));
+    art.appendChild(head);
+
+    var time = h("p", "card-time");
+    time.appendChild(h("strong", null, "约 " + result.travel_time_min + " 分钟"));
+    var dist = formatDistance(result.network_distance_m);
+    if (dist) time.appendChild(document.createTextNode(" · " + dist));
+    art.appendChild(time);
+
+    art.appendChild(
+      h("p", "card-status " + (result.open_now ? "is-open" : "is-closed"), result.status)
+    );
+
+    var labels = result.amenity_labels || [];
+    if (labels.length) {
+      var list = h("ul", "card-amenities");
+      list.setAttribute("aria-label", "服务设施");
+      labels.forEach(function (label) {
+        list.appendChild(h("li", null, label));
+      });
+      art.appendChild(list);
+    }
+
+    var facts = h("dl", "card-facts");
+    function fact(term, value) {
+      if (value === null || value === undefined || value === "") return null;
+      facts.appendChild(h("dt", null, term));
+      var dd = h("dd");
+      if (typeof value === "string") dd.textContent = value;
+      else dd.appendChild(value);
+      facts.appendChild(dd);
+      return dd;
+    }
+    fact("开放时间", result.opening_hours);
+    fact("地址", result.address);
+    var tel = telHref(result.phone);
+    if (tel) {
+      var phone = h("a", "card-phone", result.phone);
+      phone.href = tel;
+      fact("电话", phone);
+    }
+    if (facts.firstChild) art.appendChild(facts);
+
+    var nav = h("div", "card-nav");
+    var links = result.navigation || {};
+    [
+      ["amap", "高德导航", "nav-amap"],
+      ["baidu", "百度导航", "nav-baidu"],
+    ].forEach(function (spec) {
+      var url = safeHttpUrl(links[spec[0]]);
+      if (!url) return;
+      var a = h("a", "nav-btn " + spec[2], spec[1]);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.setAttribute("aria-label", spec[1] + "到 " + result.name);
+      nav.appendChild(a);
+    });
+    art.appendChild(nav);
+
+    art.addEventListener("click", function (ev) {
+      // Links keep doing what links do; a tap anywhere else on the card shows its route.
+      if (ev.target.closest && ev.target.closest("a")) return;
+      select(index, false);
+      fitTo(index);
+    });
+    art.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && ev.target === art) {
+        select(index, false);
+        fitTo(index);
+      }
+    });
+    return art;
+  }
+
+  function fitTo(index) {
+    var line = state.routes[index];
+    if (!line || !state.map) return;
+    var bounds = line.getBounds();
+    if (state.origin) bounds.extend(state.origin);
+    state.map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
+  }
+
+  function showAnswer(data) {
+    clearResults();
+    var results = Array.isArray(data.results) ? data.results : [];
+    var network = data.network || {};
+    var origin = data.origin || {};
+    if (network.schematic) {
+      addNotice(
+        "schematic",
+        "示意路网：道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考",
+        "Schematic network: roads are generated, not real; times are indicative only."
+      );
+    }
+    if (results.some(function (r) { return r.source === "sample"; })) {
+      addNotice("sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
+    }
+    if (origin.outside_district) {
+      addNotice("outside", "所选位置在密云区外", "本服务只收录密云区内的驿站，结果可能不是最近的。");
+    }
+    if (typeof origin.snap_distance_m === "number" && origin.snap_distance_m > 150) {
+      addNotice(
+        "info",
+        "出发点离道路约 " + formatDistance(origin.snap_distance_m),
+        "已从最近的道路开始计算。"
+      );
+    }
+
+    if (!results.length) {
+      var reason = splitMessage(data.reason || "没有找到符合条件的驿站");
+      addNotice("empty", reason[0], reason[1]);
+      setStatus(
+        state.open ? "可以关闭“只看开放中”，或减少所选设施再试。" : "可以减少所选设施再试。",
+        "empty"
+      );
+      return;
+    }
+
+    state.results = results;
+    var modeLabel = network.mode_label || "";
+    setStatus(
+      "从" + (state.originLabel || "所选位置") + "出发 · " + modeLabel + " · 最近 " +
+        results.length + " 个" + (state.open ? "开放中的" : "") + "驿站"
+    );
+
+    // Alternatives first, so the first (fastest) route is drawn on top.
+    var bounds = L.latLngBounds([state.origin]);
+    results.forEach(function (r, i) {
+      var coords = (r.route && r.route.coordinates) || [];
+      var latlngs = coords.map(function (c) { return [c[1], c[0]]; });
+      var line = L.polyline(latlngs, {
+        className: "route route-" + (i + 1),
+        color: ROUTE_OTHER.color,
+        weight: ROUTE_OTHER.weight,
+        opacity: ROUTE_OTHER.opacity,
+        lineCap: "round",
+        lineJoin: "round",
+        bubblingMouseEvents: false,
+      });
+      line.on("click", function () { select(i, true); });
+      line.bindTooltip("第 " + (i + 1) + " 近：约 " + r.travel_time_min + " 分钟", {
+        sticky: true,
+      });
+      state.routes.push(line);
+      if (latlngs.length) bounds.extend(line.getBounds());
+      var marker = L.marker([r.lat, r.lon], {
+        icon: rankIcon(i + 1),
+        title: String(r.name),
+        alt: String(r.name),
+        riseOnHover: true,
+        zIndexOffset: 1000 - i,
+      });
+      marker.on("click", function () { select(i, true); });
+      state.markers.push(marker);
+      bounds.extend(marker.getLatLng());
+      el.results.appendChild(card(r, i));
+    });
+    for (var i = state.routes.length - 1; i >= 0; i -= 1) state.routes[i].addTo(state.layers);
+    state.markers.forEach(function (m) { m.addTo(state.layers); });
+    select(0, false);
+    state.map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
+    el.results.scrollTop = 0;
+  }
+
+  // -- querying ------------------------------------------------------------------------
+
+  function chosenAmenities() {
+    var chips = el.chips.querySelectorAll(".chip[aria-pressed='true']");
+    return Array.prototype.map.call(chips, function (c) { return c.getAttribute("data-amenity"); });
+  }
+
+  async function query() {
+    if (!state.origin) return;
+    var params = new URLSearchParams({
+      lon: state.origin.lng.toFixed(6),
+      lat: state.origin.lat.toFixed(6),
+      mode: state.mode,
+      k: String(cfg.k || 3),
+      open: state.open ? "1" : "0",
+    });
+    var amenities = chosenAmenities();
+    if (amenities.length) params.set("amenity", amenities.join(","));
+    // A newer question (another tap, another mode) makes older answers irrelevant.
+    if (state.controller) state.controller.abort();
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    state.controller = controller;
+    var seq = (state.seq += 1);
+    setBusy(true);
+    setStatus("正在计算路线…", "busy");
+    var status = 0;
+    var body = null;
+    try {
+      var resp = await fetch(cfg.api + "?" + params.toString(), {
+        headers: { Accept: "application/json" },
+        signal: controller ? controller.signal : undefined,
+      });
+      status = resp.status;
+      try {
+        body = await resp.json();
+      } catch (err) {
+        body = null;
+      }
+    } catch (err) {
+      if (seq !== state.seq) return; // aborted by a newer query
+      status = 0;
+    }
+    if (seq !== state.seq) return;
+    setBusy(false);
+    if (status === 200 && body) showAnswer(body);
+    else showError(status, body);
+  }
+
+  function setOrigin(latlng, label, accuracy) {
+    state.origin = L.latLng(latlng);
+    state.originLabel = label;
+    state.accuracy = accuracy || null;
+    clearResults();
+    query();
+  }
+
+  // -- geolocation ---------------------------------------------------------------------
+
+  var GEO_ERRORS = {
+    1: "定位权限被拒绝。请在浏览器设置中允许定位，或直接点地图选择出发点。",
+    2: "暂时无法确定您的位置（信号较弱）。请稍后再试，或直接点地图选择出发点。",
+    3: "定位超时。请到开阔处再试，或直接点地图选择出发点。",
+  };
+
+  function locate() {
+    if (!navigator.geolocation) {
+      geoFailed("此浏览器不支持定位。请直接点地图选择出发点。");
+      return;
+    }
+    if (window.isSecureContext === false) {
+      // Browsers only allow geolocation on https:// (and localhost) pages.
+      geoFailed("当前网页不是 HTTPS 连接，浏览器不允许定位。请直接点地图选择出发点。");
+      return;
+    }
+    el.locate.disabled = true;
+    el.locate.classList.add("is-locating");
+    setStatus("正在定位…", "busy");
+    navigator.geolocation.getCurrentPosition(
+      function (pos) {
+        el.locate.disabled = false;
+        el.locate.classList.remove("is-locating");
+        setOrigin([pos.coords.latitude, pos.coords.longitude], "我的位置", pos.coords.accuracy);
+      },
+      function (err) {
+        el.locate.disabled = false;
+        el.locate.classList.remove("is-locating");
+        geoFailed(GEO_ERRORS[err && err.code] || "无法获取位置。请直接点地图选择出发点。");
+      },
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+    );
+  }
+
+  function geoFailed(message) {
+    clear(el.notices);
+    addNotice("error", "无法定位", message);
+    setStatus("提示：点地图任意位置即可作为出发点。", "error");
+    expandSheet();
+  }
+
+  // -- controls ------------------------------------------------------------------------
+
+  function expandSheet() {
+    el.sheet.classList.remove("is-collapsed");
+    el.handle.setAttribute("aria-expanded", "true");
+  }
+
+  function bindControls() {
+    el.locate.addEventListener("click", locate);
+
+    var radios = el.modes.querySelectorAll("input[name='mode']");
+    Array.prototype.forEach.call(radios, function (r) {
+      r.checked = r.value === state.mode;
+      r.addEventListener("change", function () {
+        if (!r.checked) return;
+        state.mode = r.value;
+        storeMode(state.mode);
+        query();
+      });
+    });
+
+    el.open.checked = state.open;
+    el.open.addEventListener("change", function () {
+      state.open = el.open.checked;
+      query();
+    });
+
+    el.chips.addEventListener("click", function (ev) {
+      var chip = ev.target.closest ? ev.target.closest(".chip") : null;
+      if (!chip) return;
+      var on = chip.getAttribute("aria-pressed") !== "true";
+      chip.setAttribute("aria-pressed", on ? "true" : "false");
+      query();
+    });
+
+    el.handle.addEventListener("click", function () {
+      var collapsed = el.sheet.classList.toggle("is-collapsed");
+      el.handle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+    });
+  }
+
+  function start(map) {
+    if (state.map || !map) return;
+    state.map = map;
+    state.layers = L.featureGroup().addTo(map);
+    map.on("click", function (ev) {
+      setOrigin(ev.latlng, "地图选点");
+    });
+    // The map shares the screen with the bar and the sheet, whose heights change with
+    // their content: keep Leaflet's idea of the map size current.
+    var container = map.getContainer();
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
+    }
+    document.body.classList.add("nearest-ready");
+  }
+
+  function init() {
+    el.bar = document.getElementById("nearest-bar");
+    el.sheet = document.getElementById("nearest-sheet");
+    el.handle = document.getElementById("sheet-handle");
+    el.notices = document.getElementById("nearest-notices");
+    el.status = document.getElementById("nearest-status");
+    el.results = document.getElementById("nearest-results");
+    el.locate = document.getElementById("locate-btn");
+    el.modes = document.getElementById("mode-switch");
+    el.open = document.getElementById("open-only");
+    el.chips = document.getElementById("amenity-chips");
+    bindControls();
+    if (window.geoserviceMap) start(window.geoserviceMap);
+    else {
+      document.addEventListener("geoservice:map-ready", function (ev) { start(ev.detail.map); });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
