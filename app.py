@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
+import time
 
-from geoservice.web import create_app
+from geoservice.web import create_app, get_engine
 
 app = create_app()
 
@@ -25,7 +27,22 @@ def main() -> None:
     import waitress
 
     print(f"geoservice: http://{args.host}:{args.port}/  (store: {app.config['STORE_PATH']})")
+    # Load the road networks and precompute station rows in the background: the pages are
+    # served at once, and /api/nearest waits only if it is asked before this is done.
+    threading.Thread(target=_warm, name="warm-networks", daemon=True).start()
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+
+
+def _warm() -> None:
+    started = time.perf_counter()
+    with app.app_context():
+        try:
+            engine = get_engine()
+        except Exception as exc:  # a broken network must not take the pages down
+            print(f"geoservice: road networks unavailable: {exc}")
+            return
+    sizes = ", ".join(f"{m} {n.n_nodes:,} nodes" for m, n in engine.networks.items())
+    print(f"geoservice: routing ready in {time.perf_counter() - started:.1f} s ({sizes})")
 
 
 if __name__ == "__main__":

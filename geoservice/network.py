@@ -33,6 +33,7 @@ import osmnx as ox
 import pyproj
 import scipy.sparse as sp
 import shapely
+from scipy.spatial import cKDTree
 
 from geoservice import osm
 
@@ -41,9 +42,12 @@ log = logging.getLogger(__name__)
 MODES = ("walk", "bike", "drive")
 MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
 #: Bump when the build changes, so old caches are rebuilt.
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 
 WALK_KMH = 4.5
+#: Snapping cuts road segments into pieces at most this long (metres).
+_PIECE_M = 30.0
+_SNAP_K = 12
 
 _WALK_EXCLUDED = {
     "motorway",
@@ -204,18 +208,54 @@ class Network:
         """Project lon/lat to the network's metric CRS."""
         return self._to_metric.transform(lon, lat)
 
-    def _ensure_tree(self) -> None:
+    def _ensure_index(self) -> None:
+        """Build the snapping indexes: short segment pieces in a KD-tree, and an STRtree of
+        whole edge lines as the exact fallback."""
         if self._tree is not None:
             return
         x, y = self.to_metric(self.geom_xy[:, 0], self.geom_xy[:, 1])
         xy = np.column_stack([x, y])
         counts = np.diff(self.geom_offsets)
-        idx = np.repeat(np.arange(self.n_edges), counts)
-        self._lines_m = shapely.linestrings(xy, indices=idx)
+        edge_of_vertex = np.repeat(np.arange(self.n_edges), counts)
+        self._lines_m = shapely.linestrings(xy, indices=edge_of_vertex)
         self._tree = shapely.STRtree(self._lines_m)
+        # Segments between consecutive vertices of the same edge, cut into pieces of at
+        # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
+        # A two-way road is indexed once (the edge with the lower index of its twin pair):
+        # routing reaches both directions from either.
+        ids = np.arange(self.n_edges)
+        indexed = (self.edge_twin < 0) | (ids < self.edge_twin)
+        same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
+        a, b = xy[:-1][same], xy[1:][same]
+        seg_edge = edge_of_vertex[:-1][same]
+        seg_len = np.hypot(*(b - a).T)
+        start_in_edge = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
+        first = np.concatenate([[True], seg_edge[1:] != seg_edge[:-1]])
+        # Distance along the edge at each segment start: cumulative length minus the
+        # cumulative length at the edge's first segment.
+        edge_start = np.maximum.accumulate(np.where(first, start_in_edge, 0.0))
+        along0 = start_in_edge - edge_start
+        pieces = np.maximum(1, np.ceil(seg_len / _PIECE_M).astype(np.int64))
+        rep = np.repeat(np.arange(len(a)), pieces)
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        t0 = k / pieces[rep]
+        t1 = (k + 1) / pieces[rep]
+        d = b[rep] - a[rep]
+        self._pa = a[rep] + d * t0[:, None]
+        self._pb = a[rep] + d * t1[:, None]
+        self._p_edge = seg_edge[rep]
+        self._p_along = along0[rep] + seg_len[rep] * t0
+        self._edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
+        self._half = float(np.hypot(*(self._pb - self._pa).T).max() / 2) if len(rep) else 0.0
+        self._kd = cKDTree((self._pa + self._pb) / 2)
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, *, with_points: bool = True) -> Snap:
         """Snap points to their nearest edge (exact, vectorised).
+
+        The ``_SNAP_K`` nearest short segment pieces (KD-tree on their midpoints) are
+        measured exactly; the answer is provably the nearest when it is closer than the
+        farthest of those midpoints minus half a piece. The few points where that bound
+        fails are snapped with an STRtree over whole edges instead.
 
         ``with_points=False`` skips computing the snapped coordinates (batch work).
 
@@ -225,21 +265,39 @@ class Network:
             Edge index, fraction along it (0 at ``edge_u``), distance in metres, and the
             snapped lon/lat.
         """
-        self._ensure_tree()
+        self._ensure_index()
         lon = np.atleast_1d(np.asarray(lon, dtype=float))
         lat = np.atleast_1d(np.asarray(lat, dtype=float))
         x, y = self.to_metric(lon, lat)
-        pts = shapely.points(x, y)
-        (qi, ei), dist = self._tree.query_nearest(pts, return_distance=True, all_matches=False)
-        edge = np.empty(len(pts), dtype=np.int64)
-        d = np.empty(len(pts))
-        edge[qi] = ei
-        d[qi] = dist
-        lines = self._lines_m[edge]
-        along = shapely.line_locate_point(lines, pts)
-        total = shapely.length(lines)
-        frac = np.where(total > 0, along / np.where(total > 0, total, 1), 0.0)
-        frac = np.clip(frac, 0.0, 1.0)
+        p = np.column_stack([x, y])
+        k = min(_SNAP_K, len(self._pa))
+        dk, ik = self._kd.query(p, k=k)
+        dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
+        a, b = self._pa[ik], self._pb[ik]
+        ab = b - a
+        denom = np.einsum("ijk,ijk->ij", ab, ab)
+        t = np.einsum("ijk,ijk->ij", p[:, None, :] - a, ab) / np.where(denom > 0, denom, 1)
+        t = np.clip(t, 0.0, 1.0)
+        near = a + ab * t[..., None]
+        dist = np.hypot(*(p[:, None, :] - near).transpose(2, 0, 1))
+        j = np.argmin(dist, axis=1)
+        rows = np.arange(len(p))
+        best = ik[rows, j]
+        d = dist[rows, j]
+        edge = self._p_edge[best]
+        along = self._p_along[best] + np.sqrt(denom[rows, j]) * t[rows, j]
+        total = self._edge_len_m[edge]
+        frac = np.clip(np.where(total > 0, along / np.where(total > 0, total, 1), 0.0), 0, 1)
+        unsure = np.flatnonzero(d > dk[:, -1] - self._half) if k == _SNAP_K else np.arange(len(p))
+        if len(unsure):
+            pts = shapely.points(p[unsure])
+            (qi, ei), exact = self._tree.query_nearest(pts, return_distance=True, all_matches=False)
+            edge[unsure[qi]] = ei
+            d[unsure[qi]] = exact
+            lines = self._lines_m[edge[unsure]]
+            total_u = shapely.length(lines)
+            along_u = shapely.line_locate_point(lines, pts)
+            frac[unsure] = np.clip(along_u / np.where(total_u > 0, total_u, 1), 0, 1)
         snapped = _interpolate(self, edge, frac) if with_points else np.full((len(edge), 2), np.nan)
         return Snap(edge=edge, frac=frac, distance_m=d, lon=snapped[:, 0], lat=snapped[:, 1])
 
@@ -505,17 +563,21 @@ def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
 
 
 def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """For each edge, the reverse edge of the same length (same road), or -1."""
-    key = {}
-    for i, (a, b, L) in enumerate(
-        zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True)
-    ):
-        key.setdefault((a, b, L), i)
+    """Pair each edge with the same road traversed the other way (same end nodes swapped,
+    same length), or -1 for one-way edges. Pairs are symmetric; a two-way loop road's two
+    directions pair with each other."""
+    groups: dict[tuple, list[int]] = {}
+    keys = list(zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True))
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
     twin = np.full(len(u), -1, dtype=np.int64)
-    for i, (a, b, L) in enumerate(
-        zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True)
-    ):
-        twin[i] = key.get((b, a, L), -1)
+    for i, (a, b, L) in enumerate(keys):
+        if twin[i] >= 0:
+            continue
+        for j in groups.get((b, a, L), ()):
+            if j != i and twin[j] < 0:
+                twin[i], twin[j] = j, i
+                break
     return twin
 
 
@@ -616,7 +678,11 @@ class NetworkLibrary:
     def token(self) -> str:
         """Changes whenever the active source changes (for reloading)."""
         src = self.active_source()
-        st = src.stat()
+        try:
+            st = src.stat()
+        except OSError as exc:
+            msg = f"road network file is missing: {src}"
+            raise NetworkError(msg) from exc
         return f"{src}:{st.st_mtime_ns}:{st.st_size}"
 
     def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:

@@ -230,3 +230,20 @@ def test_corrupt_cache_is_rebuilt(app, tmp_path):
     r = runner.invoke(args=["network", "info"])
     assert r.exit_code == 0, r.output
     assert "walk" in r.output
+
+
+def test_missing_network_is_503_not_500(tmp_path):
+    from geoservice.web import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp_path / "live.gpkg"),
+            "NETWORK_DIR": str(tmp_path / "networks"),
+            "NETWORK_DEFAULT": str(tmp_path / "nope.osm"),
+        }
+    )
+    r = app.test_client().get("/api/nearest?lon=116.83&lat=40.37")
+    assert r.status_code == 503
+    assert "road network unavailable" in r.get_json()["error"]
+    assert app.test_client().get("/api/stations").status_code == 200

@@ -16,7 +16,8 @@ from werkzeug.exceptions import HTTPException
 from geoservice import catalog, crs, navigation
 from geoservice import hours as _hours
 from geoservice.nearest import K_MAX, NearestError
-from geoservice.network import MODES
+from geoservice.network import MODES, NetworkError
+from geoservice.osm import OsmError
 from geoservice.web import get_engine, get_library, get_store
 
 BATCH_MAX = 10_000
@@ -36,6 +37,13 @@ class BadParameterError(Exception):
 @bp.errorhandler(BadParameterError)
 def _bad_parameter(exc: BadParameterError):
     return jsonify(error=exc.message, parameter=exc.parameter), 400
+
+
+@bp.errorhandler(NetworkError)
+@bp.errorhandler(OsmError)
+def _network_unavailable(exc: Exception):
+    # The service still answers everything else; routing needs a usable network.
+    return jsonify(error=f"路网不可用 / road network unavailable: {exc}"), 503
 
 
 @bp.errorhandler(HTTPException)

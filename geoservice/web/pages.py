@@ -1,13 +1,14 @@
-"""HTML pages: the district map at ``/``."""
+"""HTML pages: the district map at ``/`` and the nearest-station finder at ``/nearest``."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from flask import Blueprint, Response, current_app, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 
 from geoservice import maps
+from geoservice.model import AMENITIES
 from geoservice.web import get_store
 
 bp = Blueprint("pages", __name__)
@@ -18,11 +19,14 @@ _cache_lock = threading.Lock()
 
 def _header() -> str:
     api = url_for("api.stations")
+    nearest = url_for("pages.nearest")
     return (
         '<div class="geoservice-header" style="position:fixed;top:10px;left:54px;z-index:1000;'
         "background:rgba(255,255,255,.94);border-radius:6px;padding:6px 12px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
         "<b>密云区总工会 · 暖心驿站与职工之家</b>"
+        f' <a href="{nearest}" style="margin-left:8px;font-size:13px;font-weight:bold">'
+        "找最近驿站</a>"
         f' <a href="{api}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
     )
 
@@ -53,4 +57,88 @@ def index() -> Response:
         with _cache_lock:
             _cache.clear()
             _cache[key] = page
+    return Response(page, mimetype="text/html")
+
+
+# -- /nearest ----------------------------------------------------------------------------
+
+#: Travel modes in the order of the page's switch, with the labels riders use ("电动车",
+#: not the network's formal "电动自行车").
+NEAREST_MODES = (("walk", "步行"), ("bike", "电动车"), ("drive", "驾车"))
+#: Riders are the biggest group of outdoor workers, so e-bike is the first-visit default.
+NEAREST_DEFAULT_MODE = "bike"
+#: Amenity chips, the ones most asked for first (all of them: the row scrolls sideways).
+NEAREST_CHIPS = (
+    "hot_water",
+    "microwave",
+    "charging",
+    "toilet",
+    "heating",
+    "cooling",
+    "drinking_water",
+    "rest_area",
+    "first_aid",
+    "repair_kit",
+    "wifi",
+)
+
+_nearest_cache: dict[tuple, str] = {}
+
+
+def _nearest_page() -> str:
+    """Render ``/nearest``: the folium map with the panel template injected."""
+    static = url_for("static", filename="").rstrip("/")
+    m = maps.nearest_map(
+        get_store(),
+        tiles=current_app.config["TILES"] or None,
+        asset_url=url_for("static", filename="vendor").rstrip("/"),
+    )
+    panel = render_template(
+        "nearest_panel.html",
+        config={
+            "api": url_for("api.nearest"),
+            "k": 3,
+            "default_mode": NEAREST_DEFAULT_MODE,
+        },
+        home_url=url_for("pages.index"),
+        modes=NEAREST_MODES,
+        default_mode=NEAREST_DEFAULT_MODE,
+        amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
+    )
+    page = maps.render(
+        m,
+        title="找最近的暖心驿站 · 密云区总工会",
+        header=panel,
+        icon=url_for("static", filename="favicon.svg"),
+    )
+    # After folium's own CSS, so the page's rules win over Bootstrap's; the script is
+    # deferred, so it runs once folium's inline script has created the map.
+    assets = (
+        f'<link rel="stylesheet" href="{static}/nearest.css">\n'
+        f'<script src="{static}/nearest.js" defer></script>\n</head>'
+    )
+    return page.replace("</head>", assets, 1)
+
+
+@bp.get("/nearest")
+def nearest() -> Response:
+    """Find the nearest open warm station by travel time from one's location or a tap.
+
+    The page itself is static per store revision (open-now and routes come from
+    ``/api/nearest``), so it is rendered once per revision and basemap setting.
+    """
+    store = get_store()
+    key = (
+        store.location(),
+        store.revision(),
+        current_app.config["TILES"],
+        url_for("pages.nearest"),
+    )
+    with _cache_lock:
+        page = _nearest_cache.get(key)
+    if page is None:
+        page = _nearest_page()
+        with _cache_lock:
+            _nearest_cache.clear()
+            _nearest_cache[key] = page
     return Response(page, mimetype="text/html")

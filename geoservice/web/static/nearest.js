@@ -227,15 +227,17 @@
     head.appendChild(h("h2", "card-name", result.name));
     art.appendChild(head);
 
+    // Time, distance and open status on one line: what a rider decides by, at a glance.
+    var meta = h("div", "card-meta");
     var time = h("p", "card-time");
     time.appendChild(h("strong", null, "约 " + result.travel_time_min + " 分钟"));
     var dist = formatDistance(result.network_distance_m);
     if (dist) time.appendChild(document.createTextNode(" · " + dist));
-    art.appendChild(time);
-
-    art.appendChild(
+    meta.appendChild(time);
+    meta.appendChild(
       h("p", "card-status " + (result.open_now ? "is-open" : "is-closed"), result.status)
     );
+    art.appendChild(meta);
 
     var labels = result.amenity_labels || [];
     if (labels.length) {
@@ -299,12 +301,20 @@
     return art;
   }
 
+  function fitMap(bounds) {
+    // New cards change the sheet's height and so the map's, but the ResizeObserver only
+    // reports that after the next layout; fitting to the old size would cut the routes
+    // off. invalidateSize() reads the container's size now (forcing the layout).
+    state.map.invalidateSize({ pan: false });
+    state.map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
+  }
+
   function fitTo(index) {
     var line = state.routes[index];
     if (!line || !state.map) return;
     var bounds = line.getBounds();
     if (state.origin) bounds.extend(state.origin);
-    state.map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
+    fitMap(bounds);
   }
 
   function showAnswer(data) {
@@ -362,11 +372,10 @@
         opacity: ROUTE_OTHER.opacity,
         lineCap: "round",
         lineJoin: "round",
-        bubblingMouseEvents: false,
-      });
-      line.on("click", function () { select(i, true); });
-      line.bindTooltip("第 " + (i + 1) + " 近：约 " + r.travel_time_min + " 分钟", {
-        sticky: true,
+        // Not clickable: on a phone a tap near a fat route line would otherwise select
+        // the route instead of moving the origin (Chromium even snaps taps onto nearby
+        // clickable shapes). Cards and the numbered markers select a route instead.
+        interactive: false,
       });
       state.routes.push(line);
       if (latlngs.length) bounds.extend(line.getBounds());
@@ -382,10 +391,12 @@
       bounds.extend(marker.getLatLng());
       el.results.appendChild(card(r, i));
     });
-    for (var i = state.routes.length - 1; i >= 0; i -= 1) state.routes[i].addTo(state.layers);
-    state.markers.forEach(function (m) { m.addTo(state.layers); });
+    if (state.layers) {
+      for (var i = state.routes.length - 1; i >= 0; i -= 1) state.routes[i].addTo(state.layers);
+      state.markers.forEach(function (m) { m.addTo(state.layers); });
+      fitMap(bounds);
+    }
     select(0, false);
-    state.map.fitBounds(bounds, { padding: [28, 28], maxZoom: 17 });
     el.results.scrollTop = 0;
   }
 
