@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pytest
+from werkzeug.serving import make_server
 
 from geoservice.model import CRS_STORAGE
 from geoservice.web import STORE_KEY, create_app
@@ -54,13 +59,13 @@ GRID_STATIONS = [
 ]
 
 
-def stations_frame(points, kinds=None, hours=None, amenities=None) -> gpd.GeoDataFrame:
+def stations_frame(points, kinds=None, hours=None, amenities=None, names=None) -> gpd.GeoDataFrame:
     """A stations layer with one test station per point (ids T00, T01, …)."""
     n = len(points)
     df = pd.DataFrame(
         {
             "id": [f"T{i:02d}" for i in range(n)],
-            "name": [f"测试站{i}" for i in range(n)],
+            "name": names or [f"测试站{i}" for i in range(n)],
             "kind": kinds or ["warm_station"] * n,
             "lon": [p[0] for p in points],
             "lat": [p[1] for p in points],
@@ -97,3 +102,44 @@ def grid_app(tmp_path):
 @pytest.fixture
 def grid_client(grid_app):
     return grid_app.test_client()
+
+
+# -- headless Chromium -----------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium not installed (bash .ci/setup --test)"
+)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

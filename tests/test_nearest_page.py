@@ -9,37 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import threading
-from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pytest
-from werkzeug.serving import make_server
+from conftest import ARTIFACTS, needs_chromium, serving, stations_frame
 
-from geoservice.model import CRS_STORAGE
-from geoservice.web import STORE_KEY, create_app
+from geoservice.web import STORE_KEY
 
-DATA = Path(__file__).resolve().parent / "data"
-ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 390, "height": 844}
 #: Where the fake GPS puts the worker: on 西路 of the small grid.
 HERE = {"longitude": 116.8312, "latitude": 40.3690}
-
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian chromium not installed (bash .ci/setup --test)"
-)
 
 # Stations on the small grid (as in tests/test_nearest.py), with hours and amenities that
 # differ so the filters matter, and a name that would be markup if it were not escaped.
@@ -53,26 +32,12 @@ STATIONS = [
 
 
 def _stations_frame() -> gpd.GeoDataFrame:
-    n = len(STATIONS)
-    df = pd.DataFrame(
-        {
-            "id": [f"T{i:02d}" for i in range(n)],
-            "name": [s[2] for s in STATIONS],
-            "kind": ["warm_station"] * n,
-            "lon": [s[0] for s in STATIONS],
-            "lat": [s[1] for s in STATIONS],
-            "address": "北京市密云区鼓楼街道",
-            "town_code": "110118001",
-            "opening_hours": [s[3] for s in STATIONS],
-            "amenities": [s[4] for s in STATIONS],
-            "phone": "010-69040000",
-            "host_org": "",
-            "capacity": None,
-            "verified_on": "",
-            "source": "import",
-        }
+    return stations_frame(
+        [(s[0], s[1]) for s in STATIONS],
+        names=[s[2] for s in STATIONS],
+        hours=[s[3] for s in STATIONS],
+        amenities=[s[4] for s in STATIONS],
     )
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=CRS_STORAGE)
 
 
 # -- HTML ---------------------------------------------------------------------------------
@@ -125,37 +90,16 @@ def test_nearest_page_escapes_names_and_follows_store(client, store):
 
 
 @pytest.fixture
-def live_app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "TILES": "",
-            "NETWORK_DEFAULT": str((DATA / "gulou_small.osm").resolve()),
-            "NETWORK_DIR": str(tmp_path / "net"),
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_stations_frame(), None))
-    return app
+def live_app(grid_app):
+    """The small-network app of conftest, with this page's own test stations."""
+    grid_app.extensions[STORE_KEY].update("stations", lambda g: (_stations_frame(), None))
+    return grid_app
 
 
 @pytest.fixture
 def live_server(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield b
-        b.close()
+    with serving(live_app) as url:
+        yield url
 
 
 class _Watch:
