@@ -33,9 +33,9 @@ _ID_PREFIX = {
 
 
 class QueryError(ValueError):
-    """A query parameter has a value the catalogue does not know."""
+    """A query parameter has a value the catalogue does not know; ``parameter`` names it."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, message: str, parameter: str) -> None:
         super().__init__(message)
         self.parameter = parameter
 
@@ -226,44 +226,42 @@ def filter_layer(
     towns: list[str] | None = None,
     amenities: list[str] | None = None,
     vocab: dict[str, str] | None = None,
+    town_names: dict[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Keep rows whose kind is any of ``kinds``, town any of ``towns`` (code or name) and
-    that offer all of ``amenities``. Unknown values raise ValueError naming them."""
+    """Keep rows whose kind is any of ``kinds``, town any of ``towns`` (code, or name via
+    ``town_names`` code → name) and that offer all of ``amenities``. Unknown values raise
+    :class:`QueryError` naming the parameter."""
+    town_names = town_names or {}
     mask = pd.Series(True, index=gdf.index)
     if kinds:
         unknown = [k for k in kinds if vocab is not None and k not in vocab]
         if unknown:
             msg = f"unknown kind {', '.join(unknown)}; allowed: {', '.join(vocab or {})}"
-            msg_0 = "kind"
-            raise QueryError(msg_0, msg)
+            raise QueryError(msg, "kind")
         mask &= gdf["kind"].isin(kinds)
     if towns:
-        names = gdf["town_code"].map(_TOWN_NAMES)
-        known = set(_TOWN_NAMES) | set(_TOWN_NAMES.values())
+        names = gdf["town_code"].map(town_names)
+        known = set(town_names) | set(town_names.values())
         unknown = [t for t in towns if t not in known]
         if unknown:
             msg = f"unknown town {', '.join(unknown)}; use a town code or its Chinese name"
-            msg_0 = "town"
-            raise QueryError(msg_0, msg)
+            raise QueryError(msg, "town")
         mask &= gdf["town_code"].isin(towns) | names.isin(towns)
     if amenities:
         unknown = [a for a in amenities if a not in AMENITIES]
         if unknown:
             msg = f"unknown amenity {', '.join(unknown)}; allowed: {', '.join(AMENITIES)}"
-            msg_0 = "amenity"
-            raise QueryError(msg_0, msg)
+            raise QueryError(msg, "amenity")
         have = gdf["amenities"].str.split(";")
         for a in amenities:
             mask &= have.map(lambda s, a=a: a in s)
     return gdf.loc[mask]
 
 
-_TOWN_NAMES: dict[str, str] = {}
-
-
-def set_town_names(towns: pd.DataFrame) -> None:
-    """Register town code → name (for filtering by name)."""
-    _TOWN_NAMES.update(zip(towns["code"], towns["name"], strict=True))
+def _town_names(store: Store) -> dict[str, str]:
+    """Town code → Chinese name."""
+    towns = store.read("towns")
+    return dict(zip(towns["code"], towns["name"], strict=True))
 
 
 def stations_geojson(
@@ -275,13 +273,14 @@ def stations_geojson(
     at: dt.datetime | None = None,
 ) -> dict:
     """Stations as a GeoJSON FeatureCollection with labels and open-now status."""
-    set_town_names(store.read("towns"))
+    names = _town_names(store)
     gdf = filter_layer(
         store.stations(),
         kinds=_split(kind),
         towns=_split(town),
         amenities=_split(amenity),
         vocab=STATION_KINDS,
+        town_names=names,
     )
     at = _hours.as_local(at)
     features = []
@@ -289,7 +288,7 @@ def stations_geojson(
         h = _hours.parse(rec["opening_hours"])
         rec.update(
             kind_label=STATION_KINDS[rec["kind"]],
-            town=_TOWN_NAMES.get(rec["town_code"], ""),
+            town=names.get(rec["town_code"], ""),
             amenity_labels=[AMENITIES[a] for a in rec["amenities"]],
             open_now=h.is_open(at),
             status=h.describe_zh(at),
@@ -307,13 +306,15 @@ def sites_geojson(
 ) -> dict:
     """Sites as a GeoJSON FeatureCollection (sites without coordinates have null geometry
     and ``coord_source: "missing"``; ``located=True`` leaves them out)."""
-    set_town_names(store.read("towns"))
-    gdf = filter_layer(store.sites(), kinds=_split(kind), towns=_split(town), vocab=SITE_KINDS)
+    names = _town_names(store)
+    gdf = filter_layer(
+        store.sites(), kinds=_split(kind), towns=_split(town), vocab=SITE_KINDS, town_names=names
+    )
     if located:
         gdf = gdf.loc[gdf.geometry.notna()]
     features = []
     for rec in _io.to_records(gdf, "sites"):
-        rec.update(kind_label=SITE_KINDS[rec["kind"]], town=_TOWN_NAMES.get(rec["town_code"], ""))
+        rec.update(kind_label=SITE_KINDS[rec["kind"]], town=names.get(rec["town_code"], ""))
         features.append(_feature(rec))
     return _collection(features, None)
 
