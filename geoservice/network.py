@@ -45,6 +45,18 @@ MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
 BUILD_VERSION = 2
 
 WALK_KMH = 4.5
+#: Road classes drawn as the offline basemap, most important first.
+MAJOR_ROADS = (
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+    "secondary_link",
+)
 #: Snapping cuts road segments into pieces at most this long (metres).
 _PIECE_M = 30.0
 _SNAP_K = 12
@@ -136,6 +148,7 @@ class Network:
         self._matrix: sp.csr_matrix | None = None
         self._csr_edge: np.ndarray | None = None
         self._tree: shapely.STRtree | None = None
+        self._roads: dict | None = None
         self._lines_m: np.ndarray | None = None
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
 
@@ -304,6 +317,47 @@ class Network:
     def edge_coords(self, i: int) -> np.ndarray:
         """Lon/lat polyline of edge ``i``."""
         return self.geom_xy[self.geom_offsets[i] : self.geom_offsets[i + 1]]
+
+    # -- display ------------------------------------------------------------------------
+    def major_roads(self, tolerance_m: float = 8.0) -> dict:
+        """Major roads (tertiary and above) as a light GeoJSON FeatureCollection, one
+        simplified MultiLineString per road class, for drawing a basemap offline.
+
+        Each two-way road is drawn once; vertices closer than ``tolerance_m`` to the line
+        are dropped and coordinates rounded to 1e-5° (≈1 m).
+        """
+        if self._roads is not None:
+            return self._roads
+        ids = np.arange(self.n_edges)
+        once = (self.edge_twin < 0) | (ids < self.edge_twin)
+        features = []
+        tol = tolerance_m / 111_000  # degrees; fine at Miyun's latitude for display
+        for cls in MAJOR_ROADS:
+            edges = np.flatnonzero(once & (self.edge_highway == cls))
+            if not len(edges):
+                continue
+            lines = [
+                np.round(
+                    shapely.get_coordinates(
+                        shapely.simplify(shapely.linestrings(self.edge_coords(int(e))), tol)
+                    ),
+                    5,
+                ).tolist()
+                for e in edges
+            ]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"highway": cls},
+                    "geometry": {"type": "MultiLineString", "coordinates": lines},
+                }
+            )
+        self._roads = {
+            "type": "FeatureCollection",
+            "schematic": self.schematic,
+            "features": features,
+        }
+        return self._roads
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -247,3 +247,16 @@ def test_missing_network_is_503_not_500(tmp_path):
     assert r.status_code == 503
     assert "road network unavailable" in r.get_json()["error"]
     assert app.test_client().get("/api/stations").status_code == 200
+
+
+def test_major_roads_basemap(grid_client):
+    r = grid_client.get("/api/network/roads")
+    assert r.status_code == 200
+    body = r.get_json()
+    classes = {f["properties"]["highway"] for f in body["features"]}
+    # gulou_small.osm: 中街 is secondary, 中路 tertiary, the rest residential (not drawn).
+    assert classes == {"motorway", "secondary", "tertiary"}
+    secondary = next(f for f in body["features"] if f["properties"]["highway"] == "secondary")
+    # Two blocks of 中街, each drawn once (not once per direction).
+    assert len(secondary["geometry"]["coordinates"]) == 2
+    assert "max-age=3600" in r.headers["Cache-Control"]

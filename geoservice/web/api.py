@@ -309,6 +309,17 @@ def nearest_batch():
     )
 
 
+@bp.get("/network/roads")
+def network_roads():
+    """Major roads of the drive network as GeoJSON (the offline basemap of the pages)."""
+    engine = get_engine()
+    net = engine.networks.get("drive") or next(iter(engine.networks.values()))
+    response = jsonify(net.major_roads())
+    response.cache_control.max_age = 3600
+    response.cache_control.public = True
+    return response
+
+
 @bp.get("/network")
 def network_info():
     """The active road network per mode (schematic or not, size, source)."""

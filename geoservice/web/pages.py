@@ -97,6 +97,7 @@ def _nearest_page() -> str:
         "nearest_panel.html",
         config={
             "api": url_for("api.nearest"),
+            "roads": url_for("api.network_roads"),
             "k": 3,
             "default_mode": NEAREST_DEFAULT_MODE,
         },
