@@ -342,6 +342,7 @@ class NearestEngine:
             "mode": mode,
         }
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        mask, reason = _on_network(mask, reason, tree)
         times, via = _origin_times(net, tree, e, f)
         times = np.where(mask, times, np.inf)
         reachable = np.isfinite(times)
@@ -398,6 +399,7 @@ class NearestEngine:
         lat = np.asarray(lat, dtype=float)
         snap = net.snap(lon, lat, with_points=False)
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        mask, reason = _on_network(mask, reason, tree)
         e = snap.edge
         f = snap.frac
         tv = (1 - f) * net.edge_time[e]
@@ -432,6 +434,18 @@ class NearestEngine:
             msg = f"unknown mode {mode!r}; expected one of {known}"
             raise NearestError(msg, "mode")
         return self.networks[mode]
+
+
+def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray, str]:
+    """Leave out stations farther than :data:`MAX_SNAP_M` from every road of the network
+    (e.g. a network imported for another area): a route to them would be fiction."""
+    near = tree.snap_m <= MAX_SNAP_M
+    if mask.any() and not (mask & near).any() and not reason:
+        reason = (
+            "符合条件的站点都不在该路网覆盖范围内 / "
+            "no matching station lies within 2 km of this road network"
+        )
+    return mask & near, reason
 
 
 def _same_road(

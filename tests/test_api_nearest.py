@@ -260,3 +260,50 @@ def test_major_roads_basemap(grid_client):
     # Two blocks of 中街, each drawn once (not once per direction).
     assert len(secondary["geometry"]["coordinates"]) == 2
     assert "max-age=3600" in r.headers["Cache-Control"]
+
+
+def test_cli_network_import_graphml(app, tmp_path):
+    import osmnx as ox
+
+    path = tmp_path / "gulou_small.graphml"
+    ox.save_graphml(osm.read_graph(SMALL_OSM), path)
+    r = app.test_cli_runner().invoke(args=["network", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    modes = app.test_client().get("/api/network").get_json()["modes"]
+    assert modes["walk"]["nodes"] == 9
+    assert modes["drive"]["nodes"] == 13
+
+
+def test_extract_larger_than_the_district_is_clipped(app, tmp_path):
+    # The small extract plus a road running from 鼓楼 to Beijing's centre (outside Miyun).
+    text = SMALL_OSM.read_text(encoding="utf-8")
+    extra = (
+        '  <node id="900" lat="40.3200" lon="116.7000" version="1"/>\n'
+        '  <node id="901" lat="39.9087" lon="116.3975" version="1"/>\n'
+        '  <way id="900" version="1"><nd ref="1"/><nd ref="900"/><nd ref="901"/>'
+        '<tag k="highway" v="primary"/></way>\n</osm>'
+    )
+    path = tmp_path / "bigger.osm"
+    path.write_text(text.replace("</osm>", extra), encoding="utf-8")
+    r = app.test_cli_runner().invoke(args=["network", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    engine_nets = app.extensions["geoservice.engine"].get().networks
+    for net in engine_nets.values():
+        assert net.node_xy[:, 1].min() > 40.2  # Beijing's centre (39.9°N) is gone
+        assert (net.node_xy[:, 0] > 116.69).all()
+
+
+def test_extract_from_elsewhere_is_kept_whole_and_flagged(app, tmp_path):
+    # The same streets moved 2° west: no node in Miyun.
+    text = SMALL_OSM.read_text(encoding="utf-8").replace('lon="116.8', 'lon="114.8')
+    path = tmp_path / "elsewhere.osm"
+    path.write_text(text, encoding="utf-8")
+    r = app.test_cli_runner().invoke(args=["network", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "outside the district" in r.output
+    body = app.test_client().get("/api/nearest?lon=114.8312&lat=40.3690&open=0").get_json()
+    assert body["origin"]["outside_district"] is True
+    assert body["origin"]["snap_distance_m"] < 20
+    # Miyun's stations are 170 km from these roads: no made-up routes to them.
+    assert body["results"] == []
+    assert "within 2 km of this road network" in body["reason"]
