@@ -307,3 +307,27 @@ def test_extract_from_elsewhere_is_kept_whole_and_flagged(app, tmp_path):
     # Miyun's stations are 170 km from these roads: no made-up routes to them.
     assert body["results"] == []
     assert "within 2 km of this road network" in body["reason"]
+
+
+NASTY = ["", " ", "0", "-1", "1e309", "-1e309", "nan", "NaN", "inf", "1,2", "116.8;40.3",
+         "%00", "\u0000", "<script>", "' OR 1=1 --", "９", "一", "116.83\n", "[]", "{}",
+         "9" * 400, "true", "null", "2026-02-30T25:61", "drive,walk", "warm_station,,"]  # fmt: skip
+PARAMS = ["lon", "lat", "mode", "k", "kind", "amenity", "open_at", "open", "crs"]
+
+
+def test_no_query_string_gives_a_500(grid_client):
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        query = {"lon": "116.8312", "lat": "40.3690"}
+        for name in rng.choice(PARAMS, size=rng.integers(1, 4), replace=False):
+            query[str(name)] = str(rng.choice(NASTY))
+        r = grid_client.get("/api/nearest", query_string=query)
+        assert r.status_code in (200, 400, 422), (query, r.status_code)
+        assert r.is_json
+        if r.status_code == 400:
+            assert r.get_json()["parameter"] in PARAMS
+    for path in ("/api/stations", "/api/sites"):
+        for name in ("kind", "town", "amenity", "open_at", "located"):
+            for value in NASTY:
+                r = grid_client.get(path, query_string={name: value})
+                assert r.status_code in (200, 400), (path, name, value, r.status_code)
