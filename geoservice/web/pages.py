@@ -44,7 +44,14 @@ def index() -> Response:
     Rendered once per store revision and minute (open-now badges change with time).
     """
     store = get_store()
-    key = (store.location(), store.revision(), int(time.time() // 60))
+    minute = int(time.time() // 60)
+    key = (
+        store.location(),
+        store.revision(),
+        minute,
+        current_app.config["TILES"],
+        url_for("pages.index"),
+    )
     with _cache_lock:
         page = _cache.get(key)
     if page is None:
