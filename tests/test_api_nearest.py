@@ -331,3 +331,32 @@ def test_no_query_string_gives_a_500(grid_client):
             for value in NASTY:
                 r = grid_client.get(path, query_string={name: value})
                 assert r.status_code in (200, 400), (path, name, value, r.status_code)
+
+
+def test_rate_limits_answer_429_in_json(tmp_path):
+    from conftest import GRID_STATIONS, stations_frame
+
+    from geoservice.web import STORE_KEY, create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp_path / "live.gpkg"),
+            "NETWORK_DIR": str(tmp_path / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "RATELIMIT_NEAREST": "3 per minute",
+            "RATELIMIT_BATCH": "1 per minute",
+        }
+    )
+    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
+    client = app.test_client()
+    codes = [client.get("/api/nearest?lon=116.8312&lat=40.3690").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = client.get("/api/nearest?lon=116.8312&lat=40.3690")
+    assert r.is_json
+    assert "error" in r.get_json()
+    assert "Retry-After" in r.headers
+    body = {"origins": [[116.8312, 40.3690]]}
+    assert client.post("/api/nearest/batch", json=body).status_code == 200
+    assert client.post("/api/nearest/batch", json=body).status_code == 429
+    assert client.get("/api/stations").status_code == 200  # other endpoints are not limited

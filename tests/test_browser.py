@@ -41,13 +41,26 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
     assert page.locator("path.leaflet-interactive").count() >= 2  # boundary + reservoir
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "index.png"))
-    # Open a station popup by zooming into the town centre.
+    # Open a station popup: zoom into the town centre (no animation, so the markers are
+    # settled), then click a warm-station marker that lies inside the view.
     page.evaluate(
         "() => { const m = Object.values(window).find(v => v && v._leaflet_id && v.setView);"
-        " m.setView([40.377, 116.845], 15); }"
+        " m.setView([40.377, 116.845], 15, {animate: false}); }"
     )
-    page.wait_for_timeout(500)
-    page.locator(".awesome-marker-icon-red").first.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.awesome-marker-icon-red').length > 0"
+        " && !document.querySelector('.leaflet-cluster-anim')"
+    )
+    view = page.viewport_size
+    inside = [
+        m
+        for m in page.locator(".awesome-marker-icon-red").all()
+        if (box := m.bounding_box())
+        and 60 < box["x"] < view["width"] - 200
+        and 160 < box["y"] < view["height"] - 60
+    ]
+    assert inside
+    inside[0].click()
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5000)
     page.wait_for_timeout(500)

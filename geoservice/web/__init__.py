@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
 from geoservice.nearest import EngineProvider, NearestEngine
@@ -40,6 +42,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Imported road networks and the per-mode caches (default ``<instance>/networks``).
     NETWORK_DEFAULT
         The network used until one is imported (default: the shipped schematic network).
+    RATELIMIT_NEAREST, RATELIMIT_BATCH
+        Per-client limits of ``/api/nearest`` (default ``600 per minute``: generous, as
+        many phones share one carrier address) and ``/api/nearest/batch`` (``30 per
+        minute``). ``RATELIMIT_ENABLED = False`` switches limiting off.
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``.
@@ -51,6 +57,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         NETWORK_DIR=None,
         NETWORK_DEFAULT=str(DEFAULT_NETWORK),
         TILES="osm",
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_NEAREST="600 per minute",
+        RATELIMIT_BATCH="30 per minute",
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
     )
@@ -79,7 +90,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     cli.register(app)
+    _limit(app)
     return app
+
+
+def _limit(app: Flask) -> None:
+    """Rate-limit the routing endpoints per client (each app has its own limiter)."""
+    limiter = Limiter(get_remote_address, app=app)
+    for endpoint, key in (
+        ("api.nearest", "RATELIMIT_NEAREST"),
+        ("api.nearest_batch", "RATELIMIT_BATCH"),
+    ):
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
+    app.extensions["geoservice.limiter"] = limiter
 
 
 def get_store() -> Store:
