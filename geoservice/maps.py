@@ -126,10 +126,14 @@ def overview_map(
     at: dt.datetime | None = None,
     tiles: str | None = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
+    roads_url: str | None = None,
 ) -> folium.Map:
-    """The home page map: district, reservoir, stations by kind, sites, layer control."""
+    """The home page map: district, reservoir, stations by kind, sites, layer control, and
+    the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`)."""
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
+    if roads_url:
+        RoadsBasemap(roads_url).add_to(m)
     stations = store.stations()
     # One cluster for all stations (so kinds do not hide each other's clusters), with a
     # toggleable sub-layer per kind.
@@ -276,8 +280,69 @@ class _ExposeMap(folium.MacroElement):
         self._name = "ExposeMap"
 
 
+class RoadsBasemap(folium.MacroElement):
+    """Draw the routing network's major roads (GeoJSON from ``url``) under everything else.
+
+    This is the basemap that works offline: the road data comes from the service itself.
+    Loaded after the page, in its own low pane, not clickable; if the request fails the
+    map simply has no roads. A schematic network is labelled as such on the map.
+    """
+
+    _template = folium.template.Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var style = {
+                motorway: ["#e07b39", 3], trunk: ["#e3a33b", 3], primary: ["#d9b44a", 2.5],
+                secondary: ["#a9a9a9", 2], tertiary: ["#bdbdbd", 1.5]
+            };
+            map.createPane("roads");
+            map.getPane("roads").style.zIndex = 350;
+            map.getPane("roads").style.pointerEvents = "none";
+            fetch({{ this.url|tojson }}, {headers: {Accept: "application/json"}})
+                .then(function (r) { return r.ok ? r.json() : null; })
+                .then(function (data) {
+                    if (!data) return;
+                    if (data.schematic) {
+                        // Roads drawn from the generated network must say so on the map.
+                        var note = L.control({position: "bottomleft"});
+                        note.onAdd = function () {
+                            var div = L.DomUtil.create("div", "geoservice-schematic-note");
+                            div.style.cssText = "background:rgba(255,255,255,.9);padding:2px 6px;"
+                                + "border-radius:4px;font-size:12px;color:#8a5a00";
+                            div.textContent = "道路为示意路网，非真实道路 · schematic road network";
+                            return div;
+                        };
+                        note.addTo(map);
+                    }
+                    L.geoJSON(data, {
+                        pane: "roads",
+                        interactive: false,
+                        style: function (f) {
+                            var key = String(f.properties.highway || "").replace("_link", "");
+                            var s = style[key] || style.tertiary;
+                            return {color: s[0], weight: s[1], opacity: 0.8, className: "road"};
+                        }
+                    }).addTo(map);
+                })
+                .catch(function () {});
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._name = "RoadsBasemap"
+        self.url = url
+
+
 def nearest_map(
-    store: Store, *, tiles: str | None = None, asset_url: str = assets.VENDOR_URL_DEFAULT
+    store: Store,
+    *,
+    tiles: str | None = None,
+    asset_url: str = assets.VENDOR_URL_DEFAULT,
+    roads_url: str | None = None,
 ) -> folium.Map:
     """The map of the ``/nearest`` page: district, reservoir and the warm stations.
 
@@ -294,6 +359,8 @@ def nearest_map(
         Basemap, as for :func:`base_map` (``None``: none, fully offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
+    roads_url : str, optional
+        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
 
     Returns
     -------
@@ -301,6 +368,8 @@ def nearest_map(
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
     m = base_map(store, tiles=tiles, asset_url=asset_url)
+    if roads_url:
+        RoadsBasemap(roads_url).add_to(m)
     stations = store.stations()
     warm = stations.loc[stations["kind"] == "warm_station"]
     if not warm.empty:

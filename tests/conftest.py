@@ -19,12 +19,17 @@ from geoservice.web import STORE_KEY, create_app
 
 @pytest.fixture
 def app(tmp_path):
-    """An app whose live store is a fresh copy of data/miyun.gpkg; no basemap tiles."""
+    """An app whose live store is a fresh copy of data/miyun.gpkg; no basemap tiles.
+
+    Its road network is the small 鼓楼 extract, so that pages drawing roads stay fast;
+    tests of the Miyun network build it themselves (tests/test_nearest_miyun.py).
+    """
     return create_app(
         {
             "TESTING": True,
             "STORE_PATH": str(tmp_path / "live.gpkg"),
             "NETWORK_DIR": str(tmp_path / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
             "TILES": "",
         }
     )

@@ -39,6 +39,9 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
     assert page.locator(".leaflet-control-layers").count() == 1
     assert "示例数据" in page.locator(".geoservice-notice").inner_text()
     assert page.locator("path.leaflet-interactive").count() >= 2  # boundary + reservoir
+    # The offline basemap: major roads of the routing network, drawn under everything.
+    page.wait_for_selector("path.road", state="attached")
+    assert page.locator(".leaflet-roads-pane path.road").count() >= 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "index.png"))
     # Open a station popup: zoom into the town centre (no animation, so the markers are
@@ -70,3 +73,21 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
     page.screenshot(path=str(ARTIFACTS / "index_popup.png"))
     assert errors == []
     assert external == []
+
+
+def test_home_page_labels_a_schematic_road_network(live_server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    body = '{"type": "FeatureCollection", "schematic": true, "features": []}'
+    page.route(
+        "**/api/network/roads",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.goto(live_server + "/", wait_until="networkidle")
+    note = page.locator(".geoservice-schematic-note")
+    note.wait_for(timeout=10000)
+    assert "示意路网" in note.inner_text()
+    # The real (small, hand-written) test network is not schematic: no label.
+    page.unroute("**/api/network/roads")
+    page.goto(live_server + "/", wait_until="networkidle")
+    page.wait_for_selector("path.road", state="attached")
+    assert page.locator(".geoservice-schematic-note").count() == 0

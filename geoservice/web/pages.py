@@ -59,6 +59,7 @@ def index() -> Response:
             store,
             tiles=current_app.config["TILES"] or None,
             asset_url=url_for("static", filename="vendor").rstrip("/"),
+            roads_url=url_for("api.network_roads"),
         )
         page = maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
         with _cache_lock:
@@ -99,12 +100,12 @@ def _nearest_page() -> str:
         get_store(),
         tiles=current_app.config["TILES"] or None,
         asset_url=url_for("static", filename="vendor").rstrip("/"),
+        roads_url=url_for("api.network_roads"),
     )
     panel = render_template(
         "nearest_panel.html",
         config={
             "api": url_for("api.nearest"),
-            "roads": url_for("api.network_roads"),
             "k": 3,
             "default_mode": NEAREST_DEFAULT_MODE,
         },

@@ -540,43 +540,9 @@
     });
   }
 
-  // Major roads from the routing network: the basemap when there are no tiles (offline),
-  // drawn in a pane below the routes. A failure only costs the backdrop.
-  var ROAD_STYLE = {
-    motorway: { color: "#e07b39", weight: 3 },
-    trunk: { color: "#e3a33b", weight: 3 },
-    primary: { color: "#d9b44a", weight: 2.5 },
-    secondary: { color: "#a9a9a9", weight: 2 },
-    tertiary: { color: "#bdbdbd", weight: 1.5 },
-  };
-
-  async function drawRoads(map) {
-    if (!cfg.roads) return;
-    try {
-      var resp = await fetch(cfg.roads, { headers: { Accept: "application/json" } });
-      if (!resp.ok) return;
-      var data = await resp.json();
-      map.createPane("roads");
-      map.getPane("roads").style.zIndex = 350;
-      map.getPane("roads").style.pointerEvents = "none";
-      L.geoJSON(data, {
-        pane: "roads",
-        interactive: false,
-        style: function (feature) {
-          var cls = String(feature.properties.highway || "").replace("_link", "");
-          var s = ROAD_STYLE[cls] || ROAD_STYLE.tertiary;
-          return { color: s.color, weight: s.weight, opacity: 0.8, className: "road" };
-        },
-      }).addTo(map);
-    } catch (err) {
-      // Offline basemap is a nicety; routing works without it.
-    }
-  }
-
   function start(map) {
     if (state.map || !map) return;
     state.map = map;
-    drawRoads(map);
     state.layers = L.featureGroup().addTo(map);
     map.on("click", function (ev) {
       setOrigin(ev.latlng, "地图选点");
