@@ -39,6 +39,9 @@ from geoservice.store import Store
 #: Origins farther than this from any road get an error, not a guess.
 MAX_SNAP_M = 2000.0
 K_MAX = 20
+#: Off the road network (from the origin to the road, from the road to a station's door)
+#: people walk: those legs are timed at walking speed in every mode.
+ACCESS_SPEED_MS = 4.5 / 3.6
 
 
 class NearestError(ValueError):
@@ -343,8 +346,10 @@ class NearestEngine:
         }
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
         mask, reason = _on_network(mask, reason, tree)
-        times, via = _origin_times(net, tree, e, f)
-        times = np.where(mask, times, np.inf)
+        network_times, via = _origin_times(net, tree, e, f)
+        # Ranking includes the walk from the road to each station's door; the walk from the
+        # origin to the road is the same for every station and is added after.
+        times = np.where(mask, network_times + tree.snap_m / ACCESS_SPEED_MS, np.inf)
         reachable = np.isfinite(times)
         if not reachable.any():
             if mask.any() and not reason:
@@ -359,9 +364,12 @@ class NearestEngine:
         results = []
         for s in order.tolist():
             rec = stations.record(s, at)
-            rec["travel_time_s"] = round(float(times[s]), 1)
-            rec["travel_time_min"] = math.ceil(times[s] / 60)
+            total = float(times[s]) + d / ACCESS_SPEED_MS
+            rec["travel_time_s"] = round(total, 1)
+            rec["travel_time_min"] = math.ceil(total / 60)
+            rec["network_time_s"] = round(float(network_times[s]), 1)
             route, length = _route(net, tree, s, e, f, via[s], (lon, lat))
+            route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
             rec["network_distance_m"] = round(length, 1)
             rec["straight_distance_m"] = round(
                 float(_haversine(lon, lat, rec["lon"], rec["lat"])), 1
@@ -388,7 +396,8 @@ class NearestEngine:
         """Nearest matching station and travel time for many origins at once.
 
         Returns arrays: ``station`` (index into the station table, -1 none), ``station_id``,
-        ``travel_time_s`` (inf when none or too far), ``snap_distance_m``.
+        ``travel_time_s`` (inf when none or too far; includes the walks between the roads
+        and the origin and the door, like :meth:`nearest`), ``snap_distance_m``.
         """
         net = self._network(mode)
         kinds = ["warm_station"] if kinds is None else kinds
@@ -409,6 +418,7 @@ class NearestEngine:
         times = np.minimum(dist[:, net.edge_v[e]] + tv, dist[:, net.edge_u[e]] + tu)
         r, o, cost, _ = _same_road(net, tree, np.flatnonzero(mask), e, f)
         np.minimum.at(times, (r, o), cost)
+        times += (tree.snap_m[mask] / ACCESS_SPEED_MS)[:, None]
         too_far = snap.distance_m > MAX_SNAP_M
         idx = np.full(len(lon), -1, dtype=np.int64)
         best = np.full(len(lon), np.inf)
@@ -417,7 +427,7 @@ class NearestEngine:
             best = times[arg, np.arange(len(lon))]
             candidates = np.flatnonzero(mask)
             idx = np.where(np.isfinite(best), candidates[arg], -1)
-        best = np.where(too_far, np.inf, best)
+        best = np.where(too_far, np.inf, best + snap.distance_m / ACCESS_SPEED_MS)
         idx = np.where(too_far, -1, idx)
         ids = np.where(idx >= 0, stations.ids[np.maximum(idx, 0)], None)
         return {
