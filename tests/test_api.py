@@ -111,3 +111,22 @@ def test_towns_and_health(client):
     health = client.get("/api/health").get_json()
     assert health["status"] == "ok"
     assert health["stations"] == 104
+
+
+def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.1")
+    routes = {
+        r.rule.replace("<station_id>", "{station_id}")
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/")
+    }
+    assert routes == set(doc["paths"])
+    for path, item in doc["paths"].items():
+        if "get" not in item or path.startswith("/api/nearest") or path.startswith("/api/network"):
+            continue  # routing endpoints are exercised in tests/test_api_nearest.py
+        params = item["get"].get("parameters", [])
+        url = path.replace("{station_id}", "WS001")
+        query = {p["name"]: p["example"] for p in params if p["in"] == "query" and "example" in p}
+        r = client.get(url, query_string=query)
+        assert r.status_code == 200, (path, query, r.get_json())

@@ -360,3 +360,17 @@ def test_rate_limits_answer_429_in_json(tmp_path):
     assert client.post("/api/nearest/batch", json=body).status_code == 200
     assert client.post("/api/nearest/batch", json=body).status_code == 429
     assert client.get("/api/stations").status_code == 200  # other endpoints are not limited
+
+
+def test_openapi_examples_for_routing(grid_client):
+    doc = grid_client.get("/api/openapi.json").get_json()
+    params = doc["paths"]["/api/nearest"]["get"]["parameters"]
+    query = {p["name"]: p["example"] for p in params}
+    query.update(lon=116.8312, lat=40.3690)  # on the small test network
+    r = grid_client.get("/api/nearest", query_string=query)
+    assert r.status_code == 200, r.get_json()
+    body = doc["paths"]["/api/nearest/batch"]["post"]["requestBody"]["content"]
+    example = body["application/json"]["example"]
+    example["origins"] = [[116.8312, 40.3690]]
+    assert grid_client.post("/api/nearest/batch", json=example).status_code == 200
+    assert grid_client.get("/api/network/roads").status_code == 200

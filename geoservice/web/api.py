@@ -13,12 +13,13 @@ import numpy as np
 from flask import Blueprint, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from geoservice import catalog, crs, navigation
+from geoservice import __version__, catalog, crs, navigation
 from geoservice import hours as _hours
 from geoservice.nearest import K_MAX, NearestError
 from geoservice.network import MODES, NetworkError
 from geoservice.osm import OsmError
 from geoservice.web import get_engine, get_library, get_store
+from geoservice.web.openapi import spec as openapi_spec
 
 BATCH_MAX = 10_000
 
@@ -318,6 +319,12 @@ def network_roads():
     response.cache_control.max_age = 3600
     response.cache_control.public = True
     return response
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_spec(__version__))
 
 
 @bp.get("/network")
