@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse import csgraph
 
+from geoservice import crs
 from geoservice import hours as _hours
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
@@ -137,17 +138,6 @@ class _Catalog:
             status=h.describe_zh(at) if h is not None else "开放时间无效",
         )
         return rec
-
-
-def _haversine(lon1, lat1, lon2, lat2) -> np.ndarray:
-    lon1, lat1, lon2, lat2 = (
-        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
-    )
-    h = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_009.0 * np.arcsin(np.sqrt(h))
 
 
 def station_trees(
@@ -372,7 +362,7 @@ class NearestEngine:
             route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
             rec["network_distance_m"] = round(length, 1)
             rec["straight_distance_m"] = round(
-                float(_haversine(lon, lat, rec["lon"], rec["lat"])), 1
+                float(crs.residual_m(lon, lat, rec["lon"], rec["lat"])), 1
             )
             rec["station_snap_distance_m"] = round(float(tree.snap_m[s]), 1)
             if geometry:

@@ -40,6 +40,12 @@ def _bad_parameter(exc: BadParameterError):
     return jsonify(error=exc.message, parameter=exc.parameter), 400
 
 
+@bp.errorhandler(NearestError)
+def _nearest_error(exc: NearestError):
+    # 400 for a bad parameter, 422 for a point too far from any road.
+    return jsonify(error=str(exc), parameter=exc.parameter), exc.status
+
+
 @bp.errorhandler(NetworkError)
 @bp.errorhandler(OsmError)
 def _network_unavailable(exc: Exception):
@@ -182,14 +188,6 @@ def _flag(raw, name: str, default: bool) -> bool:
     _bad(name, f"{name} must be 1/0 or true/false, not {raw!r}")
 
 
-def _engine_call(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except NearestError as exc:
-        body = {"error": str(exc), "parameter": exc.parameter}
-        return jsonify(body), exc.status
-
-
 @bp.get("/nearest")
 def nearest():
     """Nearest matching stations by road travel time from a point, with routes.
@@ -212,8 +210,7 @@ def nearest():
     open_only = _flag(args.get("open"), "open", True)
     at = _time_param()
     wlon, wlat = crs.to_wgs84(lon, lat, source_crs)
-    answer = _engine_call(
-        get_engine().nearest,
+    answer = get_engine().nearest(
         lon=float(wlon),
         lat=float(wlat),
         mode=mode,
@@ -223,8 +220,6 @@ def nearest():
         at=at,
         open_only=open_only,
     )
-    if not isinstance(answer, dict):
-        return answer
     answer["origin"]["input"] = {"lon": lon, "lat": lat, "crs": source_crs}
     for r in answer["results"]:
         r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], mode, (wlon, wlat))
@@ -278,8 +273,7 @@ def nearest_batch():
         return [str(v).strip() for v in value if str(v).strip()]
 
     engine = get_engine()
-    out = _engine_call(
-        engine.batch,
+    out = engine.batch(
         lon=np.atleast_1d(lon),
         lat=np.atleast_1d(lat),
         mode=mode,
@@ -288,8 +282,6 @@ def nearest_batch():
         at=at,
         open_only=_flag(body.get("open"), "open", True),
     )
-    if not isinstance(out, dict):
-        return out
     times = out["travel_time_s"]
     results = [
         {
