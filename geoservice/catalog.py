@@ -293,7 +293,7 @@ def stations_geojson(
             open_now=h.is_open(at),
             status=h.describe_zh(at),
         )
-        features.append(_feature(rec))
+        features.append(_io.record_feature(rec))
     return _collection(features, at)
 
 
@@ -315,7 +315,7 @@ def sites_geojson(
     features = []
     for rec in _io.to_records(gdf, "sites"):
         rec.update(kind_label=SITE_KINDS[rec["kind"]], town=names.get(rec["town_code"], ""))
-        features.append(_feature(rec))
+        features.append(_io.record_feature(rec))
     return _collection(features, None)
 
 
@@ -328,13 +328,6 @@ def towns_geojson(store: Store) -> dict:
         geom = None if g is None else {"type": "Point", "coordinates": [g.x, g.y]}
         features.append({"type": "Feature", "id": rec["code"], "geometry": geom, "properties": rec})
     return {"type": "FeatureCollection", "features": features, "count": len(features)}
-
-
-def _feature(rec: dict) -> dict:
-    geom = None
-    if rec.get("lon") is not None and rec.get("lat") is not None:
-        geom = {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}
-    return {"type": "Feature", "id": rec["id"], "geometry": geom, "properties": rec}
 
 
 def _collection(features: list[dict], at: dt.datetime | None) -> dict:

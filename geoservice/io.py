@@ -385,14 +385,17 @@ def _flat(v: object) -> object:
     return "" if v is None else v
 
 
+def record_feature(rec: dict) -> dict:
+    """A GeoJSON Feature for a record with ``id``, ``lon``, ``lat`` (null geometry when the
+    coordinates are missing); all fields become properties."""
+    geom = None
+    if rec.get("lon") is not None and rec.get("lat") is not None:
+        geom = {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}
+    return {"type": "Feature", "id": rec["id"], "geometry": geom, "properties": rec}
+
+
 def _feature_collection(records: list[dict]) -> dict:
-    features = []
-    for rec in records:
-        geom = None
-        if rec.get("lon") is not None and rec.get("lat") is not None:
-            geom = {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}
-        features.append({"type": "Feature", "id": rec["id"], "geometry": geom, "properties": rec})
-    return {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": [record_feature(r) for r in records]}
 
 
 #: Amenity labels users may write in spreadsheets → vocabulary key.

@@ -164,11 +164,7 @@ class GpkgStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._locked():
             if not self.path.exists():
-                tmp = self._temp_path()
-                shutil.copyfile(self.seed, tmp)
-                _fsync(tmp)
-                os.replace(tmp, self.path)
-                _fsync(self.path.parent)
+                self._replace_from(self.seed, {})
 
     def _temp_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp.gpkg")
@@ -179,9 +175,14 @@ class GpkgStore(Store):
             p.unlink(missing_ok=True)
 
     def _commit(self, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        self._replace_from(self.path, layers)
+
+    def _replace_from(self, source: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        """Copy ``source`` beside the store, write ``layers`` into the copy, flush it and
+        rename it over the store: the one way the live file is ever changed."""
         tmp = self._temp_path()
         try:
-            shutil.copyfile(self.path, tmp)
+            shutil.copyfile(source, tmp)
             for name, gdf in layers.items():
                 _write_layer(gdf, tmp, name)
             _fsync(tmp)
