@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geoservice import maps
 from geoservice.model import AMENITIES
@@ -13,8 +14,23 @@ from geoservice.web import get_store
 
 bp = Blueprint("pages", __name__)
 
-_cache: dict[tuple, str] = {}
-_cache_lock = threading.Lock()
+#: The last rendered page per endpoint, with the key it was rendered for.
+_pages: dict[str, tuple[tuple, str]] = {}
+_pages_lock = threading.Lock()
+
+
+def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
+    """Serve the current endpoint's page, rendering it only when the store, the basemap
+    setting, the URL or ``extra`` changed since the last render."""
+    store = get_store()
+    key = (store.location(), store.revision(), current_app.config["TILES"], request.path, *extra)
+    with _pages_lock:
+        hit = _pages.get(request.endpoint)
+    if hit is None or hit[0] != key:
+        hit = (key, render())
+        with _pages_lock:
+            _pages[request.endpoint] = hit
+    return Response(hit[1], mimetype="text/html")
 
 
 def _header() -> str:
@@ -43,29 +59,17 @@ def index() -> Response:
 
     Rendered once per store revision and minute (open-now badges change with time).
     """
-    store = get_store()
-    minute = int(time.time() // 60)
-    key = (
-        store.location(),
-        store.revision(),
-        minute,
-        current_app.config["TILES"],
-        url_for("pages.index"),
-    )
-    with _cache_lock:
-        page = _cache.get(key)
-    if page is None:
+
+    def render() -> str:
         m = maps.overview_map(
-            store,
+            get_store(),
             tiles=current_app.config["TILES"] or None,
             asset_url=url_for("static", filename="vendor").rstrip("/"),
             roads_url=url_for("api.network_roads"),
         )
-        page = maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
-        with _cache_lock:
-            _cache.clear()
-            _cache[key] = page
-    return Response(page, mimetype="text/html")
+        return maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
+
+    return _cached_page((int(time.time() // 60),), render)
 
 
 # -- /nearest ----------------------------------------------------------------------------
@@ -89,8 +93,6 @@ NEAREST_CHIPS = (
     "repair_kit",
     "wifi",
 )
-
-_nearest_cache: dict[tuple, str] = {}
 
 
 def _nearest_page() -> str:
@@ -136,18 +138,4 @@ def nearest() -> Response:
     The page itself is static per store revision (open-now and routes come from
     ``/api/nearest``), so it is rendered once per revision and basemap setting.
     """
-    store = get_store()
-    key = (
-        store.location(),
-        store.revision(),
-        current_app.config["TILES"],
-        url_for("pages.nearest"),
-    )
-    with _cache_lock:
-        page = _nearest_cache.get(key)
-    if page is None:
-        page = _nearest_page()
-        with _cache_lock:
-            _nearest_cache.clear()
-            _nearest_cache[key] = page
-    return Response(page, mimetype="text/html")
+    return _cached_page((), _nearest_page)
