@@ -285,7 +285,8 @@ class RoadsBasemap(folium.MacroElement):
 
     This is the basemap that works offline: the road data comes from the service itself.
     Loaded after the page, in its own low pane, not clickable; if the request fails the
-    map simply has no roads. A schematic network is labelled as such on the map.
+    map simply has no roads. A schematic network is labelled as such on the map, unless
+    the page says so itself (``label_schematic=False``).
     """
 
     _template = folium.template.Template(
@@ -303,7 +304,7 @@ class RoadsBasemap(folium.MacroElement):
                 .then(function (r) { return r.ok ? r.json() : null; })
                 .then(function (data) {
                     if (!data) return;
-                    if (data.schematic) {
+                    if (data.schematic && {{ this.label_schematic|tojson }}) {
                         // Roads drawn from the generated network must say so on the map.
                         var note = L.control({position: "bottomleft"});
                         note.onAdd = function () {
@@ -331,10 +332,11 @@ class RoadsBasemap(folium.MacroElement):
         """
     )
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, label_schematic: bool = True) -> None:
         super().__init__()
         self._name = "RoadsBasemap"
         self.url = url
+        self.label_schematic = label_schematic
 
 
 def nearest_map(
@@ -369,7 +371,9 @@ def nearest_map(
     """
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
-        RoadsBasemap(roads_url).add_to(m)
+        # The page shows its own schematic-network banner; on a phone's small map a
+        # second label would cover results.
+        RoadsBasemap(roads_url, label_schematic=False).add_to(m)
     stations = store.stations()
     warm = stations.loc[stations["kind"] == "warm_station"]
     if not warm.empty:

@@ -58,3 +58,9 @@ def test_favicon(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 200
     assert b"<svg" in r.data
+
+
+def test_schematic_road_label_only_where_the_page_has_no_banner(client):
+    # /nearest shows its own schematic banner; the map label is for the home page only.
+    assert "data.schematic && true" in client.get("/").get_data(as_text=True)
+    assert "data.schematic && false" in client.get("/nearest").get_data(as_text=True)
