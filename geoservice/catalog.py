@@ -17,6 +17,7 @@ from geoservice import crs as _crs
 from geoservice import hours as _hours
 from geoservice import io as _io
 from geoservice import validate as _validate
+from geoservice.errors import QueryError
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.store import EDITABLE_LAYERS, Store
 
@@ -30,14 +31,6 @@ _ID_PREFIX = {
     "community": "C",
     "reservoir_site": "RS",
 }
-
-
-class QueryError(ValueError):
-    """A query parameter has a value the catalogue does not know; ``parameter`` names it."""
-
-    def __init__(self, message: str, parameter: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
 
 
 @dataclass

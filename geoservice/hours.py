@@ -49,14 +49,19 @@ import numpy as np
 import opening_hours
 from numpy.typing import NDArray
 
+from geoservice.errors import HoursError
+
 __all__ = [
     "HORIZON",
+    "INVALID_ZH",
     "TZ",
     "Hours",
     "HoursError",
+    "OpenStatus",
     "normalize",
     "open_mask",
     "parse",
+    "status",
     "validate",
 ]
 
@@ -128,34 +133,6 @@ _RULE_NAMES = {
 _EXPECTED_SPLIT_RE = re.compile(r",\s*(?:or\s+)?|\s+or\s+")
 
 _WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-
-
-class HoursError(ValueError):
-    """Invalid ``opening_hours`` expression.
-
-    Parameters
-    ----------
-    msg
-        Human readable message.
-    expr
-        The (normalised) expression `position` refers to; ``repr()`` of the value when it
-        was not a string.
-    position
-        0-based character offset of the error in `expr`, or None when it is not known
-        (empty input, non-string input).
-
-    Attributes
-    ----------
-    expr : str
-        The (normalised) expression.
-    position : int or None
-        0-based character offset of the error in `expr`, or None.
-    """
-
-    def __init__(self, msg: str, expr: str, position: int | None = None) -> None:
-        super().__init__(msg)
-        self.expr = expr
-        self.position = position
 
 
 def _describe_expected(detail: str) -> str:
@@ -661,3 +638,74 @@ def open_mask(
             memo[key] = value
         out[i] = value
     return out
+
+
+#: What pages and the API show for a stored value the parser rejects.
+INVALID_ZH = "时间格式有误"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenStatus:
+    """Whether a station is open at a moment: the one rule used by the API, the pages and
+    the routing engine.
+
+    Attributes
+    ----------
+    valid : bool
+        False when the stored ``opening_hours`` cannot be read (then ``open`` is False).
+    open : bool
+        Open at the moment asked (the "unknown" state counts as not open).
+    text_zh : str
+        Short Chinese status (``"营业中 · 18:00 关闭"``), or `INVALID_ZH`.
+    hours_zh : str
+        The opening hours themselves, in Chinese, or `INVALID_ZH`.
+    next_open : datetime or None
+        The moment itself when open, else the next opening within `HORIZON`.
+    """
+
+    valid: bool
+    open: bool
+    text_zh: str
+    hours_zh: str
+    next_open: datetime | None
+
+    def to_dict(self) -> dict:
+        """JSON fields of a station record."""
+        return {
+            "open_now": self.open,
+            "status": self.text_zh,
+            "hours_zh": self.hours_zh,
+            "hours_valid": self.valid,
+            "next_open": None if self.next_open is None else self.next_open.isoformat(),
+        }
+
+
+def status(expr: object, at: datetime | None = None) -> OpenStatus:
+    """The open status of a stored ``opening_hours`` value at `at`; never raises.
+
+    Parameters
+    ----------
+    expr
+        The stored value (normally a validated OSM expression; anything else, such as a
+        value edited in QGIS, is reported as invalid and closed).
+    at
+        Moment to evaluate; naive means Shanghai wall time, None means now.
+
+    Returns
+    -------
+    OpenStatus
+    """
+    try:
+        h = parse(expr)  # type: ignore[arg-type]
+    except HoursError:
+        return OpenStatus(False, False, INVALID_ZH, INVALID_ZH, None)
+    local = _local(at)
+    is_open = h._oh.is_open(local)
+    nxt = local if is_open else h._next_open(local)
+    return OpenStatus(
+        valid=True,
+        open=is_open,
+        text_zh=h.describe_zh(local),
+        hours_zh=h.expr,
+        next_open=None if nxt is None else _aware(nxt),
+    )

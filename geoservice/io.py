@@ -22,6 +22,7 @@ import openpyxl
 import pandas as pd
 import pyogrio
 
+from geoservice.errors import FileFormatError
 from geoservice.model import AMENITIES, CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
 
 FORMATS = {
@@ -77,10 +78,6 @@ ZH_HEADERS: dict[str, str] = {
     "official_name": "正式名称",
     "coord_source": "坐标来源",
 }
-
-
-class FileFormatError(ValueError):
-    """The file cannot be read as a table (format, encoding, structure)."""
 
 
 @dataclass

@@ -33,6 +33,7 @@ from scipy.sparse import csgraph
 
 from geoservice import crs
 from geoservice import hours as _hours
+from geoservice.errors import NearestError
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
@@ -43,15 +44,6 @@ K_MAX = 20
 #: Off the road network (from the origin to the road, from the road to a station's door)
 #: people walk: those legs are timed at walking speed in every mode.
 ACCESS_SPEED_MS = 4.5 / 3.6
-
-
-class NearestError(ValueError):
-    """A query that cannot be answered; ``parameter`` names the culprit."""
-
-    def __init__(self, message: str, parameter: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.status = status
 
 
 @dataclass

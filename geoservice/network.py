@@ -36,6 +36,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geoservice import osm
+from geoservice.errors import NetworkError
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,6 @@ DRIVE_KMH = {
     "living_street": 15, "service": 15,
 }  # fmt: skip
 _DRIVE_DEFAULT = 30.0
-
-
-class NetworkError(RuntimeError):
-    """A network cannot be built or loaded."""
 
 
 @dataclass

@@ -20,6 +20,8 @@ from pathlib import Path
 import networkx as nx
 import osmnx as ox
 
+from geoservice.errors import OsmError
+
 log = logging.getLogger(__name__)
 
 #: Way tags kept from OSM (osmnx keeps only ``settings.useful_tags_way``).
@@ -47,10 +49,6 @@ SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".graphml", ".xml", ".osm.xml")
 
 #: The value of ``<osm generator=…>`` that marks the embedded schematic network.
 SCHEMATIC_GENERATOR = "geoservice.schematic"
-
-
-class OsmError(ValueError):
-    """An OSM source cannot be read or has no roads."""
 
 
 def source_kind(path: str | Path) -> str:

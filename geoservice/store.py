@@ -28,6 +28,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from geoservice.errors import StoreBusyError, StoreError
 from geoservice.model import CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
 
 LAYERS = ("stations", "sites", "boundary", "towns", "reservoir")
@@ -38,14 +39,6 @@ T = TypeVar("T")
 
 _INT_COLUMNS = {"capacity": "Int64", "service_minutes": "Int64"}
 _FLOAT_COLUMNS = ("lon", "lat")
-
-
-class StoreError(RuntimeError):
-    """The store cannot be read or written."""
-
-
-class StoreBusyError(StoreError):
-    """Another writer held the lock for longer than the timeout."""
 
 
 class Store(abc.ABC):

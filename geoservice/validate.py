@@ -21,6 +21,7 @@ import shapely
 
 from geoservice import crs as _crs
 from geoservice import hours as _hours
+from geoservice.errors import ValidationError
 from geoservice.io import AMENITY_ALIASES, Table
 from geoservice.model import (
     AMENITIES,
@@ -70,25 +71,6 @@ class RowError:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"row": self.row, "column": self.column, "message": self.message}
-
-
-class ValidationError(ValueError):
-    """The rows of a file are not valid; ``errors`` lists every problem."""
-
-    def __init__(self, errors: list[RowError]) -> None:
-        self.errors = sorted(errors, key=lambda e: (e.row, e.column))
-        rows = len({e.row for e in self.errors})
-        super().__init__(
-            f"{len(self.errors)} problem(s) in {rows} row(s); nothing was imported / "
-            f"{rows} 行有 {len(self.errors)} 处错误，未导入任何数据"
-        )
-
-    def report(self, limit: int | None = None) -> str:
-        """Multi-line report: the summary then one line per error."""
-        lines = [str(self)] + [f"  {e}" for e in self.errors[:limit]]
-        if limit is not None and len(self.errors) > limit:
-            lines.append(f"  … and {len(self.errors) - limit} more")
-        return "\n".join(lines)
 
 
 class _Collector:
