@@ -18,7 +18,7 @@ from geoservice import hours as _hours
 from geoservice import io as _io
 from geoservice import validate as _validate
 from geoservice.errors import QueryError
-from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
 from geoservice.store import EDITABLE_LAYERS, Store
 
 MODES = ("append", "upsert", "replace")
@@ -276,17 +276,7 @@ def stations_geojson(
         town_names=names,
     )
     at = _hours.as_local(at)
-    features = []
-    for rec in _io.to_records(gdf, "stations"):
-        h = _hours.parse(rec["opening_hours"])
-        rec.update(
-            kind_label=STATION_KINDS[rec["kind"]],
-            town=names.get(rec["town_code"], ""),
-            amenity_labels=[AMENITIES[a] for a in rec["amenities"]],
-            open_now=h.is_open(at),
-            status=h.describe_zh(at),
-        )
-        features.append(_io.record_feature(rec))
+    features = [_io.record_feature(st.record(at, names)) for st in Station.from_frame(gdf)]
     return _collection(features, at)
 
 

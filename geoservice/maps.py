@@ -8,15 +8,14 @@ before it reaches HTML.
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import folium
 import folium.plugins
 import geopandas as gpd
 
-from geoservice import assets
+from geoservice import assets, escape
 from geoservice import hours as _hours
-from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.model import SITE_KINDS, STATION_KINDS, Station
 from geoservice.store import Store
 
 #: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
@@ -51,7 +50,7 @@ SAMPLE_NOTICE = (
 
 
 def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return escape.html(value)
 
 
 def base_map(
@@ -96,22 +95,19 @@ def base_map(
     return m
 
 
-def station_popup(rec: dict, at: dt.datetime) -> str:
-    """HTML popup for one station record (every data value escaped)."""
-    h = _hours.parse(rec["opening_hours"])
-    is_open = h.is_open(at)
-    amenities = [a for a in str(rec.get("amenities") or "").split(";") if a]
+def station_popup(rec: dict) -> str:
+    """HTML popup for one station record (:meth:`Station.record`; every value escaped)."""
     badge = (
         '<span style="color:#1a7f37;font-weight:bold">开放中</span>'
-        if is_open
+        if rec["open_now"]
         else '<span style="color:#b42318;font-weight:bold">已关闭</span>'
     )
     phone = _e(rec.get("phone"))
     rows = [
         f"<b>{_e(rec['name'])}</b>",
-        f"{_e(STATION_KINDS.get(rec['kind'], rec['kind']))} · {badge}",
-        f"开放时间：{_e(rec['opening_hours'])}（{_e(h.describe_zh(at))}）",
-        f"服务设施：{_e('、'.join(AMENITIES.get(a, a) for a in amenities) or '—')}",
+        f"{_e(rec['kind_label'])} · {badge}",
+        f"开放时间：{_e(rec['hours_zh'])}（{_e(rec['status'])}）",
+        f"服务设施：{_e('、'.join(rec['amenity_labels']) or '—')}",
         f"地址：{_e(rec.get('address') or '—')}",
         f'电话：<a href="tel:{phone}">{phone}</a>' if phone else "电话：—",
     ]
@@ -147,12 +143,15 @@ def overview_map(
         icon, color = STATION_STYLE[kind]
         group = folium.plugins.FeatureGroupSubGroup(cluster, name=f"{label}（{len(rows)}）")
         group.add_to(m)
-        for rec in rows.drop(columns="geometry").to_dict("records"):
+        for st in Station.from_frame(rows):
+            rec = st.record(at)
+            if rec["lon"] is None or rec["lat"] is None:
+                continue
             folium.Marker(
                 (rec["lat"], rec["lon"]),
                 icon=folium.Icon(icon=icon, prefix="fa", color=color),
                 tooltip=_e(rec["name"]),
-                popup=folium.Popup(station_popup(rec, at), max_width=320),
+                popup=folium.Popup(station_popup(rec), max_width=320),
             ).add_to(group)
     _add_sites(m, store.sites())
     _add_towns(m, store.read("towns"))

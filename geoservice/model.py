@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import pandas as pd
 
 #: Storage CRS (WGS84 longitude/latitude).
 CRS_STORAGE = "EPSG:4326"
@@ -52,6 +57,8 @@ AMENITIES: dict[str, str] = {
     "repair_kit": "维修工具",
     "wifi": "无线网络",
 }
+
+_AMENITY_SPLIT = re.compile(r"[;,\s]+")
 
 #: Where a record comes from: the shipped sample, a user import, or the base data build.
 SOURCES = ("sample", "import", "official", "manual")
@@ -101,6 +108,108 @@ class Station:
         d["amenities"] = list(self.amenities)
         d["verified_on"] = self.verified_on.isoformat() if self.verified_on else None
         return d
+
+    @classmethod
+    def from_frame(cls, gdf: pd.DataFrame) -> list[Station]:
+        """Every row of a ``stations`` frame as a `Station` (see `from_row`)."""
+        frame = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
+        return [cls.from_row(r) for r in frame.to_dict("records")]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> Station:
+        """Build a station from a stored row, tolerating values edited outside the app.
+
+        The store holds what QGIS or another tool may have written: unknown amenities are
+        dropped, a missing capacity or date becomes None, NaN text becomes ``""``. Opening
+        hours are kept as stored; :func:`geoservice.hours.status` decides what they mean.
+
+        Parameters
+        ----------
+        row
+            A record of the ``stations`` layer (as from ``store.stations()``).
+
+        Returns
+        -------
+        Station
+        """
+
+        def text(key: str) -> str:
+            value = row.get(key)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return ""
+            return str(value)
+
+        def number(key: str) -> float:
+            try:
+                return float(row.get(key))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return math.nan
+
+        have = set(_AMENITY_SPLIT.split(text("amenities")))
+        capacity = row.get("capacity")
+        try:
+            capacity = None if capacity is None or pd.isna(capacity) else int(capacity)
+        except (TypeError, ValueError):
+            capacity = None
+        try:
+            verified = (
+                dt.date.fromisoformat(text("verified_on")[:10]) if text("verified_on") else None
+            )
+        except ValueError:
+            verified = None
+        return cls(
+            id=text("id"),
+            name=text("name"),
+            kind=text("kind"),
+            lon=number("lon"),
+            lat=number("lat"),
+            address=text("address"),
+            town_code=text("town_code"),
+            opening_hours=text("opening_hours"),
+            amenities=tuple(a for a in AMENITIES if a in have),
+            phone=text("phone"),
+            host_org=text("host_org"),
+            capacity=capacity,
+            verified_on=verified,
+            source=text("source"),
+        )
+
+    def record(
+        self, at: dt.datetime | None = None, town_names: Mapping[str, str] | None = None
+    ) -> dict:
+        """The station as every API answer and page shows it, evaluated at `at`.
+
+        The one station record: the stored fields plus Chinese labels (``kind_label``,
+        ``amenity_labels``, ``town``) and the open status from the one open rule
+        (:func:`geoservice.hours.status`: ``open_now``, ``status``, ``hours_zh``,
+        ``hours_valid``, ``next_open``). An unreadable stored ``opening_hours`` shows as
+        "时间格式有误" and counts as closed.
+
+        Parameters
+        ----------
+        at
+            Moment of the open status (naive = Asia/Shanghai; None = now).
+        town_names
+            Town code → Chinese name, for the ``town`` field.
+
+        Returns
+        -------
+        dict
+            JSON-ready.
+        """
+        from geoservice import hours  # model stays importable without the hours library
+
+        rec = self.to_dict()
+        for key in ("lon", "lat"):  # no NaN in JSON: a row without a position has null
+            if not math.isfinite(rec[key]):
+                rec[key] = None
+        rec.update(
+            kind_label=STATION_KINDS.get(self.kind, self.kind),
+            town=(town_names or {}).get(self.town_code, ""),
+            amenity_labels=[AMENITIES[a] for a in self.amenities],
+        )
+        rec.update(hours.status(self.opening_hours, at).to_dict())
+        return rec
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from scipy.sparse import csgraph
 from geoservice import crs
 from geoservice import hours as _hours
 from geoservice.errors import NearestError
-from geoservice.model import AMENITIES, STATION_KINDS
+from geoservice.model import AMENITIES, STATION_KINDS, Station
 from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
 
@@ -62,74 +62,46 @@ class _Trees:
 class _Catalog:
     """The stations as plain arrays and records, built once per store revision."""
 
+    stations: list[Station]
     ids: np.ndarray
     kind: np.ndarray
     amenity: np.ndarray  # (S, len(AMENITIES)) bool
-    hours: list
-    records: list[dict]
     open_cache: dict
 
+    town_names: dict
+
     @classmethod
-    def build(cls, gdf: gpd.GeoDataFrame) -> _Catalog:
-        records = []
+    def build(cls, gdf: gpd.GeoDataFrame, town_names: dict | None = None) -> _Catalog:
+        stations = Station.from_frame(gdf)
         keys = list(AMENITIES)
-        amenity = np.zeros((len(gdf), len(keys)), dtype=bool)
-        for i, row in enumerate(gdf.drop(columns="geometry").to_dict("records")):
-            have = [a for a in str(row["amenities"]).split(";") if a]
-            amenity[i, [keys.index(a) for a in have if a in AMENITIES]] = True
-            records.append(
-                {
-                    "id": row["id"],
-                    "name": row["name"],
-                    "kind": row["kind"],
-                    "kind_label": STATION_KINDS.get(row["kind"], row["kind"]),
-                    "lon": float(row["lon"]),
-                    "lat": float(row["lat"]),
-                    "address": row["address"],
-                    "phone": row["phone"],
-                    "opening_hours": row["opening_hours"],
-                    "amenities": have,
-                    "amenity_labels": [AMENITIES.get(a, a) for a in have],
-                    "source": row["source"],
-                }
-            )
-        hours = []
-        for expr in gdf["opening_hours"]:
-            try:
-                hours.append(_hours.parse(expr))
-            except ValueError:
-                hours.append(None)  # stored before validation existed: treat as closed
+        amenity = np.zeros((len(stations), len(keys)), dtype=bool)
+        for i, st in enumerate(stations):
+            amenity[i, [keys.index(a) for a in st.amenities]] = True
         return cls(
-            ids=gdf["id"].to_numpy(),
-            kind=gdf["kind"].to_numpy(),
+            stations=stations,
+            ids=np.array([st.id for st in stations], dtype=object),
+            kind=np.array([st.kind for st in stations], dtype=object),
             amenity=amenity,
-            hours=hours,
-            records=records,
             open_cache={},
+            town_names=town_names or {},
         )
 
     def is_open(self, at: dt.datetime) -> np.ndarray:
-        """Open-now mask at ``at`` (cached per minute: hours have minute resolution)."""
+        """Open-now mask at ``at`` by the one open rule (cached per minute: hours have
+        minute resolution; an unreadable value counts as closed)."""
         key = at.replace(second=0, microsecond=0)
         hit = self.open_cache.get(key)
         if hit is None:
-            hit = np.array([h is not None and h.is_open(key) for h in self.hours], dtype=bool)
+            exprs = [st.opening_hours for st in self.stations]
+            hit = _hours.open_mask(exprs, key, on_error="closed")
             if len(self.open_cache) > 256:
                 self.open_cache.clear()
             self.open_cache[key] = hit
         return hit
 
     def record(self, s: int, at: dt.datetime) -> dict:
-        """The station's JSON record with its open status at ``at``."""
-        rec = dict(self.records[s])
-        h = self.hours[s]
-        nxt = h.next_open(at) if h is not None else None
-        rec.update(
-            open_now=bool(h is not None and h.is_open(at)),
-            next_open=nxt.isoformat() if nxt is not None else None,
-            status=h.describe_zh(at) if h is not None else "开放时间无效",
-        )
-        return rec
+        """The station's record (:meth:`Station.record`) with its open status at ``at``."""
+        return self.stations[s].record(at, self.town_names)
 
 
 def station_trees(
@@ -228,7 +200,10 @@ class NearestEngine:
                 mode: station_trees(net, lon, lat, reuse=self._trees.get(mode))
                 for mode, net in self.networks.items()
             }
-            self._stations, self._trees, self._revision = _Catalog.build(gdf), trees, revision
+            towns = self.store.read("towns")
+            names = dict(zip(towns["code"], towns["name"], strict=True))
+            self._stations = _Catalog.build(gdf, names)
+            self._trees, self._revision = trees, revision
         return True
 
     def _state(self) -> tuple[_Catalog, dict[str, _Trees]]:

@@ -259,7 +259,7 @@
       facts.appendChild(dd);
       return dd;
     }
-    fact("开放时间", result.opening_hours);
+    fact("开放时间", result.hours_zh || result.opening_hours);
     fact("地址", result.address);
     var tel = telHref(result.phone);
     if (tel) {
