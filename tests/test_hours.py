@@ -317,14 +317,14 @@ def test_not_always_open(expr):
     assert not parse(expr).is_always_open
 
 
-def test_ph_off_accepted_but_no_holiday_calendar():
+def test_ph_off_matches_public_holidays():
     h = parse(f"{SPLIT}; PH off")
     assert h.expr == f"{SPLIT}; PH off"
     assert h.is_open(datetime(2026, 11, 25, 10, 0))
-    # 2026-10-01 (Thursday) is National Day, but no holiday calendar is loaded: PH never
-    # matches, so the station is evaluated like a normal day.
-    assert h.is_open(datetime(2026, 10, 1, 10, 0))
-    assert parse("24/7; PH off").is_open(datetime(2026, 10, 1, 10, 0))
+    # 2026-10-01 (Thursday) is National Day in the shipped holiday table: PH off closes it.
+    # (tests/test_holidays.py covers the calendar itself.)
+    assert not h.is_open(datetime(2026, 10, 1, 10, 0))
+    assert not parse("24/7; PH off").is_open(datetime(2026, 10, 1, 10, 0))
     assert validate("PH off") == "PH off"
 
 
@@ -338,6 +338,7 @@ def test_syntax_error_message_and_position():
     assert err.position == 3
     assert err.expr == "Mo-Fx 08:00"
     assert str(err) == (
+        "开放时间格式错误（第 4 个字符）：此处应为星期（Mo…Su） / "
         "opening_hours syntax error at position 3 ('Mo-Fx 08:00'): expected a weekday"
     )
 
