@@ -368,6 +368,20 @@ class _Time:
     pos: int
 
 
+def _clock_hour(hour: int, period: str | None) -> int:
+    """The 24-hour clock hour of ``hour`` said with ``period`` (下午 5 → 17, 晚上 12 → 24)."""
+    if period in _PM:
+        if 1 <= hour < 12:
+            return hour + 12
+        if hour == 12 and period in _NIGHT:
+            return 24
+    elif period == "中午" and 1 <= hour <= 3:
+        return hour + 12
+    elif period == "凌晨" and hour == 12:
+        return 0
+    return hour
+
+
 def _osm_days(days: set[int] | frozenset[int], holidays: bool) -> str:
     """``{0..4}, True`` → ``Mo-Fr,PH``; runs of three days or more become ranges."""
     parts = []
@@ -552,18 +566,11 @@ class _ZhReader:
             hour = int(m.group(1))
             minute = 30 if m.group(3) else int(m.group(2) or m.group(4) or 0)
             bare = False
-        if period in _PM:
-            if 1 <= hour < 12:
-                hour += 12
-            elif hour == 12 and period in _NIGHT:
-                hour = 24
-        elif period == "中午" and 1 <= hour <= 3:
-            hour += 12
-        elif period == "凌晨" and hour == 12:
-            hour = 0
+        hour = _clock_hour(hour, period)
         if hour > 24 or minute > 59 or (hour == 24 and minute):
             raise self._fail(tok, f"时间无效「{tok.text}」", f"not a time: {tok.text!r}")
-        return _Time(hour * 60 + minute, bare, period, next_day, tok.pos)
+        assert start is not None
+        return _Time(hour * 60 + minute, bare, period, next_day, start.pos)
 
     def _spans(self, rule: _ZhRule) -> None:
         while True:
@@ -598,10 +605,9 @@ class _ZhReader:
                 "write times as 8:00 or 8点 (e.g. 8:00-17:00)",
             )
         s, e = start.minutes, end.minutes
-        if end.period is None and start.period in _PM | {"中午"} and e < s:
-            hour, minute = divmod(e, 60)
-            if 1 <= hour < 12:
-                e = (hour + 12) * 60 + minute  # 下午2:00-5:30: the end is in the afternoon too
+        if end.period is None and start.period is not None and e < s:
+            hour, minute = divmod(e, 60)  # 下午2:00-5:30: the end is in the afternoon too
+            e = min(_clock_hour(hour, start.period) * 60 + minute, 24 * 60)
         overnight = end.next_day or end.period == "凌晨"
         if s >= 24 * 60:
             raise _zh_error(
@@ -875,6 +881,7 @@ def parse_time(text: str) -> datetime:
 
 _WD = "Mo|Tu|We|Th|Fr|Sa|Su"
 _FMT_ITEM = rf"(?:(?:{_WD})(?:-(?:{_WD})|\[-?\d+(?:,-?\d+)*\])?|PH|SH)"
+_FMT_ITEM_RE = re.compile(_FMT_ITEM, re.IGNORECASE)
 _FMT_SPAN = r"\d{2}:\d{2}(?:-\d{2}:\d{2}\+?|\+)"
 _FMT_RULE_RE = re.compile(
     rf"""^
@@ -957,8 +964,7 @@ def _nth_zh(item: str) -> str:
 def _days_zh(days: str) -> str:
     """``Mo-Fr`` → ``周一至周五``; ``Sa,Su,PH`` → ``周六、周日及法定节假日``."""
     weekdays, holidays = [], []
-    for raw in re.split(r",\s*", days):
-        item = raw.strip()
+    for item in _FMT_ITEM_RE.findall(days):
         key = item.lower()
         if key in {"ph", "sh"}:
             holidays.append(_WORDS_ZH[key])
@@ -1005,7 +1011,7 @@ def _rule_zh(rule: str) -> str:
             return "不开放" + note
         return f"{' '.join(p for p in (days or '每天', times) if p)}休息{note}"
     if mod == "unknown":
-        return f"{' '.join(p for p in (days, times) if p) or '其余时间'} 时间不定{note}".strip()
+        return " ".join(p for p in (days, times, "时间不定") if p) + note
     if not times:
         return f"{days} 全天{note}"
     return f"{days or '每天'} {times}{note}"
