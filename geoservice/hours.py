@@ -892,11 +892,13 @@ _FMT_RULE_RE = re.compile(
     $""",
     re.VERBOSE | re.IGNORECASE,
 )
+_ADDITIONAL_RE = re.compile(rf",\s*(?=(?:{_WD}|PH|SH)\b)", re.IGNORECASE)
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _FALLBACK_RE = re.compile(
     rf"""
       (?P<comment>"[^"]*")
     | (?P<span>\d{{1,2}}:\d{{2}}-\d{{1,2}}:\d{{2}})
+    | (?P<nth>\b(?:{_WD})\[-?\d+(?:,-?\d+)*\])
     | (?P<wdrange>\b(?:{_WD})-(?:{_WD})\b)
     | (?P<wd>\b(?:{_WD})\b)
     | (?P<monthday>\b(?:{"|".join(_MONTHS)})\s*(?P<mday>\d{{1,2}})\b(?!:))
@@ -905,6 +907,8 @@ _FALLBACK_RE = re.compile(
     | (?P<always>24/7)
     | (?P<fallback>\|\|)
     | (?P<semicolon>;)
+    | (?P<rulesep>,\s+)
+    | (?P<comma>,)
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -991,6 +995,9 @@ def _rule_zh(rule: str) -> str:
     """One OSM rule in Chinese (the common forms), or the token-wise fallback."""
     m = _FMT_RULE_RE.match(rule.strip())
     if m is None or not any(m.group(g) for g in ("days", "times", "mod")):
+        parts = _ADDITIONAL_RE.split(rule.strip())  # "Mo-Fr 08:00-12:00, Sa 10:00-12:00"
+        if len(parts) > 1 and all(_FMT_RULE_RE.match(p) for p in parts):
+            return "，".join(_rule_zh(p) for p in parts)
         return _fallback_zh(rule)
     days = _days_zh(m.group("days")) if m.group("days") else ""
     times_raw = m.group("times")
@@ -1027,7 +1034,7 @@ def _fallback_zh(rule: str) -> str:
             return f"（{text[1:-1]}）"
         if kind == "span":
             return _span_zh(text)
-        if kind == "wdrange":
+        if kind in {"wdrange", "nth"}:
             return _days_zh(text)
         if kind == "wd":
             return _WEEKDAYS_ZH[_OSM_DAY_INDEX[text.lower()]]
@@ -1042,6 +1049,10 @@ def _fallback_zh(rule: str) -> str:
             return "；否则"
         if kind == "semicolon":
             return "；"
+        if kind == "rulesep":
+            return "，"
+        if kind == "comma":
+            return "、"
         return _WORDS_ZH[text.lower()]
 
     return _FALLBACK_RE.sub(word, rule).strip()
