@@ -461,7 +461,11 @@ def _stamp(folder: Path | None) -> tuple:
 
 
 def _load(folder: Path | None) -> tuple[Calendar, tuple]:
-    calendar = _shipped()
+    try:
+        calendar = _shipped()
+    except HolidayFileError as exc:  # a damaged checkout must not stop opening hours
+        logger.error("the shipped holiday table is unusable:\n%s", exc.report(limit=5))
+        calendar = Calendar([])
     stamp = _stamp(folder)
     for name, _mtime, _size in stamp:
         path = folder / name  # type: ignore[operator]
@@ -506,7 +510,7 @@ def reset() -> Calendar:
 def set_current(calendar: Calendar) -> Calendar:
     """Install `calendar` as the one in force (no folder is watched); return the previous."""
     with _STATE.lock:
-        previous = _STATE.calendar or _shipped()
+        previous = _STATE.calendar or _load(None)[0]
         _STATE.calendar = calendar
         _STATE.directory = None
         _STATE.stamp = ()

@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import re
 import threading
 import zoneinfo
@@ -139,6 +140,8 @@ _STATES: dict[opening_hours.State, StateName] = {
     opening_hours.State.CLOSED: "closed",
     opening_hours.State.UNKNOWN: "unknown",
 }
+
+logger = logging.getLogger(__name__)
 
 _OSM_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 _WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -1237,7 +1240,12 @@ class _Template:
             text = "".join(
                 p.render(days, calendar) if isinstance(p, _Selector) else p for p in self.pieces
             )
-            result = _compile_variant(text)
+            try:
+                result = _compile_variant(text)
+            except opening_hours.ParserError:  # never expected: keep answering, say so
+                logger.warning(
+                    "cannot parse %r, the rewrite for %s; using the plain form", text, day
+                )
         if len(self._memo) > 512:
             self._memo.clear()
         self._memo[key] = result
