@@ -45,6 +45,7 @@ class ImportReport:
     removed: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
+    hours_converted: list[_validate.HoursConversion] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line in Chinese and English."""
@@ -57,6 +58,12 @@ class ImportReport:
         )
         if self.ignored_columns:
             text += f"\n忽略的列 / ignored columns: {', '.join(self.ignored_columns)}"
+        if self.hours_converted:
+            n, shown = len(self.hours_converted), 50
+            text += f"\n开放时间已转换为 OSM 格式 {n} 处 / {n} opening_hours cell(s) converted:"
+            text += "".join(f"\n  {c}" for c in self.hours_converted[:shown])
+            if n > shown:
+                text += f"\n  … 另有 {n - shown} 处 / and {n - shown} more"
         return text
 
 
@@ -128,6 +135,7 @@ def import_file(
     report = ImportReport(
         layer, str(path), len(incoming), ignored_columns=table.ignored, dry_run=dry_run
     )
+    report.hours_converted = _validate.hours_conversions(table)
 
     def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
         merged = _merge(current, incoming, table, mode, report)

@@ -115,6 +115,37 @@ class HoursError(GeoserviceError, ValueError):
         self.position = position
 
 
+class HolidayFileError(GeoserviceError, ValueError):
+    """A table of public holidays cannot be used; ``problems`` lists every problem.
+
+    Parameters
+    ----------
+    problems
+        One ``"中文 / English"`` line per problem, naming the row where there is one
+        (``"第 3 行，列「type」：…"``).
+    path
+        The file the problems were found in, for the summary line.
+    """
+
+    def __init__(self, problems: list[str], path: str = "") -> None:
+        self.problems = list(problems)
+        self.path = path
+        n = len(self.problems)
+        where = f"{path}: " if path else ""
+        super().__init__(
+            f"{where}节假日表有 {n} 处错误，未导入任何数据 / "
+            f"{n} problem(s) in the holiday table; nothing was imported"
+        )
+
+    def report(self, limit: int | None = None) -> str:
+        """Multi-line report: the summary then one line per problem."""
+        lines = [str(self)] + [f"  {p}" for p in self.problems[:limit]]
+        if limit is not None and len(self.problems) > limit:
+            more = len(self.problems) - limit
+            lines.append(f"  … 另有 {more} 处 / and {more} more")
+        return "\n".join(lines)
+
+
 class FileFormatError(GeoserviceError, ValueError):
     """The file cannot be read as a table (format, encoding, structure, size)."""
 

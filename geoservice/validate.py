@@ -288,9 +288,47 @@ def _parse_hours(v: object) -> str:
     try:
         return _hours.validate(str(v))
     except _hours.HoursError as exc:
-        where = f"（第 {exc.position + 1} 个字符）" if exc.position is not None else ""
-        msg = f"开放时间格式错误{where} / invalid opening_hours: {exc}"
-        raise ValueError(msg) from exc
+        raise ValueError(str(exc)) from exc  # bilingual, with the character position
+
+
+@dataclass(frozen=True, slots=True)
+class HoursConversion:
+    """An ``opening_hours`` cell written another way (Chinese, full-width…) and stored in
+    OSM syntax, for the import report."""
+
+    row: int
+    column: str
+    original: str
+    converted: str
+    row_label: str = "row"
+
+    def __str__(self) -> str:
+        where = f"第 {self.row} 行" if self.row_label == "row" else f"第 {self.row} 个要素"
+        original = " ↵ ".join(line.strip() for line in self.original.splitlines())
+        return f"{where}「{self.column}」：{original} → {self.converted}"
+
+
+def hours_conversions(table: Table) -> list[HoursConversion]:
+    """The cells of the ``opening_hours`` column that `hours.convert` changed.
+
+    Invalid and blank cells are left out (validation reports those).
+    """
+    if "opening_hours" not in table.frame:
+        return []
+    column = table.headers.get("opening_hours", "opening_hours")
+    found = []
+    for i, v in enumerate(table.frame["opening_hours"]):
+        if _blank(v):
+            continue
+        try:
+            osm, changed = _hours.convert(str(v))
+        except _hours.HoursError:
+            continue
+        if changed:
+            found.append(
+                HoursConversion(table.rows[i], column, str(v).strip(), osm, table.row_label)
+            )
+    return found
 
 
 def _parse_phone(v: object) -> str:

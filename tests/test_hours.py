@@ -6,6 +6,7 @@ Sunday 11-29, Monday 11-30.
 
 from __future__ import annotations
 
+import csv
 import pickle
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -13,14 +14,20 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from geoservice import catalog, holidays
 from geoservice.hours import (
     HORIZON,
+    INVALID_ZH,
+    MAX_CHARS,
     TZ,
     Hours,
     HoursError,
+    convert,
+    format_zh,
     normalize,
     open_mask,
     parse,
+    status,
     validate,
 )
 
@@ -317,14 +324,14 @@ def test_not_always_open(expr):
     assert not parse(expr).is_always_open
 
 
-def test_ph_off_accepted_but_no_holiday_calendar():
+def test_ph_off_matches_public_holidays():
     h = parse(f"{SPLIT}; PH off")
     assert h.expr == f"{SPLIT}; PH off"
     assert h.is_open(datetime(2026, 11, 25, 10, 0))
-    # 2026-10-01 (Thursday) is National Day, but no holiday calendar is loaded: PH never
-    # matches, so the station is evaluated like a normal day.
-    assert h.is_open(datetime(2026, 10, 1, 10, 0))
-    assert parse("24/7; PH off").is_open(datetime(2026, 10, 1, 10, 0))
+    # 2026-10-01 (Thursday) is National Day in the shipped holiday table: PH off closes it.
+    # (tests/test_holidays.py covers the calendar itself.)
+    assert not h.is_open(datetime(2026, 10, 1, 10, 0))
+    assert not parse("24/7; PH off").is_open(datetime(2026, 10, 1, 10, 0))
     assert validate("PH off") == "PH off"
 
 
@@ -338,6 +345,7 @@ def test_syntax_error_message_and_position():
     assert err.position == 3
     assert err.expr == "Mo-Fx 08:00"
     assert str(err) == (
+        "开放时间格式错误（第 4 个字符）：此处应为星期（Mo…Su） / "
         "opening_hours syntax error at position 3 ('Mo-Fx 08:00'): expected a weekday"
     )
 
@@ -531,3 +539,295 @@ def test_open_mask_many_stations():
     mask = open_mask(exprs, WED)
     assert mask.shape == (10_000,)
     assert mask.sum() == 2500 * 2  # WEEKDAYS and 24/7 are open at 13:00; SPLIT/NIGHT are not
+
+
+@pytest.fixture(autouse=True)
+def _shipped_calendar():
+    holidays.reset()
+    yield
+    holidays.reset()
+
+
+def test_open_mask_is_cached_per_minute_and_agrees_with_is_open():
+    exprs = [WEEKDAYS, SPLIT, NIGHT, "24/7; PH off", "Mo-Fr 08:00-18:00; Sa,Su off"] * 50
+    for at in (WED, datetime(2026, 10, 1, 10, 30, 59), datetime(2026, 2, 14, 1, 0)):
+        expected = [parse(e).is_open(at) for e in exprs]
+        assert open_mask(exprs, at).tolist() == expected
+        assert open_mask(exprs, at.replace(second=30)).tolist() == expected  # cached minute
+
+
+def test_open_mask_float_nan_series():
+    pd = pytest.importorskip("pandas")
+    s = pd.Series([float("nan"), float("nan")])  # float dtype: new objects on each iteration
+    assert open_mask(s, WED, on_error="closed").tolist() == [False, False]
+    with pytest.raises(HoursError, match="must be a string"):
+        open_mask(s, WED)
+
+
+def test_open_mask_unhashable_entries():
+    assert open_mask([WEEKDAYS, ["24/7"]], WED, on_error="closed").tolist() == [True, False]
+    with pytest.raises(HoursError, match="must be a string"):
+        open_mask([WEEKDAYS, ["24/7"]], WED)
+
+
+def test_too_long_rejected():
+    with pytest.raises(HoursError, match="过长"):
+        parse("Mo-Fr 08:00-18:00; " * 40)
+    assert len("Mo-Fr 08:00-18:00; " * 40) > MAX_CHARS
+    assert not status("x" * 10_000_000).valid
+
+
+# --- Chinese forms ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "osm"),
+    [
+        ("周一至周五 8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("周一到周五 8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("星期一至星期五 8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("礼拜一到礼拜五 8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("周一至周六 8:00-17:30", "Mo-Sa 08:00-17:30"),
+        ("周一至五 8:00-17:00", "Mo-Fr 08:00-17:00"),
+        ("周一～周五 8：00－17：30", "Mo-Fr 08:00-17:30"),
+        ("周一、三、五 8:00-12:00", "Mo,We,Fr 08:00-12:00"),
+        ("周五至周一 10:00-12:00", "Mo,Fr-Su 10:00-12:00"),
+        ("每天 7:00-20:00", "Mo-Su 07:00-20:00"),
+        ("每日 7:00-20:00", "Mo-Su 07:00-20:00"),
+        ("全年无休 8:00-20:00", "Mo-Su 08:00-20:00"),
+        ("全年无休 24小时", "24/7"),
+        ("每天 全天", "24/7"),
+        ("工作日 9:00-17:00", "Mo-Fr 09:00-17:00; PH off"),
+        ("工作日 9:00-17:00；节假日照常", "Mo-Fr 09:00-17:00"),
+        ("工作日 9:00-17:00；周末 10:00-16:00", "Mo-Fr 09:00-17:00; PH off; Sa,Su 10:00-16:00"),
+        ("周末 10:00-16:00", "Sa,Su 10:00-16:00"),
+        ("周六、周日 10:00-16:00", "Sa,Su 10:00-16:00"),
+        ("周六和周日 10:00-16:00", "Sa,Su 10:00-16:00"),
+        ("双休日 10:00-16:00", "Sa,Su 10:00-16:00"),
+        ("周末休息", "Sa,Su off"),
+        ("周日闭馆", "Su off"),
+        ("周末及节假日休息", "Sa,Su,PH off"),
+        ("节假日休息", "PH off"),
+        ("法定节假日休息", "PH off"),
+        ("节假日 9:00-12:00", "PH 09:00-12:00"),
+        ("周一至周五 8:00-17:30；节假日休息", "Mo-Fr 08:00-17:30; PH off"),
+        ("周一至周五 8:00-17:30；法定节假日休息", "Mo-Fr 08:00-17:30; PH off"),
+        ("周一至周五 8:00-17:30；节假日照常", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8:00-17:30；节假日开放", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8:00-17:30；节假日不休息", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8:00-12:00、14:00-17:30", "Mo-Fr 08:00-12:00,14:00-17:30"),
+        ("周一至周五 8:00-12:00，14:00-17:30", "Mo-Fr 08:00-12:00,14:00-17:30"),
+        ("周一至周五 8:00-12:00 14:00-17:30", "Mo-Fr 08:00-12:00,14:00-17:30"),
+        ("周一至周五 上午8:00-12:00 下午2:00-5:30", "Mo-Fr 08:00-12:00,14:00-17:30"),
+        ("8:00-12:00、14:00-17:30", "08:00-12:00,14:00-17:30"),
+        ("周一至周五 8点-17点半", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8点30分-17点", "Mo-Fr 08:30-17:00"),
+        ("周一至周五 8时-17时30分", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8-17点", "Mo-Fr 08:00-17:00"),
+        ("周一至周五 8:00至17:30", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 8:00到17:30", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 上午8:00-下午5:30", "Mo-Fr 08:00-17:30"),
+        ("周一至周五 早上7点-晚上9点", "Mo-Fr 07:00-21:00"),
+        ("每天 中午12点-下午2点", "Mo-Su 12:00-14:00"),
+        ("每天 晚上8点-次日凌晨2点", "Mo-Su 20:00-02:00"),
+        ("每天 18:00-次日2:00", "Mo-Su 18:00-02:00"),
+        ("每天 20:00-0:00", "Mo-Su 20:00-24:00"),
+        ("每天 晚上8点-12点", "Mo-Su 20:00-24:00"),
+        (
+            "周一至周五 8:00-17:30；周六 9:00-12:00；节假日休息",
+            "Mo-Fr 08:00-17:30; Sa 09:00-12:00; PH off",
+        ),
+        (
+            "周一至周五 8:00-17:30\n周六 9:00-12:00\n节假日休息",
+            "Mo-Fr 08:00-17:30; Sa 09:00-12:00; PH off",
+        ),
+        ("周一至周五 8:00-17:30，周六 9:00-12:00", "Mo-Fr 08:00-17:30; Sa 09:00-12:00"),
+        ("周一至周五 8:00-17:30。周六 9:00-12:00。", "Mo-Fr 08:00-17:30; Sa 09:00-12:00"),
+        ("周一至周五\n8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("开放时间：周一至周五 8:00-17:30", "Mo-Fr 08:00-17:30"),
+        ("Mo-Fr 8:00-17:30；节假日休息", "Mo-Fr 08:00-17:30; PH off"),
+        ("Mo-Fr 08:00-18:00\n节假日休息", "Mo-Fr 08:00-18:00; PH off"),
+        ("周一至周五 8:00-17:30 “午休不关门”", 'Mo-Fr 08:00-17:30 "午休不关门"'),
+        ("周六 全天", "Sa 00:00-24:00"),
+        ("周日全天休息", "Su off"),
+        ("暂停开放", "off"),
+        ("Mo-Fr 8:00-17:30", "Mo-Fr 08:00-17:30"),
+    ],
+)
+def test_chinese_forms(raw, osm):
+    assert normalize(raw) == osm
+    assert validate(raw) == osm
+    assert convert(raw) == (osm, True)
+    assert validate(osm) == osm  # the stored form is stable
+    assert convert(osm) == (osm, False)
+
+
+@pytest.mark.parametrize(
+    ("raw", "position", "fragments"),
+    [
+        ("周一至周五", 0, ["缺少开放时间", "missing the hours"]),
+        ("全年无休", 0, ["缺少开放时间"]),
+        ("周六开放", 0, ["缺少开放时间"]),
+        ("节假日照常", 0, ["缺少开放时间"]),
+        ("周一至周五 8:00-5:30", 11, ["早于开始时间", "次日", "24-hour clock"]),
+        ("周一至周五 18:00-2:00", 12, ["次日"]),
+        ("周一至周五 8-17", 6, ["8:00 或 8点"]),
+        ("周一至周五 8:00", 10, ["缺少结束时间"]),
+        ("周一至周五 8:00-25:00", 11, ["时间无效"]),
+        ("周一至周五 8:60-9:00", 6, ["时间无效"]),
+        ("周一至周五 九点-五点", 6, ["应为星期", "expected days"]),
+        ("周一至周五 8:00-17:30（午休12:00-13:30）", 16, ["不支持括号"]),
+        ("周一 周二 8:00-9:00", 3, ["两组日期之间缺少时间"]),
+        ("每天 8:00-17:30 周六", 14, ["缺少开放时间"]),
+        ("abc 周一", 0, ["应为星期"]),
+        ("周一至周五 8:00-8:00", 11, ["相同"]),
+        ("周一至周五 8:00-次日9:00", 11, ["超过 24 小时"]),
+    ],
+)
+def test_chinese_errors(raw, position, fragments):
+    with pytest.raises(HoursError) as info:
+        validate(raw)
+    err = info.value
+    assert err.position == position
+    assert err.expr == raw  # positions refer to the text as typed
+    text = str(err)
+    assert text.startswith(f"开放时间无法识别（第 {position + 1} 个字符")
+    assert " / cannot read the opening hours at position " in text
+    for fragment in fragments:
+        assert fragment in text
+
+
+def test_osm_rules_beside_chinese_rules_keep_library_errors():
+    with pytest.raises(HoursError) as info:
+        validate("Mo-Fx 08:00；节假日休息")
+    assert info.value.position == 3
+    assert "此处应为星期" in str(info.value)
+
+
+def test_convert_reports_only_real_changes():
+    assert convert("Mo-Fr 08:00-18:00") == ("Mo-Fr 08:00-18:00", False)
+    assert convert("  Mo-Fr  08:00-18:00;Sa 09:00-12:00 ") == (
+        "Mo-Fr 08:00-18:00; Sa 09:00-12:00",
+        False,
+    )
+    assert convert("Mo－Fr 08：00-18：00") == ("Mo-Fr 08:00-18:00", True)
+    assert convert("全天") == ("24/7", True)
+    with pytest.raises(HoursError):
+        convert("周一至周五")
+
+
+# --- Chinese display -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "zh"),
+    [
+        ("Mo-Fr 08:00-17:30; PH off", "周一至周五 08:00–17:30；法定节假日休息"),
+        ("24/7", "24小时开放"),
+        ("Mo-Su 07:00-11:30,13:30-20:00", "每天 07:00–11:30、13:30–20:00"),
+        ("08:00-18:00", "每天 08:00–18:00"),
+        ("Mo-Su 18:00-02:00", "每天 18:00–次日02:00"),
+        ("Mo-Fr 18:00-26:00", "周一至周五 18:00–次日02:00"),
+        ("Mo-Fr 00:00-24:00", "周一至周五 全天"),
+        ("Sa,Su off", "周六、周日休息"),
+        ("Sa-Su 10:00-16:00", "周六、周日 10:00–16:00"),
+        ("Mo,We,Fr 08:00-12:00", "周一、周三、周五 08:00–12:00"),
+        ("Mo-Sa 08:00-18:00; Su off", "周一至周六 08:00–18:00；周日休息"),
+        (
+            "Mo-Fr 09:00-17:00; Sa,Su 10:00-16:00; PH off",
+            "周一至周五 09:00–17:00；周六、周日 10:00–16:00；法定节假日休息",
+        ),
+        ("Sa,Su,PH off", "周六、周日及法定节假日休息"),
+        ("PH 09:00-12:00", "法定节假日 09:00–12:00"),
+        ("24/7; PH off", "24小时开放；法定节假日休息"),
+        ("off", "不开放"),
+        ("Mo-Fr", "周一至周五 全天"),
+        ("Mo-Fr 08:00+", "周一至周五 08:00起"),
+        ("Su[-1] 10:00-12:00", "每月最后一个周日 10:00–12:00"),
+        ("Mo[1,3] 10:00-12:00", "每月第1个、第3个周一 10:00–12:00"),
+        ('Mo-Fr 08:00-17:30 "午休不关门"', "周一至周五 08:00–17:30（午休不关门）"),
+        ("Mo-Fr 08:00-18:00 || unknown", "周一至周五 08:00–18:00；其余时间：时间不定"),
+        ("24/7 unknown", "营业时间不定"),
+        # Rare syntax: the rule is shown word by word, in Chinese.
+        ("Jan-Mar Mo-Fr 08:00-18:00", "1月-3月 周一至周五 08:00–18:00"),
+        ("Dec 25 off", "12月25日 休息"),
+        ("week 01-26 Mo 10:00-12:00", "周次 01-26 周一 10:00–12:00"),
+        ("sunrise-sunset", "日出-日落"),
+        ("Dec Su[-1] 10:00-12:00", "12月 每月最后一个周日 10:00–12:00"),
+        ("Mo-Fr 08:00-12:00, Sa 10:00-12:00", "周一至周五 08:00–12:00，周六 10:00–12:00"),
+        ("周一至周五 8:00-17:30；节假日休息", "周一至周五 08:00–17:30；法定节假日休息"),
+    ],
+)
+def test_format_zh(expr, zh):
+    assert format_zh(expr) == zh
+    assert format_zh(parse(expr)) == zh
+
+
+def test_format_zh_invalid_raises_and_status_says_so():
+    with pytest.raises(HoursError):
+        format_zh("Mo-Fx 08:00")
+    st = status("Mo-Fx 08:00", WED)
+    assert (st.valid, st.open, st.text_zh, st.hours_zh) == (False, False, INVALID_ZH, INVALID_ZH)
+
+
+def test_status_hours_zh_and_next_open():
+    st = status("周一至周五 8:00-17:30；节假日休息", WED)
+    assert st.hours_zh == "周一至周五 08:00–17:30；法定节假日休息"
+    assert st.open
+    assert st.next_open == sh(2026, 11, 25, 13, 0)
+    exact = datetime(2026, 11, 25, 13, 0, 42)
+    assert status("Mo-Fr 08:00-17:30", exact).next_open == exact.replace(tzinfo=TZ)
+    shut = status("Mo-Fr 08:00-17:30", SAT)
+    assert not shut.open
+    assert shut.next_open == sh(2026, 11, 30, 8, 0)
+    assert shut.to_dict()["hours_zh"] == "周一至周五 08:00–17:30"
+
+
+# --- the import report -----------------------------------------------------------------------
+
+
+def test_import_reports_converted_hours(runner, store, tmp_path):
+    path = tmp_path / "hours.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ["名称", "经度", "纬度", "开放时间"],
+                ["甲", "116.84", "40.37", "Mo-Fr 08:00-17:30"],
+                ["乙", "116.85", "40.37", "周一至周五 8:00-17:30"],
+                ["丙", "116.86", "40.37", "周一至周五 8:00-12:00、14:00-17:30\n节假日休息"],
+                ["丁", "116.87", "40.37", "全天"],
+            ]
+        )
+    report = catalog.import_file(store, "stations", path, dry_run=True)
+    assert [(c.row, c.column, c.converted) for c in report.hours_converted] == [
+        (3, "开放时间", "Mo-Fr 08:00-17:30"),
+        (4, "开放时间", "Mo-Fr 08:00-12:00,14:00-17:30; PH off"),
+        (5, "开放时间", "24/7"),
+    ]
+    summary = report.summary()
+    assert "开放时间已转换为 OSM 格式 3 处" in summary
+    assert "第 3 行「开放时间」：周一至周五 8:00-17:30 → Mo-Fr 08:00-17:30" in summary
+    assert "第 4 行「开放时间」：周一至周五 8:00-12:00、14:00-17:30 ↵ 节假日休息 → " in summary
+    r = runner.invoke(args=["stations", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "第 5 行「开放时间」：全天 → 24/7" in r.output
+    stored = store.stations().set_index("name")["opening_hours"]
+    assert stored["乙"] == "Mo-Fr 08:00-17:30"
+    assert stored["丙"] == "Mo-Fr 08:00-12:00,14:00-17:30; PH off"
+
+
+def test_import_rejects_unreadable_chinese_hours_with_position(store, tmp_path):
+    path = tmp_path / "bad.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ["名称", "经度", "纬度", "开放时间"],
+                ["甲", "116.84", "40.37", "周一至周五 8:00-5:30"],
+            ]
+        )
+    with pytest.raises(catalog._validate.ValidationError) as info:
+        catalog.import_file(store, "stations", path)
+    message = info.value.errors[0].message
+    assert "第 12 个字符" in message
+    assert "早于开始时间" in message
+    assert len(store.stations()) == 104

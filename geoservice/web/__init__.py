@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from geoservice import holidays
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
 from geoservice.nearest import EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
@@ -84,6 +85,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         clip=store.read("boundary").geometry.union_all(),
     )
     app.extensions[ENGINE_KEY] = EngineProvider(library, store)
+    holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
 
     from geoservice.web import api, cli, pages
 

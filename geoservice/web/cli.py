@@ -16,7 +16,7 @@ from geoservice.network import NetworkError
 from geoservice.osm import OsmError
 from geoservice.store import StoreError
 from geoservice.validate import ValidationError
-from geoservice.web import get_engine, get_library, get_store
+from geoservice.web import cli_hours, get_engine, get_library, get_store
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
@@ -181,3 +181,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(store_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(network_cli)
+    cli_hours.register(app)
