@@ -21,6 +21,12 @@ popups, and Leaflet's ``innerHTML`` of layer names and GeoJSON tooltips.
   :func:`add_notice` and :func:`render` take `Html` as markup and treat anything else as
   data (escaped, cut, isolated): passing a raw name by accident shows it as text.
 
+Raw data must never reach a folium element, not even as a GeoJSON property: branca renders
+each element's script and then renders the result again *as a Jinja template* (and
+``folium.Element(text)`` is a template too), so ``{{ … }}`` in a name would be evaluated
+on the server. `escape.html` encodes ``{`` and ``}``; `label_layer` embeds only escaped
+labels; page HTML is added with `_RawHtml`, which is not a template.
+
 ``tests/test_security.py`` renders every page of the app with hostile names and fails
 on any that reaches the page unescaped.
 """
@@ -96,6 +102,20 @@ class Html(markupsafe.Markup):
         if hasattr(s, "__html__"):
             return cls(s.__html__())
         return cls(escape.html(s))
+
+
+class _RawHtml(folium.Element):
+    """`Html` put into the page as it is (``folium.Element(text)`` would parse it as a
+    Jinja template)."""
+
+    def __init__(self, html: Html) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self._html = str(html)
+
+    def render(self, **kwargs) -> str:
+        """The HTML, unchanged."""
+        return self._html
 
 
 SAMPLE_NOTICE = Html(
@@ -422,7 +442,7 @@ def add_legend(m: folium.Map) -> None:
         "z-index:1000;background:rgba(255,255,255,.94);border-radius:6px;padding:6px 10px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">{}</div>'
     ).format(Html("<br>").join(items))
-    m.get_root().html.add_child(folium.Element(str(box)))
+    m.get_root().html.add_child(_RawHtml(box))
 
 
 # awesome-markers colour names → the hex the marker images use.
@@ -492,7 +512,7 @@ def add_notice(m: folium.Map, content: object) -> None:
         "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
         'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">{}</div>'
     ).format(_markup(content, TEXT_DISPLAY_MAX))
-    m.get_root().html.add_child(folium.Element(str(box)))
+    m.get_root().html.add_child(_RawHtml(box))
 
 
 def render(
@@ -518,7 +538,7 @@ def render(
         own when it sends the page (:class:`geoservice.web.security.NoncedPage`).
     """
     if header:
-        m.get_root().html.add_child(folium.Element(str(_markup(header, TEXT_DISPLAY_MAX))))
+        m.get_root().html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
     page = m.get_root().render()
     page = page.replace("<html>", '<html lang="zh-Hans">', 1)
     head = Html("<head>\n<title>{}</title>").format(title)
