@@ -13,6 +13,7 @@ import re
 import geopandas as gpd
 import pytest
 from conftest import ARTIFACTS, needs_chromium, serving, stations_frame
+from test_browser import CSP_WATCH
 
 from geoservice.web import STORE_KEY
 
@@ -126,6 +127,7 @@ def _phone(browser, origin: str, *, geolocation: bool):
     if geolocation:
         kwargs["geolocation"] = HERE
     context = browser.new_context(**kwargs)
+    context.add_init_script(CSP_WATCH)
     if geolocation:
         context.grant_permissions(["geolocation"], origin=origin)
     page = context.new_page()
@@ -270,6 +272,8 @@ def test_phone_flow_locate_tap_mode_and_navigate(live_server, browser):
     page.wait_for_selector("path.route-2.route-selected", timeout=3000)
     assert "is-selected" in cards.nth(1).get_attribute("class")
     assert page.locator("path.route-selected").count() == 1
+
+    assert page.evaluate("window.__csp") == []  # the page satisfies its own policy
 
     # Reload: the mode is remembered.
     page.reload(wait_until="networkidle")

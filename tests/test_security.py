@@ -18,6 +18,7 @@ import pytest
 from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SMALL_OSM, needs_chromium, serving
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
+from test_browser import CSP_WATCH
 
 from geoservice import catalog, escape, maps
 from geoservice.web import STORE_KEY, create_app, security
@@ -432,13 +433,6 @@ def test_500_answers_generically_and_logs_the_traceback(app, monkeypatch, caplog
 
 # -- in the browser -----------------------------------------------------------------------
 
-WATCH = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-    window.__csp.push(e.violatedDirective + " " + e.blockedURI);
-});
-"""
-
 # Elements with inline handlers, links that are not http(s)/tel/same-page, and text nodes
 # holding a bidi control that no isolating element (bdi, [dir]) encloses.
 AUDIT_DOM = r"""() => {
@@ -500,7 +494,7 @@ def live(hostile_app):
 @needs_chromium
 def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, hostile_app):
     context = chromium.new_context(viewport={"width": 1280, "height": 860})
-    context.add_init_script(WATCH)
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
     watch = _Watch(page)
     page.goto(live + "/", wait_until="networkidle")
@@ -562,7 +556,7 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
         geolocation={"longitude": ORIGIN[0], "latitude": ORIGIN[1]},
     )
     context.grant_permissions(["geolocation"], origin=live)
-    context.add_init_script(WATCH)
+    context.add_init_script(CSP_WATCH)
     page = context.new_page()
     watch = _Watch(page)
     # The page asks for 3 stations; ask the real server for all of them at once.
