@@ -1,26 +1,66 @@
 """Folium maps of Miyun: boundary, reservoir, stations and sites.
 
 Every asset is served by the app (:func:`geoservice.assets.use_local_assets`); with
-``tiles=None`` the map makes no network request at all. Text from the data is escaped
-before it reaches HTML.
+``tiles=None`` the map makes no network request at all.
+
+Data on pages
+-------------
+Every string from the data (names, addresses, hours, phones, amenities) reaches a page
+through the helpers of this module, which escape it for every context folium writes it
+to: HTML text, quoted attributes, the JavaScript template literals of tooltips and
+popups, and Leaflet's ``innerHTML`` of layer names and GeoJSON tooltips.
+
+* :class:`Html` is markup that is already safe. Combining it with anything else escapes
+  the other part with :func:`geoservice.escape.html` (``Html("<b>{}</b>").format(name)``),
+  so HTML is built from trusted literals and escaped data only.
+* :func:`text` / :func:`name` turn a data value into display HTML: cut to
+  `TEXT_DISPLAY_MAX` / `NAME_DISPLAY_MAX` characters ending in ``…`` (the API keeps the
+  full value), escaped, and wrapped in ``<bdi>`` so that right-to-left overrides and other
+  bidi controls in the data cannot reorder the text around it.
+* :func:`tooltip`, :func:`popup`, :func:`layer_name`, :func:`label_layer`,
+  :func:`add_notice` and :func:`render` take `Html` as markup and treat anything else as
+  data (escaped, cut, isolated): passing a raw name by accident shows it as text.
+
+Raw data must never reach a folium element, not even as a GeoJSON property: branca renders
+each element's script and then renders the result again *as a Jinja template* (and
+``folium.Element(text)`` is a template too), so ``{{ … }}`` in a name would be evaluated
+on the server. `escape.html` encodes ``{`` and ``}``; `label_layer` embeds only escaped
+labels; page HTML is added with `_RawHtml`, which is not a template.
+
+``tests/test_security.py`` renders every page of the app with hostile names and fails
+on any that reaches the page unescaped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
+import urllib.parse
 
 import folium
 import folium.plugins
 import geopandas as gpd
+import markupsafe
 
 from geoservice import assets, escape
 from geoservice import hours as _hours
-from geoservice.model import SITE_KINDS, STATION_KINDS, Station
+from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
 from geoservice.store import Store
 
 #: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
 CENTER = (40.50, 117.05)
 ZOOM = 10
+
+#: Longest name a page shows, in characters. The store can hold any length (QGIS writes
+#: it directly; the import refuses more than 200), so a longer name is cut to this many
+#: characters, the last being "…". The API always returns the full value.
+NAME_DISPLAY_MAX = 60
+#: Longest other data text a page shows (address, hours, status, phone, amenities), cut
+#: the same way.
+TEXT_DISPLAY_MAX = 160
+#: Marks a value cut for display.
+ELLIPSIS = "…"
 
 #: Marker style per station kind: (Font Awesome icon, awesome-markers colour).
 STATION_STYLE: dict[str, tuple[str, str]] = {
@@ -35,6 +75,7 @@ SITE_COLORS: dict[str, str] = {
     "community": "#6d4c41",
 }
 
+#: Named basemaps: URL template and attribution (trusted HTML: it is configuration).
 TILES = {
     "osm": (
         "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -42,15 +83,227 @@ TILES = {
     ),
 }
 
-SAMPLE_NOTICE = (
+
+class Html(markupsafe.Markup):
+    """Markup that is safe on a page, in folium's template literals included.
+
+    A `markupsafe.Markup` whose escaping is :func:`geoservice.escape.html`: whatever is
+    combined with it and is not `Html` (or another ``__html__`` object) is escaped on the
+    way in, so ``Html("<b>{}</b>").format(value)``, ``Html("<br>").join(values)`` and
+    ``Html("…") + value`` never let data become markup. Wrap only literals written in the
+    code (``Html("<br>")``) or the output of an autoescaping template.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def escape(cls, s: object) -> Html:
+        """Escape ``s`` for HTML text, attributes and JS template literals (None → "")."""
+        if hasattr(s, "__html__"):
+            return cls(s.__html__())
+        return cls(escape.html(s))
+
+
+class _RawHtml(folium.Element):
+    """`Html` put into the page as it is (``folium.Element(text)`` would parse it as a
+    Jinja template)."""
+
+    def __init__(self, html: Html) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self._html = str(html)
+
+    def render(self, **kwargs) -> str:
+        """The HTML, unchanged."""
+        return self._html
+
+
+SAMPLE_NOTICE = Html(
     "示例数据：驿站与保护点位置为演示用样例，并非总工会正式名录。"
     "<br><small>Sample data: stations and reservoir sites are illustrative, not the union's "
     "official list.</small>"
 )
 
 
-def _e(value: object) -> str:
-    return escape.html(value)
+def clip(value: object, limit: int = TEXT_DISPLAY_MAX) -> str:
+    """A data value as display text of at most ``limit`` characters.
+
+    Parameters
+    ----------
+    value
+        Any value; None becomes ``""``.
+    limit
+        Most characters (code points) kept; a longer value keeps ``limit - 1`` and ends
+        in `ELLIPSIS`. ``static/nearest.js`` cuts the same way (``clip``).
+
+    Returns
+    -------
+    str
+    """
+    text_ = "" if value is None else str(value)
+    if len(text_) <= limit:
+        return text_
+    return text_[: limit - 1] + ELLIPSIS
+
+
+def text(value: object, limit: int = TEXT_DISPLAY_MAX) -> Html:
+    """Display HTML of a data value: cut (`clip`), escaped, bidi-isolated in ``<bdi>``.
+
+    Parameters
+    ----------
+    value
+        Any value; None becomes an empty ``<bdi>``.
+    limit
+        Most characters shown.
+
+    Returns
+    -------
+    Html
+        E.g. ``<bdi>&lt;b&gt;西路</bdi>`` for ``"<b>西路"``.
+    """
+    return Html("<bdi>{}</bdi>").format(clip(value, limit))
+
+
+def name(value: object) -> Html:
+    """Display HTML of a station, site or town name (`text` cut at `NAME_DISPLAY_MAX`)."""
+    return text(value, NAME_DISPLAY_MAX)
+
+
+def _markup(content: object, limit: int) -> Html:
+    """`content` as it is if it is markup, else as data (`text`)."""
+    if hasattr(content, "__html__"):
+        return Html(content)
+    return text(content, limit)
+
+
+def tooltip(content: object, **kwargs) -> folium.Tooltip:
+    """A folium tooltip of `Html`, or of a data value shown as a name (see `name`).
+
+    folium writes the text into a JavaScript template literal and Leaflet shows it as
+    HTML; `Html` is safe in both.
+    """
+    return folium.Tooltip(str(_markup(content, NAME_DISPLAY_MAX)), **kwargs)
+
+
+def popup(content: object, *, max_width: int = 320) -> folium.Popup:
+    """A folium popup of `Html`, or of a data value shown as text (see `text`)."""
+    return folium.Popup(str(_markup(content, TEXT_DISPLAY_MAX)), max_width=max_width)
+
+
+def layer_name(label: object, count: int | None = None) -> str:
+    """A layer's name for folium's layer control, e.g. ``暖心驿站（92）``.
+
+    Leaflet writes layer names into the control with ``innerHTML``, so the label (data,
+    unless it is `Html`) is escaped and isolated like any other text.
+    """
+    shown = _markup(label, NAME_DISPLAY_MAX)
+    return str(shown if count is None else Html("{}（{}）").format(shown, int(count)))
+
+
+def label_layer(
+    frame: gpd.GeoDataFrame, column: str, *, limit: int = NAME_DISPLAY_MAX, **kwargs
+) -> folium.GeoJson:
+    """A GeoJSON layer of ``frame``'s geometries with a tooltip showing ``column``.
+
+    folium's ``GeoJsonTooltip`` puts property values into ``innerHTML`` as they are, so
+    the layer carries only one property, ``label``: the display HTML (`text`) of the
+    column, never the raw value.
+
+    Parameters
+    ----------
+    frame
+        Features to draw.
+    column
+        The column shown on hover (a name, usually).
+    limit
+        Most characters shown.
+    **kwargs
+        Passed to :class:`folium.GeoJson` (``name`` as for `layer_name`, ``style_function``,
+        ``marker``, …).
+
+    Returns
+    -------
+    folium.GeoJson
+    """
+    layer = gpd.GeoDataFrame(
+        {"label": [str(text(v, limit)) for v in frame[column]]},
+        geometry=frame.geometry.values,
+        crs=frame.crs,
+    )
+    if "name" in kwargs:
+        kwargs["name"] = layer_name(kwargs["name"])
+    return folium.GeoJson(
+        layer, tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False), **kwargs
+    )
+
+
+def tel_href(phone: object) -> str | None:
+    """A ``tel:`` URL for the first phone number in a stored phone text, or None.
+
+    Only ``+`` and digits reach the URL (``010-6904 1234转8001`` → ``tel:01069041234``),
+    so no stored value can become another kind of link. ``static/nearest.js`` applies the
+    same rule (``telHref``).
+    """
+    match = _PHONE.search("" if phone is None else str(phone))
+    if not match:
+        return None
+    digits = re.sub(r"[^0-9+]", "", match.group())
+    return f"tel:{digits}" if len(digits.lstrip("+")) >= 3 else None
+
+
+# A run of digits with the separators people type in phone numbers.
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*")
+
+
+def tile_layer(tiles: str | None) -> tuple[str, str] | None:
+    """The basemap of a ``TILES`` setting: (URL template, attribution HTML), or None.
+
+    Parameters
+    ----------
+    tiles
+        ``None``/``""`` (no basemap), a name of `TILES` (``"osm"``), or
+        ``"https://…/{z}/{x}/{y}.png|attribution"`` (the attribution is trusted HTML from
+        the configuration; without it the URL is shown).
+    """
+    if not tiles:
+        return None
+    if tiles in TILES:
+        return TILES[tiles]
+    url, _, attr = tiles.partition("|")
+    return url, attr or url
+
+
+def tile_origin(tiles: str | None) -> str | None:
+    """Where a ``TILES`` basemap loads its images from, as a CSP source expression.
+
+    Parameters
+    ----------
+    tiles
+        As for `tile_layer`.
+
+    Returns
+    -------
+    str or None
+        ``scheme://host[:port]``, with ``*.`` for a templated subdomain
+        (``https://{s}.tile.example.org/…`` → ``https://*.tile.example.org``); None when
+        there is no basemap or it is not an absolute http(s) URL (a relative URL is the
+        app's own origin).
+    """
+    layer = tile_layer(tiles)
+    if layer is None:
+        return None
+    parts = urllib.parse.urlsplit(layer[0].strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    host, _, port = parts.netloc.rpartition("@")[2].partition(":")
+    labels = host.split(".")
+    templated = [i for i, label in enumerate(labels) if "{" in label or "}" in label]
+    if templated:
+        labels = ["*", *labels[templated[-1] + 1 :]]
+    if labels == ["*"] or not all(re.fullmatch(r"[A-Za-z0-9-]+|\*", x) for x in labels):
+        return None
+    origin = f"{parts.scheme.lower()}://{'.'.join(labels).lower()}"
+    return f"{origin}:{port}" if port.isdigit() else origin
 
 
 def base_map(
@@ -62,25 +315,27 @@ def base_map(
     ----------
     tiles : str, optional
         ``None`` (no basemap, fully offline), ``"osm"``, or a URL template
-        ``https://…/{z}/{x}/{y}.png|attribution`` (attribution after a ``|``).
+        ``https://…/{z}/{x}/{y}.png|attribution`` (see `tile_layer`).
     """
     assets.use_local_assets(asset_url)
     # folium only gives max_zoom to tile layers; marker clusters need the map's maxZoom
     # even when there are no tiles.
     m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=None, control_scale=True, maxZoom=19)
-    if tiles:
-        url, attr = TILES.get(tiles, (tiles.split("|")[0], tiles.partition("|")[2] or tiles))
+    basemap = tile_layer(tiles)
+    if basemap:
+        url, attr = basemap
         folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
     boundary = store.read("boundary")
-    folium.GeoJson(
-        boundary[["name", "geometry"]],
+    label_layer(
+        boundary,
+        "name",
         name="密云区界",
         style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     ).add_to(m)
     reservoir = store.read("reservoir")
-    folium.GeoJson(
-        reservoir[["name", "geometry"]],
+    label_layer(
+        reservoir,
+        "name",
         name="密云水库（近似）",
         style_function=lambda _f: {
             "color": "#1f78b4",
@@ -88,32 +343,36 @@ def base_map(
             "fillColor": "#a6cee3",
             "fillOpacity": 0.6,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     ).add_to(m)
     b = boundary.total_bounds
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return m
 
 
-def station_popup(rec: dict) -> str:
-    """HTML popup for one station record (:meth:`Station.record`; every value escaped)."""
+def station_popup(rec: dict) -> Html:
+    """Popup HTML of one station record (:meth:`Station.record`; every value escaped)."""
     badge = (
-        '<span style="color:#1a7f37;font-weight:bold">开放中</span>'
+        Html('<span style="color:#1a7f37;font-weight:bold">开放中</span>')
         if rec["open_now"]
-        else '<span style="color:#b42318;font-weight:bold">已关闭</span>'
+        else Html('<span style="color:#b42318;font-weight:bold">已关闭</span>')
     )
-    phone = _e(rec.get("phone"))
+    phone = rec.get("phone") or ""
+    href = tel_href(phone)
+    if href:
+        phone_row = Html('电话：<a href="{}">{}</a>').format(href, text(phone))
+    else:
+        phone_row = Html("电话：{}").format(text(phone or "—"))
     rows = [
-        f"<b>{_e(rec['name'])}</b>",
-        f"{_e(rec['kind_label'])} · {badge}",
-        f"开放时间：{_e(rec['hours_zh'])}（{_e(rec['status'])}）",
-        f"服务设施：{_e('、'.join(rec['amenity_labels']) or '—')}",
-        f"地址：{_e(rec.get('address') or '—')}",
-        f'电话：<a href="tel:{phone}">{phone}</a>' if phone else "电话：—",
+        Html('<b class="popup-name">{}</b>').format(name(rec["name"])),
+        Html("{} · {}").format(text(rec["kind_label"]), badge),
+        Html("开放时间：{}（{}）").format(text(rec["hours_zh"]), text(rec["status"])),
+        Html("服务设施：{}").format(text("、".join(rec["amenity_labels"]) or "—")),
+        Html("地址：{}").format(text(rec.get("address") or "—")),
+        phone_row,
     ]
     if rec.get("source") == "sample":
-        rows.append('<i style="color:#888">示例数据 sample</i>')
-    return '<div class="station-popup">' + "<br>".join(rows) + "</div>"
+        rows.append(Html('<i style="color:#888">示例数据 sample</i>'))
+    return Html('<div class="station-popup">{}</div>').format(Html("<br>").join(rows))
 
 
 def overview_map(
@@ -141,7 +400,7 @@ def overview_map(
         if rows.empty:
             continue
         icon, color = STATION_STYLE[kind]
-        group = folium.plugins.FeatureGroupSubGroup(cluster, name=f"{label}（{len(rows)}）")
+        group = folium.plugins.FeatureGroupSubGroup(cluster, name=layer_name(label, len(rows)))
         group.add_to(m)
         for st in Station.from_frame(rows):
             rec = st.record(at)
@@ -150,8 +409,8 @@ def overview_map(
             folium.Marker(
                 (rec["lat"], rec["lon"]),
                 icon=folium.Icon(icon=icon, prefix="fa", color=color),
-                tooltip=_e(rec["name"]),
-                popup=folium.Popup(station_popup(rec), max_width=320),
+                tooltip=tooltip(rec["name"]),
+                popup=popup(station_popup(rec), max_width=320),
             ).add_to(group)
     _add_sites(m, store.sites())
     _add_towns(m, store.read("towns"))
@@ -166,93 +425,126 @@ def overview_map(
 def add_legend(m: folium.Map) -> None:
     """A legend of the station icons and site colours (bottom right)."""
     items = [
-        f'<i class="fa fa-{icon}" style="color:{_LEGEND_COLORS[color]};width:18px"></i>{label}'
+        Html('<i class="fa fa-{}" style="color:{};width:18px"></i>{}').format(
+            icon, _LEGEND_COLORS[color], label
+        )
         for kind, label in STATION_KINDS.items()
         for icon, color in [STATION_STYLE[kind]]
     ] + [
-        f'<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
-        f'background:{SITE_COLORS[kind]};margin:0 6px 0 3px"></span>{label}'
+        Html(
+            '<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+            'background:{};margin:0 6px 0 3px"></span>{}'
+        ).format(SITE_COLORS[kind], label)
         for kind, label in SITE_KINDS.items()
     ]
-    box = (
+    box = Html(
         '<div class="geoservice-legend" style="position:fixed;bottom:28px;right:10px;'
         "z-index:1000;background:rgba(255,255,255,.94);border-radius:6px;padding:6px 10px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">'
-        + "<br>".join(items)
-        + "</div>"
-    )
-    m.get_root().html.add_child(folium.Element(box))
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">{}</div>'
+    ).format(Html("<br>").join(items))
+    m.get_root().html.add_child(_RawHtml(box))
 
 
 # awesome-markers colour names → the hex the marker images use.
 _LEGEND_COLORS = {"red": "#d63e2a", "blue": "#38aadd", "green": "#72b026", "purple": "#d252b9"}
 
 
+def _minutes(value: object, kind: str) -> int:
+    """A stored service time in minutes; an unreadable one (edited in QGIS) is the default."""
+    try:
+        minutes = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        minutes = math.nan
+    if not math.isfinite(minutes) or minutes <= 0:
+        return SITE_SERVICE_MINUTES.get(kind, 30)
+    return round(minutes)
+
+
 def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
     """Sites with coordinates as small circles (stations stay the map's foreground)."""
-    located = sites.loc[sites.geometry.notna()]
+    located = sites.loc[sites.geometry.notna() & ~sites.geometry.is_empty]
     for kind, label in SITE_KINDS.items():
         rows = located.loc[located["kind"] == kind]
         if rows.empty:
             continue
         color = SITE_COLORS[kind]
-        group = folium.FeatureGroup(name=f"{label}（{len(rows)}）", show=True).add_to(m)
-        for rec in rows.drop(columns="geometry").to_dict("records"):
-            sample = "<br><i>示例数据 sample</i>" if rec["source"] == "sample" else ""
+        group = folium.FeatureGroup(name=layer_name(label, len(rows)), show=True).add_to(m)
+        for rec in rows.to_dict("records"):
+            sample = Html("<br><i>示例数据 sample</i>") if rec["source"] == "sample" else ""
             folium.CircleMarker(
-                (rec["lat"], rec["lon"]),
+                (rec["geometry"].y, rec["geometry"].x),
                 radius=6,
                 color="#ffffff",
                 weight=1.5,
                 fill=True,
                 fill_color=color,
                 fill_opacity=0.9,
-                tooltip=_e(rec["name"]),
-                popup=folium.Popup(
-                    f"<b>{_e(rec['name'])}</b><br>{_e(label)} · 服务约 "
-                    f"{int(rec['service_minutes'])} 分钟{sample}",
+                tooltip=tooltip(rec["name"]),
+                popup=popup(
+                    Html('<b class="popup-name">{}</b><br>{} · 服务约 {} 分钟{}').format(
+                        name(rec["name"]), label, _minutes(rec["service_minutes"], kind), sample
+                    ),
                     max_width=260,
                 ),
             ).add_to(group)
 
 
 def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
-    seats = towns.loc[towns.geometry.notna()]
-    group = folium.FeatureGroup(name=f"乡镇驻地（{len(seats)}/{len(towns)}）", show=False)
+    seats = towns.loc[towns.geometry.notna() & ~towns.geometry.is_empty]
+    group = folium.FeatureGroup(
+        name=layer_name(Html("乡镇驻地（{}/{}）").format(len(seats), len(towns))), show=False
+    )
     for rec in seats.to_dict("records"):
         folium.CircleMarker(
             (rec["geometry"].y, rec["geometry"].x),
             radius=4,
             color="#444",
             fill=True,
-            tooltip=_e(rec["name"]),
+            tooltip=tooltip(rec["name"]),
         ).add_to(group)
     group.add_to(m)
 
 
-def add_notice(m: folium.Map, html_text: str) -> None:
-    """Pin a notice box (trusted HTML, not data) to the bottom-left of the map."""
-    box = (
+def add_notice(m: folium.Map, content: object) -> None:
+    """Pin a notice box to the top left of the map (`Html`; anything else is shown as text)."""
+    box = Html(
         '<div class="geoservice-notice" style="position:fixed;top:56px;left:54px;'
         "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
-        'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">'
-        f"{html_text}</div>"
-    )
-    m.get_root().html.add_child(folium.Element(box))
+        'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">{}</div>'
+    ).format(_markup(content, TEXT_DISPLAY_MAX))
+    m.get_root().html.add_child(_RawHtml(box))
 
 
 def render(
-    m: folium.Map, *, title: str = "密云区暖心驿站地图", header: str = "", icon: str = ""
+    m: folium.Map, *, title: str = "密云区暖心驿站地图", header: object = "", icon: str = ""
 ) -> str:
-    """Render a map to a complete zh-Hans HTML page (``icon``: favicon URL)."""
+    """Render a map to a complete zh-Hans HTML page.
+
+    Parameters
+    ----------
+    m
+        The map.
+    title
+        The page title (text).
+    header
+        `Html` put at the start of the ``<body>`` (anything else is shown as text).
+    icon
+        Favicon URL.
+
+    Returns
+    -------
+    str
+        The page. Its ``<script>`` tags carry no nonce: the web layer adds the response's
+        own when it sends the page (:class:`geoservice.web.security.NoncedPage`).
+    """
     if header:
-        m.get_root().html.add_child(folium.Element(header))
+        m.get_root().html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
     page = m.get_root().render()
     page = page.replace("<html>", '<html lang="zh-Hans">', 1)
-    head = f"<head>\n<title>{_e(title)}</title>"
+    head = Html("<head>\n<title>{}</title>").format(title)
     if icon:
-        head += f'\n<link rel="icon" href="{_e(icon)}" type="image/svg+xml">'
-    return page.replace("<head>", head, 1)
+        head += Html('\n<link rel="icon" href="{}" type="image/svg+xml">').format(icon)
+    return page.replace("<head>", str(head), 1)
 
 
 class _ExposeMap(folium.MacroElement):
@@ -376,13 +668,9 @@ def nearest_map(
     stations = store.stations()
     warm = stations.loc[stations["kind"] == "warm_station"]
     if not warm.empty:
-        # folium's GeoJsonTooltip puts property values into innerHTML unescaped, so the
-        # tooltip gets a pre-escaped copy of the name rather than the raw one.
-        layer = gpd.GeoDataFrame(
-            {"label": [_e(n) for n in warm["name"]]}, geometry=warm.geometry.values, crs=warm.crs
-        )
-        folium.GeoJson(
-            layer,
+        label_layer(
+            warm,
+            "name",
             name="暖心驿站",
             marker=folium.CircleMarker(
                 radius=5,
@@ -392,7 +680,6 @@ def nearest_map(
                 fill_color=_LEGEND_COLORS[STATION_STYLE["warm_station"][1]],
                 fill_opacity=0.85,
             ),
-            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
         ).add_to(m)
     _ExposeMap().add_to(m)
     return m

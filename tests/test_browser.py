@@ -7,6 +7,14 @@ from conftest import ARTIFACTS, needs_chromium, serving
 
 pytestmark = needs_chromium
 
+#: Records the page's Content-Security-Policy violations in window.__csp.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+    window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
 
 @pytest.fixture
 def live_server(app):
@@ -24,6 +32,7 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
         "request",
         lambda r: external.append(r.url) if not r.url.startswith(live_server) else None,
     )
+    page.add_init_script(CSP_WATCH)
     page.goto(live_server + "/", wait_until="networkidle")
     page.wait_for_selector(".leaflet-marker-icon", timeout=15000)
     assert page.title() == "密云区暖心驿站地图"
@@ -73,6 +82,7 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
     page.screenshot(path=str(ARTIFACTS / "index_popup.png"))
     assert errors == []
     assert external == []
+    assert page.evaluate("window.__csp") == []  # the page satisfies its own policy
 
 
 def test_home_page_labels_a_schematic_road_network(live_server, browser):

@@ -13,6 +13,7 @@ import re
 import geopandas as gpd
 import pytest
 from conftest import ARTIFACTS, needs_chromium, serving, stations_frame
+from test_browser import CSP_WATCH
 
 from geoservice.web import STORE_KEY
 
@@ -126,6 +127,7 @@ def _phone(browser, origin: str, *, geolocation: bool):
     if geolocation:
         kwargs["geolocation"] = HERE
     context = browser.new_context(**kwargs)
+    context.add_init_script(CSP_WATCH)
     if geolocation:
         context.grant_permissions(["geolocation"], origin=origin)
     page = context.new_page()
@@ -271,6 +273,8 @@ def test_phone_flow_locate_tap_mode_and_navigate(live_server, browser):
     assert "is-selected" in cards.nth(1).get_attribute("class")
     assert page.locator("path.route-selected").count() == 1
 
+    assert page.evaluate("window.__csp") == []  # the page satisfies its own policy
+
     # Reload: the mode is remembered.
     page.reload(wait_until="networkidle")
     assert page.locator("input[name=mode][value=drive]").is_checked()
@@ -379,9 +383,10 @@ def test_notices_for_schematic_sample_outside_and_empty(live_server, browser):
     assert page.evaluate("() => window.pwned") is None
     assert card.locator("img, i").count() == 0
     assert card.locator(".nav-amap").count() == 0  # a non-https link is dropped
-    assert card.locator("a[href^='tel:']").count() == 1
-    # The phone link keeps only digits: a "javascript:" phone cannot become a script URL.
-    assert card.locator("a[href^='tel:']").get_attribute("href") == "tel:1"
+    # A phone link needs a number (≥ 3 digits) and keeps only digits: a "javascript:"
+    # phone is shown as text and cannot become a link of any kind.
+    assert card.locator("a").count() == 1  # the Baidu button only
+    assert "javascript:alert(1)" in card.locator(".card-facts").inner_text()
     page.evaluate("() => window.geoserviceMap.fire('click', {latlng: L.latLng(40.371, 116.832)})")
     page.wait_for_selector(".notice-empty")
     assert "此时没有开放的站点" in page.locator(".notice-empty").inner_text()

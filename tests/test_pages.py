@@ -48,10 +48,11 @@ def test_page_follows_store_edits(client, store):
     before = client.get("/").get_data(as_text=True)
     assert "WS001" not in before  # ids are not shown, names are
     name = store.stations().set_index("id").loc["WS001", "name"]
-    assert f"<b>{name}</b>" in before
+    shown = f'<b class="popup-name"><bdi>{name}</bdi></b>'
+    assert shown in before
     store.update("stations", lambda g: (g.loc[g["id"] != "WS001"], None))
     after = client.get("/").get_data(as_text=True)
-    assert f"<b>{name}</b>" not in after
+    assert shown not in after
 
 
 def test_favicon(client):

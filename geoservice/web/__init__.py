@@ -49,7 +49,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         minute``). ``RATELIMIT_ENABLED = False`` switches limiting off.
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
-        ``"URL-template|attribution"``.
+        ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
+        from its origin (see :mod:`geoservice.web.security`).
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
@@ -87,10 +88,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[ENGINE_KEY] = EngineProvider(library, store)
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
 
-    from geoservice.web import api, cli, pages
+    from geoservice.web import api, cli, http_errors, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    # App-wide, so that every page and answer added later has the headers and the JSON
+    # errors under /api without doing anything (see security.py for what a page must do).
+    security.init_app(app)
+    http_errors.init_app(app)
     cli.register(app)
     _limit(app)
     return app

@@ -1,4 +1,10 @@
-"""HTML pages: the district map at ``/`` and the nearest-station finder at ``/nearest``."""
+"""HTML pages: the district map at ``/`` and the nearest-station finder at ``/nearest``.
+
+Pages are folium maps rendered once per store revision (`_cached_page`) and sent with a
+fresh CSP nonce on their scripts each time (:class:`geoservice.web.security.NoncedPage`).
+Data reaches them only through :mod:`geoservice.maps`' escaping helpers; their own code
+lives in ``static/<page>.js`` (no inline handlers). See :mod:`geoservice.web.security`.
+"""
 
 from __future__ import annotations
 
@@ -10,41 +16,41 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from geoservice import maps
 from geoservice.model import AMENITIES
-from geoservice.web import get_store
+from geoservice.web import get_store, security
 
 bp = Blueprint("pages", __name__)
 
 #: The last rendered page per endpoint, with the key it was rendered for.
-_pages: dict[str, tuple[tuple, str]] = {}
+_pages: dict[str, tuple[tuple, security.NoncedPage]] = {}
 _pages_lock = threading.Lock()
 
 
 def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
     """Serve the current endpoint's page, rendering it only when the store, the basemap
-    setting, the URL or ``extra`` changed since the last render."""
+    setting, the URL or ``extra`` changed since the last render.
+
+    The page is kept without nonces; each response puts its own on the page's scripts.
+    """
     store = get_store()
     key = (store.location(), store.revision(), current_app.config["TILES"], request.path, *extra)
     with _pages_lock:
         hit = _pages.get(request.endpoint)
     if hit is None or hit[0] != key:
-        hit = (key, render())
+        hit = (key, security.NoncedPage(render()))
         with _pages_lock:
             _pages[request.endpoint] = hit
-    return Response(hit[1], mimetype="text/html")
+    return security.page_response(hit[1])
 
 
-def _header() -> str:
-    api = url_for("api.stations")
-    nearest = url_for("pages.nearest")
-    return (
+def _header() -> maps.Html:
+    return maps.Html(
         '<div class="geoservice-header" style="position:fixed;top:10px;left:54px;z-index:1000;'
         "background:rgba(255,255,255,.94);border-radius:6px;padding:6px 12px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
         "<b>密云区总工会 · 暖心驿站与职工之家</b>"
-        f' <a href="{nearest}" style="margin-left:8px;font-size:13px;font-weight:bold">'
-        "找最近驿站</a>"
-        f' <a href="{api}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
-    )
+        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
+        ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
+    ).format(url_for("pages.nearest"), url_for("api.stations"))
 
 
 @bp.get("/favicon.ico")
@@ -110,6 +116,9 @@ def _nearest_page() -> str:
             "api": url_for("api.nearest"),
             "k": 3,
             "default_mode": NEAREST_DEFAULT_MODE,
+            # Display lengths, so that cards cut names as the server's pages do.
+            "name_max": maps.NAME_DISPLAY_MAX,
+            "text_max": maps.TEXT_DISPLAY_MAX,
         },
         home_url=url_for("pages.index"),
         modes=NEAREST_MODES,
@@ -119,16 +128,17 @@ def _nearest_page() -> str:
     page = maps.render(
         m,
         title="找最近的暖心驿站 · 密云区总工会",
-        header=panel,
+        # An autoescaping template: its output is markup.
+        header=maps.Html(panel),
         icon=url_for("static", filename="favicon.svg"),
     )
     # After folium's own CSS, so the page's rules win over Bootstrap's; the script is
     # deferred, so it runs once folium's inline script has created the map.
-    assets = (
-        f'<link rel="stylesheet" href="{static}/nearest.css">\n'
-        f'<script src="{static}/nearest.js" defer></script>\n</head>'
-    )
-    return page.replace("</head>", assets, 1)
+    assets = maps.Html(
+        '<link rel="stylesheet" href="{0}/nearest.css">\n'
+        '<script src="{0}/nearest.js" defer></script>\n</head>'
+    ).format(static)
+    return page.replace("</head>", str(assets), 1)
 
 
 @bp.get("/nearest")

@@ -2,8 +2,12 @@
  * /nearest — find the nearest open warm station (暖心驿站) by road travel time.
  *
  * Plain ES2017, no framework, no CDN. Every value that comes from the API is put into the
- * page with textContent / setAttribute, never innerHTML: station names, addresses and
- * phone numbers are user-imported data.
+ * page with textContent / setAttribute (of plain attributes), never innerHTML: station
+ * names, addresses and phone numbers are user-imported data. Such text is cut for display
+ * as the server's pages cut it (clip) and isolated (dir="auto", or FSI…PDI in attributes)
+ * so that bidi controls in a name cannot reorder the text around it. Links are built only
+ * from https: URLs and digits-only tel: numbers. The page's Content-Security-Policy allows
+ * no inline script, so all behaviour is bound here with addEventListener.
  *
  * The Leaflet map is created by folium's inline script; maps.nearest_map publishes it as
  * window.geoserviceMap (and fires "geoservice:map-ready"). This file is loaded with
@@ -20,6 +24,10 @@
   var ROUTE_OTHER = { color: "#6f86c6", weight: 4, opacity: 0.55 };
 
   var cfg = readConfig();
+  // Display lengths (characters) of names and other texts: maps.NAME_DISPLAY_MAX and
+  // maps.TEXT_DISPLAY_MAX on the server, sent in the page's config.
+  var NAME_MAX = cfg.name_max || 60;
+  var TEXT_MAX = cfg.text_max || 160;
   var el = {};
   var state = {
     map: null,
@@ -72,6 +80,27 @@
     return node;
   }
 
+  // At most `max` characters (code points, as Python counts them), the last one "…".
+  function clip(value, max) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (text.length <= max) return text; // UTF-16 units ≥ code points: surely short enough
+    var chars = Array.from(text);
+    return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "\u2026";
+  }
+
+  // Plain-text isolation (FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE) for attributes
+  // such as titles and labels, where no element can isolate the text.
+  function isolate(text) {
+    return "\u2068" + text + "\u2069";
+  }
+
+  // An element showing a data value as text: cut to `max` and bidi-isolated (dir="auto").
+  function dataText(tag, className, value, max) {
+    var node = h(tag, className, clip(value, max));
+    node.setAttribute("dir", "auto");
+    return node;
+  }
+
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
   }
@@ -82,15 +111,19 @@
     return Math.round(metres) + " 米";
   }
 
-  // Only http(s) navigation links and digits-only tel: links reach an href, so a
-  // tampered record can never become a javascript: URL.
+  // Only https navigation links (the server makes them) and digits-only tel: links reach
+  // an href, so a tampered record can never become a javascript: URL.
   function safeHttpUrl(url) {
-    return typeof url === "string" && /^https:\/\//i.test(url) ? url : null;
+    return typeof url === "string" && /^https:\/\/[^\s]+$/i.test(url) ? url : null;
   }
 
+  // The first phone number of a stored phone text, as maps.tel_href does on the server:
+  // "010-6904 1234转8001" → "tel:01069041234"; no link without at least 3 digits.
   function telHref(phone) {
-    var digits = String(phone || "").replace(/[^0-9+]/g, "");
-    return digits ? "tel:" + digits : null;
+    var match = /\+?[0-9][0-9 ()\-]*/.exec(String(phone || ""));
+    if (!match) return null;
+    var digits = match[0].replace(/[^0-9+]/g, "");
+    return digits.replace(/^\+/, "").length >= 3 ? "tel:" + digits : null;
   }
 
   // -- status, notices, errors -------------------------------------------------------
@@ -104,7 +137,7 @@
     var box = h("div", "notice notice-" + kind);
     box.setAttribute("role", kind === "error" ? "alert" : "note");
     box.appendChild(h("strong", null, title));
-    if (detail) box.appendChild(h("span", "notice-detail", detail));
+    if (detail) box.appendChild(dataText("span", "notice-detail", detail, TEXT_MAX * 2));
     el.notices.appendChild(box);
     return box;
   }
@@ -224,7 +257,7 @@
 
     var head = h("div", "card-head");
     head.appendChild(h("span", "card-rank", rank));
-    head.appendChild(h("h2", "card-name", result.name));
+    head.appendChild(dataText("h2", "card-name", result.name, NAME_MAX));
     art.appendChild(head);
 
     // Time, distance and open status on one line: what a rider decides by, at a glance.
@@ -235,7 +268,8 @@
     if (dist) time.appendChild(document.createTextNode(" · " + dist));
     meta.appendChild(time);
     meta.appendChild(
-      h("p", "card-status " + (result.open_now ? "is-open" : "is-closed"), result.status)
+      dataText("p", "card-status " + (result.open_now ? "is-open" : "is-closed"),
+        result.status, TEXT_MAX)
     );
     art.appendChild(meta);
 
@@ -244,7 +278,7 @@
       var list = h("ul", "card-amenities");
       list.setAttribute("aria-label", "服务设施");
       labels.forEach(function (label) {
-        list.appendChild(h("li", null, label));
+        list.appendChild(dataText("li", null, label, TEXT_MAX));
       });
       art.appendChild(list);
     }
@@ -254,8 +288,9 @@
       if (value === null || value === undefined || value === "") return null;
       facts.appendChild(h("dt", null, term));
       var dd = h("dd");
-      if (typeof value === "string") dd.textContent = value;
-      else dd.appendChild(value);
+      dd.setAttribute("dir", "auto");
+      if (value instanceof Node) dd.appendChild(value);
+      else dd.textContent = clip(value, TEXT_MAX);
       facts.appendChild(dd);
       return dd;
     }
@@ -263,9 +298,11 @@
     fact("地址", result.address);
     var tel = telHref(result.phone);
     if (tel) {
-      var phone = h("a", "card-phone", result.phone);
+      var phone = h("a", "card-phone", clip(result.phone, TEXT_MAX));
       phone.href = tel;
       fact("电话", phone);
+    } else {
+      fact("电话", result.phone); // no number in it: shown, not linked
     }
     if (facts.firstChild) art.appendChild(facts);
 
@@ -281,7 +318,7 @@
       a.href = url;
       a.target = "_blank";
       a.rel = "noopener noreferrer";
-      a.setAttribute("aria-label", spec[1] + "到 " + result.name);
+      a.setAttribute("aria-label", spec[1] + "到 " + isolate(clip(result.name, NAME_MAX)));
       nav.appendChild(a);
     });
     art.appendChild(nav);
@@ -379,10 +416,11 @@
       });
       state.routes.push(line);
       if (latlngs.length) bounds.extend(line.getBounds());
+      var label = isolate(clip(r.name, NAME_MAX));
       var marker = L.marker([r.lat, r.lon], {
         icon: rankIcon(i + 1),
-        title: String(r.name),
-        alt: String(r.name),
+        title: label,
+        alt: label,
         riseOnHover: true,
         zIndexOffset: 1000 - i,
       });
