@@ -6,6 +6,7 @@ here, at the edge, and nowhere else.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from geoservice import crs
@@ -13,12 +14,23 @@ from geoservice import crs
 _AMAP_MODE = {"walk": "walk", "bike": "ride", "drive": "car"}
 _BAIDU_MODE = {"walk": "walking", "bike": "riding", "drive": "driving"}
 SOURCE_APP = "miyun-union-geoservice"
+#: Longest destination label put into a link (a stored name may be far longer).
+LABEL_MAX = 60
+# Characters that are separators inside the apps' own parameters, and control/bidi marks.
+_LABEL_UNSAFE = re.compile(r"[|,;:\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def _label(name: object) -> str:
+    """A destination label safe inside the apps' parameters: separators and control or
+    bidi characters replaced by spaces, cut at `LABEL_MAX` characters."""
+    text = " ".join(_LABEL_UNSAFE.sub(" ", str(name or "")).split())
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
 def amap_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None) -> str:
     """Amap navigation URI (opens the app on phones, the web page elsewhere)."""
     glon, glat = crs.wgs84_to_gcj02(lon, lat)
-    params = {"to": f"{glon:.6f},{glat:.6f},{name}", "mode": _AMAP_MODE.get(mode, "walk")}
+    params = {"to": f"{glon:.6f},{glat:.6f},{_label(name)}", "mode": _AMAP_MODE.get(mode, "walk")}
     if origin is not None:
         olon, olat = crs.wgs84_to_gcj02(*origin)
         params["from"] = f"{olon:.6f},{olat:.6f},我的位置"
@@ -29,7 +41,7 @@ def amap_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None)
 def baidu_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None) -> str:
     """Baidu Maps direction URI with BD-09 coordinates."""
     blon, blat = crs.wgs84_to_bd09(lon, lat)
-    params = {"destination": f"latlng:{blat:.6f},{blon:.6f}|name:{name}"}
+    params = {"destination": f"latlng:{blat:.6f},{blon:.6f}|name:{_label(name)}"}
     if origin is not None:
         olon, olat = crs.wgs84_to_bd09(*origin)
         params["origin"] = f"latlng:{olat:.6f},{olon:.6f}|name:我的位置"

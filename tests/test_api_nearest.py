@@ -374,3 +374,14 @@ def test_openapi_examples_for_routing(grid_client):
     example["origins"] = [[116.8312, 40.3690]]
     assert grid_client.post("/api/nearest/batch", json=example).status_code == 200
     assert grid_client.get("/api/network/roads").status_code == 200
+
+
+def test_navigation_labels_are_bounded_and_cannot_break_parameters():
+    from geoservice import navigation
+
+    hostile = "站|name:evil,1;2\u202e" + "长" * 10_000
+    links = navigation.links(116.83, 40.37, hostile, "walk")
+    for url in links.values():
+        assert len(url) < 1500
+    assert "name%3Aevil" not in links["baidu"]
+    assert links["baidu"].count("|name:") == 1
