@@ -30,7 +30,7 @@ import geopandas as gpd
 import openpyxl
 import pandas as pd
 import pyogrio
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.cell.cell import ERROR_CODES
 
 from geoservice import escape
@@ -43,7 +43,8 @@ from geoservice.model import AMENITIES, CRS_STORAGE, SITE_COLUMNS, STATION_COLUM
 MAX_FILE_BYTES = 20 * 1024 * 1024
 #: Most data rows (GeoJSON/GeoPackage features) in one file; reading stops at the next one.
 MAX_ROWS = 20_000
-#: Most sheet rows read from an XLSX sheet, blank ones included (reading stops after them).
+#: Most rows of an XLSX workbook, blank ones included: all its sheets' <row> tags, counted
+#: in the raw XML before openpyxl reads anything, and the rows of the sheet read.
 MAX_SHEET_ROWS = 2 * MAX_ROWS + 1
 #: Most columns of a CSV/XLSX header.
 MAX_COLUMNS = 200
@@ -307,15 +308,25 @@ def _check_xlsx_parts(path: Path) -> None:
     total = sum(p.file_size for p in parts)
     loaded = sum(p.file_size for p in parts if not p.filename.startswith("xl/worksheets/"))
     for size, limit, zh, en in (
-        (total, MAX_XLSX_UNPACKED_BYTES, "工作簿", "the workbook"),
-        (loaded, MAX_XLSX_LOADED_BYTES, "共享字符串与样式", "its shared strings and styles"),
+        (total, MAX_XLSX_UNPACKED_BYTES, "工作簿", "the workbook unpacks"),
+        (loaded, MAX_XLSX_LOADED_BYTES, "共享字符串与样式", "its shared strings and styles unpack"),
     ):
         if size > limit:
             msg = (
                 f"{path.name}：{zh}解压后 {size / 2**20:.0f} MB，超过 {limit // 2**20} MB 上限 / "
-                f"{en} unpack to {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit"
+                f"{en} to {size / 2**20:.0f} MB, over the {limit // 2**20} MB limit"
             )
             raise FileFormatError(msg)
+    # openpyxl parses about 20,000 rows a second, and parses a whole sheet at load when it
+    # has no <dimension>: counting <row> tags in the raw XML refuses a million rows in
+    # milliseconds instead, before openpyxl sees them.
+    sheets = [
+        p.filename
+        for p in parts
+        if p.filename.startswith("xl/worksheets/") and p.filename.endswith(".xml")
+    ]
+    if _row_tags_exceed(path, sheets, MAX_SHEET_ROWS):
+        raise _past_scan_limit(path)
 
 
 def _read_xlsx(path: Path, layer: str | None) -> Table:
@@ -381,14 +392,41 @@ def _sheet_rows(path: Path, rows: Iterable[tuple]) -> Iterator[list]:
     """Sheet rows from row 2 on; an error when the sheet goes on past MAX_SHEET_ROWS."""
     for n, rec in enumerate(rows, start=2):
         if n > MAX_SHEET_ROWS:
-            msg = (
-                f"{path.name}：工作表超过 {MAX_SHEET_ROWS:,} 行（含空行），已停止读取；"
-                "请删除多余的行或拆分文件 / the sheet goes on past row "
-                f"{MAX_SHEET_ROWS:,} (blank rows included); reading stopped. Delete the unused "
-                "rows or split the file"
-            )
-            raise FileFormatError(msg)
+            raise _past_scan_limit(path)
         yield [_xstring_unescape(v) for v in rec]
+
+
+def _past_scan_limit(path: Path) -> FileFormatError:
+    msg = (
+        f"{path.name}：工作簿超过 {MAX_SHEET_ROWS:,} 行（含空行），已停止读取；每个文件最多 "
+        f"{MAX_ROWS:,} 行数据，请删除多余的行或拆分文件 / the workbook has more than "
+        f"{MAX_SHEET_ROWS:,} rows (blank rows included); reading stopped. At most "
+        f"{MAX_ROWS:,} rows per file: delete the unused rows or split the file"
+    )
+    return FileFormatError(msg)
+
+
+_ROW_TAG_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+
+
+def _row_tags_exceed(path: Path, parts: list[str], limit: int) -> bool:
+    """Whether the sheet XML ``parts`` together have more than ``limit`` <row> elements,
+    counted in the inflated streams a megabyte at a time and stopped as soon as they do."""
+    keep = 64  # a tag cut by a chunk boundary is counted with the next chunk
+    count = 0
+    with zipfile.ZipFile(path) as archive:
+        for part in parts:
+            buf = b""
+            with archive.open(part) as f:
+                while chunk := f.read(1 << 20):
+                    buf += chunk
+                    cut = len(buf) - keep
+                    count += sum(1 for m in _ROW_TAG_RE.finditer(buf) if m.start() < cut)
+                    if count > limit:
+                        return True
+                    buf = buf[cut:]
+            count += len(_ROW_TAG_RE.findall(buf))
+    return count > limit
 
 
 def _read_geojson(path: Path, _layer: str | None) -> Table:
@@ -584,9 +622,11 @@ def _write_xlsx(path: Path, layer: str, head: list[str], body: list[list]) -> No
     string starting with ``=`` as a formula, so the type is set explicitly (and the
     quote-prefix style keeps Excel from turning it into one when the cell is edited).
     Characters XML cannot carry are written as OOXML ``_xHHHH_`` escapes, which
-    :func:`read_table` decodes."""
-    wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet(layer)
+    :func:`read_table` decodes. (Not openpyxl's write-only mode: it writes no <dimension>,
+    and openpyxl then parses the whole sheet an extra time on every read.)"""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = layer
     ws.append(head)
     for row in body:
         ws.append([_text_cell(ws, v) if isinstance(v, str) else v for v in row])
@@ -598,7 +638,7 @@ def _text_cell(ws, value: str) -> object:
     value = _xstring_escape(value)
     if not formula and value not in ERROR_CODES:  # "#N/A" would become an error cell
         return value
-    cell = WriteOnlyCell(ws, value=value)
+    cell = Cell(ws, value=value)
     cell.data_type = "s"
     cell.quotePrefix = formula
     return cell

@@ -120,7 +120,7 @@ def _station_row(r: int) -> str:
 @pytest.fixture(scope="session")
 def million_row_xlsx(tmp_path_factory):
     """1,048,576 sheet rows (Excel's maximum), compact enough to pass the unpacked-size
-    limit, so that only the row limit can stop it. Written once per session (~3 s)."""
+    limit, so that only the row limits can stop it. Written once per session (~3 s)."""
     path = tmp_path_factory.mktemp("big") / "million.xlsx"
     rows = (f'<row r="{r}"><c r="A{r}"><v>1</v></c></row>' for r in range(2, 1_048_577))
     return craft_xlsx(path, rows, dimension="A1:D1048576")
@@ -172,11 +172,23 @@ def test_exactly_the_row_limit_is_read(tmp_path, monkeypatch):
         gio.read_table(over)
 
 
-def test_a_million_row_xlsx_is_refused_at_the_row_limit(unchanged, million_row_xlsx):
-    # Refused after 20,001 streamed rows (about a second; see bench/bench_limits.py), not
-    # after reading all 1,048,576 (the old path took 46 s and 1.7 GB).
-    with pytest.raises(FileFormatError, match="more than 20,000 rows"):
+def test_a_million_row_xlsx_is_refused_before_openpyxl_reads_it(unchanged, million_row_xlsx):
+    # Its <row> tags are counted in the raw XML and counting stops at 40,002: refused in
+    # milliseconds (bench/bench_limits.py), where reading it took 46 s and 1.7 GB.
+    with pytest.raises(FileFormatError) as info:
         catalog.import_file(unchanged, "stations", million_row_xlsx)
+    message = str(info.value)
+    assert message.startswith("million.xlsx：工作簿超过 40,001 行（含空行）")
+    assert "At most 20,000 rows per file" in message
+
+
+def test_xlsx_rows_are_streamed_and_reading_stops_over_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(gio, "MAX_ROWS", 50)
+    path = craft_xlsx(tmp_path / "60.xlsx", [_station_row(r) for r in range(2, 62)])
+    with pytest.raises(FileFormatError, match="more than 50 rows"):
+        gio.read_table(path)
+    path = craft_xlsx(tmp_path / "50.xlsx", [_station_row(r) for r in range(2, 52)])
+    assert len(gio.read_table(path).frame) == 50
 
 
 def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(unchanged, tmp_path, monkeypatch):
@@ -184,7 +196,7 @@ def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(unchanged, tmp_path, mon
     filler = (f'<row r="{r}"></row>' for r in range(2, 100_000))  # ~2 MB unpacked
     bomb = craft_xlsx(tmp_path / "bomb.xlsx", filler)
     assert bomb.stat().st_size < 300_000
-    with pytest.raises(FileFormatError, match="unpack to 2 MB, over the 1 MB limit"):
+    with pytest.raises(FileFormatError, match="unpacks to 2 MB, over the 1 MB limit"):
         catalog.import_file(unchanged, "stations", bomb)
     # Shared strings and styles are loaded whole by openpyxl: their own, smaller limit.
     monkeypatch.setattr(gio, "MAX_XLSX_UNPACKED_BYTES", 2**30)
@@ -207,10 +219,15 @@ def test_xlsx_claiming_16384_columns_is_read_within_its_header(store, tmp_path):
 
 def test_xlsx_going_on_past_the_scan_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(gio, "MAX_SHEET_ROWS", 100)
+    # Counted in the raw XML (any sheet of the workbook), blank rows included …
+    blank = [f'<row r="{r}"/>' for r in range(3, 200)]
+    with pytest.raises(FileFormatError, match="more than 100 rows"):
+        gio.read_table(craft_xlsx(tmp_path / "blank.xlsx", [_station_row(2), *blank]))
+    # … and in the sheet read, where a row far down implies the rows before it.
     rows = [_station_row(2), '<row r="5000"><c r="A5000"><v>1</v></c></row>']
-    with pytest.raises(FileFormatError, match="past row 100"):
+    with pytest.raises(FileFormatError, match="more than 100 rows"):
         gio.read_table(craft_xlsx(tmp_path / "far.xlsx", rows))
-    # Blank rows within the scan limit are skipped, and the row numbers stay the sheet's.
+    # Blank rows within the limit are skipped, and the row numbers stay the sheet's.
     table = gio.read_table(craft_xlsx(tmp_path / "gap.xlsx", [_station_row(2), _station_row(9)]))
     assert table.rows == [2, 9]
 
