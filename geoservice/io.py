@@ -441,6 +441,9 @@ def _read_geojson(path: Path, _layer: str | None) -> Table:
     except RecursionError as exc:
         msg = f"{path.name}：JSON 嵌套过深 / the JSON is nested too deeply"
         raise FileFormatError(msg) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        msg = f"{path.name}：JSON 内容无效 / invalid JSON: {excerpt(str(exc), 120)}"
+        raise FileFormatError(msg) from exc
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         msg = f"{path.name}：应为 GeoJSON FeatureCollection / expected a GeoJSON FeatureCollection"
         raise FileFormatError(msg)
@@ -496,6 +499,8 @@ def _from_records(path: Path, records: list[dict], rows: list[int], row_label: s
 def _cell(value: object) -> object:
     if isinstance(value, list | tuple):
         return ";".join(str(v) for v in value)
+    if isinstance(value, dict):  # text, so that validation holds it to the text limits
+        return json.dumps(value, ensure_ascii=False)
     return value
 
 

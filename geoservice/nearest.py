@@ -287,16 +287,18 @@ class NearestEngine:
         """Record that ``cause`` (``"stations"`` or ``"network"``) is newer than the rows
         that answer, because building them was refused with ``exc``."""
         served = len(self._stations.ids) if self._stations is not None else 0
-        what = {"stations": ("站点名单", "station list"), "network": ("路网", "road network")}
-        zh, en = what[cause]
-        self._stale[cause] = {
-            "zh": f"{zh}比路由数据新，仍按上次的 {served} 个站点作答：{exc.zh}",
-            "en": (
-                f"the {en} is newer than the routing data; answers use the previous "
-                f"{served} stations: {exc.en}"
-            ),
-            "extra": {"stations_served": served, f"{cause}_refused": exc.stations},
-        }
+        if cause == "stations":
+            zh = f"站点名单比路由数据新，仍按上次的 {served} 个站点作答"
+            en = (
+                "the station list is newer than the routing data; answers use the previous "
+                f"{served} stations"
+            )
+            extra = {"stations_served": served, "stations_in_store": exc.stations}
+        else:
+            zh = "路网比路由数据新，仍按原路网作答"
+            en = "the road network is newer than the routing data; answers use the previous network"
+            extra = {"stations_served": served}
+        self._stale[cause] = {"zh": f"{zh}：{exc.zh}", "en": f"{en}: {exc.en}", "extra": extra}
         log.warning("routing data kept from before: %s", exc)
 
     def refresh(self) -> bool:

@@ -162,7 +162,10 @@ def _number(v: object) -> tuple[float | None, str | None]:
     if isinstance(v, bool):
         return None, f"不是数字 / not a number: {excerpt(v)}"
     if isinstance(v, int | float):
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an integer beyond float range (from JSON)
+            return None, f"不是有限数值 / not a finite number: {excerpt(v)}"
     else:
         s = str(v).strip().replace("°", "").replace("，", ".").replace("．", ".")
         try:

@@ -454,7 +454,7 @@ def test_over_budget_import_is_refused_and_the_old_state_keeps_serving(
     assert body["stale"]["reason"].startswith("站点名单比路由数据新，仍按上次的 5 个站点作答")
     assert "newer than the routing data" in body["stale"]["reason"]
     assert body["stale"]["stations_served"] == 5
-    assert body["stale"]["stations_refused"] == 6
+    assert body["stale"]["stations_in_store"] == 6
     r = runner.invoke(args=["network", "warm"])
     assert r.exit_code == 0
     assert "routing data is stale" in r.output
@@ -494,10 +494,32 @@ def test_a_network_over_budget_is_not_switched_to(tmp_path, network_dir, grid_no
     assert provider.get() is first
     body = client.get(NEAREST).get_json()
     assert body["stale"]["causes"] == ["network"]
-    assert body["stale"]["reason"].startswith("路网比路由数据新")
+    assert body["stale"]["reason"].startswith("路网比路由数据新，仍按原路网作答：路由数据需要约")
+    assert "answers use the previous network" in body["stale"]["reason"]
     assert provider.get() is first  # refused once, not rebuilt on every request
     # With fewer stations the new network fits: the provider switches to it.
     store = app.extensions[STORE_KEY]
     store.update("stations", lambda g: (g.iloc[:4], None))
     assert provider.get() is not first
     assert client.get(NEAREST).get_json()["stale"] is None
+
+
+def test_hostile_geojson_values_are_row_errors(unchanged, tmp_path):
+    features = [
+        {"type": "Feature", "geometry": None,
+         "properties": {"name": {"a": "x" * 1000}, "lon": 10**400, "lat": True,
+                        "opening_hours": ["24/7"] * 300}},
+    ]  # fmt: skip
+    path = tmp_path / "h.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    with pytest.raises(ValidationError) as info:
+        catalog.import_file(unchanged, "stations", path)
+    errors = {e.column: e.message for e in info.value.errors}
+    assert "too long" in errors["name"]
+    assert "not a finite number" in errors["lon"]
+    assert "not a number" in errors["lat"]
+    assert "too long" in errors["opening_hours"]
+    huge = tmp_path / "int.geojson"
+    huge.write_text('{"type": "FeatureCollection", "features": [' + "9" * 5000 + "]}")
+    with pytest.raises(FileFormatError, match="invalid JSON"):
+        catalog.import_file(unchanged, "stations", huge)

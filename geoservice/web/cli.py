@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -27,7 +28,7 @@ def _provider() -> EngineProvider:
     return current_app.extensions[ENGINE_KEY]
 
 
-def _budget_check(layer: str):
+def _budget_check(layer: str) -> Callable[..., None] | None:
     """The routing budget check for a stations import (None for sites, or when the road
     network cannot be loaded: the engine itself still refuses rows over the budget)."""
     if layer != "stations":
