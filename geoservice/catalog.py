@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoservice import crs as _crs
 from geoservice import hours as _hours
 from geoservice import io as _io
 from geoservice import validate as _validate
-from geoservice.errors import QueryError
+from geoservice.errors import QueryError, excerpt
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
 from geoservice.store import EDITABLE_LAYERS, Store
 
@@ -46,9 +48,11 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     hours_converted: list[_validate.HoursConversion] = field(default_factory=list)
+    #: Rows imported although they look like duplicates (``allow_duplicates=True``).
+    duplicates: list[_validate.RowError] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line in Chinese and English."""
+        """A few lines, Chinese first."""
         verb = "将" if self.dry_run else "已"
         head = "[dry run] " if self.dry_run else ""
         text = (
@@ -57,19 +61,36 @@ class ImportReport:
             f"added {len(self.added)}, updated {len(self.updated)}, removed {len(self.removed)}"
         )
         if self.ignored_columns:
-            text += f"\n忽略的列 / ignored columns: {', '.join(self.ignored_columns)}"
+            shown = ", ".join(excerpt(c) for c in self.ignored_columns[:_SHOWN_COLUMNS])
+            more = len(self.ignored_columns) - _SHOWN_COLUMNS
+            if more > 0:
+                shown += f" … (+{more})"
+            text += f"\n忽略的列 / ignored columns: {shown}"
         if self.hours_converted:
             n, shown = len(self.hours_converted), 50
             text += f"\n开放时间已转换为 OSM 格式 {n} 处 / {n} opening_hours cell(s) converted:"
             text += "".join(f"\n  {c}" for c in self.hours_converted[:shown])
             if n > shown:
                 text += f"\n  … 另有 {n - shown} 处 / and {n - shown} more"
+        if self.duplicates:
+            n = len(self.duplicates)
+            text += f"\n按要求保留的疑似重复 {n} 行 / {n} likely duplicate row(s) kept as asked:"
+            text += "".join(f"\n  {e}" for e in self.duplicates[:_SHOWN_DUPLICATES])
+            if n > _SHOWN_DUPLICATES:
+                text += f"\n  … 另有 {n - _SHOWN_DUPLICATES} 行 / and {n - _SHOWN_DUPLICATES} more"
         return text
+
+
+_SHOWN_COLUMNS = 20
+_SHOWN_DUPLICATES = 20
 
 
 def _check_editable(layer: str) -> None:
     if layer not in EDITABLE_LAYERS:
-        msg = f"layer must be one of {', '.join(EDITABLE_LAYERS)}, not {layer!r}"
+        msg = (
+            f"图层应为 {'、'.join(EDITABLE_LAYERS)} / layer must be one of "
+            f"{', '.join(EDITABLE_LAYERS)}, not {excerpt(layer)}"
+        )
         raise ValueError(msg)
 
 
@@ -107,8 +128,10 @@ def import_file(
     mode: str = "append",
     source_crs: str = "wgs84",
     allow_outside: bool = False,
+    allow_duplicates: bool = False,
     dry_run: bool = False,
     sheet: str | None = None,
+    check: Callable[[gpd.GeoDataFrame], None] | None = None,
 ) -> ImportReport:
     """Import a CSV/XLSX/GeoJSON/GeoPackage file into ``stations`` or ``sites``.
 
@@ -123,11 +146,20 @@ def import_file(
         the whole layer).
     source_crs : str
         ``wgs84``, ``gcj02`` or ``bd09``: the CRS of the file's coordinates.
+    allow_duplicates : bool
+        Import rows that look like a station already there (same name within 50 m, or the
+        same coordinates; :func:`geoservice.validate.duplicates`); they are listed in the
+        report. Without it such rows refuse the file, so importing one file twice adds
+        nothing. A taken site code is refused either way.
     dry_run : bool
         Validate and report, write nothing.
+    check : callable, optional
+        Called with the layer as it would be after the import, inside the store's write
+        lock and before anything is written; raising refuses the import (the CLI passes the
+        routing engine's memory budget check here).
     """
     if mode not in MODES:
-        msg = f"mode must be one of {', '.join(MODES)}, not {mode!r}"
+        msg = f"模式应为 {'、'.join(MODES)} / mode must be one of {', '.join(MODES)}, not {mode!r}"
         raise ValueError(msg)
     incoming, table = validate_file(
         store, layer, path, source_crs=source_crs, allow_outside=allow_outside, sheet=sheet
@@ -138,21 +170,25 @@ def import_file(
     report.hours_converted = _validate.hours_conversions(table)
 
     def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
-        merged = _merge(current, incoming, table, mode, report)
+        merged = _merge(layer, current, incoming, table, mode, report, allow_duplicates)
+        if check is not None:
+            check(merged)
         return merged, report
 
     if dry_run:
-        _merge(store.read(layer), incoming, table, mode, report)
+        change(store.read(layer))
         return report
     return store.update(layer, change)
 
 
 def _merge(
+    layer: str,
     current: gpd.GeoDataFrame,
     incoming: gpd.GeoDataFrame,
     table: _io.Table,
     mode: str,
     report: ImportReport,
+    allow_duplicates: bool = False,
 ) -> gpd.GeoDataFrame:
     incoming = incoming.copy()
     existing = set(current["id"]) if mode != "replace" else set()
@@ -161,7 +197,8 @@ def _merge(
             _validate.RowError(
                 table.rows[i],
                 table.headers.get("id", "id"),
-                f"编号已存在 / id {sid!r} already exists (use --upsert to update it)",
+                f"编号已存在（更新请用 --upsert）/ id {excerpt(sid)} already exists "
+                "(use --upsert to update it)",
                 table.row_label,
             )
             for i, sid in enumerate(incoming["id"])
@@ -172,12 +209,23 @@ def _merge(
     incoming["id"] = _assign_ids(incoming, set(current["id"]) | set(incoming["id"]))
     new_ids = list(incoming["id"])
     before = set(current["id"])
+    kept = current.iloc[:0] if mode == "replace" else current.loc[~current["id"].isin(new_ids)]
+    places, codes = _validate.duplicates(
+        layer,
+        incoming,
+        table,
+        adds=np.array([mode == "replace" or s not in before for s in new_ids], dtype=bool),
+        others=kept,
+    )
+    refused = codes if allow_duplicates else codes + places
+    if refused:
+        raise _validate.ValidationError(refused)
+    report.duplicates[:] = places
     report.added[:] = [s for s in new_ids if s not in before]
     report.updated[:] = [s for s in new_ids if s in before]
     if mode == "replace":
         report.removed[:] = sorted(before - set(new_ids))
         return incoming.reset_index(drop=True)
-    kept = current.loc[~current["id"].isin(set(new_ids))]
     merged = pd.concat([kept, incoming], ignore_index=True)
     # Keep the store's order for updated rows, new rows at the end.
     order = {sid: n for n, sid in enumerate(current["id"])}

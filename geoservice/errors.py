@@ -208,3 +208,50 @@ class NearestError(GeoserviceError, ValueError):
         super().__init__(message)
         self.parameter = parameter
         self.status = status
+
+
+class BudgetError(NetworkError):
+    """The routing rows for the stations would need more memory than the configured budget.
+
+    A subclass of :class:`NetworkError`: routing cannot be (re)built, so the web layer
+    answers 503 when nothing older can serve; otherwise the last good state keeps serving.
+
+    Parameters
+    ----------
+    required
+        Bytes the station rows would need at the peak of their construction.
+    budget
+        The configured budget in bytes (``ENGINE_MEMORY_BUDGET``).
+    stations
+        Number of stations with a position.
+    nodes
+        Road nodes per mode.
+    """
+
+    def __init__(self, required: int, budget: int, stations: int, nodes: dict[str, int]) -> None:
+        self.required = required
+        self.budget = budget
+        self.stations = stations
+        self.nodes = dict(nodes)
+        total = sum(self.nodes.values())
+        self.zh = (
+            f"路由数据需要约 {format_bytes(required)} 内存，超过预算 {format_bytes(budget)}"
+            f"（{stations:,} 个站点 × {total:,} 个路网节点，{len(self.nodes)} 种出行方式）；"
+            "请减少站点或提高 ENGINE_MEMORY_BUDGET"
+        )
+        self.en = (
+            f"the routing rows would need about {format_bytes(required)}, over the budget of "
+            f"{format_bytes(budget)} ({stations:,} stations × {total:,} road nodes over "
+            f"{len(self.nodes)} modes); use fewer stations or raise ENGINE_MEMORY_BUDGET"
+        )
+        super().__init__(f"{self.zh} / {self.en}")
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` → ``"1.5 KiB"``: a byte count for messages (binary units)."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    for unit in units[:-1]:
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} {units[-1]}"

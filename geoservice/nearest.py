@@ -21,8 +21,11 @@ How it answers fast and exactly:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -33,11 +36,12 @@ from scipy.sparse import csgraph
 
 from geoservice import crs
 from geoservice import hours as _hours
-from geoservice.errors import NearestError
+from geoservice.errors import BudgetError, NearestError
 from geoservice.model import AMENITIES, STATION_KINDS, Station
 from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
 
+log = logging.getLogger(__name__)
 #: Origins farther than this from any road get an error, not a guess.
 MAX_SNAP_M = 2000.0
 K_MAX = 20
@@ -104,10 +108,74 @@ class _Catalog:
         return self.stations[s].record(at, self.town_names)
 
 
+# -- memory budget ----------------------------------------------------------------------------
+
+#: Bytes the routing rows keep per station and road node: a float64 time, an int32 next hop.
+ROW_BYTES = 12
+#: Extra bytes per station and node of the chunk being computed: scipy's float64 times and
+#: int32 predecessors over the augmented graph, and the predecessors' int32 copy.
+BUILD_BYTES = 16
+#: Stations per Dijkstra call. Rows are computed chunk by chunk, so the temporaries stay
+#: small and the peak is about ROW_BYTES (not ROW_BYTES + BUILD_BYTES) per station and node.
+ROW_CHUNK = 256
+#: Default of the ``ENGINE_MEMORY_BUDGET`` setting (bytes).
+DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+_BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE | re.ASCII)
+
+
+def parse_budget(value: object) -> int:
+    """A memory budget in bytes from a number or a text such as ``"4GB"``, ``"512 MiB"``.
+
+    Units K, M, G, T (with or without ``B``/``iB``) are binary (1024-based), as memory is.
+
+    Raises
+    ------
+    ValueError
+        For anything else (the app refuses to start with a bad setting).
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value >= 0:
+            return int(value)
+        m = None
+    else:
+        m = _BUDGET_RE.match(value) if isinstance(value, str) else None
+    if m is None:
+        msg = (
+            "ENGINE_MEMORY_BUDGET 应为字节数或带单位的大小（如 4GB、512MB）/ "
+            f"ENGINE_MEMORY_BUDGET must be bytes or a size like 4GB or 512MB, not {value!r}"
+        )
+        raise ValueError(msg)
+    power = " kmgt".index(m.group(2).lower() or " ")
+    return int(float(m.group(1)) * 1024**power)
+
+
+def rows_memory(stations: int, nodes: Mapping[str, int]) -> int:
+    """Peak bytes of the routing rows of ``stations`` stations over networks with ``nodes``
+    road nodes per mode: every mode's rows, plus one chunk's temporaries."""
+    if stations <= 0 or not nodes:
+        return 0
+    chunk = min(stations, ROW_CHUNK)
+    return ROW_BYTES * stations * sum(nodes.values()) + BUILD_BYTES * chunk * (
+        max(nodes.values()) + chunk
+    )
+
+
+def check_budget(stations: int, nodes: Mapping[str, int], budget: int) -> int:
+    """Bytes the rows need (see `rows_memory`); :class:`BudgetError` above ``budget``."""
+    need = rows_memory(stations, nodes)
+    if need > budget:
+        raise BudgetError(need, budget, stations, dict(nodes))
+    return need
+
+
 def station_trees(
     net: Network, lon: np.ndarray, lat: np.ndarray, reuse: _Trees | None = None
 ) -> _Trees:
-    """Snap stations and compute their reverse shortest-path rows (reusing unchanged rows)."""
+    """Snap stations and compute their reverse shortest-path rows (reusing unchanged rows).
+
+    Rows are computed :data:`ROW_CHUNK` stations at a time, so the memory needed is the
+    rows themselves plus one chunk's temporaries (:func:`rows_memory`).
+    """
     snap = net.snap(lon, lat, with_points=False)
     s = len(snap.edge)
     n = net.n_nodes
@@ -123,10 +191,9 @@ def station_trees(
             pred[i] = reuse.pred[j]
         else:
             todo.append(i)
-    if todo:
-        d, p = _reverse_dijkstra(net, snap.edge[todo], snap.frac[todo])
-        dist[todo] = d
-        pred[todo] = p
+    for start in range(0, len(todo), ROW_CHUNK):
+        part = todo[start : start + ROW_CHUNK]
+        dist[part], pred[part] = _reverse_dijkstra(net, snap.edge[part], snap.frac[part])
     return _Trees(keys, dist, pred, snap.edge, snap.frac, snap.distance_m)
 
 
@@ -173,28 +240,91 @@ class NearestEngine:
         District polygon, to flag origins outside it.
     """
 
-    def __init__(self, networks: dict[str, Network], store: Store, boundary=None) -> None:
+    def __init__(
+        self,
+        networks: dict[str, Network],
+        store: Store,
+        boundary=None,
+        budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> None:
         self.networks = networks
         self.store = store
         self.boundary = boundary
+        self.budget = budget
         if boundary is not None:
             shapely.prepare(boundary)
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._stations: _Catalog | None = None
         self._trees: dict[str, _Trees] = {}
+        # (store revision, error) of the last station list refused for the budget.
+        self._refused: tuple[str, BudgetError] | None = None
+        # Why answers come from older routing data: cause ("stations", "network") → details.
+        self._stale: dict[str, dict] = {}
 
     # -- station state ------------------------------------------------------------------
+    def node_counts(self) -> dict[str, int]:
+        """Road nodes per mode."""
+        return {mode: net.n_nodes for mode, net in self.networks.items()}
+
+    @property
+    def stale(self) -> dict | None:
+        """None when the answers use the current stations and network; otherwise
+        ``{"reason": "中文 / English", "causes": [...], "stations_served": n, ...}``: the
+        station list (or network) is newer than the routing data, which was refused for
+        the memory budget, and the last good state keeps answering."""
+        if not self._stale:
+            return None
+        details = list(self._stale.values())
+        zh = "；".join(d["zh"] for d in details)
+        en = "; ".join(d["en"] for d in details)
+        out = {"reason": f"{zh} / {en}", "causes": list(self._stale)}
+        for d in details:
+            out.update(d["extra"])
+        return out
+
+    def mark_stale(self, cause: str, exc: BudgetError) -> None:
+        """Record that ``cause`` (``"stations"`` or ``"network"``) is newer than the rows
+        that answer, because building them was refused with ``exc``."""
+        served = len(self._stations.ids) if self._stations is not None else 0
+        if cause == "stations":
+            zh = f"站点名单比路由数据新，仍按上次的 {served} 个站点作答"
+            en = (
+                "the station list is newer than the routing data; answers use the previous "
+                f"{served} stations"
+            )
+            extra = {"stations_served": served, "stations_in_store": exc.stations}
+        else:
+            zh = "路网比路由数据新，仍按原路网作答"
+            en = "the road network is newer than the routing data; answers use the previous network"
+            extra = {"stations_served": served}
+        self._stale[cause] = {"zh": f"{zh}：{exc.zh}", "en": f"{en}: {exc.en}", "extra": extra}
+        log.warning("routing data kept from before: %s", exc)
+
     def refresh(self) -> bool:
-        """Recompute station rows if the stations changed; True when it did."""
-        if self.store.revision() == self._revision:
+        """Recompute station rows if the stations changed; True when it did.
+
+        The memory the rows need is checked against ``budget`` before anything is built.
+        Over it, the rows of the last good station list keep answering and `stale` says
+        why; with no earlier rows, :class:`~geoservice.errors.BudgetError` is raised (and
+        again on every call until the stations change).
+        """
+        if self._settled(self.store.revision()):
             return False
         with self._lock:
             revision = self.store.revision()
-            if revision == self._revision:
+            if self._settled(revision):
                 return False
             gdf = self.store.stations()
             gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
+            try:
+                check_budget(len(gdf), self.node_counts(), self.budget)
+            except BudgetError as exc:
+                self._refused = (revision, exc)
+                if self._stations is None:
+                    raise
+                self.mark_stale("stations", exc)
+                return False
             lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)
             trees = {
                 mode: station_trees(net, lon, lat, reuse=self._trees.get(mode))
@@ -204,6 +334,20 @@ class NearestEngine:
             names = dict(zip(towns["code"], towns["name"], strict=True))
             self._stations = _Catalog.build(gdf, names)
             self._trees, self._revision = trees, revision
+            self._refused = None
+            self._stale.pop("stations", None)
+        return True
+
+    def _settled(self, revision: str) -> bool:
+        """Whether ``revision`` needs no work: built already, or refused already (which
+        raises again when nothing older can answer)."""
+        if revision == self._revision:
+            return True
+        refused = self._refused
+        if refused is None or refused[0] != revision:
+            return False
+        if self._stations is None:
+            raise refused[1]
         return True
 
     def _state(self) -> tuple[_Catalog, dict[str, _Trees]]:
@@ -300,6 +444,7 @@ class NearestEngine:
             "network": net.describe(),
             "evaluated_at": at.isoformat(),
             "mode": mode,
+            "stale": self.stale,
         }
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
         mask, reason = _on_network(mask, reason, tree)
@@ -521,23 +666,88 @@ def _route(
 
 class EngineProvider:
     """Hands out a :class:`NearestEngine` for the active network, building it on first
-    use and rebuilding it when the active network changes (``flask network import``)."""
+    use and rebuilding it when the active network changes (``flask network import``).
 
-    def __init__(self, library: NetworkLibrary, store: Store) -> None:
+    Parameters
+    ----------
+    library : NetworkLibrary
+        The road networks.
+    store : Store
+        The stations.
+    budget : int or str
+        Memory budget of the station rows (``ENGINE_MEMORY_BUDGET``: bytes, or a size
+        such as ``"4GB"``; see :func:`parse_budget`). A network whose rows would exceed it
+        is not switched to: the previous engine keeps answering, flagged `stale`.
+    """
+
+    def __init__(
+        self, library: NetworkLibrary, store: Store, budget: object = DEFAULT_MEMORY_BUDGET
+    ) -> None:
         self.library = library
         self.store = store
+        self.budget = parse_budget(budget)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._engine: NearestEngine | None = None
+        # ((network token, store revision), error) of a network refused for the budget.
+        self._refused: tuple[tuple[str, str], BudgetError] | None = None
 
     def get(self) -> NearestEngine:
-        """The engine for the current active network (thread-safe)."""
+        """The engine for the current active network (thread-safe).
+
+        Raises
+        ------
+        BudgetError
+            When no engine can answer: the first network's rows exceed the budget.
+        """
         token = self.library.token()
         if token != self._token:
             with self._lock:
                 if token != self._token:
-                    boundary = self.store.read("boundary").geometry.union_all()
-                    engine = NearestEngine(self.library.load(), self.store, boundary=boundary)
-                    engine.refresh()
-                    self._engine, self._token = engine, token
+                    self._switch(token)
         return self._engine
+
+    def _switch(self, token: str) -> None:
+        key = (token, self.store.revision())
+        if self._engine is not None and self._refused is not None and self._refused[0] == key:
+            return  # refused already; the previous engine answers
+        boundary = self.store.read("boundary").geometry.union_all()
+        engine = NearestEngine(
+            self.library.load(), self.store, boundary=boundary, budget=self.budget
+        )
+        try:
+            engine.refresh()
+        except BudgetError as exc:
+            if self._engine is None:
+                # Nothing older: this engine answers 503 until the stations fit.
+                self._engine, self._token = engine, token
+                raise
+            self._refused = (key, exc)
+            self._engine.mark_stale("network", exc)
+            return
+        self._engine, self._token, self._refused = engine, token, None
+
+    @property
+    def built(self) -> NearestEngine | None:
+        """The engine built so far, if any (never builds one)."""
+        return self._engine
+
+    def node_counts(self) -> dict[str, int]:
+        """Road nodes per mode of the active network (from its cache when no engine for it
+        is loaded)."""
+        engine = self._engine
+        if engine is not None and self._token == self.library.token():
+            return engine.node_counts()
+        return {mode: net.n_nodes for mode, net in self.library.load().items()}
+
+    def station_check(self) -> Callable[[gpd.GeoDataFrame], None]:
+        """A check for :func:`geoservice.catalog.import_file`: it refuses (with
+        :class:`BudgetError`) a stations layer whose rows on the active network would
+        exceed the budget, before the import writes anything."""
+        nodes = self.node_counts()
+        budget = self.budget
+
+        def check(stations: gpd.GeoDataFrame) -> None:
+            check_budget(int(stations.geometry.notna().sum()), nodes, budget)
+
+        return check

@@ -4,25 +4,36 @@ One bad row rejects the whole file: :func:`validate_stations` and :func:`validat
 either return a clean, normalised GeoDataFrame or raise :class:`ValidationError` carrying a
 :class:`RowError` (row number, column as headed in the user's file, reason) for every
 problem found, so a user can fix the spreadsheet in one pass.
+
+Every cell is first held to the text limits (:data:`~geoservice.io.MAX_NAME_CHARS`,
+:data:`~geoservice.io.MAX_TEXT_CHARS`; no control characters), and a cell that fails is
+checked no further; messages quote at most a short excerpt of what the user wrote.
+:func:`duplicates` finds rows that would add a station (or a reservoir site) already in
+the store, or a site code already taken.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
+from scipy.spatial import cKDTree
 
 from geoservice import crs as _crs
 from geoservice import hours as _hours
-from geoservice.errors import ValidationError
-from geoservice.io import AMENITY_ALIASES, Table
+from geoservice.errors import ValidationError, excerpt
+from geoservice.io import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
 from geoservice.model import (
     AMENITIES,
     CRS_METRIC,
@@ -37,6 +48,11 @@ from geoservice.model import (
 from geoservice.store import normalize
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
+#: 统计用区划代码: the NBS statistical division code of a village or community.
+_CODE_RE = re.compile(r"^[0-9]{12}$")
+# Control characters (tab, line feed and carriage return are text) and lone surrogates.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_LEADING_SPACE_RE = re.compile(r"^[^\S\t\r]+")
 _PHONE_RE = re.compile(r"^[0-9+\-() ,;/转]{3,40}$")
 _AMENITY_SPLIT = re.compile(r"[;,，；、|/\s]+")
 _KIND_ALIASES = {
@@ -74,13 +90,53 @@ class RowError:
 
 
 class _Collector:
-    def __init__(self, table: Table) -> None:
+    """Collects the errors of one file; ``table`` is the file with the cells that failed
+    the text limits blanked, so that no later check parses them (a 10 MB cell must not
+    reach the opening-hours parser)."""
+
+    def __init__(self, table: Table, *, screen: bool = True) -> None:
         self.table = table
         self.errors: list[RowError] = []
+        self.screened: set[tuple[int, str]] = set()
+        if screen:
+            self.table = self._screen(table)
 
     def add(self, i: int, column: str, message: str) -> None:
         header = self.table.headers.get(column, column)
         self.errors.append(RowError(self.table.rows[i], header, message, self.table.row_label))
+
+    def failed(self, i: int, column: str) -> bool:
+        """Whether the cell was already reported by the text limits (and blanked)."""
+        return (i, column) in self.screened
+
+    def _screen(self, table: Table) -> Table:
+        changed: dict[str, list] = {}
+        for column in table.frame.columns:
+            limit = MAX_NAME_CHARS if column == "name" else MAX_TEXT_CHARS
+            values = table.frame[column].tolist()
+            for i, v in enumerate(values):
+                if not isinstance(v, str):
+                    continue
+                if len(v) > limit:
+                    message = (
+                        f"内容过长（{len(v):,} 个字符，上限 {limit}）/ too long ({len(v):,} "
+                        f"characters; at most {limit})"
+                    )
+                elif m := _CONTROL_RE.search(v):
+                    code = f"U+{ord(m.group()):04X}"
+                    message = f"含控制字符 {code} / contains the control character {code}"
+                else:
+                    continue
+                self.add(i, column, message)
+                self.screened.add((i, column))
+                values[i] = None
+                changed[column] = values
+        if not changed:
+            return table
+        frame = table.frame.copy()
+        for column, values in changed.items():
+            frame[column] = pd.Series(values, index=frame.index, dtype=object)
+        return dataclasses.replace(table, frame=frame)
 
 
 def _blank(v: object) -> bool:
@@ -92,32 +148,38 @@ def _blank(v: object) -> bool:
 
 
 def _text(v: object) -> str:
+    """A cell as trimmed text. A leading tab or carriage return is kept: a spreadsheet
+    export protects such text from formula evaluation, and it must read back unchanged."""
     if _blank(v):
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))  # spreadsheet cells like 110118001.0 → "110118001"
-    return str(v).strip()
+    return _LEADING_SPACE_RE.sub("", str(v).rstrip())
 
 
 def _number(v: object) -> tuple[float | None, str | None]:
     """Parse a coordinate-like cell: (value, None) or (None, reason)."""
     if isinstance(v, bool):
-        return None, f"不是数字 / not a number: {v!r}"
+        return None, f"不是数字 / not a number: {excerpt(v)}"
     if isinstance(v, int | float):
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an integer beyond float range (from JSON)
+            return None, f"不是有限数值 / not a finite number: {excerpt(v)}"
     else:
         s = str(v).strip().replace("°", "").replace("，", ".").replace("．", ".")
         try:
             x = float(s)
         except ValueError:
-            return None, f"不是数字 / not a number: {str(v)!r}"
+            return None, f"不是数字 / not a number: {excerpt(str(v))}"
     if not math.isfinite(x):
-        return None, f"不是有限数值 / not a finite number: {v!r}"
+        return None, f"不是有限数值 / not a finite number: {excerpt(v)}"
     return x, None
 
 
-def _coordinates(table: Table, out: _Collector, *, optional: np.ndarray | None = None):
+def _coordinates(out: _Collector, *, optional: np.ndarray | None = None):
     """Check lon/lat of every row; return arrays with NaN where a row failed."""
+    table = out.table
     n = len(table.frame)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
@@ -135,7 +197,8 @@ def _coordinates(table: Table, out: _Collector, *, optional: np.ndarray | None =
         x = y = None
         for c, v in (("lon", vx), ("lat", vy)):
             if _blank(v):
-                out.add(i, c, "坐标缺失 / coordinate is missing")
+                if not out.failed(i, c):
+                    out.add(i, c, "坐标缺失 / coordinate is missing")
                 continue
             val, reason = _number(v)
             if reason:
@@ -205,12 +268,17 @@ def _ids(table: Table, out: _Collector) -> list[str]:
         if not sid:
             continue
         if not _ID_RE.match(sid):
-            out.add(i, "id", f"编号格式无效 / invalid id {sid!r} (letters, digits, _ . -)")
+            out.add(
+                i,
+                "id",
+                f"编号格式无效（字母、数字、_ . -，最多 40 个）/ invalid id {excerpt(sid)} "
+                "(letters, digits, _ . -; at most 40)",
+            )
         elif sid in first:
             out.add(
                 i,
                 "id",
-                f"编号重复 / duplicate id {sid!r} (first at {table.row_label} "
+                f"编号重复 / duplicate id {excerpt(sid)} (first at {table.row_label} "
                 f"{table.rows[first[sid]]})",
             )
         else:
@@ -225,7 +293,7 @@ def _names(table: Table, out: _Collector) -> list[str]:
         return [""] * len(table.frame)
     names = [_text(v) for v in table.frame["name"]]
     for i, name in enumerate(names):
-        if not name:
+        if not name and not out.failed(i, "name"):
             out.add(i, "name", "名称为空 / name is empty")
     return names
 
@@ -239,7 +307,7 @@ def _kinds(table: Table, out: _Collector, vocab: dict[str, str], default: str) -
         k = s if s in vocab else _KIND_ALIASES.get(s, s.lower()) if s else default
         if k not in vocab:
             allowed = ", ".join(f"{key} ({label})" for key, label in vocab.items())
-            out.add(i, "kind", f"未知类型 / unknown kind {s!r}; allowed: {allowed}")
+            out.add(i, "kind", f"未知类型 / unknown kind {excerpt(s)}; allowed: {allowed}")
         kinds.append(k)
     return kinds
 
@@ -258,7 +326,8 @@ def _amenities(table: Table, out: _Collector) -> list[str]:
                 out.add(
                     i,
                     "amenities",
-                    f"未知服务设施 / unknown amenity {token!r}; allowed: {', '.join(AMENITIES)}",
+                    f"未知服务设施 / unknown amenity {excerpt(token)}; "
+                    f"allowed: {', '.join(AMENITIES)}",
                 )
             else:
                 chosen.add(key)
@@ -334,7 +403,7 @@ def hours_conversions(table: Table) -> list[HoursConversion]:
 def _parse_phone(v: object) -> str:
     s = _text(v)
     if not _PHONE_RE.match(s) or not any(ch.isdigit() for ch in s):
-        msg = f"电话号码无效 / invalid phone {s!r}"
+        msg = f"电话号码无效 / invalid phone {excerpt(s)}"
         raise ValueError(msg)
     return s
 
@@ -342,7 +411,9 @@ def _parse_phone(v: object) -> str:
 def _parse_count(v: object, name: str, upper: int) -> int:
     x, reason = _number(v)
     if reason or x is None or not x.is_integer() or not 0 <= x <= upper:
-        msg = f"{name} 应为 0–{upper} 的整数 / {name} must be a whole number 0–{upper}: {v!r}"
+        msg = (
+            f"{name} 应为 0–{upper} 的整数 / {name} must be a whole number 0–{upper}: {excerpt(v)}"
+        )
         raise ValueError(msg)
     return int(x)
 
@@ -358,14 +429,25 @@ def _parse_date(v: object) -> str:
         y, m, d = (int(p) for p in s.split("-"))
         return dt.date(y, m, d).isoformat()
     except (ValueError, TypeError):
-        msg = f"日期无效 / invalid date {str(v)!r} (use YYYY-MM-DD)"
+        msg = f"日期无效 / invalid date {excerpt(str(v))} (use YYYY-MM-DD)"
         raise ValueError(msg) from None
+
+
+def _parse_code(v: object) -> str:
+    s = _text(v)
+    if not _CODE_RE.match(s):
+        msg = (
+            f"区划代码应为 12 位数字（统计用区划代码；Excel 里请设为文本，以免显示成科学计数法）"
+            f" / code must be the 12-digit NBS division code: {excerpt(s)}"
+        )
+        raise ValueError(msg)
+    return s
 
 
 def _parse_source(v: object) -> str:
     s = _text(v)
     if s not in SOURCES:
-        msg = f"未知来源 / unknown source {s!r}; allowed: {', '.join(SOURCES)}"
+        msg = f"未知来源 / unknown source {excerpt(s)}; allowed: {', '.join(SOURCES)}"
         raise ValueError(msg)
     return s
 
@@ -379,7 +461,7 @@ def _town_codes(table: Table, out: _Collector, towns: pd.DataFrame | None) -> li
         for i, v in enumerate(table.frame["town_code"]):
             s = _text(v)
             if s and codes and s not in codes:
-                out.add(i, "town_code", f"未知乡镇代码 / unknown town code {s!r}")
+                out.add(i, "town_code", f"未知乡镇代码 / unknown town code {excerpt(s)}")
             result[i] = s
     if "town" in table.frame:
         short = {
@@ -392,7 +474,7 @@ def _town_codes(table: Table, out: _Collector, towns: pd.DataFrame | None) -> li
                 continue
             code = known.get(s) or short.get(s)
             if code is None:
-                out.add(i, "town", f"未知街道/乡镇 / unknown town {s!r}")
+                out.add(i, "town", f"未知街道/乡镇 / unknown town {excerpt(s)}")
             else:
                 result[i] = code
     return result
@@ -430,10 +512,11 @@ def validate_stations(
         With every problem found, if any.
     """
     out = _Collector(table)
+    table = out.table
     ids = _ids(table, out)
     names = _names(table, out)
     kinds = _kinds(table, out, STATION_KINDS, "warm_station")
-    lon, lat = _coordinates(table, out)
+    lon, lat = _coordinates(out)
     lon, lat = _to_storage(
         lon, lat, out, source_crs=source_crs, boundary=boundary, allow_outside=allow_outside
     )
@@ -442,7 +525,12 @@ def validate_stations(
             out.add(i, "opening_hours", "缺少开放时间列 / missing column opening_hours")
     hours = _column(table, out, "opening_hours", _parse_hours)
     for i, h in enumerate(hours):
-        if h is None and "opening_hours" in table.frame and _blank(table.frame["opening_hours"][i]):
+        if (
+            h is None
+            and "opening_hours" in table.frame
+            and _blank(table.frame["opening_hours"][i])
+            and not out.failed(i, "opening_hours")
+        ):
             out.add(i, "opening_hours", "开放时间为空（全天开放请填 24/7）/ opening_hours is empty")
     frame = pd.DataFrame(
         {
@@ -484,12 +572,13 @@ def validate_sites(
     A row may leave lon/lat empty only when its ``coord_source`` is ``missing``.
     """
     out = _Collector(table)
+    table = out.table
     ids = _ids(table, out)
     names = _names(table, out)
     kinds = _kinds(table, out, SITE_KINDS, "village")
     coord_source = [_text(v) for v in _column(table, out, "coord_source", _text, "")]
-    missing_ok = np.array([c == "missing" for c in coord_source])
-    lon, lat = _coordinates(table, out, optional=missing_ok)
+    missing_ok = np.array([c == "missing" for c in coord_source], dtype=bool)
+    lon, lat = _coordinates(out, optional=missing_ok)
     lon, lat = _to_storage(
         lon, lat, out, source_crs=source_crs, boundary=boundary, allow_outside=allow_outside
     )
@@ -501,7 +590,7 @@ def validate_sites(
             "id": ids,
             "name": names,
             "kind": kinds,
-            "code": [_text(v) for v in _column(table, out, "code", _text, "")],
+            "code": _column(table, out, "code", _parse_code, ""),
             "lon": np.round(lon, 7),
             "lat": np.round(lat, 7),
             "town_code": _town_codes(table, out, towns),
@@ -529,3 +618,229 @@ def _frame(frame: pd.DataFrame, layer: str, columns: tuple[str, ...]) -> gpd.Geo
     ]
     gdf = gpd.GeoDataFrame(frame[list(columns)], geometry=geom, crs=CRS_STORAGE)
     return normalize(gdf, layer)
+
+
+# -- duplicates -----------------------------------------------------------------------------
+
+#: Two stations (or reservoir sites) of the same name closer than this are taken for one
+#: place imported twice.
+DUPLICATE_RADIUS_M = 50.0
+#: Two points closer than this are "at the same coordinates", whatever their names.
+SAME_PLACE_M = 1.0
+# Distinct names are put this far apart on a third axis, so that one KD-tree query finds
+# the nearest point *of the same name* (the district is ~100 km across).
+_NAME_AXIS_M = 1.0e7
+
+
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """Metric points with a name key, and how a message names point ``i``."""
+
+    xyz: np.ndarray  # (n, 3): x, y in metres; name code × _NAME_AXIS_M
+    label: Callable[[int], tuple[str, str]]  # i → (Chinese, English)
+
+
+@functools.cache
+def _to_metric() -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(CRS_STORAGE, CRS_METRIC, always_xy=True)
+
+
+def _name_key(name: str) -> str:
+    """Names compared as people read them: full-width = half-width, case and spaces
+    ignored."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 40 else name[:40] + "…"
+
+
+def duplicates(
+    layer: str,
+    incoming: gpd.GeoDataFrame,
+    table: Table,
+    *,
+    adds: np.ndarray,
+    others: gpd.GeoDataFrame,
+) -> tuple[list[RowError], list[RowError]]:
+    """Rows of an import that would duplicate a record.
+
+    The rule: a row that *adds* a station is a duplicate when a station of the same name
+    (ignoring case, spaces and full-width forms) lies within :data:`DUPLICATE_RADIUS_M`,
+    or any station within :data:`SAME_PLACE_M`, counting both the records the import keeps
+    and the other rows of the file. For sites the same rule holds among reservoir sites
+    (villages and communities have no reliable position), and a site ``code`` (the NBS
+    division code) may belong to one site only. Vectorised: one KD-tree query per rule in
+    UTM 50N, so 20,000 rows against 20,000 records take milliseconds.
+
+    Parameters
+    ----------
+    layer : str
+        ``stations`` or ``sites``.
+    incoming : GeoDataFrame
+        The validated rows, in file order (one per row of ``table``), ids assigned.
+    table : Table
+        The file, for row numbers and the user's headers.
+    adds : ndarray of bool
+        Per incoming row: it adds a record (an update by id is never a duplicate of the
+        record it updates, but it is a neighbour of the rows that add one).
+    others : GeoDataFrame
+        The records the import leaves as they are.
+
+    Returns
+    -------
+    places, codes : list of RowError
+        Same-place rows (refused unless duplicates are allowed) and rows with a taken
+        code (always refused).
+    """
+    out = _Collector(table, screen=False)  # validation screened the cells already
+    adds = np.asarray(adds, dtype=bool)
+    noun = ("站点", "station") if layer == "stations" else ("点位", "site")
+    placed_in = np.isfinite(incoming["lon"].to_numpy(float))
+    placed_old = np.isfinite(others["lon"].to_numpy(float))
+    if layer == "sites":
+        placed_in &= incoming["kind"].to_numpy() == "reservoir_site"
+        placed_old &= others["kind"].to_numpy() == "reservoir_site"
+    new = np.flatnonzero(adds & placed_in)
+    ref_rows = np.flatnonzero(~adds & placed_in)
+    ref_old = np.flatnonzero(placed_old)
+    if len(new):
+        in_ids, in_names = incoming["id"].tolist(), incoming["name"].tolist()
+        old_ids, old_names = others["id"].tolist(), others["name"].tolist()
+        keys = [_name_key(in_names[i]) for i in new.tolist()]
+        keys += [_name_key(old_names[i]) for i in ref_old.tolist()]
+        keys += [_name_key(in_names[i]) for i in ref_rows.tolist()]
+        codes, _ = pd.factorize(pd.Index(keys))
+
+        def within(i: int) -> tuple[str, str]:
+            r = int(new[i])
+            return f"本文件{_row_zh(table, r)}", f"{_row_en(table, r)} of this file"
+
+        def reference(i: int) -> tuple[str, str]:
+            if i < len(ref_old):
+                sid, name = old_ids[ref_old[i]], old_names[ref_old[i]]
+                return (
+                    f"已有{noun[0]} {sid}「{_short(name)}」",
+                    f"existing {noun[1]} {sid} {excerpt(name)}",
+                )
+            r = int(ref_rows[i - len(ref_old)])
+            return (
+                f"本文件{_row_zh(table, r)}（{in_ids[r]}）",
+                f"{_row_en(table, r)} of this file ({in_ids[r]})",
+            )
+
+        b = _points(incoming.iloc[new], codes[: len(new)], within)
+        a = _points(
+            pd.concat([others.iloc[ref_old], incoming.iloc[ref_rows]]), codes[len(new) :], reference
+        )
+        _place_duplicates(out, new, a, b)
+    places = out.errors
+    out.errors = []
+    if layer == "sites":
+        _code_duplicates(out, incoming, table, others)
+    return places, out.errors
+
+
+def _row_zh(table: Table, i: int) -> str:
+    n = table.rows[i]
+    return f"第 {n} 行" if table.row_label == "row" else f"第 {n} 个要素"
+
+
+def _row_en(table: Table, i: int) -> str:
+    return f"{table.row_label} {table.rows[i]}"
+
+
+def _points(
+    frame: pd.DataFrame, codes: np.ndarray, label: Callable[[int], tuple[str, str]]
+) -> _Points:
+    x, y = _to_metric().transform(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+    xyz = np.column_stack([x, y, np.asarray(codes, dtype=float) * _NAME_AXIS_M])
+    return _Points(xyz.reshape(-1, 3), label)
+
+
+def _nearest_other(
+    tree: cKDTree, pts: np.ndarray, radius: float, *, exclude_self: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to and index of each point's nearest tree point within ``radius`` (inf and
+    -1 when none); with ``exclude_self`` the tree holds ``pts`` and a point never finds
+    itself (ties at 0 m with an identical point are resolved to the other one)."""
+    k = 2 if exclude_self else 1
+    if tree.n < k:
+        return np.full(len(pts), np.inf), np.full(len(pts), -1)
+    d, j = tree.query(pts, k=k, distance_upper_bound=radius)
+    if exclude_self:
+        first_is_self = j[:, 0] == np.arange(len(pts))
+        d = np.where(first_is_self, d[:, 1], d[:, 0])
+        j = np.where(first_is_self, j[:, 1], j[:, 0])
+    return d, np.where(np.isfinite(d), j, -1)
+
+
+def _place_duplicates(out: _Collector, new: np.ndarray, a: _Points, b: _Points) -> None:
+    """One error per new row: a same-name neighbour first, else a same-place one; records
+    the import keeps first, else other rows of the file."""
+    hint_zh = "疑似重复导入（确属不同地点请加 --allow-duplicates）"
+    hint_en = "imported twice? (add --allow-duplicates if it is another place)"
+    searches = []  # (distances, indices, whose points, rule), in order of preference
+    for rule, radius, dims in (("name", DUPLICATE_RADIUS_M, 3), ("place", SAME_PLACE_M, 2)):
+        if len(a.xyz):
+            tree = cKDTree(a.xyz[:, :dims])
+            searches.append(
+                (*_nearest_other(tree, b.xyz[:, :dims], radius, exclude_self=False), a, rule)
+            )
+        tree = cKDTree(b.xyz[:, :dims])
+        searches.append(
+            (*_nearest_other(tree, b.xyz[:, :dims], radius, exclude_self=True), b, rule)
+        )
+    done = np.zeros(len(new), dtype=bool)
+    for d, j, points, rule in searches:
+        for r in np.flatnonzero((j >= 0) & ~done).tolist():
+            zh, en = points.label(int(j[r]))
+            dist = float(d[r])
+            shown = f"{dist:.1f}" if dist < 10 else f"{dist:.0f}"
+            if rule == "name":
+                column = "name"
+                message = (
+                    f"与{zh}同名，相距 {shown} 米，{hint_zh} / same name as {en}, {shown} m "
+                    f"away: {hint_en}"
+                )
+            else:
+                column = "lon"
+                message = (
+                    f"与{zh}坐标相同（相距 {shown} 米），{hint_zh} / at the same coordinates as "
+                    f"{en} ({shown} m): {hint_en}"
+                )
+            out.add(int(new[r]), column, message)
+            done[r] = True
+
+
+def _code_duplicates(
+    out: _Collector, incoming: gpd.GeoDataFrame, table: Table, others: gpd.GeoDataFrame
+) -> None:
+    """A site code may belong to one site only: every imported row whose code another kept
+    site or an earlier row already has."""
+    taken = {
+        c: (sid, n)
+        for c, sid, n in zip(others["code"], others["id"], others["name"], strict=True)
+        if c
+    }
+    first: dict[str, int] = {}
+    for i, code in enumerate(incoming["code"].tolist()):
+        if not code:
+            continue
+        if code in taken:
+            sid, name = taken[code]
+            out.add(
+                i,
+                "code",
+                f"区划代码 {code} 已属于{sid}「{_short(name)}」/ code {code} already belongs to "
+                f"{sid} {excerpt(name)}",
+            )
+        elif code in first:
+            out.add(
+                i,
+                "code",
+                f"区划代码 {code} 与本文件{_row_zh(table, first[code])}重复 / code {code} "
+                f"repeats {_row_en(table, first[code])} of this file",
+            )
+        else:
+            first[code] = i

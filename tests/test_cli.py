@@ -83,3 +83,23 @@ def test_sites_export_geojson_and_store_info(runner, tmp_path):
     assert r.exit_code == 0
     assert "stations" in r.output
     assert "104" in r.output
+
+
+def test_import_twice_is_refused_unless_duplicates_are_allowed(runner, store, tmp_path):
+    path = _csv(
+        tmp_path / "d.csv",
+        ["名称", "经度", "纬度", "开放时间"],
+        [["重复驿站", "116.8500", "40.3800", "24/7"]],
+    )
+    assert runner.invoke(args=["stations", "import", path]).exit_code == 0
+    r = runner.invoke(args=["stations", "import", path])
+    assert r.exit_code == 1
+    assert "Error: 1 行有 1 处错误，未导入任何数据" in r.output
+    assert "第 2 行，列「名称」：与已有站点 WS093「重复驿站」同名" in r.output
+    assert len(store.stations()) == 105
+    r = runner.invoke(args=["stations", "import", path, "--allow-duplicates"])
+    assert r.exit_code == 0
+    assert "按要求保留的疑似重复 1 行" in r.output
+    assert len(store.stations()) == 106
+    r = runner.invoke(args=["sites", "import", "--help"])
+    assert "--allow-duplicates" in r.output

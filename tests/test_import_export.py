@@ -9,6 +9,7 @@ import json
 import numpy as np
 import openpyxl
 import pytest
+from conftest import stations_frame
 
 from geoservice import catalog, crs
 from geoservice.io import FileFormatError, read_table
@@ -281,3 +282,100 @@ def test_sites_import_fills_village_coordinates_by_upsert(store, tmp_path):
     assert (s["lon"], s["lat"]) == (116.95, 40.33)
     assert s["coord_source"] == "import"
     assert s["service_minutes"] == 60
+
+
+# -- spreadsheet-safe exports -----------------------------------------------------------------
+
+#: Text that Excel, WPS or LibreOffice would run as a formula, and its relatives.
+HOSTILE = [
+    '=HYPERLINK("http://x","y")',
+    "=1+1",
+    "=cmd|' /C calc'!A0",
+    "+86 10 1234",
+    "-",
+    "@x",
+    "'=x",
+    "''=x",
+    "'x",
+    "\t=1+1",
+    "\r=1+1",
+    "#N/A",
+    "_x000D_ literal",
+    "普通名称",
+]
+
+
+def _hostile_store(store):
+    """Stations whose text fields are hostile, written straight into the store (as QGIS
+    could); every value is one an import also accepts."""
+    n = len(HOSTILE)
+    points = [(round(116.80 + 0.004 * i, 6), round(40.36 + 0.002 * i, 6)) for i in range(n)]
+    frame = stations_frame(points, names=list(HOSTILE))
+    frame["address"] = list(reversed(HOSTILE))
+    frame["host_org"] = HOSTILE[1:] + HOSTILE[:1]
+    frame["phone"] = ["+86 10 1234"] * n
+    store.update("stations", lambda g: (frame, None))
+    return store.stations()
+
+
+def _formulas(path) -> list[str]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    return [m for m in ("<f>", "<f ", 't="e"', 't="str"') if m in sheet]
+
+
+@pytest.mark.parametrize("headers", ["zh", "en"])
+@pytest.mark.parametrize("ext", ["csv", "xlsx"])
+def test_export_is_spreadsheet_safe_and_reimports_identically(store, tmp_path, ext, headers):
+    before = _hostile_store(store)
+    path = tmp_path / f"hostile.{ext}"
+    catalog.export_file(store, "stations", path, headers=headers)
+    if ext == "csv":
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            cells = [c for row in list(csv.reader(f))[1:] for c in row]
+        # No text cell starts with a formula trigger: each got its leading apostrophe.
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+        assert "'=1+1" in cells
+        assert "'+86 10 1234" in cells
+        assert "''=x" in cells  # an apostrophe already there is protected too
+        assert "'x" in cells  # …but only when it would be read back ambiguously
+    else:
+        assert _formulas(path) == []
+        wb = openpyxl.load_workbook(path)
+        ws = wb.active
+        name_col = [c.value for c in ws[1]].index("名称" if headers == "zh" else "name") + 1
+        cells = {ws.cell(r, name_col).value: ws.cell(r, name_col) for r in range(2, ws.max_row + 1)}
+        assert cells["=1+1"].data_type == "s"
+        assert cells["=1+1"].quotePrefix
+        assert cells["#N/A"].data_type == "s"
+    before_digest = _digest(store.path)
+    report = catalog.import_file(store, "stations", path, mode="replace")
+    assert len(report.updated) == len(HOSTILE)
+    assert _digest(store.path) != before_digest  # it was really written back
+    after = store.stations()
+    assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
+    assert list(after["name"]) == HOSTILE
+
+
+def test_a_users_own_apostrophes_and_excel_escapes_are_read_as_meant(store, tmp_path):
+    # A CSV typed by hand: "'=x" means the text "=x" (as the export writes it); a phone
+    # kept as text with an apostrophe stays as typed and is refused as a phone.
+    rows = [
+        ["'=SUM(A1)", "116.84", "40.37", "24/7", ""],
+        ["甲站", "116.85", "40.38", "24/7", "'+86 10 6904 1234"],
+    ]
+    path = _write_csv(tmp_path / "a.csv", ["名称", "经度", "纬度", "开放时间", "联系电话"], rows)
+    catalog.import_file(store, "stations", path)
+    s = store.stations().set_index("name")
+    assert "=SUM(A1)" in s.index
+    assert s.loc["甲站", "phone"] == "+86 10 6904 1234"
+    # Excel writes a carriage return in a cell as _x000D_ (OOXML); it is read as one.
+    xlsx = _write_xlsx(
+        tmp_path / "b.xlsx",
+        ["名称", "经度", "纬度", "开放时间", "地址"],
+        [["乙站", 116.86, 40.39, "24/7", "一楼_x000D_\n东侧"]],
+    )
+    catalog.import_file(store, "stations", xlsx)
+    assert store.stations().set_index("name").loc["乙站", "address"] == "一楼\r\n东侧"

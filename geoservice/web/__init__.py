@@ -16,7 +16,7 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import holidays
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
-from geoservice.nearest import EngineProvider, NearestEngine
+from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 
@@ -47,6 +47,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Per-client limits of ``/api/nearest`` (default ``600 per minute``: generous, as
         many phones share one carrier address) and ``/api/nearest/batch`` (``30 per
         minute``). ``RATELIMIT_ENABLED = False`` switches limiting off.
+    ENGINE_MEMORY_BUDGET
+        Most memory the routing engine's station rows may take (default 4 GiB): bytes or
+        a size such as ``"4GB"``, ``"512MB"``. Over it the engine refuses to rebuild and the
+        last good state keeps answering (flagged ``stale``); station imports that would
+        exceed it are refused.
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
@@ -59,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         NETWORK_DIR=None,
         NETWORK_DEFAULT=str(DEFAULT_NETWORK),
         TILES="osm",
+        ENGINE_MEMORY_BUDGET=DEFAULT_MEMORY_BUDGET,
         RATELIMIT_ENABLED=True,
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
@@ -85,7 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["NETWORK_DEFAULT"]),
         clip=store.read("boundary").geometry.union_all(),
     )
-    app.extensions[ENGINE_KEY] = EngineProvider(library, store)
+    app.extensions[ENGINE_KEY] = EngineProvider(
+        library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
+    )
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
 
     from geoservice.web import api, cli, http_errors, pages, security

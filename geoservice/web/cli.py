@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from geoservice import basedata, catalog
 from geoservice.crs import CRS_NAMES
-from geoservice.io import FileFormatError
+from geoservice.errors import BudgetError, format_bytes
+from geoservice.io import MAX_REPORTED_ERRORS, FileFormatError
+from geoservice.nearest import EngineProvider, rows_memory
 from geoservice.network import NetworkError
 from geoservice.osm import OsmError
 from geoservice.store import StoreError
 from geoservice.validate import ValidationError
-from geoservice.web import cli_hours, get_engine, get_library, get_store
+from geoservice.web import ENGINE_KEY, cli_hours, get_engine, get_library, get_store
+
+_NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
+
+
+def _provider() -> EngineProvider:
+    return current_app.extensions[ENGINE_KEY]
+
+
+def _budget_check(layer: str) -> Callable[..., None] | None:
+    """The routing budget check for a stations import (None for sites, or when the road
+    network cannot be loaded: the engine itself still refuses rows over the budget)."""
+    if layer != "stations":
+        return None
+    try:
+        return _provider().station_check()
+    except (NetworkError, OsmError, OSError) as exc:
+        click.echo(
+            f"警告：无法读取路网，未检查路由内存预算 / warning: the road network cannot be "
+            f"loaded, the routing memory budget is not checked: {exc}",
+            err=True,
+        )
+        return None
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
@@ -36,8 +61,14 @@ def _layer_group(layer: str, label: str) -> AppGroup:
     @click.option("--upsert", "mode", flag_value="upsert", help="Update known ids, add others.")
     @click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
     @click.option("--allow-outside", is_flag=True, help="Accept points outside the district.")
+    @click.option(
+        "--allow-duplicates",
+        is_flag=True,
+        help="导入疑似重复的行 / Import rows that look like one already there "
+        "(same name within 50 m, or the same coordinates).",
+    )
     @click.option("--sheet", default=None, help="XLSX sheet or GeoPackage layer to read.")
-    def import_cmd(file, source_crs, mode, dry_run, allow_outside, sheet):
+    def import_cmd(file, source_crs, mode, dry_run, allow_outside, allow_duplicates, sheet):
         """Import FILE (.csv, .xlsx, .geojson, .gpkg); all rows or none."""
         try:
             report = catalog.import_file(
@@ -47,13 +78,16 @@ def _layer_group(layer: str, label: str) -> AppGroup:
                 mode=mode or "append",
                 source_crs=source_crs,
                 allow_outside=allow_outside,
+                allow_duplicates=allow_duplicates,
                 dry_run=dry_run,
                 sheet=sheet,
+                check=_budget_check(layer),
             )
         except ValidationError as exc:
-            raise click.ClickException(exc.report()) from exc
-        except (FileFormatError, StoreError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(exc.report(MAX_REPORTED_ERRORS)) from exc
+        except (FileFormatError, BudgetError, StoreError, ValueError) as exc:
+            msg = f"{exc}\n{_NOTHING_IMPORTED}"
+            raise click.ClickException(msg) from exc
         click.echo(report.summary())
 
     @group.command("export")
@@ -115,6 +149,22 @@ def _summary(nets) -> None:
         click.echo(f"  {mode:5s} {d['nodes']:7d} nodes {d['edges']:7d} edges{flag}{extra}")
 
 
+def _budget_summary(nodes: dict[str, int]) -> None:
+    """The station rows' memory against the budget, and whether answers are stale."""
+    provider = _provider()
+    stations = get_store().stations()
+    n = int(stations.geometry.notna().sum())
+    need = rows_memory(n, nodes)
+    verdict = "超出预算 / over the budget" if need > provider.budget else "在预算内 / within budget"
+    click.echo(
+        f"路由数据 / routing rows: {n} 个站点 / stations → 约 / about {format_bytes(need)}，"
+        f"预算 / budget {format_bytes(provider.budget)}（{verdict}）"
+    )
+    engine = provider.built  # only an engine this process built can be stale
+    if engine is not None and engine.stale:
+        click.echo(f"路由数据过期 / routing data is stale: {engine.stale['reason']}")
+
+
 @network_cli.command("info")
 def network_info():
     """Show the active network and its size per mode (builds the cache if needed)."""
@@ -123,6 +173,7 @@ def network_info():
     nets = library.load()
     click.echo(f"active network: {library.active_source()} ({time.perf_counter() - started:.1f} s)")
     _summary(nets)
+    _budget_summary({mode: net.n_nodes for mode, net in nets.items()})
 
 
 @network_cli.command("import")
@@ -169,9 +220,15 @@ def network_reset():
 def network_warm():
     """Load the networks and precompute the station routing rows (faster first query)."""
     started = time.perf_counter()
-    engine = get_engine()
+    try:
+        engine = get_engine()
+        engine.refresh()
+    except BudgetError as exc:
+        msg = f"{exc}\n路由数据未建立 / the routing rows were not built"
+        raise click.ClickException(msg) from exc
     click.echo(f"ready in {time.perf_counter() - started:.1f} s")
     _summary(engine.networks)
+    _budget_summary(engine.node_counts())
 
 
 def register(app: Flask) -> None:
