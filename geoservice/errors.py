@@ -189,20 +189,3 @@ class OsmError(GeoserviceError, ValueError):
 
 class NetworkError(GeoserviceError, RuntimeError):
     """A network cannot be built or loaded."""
-
-
-class QueryError(GeoserviceError, ValueError):
-    """A query parameter has a value the catalogue does not know; ``parameter`` names it."""
-
-    def __init__(self, message: str, parameter: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-
-
-class NearestError(GeoserviceError, ValueError):
-    """A nearest-station query that cannot be answered; ``parameter`` names the culprit."""
-
-    def __init__(self, message: str, parameter: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.status = status
