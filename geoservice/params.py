@@ -31,6 +31,7 @@ Conventions:
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -594,23 +595,40 @@ def points(raw: object, name: str = "origins", *, max_items: int, min_items: int
     if isinstance(raw, np.ndarray):
         xy = raw.astype(float)
     else:
-        for i, p in enumerate(raw):  # JSON: bools are not numbers, strings are not parsed
-            if not (
-                type(p) is list
-                and len(p) == 2
-                and type(p[0]) in (int, float)
-                and type(p[1]) in (int, float)
-            ):
-                raise _bad_point(name, i, p)
-        try:
-            xy = np.array(raw, dtype=float).reshape(-1, 2)
-        except OverflowError:  # an integer beyond float range
-            i = next(i for i, p in enumerate(raw) if not all(abs(v) < 1e308 for v in p))
-            raise _bad_point(name, i, raw[i]) from None
+        xy = _pairs(raw)
+        if xy is None:  # find the first bad pair, for the message
+            i = next(i for i, p in enumerate(raw) if not _is_pair(p))
+            raise _bad_point(name, i, raw[i])
     bad = ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise _bad_point(name, i, raw[i])
+    return xy
+
+
+def _is_pair(p: object) -> bool:
+    # JSON: bools are not numbers, strings are not parsed, integers beyond float refused.
+    return (
+        type(p) is list
+        and len(p) == 2
+        and all(type(v) in (int, float) and abs(v) < 1e308 for v in p)
+    )
+
+
+def _pairs(raw: list) -> np.ndarray | None:
+    """``raw`` as an (n, 2) float array when every item is a ``[number, number]`` list.
+
+    Converts first and checks the Python types after (sets over the items): the same
+    answer as :func:`_is_pair` on every item, at a fraction of the cost for 10,000 pairs.
+    """
+    try:
+        xy = np.array(raw, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if xy.shape != (len(raw), 2) or not set(map(type, raw)) <= {list}:
+        return None
+    if not set(map(type, itertools.chain.from_iterable(raw))) <= {int, float}:
+        return None
     return xy
 
 
@@ -655,7 +673,7 @@ def _too_deep(name: str, max_depth: int) -> ParameterError:
 def require_object(
     value: object, name: str = "body", allowed: Iterable[str] | None = None
 ) -> dict[str, Any]:
-    """A JSON object (checked with `check_depth`), with only `allowed` keys when given.
+    """A decoded JSON object (checked with `check_depth`), with only `allowed` keys if given.
 
     Raises
     ------
@@ -663,13 +681,17 @@ def require_object(
         Not an object, too deep, or an unknown key (a misspelt parameter is refused, not
         silently ignored).
     """
+    check_depth(value, name)
+    return _object(value, name, allowed)
+
+
+def _object(value: object, name: str, allowed: Iterable[str] | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ParameterError(
             name,
             f"请求体应为 JSON 对象，而不是 {_type_name(value)}",
             f"the request body must be a JSON object, not {_type_name(value)}",
         )
-    check_depth(value, name)
     if allowed is not None:
         allowed = list(allowed)
         unknown = [k for k in value if k not in allowed]
@@ -683,9 +705,21 @@ def require_object(
     return value
 
 
-# A string token (its closing quote optional, so an unterminated string ends the scan
-# instead of being retried at every later quote: linear time on any input) or a bracket.
-_TOKEN_RE = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[\[\]{}]', re.S)
+# A JSON string (its closing quote optional, so that an unterminated string ends the scan
+# instead of being retried at every later quote: linear time on any input). UTF-8 never
+# has these ASCII bytes inside a multi-byte character, so bytes can be scanned directly.
+_STRING_RE = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.S)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_BRACKET_STEP = np.zeros(256, dtype=np.int8)
+_BRACKET_STEP[list(b"[{")] = 1
+_BRACKET_STEP[list(b"]}")] = -1
+
+
+def _depth(raw: bytes) -> int:
+    """Deepest nesting of arrays/objects in JSON text, outside strings (vectorised)."""
+    brackets = _STRING_RE.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    steps = _BRACKET_STEP[np.frombuffer(brackets, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
 def parse_json(raw: bytes | str, name: str = "body", max_depth: int = MAX_JSON_DEPTH) -> object:
@@ -693,7 +727,7 @@ def parse_json(raw: bytes | str, name: str = "body", max_depth: int = MAX_JSON_D
 
     Python's ``json`` decoder recurses once per level, so a body nested 10,000 deep would
     raise ``RecursionError`` instead of a clear 400; the depth is therefore measured on
-    the text first, skipping strings, in one linear pass.
+    the text first, skipping strings, in linear time.
 
     Parameters
     ----------
@@ -713,26 +747,20 @@ def parse_json(raw: bytes | str, name: str = "body", max_depth: int = MAX_JSON_D
     ------
     ParameterError
     """
-    if isinstance(raw, bytes | bytearray):
-        try:
-            raw = bytes(raw).decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ParameterError(
-                name, "请求体不是 UTF-8 编码的 JSON", "the request body is not UTF-8 JSON"
-            ) from None
-    if not raw.strip():
-        raise ParameterError(name, "请求体为空，应为 JSON", "the request body is empty")
-    depth = 0
-    for m in _TOKEN_RE.finditer(raw):
-        token = m.group()
-        if token in "[{":
-            depth += 1
-            if depth > max_depth:
-                raise _too_deep(name, max_depth)
-        elif token in "]}":
-            depth -= 1
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        text = bytes(raw).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ParameterError(
+            name, "请求体不是 UTF-8 编码的 JSON", "the request body is not UTF-8 JSON"
+        ) from None
+    if not text.strip():
+        raise ParameterError(name, "请求体为空，应为 JSON", "the request body is empty")
+    if _depth(bytes(raw)) > max_depth:
+        raise _too_deep(name, max_depth)
+    try:
+        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         reason = excerpt(str(exc), 80)
         raise ParameterError(
@@ -798,4 +826,4 @@ def json_body(
             f"the request body is too large ({len(raw):,} bytes, limit {max_bytes:,})",
             status=413,
         )
-    return require_object(parse_json(raw, name), name, allowed)
+    return _object(parse_json(raw, name), name, allowed)  # depth checked on the text
