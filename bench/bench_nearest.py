@@ -28,7 +28,7 @@ import osmnx as ox
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geoservice import network
-from geoservice.nearest import NearestError
+from geoservice.errors import ParameterError
 from geoservice.web import DEFAULT_NETWORK, ENGINE_KEY, create_app
 
 
@@ -104,7 +104,7 @@ def main() -> None:
             samples = []
             for lon, lat in origins:
                 t = time.perf_counter()
-                with contextlib.suppress(NearestError):  # too far from a road: still a query
+                with contextlib.suppress(ParameterError):  # too far from a road: still a query
                     engine.nearest(float(lon), float(lat), mode=mode, k=3, open_only=False)
                 samples.append(time.perf_counter() - t)
             print(

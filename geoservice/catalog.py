@@ -18,8 +18,9 @@ import pandas as pd
 from geoservice import crs as _crs
 from geoservice import hours as _hours
 from geoservice import io as _io
+from geoservice import params as _params
 from geoservice import validate as _validate
-from geoservice.errors import QueryError, excerpt
+from geoservice.errors import ParameterError, excerpt
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
 from geoservice.store import EDITABLE_LAYERS, Store
 
@@ -261,53 +262,29 @@ def export_file(store: Store, layer: str, path: str | Path, *, headers: str = "e
 # -- queries ----------------------------------------------------------------------------------
 
 
-def _split(value: str | list[str] | None) -> list[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value]
-    return [p.strip() for v in items for p in str(v).split(",") if p.strip()]
-
-
 def filter_layer(
     gdf: gpd.GeoDataFrame,
     *,
     kinds: list[str] | None = None,
     towns: list[str] | None = None,
     amenities: list[str] | None = None,
-    vocab: dict[str, str] | None = None,
-    town_names: dict[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Keep rows whose kind is any of ``kinds``, town any of ``towns`` (code, or name via
-    ``town_names`` code → name) and that offer all of ``amenities``. Unknown values raise
-    :class:`QueryError` naming the parameter."""
-    town_names = town_names or {}
+    """Keep rows whose kind is any of `kinds`, town code any of `towns`, and that offer all
+    of `amenities` (vocabulary keys and town codes, as :func:`geoservice.params.names`
+    returns them; None or empty means no filter)."""
     mask = pd.Series(True, index=gdf.index)
     if kinds:
-        unknown = [k for k in kinds if vocab is not None and k not in vocab]
-        if unknown:
-            msg = f"unknown kind {', '.join(unknown)}; allowed: {', '.join(vocab or {})}"
-            raise QueryError(msg, "kind")
         mask &= gdf["kind"].isin(kinds)
     if towns:
-        names = gdf["town_code"].map(town_names)
-        known = set(town_names) | set(town_names.values())
-        unknown = [t for t in towns if t not in known]
-        if unknown:
-            msg = f"unknown town {', '.join(unknown)}; use a town code or its Chinese name"
-            raise QueryError(msg, "town")
-        mask &= gdf["town_code"].isin(towns) | names.isin(towns)
+        mask &= gdf["town_code"].isin(towns)
     if amenities:
-        unknown = [a for a in amenities if a not in AMENITIES]
-        if unknown:
-            msg = f"unknown amenity {', '.join(unknown)}; allowed: {', '.join(AMENITIES)}"
-            raise QueryError(msg, "amenity")
-        have = gdf["amenities"].str.split(";")
+        have = gdf["amenities"].fillna("").astype(str).str.split(";")
         for a in amenities:
             mask &= have.map(lambda s, a=a: a in s)
     return gdf.loc[mask]
 
 
-def _town_names(store: Store) -> dict[str, str]:
+def town_names(store: Store) -> dict[str, str]:
     """Town code → Chinese name."""
     towns = store.read("towns")
     return dict(zip(towns["code"], towns["name"], strict=True))
@@ -321,19 +298,60 @@ def stations_geojson(
     amenity: str | list[str] | None = None,
     at: dt.datetime | None = None,
 ) -> dict:
-    """Stations as a GeoJSON FeatureCollection with labels and open-now status."""
-    names = _town_names(store)
+    """Stations as a GeoJSON FeatureCollection with labels and open-now status.
+
+    Parameters
+    ----------
+    store
+        The store.
+    kind, town, amenity
+        Filters, each a list or a comma-separated string (see
+        :func:`geoservice.params.names`): kinds (keys or Chinese labels), towns (codes or
+        Chinese names), amenities (all of them required).
+    at
+        Moment of ``open_now``/``status`` (naive = Asia/Shanghai; None = now).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ParameterError
+        An unknown kind, town or amenity (the message lists the allowed values).
+    """
+    names = town_names(store)
     gdf = filter_layer(
         store.stations(),
-        kinds=_split(kind),
-        towns=_split(town),
-        amenities=_split(amenity),
-        vocab=STATION_KINDS,
-        town_names=names,
+        kinds=_params.names(kind, "kind", STATION_KINDS),
+        towns=_params.names(town, "town", names),
+        amenities=_params.names(amenity, "amenity", AMENITIES),
     )
     at = _hours.as_local(at)
     features = [_io.record_feature(st.record(at, names)) for st in Station.from_frame(gdf)]
     return _collection(features, at)
+
+
+def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = None) -> dict:
+    """One station as a GeoJSON Feature, its open status evaluated at `at`.
+
+    Raises
+    ------
+    ParameterError
+        404 when no station has that id.
+    """
+    gdf = store.stations()
+    row = gdf.loc[gdf["id"] == station_id]
+    if row.empty:
+        shown = excerpt(station_id)
+        parameter, zh, en = (
+            "station_id",
+            f"没有编号为 {shown} 的站点",
+            f"no station with id {shown}",
+        )
+        raise ParameterError(parameter, zh, en, status=404)
+    station = Station.from_frame(row.iloc[:1])[0]
+    return _io.record_feature(station.record(_hours.as_local(at), town_names(store)))
 
 
 def sites_geojson(
@@ -344,16 +362,27 @@ def sites_geojson(
     located: bool = False,
 ) -> dict:
     """Sites as a GeoJSON FeatureCollection (sites without coordinates have null geometry
-    and ``coord_source: "missing"``; ``located=True`` leaves them out)."""
-    names = _town_names(store)
+    and ``coord_source: "missing"``; ``located=True`` leaves them out).
+
+    Raises
+    ------
+    ParameterError
+        An unknown kind or town.
+    """
+    names = town_names(store)
     gdf = filter_layer(
-        store.sites(), kinds=_split(kind), towns=_split(town), vocab=SITE_KINDS, town_names=names
+        store.sites(),
+        kinds=_params.names(kind, "kind", SITE_KINDS),
+        towns=_params.names(town, "town", names),
     )
     if located:
         gdf = gdf.loc[gdf.geometry.notna()]
     features = []
     for rec in _io.to_records(gdf, "sites"):
-        rec.update(kind_label=SITE_KINDS[rec["kind"]], town=names.get(rec["town_code"], ""))
+        rec.update(
+            kind_label=SITE_KINDS.get(rec["kind"], rec["kind"]),
+            town=names.get(rec["town_code"], ""),
+        )
         features.append(_io.record_feature(rec))
     return _collection(features, None)
 

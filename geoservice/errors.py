@@ -45,27 +45,61 @@ class GeoserviceError(Exception):
     """Base class of every geoservice error."""
 
 
+def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> dict:
+    """The JSON body of every error answer of the API.
+
+    Parameters
+    ----------
+    status
+        The HTTP status code the body is sent with.
+    zh, en
+        The reason in Chinese and in English (any user input in them already cut with
+        `excerpt`).
+    parameter
+        The parameter at fault, or None when the request as a whole is refused.
+
+    Returns
+    -------
+    dict
+        ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``.
+    """
+    return {
+        "error": f"{zh} / {en}" if en != zh else zh,
+        "message_zh": zh,
+        "message_en": en,
+        "parameter": parameter,
+        "status": status,
+    }
+
+
 class ParameterError(GeoserviceError, ValueError):
     """A request or command parameter has a value that cannot be used.
 
-    The one error type for every query and body parameter (the web layer answers it with
-    ``status`` and a JSON body naming ``parameter``).
+    The one error type for every query, path and body parameter: the web layer answers it
+    with ``status`` and the JSON body of :meth:`to_dict` (see :func:`error_body`).
 
     Parameters
     ----------
     parameter
-        Name of the parameter as the client wrote it (``"k"``, ``"origins[3]"``), or None.
+        Name of the parameter as the client wrote it (``"k"``, ``"origins[3]"``,
+        ``"body"``), or None.
     zh, en
         The reason in Chinese and in English; inputs must be quoted with `excerpt`.
     status
-        HTTP status for the web layer: 400 (bad value) or 422 (well-formed but not
-        answerable, e.g. a point far from every road).
+        HTTP status for the web layer: 400 (a bad value), 404 (an id that does not exist),
+        413 (a body over its size limit), 415 (a body that is not JSON) or 422 (well-formed
+        but not answerable, e.g. a point far from every road).
     """
+
+    STATUSES = (400, 404, 413, 415, 422)
 
     def __init__(
         self, parameter: str | None, zh: str, en: str | None = None, *, status: int = 400
     ) -> None:
         en = zh if en is None else en
+        if status not in self.STATUSES:
+            msg = f"status must be one of {self.STATUSES}, not {status!r}"
+            raise ValueError(msg)
         super().__init__(f"{zh} / {en}" if en != zh else zh)
         self.parameter = parameter
         self.zh = zh
@@ -78,13 +112,8 @@ class ParameterError(GeoserviceError, ValueError):
         return str(self)
 
     def to_dict(self) -> dict:
-        """JSON body for the client."""
-        return {
-            "error": self.message,
-            "message_zh": self.zh,
-            "message_en": self.en,
-            "parameter": self.parameter,
-        }
+        """JSON body for the client (:func:`error_body`)."""
+        return error_body(self.status, self.zh, self.en, self.parameter)
 
 
 class HoursError(GeoserviceError, ValueError):
@@ -191,23 +220,6 @@ class OsmError(GeoserviceError, ValueError):
 
 class NetworkError(GeoserviceError, RuntimeError):
     """A network cannot be built or loaded."""
-
-
-class QueryError(GeoserviceError, ValueError):
-    """A query parameter has a value the catalogue does not know; ``parameter`` names it."""
-
-    def __init__(self, message: str, parameter: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-
-
-class NearestError(GeoserviceError, ValueError):
-    """A nearest-station query that cannot be answered; ``parameter`` names the culprit."""
-
-    def __init__(self, message: str, parameter: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.status = status
 
 
 class BudgetError(NetworkError):

@@ -36,15 +36,19 @@ from scipy.sparse import csgraph
 
 from geoservice import crs
 from geoservice import hours as _hours
-from geoservice.errors import BudgetError, NearestError
+from geoservice import params as _params
+from geoservice.errors import BudgetError, ParameterError
 from geoservice.model import AMENITIES, STATION_KINDS, Station
-from geoservice.network import MODES, Network, NetworkLibrary, sub_coords
+from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
 
 log = logging.getLogger(__name__)
 #: Origins farther than this from any road get an error, not a guess.
 MAX_SNAP_M = 2000.0
 K_MAX = 20
+#: Origins farther than this from a network's bounding box are not snapped (its metric
+#: projection is meaningless across the globe): they are out of reach, at about that gap.
+FAR_M = 50_000.0
 #: Off the road network (from the origin to the road, from the road to a station's door)
 #: people walk: those legs are timed at walking speed in every mode.
 ACCESS_SPEED_MS = 4.5 / 3.6
@@ -261,6 +265,7 @@ class NearestEngine:
         self._refused: tuple[str, BudgetError] | None = None
         # Why answers come from older routing data: cause ("stations", "network") → details.
         self._stale: dict[str, dict] = {}
+        self._bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- station state ------------------------------------------------------------------
     def node_counts(self) -> dict[str, int]:
@@ -359,19 +364,13 @@ class NearestEngine:
     def _mask(stations: _Catalog, kinds, amenities, at, open_only) -> tuple[np.ndarray, str]:
         mask = np.ones(len(stations.ids), dtype=bool)
         reasons = []
+        kinds = _params.names(kinds, "kind", STATION_KINDS)
+        amenities = _params.names(amenities, "amenity", AMENITIES)
         if kinds:
-            bad = [k for k in kinds if k not in STATION_KINDS]
-            if bad:
-                msg = f"unknown kind {', '.join(bad)}; allowed: {', '.join(STATION_KINDS)}"
-                raise NearestError(msg, "kind")
             mask &= np.isin(stations.kind, kinds)
             if not mask.any():
                 reasons.append("没有该类型的站点 / no station of that kind")
         if amenities:
-            bad = [a for a in amenities if a not in AMENITIES]
-            if bad:
-                msg = f"unknown amenity {', '.join(bad)}; allowed: {', '.join(AMENITIES)}"
-                raise NearestError(msg, "amenity")
             keys = list(AMENITIES)
             mask &= stations.amenity[:, [keys.index(a) for a in amenities]].all(axis=1)
             if not mask.any() and not reasons:
@@ -411,25 +410,24 @@ class NearestEngine:
 
         Raises
         ------
-        NearestError
+        ParameterError
             Bad parameters (400) or an origin too far from any road (422).
         """
-        net = self._network(mode)
-        if not (1 <= k <= K_MAX):
-            msg = f"k must be between 1 and {K_MAX}"
-            raise NearestError(msg, "k")
+        mode, net = self._network(mode)
+        lon = _params.number(lon, "lon", -180, 180)
+        lat = _params.number(lat, "lat", -90, 90)
+        k = _params.integer(k, "k", 1, K_MAX)
         kinds = ["warm_station"] if kinds is None else kinds
         at = _hours.as_local(at)
         stations, trees = self._state()
         tree = trees[mode]
+        gap = float(self._gap_m(mode, np.array([lon]), np.array([lat]))[0])
+        if gap > FAR_M:
+            raise _too_far(gap, approximate=True)
         snap = net.snap([lon], [lat])
         e, f, d = int(snap.edge[0]), float(snap.frac[0]), float(snap.distance_m[0])
         if d > MAX_SNAP_M:
-            msg = (
-                f"该点距最近道路 {d / 1000:.1f} km，超过 2 km / the point is {d:.0f} m from "
-                f"the nearest road (limit {MAX_SNAP_M:.0f} m)"
-            )
-            raise NearestError(msg, "lon", status=422)
+            raise _too_far(d)
         origin = {
             "lon": lon,
             "lat": lat,
@@ -500,15 +498,27 @@ class NearestEngine:
         Returns arrays: ``station`` (index into the station table, -1 none), ``station_id``,
         ``travel_time_s`` (inf when none or too far; includes the walks between the roads
         and the origin and the door, like :meth:`nearest`), ``snap_distance_m``.
+
+        Raises
+        ------
+        ParameterError
+            A bad mode, kind or amenity, or an origin that is not a finite lon/lat.
         """
-        net = self._network(mode)
+        mode, net = self._network(mode)
+        xy = np.column_stack([np.atleast_1d(lon), np.atleast_1d(lat)])
+        xy = _params.points(xy, "origins", max_items=len(xy), min_items=0)
+        lon, lat = xy[:, 0], xy[:, 1]
         kinds = ["warm_station"] if kinds is None else kinds
         at = _hours.as_local(at)
         stations, trees = self._state()
         tree = trees[mode]
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
+        gap = self._gap_m(mode, lon, lat)
+        far = gap > FAR_M
+        if far.any():  # stand-ins, so that the network's projection stays finite
+            lon = np.where(far, net.node_xy[0, 0], lon)
+            lat = np.where(far, net.node_xy[0, 1], lat)
         snap = net.snap(lon, lat, with_points=False)
+        snap_m = np.where(far, gap, snap.distance_m)
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
         mask, reason = _on_network(mask, reason, tree)
         e = snap.edge
@@ -521,7 +531,7 @@ class NearestEngine:
         r, o, cost, _ = _same_road(net, tree, np.flatnonzero(mask), e, f)
         np.minimum.at(times, (r, o), cost)
         times += (tree.snap_m[mask] / ACCESS_SPEED_MS)[:, None]
-        too_far = snap.distance_m > MAX_SNAP_M
+        too_far = snap_m > MAX_SNAP_M
         idx = np.full(len(lon), -1, dtype=np.int64)
         best = np.full(len(lon), np.inf)
         if times.size:
@@ -529,23 +539,48 @@ class NearestEngine:
             best = times[arg, np.arange(len(lon))]
             candidates = np.flatnonzero(mask)
             idx = np.where(np.isfinite(best), candidates[arg], -1)
-        best = np.where(too_far, np.inf, best + snap.distance_m / ACCESS_SPEED_MS)
+        best = np.where(too_far, np.inf, best + snap_m / ACCESS_SPEED_MS)
         idx = np.where(too_far, -1, idx)
         ids = np.where(idx >= 0, stations.ids[np.maximum(idx, 0)], None)
         return {
             "station": idx,
             "station_id": ids,
             "travel_time_s": best,
-            "snap_distance_m": snap.distance_m,
+            "snap_distance_m": snap_m,
             "reason": reason,
         }
 
-    def _network(self, mode: str) -> Network:
+    def _gap_m(self, mode: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Approximate distance (m) from each point to the network's bounding box (0 inside)."""
+        if mode not in self._bounds:
+            xy = self.networks[mode].node_xy
+            self._bounds[mode] = (xy.min(axis=0), xy.max(axis=0))
+        lo, hi = self._bounds[mode]
+        cx, cy = np.clip(lon, lo[0], hi[0]), np.clip(lat, lo[1], hi[1])
+        gap = np.zeros(len(lon))
+        off = (cx != lon) | (cy != lat)
+        if off.any():
+            gap[off] = crs.residual_m(lon[off], lat[off], cx[off], cy[off])
+        return gap
+
+    def _network(self, mode: str) -> tuple[str, Network]:
+        """The mode's key (a Chinese label or another case is accepted) and its network."""
+        mode = _params.choice(mode, "mode", MODE_LABELS)
         if mode not in self.networks:
             known = ", ".join(m for m in MODES if m in self.networks)
-            msg = f"unknown mode {mode!r}; expected one of {known}"
-            raise NearestError(msg, "mode")
-        return self.networks[mode]
+            zh = f"当前路网没有{MODE_LABELS[mode]}（{mode}）路网；可用：{known}"
+            en = f"the active road network has no {mode} mode; available: {known}"
+            parameter = "mode"
+            raise ParameterError(parameter, zh, en, status=422)
+        return mode, self.networks[mode]
+
+
+def _too_far(d: float, *, approximate: bool = False) -> ParameterError:
+    """The 422 for an origin more than :data:`MAX_SNAP_M` from every road."""
+    about_zh, about_en = ("约 ", "about ") if approximate else ("", "")
+    zh = f"该点距最近道路{about_zh}{d / 1000:.1f} km，超过 {MAX_SNAP_M / 1000:g} km"
+    en = f"the point is {about_en}{d:.0f} m from the nearest road (limit {MAX_SNAP_M:.0f} m)"
+    return ParameterError("lon", zh, en, status=422)
 
 
 def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray, str]:

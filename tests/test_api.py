@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from conftest import SMALL_OSM
+
+from geoservice.errors import EXCERPT_CHARS
+from geoservice.web import create_app
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory):
+    """One app on the Miyun data for the many read-only bad-input requests."""
+    tmp = tmp_path_factory.mktemp("api")
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp / "live.gpkg"),
+            "NETWORK_DIR": str(tmp / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "TILES": "",
+        }
+    )
+    return app.test_client()
 
 
 def test_stations_collection_is_geojson_flagged_as_sample(client):
@@ -70,12 +92,69 @@ def test_open_at_changes_open_now(client):
         ("open_at=yesterday", "open_at"),
     ],
 )
-def test_bad_parameters_are_400_naming_the_parameter(client, query, parameter):
-    r = client.get(f"/api/stations?{query}")
+def test_bad_parameters_are_400_naming_the_parameter(shared_client, query, parameter):
+    r = shared_client.get(f"/api/stations?{query}")
     assert r.status_code == 400
+    assert_bilingual_error(r, 400, parameter)
+
+
+def assert_bilingual_error(r, status: int, parameter: str | None) -> dict:
+    """A JSON error body in Chinese and English naming the parameter, echoing little."""
+    assert r.status_code == status
+    assert r.is_json, r.data[:200]
     body = r.get_json()
+    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status"}
+    assert body["status"] == status
     assert body["parameter"] == parameter
-    assert body["error"]
+    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
+    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+    return body
+
+
+def test_unknown_amenity_lists_the_chinese_labels(shared_client):
+    body = assert_bilingual_error(shared_client.get("/api/stations?amenity=sauna"), 400, "amenity")
+    assert "hot_water（热水）" in body["message_zh"]
+    assert "'sauna'" in body["message_en"]
+    body = assert_bilingual_error(shared_client.get("/api/sites?kind=castle"), 400, "kind")
+    assert "village（村）" in body["message_zh"]
+
+
+def test_chinese_labels_and_any_case_are_accepted(shared_client):
+    by_label = shared_client.get("/api/stations?kind=职工之家&amenity=无线网络").get_json()
+    by_key = shared_client.get("/api/stations?kind=WORKER_HOME&amenity=wifi").get_json()
+    assert by_label["count"] == by_key["count"] > 0
+    sites = shared_client.get("/api/sites?kind=水库保护点").get_json()
+    assert sites["count"] == 20
+
+
+HOSTILE_QUERIES = [
+    ("kind", "x" * 5000),
+    ("kind", "a," * 1000),
+    ("amenity", "\x00"),
+    ("amenity", "${alert(1)}"),
+    ("town", "9" * 5000),
+    ("open_at", "9" * 5000),
+    ("open_at", "0001-01-01T00:00+14:00"),
+    ("open_at", "9999-12-31T23:59-12:00"),
+    ("open_at", "1e309"),
+    ("open_at", "²"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), HOSTILE_QUERIES)
+def test_hostile_filters_are_short_bilingual_400s(shared_client, name, value):
+    r = shared_client.get("/api/stations", query_string={name: value})
+    body = assert_bilingual_error(r, 400, name)
+    assert len(body["error"]) < 2 * 400
+    assert value[: EXCERPT_CHARS + 5] not in body["error"] or len(value) <= EXCERPT_CHARS
+
+
+def test_repeated_scalar_parameters(shared_client):
+    r = shared_client.get("/api/stations?open_at=2026-11-25T13:00&open_at=2026-11-29T03:00")
+    assert_bilingual_error(r, 400, "open_at")
+    same = shared_client.get("/api/stations?open_at=2026-11-25T13:00&open_at=2026-11-25T13:00")
+    assert same.status_code == 200
+    assert shared_client.get("/api/sites?located=1&located=0").status_code == 400
 
 
 def test_station_by_id_and_404(client):
@@ -83,9 +162,14 @@ def test_station_by_id_and_404(client):
     assert r.status_code == 200
     assert r.get_json()["id"] == "WS001"
     r = client.get("/api/stations/NOPE")
-    assert r.status_code == 404
-    assert "NOPE" in r.get_json()["error"]
+    body = assert_bilingual_error(r, 404, "station_id")
+    assert "NOPE" in body["error"]
     assert client.get("/api/nothing-here").status_code == 404
+    # Any id, even with a slash or 5,000 characters, is a JSON 404 with a short excerpt.
+    assert_bilingual_error(client.get("/api/stations/a/b"), 404, "station_id")
+    body = assert_bilingual_error(client.get("/api/stations/" + "W" * 5000), 404, "station_id")
+    assert len(body["error"]) < 300
+    assert client.get("/api/stations/WS001?open_at=soon").status_code == 400
 
 
 def test_sites(client):
@@ -117,7 +201,7 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
     doc = client.get("/api/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     routes = {
-        r.rule.replace("<station_id>", "{station_id}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule)
         for r in app.url_map.iter_rules()
         if r.rule.startswith("/api/")
     }

@@ -7,9 +7,30 @@ import json
 import numpy as np
 import osmium
 import pytest
-from conftest import SMALL_OSM
+from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from test_api import assert_bilingual_error
 
 from geoservice import crs, osm
+from geoservice.errors import EXCERPT_CHARS
+from geoservice.web import STORE_KEY, create_app
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory):
+    """One grid app for the many read-only hostile-input requests (rate limits off)."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp / "live.gpkg"),
+            "NETWORK_DIR": str(tmp / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "TILES": "",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
+    return app.test_client()
 
 
 def test_nearest_answer_shape(grid_client):
@@ -75,16 +96,80 @@ def test_navigation_links_use_shifted_coordinates(grid_client):
         ("lon=116.83&lat=40.37&open=maybe", "open"),
     ],
 )
-def test_every_bad_parameter_is_400_naming_it(grid_client, query, parameter):
-    r = grid_client.get(f"/api/nearest?{query}")
-    assert r.status_code == 400, r.get_json()
-    assert r.get_json()["parameter"] == parameter
+def test_every_bad_parameter_is_400_naming_it(hostile_client, query, parameter):
+    r = hostile_client.get(f"/api/nearest?{query}")
+    assert_bilingual_error(r, 400, parameter)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("k", "²"),
+        ("k", "٣"),
+        ("k", "３"),
+        ("k", "5" * 5000),
+        ("k", "3.0"),
+        ("k", "1e1"),
+        ("lon", "1e309"),
+        ("lon", "-Infinity"),
+        ("lon", "١١٦"),
+        ("lat", "nan"),
+        ("lat", "4" * 5000),
+        ("mode", "w" * 5000),
+        ("open", "maybe"),
+        ("crs", "\x00"),
+        ("open_at", "0001-01-01T00:00+14:00"),
+    ],
+)
+def test_hostile_values_are_short_bilingual_400s(hostile_client, name, value):
+    query = {"lon": "116.8312", "lat": "40.3690", name: value}
+    body = assert_bilingual_error(hostile_client.get("/api/nearest", query_string=query), 400, name)
+    assert len(body["error"]) < 800
+    if len(value) > EXCERPT_CHARS:
+        assert value[: EXCERPT_CHARS + 1] not in body["error"]  # only an excerpt is echoed
+
+
+def test_query_strings_that_are_not_utf8(hostile_client):
+    for name in ("lon", "mode", "kind", "open_at"):
+        query = {"lon": "116.8312", "lat": "40.3690"} | {name: "%FF%FE"}
+        r = hostile_client.get("/api/nearest?" + "&".join(f"{k}={v}" for k, v in query.items()))
+        assert_bilingual_error(r, 400, name)
+
+
+def test_repeated_parameters(hostile_client):
+    r = hostile_client.get("/api/nearest?lon=116.8312&lat=40.3690&lat=40.37")
+    assert_bilingual_error(r, 400, "lat")
+    r = hostile_client.get("/api/nearest?lon=116.8312&lat=40.3690&k=2&k=2")
+    assert len(r.get_json()["results"]) == 2
+    both = hostile_client.get("/api/nearest?lon=116.8312&lat=40.3690&open=0&kind=warm_station&k=20")
+    kinds = hostile_client.get(
+        "/api/nearest?lon=116.8312&lat=40.3690&open=0&kind=warm_station&kind=暖心驿站&k=20"
+    )
+    ids = [x["id"] for x in kinds.get_json()["results"]]
+    assert ids == [x["id"] for x in both.get_json()["results"]]
+    assert len(ids) == 4  # the fifth station is on an unconnected road
+
+
+def test_points_across_the_globe_are_422_not_500(hostile_client):
+    # The network's metric projection is meaningless far away: such points are not snapped.
+    for lon, lat in ((19.0, 0.1), (-180, -90), (180, 90), (0, 0), (116.83, -40.37)):
+        for crs_name in ("wgs84", "gcj02", "bd09"):
+            r = hostile_client.get(f"/api/nearest?lon={lon}&lat={lat}&crs={crs_name}")
+            body = assert_bilingual_error(r, 422, "lon")
+            assert "km" in body["message_zh"]
+    r = hostile_client.post(
+        "/api/nearest/batch", json={"origins": [[19.0, 0.1], [116.8312, 40.3690], [-180, 90]]}
+    )
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert [x["travel_time_s"] is None for x in results] == [True, False, True]
+    assert results[0]["snap_distance_m"] > 1_000_000
 
 
 def test_far_from_roads_is_422_saying_how_far(grid_client):
     r = grid_client.get("/api/nearest?lon=117.2&lat=40.6")
-    assert r.status_code == 422
-    assert "km" in r.get_json()["error"]
+    body = assert_bilingual_error(r, 422, "lon")
+    assert "km" in body["message_zh"]
 
 
 def test_no_match_is_200_with_reason(grid_client):
@@ -110,29 +195,78 @@ def test_batch(grid_client):
     assert body["results"][0]["travel_time_s"] == pytest.approx(first["travel_time_s"], abs=0.1)
 
 
+ONE = [[116.8312, 40.3690]]
+
+
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "parameter"),
     [
-        None,
-        {"origins": []},
-        {"origins": [[1, 2, 3]]},
-        {"origins": [["a", "b"]]},
-        {"origins": [[116.8, float("nan")]]},
-        {"origins": [[116.8, 95]]},
-        {"origins": [[116.8, 40.3]] * 10_001},
-        {"origins": [[116.8, 40.3]], "mode": "rocket"},
-        {"origins": [[116.8, 40.3]], "amenity": ["sauna"]},
+        ("not json", "body"),
+        ("", "body"),
+        ("   ", "body"),
+        ("[]", "body"),
+        ('"origins"', "body"),
+        ("null", "body"),
+        ('{"origins": [[116.8, NaN]]}', "body"),
+        ('{"origins": [[Infinity, 40]]}', "body"),
+        ('{"origins": [[1e309, 40]]}', "origins[0]"),
+        ('{"origins": [[' + "9" * 5000 + ", 40]]}", "body"),
+        ('{"origins": [[' + "9" * 4000 + ", 40]]}", "origins[0]"),
+        ("[" * 10_000 + "]" * 10_000, "body"),
+        ('{"origins": ' + "[" * 11 + "]" * 11 + "}", "body"),
+        ({"origins": []}, "origins"),
+        ({"origins": "x"}, "origins"),
+        ({"origins": {"lon": 116.8}}, "origins"),
+        ({"origins": [[1, 2, 3]]}, "origins[0]"),
+        ({"origins": [["a", "b"]]}, "origins[0]"),
+        ({"origins": [["116.8", "40.3"]]}, "origins[0]"),
+        ({"origins": [[True, False]]}, "origins[0]"),
+        ({"origins": [[[116.8312, 40.3690]]]}, "origins[0]"),
+        ({"origins": [*ONE, [116.8, 95]]}, "origins[1]"),
+        ({"origins": [[116.8, 40.3]] * 10_001}, "origins"),
+        ({"origins": ONE, "mode": "rocket"}, "mode"),
+        ({"origins": ONE, "mode": ["walk"]}, "mode"),
+        ({"origins": ONE, "mode": {"walk": 1}}, "mode"),
+        ({"origins": ONE, "crs": ["gcj02"]}, "crs"),
+        ({"origins": ONE, "amenity": ["sauna"]}, "amenity"),
+        ({"origins": ONE, "amenity": [["wifi"]]}, "amenity"),
+        ({"origins": ONE, "kind": 5}, "kind"),
+        ({"origins": ONE, "open": "maybe"}, "open"),
+        ({"origins": ONE, "open": [True]}, "open"),
+        ({"origins": ONE, "open_at": 20261125}, "open_at"),
+        ({"origins": ONE, "open_at": "9999-12-31T23:59-12:00"}, "open_at"),
+        ({"origins": ONE, "amenities": ["wifi"]}, "amenities"),
     ],
 )
-def test_batch_bad_input_is_400(grid_client, payload):
-    if payload is None:
-        r = grid_client.post("/api/nearest/batch", data="not json", content_type="application/json")
-    else:
-        r = grid_client.post(
-            "/api/nearest/batch", data=json.dumps(payload), content_type="application/json"
-        )
-    assert r.status_code == 400
-    assert r.get_json()["parameter"]
+def test_batch_bad_input_is_a_bilingual_400(hostile_client, payload, parameter):
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    r = hostile_client.post("/api/nearest/batch", data=data, content_type="application/json")
+    body = assert_bilingual_error(r, 400, parameter)
+    assert len(body["error"]) < 800
+
+
+def test_batch_body_encoding_media_type_and_size(grid_client, grid_app):
+    post = grid_client.post
+    url = "/api/nearest/batch"
+    body = json.dumps({"origins": ONE}).encode()
+    assert (
+        post(url, data=b"\xef\xbb\xbf" + body, content_type="application/json").status_code == 200
+    )
+    r = post(url, data=body, content_type="application/json; charset=utf-8")
+    assert r.status_code == 200
+    assert_bilingual_error(post(url, data=b"\xff" + body, content_type="application/json"), 400,
+                           "body")  # fmt: skip
+    for media in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        assert_bilingual_error(post(url, data=body, content_type=media), 415, "body")
+    assert_bilingual_error(post(url, data=body), 415, "body")  # no Content-Type
+    huge = b'{"origins": [' + b" " * (5 * 1024 * 1024) + b"]}"
+    err = assert_bilingual_error(post(url, data=huge, content_type="application/json"), 413, "body")
+    assert "4,194,304" in err["message_en"]
+    # The app-wide MAX_CONTENT_LENGTH, when smaller, is a JSON 413 too.
+    grid_app.config["MAX_CONTENT_LENGTH"] = 1000
+    big = json.dumps({"origins": ONE * 100}).encode()
+    err = assert_bilingual_error(post(url, data=big, content_type="application/json"), 413, "body")
+    assert "1,000" in err["message_zh"]
 
 
 def test_network_info(grid_client):
@@ -244,8 +378,8 @@ def test_missing_network_is_503_not_500(tmp_path):
         }
     )
     r = app.test_client().get("/api/nearest?lon=116.83&lat=40.37")
-    assert r.status_code == 503
-    assert "road network unavailable" in r.get_json()["error"]
+    body = assert_bilingual_error(r, 503, None)
+    assert "road network unavailable" in body["error"]
     assert app.test_client().get("/api/stations").status_code == 200
 
 
@@ -309,28 +443,57 @@ def test_extract_from_elsewhere_is_kept_whole_and_flagged(app, tmp_path):
     assert "within 2 km of this road network" in body["reason"]
 
 
-NASTY = ["", " ", "0", "-1", "1e309", "-1e309", "nan", "NaN", "inf", "1,2", "116.8;40.3",
-         "%00", "\u0000", "<script>", "' OR 1=1 --", "９", "一", "116.83\n", "[]", "{}",
-         "9" * 400, "true", "null", "2026-02-30T25:61", "drive,walk", "warm_station,,"]  # fmt: skip
+NASTY = ["", " ", "0", "-1", "1e309", "-1e309", "nan", "NaN", "inf", "-Infinity", "1,2",
+         "116.8;40.3", "%00", "\u0000", "<script>", "' OR 1=1 --", "９", "一", "²", "١٢", "٣",
+         "116.83\n", "[]", "{}", "9" * 400, "5" * 5000, "0x1F", "1_000", "true", "null",
+         "2026-02-30T25:61", "0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00", "drive,walk",
+         "warm_station,,", "热水", "WALK", "${alert(1)}", "\u202e", "\ufffd"]  # fmt: skip
 PARAMS = ["lon", "lat", "mode", "k", "kind", "amenity", "open_at", "open", "crs"]
 
 
-def test_no_query_string_gives_a_500(grid_client):
+def test_no_query_string_gives_a_500(hostile_client):
     rng = np.random.default_rng(11)
     for _ in range(300):
         query = {"lon": "116.8312", "lat": "40.3690"}
         for name in rng.choice(PARAMS, size=rng.integers(1, 4), replace=False):
-            query[str(name)] = str(rng.choice(NASTY))
-        r = grid_client.get("/api/nearest", query_string=query)
+            # Sometimes the parameter is repeated, with two different hostile values.
+            values = rng.choice(NASTY, size=rng.integers(1, 3)).tolist()
+            query[str(name)] = values if len(values) > 1 else values[0]
+        r = hostile_client.get("/api/nearest", query_string=query)
         assert r.status_code in (200, 400, 422), (query, r.status_code)
         assert r.is_json
-        if r.status_code == 400:
-            assert r.get_json()["parameter"] in PARAMS
-    for path in ("/api/stations", "/api/sites"):
-        for name in ("kind", "town", "amenity", "open_at", "located"):
+        if r.status_code != 200:
+            body = r.get_json()
+            assert body["parameter"] in PARAMS
+            assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+            assert len(body["error"]) < 800
+    for path, names in (
+        ("/api/stations", ("kind", "town", "amenity", "open_at")),
+        ("/api/sites", ("kind", "town", "located")),
+        ("/api/stations/T01", ("open_at",)),
+    ):
+        for name in names:
             for value in NASTY:
-                r = grid_client.get(path, query_string={name: value})
-                assert r.status_code in (200, 400), (path, name, value, r.status_code)
+                r = hostile_client.get(path, query_string={name: value})
+                assert r.status_code in (200, 400, 404), (path, name, value, r.status_code)
+                assert r.is_json
+
+
+def test_no_batch_body_gives_a_500(hostile_client):
+    rng = np.random.default_rng(5)
+    values = [None, True, 0, -1, 1.5, 1e308, -1e308, 10**30, "", "x" * 300, [], {}, [[]],
+              ["walk"], [116.8312, 40.369], [[116.8312, 40.369]], [["a"]], {"a": [1]},
+              "warm_station", "热水", "2026-11-25T13:00", "1e309", "²"]  # fmt: skip
+    keys = ["origins", "mode", "crs", "kind", "amenity", "open_at", "open"]
+    for _ in range(200):
+        body = {"origins": [[116.8312, 40.3690]]}
+        for key in rng.choice(keys, size=rng.integers(1, 4), replace=False):
+            body[str(key)] = values[int(rng.integers(len(values)))]
+        r = hostile_client.post("/api/nearest/batch", json=body)
+        assert r.status_code in (200, 400), (body, r.status_code)
+        assert r.is_json
+        if r.status_code == 400:
+            assert r.get_json()["parameter"].split("[")[0] in keys
 
 
 def test_rate_limits_answer_429_in_json(tmp_path):
@@ -353,8 +516,7 @@ def test_rate_limits_answer_429_in_json(tmp_path):
     codes = [client.get("/api/nearest?lon=116.8312&lat=40.3690").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     r = client.get("/api/nearest?lon=116.8312&lat=40.3690")
-    assert r.is_json
-    assert "error" in r.get_json()
+    assert_bilingual_error(r, 429, None)
     assert "Retry-After" in r.headers
     body = {"origins": [[116.8312, 40.3690]]}
     assert client.post("/api/nearest/batch", json=body).status_code == 200

@@ -11,6 +11,7 @@ import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
 
 from geoservice import nearest, network, osm
+from geoservice.errors import ParameterError
 from geoservice.hours import TZ
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -156,7 +157,7 @@ def test_unreachable_component(small, store):
 
 
 def test_far_point_is_422_with_distance(small):
-    with pytest.raises(nearest.NearestError) as info:
+    with pytest.raises(ParameterError) as info:
         small.nearest(116.90, 40.45, mode="walk")
     assert info.value.status == 422
     assert "km" in str(info.value)
@@ -173,13 +174,13 @@ def test_outside_district_flagged_but_answered(small):
 
 
 def test_bad_parameters(small):
-    with pytest.raises(nearest.NearestError, match="mode") as info:
+    with pytest.raises(ParameterError, match="mode") as info:
         small.nearest(116.832, 40.370, mode="boat")
     assert info.value.parameter == "mode"
-    with pytest.raises(nearest.NearestError) as info:
+    with pytest.raises(ParameterError) as info:
         small.nearest(116.832, 40.370, k=21)
     assert info.value.parameter == "k"
-    with pytest.raises(nearest.NearestError) as info:
+    with pytest.raises(ParameterError) as info:
         small.nearest(116.832, 40.370, amenities=["sauna"])
     assert info.value.parameter == "amenity"
 

@@ -1,313 +1,149 @@
-"""JSON API: ``/api/stations``, ``/api/sites``, ``/api/towns``, ``/api/health``.
+"""JSON API under ``/api``: the HTTP adapter of :mod:`geoservice.service`.
 
-Every bad parameter is a 400 with ``{"error": ..., "parameter": ...}``; unknown ids are 404;
-nothing a client sends gives a 500.
+Each route hands the request over as plain data (query arguments as name → list of values,
+the raw body and its content type) to one function of :mod:`geoservice.service`, which
+parses every parameter, and sends back the dict it returns. Exceptions map to status codes
+with one JSON error body (:func:`geoservice.errors.error_body`):
+:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422), a network that
+cannot be loaded → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
+their status with a bilingual message. Nothing a client sends gives a 500.
 """
 
 from __future__ import annotations
 
-import math
-from typing import NoReturn
-
-import numpy as np
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
-from geoservice import __version__, catalog, crs, navigation
-from geoservice import hours as _hours
-from geoservice.nearest import K_MAX, NearestError
-from geoservice.network import MODES, NetworkError
-from geoservice.osm import OsmError
+from geoservice import __version__, catalog, service
+from geoservice.errors import NetworkError, OsmError, ParameterError, error_body
 from geoservice.web import get_engine, get_library, get_store
 from geoservice.web.openapi import spec as openapi_spec
-
-BATCH_MAX = 10_000
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-class BadParameterError(Exception):
-    """A query parameter is invalid."""
+class _IdConverter(BaseConverter):
+    """Any path tail, slashes and newlines included: every unknown id gets this API's JSON
+    404 rather than a routing miss."""
 
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.message = message
-
-
-@bp.errorhandler(BadParameterError)
-def _bad_parameter(exc: BadParameterError):
-    return jsonify(error=exc.message, parameter=exc.parameter), 400
+    regex = r"(?s:.+)"
+    part_isolating = False
 
 
-@bp.errorhandler(NearestError)
-def _nearest_error(exc: NearestError):
-    # 400 for a bad parameter, 422 for a point too far from any road.
-    return jsonify(error=str(exc), parameter=exc.parameter), exc.status
+@bp.record_once
+def _register_converter(state) -> None:
+    # Before the routes below are added (deferred in declaration order).
+    state.app.url_map.converters["id"] = _IdConverter
+
+
+#: Bilingual reasons for HTTP errors raised outside the request layer.
+_HTTP_REASONS = {
+    400: ("请求有误", "bad request"),
+    404: ("未找到", "not found"),
+    405: ("不支持该请求方法", "method not allowed"),
+    413: ("请求体过大", "request body too large"),
+    415: ("不支持的请求体类型", "unsupported media type"),
+    429: ("请求过于频繁，请稍后再试", "too many requests, please retry later"),
+}
+
+
+def _args() -> dict[str, list[str]]:
+    return request.args.to_dict(flat=False)
+
+
+@bp.errorhandler(ParameterError)
+def _parameter_error(exc: ParameterError):
+    return jsonify(exc.to_dict()), exc.status
 
 
 @bp.errorhandler(NetworkError)
 @bp.errorhandler(OsmError)
 def _network_unavailable(exc: Exception):
     # The service still answers everything else; routing needs a usable network.
-    return jsonify(error=f"路网不可用 / road network unavailable: {exc}"), 503
+    zh = "路网不可用，暂时无法计算路线"
+    en = f"road network unavailable: {exc}"
+    return jsonify(error_body(503, zh, en)), 503
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
-    return jsonify(error=exc.description, status=exc.code), exc.code
-
-
-def _list_param(name: str) -> list[str] | None:
-    values = [v for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
-    return [v.strip() for v in values] or None
-
-
-def _time_param(name: str = "open_at"):
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        return _hours.parse_time(raw)
-    except ValueError as exc:
-        raise BadParameterError(name, str(exc)) from exc
-
-
-def _query(fn, **kwargs):
-    try:
-        return fn(get_store(), **kwargs)
-    except catalog.QueryError as exc:
-        raise BadParameterError(exc.parameter, str(exc)) from exc
+    code = exc.code or 500
+    zh, en = _HTTP_REASONS.get(code, ("请求失败", exc.name.lower()))
+    if code == 413:
+        limit = request.max_content_length
+        if limit:
+            zh += f"（上限 {limit:,} 字节）"
+            en += f" (limit {limit:,} bytes)"
+    elif code == 429 and exc.description:
+        en += f": {exc.description}"
+    parameter = "body" if code in (413, 415) else None
+    response = jsonify(error_body(code, zh, en, parameter))
+    response.status_code = code
+    headers = dict(exc.get_headers())
+    for name in ("Allow", "Retry-After"):
+        if name in headers:
+            response.headers[name] = headers[name]
+    return response
 
 
 @bp.get("/stations")
 def stations():
-    """Stations as GeoJSON, filtered by ``kind``, ``town``, ``amenity`` (all repeatable or
-    comma-separated; amenities are all required), with open-now evaluated at ``open_at``."""
-    doc = _query(
-        catalog.stations_geojson,
-        kind=_list_param("kind"),
-        town=_list_param("town"),
-        amenity=_list_param("amenity"),
-        at=_time_param(),
-    )
-    return jsonify(doc)
+    """Stations as GeoJSON (filters ``kind``, ``town``, ``amenity``; ``open_at``)."""
+    return jsonify(service.stations(get_store(), _args()))
 
 
-@bp.get("/stations/<station_id>")
+@bp.get("/stations/<id:station_id>")
 def station(station_id: str):
-    """One station as a GeoJSON Feature."""
-    doc = _query(catalog.stations_geojson, at=_time_param())
-    for f in doc["features"]:
-        if f["id"] == station_id:
-            return jsonify(f)
-    abort(404, description=f"no station with id {station_id!r}")
-    return None
+    """One station as a GeoJSON Feature (404 when unknown)."""
+    return jsonify(service.station(get_store(), station_id, _args()))
 
 
 @bp.get("/sites")
 def sites():
-    """Sites (villages, communities, reservoir sites) as GeoJSON, filtered by ``kind`` and
-    ``town``; ``located=1`` keeps only those with coordinates."""
-    located = request.args.get("located", "")
-    if located not in ("", "0", "1", "true", "false"):
-        msg = "located"
-        raise BadParameterError(msg, "located must be 1/0 or true/false")
-    doc = _query(
-        catalog.sites_geojson,
-        kind=_list_param("kind"),
-        town=_list_param("town"),
-        located=located in ("1", "true"),
-    )
-    return jsonify(doc)
+    """Villages, communities and reservoir sites as GeoJSON (``kind``, ``town``,
+    ``located``)."""
+    return jsonify(service.sites(get_store(), _args()))
 
 
 @bp.get("/towns")
 def towns():
     """The 21 towns/subdistricts with seat points where known."""
-    return jsonify(catalog.towns_geojson(get_store()))
+    return jsonify(service.towns(get_store()))
 
 
 @bp.get("/health")
 def health():
     """Store location, revision and layer counts."""
-    store = get_store()
-    return jsonify(
-        status="ok",
-        store=store.location(),
-        revision=store.revision(),
-        stations=len(store.stations()),
-        sites=len(store.sites()),
-    )
-
-
-# -- nearest ---------------------------------------------------------------------------------
-
-
-def _bad(parameter: str, message: str) -> NoReturn:
-    """Reject a request parameter (400 with the parameter's name)."""
-    raise BadParameterError(parameter, message)
-
-
-def _number(raw, name: str, lo: float, hi: float) -> float:
-    if raw is None or str(raw).strip() == "":
-        _bad(name, f"{name} is required")
-    try:
-        x = float(raw)
-    except (TypeError, ValueError):
-        _bad(name, f"{name} must be a number, not {raw!r}")
-    if not math.isfinite(x):
-        _bad(name, f"{name} must be a finite number, not {raw!r}")
-    if not lo <= x <= hi:
-        _bad(name, f"{name} must be between {lo} and {hi}, not {x}")
-    return x
-
-
-def _choice(raw, name: str, allowed, default: str) -> str:
-    value = (raw or default).strip().lower()
-    if value not in allowed:
-        _bad(name, f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
-    return value
-
-
-def _crs_param(raw) -> str:
-    try:
-        return crs.normalize_crs(raw or "wgs84")
-    except (ValueError, TypeError) as exc:
-        _bad("crs", str(exc))
-
-
-def _flag(raw, name: str, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    value = str(raw).strip().lower()
-    if value in ("1", "true", "yes"):
-        return True
-    if value in ("0", "false", "no"):
-        return False
-    _bad(name, f"{name} must be 1/0 or true/false, not {raw!r}")
+    return jsonify(service.health(get_store()))
 
 
 @bp.get("/nearest")
 def nearest():
-    """Nearest matching stations by road travel time from a point, with routes.
-
-    Parameters: ``lon``, ``lat`` (required), ``crs`` (wgs84|gcj02|bd09), ``mode``
-    (walk|bike|drive), ``k`` (1–20), ``kind``, ``amenity``, ``open_at``, ``open`` (1: only
-    stations open then, the default).
-    """
-    args = request.args
-    lon = _number(args.get("lon"), "lon", -180, 180)
-    lat = _number(args.get("lat"), "lat", -90, 90)
-    source_crs = _crs_param(args.get("crs"))
-    mode = _choice(args.get("mode"), "mode", MODES, "walk")
-    k_raw = args.get("k") or "3"
-    if not k_raw.strip().isdigit():
-        _bad("k", f"k must be a whole number 1–{K_MAX}, not {k_raw!r}")
-    k = int(k_raw)
-    if not 1 <= k <= K_MAX:
-        _bad("k", f"k must be between 1 and {K_MAX}, not {k}")
-    open_only = _flag(args.get("open"), "open", True)
-    at = _time_param()
-    wlon, wlat = crs.to_wgs84(lon, lat, source_crs)
-    answer = get_engine().nearest(
-        lon=float(wlon),
-        lat=float(wlat),
-        mode=mode,
-        k=k,
-        kinds=_list_param("kind"),
-        amenities=_list_param("amenity"),
-        at=at,
-        open_only=open_only,
-    )
-    answer["origin"]["input"] = {"lon": lon, "lat": lat, "crs": source_crs}
-    for r in answer["results"]:
-        r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], mode, (wlon, wlat))
-    return jsonify(answer)
+    """Nearest matching stations by road travel time from a point, with routes."""
+    return jsonify(service.nearest(get_engine(), _args()))
 
 
 @bp.post("/nearest/batch")
 def nearest_batch():
-    """Nearest matching station and travel time for up to 10,000 origins.
+    """Nearest matching station and travel time for up to 10,000 origins."""
+    # Refuse an oversized body from its Content-Length, before reading it (413).
+    limit = request.max_content_length
+    request.max_content_length = min(limit or service.BATCH_BODY_MAX, service.BATCH_BODY_MAX)
+    body = request.get_data(cache=False)
+    return jsonify(service.nearest_batch(get_engine(), body, request.content_type))
 
-    Body (JSON): ``{"origins": [[lon, lat], ...], "mode": "walk", "crs": "wgs84",
-    "kind": [...], "amenity": [...], "open_at": "...", "open": true}``.
-    """
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        _bad("body", "send a JSON object with an 'origins' list")
-    origins = body.get("origins")
-    if not isinstance(origins, list) or not origins:
-        _bad("origins", "origins must be a non-empty list of [lon, lat]")
-    if len(origins) > BATCH_MAX:
-        _bad("origins", f"at most {BATCH_MAX} origins per request")
-    try:
-        xy = np.array(origins, dtype=float)
-    except (TypeError, ValueError):
-        _bad("origins", "every origin must be [lon, lat] numbers")
-    if xy.ndim != 2 or xy.shape[1] != 2:
-        _bad("origins", "every origin must be a [lon, lat] pair")
-    bad = np.flatnonzero(
-        ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
-    )
-    if len(bad):
-        _bad("origins", f"origin {int(bad[0])} is not a valid lon/lat: {origins[int(bad[0])]!r}")
-    source_crs = _crs_param(body.get("crs"))
-    mode = _choice(body.get("mode"), "mode", MODES, "walk")
-    at = None
-    if body.get("open_at"):
-        try:
-            at = _hours.parse_time(str(body["open_at"]))
-        except ValueError as exc:
-            _bad("open_at", str(exc))
-    lon, lat = crs.to_wgs84(xy[:, 0], xy[:, 1], source_crs)
 
-    def _names(key):
-        value = body.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list):
-            _bad(key, f"{key} must be a list or comma-separated string")
-        return [str(v).strip() for v in value if str(v).strip()]
-
-    engine = get_engine()
-    out = engine.batch(
-        lon=np.atleast_1d(lon),
-        lat=np.atleast_1d(lat),
-        mode=mode,
-        kinds=_names("kind"),
-        amenities=_names("amenity"),
-        at=at,
-        open_only=_flag(body.get("open"), "open", True),
-    )
-    times = out["travel_time_s"]
-    results = [
-        {
-            "station_id": sid,
-            "travel_time_s": round(float(t), 1) if np.isfinite(t) else None,
-            "snap_distance_m": round(float(d), 1),
-        }
-        for sid, t, d in zip(out["station_id"], times, out["snap_distance_m"], strict=True)
-    ]
-    finite = times[np.isfinite(times)]
-    return jsonify(
-        network=engine.networks[mode].describe(),
-        count=len(results),
-        reached=len(finite),
-        median_travel_time_s=round(float(np.median(finite)), 1) if len(finite) else None,
-        reason=out["reason"],
-        results=results,
-    )
+@bp.get("/network")
+def network_info():
+    """The active road network per mode (schematic or not, size, source)."""
+    return jsonify(service.network(get_engine(), get_library()))
 
 
 @bp.get("/network/roads")
 def network_roads():
     """Major roads of the drive network as GeoJSON (the offline basemap of the pages)."""
-    engine = get_engine()
-    net = engine.networks.get("drive") or next(iter(engine.networks.values()))
-    response = jsonify(net.major_roads())
+    response = jsonify(service.roads(get_engine()))
     response.cache_control.max_age = 3600
     response.cache_control.public = True
     return response
@@ -316,14 +152,4 @@ def network_roads():
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_spec(__version__))
-
-
-@bp.get("/network")
-def network_info():
-    """The active road network per mode (schematic or not, size, source)."""
-    engine = get_engine()
-    return jsonify(
-        source=get_library().active_source().name,
-        modes={m: net.describe() for m, net in engine.networks.items()},
-    )
+    return jsonify(openapi_spec(__version__, catalog.town_names(get_store())))

@@ -1,0 +1,210 @@
+"""The request layer: every API operation as a framework-free function over plain data.
+
+The pattern (as pygeoapi separates its API core from the Flask/Starlette adapters), which
+every endpoint follows, those of today and those to come (``/api/tours``,
+``/api/coverage``):
+
+1. **The web adapter** (:mod:`geoservice.web.api`) turns an HTTP request into plain data —
+   the query string as a mapping name → list of strings
+   (``request.args.to_dict(flat=False)``), path parameters as strings, a body as its raw
+   bytes with its ``Content-Type`` — calls one function here and sends the dict it returns
+   as JSON. It maps exceptions to status codes and nothing else:
+   :class:`~geoservice.errors.ParameterError` → its ``status`` (400, 404, 413, 415, 422),
+   ``NetworkError``/``OsmError`` → 503.
+2. **A function here** reads *every* parameter through :mod:`geoservice.params`
+   (:func:`~geoservice.params.arg` for a scalar, :func:`~geoservice.params.arg_list` for a
+   repeatable list, :func:`~geoservice.params.json_body` for a body, then ``number``,
+   ``integer``, ``choice``, ``flag``, ``names``, ``time``, ``points`` …), calls the domain
+   module (:mod:`~geoservice.catalog`, :mod:`~geoservice.nearest`; later ``tours``,
+   ``coverage``) with typed values, and shapes the JSON answer. No Flask here, no parsing
+   in the adapter, no ad-hoc ``int()``/``float()`` anywhere.
+3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) documents the operation's
+   parameters with the schema the parser accepts and its answer with a full response
+   schema; ``tests/test_schemathesis.py`` then fuzzes it with no further code.
+
+A new endpoint therefore adds: one function here (``def tours(store, engine, args)``), one
+three-line route in ``web/api.py``, one path in ``web/openapi.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from geoservice import catalog, crs, navigation
+from geoservice import params as p
+from geoservice.model import AMENITIES, STATION_KINDS
+from geoservice.nearest import K_MAX, NearestEngine
+from geoservice.network import MODE_LABELS, NetworkLibrary
+from geoservice.store import Store
+
+__all__ = [
+    "BATCH_BODY_MAX",
+    "BATCH_KEYS",
+    "BATCH_MAX",
+    "Args",
+    "health",
+    "nearest",
+    "nearest_batch",
+    "network",
+    "roads",
+    "sites",
+    "station",
+    "stations",
+    "towns",
+]
+
+#: Query parameters as the web layer hands them over: name → every value given.
+Args = Mapping[str, Sequence[str]]
+
+#: Most origins in one batch request.
+BATCH_MAX = 10_000
+#: Largest batch body: 10,000 pretty-printed full-precision origins take ≈ 0.6 MB.
+BATCH_BODY_MAX = 4 * 1024 * 1024
+#: The keys a batch body may have.
+BATCH_KEYS = ("origins", "mode", "crs", "kind", "amenity", "open_at", "open")
+
+
+# -- catalogue -------------------------------------------------------------------------------
+
+
+def stations(store: Store, args: Args) -> dict:
+    """``GET /api/stations``: stations filtered by ``kind``, ``town``, ``amenity``, with
+    open status at ``open_at``."""
+    return catalog.stations_geojson(
+        store,
+        kind=p.arg_list(args, "kind"),
+        town=p.arg_list(args, "town"),
+        amenity=p.arg_list(args, "amenity"),
+        at=p.time(p.arg(args, "open_at")),
+    )
+
+
+def station(store: Store, station_id: str, args: Args) -> dict:
+    """``GET /api/stations/<station_id>``: one station (404 when unknown)."""
+    at = p.time(p.arg(args, "open_at"))
+    return catalog.station_feature(store, station_id, at=at)
+
+
+def sites(store: Store, args: Args) -> dict:
+    """``GET /api/sites``: sites filtered by ``kind`` and ``town``; ``located=1`` keeps
+    those with coordinates."""
+    return catalog.sites_geojson(
+        store,
+        kind=p.arg_list(args, "kind"),
+        town=p.arg_list(args, "town"),
+        located=p.flag(p.arg(args, "located"), "located", False),
+    )
+
+
+def towns(store: Store) -> dict:
+    """``GET /api/towns``."""
+    return catalog.towns_geojson(store)
+
+
+def health(store: Store) -> dict:
+    """``GET /api/health``: store location, revision and counts."""
+    return {
+        "status": "ok",
+        "store": store.location(),
+        "revision": store.revision(),
+        "stations": len(store.stations()),
+        "sites": len(store.sites()),
+    }
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+def nearest(engine: NearestEngine, args: Args) -> dict:
+    """``GET /api/nearest``: the ``k`` nearest matching stations from ``lon``/``lat``.
+
+    Parameters: ``lon``, ``lat`` (required), ``crs`` (wgs84|gcj02|bd09), ``mode``
+    (walk|bike|drive), ``k`` (1–20), ``kind``, ``amenity``, ``open_at``, ``open`` (only
+    stations open then; default 1). The answer adds, to the engine's, the input point as
+    sent and navigation links per result.
+    """
+    lon = p.number(p.arg(args, "lon"), "lon", -180, 180)
+    lat = p.number(p.arg(args, "lat"), "lat", -90, 90)
+    source_crs = p.coordinate_system(p.arg(args, "crs"))
+    mode = p.choice(p.arg(args, "mode"), "mode", MODE_LABELS, default="walk")
+    k = p.integer(p.arg(args, "k"), "k", 1, K_MAX, default=3)
+    open_only = p.flag(p.arg(args, "open"), "open", True)
+    at = p.time(p.arg(args, "open_at"))
+    kinds = p.names(p.arg_list(args, "kind"), "kind", STATION_KINDS)
+    amenities = p.names(p.arg_list(args, "amenity"), "amenity", AMENITIES)
+    wlon, wlat = (float(v) for v in crs.to_wgs84(lon, lat, source_crs))
+    answer = engine.nearest(
+        lon=wlon,
+        lat=wlat,
+        mode=mode,
+        k=k,
+        kinds=kinds,
+        amenities=amenities,
+        at=at,
+        open_only=open_only,
+    )
+    answer["origin"]["input"] = {"lon": lon, "lat": lat, "crs": source_crs}
+    for r in answer["results"]:
+        r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], mode, (wlon, wlat))
+    return answer
+
+
+def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> dict:
+    """``POST /api/nearest/batch``: each origin's nearest matching station and travel time.
+
+    Body (JSON object; unknown keys are refused): ``origins`` ``[[lon, lat], …]``
+    (1–`BATCH_MAX`), ``mode``, ``crs``, ``kind``, ``amenity`` (lists or comma-separated
+    strings), ``open_at``, ``open`` (boolean).
+    """
+    doc = p.json_body(body, content_type, max_bytes=BATCH_BODY_MAX, allowed=BATCH_KEYS)
+    xy = p.points(doc.get("origins"), "origins", max_items=BATCH_MAX)
+    mode = p.choice(doc.get("mode"), "mode", MODE_LABELS, default="walk")
+    source_crs = p.coordinate_system(doc.get("crs"))
+    kinds = p.names(doc.get("kind"), "kind", STATION_KINDS)
+    amenities = p.names(doc.get("amenity"), "amenity", AMENITIES)
+    at = p.time(doc.get("open_at"))
+    open_only = p.flag(doc.get("open"), "open", True)
+    lon, lat = crs.to_wgs84(xy[:, 0], xy[:, 1], source_crs)
+    out = engine.batch(
+        lon=np.atleast_1d(lon),
+        lat=np.atleast_1d(lat),
+        mode=mode,
+        kinds=kinds,
+        amenities=amenities,
+        at=at,
+        open_only=open_only,
+    )
+    times = out["travel_time_s"]
+    results = [
+        {
+            "station_id": sid,
+            "travel_time_s": round(float(t), 1) if np.isfinite(t) else None,
+            "snap_distance_m": round(float(d), 1),
+        }
+        for sid, t, d in zip(out["station_id"], times, out["snap_distance_m"], strict=True)
+    ]
+    finite = times[np.isfinite(times)]
+    return {
+        "network": engine.networks[mode].describe(),
+        "count": len(results),
+        "reached": len(finite),
+        "median_travel_time_s": round(float(np.median(finite)), 1) if len(finite) else None,
+        "reason": out["reason"],
+        "results": results,
+    }
+
+
+def network(engine: NearestEngine, library: NetworkLibrary) -> dict:
+    """``GET /api/network``: the active road network per mode."""
+    return {
+        "source": library.active_source().name,
+        "modes": {m: net.describe() for m, net in engine.networks.items()},
+    }
+
+
+def roads(engine: NearestEngine) -> dict:
+    """``GET /api/network/roads``: major roads of the drive network (the offline basemap)."""
+    net = engine.networks.get("drive") or next(iter(engine.networks.values()))
+    return net.major_roads()
