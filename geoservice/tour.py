@@ -70,7 +70,7 @@ DEFAULT_PRIORITY = 3
 #: The default depot: the caravan base in 鼓楼街道.
 DEFAULT_DEPOT_TOWN = "110118001"
 #: Search budget: iterations bound the work (reproducible); seconds are a safety net.
-SEARCH = vrp.Budget(iterations=6_000, no_improvement=1_500, seconds=60.0, seed=1)
+SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
 _ESTIMATE_SEARCH = vrp.Budget(iterations=1_500, no_improvement=500, seconds=20.0, seed=1)
 
