@@ -72,7 +72,7 @@ DEFAULT_DEPOT_TOWN = "110118001"
 #: Search budget: iterations bound the work (reproducible); seconds are a safety net.
 SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
-_ESTIMATE_SEARCH = vrp.Budget(iterations=1_500, no_improvement=500, seconds=20.0, seed=1)
+_ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
 
 _SUFFIXES = ("街道", "地区", "镇", "乡")
 _LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
