@@ -130,8 +130,8 @@ class Solution:
         Client indices in visit order, one list per used vehicle.
     feasible : bool
         Every time window, capacity and required client/group is respected.
-    objective : int
-        PyVRP's cost: edge costs + fixed costs + uncollected prizes.
+    objective : int or None
+        PyVRP's cost: edge costs + fixed costs + uncollected prizes (None if infeasible).
     travel_cost : int
         Sum of the edge costs of the routes (the ``cost`` matrix).
     iterations : int
@@ -144,7 +144,7 @@ class Solution:
 
     routes: list[list[int]]
     feasible: bool
-    objective: int
+    objective: int | None
     travel_cost: int
     iterations: int
     seconds: float
@@ -228,7 +228,7 @@ def solve(
     return Solution(
         routes=routes,
         feasible=bool(best.is_feasible()),
-        objective=int(result.cost()) if best.is_feasible() else -1,
+        objective=int(result.cost()) if best.is_feasible() else None,
         travel_cost=travel,
         iterations=int(result.num_iterations),
         seconds=seconds,
