@@ -267,3 +267,43 @@ def format_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} {units[-1]}"
+
+
+class TourError(ParameterError):
+    """A tour request that is well-formed but cannot be planned as asked (HTTP 422), or
+    names a depot that does not exist (400).
+
+    Parameters
+    ----------
+    parameter, zh, en, status
+        As for :class:`ParameterError`.
+    stops : list of dict, optional
+        The stops at fault: ``{"id", "name", "reason_code", "reason"}`` each.
+    days_needed : int, optional
+        When the mandatory stops do not fit: an estimate of the days they need.
+    """
+
+    def __init__(
+        self,
+        parameter: str | None,
+        zh: str,
+        en: str | None = None,
+        *,
+        status: int = 422,
+        stops: list[dict] | None = None,
+        days_needed: int | None = None,
+    ) -> None:
+        super().__init__(parameter, zh, en, status=status)
+        self.stops = stops or []
+        self.days_needed = days_needed
+
+    def to_dict(self) -> dict:
+        """JSON body: the :class:`ParameterError` fields plus ``stops`` and ``days_needed``."""
+        out = super().to_dict()
+        out["stops"] = self.stops
+        out["days_needed"] = self.days_needed
+        return out
+
+
+class TourNotFoundError(GeoserviceError, LookupError):
+    """No saved tour plan has that id (HTTP 404)."""

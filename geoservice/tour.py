@@ -1,0 +1,1454 @@
+"""Multi-day caravan tours (区级大篷车巡回路线): request in → validated, JSON-ready plan out.
+
+The district's caravan leaves its base each morning, visits villages, communities, reservoir
+protection sites or stations, spends a set time at each, takes a lunch break and is back at
+the base by the end of the working day. :func:`parse_request` validates a request against
+the store; :func:`plan` turns it into a day-by-day plan on the ``drive`` network.
+
+The model
+---------
+* Every stop is snapped once; travel times come from :func:`geoservice.routing.travel_matrix`.
+* Each planned day is one vehicle of a VRP with time windows (:mod:`geoservice.vrp`): it may
+  leave the base at ``day_start`` and must be back by ``day_end``; a stop's window contains
+  its whole visit.
+* The lunch break (``lunch_minutes``, starting between 11:30 and 13:30) is taken where the
+  caravan is: after a stop's service, or at the base (before leaving, after returning, or on
+  a trip back at midday). PyVRP has no break activity, so the search works on a lunch-less
+  clock (:meth:`TourProblem.to_vrp_shifted`: each day ``lunch`` shorter, windows of visits
+  that certainly come after lunch moved earlier, ambiguous ones narrowed), which is exact
+  without time windows. With time windows a second model is solved too
+  (:meth:`TourProblem.to_vrp_variants`: every stop also as a *lunch variant*, its service
+  plus the lunch, in a mutually exclusive group with the plain stop) and the better plan is
+  kept. Every day is then re-timed by :meth:`TourProblem.schedule`, which tries every place
+  the lunch may go and keeps the feasible one with the least driving and the earliest end;
+  a day that still cannot take its lunch is repaired by moving stops. No plan without a
+  valid lunch is ever returned.
+* Objective: every mandatory stop; then optional stops by priority (priority 1 is worth two
+  of priority 2, and so on); then the least total driving time. Days may go unused.
+* The search is bounded by iterations with a fixed seed (same request → same plan on any
+  machine); a wall-clock limit is only a safety net, and the plan says when it fired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geoservice import navigation, params, routing, vrp
+from geoservice.errors import ParameterError, TourError, excerpt
+from geoservice.model import SITE_KINDS, STATION_KINDS
+from geoservice.network import Network, NetworkLibrary
+from geoservice.store import Store
+from geoservice.tour_store import TourStore
+
+#: Most stops one plan may have.
+MAX_STOPS = 300
+#: Most days one plan may span.
+MAX_DAYS = 31
+#: Default working window and lunch.
+DAY_START = "08:30"
+DAY_END = "17:30"
+LUNCH_MINUTES = 60
+#: The lunch break starts in this window (seconds after midnight).
+LUNCH_EARLIEST = 11 * 3600 + 30 * 60
+LUNCH_LATEST = 13 * 3600 + 30 * 60
+#: Minutes the caravan spends at a station unless told otherwise.
+STATION_SERVICE_MINUTES = 30
+#: Longest service one stop may be given.
+MAX_SERVICE_MINUTES = 720
+#: Optional-stop priorities: 1 (most important) … 5; 3 when not given.
+PRIORITIES = (1, 2, 3, 4, 5)
+DEFAULT_PRIORITY = 3
+#: The default depot: the caravan base in 鼓楼街道.
+DEFAULT_DEPOT_TOWN = "110118001"
+#: Search budget: iterations bound the work (reproducible); seconds are a safety net.
+SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
+#: Budget of the quick re-solve that estimates the days a too-large request needs.
+_ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
+
+_SUFFIXES = ("街道", "地区", "镇", "乡")
+_LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
+_WEEKDAYS = "一二三四五六日"
+#: Reasons a stop is left out of a plan (code → "中文 / English").
+REASONS = {
+    "unknown": "未知编号 / unknown id",
+    "no_coordinate": "没有坐标，请先导入坐标 / no coordinate (import one first)",
+    "off_network": "距最近道路超过 2 km / more than 2 km from the nearest road",
+    "unreachable": "与出发基地之间没有道路连通 / not connected to the base by road",
+    "does_not_fit": (
+        "单独一天也安排不下（时间窗、服务时长或往返车程超出工作时间）/ "
+        "cannot be served even alone in one working day (window, service or drive too long)"
+    ),
+    "not_planned": "可选站点，天数内排不下 / optional stop that did not fit in the days",
+}
+
+Progress = Callable[[str, int, int], None]
+
+
+class WeekendCalendar:
+    """Working days are Monday to Friday (the default until a holiday calendar is wired).
+
+    Any object with ``is_day_off(date)`` and ``is_workday(date)`` can replace it, e.g. one
+    that knows China's public holidays and make-up working days.
+    """
+
+    def is_day_off(self, day: dt.date) -> bool:
+        return day.weekday() >= 5
+
+    def is_workday(self, day: dt.date) -> bool:
+        return not self.is_day_off(day)
+
+
+# -- the request --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A place in a tour request: a site or a station, with what the caravan does there.
+
+    ``lon``/``lat`` are None when no position is known. ``window`` is the clock time
+    (seconds after midnight) the whole visit must lie in. ``named`` says the user asked for
+    this stop by its id (problems with it are errors, not left-outs).
+    """
+
+    id: str
+    name: str
+    kind: str
+    town_code: str
+    town: str
+    lon: float | None
+    lat: float | None
+    coord_source: str
+    service_s: int
+    window: tuple[int, int] | None = None
+    optional: bool = False
+    priority: int | None = None
+    named: bool = False
+
+    @property
+    def kind_label(self) -> str:
+        return SITE_KINDS.get(self.kind) or STATION_KINDS.get(self.kind, self.kind)
+
+    @property
+    def located(self) -> bool:
+        return self.lon is not None and self.lat is not None
+
+    def describe(self) -> dict:
+        """JSON-ready identity of the stop (no schedule)."""
+        out = {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "kind_label": self.kind_label,
+            "town_code": self.town_code,
+            "town": self.town,
+            "lon": None if self.lon is None else round(self.lon, 7),
+            "lat": None if self.lat is None else round(self.lat, 7),
+            "coord_source": self.coord_source,
+        }
+        if self.coord_source == "schematic":
+            out["position_note"] = "示意位置"
+        return out
+
+
+@dataclass(frozen=True)
+class TourRequest:
+    """A validated tour request (see :func:`parse_request`).
+
+    Attributes
+    ----------
+    depot : Stop
+        Where each day starts and ends.
+    stops : list of Stop
+        At most :data:`MAX_STOPS`, in the order they were selected.
+    days : int
+        Days available (1–31); with ``start_date`` these are working days.
+    start_date : date, optional
+    skip_days_off : bool
+        With a start date: plan only on working days (weekends and holidays skipped).
+    day_start, day_end : int
+        Working window, seconds after midnight.
+    lunch_s : int
+        Lunch break length in seconds (0: none).
+    normalized : dict
+        The request as parsed (JSON-ready), saved with the plan.
+    """
+
+    depot: Stop
+    stops: list[Stop]
+    days: int
+    start_date: dt.date | None
+    skip_days_off: bool
+    day_start: int
+    day_end: int
+    lunch_s: int
+    normalized: dict = field(default_factory=dict)
+
+
+def _located_sites(store: Store, library: NetworkLibrary | None) -> gpd.GeoDataFrame:
+    """Sites that have a position, with ``lon``, ``lat`` and ``coord_source``.
+
+    The one place positions of sites come from. For now: the store's located sites.
+    (To become :func:`geoservice.places.site_positions`, which adds positions derived from
+    the active network, ``coord_source`` "schematic"/"osm", never written to the store.)
+    """
+    sites = store.sites()
+    located = sites.geometry.notna() & ~sites.geometry.is_empty
+    out = sites.loc[located, ["id", "coord_source", "geometry"]].copy()
+    out["lon"] = out.geometry.x
+    out["lat"] = out.geometry.y
+    return out.reset_index(drop=True)
+
+
+def _catalogue(store: Store, library: NetworkLibrary | None) -> pd.DataFrame:
+    """Every site and station that could be a stop: id, name, kind, town, position (NaN
+    when unknown), coordinate source and default service minutes."""
+    towns = store.read("towns")
+    town_names = dict(zip(towns["code"], towns["name"], strict=True))
+    sites = pd.DataFrame(store.sites().drop(columns="geometry"))
+    pos = _located_sites(store, library).set_index("id")
+    sites["lon"] = sites["id"].map(pos["lon"]).astype(float)
+    sites["lat"] = sites["id"].map(pos["lat"]).astype(float)
+    sites["coord_source"] = sites["id"].map(pos["coord_source"]).fillna(sites["coord_source"])
+    sites["service_minutes"] = (
+        sites["service_minutes"].astype("Float64").fillna(STATION_SERVICE_MINUTES).astype(int)
+    )
+    sites["station"] = False
+    stations = store.stations()
+    located = stations.geometry.notna() & ~stations.geometry.is_empty
+    st = pd.DataFrame(stations.drop(columns="geometry"))
+    st["lon"] = np.where(located, stations.geometry.x, np.nan)
+    st["lat"] = np.where(located, stations.geometry.y, np.nan)
+    st["coord_source"] = np.where(located, st["source"], "missing")
+    st["service_minutes"] = STATION_SERVICE_MINUTES
+    st["station"] = True
+    cols = ["id", "name", "kind", "town_code", "lon", "lat", "coord_source", "service_minutes"]
+    table = pd.concat([sites[[*cols, "station"]], st[[*cols, "station"]]], ignore_index=True)
+    table["town"] = table["town_code"].map(town_names).fillna("")
+    return table.drop_duplicates("id").reset_index(drop=True)
+
+
+def _town_lookup(store: Store) -> dict[str, str]:
+    """Town code, full name and short name (鼓楼街道 → 鼓楼) → town code."""
+    towns = store.read("towns")
+    out: dict[str, str] = {}
+    for code, name in zip(towns["code"], towns["name"], strict=True):
+        out[code] = code
+        out[name] = code
+        for suffix in _SUFFIXES:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                out.setdefault(name[: -len(suffix)], code)
+    return out
+
+
+def _clock(raw: object, name: str, default: str) -> int:
+    """``"HH:MM"`` (00:00–24:00) → seconds after midnight."""
+    value = params.text(raw, name, max_chars=8, default=default)
+    value = value.replace("：", ":")
+    parts = value.split(":")
+    ok = len(parts) == 2 and all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts)
+    if ok:
+        h, m = int(parts[0]), int(parts[1])
+        ok = (0 <= h < 24 and 0 <= m < 60) or (h == 24 and m == 0)
+    if not ok:
+        raise ParameterError(
+            name,
+            f"{name} 应为 HH:MM 格式的时刻（如 08:30），而不是 {excerpt(raw)}",
+            f"{name} must be a clock time HH:MM such as 08:30, not {excerpt(raw)}",
+        )
+    return h * 3600 + m * 60
+
+
+def _date(raw: object, name: str) -> dt.date | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    value = params.text(raw, name, max_chars=10)
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is None or not 2000 <= day.year <= 2100 or len(value) != 10:
+        raise ParameterError(
+            name,
+            f"{name} 应为日期 YYYY-MM-DD（如 2026-03-02），而不是 {excerpt(raw)}",
+            f"{name} must be a date YYYY-MM-DD such as 2026-03-02, not {excerpt(raw)}",
+        )
+    return day
+
+
+def _window(raw: object, name: str) -> tuple[int, int]:
+    """``"09:00-11:00"`` or ``["09:00", "11:00"]`` → (start, end) seconds."""
+    if isinstance(raw, str):
+        parts = raw.replace("–", "-").replace("—", "-").replace("~", "-").split("-")
+    elif isinstance(raw, list | tuple):
+        parts = list(raw)
+    else:
+        parts = []
+    if len(parts) != 2:
+        raise ParameterError(
+            name,
+            f'{name} 应为时段，如 "09:00-11:00"，而不是 {excerpt(raw)}',
+            f'{name} must be a time range such as "09:00-11:00", not {excerpt(raw)}',
+        )
+    start = _clock(parts[0], name, "")
+    end = _clock(parts[1], name, "")
+    if end <= start:
+        raise ParameterError(
+            name, f"{name} 的结束时刻应晚于开始时刻", f"{name} must end after it starts"
+        )
+    return start, end
+
+
+def _mapping(raw: object, name: str) -> Mapping:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ParameterError(
+            name,
+            f"{name} 应为对象 {{编号: 值}}",
+            f"{name} must be an object {{id: value}}",
+        )
+    if len(raw) > MAX_STOPS:
+        raise ParameterError(
+            name, f"{name} 最多 {MAX_STOPS} 项", f"{name} takes at most {MAX_STOPS} entries"
+        )
+    return raw
+
+
+def parse_request(body: object, store: Store, library: NetworkLibrary | None = None) -> TourRequest:
+    """Validate a tour request against the store.
+
+    Parameters
+    ----------
+    body : dict
+        ``{depot, stops, days, start_date, skip_days_off, day_start, day_end, lunch_minutes,
+        service_minutes, time_windows, optional}``:
+
+        ``stops``
+            List (or comma-separated text) of tokens. A site or station kind
+            (``reservoir_site``, ``village``, ``community``, ``warm_station``, …) or a town
+            (code, 鼓楼街道 or 鼓楼) selects; kinds and towns filter together (``village`` +
+            ``溪翁庄镇`` = the villages of 溪翁庄镇), a town alone selects its sites. Any other
+            token is a stop id, added as named.
+        ``depot``
+            A station id; default the ``caravan_base`` in 鼓楼街道.
+        ``service_minutes``
+            A number for every stop, or ``{id: minutes}`` overrides (defaults: the site's
+            ``service_minutes``, 30 for stations).
+        ``time_windows``
+            ``{id: "09:00-11:00"}``: the whole visit lies in that window.
+        ``optional``
+            ``[id, …]`` (priority 3) or ``{id: priority}``, 1 = most important … 5.
+
+    Returns
+    -------
+    TourRequest
+
+    Raises
+    ------
+    ParameterError
+        400 naming the field: malformed values, unknown depot, ``day_end`` before
+        ``day_start``, ``days`` outside 1–31, more than 300 stops.
+    TourError
+        422 listing the stop ids that were named but are unknown.
+    """
+    body = params.require_object(body)
+    catalogue = _catalogue(store, library)
+    by_id = {rid: i for i, rid in enumerate(catalogue["id"])}
+    towns = _town_lookup(store)
+
+    days = params.integer(body.get("days"), "days", 1, MAX_DAYS, default=1)
+    start_date = _date(body.get("start_date"), "start_date")
+    skip = params.flag(body.get("skip_days_off"), "skip_days_off", True)
+    day_start = _clock(body.get("day_start"), "day_start", DAY_START)
+    day_end = _clock(body.get("day_end"), "day_end", DAY_END)
+    if day_end <= day_start:
+        err = ParameterError(
+            "day_end",
+            "day_end 应晚于 day_start",
+            "day_end must be later than day_start",
+        )
+        raise err
+    lunch = params.integer(
+        body.get("lunch_minutes"), "lunch_minutes", 0, 180, default=LUNCH_MINUTES
+    )
+    depot = _depot(body.get("depot"), catalogue, by_id)
+
+    tokens = params.names(body.get("stops"), "stops", max_items=MAX_STOPS)
+    if not tokens:
+        err = ParameterError("stops", "缺少参数 stops（要走访的站点）", "stops is required")
+        raise err
+    kinds = [t for t in tokens if t in SITE_KINDS or t in STATION_KINDS]
+    town_codes = [towns[t] for t in tokens if t not in kinds and t in towns]
+    ids = [t for t in tokens if t not in kinds and t not in towns]
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        listed = [{"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
+                  for i in unknown]  # fmt: skip
+        shown = "、".join(excerpt(i) for i in unknown[:10])
+        err = TourError(
+            "stops",
+            f"未知的站点编号：{shown}",
+            f"unknown stop id(s): {', '.join(excerpt(i) for i in unknown[:10])}",
+            stops=listed,
+        )
+        raise err
+    chosen: list[int] = []
+    if kinds or town_codes:
+        mask = np.ones(len(catalogue), dtype=bool)
+        if kinds:
+            mask &= catalogue["kind"].isin(kinds).to_numpy()
+        else:
+            mask &= ~catalogue["station"].to_numpy()
+        if town_codes:
+            mask &= catalogue["town_code"].isin(town_codes).to_numpy()
+        mask &= (catalogue["id"] != depot.id).to_numpy()
+        chosen = np.flatnonzero(mask).tolist()
+    named = [by_id[i] for i in ids]
+    order = list(dict.fromkeys(chosen + named))
+    if len(order) > MAX_STOPS:
+        err = ParameterError(
+            "stops",
+            f"选中了 {len(order)} 个站点，一次最多规划 {MAX_STOPS} 个",
+            f"{len(order)} stops selected; a plan takes at most {MAX_STOPS}",
+        )
+        raise err
+    if not order:
+        err = ParameterError(
+            "stops",
+            "所选条件没有匹配任何站点",
+            "the selection matches no stop",
+        )
+        raise err
+    selected_ids = [catalogue.at[i, "id"] for i in order]
+    service = _service(body.get("service_minutes"), selected_ids)
+    windows = {
+        key: _window(value, f"time_windows.{key}")
+        for key, value in _keyed(body.get("time_windows"), "time_windows", selected_ids).items()
+    }
+    optional = _optional(body.get("optional"), selected_ids)
+    named_set = set(ids)
+    stops = []
+    for i in order:
+        row = catalogue.loc[i]
+        rid = row["id"]
+        minutes = service.get(rid, service.get("*", int(row["service_minutes"])))
+        stops.append(
+            Stop(
+                id=rid,
+                name=str(row["name"]),
+                kind=str(row["kind"]),
+                town_code=str(row["town_code"]),
+                town=str(row["town"]),
+                lon=None if pd.isna(row["lon"]) else float(row["lon"]),
+                lat=None if pd.isna(row["lat"]) else float(row["lat"]),
+                coord_source=str(row["coord_source"]),
+                service_s=int(minutes) * 60,
+                window=windows.get(rid),
+                optional=rid in optional,
+                priority=optional.get(rid),
+                named=rid in named_set,
+            )
+        )
+    normalized = {
+        "depot": depot.id,
+        "stops": tokens,
+        "days": days,
+        "start_date": start_date.isoformat() if start_date else None,
+        "skip_days_off": skip,
+        "day_start": _hhmm(day_start),
+        "day_end": _hhmm(day_end),
+        "lunch_minutes": lunch,
+        "service_minutes": service.get("*", {k: v for k, v in service.items() if k != "*"}),
+        "time_windows": {k: [_hhmm(a), _hhmm(b)] for k, (a, b) in windows.items()},
+        "optional": optional,
+    }
+    return TourRequest(
+        depot=depot,
+        stops=stops,
+        days=days,
+        start_date=start_date,
+        skip_days_off=skip,
+        day_start=day_start,
+        day_end=day_end,
+        lunch_s=lunch * 60,
+        normalized=normalized,
+    )
+
+
+def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
+    stations = catalogue[catalogue["station"]]
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        bases = stations[stations["kind"] == "caravan_base"]
+        home = bases[bases["town_code"] == DEFAULT_DEPOT_TOWN]
+        pick = home if len(home) else bases
+        pick = pick[pick["lon"].notna()]
+        if not len(pick):
+            err = ParameterError(
+                "depot",
+                "没有已定位的大篷车基地，请用 depot 指定出发站点",
+                "no located caravan base; name the starting station with depot",
+            )
+            raise err
+        row = pick.iloc[0]
+    else:
+        key = params.text(raw, "depot", max_chars=params.MAX_ITEM_CHARS)
+        i = by_id.get(key)
+        if i is None or not catalogue.at[i, "station"]:
+            err = ParameterError(
+                "depot",
+                f"未知的出发站点 {excerpt(key)}（应为站点编号，如 CB01）",
+                f"unknown depot {excerpt(key)} (a station id such as CB01)",
+            )
+            raise err
+        row = catalogue.loc[i]
+        if pd.isna(row["lon"]):
+            err = ParameterError(
+                "depot",
+                f"出发站点 {excerpt(key)} 没有坐标",
+                f"depot {excerpt(key)} has no coordinate",
+            )
+            raise err
+    return Stop(
+        id=str(row["id"]),
+        name=str(row["name"]),
+        kind=str(row["kind"]),
+        town_code=str(row["town_code"]),
+        town=str(row["town"]),
+        lon=float(row["lon"]),
+        lat=float(row["lat"]),
+        coord_source=str(row["coord_source"]),
+        service_s=0,
+    )
+
+
+def _keyed(raw: object, name: str, selected: list[str]) -> Mapping:
+    """An ``{id: value}`` object whose ids must be among the selected stops."""
+    mapping = _mapping(raw, name)
+    chosen = set(selected)
+    for key in mapping:
+        if not isinstance(key, str) or key not in chosen:
+            label = key if isinstance(key, str) and len(key) <= params.MAX_ITEM_CHARS else "?"
+            err = ParameterError(
+                f"{name}.{label}",
+                f"{name} 中的 {excerpt(key)} 不在所选站点中",
+                f"{name} names {excerpt(key)}, which is not among the selected stops",
+            )
+            raise err
+    return mapping
+
+
+def _service(raw: object, selected: list[str]) -> dict[str, int]:
+    """``{id: minutes}``; ``"*"`` holds a number given for every stop."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if not isinstance(raw, Mapping):
+        return {"*": params.integer(raw, "service_minutes", 0, MAX_SERVICE_MINUTES)}
+    return {
+        key: params.integer(value, f"service_minutes.{key}", 0, MAX_SERVICE_MINUTES)
+        for key, value in _keyed(raw, "service_minutes", selected).items()
+    }
+
+
+def _optional(raw: object, selected: list[str]) -> dict[str, int]:
+    """Optional stop id → priority."""
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping):
+        return {
+            key: params.integer(
+                value, f"optional.{key}", 1, len(PRIORITIES), default=DEFAULT_PRIORITY
+            )
+            for key, value in _keyed(raw, "optional", selected).items()
+        }
+    listed = params.names(raw, "optional", max_items=MAX_STOPS) or []
+    _keyed(dict.fromkeys(listed, None), "optional", selected)
+    return dict.fromkeys(listed, DEFAULT_PRIORITY)
+
+
+# -- the problem in solver units ----------------------------------------------------------------
+
+
+@dataclass
+class DaySchedule:
+    """One day re-timed exactly: when the caravan is where, and where it has lunch.
+
+    ``lunch`` is None (no lunch needed) or ``(place, k, start, end)`` with place
+    ``"start"`` (at the base before leaving), ``"stop"`` (after stop ``order[k]``),
+    ``"depot"`` (back at the base after ``order[k]``, then out again) or ``"end"``
+    (at the base after returning).
+    """
+
+    order: list[int]
+    depart: int
+    arrive: list[int]
+    start: list[int]
+    end: list[int]
+    back: int
+    finish: int
+    drive: int
+    wait: int
+    lunch: tuple[str, int, int, int] | None
+
+
+@dataclass
+class TourProblem:
+    """The planning problem in seconds, stops indexed 0..m-1, the base at matrix index 0.
+
+    Attributes
+    ----------
+    time : ndarray (m+1, m+1) int
+        Driving seconds; row/column 0 is the base, ``i + 1`` is stop ``i``.
+    service, early, late : ndarray (m,) int
+        Service seconds, earliest and latest service start.
+    optional : ndarray (m,) bool
+    priority : ndarray (m,) int
+        1–5 for optional stops.
+    days, day_start, day_end : int
+    lunch : int
+        Lunch seconds; 0 when the working window needs none.
+    """
+
+    time: np.ndarray
+    service: np.ndarray
+    early: np.ndarray
+    late: np.ndarray
+    optional: np.ndarray
+    priority: np.ndarray
+    days: int
+    day_start: int
+    day_end: int
+    lunch: int
+
+    @property
+    def m(self) -> int:
+        return len(self.service)
+
+    # -- exact timing of one day -----------------------------------------------------------
+    def simulate(self, order: list[int], lunch: tuple[str, int] | None) -> DaySchedule | None:
+        """Time ``order`` with the lunch at ``lunch`` (``(place, k)``; None: no lunch).
+
+        Returns None when a window, the lunch window or the end of the day is missed.
+        Departure is as late as possible without changing anything after it.
+        """
+        T = self.time
+        t = self.day_start
+        prev, drive, wait = 0, 0, 0
+        arrive, start, end = [], [], []
+        taken = None
+        if lunch is not None and lunch[0] == "start":
+            ls = max(t, LUNCH_EARLIEST)
+            if ls > LUNCH_LATEST:
+                return None
+            taken = ("start", -1, ls, ls + self.lunch)
+            t = ls + self.lunch
+        leave = t
+        for k, s in enumerate(order):
+            leg = int(T[prev, s + 1])
+            drive += leg
+            a = t + leg
+            st = max(a, int(self.early[s]))
+            if st > self.late[s]:
+                return None
+            if k == 0:
+                leave += st - a  # leave later instead of waiting at the first stop
+                a = st
+            wait += st - a
+            t = st + int(self.service[s])
+            arrive.append(a)
+            start.append(st)
+            end.append(t)
+            prev = s + 1
+            if lunch is not None and lunch[1] == k and lunch[0] in ("stop", "depot"):
+                if lunch[0] == "depot":
+                    leg = int(T[prev, 0])
+                    drive += leg
+                    t += leg
+                    prev = 0
+                ls = max(t, LUNCH_EARLIEST)
+                if ls > LUNCH_LATEST:
+                    return None
+                wait += ls - t
+                taken = (lunch[0], k, ls, ls + self.lunch)
+                t = ls + self.lunch
+        leg = int(T[prev, 0])
+        drive += leg
+        back = t + leg
+        finish = back
+        if lunch is not None and lunch[0] == "end":
+            ls = max(back, LUNCH_EARLIEST)
+            if ls > LUNCH_LATEST:
+                return None
+            taken = ("end", len(order) - 1, ls, ls + self.lunch)
+            finish = ls + self.lunch
+        if finish > self.day_end:
+            return None
+        return DaySchedule(order, leave, arrive, start, end, back, finish, drive, wait, taken)
+
+    def schedule(self, order: list[int], hint: tuple[str, int] | None = None) -> DaySchedule | None:
+        """The best exact timing of ``order``: every place the lunch may go is tried (and
+        ``hint``, the solver's choice, e.g. a trip back to the base); the feasible one
+        with the least driving, then the earliest finish, then the least waiting wins."""
+        if not order:
+            return None
+        if not self.lunch:
+            return self.simulate(order, None)
+        options: list[tuple[str, int]] = [("start", -1), ("end", len(order) - 1)]
+        options += [("stop", k) for k in range(len(order))]
+        if hint is not None and hint[0] == "depot":
+            options.append(hint)
+        best = None
+        for option in options:
+            day = self.simulate(order, option)
+            if day is not None and (
+                best is None
+                or (day.drive, day.finish, day.wait) < (best.drive, best.finish, best.wait)
+            ):
+                best = day
+        return best
+
+    # -- the VRP ------------------------------------------------------------------------------
+    def weights(self) -> np.ndarray:
+        """Worth of each optional stop relative to a priority-5 one (priority 1 = 16)."""
+        return np.where(self.optional, 2 ** (len(PRIORITIES) - self.priority), 0)
+
+    def _prizes(self, days: int) -> tuple[np.ndarray, int]:
+        """Optional stops' prizes, and the unit above every plan's driving time."""
+        # A prize unit larger than any plan's total driving: serving one more optional
+        # stop always beats driving less.
+        unit = days * (self.day_end - self.day_start) + 1
+        return unit * self.weights(), unit * (int(self.weights().sum()) + 1)
+
+    def to_vrp_shifted(self, days: int | None = None) -> tuple[vrp.Problem, list[tuple[int, str]]]:
+        """The VRP on a lunch-less clock: each day is ``lunch`` shorter, and a window is
+        moved ``lunch`` earlier when the visit certainly comes after the lunch (it starts
+        after 13:30), kept when it certainly comes before (it ends by 11:30), and narrowed
+        to fit both ways otherwise. Exact without time windows (up to a lunch that would
+        need waiting); :meth:`schedule` re-times the result with the real lunch."""
+        days = self.days if days is None else days
+        L = self.lunch
+        early = self.early.copy()
+        late = self.late.copy()
+        if L:
+            end = self.late + self.service
+            after = self.early >= LUNCH_LATEST
+            unsure = ~after & (end > LUNCH_EARLIEST)
+            early = np.where(after, self.early - L, self.early)
+            late = np.where(after, self.late - L, self.late)
+            narrowed = np.where(unsure, self.late - L, late)
+            late = np.where(narrowed >= early, narrowed, late)
+        prize, _ = self._prizes(days)
+        m = self.m
+        problem = vrp.Problem(
+            duration=self.time,
+            location=np.arange(1, m + 1, dtype=np.int64),
+            service=self.service.astype(np.int64),
+            tw_early=early.astype(np.int64),
+            tw_late=late.astype(np.int64),
+            prize=prize.astype(np.int64),
+            required=~self.optional,
+            vehicles=days,
+            depot_tw=(self.day_start, self.day_end - L),
+        )
+        return problem, [(i, "plain") for i in range(m)]
+
+    def to_vrp_variants(self, days: int | None = None) -> tuple[vrp.Problem, list[tuple[int, str]]]:
+        """The VRP with the lunch as an activity: every stop also exists as a *lunch
+        variant* (service + lunch, starting so that the lunch starts in its window) in a
+        mutually exclusive group with the plain stop, and the base has one lunch
+        pseudo-stop per day. A one-unit load allows one lunch a day; a fixed cost per day
+        that the lunch's prize refunds makes a day without lunch as costly as a missing
+        stop. Exact with time windows, but a harder search than :meth:`to_vrp_shifted`.
+
+        Returns the problem and what each client stands for: ``(stop, "plain" | "lunch")``
+        or ``(-1, "depot")``.
+        """
+        days = self.days if days is None else days
+        prize_opt, lunch_prize = self._prizes(days)
+        L = self.lunch
+        loc, svc, early, late, prize, required, kind = [], [], [], [], [], [], []
+        groups: list[tuple[list[int], bool]] = []
+
+        def add(stop, location, s, e, lt, p, r, what) -> int:
+            loc.append(location)
+            svc.append(s)
+            early.append(e)
+            late.append(lt)
+            prize.append(p)
+            required.append(r)
+            kind.append((stop, what))
+            return len(loc) - 1
+
+        for i in range(self.m):
+            s_i, e_i, l_i = int(self.service[i]), int(self.early[i]), int(self.late[i])
+            plain = add(i, i + 1, s_i, e_i, l_i, int(prize_opt[i]), not self.optional[i], "plain")
+            e = max(e_i, LUNCH_EARLIEST - s_i)
+            lt = min(l_i, LUNCH_LATEST - s_i)
+            if e <= lt:
+                variant = add(
+                    i, i + 1, s_i + L, e, lt, int(prize_opt[i]) + lunch_prize, False, "lunch"
+                )
+                groups.append(([plain, variant], not self.optional[i]))
+        for _ in range(days):
+            add(
+                -1,
+                0,
+                L,
+                max(self.day_start, LUNCH_EARLIEST),
+                LUNCH_LATEST,
+                lunch_prize,
+                False,
+                "depot",
+            )
+        problem = vrp.Problem(
+            duration=self.time,
+            location=np.array(loc, dtype=np.int64),
+            service=np.array(svc, dtype=np.int64),
+            tw_early=np.array(early, dtype=np.int64),
+            tw_late=np.array(late, dtype=np.int64),
+            prize=np.array(prize, dtype=np.int64),
+            required=np.array(required, dtype=bool),
+            groups=groups,
+            demand=np.array([[0 if w == "plain" else 1] for _, w in kind], dtype=np.int64),
+            capacity=[1],
+            vehicles=days,
+            depot_tw=(self.day_start, self.day_end),
+            fixed_cost=lunch_prize,
+        )
+        return problem, kind
+
+    def solve(
+        self,
+        budget: vrp.Budget = SEARCH,
+        progress: Callable[[int, int], None] | None = None,
+        days: int | None = None,
+    ) -> tuple[list[DaySchedule], list[int], vrp.Solution]:
+        """Plan: the days (exactly timed, lunch placed), the stops left out, the search.
+
+        The lunch-less model (:meth:`to_vrp_shifted`) is solved first. When stops have
+        time windows and a lunch is due, the lunch-variant model is solved too and the
+        better plan kept (both re-timed exactly). Mandatory stops are never dropped
+        silently: the stops left out are returned and the caller reports them.
+        """
+        days = self.days if days is None else days
+        windows = bool(
+            np.any(self.early > self.day_start) or np.any(self.late + self.service < self.day_end)
+        )
+        models = [self.to_vrp_shifted]
+        if self.lunch and windows:
+            models.append(self.to_vrp_variants)
+        best = None
+        for n, model in enumerate(models):
+            problem, kind = model(days)
+
+            def step(done: int, total: int, n=n) -> None:
+                if progress is not None:
+                    progress(n * total + done, len(models) * total)
+
+            solution = vrp.solve(problem, budget, step)
+            out = self._repair(*self._routes(solution, kind), days)
+            served = {s for d in out for s in d.order}
+            left = [i for i in range(self.m) if i not in served]
+            key = self.score(out)
+            if best is None or key < best[0]:
+                best = (key, out, left, solution)
+        return best[1], best[2], best[3]
+
+    def score(self, days: list[DaySchedule]) -> tuple[int, int, int]:
+        """Lexicographic objective of a plan: (mandatory stops missing, minus the optional
+        stops' worth served, total driving seconds); lower is better."""
+        served = np.zeros(self.m, dtype=bool)
+        for d in days:
+            served[d.order] = True
+        missing = int((~served & ~self.optional).sum())
+        worth = int(self.weights()[served].sum())
+        return missing, -worth, int(sum(d.drive for d in days))
+
+    @staticmethod
+    def _routes(solution: vrp.Solution, kind: list[tuple[int, str]]):
+        """Stop orders and lunch hints (a trip back to the base) of a VRP solution."""
+        routes: list[list[int]] = []
+        hints: list[tuple[str, int] | None] = []
+        for route in solution.routes:
+            order, hint = [], None
+            for c in route:
+                stop, what = kind[c]
+                if what == "depot":
+                    hint = ("depot", len(order) - 1)
+                else:
+                    order.append(stop)
+            if hint is not None and (hint[1] < 0 or hint[1] >= len(order) - 1):
+                hint = None  # a lunch at the base before leaving or after returning
+            routes.append(order)
+            hints.append(hint)
+        return routes, hints
+
+    def _repair(self, routes: list[list[int]], hints: list, days: int) -> list[DaySchedule]:
+        """Exact timing of every route; a route that cannot take its lunch (or misses a
+        window after re-timing) loses stops until it fits, and those stops are put back
+        wherever they fit best (cheapest insertion), optional ones last."""
+        out: list[DaySchedule] = []
+        loose: list[int] = []
+        for order, hint in zip(routes, hints, strict=True):
+            order = [s for s in order if s >= 0]
+            if not order:
+                continue
+            day = self.schedule(order, hint)
+            while day is None and order:
+                # Drop the stop whose removal saves the most time, optional ones first.
+                best_k, best_key = 0, None
+                for k in range(len(order)):
+                    rest = order[:k] + order[k + 1 :]
+                    trial = self.schedule(rest)
+                    key = (trial is None, not self.optional[order[k]], trial.drive if trial else 0)
+                    if best_key is None or key < best_key:
+                        best_k, best_key = k, key
+                loose.append(order.pop(best_k))
+                day = self.schedule(order) if order else None
+            if day is not None:
+                out.append(day)
+        loose.sort(key=lambda s: (bool(self.optional[s]), int(self.priority[s]), s))
+        for s in loose:
+            best = None
+            for d, day in enumerate([*out, None]):
+                if day is None and len(out) >= days:
+                    continue
+                base = [] if day is None else day.order
+                for k in range(len(base) + 1):
+                    trial = self.schedule([*base[:k], s, *base[k:]])
+                    if trial is None:
+                        continue
+                    extra = trial.drive - (day.drive if day else 0)
+                    if best is None or extra < best[0]:
+                        best = (extra, d, trial)
+            if best is not None:
+                _, d, trial = best
+                if d == len(out):
+                    out.append(trial)
+                else:
+                    out[d] = trial
+        return out
+
+    def fits_alone(self) -> np.ndarray:
+        """Which stops can be served on a day of their own."""
+        return np.array([self.schedule([i]) is not None for i in range(self.m)], dtype=bool)
+
+    def days_lower_bound(self, stops: list[int]) -> int:
+        """A quick lower bound on the days ``stops`` need: each needs its service and the
+        shortest drive into it, a day holds the working window minus the lunch."""
+        if not stops:
+            return 0
+        idx = np.asarray(stops)
+        into = self.time[:, idx + 1].astype(float)
+        into[idx + 1, np.arange(len(idx))] = np.inf
+        work = float(self.service[idx].sum() + into.min(axis=0).sum())
+        per_day = self.day_end - self.day_start - self.lunch
+        return max(1, math.ceil(work / max(per_day, 1)))
+
+
+def _problem(request: TourRequest, seconds: np.ndarray, stops: list[Stop]) -> TourProblem:
+    """The :class:`TourProblem` of ``stops`` (matrix rows: base first, then the stops)."""
+    day_start, day_end = request.day_start, request.day_end
+    service = np.array([s.service_s for s in stops], dtype=np.int64)
+    early = np.array(
+        [max(day_start, s.window[0]) if s.window else day_start for s in stops], dtype=np.int64
+    )
+    close = np.array(
+        [min(day_end, s.window[1]) if s.window else day_end for s in stops], dtype=np.int64
+    )
+    lunch = request.lunch_s
+    first = max(day_start, LUNCH_EARLIEST)
+    if not lunch or first > LUNCH_LATEST or first + lunch > day_end:
+        lunch = 0  # the working window holds no lunch break: none is planned
+    return TourProblem(
+        time=seconds,
+        service=service,
+        early=early,
+        late=close - service,
+        optional=np.array([s.optional for s in stops], dtype=bool),
+        priority=np.array([s.priority or DEFAULT_PRIORITY for s in stops], dtype=np.int64),
+        days=request.days,
+        day_start=day_start,
+        day_end=day_end,
+        lunch=lunch,
+    )
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+
+def plan(
+    request: TourRequest,
+    network: Network,
+    *,
+    calendar: object | None = None,
+    budget: vrp.Budget = SEARCH,
+    progress: Progress | None = None,
+) -> dict:
+    """Plan ``request`` on the ``drive`` network.
+
+    Parameters
+    ----------
+    request : TourRequest
+        From :func:`parse_request`.
+    network : Network
+        The drive network.
+    calendar : object, optional
+        ``is_day_off(date)`` / ``is_workday(date)``; default :class:`WeekendCalendar`.
+    budget : vrp.Budget
+        Search bounds (the default is the service's; tests and benchmarks pass smaller).
+    progress : callable, optional
+        ``progress(step, done, total)`` with step ``"matrix"``, ``"solve"``, ``"schedule"``.
+
+    Returns
+    -------
+    dict
+        The JSON-ready plan (see the module docstring and :func:`_result`).
+
+    Raises
+    ------
+    TourError
+        422: named stops that have no coordinate, are off the network or unreachable, or
+        cannot be served in a day; mandatory work that does not fit (with
+        ``days_needed``); a depot off the network.
+    """
+    report = progress or (lambda step, done, total: None)
+    calendar = calendar or WeekendCalendar()
+    dates = _dates(request, calendar)
+    located = [s for s in request.stops if s.located]
+    report("matrix", 0, 1)
+    lon = np.array([request.depot.lon] + [s.lon for s in located], dtype=float)
+    lat = np.array([request.depot.lat] + [s.lat for s in located], dtype=float)
+    matrix = routing.travel_matrix(network, lon, lat)
+    report("matrix", 1, 1)
+    if not matrix.on_network[0]:
+        d = float(matrix.snap_m[0])
+        err = TourError(
+            "depot",
+            f"出发站点 {request.depot.name} 距最近道路 {d / 1000:.1f} km，超过 2 km",
+            f"the depot {request.depot.id} is {d:.0f} m from the nearest road (limit 2 km)",
+        )
+        raise err
+    problems: dict[str, str] = {s.id: "no_coordinate" for s in request.stops if not s.located}
+    reachable = matrix.reachable(0)
+    usable: list[int] = []  # matrix rows (1-based) of stops that can be planned
+    for k, s in enumerate(located, start=1):
+        if not matrix.on_network[k]:
+            problems[s.id] = "off_network"
+        elif not reachable[k]:
+            problems[s.id] = "unreachable"
+        else:
+            usable.append(k)
+    rows = [0, *usable]
+    seconds = np.rint(matrix.time_s[np.ix_(rows, rows)]).astype(np.int64)
+    stops = [located[k - 1] for k in usable]
+    problem = _problem(request, seconds, stops)
+    for i, ok in enumerate(problem.fits_alone()):
+        if not ok:
+            problems[stops[i].id] = "does_not_fit"
+    _refuse_named(request, problems, matrix, located)
+    keep = [i for i, s in enumerate(stops) if s.id not in problems]
+    rows = [0, *[usable[i] for i in keep]]
+    stops = [stops[i] for i in keep]
+    problem = _problem(request, np.rint(matrix.time_s[np.ix_(rows, rows)]).astype(np.int64), stops)
+
+    def solve_progress(done: int, total: int) -> None:
+        report("solve", done, total)
+
+    days, left, solution = problem.solve(budget, solve_progress) if stops else ([], [], None)
+    missing = [i for i in left if not problem.optional[i]]
+    if missing:
+        raise _shortage(problem, stops, missing, budget)
+    report("schedule", 0, len(days))
+    order = _day_order(days, matrix, rows)
+    result = _result(request, network, matrix, rows, stops, [days[d] for d in order], dates)
+    unserved = [
+        _unserved(s, problems[s.id], matrix, located) for s in request.stops if s.id in problems
+    ]
+    unserved += [_unserved(stops[i], "not_planned") for i in left]
+    result["unserved"] = unserved
+    result["search"] = _search_info(solution, budget)
+    report("schedule", len(days), len(days))
+    return result
+
+
+def _dates(request: TourRequest, calendar) -> list[dt.date | None]:
+    """The date of each plan day: consecutive working days from ``start_date`` (or
+    consecutive days when days off are not skipped); None without a start date."""
+    if request.start_date is None:
+        return [None] * request.days
+    out: list[dt.date | None] = []
+    day = request.start_date
+    for _ in range(366 + 2 * MAX_DAYS):  # bounded even for a calendar of only days off
+        if len(out) == request.days:
+            break
+        if not request.skip_days_off or calendar.is_workday(day):
+            out.append(day)
+        day += dt.timedelta(days=1)
+    if len(out) < request.days:
+        err = ParameterError(
+            "start_date",
+            "从 start_date 起一年内找不到足够的工作日",
+            "not enough working days within a year of start_date",
+        )
+        raise err
+    return out
+
+
+def _refuse_named(request, problems, matrix, located) -> None:
+    """Named stops that cannot be served make the request fail (422) listing them."""
+    bad = [s for s in request.stops if s.named and s.id in problems]
+    if not bad:
+        return
+    listed = [_unserved(s, problems[s.id], matrix, located) for s in bad]
+    shown = "；".join(f"{excerpt(x['id'])}（{x['reason'].split(' / ')[0]}）" for x in listed[:10])
+    shown_en = "; ".join(
+        f"{excerpt(x['id'])} ({x['reason'].split(' / ')[-1]})" for x in listed[:10]
+    )
+    err = TourError(
+        "stops",
+        f"以下指定站点无法安排：{shown}",
+        f"these named stops cannot be served: {shown_en}",
+        stops=listed,
+    )
+    raise err
+
+
+def _unserved(stop: Stop, code: str, matrix=None, located=None) -> dict:
+    reason = REASONS[code]
+    if code == "off_network" and matrix is not None:
+        k = next(i for i, s in enumerate(located, start=1) if s.id == stop.id)
+        d = float(matrix.snap_m[k])
+        reason = (
+            f"距最近道路 {d / 1000:.1f} km，超过 2 km / "
+            f"{d:.0f} m from the nearest road (limit 2 km)"
+        )
+    out = stop.describe()
+    out.update(reason_code=code, reason=reason, optional=stop.optional, priority=stop.priority)
+    return out
+
+
+def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budget) -> TourError:
+    """The 422 for more mandatory work than the days hold, with an estimate of the days
+    needed from a quick re-plan with more days."""
+    mandatory = [i for i in range(problem.m) if not problem.optional[i]]
+    lower = problem.days_lower_bound(mandatory)
+    estimate = None
+    trial_days = max(problem.days + 1, lower)
+    for _ in range(3):
+        if trial_days > 4 * MAX_DAYS:
+            break
+        sub = replace(problem, optional=np.ones(problem.m, dtype=bool), days=trial_days)
+        sub.optional[mandatory] = False
+        days, left, _ = sub.solve(_ESTIMATE_SEARCH)
+        if not any(not sub.optional[i] for i in left):
+            estimate = sum(1 for d in days if any(not sub.optional[s] for s in d.order))
+            break
+        trial_days = math.ceil(trial_days * 1.5)
+    estimate = max(estimate or trial_days, problem.days + 1)
+    names = "、".join(stops[i].name for i in missing[:5])
+    more = f" 等 {len(missing)} 个" if len(missing) > 5 else ""
+    return TourError(
+        "days",
+        f"{problem.days} 天内排不下全部必选站点（未排入：{names}{more}），约需 {estimate} 天；"
+        "请增加天数、延长工作时间或把部分站点设为可选",
+        f"the mandatory stops do not fit in {problem.days} day(s) ({len(missing)} left over); "
+        f"they need about {estimate} days: add days, lengthen the day or make some optional",
+        stops=[_unserved(stops[i], "not_planned") | {"reason_code": "no_room"} for i in missing],
+        days_needed=estimate,
+    )
+
+
+def _day_order(days: list[DaySchedule], matrix: routing.TravelMatrix, rows: list[int]) -> list[int]:
+    """Days sorted clockwise from north by the bearing of their stops' centre from the
+    base: the plan sweeps around the district instead of jumping back and forth."""
+    if not days:
+        return []
+    lon0, lat0 = matrix.lon[0], matrix.lat[0]
+    keys = []
+    for d in days:
+        idx = [rows[s + 1] for s in d.order]
+        dx = (matrix.lon[idx].mean() - lon0) * math.cos(math.radians(lat0))
+        dy = matrix.lat[idx].mean() - lat0
+        keys.append((math.degrees(math.atan2(dx, dy)) % 360.0, d.order))
+    return sorted(range(len(days)), key=lambda i: keys[i])
+
+
+def _search_info(solution: vrp.Solution | None, budget: vrp.Budget) -> dict:
+    if solution is None:
+        return {"seed": budget.seed, "iterations": 0, "stopped_by": "empty", "reproducible": True}
+    return {
+        "seed": budget.seed,
+        "iterations": solution.iterations,
+        "max_iterations": budget.iterations,
+        "stopped_by": solution.stopped_by,
+        # A plan cut short by the wall-clock safety net depends on the machine's speed.
+        "reproducible": solution.stopped_by != "time_limit",
+    }
+
+
+# -- the JSON plan ------------------------------------------------------------------------------
+
+
+def _hhmm(seconds: int) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _minutes(seconds: float) -> float:
+    return round(float(seconds) / 60.0, 1)
+
+
+def _result(
+    request: TourRequest,
+    network: Network,
+    matrix: routing.TravelMatrix,
+    rows: list[int],
+    stops: list[Stop],
+    days: list[DaySchedule],
+    dates: list[dt.date | None],
+) -> dict:
+    depot = request.depot
+    out_days = []
+    for number, (day, date) in enumerate(zip(days, dates, strict=False), start=1):
+        out_days.append(_day_json(number, date, day, request, matrix, rows, stops))
+    total_m = sum(d["totals"]["distance_m"] for d in out_days)
+    total_drive = sum(d["totals"]["drive_s"] for d in out_days)
+    total_service = sum(d["totals"]["service_s"] for d in out_days)
+    served = sum(len(d["stops"]) for d in out_days)
+    return {
+        "version": 1,
+        "network": network.describe(),
+        "schematic": network.schematic,
+        "depot": depot.describe()
+        | {"navigation": navigation.links(depot.lon, depot.lat, depot.name, "drive")},
+        "parameters": {
+            "days": request.days,
+            "start_date": request.start_date.isoformat() if request.start_date else None,
+            "skip_days_off": request.skip_days_off,
+            "day_start": _hhmm(request.day_start),
+            "day_end": _hhmm(request.day_end),
+            "lunch_minutes": request.lunch_s // 60,
+            "lunch_window": [_hhmm(LUNCH_EARLIEST), _hhmm(LUNCH_LATEST)],
+            "access_kmh": routing.ACCESS_KMH,
+        },
+        "days": out_days,
+        "summary": {
+            "days_used": len(out_days),
+            "days_available": request.days,
+            "stops_requested": len(request.stops),
+            "stops_served": served,
+            "optional_served": sum(1 for d in out_days for s in d["stops"] if s["optional"]),
+            "distance_km": round(total_m / 1000.0, 1),
+            "drive_hours": round(total_drive / 3600.0, 2),
+            "service_hours": round(total_service / 3600.0, 2),
+            "schematic_positions": sum(
+                1 for d in out_days for s in d["stops"] if s["coord_source"] == "schematic"
+            ),
+        },
+    }
+
+
+def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> dict:
+    depot = request.depot
+    # Matrix row of each point visited, in order, with the base wherever the caravan is.
+    visits: list[tuple[str, int]] = [("depot", -1)]
+    for k, s in enumerate(day.order):
+        visits.append(("stop", s))
+        if day.lunch is not None and day.lunch[0] == "depot" and day.lunch[1] == k:
+            visits.append(("depot", -1))
+    visits.append(("depot", -1))
+    legs, coords = [], []
+    for (_, a), (_, b) in itertools.pairwise(visits):
+        ra = 0 if a < 0 else rows[a + 1]
+        rb = 0 if b < 0 else rows[b + 1]
+        leg = matrix.leg(ra, rb)
+        legs.append(leg)
+        line = np.round(leg.coords, 6).tolist()
+        coords.extend(line if not coords else line[1:])
+    # Times of each leg: departure from the previous place, arrival at the next.
+    out_stops = []
+    timeline_legs = []
+    lunch = day.lunch
+    t_leave = day.depart
+    leg_i = 0
+    prev = {"id": depot.id, "name": depot.name}
+    for k, s in enumerate(day.order):
+        stop = stops[s]
+        leg = legs[leg_i]
+        leg_i += 1
+        timeline_legs.append(_leg_json(prev, stop, leg, t_leave, day.arrive[k]))
+        rec = stop.describe()
+        rec.update(
+            seq=k + 1,
+            arrival=_hhmm(day.arrive[k]),
+            start=_hhmm(day.start[k]),
+            end=_hhmm(day.end[k]),
+            arrival_s=day.arrive[k],
+            start_s=day.start[k],
+            end_s=day.end[k],
+            wait_min=_minutes(day.start[k] - day.arrive[k]),
+            service_min=_minutes(stop.service_s),
+            window=[_hhmm(w) for w in stop.window] if stop.window else None,
+            optional=stop.optional,
+            priority=stop.priority,
+            leg_distance_m=round(leg.distance_m, 1),
+            leg_drive_min=_minutes(leg.time_s),
+            navigation=navigation.links(stop.lon, stop.lat, stop.name, "drive"),
+        )
+        out_stops.append(rec)
+        t_leave = day.end[k]
+        prev = {"id": stop.id, "name": stop.name}
+        if lunch is not None and lunch[1] == k and lunch[0] in ("stop", "depot"):
+            if lunch[0] == "depot":
+                back = legs[leg_i]
+                leg_i += 1
+                reach = t_leave + round(back.time_s)
+                timeline_legs.append(_leg_json(prev, depot, back, t_leave, reach))
+                prev = {"id": depot.id, "name": depot.name}
+            t_leave = lunch[3]
+    last = legs[leg_i]
+    timeline_legs.append(_leg_json(prev, depot, last, t_leave, day.back))
+    lunch_json = None
+    if lunch is not None:
+        place, k, ls, le = lunch
+        where = depot if place in ("start", "depot", "end") else stops[day.order[k]]
+        lunch_json = {
+            "place": place,
+            "place_label": _LUNCH_PLACES[place],
+            "id": where.id,
+            "name": where.name,
+            "after_seq": k + 1 if place in ("stop", "depot") else None,
+            "start": _hhmm(ls),
+            "end": _hhmm(le),
+            "start_s": ls,
+            "end_s": le,
+            "minutes": _minutes(le - ls),
+        }
+    distance = sum(leg.distance_m for leg in legs)
+    service = sum(stops[s].service_s for s in day.order)
+    return {
+        "day": number,
+        "date": date.isoformat() if date else None,
+        "weekday": f"周{_WEEKDAYS[date.weekday()]}" if date else None,
+        "depart": _hhmm(day.depart),
+        "return": _hhmm(day.back),
+        "finish": _hhmm(day.finish),
+        "depart_s": day.depart,
+        "return_s": day.back,
+        "finish_s": day.finish,
+        "stops": out_stops,
+        "lunch": lunch_json,
+        "legs": timeline_legs,
+        "totals": {
+            "stops": len(day.order),
+            "distance_m": round(distance, 1),
+            "distance_km": round(distance / 1000.0, 1),
+            "drive_s": int(day.drive),
+            "drive_min": _minutes(day.drive),
+            "service_s": int(service),
+            "service_min": _minutes(service),
+            "wait_min": _minutes(day.wait),
+            "lunch_min": _minutes(lunch[3] - lunch[2]) if lunch else 0.0,
+            "working_min": _minutes(day.finish - day.depart),
+        },
+        "route": {
+            "type": "Feature",
+            "properties": {"day": number, "date": date.isoformat() if date else None},
+            "geometry": {"type": "LineString", "coordinates": coords},
+        },
+    }
+
+
+def _leg_json(a: dict | Stop, b: dict | Stop, leg: routing.Leg, leave: int, reach: int) -> dict:
+    def ident(x):
+        return (x.id, x.name) if isinstance(x, Stop) else (x["id"], x["name"])
+
+    (aid, aname), (bid, bname) = ident(a), ident(b)
+    return {
+        "from_id": aid,
+        "from_name": aname,
+        "to_id": bid,
+        "to_name": bname,
+        "depart": _hhmm(leave),
+        "arrive": _hhmm(reach),
+        "distance_m": round(leg.distance_m, 1),
+        "drive_s": round(leg.time_s),
+        "drive_min": _minutes(leg.time_s),
+    }
+
+
+class Planner:
+    """Plans and keeps tours for one service: request in → validated, saved plan out.
+
+    What the CLI (and the API) call. Holds the ``drive`` network of the library's active
+    source, reloaded when the active network changes.
+
+    Parameters
+    ----------
+    store : Store
+        Sites and stations.
+    library : NetworkLibrary
+        The road networks.
+    tours : TourStore
+        Where plans are saved.
+    calendar : object, optional
+        Working-day calendar (``is_day_off``/``is_workday``); default weekends off.
+    budget : vrp.Budget
+        Search bounds.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        library: NetworkLibrary,
+        tours: TourStore,
+        calendar: object | None = None,
+        budget: vrp.Budget = SEARCH,
+    ) -> None:
+        self.store = store
+        self.library = library
+        self.tours = tours
+        self.calendar = calendar or WeekendCalendar()
+        self.budget = budget
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._network: Network | None = None
+
+    def network(self) -> Network:
+        """The drive network of the active source (loaded once per source)."""
+        token = self.library.token()
+        with self._lock:
+            if token != self._token:
+                self._network = self.library.load(modes=("drive",))["drive"]
+                self._token = token
+            return self._network
+
+    def plan(self, body: object, progress: Progress | None = None, *, save: bool = True) -> dict:
+        """Validate ``body``, plan it and (by default) save it.
+
+        Returns
+        -------
+        dict
+            ``{"id", "created", "request", "result"}`` (``id``/``created`` None unsaved).
+
+        Raises
+        ------
+        ParameterError, TourError
+            See :func:`parse_request` and :func:`plan`.
+        """
+        request = parse_request(body, self.store, self.library)
+        result = plan(
+            request, self.network(), calendar=self.calendar, budget=self.budget, progress=progress
+        )
+        if not save:
+            return {"id": None, "created": None, "request": request.normalized, "result": result}
+        return self.tours.save(request.normalized, result)

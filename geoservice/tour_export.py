@@ -1,0 +1,708 @@
+"""Files of a tour plan: GPX for the drivers' phones, CSV/XLSX schedules, GeoJSON, and a
+printable zh-Hans HTML schedule (one page per day, each with a small offline map).
+
+Every function takes a saved plan (``{"id", "created", "request", "result"}``) or a bare
+plan result (:func:`geoservice.tour.plan`). Strings from data reach each format escaped
+for it: spreadsheet cells through :func:`geoservice.escape.spreadsheet_cell` (and XLSX text
+cells typed as text, never formulas), HTML through :func:`geoservice.escape.html`, XML by
+gpxpy; control characters are dropped from GPX text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+import os
+import re
+import uuid
+from pathlib import Path
+
+import gpxpy
+import gpxpy.gpx
+import openpyxl
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from geoservice import escape
+
+#: File extension → format.
+FORMATS = {
+    ".gpx": "gpx",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".geojson": "geojson",
+    ".json": "json",
+    ".html": "html",
+}
+#: Format → HTTP media type.
+MEDIA_TYPES = {
+    "gpx": "application/gpx+xml",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "geojson": "application/geo+json",
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+}
+#: Columns of the CSV/XLSX schedule.
+COLUMNS = (
+    "日期",
+    "星期",
+    "第几天",
+    "序号",
+    "事项",
+    "地点",
+    "编号",
+    "类型",
+    "乡镇",
+    "到达",
+    "开始",
+    "结束",
+    "等待（分钟）",
+    "服务（分钟）",
+    "车程（分钟）",
+    "里程（公里）",
+    "时间窗",
+    "必选/可选",
+    "位置",
+    "经度",
+    "纬度",
+    "高德导航",
+    "百度导航",
+)
+SCHEMATIC_NOTE = (
+    "路网为示意路网（由基础数据生成，并非实测道路），车程与里程仅供参考；"
+    "标注“示意位置”的点位为推算位置。"
+)
+_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DAY_COLOURS = (
+    "#d62728",
+    "#1f77b4",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+)
+
+
+def day_colour(day: int) -> str:
+    """The colour of day ``day`` (1-based) on maps."""
+    return _DAY_COLOURS[(day - 1) % len(_DAY_COLOURS)]
+
+
+def _result(plan: dict) -> dict:
+    return plan["result"] if "result" in plan and "days" not in plan else plan
+
+
+def _title(plan: dict) -> str:
+    result = _result(plan)
+    depot = result.get("depot", {}).get("name", "")
+    days = result.get("days", [])
+    when = f"{days[0]['date']} 起" if days and days[0].get("date") else ""
+    return f"大篷车巡回计划 {when}（{depot} 出发，{len(days)} 天）".replace("  ", " ")
+
+
+def _optional_label(stop: dict) -> str:
+    if not stop.get("optional"):
+        return "必选"
+    return f"可选（优先级 {stop.get('priority')}）"
+
+
+def _position_label(stop: dict) -> str:
+    return "示意位置" if stop.get("coord_source") == "schematic" else "坐标"
+
+
+# -- the schedule as rows -----------------------------------------------------------------------
+
+
+def schedule_rows(plan: dict) -> list[list[object]]:
+    """The schedule as rows under :data:`COLUMNS` (departure, each stop, lunch, return and
+    the day's totals for every day), text not yet escaped."""
+    result = _result(plan)
+    depot = result["depot"]
+    rows: list[list[object]] = []
+    for day in result["days"]:
+        rows.extend(_day_rows(depot, day))
+    return rows
+
+
+def _day_rows(depot: dict, day: dict) -> list[list[object]]:
+    date, weekday, n = day.get("date") or "", day.get("weekday") or "", day["day"]
+
+    def row(
+        seq,
+        what,
+        place,
+        pid,
+        kind,
+        town,
+        arrive,
+        start,
+        end,
+        wait,
+        service,
+        leg,
+        window="",
+        need="",
+        position="",
+        lon=None,
+        lat=None,
+        nav=None,
+    ):
+        return [
+            date,
+            weekday,
+            n,
+            seq,
+            what,
+            place,
+            pid,
+            kind,
+            town,
+            arrive,
+            start,
+            end,
+            wait,
+            service,
+            leg["drive_min"] if leg else "",
+            round(leg["distance_m"] / 1000.0, 2) if leg else "",
+            window,
+            need,
+            position,
+            "" if lon is None else lon,
+            "" if lat is None else lat,
+            (nav or {}).get("amap", ""),
+            (nav or {}).get("baidu", ""),
+        ]
+
+    lunch = day.get("lunch")
+
+    def lunch_row(leg=None):
+        return row(
+            "",
+            "午餐",
+            lunch["name"],
+            lunch["id"],
+            "",
+            "",
+            "",
+            lunch["start"],
+            lunch["end"],
+            "",
+            lunch["minutes"],
+            leg,
+        )
+
+    legs = day["legs"]
+    rows = []
+    if lunch and lunch["place"] == "start":
+        rows.append(lunch_row())
+    rows.append(
+        row(
+            "",
+            "出发",
+            depot["name"],
+            depot["id"],
+            depot.get("kind_label", ""),
+            depot.get("town", ""),
+            "",
+            "",
+            day["depart"],
+            "",
+            "",
+            None,
+            lon=depot["lon"],
+            lat=depot["lat"],
+            nav=depot.get("navigation"),
+        )
+    )
+    leg_i = 0
+    for stop in day["stops"]:
+        leg = legs[leg_i]
+        leg_i += 1
+        rows.append(
+            row(
+                stop["seq"],
+                "服务",
+                stop["name"],
+                stop["id"],
+                stop["kind_label"],
+                stop["town"],
+                stop["arrival"],
+                stop["start"],
+                stop["end"],
+                stop["wait_min"],
+                stop["service_min"],
+                leg,
+                "-".join(stop["window"]) if stop.get("window") else "",
+                _optional_label(stop),
+                _position_label(stop),
+                stop["lon"],
+                stop["lat"],
+                stop["navigation"],
+            )
+        )
+        if lunch and lunch.get("after_seq") == stop["seq"]:
+            back = None
+            if lunch["place"] == "depot":
+                back = legs[leg_i]
+                leg_i += 1
+            rows.append(lunch_row(back))
+    rows.append(
+        row(
+            "",
+            "返回",
+            depot["name"],
+            depot["id"],
+            depot.get("kind_label", ""),
+            depot.get("town", ""),
+            day["return"],
+            "",
+            "",
+            "",
+            "",
+            legs[leg_i],
+        )
+    )
+    if lunch and lunch["place"] == "end":
+        rows.append(lunch_row())
+    t = day["totals"]
+    total = row(
+        "",
+        "当日合计",
+        f"{t['stops']} 个站点",
+        "",
+        "",
+        "",
+        "",
+        day["depart"],
+        day["finish"],
+        t["wait_min"],
+        t["service_min"],
+        None,
+    )
+    total[14] = t["drive_min"]
+    total[15] = t["distance_km"]
+    rows.append(total)
+    return rows
+
+
+# -- CSV / XLSX ---------------------------------------------------------------------------------
+
+
+def to_csv(plan: dict) -> bytes:
+    """The schedule as CSV (UTF-8 with BOM so Excel reads the Chinese headers)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    for r in schedule_rows(plan):
+        writer.writerow([escape.spreadsheet_cell(v) for v in r])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(plan: dict) -> bytes:
+    """The schedule as an XLSX workbook: a 日程 sheet and a 未安排 sheet. Text cells are
+    written as text (``'=…'`` stays text, never a formula)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "日程"
+    _sheet(ws, COLUMNS, schedule_rows(plan))
+    result = _result(plan)
+    un = wb.create_sheet("未安排")
+    head = ("编号", "名称", "类型", "乡镇", "原因", "必选/可选")
+    body = [
+        [
+            u["id"],
+            u["name"],
+            u.get("kind_label", ""),
+            u.get("town", ""),
+            u["reason"],
+            _optional_label(u),
+        ]
+        for u in result.get("unserved", [])
+    ]
+    _sheet(un, head, body)
+    info = wb.create_sheet("说明")
+    notes = [[_title(plan)]]
+    if result.get("schematic"):
+        notes.append([SCHEMATIC_NOTE])
+    s = result.get("summary", {})
+    line = (
+        f"共 {s.get('days_used', 0)} 天，{s.get('stops_served', 0)} 个站点，"
+        f"里程 {s.get('distance_km', 0)} 公里，车程 {s.get('drive_hours', 0)} 小时"
+    )
+    notes.append([line])
+    _sheet(info, ("说明",), notes)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _sheet(ws, head, rows) -> None:
+    ws.append(list(head))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for r, values in enumerate(rows, start=2):
+        for c, value in enumerate(values, start=1):
+            cell = ws.cell(row=r, column=c)
+            if isinstance(value, str):
+                cell.value = escape.spreadsheet_cell(value)
+                cell.data_type = "s"  # text, never a formula
+            else:
+                cell.value = value
+    for c in range(1, len(head) + 1):
+        width = max(
+            (
+                len(str(ws.cell(row=r, column=c).value or ""))
+                for r in range(1, min(ws.max_row, 200) + 1)
+            ),
+            default=4,
+        )
+        ws.column_dimensions[get_column_letter(c)].width = min(max(6, width * 1.6), 60)
+    ws.freeze_panes = "A2"
+    for row in ws.iter_rows(min_row=1, max_row=1):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True)
+
+
+# -- GPX ----------------------------------------------------------------------------------------
+
+
+def _gpx_text(value: object) -> str:
+    return _CONTROL.sub("", "" if value is None else str(value))
+
+
+def _at(date: str | None, hhmm: str) -> dt.datetime | None:
+    if not date or not hhmm:
+        return None
+    h, m = (int(x) for x in hhmm.split(":"))
+    day = dt.date.fromisoformat(date) + dt.timedelta(days=h // 24)
+    return dt.datetime.combine(day, dt.time(h % 24, m), tzinfo=_TZ)
+
+
+def to_gpx(plan: dict) -> str:
+    """GPX 1.1 (WGS84): one track per day along the roads, one waypoint per stop (name,
+    times in its description, and ``time`` = arrival when the plan has dates)."""
+    result = _result(plan)
+    gpx = gpxpy.gpx.GPX()
+    gpx.creator = "geoservice 密云区总工会"
+    gpx.name = _gpx_text(_title(plan))
+    if result.get("schematic"):
+        gpx.description = _gpx_text(SCHEMATIC_NOTE)
+    depot = result["depot"]
+    gpx.waypoints.append(
+        gpxpy.gpx.GPXWaypoint(
+            latitude=depot["lat"],
+            longitude=depot["lon"],
+            name=_gpx_text(depot["name"]),
+            description="出发/返回基地",
+            symbol="Flag",
+        )
+    )
+    for day in result["days"]:
+        label = f"第{day['day']}天" + (f" {day['date']}" if day.get("date") else "")
+        track = gpxpy.gpx.GPXTrack(name=_gpx_text(label))
+        track.number = day["day"]
+        segment = gpxpy.gpx.GPXTrackSegment()
+        for lon, lat in day["route"]["geometry"]["coordinates"]:
+            segment.points.append(gpxpy.gpx.GPXTrackPoint(latitude=lat, longitude=lon))
+        track.segments.append(segment)
+        gpx.tracks.append(track)
+        lunch = day.get("lunch")
+        for stop in day["stops"]:
+            desc = (
+                f"{label} 第{stop['seq']}站：到达 {stop['arrival']}，"
+                f"服务 {stop['start']}–{stop['end']}"
+            )
+            if lunch and lunch["place"] == "stop" and lunch.get("after_seq") == stop["seq"]:
+                desc += f"，午餐 {lunch['start']}–{lunch['end']}"
+            if stop.get("coord_source") == "schematic":
+                desc += "（示意位置）"
+            gpx.waypoints.append(
+                gpxpy.gpx.GPXWaypoint(
+                    latitude=stop["lat"],
+                    longitude=stop["lon"],
+                    name=_gpx_text(f"D{day['day']}-{stop['seq']:02d} {stop['name']}"),
+                    description=_gpx_text(desc),
+                    comment=_gpx_text(stop["id"]),
+                    time=_at(day.get("date"), stop["arrival"]),
+                    type=_gpx_text(stop["kind_label"]),
+                )
+            )
+    return gpx.to_xml(version="1.1")
+
+
+# -- GeoJSON ------------------------------------------------------------------------------------
+
+
+def to_geojson(plan: dict) -> dict:
+    """A FeatureCollection: each day's route (LineString), each stop (Point, with its day,
+    sequence and times), the depot, and the unserved stops that have a position."""
+    result = _result(plan)
+    features = []
+    depot = result["depot"]
+    features.append(_point(depot, {"role": "depot", **_plain(depot)}))
+    for day in result["days"]:
+        route = dict(day["route"])
+        route["properties"] = {
+            "role": "route",
+            "day": day["day"],
+            "date": day.get("date"),
+            "colour": day_colour(day["day"]),
+            **day["totals"],
+        }
+        features.append(route)
+        for stop in day["stops"]:
+            features.append(
+                _point(
+                    stop,
+                    {"role": "stop", "day": day["day"], "date": day.get("date"), **_plain(stop)},
+                )
+            )
+    for u in result.get("unserved", []):
+        features.append(_point(u, {"role": "unserved", **_plain(u)}))
+    return {
+        "type": "FeatureCollection",
+        "schematic": bool(result.get("schematic")),
+        "summary": result.get("summary", {}),
+        "features": features,
+    }
+
+
+def _plain(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in ("lon", "lat")}
+
+
+def _point(rec: dict, props: dict) -> dict:
+    geom = None
+    if rec.get("lon") is not None and rec.get("lat") is not None:
+        geom = {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}
+    return {"type": "Feature", "geometry": geom, "properties": props}
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+       margin: 1.5em; color: #222; }
+h1 { font-size: 1.5em; margin: 0 0 .3em; }
+h2 { font-size: 1.25em; border-bottom: 3px solid var(--c); padding-bottom: .2em; }
+.note { background: #fff4ce; border: 1px solid #e0c060; padding: .4em .7em; }
+.day { break-after: page; page-break-after: always; }
+.day:last-of-type { break-after: auto; page-break-after: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .9em; }
+th, td { border: 1px solid #999; padding: .25em .4em; text-align: left; vertical-align: top; }
+th { background: #eee; }
+tr.lunch td { background: #f3f8ff; }
+tr.depot td { background: #f6f6f6; }
+svg.map { width: 100%; max-width: 720px; height: auto; border: 1px solid #ccc;
+          background: #fcfcf8; display: block; margin: .5em 0; }
+.totals { margin: .4em 0; }
+.schematic { color: #a05a00; font-size: .85em; }
+@media print { body { margin: 0; } a { color: inherit; } }
+"""
+
+
+def to_html(plan: dict) -> str:
+    """A printable zh-Hans schedule: a cover summary, then one page per day with its map
+    (inline SVG drawn from the route's coordinates: offline, no script) and its table
+    with navigation links. No scripts or event handlers; every data string escaped."""
+    result = _result(plan)
+    h = escape.html
+    s = result.get("summary", {})
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-Hans"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{h(_title(plan))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{h(_title(plan))}</h1>",
+    ]
+    if result.get("schematic"):
+        parts.append(f'<p class="note">{h(SCHEMATIC_NOTE)}</p>')
+    parts.append(
+        f"<p>共 {h(s.get('days_used', 0))} 天（可用 {h(s.get('days_available', 0))} 天），"
+        f"{h(s.get('stops_served', 0))} 个站点；里程 {h(s.get('distance_km', 0))} 公里，"
+        f"车程 {h(s.get('drive_hours', 0))} 小时，服务 {h(s.get('service_hours', 0))} 小时。"
+        + (f" 方案编号 {h(plan['id'])}。" if plan.get("id") else "")
+        + "</p>"
+    )
+    unserved = result.get("unserved", [])
+    if unserved:
+        parts.append(f"<p>未安排 {len(unserved)} 个站点（见末页）。</p>")
+    for day in result["days"]:
+        parts.append(_html_day(result, day))
+    if unserved:
+        parts.append('<section class="unserved"><h2 style="--c:#999">未安排的站点</h2><table>')
+        parts.append("<tr><th>编号</th><th>名称</th><th>类型</th><th>乡镇</th><th>原因</th></tr>")
+        for u in unserved:
+            parts.append(
+                f"<tr><td>{h(u['id'])}</td><td>{h(u['name'])}</td>"
+                f"<td>{h(u.get('kind_label', ''))}</td><td>{h(u.get('town', ''))}</td>"
+                f"<td>{h(u['reason'])}</td></tr>"
+            )
+        parts.append("</table></section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_day(result: dict, day: dict) -> str:
+    h = escape.html
+    colour = day_colour(day["day"])
+    when = " · ".join(x for x in (day.get("date"), day.get("weekday")) if x)
+    t = day["totals"]
+    out = [
+        f'<section class="day" style="--c:{colour}">',
+        f"<h2>第 {h(day['day'])} 天{(' · ' + h(when)) if when else ''}</h2>",
+        f'<p class="totals">{h(day["depart"])} 出发，{h(day["return"])} 返回；'
+        f"{h(t['stops'])} 个站点，里程 {h(t['distance_km'])} 公里，车程 {h(t['drive_min'])} 分钟，"
+        f"服务 {h(t['service_min'])} 分钟，等待 {h(t['wait_min'])} 分钟。</p>",
+        _svg_map(result, day, colour),
+        "<table><tr><th>序号</th><th>事项</th><th>地点</th><th>到达</th><th>开始</th>"
+        "<th>结束</th><th>车程（分钟）</th><th>里程（公里）</th><th>导航</th></tr>",
+    ]
+    for r in schedule_rows({"result": {**result, "days": [day]}}):
+        what = r[4]
+        if what == "当日合计":
+            continue
+        cls = {"午餐": "lunch", "出发": "depot", "返回": "depot"}.get(what, "")
+        place = h(r[5])
+        if r[18] == "示意位置":
+            place += ' <span class="schematic">（示意位置）</span>'
+        links = ""
+        if r[21]:
+            links = (
+                f'<a href="{h(r[21])}" rel="noopener noreferrer">高德导航</a> '
+                f'<a href="{h(r[22])}" rel="noopener noreferrer">百度导航</a>'
+            )
+        out.append(
+            f'<tr class="{cls}"><td>{h(r[3])}</td><td>{h(what)}</td><td>{place}</td>'
+            f"<td>{h(r[9])}</td><td>{h(r[10])}</td><td>{h(r[11])}</td><td>{h(r[14])}</td>"
+            f"<td>{h(r[15])}</td><td>{links}</td></tr>"
+        )
+    out.append("</table></section>")
+    return "\n".join(out)
+
+
+def _svg_map(result: dict, day: dict, colour: str, width: int = 720, height: int = 420) -> str:
+    """The day's route and numbered stops as an inline SVG (equirectangular, north up)."""
+    h = escape.html
+    line = day["route"]["geometry"]["coordinates"]
+    depot = result["depot"]
+    points = [(s["lon"], s["lat"]) for s in day["stops"]]
+    xs = [p[0] for p in line] + [p[0] for p in points] + [depot["lon"]]
+    ys = [p[1] for p in line] + [p[1] for p in points] + [depot["lat"]]
+    lat0 = (min(ys) + max(ys)) / 2
+    kx = math.cos(math.radians(lat0))
+    w = max((max(xs) - min(xs)) * kx, 1e-4)
+    hgt = max(max(ys) - min(ys), 1e-4)
+    pad = 24
+    scale = min((width - 2 * pad) / w, (height - 2 * pad) / hgt)
+    x0 = pad + ((width - 2 * pad) - w * scale) / 2
+    y0 = pad + ((height - 2 * pad) - hgt * scale) / 2
+
+    def xy(lon: float, lat: float) -> tuple[float, float]:
+        return (x0 + (lon - min(xs)) * kx * scale, y0 + (max(ys) - lat) * scale)
+
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(*p) for p in line))
+    km_px = scale * kx / (111.32 * kx)  # pixels per km (east-west)
+    bar_km = _nice(60 / max(km_px, 1e-9))
+    bar_px = bar_km * km_px
+    out = [
+        f'<svg class="map" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="第{h(day["day"])}天路线图" xmlns="http://www.w3.org/2000/svg">',
+        f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="3" '
+        'stroke-linejoin="round" stroke-linecap="round" opacity="0.85"/>',
+    ]
+    dx, dy = xy(depot["lon"], depot["lat"])
+    out.append(
+        f'<rect x="{dx - 7:.1f}" y="{dy - 7:.1f}" width="14" height="14" fill="#222">'
+        f"<title>{h(depot['name'])}</title></rect>"
+    )
+    for stop, (lon, lat) in zip(day["stops"], points, strict=True):
+        x, y = xy(lon, lat)
+        dash = ' stroke-dasharray="2 2"' if stop.get("coord_source") == "schematic" else ""
+        out.append(
+            f'<g><circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="#fff" stroke="{colour}" '
+            f'stroke-width="2"{dash}/><text x="{x:.1f}" y="{y + 4:.1f}" font-size="10" '
+            f'text-anchor="middle" fill="#000">{h(stop["seq"])}</text>'
+            f"<title>{h(stop['seq'])}. {h(stop['name'])} {h(stop['start'])}–{h(stop['end'])}"
+            "</title></g>"
+        )
+    out.append(
+        f'<g><line x1="{pad}" y1="{height - 10}" x2="{pad + bar_px:.1f}" y2="{height - 10}" '
+        'stroke="#333" stroke-width="2"/>'
+        f'<text x="{pad + bar_px + 4:.1f}" y="{height - 6}" font-size="10">{h(bar_km)} km</text>'
+        f'<text x="{width - pad}" y="{pad}" font-size="12" text-anchor="end">北 ↑</text></g>'
+    )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _nice(x: float) -> float:
+    """The largest of 1, 2, 5 × 10^k not above ``x``."""
+    if x <= 0:
+        return 1.0
+    k = math.floor(math.log10(x))
+    for m in (5, 2, 1):
+        if m * 10**k <= x:
+            return float(m * 10**k) if k < 0 else int(m * 10**k)
+    return float(10**k)
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def export(plan: dict, fmt: str) -> bytes:
+    """The plan in ``fmt`` (a value of :data:`FORMATS`) as bytes."""
+    if fmt == "gpx":
+        return to_gpx(plan).encode("utf-8")
+    if fmt == "csv":
+        return to_csv(plan)
+    if fmt == "xlsx":
+        return to_xlsx(plan)
+    if fmt == "geojson":
+        return json.dumps(to_geojson(plan), ensure_ascii=False).encode("utf-8")
+    if fmt == "json":
+        return json.dumps(plan, ensure_ascii=False, indent=1).encode("utf-8")
+    if fmt == "html":
+        return to_html(plan).encode("utf-8")
+    msg = f"unknown format {fmt!r}; expected one of {', '.join(FORMATS.values())}"
+    raise ValueError(msg)
+
+
+def format_of(path: str | Path) -> str:
+    """The format of a file name by its extension.
+
+    Raises
+    ------
+    ValueError
+        For an extension that is not one of :data:`FORMATS`.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        msg = (
+            f"不支持的文件类型 {suffix or '（无扩展名）'} / unsupported file type "
+            f"{suffix or '(none)'!r}; use {', '.join(FORMATS)}"
+        )
+        raise ValueError(msg)
+    return FORMATS[suffix]
+
+
+def write(plan: dict, path: str | Path) -> Path:
+    """Write the plan to ``path`` in the format of its extension, atomically."""
+    path = Path(path)
+    data = export(plan, format_of(path))
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,219 @@
+"""``flask --app app tours ...``: plan caravan tours, list and show saved plans."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from geoservice import tour_export
+from geoservice.errors import ParameterError, StoreError, TourNotFoundError
+from geoservice.network import NetworkError
+from geoservice.tour import Planner
+from geoservice.tour_store import TourStore
+from geoservice.web import get_library, get_store
+
+tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
+
+_STEPS = {"matrix": "计算站点间车程 / travel times", "schedule": "排定日程 / schedule"}
+
+
+def tour_store() -> TourStore:
+    """The saved plans of the current app (``<instance>/tours``)."""
+    configured = current_app.config.get("TOURS_DIR")
+    return TourStore(Path(configured) if configured else Path(current_app.instance_path) / "tours")
+
+
+def _planner() -> Planner:
+    return Planner(get_store(), get_library(), tour_store())
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``ID=VALUE`` options → ``{ID: VALUE}``."""
+    out = {}
+    for v in values:
+        key, sep, value = v.partition("=")
+        if not sep or not key.strip():
+            msg = f"{option} 应写成 编号=值，而不是 {v!r} / {option} takes ID=VALUE, not {v!r}"
+            raise click.BadParameter(msg)
+        out[key.strip()] = value.strip()
+    return out
+
+
+class _Progress:
+    """Step lines for the quick steps, a progress bar over the search's iterations."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step == "solve":
+            if self.bar is None:
+                self.bar = click.progressbar(
+                    length=max(total, 1), label="搜索路线 / searching", show_eta=False
+                )
+                self.bar.__enter__()
+            self.bar.update(max(0, min(done, total) - self.done))
+            self.done = min(done, total)
+            return
+        self.close()
+        if done == 0:
+            elapsed = time.perf_counter() - self.started
+            click.echo(f"[{elapsed:5.1f} s] {_STEPS.get(step, step)} …")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@tours_cli.command("plan")
+@click.option(
+    "--stops",
+    "stops",
+    multiple=True,
+    required=True,
+    help="Kind (reservoir_site, village, community, warm_station…), town (code or 鼓楼街道) "
+    "or stop ids; repeat or separate with commas.",
+)
+@click.option("--days", default="1", show_default=True, help="Days available (1–31).")
+@click.option("--depot", default=None, help="Depot station id (default: the 鼓楼 caravan base).")
+@click.option("--start-date", default=None, help="First day, YYYY-MM-DD (weekends skipped).")
+@click.option("--include-days-off", is_flag=True, help="Plan on weekends and holidays too.")
+@click.option("--day-start", default=None, help="Working day start, HH:MM (08:30).")
+@click.option("--day-end", default=None, help="Working day end, HH:MM (17:30).")
+@click.option("--lunch", default=None, help="Lunch break minutes (60; 0 for none).")
+@click.option(
+    "--service", default=None, help="Minutes at every stop (default: per kind; stations 30)."
+)
+@click.option("--service-for", multiple=True, help="ID=MINUTES for one stop (repeatable).")
+@click.option("--window", multiple=True, help="ID=HH:MM-HH:MM: the visit lies in it.")
+@click.option("--optional", multiple=True, help="ID or ID=PRIORITY (1 high … 5): optional.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the plan: .gpx .csv .xlsx .geojson .html .json (format from the extension).",
+)
+def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_end, lunch,
+               service, service_for, window, optional, out):  # fmt: skip
+    """Plan a multi-day caravan tour on the drive network and save it."""
+    if out is not None:
+        try:
+            tour_export.format_of(out)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--out") from exc
+    services: object = service
+    if service_for:
+        services = _pairs(service_for, "--service-for")
+        if service is not None:
+            msg = "--service 与 --service-for 只能选一个 / use --service or --service-for"
+            raise click.UsageError(msg)
+    optional_map: dict[str, object] = {}
+    for v in optional:
+        key, _, prio = v.partition("=")
+        optional_map[key.strip()] = prio.strip() or None
+    body = {
+        "stops": list(stops),
+        "days": days,
+        "depot": depot,
+        "start_date": start_date,
+        "skip_days_off": not include_days_off,
+        "day_start": day_start,
+        "day_end": day_end,
+        "lunch_minutes": lunch,
+        "service_minutes": services,
+        "time_windows": _pairs(window, "--window") or None,
+        "optional": optional_map or None,
+    }
+    progress = _Progress()
+    try:
+        saved = _planner().plan(body, progress)
+    except ParameterError as exc:
+        progress.close()
+        lines = [exc.message]
+        lines += [
+            f"  {s['id']} {s.get('name', '')}：{s['reason']}"
+            for s in getattr(exc, "stops", [])[:50]
+        ]
+        raise click.ClickException("\n".join(lines)) from exc
+    except (NetworkError, StoreError) as exc:
+        progress.close()
+        raise click.ClickException(str(exc)) from exc
+    progress.close()
+    _print_plan(saved)
+    if out is not None:
+        tour_export.write(saved, out)
+        click.echo(f"已写出 / wrote {out}")
+
+
+def _print_plan(saved: dict) -> None:
+    result = saved["result"]
+    s = result["summary"]
+    click.echo(f"方案 / plan {saved['id']}")
+    if result.get("schematic"):
+        click.echo("注意：示意路网，车程仅供参考 / schematic network: times are indicative")
+    for day in result["days"]:
+        when = " ".join(x for x in (day.get("date"), day.get("weekday")) if x)
+        t = day["totals"]
+        click.echo(
+            f"第 {day['day']} 天 {when} {day['depart']}–{day['return']}："
+            f"{t['stops']} 站，{t['distance_km']} km，车程 {t['drive_min']:.0f} 分钟"
+        )
+        for stop in day["stops"]:
+            note = "（示意位置）" if stop.get("coord_source") == "schematic" else ""
+            click.echo(f"  {stop['seq']:>2}. {stop['start']}–{stop['end']} {stop['name']}{note}")
+        lunch = day.get("lunch")
+        if lunch:
+            click.echo(f"      午餐 {lunch['start']}–{lunch['end']} @ {lunch['name']}")
+    click.echo(
+        f"合计 / total：{s['days_used']} 天，{s['stops_served']} 站，{s['distance_km']} km，"
+        f"车程 {s['drive_hours']} 小时，服务 {s['service_hours']} 小时"
+    )
+    for u in result.get("unserved", []):
+        click.echo(f"未安排 / unserved {u['id']} {u['name']}：{u['reason']}")
+
+
+@tours_cli.command("list")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+def tours_list(limit):
+    """List saved plans, newest first."""
+    plans = tour_store().list(limit)
+    if not plans:
+        click.echo("还没有保存的方案 / no saved plans")
+        return
+    for p in plans:
+        flag = " [示意路网]" if p["schematic"] else ""
+        click.echo(
+            f"{p['id']}  {p['created'][:16]}  {p['start_date'] or '-':10s}  "
+            f"{p['days_used']}/{p['days_available']} 天  {p['stops_served']} 站  "
+            f"{p['distance_km']} km  未安排 {p['unserved']}{flag}"
+        )
+
+
+@tours_cli.command("show")
+@click.argument("plan_id")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write it: .gpx .csv .xlsx .geojson .html .json",
+)
+def tours_show(plan_id, out):
+    """Show a saved plan (and optionally export it)."""
+    try:
+        saved = tour_store().get(plan_id)
+    except TourNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_plan(saved)
+    if out is not None:
+        try:
+            tour_export.write(saved, out)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--out") from exc
+        click.echo(f"已写出 / wrote {out}")

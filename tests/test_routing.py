@@ -1,0 +1,170 @@
+"""Travel matrices between snapped points against networkx Dijkstra on the small 鼓楼 network,
+and the leg geometry and distances that follow the predecessors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from conftest import SMALL_OSM
+
+from geoservice import network, osm, routing
+
+
+@pytest.fixture(scope="module")
+def drive():
+    return network.build(osm.read_graph(SMALL_OSM), "drive", source="gulou_small.osm")
+
+
+def brute_force(net: network.Network, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds and metres between every pair of points by networkx Dijkstra on an explicit
+    graph: each point is a source node with edges to its road's ends and a target node
+    with edges from them; points on the same road get a direct edge along it. Independent
+    of the CSR augmentation in geoservice.routing."""
+    snap = net.snap(lon, lat)
+    p = len(lon)
+    G = nx.DiGraph()
+    for i in range(net.n_edges):
+        u, v, t = int(net.edge_u[i]), int(net.edge_v[i]), float(net.edge_time[i])
+        if not G.has_edge(u, v) or G[u][v]["w"] > t:
+            G.add_edge(u, v, w=t, m=float(net.edge_length[i]))
+
+    def add(a, b, w, m):
+        if not G.has_edge(a, b) or G[a][b]["w"] > w:
+            G.add_edge(a, b, w=w, m=m)
+
+    for i in range(p):
+        e, f = int(snap.edge[i]), float(snap.frac[i])
+        t, length = float(net.edge_time[e]), float(net.edge_length[e])
+        add(("o", i), int(net.edge_v[e]), (1 - f) * t, (1 - f) * length)
+        add(int(net.edge_u[e]), ("i", i), f * t, f * length)
+        tw = int(net.edge_twin[e])
+        if tw >= 0:
+            t2, l2 = float(net.edge_time[tw]), float(net.edge_length[tw])
+            add(("o", i), int(net.edge_v[tw]), f * t2, f * l2)
+            add(int(net.edge_u[tw]), ("i", i), (1 - f) * t2, (1 - f) * l2)
+        for j in range(p):
+            if j == i:
+                continue
+            ej, fj = int(snap.edge[j]), float(snap.frac[j])
+            for road in [e] + ([tw] if tw >= 0 else []):
+                pos_i = f if road == e else 1 - f
+                if ej == road:
+                    pos_j = fj
+                elif int(net.edge_twin[ej]) == road:
+                    pos_j = 1 - fj
+                else:
+                    continue
+                if pos_j >= pos_i:
+                    d = pos_j - pos_i
+                    add(("o", i), ("i", j), d * float(net.edge_time[road]),
+                        d * float(net.edge_length[road]))  # fmt: skip
+    times = np.full((p, p), np.inf)
+    metres = np.full((p, p), np.inf)
+    for i in range(p):
+        if snap.distance_m[i] > routing.MAX_SNAP_M:
+            continue
+        dist, paths = nx.single_source_dijkstra(G, ("o", i), weight="w")
+        for j in range(p):
+            if j != i and ("i", j) in dist and snap.distance_m[j] <= routing.MAX_SNAP_M:
+                path = paths[("i", j)]
+                times[i, j] = dist[("i", j)]
+                metres[i, j] = sum(G[a][b]["m"] for a, b in itertools.pairwise(path))
+    access = np.asarray(snap.distance_m)
+    times += (access[:, None] + access[None, :]) / (routing.ACCESS_KMH / 3.6)
+    metres += access[:, None] + access[None, :]
+    np.fill_diagonal(times, 0.0)
+    np.fill_diagonal(metres, 0.0)
+    return times, metres
+
+
+def _points(rng, n):
+    lon = rng.uniform(116.8292, 116.8356, n)
+    lat = rng.uniform(40.3674, 40.3722, n)
+    # Two on the one-way 北街 (eastbound), one behind the other; two on the same two-way
+    # 中街; one on the isolated service road; one on the unreachable motorway; one far away.
+    extra = [
+        (116.8310, 40.37161), (116.8340, 40.37161), (116.8304, 40.36981), (116.8344, 40.36981),
+        (116.8315, 40.3760), (116.8420, 40.3700), (116.9200, 40.4500),
+    ]  # fmt: skip
+    return np.concatenate([lon, [x for x, _ in extra]]), np.concatenate(
+        [lat, [y for _, y in extra]]
+    )
+
+
+def test_matrix_matches_networkx_on_random_points(drive):
+    lon, lat = _points(np.random.default_rng(11), 30)
+    m = routing.travel_matrix(drive, lon, lat)
+    times, metres = brute_force(drive, lon, lat)
+    assert np.array_equal(np.isfinite(m.time_s), np.isfinite(times))
+    ok = np.isfinite(times)
+    assert np.abs(m.time_s[ok] - times[ok]).max() < 1e-3
+    assert np.abs(m.distance_m[ok] - metres[ok]).max() < 1e-2
+    assert (m.time_s[ok & ~np.eye(len(lon), dtype=bool)] > 0).all()
+
+
+def test_one_way_and_same_road(drive):
+    lon, lat = _points(np.random.default_rng(1), 0)
+    m = routing.travel_matrix(drive, lon, lat)
+    west, east = 0, 1  # on the one-way street, eastbound
+    straight = m.distance_m[west, east] - m.snap_m[west] - m.snap_m[east]
+    assert straight == pytest.approx(
+        abs(lon[east] - lon[west]) * 111_320 * math.cos(math.radians(40.3716)), rel=0.02
+    )
+    assert m.time_s[east, west] > 2 * m.time_s[west, east]  # must go around the block
+    a, b = 2, 3  # same two-way street: straight along it both ways
+    assert m.time_s[a, b] == pytest.approx(m.time_s[b, a], rel=1e-6)
+
+
+def test_reachability_and_far_points(drive):
+    lon, lat = _points(np.random.default_rng(1), 0)
+    m = routing.travel_matrix(drive, lon, lat)
+    service, motorway, far = 4, 5, 6
+    assert not m.on_network[far]
+    assert m.snap_m[far] > routing.MAX_SNAP_M
+    assert np.isinf(m.time_s[far, :far]).all()
+    assert np.isinf(m.time_s[:far, far]).all()
+    reach = m.reachable(0)
+    assert reach[[0, 1, 2, 3]].all()
+    assert not reach[service]
+    assert not reach[motorway]
+    assert not reach[far]
+    with pytest.raises(ValueError, match="not reachable"):
+        m.leg(0, service)
+
+
+def _polyline_m(coords: np.ndarray) -> float:
+    lon, lat = np.radians(coords[:, 0]), np.radians(coords[:, 1])
+    dlon, dlat = np.diff(lon), np.diff(lat)
+    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(dlon / 2) ** 2
+    return float((2 * 6_371_009 * np.arcsin(np.sqrt(a))).sum())
+
+
+def test_leg_geometry_follows_the_roads(drive):
+    lon, lat = _points(np.random.default_rng(5), 12)
+    m = routing.travel_matrix(drive, lon, lat)
+    for i in range(12):
+        for j in range(12):
+            leg = m.leg(i, j)
+            assert leg.coords[0] == pytest.approx([lon[i], lat[i]])
+            assert leg.coords[-1] == pytest.approx([lon[j], lat[j]])
+            assert leg.distance_m == pytest.approx(m.distance_m[i, j], abs=1e-6)
+            assert leg.time_s == m.time_s[i, j]
+            if i != j:
+                # The drawn line is as long as the metres reported (within 1 %).
+                assert _polyline_m(leg.coords) == pytest.approx(leg.distance_m, rel=0.01, abs=1.0)
+                # Every vertex between the access lanes lies on the road network.
+                inner = leg.coords[2:-2]
+                if len(inner):
+                    d = drive.snap(inner[:, 0], inner[:, 1]).distance_m
+                    assert d.max() < 0.5
+
+
+def test_empty_and_single_point(drive):
+    m = routing.travel_matrix(drive, [116.8312], [40.3698])
+    assert m.time_s.shape == (1, 1)
+    assert m.time_s[0, 0] == 0
+    assert m.leg(0, 0).distance_m == 0
