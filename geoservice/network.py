@@ -1,6 +1,9 @@
 """Road networks per travel mode, converted once into arrays for fast routing.
 
-A raw OSM graph (:mod:`geoservice.osm`) becomes one :class:`Network` per mode:
+An OSM file's roads (:func:`geoservice.osm.read_osm`) become one :class:`Network` per mode
+(:func:`build_from_osm`, vectorised); a GraphML file or an osmnx download goes through
+networkx and osmnx's ``simplify_graph`` (:func:`build`). Both give the same networks:
+osmnx's way parsing and topological simplification, then the rules per mode:
 
 ``walk``
     4.5 km/h on every way a pedestrian may use (no motorways); one-way tags ignored.
@@ -11,9 +14,10 @@ A raw OSM graph (:mod:`geoservice.osm`) becomes one :class:`Network` per mode:
     ``maxspeed`` where tagged, else a speed per highway type; one-way respected; no
     footways, paths or tracks.
 
-The network keeps numpy arrays (nodes, edges, edge geometries), a CSR matrix of travel
-times for :mod:`scipy.sparse.csgraph`, and an STRtree of edge lines for exact snapping.
-It is cached as a single ``.npz`` file; a missing or corrupt cache is rebuilt.
+The network keeps numpy arrays (nodes with their OSM ids, edges, edge geometries), a CSR
+matrix of travel times for :mod:`scipy.sparse.csgraph`, and an STRtree of edge lines for
+exact snapping. It is cached as a single ``.npz`` file, beside the source's ``place=*``
+table (:meth:`NetworkLibrary.places`); a missing or corrupt cache is rebuilt.
 """
 
 from __future__ import annotations
