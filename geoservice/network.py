@@ -1040,6 +1040,7 @@ class NetworkLibrary:
         self.directory = Path(directory)
         self.default_source = Path(default_source)
         self.clip = None if clip is None else shapely.buffer(clip, 0.01)
+        self._places: tuple[str, gpd.GeoDataFrame] | None = None  # (token, table)
 
     @property
     def cache_dir(self) -> Path:
@@ -1077,8 +1078,12 @@ class NetworkLibrary:
         GeoDataFrame
             Columns of :func:`osm.places_frame` with point geometry (WGS84); empty for a
             GraphML or downloaded network. ``attrs`` holds ``source`` and ``schematic``.
-            Clipped to the district like the networks. Cached beside the networks.
+            Clipped to the district like the networks. Cached beside the networks (and in
+            memory until the active source changes); a copy is returned.
         """
+        token = self.token()
+        if self._places is not None and self._places[0] == token:
+            return self._places[1].copy()
         source = self.active_source()
         digest = file_digest(source)
         path = cache_path(self.cache_dir, source, "places", digest)
@@ -1094,7 +1099,8 @@ class NetworkLibrary:
             frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=CRS_STORAGE
         )
         gdf.attrs.update(source=meta.get("source", source.name), schematic=meta.get("schematic"))
-        return gdf
+        self._places = (token, gdf)
+        return gdf.copy()
 
     def _clip_for(self, source: Path) -> shapely.Geometry | None:
         if self.clip is None or source == self.default_source:

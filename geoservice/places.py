@@ -130,20 +130,24 @@ def match_sites(
     ):
         for n in {name, name_zh} - {""}:
             by_name.setdefault((n, town), []).append(i)
+    code, kind, town = (out[c].astype(str).tolist() for c in ("code", "kind", "town_code"))
+    names = [
+        {str(a or ""), str(b or "")} - {""}
+        for a, b in zip(
+            out["name"], out.get("official_name", pd.Series("", index=out.index)), strict=True
+        )
+    ]
     # Codes first for every site, then names for the rest: a code is unambiguous.
     for row in wanted:
-        site = out.iloc[row]
-        best = _best(places, by_code.get(str(site["code"]), []), site["kind"], used)
+        best = _best(places, by_code.get(code[row], []), kind[row], used)
         if best is not None:
             found[row] = (best, "code")
             used.add(best)
     for row in wanted:
         if row in found:
             continue
-        site = out.iloc[row]
-        names = {str(site["name"] or ""), str(site.get("official_name") or "")} - {""}
-        cands = [i for n in sorted(names) for i in by_name.get((n, site["town_code"]), [])]
-        best = _best(places, cands, site["kind"], used)
+        cands = [i for n in sorted(names[row]) for i in by_name.get((n, town[row]), [])]
+        best = _best(places, cands, kind[row], used)
         if best is not None:
             found[row] = (best, "name")
             used.add(best)
