@@ -285,10 +285,10 @@ def read_osm(path: str | Path, *, name: str | None = None) -> OsmData:
 
     Notes
     -----
-    One pass with libosmium's node location cache gives every way its coordinates. A
-    reference still without a location after it (a node outside a clipped extract, or a
-    node stored after the way in an unsorted file) is looked up once more in a second pass
-    over the nodes; only references missing from the whole file are dropped.
+    One pass with libosmium's node location cache gives every way its coordinates. If some
+    reference is still without a location after it (a node outside a clipped extract, or a
+    node stored after the way in an unsorted file), a second pass over the nodes looks them
+    up; only references missing from the whole file are dropped.
     """
     path = Path(path)
     name = name or path.name
@@ -359,28 +359,32 @@ def _scan(
 def _locate_late_nodes(
     source: osmium.io.File, refs: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> None:
-    """Fill in (in place) the locations of referenced nodes the first pass did not know."""
-    missing = x == _UNDEFINED
-    wanted = unique(refs[missing])
-    found_id, found_x, found_y = [], [], []
-    processor = osmium.FileProcessor(source, osmium.osm.NODE).with_filter(
-        osmium.filter.IdFilter(wanted.tolist())
-    )
-    for node in processor:
-        if node.location.valid():
-            found_id.append(node.id)
-            found_x.append(node.location.x)
-            found_y.append(node.location.y)
-    if not found_id:
-        return
-    ids = np.array(found_id, dtype=np.int64)
-    order = np.argsort(ids)
-    ids = ids[order]
-    pos = np.clip(np.searchsorted(ids, refs[missing]), 0, len(ids) - 1)
-    hit = ids[pos] == refs[missing]
-    idx = np.flatnonzero(missing)[hit]
-    x[idx] = np.array(found_x, dtype=np.int64)[order][pos[hit]]
-    y[idx] = np.array(found_y, dtype=np.int64)[order][pos[hit]]
+    """Fill in (in place) the locations of referenced nodes the first pass did not know.
+
+    A second pass stores every node's location in an index whose lookups do not depend on
+    the order of the file (libosmium's ``sparse_mem_map``; no node reaches Python), then
+    looks up the missing references: those still unknown are not in the file. (An
+    ``IdFilter`` of the missing ids would allocate dense id chunks across the whole id
+    range: hundreds of MB for scattered ids.)
+    """
+    missing = np.flatnonzero(x == _UNDEFINED)
+    store = osmium.index.create_map("sparse_mem_map")
+    passes_nothing = osmium.filter.EntityFilter(osmium.osm.NOTHING)
+    for _ in (
+        osmium.FileProcessor(source, osmium.osm.NODE)
+        .with_locations(store)
+        .with_filter(passes_nothing)
+    ):
+        pass
+    wanted, inverse = unique(refs[missing], return_inverse=True)
+    found_x = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
+    found_y = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
+    for k, node in enumerate(wanted.tolist()):
+        with contextlib.suppress(KeyError):
+            loc = store.get(node)
+            found_x[k], found_y[k] = loc.x, loc.y
+    x[missing] = found_x[inverse]
+    y[missing] = found_y[inverse]
 
 
 def _arrays(
