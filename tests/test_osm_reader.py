@@ -272,6 +272,14 @@ def test_unsorted_file_reads_like_the_sorted_one(tmp_path):
     np.testing.assert_array_equal(a.node_xy, b.node_xy)
     np.testing.assert_array_equal(a.seg_u, b.seg_u)
     np.testing.assert_array_equal(a.seg_v, b.seg_v)
+    # Unsorted and clipped: node 5 (on 中街, 中路 and the footway) is not in the file.
+    clipped = tmp_path / "ways_first_clipped.osm"
+    kept = [line for line in nodes if 'id="5"' not in line]
+    clipped.write_text("\n".join(head + ways + kept + ["</osm>"]), encoding="utf-8")
+    c = osm.read_osm(clipped)
+    assert (c.dropped_refs, c.cut_ways) == (3, 3)
+    assert 5 not in c.node_id
+    assert len(c.node_id) == len(a.node_id) - 1
 
 
 def test_parse_time_of_the_samples_is_small():
