@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1121,7 +1122,7 @@ class NetworkLibrary:
         target = sources / path.name
         # The temporary copy keeps the real suffix: the reader picks the format by it.
         tmp = sources / f".tmp-{path.name}"
-        tmp.write_bytes(path.read_bytes())
+        shutil.copyfile(path, tmp)
         try:
             built = build_source(tmp, clip=self.clip, label=target.name)
             _save(built, self.cache_dir, tmp, file_digest(tmp))
