@@ -1,6 +1,9 @@
 """Road networks per travel mode, converted once into arrays for fast routing.
 
-A raw OSM graph (:mod:`geoservice.osm`) becomes one :class:`Network` per mode:
+An OSM file's roads (:func:`geoservice.osm.read_osm`) become one :class:`Network` per mode
+(:func:`build_from_osm`, vectorised); a GraphML file or an osmnx download goes through
+networkx and osmnx's ``simplify_graph`` (:func:`build`). Both give the same networks:
+osmnx's way parsing and topological simplification, then the rules per mode:
 
 ``walk``
     4.5 km/h on every way a pedestrian may use (no motorways); one-way tags ignored.
@@ -11,9 +14,10 @@ A raw OSM graph (:mod:`geoservice.osm`) becomes one :class:`Network` per mode:
     ``maxspeed`` where tagged, else a speed per highway type; one-way respected; no
     footways, paths or tracks.
 
-The network keeps numpy arrays (nodes, edges, edge geometries), a CSR matrix of travel
-times for :mod:`scipy.sparse.csgraph`, and an STRtree of edge lines for exact snapping.
-It is cached as a single ``.npz`` file; a missing or corrupt cache is rebuilt.
+The network keeps numpy arrays (nodes with their OSM ids, edges, edge geometries), a CSR
+matrix of travel times for :mod:`scipy.sparse.csgraph`, and an STRtree of edge lines for
+exact snapping. It is cached as a single ``.npz`` file, beside the source's ``place=*``
+table (:meth:`NetworkLibrary.places`); a missing or corrupt cache is rebuilt.
 """
 
 from __future__ import annotations
@@ -23,27 +27,31 @@ import json
 import logging
 import math
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from geoservice import osm
+from geoservice import osm, simplify
 from geoservice.errors import NetworkError
+from geoservice.model import CRS_STORAGE
 
 log = logging.getLogger(__name__)
 
 MODES = ("walk", "bike", "drive")
 MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
 #: Bump when the build changes, so old caches are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 
 WALK_KMH = 4.5
 #: Road classes drawn as the offline basemap, most important first.
@@ -111,6 +119,8 @@ class Network:
         ``walk``, ``bike`` or ``drive``.
     node_xy : ndarray (N, 2)
         Node lon/lat (WGS84).
+    node_osmid : ndarray (N,) int64
+        The OSM id of every node (for comparisons and matching with OSM data).
     edge_u, edge_v : ndarray (E,)
         Edge endpoints as node indices.
     edge_length : ndarray (E,)
@@ -119,16 +129,20 @@ class Network:
         Travel time in seconds.
     edge_twin : ndarray (E,)
         Index of the same road traversed the other way, or -1 (one-way).
+    edge_highway, edge_name : ndarray (E,) str
+        ``highway`` and ``name`` of the edge (of the first OSM way along it).
     geom_xy, geom_offsets : ndarray
         Edge ``i``'s lon/lat polyline is ``geom_xy[geom_offsets[i]:geom_offsets[i + 1]]``.
     metric_crs : str
         Local UTM CRS used for snapping distances.
     meta : dict
-        Source, schematic flag, build time and counts.
+        Source, schematic flag, build time and counts (for a clipped extract also
+        ``dropped_refs`` and ``cut_ways``).
     """
 
     mode: str
     node_xy: np.ndarray
+    node_osmid: np.ndarray
     edge_u: np.ndarray
     edge_v: np.ndarray
     edge_length: np.ndarray
@@ -365,6 +379,7 @@ class Network:
         np.savez(
             tmp,
             node_xy=self.node_xy,
+            node_osmid=self.node_osmid,
             edge_u=self.edge_u,
             edge_v=self.edge_v,
             edge_length=self.edge_length,
@@ -392,7 +407,11 @@ class Network:
         if mode not in MODES or not crs:
             msg = f"network cache {path} has no valid mode/crs"
             raise NetworkError(msg)
-        net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
+        try:
+            net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
+        except TypeError as exc:  # arrays missing or unknown: another build version
+            msg = f"network cache {path} has unexpected arrays: {exc}"
+            raise NetworkError(msg) from exc
         net._validate()
         return net
 
@@ -400,6 +419,7 @@ class Network:
         n, e = self.n_nodes, self.n_edges
         ok = (
             self.node_xy.shape == (n, 2)
+            and len(self.node_osmid) == n
             and all(len(a) == e for a in (self.edge_v, self.edge_length, self.edge_time))
             and len(self.geom_offsets) == e + 1
             and (e == 0 or (self.edge_u.max() < n and self.edge_v.max() < n))
@@ -453,7 +473,7 @@ def _interpolate(net: Network, edge: np.ndarray, frac: np.ndarray) -> np.ndarray
     return out
 
 
-# -- building -------------------------------------------------------------------------------
+# -- mode rules -----------------------------------------------------------------------------
 
 
 def _first(value: object) -> str:
@@ -505,6 +525,188 @@ def _speed_kmh(mode: str, d: dict) -> float:
     return tagged if tagged else float(DRIVE_KMH.get(hw, _DRIVE_DEFAULT))
 
 
+#: The way tags the mode rules read (``name`` is not one of them).
+_RULE_TAGS = tuple(k for k in osm.ROUTING_TAGS if k != "name")
+
+
+def _way_rules(data: osm.OsmData, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_allowed` and :func:`_speed_kmh` of every way, evaluated once per distinct
+    combination of the tags they read."""
+    allowed = np.zeros(data.n_ways, dtype=bool)
+    speed = np.zeros(data.n_ways)
+    seen: dict[tuple, tuple[bool, float]] = {}
+    columns = [data.way_tags[k] for k in _RULE_TAGS]
+    for i, combo in enumerate(zip(*columns, strict=True)):
+        rule = seen.get(combo)
+        if rule is None:
+            d = {k: v for k, v in zip(_RULE_TAGS, combo, strict=True) if v != ""}
+            rule = seen[combo] = (_allowed(mode, d), _speed_kmh(mode, d))
+        allowed[i], speed[i] = rule
+    return allowed, speed
+
+
+# -- building from arrays (OSM files) --------------------------------------------------------
+
+#: osmnx's ``oneway`` values for a one-way way, and those meaning "against the node order".
+_ONEWAY_VALUES = ("yes", "true", "1", "-1", "reverse", "T", "F")
+_REVERSED_VALUES = ("-1", "reverse", "T")
+#: osmnx's ``distance.EARTH_RADIUS_M``.
+EARTH_RADIUS_M = 6_371_009
+
+
+def great_circle(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Haversine distance in metres, computed exactly as osmnx's ``distance.great_circle``
+    (same operations in the same order, so lengths agree to the last bit)."""
+    y1, y2 = np.deg2rad(lat1), np.deg2rad(lat2)
+    dy = y2 - y1
+    x1, x2 = np.deg2rad(lon1), np.deg2rad(lon2)
+    dx = x2 - x1
+    h = np.sin(dy / 2) ** 2 + np.cos(y1) * np.cos(y2) * np.sin(dx / 2) ** 2
+    h = np.minimum(1, h)
+    return 2 * np.arcsin(np.sqrt(h)) * EARTH_RADIUS_M
+
+
+@dataclass
+class _RawGraph:
+    """The unsimplified directed road graph of all highway ways (osmnx's ``G``) as edges in
+    osmnx's insertion order: way by way, the way's direction then (two-way) the reverse."""
+
+    u: np.ndarray
+    v: np.ndarray
+    way: np.ndarray
+    length: np.ndarray
+    n: int
+
+
+def _raw_graph(data: osm.OsmData, inside: np.ndarray | None) -> _RawGraph:
+    oneway = data.way_tags["oneway"]
+    one_way = np.isin(oneway, _ONEWAY_VALUES) | (data.way_tags["junction"] == "roundabout")
+    backwards = one_way & np.isin(oneway, _REVERSED_VALUES)
+    su, sv, sw = data.seg_u, data.seg_v, data.seg_way
+    flip = backwards[sw]
+    fwd_u, fwd_v = np.where(flip, sv, su), np.where(flip, su, sv)
+    two = ~one_way[sw]
+    u = np.concatenate([fwd_u, sv[two]])
+    v = np.concatenate([fwd_v, su[two]])
+    way = np.concatenate([sw, sw[two]])
+    # Stable by way: a way's own direction precedes its reverse, as in osmnx's _add_paths.
+    order = np.argsort(way, kind="stable")
+    u, v, way = u[order], v[order], way[order]
+    if inside is not None:
+        keep = inside[u] & inside[v]
+        u, v, way = u[keep], v[keep], way[keep]
+    lon, lat = data.node_xy[:, 0], data.node_xy[:, 1]
+    length = great_circle(lat[u], lon[u], lat[v], lon[v])
+    return _RawGraph(u, v, way, length, len(data.node_id))
+
+
+def build_from_osm(
+    data: osm.OsmData,
+    modes: tuple[str, ...] = MODES,
+    *,
+    source: str | None = None,
+    clip: shapely.Geometry | None = None,
+) -> dict[str, Network]:
+    """Build the :class:`Network` of each mode from the arrays of :func:`osm.read_osm`.
+
+    Gives the same networks as :func:`build` on the osmnx graph of the same file (same
+    nodes and edges, travel times equal to rounding), vectorised: osmnx's way parsing
+    (one-way values, roundabouts, reversed ways), great-circle edge lengths, the mode
+    rules, the walk rule that adds the reverse of a one-way edge when the raw graph has no
+    edge back, and :func:`geoservice.simplify.simplify` for osmnx's ``simplify_graph``.
+    A merged edge takes ``highway`` and ``name`` from the first edge of its path.
+
+    Parameters
+    ----------
+    data : OsmData
+        The file's roads.
+    modes : tuple of str
+        Modes to build.
+    source : str, optional
+        Recorded in the metadata (default ``data.source``).
+    clip : shapely geometry, optional
+        WGS84 polygon; nodes outside are dropped (extracts larger than the district).
+
+    Raises
+    ------
+    NetworkError
+        A mode has no roads.
+    """
+    for mode in modes:
+        if mode not in MODES:
+            msg = f"unknown mode {mode!r}; expected one of {', '.join(MODES)}"
+            raise ValueError(msg)
+    started = time.perf_counter()
+    inside = None
+    if clip is not None:
+        inside = shapely.contains_xy(clip, data.node_xy[:, 0], data.node_xy[:, 1])
+    raw = _raw_graph(data, inside)
+    shared = time.perf_counter() - started
+    out = {}
+    for mode in modes:
+        t0 = time.perf_counter()
+        net = _build_mode(data, raw, mode, source or data.source)
+        net.meta.update(
+            source=source or data.source,
+            schematic=data.schematic,
+            build_seconds=round(shared + time.perf_counter() - t0, 2),
+            built_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            version=BUILD_VERSION,
+            **{k: v for k, v in data.report().items() if k != "places"},
+        )
+        out[mode] = net
+    return out
+
+
+def _build_mode(data: osm.OsmData, raw: _RawGraph, mode: str, label: str) -> Network:
+    allowed, speed = _way_rules(data, mode)
+    ok = allowed[raw.way]
+    u, v, way, length = raw.u[ok], raw.v[ok], raw.way[ok], raw.length[ok]
+    t = length / (speed[way] / 3.6)
+    if mode == "walk":
+        # Walking ignores one-way: add the reverse of every edge the raw graph has no
+        # edge back for (after the mode's own edges, as in _mode_graph).
+        n = raw.n
+        back = simplify.unique(raw.u * n + raw.v)
+        key = v * n + u
+        pos = np.clip(np.searchsorted(back, key), 0, max(len(back) - 1, 0))
+        lonely = back[pos] != key
+        u, v = np.concatenate([u, v[lonely]]), np.concatenate([v, u[lonely]])
+        way = np.concatenate([way, way[lonely]])
+        length = np.concatenate([length, length[lonely]])
+        t = np.concatenate([t, t[lonely]])
+    if not len(u):
+        msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {label or 'the network'}"
+        raise NetworkError(msg)
+    s = simplify.simplify(u, v, length, t, raw.n)
+    if not len(s.u):
+        msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {label or 'the network'}"
+        raise NetworkError(msg)
+    nodes = simplify.unique(np.concatenate([s.u, s.v]))
+    node_xy = data.node_xy[nodes]
+    edge_u = np.searchsorted(nodes, s.u)
+    edge_v = np.searchsorted(nodes, s.v)
+    first_way = way[s.first]
+    return Network(
+        mode=mode,
+        node_xy=node_xy,
+        node_osmid=data.node_id[nodes],
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_length=s.length,
+        edge_time=s.time,
+        edge_twin=_twins(edge_u, edge_v, s.length),
+        edge_highway=data.way_tags["highway"][first_way].astype(str),
+        edge_name=data.way_tags["name"][first_way].astype(str),
+        geom_xy=data.node_xy[s.path_nodes],
+        geom_offsets=s.path_offsets,
+        metric_crs=_utm_crs(*node_xy.mean(axis=0)),
+    )
+
+
+# -- building from an osmnx graph (GraphML files, downloads) ---------------------------------
+
+
 def _mode_graph(G: nx.MultiDiGraph, mode: str) -> nx.MultiDiGraph:
     """The raw (unsimplified) graph of one mode, with ``travel_time`` on every edge."""
     H = nx.MultiDiGraph()
@@ -532,7 +734,10 @@ def _mode_graph(G: nx.MultiDiGraph, mode: str) -> nx.MultiDiGraph:
 
 def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = False,
           clip: shapely.Geometry | None = None) -> Network:  # fmt: skip
-    """Build a mode's :class:`Network` from a raw OSM graph.
+    """Build a mode's :class:`Network` from an osmnx graph (the networkx path).
+
+    Used for GraphML files and downloads, and as the baseline :func:`build_from_osm` is
+    checked against (``bench/bench_osm.py``, ``tests/test_osm_reader.py``).
 
     Parameters
     ----------
@@ -549,14 +754,13 @@ def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = 
         raise ValueError(msg)
     started = time.perf_counter()
     if clip is not None:
-        xs = np.array([d["x"] for _, d in G.nodes(data=True)])
-        ys = np.array([d["y"] for _, d in G.nodes(data=True)])
+        xs, ys = _graph_xy(G)
         inside = shapely.contains_xy(clip, xs, ys)
         if not inside.all():
             G = G.subgraph([n for n, ok in zip(G.nodes, inside, strict=True) if ok]).copy()
     H = _mode_graph(G, mode)
     if H.number_of_edges() == 0:
-        msg = f"no {mode} roads in {source or 'the network'}"
+        msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {source or 'the network'}"
         raise NetworkError(msg)
     if not G.graph.get("simplified"):
         H = ox.simplify_graph(H, edge_attr_aggs={"length": sum, "travel_time": sum})
@@ -571,9 +775,22 @@ def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = 
     return net
 
 
+def _graph_xy(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray]:
+    xs = np.array([d["x"] for _, d in G.nodes(data=True)], dtype=float)
+    ys = np.array([d["y"] for _, d in G.nodes(data=True)], dtype=float)
+    return xs, ys
+
+
 def _utm_crs(lon: float, lat: float) -> str:
     zone = int((lon + 180) // 6) + 1
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def _osmid(node: object) -> int:
+    try:
+        return int(node)
+    except (TypeError, ValueError):  # a GraphML graph whose nodes are not OSM ids
+        return -1
 
 
 def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
@@ -600,6 +817,7 @@ def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
     return Network(
         mode=mode,
         node_xy=node_xy,
+        node_osmid=np.array([_osmid(n) for n in nodes], dtype=np.int64),
         edge_u=edge_u,
         edge_v=edge_v,
         edge_length=edge_length,
@@ -615,20 +833,39 @@ def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
 
 def _twins(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Pair each edge with the same road traversed the other way (same end nodes swapped,
-    same length), or -1 for one-way edges. Pairs are symmetric; a two-way loop road's two
-    directions pair with each other."""
-    groups: dict[tuple, list[int]] = {}
-    keys = list(zip(u.tolist(), v.tolist(), np.round(length, 2).tolist(), strict=True))
-    for i, key in enumerate(keys):
-        groups.setdefault(key, []).append(i)
-    twin = np.full(len(u), -1, dtype=np.int64)
-    for i, (a, b, L) in enumerate(keys):
-        if twin[i] >= 0:
-            continue
-        for j in groups.get((b, a, L), ()):
-            if j != i and twin[j] < 0:
-                twin[i], twin[j] = j, i
-                break
+    same length to the centimetre), or -1 for one-way edges.
+
+    Among several candidates the k-th edge u→v (by index) pairs with the k-th edge v→u;
+    self-loops of the same length pair up in index order. Pairs are symmetric.
+    """
+    e = len(u)
+    twin = np.full(e, -1, dtype=np.int64)
+    if not e:
+        return twin
+    rounded = np.round(length, 2)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    orient = np.where(u < v, 0, np.where(u > v, 1, 2))
+    order = np.lexsort((np.arange(e), orient, rounded, hi, lo))
+    lo, hi, rounded, orient = lo[order], hi[order], rounded[order], orient[order]
+    step = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (rounded[1:] != rounded[:-1])
+    group = np.concatenate([[0], np.cumsum(step)])
+    sub_start = np.flatnonzero(np.concatenate([[True], step | (orient[1:] != orient[:-1])]))
+    rank = np.arange(e) - np.repeat(sub_start, np.diff(np.append(sub_start, e)))
+    # u→v with v→u, rank by rank.
+    a = np.flatnonzero(orient == 0)
+    b = np.flatnonzero(orient == 1)
+    if len(a) and len(b):
+        ka = group[a] * e + rank[a]
+        kb = group[b] * e + rank[b]  # sorted: by group, then rank
+        pos = np.clip(np.searchsorted(kb, ka), 0, len(kb) - 1)
+        hit = kb[pos] == ka
+        ia, ib = order[a[hit]], order[b[pos[hit]]]
+        twin[ia], twin[ib] = ib, ia
+    # Self-loops: ranks 2k and 2k + 1 of the same group.
+    p = np.flatnonzero((orient == 2) & (rank % 2 == 0))
+    p = p[p + 1 < e]
+    p = p[(orient[p + 1] == 2) & (group[p + 1] == group[p])]
+    twin[order[p]], twin[order[p + 1]] = order[p + 1], order[p]
     return twin
 
 
@@ -645,9 +882,96 @@ def file_digest(path: Path) -> str:
 
 
 def cache_path(cache_dir: Path, source: Path, mode: str, digest: str | None = None) -> Path:
-    """Where the network of ``mode`` built from ``source`` is cached."""
+    """Where the network of ``mode`` (or the ``places`` table) built from ``source`` is
+    cached."""
     digest = digest or file_digest(source)
     return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}.npz"
+
+
+def save_places(places: pd.DataFrame, path: Path, meta: dict) -> None:
+    """Write a places table (:func:`osm.places_frame`) and its metadata to ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    arrays = {
+        c: places[c].to_numpy(dtype=str if c not in ("osmid", "lon", "lat") else None)
+        for c in osm.PLACE_COLUMNS
+    }
+    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(path)
+
+
+def load_places(path: Path) -> tuple[pd.DataFrame, dict]:
+    """Read a table written by :func:`save_places`; raise :class:`NetworkError` if unusable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            frame = osm.places_frame(
+                [dict(zip(osm.PLACE_COLUMNS, row, strict=True))
+                 for row in zip(*(z[c].tolist() for c in osm.PLACE_COLUMNS), strict=True)]
+            )  # fmt: skip
+    except Exception as exc:  # zipfile, ValueError, KeyError, OSError...
+        msg = f"places cache {path} is unreadable: {exc}"
+        raise NetworkError(msg) from exc
+    return frame, meta
+
+
+@dataclass
+class Built:
+    """Everything built from one source file: the networks, its places, what was cut."""
+
+    networks: dict[str, Network]
+    places: pd.DataFrame
+    meta: dict
+
+
+def _effective_clip(
+    clip: shapely.Geometry | None, xy: np.ndarray
+) -> tuple[shapely.Geometry | None, bool]:
+    """The clip to apply, and whether the source lies wholly outside it (kept whole)."""
+    if clip is None or not len(xy):
+        return None, False
+    if not shapely.contains_xy(clip, xy[:, 0], xy[:, 1]).any():
+        return None, True  # an extract from elsewhere: keep it whole
+    return clip, False
+
+
+def build_source(
+    source: Path,
+    modes: tuple[str, ...] = MODES,
+    *,
+    clip: shapely.Geometry | None = None,
+    label: str | None = None,
+) -> Built:
+    """Read ``source`` once and build the networks of ``modes`` (none: only the places)
+    and its places table.
+
+    OSM files go through :func:`osm.read_osm` and :func:`build_from_osm`; GraphML files
+    through osmnx and :func:`build`. ``clip`` is applied only when the source touches it.
+    """
+    source = Path(source)
+    label = label or source.name
+    if osm.source_kind(source) == "graphml":
+        G = osm.read_graph(source, name=label)
+        xs, ys = _graph_xy(G)
+        clip, outside = _effective_clip(clip, np.column_stack([xs, ys]))
+        nets = {m: build(G, m, source=label, clip=clip) for m in modes}
+        places = osm.places_frame([])
+        meta = {"source": label, "schematic": False}
+    else:
+        data = osm.read_osm(source, name=label)
+        clip, outside = _effective_clip(clip, data.node_xy)
+        nets = build_from_osm(data, modes, source=label, clip=clip)
+        places = data.places
+        if clip is not None and len(places):
+            places = places[shapely.contains_xy(clip, places["lon"], places["lat"])]
+            places = places.reset_index(drop=True)
+        meta = {"source": label, "schematic": data.schematic} | data.report()
+        meta["places"] = len(places)
+    for net in nets.values():
+        net.meta["outside_district"] = outside
+    meta["outside_district"] = outside
+    return Built(nets, places, meta)
 
 
 def load_networks(
@@ -659,7 +983,8 @@ def load_networks(
 ) -> dict[str, Network]:
     """Networks for ``modes`` built from ``source``, from the cache when it is valid.
 
-    A missing, stale or corrupt cache file is rebuilt (and logged), never fatal.
+    A missing, stale or corrupt cache file is rebuilt (and logged), never fatal. A build
+    also caches the source's places table.
     """
     source = Path(source)
     digest = file_digest(source)
@@ -676,13 +1001,16 @@ def load_networks(
         missing.append(mode)
     if missing:
         log.info("building %s network(s) from %s", ", ".join(missing), source.name)
-        G = osm.read_graph(source)
-        schematic = osm.is_schematic(source)
-        for mode in missing:
-            net = build(G, mode, source=source.name, schematic=schematic, clip=clip)
-            net.save(cache_path(cache_dir, source, mode, digest))
-            out[mode] = net
+        built = build_source(source, tuple(missing), clip=clip)
+        _save(built, cache_dir, source, digest)
+        out.update(built.networks)
     return {m: out[m] for m in modes}
+
+
+def _save(built: Built, cache_dir: Path, source: Path, digest: str) -> None:
+    for mode, net in built.networks.items():
+        net.save(cache_path(cache_dir, source, mode, digest))
+    save_places(built.places, cache_path(cache_dir, source, "places", digest), built.meta)
 
 
 class NetworkLibrary:
@@ -692,7 +1020,8 @@ class NetworkLibrary:
 
         active.json        {"source": "<file name in sources/>"}; absent → the default
         sources/           imported or downloaded extracts
-        cache/             built networks, ``<digest>-v<version>-<mode>.npz``
+        cache/             built networks and place tables,
+                           ``<digest>-v<version>-<mode|places>.npz``
 
     Parameters
     ----------
@@ -712,6 +1041,7 @@ class NetworkLibrary:
         self.directory = Path(directory)
         self.default_source = Path(default_source)
         self.clip = None if clip is None else shapely.buffer(clip, 0.01)
+        self._places: tuple[str, gpd.GeoDataFrame] | None = None  # (token, table)
 
     @property
     def cache_dir(self) -> Path:
@@ -738,11 +1068,40 @@ class NetworkLibrary:
 
     def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:
         """Networks of the active source (from the cache when valid)."""
-        return self._load(self.active_source(), modes)
+        source = self.active_source()
+        return load_networks(source, self.cache_dir, modes=modes, clip=self._clip_for(source))
 
-    def _load(self, source: Path, modes: tuple[str, ...]) -> dict[str, Network]:
-        clip = self._clip_for(source)
-        return load_networks(source, self.cache_dir, modes=modes, clip=clip)
+    def places(self) -> gpd.GeoDataFrame:
+        """The ``place=*`` nodes (villages, neighbourhoods …) of the active source.
+
+        Returns
+        -------
+        GeoDataFrame
+            Columns of :func:`osm.places_frame` with point geometry (WGS84); empty for a
+            GraphML or downloaded network. ``attrs`` holds ``source`` and ``schematic``.
+            Clipped to the district like the networks. Cached beside the networks (and in
+            memory until the active source changes); a copy is returned.
+        """
+        token = self.token()
+        if self._places is not None and self._places[0] == token:
+            return self._places[1].copy()
+        source = self.active_source()
+        digest = file_digest(source)
+        path = cache_path(self.cache_dir, source, "places", digest)
+        try:
+            frame, meta = load_places(path)
+        except NetworkError as exc:
+            if path.exists():
+                log.warning("%s; rebuilding", exc)
+            built = build_source(source, (), clip=self._clip_for(source))  # places only
+            _save(built, self.cache_dir, source, digest)
+            frame, meta = built.places, built.meta
+        gdf = gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=CRS_STORAGE
+        )
+        gdf.attrs.update(source=meta.get("source", source.name), schematic=meta.get("schematic"))
+        self._places = (token, gdf)
+        return gdf.copy()
 
     def _clip_for(self, source: Path) -> shapely.Geometry | None:
         if self.clip is None or source == self.default_source:
@@ -753,7 +1112,8 @@ class NetworkLibrary:
         """Build every mode from ``path`` and, if that works, make it the active source.
 
         All or nothing: a file that cannot be read or has no roads for some mode leaves
-        the active network unchanged.
+        the active network unchanged. The networks' ``meta`` says how many node references
+        a clipped extract lacked (``dropped_refs``) and how many ways were cut there.
         """
         path = Path(path)
         osm.source_kind(path)  # clear error for an unsupported extension
@@ -762,13 +1122,15 @@ class NetworkLibrary:
         target = sources / path.name
         # The temporary copy keeps the real suffix: the reader picks the format by it.
         tmp = sources / f".tmp-{path.name}"
-        tmp.write_bytes(path.read_bytes())
+        shutil.copyfile(path, tmp)
         try:
-            G = osm.read_graph(tmp)
+            built = build_source(tmp, clip=self.clip, label=target.name)
+            _save(built, self.cache_dir, tmp, file_digest(tmp))
         except Exception:
             tmp.unlink(missing_ok=True)
             raise
-        return self._activate(G, tmp, target)
+        self._activate(tmp, target)
+        return built.networks
 
     def fetch(self, place: str, timeout: float = 20.0) -> dict[str, Network]:
         """Download ``place`` with osmnx, save it as GraphML and make it active."""
@@ -779,32 +1141,21 @@ class NetworkLibrary:
         target = sources / f"{safe}.graphml"
         tmp = sources / f".tmp-{safe}.graphml"
         ox.save_graphml(G, tmp)
-        return self._activate(G, tmp, target)
-
-    def _activate(self, G: nx.MultiDiGraph, tmp: Path, target: Path) -> dict[str, Network]:
-        digest = file_digest(tmp)
-        clip = self.clip
-        if clip is not None:
-            xs = np.array([d["x"] for _, d in G.nodes(data=True)])
-            ys = np.array([d["y"] for _, d in G.nodes(data=True)])
-            if not shapely.contains_xy(clip, xs, ys).any():
-                clip = None  # an extract from elsewhere: keep it whole
         try:
-            nets = {}
-            for mode in MODES:
-                net = build(G, mode, source=target.name, schematic=osm.is_schematic(tmp), clip=clip)
-                net.meta["outside_district"] = clip is None and self.clip is not None
-                net.save(cache_path(self.cache_dir, tmp, mode, digest))
-                nets[mode] = net
+            built = build_source(tmp, clip=self.clip, label=target.name)
+            _save(built, self.cache_dir, tmp, file_digest(tmp))
         except Exception:
             tmp.unlink(missing_ok=True)
             raise
+        self._activate(tmp, target)
+        return built.networks
+
+    def _activate(self, tmp: Path, target: Path) -> None:
         tmp.replace(target)
         active = self.directory / "active.json"
         tmp_active = active.with_name(".active.json.tmp")
         tmp_active.write_text(json.dumps({"source": target.name}))
         tmp_active.replace(active)
-        return nets
 
     def reset(self) -> None:
         """Go back to the shipped default network."""

@@ -1,10 +1,16 @@
-"""Read raw OpenStreetMap road graphs: ``.osm``, ``.osm.bz2``, ``.osm.pbf``, ``.graphml``, or
-a download with osmnx.
+"""Read OpenStreetMap road data: ``.osm.pbf``, ``.osm``, ``.osm.bz2`` (and ``.osm.xml``/``.xml``)
+straight into arrays with pyosmium; ``.graphml`` files and downloads through osmnx.
 
-Every source ends as the same thing: an *unsimplified* osmnx ``MultiDiGraph`` with the way
-tags :mod:`geoservice.network` needs (``highway``, ``oneway``, ``maxspeed``, access tags),
-one-way ways in their direction only. The embedded schematic network is read by exactly the
-same code as a real extract.
+:func:`read_osm` is the reader every OSM file goes through: one pass over the file keeps
+the ways with a ``highway`` tag, the coordinates of the nodes they use and the ``place=*``
+nodes (villages, neighbourhoods …) as numpy arrays (:class:`OsmData`). No XML detour, no
+networkx. Extracts cut along a bounding box or polygon reference nodes that are not in the
+file; such a way is cut where its nodes are missing and the parts with at least two nodes
+are kept (the counts are reported).
+
+:func:`read_graph` is the older osmnx path, kept for GraphML files and downloads
+(:func:`fetch_graph`) and as the baseline of ``bench/bench_osm.py``: it returns an
+*unsimplified* osmnx ``MultiDiGraph`` and fails on clipped extracts, as osmnx does.
 """
 
 from __future__ import annotations
@@ -15,12 +21,18 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import networkx as nx
+import numpy as np
+import osmium
+import osmium.filter
 import osmnx as ox
+import pandas as pd
 
 from geoservice.errors import OsmError
+from geoservice.simplify import unique
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +56,51 @@ WAY_TAGS = (
     "tunnel",
     "area",
 )
+#: The way tags the network build reads (:mod:`geoservice.network`); :func:`read_osm`
+#: keeps only these.
+ROUTING_TAGS = (
+    "highway",
+    "name",
+    "oneway",
+    "junction",
+    "maxspeed",
+    "area",
+    "access",
+    "foot",
+    "bicycle",
+    "motor_vehicle",
+    "motorcar",
+)
 
 SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".graphml", ".xml", ".osm.xml")
 
 #: The value of ``<osm generator=…>`` that marks the embedded schematic network.
 SCHEMATIC_GENERATOR = "geoservice.schematic"
+
+#: ``place=*`` values read as settlements (villages, communities, town seats).
+PLACE_TYPES = (
+    "town",
+    "village",
+    "hamlet",
+    "isolated_dwelling",
+    "suburb",
+    "quarter",
+    "neighbourhood",
+    "city_block",
+)
+#: Tags that carry a 12-digit NBS (统计用区划代码) code of a village or community, in order
+#: of preference: the OSM wiki's ``ref:admin:CN:nbs`` and ``ref:cadc:<year>`` keys, then
+#: ``ref:NBS`` and a plain ``ref``. A trailing ``*`` stands for any suffix.
+PLACE_CODE_TAGS = ("ref:admin:CN:nbs", "ref:cadc:*", "ref:NBS", "ref")
+#: Tags that name the town (乡镇/街道) a place belongs to.
+PLACE_TOWN_TAGS = ("is_in:town", "is_in:township", "addr:town", "addr:subdistrict", "is_in")
+
+#: Format names used in messages, per :func:`source_kind`.
+FORMAT_NAMES = {"pbf": "OSM PBF", "xml": "OSM XML", "graphml": "GraphML"}
+
+# libosmium's value of an unknown coordinate (a node reference not in the file).
+_UNDEFINED = 2_147_483_647
+_NBS_CODE = re.compile(r"^\d{12}$")
 
 
 def source_kind(path: str | Path) -> str:
@@ -60,8 +112,24 @@ def source_kind(path: str | Path) -> str:
         return "pbf"
     if name.endswith(".graphml"):
         return "graphml"
-    msg = f"unsupported network file {Path(path).name!r}; use .osm, .osm.bz2, .osm.pbf or .graphml"
+    msg = (
+        f"不支持的路网文件 {Path(path).name!r}，请使用 .osm、.osm.bz2、.osm.pbf 或 .graphml / "
+        f"unsupported network file {Path(path).name!r}; use .osm, .osm.bz2, .osm.pbf or .graphml"
+    )
     raise OsmError(msg)
+
+
+def unreadable(name: str, kind: str, exc: BaseException | str) -> OsmError:
+    """The error for a file ``name`` that is not readable in the format its name promises."""
+    fmt = FORMAT_NAMES[kind]
+    msg = f"不是可读的 {fmt} 文件 / not a readable {fmt} file: {name}: {exc}"
+    return OsmError(msg)
+
+
+def no_roads(name: str) -> OsmError:
+    """The error for a readable file ``name`` without any road."""
+    msg = f"{name}: 文件中没有道路 / no roads (no ways with a highway tag)"
+    return OsmError(msg)
 
 
 def is_schematic(path: str | Path) -> bool:
@@ -70,14 +138,313 @@ def is_schematic(path: str | Path) -> bool:
     if source_kind(path) != "xml":
         return False
     opener = bz2.open if path.name.lower().endswith(".bz2") else open
-    with opener(path, "rb") as f:
-        head = f.read(2048).decode("utf-8", "replace")
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(2048).decode("utf-8", "replace")
+    except (OSError, EOFError, ValueError):  # a corrupt .bz2 is reported by the reader
+        return False
     match = re.search(r"<osm[^>]*generator=\"([^\"]*)\"", head)
     return bool(match and match.group(1).startswith(SCHEMATIC_GENERATOR))
 
 
-def read_graph(path: str | Path) -> nx.MultiDiGraph:
-    """Read an OSM file into an unsimplified MultiDiGraph (one-way ways one way only).
+# -- the array reader -----------------------------------------------------------------------
+
+
+@dataclass
+class OsmData:
+    """The roads and places of an OSM file as arrays (see :func:`read_osm`).
+
+    Attributes
+    ----------
+    source : str
+        File name.
+    schematic : bool
+        Written by :mod:`geoservice.schematic`.
+    node_id : ndarray (N,) int64
+        OSM ids of the nodes used by highway ways and present in the file, ascending.
+    node_xy : ndarray (N, 2)
+        Their lon/lat (WGS84), exactly as libosmium stores them (1e-7°).
+    way_id : ndarray (W,) int64
+        OSM ids of the highway ways, in file order.
+    way_tags : dict of str to ndarray (W,)
+        The :data:`ROUTING_TAGS` of every way (``""`` where absent).
+    seg_u, seg_v, seg_way : ndarray (S,) int64
+        Every way's consecutive node pairs in way order, as node indices, with the index
+        of their way. Consecutive duplicate nodes are dropped (as osmnx does) and a way is
+        cut where it references a node missing from the file.
+    n_refs : int
+        Node references of all highway ways.
+    dropped_refs : int
+        References to nodes missing from the file (a clipped extract).
+    cut_ways : int
+        Highway ways with at least one missing node.
+    places : DataFrame
+        ``place=*`` nodes (see :func:`places_frame`).
+    """
+
+    source: str
+    schematic: bool
+    node_id: np.ndarray
+    node_xy: np.ndarray
+    way_id: np.ndarray
+    way_tags: dict[str, np.ndarray]
+    seg_u: np.ndarray
+    seg_v: np.ndarray
+    seg_way: np.ndarray
+    n_refs: int = 0
+    dropped_refs: int = 0
+    cut_ways: int = 0
+    places: pd.DataFrame = field(default_factory=lambda: places_frame([]))
+
+    @property
+    def n_ways(self) -> int:
+        return len(self.way_id)
+
+    def report(self) -> dict:
+        """Counts for network metadata and the import report."""
+        return {
+            "ways": self.n_ways,
+            "node_refs": self.n_refs,
+            "dropped_refs": self.dropped_refs,
+            "cut_ways": self.cut_ways,
+            "places": len(self.places),
+        }
+
+
+#: Columns of the places table.
+PLACE_COLUMNS = ("osmid", "lon", "lat", "place", "name", "name_zh", "code", "town")
+
+
+def places_frame(rows: list[dict]) -> pd.DataFrame:
+    """The places table: one row per ``place=*`` node.
+
+    Columns: ``osmid``, ``lon``, ``lat``, ``place`` (the tag value), ``name``, ``name_zh``
+    (``name:zh``), ``code`` (a 12-digit NBS code from :data:`PLACE_CODE_TAGS`, or ``""``)
+    and ``town`` (the town named by :data:`PLACE_TOWN_TAGS`, or ``""``).
+    """
+    frame = pd.DataFrame(rows, columns=list(PLACE_COLUMNS))
+    return frame.astype(
+        {"osmid": "int64", "lon": "float64", "lat": "float64"}
+        | dict.fromkeys(PLACE_COLUMNS[3:], "str")
+    )
+
+
+def _place_row(node: osmium.osm.Node) -> dict | None:
+    tags = {t.k: t.v for t in node.tags}
+    if tags.get("place") not in PLACE_TYPES or not node.location.valid():
+        return None
+    town = next((tags[k].strip() for k in PLACE_TOWN_TAGS if tags.get(k, "").strip()), "")
+    return {
+        "osmid": node.id,
+        "lon": node.location.lon,
+        "lat": node.location.lat,
+        "place": tags["place"],
+        "name": tags.get("name", "").strip(),
+        "name_zh": tags.get("name:zh", "").strip(),
+        "code": _place_code(tags),
+        "town": town,
+    }
+
+
+def _place_code(tags: dict[str, str]) -> str:
+    """The first 12-digit NBS code found under :data:`PLACE_CODE_TAGS`, or ``""``."""
+    for key in PLACE_CODE_TAGS:
+        prefix = key.endswith("*")
+        for k, v in tags.items():
+            if (k.startswith(key[:-1]) if prefix else k == key) and _NBS_CODE.match(v.strip()):
+                return v.strip()
+    return ""
+
+
+def _osmium_file(path: Path, kind: str) -> osmium.io.File:
+    # The format comes from our reading of the name, not libosmium's (it knows no .xml.bz2).
+    if kind == "pbf":
+        return osmium.io.File(str(path), "pbf")
+    return osmium.io.File(str(path), "osm.bz2" if path.name.lower().endswith(".bz2") else "osm")
+
+
+def read_osm(path: str | Path, *, name: str | None = None) -> OsmData:
+    """Read the highway ways, their nodes and the place nodes of an OSM file into arrays.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.osm.pbf``, ``.osm``, ``.osm.bz2``, ``.osm.xml`` or ``.xml``.
+    name : str, optional
+        The file's name in messages and ``OsmData.source`` (default: ``path``'s name).
+
+    Returns
+    -------
+    OsmData
+
+    Raises
+    ------
+    OsmError
+        The file is missing, not readable in its format (the message names the format), or
+        has no roads.
+
+    Notes
+    -----
+    One pass with libosmium's node location cache gives every way its coordinates. If some
+    reference is still without a location after it (a node outside a clipped extract, or a
+    node stored after the way in an unsorted file), a second pass over the nodes looks them
+    up; only references missing from the whole file are dropped.
+    """
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        msg = f"找不到路网文件 / network file not found: {path}"
+        raise OsmError(msg)
+    kind = source_kind(path)
+    if kind == "graphml":
+        msg = f"{name}: GraphML 由 read_graph 读取 / GraphML is read with read_graph"
+        raise OsmError(msg)
+    try:
+        ways, refs, xs, ys, counts, tags, places = _scan(_osmium_file(path, kind))
+        refs = np.array(refs, dtype=np.int64)
+        x = np.array(xs, dtype=np.int64)
+        y = np.array(ys, dtype=np.int64)
+        if (x == _UNDEFINED).any():
+            _locate_late_nodes(_osmium_file(path, kind), refs, x, y)
+    except Exception as exc:  # libosmium raises RuntimeError (and friends) for bad input
+        raise unreadable(name, kind, exc) from exc
+    if not ways:
+        raise no_roads(name)
+    return _arrays(path, name, ways, refs, x, y, counts, tags, places)
+
+
+def _scan(
+    source: osmium.io.File,
+) -> tuple[list[int], list[int], list[int], list[int], list[int], dict, list[dict]]:
+    """One pass: highway ways (node ids, fixed-point x/y, tags) and place nodes.
+
+    libosmium filters the objects (in C++) so that Python only sees highway ways and place
+    nodes; every other node only feeds the location cache.
+    """
+    ways: list[int] = []
+    refs: list[int] = []
+    xs: list[int] = []
+    ys: list[int] = []
+    counts: list[int] = []
+    tags: dict[str, list[str]] = {k: [] for k in ROUTING_TAGS}
+    columns = [(k, tags[k].append) for k in ROUTING_TAGS]
+    places: list[dict] = []
+    processor = (
+        osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("place").enable_for(osmium.osm.NODE))
+    )
+    add_ref, add_x, add_y = refs.append, xs.append, ys.append
+    for obj in processor:
+        if obj.is_way():
+            nodes = obj.nodes
+            for n in nodes:
+                loc = n.location
+                add_ref(n.ref)
+                add_x(loc.x)
+                add_y(loc.y)
+            counts.append(len(nodes))
+            ways.append(obj.id)
+            t = obj.tags
+            for key, append in columns:
+                append(t.get(key, ""))
+        else:
+            row = _place_row(obj)
+            if row is not None:
+                places.append(row)
+    return ways, refs, xs, ys, counts, tags, places
+
+
+def _locate_late_nodes(
+    source: osmium.io.File, refs: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> None:
+    """Fill in (in place) the locations of referenced nodes the first pass did not know.
+
+    A second pass stores every node's location in an index whose lookups do not depend on
+    the order of the file (libosmium's ``sparse_mem_map``; no node reaches Python), then
+    looks up the missing references: those still unknown are not in the file. (An
+    ``IdFilter`` of the missing ids would allocate dense id chunks across the whole id
+    range: hundreds of MB for scattered ids.)
+    """
+    missing = np.flatnonzero(x == _UNDEFINED)
+    store = osmium.index.create_map("sparse_mem_map")
+    passes_nothing = osmium.filter.EntityFilter(osmium.osm.NOTHING)
+    for _ in (
+        osmium.FileProcessor(source, osmium.osm.NODE)
+        .with_locations(store)
+        .with_filter(passes_nothing)
+    ):
+        pass
+    wanted, inverse = unique(refs[missing], return_inverse=True)
+    found_x = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
+    found_y = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
+    for k, node in enumerate(wanted.tolist()):
+        with contextlib.suppress(KeyError):
+            loc = store.get(node)
+            found_x[k], found_y[k] = loc.x, loc.y
+    x[missing] = found_x[inverse]
+    y[missing] = found_y[inverse]
+
+
+def _arrays(
+    path: Path,
+    name: str,
+    ways: list[int],
+    refs: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    counts: list[int],
+    tags: dict[str, list[str]],
+    places: list[dict],
+) -> OsmData:
+    counts_a = np.array(counts, dtype=np.int64)
+    way_of_ref = np.repeat(np.arange(len(ways)), counts_a)
+    present = x != _UNDEFINED
+    node_id, first, inverse = unique(refs[present], return_index=True, return_inverse=True)
+    node_idx = np.full(len(refs), -1, dtype=np.int64)
+    node_idx[present] = inverse
+    # Fixed-point → degrees exactly as libosmium's Location.lon/lat (int / 1e7).
+    node_xy = np.column_stack([x[present][first] / 1e7, y[present][first] / 1e7])
+    # A segment joins consecutive references of the same way that are both present and
+    # distinct: this cuts ways at missing nodes and drops consecutive duplicates.
+    a, b = node_idx[:-1], node_idx[1:]
+    keep = (way_of_ref[:-1] == way_of_ref[1:]) & (a >= 0) & (b >= 0) & (a != b)
+    cut = unique(way_of_ref[~present])
+    if len(cut):
+        log.info(
+            "%s: %d of %d node references are not in the file; %d ways cut there",
+            name,
+            int((~present).sum()),
+            len(refs),
+            len(cut),
+        )
+    return OsmData(
+        source=name,
+        schematic=is_schematic(path),
+        node_id=node_id,
+        node_xy=node_xy,
+        way_id=np.array(ways, dtype=np.int64),
+        way_tags={k: np.array(v, dtype=object) for k, v in tags.items()},
+        seg_u=a[keep],
+        seg_v=b[keep],
+        seg_way=way_of_ref[:-1][keep],
+        n_refs=len(refs),
+        dropped_refs=int((~present).sum()),
+        cut_ways=len(cut),
+        places=places_frame(places),
+    )
+
+
+# -- the osmnx path (GraphML, downloads, benchmark baseline) ---------------------------------
+
+
+def read_graph(path: str | Path, *, name: str | None = None) -> nx.MultiDiGraph:
+    """Read a road file into an unsimplified osmnx MultiDiGraph (one-way ways one way only).
+
+    The osmnx path: GraphML files and the baseline of ``bench/bench_osm.py``. OSM files
+    are normally read with :func:`read_osm`; here osmnx reads them and, like osmnx, fails
+    on clipped extracts.
 
     Parameters
     ----------
@@ -85,41 +452,40 @@ def read_graph(path: str | Path) -> nx.MultiDiGraph:
         ``.osm`` / ``.osm.bz2`` (osmnx ``graph_from_xml``), ``.osm.pbf`` (converted to
         OSM XML with pyosmium first) or ``.graphml`` (osmnx ``load_graphml``; may already
         be simplified, see ``G.graph["simplified"]``).
+    name : str, optional
+        The file's name in messages (default: ``path``'s name).
     """
     path = Path(path)
+    name = name or path.name
     if not path.is_file():
-        msg = f"network file not found: {path}"
+        msg = f"找不到路网文件 / network file not found: {path}"
         raise OsmError(msg)
     kind = source_kind(path)
     if kind == "graphml":
         try:
             G = ox.load_graphml(path)
         except Exception as exc:  # networkx/lxml raise many kinds for a bad file
-            msg = f"{path.name}: not a readable GraphML road graph: {exc}"
-            raise OsmError(msg) from exc
+            raise unreadable(name, kind, exc) from exc
     elif kind == "pbf":
         with tempfile.TemporaryDirectory() as tmp:
             xml = Path(tmp) / (path.name.removesuffix(".pbf") + ".xml")
-            pbf_to_xml(path, xml)
-            G = _from_xml(xml, path.name)
+            pbf_to_xml(path, xml, name=name)
+            G = _from_xml(xml, name, "pbf")
     else:
-        G = _from_xml(path, path.name)
+        G = _from_xml(path, name, kind)
     if G.number_of_edges() == 0:
-        msg = f"{path.name}: no roads (no ways with a highway tag)"
-        raise OsmError(msg)
+        raise no_roads(name)
     return G
 
 
-def _from_xml(path: Path, label: str) -> nx.MultiDiGraph:
+def _from_xml(path: Path, name: str, kind: str) -> nx.MultiDiGraph:
     with _way_tags():
         try:
             return ox.graph_from_xml(path, bidirectional=False, simplify=False, retain_all=True)
         except ox._errors.InsufficientResponseError as exc:
-            msg = f"{label}: no roads (no ways with a highway tag)"
-            raise OsmError(msg) from exc
-        except Exception as exc:  # XML parser errors and the like
-            msg = f"{label}: not a readable OSM XML file: {exc}"
-            raise OsmError(msg) from exc
+            raise no_roads(name) from exc
+        except Exception as exc:  # XML parser errors, osmnx's "missing nodes" and the like
+            raise unreadable(name, kind, exc) from exc
 
 
 @contextlib.contextmanager
@@ -133,11 +499,9 @@ def _way_tags() -> Iterator[None]:
         ox.settings.useful_tags_way = saved
 
 
-def pbf_to_xml(pbf: Path, xml: Path) -> None:
+def pbf_to_xml(pbf: Path, xml: Path, *, name: str | None = None) -> None:
     """Convert an ``.osm.pbf`` extract to OSM XML with pyosmium (highway ways and their
-    nodes only), for osmnx's XML reader."""
-    import osmium
-
+    nodes only), for osmnx's XML reader (``name`` is the file's name in messages)."""
     try:
         ways = [
             osmium.osm.mutable.Way(id=w.id, nodes=[n.ref for n in w.nodes], tags=dict(w.tags))
@@ -152,8 +516,7 @@ def pbf_to_xml(pbf: Path, xml: Path) -> None:
             for w in ways:
                 writer.add_way(w)
     except RuntimeError as exc:
-        msg = f"{pbf.name}: not a readable OSM PBF file: {exc}"
-        raise OsmError(msg) from exc
+        raise unreadable(name or pbf.name, "pbf", exc) from exc
 
 
 def fetch_graph(place: str, timeout: float = 20.0) -> nx.MultiDiGraph:
@@ -173,7 +536,9 @@ def fetch_graph(place: str, timeout: float = 20.0) -> nx.MultiDiGraph:
     try:
         return ox.graph_from_place(place, network_type="all", simplify=False, retain_all=True)
     except Exception as exc:  # requests' connection errors, osmnx response errors
-        msg = f"could not download the road network for {place!r}: {exc}"
+        msg = (
+            f"无法下载 {place!r} 的路网 / could not download the road network for {place!r}: {exc}"
+        )
         raise OsmError(msg) from exc
     finally:
         (

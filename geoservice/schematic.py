@@ -12,8 +12,9 @@ with ``motorway_link`` ramps at five interchanges, the 京承公路 (G101) trunk
 urban core, primary/secondary roads joining the 21 town centres (a spanning tree plus
 loops), a secondary road round the reservoir, street grids in the urban core and the town
 centres, one schematic cluster per village/community (a small lane grid joined to the
-nearest road by a tertiary/unclassified road), service stubs, tracks into the hills and
-along the shore, and footway/path shortcuts so that walking differs from driving.
+nearest road by a tertiary/unclassified road) with a ``place`` node carrying the name and
+NBS code of the village or community it stands for, service stubs, tracks into the hills
+and along the shore, and footway/path shortcuts so that walking differs from driving.
 
 Hard rules, enforced on the final geometry: every road lies inside the district boundary
 shrunk by 60 m and at least 110 m from the reservoir; roads crossing each other share a
@@ -165,18 +166,29 @@ _MAX_WAY_M = {
     "residential": 1200.0,
 }
 _TAG_ORDER = (
-    "highway", "name", "ref", "oneway", "lanes", "maxspeed", "surface", "tracktype",
-    "service", "bridge", "layer", "note",
+    "place", "place:CN", "highway", "name", "ref", "oneway", "lanes", "maxspeed", "surface",
+    "tracktype", "service", "bridge", "layer", "note",
 )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Node:
-    """An OSM node: positive id, WGS84 latitude and longitude."""
+    """An OSM node: positive id, WGS84 latitude and longitude, tags (``place`` nodes)."""
 
     id: int
     lat: float
     lon: float
+    tags: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Settlement:
+    """A village or community the network draws a cluster for."""
+
+    code: str
+    name: str
+    kind: str
+    town_code: str
 
 
 @dataclass(frozen=True)
@@ -442,11 +454,15 @@ class _Builder:
         self.centres = {c: xy[i] for i, c in enumerate(codes)}
 
         sites = read["sites"]
-        sites = sites[sites["kind"].isin(["village", "community"])]
-        self.village_counts = {
-            (code, kind): int(n)
-            for (code, kind), n in sites.groupby(["town_code", "kind"]).size().items()
-        }
+        sites = sites[sites["kind"].isin(["village", "community"])].sort_values("code")
+        # The villages and communities of each town, by NBS code: one cluster each.
+        self.settlements: dict[tuple[str, str], list[_Settlement]] = {}
+        for r in sites.itertuples():
+            self.settlements.setdefault((r.town_code, r.kind), []).append(
+                _Settlement(str(r.code), str(r.name), str(r.kind), str(r.town_code))
+            )
+        # Where each settlement's cluster meets its lanes (metric), set by ``villages``.
+        self.place_xy: dict[_Settlement, np.ndarray] = {}
         rs = read["sites"][read["sites"]["kind"] == "reservoir_site"].sort_values("id")
         self.reservoir_sites = self._to_m(np.column_stack([rs.geometry.x, rs.geometry.y]))
 
@@ -1012,31 +1028,37 @@ class _Builder:
         self.stats["town_grids"] = len(done)
 
     def villages(self) -> None:
-        """One schematic cluster per village/community: placed on land round its town centre,
-        a small lane grid, joined to the nearest road (some also to a second road)."""
+        """One schematic cluster per village/community (in NBS code order within its town
+        and kind): communities 0.3–3.5 km from their town centre, villages 1.5–8 km (13 km
+        in the mountain towns), each a small lane grid joined to the nearest road (some also
+        to a second road). Where the cluster's lanes pass nearest its centre becomes its
+        ``place`` node."""
         rng = self.rng(8)
         placed: list[np.ndarray] = []
-        sites: list[tuple[float, str, str, np.ndarray]] = []
+        sites: list[tuple[float, str, _Settlement, np.ndarray]] = []
         town_xy = np.array([self.centres[c] for c in sorted(self.centres)])
         axis = LineString(self.mw_axis)
-        for (code, kind), count in sorted(self.village_counts.items()):
+        for (code, kind), members in sorted(self.settlements.items()):
             centre = self.centres[code]
             urban = kind == "community"
             if urban:
                 rmin, rmax, gap = 300.0, 3500.0, 450.0
             else:
                 rmin, rmax, gap = 1500.0, (13000.0 if code in _MOUNTAIN else 8000.0), 700.0
-            for _ in range(count):
+            for settlement in members:
                 p = self._draw_site(rng, centre, rmin, rmax, gap, placed, town_xy, axis, urban)
                 if p is None:
                     self.stats["villages_unplaced"] = self.stats.get("villages_unplaced", 0) + 1
                     continue
                 placed.append(p)
-                sites.append((math.dist(p, centre), code, kind, p))
+                sites.append((math.dist(p, centre), code, settlement, p))
         sites.sort(key=lambda t: (t[0], t[1]))
         connected = 0
-        for _, _, kind, p in sites:
-            connected += self._village(rng, p, kind == "community")
+        for _, _, settlement, p in sites:
+            where = self._village(rng, p, settlement.kind == "community")
+            if where is not None:
+                self.place_xy[settlement] = where
+                connected += 1
         self.stats["villages"] = connected
 
     def _draw_site(
@@ -1077,8 +1099,12 @@ class _Builder:
                 return cand[hit[0]]
         return None
 
-    def _village(self, rng: np.random.Generator, centre: np.ndarray, urban: bool) -> int:
-        """Lane grid, connector(s), driveways and farm tracks of one cluster; 1 if joined."""
+    def _village(
+        self, rng: np.random.Generator, centre: np.ndarray, urban: bool
+    ) -> np.ndarray | None:
+        """Lane grid, connector(s), driveways and farm tracks of one cluster. Returns the
+        lattice point on its lanes nearest to ``centre`` (its place), or None if the
+        cluster could not be joined to the network (then it is not drawn)."""
         n = (
             int(rng.choice([3, 4, 5], p=[0.15, 0.35, 0.5]))
             if not urban
@@ -1089,7 +1115,7 @@ class _Builder:
         lat = self.lattice(rng, centre, offs, offs, rng.uniform(0, np.pi / 2), 6.0, 0.08, 35.0, 1.5)
         runs = self.lattice_runs(lat)
         if not runs:
-            return 0
+            return None
         lane = {"highway": "service" if urban else "residential", "surface": "asphalt"}
         if not urban and rng.random() < 0.3:
             lane["surface"] = "concrete"
@@ -1121,7 +1147,7 @@ class _Builder:
             first = (rid, t)
             break
         if first is None:
-            return 0
+            return None
         if rng.random() < (0.15 if urban else 0.35):
             v1 = first[1] - centre
             for d, rid, t in zip(dist, road, proj, strict=False):
@@ -1173,7 +1199,7 @@ class _Builder:
                 xy = self._walk(rng, s, heading, rng.uniform(200.0, 900.0))
                 if xy is not None:
                     self.add(_Road(xy, self._track_tags(rng), role="track"), attach=False)
-        return 1
+        return starts[np.argmin(np.hypot(*(starts - centre).T))]
 
     @staticmethod
     def _track_tags(rng: np.random.Generator) -> dict[str, str]:
@@ -1303,7 +1329,33 @@ class _Builder:
         self.shore()
         roads = self._clip(self.roads)
         roads = self._bridges(roads)
-        return self._assemble(roads)
+        nodes, ways = self._assemble(roads)
+        return nodes + self._places(nodes), ways
+
+    def _places(self, nodes: list[Node]) -> list[Node]:
+        """A ``place`` node per drawn village/community, on the road node nearest to where
+        its lanes pass its centre (ids after the road nodes, in NBS code order)."""
+        if not self.place_xy:
+            return []
+        lon = np.array([n.lon for n in nodes])
+        lat = np.array([n.lat for n in nodes])
+        tree = cKDTree(self._to_m(np.column_stack([lon, lat])))
+        settlements = sorted(self.place_xy, key=lambda s: s.code)
+        dist, near = tree.query(np.array([self.place_xy[s] for s in settlements]))
+        self.stats["places_moved"] = int((dist > 1.0).sum())
+        out = []
+        for k, (settlement, i) in enumerate(zip(settlements, near, strict=True)):
+            community = settlement.kind == "community"
+            tags = {
+                "place": "neighbourhood" if community else "village",
+                "place:CN": "neighborhood" if community else "village",
+                "name": settlement.name,
+                "ref": settlement.code,
+                "note": NOTE,
+            }
+            tags = {key: tags[key] for key in sorted(tags, key=_tag_key)}
+            out.append(Node(len(nodes) + k + 1, nodes[i].lat, nodes[i].lon, tags))
+        return out
 
     def _clip(self, roads: list[_Road]) -> list[_Road]:
         """Cut every road to the land; minor roads also stay clear of the motorway."""
@@ -1608,7 +1660,8 @@ def build(gpkg: Path = DEFAULT_GPKG, seed: int = DEFAULT_SEED) -> tuple[list[Nod
     Returns
     -------
     nodes, ways : list of Node, list of Way
-        Nodes (ids 1…N in order of first use) and ways (ids 1…M, by highway type).
+        Road nodes (ids 1…N in order of first use), then one ``place`` node per village
+        or community (by NBS code), and ways (ids 1…M, by highway type).
     """
     nodes, ways, _ = _build(Path(gpkg), seed)
     return nodes, ways
@@ -1642,9 +1695,14 @@ def to_xml(nodes: list[Node], ways: list[Way], bounds: tuple[float, float, float
         f'  <bounds minlat="{minlat:.7f}" minlon="{minlon:.7f}" '
         f'maxlat="{maxlat:.7f}" maxlon="{maxlon:.7f}"/>',
     ]
-    lines.extend(
-        f'  <node id="{n.id}" lat="{n.lat:.7f}" lon="{n.lon:.7f}" version="1"/>' for n in nodes
-    )
+    for n in nodes:
+        head = f'  <node id="{n.id}" lat="{n.lat:.7f}" lon="{n.lon:.7f}" version="1"'
+        if not n.tags:
+            lines.append(head + "/>")
+            continue
+        lines.append(head + ">")
+        lines.extend(f'    <tag k="{_attr(k)}" v="{_attr(v)}"/>' for k, v in n.tags.items())
+        lines.append("  </node>")
     for w in ways:
         lines.append(f'  <way id="{w.id}" version="1">')
         lines.extend(f'    <nd ref="{ref}"/>' for ref in w.nodes)
@@ -1715,6 +1773,8 @@ def _summary(nodes: list[Node], ways: list[Way], stats: dict[str, int]) -> dict:
         "highway": {h: by[h] for h in HIGHWAY_TYPES if h in by},
         "villages": stats.get("villages", 0),
         "villages_unplaced": stats.get("villages_unplaced", 0),
+        "places": sum(bool(n.tags.get("place")) for n in nodes),
+        "places_moved": stats.get("places_moved", 0),
         "town_links": stats.get("town_links", 0),
         "interchanges": stats.get("interchanges", 0),
         "bridges": sum(w.tags.get("bridge") == "yes" for w in ways),
@@ -1736,6 +1796,7 @@ def main(argv: list[str] | None = None) -> None:
     summary = write_osm(args.out, args.gpkg, args.seed)
     print(f"wrote {args.out} ({summary['bytes']:,} bytes, {summary['seconds']} s)")
     print(f"nodes {summary['nodes']:,}  ways {summary['ways']:,}  villages {summary['villages']}")
+    print(f"place nodes {summary['places']} ({summary['places_moved']} off their lanes)")
     for hw, entry in summary["highway"].items():
         print(f"  {hw:<14} {entry['ways']:>6} ways {entry['length_km']:>9.1f} km")
     print(f"bridges {summary['bridges']}  one-way ways (not motorway) {summary['oneway_ways']}")

@@ -42,7 +42,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoservice import navigation, params, routing, vrp
+from geoservice import navigation, params, places, routing, vrp
 from geoservice.errors import ParameterError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary
@@ -196,11 +196,11 @@ class TourRequest:
 def _located_sites(store: Store, library: NetworkLibrary | None) -> gpd.GeoDataFrame:
     """Sites that have a position, with ``lon``, ``lat`` and ``coord_source``.
 
-    The one place positions of sites come from. For now: the store's located sites.
-    (To become :func:`geoservice.places.site_positions`, which adds positions derived from
-    the active network, ``coord_source`` "schematic"/"osm", never written to the store.)
+    The one place positions of sites come from: :func:`geoservice.places.site_positions`
+    (stored coordinates, else a matched place of the active network, ``coord_source``
+    "schematic"/"osm", never written to the store); the store alone without a library.
     """
-    sites = store.sites()
+    sites = store.sites() if library is None else places.site_positions(store, library)
     located = sites.geometry.notna() & ~sites.geometry.is_empty
     out = sites.loc[located, ["id", "coord_source", "geometry"]].copy()
     out["lon"] = out.geometry.x

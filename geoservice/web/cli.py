@@ -165,6 +165,20 @@ def _budget_summary(nodes: dict[str, int]) -> None:
         click.echo(f"路由数据过期 / routing data is stale: {engine.stale['reason']}")
 
 
+def _clip_report(nets) -> None:
+    """Say what a clipped extract lacked (node references outside the file)."""
+    meta = next(iter(nets.values())).meta if nets else {}
+    dropped, refs = meta.get("dropped_refs", 0), meta.get("node_refs", 0)
+    if not dropped:
+        return
+    cut = meta.get("cut_ways", 0)
+    click.echo(
+        f"  文件外的节点引用 {dropped:,} / {refs:,} 个已舍弃，{cut:,} 条道路在缺失处截断 / "
+        f"{dropped:,} of {refs:,} node references are outside the file (a clipped extract): "
+        f"dropped, {cut:,} ways cut there"
+    )
+
+
 @network_cli.command("info")
 def network_info():
     """Show the active network and its size per mode (builds the cache if needed)."""
@@ -173,6 +187,8 @@ def network_info():
     nets = library.load()
     click.echo(f"active network: {library.active_source()} ({time.perf_counter() - started:.1f} s)")
     _summary(nets)
+    _clip_report(nets)
+    click.echo(f"  地名点 / place nodes: {len(library.places())}")
     _budget_summary({mode: net.n_nodes for mode, net in nets.items()})
 
 
@@ -181,16 +197,20 @@ def network_info():
 def network_import(file):
     """Import an OSM extract (.osm, .osm.bz2, .osm.pbf, .graphml) and make it active.
 
-    Extracts larger than the district are clipped to it. Nothing changes if it fails.
+    Extracts larger than the district are clipped to it; ways of a clipped extract are cut
+    where their nodes are missing. Nothing changes if it fails.
     """
     started = time.perf_counter()
+    library = get_library()
     try:
-        nets = get_library().import_file(file)
+        nets = library.import_file(file)
     except (OsmError, NetworkError, ValueError, OSError) as exc:
         msg = f"{exc}\n未导入，当前路网不变 / not imported; the active network is unchanged"
         raise click.ClickException(msg) from exc
     click.echo(f"已导入路网 / imported {file.name} in {time.perf_counter() - started:.1f} s")
     _summary(nets)
+    _clip_report(nets)
+    click.echo(f"  地名点 / place nodes: {len(library.places())}")
 
 
 @network_cli.command("fetch")
