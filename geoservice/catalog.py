@@ -22,6 +22,7 @@ from geoservice import params as _params
 from geoservice import validate as _validate
 from geoservice.errors import ParameterError, excerpt
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
+from geoservice.places import SCHEMATIC_LABEL
 from geoservice.store import EDITABLE_LAYERS, Store
 
 MODES = ("append", "upsert", "replace")
@@ -360,9 +361,15 @@ def sites_geojson(
     kind: str | list[str] | None = None,
     town: str | list[str] | None = None,
     located: bool = False,
+    positions: gpd.GeoDataFrame | None = None,
 ) -> dict:
     """Sites as a GeoJSON FeatureCollection (sites without coordinates have null geometry
     and ``coord_source: "missing"``; ``located=True`` leaves them out).
+
+    ``positions`` is the sites layer with derived positions
+    (:func:`geoservice.places.site_positions`); a site placed from the road network's
+    place nodes has ``coord_source`` "schematic" or "osm" and, when schematic, the
+    ``coord_note`` 示意位置. Without it the store's own coordinates are used.
 
     Raises
     ------
@@ -371,7 +378,7 @@ def sites_geojson(
     """
     names = town_names(store)
     gdf = filter_layer(
-        store.sites(),
+        store.sites() if positions is None else positions,
         kinds=_params.names(kind, "kind", SITE_KINDS),
         towns=_params.names(town, "town", names),
     )
@@ -380,6 +387,7 @@ def sites_geojson(
     features = []
     for rec in _io.to_records(gdf, "sites"):
         rec.update(
+            coord_note=SCHEMATIC_LABEL if rec["coord_source"] == "schematic" else "",
             kind_label=SITE_KINDS.get(rec["kind"], rec["kind"]),
             town=names.get(rec["town_code"], ""),
         )

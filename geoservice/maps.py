@@ -46,6 +46,7 @@ import markupsafe
 from geoservice import assets, escape
 from geoservice import hours as _hours
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
+from geoservice.places import SCHEMATIC_LABEL
 from geoservice.store import Store
 
 #: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
@@ -382,9 +383,14 @@ def overview_map(
     tiles: str | None = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
+    sites: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """The home page map: district, reservoir, stations by kind, sites, layer control, and
-    the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`)."""
+    the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
+
+    ``sites`` is the sites layer with derived positions
+    (:func:`geoservice.places.site_positions`); default: the store's own coordinates.
+    """
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
@@ -412,7 +418,7 @@ def overview_map(
                 tooltip=tooltip(rec["name"]),
                 popup=popup(station_popup(rec), max_width=320),
             ).add_to(group)
-    _add_sites(m, store.sites())
+    _add_sites(m, store.sites() if sites is None else sites)
     _add_towns(m, store.read("towns"))
     folium.LayerControl(collapsed=True).add_to(m)
     folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
@@ -468,9 +474,18 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
         if rows.empty:
             continue
         color = SITE_COLORS[kind]
-        group = folium.FeatureGroup(name=layer_name(label, len(rows)), show=True).add_to(m)
+        schematic = rows["coord_source"].eq("schematic")
+        # Positions derived from a schematic network are only indicative: their layers
+        # start hidden and say so.
+        title = Html("{}（{}，{}）").format(label, len(rows), SCHEMATIC_LABEL)
+        group = folium.FeatureGroup(
+            name=layer_name(title) if schematic.any() else layer_name(label, len(rows)),
+            show=not schematic.any(),
+        ).add_to(m)
         for rec in rows.to_dict("records"):
             sample = Html("<br><i>示例数据 sample</i>") if rec["source"] == "sample" else ""
+            if rec["coord_source"] == "schematic":
+                sample += Html("<br><i>{}：路网为示意，位置非实测</i>").format(SCHEMATIC_LABEL)
             folium.CircleMarker(
                 (rec["geometry"].y, rec["geometry"].x),
                 radius=6,

@@ -32,8 +32,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from geoservice import catalog, crs, navigation
+from geoservice import catalog, crs, navigation, places
 from geoservice import params as p
+from geoservice.errors import NetworkError, OsmError
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import MODE_LABELS, NetworkLibrary
@@ -87,15 +88,20 @@ def station(store: Store, station_id: str, args: Args) -> dict:
     return catalog.station_feature(store, station_id, at=at)
 
 
-def sites(store: Store, args: Args) -> dict:
+def sites(store: Store, args: Args, library: NetworkLibrary | None = None) -> dict:
     """``GET /api/sites``: sites filtered by ``kind`` and ``town``; ``located=1`` keeps
-    those with coordinates."""
-    return catalog.sites_geojson(
-        store,
-        kind=p.arg_list(args, "kind"),
-        town=p.arg_list(args, "town"),
-        located=p.flag(p.arg(args, "located"), "located", False),
-    )
+    those with a position — stored, or derived from the active network's place nodes
+    (``coord_source`` "schematic"/"osm"; the store's own when the network is unusable)."""
+    kind = p.arg_list(args, "kind")
+    town = p.arg_list(args, "town")
+    located = p.flag(p.arg(args, "located"), "located", False)
+    positions = None
+    if library is not None:
+        try:
+            positions = places.site_positions(store, library)
+        except (NetworkError, OsmError):
+            positions = None  # the sites are still listed, with stored coordinates only
+    return catalog.sites_geojson(store, kind=kind, town=town, located=located, positions=positions)
 
 
 def towns(store: Store) -> dict:

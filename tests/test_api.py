@@ -214,3 +214,30 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
         query = {p["name"]: p["example"] for p in params if p["in"] == "query" and "example" in p}
         r = client.get(url, query_string=query)
         assert r.status_code == 200, (path, query, r.get_json())
+
+
+def test_sites_carry_schematic_positions_never_stored(tmp_path):
+    """Villages get their position from the schematic network's place nodes, labelled as
+    such in the API and on the map, and never written into the store."""
+    from geoservice.web import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp_path / "live.gpkg"),
+            "NETWORK_DIR": str(tmp_path / "networks"),
+            "TILES": "",
+        }
+    )
+    c = app.test_client()
+    doc = c.get("/api/sites?kind=village,community&located=1").get_json()
+    assert doc["count"] == 429
+    props = [f["properties"] for f in doc["features"]]
+    assert {p["coord_source"] for p in props} == {"schematic"}
+    assert {p["coord_note"] for p in props} == {"示意位置"}
+    stored = app.extensions["geoservice.store"].sites()
+    villages = stored.loc[stored["kind"].isin(["village", "community"])]
+    assert villages.geometry.isna().all()
+    assert (villages["coord_source"] == "missing").all()
+    page = c.get("/").get_data(as_text=True)
+    assert "示意位置" in page

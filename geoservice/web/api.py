@@ -103,7 +103,7 @@ def station(station_id: str):
 def sites():
     """Villages, communities and reservoir sites as GeoJSON (``kind``, ``town``,
     ``located``)."""
-    return jsonify(service.sites(get_store(), _args()))
+    return jsonify(service.sites(get_store(), _args(), get_library()))
 
 
 @bp.get("/towns")

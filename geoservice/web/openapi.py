@@ -128,7 +128,14 @@ def _schemas() -> dict:
             "town_code": _STR_NULL,
             "service_minutes": {"type": ["integer", "null"]},
             "official_name": _STR_NULL,
-            "coord_source": _STR_NULL | {"description": "missing: no coordinate is known"},
+            "coord_source": _STR_NULL
+            | {
+                "description": (
+                    "missing: no coordinate is known; schematic/osm: a position derived at "
+                    "run time from the road network's place nodes (never stored)"
+                )
+            },
+            "coord_note": _STR | {"description": "示意位置 for schematic positions, else empty"},
             "source": _STR_NULL,
             "kind_label": _STR_NULL,
             "town": _STR,

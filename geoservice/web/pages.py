@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice import maps
+from geoservice import maps, places
+from geoservice.errors import NetworkError, OsmError
 from geoservice.model import AMENITIES
-from geoservice.web import get_store, security
+from geoservice.web import get_library, get_store, security
 
 bp = Blueprint("pages", __name__)
 
@@ -72,10 +73,20 @@ def index() -> Response:
             tiles=current_app.config["TILES"] or None,
             asset_url=url_for("static", filename="vendor").rstrip("/"),
             roads_url=url_for("api.network_roads"),
+            sites=_site_positions(),
         )
         return maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
 
     return _cached_page((int(time.time() // 60),), render)
+
+
+def _site_positions():
+    """Sites with positions derived from the active network (None: the store's own, when
+    the network cannot be loaded — the page must still show)."""
+    try:
+        return places.site_positions(get_store(), get_library())
+    except (NetworkError, OsmError):
+        return None
 
 
 # -- /nearest ----------------------------------------------------------------------------
