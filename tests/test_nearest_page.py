@@ -185,7 +185,7 @@ def test_phone_flow_locate_tap_mode_and_navigate(live_server, browser):
     assert re.fullmatch(
         r"约 \d+ 分钟 · \d+ 米|约 \d+ 分钟 · \d+\.\d 公里", first.locator(".card-time").inner_text()
     )
-    assert "24/7" in first.inner_text()
+    assert "24小时开放" in first.inner_text()  # hours shown in Chinese
     assert first.locator("a[href^='tel:']").count() == 1
     # The name is shown as text, not interpreted as markup.
     assert page.locator(".result-card b").count() == 0
