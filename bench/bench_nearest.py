@@ -116,9 +116,9 @@ def main() -> None:
 
         # Baseline: osmnx nearest_nodes + networkx Dijkstra per query (walk).
         G = _baseline_graph(walk)
-        st = engine._stations.records
+        st = engine._stations.stations
         station_nodes = ox.distance.nearest_nodes(
-            G, np.array([r["lon"] for r in st]), np.array([r["lat"] for r in st])
+            G, np.array([s.lon for s in st]), np.array([s.lat for s in st])
         )
         base = []
         for lon, lat in origins[: args.baseline_queries]:
