@@ -951,7 +951,7 @@ class _Stations:
     def mask(self, query: CoverageQuery) -> np.ndarray:
         """Stations matching the query's kind, amenities and (when given) open time."""
         f = self.frame
-        mask = f["kind"].isin(query.kinds).to_numpy()
+        mask = f["kind"].isin(query.kinds).to_numpy().copy()
         if query.amenities:
             cols = [list(AMENITIES).index(a) for a in query.amenities]
             mask &= self.amenity[:, cols].all(axis=1)
