@@ -112,6 +112,8 @@ _SIMPLIFY_M = 1.0
 _QUAD_SEGS = 3
 #: Gaps returned with geometry (all are counted).
 MAX_GAP_FEATURES = 300
+#: The layers of :meth:`Coverage.layer`.
+LAYERS = ("areas", "cross", "catchments", "uncovered", "stations")
 #: Coordinates of published geometry are rounded to this many decimals (≈0.1 m).
 _DECIMALS = 6
 
@@ -1029,8 +1031,32 @@ class Coverage:
             "notices": self.notices,
         }
 
+    def layer(self, name: str) -> dict:
+        """One GeoJSON FeatureCollection (WGS84): ``areas`` (one polygon per threshold,
+        largest first), ``cross`` (reached by two or more stations within the largest
+        threshold), ``catchments`` (reached roads by nearest station), ``uncovered``
+        (gaps, longest first) or ``stations``."""
+        builders = {
+            "areas": self._areas,
+            "cross": self._cross,
+            "catchments": self._catchments,
+            "uncovered": self._uncovered,
+            "stations": self._station_points,
+        }
+        if name not in builders:
+            msg = f"unknown layer {name!r}; expected one of {', '.join(builders)}"
+            raise ValueError(msg)
+        return builders[name]()
+
     def layers(self) -> dict[str, dict]:
-        """GeoJSON FeatureCollections (WGS84) of the coverage layers."""
+        """Every layer of :meth:`layer` by name."""
+        return {name: self.layer(name) for name in LAYERS}
+
+    def to_geojson(self) -> dict:
+        """The coverage areas as a FeatureCollection with the figures as ``coverage``."""
+        return {**self.layer("areas"), "coverage": self.to_dict()}
+
+    def _areas(self) -> dict:
         roads = self._roads
         feats = []
         for k, minutes in enumerate(self.query.minutes):
@@ -1041,37 +1067,28 @@ class Coverage:
                     {
                         "minutes": _num(minutes),
                         "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
-                        "area_km2": round(float(shapely.area(geom)) / 1e6, 3)
-                        if geom is not None
-                        else 0.0,
+                        "area_km2": None if geom is None else round(float(geom.area) / 1e6, 3),
                     },
                 )
             )
-        areas = {"type": "FeatureCollection", "features": feats[::-1]}
-        cross_feats = []
+        # Largest first, so smaller areas are drawn on top.
+        return {"type": "FeatureCollection", "features": feats[::-1]}
+
+    def _cross(self) -> dict:
+        feats = []
         if self.cross is not None and not self.cross.is_empty:
-            cross_feats.append(
+            minutes = _num(self.query.minutes[-1])
+            feats.append(
                 _feature(
-                    _to_wgs(roads, self.cross),
+                    _to_wgs(self._roads, self.cross),
                     {
-                        "minutes": _num(self.query.minutes[-1]),
-                        "label": f"{_num(self.query.minutes[-1])} 分钟内可达 2 个及以上站点",
+                        "minutes": minutes,
+                        "label": f"{minutes} 分钟内可达 2 个及以上站点",
                         "area_km2": round(float(self.cross.area) / 1e6, 3),
                     },
                 )
             )
-        return {
-            "areas": areas,
-            "cross": {"type": "FeatureCollection", "features": cross_feats},
-            "catchments": self._catchments(),
-            "uncovered": self._uncovered(),
-            "stations": self._station_points(),
-        }
-
-    def to_geojson(self) -> dict:
-        """The coverage areas as a FeatureCollection with the figures as ``coverage``."""
-        fc = self.layers()["areas"]
-        return {**fc, "coverage": self.to_dict()}
+        return {"type": "FeatureCollection", "features": feats}
 
     # -- layer builders --------------------------------------------------------------------
     def _catchments(self) -> dict:

