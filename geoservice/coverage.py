@@ -1190,6 +1190,7 @@ def _to_wgs(roads: _Roads, geom: shapely.Geometry | None) -> dict | None:
 
 @dataclass
 class _ModeCache:
+    mode: str
     roads: _Roads
     places: _Places | None = None
     places_key: str = ""
@@ -1197,6 +1198,7 @@ class _ModeCache:
     cluster_town: np.ndarray | None = None
     unions: dict = field(default_factory=dict)  # buffer_m → object array of polygons
     town_polys: dict = field(default_factory=dict)  # (kind, level, town, buffer) → (key, poly)
+    extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
 
 
 class CoverageEngine:
@@ -1253,7 +1255,7 @@ class CoverageEngine:
         net = self.network(mode)
         cache = self._modes.get(mode)
         if cache is None:
-            cache = _ModeCache(roads=_Roads.build(net))
+            cache = _ModeCache(mode=mode, roads=_Roads.build(net))
             self._modes[mode] = cache
         key = _frame_key(self._sites, ("id", "kind", "town_code", "coord_source")) + _frame_key(
             self._towns, ("code", "name")
@@ -1346,9 +1348,28 @@ class CoverageEngine:
                 d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
         return _Field(d1, s1, d2, s2, r, g, cost, wf, wb)
 
-    def _compute(
-        self, query: CoverageQuery, *, geometry: bool, extra: np.ndarray | None = None
-    ) -> Coverage:
+    def _evaluate(self, query: CoverageQuery, nodes: np.ndarray) -> tuple[float, int]:
+        """People-road metres and located villages within the largest threshold of the
+        counted stations plus new stations at ``nodes`` (door on the road). For siting."""
+        cache = self._mode(query.mode)
+        roads, places = cache.roads, cache.places
+        _, r, g, d, _ = self._sources(query, cache)
+        nr, ng = _node_positions(roads, np.asarray(nodes, dtype=np.int64))
+        r = np.concatenate([r, nr])
+        g = np.concatenate([g, ng])
+        cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
+        tau = query.seconds[-1:]
+        fld = self._field(cache, r, g, cost, second_limit=None)
+        p = _envelope(roads, fld, tau)
+        ok = (p.lvl1 == 0) & places.people[p.r]
+        metres = float(p.length(roads)[ok].sum())
+        villages = 0
+        if len(places.villages):
+            t, _ = _cost_at(roads, fld, places.village_road, places.village_g)
+            villages = int(((t + places.village_access_s) <= tau[0]).sum())
+        return metres, villages
+
+    def _compute(self, query: CoverageQuery, *, geometry: bool) -> Coverage:
         cache = self._mode(query.mode)
         roads, places = cache.roads, cache.places
         net = self.networks[query.mode]
@@ -1388,6 +1409,22 @@ class CoverageEngine:
             cov.cross = _areas(cache, pieces, cross_lvl, 1, "cross", query.buffer_m)[0][0]
             _fill_areas(cov)
         return cov
+
+
+def _node_positions(roads: _Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A road position standing for each node: the start of a road leaving it (g = 0),
+    else the end of one arriving at it (g = 1)."""
+    n = int(max(roads.u.max(), roads.v.max(), nodes.max() if len(nodes) else 0)) + 1
+    ids = np.arange(roads.n)
+    leaving = np.full(n, -1, dtype=np.int64)
+    leaving[roads.u[::-1]] = ids[::-1]
+    arriving = np.full(n, -1, dtype=np.int64)
+    arriving[roads.v[::-1]] = ids[::-1]
+    r = np.where(leaving[nodes] >= 0, leaving[nodes], arriving[nodes])
+    if (r < 0).any():
+        msg = "a node without roads cannot host a station"
+        raise ValueError(msg)
+    return r, np.where(leaving[nodes] >= 0, 0.0, 1.0)
 
 
 def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
