@@ -177,3 +177,7 @@ class NearestError(GeoserviceError, ValueError):
         super().__init__(message)
         self.parameter = parameter
         self.status = status
+
+
+class PublishError(GeoserviceError, RuntimeError):
+    """A static site cannot be published (sample data not allowed, no CJK font)."""

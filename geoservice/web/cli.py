@@ -17,6 +17,7 @@ from geoservice.osm import OsmError
 from geoservice.store import StoreError
 from geoservice.validate import ValidationError
 from geoservice.web import get_engine, get_library, get_store
+from geoservice.web.cli_coverage import coverage_cli
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
@@ -181,3 +182,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(store_cli)
     app.cli.add_command(data_cli)
     app.cli.add_command(network_cli)
+    app.cli.add_command(coverage_cli)
