@@ -222,7 +222,11 @@ def _write_site(
         files.append(f"{name}.geojson")
     figures = cov.to_dict()
     if suggested is not None:
-        figures["suggested"] = suggested.to_dict()
+        # Solver timings would make two publications of the same data differ.
+        answer = suggested.to_dict()
+        for part in ("solver", "greedy"):
+            answer[part] = {k: v for k, v in answer[part].items() if "seconds" not in k}
+        figures["suggested"] = answer
     _write_text(folder / "coverage.json", _json(figures))
     files.append("coverage.json")
     header, rows = town_table(cov)
