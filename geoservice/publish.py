@@ -66,6 +66,9 @@ CJK_FONTS = (
     "WenQuanYi Zen Hei",
     "Source Han Sans SC",
 )
+#: Font files to look for when matplotlib's cached font list predates the font.
+CJK_FILES = ("NotoSansCJK-Regular", "NotoSansCJKsc-Regular", "NotoSerifCJK-Regular",
+             "wqy-zenhei")  # fmt: skip
 #: Simplification of the map's copies of the layers (metres; the GeoJSON files are full).
 _MAP_TOLERANCE_DEG = 3 / 111_000
 _FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
@@ -93,10 +96,21 @@ def find_cjk_font() -> str:
     """
     from matplotlib import font_manager
 
-    names = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+    def weight(f) -> int:
+        w = f.weight if isinstance(f.weight, int) else 400
+        return abs(w - 400) + (0 if f.style == "normal" else 1000)
+
     for family in CJK_FONTS:
-        if family in names:
-            return names[family]
+        found = [f for f in font_manager.fontManager.ttflist if f.name == family]
+        if found:
+            return min(found, key=lambda f: (weight(f), f.fname)).fname
+    # A font installed after matplotlib cached its font list: look on disk.
+    files = sorted(font_manager.findSystemFonts())
+    for stem in CJK_FILES:
+        for path in files:
+            if Path(path).name.lower().startswith(stem.lower()):
+                font_manager.fontManager.addfont(path)
+                return path
     msg = (
         "未找到中文字体，无法绘制图表；请安装 fonts-noto-cjk（bash .ci/setup）/ "
         "no CJK font found for the charts: install Debian's fonts-noto-cjk (bash .ci/setup)"

@@ -108,6 +108,7 @@ def test_failed_publish_keeps_the_old_site(toy, site, monkeypatch):
 
 def test_missing_cjk_font_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(publish, "CJK_FONTS", ("No Such Font CJK",))
+    monkeypatch.setattr(publish, "CJK_FILES", ("no-such-font-file",))
     with pytest.raises(PublishError, match="fonts-noto-cjk"):
         publish.find_cjk_font()
 
