@@ -39,8 +39,10 @@ import hashlib
 import heapq
 import json
 import math
+import os
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -107,9 +109,13 @@ UNASSIGNED_LABEL = "未归属"
 
 #: Roads are grouped into clusters of this size (m) whose dissolved buffers are cached.
 _CLUSTER_M = 250.0
+#: Coarse clusters are this many fine cells across (1 km).
+_COARSE = 4
 #: Lines are simplified by this much (m) before buffering (display geometry only).
 _SIMPLIFY_M = 1.0
 _QUAD_SEGS = 3
+#: Threads dissolving polygons (GEOS runs without the GIL).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 #: Gaps returned with geometry (all are counted).
 MAX_GAP_FEATURES = 300
 #: The layers of :meth:`Coverage.layer`.
@@ -1003,12 +1009,25 @@ class Coverage:
     notices: list[dict]
     areas: dict[int, shapely.Geometry] = field(repr=False, default_factory=dict)
     town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
-    cross: shapely.Geometry | None = field(repr=False, default=None)
+    _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
+    _cross_source: tuple | None = field(repr=False, default=None)
     _pieces: _Pieces | None = field(repr=False, default=None)
     _roads: _Roads | None = field(repr=False, default=None)
     _places: _Places | None = field(repr=False, default=None)
     _gap_pieces: _Pieces | None = field(repr=False, default=None)
     _gap_groups: list = field(repr=False, default_factory=list)
+
+    @property
+    def cross(self) -> shapely.Geometry | None:
+        """Dissolved buffer of the roads reached by two or more stations within the largest
+        threshold (metric CRS), computed on first use; None without geometry."""
+        if self._cross_poly is None and self._cross_source is not None:
+            cache, K, lock = self._cross_source
+            lvl = np.where(self._pieces.lvl2 <= K - 1, 0, 1)
+            with lock:  # the engine's caches
+                areas = _areas(cache, self._pieces, lvl, 1, "cross", self.query.buffer_m)
+            self._cross_poly = areas[0][0]
+        return self._cross_poly
 
     @property
     def sample(self) -> bool:
@@ -1038,7 +1057,7 @@ class Coverage:
         (gaps, longest first) or ``stations``."""
         builders = {
             "areas": self._areas,
-            "cross": self._cross,
+            "cross": self._cross_layer,
             "catchments": self._catchments,
             "uncovered": self._uncovered,
             "stations": self._station_points,
@@ -1074,7 +1093,7 @@ class Coverage:
         # Largest first, so smaller areas are drawn on top.
         return {"type": "FeatureCollection", "features": feats[::-1]}
 
-    def _cross(self) -> dict:
+    def _cross_layer(self) -> dict:
         feats = []
         if self.cross is not None and not self.cross.is_empty:
             minutes = _num(self.query.minutes[-1])
@@ -1195,7 +1214,8 @@ class _ModeCache:
     places: _Places | None = None
     places_key: str = ""
     cluster: np.ndarray | None = None  # (R,) cluster of each road
-    cluster_town: np.ndarray | None = None
+    cluster_town: np.ndarray | None = None  # (F + C,) town of every cluster
+    parent: np.ndarray | None = None  # (F,) coarse cluster (id F…F+C-1) of each fine one
     unions: dict = field(default_factory=dict)  # buffer_m → object array of polygons
     town_polys: dict = field(default_factory=dict)  # (kind, level, town, buffer) → (key, poly)
     extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
@@ -1263,17 +1283,7 @@ class CoverageEngine:
         if cache.places_key != key:
             cache.places = _build_places(net, cache.roads, self._towns, self._sites)
             cache.places_key = key
-            cx = np.floor(cache.roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
-            cy = np.floor(cache.roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
-            town = cache.places.road_town
-            _, cache.cluster = np.unique(
-                np.column_stack([cx, cy, town]), axis=0, return_inverse=True
-            )
-            cache.cluster = cache.cluster.ravel()
-            cache.cluster_town = np.zeros(
-                cache.cluster.max() + 1 if len(cache.cluster) else 0, dtype=np.int64
-            )
-            cache.cluster_town[cache.cluster] = town
+            _clusters(cache)
             cache.unions.clear()
             cache.town_polys.clear()
         return cache
@@ -1284,7 +1294,7 @@ class CoverageEngine:
             self._refresh()
             for mode in modes or tuple(self.networks):
                 cache = self._mode(mode)
-                _cluster_unions(cache, np.arange(cache.cluster.max() + 1), buffer_m)
+                _cluster_unions(cache, np.arange(len(cache.cluster_town)), buffer_m)
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -1404,9 +1414,8 @@ class CoverageEngine:
             areas, per_town = _areas(cache, pieces, pieces.lvl1, K, "reach", query.buffer_m)
             cov.areas = dict(enumerate(areas))
             cov.town_areas = dict(enumerate(per_town))
-            # Cross-coverage at the largest threshold only (shading on the map).
-            cross_lvl = np.where(pieces.lvl2 <= K - 1, 0, 1)
-            cov.cross = _areas(cache, pieces, cross_lvl, 1, "cross", query.buffer_m)[0][0]
+            # Cross-coverage shading is dissolved when a map asks for it (Coverage.cross).
+            cov._cross_source = (cache, K, self._lock)
             _fill_areas(cov)
         return cov
 
@@ -1449,16 +1458,39 @@ def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
 # -- polygons -------------------------------------------------------------------------------
 
 
+def _clusters(cache: _ModeCache) -> None:
+    """Group roads by town and 250 m cell (fine clusters, ids 0…F-1) and by town and 1 km
+    cell (coarse clusters, ids F…F+C-1, each the union of its fine ones)."""
+    roads, town = cache.roads, cache.places.road_town
+    fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
+    fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
+    fine_keys, fine = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
+    coarse_keys = np.column_stack(
+        [fine_keys[:, 0] // _COARSE, fine_keys[:, 1] // _COARSE, fine_keys[:, 2]]
+    )
+    _, coarse = np.unique(coarse_keys, axis=0, return_inverse=True)
+    n_fine = len(fine_keys)
+    cache.cluster = fine.ravel()
+    cache.parent = coarse.ravel() + n_fine
+    cache.cluster_town = np.zeros(n_fine + int(coarse.max()) + 1 if n_fine else 0, dtype=np.int64)
+    cache.cluster_town[:n_fine] = fine_keys[:, 2]
+    cache.cluster_town[cache.parent] = fine_keys[:, 2]
+
+
 def _cluster_unions(cache: _ModeCache, clusters: np.ndarray, buffer_m: float) -> np.ndarray:
     """Dissolved buffers of whole clusters (computed once per buffer size)."""
     unions = cache.unions.get(buffer_m)
     if unions is None:
-        unions = np.full(cache.cluster.max() + 1, None, dtype=object)
+        unions = np.full(len(cache.cluster_town), None, dtype=object)
         cache.unions[buffer_m] = unions
+    n_fine = len(cache.parent)
     todo = clusters[np.equal(unions[clusters], None)]
-    if len(todo):
+    coarse = todo[todo >= n_fine]
+    fine = np.union1d(todo[todo < n_fine], np.flatnonzero(np.isin(cache.parent, coarse)))
+    fine = fine[np.equal(unions[fine], None)]
+    if len(fine):
         roads = cache.roads
-        members = np.flatnonzero(np.isin(cache.cluster, todo))
+        members = np.flatnonzero(np.isin(cache.cluster, fine))
         lines = roads.cut(members, np.zeros(len(members)), np.ones(len(members)))
         bufs = shapely.buffer(shapely.simplify(lines, _SIMPLIFY_M), buffer_m, quad_segs=_QUAD_SEGS)
         order = np.argsort(cache.cluster[members], kind="stable")
@@ -1466,6 +1498,8 @@ def _cluster_unions(cache: _ModeCache, clusters: np.ndarray, buffer_m: float) ->
         cuts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
         for a, b in zip(cuts, np.r_[cuts[1:], len(cl)], strict=True):
             unions[cl[a]] = shapely.union_all(bufs[order[a:b]])
+    for c in coarse.tolist():
+        unions[c] = shapely.union_all(list(unions[np.flatnonzero(cache.parent == c)]))
     return unions
 
 
@@ -1481,18 +1515,24 @@ def _areas(
     """
     roads, places = cache.roads, cache.places
     R = roads.n
-    ncl = int(cache.cluster.max()) + 1 if R else 0
-    # The level at which each road, then each cluster, is reached from end to end.
+    n_fine = len(cache.parent)
+    # The level at which each road, then each fine and coarse cluster, is reached whole.
     road_lvl = np.zeros(R, dtype=np.int64)
     np.maximum.at(road_lvl, pieces.r, lvl)
-    cl_lvl = np.zeros(ncl, dtype=np.int64)
-    np.maximum.at(cl_lvl, cache.cluster, road_lvl)
-    full_cl = np.flatnonzero(cl_lvl < K)
+    fine_lvl = np.zeros(n_fine, dtype=np.int64)
+    np.maximum.at(fine_lvl, cache.cluster, road_lvl)
+    cl_lvl = np.zeros(len(cache.cluster_town), dtype=np.int64)
+    cl_lvl[:n_fine] = fine_lvl
+    np.maximum.at(cl_lvl, cache.parent, fine_lvl)
+    par_lvl = cl_lvl[cache.parent]
+    # A whole coarse cluster stands for its fine ones; a fine one is used only before.
+    use = np.concatenate([(fine_lvl < K) & (fine_lvl < par_lvl), cl_lvl[n_fine:] < K])
+    full_cl = np.flatnonzero(use)
     unions = _cluster_unions(cache, full_cl, buffer_m)
-    # Pieces buffered one by one: reached, and not in a cluster that is whole at their
-    # level; consecutive pieces of a road with the same level are merged.
+    # Pieces buffered one by one: reached, and in no cluster that is whole at their level;
+    # consecutive pieces of a road with the same level are merged.
     p_cl = cache.cluster[pieces.r]
-    sel = (lvl < K) & (cl_lvl[p_cl] > lvl)
+    sel = (lvl < K) & (fine_lvl[p_cl] > lvl) & (par_lvl[p_cl] > lvl)
     p = pieces.take(sel)
     pl = lvl[sel]
     if len(p.r):
@@ -1526,10 +1566,11 @@ def _areas(
     if len(need):
         lines = shapely.simplify(roads.cut(rr[need], a[need], b[need]), _SIMPLIFY_M)
         bufs[need] = shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
-    per_level: list[list[shapely.Geometry]] = [[] for _ in range(K)]
-    per_town: list[dict[int, float]] = [{} for _ in range(K)]
-    for t in towns:
-        prev = None
+
+    def town_levels(t: int) -> list[shapely.Geometry]:
+        """The town's polygon at every level (shapely releases the GIL: towns run in
+        parallel threads)."""
+        out, prev = [], None
         for k in range(K):
             hit = cache.town_polys.get((tag, buffer_m, t, k))
             if hit is not None and hit[0] == keys[(t, k)]:
@@ -1541,12 +1582,25 @@ def _areas(
                 if prev is not None:
                     # One overlay with the (large) previous level, not one per merge step.
                     poly = shapely.union(prev, poly)
-                cache.town_polys[(tag, buffer_m, t, k)] = (keys[(t, k)], poly)
+            out.append(poly)
             prev = poly
-            if not poly.is_empty:
-                per_level[k].append(poly)
-                per_town[k][t] = float(poly.area)
-    districts = [shapely.union_all(polys) if polys else shapely.Polygon() for polys in per_level]
+        return out
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        results = dict(zip(towns, pool.map(town_levels, towns), strict=True))
+        per_level: list[list[shapely.Geometry]] = [[] for _ in range(K)]
+        per_town: list[dict[int, float]] = [{} for _ in range(K)]
+        for t, polys in results.items():
+            for k, poly in enumerate(polys):
+                cache.town_polys[(tag, buffer_m, t, k)] = (keys[(t, k)], poly)
+                if not poly.is_empty:
+                    per_level[k].append(poly)
+                    per_town[k][t] = float(poly.area)
+        districts = list(
+            pool.map(
+                lambda polys: shapely.union_all(polys) if polys else shapely.Polygon(), per_level
+            )
+        )
     return districts, per_town
 
 
