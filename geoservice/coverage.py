@@ -1555,7 +1555,9 @@ def _areas(
         h = hashlib.sha1(f"{tag}:{buffer_m}:{t}".encode())
         for k in range(K):
             pk, ck = pm & (rl == k), cm & (cl_level == k)
-            for arr in (full_cl[ck], rr[pk], a[pk], b[pk]):
+            # Positions rounded to ~1e-9 of a road: Dijkstra's summation order may differ
+            # by an ulp between runs without anything having changed (+ 0.0: no -0.0).
+            for arr in (full_cl[ck], rr[pk], np.round(a[pk], 9) + 0.0, np.round(b[pk], 9) + 0.0):
                 h.update(np.ascontiguousarray(arr).tobytes())
             keys[(t, k)] = h.hexdigest()
             hit = cache.town_polys.get((tag, buffer_m, t, k))
