@@ -20,8 +20,10 @@ How it is computed, exactly and fast:
    are exact to floating-point precision.
 4. Polygons are the reached road pieces buffered (50 m by default) and dissolved — never
    hulls, so no polygon claims water or a valley no road joins. Dissolving is the
-   expensive part; the union of every fully reached 250 m cluster of roads is cached
-   (it does not depend on the stations), so a query only buffers the frontier.
+   expensive part: the union of every fully reached cluster of roads (a town's part of
+   a 250 m or 1 km cell) is cached, as it does not depend on the stations, so a query
+   buffers only the frontier; towns are dissolved in parallel threads and each town's
+   polygon is cached by its inputs, so an edit redoes only the towns it changes.
 5. Towns have no polygons in any source: each road takes the town of the nearest
    *located* village, community or town seat along the network (approximate, 近似).
    Figures are given over the roads where people live and work (see `people_roads`)
@@ -29,7 +31,12 @@ How it is computed, exactly and fast:
 
 Everything that does not depend on the station set (road tables, matrices, towns,
 settlement mask, cluster unions) is cached per network, so recomputing after one
-station edit costs a Dijkstra and the changed part of the polygons.
+station edit costs a Dijkstra, the envelope and the changed towns' polygons.
+
+Parameters are parsed here (:meth:`CoverageQuery.parse`), with the same names as the
+nearest-station answer; `open_at` absent means every matching station counts whatever
+its hours (the planning view), present means only those open then. Results are
+JSON-ready (:meth:`Coverage.to_dict`, :meth:`Coverage.layer`, :meth:`Coverage.to_geojson`).
 """
 
 from __future__ import annotations
