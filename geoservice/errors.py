@@ -307,3 +307,7 @@ class TourError(ParameterError):
 
 class TourNotFoundError(GeoserviceError, LookupError):
     """No saved tour plan has that id (HTTP 404)."""
+
+
+class PublishError(GeoserviceError, RuntimeError):
+    """A static site cannot be published (sample data not allowed, no CJK font)."""

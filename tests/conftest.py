@@ -14,7 +14,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from geoservice.model import CRS_STORAGE
-from geoservice.web import STORE_KEY, create_app
+from geoservice.network import NetworkLibrary
+from geoservice.web import DEFAULT_NETWORK, STORE_KEY, create_app
 
 
 @pytest.fixture
@@ -33,6 +34,14 @@ def app(tmp_path):
             "TILES": "",
         }
     )
+
+
+@pytest.fixture(scope="session")
+def miyun_networks(tmp_path_factory):
+    """The shipped schematic Miyun network (all modes), built once per test session."""
+    if not DEFAULT_NETWORK.exists():
+        pytest.skip("no shipped network")
+    return NetworkLibrary(tmp_path_factory.mktemp("networks"), DEFAULT_NETWORK).load()
 
 
 @pytest.fixture

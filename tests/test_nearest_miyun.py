@@ -11,16 +11,10 @@ import pytest
 from test_nearest import expected_times
 
 from geoservice import nearest
-from geoservice.network import MODES, NetworkLibrary
+from geoservice.network import MODES
 from geoservice.web import DEFAULT_NETWORK
 
 pytestmark = pytest.mark.skipif(not DEFAULT_NETWORK.exists(), reason="no shipped network")
-
-
-@pytest.fixture(scope="session")
-def miyun_networks(tmp_path_factory):
-    library = NetworkLibrary(tmp_path_factory.mktemp("networks"), DEFAULT_NETWORK)
-    return library.load()
 
 
 @pytest.fixture

@@ -19,7 +19,15 @@ from geoservice.network import NetworkError
 from geoservice.osm import OsmError
 from geoservice.store import StoreError
 from geoservice.validate import ValidationError
-from geoservice.web import ENGINE_KEY, cli_hours, cli_tours, get_engine, get_library, get_store
+from geoservice.web import (
+    ENGINE_KEY,
+    cli_coverage,
+    cli_hours,
+    cli_tours,
+    get_engine,
+    get_library,
+    get_store,
+)
 
 _NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
 
@@ -260,3 +268,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(network_cli)
     cli_hours.register(app)
     app.cli.add_command(cli_tours.tours_cli)
+    app.cli.add_command(cli_coverage.coverage_cli)

@@ -1,0 +1,1849 @@
+"""Coverage of the roads by warm stations: isochrones, catchments, cross-coverage, gaps and
+the figures against the ACFTU standard (1 km service radius, 15-minute walk).
+
+How it is computed, exactly and fast:
+
+1. The matching stations (``kind``, ``amenity``, and open at ``open_at`` when given —
+   the same filters and names as the nearest-station answer) are snapped onto their road
+   and joined to the *reversed* graph as virtual sources, the walk from the road to the
+   door included. **One** multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`,
+   ``min_only``) gives every node its travel time to the nearest station and which
+   station that is (its catchment).
+2. Cross-coverage needs the second-nearest *distinct* station of every node, which scipy
+   has no kernel for: :func:`_second_label` is a small numba Dijkstra seeded from the
+   first labels (the predecessor on a node's second-best path has that station among
+   its own two best, so one label per node suffices).
+3. Along each road the time to a station is the lower envelope of a few linear
+   functions: through either end node (best and second-best station) and straight to a
+   station standing on that road. The envelope is split at every crossing and
+   threshold, so partially reached roads are cut at the exact cut-off point and lengths
+   are exact to floating-point precision.
+4. Polygons are the reached road pieces buffered (50 m by default) and dissolved — never
+   hulls, so no polygon claims water or a valley no road joins. Dissolving is the
+   expensive part: the union of every fully reached cluster of roads (a town's part of
+   a 250 m or 1 km cell) is cached, as it does not depend on the stations, so a query
+   buffers only the frontier; towns are dissolved in parallel threads and each town's
+   polygon is cached by its inputs, so an edit redoes only the towns it changes.
+5. Towns have no polygons in any source: each road takes the town of the nearest
+   *located* village, community or town seat along the network (approximate, 近似).
+   Figures are given over the roads where people live and work (see `people_roads`)
+   with the whole network's beside them.
+
+Everything that does not depend on the station set (road tables, matrices, towns,
+settlement mask, cluster unions) is cached per network, so recomputing after one
+station edit costs a Dijkstra, the envelope and the changed towns' polygons.
+
+Parameters are parsed here (:meth:`CoverageQuery.parse`), with the same names as the
+nearest-station answer; `open_at` absent means every matching station counts whatever
+its hours (the planning view), present means only those open then. Results are
+JSON-ready (:meth:`Coverage.to_dict`, :meth:`Coverage.layer`, :meth:`Coverage.to_geojson`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import heapq
+import json
+import math
+import os
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from geoservice import hours as _hours
+from geoservice import params, places
+from geoservice.errors import ParameterError
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.nearest import ACCESS_SPEED_MS, MAX_SNAP_M
+from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary
+from geoservice.store import Store
+
+__all__ = [
+    "ACFTU_RADIUS_M",
+    "BUFFER_M",
+    "DEFAULT_MINUTES",
+    "MAX_MINUTES",
+    "Coverage",
+    "CoverageEngine",
+    "CoverageProvider",
+    "CoverageQuery",
+    "people_roads",
+]
+
+#: Default thresholds (minutes) per mode.
+DEFAULT_MINUTES: dict[str, tuple[float, ...]] = {
+    "walk": (5.0, 10.0, 15.0),
+    "bike": (5.0, 10.0),
+    "drive": (10.0,),
+}
+MAX_MINUTES = 120.0
+MAX_THRESHOLDS = 6
+#: Reached roads are buffered by this many metres to draw coverage areas.
+BUFFER_M = 50.0
+MAX_BUFFER_M = 500.0
+#: ACFTU service radius: network distance from a road to a station's door.
+ACFTU_RADIUS_M = 1000.0
+#: Default station kinds (as for the nearest-station answer).
+DEFAULT_KINDS = ("warm_station",)
+
+#: Roads that never count as roads where people live and work.
+MOTORWAYS = frozenset({"motorway", "motorway_link"})
+#: Tracks and paths: they count only inside settlements.
+PATHS = frozenset({"track", "path", "footway", "bridleway", "steps", "cycleway"})
+#: Streets that mark a settlement.
+SETTLEMENT_STREETS = frozenset({"residential", "living_street"})
+#: A settlement is the land within these distances (m) of a residential street, a located
+#: village or community, or a located town seat.
+SETTLEMENT_STREET_M = 200.0
+SETTLEMENT_VILLAGE_M = 300.0
+SETTLEMENT_SEAT_M = 1000.0
+
+#: Site ``coord_source`` values whose positions are schematic (derived, not surveyed).
+SCHEMATIC_COORD_SOURCES = frozenset({"schematic"})
+VILLAGE_KINDS = ("village", "community")
+UNASSIGNED_LABEL = "未归属"
+
+#: Roads are grouped into clusters of this size (m) whose dissolved buffers are cached.
+_CLUSTER_M = 250.0
+#: Coarse clusters are this many fine cells across (1 km).
+_COARSE = 4
+#: Lines are simplified by this much (m) before buffering (display geometry only).
+_SIMPLIFY_M = 1.0
+_QUAD_SEGS = 3
+#: Threads dissolving polygons (GEOS runs without the GIL).
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Gaps returned with geometry (all are counted).
+MAX_GAP_FEATURES = 300
+#: The layers of :meth:`Coverage.layer`.
+LAYERS = ("areas", "cross", "catchments", "uncovered", "stations")
+#: Coordinates of published geometry are rounded to this many decimals (≈0.1 m).
+_DECIMALS = 6
+
+NOTICES = {
+    "towns_approximate": (
+        "乡镇（街道）数据为近似值：没有乡镇界线，每条道路按路网上最近的已定位村庄、社区或"
+        "乡镇驻地归属。",
+        "Per-town figures are approximate: no town boundaries exist, so each road is given "
+        "the town of the nearest located village, community or town seat along the network.",
+    ),
+    "schematic_network": (
+        "路网为示意路网，并非真实道路，覆盖结果仅供演示。",
+        "The road network is schematic, not real roads: coverage figures are illustrative.",
+    ),
+    "sample_stations": (
+        "驿站为示例数据，并非总工会正式名录。",
+        "The stations are sample data, not the union's official list.",
+    ),
+    "schematic_villages": (
+        "部分村庄、社区位置为示意位置（非实测坐标），相关数字为示意。",
+        "Some village/community positions are schematic (not surveyed): the village "
+        "figures are illustrative.",
+    ),
+    "no_villages": (
+        "尚无村庄、社区坐标，无法统计村庄覆盖率；可用 `flask sites import --upsert` 导入坐标。",
+        "No village or community has a position yet, so village coverage cannot be counted; "
+        "import coordinates with `flask sites import --upsert`.",
+    ),
+}
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverageQuery:
+    """What to compute: mode, thresholds, station filters and the polygon buffer.
+
+    Build it with :meth:`parse` from query-string, JSON or CLI values: every check lives
+    there (and raises :class:`~geoservice.errors.ParameterError` naming the parameter).
+
+    Attributes
+    ----------
+    mode : str
+        ``walk``, ``bike`` or ``drive``.
+    minutes : tuple of float
+        Thresholds in minutes, ascending, each in (0, `MAX_MINUTES`].
+    kinds : tuple of str
+        Station kinds counted (default ``warm_station``, as the nearest-station answer).
+    amenities : tuple of str
+        Amenities a station must all offer (empty: any).
+    at : datetime or None
+        Count only the stations open at this moment (Asia/Shanghai); None counts every
+        matching station whatever its hours (the planning view).
+    buffer_m : float
+        Buffer around reached roads for the polygons.
+    """
+
+    mode: str = "walk"
+    minutes: tuple[float, ...] = DEFAULT_MINUTES["walk"]
+    kinds: tuple[str, ...] = DEFAULT_KINDS
+    amenities: tuple[str, ...] = ()
+    at: dt.datetime | None = None
+    buffer_m: float = BUFFER_M
+
+    @classmethod
+    def parse(cls, args: Mapping[str, object]) -> CoverageQuery:
+        """Parse ``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``, ``buffer_m``.
+
+        Parameters
+        ----------
+        args : mapping
+            Raw values (text from a query string or the CLI, or JSON values); ``minutes``
+            may be one number, a comma-separated list or a list.
+
+        Returns
+        -------
+        CoverageQuery
+
+        Raises
+        ------
+        ParameterError
+            Unknown mode, kind or amenity; minutes not numbers, ≤ 0 or > 120; a bad time;
+            a buffer outside (0, 500] m.
+        """
+        mode = params.choice(args.get("mode"), "mode", MODE_LABELS, default="walk")
+        minutes = parse_minutes(args.get("minutes"), default=DEFAULT_MINUTES[mode])
+        kinds = params.names(args.get("kind"), "kind", STATION_KINDS)
+        amenities = params.names(args.get("amenity"), "amenity", AMENITIES)
+        at = params.time(args.get("open_at"), "open_at")
+        buffer_m = params.number(
+            args.get("buffer_m"), "buffer_m", 0, MAX_BUFFER_M, default=BUFFER_M
+        )
+        if buffer_m <= 0:
+            name = "buffer_m"
+            raise ParameterError(
+                name,
+                f"buffer_m 应大于 0 且不超过 {MAX_BUFFER_M:g}",
+                f"buffer_m must be greater than 0 and at most {MAX_BUFFER_M:g}",
+            )
+        return cls(
+            mode=mode,
+            minutes=minutes,
+            kinds=tuple(kinds) if kinds else DEFAULT_KINDS,
+            amenities=tuple(amenities or ()),
+            at=at,
+            buffer_m=buffer_m,
+        )
+
+    @property
+    def seconds(self) -> np.ndarray:
+        return np.array(self.minutes, dtype=float) * 60.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready echo of the parameters."""
+        return {
+            "mode": self.mode,
+            "mode_label": MODE_LABELS[self.mode],
+            "minutes": [_num(m) for m in self.minutes],
+            "kind": list(self.kinds),
+            "amenity": list(self.amenities),
+            "open_at": None if self.at is None else self.at.isoformat(),
+            "buffer_m": _num(self.buffer_m),
+        }
+
+
+def parse_minutes(raw: object, *, default: tuple[float, ...]) -> tuple[float, ...]:
+    """Thresholds in minutes: one number, ``"5,10,15"`` or a list; each in (0, 120].
+
+    Raises
+    ------
+    ParameterError
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return tuple(default)
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        items: list[object] = [raw]
+    elif isinstance(raw, list | tuple):
+        items = []
+        for part in raw:
+            items.extend(part.split(",") if isinstance(part, str) else [part])
+    elif isinstance(raw, str):
+        items = raw.split(",")
+    else:
+        items = [raw]
+    items = [i for i in items if not (isinstance(i, str) and not i.strip())]
+    if not items:
+        return tuple(default)
+    name = "minutes"
+    if len(items) > MAX_THRESHOLDS:
+        raise ParameterError(
+            name,
+            f"minutes 最多 {MAX_THRESHOLDS} 个阈值",
+            f"minutes takes at most {MAX_THRESHOLDS} thresholds",
+        )
+    values = []
+    for item in items:
+        x = params.number(item, name, 0, MAX_MINUTES)
+        if x <= 0:
+            raise ParameterError(
+                name,
+                f"minutes 应大于 0 且不超过 {MAX_MINUTES:g}，而不是 {_num(x)}",
+                f"minutes must be greater than 0 and at most {MAX_MINUTES:g}, not {_num(x)}",
+            )
+        values.append(x)
+    return tuple(sorted(set(values)))
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+# -- static per-network tables ---------------------------------------------------------------
+
+
+def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
+    """CSR matrix keeping the smallest weight of duplicate (row, col) entries."""
+    order = np.lexsort((w, cols, rows))
+    r, c = rows[order], cols[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    keep = order[first]
+    # Zero weights would vanish from a sparse matrix.
+    m = sp.csr_matrix((np.maximum(w[keep], 1e-9), (rows[keep], cols[keep])), shape=(n, n))
+    m.sort_indices()
+    return m
+
+
+@dataclass
+class _Roads:
+    """One network's roads (each two-way road once) and everything static about them."""
+
+    edge: np.ndarray  # (R,) representative edge
+    u: np.ndarray
+    v: np.ndarray
+    tf: np.ndarray  # seconds u → v
+    tb: np.ndarray  # seconds v → u (inf: one-way)
+    lf: np.ndarray  # metres u → v (the road's length)
+    lb: np.ndarray  # metres v → u (inf: one-way)
+    highway: np.ndarray
+    name: np.ndarray
+    road_of_edge: np.ndarray  # (E,) road of each directed edge
+    flipped: np.ndarray  # (E,) True when the edge runs v → u of its road
+    rev_time: sp.csr_matrix  # reversed travel-time graph (N × N)
+    rev_len: sp.csr_matrix  # reversed length graph
+    sym_len: sp.csr_matrix  # undirected length graph
+    xy: np.ndarray  # (P, 2) metric vertices of every road
+    offsets: np.ndarray  # (R + 1,)
+    vkey: np.ndarray  # (P,) 2 * road + fraction of length: sorted, for cutting
+    mid: np.ndarray  # (R, 2) metric midpoints
+    to_wgs: pyproj.Transformer
+
+    @property
+    def n(self) -> int:
+        return len(self.edge)
+
+    @classmethod
+    def build(cls, net: Network) -> _Roads:
+        ids = np.arange(net.n_edges)
+        rep = (net.edge_twin < 0) | (ids < net.edge_twin)
+        edge = ids[rep]
+        twin = net.edge_twin[edge]
+        road_of_edge = np.empty(net.n_edges, dtype=np.int64)
+        road_of_edge[edge] = np.arange(len(edge))
+        has_twin = twin >= 0
+        road_of_edge[twin[has_twin]] = np.flatnonzero(has_twin)
+        flipped = np.zeros(net.n_edges, dtype=bool)
+        flipped[twin[has_twin]] = True
+        tw = np.maximum(twin, 0)
+        n = net.n_nodes
+        rev_time = _min_csr(net.edge_v, net.edge_u, net.edge_time, n)
+        rev_len = _min_csr(net.edge_v, net.edge_u, net.edge_length, n)
+        sym_len = _min_csr(
+            np.concatenate([net.edge_u, net.edge_v]),
+            np.concatenate([net.edge_v, net.edge_u]),
+            np.concatenate([net.edge_length, net.edge_length]),
+            n,
+        )
+        # Metric polylines of the representative edges.
+        counts = np.diff(net.geom_offsets)[edge]
+        starts = net.geom_offsets[edge]
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        take = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
+        lon, lat = net.geom_xy[take, 0], net.geom_xy[take, 1]
+        x, y = net.to_metric(lon, lat)
+        xy = np.column_stack([x, y])
+        road_of_vertex = np.repeat(np.arange(len(edge)), counts)
+        seg = np.hypot(*np.diff(xy, axis=0).T)
+        seg[road_of_vertex[1:] != road_of_vertex[:-1]] = 0.0
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        cum -= np.repeat(cum[offsets[:-1]], counts)
+        total = np.repeat(cum[offsets[1:] - 1], counts)
+        frac = np.where(total > 0, cum / np.where(total > 0, total, 1.0), 0.0)
+        frac[offsets[1:] - 1] = 1.0
+        vkey = 2.0 * road_of_vertex + frac
+        mid = _interpolate(xy, offsets, vkey, np.arange(len(edge)), np.full(len(edge), 0.5))
+        return cls(
+            edge=edge,
+            u=net.edge_u[edge],
+            v=net.edge_v[edge],
+            tf=net.edge_time[edge].astype(float),
+            tb=np.where(has_twin, net.edge_time[tw], np.inf),
+            lf=net.edge_length[edge].astype(float),
+            lb=np.where(has_twin, net.edge_length[tw], np.inf),
+            highway=net.edge_highway[edge],
+            name=net.edge_name[edge],
+            road_of_edge=road_of_edge,
+            flipped=flipped,
+            rev_time=rev_time,
+            rev_len=rev_len,
+            sym_len=sym_len,
+            xy=xy,
+            offsets=offsets,
+            vkey=vkey,
+            mid=mid,
+            to_wgs=pyproj.Transformer.from_crs(net.metric_crs, "EPSG:4326", always_xy=True),
+        )
+
+    def on_road(self, edge: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Road index and road-relative fraction of snapped points."""
+        r = self.road_of_edge[edge]
+        g = np.where(self.flipped[edge], 1.0 - frac, frac)
+        return r, g
+
+    def cut(self, r: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
+        """Metric LineStrings of road ``r`` between fractions ``g0 < g1`` (vectorised)."""
+        if not len(r):
+            return np.empty(0, dtype=object)
+        lo = self.offsets[r] + 1
+        hi = self.offsets[r + 1] - 1
+        j0 = np.clip(np.searchsorted(self.vkey, 2.0 * r + g0, side="right"), lo, hi)
+        j1 = np.clip(np.searchsorted(self.vkey, 2.0 * r + g1, side="left"), lo, hi)
+        p0 = _point_in_segment(self.xy, self.vkey, j0, 2.0 * r + g0)
+        p1 = _point_in_segment(self.xy, self.vkey, j1, 2.0 * r + g1)
+        inner = np.maximum(j1 - j0, 0)
+        counts = inner + 2
+        piece = np.repeat(np.arange(len(r)), counts)
+        k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        src = np.clip(j0[piece] + k - 1, 0, len(self.xy) - 1)
+        coords = self.xy[src].copy()
+        first = k == 0
+        last = k == counts[piece] - 1
+        coords[first] = p0
+        coords[last] = p1
+        return shapely.linestrings(coords, indices=piece)
+
+
+def _point_in_segment(
+    xy: np.ndarray, vkey: np.ndarray, j: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    a, b = xy[j - 1], xy[j]
+    ka, kb = vkey[j - 1], vkey[j]
+    span = kb - ka
+    t = np.clip(np.where(span > 0, (key - ka) / np.where(span > 0, span, 1.0), 0.0), 0.0, 1.0)
+    return a + (b - a) * t[:, None]
+
+
+def _interpolate(
+    xy: np.ndarray, offsets: np.ndarray, vkey: np.ndarray, r: np.ndarray, g: np.ndarray
+) -> np.ndarray:
+    """Metric points at fraction ``g`` along roads ``r``."""
+    lo = offsets[r] + 1
+    hi = offsets[r + 1] - 1
+    j = np.clip(np.searchsorted(vkey, 2.0 * r + g, side="right"), lo, hi)
+    return _point_in_segment(xy, vkey, j, 2.0 * r + g)
+
+
+# -- places: towns, settlements and located villages -----------------------------------------
+
+
+def _located_sites(store: Store, library: NetworkLibrary | None) -> gpd.GeoDataFrame:
+    """Sites that have a position (villages, communities, reservoir sites).
+
+    The one place coverage gets site positions from: :func:`geoservice.places.site_positions`
+    (stored coordinates, else a matched place of the active network, ``coord_source``
+    "schematic"/"osm", never stored); the store alone when there is no library.
+    """
+    sites = store.sites() if library is None else places.site_positions(store, library)
+    located = sites.geometry.notna() & ~sites.geometry.is_empty
+    return sites.loc[located].reset_index(drop=True)
+
+
+@dataclass
+class _Places:
+    """Per network and located-site set: road towns, the people-roads mask, villages."""
+
+    towns: list[dict]  # code, name; index len(towns) is "unassigned"
+    road_town: np.ndarray  # (R,) index into towns (len(towns): unassigned)
+    people: np.ndarray  # (R,) roads where people live and work
+    villages: pd.DataFrame  # located villages/communities on this network
+    village_road: np.ndarray
+    village_g: np.ndarray
+    village_access_s: np.ndarray
+    village_access_m: np.ndarray
+    far_villages: int  # located but > MAX_SNAP_M from every road
+    seats: int  # located town seats used
+
+    @property
+    def unassigned(self) -> int:
+        return len(self.towns)
+
+    def town_label(self, i: int) -> str:
+        return self.towns[i]["name"] if i < len(self.towns) else UNASSIGNED_LABEL
+
+    def town_code(self, i: int) -> str:
+        return self.towns[i]["code"] if i < len(self.towns) else ""
+
+
+def people_roads(
+    roads: _Roads,
+    streets_xy: np.ndarray | None = None,
+    villages_xy: np.ndarray | None = None,
+    seats_xy: np.ndarray | None = None,
+) -> np.ndarray:
+    """The roads where people live and work.
+
+    Every road except motorways (and their ramps) and except tracks and paths outside
+    settlements. A *settlement* is the land within `SETTLEMENT_STREET_M` (200 m) of a
+    residential street or living street, within `SETTLEMENT_VILLAGE_M` (300 m) of a
+    located village or community, or within `SETTLEMENT_SEAT_M` (1 km) of a located town
+    seat; a track or path counts when its midpoint lies in one.
+
+    Parameters
+    ----------
+    roads : _Roads
+    streets_xy, villages_xy, seats_xy : ndarray (k, 2), optional
+        Metric positions; streets default to the network's residential roads.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    hw = roads.highway
+    keep = ~np.isin(hw, list(MOTORWAYS))
+    path = np.isin(hw, list(PATHS))
+    if not path.any():
+        return keep
+    mid = roads.mid[path]
+    inside = np.zeros(len(mid), dtype=bool)
+    streets = np.flatnonzero(np.isin(hw, list(SETTLEMENT_STREETS)))
+    if len(streets):
+        lines = roads.cut(streets, np.zeros(len(streets)), np.ones(len(streets)))
+        tree = shapely.STRtree(lines)
+        pts = shapely.points(mid)
+        hit, _ = tree.query(pts, predicate="dwithin", distance=SETTLEMENT_STREET_M)
+        inside[np.unique(hit)] = True
+    for xy, radius in ((villages_xy, SETTLEMENT_VILLAGE_M), (seats_xy, SETTLEMENT_SEAT_M)):
+        if xy is not None and len(xy):
+            d, _ = cKDTree(xy).query(mid, k=1)
+            inside |= d <= radius
+    keep[np.flatnonzero(path)[~inside]] = False
+    return keep
+
+
+def _build_places(
+    net: Network, roads: _Roads, towns: gpd.GeoDataFrame, sites: gpd.GeoDataFrame
+) -> _Places:
+    towns = towns.sort_values("code").reset_index(drop=True)
+    town_list = [
+        {"code": str(c), "name": str(n)} for c, n in zip(towns["code"], towns["name"], strict=True)
+    ]
+    town_index = {t["code"]: i for i, t in enumerate(town_list)}
+    # Sources for the town assignment: located villages/communities and town seats.
+    vil = sites.loc[sites["kind"].isin(VILLAGE_KINDS)].reset_index(drop=True)
+    seats = towns.loc[towns.geometry.notna()].reset_index(drop=True)
+    src_lon = np.concatenate([vil.geometry.x.to_numpy(), seats.geometry.x.to_numpy()])
+    src_lat = np.concatenate([vil.geometry.y.to_numpy(), seats.geometry.y.to_numpy()])
+    src_town = np.array(
+        [town_index.get(str(c), len(town_list)) for c in vil["town_code"]]
+        + [town_index[str(c)] for c in seats["code"]],
+        dtype=np.int64,
+    )
+    n_vil = len(vil)
+    road_town = np.full(roads.n, len(town_list), dtype=np.int64)
+    vr = np.empty(0, dtype=np.int64)
+    vg = np.empty(0)
+    vd = np.empty(0)
+    ok = np.zeros(len(src_lon), dtype=bool)
+    if len(src_lon):
+        snap = net.snap(src_lon, src_lat, with_points=False)
+        ok = snap.distance_m <= MAX_SNAP_M
+        r, g = roads.on_road(snap.edge, snap.frac)
+        use = np.flatnonzero(ok & (src_town < len(town_list)))
+        if len(use):
+            # Undirected: a road belongs to the place nearest to it, whichever way one-way
+            # streets run.
+            dist, src = _multi_source(
+                roads.sym_len, roads, r[use], g[use], snap.distance_m[use], roads.lf, roads.lf
+            )
+            node_town = np.where(src >= 0, src_town[use][np.maximum(src, 0)], len(town_list))
+            # A road belongs where its nearer end belongs.
+            by_u = dist[roads.u] <= dist[roads.v]
+            road_town = np.where(by_u, node_town[roads.u], node_town[roads.v])
+            road_town[~np.isfinite(np.minimum(dist[roads.u], dist[roads.v]))] = len(town_list)
+        vr, vg, vd = r[:n_vil], g[:n_vil], snap.distance_m[:n_vil]
+    vok = ok[:n_vil]
+    x, y = net.to_metric(src_lon, src_lat) if len(src_lon) else (np.empty(0), np.empty(0))
+    xy = np.column_stack([x, y])
+    people = people_roads(roads, villages_xy=xy[:n_vil][vok], seats_xy=xy[n_vil:][ok[n_vil:]])
+    villages = vil.loc[vok].reset_index(drop=True)
+    villages = pd.DataFrame(
+        {
+            "id": villages["id"].astype(str),
+            "name": villages["name"].astype(str),
+            "kind": villages["kind"].astype(str),
+            "town": [town_index.get(str(c), len(town_list)) for c in villages["town_code"]],
+            "lon": villages.geometry.x.to_numpy(),
+            "lat": villages.geometry.y.to_numpy(),
+            "schematic": villages["coord_source"].isin(SCHEMATIC_COORD_SOURCES).to_numpy()
+            if "coord_source" in villages
+            else np.zeros(len(villages), dtype=bool),
+        }
+    )
+    return _Places(
+        towns=town_list,
+        road_town=road_town,
+        people=people,
+        villages=villages,
+        village_road=vr[vok],
+        village_g=vg[vok],
+        village_access_s=vd[vok] / ACCESS_SPEED_MS,
+        village_access_m=vd[vok],
+        far_villages=int((~vok).sum()),
+        seats=int(ok[n_vil:].sum()),
+    )
+
+
+# -- shortest paths ----------------------------------------------------------------------------
+
+
+def _source_arcs(
+    roads: _Roads, r: np.ndarray, g: np.ndarray, cost: np.ndarray, wf: np.ndarray, wb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arcs (source k → node, weight) of virtual sources standing on roads ``r`` at ``g``
+    in the *reversed* graph: a node reaches the source along the road."""
+    k = np.arange(len(r))
+    # From u forwards (g of the road), from v backwards (needs the reverse direction).
+    back = np.isfinite(wb[r])
+    src = np.concatenate([k, k[back]])
+    node = np.concatenate([roads.u[r], roads.v[r][back]])
+    w = np.concatenate([cost + g * wf[r], cost[back] + (1 - g[back]) * wb[r][back]])
+    return src, node, w
+
+
+def _multi_source(
+    rev: sp.csr_matrix,
+    roads: _Roads,
+    r: np.ndarray,
+    g: np.ndarray,
+    cost: np.ndarray,
+    wf: np.ndarray,
+    wb: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One multi-source Dijkstra: for every node, the cost to the nearest source and
+    which source (index into ``r``; -1 when none is reachable)."""
+    n = rev.shape[0]
+    s = len(r)
+    src, node, w = _source_arcs(roads, r, g, cost, wf, wb)
+    coo = rev.tocoo()
+    aug = sp.csr_matrix(
+        (
+            np.concatenate([coo.data, np.maximum(w, 1e-9)]),
+            (np.concatenate([coo.row, n + src]), np.concatenate([coo.col, node])),
+        ),
+        shape=(n + s, n + s),
+    )
+    dist, _, nearest = csgraph.dijkstra(
+        aug, indices=np.arange(n, n + s), min_only=True, return_predecessors=True
+    )
+    nearest = nearest[:n].astype(np.int64)
+    nearest = np.where(nearest >= n, nearest - n, -1)
+    return dist[:n], nearest
+
+
+def _second_label_py(indptr, indices, data, d1, s1, seed_node, seed_src, seed_cost, limit):
+    """Second-nearest distinct source per node (see the module docstring); numba-compiled."""
+    n = len(d1)
+    d2 = np.full(n, np.inf)
+    s2 = np.full(n, -1, dtype=np.int64)
+    heap = [(0.0, np.int64(0))]
+    heap.pop()
+    for k in range(len(seed_node)):
+        y = seed_node[k]
+        c = seed_cost[k]
+        if seed_src[k] != s1[y] and c < d2[y] and c <= limit:
+            d2[y] = c
+            s2[y] = seed_src[k]
+            heapq.heappush(heap, (c, y))
+    for x in range(n):
+        if s1[x] < 0:
+            continue
+        for k in range(indptr[x], indptr[x + 1]):
+            y = np.int64(indices[k])
+            c = d1[x] + data[k]
+            if s1[x] != s1[y] and c < d2[y] and c <= limit:
+                d2[y] = c
+                s2[y] = s1[x]
+                heapq.heappush(heap, (c, y))
+    while heap:
+        c, x = heapq.heappop(heap)
+        if c > d2[x]:
+            continue
+        for k in range(indptr[x], indptr[x + 1]):
+            y = np.int64(indices[k])
+            nc = c + data[k]
+            if s2[x] != s1[y] and nc < d2[y] and nc <= limit:
+                d2[y] = nc
+                s2[y] = s2[x]
+                heapq.heappush(heap, (nc, y))
+    return d2, s2
+
+
+_KERNEL = None
+_KERNEL_LOCK = threading.Lock()
+
+
+def _second_label(
+    rev: sp.csr_matrix,
+    d1: np.ndarray,
+    s1: np.ndarray,
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to and index of the second-nearest distinct source of every node, up to
+    ``limit`` (numba; compiled once and cached on disk)."""
+    global _KERNEL
+    if _KERNEL is None:
+        with _KERNEL_LOCK:
+            if _KERNEL is None:
+                import numba  # imported lazily: it costs half a second
+
+                _KERNEL = numba.njit(cache=True, nogil=True)(_second_label_py)
+    src, node, w = seeds
+    return _KERNEL(
+        rev.indptr.astype(np.int64),
+        rev.indices.astype(np.int64),
+        rev.data.astype(np.float64),
+        np.ascontiguousarray(d1, dtype=np.float64),
+        np.ascontiguousarray(s1, dtype=np.int64),
+        node.astype(np.int64),
+        src.astype(np.int64),
+        w.astype(np.float64),
+        float(limit),
+    )
+
+
+# -- the envelope along roads --------------------------------------------------------------
+
+
+@dataclass
+class _Pieces:
+    """Road pieces with constant coverage: road ``r`` from ``g0`` to ``g1`` (fractions
+    from its ``u`` end), reached at threshold index ``lvl1`` (``K``: beyond every
+    threshold) by nearest source ``s1``; ``lvl2`` likewise for the second-nearest distinct
+    source; ``t0``/``t1`` the cost to the nearest source at the two ends."""
+
+    r: np.ndarray
+    g0: np.ndarray
+    g1: np.ndarray
+    lvl1: np.ndarray
+    lvl2: np.ndarray
+    s1: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+
+    def length(self, roads: _Roads) -> np.ndarray:
+        return (self.g1 - self.g0) * roads.lf[self.r]
+
+    def take(self, mask: np.ndarray) -> _Pieces:
+        return _Pieces(
+            *(getattr(self, f)[mask] for f in ("r", "g0", "g1", "lvl1", "lvl2", "s1", "t0", "t1"))
+        )
+
+
+@dataclass
+class _Field:
+    """Node labels of one multi-source run, and the sources standing on roads."""
+
+    d1: np.ndarray
+    s1: np.ndarray
+    d2: np.ndarray | None
+    s2: np.ndarray | None
+    src_r: np.ndarray
+    src_g: np.ndarray
+    src_cost: np.ndarray
+    wf: np.ndarray
+    wb: np.ndarray
+
+
+def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The linear cost functions ``a + b·g`` on ``[lo, hi]`` of roads ``todo``, sorted by
+    road: through each end (first and second label) and to each source on the road."""
+    u, v = roads.u[todo], roads.v[todo]
+    wf, wb = f.wf[todo], f.wb[todo]
+    parts = [
+        (todo, f.d1[v] + wf, -wf, np.zeros(len(todo)), np.ones(len(todo)), f.s1[v]),
+        (todo, f.d1[u], wb, np.zeros(len(todo)), np.ones(len(todo)), f.s1[u]),
+    ]
+    if f.d2 is not None:
+        parts += [
+            (todo, f.d2[v] + wf, -wf, np.zeros(len(todo)), np.ones(len(todo)), f.s2[v]),
+            (todo, f.d2[u], wb, np.zeros(len(todo)), np.ones(len(todo)), f.s2[u]),
+        ]
+    # Sources on the roads themselves: straight along the road to them.
+    pos = np.searchsorted(todo, f.src_r)
+    on = (pos < len(todo)) & (todo[np.minimum(pos, len(todo) - 1)] == f.src_r)
+    k = np.flatnonzero(on)
+    if len(k):
+        r, g, c = f.src_r[k], f.src_g[k], f.src_cost[k]
+        parts.append((r, c + g * f.wf[r], -f.wf[r], np.zeros(len(k)), g, k))
+        parts.append((r, c - g * f.wb[r], f.wb[r], g, np.ones(len(k)), k))
+    fr, fa, fb, flo, fhi, fs = (np.concatenate(x) for x in zip(*parts, strict=True))
+    # Infinite intercepts (unreachable end, one-way) and NaN (inf - inf) drop out.
+    ok = np.isfinite(fa) & np.isfinite(fb) & (fs >= 0)
+    fr, fa, fb, flo, fhi, fs = fr[ok], fa[ok], fb[ok], flo[ok], fhi[ok], fs[ok]
+    order = np.argsort(fr, kind="stable")
+    return fr[order], fa[order], fb[order], flo[order], fhi[order], fs[order]
+
+
+def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
+    """Split every road into pieces of constant coverage (exact, vectorised).
+
+    Breakpoints are the domain ends, every crossing of two functions of a road and every
+    crossing of a threshold; between two breakpoints the order of the functions is fixed,
+    so evaluating at the midpoint is exact for the whole interval.
+    """
+    K = len(taus)
+    tmax = float(taus[-1])
+    # Roads something reaches within the largest threshold.
+    near_u = (f.d1[roads.u] <= tmax) & np.isfinite(f.wb)
+    near_v = f.d1[roads.v] <= tmax
+    touched = near_u | near_v
+    touched[f.src_r[f.src_cost <= tmax]] = True
+    todo = np.flatnonzero(touched)
+    rest = np.flatnonzero(~touched)
+    # Untouched roads: one unreached piece; costs at the ends for the gap figures.
+    rest_t0 = np.minimum(f.d1[roads.u[rest]], f.d1[roads.v[rest]] + f.wf[rest])
+    rest_t1 = np.minimum(f.d1[roads.u[rest]] + f.wb[rest], f.d1[roads.v[rest]])
+    fr, fa, fb, flo, fhi, fs = _functions(roads, f, todo)
+    nf = len(fr)
+    gstart = np.searchsorted(fr, todo, side="left")
+    gend = np.searchsorted(fr, todo, side="right")
+    # Pairs of functions of the same road.
+    pos_in = np.arange(nf) - np.repeat(gstart, gend - gstart)
+    size = np.repeat(gend - gstart, gend - gstart)
+    npair = size - pos_in - 1
+    i = np.repeat(np.arange(nf), npair)
+    j = i + 1 + (np.arange(len(i)) - np.repeat(np.cumsum(npair) - npair, npair))
+    db = fb[i] - fb[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx = np.where(db != 0, (fa[j] - fa[i]) / np.where(db != 0, db, 1.0), -1.0)
+        gt = np.where(fb[:, None] != 0, (taus[None, :] - fa[:, None]) / fb[:, None], -1.0)
+    bp_r = np.concatenate([todo, todo, fr, fr, fr[i], np.repeat(fr, K)])
+    bp_g = np.concatenate([np.zeros(len(todo)), np.ones(len(todo)), flo, fhi, gx, gt.ravel()])
+    inside = (bp_g >= 0) & (bp_g <= 1)
+    bp_r, bp_g = bp_r[inside], bp_g[inside]
+    # One float key sorts by road then position (fractions are in [0, 1]).
+    order = np.argsort(2.0 * bp_r + bp_g)
+    bp_r, bp_g = bp_r[order], bp_g[order]
+    new = np.ones(len(bp_r), dtype=bool)
+    new[1:] = (bp_r[1:] != bp_r[:-1]) | (bp_g[1:] != bp_g[:-1])
+    bp_r, bp_g = bp_r[new], bp_g[new]
+    same = bp_r[1:] == bp_r[:-1]
+    ir = bp_r[:-1][same]
+    g0 = bp_g[:-1][same]
+    g1 = bp_g[1:][same]
+    mid = (g0 + g1) / 2
+    # Evaluate every function of the interval's road at its midpoint.
+    slot = np.searchsorted(todo, ir)
+    cnt = gend[slot] - gstart[slot]
+    starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+    iv = np.repeat(np.arange(len(ir)), cnt)
+    fi = np.repeat(gstart[slot] - starts, cnt) + np.arange(cnt.sum())
+    m = mid[iv]
+    val = np.where((m >= flo[fi]) & (m <= fhi[fi]), fa[fi] + fb[fi] * m, np.inf)
+    # Every touched road has at least one function, so no group is empty.
+    v1 = np.minimum.reduceat(val, starts) if len(val) else np.empty(0)
+    # The first function attaining the minimum.
+    cand = np.where(val == v1[iv], np.arange(len(val)), len(val))
+    first = np.minimum.reduceat(cand, starts) if len(val) else np.empty(0, dtype=np.int64)
+    bf = fi[np.minimum(first, max(len(val) - 1, 0))]
+    finite = np.isfinite(v1)
+    s1 = np.where(finite, fs[bf], -1)
+    t0 = np.where(finite, fa[bf] + fb[bf] * g0, np.inf)
+    t1 = np.where(finite, fa[bf] + fb[bf] * g1, np.inf)
+    lvl1 = np.searchsorted(taus, v1, side="left")
+    if f.d2 is not None and len(val):
+        v2 = np.minimum.reduceat(np.where(fs[fi] == s1[iv], np.inf, val), starts)
+        lvl2 = np.searchsorted(taus, v2, side="left")
+    else:
+        lvl2 = np.full(len(ir), K)
+    s1 = np.where(lvl1 < K, s1, -1)
+    # Merge neighbouring intervals with the same coverage.
+    keep = np.ones(len(ir), dtype=bool)
+    keep[1:] = (
+        (ir[1:] != ir[:-1])
+        | (lvl1[1:] != lvl1[:-1])
+        | (lvl2[1:] != lvl2[:-1])
+        | (s1[1:] != s1[:-1])
+    )
+    head = np.flatnonzero(keep)
+    tail = np.concatenate([head[1:], [len(ir)]]) - 1
+    pieces = _Pieces(
+        r=np.concatenate([ir[head], rest]),
+        g0=np.concatenate([g0[head], np.zeros(len(rest))]),
+        g1=np.concatenate([g1[tail], np.ones(len(rest))]),
+        lvl1=np.concatenate([lvl1[head], np.full(len(rest), K)]),
+        lvl2=np.concatenate([lvl2[head], np.full(len(rest), K)]),
+        s1=np.concatenate([s1[head], np.full(len(rest), -1)]),
+        t0=np.concatenate([t0[head], rest_t0]),
+        t1=np.concatenate([t1[tail], rest_t1]),
+    )
+    # Pieces of a road are already in order: a stable sort by road merges the two lists.
+    pieces = pieces.take(np.argsort(pieces.r, kind="stable"))
+    return pieces.take(pieces.g1 > pieces.g0)
+
+
+def _cost_at(
+    roads: _Roads, f: _Field, r: np.ndarray, g: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cost from points on roads ``r`` at ``g`` to the nearest source, and which source."""
+    a = f.d1[roads.v[r]] + (1 - g) * f.wf[r]
+    b = f.d1[roads.u[r]] + g * f.wb[r]
+    cost = np.where(b < a, b, a)
+    src = np.where(b < a, f.s1[roads.u[r]], f.s1[roads.v[r]])
+    cost = np.where(np.isnan(cost), np.inf, cost)
+    if len(f.src_r) and len(r):
+        order = np.argsort(f.src_r, kind="stable")
+        sr = f.src_r[order]
+        lo = np.searchsorted(sr, r, "left")
+        hi = np.searchsorted(sr, r, "right")
+        for p in np.flatnonzero(hi > lo):
+            for k in order[lo[p] : hi[p]]:
+                gs = f.src_g[k]
+                c = f.src_cost[k] + (
+                    (gs - g[p]) * f.wf[r[p]] if gs >= g[p] else (g[p] - gs) * f.wb[r[p]]
+                )
+                if c < cost[p]:
+                    cost[p], src[p] = c, k
+    return cost, np.where(np.isfinite(cost), src, -1)
+
+
+# -- stations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stations:
+    """The stations of one store revision as arrays."""
+
+    frame: pd.DataFrame  # id, name, kind, lon, lat, opening_hours, source, town_code
+    amenity: np.ndarray  # (S, A) bool
+    snaps: dict = field(default_factory=dict)  # mode → (road, g, snap_m)
+
+    @classmethod
+    def build(cls, gdf: gpd.GeoDataFrame) -> _Stations:
+        gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
+        keys = list(AMENITIES)
+        amenity = np.zeros((len(gdf), len(keys)), dtype=bool)
+        for i, text in enumerate(gdf["amenities"].astype(str)):
+            for a in text.split(";"):
+                if a in AMENITIES:
+                    amenity[i, keys.index(a)] = True
+        frame = pd.DataFrame(
+            {
+                c: gdf[c].to_numpy()
+                for c in (
+                    "id",
+                    "name",
+                    "kind",
+                    "lon",
+                    "lat",
+                    "opening_hours",
+                    "source",
+                    "town_code",
+                )
+            }
+        )
+        return cls(frame=frame, amenity=amenity)
+
+    def mask(self, query: CoverageQuery) -> np.ndarray:
+        """Stations matching the query's kind, amenities and (when given) open time."""
+        f = self.frame
+        mask = f["kind"].isin(query.kinds).to_numpy().copy()
+        if query.amenities:
+            cols = [list(AMENITIES).index(a) for a in query.amenities]
+            mask &= self.amenity[:, cols].all(axis=1)
+        if query.at is not None and mask.any():
+            mask &= _hours.open_mask(f["opening_hours"].tolist(), query.at, on_error="closed")
+        return mask
+
+    def snap(
+        self, mode: str, net: Network, roads: _Roads
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hit = self.snaps.get(mode)
+        if hit is None:
+            if len(self.frame):
+                s = net.snap(
+                    self.frame["lon"].to_numpy(float),
+                    self.frame["lat"].to_numpy(float),
+                    with_points=False,
+                )
+                r, g = roads.on_road(s.edge, s.frac)
+                hit = (r, g, s.distance_m)
+            else:
+                hit = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+            self.snaps[mode] = hit
+        return hit
+
+
+# -- the result ------------------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """Coverage of one query: figures, layers and the arrays they come from.
+
+    Use :meth:`to_dict` for the JSON figures, :meth:`layers` for GeoJSON layers
+    (``areas``, ``cross``, ``catchments``, ``uncovered``, ``stations``) and
+    :meth:`to_geojson` for the areas with the figures (``GET /api/coverage``).
+    """
+
+    query: CoverageQuery
+    network: dict
+    stations: pd.DataFrame  # the stations counted, with their snap distance
+    excluded_far: int
+    district: dict
+    towns: list[dict]
+    villages: list[dict]
+    gaps: list[dict]
+    notices: list[dict]
+    areas: dict[int, shapely.Geometry] = field(repr=False, default_factory=dict)
+    town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
+    _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
+    _cross_source: tuple | None = field(repr=False, default=None)
+    _pieces: _Pieces | None = field(repr=False, default=None)
+    _roads: _Roads | None = field(repr=False, default=None)
+    _places: _Places | None = field(repr=False, default=None)
+    _gap_pieces: _Pieces | None = field(repr=False, default=None)
+    _gap_groups: list = field(repr=False, default_factory=list)
+
+    @property
+    def cross(self) -> shapely.Geometry | None:
+        """Dissolved buffer of the roads reached by two or more stations within the largest
+        threshold (metric CRS), computed on first use; None without geometry."""
+        if self._cross_poly is None and self._cross_source is not None:
+            cache, K, lock = self._cross_source
+            lvl = np.where(self._pieces.lvl2 <= K - 1, 0, 1)
+            with lock:  # the engine's caches
+                areas = _areas(cache, self._pieces, lvl, 1, "cross", self.query.buffer_m)
+            self._cross_poly = areas[0][0]
+        return self._cross_poly
+
+    @property
+    def sample(self) -> bool:
+        return bool((self.stations["source"] == "sample").any()) if len(self.stations) else False
+
+    def to_dict(self) -> dict:
+        """The figures as JSON-ready data (no geometry)."""
+        return {
+            "query": self.query.to_dict(),
+            "network": self.network,
+            "stations": {
+                "count": len(self.stations),
+                "excluded_far_from_roads": self.excluded_far,
+                "sample": self.sample,
+            },
+            "district": self.district,
+            "towns": self.towns,
+            "uncovered_villages": self.villages,
+            "gaps": self.gaps,
+            "notices": self.notices,
+        }
+
+    def layer(self, name: str) -> dict:
+        """One GeoJSON FeatureCollection (WGS84): ``areas`` (one polygon per threshold,
+        largest first), ``cross`` (reached by two or more stations within the largest
+        threshold), ``catchments`` (reached roads by nearest station), ``uncovered``
+        (gaps, longest first) or ``stations``."""
+        builders = {
+            "areas": self._areas,
+            "cross": self._cross_layer,
+            "catchments": self._catchments,
+            "uncovered": self._uncovered,
+            "stations": self._station_points,
+        }
+        if name not in builders:
+            msg = f"unknown layer {name!r}; expected one of {', '.join(builders)}"
+            raise ValueError(msg)
+        return builders[name]()
+
+    def layers(self) -> dict[str, dict]:
+        """Every layer of :meth:`layer` by name."""
+        return {name: self.layer(name) for name in LAYERS}
+
+    def to_geojson(self) -> dict:
+        """The coverage areas as a FeatureCollection with the figures as ``coverage``."""
+        return {**self.layer("areas"), "coverage": self.to_dict()}
+
+    def _areas(self) -> dict:
+        roads = self._roads
+        feats = []
+        for k, minutes in enumerate(self.query.minutes):
+            geom = self.areas.get(k)
+            feats.append(
+                _feature(
+                    _to_wgs(roads, geom),
+                    {
+                        "minutes": _num(minutes),
+                        "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
+                        "area_km2": None if geom is None else round(float(geom.area) / 1e6, 3),
+                    },
+                )
+            )
+        # Largest first, so smaller areas are drawn on top.
+        return {"type": "FeatureCollection", "features": feats[::-1]}
+
+    def _cross_layer(self) -> dict:
+        feats = []
+        if self.cross is not None and not self.cross.is_empty:
+            minutes = _num(self.query.minutes[-1])
+            feats.append(
+                _feature(
+                    _to_wgs(self._roads, self.cross),
+                    {
+                        "minutes": minutes,
+                        "label": f"{minutes} 分钟内可达 2 个及以上站点",
+                        "area_km2": round(float(self.cross.area) / 1e6, 3),
+                    },
+                )
+            )
+        return {"type": "FeatureCollection", "features": feats}
+
+    # -- layer builders --------------------------------------------------------------------
+    def _catchments(self) -> dict:
+        p, roads = self._pieces, self._roads
+        K = len(self.query.minutes)
+        reached = p.take(p.lvl1 < K)
+        feats = []
+        if len(reached.r):
+            lines = roads.cut(reached.r, reached.g0, reached.g1)
+            lengths = reached.length(roads)
+            people = self._places.people[reached.r]
+            order = np.argsort(reached.s1, kind="stable")
+            s_sorted = reached.s1[order]
+            cuts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+            ends = np.r_[cuts[1:], len(order)]
+            for a, b in zip(cuts, ends, strict=True):
+                idx = order[a:b]
+                s = int(s_sorted[a])
+                rec = self.stations.iloc[s]
+                feats.append(
+                    _feature(
+                        _to_wgs(roads, shapely.multilinestrings(lines[idx])),
+                        {
+                            "station_id": str(rec["id"]),
+                            "name": str(rec["name"]),
+                            "color": _palette(s),
+                            "road_km": round(float(lengths[idx].sum()) / 1000, 3),
+                            "people_road_km": round(
+                                float(lengths[idx][people[idx]].sum()) / 1000, 3
+                            ),
+                        },
+                    )
+                )
+        return {"type": "FeatureCollection", "features": feats}
+
+    def _uncovered(self) -> dict:
+        roads, p = self._roads, self._gap_pieces
+        feats = []
+        if self._gap_groups:
+            lines = roads.cut(p.r, p.g0, p.g1)
+            for props, idx in zip(self.gaps, self._gap_groups, strict=True):
+                geom = shapely.multilinestrings(lines[idx])
+                feats.append(_feature(_to_wgs(roads, geom), props))
+        return {"type": "FeatureCollection", "features": feats}
+
+    def _station_points(self) -> dict:
+        feats = []
+        for i, rec in enumerate(self.stations.to_dict("records")):
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [round(rec["lon"], 7), round(rec["lat"], 7)],
+                    },
+                    "properties": {
+                        "id": str(rec["id"]),
+                        "name": str(rec["name"]),
+                        "kind": str(rec["kind"]),
+                        "kind_label": STATION_KINDS.get(rec["kind"], rec["kind"]),
+                        "opening_hours": str(rec["opening_hours"]),
+                        "color": _palette(i),
+                        "snap_distance_m": round(float(rec["snap_m"]), 1),
+                        "sample": rec["source"] == "sample",
+                    },
+                }
+            )
+        return {"type": "FeatureCollection", "features": feats}
+
+
+_PALETTE = (
+    "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+    "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6", "#6a3d9a", "#b15928", "#33a02c",
+)  # fmt: skip
+
+
+def _palette(i: int) -> str:
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _feature(geometry: dict | None, props: dict) -> dict:
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def _to_wgs(roads: _Roads, geom: shapely.Geometry | None) -> dict | None:
+    """GeoJSON geometry in WGS84 of a metric geometry, coordinates rounded."""
+    if geom is None or geom.is_empty:
+        return None
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        lon, lat = roads.to_wgs.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), _DECIMALS)
+
+    return json.loads(shapely.to_geojson(shapely.transform(geom, project)))
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+@dataclass
+class _ModeCache:
+    mode: str
+    roads: _Roads
+    places: _Places | None = None
+    places_key: str = ""
+    cluster: np.ndarray | None = None  # (R,) cluster of each road
+    cluster_town: np.ndarray | None = None  # (F + C,) town of every cluster
+    parent: np.ndarray | None = None  # (F,) coarse cluster (id F…F+C-1) of each fine one
+    unions: dict = field(default_factory=dict)  # buffer_m → object array of polygons
+    town_polys: dict = field(default_factory=dict)  # (kind, level, town, buffer) → (key, poly)
+    extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
+
+
+class CoverageEngine:
+    """Coverage over one network per mode, for the stations of a store.
+
+    Parameters
+    ----------
+    networks : dict
+        Mode → :class:`~geoservice.network.Network`.
+    store : Store
+        Stations, sites and towns. When its revision changes the stations are re-read on
+        the next computation; static tables are kept.
+    library : NetworkLibrary, optional
+        Passed to the site-position source.
+    """
+
+    def __init__(
+        self, networks: dict[str, Network], store: Store, library: NetworkLibrary | None = None
+    ) -> None:
+        self.networks = networks
+        self.store = store
+        self.library = library
+        self._lock = threading.RLock()
+        self._modes: dict[str, _ModeCache] = {}
+        self._revision: str | None = None
+        self._stations: _Stations | None = None
+        self._sites: gpd.GeoDataFrame | None = None
+        self._towns: gpd.GeoDataFrame | None = None
+
+    # -- state ----------------------------------------------------------------------------
+    def network(self, mode: str) -> Network:
+        if mode not in self.networks:
+            known = ", ".join(m for m in MODES if m in self.networks)
+            name = "mode"
+            raise ParameterError(
+                name, f"没有 {mode} 路网；可用：{known}", f"no {mode} network; available: {known}"
+            )
+        return self.networks[mode]
+
+    def _refresh(self) -> None:
+        revision = self.store.revision()
+        if revision == self._revision:
+            return
+        stations = _Stations.build(self.store.stations())
+        old = self._stations
+        if old is not None and _same_positions(old.frame, stations.frame):
+            stations.snaps = old.snaps  # hours or names changed: positions still valid
+        self._sites = _located_sites(self.store, self.library)
+        self._towns = self.store.read("towns")
+        self._stations = stations
+        self._revision = revision
+
+    def _mode(self, mode: str) -> _ModeCache:
+        net = self.network(mode)
+        cache = self._modes.get(mode)
+        if cache is None:
+            cache = _ModeCache(mode=mode, roads=_Roads.build(net))
+            self._modes[mode] = cache
+        key = _frame_key(self._sites, ("id", "kind", "town_code", "coord_source")) + _frame_key(
+            self._towns, ("code", "name")
+        )
+        if cache.places_key != key:
+            cache.places = _build_places(net, cache.roads, self._towns, self._sites)
+            cache.places_key = key
+            _clusters(cache)
+            cache.unions.clear()
+            cache.town_polys.clear()
+        return cache
+
+    def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
+        """Build the static tables and every cluster union now (else on first use)."""
+        with self._lock:
+            self._refresh()
+            for mode in modes or tuple(self.networks):
+                cache = self._mode(mode)
+                _cluster_unions(cache, np.arange(len(cache.cluster_town)), buffer_m)
+
+    # -- computation ----------------------------------------------------------------------
+    def compute(
+        self, query: CoverageQuery | Mapping[str, object] | None = None, *, geometry: bool = True
+    ) -> Coverage:
+        """Coverage for ``query`` (a :class:`CoverageQuery` or raw parameters).
+
+        Parameters
+        ----------
+        query
+            What to compute; raw mappings are parsed with :meth:`CoverageQuery.parse`.
+        geometry : bool
+            False skips the polygons (figures only).
+
+        Returns
+        -------
+        Coverage
+
+        Raises
+        ------
+        ParameterError
+        """
+        if not isinstance(query, CoverageQuery):
+            query = CoverageQuery.parse(query or {})
+        with self._lock:
+            self._refresh()
+            return self._compute(query, geometry=geometry)
+
+    def _sources(
+        self, query: CoverageQuery, cache: _ModeCache
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Indices of the counted stations and their road, position and snap distance."""
+        st = self._stations
+        r, g, d = st.snap(query.mode, self.networks[query.mode], cache.roads)
+        mask = st.mask(query)
+        far = mask & (d > MAX_SNAP_M)
+        idx = np.flatnonzero(mask & (d <= MAX_SNAP_M))
+        return idx, r[idx], g[idx], d[idx], int(far.sum())
+
+    def _field(
+        self, cache: _ModeCache, r, g, cost, *, second_limit: float | None, metric: str = "time"
+    ) -> _Field:
+        roads = cache.roads
+        rev, wf, wb = (
+            (roads.rev_time, roads.tf, roads.tb)
+            if metric == "time"
+            else (roads.rev_len, roads.lf, roads.lb)
+        )
+        n = rev.shape[0]
+        if len(r):
+            d1, s1 = _multi_source(rev, roads, r, g, cost, wf, wb)
+        else:
+            d1, s1 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        d2 = s2 = None
+        if second_limit is not None:
+            if len(r) > 1:
+                d2, s2 = _second_label(
+                    rev, d1, s1, _source_arcs(roads, r, g, cost, wf, wb), second_limit
+                )
+            else:
+                d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        return _Field(d1, s1, d2, s2, r, g, cost, wf, wb)
+
+    def _evaluate(self, query: CoverageQuery, nodes: np.ndarray) -> tuple[float, int]:
+        """People-road metres and located villages within the largest threshold of the
+        counted stations plus new stations at ``nodes`` (door on the road). For siting."""
+        cache = self._mode(query.mode)
+        roads, places = cache.roads, cache.places
+        _, r, g, d, _ = self._sources(query, cache)
+        nr, ng = _node_positions(roads, np.asarray(nodes, dtype=np.int64))
+        r = np.concatenate([r, nr])
+        g = np.concatenate([g, ng])
+        cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
+        tau = query.seconds[-1:]
+        fld = self._field(cache, r, g, cost, second_limit=None)
+        p = _envelope(roads, fld, tau)
+        ok = (p.lvl1 == 0) & places.people[p.r]
+        metres = float(p.length(roads)[ok].sum())
+        villages = 0
+        if len(places.villages):
+            t, _ = _cost_at(roads, fld, places.village_road, places.village_g)
+            villages = int(((t + places.village_access_s) <= tau[0]).sum())
+        return metres, villages
+
+    def _compute(self, query: CoverageQuery, *, geometry: bool) -> Coverage:
+        cache = self._mode(query.mode)
+        roads, places = cache.roads, cache.places
+        net = self.networks[query.mode]
+        idx, r, g, d, far = self._sources(query, cache)
+        cost = d / ACCESS_SPEED_MS
+        taus = query.seconds
+        fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
+        pieces = _envelope(roads, fld, taus)
+        # ACFTU: network distance (metres) to the nearest station door.
+        dist = self._field(cache, r, g, d, second_limit=None, metric="length")
+        acftu = _envelope(roads, dist, np.array([ACFTU_RADIUS_M]))
+        stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
+        result = _figures(query, roads, places, pieces, acftu, fld, stations)
+        cov = Coverage(
+            query=query,
+            network=net.describe(),
+            stations=stations,
+            excluded_far=far,
+            district=result["district"],
+            towns=result["towns"],
+            villages=result["villages"],
+            gaps=result["gaps"],
+            notices=_notices(net, stations, places),
+            _pieces=pieces,
+            _roads=roads,
+            _places=places,
+            _gap_pieces=result["gap_pieces"],
+            _gap_groups=result["gap_groups"],
+        )
+        if geometry:
+            K = len(taus)
+            areas, per_town = _areas(cache, pieces, pieces.lvl1, K, "reach", query.buffer_m)
+            cov.areas = dict(enumerate(areas))
+            cov.town_areas = dict(enumerate(per_town))
+            # Cross-coverage shading is dissolved when a map asks for it (Coverage.cross).
+            cov._cross_source = (cache, K, self._lock)
+            _fill_areas(cov)
+        return cov
+
+
+def _node_positions(roads: _Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A road position standing for each node: the start of a road leaving it (g = 0),
+    else the end of one arriving at it (g = 1)."""
+    n = int(max(roads.u.max(), roads.v.max(), nodes.max() if len(nodes) else 0)) + 1
+    ids = np.arange(roads.n)
+    leaving = np.full(n, -1, dtype=np.int64)
+    leaving[roads.u[::-1]] = ids[::-1]
+    arriving = np.full(n, -1, dtype=np.int64)
+    arriving[roads.v[::-1]] = ids[::-1]
+    r = np.where(leaving[nodes] >= 0, leaving[nodes], arriving[nodes])
+    if (r < 0).any():
+        msg = "a node without roads cannot host a station"
+        raise ValueError(msg)
+    return r, np.where(leaving[nodes] >= 0, 0.0, 1.0)
+
+
+def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return len(a) == len(b) and bool(
+        np.array_equal(a["lon"].to_numpy(float), b["lon"].to_numpy(float))
+        and np.array_equal(a["lat"].to_numpy(float), b["lat"].to_numpy(float))
+    )
+
+
+def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
+    if gdf is None:
+        return ""
+    h = hashlib.sha256()
+    for c in columns:
+        if c in gdf:
+            h.update("\x1f".join(gdf[c].astype(str)).encode())
+    for wkb in shapely.to_wkb(np.asarray(gdf.geometry.values)):
+        h.update(wkb or b"-")
+    return h.hexdigest()
+
+
+# -- polygons -------------------------------------------------------------------------------
+
+
+def _clusters(cache: _ModeCache) -> None:
+    """Group roads by town and 250 m cell (fine clusters, ids 0…F-1) and by town and 1 km
+    cell (coarse clusters, ids F…F+C-1, each the union of its fine ones)."""
+    roads, town = cache.roads, cache.places.road_town
+    fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
+    fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
+    fine_keys, fine = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
+    coarse_keys = np.column_stack(
+        [fine_keys[:, 0] // _COARSE, fine_keys[:, 1] // _COARSE, fine_keys[:, 2]]
+    )
+    _, coarse = np.unique(coarse_keys, axis=0, return_inverse=True)
+    n_fine = len(fine_keys)
+    cache.cluster = fine.ravel()
+    cache.parent = coarse.ravel() + n_fine
+    cache.cluster_town = np.zeros(n_fine + int(coarse.max()) + 1 if n_fine else 0, dtype=np.int64)
+    cache.cluster_town[:n_fine] = fine_keys[:, 2]
+    cache.cluster_town[cache.parent] = fine_keys[:, 2]
+
+
+def _cluster_unions(cache: _ModeCache, clusters: np.ndarray, buffer_m: float) -> np.ndarray:
+    """Dissolved buffers of whole clusters (computed once per buffer size)."""
+    unions = cache.unions.get(buffer_m)
+    if unions is None:
+        unions = np.full(len(cache.cluster_town), None, dtype=object)
+        cache.unions[buffer_m] = unions
+    n_fine = len(cache.parent)
+    todo = clusters[np.equal(unions[clusters], None)]
+    coarse = todo[todo >= n_fine]
+    fine = np.union1d(todo[todo < n_fine], np.flatnonzero(np.isin(cache.parent, coarse)))
+    fine = fine[np.equal(unions[fine], None)]
+    if len(fine):
+        roads = cache.roads
+        members = np.flatnonzero(np.isin(cache.cluster, fine))
+        lines = roads.cut(members, np.zeros(len(members)), np.ones(len(members)))
+        bufs = shapely.buffer(shapely.simplify(lines, _SIMPLIFY_M), buffer_m, quad_segs=_QUAD_SEGS)
+        order = np.argsort(cache.cluster[members], kind="stable")
+        cl = cache.cluster[members][order]
+        cuts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
+        for a, b in zip(cuts, np.r_[cuts[1:], len(cl)], strict=True):
+            unions[cl[a]] = shapely.union_all(bufs[order[a:b]])
+    for c in coarse.tolist():
+        unions[c] = shapely.union_all(list(unions[np.flatnonzero(cache.parent == c)]))
+    return unions
+
+
+def _areas(
+    cache: _ModeCache, pieces: _Pieces, lvl: np.ndarray, K: int, tag: str, buffer_m: float
+) -> tuple[list[shapely.Geometry], list[dict[int, float]]]:
+    """Dissolved buffers of the pieces reached at each level (``lvl <= k``): the district
+    polygon and the area (m²) per town, for ``k < K``.
+
+    Per town and level the polygon is the previous level's polygon united with what
+    the level adds (whole clusters from the cache, else the new pieces' buffers), and it
+    is cached by its inputs: a station edit recomputes only the towns it changes.
+    """
+    roads, places = cache.roads, cache.places
+    R = roads.n
+    n_fine = len(cache.parent)
+    # The level at which each road, then each fine and coarse cluster, is reached whole.
+    road_lvl = np.zeros(R, dtype=np.int64)
+    np.maximum.at(road_lvl, pieces.r, lvl)
+    fine_lvl = np.zeros(n_fine, dtype=np.int64)
+    np.maximum.at(fine_lvl, cache.cluster, road_lvl)
+    cl_lvl = np.zeros(len(cache.cluster_town), dtype=np.int64)
+    cl_lvl[:n_fine] = fine_lvl
+    np.maximum.at(cl_lvl, cache.parent, fine_lvl)
+    par_lvl = cl_lvl[cache.parent]
+    # A whole coarse cluster stands for its fine ones; a fine one is used only before.
+    use = np.concatenate([(fine_lvl < K) & (fine_lvl < par_lvl), cl_lvl[n_fine:] < K])
+    full_cl = np.flatnonzero(use)
+    unions = _cluster_unions(cache, full_cl, buffer_m)
+    # Pieces buffered one by one: reached, and in no cluster that is whole at their level;
+    # consecutive pieces of a road with the same level are merged.
+    p_cl = cache.cluster[pieces.r]
+    sel = (lvl < K) & (fine_lvl[p_cl] > lvl) & (par_lvl[p_cl] > lvl)
+    p = pieces.take(sel)
+    pl = lvl[sel]
+    if len(p.r):
+        brk = np.ones(len(p.r), dtype=bool)
+        brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
+        head = np.flatnonzero(brk)
+        tail = np.r_[head[1:], len(p.r)] - 1
+        rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
+    else:
+        rr, a, b, rl = np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0, int)
+    piece_town = places.road_town[rr]
+    cl_town = cache.cluster_town[full_cl]
+    cl_level = cl_lvl[full_cl]
+    towns = np.union1d(piece_town, cl_town).tolist()
+    # Which (town, level) polygons are cached with the same inputs.
+    keys: dict[tuple[int, int], str] = {}
+    todo: set[int] = set()
+    for t in towns:
+        pm, cm = piece_town == t, cl_town == t
+        h = hashlib.sha1(f"{tag}:{buffer_m}:{t}".encode())
+        for k in range(K):
+            pk, ck = pm & (rl == k), cm & (cl_level == k)
+            # Positions rounded to ~1e-9 of a road: Dijkstra's summation order may differ
+            # by an ulp between runs without anything having changed (+ 0.0: no -0.0).
+            for arr in (full_cl[ck], rr[pk], np.round(a[pk], 9) + 0.0, np.round(b[pk], 9) + 0.0):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            keys[(t, k)] = h.hexdigest()
+            hit = cache.town_polys.get((tag, buffer_m, t, k))
+            if hit is None or hit[0] != keys[(t, k)]:
+                todo.add(t)
+    bufs = np.empty(len(rr), dtype=object)
+    need = np.flatnonzero(np.isin(piece_town, list(todo)))
+    if len(need):
+        lines = shapely.simplify(roads.cut(rr[need], a[need], b[need]), _SIMPLIFY_M)
+        bufs[need] = shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
+
+    def town_levels(t: int) -> list[shapely.Geometry]:
+        """The town's polygon at every level (shapely releases the GIL: towns run in
+        parallel threads)."""
+        out, prev = [], None
+        for k in range(K):
+            hit = cache.town_polys.get((tag, buffer_m, t, k))
+            if hit is not None and hit[0] == keys[(t, k)]:
+                poly = hit[1]
+            else:
+                parts = list(unions[full_cl[(cl_town == t) & (cl_level == k)]])
+                parts += list(bufs[(piece_town == t) & (rl == k)])
+                poly = shapely.union_all(parts) if parts else shapely.Polygon()
+                if prev is not None:
+                    # One overlay with the (large) previous level, not one per merge step.
+                    poly = shapely.union(prev, poly)
+            out.append(poly)
+            prev = poly
+        return out
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        results = dict(zip(towns, pool.map(town_levels, towns), strict=True))
+        per_level: list[list[shapely.Geometry]] = [[] for _ in range(K)]
+        per_town: list[dict[int, float]] = [{} for _ in range(K)]
+        for t, polys in results.items():
+            for k, poly in enumerate(polys):
+                cache.town_polys[(tag, buffer_m, t, k)] = (keys[(t, k)], poly)
+                if not poly.is_empty:
+                    per_level[k].append(poly)
+                    per_town[k][t] = float(poly.area)
+        districts = list(
+            pool.map(
+                lambda polys: shapely.union_all(polys) if polys else shapely.Polygon(), per_level
+            )
+        )
+    return districts, per_town
+
+
+def _fill_areas(cov: Coverage) -> None:
+    """Put the polygon areas into the figures."""
+    for k, row in enumerate(cov.district["thresholds"]):
+        row["area_km2"] = round(float(cov.areas[k].area) / 1e6, 4)
+    for t, town in enumerate(cov.towns):
+        for k, row in enumerate(town["thresholds"]):
+            row["area_km2"] = round(cov.town_areas[k].get(t, 0.0) / 1e6, 4)
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def _share(a: float, b: float) -> float | None:
+    return round(a / b, 4) if b > 0 else None
+
+
+def _figures(
+    query: CoverageQuery,
+    roads: _Roads,
+    places: _Places,
+    pieces: _Pieces,
+    acftu: _Pieces,
+    fld: _Field,
+    stations: pd.DataFrame,
+) -> dict:
+    K = len(query.minutes)
+    T = len(places.towns) + 1
+    length = pieces.length(roads)
+    town = places.road_town[pieces.r]
+    people = places.people[pieces.r]
+
+    def by_town(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(town[mask], weights=length[mask], minlength=T)
+
+    total_people = by_town(people)
+    total_all = by_town(np.ones(len(length), dtype=bool))
+    cov_people = [by_town(people & (pieces.lvl1 <= k)) for k in range(K)]
+    cov_all = [by_town(pieces.lvl1 <= k) for k in range(K)]
+    cross_people = [by_town(people & (pieces.lvl2 <= k)) for k in range(K)]
+    cross_all = [by_town(pieces.lvl2 <= k) for k in range(K)]
+    a_len = acftu.length(roads)
+    a_town = places.road_town[acftu.r]
+    a_people = places.people[acftu.r] & (acftu.lvl1 == 0)
+    acftu_people = np.bincount(a_town[a_people], weights=a_len[a_people], minlength=T)
+    # Villages: travel time from their position to the nearest counted station.
+    vil = places.villages
+    if len(vil):
+        t_net, src = _cost_at(roads, fld, places.village_road, places.village_g)
+        vtime = t_net + places.village_access_s
+    else:
+        vtime = np.empty(0)
+        src = np.empty(0, dtype=np.int64)
+    vtown = vil["town"].to_numpy(np.int64) if len(vil) else np.empty(0, dtype=np.int64)
+    v_total = np.bincount(vtown, minlength=T)
+    v_cov = [np.bincount(vtown[vtime <= query.seconds[k]], minlength=T) for k in range(K)]
+    v_schem = (
+        np.bincount(vtown[vil["schematic"].to_numpy(bool)], minlength=T)
+        if len(vil)
+        else np.zeros(T, dtype=np.int64)
+    )
+
+    def row(t: int | None) -> dict:
+        sl = slice(None) if t is None else t
+
+        def total(x):
+            return float(np.sum(x[sl]))
+
+        out_rows = []
+        for k in range(K):
+            out_rows.append(
+                {
+                    "minutes": _num(query.minutes[k]),
+                    "covered_km": round(total(cov_people[k]) / 1000, 3),
+                    "covered_share": _share(total(cov_people[k]), total(total_people)),
+                    "cross_km": round(total(cross_people[k]) / 1000, 3),
+                    "cross_share": _share(total(cross_people[k]), total(total_people)),
+                    "area_km2": None,
+                    "villages_covered": int(total(v_cov[k])),
+                    "villages_share": _share(total(v_cov[k]), total(v_total)),
+                    "all_roads": {
+                        "covered_km": round(total(cov_all[k]) / 1000, 3),
+                        "covered_share": _share(total(cov_all[k]), total(total_all)),
+                        "cross_km": round(total(cross_all[k]) / 1000, 3),
+                    },
+                }
+            )
+        return {
+            "road_km": round(total(total_people) / 1000, 3),
+            "all_road_km": round(total(total_all) / 1000, 3),
+            "villages": int(total(v_total)),
+            "villages_schematic": int(total(v_schem)),
+            "acftu_km": round(total(acftu_people) / 1000, 3),
+            "acftu_share": _share(total(acftu_people), total(total_people)),
+            "thresholds": out_rows,
+        }
+
+    district = row(None)
+    district["approximate"] = False
+    # Every town (a town with no road has no located seat or village near a road), then
+    # the roads no located place reaches, if any.
+    last = T if total_all[T - 1] > 0 or v_total[T - 1] > 0 else T - 1
+    towns = [
+        {"code": places.town_code(t), "name": places.town_label(t), "approximate": True, **row(t)}
+        for t in range(last)
+    ]
+    villages = []
+    tmax = query.seconds[-1]
+    for i in np.flatnonzero(~(vtime <= tmax)).tolist() if len(vil) else []:
+        v = vil.iloc[i]
+        t = float(vtime[i])
+        s = int(src[i])
+        villages.append(
+            {
+                "id": str(v["id"]),
+                "name": str(v["name"]),
+                "kind": str(v["kind"]),
+                "kind_label": SITE_KINDS.get(v["kind"], v["kind"]),
+                "town": places.town_label(int(v["town"])),
+                "town_code": places.town_code(int(v["town"])),
+                "lon": round(float(v["lon"]), 7),
+                "lat": round(float(v["lat"]), 7),
+                "schematic": bool(v["schematic"]),
+                "travel_time_s": round(t, 1) if math.isfinite(t) else None,
+                "travel_time_min": math.ceil(t / 60) if math.isfinite(t) else None,
+                "nearest_station_id": str(stations["id"].iloc[s])
+                if s >= 0 and math.isfinite(t)
+                else None,
+                "nearest_station": str(stations["name"].iloc[s])
+                if s >= 0 and math.isfinite(t)
+                else None,
+            }
+        )
+    villages.sort(key=lambda v: (v["travel_time_s"] is None, -(v["travel_time_s"] or 0), v["id"]))
+    gaps, gap_pieces, gap_groups = _gaps(query, roads, places, pieces)
+    return {
+        "district": district,
+        "towns": towns,
+        "villages": villages,
+        "gaps": gaps,
+        "gap_pieces": gap_pieces,
+        "gap_groups": gap_groups,
+    }
+
+
+def _gaps(
+    query: CoverageQuery, roads: _Roads, places: _Places, pieces: _Pieces
+) -> tuple[list[dict], _Pieces, list[np.ndarray]]:
+    """Connected stretches of people roads beyond the largest threshold, longest first.
+
+    Returns the gap records (at most `MAX_GAP_FEATURES`), the uncovered pieces and, per
+    gap, the indices of its pieces (geometry is cut only when a layer is asked for).
+    """
+    K = len(query.minutes)
+    out = pieces.take((pieces.lvl1 == K) & places.people[pieces.r])
+    m = len(out.r)
+    if not m:
+        return [], out, []
+    n = int(max(roads.u.max(), roads.v.max())) + 1
+    # Pieces are joined through the nodes they reach (g0 = 0 at u, g1 = 1 at v).
+    at_u = out.g0 == 0
+    at_v = out.g1 == 1
+    rows = np.concatenate([np.flatnonzero(at_u), np.flatnonzero(at_v)])
+    cols = np.concatenate([roads.u[out.r[at_u]], roads.v[out.r[at_v]]]) + m
+    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m + n, m + n))
+    _, label = csgraph.connected_components(graph, directed=False)
+    _, comp = np.unique(label[:m], return_inverse=True)
+    comp = comp.ravel()
+    length = out.length(roads)
+    glen = np.bincount(comp, weights=length)
+    order = np.lexsort((np.arange(len(glen)), -glen))[:MAX_GAP_FEATURES]
+    gtime = np.full(len(glen), np.inf)
+    np.minimum.at(gtime, comp, np.minimum(out.t0, out.t1))
+    T = len(places.towns) + 1
+    town_len = np.zeros((len(glen), T))
+    np.add.at(town_len, (comp, places.road_town[out.r]), length)
+    gtown = town_len.argmax(axis=1)
+    members = np.argsort(comp, kind="stable")
+    bounds = np.searchsorted(comp[members], np.arange(len(glen) + 1))
+    gaps, groups = [], []
+    for rank, c in enumerate(order.tolist(), start=1):
+        idx = members[bounds[c] : bounds[c + 1]]
+        t = float(gtime[c])
+        gaps.append(
+            {
+                "rank": rank,
+                "length_km": round(float(glen[c]) / 1000, 3),
+                "town": places.town_label(int(gtown[c])),
+                "town_code": places.town_code(int(gtown[c])),
+                "nearest_station_min": round(t / 60, 1) if math.isfinite(t) else None,
+                "pieces": len(idx),
+            }
+        )
+        groups.append(idx)
+    return gaps, out, groups
+
+
+def _notices(net: Network, stations: pd.DataFrame, places: _Places) -> list[dict]:
+    codes = ["towns_approximate"]
+    if net.schematic:
+        codes.append("schematic_network")
+    if len(stations) and (stations["source"] == "sample").any():
+        codes.append("sample_stations")
+    if len(places.villages) == 0:
+        codes.append("no_villages")
+    elif places.villages["schematic"].any():
+        codes.append("schematic_villages")
+    return [{"code": c, "zh": NOTICES[c][0], "en": NOTICES[c][1]} for c in codes]
+
+
+# -- Flask-free provider ------------------------------------------------------------------------
+
+
+class CoverageProvider:
+    """Hands out a :class:`CoverageEngine` for the active network, rebuilding it when the
+    active network changes (as :class:`geoservice.nearest.EngineProvider` does)."""
+
+    def __init__(self, library: NetworkLibrary, store: Store) -> None:
+        self.library = library
+        self.store = store
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._engine: CoverageEngine | None = None
+
+    def get(self) -> CoverageEngine:
+        token = self.library.token()
+        if token != self._token:
+            with self._lock:
+                if token != self._token:
+                    self._engine = CoverageEngine(self.library.load(), self.store, self.library)
+                    self._token = token
+        return self._engine

@@ -1,0 +1,684 @@
+"""Publish coverage as a self-contained static site (``flask coverage publish``).
+
+The folder holds:
+
+``index.html``
+    A Folium map (zh-Hans): coverage areas by threshold, cross-coverage shading,
+    catchments, uncovered roads, suggested sites, stations, a per-town table, a legend and
+    the notices. Every script, style and font is copied into ``vendor/`` and referenced
+    by a relative URL: the page opens from ``file://`` without internet.
+``*.geojson``
+    The layers (WGS84): ``areas``, ``cross``, ``catchments``, ``uncovered``, ``stations``,
+    ``suggested_sites``.
+``coverage_by_town.csv`` / ``.xlsx``
+    The figures per town (Chinese headers; text cells neutralised for spreadsheets).
+``charts/*.png``
+    A chart per town and one for the district (matplotlib, Noto Sans CJK).
+``coverage.json``
+    Every figure, as the API gives it.
+
+Publishing is deterministic: the same data give the same bytes except the one line of
+``index.html`` that says when it was published (element ids, PNG metadata and the
+spreadsheet's timestamps are fixed). The site is written into a temporary folder beside
+the target and swapped in only when complete, so a failed publish leaves the old site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import re
+import shutil
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from unittest import mock
+
+import branca.element
+import folium
+import folium.plugins
+import numpy as np
+
+from geoservice import assets, escape, siting
+from geoservice import hours as _hours
+from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery
+from geoservice.errors import PublishError
+from geoservice.model import STATION_KINDS
+
+__all__ = ["find_cjk_font", "publish"]
+
+#: Colours of the coverage areas, smallest threshold first.
+AREA_COLORS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fdae61", "#f46d43")
+CROSS_COLOR = "#3f007d"
+UNCOVERED_COLOR = "#d7301f"
+SITE_COLOR = "#08519c"
+#: The fonts matplotlib may use for Chinese labels, best first.
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Serif CJK SC",
+    "WenQuanYi Zen Hei",
+    "Source Han Sans SC",
+)
+#: Font files to look for when matplotlib's cached font list predates the font.
+CJK_FILES = ("NotoSansCJK-Regular", "NotoSansCJKsc-Regular", "NotoSerifCJK-Regular",
+             "wqy-zenhei")  # fmt: skip
+#: Simplification of the map's copies of the layers (metres; the GeoJSON files are full).
+_MAP_TOLERANCE_DEG = 3 / 111_000
+_FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+_FIXED_W3CDTF = "2000-01-01T00:00:00Z"
+_LOCK = threading.Lock()
+
+TOWN_HEADERS = {
+    "code": "乡镇代码",
+    "name": "乡镇（街道，近似）",
+    "road_km": "居民生产道路（公里）",
+    "all_road_km": "全路网道路（公里）",
+    "villages": "已定位村庄（社区）数",
+    "villages_schematic": "其中示意位置",
+    "acftu_share": "1公里内道路占比（全总标准）",
+}
+
+
+def find_cjk_font() -> str:
+    """Path of a font with Chinese glyphs, found through matplotlib's font manager.
+
+    Raises
+    ------
+    PublishError
+        No CJK font is installed (``bash .ci/setup`` installs Debian's ``fonts-noto-cjk``).
+    """
+    from matplotlib import font_manager
+
+    def weight(f) -> int:
+        w = f.weight if isinstance(f.weight, int) else 400
+        return abs(w - 400) + (0 if f.style == "normal" else 1000)
+
+    for family in CJK_FONTS:
+        found = [f for f in font_manager.fontManager.ttflist if f.name == family]
+        if found:
+            return min(found, key=lambda f: (weight(f), f.fname)).fname
+    # A font installed after matplotlib cached its font list: look on disk.
+    files = sorted(font_manager.findSystemFonts())
+    for stem in CJK_FILES:
+        for path in files:
+            if Path(path).name.lower().startswith(stem.lower()):
+                font_manager.fontManager.addfont(path)
+                return path
+    msg = (
+        "未找到中文字体，无法绘制图表；请安装 fonts-noto-cjk（bash .ci/setup）/ "
+        "no CJK font found for the charts: install Debian's fonts-noto-cjk (bash .ci/setup)"
+    )
+    raise PublishError(msg)
+
+
+# -- the whole site ---------------------------------------------------------------------------
+
+
+def publish(
+    engine: CoverageEngine,
+    out: Path,
+    args: Mapping[str, object] | None = None,
+    *,
+    allow_sample: bool = False,
+    now: dt.datetime | None = None,
+) -> str:
+    """Compute coverage and suggested sites for ``args`` and write the static site.
+
+    Parameters
+    ----------
+    engine : CoverageEngine
+    out : Path
+        The site folder; replaced as a whole (a ``README.md`` in it is kept).
+    args : mapping
+        Coverage parameters (``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``) and
+        ``n``, the number of suggested sites (0 for none).
+    allow_sample : bool
+        Needed when the stations are sample data or the network is schematic.
+    now : datetime, optional
+        The publication time printed on the map (default: now).
+
+    Returns
+    -------
+    str
+        A short report of what was written.
+
+    Raises
+    ------
+    ParameterError
+        Bad parameters.
+    PublishError
+        Sample data or a schematic network without ``allow_sample``; no CJK font.
+    """
+    args = dict(args or {})
+    raw_n = args.pop("n", None)
+    query = CoverageQuery.parse(args)
+    n = (
+        0
+        if str(raw_n).strip() == "0"
+        else siting.SitingQuery.parse({**args, "minutes": query.minutes[-1], "n": raw_n}).n
+    )
+    font = find_cjk_font()
+    cov = engine.compute(query)
+    problems = []
+    if cov.network["schematic"]:
+        problems.append("路网为示意路网 / the road network is schematic")
+    if cov.sample:
+        problems.append("驿站为示例数据 / the stations are sample data")
+    if problems and not allow_sample:
+        msg = (
+            "；".join(problems)
+            + "。确需发布请加 --allow-sample（地图将标明）/ add --allow-sample to publish "
+            "anyway (the map then says so)"
+        )
+        raise PublishError(msg)
+    suggested = None
+    if n:
+        sq = siting.SitingQuery(
+            coverage=CoverageQuery(**{**query.__dict__, "minutes": query.minutes[-1:]}), n=n
+        )
+        suggested = siting.suggest(engine, sq)
+    now = _hours.as_local(now)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
+        files = _write_site(tmp, cov, suggested, font, now, engine)
+        readme = out / "README.md"
+        if readme.is_file():
+            shutil.copy2(readme, tmp / "README.md")
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return (
+        f"已发布 / published {len(files)} files to {out} "
+        f"({len(cov.stations)} 个站点 stations, {len(cov.towns)} 个乡镇 towns"
+        + (f", {len(suggested.sites)} 个建议站址 suggested sites" if suggested else "")
+        + ")"
+    )
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Put the finished folder in place of the old one (each step a rename)."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+    try:
+        tmp.rename(out)
+    except OSError:
+        if old is not None:
+            old.rename(out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_site(
+    folder: Path, cov: Coverage, suggested, font: str, now: dt.datetime, engine: CoverageEngine
+) -> list[str]:
+    files: list[str] = []
+    layers = cov.layers()
+    sites_fc = (
+        suggested.to_geojson() if suggested else {"type": "FeatureCollection", "features": []}
+    )
+    sites_fc = {"type": "FeatureCollection", "features": sites_fc["features"]}
+    for name, fc in [*layers.items(), ("suggested_sites", sites_fc)]:
+        _write_text(folder / f"{name}.geojson", _json(fc))
+        files.append(f"{name}.geojson")
+    figures = cov.to_dict()
+    if suggested is not None:
+        # Solver timings would make two publications of the same data differ.
+        answer = suggested.to_dict()
+        for part in ("solver", "greedy"):
+            answer[part] = {k: v for k, v in answer[part].items() if "seconds" not in k}
+        figures["suggested"] = answer
+    _write_text(folder / "coverage.json", _json(figures))
+    files.append("coverage.json")
+    header, rows = town_table(cov)
+    _write_csv(folder / "coverage_by_town.csv", header, rows)
+    _write_xlsx(folder / "coverage_by_town.xlsx", header, rows)
+    files += ["coverage_by_town.csv", "coverage_by_town.xlsx"]
+    (folder / "charts").mkdir()
+    charts = _charts(folder / "charts", cov, font)
+    files += [f"charts/{c}" for c in charts]
+    vendor = folder / "vendor"
+    shutil.copytree(assets.vendor_dir(), vendor, ignore=shutil.ignore_patterns("fetch.sh", "*.sh"))
+    files.append("vendor/")
+    roads = engine.networks[cov.query.mode].major_roads()
+    _write_text(folder / "index.html", _map_html(cov, layers, sites_fc, roads, charts, now, engine))
+    files.append("index.html")
+    return files
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def town_table(cov: Coverage) -> tuple[list[str], list[list[object]]]:
+    """Header (Chinese) and rows of the per-town figures, the district last."""
+    minutes = cov.query.to_dict()["minutes"]
+    header = [TOWN_HEADERS[k] for k in ("code", "name", "road_km", "all_road_km")]
+    for m in minutes:
+        header += [
+            f"{m}分钟覆盖道路（公里）",
+            f"{m}分钟道路覆盖率",
+            f"{m}分钟覆盖面积（平方公里）",
+            f"{m}分钟双站覆盖道路（公里）",
+            f"{m}分钟全路网覆盖率",
+            f"{m}分钟村庄覆盖率",
+        ]
+    header += [TOWN_HEADERS[k] for k in ("villages", "villages_schematic", "acftu_share")]
+    rows = []
+    for t in [*cov.towns, {"code": "110118", "name": "密云区（全区）", **cov.district}]:
+        row: list[object] = [t["code"], t["name"], t["road_km"], t["all_road_km"]]
+        for th in t["thresholds"]:
+            row += [
+                th["covered_km"],
+                th["covered_share"],
+                th["area_km2"],
+                th["cross_km"],
+                th["all_roads"]["covered_share"],
+                th["villages_share"],
+            ]
+        row += [t["villages"], t["villages_schematic"], t["acftu_share"]]
+        rows.append(row)
+    return header, rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(header)
+        for row in rows:
+            w.writerow(["" if v is None else escape.spreadsheet_cell(v) for v in row])
+
+
+def _write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """An XLSX file whose bytes depend only on its content (fixed zip and core times)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "乡镇覆盖"
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([escape.spreadsheet_cell(v) for v in row])
+    for i, h in enumerate(header, start=1):
+        ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, min(30, len(h) * 2))
+    fixed = dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    buf = io.BytesIO()
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", _FIXED_W3CDTF.encode(), data)
+            fixed_info = zipfile.ZipInfo(info.filename, date_time=_FIXED_ZIP_TIME)
+            fixed_info.compress_type = zipfile.ZIP_DEFLATED
+            fixed_info.external_attr = 0o600 << 16
+            dst.writestr(fixed_info, data)
+
+
+# -- charts ---------------------------------------------------------------------------------
+
+
+def _charts(folder: Path, cov: Coverage, font: str) -> list[str]:
+    """One PNG per town and one for the district: shares by threshold."""
+    from matplotlib import font_manager
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    prop = font_manager.FontProperties(fname=font)
+    minutes = cov.query.to_dict()["minutes"]
+    names = []
+    entries = [("district", "密云区（全区）", cov.district, False)] + [
+        (t["code"] or "unassigned", t["name"], t, True)
+        for t in cov.towns
+        if t["all_road_km"] > 0 or t["villages"] > 0
+    ]
+    for key, label, fig_data, approximate in entries:
+        fig = Figure(figsize=(6.4, 3.6), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        x = np.arange(len(minutes))
+        width = 0.26
+        series = [
+            (
+                "居民生产道路覆盖率",
+                [th["covered_share"] for th in fig_data["thresholds"]],
+                "#1a9850",
+            ),
+            ("双站覆盖", [th["cross_share"] for th in fig_data["thresholds"]], CROSS_COLOR),
+            (
+                "村庄（社区）覆盖率",
+                [th["villages_share"] for th in fig_data["thresholds"]],
+                "#fdae61",
+            ),
+        ]
+        for i, (name, values, color) in enumerate(series):
+            vals = [0.0 if v is None else 100 * v for v in values]
+            ax.bar(x + (i - 1) * width, vals, width, label=name, color=color)
+        ax.set_xticks(x, [f"{m} 分钟" for m in minutes], fontproperties=prop)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("百分比 %", fontproperties=prop)
+        title = f"{label}{'（近似）' if approximate else ''} · {MODE_LABELS[cov.query.mode]}覆盖"
+        ax.set_title(title, fontproperties=prop)
+        share = fig_data["acftu_share"]
+        ax.axhline(0 if share is None else 100 * share, color="#555", ls="--", lw=1)
+        ax.legend(prop=prop, fontsize=8, loc="upper left")
+        ax.text(
+            0.99,
+            0.97,
+            f"1 公里内道路：{'—' if share is None else f'{100 * share:.1f}%'}（虚线）",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontproperties=prop,
+            fontsize=8,
+        )
+        fig.tight_layout()
+        name = f"{_safe(key)}.png"
+        # No software or date metadata: the bytes depend on the figures only.
+        fig.savefig(folder / name, format="png", metadata={"Software": None})
+        names.append(name)
+    return names
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_-]", "_", key)
+
+
+# -- the map --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _fixed_ids() -> Iterator[None]:
+    """Number folium/branca element ids in creation order instead of random ids."""
+    counter = itertools.count()
+
+    def numbered(_self: branca.element.Element) -> str:
+        return f"{next(counter):08x}"
+
+    with _LOCK, mock.patch.object(branca.element.Element, "_generate_id", numbered):
+        yield
+
+
+def _escaped(fc: dict, keep: tuple[str, ...] = ("color",)) -> dict:
+    """Copy of a FeatureCollection whose text properties are HTML-escaped (folium puts
+    tooltip values into innerHTML and template literals)."""
+    feats = []
+    for f in fc["features"]:
+        props = {
+            k: (v if k in keep or not isinstance(v, str) else escape.html(v))
+            for k, v in f["properties"].items()
+        }
+        feats.append({**f, "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _simplified(fc: dict) -> dict:
+    import shapely
+
+    feats = []
+    for f in fc["features"]:
+        geom = f["geometry"]
+        if geom is not None:
+            g = shapely.simplify(shapely.from_geojson(json.dumps(geom)), _MAP_TOLERANCE_DEG)
+            geom = json.loads(shapely.to_geojson(shapely.set_precision(g, 1e-6)))
+        feats.append({**f, "geometry": geom})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _map_html(cov, layers, sites_fc, roads, charts, now, engine) -> str:
+    with _fixed_ids():
+        try:
+            assets.use_local_assets("vendor")
+            m = _build_map(cov, layers, sites_fc, roads, charts, engine)
+            page = m.get_root().render()
+        finally:
+            assets.use_local_assets()
+    page = page.replace("<html>", '<html lang="zh-Hans">', 1)
+    title = f"密云区暖心驿站覆盖地图 · {MODE_LABELS[cov.query.mode]}"
+    page = page.replace("<head>", f"<head>\n<title>{escape.html(title)}</title>", 1)
+    stamp = now.strftime("%Y-%m-%d %H:%M")
+    # The one line that changes from one publication to the next.
+    line = f'<div id="published" class="published">发布时间 / published: {stamp}</div>\n'
+    return page.replace("</body>", line + "</body>", 1)
+
+
+def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium.Map:
+    store = engine.store
+    m = folium.Map(location=(40.50, 117.05), zoom_start=10, tiles=None, control_scale=True)
+    boundary = store.read("boundary")
+    b = boundary.total_bounds
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    folium.GeoJson(
+        json.loads(boundary[["geometry"]].to_json()),
+        name="密云区界",
+        style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
+        interactive=False,
+    ).add_to(m)
+    reservoir = store.read("reservoir")
+    folium.GeoJson(
+        json.loads(reservoir[["geometry"]].to_json()),
+        name="密云水库（近似）",
+        style_function=lambda _f: {
+            "color": "#1f78b4",
+            "weight": 1,
+            "fillColor": "#a6cee3",
+            "fillOpacity": 0.6,
+        },
+        interactive=False,
+    ).add_to(m)
+    folium.GeoJson(
+        roads,
+        name="主要道路" + ("（示意路网）" if cov.network["schematic"] else ""),
+        style_function=lambda _f: {"color": "#9e9e9e", "weight": 1.5, "opacity": 0.8},
+        interactive=False,
+    ).add_to(m)
+    minutes = cov.query.to_dict()["minutes"]
+    mode_label = MODE_LABELS[cov.query.mode]
+    areas = _simplified(_escaped(layers["areas"]))
+    for feat in areas["features"]:  # largest threshold first
+        k = minutes.index(feat["properties"]["minutes"])
+        color = AREA_COLORS[k % len(AREA_COLORS)]
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": [feat]},
+            name=f"{feat['properties']['minutes']} 分钟{mode_label}覆盖",
+            style_function=lambda _f, c=color: {
+                "color": c,
+                "weight": 0.5,
+                "fillColor": c,
+                "fillOpacity": 0.45,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["label", "area_km2"], aliases=["", "面积 km²"]),
+        ).add_to(m)
+    cross = _simplified(_escaped(layers["cross"]))
+    if cross["features"]:
+        folium.GeoJson(
+            cross,
+            name="双站覆盖（≥2 个站点）",
+            style_function=lambda _f: {
+                "color": CROSS_COLOR,
+                "weight": 0.5,
+                "fillColor": CROSS_COLOR,
+                "fillOpacity": 0.25,
+                "dashArray": "4 4",
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        ).add_to(m)
+    catch = _simplified(_escaped(layers["catchments"]))
+    if catch["features"]:
+        folium.GeoJson(
+            catch,
+            name="服务范围（最近站点）",
+            show=False,
+            style_function=lambda f: {
+                "color": f["properties"]["color"],
+                "weight": 2,
+                "opacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name", "road_km"], aliases=["站点", "道路 km"]),
+        ).add_to(m)
+    gaps = _simplified(_escaped(layers["uncovered"]))
+    if gaps["features"]:
+        folium.GeoJson(
+            gaps,
+            name=f"未覆盖道路（超过 {minutes[-1]} 分钟）",
+            style_function=lambda _f: {"color": UNCOVERED_COLOR, "weight": 1.5, "opacity": 0.7},
+            tooltip=folium.GeoJsonTooltip(
+                fields=["rank", "town", "length_km", "nearest_station_min"],
+                aliases=["空白区", "乡镇（近似）", "长度 km", "最近站点（分钟）"],
+            ),
+        ).add_to(m)
+    stations = _escaped(layers["stations"])
+    if stations["features"]:
+        folium.GeoJson(
+            stations,
+            name=f"驿站（{len(stations['features'])}）",
+            marker=folium.CircleMarker(
+                radius=5,
+                color="#ffffff",
+                weight=1.5,
+                fill=True,
+                fill_color="#d63e2a",
+                fill_opacity=0.9,
+            ),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["name", "kind_label", "opening_hours"], aliases=["", "类型", "开放时间"]
+            ),
+        ).add_to(m)
+    sites = _escaped(sites_fc)
+    if sites["features"]:
+        folium.GeoJson(
+            sites,
+            name=f"建议新站址（{len(sites['features'])}）",
+            marker=folium.CircleMarker(
+                radius=8,
+                color="#ffffff",
+                weight=2,
+                fill=True,
+                fill_color=SITE_COLOR,
+                fill_opacity=0.95,
+            ),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["rank", "town", "added_road_km", "added_villages"],
+                aliases=["建议站址", "乡镇（近似）", "新增覆盖道路 km", "新增覆盖村庄"],
+            ),
+        ).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    html = m.get_root().html
+    html.add_child(folium.Element(_notices_html(cov)))
+    html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
+    html.add_child(folium.Element(_table_html(cov, charts)))
+    return m
+
+
+def _box(style: str, body: str, cls: str) -> str:
+    return (
+        f'<div class="{cls}" style="position:fixed;z-index:1000;background:rgba(255,255,255,.95);'
+        f"border-radius:6px;padding:6px 10px;box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;"
+        f'line-height:1.5;{style}">{body}</div>'
+    )
+
+
+def _notices_html(cov: Coverage) -> str:
+    lines = [
+        f"{escape.html(n['zh'])}<br><small style='color:#666'>{escape.html(n['en'])}</small>"
+        for n in cov.notices
+    ]
+    q = cov.query
+    kinds = "、".join(STATION_KINDS.get(k, k) for k in q.kinds)
+    head = (
+        f"<b>密云区暖心驿站覆盖（{escape.html(MODE_LABELS[q.mode])}）</b><br>"
+        f"{len(cov.stations)} 个站点（{escape.html(kinds)}）"
+        + (f"，{escape.html(q.at.strftime('%Y-%m-%d %H:%M'))} 开放" if q.at else "")
+    )
+    return _box(
+        "top:10px;left:54px;max-width:380px;background:rgba(255,248,225,.96);"
+        "border:1px solid #e0b252",
+        f"{head}<details open><summary style='cursor:pointer'>说明 / notes</summary>"
+        + "<br>".join(lines)
+        + "</details>",
+        "coverage-notices",
+    )
+
+
+def _legend_html(cov: Coverage, has_sites: bool) -> str:
+    minutes = cov.query.to_dict()["minutes"]
+    swatch = '<span style="display:inline-block;width:14px;height:10px;margin-right:6px;{}"></span>'
+    items = [
+        swatch.format(f"background:{AREA_COLORS[k % len(AREA_COLORS)]};opacity:.8")
+        + f"{m} 分钟内可达"
+        for k, m in enumerate(minutes)
+    ]
+    items.append(
+        swatch.format(f"border:1px dashed {CROSS_COLOR};background:rgba(63,0,125,.25)")
+        + "可达 2 个及以上站点"
+    )
+    items.append(
+        swatch.format(f"border-top:3px solid {UNCOVERED_COLOR};height:3px") + "未覆盖道路（空白区）"
+    )
+    items.append(swatch.format("background:#d63e2a;border-radius:50%;width:10px") + "驿站")
+    if has_sites:
+        items.append(
+            swatch.format(f"background:{SITE_COLOR};border-radius:50%;width:12px") + "建议新站址"
+        )
+    items.append(f"道路缓冲 {cov.query.buffer_m:g} 米绘制覆盖范围")
+    return _box("bottom:28px;right:10px;", "<br>".join(items), "coverage-legend")
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _table_html(cov: Coverage, charts: list[str]) -> str:
+    minutes = cov.query.to_dict()["minutes"]
+    head = "".join(f"<th>{m}分钟</th>" for m in minutes)
+    rows = []
+    entries = [*cov.towns, {"code": "", "name": "全区", **cov.district}]
+    chart_of = {c.removesuffix(".png"): c for c in charts}
+    for t in entries:
+        key = _safe(t["code"] or "unassigned") if t["name"] != "全区" else "district"
+        shares = "".join(f"<td>{_pct(th['covered_share'])}</td>" for th in t["thresholds"])
+        acftu = _pct(t["acftu_share"])
+        chart = chart_of.get(key)
+        name = escape.html(t["name"])
+        if chart:
+            name = f'<a href="charts/{escape.html(chart)}" target="_blank">{name}</a>'
+        rows.append(
+            f"<tr><td>{name}</td><td>{t['road_km']:.1f}</td>{shares}<td>{acftu}</td>"
+            f"<td>{t['villages']}</td></tr>"
+        )
+    table = (
+        '<details><summary style="cursor:pointer;font-weight:bold">各乡镇覆盖率（近似）</summary>'
+        '<table style="border-collapse:collapse;font-size:11px" class="coverage-table">'
+        f"<tr><th>乡镇</th><th>道路km</th>{head}<th>1公里内</th><th>村庄</th></tr>"
+        + "".join(rows)
+        + "</table><small>道路：居民生产道路（不含高速公路及居民点外的小路）；"
+        '<a href="coverage_by_town.csv">CSV</a> · <a href="coverage_by_town.xlsx">XLSX</a>'
+        "</small></details>"
+    )
+    return _box("bottom:48px;left:10px;max-height:60vh;overflow:auto;", table, "coverage-towns")
