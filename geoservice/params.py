@@ -228,12 +228,16 @@ def number(
             f"{name} must be a finite number, not {excerpt(raw)}",
         )
     if not lo <= x <= hi:
-        raise ParameterError(
-            name,
-            f"{name} 应在 {_fmt(lo)} 到 {_fmt(hi)} 之间，而不是 {_fmt(x)}",
-            f"{name} must be between {_fmt(lo)} and {_fmt(hi)}, not {_fmt(x)}",
-        )
+        raise _out_of_range(name, lo, hi, _fmt(x))
     return x
+
+
+def _out_of_range(name: str, lo: float, hi: float, shown: str) -> ParameterError:
+    return ParameterError(
+        name,
+        f"{name} 应在 {_fmt(lo)} 到 {_fmt(hi)} 之间，而不是 {shown}",
+        f"{name} must be between {_fmt(lo)} and {_fmt(hi)}, not {shown}",
+    )
 
 
 def _fmt(x: float) -> str:
@@ -281,11 +285,7 @@ def integer(raw: object, name: str, lo: int, hi: int, *, default: int | None = N
             f"{name} must be a whole number {lo}–{hi}, not {excerpt(raw)}",
         )
     if not lo <= value <= hi:
-        raise ParameterError(
-            name,
-            f"{name} 应在 {lo} 到 {hi} 之间，而不是 {excerpt(value, 12)}",
-            f"{name} must be between {lo} and {hi}, not {excerpt(value, 12)}",
-        )
+        raise _out_of_range(name, lo, hi, excerpt(value, 12))
     return value
 
 
