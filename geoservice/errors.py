@@ -307,3 +307,19 @@ class TourError(ParameterError):
 
 class TourNotFoundError(GeoserviceError, LookupError):
     """No saved tour plan has that id (HTTP 404)."""
+
+
+class TourBusyError(GeoserviceError, RuntimeError):
+    """As many tours are being planned as the service allows at once (HTTP 503, retry).
+
+    Parameters
+    ----------
+    retry_after : int
+        Seconds after which a retry is likely to be served.
+    """
+
+    def __init__(self, retry_after: int = 10) -> None:
+        self.retry_after = retry_after
+        self.zh = "正在计算其他方案，请稍后再试"
+        self.en = "other tours are being planned; please retry shortly"
+        super().__init__(f"{self.zh} / {self.en}")
