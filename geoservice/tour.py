@@ -88,6 +88,7 @@ REASONS = {
         "cannot be served even alone in one working day (window, service or drive too long)"
     ),
     "not_planned": "可选站点，天数内排不下 / optional stop that did not fit in the days",
+    "no_room": "必选站点，天数内排不下 / mandatory stop that does not fit in the days",
 }
 
 Progress = Callable[[str, int, int], None]
@@ -1211,7 +1212,7 @@ def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budge
         "请增加天数、延长工作时间或把部分站点设为可选",
         f"the mandatory stops do not fit in {problem.days} day(s) ({len(missing)} left over); "
         f"they need about {estimate} days: add days, lengthen the day or make some optional",
-        stops=[_unserved(stops[i], "not_planned") | {"reason_code": "no_room"} for i in missing],
+        stops=[_unserved(stops[i], "no_room") for i in missing],
         days_needed=estimate,
     )
 

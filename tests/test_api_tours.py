@@ -281,6 +281,7 @@ def test_more_mandatory_work_than_fits_is_a_422_with_days_needed(client):
     assert f"约需 {body['days_needed']} 天" in body["message_zh"]
     assert body["stops"]
     assert {s["reason_code"] for s in body["stops"]} == {"no_room"}
+    assert all(s["reason"].startswith("必选站点，天数内排不下") for s in body["stops"])
 
 
 @pytest.mark.parametrize(

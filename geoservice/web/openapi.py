@@ -617,7 +617,7 @@ _HHMM = {"type": "string", "pattern": r"^([01]\d|2[0-3]|24):[0-5]\d$", "example"
 _DATE = {"type": "string", "format": "date", "pattern": r"^2\d\d\d-\d\d-\d\d$"}
 _STOP_ID = {"type": "string", "minLength": 1, "maxLength": params.MAX_ITEM_CHARS}
 _TOUR_ID = {"type": "string", "pattern": r"^\d{8}-\d{6}-[0-9a-f]{6}$"}
-_REASON_CODES = [*tour.REASONS, "no_room"]
+_REASON_CODES = list(tour.REASONS)
 
 
 def _tour_schemas() -> dict:

@@ -169,6 +169,12 @@
     return hours + " 小时" + (m % 60 ? " " + (m % 60) + " 分" : "");
   }
 
+  // Hours as the summary shows them: "3.1 小时" (minutes under an hour).
+  function hoursText(hours) {
+    var v = Number(hours) || 0;
+    return v < 1 ? minutesText(v * 60) : v.toFixed(1).replace(/\.0$/, "") + " 小时";
+  }
+
   function kmText(km) {
     var v = Number(km) || 0;
     return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + " 公里";
@@ -593,7 +599,9 @@
       var group = h("optgroup");
       group.label = (KIND[kind] || {}).label || kind;
       rows.forEach(function (s) {
-        var option = h("option", null, clip(s.name, NAME_MAX) + "（" + townName(s) + "）");
+        var town = townName(s);
+        var text = String(s.name).indexOf(town) >= 0 ? s.name : s.name + "（" + town + "）";
+        var option = h("option", null, clip(text, NAME_MAX));
         option.value = s.id;
         option.setAttribute("dir", "auto");
         group.appendChild(option);
@@ -778,7 +786,6 @@
     if (status === 422 && a.days_needed) {
       var box = notice(el.planNotices, "error",
         body.days + " 天内排不下全部必选站点，大约需要 " + a.days_needed + " 天", zh);
-      if (stops.length) box.appendChild(stopList(stops, "未能排入的站点"));
       var actions = h("div", "cv-actions");
       if (a.days_needed <= LIMITS.days) {
         var more = h("button", "cv-btn cv-btn-primary", "改为 " + a.days_needed + " 天并重新规划");
@@ -792,6 +799,7 @@
       actions.appendChild(h("span", "cv-help",
         "也可以延长每天的工作时间，或把部分站点设为“可选”。"));
       box.appendChild(actions);
+      if (stops.length) box.appendChild(stopList(stops, "未能排入的必选站点", 8));
     } else if (status === 422 && stops.length) {
       var refused = notice(el.planNotices, "error", "以下 " + stops.length + " 个站点无法安排", zh);
       refused.appendChild(stopList(stops, null));
@@ -831,11 +839,12 @@
     }
   }
 
-  function stopList(stops, title) {
+  function stopList(stops, title, most) {
+    var limit = most || 50;
     var wrap = h("div", "cv-problems");
     if (title) wrap.appendChild(h("p", "cv-problems-title", title));
     var list = h("ul", "cv-problem-list");
-    stops.slice(0, 50).forEach(function (s) {
+    stops.slice(0, limit).forEach(function (s) {
       var li = h("li");
       var known = BY_ID[s.id];
       li.appendChild(dataText("strong", null, s.name || (known && known.name) || s.id, NAME_MAX));
@@ -844,7 +853,9 @@
       list.appendChild(li);
     });
     wrap.appendChild(list);
-    if (stops.length > 50) wrap.appendChild(h("p", "cv-help", "…另有 " + (stops.length - 50) + " 个"));
+    if (stops.length > limit) {
+      wrap.appendChild(h("p", "cv-help", "…另有 " + (stops.length - limit) + " 个"));
+    }
     return wrap;
   }
 
@@ -859,12 +870,12 @@
     if (state.map) state.map.getContainer().classList.remove("has-plan");
   }
 
-  function numberIcon(day, seq, colour) {
+  function numberIcon(day, seq, colour, schematic) {
     var badge = h("span", "cv-stop-badge", seq);
     badge.style.background = colour;
     badge.style.color = inkOn(colour);
     return L.divIcon({
-      className: "cv-stop cv-stop-day-" + day,
+      className: "cv-stop cv-stop-day-" + day + (schematic ? " is-schematic" : ""),
       html: badge,
       iconSize: [30, 30],
       iconAnchor: [15, 15],
@@ -894,7 +905,7 @@
     (day.stops || []).forEach(function (s) {
       var label = "第 " + day.day + " 天第 " + s.seq + " 站：" + isolate(clip(s.name, NAME_MAX));
       var marker = L.marker([s.lat, s.lon], {
-        icon: numberIcon(day.day, s.seq, style.colour),
+        icon: numberIcon(day.day, s.seq, style.colour, isSchematic(s)),
         title: label,
         alt: label,
         zIndexOffset: 1500,
@@ -993,8 +1004,8 @@
       ["用时", s.days_used + " / " + s.days_available + " 天"],
       ["站点", s.stops_served + " / " + s.stops_requested],
       ["里程", kmText(s.distance_km)],
-      ["车程", minutesText((s.drive_hours || 0) * 60)],
-      ["服务", minutesText((s.service_hours || 0) * 60)],
+      ["车程", hoursText(s.drive_hours)],
+      ["服务", hoursText(s.service_hours)],
     ].forEach(function (pair) {
       var cell = h("div", "cv-summary-cell");
       cell.appendChild(h("dt", null, pair[0]));
