@@ -4,14 +4,14 @@ Each route hands the request over as plain data (query arguments as name → lis
 the raw body and its content type) to one function of :mod:`geoservice.service`, which
 parses every parameter, and sends back the dict it returns. Exceptions map to status codes
 with one JSON error body (:func:`geoservice.errors.error_body`):
-:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422), a network that
-cannot be loaded → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
+:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422; a
+:class:`~geoservice.errors.TourError` adds ``stops`` and ``days_needed``), a network that
+cannot be loaded, tours planned at the concurrency limit (with ``Retry-After``) or a plan that
+cannot be saved → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
 their status with a bilingual message. Nothing a client sends gives a 500.
 """
 
 from __future__ import annotations
-
-import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -198,7 +198,7 @@ def _tours_busy(exc: TourBusyError):
 def _store_unavailable(exc: StoreError):
     # A plan that cannot be saved (disk full, permissions): the detail names files, so it
     # goes to the log only.
-    current_app.logger.log(logging.ERROR, "store error: %s", exc)
+    current_app.logger.error("store error: %s", exc)
     zh, en = "数据暂时无法保存或读取，请稍后再试", "storage unavailable, try again later"
     return jsonify(error_body(503, zh, en)), 503
 
