@@ -311,3 +311,19 @@ class TourNotFoundError(GeoserviceError, LookupError):
 
 class PublishError(GeoserviceError, RuntimeError):
     """A static site cannot be published (sample data not allowed, no CJK font)."""
+
+
+class TourBusyError(GeoserviceError, RuntimeError):
+    """As many tours are being planned as the service allows at once (HTTP 503, retry).
+
+    Parameters
+    ----------
+    retry_after : int
+        Seconds after which a retry is likely to be served.
+    """
+
+    def __init__(self, retry_after: int = 10) -> None:
+        self.retry_after = retry_after
+        self.zh = "正在计算其他方案，请稍后再试"
+        self.en = "other tours are being planned; please retry shortly"
+        super().__init__(f"{self.zh} / {self.en}")

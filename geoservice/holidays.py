@@ -50,6 +50,7 @@ __all__ = [
     "COLUMNS",
     "SHIPPED",
     "Calendar",
+    "CurrentCalendar",
     "HolidayDay",
     "HolidayFileError",
     "ImportSummary",
@@ -196,6 +197,18 @@ class Calendar:
             (r for r in self._days.values() if year is None or r.year == year),
             key=lambda r: r.day,
         )
+
+    def is_day_off(self, day: date) -> bool:
+        """Whether nobody works on `day`: a day off, or a weekend day that is not a
+        make-up working day (the interface of the tour planner's calendars)."""
+        kind = self.kind(day)
+        if kind is not None:
+            return kind == "off"
+        return day.weekday() >= 5
+
+    def is_workday(self, day: date) -> bool:
+        """Whether `day` is a working day (Monday to Friday unless off, or a make-up day)."""
+        return not self.is_day_off(day)
 
     def merged(self, other: Calendar) -> Calendar:
         """This calendar with every arrangement year of `other` replacing its own."""
@@ -533,6 +546,22 @@ def current() -> Calendar:
         if _stamp(folder) != _STATE.stamp:
             return configure(folder)
     return calendar
+
+
+class CurrentCalendar:
+    """Working days by the calendar in force at each call (`current`).
+
+    For objects that live longer than a request, such as the web app's tour planner: a
+    year imported while the service runs is used from the next call on.
+    """
+
+    def is_day_off(self, day: date) -> bool:
+        """See `Calendar.is_day_off`."""
+        return current().is_day_off(day)
+
+    def is_workday(self, day: date) -> bool:
+        """See `Calendar.is_workday`."""
+        return current().is_workday(day)
 
 
 # --- import ---------------------------------------------------------------------------------

@@ -698,3 +698,40 @@ def nearest_map(
         ).add_to(m)
     _ExposeMap().add_to(m)
     return m
+
+
+def caravan_map(
+    store: Store,
+    *,
+    tiles: str | None = None,
+    asset_url: str = assets.VENDOR_URL_DEFAULT,
+    roads_url: str | None = None,
+) -> folium.Map:
+    """The map of the ``/caravan`` page: district, reservoir and the roads basemap.
+
+    The stops to choose from, the depot and the planned routes are drawn by the page's
+    own script (``static/caravan.js``), which toggles them as the user picks stops, so
+    the map itself carries no data layer.
+
+    Parameters
+    ----------
+    store : Store
+        Source of the boundary and the reservoir.
+    tiles : str, optional
+        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+    asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
+        URL of the vendored JS/CSS folder.
+    roads_url : str, optional
+        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`); a schematic
+        network is labelled on the map.
+
+    Returns
+    -------
+    folium.Map
+        The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
+    """
+    m = base_map(store, tiles=tiles, asset_url=asset_url)
+    if roads_url:
+        RoadsBasemap(roads_url).add_to(m)
+    _ExposeMap().add_to(m)
+    return m

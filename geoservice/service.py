@@ -28,23 +28,32 @@ three-line route in ``web/api.py``, one path in ``web/openapi.py``.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from geoservice import catalog, crs, navigation, places
+from geoservice import catalog, crs, navigation, places, tour_export
 from geoservice import params as p
-from geoservice.errors import NetworkError, OsmError
+from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import MODE_LABELS, NetworkLibrary
 from geoservice.store import Store
+from geoservice.tour import Planner
+from geoservice.tour_store import TourStore
 
 __all__ = [
     "BATCH_BODY_MAX",
     "BATCH_KEYS",
     "BATCH_MAX",
+    "TOURS_BODY_MAX",
+    "TOURS_PAGE_MAX",
+    "TOUR_FORMATS",
+    "TOUR_KEYS",
     "Args",
+    "TourFile",
     "health",
     "nearest",
     "nearest_batch",
@@ -53,6 +62,10 @@ __all__ = [
     "sites",
     "station",
     "stations",
+    "tour",
+    "tour_file",
+    "tour_plan",
+    "tours",
     "towns",
 ]
 
@@ -214,3 +227,105 @@ def roads(engine: NearestEngine) -> dict:
     """``GET /api/network/roads``: major roads of the drive network (the offline basemap)."""
     net = engine.networks.get("drive") or next(iter(engine.networks.values()))
     return net.major_roads()
+
+
+# -- caravan tours ---------------------------------------------------------------------------
+
+#: Largest tour request body: 300 stops with a service time, a window and a priority each
+#: take ≈ 60 kB.
+TOURS_BODY_MAX = 512 * 1024
+#: The keys a tour request may have (see :func:`geoservice.tour.parse_request`).
+TOUR_KEYS = (
+    "depot",
+    "stops",
+    "days",
+    "start_date",
+    "skip_days_off",
+    "day_start",
+    "day_end",
+    "lunch_minutes",
+    "service_minutes",
+    "time_windows",
+    "optional",
+)
+#: Most plans one page of ``GET /api/tours`` lists.
+TOURS_PAGE_MAX = 100
+#: Files a saved plan is served as (``/api/tours/<id>.<format>``).
+TOUR_FORMATS = ("gpx", "csv", "xlsx", "geojson", "html")
+
+
+@dataclass(frozen=True)
+class TourFile:
+    """A saved plan as a file: its bytes, media type and ``Content-Disposition``."""
+
+    data: bytes
+    media_type: str
+    disposition: str
+
+
+def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
+    """``POST /api/tours``: plan a multi-day caravan tour and save it.
+
+    Body (JSON object; unknown keys are refused): ``stops`` (ids, kinds or towns; at most
+    300 stops), ``depot``, ``days`` (1–31), ``start_date``, ``skip_days_off``,
+    ``day_start``, ``day_end``, ``lunch_minutes``, ``service_minutes``, ``time_windows``,
+    ``optional`` (see :func:`geoservice.tour.parse_request`).
+
+    Returns
+    -------
+    dict
+        The saved plan ``{"id", "created", "request", "result"}``.
+    """
+    doc = p.json_body(body, content_type, max_bytes=TOURS_BODY_MAX, allowed=TOUR_KEYS)
+    return planner.plan(doc)
+
+
+def tours(tours_: TourStore, args: Args) -> dict:
+    """``GET /api/tours``: saved plans, newest first, ``limit`` (1–100, default 20) at a
+    time from ``offset``."""
+    limit = p.integer(p.arg(args, "limit"), "limit", 1, TOURS_PAGE_MAX, default=20)
+    offset = p.integer(p.arg(args, "offset"), "offset", 0, 10**6, default=0)
+    total = len(tours_.ids())
+    plans = tours_.list(limit, offset)
+    following = offset + limit
+    return {
+        "plans": plans,
+        "count": len(plans),
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+    }
+
+
+def tour(tours_: TourStore, tour_id: str) -> dict:
+    """``GET /api/tours/<tour_id>``: a saved plan (404 when there is none)."""
+    try:
+        return tours_.get(tour_id)
+    except TourNotFoundError:
+        err = ParameterError(
+            "tour_id",
+            f"没有编号为 {excerpt(tour_id)} 的巡回方案",
+            f"no saved tour plan {excerpt(tour_id)}",
+            status=404,
+        )
+        raise err from None
+
+
+def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
+    """``GET /api/tours/<tour_id>.<format>``: a saved plan as GPX, CSV, XLSX, GeoJSON or
+    the printable HTML schedule.
+
+    The HTML schedule is sent ``inline`` (to print from the browser), the others as
+    attachments; both name the file in ASCII and, by RFC 5987, in Chinese.
+    """
+    fmt = p.choice(fmt, "format", TOUR_FORMATS)
+    saved = tour(tours_, tour_id)
+    ascii_name, utf8_name = tour_export.filenames(saved, fmt)
+    kind = "inline" if fmt == "html" else "attachment"
+    quoted = urllib.parse.quote(utf8_name, safe="")
+    return TourFile(
+        data=tour_export.export(saved, fmt),
+        media_type=tour_export.MEDIA_TYPES[fmt],
+        disposition=f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}",
+    )

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from geoservice import navigation, params, places, routing, vrp
-from geoservice.errors import ParameterError, TourError, excerpt
+from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary
 from geoservice.store import Store
@@ -88,16 +88,18 @@ REASONS = {
         "cannot be served even alone in one working day (window, service or drive too long)"
     ),
     "not_planned": "可选站点，天数内排不下 / optional stop that did not fit in the days",
+    "no_room": "必选站点，天数内排不下 / mandatory stop that does not fit in the days",
 }
 
 Progress = Callable[[str, int, int], None]
 
 
 class WeekendCalendar:
-    """Working days are Monday to Friday (the default until a holiday calendar is wired).
+    """Working days are Monday to Friday (the default of :func:`plan` and :class:`Planner`).
 
-    Any object with ``is_day_off(date)`` and ``is_workday(date)`` can replace it, e.g. one
-    that knows China's public holidays and make-up working days.
+    Any object with ``is_day_off(date)`` and ``is_workday(date)`` can replace it: the web
+    app and the CLI use :class:`geoservice.holidays.CurrentCalendar`, which knows China's
+    public holidays and make-up working days.
     """
 
     def is_day_off(self, day: dt.date) -> bool:
@@ -230,10 +232,57 @@ def _catalogue(store: Store, library: NetworkLibrary | None) -> pd.DataFrame:
     st["coord_source"] = np.where(located, st["source"], "missing")
     st["service_minutes"] = STATION_SERVICE_MINUTES
     st["station"] = True
-    cols = ["id", "name", "kind", "town_code", "lon", "lat", "coord_source", "service_minutes"]
+    cols = [
+        "id",
+        "name",
+        "kind",
+        "town_code",
+        "lon",
+        "lat",
+        "coord_source",
+        "service_minutes",
+        "source",
+    ]
     table = pd.concat([sites[[*cols, "station"]], st[[*cols, "station"]]], ignore_index=True)
     table["town"] = table["town_code"].map(town_names).fillna("")
     return table.drop_duplicates("id").reset_index(drop=True)
+
+
+def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict]:
+    """Every site and station a tour could visit, as the planner sees them.
+
+    What a page offers to pick from: the same positions, kinds and default service times
+    :func:`parse_request` uses.
+
+    Returns
+    -------
+    list of dict
+        ``{"id", "name", "kind", "kind_label", "town_code", "town", "lon", "lat",
+        "coord_source", "service_minutes", "station", "sample"}`` per record, ``lon``/``lat``
+        None where no position is known, in the store's order (sites, then stations).
+    """
+    table = _catalogue(store, library)
+    out = []
+    for rec in table.to_dict("records"):
+        located = not (pd.isna(rec["lon"]) or pd.isna(rec["lat"]))
+        kind = str(rec["kind"])
+        out.append(
+            {
+                "id": str(rec["id"]),
+                "name": "" if pd.isna(rec["name"]) else str(rec["name"]),
+                "kind": kind,
+                "kind_label": SITE_KINDS.get(kind) or STATION_KINDS.get(kind, kind),
+                "town_code": "" if pd.isna(rec["town_code"]) else str(rec["town_code"]),
+                "town": str(rec["town"]),
+                "lon": round(float(rec["lon"]), 7) if located else None,
+                "lat": round(float(rec["lat"]), 7) if located else None,
+                "coord_source": str(rec["coord_source"]),
+                "service_minutes": int(rec["service_minutes"]),
+                "station": bool(rec["station"]),
+                "sample": rec["source"] == "sample",
+            }
+        )
+    return out
 
 
 def _town_lookup(store: Store) -> dict[str, str]:
@@ -1141,6 +1190,7 @@ def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budge
     needed from a quick re-plan with more days."""
     mandatory = [i for i in range(problem.m) if not problem.optional[i]]
     lower = problem.days_lower_bound(mandatory)
+    quick = _estimate_budget(budget)
     estimate = None
     trial_days = max(problem.days + 1, lower)
     for _ in range(3):
@@ -1148,7 +1198,7 @@ def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budge
             break
         sub = replace(problem, optional=np.ones(problem.m, dtype=bool), days=trial_days)
         sub.optional[mandatory] = False
-        days, left, _ = sub.solve(_ESTIMATE_SEARCH)
+        days, left, _ = sub.solve(quick)
         if not any(not sub.optional[i] for i in left):
             estimate = sum(1 for d in days if any(not sub.optional[s] for s in d.order))
             break
@@ -1162,8 +1212,22 @@ def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budge
         "请增加天数、延长工作时间或把部分站点设为可选",
         f"the mandatory stops do not fit in {problem.days} day(s) ({len(missing)} left over); "
         f"they need about {estimate} days: add days, lengthen the day or make some optional",
-        stops=[_unserved(stops[i], "not_planned") | {"reason_code": "no_room"} for i in missing],
+        stops=[_unserved(stops[i], "no_room") for i in missing],
         days_needed=estimate,
+    )
+
+
+def _estimate_budget(budget: vrp.Budget) -> vrp.Budget:
+    """The estimate's search: :data:`_ESTIMATE_SEARCH`, never more than the plan's own."""
+
+    def least(a: float | None, b: float | None) -> float | None:
+        return b if a is None else a if b is None else min(a, b)
+
+    return replace(
+        _ESTIMATE_SEARCH,
+        iterations=least(_ESTIMATE_SEARCH.iterations, budget.iterations),
+        no_improvement=least(_ESTIMATE_SEARCH.no_improvement, budget.no_improvement),
+        seconds=min(_ESTIMATE_SEARCH.seconds, budget.seconds),
     )
 
 
@@ -1404,6 +1468,9 @@ class Planner:
         Working-day calendar (``is_day_off``/``is_workday``); default weekends off.
     budget : vrp.Budget
         Search bounds.
+    max_concurrent : int, optional
+        Most plans computed at the same time (each keeps a core busy for seconds); one
+        more is refused with :class:`~geoservice.errors.TourBusyError`. None: no bound.
     """
 
     def __init__(
@@ -1413,12 +1480,14 @@ class Planner:
         tours: TourStore,
         calendar: object | None = None,
         budget: vrp.Budget = SEARCH,
+        max_concurrent: int | None = None,
     ) -> None:
         self.store = store
         self.library = library
         self.tours = tours
         self.calendar = calendar or WeekendCalendar()
         self.budget = budget
+        self._slots = None if max_concurrent is None else threading.BoundedSemaphore(max_concurrent)
         self._lock = threading.Lock()
         self._token: str | None = None
         self._network: Network | None = None
@@ -1444,11 +1513,23 @@ class Planner:
         ------
         ParameterError, TourError
             See :func:`parse_request` and :func:`plan`.
+        TourBusyError
+            ``max_concurrent`` plans are being computed already.
         """
         request = parse_request(body, self.store, self.library)
-        result = plan(
-            request, self.network(), calendar=self.calendar, budget=self.budget, progress=progress
-        )
+        if self._slots is not None and not self._slots.acquire(blocking=False):
+            raise TourBusyError
+        try:
+            result = plan(
+                request,
+                self.network(),
+                calendar=self.calendar,
+                budget=self.budget,
+                progress=progress,
+            )
+        finally:
+            if self._slots is not None:
+                self._slots.release()
         if not save:
             return {"id": None, "created": None, "request": request.normalized, "result": result}
         return self.tours.save(request.normalized, result)

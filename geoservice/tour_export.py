@@ -78,23 +78,52 @@ SCHEMATIC_NOTE = (
 )
 _TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_DAY_COLOURS = (
-    "#d62728",
-    "#1f77b4",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#17becf",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
+#: Colours of the days on maps, told apart with every common colour-vision deficiency
+#: (Okabe & Ito's palette, and Tol's indigo and wine in place of its yellow and black,
+#: which vanish on a light map or look like the base). Days beyond these repeat the
+#: colours with a dash pattern (:func:`day_style`).
+DAY_COLOURS = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#332288",
+    "#56B4E9",
+    "#882255",
+    "#E69F00",
 )
+#: Dash patterns (SVG ``stroke-dasharray``) of each further round of the colours.
+DAY_DASHES = (None, "10 6", "2 6", "14 4 2 4")
 
 
 def day_colour(day: int) -> str:
     """The colour of day ``day`` (1-based) on maps."""
-    return _DAY_COLOURS[(day - 1) % len(_DAY_COLOURS)]
+    return DAY_COLOURS[(day - 1) % len(DAY_COLOURS)]
+
+
+def day_style(day: int) -> dict:
+    """Colour and dash pattern (None: solid) of day ``day``'s route (1-based): the page,
+    the GeoJSON export and the printable schedule draw a day alike."""
+    dash = DAY_DASHES[(day - 1) // len(DAY_COLOURS) % len(DAY_DASHES)]
+    return {"colour": day_colour(day), "dash": dash}
+
+
+def filenames(plan: dict, fmt: str) -> tuple[str, str]:
+    """Download names of a saved plan's file: ASCII, and a Chinese one (UTF-8).
+
+    Built from the plan's id, dates and day count only (never from data such as names),
+    so both are safe in any file system and HTTP header.
+    """
+    ext = {v: k for k, v in FORMATS.items()}[fmt]
+    result = _result(plan)
+    plan_id = str(plan.get("id") or "unsaved")
+    days = result.get("days", [])
+    first = (days[0].get("date") if days else None) or str(plan.get("created") or "")[:10]
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", f"caravan-tour-{plan_id}{ext}")
+    label = "巡回日程" if fmt in ("csv", "xlsx", "html") else "巡回路线"
+    parts = ["大篷车" + label, first, f"{len(days)}天", plan_id]
+    utf8_name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", "_".join(p for p in parts if p) + ext)
+    return ascii_name, utf8_name
 
 
 def _result(plan: dict) -> dict:
@@ -455,7 +484,7 @@ def to_geojson(plan: dict) -> dict:
             "role": "route",
             "day": day["day"],
             "date": day.get("date"),
-            "colour": day_colour(day["day"]),
+            **day_style(day["day"]),
             **day["totals"],
         }
         features.append(route)

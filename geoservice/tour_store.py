@@ -95,10 +95,10 @@ class TourStore:
             msg = f"没有编号为 {plan_id[:40]!r} 的方案 / no saved plan {plan_id[:40]!r}"
             raise TourNotFoundError(msg) from exc
 
-    def list(self, limit: int = 100) -> list[dict]:
-        """Summaries of the newest ``limit`` plans, newest first."""
+    def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Summaries of the newest ``limit`` plans after the newest ``offset``, newest first."""
         out = []
-        for plan_id in self.ids()[::-1][:limit]:
+        for plan_id in self.ids()[::-1][offset : offset + limit]:
             try:
                 out.append(
                     json.loads((self.directory / f"{plan_id}.summary.json").read_text("utf-8"))

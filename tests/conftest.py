@@ -32,6 +32,7 @@ def app(tmp_path):
             "NETWORK_DIR": str(tmp_path / "networks"),
             "NETWORK_DEFAULT": str(SMALL_OSM),
             "TILES": "",
+            "TOURS_DIR": str(tmp_path / "tours"),
         }
     )
 
@@ -107,6 +108,7 @@ def grid_app(tmp_path):
             "TILES": "",
             "NETWORK_DEFAULT": str(SMALL_OSM),
             "NETWORK_DIR": str(tmp_path / "networks"),
+            "TOURS_DIR": str(tmp_path / "tours"),
         }
     )
     app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))

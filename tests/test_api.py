@@ -206,11 +206,20 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
         if r.rule.startswith("/api/")
     }
     assert routes == set(doc["paths"])
+    # The documented tour request plans (201); the plan it saves is the example of the
+    # operations that take a plan id.
+    body = doc["paths"]["/api/tours"]["post"]["requestBody"]["content"]["application/json"]
+    r = client.post("/api/tours", json=body["example"])
+    assert r.status_code == 201, r.get_json()
+    saved = {"tour_id": r.get_json()["id"]}
     for path, item in doc["paths"].items():
         if "get" not in item or path.startswith("/api/nearest") or path.startswith("/api/network"):
             continue  # routing endpoints are exercised in tests/test_api_nearest.py
         params = item["get"].get("parameters", [])
         url = path.replace("{station_id}", "WS001")
+        for p in params:
+            if p["in"] == "path" and p["name"] != "station_id":
+                url = url.replace(f"{{{p['name']}}}", saved.get(p["name"], p["example"]))
         query = {p["name"]: p["example"] for p in params if p["in"] == "query" and "example" in p}
         r = client.get(url, query_string=query)
         assert r.status_code == 200, (path, query, r.get_json())

@@ -175,6 +175,24 @@ def test_outside_the_table_holidays_are_unknown():
     assert not h.is_open(datetime(2023, 10, 7, 10, 0))  # a 2023 make-up Saturday: unknown
 
 
+def test_working_days_for_the_tour_planner():
+    cal = holidays.current()
+    assert cal.is_day_off(date(2026, 10, 1))  # National Day, a Thursday
+    assert cal.is_workday(date(2026, 10, 10))  # a make-up Saturday
+    assert cal.is_day_off(date(2026, 10, 11))  # an ordinary Sunday
+    assert cal.is_workday(date(2026, 10, 12))
+    assert cal.is_day_off(date(2027, 10, 2))  # outside the table: a Saturday is off
+    assert cal.is_workday(date(2027, 10, 1))  # and holidays are unknown
+
+
+def test_current_calendar_follows_an_import(tmp_path):
+    working = holidays.CurrentCalendar()
+    assert working.is_workday(date(2027, 10, 1))
+    holidays.import_file(write_csv(tmp_path / "2027.csv", year_rows()), tmp_path / "holidays")
+    assert working.is_day_off(date(2027, 10, 1))
+    assert working.is_workday(date(2027, 2, 20))  # its make-up Saturday
+
+
 def test_holiday_offsets_and_midnight():
     # The day before and after a day off.
     before = parse("PH -1 day 10:00-12:00")

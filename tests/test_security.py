@@ -3,7 +3,8 @@
 One app (module scope) holds stations and sites imported through the real import path
 with names from a hostile list, plus a 10 kB name written straight into the store (as
 QGIS could) and hostile boundary, reservoir and town names. Every page route of the app
-is found by itself and scanned; ``/`` and ``/nearest`` are opened in headless Chromium.
+is found by itself and scanned; ``/``, ``/nearest`` and ``/caravan`` (a tour planned over
+the hostile stations) are opened in headless Chromium.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def hostile_app(tmp_path_factory):
             "NETWORK_DIR": str(tmp / "networks"),
             "NETWORK_DEFAULT": str(SMALL_OSM),
             "TILES": "",
+            "TOURS_DIR": str(tmp / "tours"),
         }
     )
     store = app.extensions[STORE_KEY]
@@ -604,5 +606,64 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
     assert set(tels) == {"tel:01069041234"}
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "security_nearest_cards.png"))
+    watch.check(page)
+    context.close()
+
+
+@needs_chromium
+def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app):
+    context = chromium.new_context(viewport={"width": 1180, "height": 820}, has_touch=True)
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    watch = _Watch(page)
+    page.goto(live + "/caravan", wait_until="networkidle")
+    page.wait_for_function("() => document.body.classList.contains('caravan-ready')")
+    shown = {sid: maps.clip(name, maps.NAME_DISPLAY_MAX) for sid, name in stored.items()}
+    # No caravan base: the first station is the depot, every other one a stop to pick.
+    depot = page.locator("#cv-depot").input_value()
+    assert (
+        page.locator("#cv-depot option:checked")
+        .evaluate("n => n.textContent")
+        .startswith(shown[depot])
+    )
+    options = page.eval_on_selector_all("#cv-depot option", "os => os.map((o) => o.textContent)")
+    assert all(any(o.startswith(name) for o in options) for name in shown.values())
+    page.locator(".cv-chip[data-kind=reservoir_site]").tap()  # off: only the stations
+    page.locator(".cv-chip[data-kind=warm_station]").tap()
+    names = page.eval_on_selector_all(
+        ".cv-item:not([hidden]) .cv-item-name", "ns => ns.map((n) => n.textContent)"
+    )
+    assert sorted(names) == sorted(n for sid, n in shown.items() if sid != depot)
+    titles = page.eval_on_selector_all(".cv-marker", "ms => ms.map((m) => m.title)")
+    assert {f"\u2068{n}\u2069" for sid, n in shown.items() if sid != depot} <= set(titles)
+    page.locator("#cv-select-shown").tap()
+    with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
+        page.locator("#cv-plan-btn").tap()
+    if resp.value.status == 422:  # stations off the small network's reach: drop, replan
+        page.get_by_role("button", name="取消选择这些站点").tap()
+        with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
+            page.locator("#cv-plan-btn").tap()
+    assert resp.value.status == 201
+    page.wait_for_selector(".cv-day")
+    served = [s for d in resp.value.json()["result"]["days"] for s in d["stops"]]
+    assert len(served) >= 5
+    places = page.eval_on_selector_all(
+        ".cv-row-stop .cv-place-name", "ns => ns.map((n) => n.textContent)"
+    )
+    assert places == [shown[s["id"]] for s in served]
+    assert all(
+        page.locator(".cv-place-name").nth(i).get_attribute("dir") == "auto"
+        for i in range(page.locator(".cv-place-name").count())
+    )
+    labels = page.eval_on_selector_all(".cv-nav-amap", "as => as.map((a) => a.ariaLabel)")
+    assert f"高德导航到 \u2068{shown[served[0]['id']]}\u2069" in labels
+    badges = page.eval_on_selector_all(".cv-stop", "ms => ms.map((m) => m.title)")
+    assert any(shown[served[0]["id"]] in b for b in badges)
+    assert page.evaluate("() => window.pwned") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "security_caravan.png"))
+    # Chromium reports the 422 of a refused plan as a console error of its own.
+    watch.errors = [e for e in watch.errors if "status of 422" not in e]
     watch.check(page)
     context.close()

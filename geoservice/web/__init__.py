@@ -14,14 +14,16 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from geoservice import holidays
+from geoservice import holidays, tour, vrp
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
+from geoservice.tour_store import TourStore
 
 STORE_KEY = "geoservice.store"
 ENGINE_KEY = "geoservice.engine"
+PLANNER_KEY = "geoservice.planner"
 DEFAULT_NETWORK = DATA_DIR / "network" / "miyun_schematic.osm.bz2"
 
 
@@ -56,6 +58,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
         from its origin (see :mod:`geoservice.web.security`).
+    TOURS_DIR
+        Saved caravan tour plans (default ``<instance>/tours``).
+    TOURS_ITERATIONS, TOURS_SECONDS
+        The tour search's bound in iterations (default 2,000: the same plan on any
+        machine) and its wall-clock safety net in seconds (default 60).
+    TOURS_MAX_CONCURRENT
+        Most tours planned at the same time (default 2); one more is a 503 to retry.
+    RATELIMIT_TOURS
+        Per-client limit of ``POST /api/tours`` (default ``20 per minute``).
     """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
@@ -68,6 +79,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
+        TOURS_DIR=None,
+        TOURS_ITERATIONS=tour.SEARCH.iterations,
+        TOURS_SECONDS=tour.SEARCH.seconds,
+        TOURS_MAX_CONCURRENT=2,
+        RATELIMIT_TOURS="20 per minute",
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -95,6 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
     )
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
+    app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
     from geoservice.web import api, cli, http_errors, pages, security
 
@@ -110,11 +127,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _limit(app: Flask) -> None:
-    """Rate-limit the routing endpoints per client (each app has its own limiter)."""
+    """Rate-limit the routing and planning endpoints per client (each app has its own
+    limiter)."""
     limiter = Limiter(get_remote_address, app=app)
     for endpoint, key in (
         ("api.nearest", "RATELIMIT_NEAREST"),
         ("api.nearest_batch", "RATELIMIT_BATCH"),
+        *_TOURS_LIMITS,
     ):
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
@@ -134,3 +153,46 @@ def get_engine() -> NearestEngine:
 def get_library() -> NetworkLibrary:
     """The road-network library of the current app."""
     return current_app.extensions[ENGINE_KEY].library
+
+
+# -- caravan tours ------------------------------------------------------------------------------
+
+#: Rate-limited tour endpoints and their configuration keys.
+_TOURS_LIMITS = (("api.tours_plan", "RATELIMIT_TOURS"),)
+
+
+def _tours_dir(app: Flask) -> Path:
+    return Path(app.config["TOURS_DIR"] or Path(app.instance_path) / "tours")
+
+
+def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
+    """The app's tour planner: its plan folder, China's working days, the search bounds."""
+    iterations = int(app.config["TOURS_ITERATIONS"])
+    budget = vrp.Budget(
+        iterations=iterations,
+        no_improvement=min(tour.SEARCH.no_improvement or iterations, iterations),
+        seconds=float(app.config["TOURS_SECONDS"]),
+        seed=tour.SEARCH.seed,
+    )
+    return tour.Planner(
+        store,
+        library,
+        TourStore(_tours_dir(app)),
+        calendar=holidays.CurrentCalendar(),
+        budget=budget,
+        max_concurrent=app.config["TOURS_MAX_CONCURRENT"],
+    )
+
+
+def get_planner() -> tour.Planner:
+    """The caravan tour planner of the current app (what the API and the CLI call)."""
+    planner = current_app.extensions[PLANNER_KEY]
+    folder = _tours_dir(current_app)
+    if planner.tours.directory != folder:  # TOURS_DIR set after the app was created
+        planner.tours = TourStore(folder)
+    return planner
+
+
+def get_tour_store() -> TourStore:
+    """The saved tour plans of the current app (``TOURS_DIR``, default ``<instance>/tours``)."""
+    return get_planner().tours

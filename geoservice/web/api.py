@@ -4,20 +4,29 @@ Each route hands the request over as plain data (query arguments as name → lis
 the raw body and its content type) to one function of :mod:`geoservice.service`, which
 parses every parameter, and sends back the dict it returns. Exceptions map to status codes
 with one JSON error body (:func:`geoservice.errors.error_body`):
-:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422), a network that
-cannot be loaded → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
+:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422; a
+:class:`~geoservice.errors.TourError` adds ``stops`` and ``days_needed``), a network that
+cannot be loaded, tours planned at the concurrency limit (with ``Retry-After``) or a plan that
+cannot be saved → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
 their status with a bilingual message. Nothing a client sends gives a 500.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
 from geoservice import __version__, catalog, service
-from geoservice.errors import NetworkError, OsmError, ParameterError, error_body
-from geoservice.web import get_engine, get_library, get_store
+from geoservice.errors import (
+    NetworkError,
+    OsmError,
+    ParameterError,
+    StoreError,
+    TourBusyError,
+    error_body,
+)
+from geoservice.web import get_engine, get_library, get_planner, get_store, get_tour_store
 from geoservice.web.openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -153,3 +162,74 @@ def network_roads():
 def openapi():
     """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_spec(__version__, catalog.town_names(get_store())))
+
+
+# -- caravan tours ------------------------------------------------------------------------------
+
+
+class _TourFormatConverter(BaseConverter):
+    """The files a saved plan is served as: ``/api/tours/<id>.gpx``, ``.csv``, …"""
+
+    regex = "|".join(service.TOUR_FORMATS)
+
+
+@bp.record_once
+def _register_tour_converter(state) -> None:
+    # Before the tour routes below are added (deferred in declaration order).
+    state.app.url_map.converters["tourformat"] = _TourFormatConverter
+
+
+#: The printable schedule has no script and loads nothing: the policy allows nothing else.
+SCHEDULE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.errorhandler(TourBusyError)
+def _tours_busy(exc: TourBusyError):
+    response = jsonify(error_body(503, exc.zh, exc.en))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@bp.errorhandler(StoreError)
+def _store_unavailable(exc: StoreError):
+    # A plan that cannot be saved (disk full, permissions): the detail names files, so it
+    # goes to the log only.
+    current_app.logger.error("store error: %s", exc)
+    zh, en = "数据暂时无法保存或读取，请稍后再试", "storage unavailable, try again later"
+    return jsonify(error_body(503, zh, en)), 503
+
+
+@bp.post("/tours")
+def tours_plan():
+    """Plan a multi-day caravan tour, save it, and answer it (201 with its Location)."""
+    limit = request.max_content_length
+    request.max_content_length = min(limit or service.TOURS_BODY_MAX, service.TOURS_BODY_MAX)
+    saved = service.tour_plan(get_planner(), request.get_data(cache=False), request.content_type)
+    return jsonify(saved), 201, {"Location": url_for("api.tour", tour_id=saved["id"])}
+
+
+@bp.get("/tours")
+def tours():
+    """Saved tour plans, newest first (``limit``, ``offset``)."""
+    return jsonify(service.tours(get_tour_store(), _args()))
+
+
+@bp.get("/tours/<tour_id>.<tourformat:format>")
+def tour_file(tour_id: str, format: str):
+    """A saved plan as GPX, CSV, XLSX, GeoJSON or a printable HTML schedule."""
+    f = service.tour_file(get_tour_store(), tour_id, format)
+    response = Response(f.data, content_type=f.media_type)
+    response.headers["Content-Disposition"] = f.disposition
+    if format == "html":
+        response.headers["Content-Security-Policy"] = SCHEDULE_POLICY
+    return response
+
+
+@bp.get("/tours/<id:tour_id>")
+def tour(tour_id: str):
+    """One saved tour plan (404 when unknown)."""
+    return jsonify(service.tour(get_tour_store(), tour_id))

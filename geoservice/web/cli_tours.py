@@ -6,29 +6,16 @@ import time
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from geoservice import tour_export
-from geoservice.errors import ParameterError, StoreError, TourNotFoundError
+from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNotFoundError
 from geoservice.network import NetworkError
-from geoservice.tour import Planner
-from geoservice.tour_store import TourStore
-from geoservice.web import get_library, get_store
+from geoservice.web import get_planner, get_tour_store
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
 
 _STEPS = {"matrix": "计算站点间车程 / travel times", "schedule": "排定日程 / schedule"}
-
-
-def tour_store() -> TourStore:
-    """The saved plans of the current app (``<instance>/tours``)."""
-    configured = current_app.config.get("TOURS_DIR")
-    return TourStore(Path(configured) if configured else Path(current_app.instance_path) / "tours")
-
-
-def _planner() -> Planner:
-    return Planner(get_store(), get_library(), tour_store())
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -83,7 +70,11 @@ class _Progress:
 )
 @click.option("--days", default="1", show_default=True, help="Days available (1–31).")
 @click.option("--depot", default=None, help="Depot station id (default: the 鼓楼 caravan base).")
-@click.option("--start-date", default=None, help="First day, YYYY-MM-DD (weekends skipped).")
+@click.option(
+    "--start-date",
+    default=None,
+    help="First day, YYYY-MM-DD (weekends and public holidays skipped).",
+)
 @click.option("--include-days-off", is_flag=True, help="Plan on weekends and holidays too.")
 @click.option("--day-start", default=None, help="Working day start, HH:MM (08:30).")
 @click.option("--day-end", default=None, help="Working day end, HH:MM (17:30).")
@@ -133,7 +124,7 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
     }
     progress = _Progress()
     try:
-        saved = _planner().plan(body, progress)
+        saved = get_planner().plan(body, progress)
     except ParameterError as exc:
         progress.close()
         lines = [exc.message]
@@ -142,7 +133,7 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
             for s in getattr(exc, "stops", [])[:50]
         ]
         raise click.ClickException("\n".join(lines)) from exc
-    except (NetworkError, StoreError) as exc:
+    except (NetworkError, StoreError, TourBusyError) as exc:
         progress.close()
         raise click.ClickException(str(exc)) from exc
     progress.close()
@@ -183,7 +174,7 @@ def _print_plan(saved: dict) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 def tours_list(limit):
     """List saved plans, newest first."""
-    plans = tour_store().list(limit)
+    plans = get_tour_store().list(limit)
     if not plans:
         click.echo("还没有保存的方案 / no saved plans")
         return
@@ -207,7 +198,7 @@ def tours_list(limit):
 def tours_show(plan_id, out):
     """Show a saved plan (and optionally export it)."""
     try:
-        saved = tour_store().get(plan_id)
+        saved = get_tour_store().get(plan_id)
     except TourNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     _print_plan(saved)

@@ -22,12 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from geoservice import params
+from geoservice import params, tour
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import K_MAX, MAX_SNAP_M
 from geoservice.network import MODE_LABELS, MODES
-from geoservice.service import BATCH_BODY_MAX, BATCH_MAX
+from geoservice.service import (
+    BATCH_BODY_MAX,
+    BATCH_MAX,
+    TOUR_FORMATS,
+    TOURS_PAGE_MAX,
+)
+from geoservice.tour_export import MEDIA_TYPES
 
 _REF = "#/components/schemas/"
 _CRS = list(params.CRS_LABELS)
@@ -475,8 +481,9 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
         "info": {
             "title": "密云区总工会 geoservice API",
             "version": version,
-            "description": "Warm stations (暖心驿站), worker homes, sites, and the nearest open "
-            "station by road travel time. Sample data carry source=sample; a schematic road "
+            "description": "Warm stations (暖心驿站), worker homes, sites, the nearest open "
+            "station by road travel time, and multi-day caravan tours (区级大篷车巡回路线). "
+            "Sample data carry source=sample; a schematic road "
             "network is flagged network.schematic=true. Every error is a JSON Error body "
             "with a Chinese and an English message; a method a path does not take is a "
             "405 with the same body.",
@@ -580,6 +587,7 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
                     "responses": {"200": _ok("GeoJSON", "RoadCollection"), **_errors(503)},
                 }
             },
+            **_tour_paths(),
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -600,10 +608,497 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
             },
         },
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas() | _tour_schemas(),
             "responses": {
                 name: {"description": description, "content": json_only}
                 for name, description in _RESPONSES.items()
+            }
+            | _tour_responses(),
+        },
+    }
+
+
+# -- caravan tours ------------------------------------------------------------------------------
+
+_HHMM = {"type": "string", "pattern": r"^([01]\d|2[0-3]|24):[0-5]\d$", "example": "08:30"}
+_DATE = {"type": "string", "format": "date", "pattern": r"^2\d\d\d-\d\d-\d\d$"}
+_STOP_ID = {"type": "string", "minLength": 1, "maxLength": params.MAX_ITEM_CHARS}
+_TOUR_ID = {"type": "string", "pattern": r"^\d{8}-\d{6}-[0-9a-f]{6}$"}
+_REASON_CODES = list(tour.REASONS)
+
+
+def _tour_schemas() -> dict:
+    """Schemas of the tour request, the saved plan and its parts, the listing, the error."""
+    place = {
+        "id": _STR,
+        "name": _STR,
+        "kind": _STR | {"description": "stored kind (site or station kind)"},
+        "kind_label": _STR,
+        "town_code": _STR,
+        "town": _STR,
+        "lon": _NUM_NULL,
+        "lat": _NUM_NULL,
+        "coord_source": _STR
+        | {"description": "schematic/osm: derived from the road network (示意位置)"},
+        "position_note": {"const": "示意位置", "description": "only for schematic positions"},
+    }
+    place_required = [k for k in place if k != "position_note"]
+    navigation = _obj(
+        {
+            "amap": _STR | {"format": "uri", "description": "Amap (GCJ-02) link"},
+            "baidu": _STR | {"pattern": "^https://", "description": "Baidu (BD-09) link"},
+        }
+    )
+    stop = _obj(
+        place
+        | {
+            "seq": {"type": "integer", "minimum": 1},
+            "arrival": _HHMM,
+            "start": _HHMM,
+            "end": _HHMM,
+            "arrival_s": _INT,
+            "start_s": _INT,
+            "end_s": _INT,
+            "wait_min": _NUM,
+            "service_min": _NUM,
+            "window": {
+                "oneOf": [
+                    {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2},
+                    {"type": "null"},
+                ]
             },
+            "optional": _BOOL,
+            "priority": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "leg_distance_m": _NUM,
+            "leg_drive_min": _NUM,
+            "navigation": navigation,
+        },
+        description="A visit: where, when (arrival, service start and end), the leg to it.",
+    )
+    stop["required"] = [k for k in stop["properties"] if k != "position_note"]
+    leg = _obj(
+        {
+            "from_id": _STR,
+            "from_name": _STR,
+            "to_id": _STR,
+            "to_name": _STR,
+            "depart": _HHMM,
+            "arrive": _HHMM,
+            "distance_m": _NUM,
+            "drive_s": _INT,
+            "drive_min": _NUM,
+        }
+    )
+    lunch = _obj(
+        {
+            "place": {"enum": ["start", "stop", "depot", "end"]},
+            "place_label": _STR,
+            "id": _STR,
+            "name": _STR,
+            "after_seq": {"type": ["integer", "null"], "minimum": 1},
+            "start": _HHMM,
+            "end": _HHMM,
+            "start_s": _INT,
+            "end_s": _INT,
+            "minutes": _NUM,
+        },
+        description="Where and when the lunch break is taken: at the base before leaving "
+        "(start), after a stop's service (stop), back at the base after a stop (depot), or "
+        "at the base after returning (end).",
+    )
+    totals = _obj(
+        {
+            "stops": _INT,
+            "distance_m": _NUM,
+            "distance_km": _NUM,
+            "drive_s": _INT,
+            "drive_min": _NUM,
+            "service_s": _INT,
+            "service_min": _NUM,
+            "wait_min": _NUM,
+            "lunch_min": _NUM,
+            "working_min": _NUM,
+        }
+    )
+    day = _obj(
+        {
+            "day": {"type": "integer", "minimum": 1},
+            "date": _DATE | {"type": ["string", "null"]},
+            "weekday": _STR_NULL | {"description": "周一 … 周日"},
+            "depart": _HHMM,
+            "return": _HHMM,
+            "finish": _HHMM | {"description": "return, or the end of a lunch after it"},
+            "depart_s": _INT,
+            "return_s": _INT,
+            "finish_s": _INT,
+            "stops": {"type": "array", "items": _ref("TourStop"), "minItems": 1},
+            "lunch": {"oneOf": [_ref("TourLunch"), {"type": "null"}]},
+            "legs": {"type": "array", "items": _ref("TourLeg"), "minItems": 2},
+            "totals": totals,
+            "route": _obj(
+                {
+                    "type": {"const": "Feature"},
+                    "properties": _obj(
+                        {"day": {"type": "integer"}, "date": _DATE | {"type": ["string", "null"]}}
+                    ),
+                    "geometry": _ref("LineString"),
+                },
+                description="The day's drive along the roads, base to base.",
+            ),
+        }
+    )
+    unserved = _obj(
+        place
+        | {
+            "reason_code": {"enum": _REASON_CODES},
+            "reason": _STR | {"description": "中文 / English"},
+            "optional": _BOOL,
+            "priority": {"type": ["integer", "null"]},
+        },
+        required=["id", "name", "reason_code", "reason"],
+        description="A stop left out of a plan (or refused by a 422), and why.",
+    )
+    summary = _obj(
+        {
+            "days_used": _INT,
+            "days_available": _INT,
+            "stops_requested": _INT,
+            "stops_served": _INT,
+            "optional_served": _INT,
+            "distance_km": _NUM,
+            "drive_hours": _NUM,
+            "service_hours": _NUM,
+            "schematic_positions": _INT | {"description": "stops served at 示意位置"},
+        }
+    )
+    result = _obj(
+        {
+            "version": {"const": 1},
+            "network": _ref("NetworkSummary"),
+            "schematic": _BOOL | {"description": "planned on a generated network: indicative"},
+            "depot": _obj(
+                place | {"navigation": navigation}, required=[*place_required, "navigation"]
+            ),
+            "parameters": _obj(
+                {
+                    "days": {"type": "integer", "minimum": 1, "maximum": tour.MAX_DAYS},
+                    "start_date": _DATE | {"type": ["string", "null"]},
+                    "skip_days_off": _BOOL,
+                    "day_start": _HHMM,
+                    "day_end": _HHMM,
+                    "lunch_minutes": _INT,
+                    "lunch_window": {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2},
+                    "access_kmh": _NUM,
+                }
+            ),
+            "days": {"type": "array", "items": _ref("TourDay"), "maxItems": tour.MAX_DAYS},
+            "summary": summary,
+            "unserved": {"type": "array", "items": _ref("TourUnserved")},
+            "search": _obj(
+                {
+                    "seed": {"type": "integer"},
+                    "iterations": _INT,
+                    "max_iterations": {"type": ["integer", "null"]},
+                    "stopped_by": {"enum": ["iterations", "no_improvement", "time_limit", "empty"]},
+                    "reproducible": _BOOL
+                    | {"description": "false: the wall-clock safety net stopped the search"},
+                },
+                required=["seed", "iterations", "stopped_by", "reproducible"],
+            ),
+        }
+    )
+    keyed = {"type": "object", "propertyNames": _STOP_ID, "maxProperties": tour.MAX_STOPS}
+    minutes = {"type": "integer", "minimum": 0, "maximum": tour.MAX_SERVICE_MINUTES}
+    window = {
+        "oneOf": [
+            {"type": "string", "pattern": r"^\d\d:\d\d-\d\d:\d\d$", "example": "09:00-11:00"},
+            {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2},
+        ]
+    }
+    priority = {"type": "integer", "minimum": 1, "maximum": len(tour.PRIORITIES)}
+    stops_tokens = {
+        "type": "array",
+        "items": _STOP_ID,
+        "minItems": 1,
+        "maxItems": tour.MAX_STOPS,
+    }
+    request_body = _obj(
+        {
+            "stops": {
+                "description": "What to visit: stop ids (sites or stations), kinds "
+                f"({', '.join([*SITE_KINDS, *STATION_KINDS])}) or towns (code, 鼓楼街道 or 鼓楼); "
+                "kinds and towns filter together; at most 300 stops in all. Ids named here that "
+                "cannot be served are a 422; stops picked by kind or town that cannot be "
+                "served are listed in `unserved`.",
+                "oneOf": [stops_tokens, _STR | {"minLength": 1, "description": "comma-separated"}],
+            },
+            "depot": _STOP_ID | {"description": "a station id; default the 鼓楼 caravan base"},
+            "days": {"type": "integer", "minimum": 1, "maximum": tour.MAX_DAYS},
+            "start_date": {
+                "oneOf": [_DATE, {"type": "null"}],
+                "description": "first day; days are then working days (China's calendar)",
+            },
+            "skip_days_off": _BOOL | {"description": "skip weekends and holidays (default)"},
+            "day_start": _HHMM | {"description": f"default {tour.DAY_START}"},
+            "day_end": _HHMM | {"description": f"default {tour.DAY_END}"},
+            "lunch_minutes": {"type": "integer", "minimum": 0, "maximum": 180},
+            "service_minutes": {
+                "description": "minutes at every stop, or per stop id (default: per kind)",
+                "oneOf": [minutes, keyed | {"additionalProperties": minutes}],
+            },
+            "time_windows": keyed
+            | {"additionalProperties": window, "description": "the whole visit lies in it"},
+            "optional": {
+                "description": "optional stops: ids (priority 3) or id → priority 1 (high) … 5",
+                "oneOf": [
+                    {"type": "array", "items": _STOP_ID, "maxItems": tour.MAX_STOPS},
+                    keyed | {"additionalProperties": {"oneOf": [priority, {"type": "null"}]}},
+                ],
+            },
+        },
+        required=["stops"],
+    )
+    request_saved = _obj(
+        {
+            "depot": _STR,
+            "stops": {"type": "array", "items": _STR},
+            "days": {"type": "integer"},
+            "start_date": _DATE | {"type": ["string", "null"]},
+            "skip_days_off": _BOOL,
+            "day_start": _HHMM,
+            "day_end": _HHMM,
+            "lunch_minutes": _INT,
+            "service_minutes": {
+                "oneOf": [_INT, {"type": "object", "additionalProperties": _INT}],
+            },
+            "time_windows": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": _HHMM},
+            },
+            "optional": {"type": "object", "additionalProperties": priority},
+        },
+        description="The request as parsed (what the plan was made for).",
+    )
+    error = _schemas()["Error"]
+    return {
+        "TourRequest": request_body,
+        "TourStop": stop,
+        "TourLeg": leg,
+        "TourLunch": lunch,
+        "TourDay": day,
+        "TourUnserved": unserved,
+        "TourResult": result,
+        "TourPlan": _obj(
+            {
+                "id": _TOUR_ID,
+                "created": _TIME,
+                "request": request_saved,
+                "result": _ref("TourResult"),
+            },
+            description="A saved plan.",
+        ),
+        "TourListing": _obj(
+            {
+                "id": _TOUR_ID,
+                "created": _TIME,
+                "depot": _STR,
+                "start_date": _DATE | {"type": ["string", "null"]},
+                "days_used": _INT,
+                "days_available": _INT,
+                "stops_served": _INT,
+                "unserved": _INT,
+                "distance_km": _NUM,
+                "drive_hours": _NUM,
+                "schematic": _BOOL,
+            }
+        ),
+        "TourList": _obj(
+            {
+                "plans": {
+                    "type": "array",
+                    "items": _ref("TourListing"),
+                    "maxItems": TOURS_PAGE_MAX,
+                },
+                "count": _INT,
+                "total": _INT,
+                "limit": {"type": "integer", "minimum": 1, "maximum": TOURS_PAGE_MAX},
+                "offset": _INT,
+                "next_offset": {"type": ["integer", "null"], "minimum": 1},
+            }
+        ),
+        "TourError": {
+            **error,
+            "properties": error["properties"]
+            | {
+                "stops": {
+                    "type": "array",
+                    "items": _ref("TourUnserved"),
+                    "description": "the stops at fault (422)",
+                },
+                "days_needed": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "description": "when the mandatory stops do not fit: about how many "
+                    "days they need",
+                },
+            },
+            "description": "An Error; a 422 also lists the stops at fault (`stops`) or "
+            "estimates the days needed (`days_needed`).",
+        },
+    }
+
+
+_TOUR_RESPONSE_TEXT = {
+    "TourBadRequest": ("bad request field, named in `parameter`", "TourError"),
+    "TourUnprocessable": (
+        "cannot be planned as asked: named stops that are unknown, have no coordinate, are "
+        "more than 2 km from the drive network or not connected to the base (listed in "
+        "`stops`), or more mandatory work than the days hold (`days_needed`)",
+        "TourError",
+    ),
+    "TourNotFound": ("no saved plan with this id", "Error"),
+    "TourUnavailable": (
+        "other tours are being planned (retry after Retry-After seconds), no usable road "
+        "network, or the plan cannot be saved",
+        "Error",
+    ),
+}
+
+
+def _tour_responses() -> dict:
+    return {
+        name: {
+            "description": text,
+            "content": {"application/json": {"schema": _ref(schema)}},
+        }
+        for name, (text, schema) in _TOUR_RESPONSE_TEXT.items()
+    }
+
+
+def _tour_errors(*codes: int) -> dict:
+    names = {
+        400: "TourBadRequest",
+        404: "TourNotFound",
+        422: "TourUnprocessable",
+        503: "TourUnavailable",
+    }
+    return {
+        str(c): {"$ref": f"#/components/responses/{names.get(c) or _STATUS[str(c)]}"} for c in codes
+    }
+
+
+def _tour_paths() -> dict:
+    tour_id = {
+        "name": "tour_id",
+        "in": "path",
+        "required": True,
+        "schema": _TOUR_ID,
+        "example": "20260302-091500-a1b2c3",
+        "description": "the plan's id (YYYYMMDD-HHMMSS-xxxxxx)",
+    }
+    files = {
+        fmt: {"schema": {"type": "string"}} for fmt in ("gpx", "csv", "xlsx", "html")
+    }  # binary or text documents, described by their media types
+    content = {MEDIA_TYPES[fmt].split(";")[0]: files[fmt] for fmt in files}
+    content[MEDIA_TYPES["geojson"]] = {
+        "schema": {
+            "type": "object",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "schematic": _BOOL,
+                "features": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    }
+    return {
+        "/api/tours": {
+            "post": {
+                "summary": "Plan a multi-day caravan tour on the drive network, and save it",
+                "description": "Each day leaves the depot at day_start and is back by day_end, "
+                "with a lunch break (default 60 min starting 11:30–13:30) where the caravan "
+                "is. Every mandatory stop is served, then as many optional ones (by priority) "
+                "as fit, then the least driving. The search is bounded by iterations with a "
+                "fixed seed: the same request gives the same plan. Rate-limited per client.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("TourRequest"),
+                            "example": {
+                                "stops": ["reservoir_site"],
+                                "days": 3,
+                                "start_date": "2026-03-02",
+                                "day_start": "08:30",
+                                "day_end": "17:30",
+                                "lunch_minutes": 60,
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "the saved plan (its URL in Location)",
+                        "headers": {
+                            "Location": {"schema": {"type": "string"}},
+                        },
+                        "content": {"application/json": {"schema": _ref("TourPlan")}},
+                    },
+                    **_tour_errors(400, 413, 415, 422, 429, 503),
+                },
+            },
+            "get": {
+                "summary": "Saved tour plans, newest first",
+                "parameters": [
+                    _param(
+                        "limit",
+                        f"plans per page (1–{TOURS_PAGE_MAX}, default 20)",
+                        {"type": "integer", "minimum": 1, "maximum": TOURS_PAGE_MAX},
+                        example=20,
+                    ),
+                    _param(
+                        "offset",
+                        "plans to skip (next_offset of the previous page)",
+                        {"type": "integer", "minimum": 0, "maximum": 10**6},
+                        example=0,
+                    ),
+                ],
+                "responses": {"200": _ok("a page of plan summaries", "TourList"), **_errors(400)},
+            },
+        },
+        "/api/tours/{tour_id}": {
+            "get": {
+                "summary": "A saved tour plan",
+                "parameters": [tour_id],
+                "responses": {"200": _ok("the plan", "TourPlan"), **_tour_errors(404)},
+            }
+        },
+        "/api/tours/{tour_id}.{format}": {
+            "get": {
+                "summary": "A saved tour plan as a file",
+                "description": "gpx: one track per day and a waypoint per stop (WGS84); csv, "
+                "xlsx: the schedule with Chinese headers; geojson: routes, stops, depot and "
+                "unserved stops; html: a printable zh-Hans schedule, one page per day with a "
+                "map and navigation links, sent inline and without any script. Named in "
+                "Content-Disposition (ASCII filename and RFC 5987 filename*).",
+                "parameters": [
+                    tour_id,
+                    {
+                        "name": "format",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": list(TOUR_FORMATS)},
+                        "example": "gpx",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the file",
+                        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                        "content": content,
+                    },
+                    **_tour_errors(404),
+                },
+            }
         },
     }

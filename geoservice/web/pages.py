@@ -1,4 +1,5 @@
-"""HTML pages: the district map at ``/`` and the nearest-station finder at ``/nearest``.
+"""HTML pages: the district map at ``/``, the nearest-station finder at ``/nearest`` and the
+caravan tour planner at ``/caravan``.
 
 Pages are folium maps rendered once per store revision (`_cached_page`) and sent with a
 fresh CSP nonce on their scripts each time (:class:`geoservice.web.security.NoncedPage`).
@@ -14,9 +15,9 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice import maps, places
+from geoservice import maps, places, tour, tour_export
 from geoservice.errors import NetworkError, OsmError
-from geoservice.model import AMENITIES
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.web import get_library, get_store, security
 
 bp = Blueprint("pages", __name__)
@@ -50,8 +51,9 @@ def _header() -> maps.Html:
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
         "<b>密云区总工会 · 暖心驿站与职工之家</b>"
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
+        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">大篷车路线</a>'
         ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
-    ).format(url_for("pages.nearest"), url_for("api.stations"))
+    ).format(url_for("pages.nearest"), url_for("pages.caravan"), url_for("api.stations"))
 
 
 @bp.get("/favicon.ico")
@@ -132,6 +134,7 @@ def _nearest_page() -> str:
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
         home_url=url_for("pages.index"),
+        caravan_url=url_for("pages.caravan"),
         modes=NEAREST_MODES,
         default_mode=NEAREST_DEFAULT_MODE,
         amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
@@ -160,3 +163,122 @@ def nearest() -> Response:
     ``/api/nearest``), so it is rendered once per revision and basemap setting.
     """
     return _cached_page((), _nearest_page)
+
+
+# -- /caravan ----------------------------------------------------------------------------
+
+#: Kinds in the order of the page's filter chips, with their map colours; the site kinds
+#: (what the caravan mostly visits) are shown first and on by default.
+CARAVAN_KIND_COLOURS = {
+    "reservoir_site": maps.SITE_COLORS["reservoir_site"],
+    "village": maps.SITE_COLORS["village"],
+    "community": maps.SITE_COLORS["community"],
+    "warm_station": "#d63e2a",
+    "worker_home": "#38aadd",
+    "public_worker_home": "#72b026",
+    "caravan_base": "#7b3fa0",
+}
+#: The plan's default number of days on the page.
+CARAVAN_DEFAULT_DAYS = 3
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _caravan_config() -> dict:
+    """What the page needs besides the map: the stops to choose from, the towns, the
+    default depot and the planner's defaults and limits (sent as JSON, escaped)."""
+    store = get_store()
+    stops = tour.candidates(store, get_library())
+    # The page shows names, never more (the API has them whole): cut them as pages do.
+    for s in stops:
+        s["name"] = maps.clip(s["name"], maps.NAME_DISPLAY_MAX)
+        s["town"] = maps.clip(s["town"], maps.NAME_DISPLAY_MAX)
+    located = [s for s in stops if s["lon"] is not None]
+    unlocated: dict[str, int] = {}
+    for s in stops:
+        if s["lon"] is None:
+            unlocated[s["kind"]] = unlocated.get(s["kind"], 0) + 1
+    towns = store.read("towns")
+    bases = [s for s in located if s["station"] and s["kind"] == "caravan_base"]
+    home = [s for s in bases if s["town_code"] == tour.DEFAULT_DEPOT_TOWN] or bases
+    stations = [s for s in located if s["station"]]
+    depot = (home or stations or [{"id": None}])[0]["id"]
+    labels = {**SITE_KINDS, **STATION_KINDS}
+    return {
+        "api": {"tours": url_for("api.tours"), "plan": url_for("api.tours_plan")},
+        "stops": located,
+        "unlocated": unlocated,
+        "towns": [
+            [c, maps.clip(n, maps.NAME_DISPLAY_MAX)]
+            for c, n in zip(towns["code"], towns["name"], strict=True)
+        ],
+        "kinds": [[k, labels[k], colour] for k, colour in CARAVAN_KIND_COLOURS.items()],
+        "default_kinds": list(SITE_KINDS),
+        "default_depot": depot,
+        "defaults": {
+            "days": CARAVAN_DEFAULT_DAYS,
+            "day_start": tour.DAY_START,
+            "day_end": tour.DAY_END,
+            "lunch_minutes": tour.LUNCH_MINUTES,
+            "lunch_window": [_clock(tour.LUNCH_EARLIEST), _clock(tour.LUNCH_LATEST)],
+            "station_service_minutes": tour.STATION_SERVICE_MINUTES,
+        },
+        "limits": {
+            "days": tour.MAX_DAYS,
+            "stops": tour.MAX_STOPS,
+            "service_minutes": tour.MAX_SERVICE_MINUTES,
+            "lunch_minutes": 180,
+            "priorities": len(tour.PRIORITIES),
+        },
+        "day_colours": list(tour_export.DAY_COLOURS),
+        "day_dashes": list(tour_export.DAY_DASHES),
+        "name_max": maps.NAME_DISPLAY_MAX,
+        "text_max": maps.TEXT_DISPLAY_MAX,
+    }
+
+
+def _caravan_page() -> str:
+    """Render ``/caravan``: the folium map with the planner's panel injected."""
+    static = url_for("static", filename="").rstrip("/")
+    m = maps.caravan_map(
+        get_store(),
+        tiles=current_app.config["TILES"] or None,
+        asset_url=url_for("static", filename="vendor").rstrip("/"),
+        roads_url=url_for("api.network_roads"),
+    )
+    panel = render_template(
+        "caravan_panel.html",
+        config=_caravan_config(),
+        home_url=url_for("pages.index"),
+        nearest_url=url_for("pages.nearest"),
+        defaults={"days": CARAVAN_DEFAULT_DAYS, "max_days": tour.MAX_DAYS},
+    )
+    page = maps.render(
+        m,
+        title="大篷车巡回路线规划 · 密云区总工会",
+        # An autoescaping template: its output is markup.
+        header=maps.Html(panel),
+        icon=url_for("static", filename="favicon.svg"),
+    )
+    assets = maps.Html(
+        '<link rel="stylesheet" href="{0}/caravan.css">\n'
+        '<script src="{0}/caravan.js" defer></script>\n</head>'
+    ).format(static)
+    return page.replace("</head>", str(assets), 1)
+
+
+@bp.get("/caravan")
+def caravan() -> Response:
+    """Plan the volunteer caravan's multi-day tour: pick stops on the map or from a list,
+    set the days and hours, plan, and read or download the day-by-day schedule.
+
+    Rendered once per store revision, basemap setting and road network (positions of
+    villages may come from the network); plans come from ``/api/tours``.
+    """
+    try:
+        network = get_library().token()
+    except NetworkError:
+        network = ""  # no network file: the page still loads; planning says why it fails
+    return _cached_page((network,), _caravan_page)

@@ -1,0 +1,1460 @@
+/*
+ * /caravan — plan the district caravan's multi-day tour (区级大篷车巡回路线).
+ *
+ * Plain ES2017, no framework, no CDN. The page's configuration (the stops to choose from,
+ * towns, kinds, defaults, limits, the day colours) comes as JSON in #caravan-config; plans
+ * come from /api/tours. Every value from data (names, towns, reasons, ids) is put into the
+ * page with textContent / setAttribute of plain attributes, never innerHTML: names are
+ * user-imported data. Names are cut for display as the server cuts them (clip) and
+ * isolated (dir="auto", or FSI…PDI in attributes). Links are built only from https: URLs
+ * and from plan ids of the service's own format. The page's Content-Security-Policy allows
+ * no inline script, so all behaviour is bound here with addEventListener.
+ *
+ * The Leaflet map is created by folium's inline script and published as
+ * window.geoserviceMap (maps.caravan_map); this file is loaded with `defer`, and the
+ * "geoservice:map-ready" event covers the rest.
+ */
+(function () {
+  "use strict";
+
+  var cfg = readConfig();
+  var NAME_MAX = cfg.name_max || 60;
+  var TEXT_MAX = cfg.text_max || 160;
+  var LIMITS = cfg.limits || { days: 31, stops: 300, service_minutes: 720, lunch_minutes: 180 };
+  var COLOURS = cfg.day_colours && cfg.day_colours.length ? cfg.day_colours : ["#0072B2"];
+  var DASHES = cfg.day_dashes && cfg.day_dashes.length ? cfg.day_dashes : [null];
+  var PLAN_ID = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
+  var FORMATS = [
+    ["gpx", "GPX 轨迹", "导入手机导航或户外地图 App"],
+    ["csv", "CSV 日程", "Excel 可打开"],
+    ["xlsx", "Excel 日程", "含未安排站点"],
+    ["geojson", "GeoJSON", "GIS 软件"],
+    ["html", "打印日程", "每天一页，含小地图"],
+  ];
+  //: Request fields → their names on this page (for 400 answers naming a field).
+  var FIELDS = {
+    body: ["请求", null],
+    depot: ["出发基地", "cv-depot"],
+    stops: ["站点", null],
+    days: ["可用天数", "cv-days"],
+    start_date: ["开始日期", "cv-start-date"],
+    skip_days_off: ["跳过节假日", "cv-skip"],
+    day_start: ["出发时间", "cv-day-start"],
+    day_end: ["收工时间", "cv-day-end"],
+    lunch_minutes: ["午餐时长", "cv-lunch"],
+    service_minutes: ["服务时长", "cv-service"],
+    time_windows: ["时间窗", null],
+    optional: ["可选站点", null],
+  };
+  //: Options of a selected stop: mandatory, or optional with priority 1 (high) … 5 (low).
+  var PRIORITY_LABELS = ["必选", "可选·优先1", "可选·优先2", "可选·优先3", "可选·优先4",
+    "可选·优先5"];
+
+  var KIND = {};
+  var KIND_ORDER = {};
+  (cfg.kinds || []).forEach(function (k, i) {
+    KIND[k[0]] = { label: k[1], colour: k[2] };
+    KIND_ORDER[k[0]] = i;
+  });
+  var STOPS = Array.isArray(cfg.stops) ? cfg.stops : [];
+  var BY_ID = {};
+  var INDEX = {};
+  STOPS.forEach(function (s, i) {
+    BY_ID[s.id] = s;
+    INDEX[s.id] = i;
+  });
+  var TOWN_NAMES = {};
+  (cfg.towns || []).forEach(function (t) { TOWN_NAMES[t[0]] = t[1]; });
+
+  var el = {};
+  var state = {
+    map: null,
+    selected: {}, // id → priority (0: mandatory, 1–5: optional)
+    count: 0,
+    kinds: {},
+    query: "",
+    depot: cfg.default_depot || null,
+    markers: {},
+    candidates: null, // L.layerGroup of the stops to choose from
+    depotMarker: null,
+    planLayer: null,
+    dayLayers: {}, // day → [layers]
+    plan: null, // the saved plan shown
+    planned: null, // the request the shown plan answers (JSON), to tell when it is stale
+    focusDay: 0,
+    busy: false,
+    timer: null,
+    savedOffset: 0,
+    savedLoaded: false,
+  };
+  (cfg.default_kinds || []).forEach(function (k) { state.kinds[k] = true; });
+
+  function readConfig() {
+    var node = document.getElementById("caravan-config");
+    try {
+      return JSON.parse(node ? node.textContent : "{}");
+    } catch (err) {
+      return {};
+    }
+  }
+
+  // -- small DOM helpers ---------------------------------------------------------------
+
+  function h(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // At most `max` characters (code points, as Python counts them), the last one "…".
+  function clip(value, max) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (text.length <= max) return text;
+    var chars = Array.from(text);
+    return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "\u2026";
+  }
+
+  // Plain-text isolation for attributes (title, aria-label), where no element can isolate.
+  function isolate(text) {
+    return "\u2068" + text + "\u2069";
+  }
+
+  // An element showing a data value as text: cut and bidi-isolated (dir="auto").
+  function dataText(tag, className, value, max) {
+    var node = h(tag, className, clip(value, max || TEXT_MAX));
+    node.setAttribute("dir", "auto");
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function safeHttpUrl(url) {
+    return typeof url === "string" && /^https:\/\/[^\s]+$/i.test(url) ? url : null;
+  }
+
+  // "中文 / English": the Chinese part and the rest.
+  function splitMessage(message) {
+    var text = String(message || "");
+    var cut = text.indexOf(" / ");
+    return cut < 0 ? [text, ""] : [text.slice(0, cut), text.slice(cut + 3)];
+  }
+
+  function dayStyle(day) {
+    var n = COLOURS.length;
+    return {
+      colour: COLOURS[(day - 1) % n],
+      dash: DASHES[Math.floor((day - 1) / n) % DASHES.length] || null,
+    };
+  }
+
+  // Black or white text, whichever reads better on `hex` (WCAG relative luminance).
+  function inkOn(hex) {
+    var m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex || "");
+    if (!m) return "#fff";
+    var lum = [m[1], m[2], m[3]].map(function (x) {
+      var c = parseInt(x, 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    var l = 0.2126 * lum[0] + 0.7152 * lum[1] + 0.0722 * lum[2];
+    return (l + 0.05) / 0.05 > 1.05 / (l + 0.05) ? "#000" : "#fff";
+  }
+
+  function minutesText(min) {
+    var m = Math.round(Number(min) || 0);
+    if (m < 60) return m + " 分钟";
+    var hours = Math.floor(m / 60);
+    return hours + " 小时" + (m % 60 ? " " + (m % 60) + " 分" : "");
+  }
+
+  // Hours as the summary shows them: "3.1 小时" (minutes under an hour).
+  function hoursText(hours) {
+    var v = Number(hours) || 0;
+    return v < 1 ? minutesText(v * 60) : v.toFixed(1).replace(/\.0$/, "") + " 小时";
+  }
+
+  function kmText(km) {
+    var v = Number(km) || 0;
+    return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + " 公里";
+  }
+
+  function townName(stop) {
+    return stop.town || TOWN_NAMES[stop.town_code] || "其他";
+  }
+
+  function isSchematic(stop) {
+    return stop && stop.coord_source === "schematic";
+  }
+
+  // -- notices -------------------------------------------------------------------------
+
+  function notice(target, kind, title, detail) {
+    var box = h("div", "cv-notice cv-notice-" + kind);
+    box.setAttribute("role", kind === "error" ? "alert" : "note");
+    box.appendChild(h("strong", null, title));
+    if (detail) box.appendChild(dataText("span", "cv-notice-detail", detail, TEXT_MAX * 2));
+    target.appendChild(box);
+    return box;
+  }
+
+  // -- tabs ----------------------------------------------------------------------------
+
+  function showTab(name) {
+    var tabs = el.tabs.querySelectorAll(".cv-tab");
+    Array.prototype.forEach.call(tabs, function (tab) {
+      var on = tab.getAttribute("data-pane") === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      document.getElementById(tab.getAttribute("aria-controls")).hidden = !on;
+    });
+    el.body.scrollTop = 0;
+    if (name === "saved" && !state.savedLoaded) loadSaved(false);
+  }
+
+  function bindTabs() {
+    el.tabs.addEventListener("click", function (ev) {
+      var tab = ev.target.closest ? ev.target.closest(".cv-tab") : null;
+      if (tab) showTab(tab.getAttribute("data-pane"));
+    });
+    // Arrow keys move between tabs (WAI-ARIA tabs pattern).
+    el.tabs.addEventListener("keydown", function (ev) {
+      if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
+      var tabs = Array.prototype.slice.call(el.tabs.querySelectorAll(".cv-tab"));
+      var i = tabs.indexOf(document.activeElement);
+      if (i < 0) return;
+      var next = tabs[(i + (ev.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      showTab(next.getAttribute("data-pane"));
+      next.focus();
+      ev.preventDefault();
+    });
+  }
+
+  // -- the list of stops, grouped by town ----------------------------------------------
+
+  function townGroups() {
+    var order = (cfg.towns || []).map(function (t) { return t[0]; });
+    var groups = {};
+    STOPS.forEach(function (s) {
+      var key = TOWN_NAMES[s.town_code] ? s.town_code : "";
+      (groups[key] = groups[key] || []).push(s);
+    });
+    var keys = order.filter(function (k) { return groups[k]; });
+    if (groups[""]) keys.push("");
+    return keys.map(function (k) {
+      var stops = groups[k].slice().sort(function (a, b) {
+        return (KIND_ORDER[a.kind] || 0) - (KIND_ORDER[b.kind] || 0) ||
+          String(a.name).localeCompare(String(b.name), "zh-Hans-CN");
+      });
+      return { code: k, name: k ? TOWN_NAMES[k] : "其他", stops: stops };
+    });
+  }
+
+  function buildList() {
+    clear(el.towns);
+    townGroups().forEach(function (group) {
+      var section = h("section", "cv-town");
+      section.setAttribute("data-town", group.code);
+      var head = h("div", "cv-town-head");
+      var toggle = h("button", "cv-town-toggle");
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.appendChild(dataText("span", "cv-town-name", group.name, NAME_MAX));
+      toggle.appendChild(h("span", "cv-town-count"));
+      var all = h("button", "cv-btn cv-town-all", "全选本乡镇");
+      all.type = "button";
+      head.appendChild(toggle);
+      head.appendChild(all);
+      section.appendChild(head);
+      var list = h("ul", "cv-items");
+      list.hidden = true;
+      var listId = "cv-town-" + (group.code || "other");
+      list.id = listId;
+      toggle.setAttribute("aria-controls", listId);
+      group.stops.forEach(function (s) { list.appendChild(item(s)); });
+      section.appendChild(list);
+      toggle.addEventListener("click", function () {
+        var open = toggle.getAttribute("aria-expanded") !== "true";
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+        list.hidden = !open;
+      });
+      all.addEventListener("click", function () {
+        var shown = visibleItems(section);
+        var every = shown.length > 0 && shown.every(function (li) {
+          return state.selected[li.getAttribute("data-id")] !== undefined;
+        });
+        shown.forEach(function (li) {
+          var id = li.getAttribute("data-id");
+          if (every) deselect(id, true);
+          else select(id, true);
+        });
+        selectionChanged();
+      });
+      el.towns.appendChild(section);
+    });
+  }
+
+  function item(s) {
+    var li = h("li", "cv-item");
+    li.setAttribute("data-id", s.id);
+    li.setAttribute("data-kind", s.kind);
+    var label = h("label", "cv-item-main");
+    var box = h("input");
+    box.type = "checkbox";
+    box.className = "cv-item-check";
+    label.appendChild(box);
+    var dot = h("span", "cv-dot");
+    dot.setAttribute("aria-hidden", "true");
+    dot.style.background = (KIND[s.kind] || {}).colour || "#666";
+    label.appendChild(dot);
+    var text = h("span", "cv-item-text");
+    text.appendChild(dataText("span", "cv-item-name", s.name || s.id, NAME_MAX));
+    var meta = h("span", "cv-item-meta");
+    meta.appendChild(h("span", null, (KIND[s.kind] || {}).label || s.kind));
+    meta.appendChild(h("span", null, "约 " + s.service_minutes + " 分钟"));
+    if (isSchematic(s)) meta.appendChild(h("span", "cv-tag cv-tag-schematic", "示意位置"));
+    if (s.sample) meta.appendChild(h("span", "cv-tag", "示例"));
+    text.appendChild(meta);
+    label.appendChild(text);
+    li.appendChild(label);
+    var prio = h("select", "cv-prio");
+    prio.setAttribute("aria-label", "必选或可选：" + isolate(clip(s.name || s.id, NAME_MAX)));
+    PRIORITY_LABELS.forEach(function (text_, value) {
+      var option = h("option", null, text_);
+      option.value = String(value);
+      prio.appendChild(option);
+    });
+    prio.hidden = true;
+    li.appendChild(prio);
+    box.addEventListener("change", function () {
+      if (box.checked) select(s.id);
+      else deselect(s.id);
+    });
+    prio.addEventListener("change", function () {
+      if (state.selected[s.id] === undefined) return;
+      state.selected[s.id] = Number(prio.value) || 0;
+      selectionChanged();
+    });
+    return li;
+  }
+
+  function itemOf(id) {
+    return el.towns.querySelector('.cv-item[data-id="' + cssEscape(id) + '"]');
+  }
+
+  function cssEscape(value) {
+    return window.CSS && CSS.escape ? CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
+  }
+
+  function visibleItems(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(".cv-item"), function (li) {
+      return !li.hidden;
+    });
+  }
+
+  function matches(s) {
+    if (!state.kinds[s.kind]) return false;
+    if (!state.query) return true;
+    var q = state.query;
+    return String(s.name || "").toLowerCase().indexOf(q) >= 0 ||
+      String(s.id).toLowerCase().indexOf(q) >= 0 || townName(s).indexOf(q) >= 0;
+  }
+
+  function applyFilter() {
+    Array.prototype.forEach.call(el.towns.querySelectorAll(".cv-town"), function (section) {
+      var shown = 0;
+      Array.prototype.forEach.call(section.querySelectorAll(".cv-item"), function (li) {
+        var s = BY_ID[li.getAttribute("data-id")];
+        var ok = matches(s) && s.id !== state.depot;
+        li.hidden = !ok;
+        if (ok) shown += 1;
+      });
+      section.hidden = shown === 0;
+      if (state.query && shown) {
+        // A search opens every town with a match.
+        section.querySelector(".cv-town-toggle").setAttribute("aria-expanded", "true");
+        section.querySelector(".cv-items").hidden = false;
+      }
+    });
+    var chips = el.kinds.querySelectorAll(".cv-chip");
+    Array.prototype.forEach.call(chips, function (chip) {
+      chip.setAttribute("aria-pressed", state.kinds[chip.getAttribute("data-kind")] ? "true" : "false");
+    });
+    updateCounts();
+    syncMarkers();
+  }
+
+  // -- selection -----------------------------------------------------------------------
+
+  function select(id, quiet) {
+    if (!BY_ID[id] || id === state.depot || state.selected[id] !== undefined) return;
+    if (state.count >= LIMITS.stops) {
+      stopNotice("一次最多规划 " + LIMITS.stops + " 个站点", "请分成几次规划。");
+      syncItem(id);
+      return;
+    }
+    state.selected[id] = 0;
+    state.count += 1;
+    syncItem(id);
+    syncMarker(id);
+    if (!quiet) selectionChanged();
+  }
+
+  function deselect(id, quiet) {
+    if (state.selected[id] === undefined) return;
+    delete state.selected[id];
+    state.count -= 1;
+    syncItem(id);
+    syncMarker(id);
+    if (!quiet) selectionChanged();
+  }
+
+  function toggle(id) {
+    if (state.selected[id] !== undefined) deselect(id);
+    else select(id);
+  }
+
+  function syncItem(id) {
+    var li = itemOf(id);
+    if (!li) return;
+    var on = state.selected[id] !== undefined;
+    li.classList.toggle("is-selected", on);
+    li.querySelector(".cv-item-check").checked = on;
+    var prio = li.querySelector(".cv-prio");
+    prio.hidden = !on;
+    prio.value = String(on ? state.selected[id] : 0);
+  }
+
+  function selectedIds() {
+    // In the list's (the store's) order, whatever the order of the clicks: the same
+    // selection is the same request, and the same request gives the same plan.
+    return Object.keys(state.selected).sort(function (a, b) { return INDEX[a] - INDEX[b]; });
+  }
+
+  function stopNotice(title, detail) {
+    clear(el.stopNotices);
+    notice(el.stopNotices, "error", title, detail);
+  }
+
+  function selectionChanged() {
+    clear(el.stopNotices);
+    baseNotices();
+    updateCounts();
+  }
+
+  function updateCounts() {
+    el.badge.textContent = String(state.count);
+    var optional = Object.keys(state.selected).filter(function (id) {
+      return state.selected[id] > 0;
+    }).length;
+    var text = state.count ? "已选 " + state.count + " 个站点" : "还没有选择站点";
+    if (optional) text += "（其中可选 " + optional + " 个）";
+    if (state.plan && state.planned && state.planned !== JSON.stringify(buildBody(false))) {
+      text += " · 已修改，需重新规划";
+    }
+    el.selection.textContent = text;
+    el.planBtn.disabled = state.busy || state.count === 0;
+    Array.prototype.forEach.call(el.towns.querySelectorAll(".cv-town"), function (section) {
+      var items = section.querySelectorAll(".cv-item");
+      var chosen = 0;
+      var shown = 0;
+      var shownChosen = 0;
+      Array.prototype.forEach.call(items, function (li) {
+        var on = state.selected[li.getAttribute("data-id")] !== undefined;
+        if (on) chosen += 1;
+        if (!li.hidden) {
+          shown += 1;
+          if (on) shownChosen += 1;
+        }
+      });
+      section.querySelector(".cv-town-count").textContent = chosen + "/" + items.length;
+      section.querySelector(".cv-town-all").textContent =
+        shown && shownChosen === shown ? "取消本乡镇" : "全选本乡镇";
+    });
+  }
+
+  // Notices about the list itself: sample data, villages without a position.
+  function baseNotices() {
+    if (STOPS.some(function (s) { return s.sample; })) {
+      notice(el.stopNotices, "sample", "示例数据",
+        "标“示例”的站点为演示用样例，并非总工会正式名录。");
+    }
+    if (STOPS.some(isSchematic)) {
+      notice(el.stopNotices, "schematic", "标“示意位置”的村、社区位置由路网推算",
+        "并非实测坐标；导入村庄坐标后以导入的为准。");
+    }
+    var missing = cfg.unlocated || {};
+    var parts = Object.keys(missing).map(function (k) {
+      return ((KIND[k] || {}).label || k) + " " + missing[k] + " 个";
+    });
+    if (parts.length) {
+      notice(el.stopNotices, "info", "另有 " + parts.join("、") + "还没有坐标，暂不能规划",
+        "请先导入村庄坐标（flask --app app sites import …）。");
+    }
+  }
+
+  // -- the map: stops to choose from, the depot ----------------------------------------
+
+  function stopIcon(s) {
+    var on = state.selected[s.id] !== undefined;
+    var wrap = h("span", "cv-marker-dot");
+    wrap.style.background = (KIND[s.kind] || {}).colour || "#666";
+    if (on) wrap.textContent = "\u2713";
+    return L.divIcon({
+      className: "cv-marker cv-kind-" + s.kind + (on ? " is-selected" : "") +
+        (isSchematic(s) ? " is-schematic" : ""),
+      html: wrap,
+      iconSize: [44, 44],
+      iconAnchor: [22, 22],
+      tooltipAnchor: [0, -14],
+    });
+  }
+
+  function tooltipOf(s) {
+    var box = h("span", "cv-tip");
+    box.appendChild(dataText("strong", null, s.name || s.id, NAME_MAX));
+    var line = ((KIND[s.kind] || {}).label || s.kind) + " · " + townName(s);
+    if (isSchematic(s)) line += " · 示意位置";
+    box.appendChild(h("span", "cv-tip-line", line));
+    box.appendChild(h("span", "cv-tip-line cv-tip-state",
+      state.selected[s.id] !== undefined ? "已选中，点击取消" : "点击选中"));
+    return box;
+  }
+
+  function buildMarkers() {
+    state.candidates = L.layerGroup().addTo(state.map);
+    STOPS.forEach(function (s) {
+      var label = isolate(clip(s.name || s.id, NAME_MAX));
+      var marker = L.marker([s.lat, s.lon], {
+        icon: stopIcon(s),
+        title: label,
+        alt: label,
+        keyboard: true,
+        riseOnHover: true,
+      });
+      marker.bindTooltip(function () { return tooltipOf(s); }, { direction: "top" });
+      marker.on("click", function () {
+        toggle(s.id);
+        marker.closeTooltip();
+      });
+      state.markers[s.id] = marker;
+    });
+    syncMarkers();
+    drawDepot();
+  }
+
+  function syncMarker(id) {
+    var marker = state.markers[id];
+    if (!marker) return;
+    var s = BY_ID[id];
+    var show = id !== state.depot && (state.selected[id] !== undefined || matches(s));
+    if (show) {
+      marker.setIcon(stopIcon(s));
+      if (!state.candidates.hasLayer(marker)) state.candidates.addLayer(marker);
+    } else if (state.candidates.hasLayer(marker)) {
+      state.candidates.removeLayer(marker);
+    }
+  }
+
+  function syncMarkers() {
+    if (!state.candidates) return;
+    STOPS.forEach(function (s) { syncMarker(s.id); });
+  }
+
+  function drawDepot() {
+    if (!state.map) return;
+    if (state.depotMarker) state.map.removeLayer(state.depotMarker);
+    state.depotMarker = null;
+    var d = BY_ID[state.depot];
+    if (!d) return;
+    var badge = h("span", "cv-depot-badge", "基");
+    var label = isolate(clip(d.name, NAME_MAX));
+    state.depotMarker = L.marker([d.lat, d.lon], {
+      icon: L.divIcon({ className: "cv-depot", html: badge, iconSize: [34, 34], iconAnchor: [17, 17] }),
+      title: "出发基地：" + label,
+      alt: "出发基地：" + label,
+      zIndexOffset: 2000,
+      keyboard: false,
+    });
+    var tip = h("span", "cv-tip");
+    tip.appendChild(h("span", "cv-tip-line", "出发基地"));
+    tip.appendChild(dataText("strong", null, d.name, NAME_MAX));
+    state.depotMarker.bindTooltip(tip, { direction: "top" }).addTo(state.map);
+  }
+
+  // -- settings ------------------------------------------------------------------------
+
+  function buildDepots() {
+    clear(el.depot);
+    var stations = STOPS.filter(function (s) { return s.station; });
+    var kinds = (cfg.kinds || []).map(function (k) { return k[0]; });
+    // The caravan's bases first, then every other located station by kind.
+    kinds.sort(function (a, b) {
+      return (a === "caravan_base" ? -1 : 0) - (b === "caravan_base" ? -1 : 0);
+    });
+    kinds.forEach(function (kind) {
+      var rows = stations.filter(function (s) { return s.kind === kind; });
+      if (!rows.length) return;
+      var group = h("optgroup");
+      group.label = (KIND[kind] || {}).label || kind;
+      rows.forEach(function (s) {
+        var town = townName(s);
+        var text = String(s.name).indexOf(town) >= 0 ? s.name : s.name + "（" + town + "）";
+        var option = h("option", null, clip(text, NAME_MAX));
+        option.value = s.id;
+        option.setAttribute("dir", "auto");
+        group.appendChild(option);
+      });
+      el.depot.appendChild(group);
+    });
+    if (state.depot && BY_ID[state.depot]) el.depot.value = state.depot;
+    else if (el.depot.options.length) state.depot = el.depot.value;
+    el.depot.addEventListener("change", function () {
+      var previous = state.depot;
+      state.depot = el.depot.value;
+      deselect(state.depot, true); // the base is where each day starts, not a stop
+      syncMarker(previous);
+      syncMarker(state.depot);
+      drawDepot();
+      applyFilter();
+    });
+  }
+
+  function bindSettings() {
+    el.form.addEventListener("submit", function (ev) {
+      ev.preventDefault(); // Enter in a field plans, it never navigates
+      plan();
+    });
+    Array.prototype.forEach.call(el.form.querySelectorAll(".cv-step"), function (btn) {
+      btn.addEventListener("click", function () {
+        var v = parseInt(el.days.value, 10) || 1;
+        v = Math.min(LIMITS.days, Math.max(1, v + Number(btn.getAttribute("data-step"))));
+        el.days.value = String(v);
+        updateCounts();
+      });
+    });
+    el.service.addEventListener("focus", function () {
+      el.form.querySelector("input[name=service][value=uniform]").checked = true;
+    });
+    el.form.addEventListener("input", function (ev) {
+      if (ev.target && ev.target.removeAttribute) ev.target.removeAttribute("aria-invalid");
+      updateCounts();
+    });
+  }
+
+  // The request body from the page; `check`: null, with the reasons shown, when the page
+  // already knows the server would refuse it.
+  function buildBody(check) {
+    var body = { depot: state.depot, stops: selectedIds() };
+    body.days = Number(el.days.value);
+    if (el.startDate.value) body.start_date = el.startDate.value;
+    body.skip_days_off = el.skip.checked;
+    body.day_start = el.dayStart.value;
+    body.day_end = el.dayEnd.value;
+    body.lunch_minutes = el.lunch.value === "" ? 0 : Number(el.lunch.value);
+    var uniform = el.form.querySelector("input[name=service][value=uniform]").checked;
+    if (uniform) body.service_minutes = Number(el.service.value);
+    var optional = {};
+    body.stops.forEach(function (id) {
+      if (state.selected[id] > 0) optional[id] = state.selected[id];
+    });
+    if (Object.keys(optional).length) body.optional = optional;
+    if (!check) return body;
+
+    if (!body.stops.length) {
+      showTab("stops");
+      stopNotice("请先选择要走访的站点", "在列表中勾选，或点地图上的圆点。");
+      return null;
+    }
+    var problems = [];
+    function bad(field, message) {
+      fieldError(field);
+      problems.push(message);
+    }
+    if (!body.depot) bad("depot", "请选择出发基地");
+    if (!Number.isInteger(body.days) || body.days < 1 || body.days > LIMITS.days) {
+      bad("days", "可用天数应为 1–" + LIMITS.days + " 的整数");
+    }
+    if (!body.day_start) bad("day_start", "请填写出发时间");
+    if (!body.day_end) bad("day_end", "请填写收工时间");
+    if (body.day_start && body.day_end && body.day_end <= body.day_start) {
+      bad("day_end", "收工时间应晚于出发时间");
+    }
+    var lunch = body.lunch_minutes;
+    if (!Number.isInteger(lunch) || lunch < 0 || lunch > LIMITS.lunch_minutes) {
+      bad("lunch_minutes", "午餐时长应为 0–" + LIMITS.lunch_minutes + " 分钟的整数");
+    }
+    var service = body.service_minutes;
+    if (uniform && (!Number.isInteger(service) || service < 0 || service > LIMITS.service_minutes)) {
+      bad("service_minutes", "服务时长应为 0–" + LIMITS.service_minutes + " 分钟的整数");
+    }
+    if (problems.length) {
+      settingsNotice("请先修改：" + problems[0], problems.slice(1).join("；"));
+      return null;
+    }
+    return body;
+  }
+
+  function fieldError(field) {
+    var id = (FIELDS[field] || [])[1];
+    var input = id ? document.getElementById(id) : null;
+    if (input) input.setAttribute("aria-invalid", "true");
+    return input;
+  }
+
+  function settingsNotice(title, detail) {
+    showTab("settings");
+    clear(el.settingsNotices);
+    notice(el.settingsNotices, "error", title, detail);
+  }
+
+  // -- planning ------------------------------------------------------------------------
+
+  function setBusy(busy) {
+    state.busy = busy;
+    document.body.classList.toggle("is-busy", busy);
+    el.planBtn.textContent = busy ? "正在规划…" : "规划路线";
+    el.panel.setAttribute("aria-busy", busy ? "true" : "false");
+    updateCounts();
+  }
+
+  function progress(started, count) {
+    clear(el.status);
+    el.status.className = "cv-status is-busy";
+    var spinner = h("span", "cv-spinner");
+    spinner.setAttribute("aria-hidden", "true");
+    el.status.appendChild(spinner);
+    var text = h("span", null);
+    el.status.appendChild(text);
+    function tick() {
+      var s = Math.floor((Date.now() - started) / 1000);
+      text.textContent = "正在计算 " + count + " 个站点之间的车程并搜索最优路线… 已用 " + s + " 秒";
+    }
+    tick();
+    state.timer = window.setInterval(tick, 1000);
+  }
+
+  async function plan() {
+    if (state.busy) return;
+    clear(el.planNotices);
+    clear(el.settingsNotices);
+    var body = buildBody(true);
+    if (!body) return;
+    var sent = JSON.stringify(body);
+    showTab("plan");
+    setBusy(true);
+    clearPlan();
+    progress(Date.now(), body.stops.length);
+    var status = 0;
+    var answer = null;
+    var retry = null;
+    try {
+      var resp = await fetch(cfg.api.plan, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: sent,
+      });
+      status = resp.status;
+      retry = resp.headers.get("Retry-After");
+      try {
+        answer = await resp.json();
+      } catch (err) {
+        answer = null;
+      }
+    } catch (err) {
+      status = 0;
+    }
+    window.clearInterval(state.timer);
+    setBusy(false);
+    if (status === 201 && answer && answer.result) {
+      state.planned = sent;
+      showPlan(answer);
+      state.savedLoaded = false; // the list has one more
+    } else {
+      showError(status, answer, retry, body);
+    }
+  }
+
+  function showError(status, answer, retry, body) {
+    el.status.className = "cv-status is-error";
+    el.status.textContent = "规划失败。";
+    clear(el.planNotices);
+    var a = answer || {};
+    var zh = a.message_zh || splitMessage(a.error)[0];
+    var stops = Array.isArray(a.stops) ? a.stops : [];
+    if (status === 422 && a.days_needed) {
+      var box = notice(el.planNotices, "error",
+        body.days + " 天内排不下全部必选站点，大约需要 " + a.days_needed + " 天", zh);
+      var actions = h("div", "cv-actions");
+      if (a.days_needed <= LIMITS.days) {
+        var more = h("button", "cv-btn cv-btn-primary", "改为 " + a.days_needed + " 天并重新规划");
+        more.type = "button";
+        more.addEventListener("click", function () {
+          el.days.value = String(a.days_needed);
+          plan();
+        });
+        actions.appendChild(more);
+      }
+      actions.appendChild(h("span", "cv-help",
+        "也可以延长每天的工作时间，或把部分站点设为“可选”。"));
+      box.appendChild(actions);
+      if (stops.length) box.appendChild(stopList(stops, "未能排入的必选站点", 8));
+    } else if (status === 422 && stops.length) {
+      var refused = notice(el.planNotices, "error", "以下 " + stops.length + " 个站点无法安排", zh);
+      refused.appendChild(stopList(stops, null));
+      var known = stops.filter(function (s) { return state.selected[s.id] !== undefined; });
+      if (known.length) {
+        var drop = h("button", "cv-btn cv-btn-primary", "取消选择这些站点");
+        drop.type = "button";
+        drop.addEventListener("click", function () {
+          known.forEach(function (s) { deselect(s.id, true); });
+          selectionChanged();
+          clear(el.planNotices);
+          notice(el.planNotices, "info", "已取消选择 " + known.length + " 个站点",
+            "可以再次点“规划路线”。");
+        });
+        var row = h("div", "cv-actions");
+        row.appendChild(drop);
+        refused.appendChild(row);
+      }
+    } else if (status === 422) {
+      notice(el.planNotices, "error", "无法按要求规划", zh);
+    } else if (status === 400) {
+      var field = String(a.parameter || "").split(".")[0];
+      var label = (FIELDS[field] || [a.parameter || "请求"])[0];
+      notice(el.planNotices, "error", "请求有误（" + label + "）", zh);
+      if (fieldError(field)) settingsNotice("请修改" + label, zh);
+    } else if (status === 413) {
+      notice(el.planNotices, "error", "请求过大", "请减少站点后再试。");
+    } else if (status === 429) {
+      notice(el.planNotices, "error", "操作过于频繁",
+        "请" + (retry ? " " + retry + " 秒" : "稍") + "后再试。");
+    } else if (status === 503) {
+      notice(el.planNotices, "error", "服务暂时忙或不可用", zh || "请稍后再试。");
+    } else if (status === 0) {
+      notice(el.planNotices, "error", "网络错误：无法连接服务器", "请检查网络后重试。");
+    } else {
+      notice(el.planNotices, "error", "服务器出错（" + status + "）", zh || "请稍后重试。");
+    }
+  }
+
+  function stopList(stops, title, most) {
+    var limit = most || 50;
+    var wrap = h("div", "cv-problems");
+    if (title) wrap.appendChild(h("p", "cv-problems-title", title));
+    var list = h("ul", "cv-problem-list");
+    stops.slice(0, limit).forEach(function (s) {
+      var li = h("li");
+      var known = BY_ID[s.id];
+      li.appendChild(dataText("strong", null, s.name || (known && known.name) || s.id, NAME_MAX));
+      li.appendChild(dataText("span", "cv-problem-id", s.id, NAME_MAX));
+      li.appendChild(dataText("span", "cv-problem-reason", splitMessage(s.reason)[0], TEXT_MAX));
+      list.appendChild(li);
+    });
+    wrap.appendChild(list);
+    if (stops.length > limit) {
+      wrap.appendChild(h("p", "cv-help", "…另有 " + (stops.length - limit) + " 个"));
+    }
+    return wrap;
+  }
+
+  // -- the plan: map layers ------------------------------------------------------------
+
+  function clearPlan() {
+    if (state.planLayer) state.planLayer.clearLayers();
+    state.dayLayers = {};
+    state.plan = null;
+    state.focusDay = 0;
+    clear(el.result);
+    if (state.map) state.map.getContainer().classList.remove("has-plan");
+  }
+
+  function numberIcon(day, seq, colour, schematic) {
+    var badge = h("span", "cv-stop-badge", seq);
+    badge.style.background = colour;
+    badge.style.color = inkOn(colour);
+    return L.divIcon({
+      className: "cv-stop cv-stop-day-" + day + (schematic ? " is-schematic" : ""),
+      html: badge,
+      iconSize: [30, 30],
+      iconAnchor: [15, 15],
+      tooltipAnchor: [0, -12],
+    });
+  }
+
+  function drawDay(day, bounds) {
+    var style = dayStyle(day.day);
+    var layers = [];
+    var coords = (day.route && day.route.geometry && day.route.geometry.coordinates) || [];
+    var latlngs = coords.map(function (c) { return [c[1], c[0]]; });
+    if (latlngs.length > 1) {
+      var casing = L.polyline(latlngs, {
+        color: "#ffffff", weight: 9, opacity: 0.9, interactive: false,
+        className: "cv-route-casing cv-route-casing-" + day.day,
+        lineJoin: "round", lineCap: "round",
+      });
+      var line = L.polyline(latlngs, {
+        color: style.colour, weight: 5, opacity: 0.95, dashArray: style.dash, interactive: false,
+        className: "cv-route cv-route-day-" + day.day,
+        lineJoin: "round", lineCap: "round",
+      });
+      layers.push(casing, line);
+      bounds.extend(line.getBounds());
+    }
+    (day.stops || []).forEach(function (s) {
+      var label = "第 " + day.day + " 天第 " + s.seq + " 站：" + isolate(clip(s.name, NAME_MAX));
+      var marker = L.marker([s.lat, s.lon], {
+        icon: numberIcon(day.day, s.seq, style.colour, isSchematic(s)),
+        title: label,
+        alt: label,
+        zIndexOffset: 1500,
+        riseOnHover: true,
+      });
+      var tip = h("span", "cv-tip");
+      tip.appendChild(h("span", "cv-tip-line", "第 " + day.day + " 天 · 第 " + s.seq + " 站"));
+      tip.appendChild(dataText("strong", null, s.name, NAME_MAX));
+      tip.appendChild(h("span", "cv-tip-line", s.start + "–" + s.end +
+        (isSchematic(s) ? " · 示意位置" : "")));
+      marker.bindTooltip(tip, { direction: "top" });
+      marker.on("click", function () {
+        showTab("plan");
+        focusDay(day.day, false);
+        var row = el.result.querySelector(
+          '.cv-day[data-day="' + day.day + '"] tr[data-seq="' + s.seq + '"]');
+        if (row) {
+          Array.prototype.forEach.call(el.result.querySelectorAll("tr.is-current"), function (r) {
+            r.classList.remove("is-current");
+          });
+          row.classList.add("is-current");
+          if (row.scrollIntoView) row.scrollIntoView({ block: "center", behavior: "smooth" });
+        }
+      });
+      layers.push(marker);
+      bounds.extend(marker.getLatLng());
+    });
+    layers.forEach(function (layer) { state.planLayer.addLayer(layer); });
+    state.dayLayers[day.day] = layers;
+  }
+
+  function focusDay(n, fit) {
+    state.focusDay = state.focusDay === n && fit ? 0 : n;
+    Object.keys(state.dayLayers).forEach(function (key) {
+      var on = !state.focusDay || Number(key) === state.focusDay;
+      state.dayLayers[key].forEach(function (layer) {
+        if (layer.setStyle) {
+          var casing = (layer.options.className || "").indexOf("casing") >= 0;
+          layer.setStyle({ opacity: on ? (casing ? 0.9 : 0.95) : 0.15 });
+          if (on) layer.bringToFront();
+        } else if (layer.setOpacity) {
+          layer.setOpacity(on ? 1 : 0.3);
+        }
+      });
+    });
+    Array.prototype.forEach.call(el.result.querySelectorAll(".cv-day"), function (section) {
+      var on = Number(section.getAttribute("data-day")) === state.focusDay;
+      section.classList.toggle("is-focused", on);
+      section.querySelector(".cv-day-head").setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    if (fit && state.map) {
+      var bounds = L.latLngBounds([]);
+      var keys = state.focusDay ? [state.focusDay] : Object.keys(state.dayLayers);
+      keys.forEach(function (key) {
+        (state.dayLayers[key] || []).forEach(function (layer) {
+          if (layer.getBounds) bounds.extend(layer.getBounds());
+          else if (layer.getLatLng) bounds.extend(layer.getLatLng());
+        });
+      });
+      fitMap(bounds);
+    }
+  }
+
+  function fitMap(bounds) {
+    var map = state.map;
+    if (!map || !bounds.isValid()) return;
+    if (map._animatingZoom) {
+      // A zoom animation (folium's own first fit, say) ends on its own target: over a
+      // view set meanwhile. Fit once it has ended.
+      map.once("zoomend", function () { fitMap(bounds); });
+      return;
+    }
+    // The panel's content changes the map's size only after the next layout:
+    // invalidateSize() reads it now.
+    map.invalidateSize({ pan: false });
+    map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16, animate: false });
+  }
+
+  // -- the plan: panel -----------------------------------------------------------------
+
+  function showPlan(saved, reopened) {
+    clearPlan();
+    state.plan = saved;
+    var result = saved.result || {};
+    var days = Array.isArray(result.days) ? result.days : [];
+    var s = result.summary || {};
+    el.status.className = "cv-status is-done";
+    clear(el.status);
+    el.status.appendChild(h("strong", null, reopened ? "已保存的方案" : "方案已生成并保存"));
+    el.status.appendChild(h("span", "cv-plan-id",
+      " 编号 " + saved.id + (saved.created ? " · " + String(saved.created).slice(0, 16).replace("T", " ") : "")));
+    planNotices(result);
+
+    var grid = h("dl", "cv-summary");
+    [
+      ["用时", s.days_used + " / " + s.days_available + " 天"],
+      ["站点", s.stops_served + " / " + s.stops_requested],
+      ["里程", kmText(s.distance_km)],
+      ["车程", hoursText(s.drive_hours)],
+      ["服务", hoursText(s.service_hours)],
+    ].forEach(function (pair) {
+      var cell = h("div", "cv-summary-cell");
+      cell.appendChild(h("dt", null, pair[0]));
+      cell.appendChild(h("dd", null, pair[1]));
+      grid.appendChild(cell);
+    });
+    el.result.appendChild(grid);
+    el.result.appendChild(downloads(saved.id));
+
+    var bounds = L.latLngBounds([]);
+    days.forEach(function (day) {
+      el.result.appendChild(daySection(result, day));
+      if (state.planLayer) drawDay(day, bounds);
+    });
+    if (!days.length) {
+      notice(el.planNotices, "empty", "没有可以安排的站点", "所选站点都无法到达或没有坐标（见下方未安排列表）。");
+    }
+    var unserved = Array.isArray(result.unserved) ? result.unserved : [];
+    if (unserved.length) el.result.appendChild(unservedSection(unserved));
+    var reuse = h("button", "cv-btn", "按此方案的设置修改后重新规划");
+    reuse.type = "button";
+    reuse.addEventListener("click", function () {
+      applyRequest(saved.request || {});
+      showTab("stops");
+    });
+    var row = h("div", "cv-actions");
+    row.appendChild(reuse);
+    el.result.appendChild(row);
+    if (state.map) {
+      state.map.getContainer().classList.add("has-plan");
+      fitMap(bounds);
+    }
+    if (PLAN_ID.test(saved.id) && window.history && history.replaceState) {
+      history.replaceState(null, "", "#plan=" + saved.id);
+    }
+    updateCounts();
+  }
+
+  function planNotices(result) {
+    clear(el.planNotices);
+    if (result.schematic) {
+      notice(el.planNotices, "schematic", "示意路网：车程和里程仅供参考",
+        "道路由基础数据生成，并非实测道路。");
+    }
+    var positions = (result.summary || {}).schematic_positions || 0;
+    if (positions) {
+      notice(el.planNotices, "schematic", positions + " 个站点为示意位置",
+        "位置由路网推算，并非实测坐标；出发前请核实。");
+    }
+    var days = result.days || [];
+    var sample = days.some(function (d) {
+      return (d.stops || []).some(function (s) { return BY_ID[s.id] && BY_ID[s.id].sample; });
+    });
+    if (sample) notice(el.planNotices, "sample", "示例数据", "部分站点为演示用样例。");
+    var search = result.search || {};
+    if (search.reproducible === false) {
+      notice(el.planNotices, "info", "计算达到时间上限", "方案可用，但可能不是最优；可稍后重新规划。");
+    }
+    var unserved = (result.unserved || []).length;
+    if (unserved) {
+      notice(el.planNotices, "info", unserved + " 个站点未安排", "原因见方案末尾的列表。");
+    }
+  }
+
+  function downloads(id) {
+    var box = h("div", "cv-downloads");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "下载");
+    if (!PLAN_ID.test(String(id))) return box;
+    FORMATS.forEach(function (f) {
+      var a = h("a", "cv-download cv-download-" + f[0]);
+      a.href = cfg.api.tours + "/" + id + "." + f[0];
+      a.appendChild(h("strong", null, f[1]));
+      a.appendChild(h("span", null, f[2]));
+      if (f[0] === "html") {
+        a.target = "_blank";
+        a.rel = "noopener";
+      } else {
+        a.setAttribute("download", "");
+      }
+      box.appendChild(a);
+    });
+    return box;
+  }
+
+  function daySection(result, day) {
+    var style = dayStyle(day.day);
+    var section = h("section", "cv-day");
+    section.setAttribute("data-day", String(day.day));
+    section.style.setProperty("--day-colour", style.colour);
+    var head = h("button", "cv-day-head");
+    head.type = "button";
+    head.setAttribute("aria-pressed", "false");
+    var swatch = h("span", "cv-swatch" + (style.dash ? " is-dashed" : ""));
+    swatch.setAttribute("aria-hidden", "true");
+    head.appendChild(swatch);
+    var when = [day.date, day.weekday].filter(Boolean).join(" ");
+    var title = h("span", "cv-day-title", "第 " + day.day + " 天" + (when ? " · " + when : ""));
+    head.appendChild(title);
+    var t = day.totals || {};
+    head.appendChild(h("span", "cv-day-meta",
+      day.depart + " 出发 · " + day.return + " 返回 · " + t.stops + " 站 · " +
+      kmText(t.distance_km) + " · 车程 " + minutesText(t.drive_min)));
+    head.addEventListener("click", function () { focusDay(day.day, true); });
+    section.appendChild(head);
+    var wrap = h("div", "cv-table-wrap");
+    var table = h("table", "cv-schedule");
+    var caption = h("caption", "sr-only", "第 " + day.day + " 天日程");
+    table.appendChild(caption);
+    var thead = h("thead");
+    var tr = h("tr");
+    ["#", "地点与导航", "时间", "车程"].forEach(function (x) {
+      var th = h("th", null, x);
+      th.scope = "col";
+      tr.appendChild(th);
+    });
+    thead.appendChild(tr);
+    table.appendChild(thead);
+    var body = h("tbody");
+    scheduleRows(result.depot || {}, day, style).forEach(function (row) { body.appendChild(row); });
+    table.appendChild(body);
+    wrap.appendChild(table);
+    section.appendChild(wrap);
+    return section;
+  }
+
+  function legCell(leg) {
+    var cell = h("td", "cv-leg");
+    if (!leg) return cell;
+    cell.appendChild(h("span", null, minutesText(leg.drive_min)));
+    cell.appendChild(h("span", "cv-sub", kmText((leg.distance_m || 0) / 1000)));
+    return cell;
+  }
+
+  function timeCell(arrival, service) {
+    var cell = h("td", "cv-time");
+    if (arrival) cell.appendChild(h("span", "cv-sub", arrival));
+    if (service) cell.appendChild(h("span", null, service));
+    return cell;
+  }
+
+  function navLinks(nav, name) {
+    var cell = h("span", "cv-nav");
+    [["amap", "高德"], ["baidu", "百度"]].forEach(function (spec) {
+      var url = safeHttpUrl((nav || {})[spec[0]]);
+      if (!url) return;
+      var a = h("a", "cv-nav-btn cv-nav-" + spec[0], spec[1]);
+      a.href = url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.setAttribute("aria-label", spec[1] + "导航到 " + isolate(clip(name, NAME_MAX)));
+      cell.appendChild(a);
+    });
+    return cell;
+  }
+
+  function row(kind, cells) {
+    var tr = h("tr", "cv-row-" + kind);
+    cells.forEach(function (c) { tr.appendChild(c); });
+    return tr;
+  }
+
+  function td(text, className) {
+    return h("td", className || null, text);
+  }
+
+  function placeCell(name, extra, nav) {
+    var cell = h("td", "cv-place");
+    cell.appendChild(dataText("span", "cv-place-name", name, NAME_MAX));
+    (extra || []).forEach(function (x) { if (x) cell.appendChild(x); });
+    if (nav) cell.appendChild(nav);
+    return cell;
+  }
+
+  function scheduleRows(depot, day, style) {
+    var rows = [];
+    var legs = day.legs || [];
+    var lunch = day.lunch;
+    var legI = 0;
+    function lunchRow(leg) {
+      return row("lunch", [
+        td("午"),
+        placeCell(lunch.name, [h("span", "cv-place-note",
+          "午餐 · " + (lunch.place_label || "") + " · " + minutesText(lunch.minutes))]),
+        timeCell("", lunch.start + "–" + lunch.end),
+        legCell(leg),
+      ]);
+    }
+    if (lunch && lunch.place === "start") rows.push(lunchRow(null));
+    rows.push(row("depot", [td("起"), placeCell(depot.name, [h("span", "cv-place-note", "出发基地")],
+      navLinks(depot.navigation, depot.name)), timeCell("", day.depart + " 出发"), legCell(null)]));
+    (day.stops || []).forEach(function (s) {
+      var leg = legs[legI];
+      legI += 1;
+      var seq = h("td", "cv-seq");
+      var badge = h("span", "cv-seq-badge", s.seq);
+      badge.style.background = style.colour;
+      badge.style.color = inkOn(style.colour);
+      seq.appendChild(badge);
+      var notes = [h("span", "cv-place-note", (s.kind_label || "") + (s.town ? " · " + s.town : ""))];
+      if (isSchematic(s)) notes.push(h("span", "cv-tag cv-tag-schematic", "示意位置"));
+      if (s.optional) notes.push(h("span", "cv-tag", "可选 " + (s.priority || "")));
+      if (s.window) notes.push(h("span", "cv-tag", "时段 " + s.window.join("–")));
+      var service = s.start + "–" + s.end;
+      var arrival = s.arrival + " 到" + (s.wait_min > 0 ? "，等 " + minutesText(s.wait_min) : "");
+      var tr = row("stop", [seq, placeCell(s.name, notes, navLinks(s.navigation, s.name)),
+        timeCell(arrival, service), legCell(leg)]);
+      tr.setAttribute("data-seq", String(s.seq));
+      rows.push(tr);
+      if (lunch && lunch.after_seq === s.seq && (lunch.place === "stop" || lunch.place === "depot")) {
+        var back = null;
+        if (lunch.place === "depot") {
+          back = legs[legI];
+          legI += 1;
+        }
+        rows.push(lunchRow(back));
+      }
+    });
+    rows.push(row("depot", [td("终"), placeCell(depot.name, [h("span", "cv-place-note", "返回基地")]),
+      timeCell("", day.return + " 返回"), legCell(legs[legI])]));
+    if (lunch && lunch.place === "end") rows.push(lunchRow(null));
+    var t = day.totals || {};
+    var total = h("td", "cv-total", "合计 " + t.stops + " 站 · " + kmText(t.distance_km) + " · 车程 " +
+      minutesText(t.drive_min) + " · 服务 " + minutesText(t.service_min) +
+      (t.wait_min ? " · 等待 " + minutesText(t.wait_min) : "") + " · 工作 " +
+      minutesText(t.working_min));
+    total.colSpan = 4;
+    rows.push(row("total", [total]));
+    return rows;
+  }
+
+  function unservedSection(unserved) {
+    var section = h("section", "cv-unserved");
+    section.appendChild(h("h2", "cv-h2", "未安排的站点（" + unserved.length + "）"));
+    section.appendChild(stopList(unserved, null));
+    return section;
+  }
+
+  // -- a saved plan's request back into the page ---------------------------------------
+
+  function townCode(token) {
+    var t = String(token);
+    var codes = Object.keys(TOWN_NAMES);
+    for (var i = 0; i < codes.length; i += 1) {
+      var name = TOWN_NAMES[codes[i]];
+      if (t === codes[i] || t === name) return codes[i];
+      var short = name.replace(/(街道|地区|镇|乡)$/, "");
+      if (short && short !== name && t === short) return codes[i];
+    }
+    return null;
+  }
+
+  function applyRequest(req) {
+    var tokens = Array.isArray(req.stops) ? req.stops : [];
+    var kinds = tokens.filter(function (t) { return KIND[t]; });
+    var towns = tokens.filter(function (t) { return !KIND[t]; }).map(townCode).filter(Boolean);
+    var ids = tokens.filter(function (t) { return !KIND[t] && !townCode(t) && BY_ID[t]; });
+    if (req.depot && BY_ID[req.depot]) {
+      state.depot = req.depot;
+      el.depot.value = req.depot;
+      drawDepot();
+    }
+    Object.keys(state.selected).forEach(function (id) { deselect(id, true); });
+    var chosen = ids.slice();
+    if (kinds.length || towns.length) {
+      STOPS.forEach(function (s) {
+        if (kinds.length ? kinds.indexOf(s.kind) < 0 : s.station) return;
+        if (towns.length && towns.indexOf(s.town_code) < 0) return;
+        chosen.push(s.id);
+      });
+    }
+    chosen.forEach(function (id) {
+      select(id, true);
+      state.kinds[BY_ID[id].kind] = true;
+    });
+    var optional = req.optional || {};
+    Object.keys(optional).forEach(function (id) {
+      if (state.selected[id] !== undefined) {
+        state.selected[id] = Number(optional[id]) || 3;
+        syncItem(id);
+      }
+    });
+    if (req.days) el.days.value = String(req.days);
+    el.startDate.value = req.start_date || "";
+    el.skip.checked = req.skip_days_off !== false;
+    if (req.day_start) el.dayStart.value = req.day_start;
+    if (req.day_end) el.dayEnd.value = req.day_end;
+    if (req.lunch_minutes !== undefined) el.lunch.value = String(req.lunch_minutes);
+    var uniform = typeof req.service_minutes === "number";
+    el.form.querySelector("input[name=service][value=" + (uniform ? "uniform" : "default") + "]")
+      .checked = true;
+    if (uniform) el.service.value = String(req.service_minutes);
+    applyFilter();
+    selectionChanged();
+  }
+
+  // -- saved plans ---------------------------------------------------------------------
+
+  async function loadSaved(more) {
+    if (!more) {
+      state.savedOffset = 0;
+      clear(el.saved);
+    }
+    el.savedStatus.textContent = "正在读取已保存的方案…";
+    var status = 0;
+    var data = null;
+    try {
+      var resp = await fetch(cfg.api.tours + "?limit=20&offset=" + state.savedOffset,
+        { headers: { Accept: "application/json" } });
+      status = resp.status;
+      data = await resp.json();
+    } catch (err) {
+      status = 0;
+    }
+    if (status !== 200 || !data || !Array.isArray(data.plans)) {
+      el.savedStatus.textContent = "无法读取已保存的方案，请稍后重试。";
+      return;
+    }
+    state.savedLoaded = true;
+    data.plans.forEach(function (p) { el.saved.appendChild(savedItem(p)); });
+    el.savedStatus.textContent = data.total
+      ? "共 " + data.total + " 个方案，最新的在前。点一个方案即可打开。"
+      : "还没有保存的方案。";
+    state.savedOffset = data.next_offset || 0;
+    el.savedMore.hidden = !data.next_offset;
+  }
+
+  function savedItem(p) {
+    var li = h("li");
+    var btn = h("button", "cv-saved-item");
+    btn.type = "button";
+    btn.setAttribute("data-plan", String(p.id));
+    var first = (p.start_date ? p.start_date + " 起 · " : "") + p.days_used + " 天 · " +
+      p.stops_served + " 站 · " + kmText(p.distance_km);
+    btn.appendChild(h("strong", null, first));
+    var line = h("span", "cv-saved-meta");
+    line.appendChild(h("span", null, "创建于 " + String(p.created || "").slice(0, 16).replace("T", " ")));
+    line.appendChild(dataText("span", null, p.depot, NAME_MAX));
+    if (p.unserved) line.appendChild(h("span", null, "未安排 " + p.unserved));
+    if (p.schematic) line.appendChild(h("span", "cv-tag cv-tag-schematic", "示意路网"));
+    btn.appendChild(line);
+    btn.addEventListener("click", function () { openPlan(p.id); });
+    li.appendChild(btn);
+    return li;
+  }
+
+  async function openPlan(id) {
+    if (!PLAN_ID.test(String(id))) return;
+    showTab("plan");
+    clearPlan();
+    clear(el.planNotices);
+    el.status.className = "cv-status is-busy";
+    el.status.textContent = "正在打开方案 " + id + "…";
+    var status = 0;
+    var data = null;
+    try {
+      var resp = await fetch(cfg.api.tours + "/" + id, { headers: { Accept: "application/json" } });
+      status = resp.status;
+      data = await resp.json();
+    } catch (err) {
+      status = 0;
+    }
+    if (status === 200 && data && data.result) {
+      state.planned = null;
+      showPlan(data, true);
+    } else {
+      el.status.className = "cv-status is-error";
+      el.status.textContent = status === 404 ? "没有找到这个方案（可能已被清理）。" : "无法打开方案，请稍后重试。";
+    }
+  }
+
+  // -- start ---------------------------------------------------------------------------
+
+  function bindList() {
+    el.kinds.addEventListener("click", function (ev) {
+      var chip = ev.target.closest ? ev.target.closest(".cv-chip") : null;
+      if (!chip) return;
+      var kind = chip.getAttribute("data-kind");
+      state.kinds[kind] = !state.kinds[kind];
+      applyFilter();
+    });
+    el.search.addEventListener("input", function () {
+      state.query = el.search.value.trim().toLowerCase();
+      applyFilter();
+    });
+    el.selectShown.addEventListener("click", function () {
+      visibleItems(el.towns).forEach(function (li) { select(li.getAttribute("data-id"), true); });
+      selectionChanged();
+    });
+    el.clearBtn.addEventListener("click", function () {
+      Object.keys(state.selected).forEach(function (id) { deselect(id, true); });
+      selectionChanged();
+    });
+    el.planBtn.addEventListener("click", plan);
+    el.savedMore.addEventListener("click", function () { loadSaved(true); });
+  }
+
+  function startMap(map) {
+    if (state.map || !map) return;
+    state.map = map;
+    state.planLayer = L.featureGroup().addTo(map);
+    buildMarkers();
+    var container = map.getContainer();
+    if (typeof ResizeObserver === "function") {
+      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
+    }
+    if (state.plan) {
+      // A plan opened before the map existed: draw it now.
+      showPlan(state.plan, state.planned === null);
+    } else {
+      var stops = STOPS.filter(function (s) { return matches(s); });
+      if (stops.length) {
+        fitMap(L.latLngBounds(stops.map(function (s) { return [s.lat, s.lon]; })));
+      }
+    }
+    document.body.classList.add("caravan-ready");
+  }
+
+  function init() {
+    [
+      ["panel", "cv-panel"], ["body", "cv-body"], ["tabs", null], ["badge", "cv-badge"],
+      ["stopNotices", "cv-stop-notices"], ["search", "cv-search"], ["kinds", "cv-kinds"],
+      ["selectShown", "cv-select-shown"], ["clearBtn", "cv-clear"], ["towns", "cv-towns"],
+      ["form", "cv-form"], ["depot", "cv-depot"], ["days", "cv-days"],
+      ["startDate", "cv-start-date"], ["skip", "cv-skip"], ["dayStart", "cv-day-start"],
+      ["dayEnd", "cv-day-end"], ["lunch", "cv-lunch"], ["service", "cv-service"],
+      ["status", "cv-status"], ["planNotices", "cv-plan-notices"], ["result", "cv-result"],
+      ["settingsNotices", "cv-settings-notices"],
+      ["savedStatus", "cv-saved-status"], ["saved", "cv-saved"], ["savedMore", "cv-saved-more"],
+      ["selection", "cv-selection"], ["planBtn", "cv-plan-btn"],
+    ].forEach(function (pair) {
+      if (pair[1]) el[pair[0]] = document.getElementById(pair[1]);
+    });
+    el.tabs = document.querySelector(".cv-tabs");
+    bindTabs();
+    buildList();
+    buildDepots();
+    bindList();
+    bindSettings();
+    applyFilter();
+    selectionChanged();
+    if (window.geoserviceMap) startMap(window.geoserviceMap);
+    else {
+      document.addEventListener("geoservice:map-ready", function (ev) { startMap(ev.detail.map); });
+    }
+    var match = /^#plan=(\d{8}-\d{6}-[0-9a-f]{6})$/.exec(window.location.hash || "");
+    if (match) openPlan(match[1]);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
