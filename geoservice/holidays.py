@@ -555,6 +555,10 @@ class CurrentCalendar:
     year imported while the service runs is used from the next call on.
     """
 
+    def covers(self, day: date) -> bool:
+        """See `Calendar.covers`."""
+        return current().covers(day)
+
     def is_day_off(self, day: date) -> bool:
         """See `Calendar.is_day_off`."""
         return current().is_day_off(day)

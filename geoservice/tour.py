@@ -750,6 +750,11 @@ class TourProblem:
             return None
         if not self.lunch:
             return self.simulate(order, None)
+        # A day whose tour is over (back at the base) before the lunch window opens needs
+        # no lunch in the plan: the caravan's work that day ends first.
+        short = self.simulate(order, None)
+        if short is not None and short.back <= LUNCH_EARLIEST:
+            return short
         options: list[tuple[str, int]] = [("start", -1), ("end", len(order) - 1)]
         options += [("stop", k) for k in range(len(order))]
         if hint is not None and hint[0] == "depot":
@@ -1119,6 +1124,7 @@ def plan(
     report("schedule", 0, len(days))
     order = _day_order(days, matrix, rows)
     result = _result(request, network, matrix, rows, stops, [days[d] for d in order], dates)
+    result["notices"] = _calendar_notices(request, dates, calendar)
     unserved = [
         _unserved(s, problems[s.id], matrix, located) for s in request.stops if s.id in problems
     ]
@@ -1127,6 +1133,32 @@ def plan(
     result["search"] = _search_info(solution, budget)
     report("schedule", len(days), len(days))
     return result
+
+
+def _calendar_notices(request: TourRequest, dates: list, calendar) -> list[dict]:
+    """Say so when the plan's dates fall in years whose public holidays the calendar does
+    not know (only weekends were skipped there)."""
+    covers = getattr(calendar, "covers", None)
+    if request.start_date is None or not request.skip_days_off or covers is None:
+        return []
+    years = sorted({d.year for d in dates if d is not None and not covers(d)})
+    if not years:
+        return []
+    listed = "、".join(str(y) for y in years)
+    return [
+        {
+            "code": "holidays_unknown",
+            "zh": (
+                f"{listed} 年的法定节假日和调休安排尚未导入，这些日期只跳过了周末；"
+                "请用 flask --app app hours holidays import 导入"
+            ),
+            "en": (
+                f"the public holidays and make-up working days of {', '.join(map(str, years))} "
+                "are not known (import them with flask --app app hours holidays import): "
+                "only weekends were skipped"
+            ),
+        }
+    ]
 
 
 def _dates(request: TourRequest, calendar) -> list[dt.date | None]:

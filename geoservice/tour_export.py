@@ -555,6 +555,8 @@ def to_html(plan: dict) -> str:
     ]
     if result.get("schematic"):
         parts.append(f'<p class="note">{h(SCHEMATIC_NOTE)}</p>')
+    for note in result.get("notices", []):
+        parts.append(f'<p class="note">{h(note["zh"])}</p>')
     parts.append(
         f"<p>共 {h(s.get('days_used', 0))} 天（可用 {h(s.get('days_available', 0))} 天），"
         f"{h(s.get('stops_served', 0))} 个站点；里程 {h(s.get('distance_km', 0))} 公里，"

@@ -142,6 +142,20 @@ def test_days_are_china_working_days(planned, tours_app):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "第 2 天 2026-10-08" in r.output
+    assert planned.get_json()["result"]["notices"] == []
+
+
+def test_plan_says_when_holidays_of_a_year_are_unknown(tours_app):
+    # 2027's arrangement is not in the shipped table: only weekends can be skipped.
+    body = {**BODY, "start_date": "2026-12-31", "optional": {}}
+    r = tours_app.test_client().post("/api/tours", json=body)
+    assert r.status_code == 201, r.get_json()
+    notices = r.get_json()["result"]["notices"]
+    assert [n["code"] for n in notices] == ["holidays_unknown"]
+    assert "2027" in notices[0]["zh"]
+    assert "2027" in notices[0]["en"]
+    html = tours_app.test_client().get(r.headers["Location"] + ".html").get_data(as_text=True)
+    assert "2027 年的法定节假日" in html
 
 
 def test_same_request_same_plan(client, planned):

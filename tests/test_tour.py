@@ -88,7 +88,8 @@ def check_feasible(result: dict, request: tour.TourRequest) -> None:
         # Walk the day: every leg leaves when the previous activity ends.
         t = day["depart_s"]
         lunch = day["lunch"]
-        if lunch_due:
+        # A day back at the base before the lunch window opens has no lunch.
+        if lunch_due and day["return_s"] > tour.LUNCH_EARLIEST:
             assert lunch is not None, "a day without lunch"
             assert tour.LUNCH_EARLIEST <= lunch["start_s"] <= tour.LUNCH_LATEST
             assert lunch["end_s"] - lunch["start_s"] == request.lunch_s
@@ -96,7 +97,7 @@ def check_feasible(result: dict, request: tour.TourRequest) -> None:
                 assert lunch["end_s"] <= day["depart_s"]
             if lunch["place"] == "end":
                 assert lunch["start_s"] >= day["return_s"]
-        else:
+        elif not lunch_due:
             assert lunch is None
         leg_i = 0
         for k, stop in enumerate(day["stops"]):
@@ -145,7 +146,8 @@ def test_basic_plan_is_feasible_with_lunch(store, drive):
     assert result["summary"]["stops_served"] == 8
     assert result["schematic"] is False
     assert result["network"]["mode"] == "drive"
-    assert all(d["lunch"] for d in result["days"])
+    # Every day still out at 11:30 has its lunch (a day back earlier needs none).
+    assert all(d["lunch"] for d in result["days"] if d["return_s"] > tour.LUNCH_EARLIEST)
     json.dumps(result)  # JSON-ready
 
 
@@ -480,3 +482,12 @@ def test_planner_saves_and_follows_the_active_network(tmp_path, store):
     unsaved = planner.plan({"stops": GRID[:4], "days": 1}, save=False)
     assert unsaved["id"] is None
     assert unsaved["result"]["days"] == saved["result"]["days"]
+
+
+def test_no_lunch_on_a_day_over_before_the_lunch_window(store, drive):
+    # One short stop: the caravan is back at the base long before 11:30.
+    request, result = plan_of({"stops": ["S1"], "days": 1, "service_minutes": 20}, store, drive)
+    check_feasible(result, request)
+    day = result["days"][0]
+    assert day["return_s"] <= tour.LUNCH_EARLIEST
+    assert day["lunch"] is None

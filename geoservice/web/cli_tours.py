@@ -149,6 +149,8 @@ def _print_plan(saved: dict) -> None:
     click.echo(f"方案 / plan {saved['id']}")
     if result.get("schematic"):
         click.echo("注意：示意路网，车程仅供参考 / schematic network: times are indicative")
+    for note in result.get("notices", []):
+        click.echo(f"注意：{note['zh']} / {note['en']}")
     for day in result["days"]:
         when = " ".join(x for x in (day.get("date"), day.get("weekday")) if x)
         t = day["totals"]

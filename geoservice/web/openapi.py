@@ -776,6 +776,11 @@ def _tour_schemas() -> dict:
             "version": {"const": 1},
             "network": _ref("NetworkSummary"),
             "schematic": _BOOL | {"description": "planned on a generated network: indicative"},
+            "notices": {
+                "type": "array",
+                "description": "what the plan could not take into account (e.g. unknown holidays)",
+                "items": _obj({"code": _STR, "zh": _STR, "en": _STR}),
+            },
             "depot": _obj(
                 place | {"navigation": navigation}, required=[*place_required, "navigation"]
             ),

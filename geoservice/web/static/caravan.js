@@ -1050,6 +1050,9 @@
       notice(el.planNotices, "schematic", "示意路网：车程和里程仅供参考",
         "道路由基础数据生成，并非实测道路。");
     }
+    (result.notices || []).forEach(function (n) {
+      notice(el.planNotices, "info", "请注意", n.zh);
+    });
     var positions = (result.summary || {}).schematic_positions || 0;
     if (positions) {
       notice(el.planNotices, "schematic", positions + " 个站点为示意位置",
