@@ -16,12 +16,15 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import holidays
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
+from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
+from geoservice.web import answers
 
 STORE_KEY = "geoservice.store"
 ENGINE_KEY = "geoservice.engine"
+COVERAGE_KEY = "geoservice.coverage"
 DEFAULT_NETWORK = DATA_DIR / "network" / "miyun_schematic.osm.bz2"
 
 
@@ -52,6 +55,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         a size such as ``"4GB"``, ``"512MB"``. Over it the engine refuses to rebuild and the
         last good state keeps answering (flagged ``stale``); station imports that would
         exceed it are refused.
+    RATELIMIT_COVERAGE, RATELIMIT_SUGGEST
+        Per-client limits of ``/api/coverage`` (default ``120 per minute``: a page view asks
+        for a few answers, most of them cached) and ``/api/coverage/suggest`` (``10 per
+        minute``: each new question costs seconds of solver time).
+    COVERAGE_CACHE_BYTES
+        Budget of the cached coverage and suggestion answers (default 64 MB; see
+        :mod:`geoservice.web.answers`).
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
@@ -68,6 +78,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
+        RATELIMIT_COVERAGE="120 per minute",
+        RATELIMIT_SUGGEST="10 per minute",
+        COVERAGE_CACHE_BYTES=answers.DEFAULT_MAX_BYTES,
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -94,6 +107,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[ENGINE_KEY] = EngineProvider(
         library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
     )
+    # Coverage: the engine is built on first use (it loads its own copy of the networks).
+    app.extensions[COVERAGE_KEY] = CoverageProvider(library, store)
+    app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
 
     from geoservice.web import api, cli, http_errors, pages, security
@@ -118,6 +134,13 @@ def _limit(app: Flask) -> None:
     ):
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
+    # Coverage: computed answers are cached, but every new question costs CPU seconds.
+    for endpoint, key in (
+        ("api.coverage", "RATELIMIT_COVERAGE"),
+        ("api.coverage_suggest", "RATELIMIT_SUGGEST"),
+    ):
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
     app.extensions["geoservice.limiter"] = limiter
 
 
@@ -129,6 +152,12 @@ def get_store() -> Store:
 def get_engine() -> NearestEngine:
     """The nearest-station engine of the current app (loads the networks on first use)."""
     return current_app.extensions[ENGINE_KEY].get()
+
+
+def get_coverage() -> CoverageEngine:
+    """The coverage engine of the current app (built on first use, from the active network;
+    rebuilt when it changes)."""
+    return current_app.extensions[COVERAGE_KEY].get()
 
 
 def get_library() -> NetworkLibrary:
