@@ -51,6 +51,9 @@
     suggestSeq: 0,
     sortKey: null,
     sortDir: 1,
+    tableRows: [],
+    tableDistrict: null,
+    tableHidden: 0,
   };
   MODES.forEach(function (m) { state.minutes[m.key] = m.default; });
 
@@ -492,8 +495,9 @@
       },
     });
     putLayer("stations", stations);
+    // Catchments belong to one view: drawn again only with this view's answer.
+    removeLayer("catchments");
     if (state.show.catchments) drawCatchments();
-    else removeLayer("catchments");
     updateLegend(minutes);
   }
 
@@ -769,8 +773,8 @@
     if (col.key === "road") td.textContent = km(row.road);
     else if (col.key === "villages") {
       td.textContent = row.villagesText;
-      if (row.schematic) td.appendChild(h("sup", "cov-mark", "示"));
-      td.title = row.villages === null ? "无已定位村庄" : pct(row.villages);
+      td.title = row.villages === null ? "无已定位村庄" :
+        pct(row.villages) + (row.schematic ? "（含示意位置）" : "");
     } else {
       var value = row[col.key];
       td.textContent = pct(value);
@@ -791,8 +795,7 @@
     var m = last(cov.query.minutes);
     el.tableCaption.textContent = "各乡镇（街道）" + modeSpec(state.mode).label + " " + m +
       " 分钟覆盖率（近似）";
-    var hidden = (cov.towns || []).length - towns.length;
-    el.tableHidden = hidden;
+    state.tableHidden = (cov.towns || []).length - towns.length;
     renderTable();
   }
 
@@ -845,13 +848,20 @@
       });
       el.tableFoot.appendChild(tr);
     }
-    if (el.tableHidden) {
+    var notes = [];
+    if (state.tableDistrict && state.tableDistrict.schematic) {
+      notes.push("村庄（社区）位置含示意位置（非实测），村庄覆盖为示意。");
+    }
+    if (state.tableHidden) {
+      notes.push(state.tableHidden + " 个乡镇（街道）在当前路网上没有道路，未列出。");
+    }
+    notes.forEach(function (text) {
       var note = h("tr", "cov-table-note");
-      var td = h("td", null, el.tableHidden + " 个乡镇（街道）在当前路网上没有道路，未列出。");
+      var td = h("td", null, text);
       td.colSpan = COLUMNS.length;
       note.appendChild(td);
       el.tableFoot.appendChild(note);
-    }
+    });
   }
 
   // -- suggested sites ----------------------------------------------------------------------
