@@ -792,7 +792,8 @@ def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, 
         ]
     # Sources on the roads themselves: straight along the road to them.
     pos = np.searchsorted(todo, f.src_r)
-    on = (pos < len(todo)) & (todo[np.minimum(pos, len(todo) - 1)] == f.src_r)
+    # A sentinel end (no road is -1): `todo` may be empty (a threshold nothing reaches).
+    on = np.append(todo, -1)[pos] == f.src_r
     k = np.flatnonzero(on)
     if len(k):
         r, g, c = f.src_r[k], f.src_g[k], f.src_cost[k]
@@ -888,7 +889,8 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
         | (s1[1:] != s1[:-1])
     )
     head = np.flatnonzero(keep)
-    tail = np.concatenate([head[1:], [len(ir)]]) - 1
+    # [: len(head)]: no interval at all (no station reaches any road) gives no tail.
+    tail = (np.concatenate([head[1:], [len(ir)]]) - 1)[: len(head)]
     pieces = _Pieces(
         r=np.concatenate([ir[head], rest]),
         g0=np.concatenate([g0[head], np.zeros(len(rest))]),

@@ -735,3 +735,56 @@ def caravan_map(
         RoadsBasemap(roads_url).add_to(m)
     _ExposeMap().add_to(m)
     return m
+
+
+def coverage_map(
+    store: Store,
+    *,
+    tiles: str | None = None,
+    asset_url: str = assets.VENDOR_URL_DEFAULT,
+    roads_url: str | None = None,
+) -> folium.Map:
+    """The map of the ``/coverage`` page: district, reservoir, major roads and every station.
+
+    Every station is a small grey circle: ``static/coverage.js`` draws the stations a view
+    counts over them in colour (with the coverage layers from ``/api/coverage``), so a
+    station closed at the chosen time, or of a kind not counted, stays visible in grey.
+
+    Parameters
+    ----------
+    store : Store
+        Source of the boundary, reservoir and stations.
+    tiles : str, optional
+        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+    asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
+        URL of the vendored JS/CSS folder.
+    roads_url : str, optional
+        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
+
+    Returns
+    -------
+    folium.Map
+        The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
+    """
+    m = base_map(store, tiles=tiles, asset_url=asset_url)
+    if roads_url:
+        # The page lists the network's notices (schematic included) itself.
+        RoadsBasemap(roads_url, label_schematic=False).add_to(m)
+    stations = store.stations()
+    located = stations.loc[stations.geometry.notna() & ~stations.geometry.is_empty]
+    if not located.empty:
+        label_layer(
+            located,
+            "name",
+            name="全部站点",
+            marker=folium.CircleMarker(
+                radius=4,
+                color="#ffffff",
+                weight=1,
+                fill=True,
+                fill_color="#9e9e9e",
+                fill_opacity=0.9,
+            ),
+        ).add_to(m)
+    _ExposeMap().add_to(m)
+    return m

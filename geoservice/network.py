@@ -29,6 +29,7 @@ import math
 import re
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -375,7 +376,7 @@ class Network:
         """Write the arrays and metadata to one ``.npz`` file (atomically)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = _tmp_name(path)
         np.savez(
             tmp,
             node_xy=self.node_xy,
@@ -888,11 +889,18 @@ def cache_path(cache_dir: Path, source: Path, mode: str, digest: str | None = No
     return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}.npz"
 
 
+def _tmp_name(path: Path) -> Path:
+    """A temporary file beside ``path``, unique per writer: two threads or processes
+    building the same cache at once (the routing and the coverage engine on a cold cache)
+    each write their own and the last rename wins, with the same content."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
+
+
 def save_places(places: pd.DataFrame, path: Path, meta: dict) -> None:
     """Write a places table (:func:`osm.places_frame`) and its metadata to ``.npz``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = _tmp_name(path)
     arrays = {
         c: places[c].to_numpy(dtype=str if c not in ("osmid", "lon", "lat") else None)
         for c in osm.PLACE_COLUMNS

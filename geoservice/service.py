@@ -24,18 +24,27 @@ every endpoint follows, those of today and those to come (``/api/tours``,
 
 A new endpoint therefore adds: one function here (``def tours(store, engine, args)``), one
 three-line route in ``web/api.py``, one path in ``web/openapi.py``.
+
+Expensive answers (coverage, suggested sites) are parsed first (:func:`coverage_request`,
+:func:`suggest_request`) so that the web layer can key its answer cache and ``ETag`` on the
+*parsed* parameters (``minutes=15,5`` and ``minutes=5&minutes=15`` are one answer), and are
+computed only on a miss (:func:`coverage`, :func:`coverage_suggest`).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
-from geoservice import catalog, crs, navigation, places, tour_export
+from geoservice import catalog, crs, navigation, places, siting, tour_export
 from geoservice import params as p
+from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery
 from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
@@ -48,12 +57,20 @@ __all__ = [
     "BATCH_BODY_MAX",
     "BATCH_KEYS",
     "BATCH_MAX",
+    "COVERAGE_BUFFERS",
+    "COVERAGE_DEFAULT_LAYERS",
+    "COVERAGE_LAYERS",
     "TOURS_BODY_MAX",
     "TOURS_PAGE_MAX",
     "TOUR_FORMATS",
     "TOUR_KEYS",
     "Args",
+    "CoverageRequest",
     "TourFile",
+    "answer_key",
+    "coverage",
+    "coverage_request",
+    "coverage_suggest",
     "health",
     "nearest",
     "nearest_batch",
@@ -62,6 +79,7 @@ __all__ = [
     "sites",
     "station",
     "stations",
+    "suggest_request",
     "tour",
     "tour_file",
     "tour_plan",
@@ -329,3 +347,242 @@ def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
         media_type=tour_export.MEDIA_TYPES[fmt],
         disposition=f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}",
     )
+
+
+# -- coverage --------------------------------------------------------------------------------
+
+#: The layers of ``GET /api/coverage`` (:meth:`geoservice.coverage.Coverage.layer`), with the
+#: Chinese names the ``layer``/``layers`` parameters accept too.
+COVERAGE_LAYERS: dict[str, str] = {
+    "areas": "覆盖范围",
+    "cross": "双站覆盖",
+    "catchments": "服务范围",
+    "uncovered": "未覆盖道路",
+    "stations": "计入站点",
+}
+#: Layers sent beside the main one when ``layers`` is not given (catchments are heavy and
+#: optional on the page: asked for with ``layer=catchments``).
+COVERAGE_DEFAULT_LAYERS = ("cross", "uncovered", "stations")
+#: ``layers=none``: the main layer and the figures only.
+_NO_LAYERS = "none"
+#: The polygon buffers the API offers. Each buffer size has its own cache of dissolved road
+#: buffers in the engine (tens of MB on the Miyun network), so the API keeps to a few.
+COVERAGE_BUFFERS = (25.0, 50.0, 100.0, 200.0)
+#: Geometry is simplified by this much (metres) for transfer unless ``simplify_m`` says
+#: otherwise (0: exact); figures are always computed on the exact geometry.
+SIMPLIFY_DEFAULT_M = 5.0
+SIMPLIFY_MAX_M = 50.0
+#: Decimals of the coordinates sent (1e-5° ≈ 1 m).
+COVERAGE_DECIMALS = 5
+#: Metres per degree of latitude: a tolerance in degrees from metres (conservative in
+#: longitude, where a degree is shorter).
+_M_PER_DEGREE = 111_320.0
+
+
+@dataclass(frozen=True)
+class CoverageRequest:
+    """The parsed parameters of ``GET /api/coverage``.
+
+    Attributes
+    ----------
+    query : CoverageQuery
+        What to compute (``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``,
+        ``buffer_m``).
+    layer : str
+        The layer sent as the answer's ``features`` (default ``areas``).
+    layers : tuple of str
+        Further layers sent under ``layers``.
+    simplify_m : float
+        Simplification of the geometry sent, in metres (0: exact).
+    """
+
+    query: CoverageQuery
+    layer: str = "areas"
+    layers: tuple[str, ...] = COVERAGE_DEFAULT_LAYERS
+    simplify_m: float = SIMPLIFY_DEFAULT_M
+
+    def to_dict(self) -> dict:
+        """JSON-ready parameters (canonical: equal for requests with the same answer)."""
+        return {
+            **self.query.to_dict(),
+            "layer": self.layer,
+            "layers": list(self.layers),
+            "simplify_m": self.simplify_m,
+        }
+
+
+def answer_key(operation: str, parameters: Mapping[str, object]) -> str:
+    """Canonical text of a parsed request, for caching its answer: ``operation`` and the
+    parsed parameters (``to_dict()`` of the request), keys sorted."""
+    return operation + ":" + json.dumps(parameters, sort_keys=True, ensure_ascii=False)
+
+
+def coverage_request(args: Args) -> CoverageRequest:
+    """Parse the parameters of ``GET /api/coverage``.
+
+    Parameters: ``mode``, ``minutes`` (one or more thresholds, comma-separated or
+    repeated), ``kind``, ``amenity``, ``open_at`` (count only the stations open then;
+    absent: every matching station, the planning view), ``buffer_m`` (one of
+    `COVERAGE_BUFFERS`), ``layer`` (the layer of ``features``, default ``areas``),
+    ``layers`` (further layers, default `COVERAGE_DEFAULT_LAYERS`; ``none`` for none),
+    ``simplify_m`` (0–`SIMPLIFY_MAX_M`, default `SIMPLIFY_DEFAULT_M`).
+
+    Raises
+    ------
+    ParameterError
+    """
+    query = CoverageQuery.parse(
+        {
+            "mode": p.arg(args, "mode"),
+            "minutes": p.arg_list(args, "minutes"),
+            "kind": p.arg_list(args, "kind"),
+            "amenity": p.arg_list(args, "amenity"),
+            "open_at": p.arg(args, "open_at"),
+            "buffer_m": p.arg(args, "buffer_m"),
+        }
+    )
+    if query.buffer_m not in COVERAGE_BUFFERS:
+        name = "buffer_m"
+        shown = "、".join(f"{b:g}" for b in COVERAGE_BUFFERS)
+        raise ParameterError(
+            name,
+            f"buffer_m 只能取 {shown} 米之一，而不是 {query.buffer_m:g}",
+            f"buffer_m must be one of {', '.join(f'{b:g}' for b in COVERAGE_BUFFERS)} "
+            f"metres, not {query.buffer_m:g}",
+        )
+    layer = p.choice(p.arg(args, "layer"), "layer", COVERAGE_LAYERS, default="areas")
+    vocab = {**COVERAGE_LAYERS, _NO_LAYERS: "不要其他图层"}
+    chosen = p.names(p.arg_list(args, "layers"), "layers", vocab)
+    if chosen is None:
+        extra = COVERAGE_DEFAULT_LAYERS
+    elif _NO_LAYERS in chosen:
+        if len(chosen) > 1:
+            name = "layers"
+            raise ParameterError(
+                name,
+                "layers=none 不能与其他图层同时给出",
+                "layers=none cannot be combined with layer names",
+            )
+        extra = ()
+    else:
+        extra = tuple(chosen)
+    simplify_m = p.number(
+        p.arg(args, "simplify_m"), "simplify_m", 0, SIMPLIFY_MAX_M, default=SIMPLIFY_DEFAULT_M
+    )
+    return CoverageRequest(
+        query=query,
+        layer=layer,
+        layers=tuple(x for x in LAYERS if x in extra and x != layer),
+        simplify_m=simplify_m,
+    )
+
+
+def coverage(engine: CoverageEngine, request: CoverageRequest) -> dict:
+    """``GET /api/coverage``: a GeoJSON FeatureCollection of ``request.layer`` (by default
+    the coverage areas, one polygon per threshold, largest first) with the figures.
+
+    Foreign members: ``layer`` (which layer ``features`` holds), ``layers`` (the further
+    layers asked for, each a FeatureCollection), ``coverage`` (the figures:
+    :meth:`geoservice.coverage.Coverage.to_dict`), ``revision`` (the store revision they
+    are computed from) and ``simplify_m``. Geometry is simplified by ``simplify_m`` and its
+    coordinates rounded to `COVERAGE_DECIMALS` decimals for transfer.
+    """
+    revision = engine.store.revision()
+    cov = engine.compute(request.query)
+    main = _light(cov.layer(request.layer), request.simplify_m)
+    return {
+        "type": "FeatureCollection",
+        "layer": request.layer,
+        "features": main["features"],
+        "layers": {name: _light(cov.layer(name), request.simplify_m) for name in request.layers},
+        "coverage": cov.to_dict(),
+        "revision": revision,
+        "simplify_m": request.simplify_m,
+    }
+
+
+def suggest_request(args: Args) -> siting.SitingQuery:
+    """Parse the parameters of ``GET /api/coverage/suggest``: ``n`` (1–50, default 10),
+    ``objective`` (``roads`` or ``villages``), ``mode``, ``minutes`` (one threshold, default
+    the mode's largest), ``kind``, ``amenity``, ``open_at``.
+
+    Raises
+    ------
+    ParameterError
+    """
+    return siting.SitingQuery.parse(
+        {
+            "n": p.arg(args, "n"),
+            "objective": p.arg(args, "objective"),
+            "mode": p.arg(args, "mode"),
+            "minutes": p.arg_list(args, "minutes"),
+            "kind": p.arg_list(args, "kind"),
+            "amenity": p.arg_list(args, "amenity"),
+            "open_at": p.arg(args, "open_at"),
+        }
+    )
+
+
+def coverage_suggest(engine: CoverageEngine, query: siting.SitingQuery) -> dict:
+    """``GET /api/coverage/suggest``: the suggested sites as a GeoJSON FeatureCollection
+    of points, with the whole answer (before/after, set covering, solver and greedy
+    baseline) as ``siting`` and the store ``revision``."""
+    revision = engine.store.revision()
+    answer = siting.suggest(engine, query).to_geojson()
+    for part in ("solver", "greedy"):
+        # A bound HiGHS could not establish is no JSON number.
+        for key, value in answer["siting"][part].items():
+            if isinstance(value, float) and not math.isfinite(value):
+                answer["siting"][part][key] = None
+    return {**answer, "revision": revision}
+
+
+def _light(fc: dict, tolerance_m: float) -> dict:
+    """A layer made light for transfer: lines simplified (Douglas–Peucker), polygons
+    simplified preserving their topology (neither ever becomes empty), coordinates
+    rounded to `COVERAGE_DECIMALS` decimals."""
+    feats = fc["features"]
+    idx = [i for i, f in enumerate(feats) if f["geometry"] is not None]
+    if not idx:
+        return fc
+    geoms = shapely.from_geojson([json.dumps(feats[i]["geometry"]) for i in idx])
+    if tolerance_m > 0:
+        tol = tolerance_m / _M_PER_DEGREE
+        # Shapely type ids: 3 Polygon, 6 MultiPolygon.
+        polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+        geoms[polygonal] = shapely.simplify(geoms[polygonal], tol, preserve_topology=True)
+        geoms[~polygonal] = shapely.simplify(geoms[~polygonal], tol, preserve_topology=False)
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, COVERAGE_DECIMALS))
+    out = list(feats)
+    for i, geom in zip(idx, geoms, strict=True):
+        out[i] = {**feats[i], "geometry": _geometry(geom)}
+    return {**fc, "features": out}
+
+
+def _geometry(geom: shapely.Geometry) -> dict:
+    """A GeoJSON geometry as a dict, built from coordinate arrays (several times faster
+    than parsing ``shapely.to_geojson`` for the large line layers)."""
+    kind = shapely.get_type_id(geom)  # 0 Point, 1 LineString, 3 Polygon, 5/6 Multi…
+    if kind == 0:
+        return {"type": "Point", "coordinates": shapely.get_coordinates(geom)[0].tolist()}
+    if kind == 1:
+        return {"type": "LineString", "coordinates": _paths(np.array([geom]))[0]}
+    if kind == 5:
+        return {"type": "MultiLineString", "coordinates": _paths(shapely.get_parts(geom))}
+    if kind in (3, 6):
+        polygons = np.array([geom]) if kind == 3 else shapely.get_parts(geom)
+        rings, owner = shapely.get_rings(polygons, return_index=True)
+        coords: list[list] = [[] for _ in range(len(polygons))]
+        for i, ring in zip(owner.tolist(), _paths(rings), strict=True):
+            coords[i].append(ring)
+        if kind == 3:
+            return {"type": "Polygon", "coordinates": coords[0]}
+        return {"type": "MultiPolygon", "coordinates": coords}
+    return json.loads(shapely.to_geojson(geom))
+
+
+def _paths(parts: np.ndarray) -> list[list]:
+    """The positions of each LineString or LinearRing of ``parts``, as lists."""
+    xy = shapely.get_coordinates(parts).tolist()
+    ends = np.cumsum(shapely.get_num_coordinates(parts)).tolist()
+    return [xy[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]

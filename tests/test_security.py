@@ -667,3 +667,51 @@ def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app
     watch.errors = [e for e in watch.errors if "status of 422" not in e]
     watch.check(page)
     context.close()
+
+
+def test_coverage_page_shows_hostile_names_as_text(live, chromium, stored):
+    """Station names (tooltips of the counted stations and their catchments) and town names
+    (table, gaps, suggested sites) come from the API and reach the page as text only."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(CSP_WATCH)
+    page = context.new_page()
+    watch = _Watch(page)
+    page.goto(live + "/coverage?mode=walk&minutes=5", wait_until="networkidle")
+    page.wait_for_function("() => document.body.dataset.state === 'ready'")
+    page.check("input[data-layer=catchments]")
+    page.wait_for_function(
+        "() => { let k = 0; window.geoserviceMap.eachLayer((l) => {"
+        " if (l.options.className === 'cov-catchment') k++; }); return k > 0; }"
+    )
+    # Open every station's and catchment's tooltip, as a hover does, and read its title.
+    titles = page.evaluate(
+        """() => {
+            const out = {station: [], catchment: []};
+            window.geoserviceMap.eachLayer((l) => {
+                const kind = {"cov-station": "station", "cov-catchment": "catchment"}[
+                    l.options.className];
+                if (!kind || !l.getTooltip()) return;
+                l.openTooltip(l.getLatLng ? l.getLatLng() : l.getBounds().getCenter());
+                out[kind].push(l.getTooltip().getElement().querySelector("strong").textContent);
+                l.closeTooltip();
+            });
+            return out;
+        }"""
+    )
+    expected = {maps.clip(n, maps.NAME_DISPLAY_MAX) for n in stored.values()}
+    assert set(titles["station"]) == expected
+    assert set(titles["catchment"]) <= expected
+    assert titles["catchment"]
+    # Town names (hostile) in the table, the gaps and the suggested sites.
+    page.get_by_role("tab", name="各乡镇").click()
+    towns = page.locator("#cov-table-body .cov-town").all_text_contents()
+    assert any(t.startswith(HOSTILE[4]) for t in towns)
+    page.get_by_role("tab", name="建议站址").click()
+    page.select_option("#cov-n", "1")
+    page.get_by_role("button", name="建议新站址").click()
+    page.wait_for_selector("#cov-suggest-out .cov-suggest-summary")
+    page.get_by_role("tab", name="概况").click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "security_coverage.png"))
+    watch.check(page)
+    context.close()

@@ -16,14 +16,17 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import holidays, tour, vrp
 from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
+from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 from geoservice.tour_store import TourStore
+from geoservice.web import answers
 
 STORE_KEY = "geoservice.store"
 ENGINE_KEY = "geoservice.engine"
 PLANNER_KEY = "geoservice.planner"
+COVERAGE_KEY = "geoservice.coverage"
 DEFAULT_NETWORK = DATA_DIR / "network" / "miyun_schematic.osm.bz2"
 
 
@@ -54,6 +57,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         a size such as ``"4GB"``, ``"512MB"``. Over it the engine refuses to rebuild and the
         last good state keeps answering (flagged ``stale``); station imports that would
         exceed it are refused.
+    RATELIMIT_COVERAGE, RATELIMIT_SUGGEST
+        Per-client limits of ``/api/coverage`` (default ``120 per minute``: a page view asks
+        for a few answers, most of them cached) and ``/api/coverage/suggest`` (``10 per
+        minute``: each new question costs seconds of solver time).
+    COVERAGE_CACHE_BYTES
+        Budget of the cached coverage and suggestion answers (default 64 MB; see
+        :mod:`geoservice.web.answers`).
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
@@ -84,6 +94,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TOURS_SECONDS=tour.SEARCH.seconds,
         TOURS_MAX_CONCURRENT=2,
         RATELIMIT_TOURS="20 per minute",
+        RATELIMIT_COVERAGE="120 per minute",
+        RATELIMIT_SUGGEST="10 per minute",
+        COVERAGE_CACHE_BYTES=answers.DEFAULT_MAX_BYTES,
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -110,6 +123,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[ENGINE_KEY] = EngineProvider(
         library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
     )
+    # Coverage: the engine is built on first use (it loads its own copy of the networks).
+    app.extensions[COVERAGE_KEY] = CoverageProvider(library, store)
+    app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
@@ -137,6 +153,13 @@ def _limit(app: Flask) -> None:
     ):
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
+    # Coverage: computed answers are cached, but every new question costs CPU seconds.
+    for endpoint, key in (
+        ("api.coverage", "RATELIMIT_COVERAGE"),
+        ("api.coverage_suggest", "RATELIMIT_SUGGEST"),
+    ):
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
     app.extensions["geoservice.limiter"] = limiter
 
 
@@ -148,6 +171,12 @@ def get_store() -> Store:
 def get_engine() -> NearestEngine:
     """The nearest-station engine of the current app (loads the networks on first use)."""
     return current_app.extensions[ENGINE_KEY].get()
+
+
+def get_coverage() -> CoverageEngine:
+    """The coverage engine of the current app (built on first use, from the active network;
+    rebuilt when it changes)."""
+    return current_app.extensions[COVERAGE_KEY].get()
 
 
 def get_library() -> NetworkLibrary:

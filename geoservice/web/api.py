@@ -26,7 +26,15 @@ from geoservice.errors import (
     TourBusyError,
     error_body,
 )
-from geoservice.web import get_engine, get_library, get_planner, get_store, get_tour_store
+from geoservice.web import (
+    answers,
+    get_coverage,
+    get_engine,
+    get_library,
+    get_planner,
+    get_store,
+    get_tour_store,
+)
 from geoservice.web.openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -156,6 +164,28 @@ def network_roads():
     response.cache_control.max_age = 3600
     response.cache_control.public = True
     return response
+
+
+# -- coverage -----------------------------------------------------------------------------
+# Parsed first (a bad parameter is a 400 before anything is computed), then answered from
+# the answer cache when the same question was asked for this store revision and network
+# (ETag, 304, gzip: see geoservice.web.answers).
+
+
+@bp.get("/coverage")
+def coverage():
+    """Coverage areas by threshold, cross-coverage, catchments, uncovered roads, figures."""
+    req = service.coverage_request(_args())
+    key = service.answer_key("coverage", req.to_dict())
+    return answers.send(key, lambda: service.coverage(get_coverage(), req))
+
+
+@bp.get("/coverage/suggest")
+def coverage_suggest():
+    """Suggested new station sites (maximal covering), set covering, greedy baseline."""
+    query = service.suggest_request(_args())
+    key = service.answer_key("suggest", query.to_dict())
+    return answers.send(key, lambda: service.coverage_suggest(get_coverage(), query))
 
 
 @bp.get("/openapi.json")

@@ -7,28 +7,16 @@ import unicodedata
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from geoservice import siting
-from geoservice.coverage import CoverageEngine, CoverageProvider, CoverageQuery
+from geoservice.coverage import CoverageQuery
 from geoservice.errors import GeoserviceError, ParameterError
-from geoservice.web import get_library, get_store
-
-COVERAGE_KEY = "geoservice.coverage"
+from geoservice.web import get_coverage
 
 coverage_cli = AppGroup(
     "coverage", help="Coverage against the ACFTU standard (1 km, 15-minute walk)."
 )
-
-
-def get_coverage() -> CoverageEngine:
-    """The coverage engine of the current app (created on first use)."""
-    provider = current_app.extensions.get(COVERAGE_KEY)
-    if provider is None:
-        provider = CoverageProvider(get_library(), get_store())
-        current_app.extensions[COVERAGE_KEY] = provider
-    return provider.get()
 
 
 def _filters(f):

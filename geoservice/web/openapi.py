@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from geoservice import params, tour
+from geoservice import params, siting, tour
+from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, NOTICES
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import K_MAX, MAX_SNAP_M
@@ -30,6 +31,11 @@ from geoservice.network import MODE_LABELS, MODES
 from geoservice.service import (
     BATCH_BODY_MAX,
     BATCH_MAX,
+    COVERAGE_BUFFERS,
+    COVERAGE_DEFAULT_LAYERS,
+    COVERAGE_LAYERS,
+    SIMPLIFY_DEFAULT_M,
+    SIMPLIFY_MAX_M,
     TOUR_FORMATS,
     TOURS_PAGE_MAX,
 )
@@ -588,6 +594,7 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
                 }
             },
             **_tour_paths(),
+            **_coverage_paths(kind, amenity, open_at),
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -608,7 +615,7 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
             },
         },
         "components": {
-            "schemas": _schemas() | _tour_schemas(),
+            "schemas": _schemas() | _tour_schemas() | _coverage_schemas(),
             "responses": {
                 name: {"description": description, "content": json_only}
                 for name, description in _RESPONSES.items()
@@ -1103,6 +1110,453 @@ def _tour_paths() -> dict:
                         "content": content,
                     },
                     **_tour_errors(404),
+                },
+            }
+        },
+    }
+
+
+# -- coverage ----------------------------------------------------------------------------------
+
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_KM = {"type": "number", "minimum": 0}
+_MINUTES = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES}
+_COLOR = {"type": "string", "pattern": "^#[0-9a-f]{6}$"}
+
+
+def _coverage_schemas() -> dict:
+    """Schemas of ``/api/coverage`` and ``/api/coverage/suggest``."""
+    ring = {"type": "array", "items": _ref("Position"), "minItems": 4}
+    threshold = _obj(
+        {
+            "minutes": _MINUTES,
+            "covered_km": _KM | {"description": "people roads reached within the threshold"},
+            "covered_share": _SHARE,
+            "cross_km": _KM | {"description": "people roads reached by ≥ 2 stations"},
+            "cross_share": _SHARE,
+            "area_km2": {"type": ["number", "null"], "minimum": 0},
+            "villages_covered": _INT,
+            "villages_share": _SHARE,
+            "all_roads": _obj(
+                {"covered_km": _KM, "covered_share": _SHARE, "cross_km": _KM},
+                description="the same over the whole network (motorways and paths included)",
+            ),
+        }
+    )
+    figures = {
+        "road_km": _KM
+        | {"description": "roads where people live and work (no motorways; paths only in "
+           "settlements)"},
+        "all_road_km": _KM,
+        "villages": _INT | {"description": "located villages/communities on the network"},
+        "villages_schematic": _INT | {"description": "of which with a schematic position"},
+        "acftu_km": _KM | {"description": "people roads within 1 km network distance"},
+        "acftu_share": _SHARE | {"description": "the ACFTU figure (1 km service radius)"},
+        "thresholds": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_THRESHOLDS,
+            "items": _ref("CoverageThreshold"),
+        },
+        "approximate": _BOOL,
+    }  # fmt: skip
+    query = {
+        "mode": {"enum": list(MODES)},
+        "mode_label": _STR,
+        "minutes": {"type": "array", "minItems": 1, "maxItems": MAX_THRESHOLDS, "items": _MINUTES},
+        "kind": {"type": "array", "items": {"enum": list(STATION_KINDS)}},
+        "amenity": {"type": "array", "items": {"enum": list(AMENITIES)}},
+        "open_at": {"type": ["string", "null"], "format": "date-time"},
+        "buffer_m": {"type": "number", "exclusiveMinimum": 0},
+    }
+    gap = {
+        "rank": {"type": "integer", "minimum": 1, "maximum": MAX_GAP_FEATURES},
+        "length_km": _KM,
+        "town": _STR | {"description": "approximate (近似)"},
+        "town_code": _STR,
+        "nearest_station_min": _NUM_NULL | {"description": "null: no station reaches it"},
+        "pieces": _INT,
+    }
+    summary = _obj(
+        {
+            "covered_km": _KM,
+            "covered_share": _SHARE,
+            "road_km": _KM,
+            "villages_covered": _INT,
+            "villages": _INT,
+            "villages_share": _SHARE,
+        }
+    )
+    site = {
+        "rank": {"type": "integer", "minimum": 1},
+        "node": _INT | {"description": "network node of the site"},
+        "town": _STR | {"description": "approximate (近似)"},
+        "town_code": _STR,
+        "added_road_km": _NUM | {"description": "exact marginal gain, in order of rank"},
+        "added_villages": {"type": "integer"},
+        "covered_km_after": _KM,
+        "covered_share_after": _SHARE,
+        "villages_covered_after": _INT,
+        "villages_share_after": _SHARE,
+        "model_gain": _NUM | {"description": "marginal gain in the model's own measure"},
+    }
+
+    def collection(feature: str) -> dict:
+        return _obj(
+            {
+                "type": {"const": "FeatureCollection"},
+                "features": {"type": "array", "items": _ref(feature)},
+            }
+        )
+
+    def feature(geometries: list[str], properties: dict, *, nullable: bool = True) -> dict:
+        kinds = [_ref(g) for g in geometries] + ([{"type": "null"}] if nullable else [])
+        return _obj(
+            {
+                "type": {"const": "Feature"},
+                "geometry": {"oneOf": kinds},
+                "properties": _obj(properties),
+            }
+        )
+
+    return {
+        "Polygon": _obj(
+            {"type": {"const": "Polygon"}, "coordinates": {"type": "array", "items": ring}}
+        ),
+        "MultiPolygon": _obj(
+            {
+                "type": {"const": "MultiPolygon"},
+                "coordinates": {"type": "array", "items": {"type": "array", "items": ring}},
+            }
+        ),
+        "CoverageThreshold": threshold,
+        "CoverageFigures": _obj(figures, description="District figures (exact)"),
+        "CoverageTown": _obj(
+            {"code": _STR, "name": _STR, **figures},
+            description="Per-town figures: approximate (近似), each road belongs to the "
+            "town of the nearest located village, community or town seat",
+        ),
+        "CoverageQuery": _obj(query),
+        "Notice": _obj(
+            {"code": {"enum": list(NOTICES)}, "zh": _STR, "en": _STR},
+            description="Caveats the figures carry (schematic network, sample data, "
+            "approximate towns, schematic village positions)",
+        ),
+        "UncoveredVillage": _obj(
+            {
+                "id": _STR,
+                "name": _STR,
+                "kind": _STR,
+                "kind_label": _STR,
+                "town": _STR,
+                "town_code": _STR,
+                "lon": _LON,
+                "lat": _LAT,
+                "schematic": _BOOL | {"description": "position derived from a schematic network"},
+                "travel_time_s": _NUM_NULL | {"description": "to the nearest counted station"},
+                "travel_time_min": {"type": ["integer", "null"], "minimum": 0},
+                "nearest_station_id": _STR_NULL,
+                "nearest_station": _STR_NULL,
+            }
+        ),
+        "CoverageGap": _obj(gap),
+        "Coverage": _obj(
+            {
+                "query": _ref("CoverageQuery"),
+                "network": _ref("NetworkSummary"),
+                "stations": _obj(
+                    {
+                        "count": _INT | {"description": "stations counted"},
+                        "excluded_far_from_roads": _INT,
+                        "sample": _BOOL,
+                    }
+                ),
+                "district": _ref("CoverageFigures"),
+                "towns": {"type": "array", "items": _ref("CoverageTown")},
+                "uncovered_villages": {"type": "array", "items": _ref("UncoveredVillage")},
+                "gaps": {
+                    "type": "array",
+                    "maxItems": MAX_GAP_FEATURES,
+                    "items": _ref("CoverageGap"),
+                },
+                "notices": {"type": "array", "items": _ref("Notice")},
+            },
+            description="The figures (Coverage.to_dict)",
+        ),
+        "CoverageAreaFeature": feature(
+            ["Polygon", "MultiPolygon"],
+            {"minutes": _MINUTES, "label": _STR, "area_km2": {"type": ["number", "null"]}},
+        ),
+        "CatchmentFeature": feature(
+            ["MultiLineString", "LineString"],
+            {
+                "station_id": _STR,
+                "name": _STR,
+                "color": _COLOR,
+                "road_km": _KM,
+                "people_road_km": _KM,
+            },
+        ),
+        "GapFeature": feature(["MultiLineString", "LineString"], gap),
+        "CoverageStationFeature": feature(
+            ["Point"],
+            {
+                "id": _STR,
+                "name": _STR,
+                "kind": _STR,
+                "kind_label": _STR,
+                "opening_hours": _STR,
+                "color": _COLOR,
+                "snap_distance_m": _NUM | {"minimum": 0},
+                "sample": _BOOL,
+            },
+            nullable=False,
+        ),
+        "CoverageAreaCollection": collection("CoverageAreaFeature"),
+        "CatchmentCollection": collection("CatchmentFeature"),
+        "GapCollection": collection("GapFeature"),
+        "CoverageStationCollection": collection("CoverageStationFeature"),
+        "CoverageAnswer": _obj(
+            {
+                "type": {"const": "FeatureCollection"},
+                "layer": {"enum": list(COVERAGE_LAYERS)},
+                "features": {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            _ref(f)
+                            for f in (
+                                "CoverageAreaFeature",
+                                "CatchmentFeature",
+                                "GapFeature",
+                                "CoverageStationFeature",
+                            )
+                        ]
+                    },
+                },
+                "layers": _obj(
+                    {
+                        "areas": _ref("CoverageAreaCollection"),
+                        "cross": _ref("CoverageAreaCollection"),
+                        "catchments": _ref("CatchmentCollection"),
+                        "uncovered": _ref("GapCollection"),
+                        "stations": _ref("CoverageStationCollection"),
+                    },
+                    required=[],
+                ),
+                "coverage": _ref("Coverage"),
+                "revision": _STR | {"description": "store revision the answer is computed from"},
+                "simplify_m": {"type": "number", "minimum": 0, "maximum": SIMPLIFY_MAX_M},
+            },
+            description="A GeoJSON FeatureCollection of `layer` with foreign members",
+        ),
+        "CoverageSummary": summary,
+        "SuggestedSite": _obj({**site, "lon": _LON, "lat": _LAT}),
+        "SuggestedSiteFeature": feature(["Point"], site, nullable=False),
+        "SuggestAnswer": _obj(
+            {
+                "type": {"const": "FeatureCollection"},
+                "features": {
+                    "type": "array",
+                    "maxItems": siting.N_MAX,
+                    "items": _ref("SuggestedSiteFeature"),
+                },
+                "siting": _obj(
+                    {
+                        "query": _obj(
+                            query
+                            | {
+                                "n": {"type": "integer", "minimum": 1, "maximum": siting.N_MAX},
+                                "objective": {"enum": list(siting.OBJECTIVES)},
+                            }
+                        ),
+                        "network": _ref("NetworkSummary"),
+                        "before": _ref("CoverageSummary"),
+                        "after": _ref("CoverageSummary"),
+                        "sites": {
+                            "type": "array",
+                            "maxItems": siting.N_MAX,
+                            "items": _ref("SuggestedSite"),
+                        },
+                        "set_cover": _obj(
+                            {
+                                "villages": _INT,
+                                "uncovered": _INT,
+                                "coverable": _INT,
+                                "not_coverable": _INT,
+                                "stations_needed": _INT
+                                | {"description": "new stations to cover every located village"},
+                                "optimal": _BOOL,
+                                "status": _STR,
+                                "nodes": {"type": "array", "items": _INT},
+                                "note_zh": _STR,
+                            }
+                        ),
+                        "solver": _obj(
+                            {
+                                "solver": _STR,
+                                "status": _STR,
+                                "objective": _NUM_NULL,
+                                "bound": _NUM_NULL,
+                                "gap": _NUM_NULL,
+                                "seconds": _NUM,
+                                "candidates": _INT,
+                                "candidates_used": _INT,
+                                "demand_points": _INT,
+                                "demand_rows": _INT,
+                                "nonzeros": _INT,
+                                "prepare_seconds": _NUM,
+                            }
+                        ),
+                        "greedy": _obj(
+                            {
+                                "sites": _INT,
+                                "objective": _NUM_NULL,
+                                "seconds": _NUM,
+                                "nodes": {"type": "array", "items": _INT},
+                            },
+                            description="the greedy baseline on the same model",
+                        ),
+                        "notices": {"type": "array", "items": _ref("Notice")},
+                    }
+                ),
+                "revision": _STR,
+            },
+            description="The suggested sites as GeoJSON points with the whole answer",
+        ),
+    }
+
+
+def _coverage_paths(kind: dict, amenity: dict, open_at: dict) -> dict:
+    """The paths of ``/api/coverage`` and ``/api/coverage/suggest``."""
+    mode = _param(
+        "mode",
+        "travel mode: " + ", ".join(f"{m} {label}" for m, label in MODE_LABELS.items()),
+        {"type": "string", "enum": list(MODES)},
+        example="walk",
+    )
+    minutes = _param(
+        "minutes",
+        f"thresholds in minutes (0 < m ≤ {MAX_MINUTES:g}, at most {MAX_THRESHOLDS}), "
+        "comma-separated or repeated; default by mode: walk 5,10,15; bike 5,10; drive 10",
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_THRESHOLDS,
+            "items": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
+        },
+        example=[5, 10, 15],
+    )
+    minutes.update(style="form", explode=False)
+    counted = open_at | {
+        "description": "count only the stations open at this time (ISO 8601; naive means "
+        "Asia/Shanghai), e.g. 02:00 for the night gaps; absent: every matching station "
+        "whatever its hours (the planning view)",
+        "example": "2026-11-25T02:00",
+    }
+    filters = [kind | {"description": kind["description"] + " (default warm_station)"}, amenity]
+    layer_names = ", ".join(COVERAGE_LAYERS)
+    layers = _param(
+        "layers",
+        f"further layers under `layers` ({layer_names}; none for none); default "
+        f"{','.join(COVERAGE_DEFAULT_LAYERS)}",
+        {
+            "type": "array",
+            "maxItems": len(COVERAGE_LAYERS),
+            "items": {"enum": [*COVERAGE_LAYERS, "none"]},
+        },
+        example=list(COVERAGE_DEFAULT_LAYERS),
+    )
+    layers.update(style="form", explode=False)
+    cached = (
+        " Answers are cached per store revision and road network: a weak ETag, "
+        "Cache-Control: no-cache (If-None-Match gives a 304), gzip when accepted."
+    )
+    return {
+        "/api/coverage": {
+            "get": {
+                "summary": "Coverage by travel time: areas, cross-coverage, catchments, "
+                "uncovered roads and the figures",
+                "description": "A GeoJSON FeatureCollection of `layer` (default: the coverage "
+                "areas, one polygon per threshold, largest first: reached roads buffered by "
+                "`buffer_m`, never hulls) with foreign members `layers` (further layers), "
+                "`coverage` (district and per-town figures over the roads where people live "
+                "and work, with the whole network's beside them; the ACFTU share of roads "
+                "within 1 km of a station; uncovered villages with their travel time; gaps "
+                "ranked by length; notices), `revision` and `simplify_m`. Per-town figures "
+                "are approximate (近似)." + cached,
+                "parameters": [
+                    mode,
+                    minutes,
+                    *filters,
+                    counted,
+                    _param(
+                        "buffer_m",
+                        "buffer around the reached roads for the polygons (metres)",
+                        {"type": "number", "enum": list(COVERAGE_BUFFERS)},
+                        example=50,
+                    ),
+                    _param(
+                        "layer",
+                        f"the layer of `features`: {layer_names} (default areas)",
+                        {"type": "string", "enum": list(COVERAGE_LAYERS)},
+                        example="areas",
+                    ),
+                    layers,
+                    _param(
+                        "simplify_m",
+                        "geometry simplified by this many metres for transfer (0: exact; "
+                        f"default {SIMPLIFY_DEFAULT_M:g}); coordinates have 5 decimals",
+                        {"type": "number", "minimum": 0, "maximum": SIMPLIFY_MAX_M},
+                        example=SIMPLIFY_DEFAULT_M,
+                    ),
+                ],
+                "responses": {
+                    "200": _ok("GeoJSON with the figures", "CoverageAnswer"),
+                    "304": {"description": "not modified (If-None-Match)"},
+                    **_errors(400, 429, 503),
+                },
+            }
+        },
+        "/api/coverage/suggest": {
+            "get": {
+                "summary": "Suggested new station sites: maximal covering with the existing "
+                "stations fixed",
+                "description": "n new sites maximising the uncovered people-road length "
+                "(objective roads) or located villages (objective villages) brought within "
+                "the threshold, solved by HiGHS on network nodes at least "
+                f"{siting.CANDIDATE_SPACING_M:g} m apart; each site's exact marginal gain in "
+                "rank order, coverage before and after, the number of new stations needed "
+                "to cover every located village (set covering) and the greedy baseline." + cached,
+                "parameters": [
+                    _param(
+                        "n",
+                        f"new sites (1–{siting.N_MAX}, default 10)",
+                        {"type": "integer", "minimum": 1, "maximum": siting.N_MAX},
+                        example=3,
+                    ),
+                    _param(
+                        "objective",
+                        "what a new site should bring within reach: "
+                        + ", ".join(f"{k} {v}" for k, v in siting.OBJECTIVES.items()),
+                        {"type": "string", "enum": list(siting.OBJECTIVES)},
+                        example="roads",
+                    ),
+                    mode,
+                    _param(
+                        "minutes",
+                        "the threshold (one; default the mode's largest: walk 15, bike 10, "
+                        "drive 10)",
+                        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
+                        example=15,
+                    ),
+                    *filters,
+                    counted,
+                ],
+                "responses": {
+                    "200": _ok("GeoJSON points with the answer", "SuggestAnswer"),
+                    "304": {"description": "not modified (If-None-Match)"},
+                    **_errors(400, 429, 503),
                 },
             }
         },

@@ -1,5 +1,5 @@
-"""HTML pages: the district map at ``/``, the nearest-station finder at ``/nearest`` and the
-caravan tour planner at ``/caravan``.
+"""HTML pages: the district map at ``/``, the nearest-station finder at ``/nearest``, the
+caravan tour planner at ``/caravan`` and the coverage analysis at ``/coverage``.
 
 Pages are folium maps rendered once per store revision (`_cached_page`) and sent with a
 fresh CSP nonce on their scripts each time (:class:`geoservice.web.security.NoncedPage`).
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice import maps, places, tour, tour_export
+from geoservice import maps, places, publish, siting, tour, tour_export
 from geoservice.errors import NetworkError, OsmError
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.web import get_library, get_store, security
@@ -52,8 +52,14 @@ def _header() -> maps.Html:
         "<b>密云区总工会 · 暖心驿站与职工之家</b>"
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">大篷车路线</a>'
+        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">覆盖分析</a>'
         ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
-    ).format(url_for("pages.nearest"), url_for("pages.caravan"), url_for("api.stations"))
+    ).format(
+        url_for("pages.nearest"),
+        url_for("pages.caravan"),
+        url_for("pages.coverage"),
+        url_for("api.stations"),
+    )
 
 
 @bp.get("/favicon.ico")
@@ -135,6 +141,7 @@ def _nearest_page() -> str:
         },
         home_url=url_for("pages.index"),
         caravan_url=url_for("pages.caravan"),
+        coverage_url=url_for("pages.coverage"),
         modes=NEAREST_MODES,
         default_mode=NEAREST_DEFAULT_MODE,
         amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
@@ -282,3 +289,92 @@ def caravan() -> Response:
     except NetworkError:
         network = ""  # no network file: the page still loads; planning says why it fails
     return _cached_page((network,), _caravan_page)
+
+
+# -- /coverage -----------------------------------------------------------------------------
+
+#: The thresholds (minutes) the page offers per mode and the one it shows first. The view
+#: asks for every offered threshold up to the chosen one, drawn in graduated colours.
+COVERAGE_MINUTES = {"walk": (5, 10, 15), "bike": (5, 10, 15), "drive": (5, 10, 15)}
+COVERAGE_DEFAULT_MINUTES = {"walk": 15, "bike": 10, "drive": 10}
+#: The ACFTU standard is a walk: the page opens on it.
+COVERAGE_DEFAULT_MODE = "walk"
+#: The chosen time the page proposes first: the night, when gaps show.
+COVERAGE_NIGHT = "02:00"
+#: How many new sites the page offers to suggest, and the first choice.
+COVERAGE_N = (1, 2, 3, 5, 10, 20)
+COVERAGE_N_DEFAULT = 5
+
+
+def _coverage_page() -> str:
+    """Render ``/coverage``: the folium map with the panel template injected."""
+    static = url_for("static", filename="").rstrip("/")
+    m = maps.coverage_map(
+        get_store(),
+        tiles=current_app.config["TILES"] or None,
+        asset_url=url_for("static", filename="vendor").rstrip("/"),
+        roads_url=url_for("api.network_roads"),
+    )
+    modes = [
+        {
+            "key": key,
+            "label": label,
+            "minutes": list(COVERAGE_MINUTES[key]),
+            "default": COVERAGE_DEFAULT_MINUTES[key],
+        }
+        for key, label in NEAREST_MODES
+    ]
+    panel = render_template(
+        "coverage_panel.html",
+        config={
+            "api": url_for("api.coverage"),
+            "suggest_api": url_for("api.coverage_suggest"),
+            "modes": modes,
+            "default_mode": COVERAGE_DEFAULT_MODE,
+            "night": COVERAGE_NIGHT,
+            "kinds": [[k, v] for k, v in STATION_KINDS.items() if k != "caravan_base"],
+            "default_kinds": ["warm_station"],
+            "n_default": COVERAGE_N_DEFAULT,
+            # The published site's colours, so that both maps read alike.
+            "colors": {
+                "areas": list(publish.AREA_COLORS),
+                "cross": publish.CROSS_COLOR,
+                "uncovered": publish.UNCOVERED_COLOR,
+                "site": publish.SITE_COLOR,
+                "station": "#d63e2a",
+                "village": "#b35806",
+            },
+            "name_max": maps.NAME_DISPLAY_MAX,
+            "text_max": maps.TEXT_DISPLAY_MAX,
+        },
+        home_url=url_for("pages.index"),
+        nearest_url=url_for("pages.nearest"),
+        modes=NEAREST_MODES,
+        n_options=COVERAGE_N,
+        n_default=COVERAGE_N_DEFAULT,
+        objectives=list(siting.OBJECTIVES.items()),
+        night=COVERAGE_NIGHT,
+    )
+    page = maps.render(
+        m,
+        title="暖心驿站覆盖分析 · 密云区总工会",
+        # An autoescaping template: its output is markup.
+        header=maps.Html(panel),
+        icon=url_for("static", filename="favicon.svg"),
+    )
+    assets = maps.Html(
+        '<link rel="stylesheet" href="{0}/coverage.css">\n'
+        '<script src="{0}/coverage.js" defer></script>\n</head>'
+    ).format(static)
+    return page.replace("</head>", str(assets), 1)
+
+
+@bp.get("/coverage")
+def coverage() -> Response:
+    """Coverage of the roads by the stations against the ACFTU standard: areas by travel
+    time, cross-coverage, catchments, gaps, figures per town and suggested new sites.
+
+    The page is static per store revision (everything it shows comes from
+    ``/api/coverage`` and ``/api/coverage/suggest``).
+    """
+    return _cached_page((), _coverage_page)
