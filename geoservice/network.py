@@ -28,6 +28,7 @@ import logging
 import math
 import re
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -163,6 +164,9 @@ class Network:
         self._roads: dict | None = None
         self._lines_m: np.ndarray | None = None
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
+        # One network is shared by the routing, tour and coverage engines, which may build
+        # its lazy indexes from several request threads at once.
+        self._build_lock = threading.Lock()
 
     # -- sizes --------------------------------------------------------------------------
     @property
@@ -238,12 +242,17 @@ class Network:
         whole edge lines as the exact fallback."""
         if self._tree is not None:
             return
+        with self._build_lock:
+            if self._tree is None:
+                self._build_index()
+
+    def _build_index(self) -> None:
         x, y = self.to_metric(self.geom_xy[:, 0], self.geom_xy[:, 1])
         xy = np.column_stack([x, y])
         counts = np.diff(self.geom_offsets)
         edge_of_vertex = np.repeat(np.arange(self.n_edges), counts)
         self._lines_m = shapely.linestrings(xy, indices=edge_of_vertex)
-        self._tree = shapely.STRtree(self._lines_m)
+        tree = shapely.STRtree(self._lines_m)
         # Segments between consecutive vertices of the same edge, cut into pieces of at
         # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
         # A two-way road is indexed once (the edge with the lower index of its twin pair):
@@ -273,6 +282,7 @@ class Network:
         self._edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
         self._half = float(np.hypot(*(self._pb - self._pa).T).max() / 2) if len(rep) else 0.0
         self._kd = cKDTree((self._pa + self._pb) / 2)
+        self._tree = tree  # last: a non-None tree means the whole index is built
 
     def snap(self, lon: np.ndarray, lat: np.ndarray, *, with_points: bool = True) -> Snap:
         """Snap points to their nearest edge (exact, vectorised).
@@ -1050,6 +1060,9 @@ class NetworkLibrary:
         self.default_source = Path(default_source)
         self.clip = None if clip is None else shapely.buffer(clip, 0.01)
         self._places: tuple[str, gpd.GeoDataFrame] | None = None  # (token, table)
+        # The loaded networks of the active source, shared by every engine: (token, nets).
+        self._nets: tuple[str, dict[str, Network]] | None = None
+        self._nets_lock = threading.Lock()
 
     @property
     def cache_dir(self) -> Path:
@@ -1075,9 +1088,22 @@ class NetworkLibrary:
         return f"{src}:{st.st_mtime_ns}:{st.st_size}"
 
     def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:
-        """Networks of the active source (from the cache when valid)."""
-        source = self.active_source()
-        return load_networks(source, self.cache_dir, modes=modes, clip=self._clip_for(source))
+        """Networks of the active source (from the cache when valid).
+
+        The same :class:`Network` objects are handed to every caller until the active
+        source changes, so the routing, tour and coverage engines share one copy in memory.
+        """
+        token = self.token()
+        with self._nets_lock:
+            held = self._nets[1] if self._nets is not None and self._nets[0] == token else {}
+            missing = tuple(m for m in modes if m not in held)
+            if missing:
+                source = self.active_source()
+                held = held | load_networks(
+                    source, self.cache_dir, modes=missing, clip=self._clip_for(source)
+                )
+                self._nets = (token, held)
+        return {m: held[m] for m in modes}
 
     def places(self) -> gpd.GeoDataFrame:
         """The ``place=*`` nodes (villages, neighbourhoods …) of the active source.

@@ -1,0 +1,43 @@
+"""One copy of the networks, shared by the routing, tour and coverage engines."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from geoservice.network import NetworkLibrary
+from tests.conftest import SMALL_OSM
+
+
+def test_library_hands_out_the_same_networks_until_the_source_changes(tmp_path):
+    library = NetworkLibrary(tmp_path / "networks", SMALL_OSM)
+    first = library.load()
+    assert library.load(modes=("drive",))["drive"] is first["drive"]
+    assert library.load()["walk"] is first["walk"]
+    other = tmp_path / "other.osm"
+    other.write_bytes(SMALL_OSM.read_bytes())
+    library.import_file(other)
+    assert library.load()["walk"] is not first["walk"]
+
+
+def test_lazy_indexes_are_built_once_under_concurrent_first_use(tmp_path):
+    net = NetworkLibrary(tmp_path / "networks", SMALL_OSM).load()["walk"]
+    rng = np.random.default_rng(3)
+    lon = 116.829 + rng.random(200) * 0.007
+    lat = 40.367 + rng.random(200) * 0.01
+    results, errors = [], []
+
+    def snap() -> None:
+        try:
+            results.append(net.snap(lon, lat).edge)
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=snap) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(np.array_equal(r, results[0]) for r in results)
