@@ -104,7 +104,8 @@ class Station:
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict (amenities as a list, date as ISO string)."""
-        d = dataclasses.asdict(self)
+        # Every field is a scalar or a tuple of str: a shallow copy (asdict deep-copies).
+        d = {f: getattr(self, f) for f in STATION_FIELDS}
         d["amenities"] = list(self.amenities)
         d["verified_on"] = self.verified_on.isoformat() if self.verified_on else None
         return d
@@ -243,5 +244,6 @@ class Site:
 
 #: Column order of the ``stations`` layer (geometry excluded).
 STATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Station))
+STATION_FIELDS = STATION_COLUMNS
 #: Column order of the ``sites`` layer (geometry excluded).
 SITE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Site))

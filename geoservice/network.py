@@ -217,20 +217,18 @@ class Network:
         data = np.maximum(self.edge_time[keep], 1e-6)
         m = sp.csr_matrix((data, (self.edge_u[keep], self.edge_v[keep])), shape=(n, n))
         m.sort_indices()
-        # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout.
+        # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout,
+        # so the keys u·n + v are sorted too and one searchsorted finds any (u, v) slot.
+        self._csr_key = self.edge_u[keep].astype(np.int64) * n + self.edge_v[keep]
         self._csr_edge = keep.astype(np.int64)
         self._matrix = m
 
     def edge_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Indices of the fastest edges a[i] → b[i] (vectorised CSR lookup)."""
-        m = self.matrix()
-        start = m.indptr[a]
-        end = m.indptr[a + 1]
-        out = np.empty(len(a), dtype=np.int64)
-        for i in range(len(a)):
-            j = start[i] + np.searchsorted(m.indices[start[i] : end[i]], b[i])
-            out[i] = self._csr_edge[j]
-        return out
+        """Indices of the fastest edges a[i] → b[i] (one vectorised lookup; every pair
+        must be joined by an edge, as consecutive nodes of a shortest path are)."""
+        self.matrix()
+        keys = np.asarray(a, dtype=np.int64) * self.n_nodes + np.asarray(b, dtype=np.int64)
+        return self._csr_edge[np.searchsorted(self._csr_key, keys)]
 
     # -- snapping -----------------------------------------------------------------------
     def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
