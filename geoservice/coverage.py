@@ -20,18 +20,22 @@ How it is computed, exactly and fast:
    are exact to floating-point precision.
 4. Polygons are the reached road pieces buffered (50 m by default) and dissolved — never
    hulls, so no polygon claims water or a valley no road joins. Dissolving is the
-   expensive part: the union of every fully reached cluster of roads (a town's part of
-   a 250 m or 1 km cell) is cached, as it does not depend on the stations, so a query
-   buffers only the frontier; towns are dissolved in parallel threads and each town's
-   polygon is cached by its inputs, so an edit redoes only the towns it changes.
+   expensive part, so it is done per *cell* (one town's roads around a 1 km tile) and
+   clipped to the tile: tiles never overlap, so town and district areas are sums over
+   tiles, and an edit re-dissolves only the few cells whose inputs changed (each cell
+   polygon is cached under a fingerprint of its inputs). Within a cell, a cluster of
+   roads reached whole (a town's roads in a 250 m cell) brings its dissolved buffer,
+   made once since it does not depend on the stations; only the frontier is buffered
+   per query. The display polygon of a threshold is assembled from its tiles when asked
+   for (:func:`shapely.coverage_union_all` on the tiles snapped to 1 mm).
 5. Towns have no polygons in any source: each road takes the town of the nearest
    *located* village, community or town seat along the network (approximate, 近似).
    Figures are given over the roads where people live and work (see `people_roads`)
    with the whole network's beside them.
 
 Everything that does not depend on the station set (road tables, matrices, towns,
-settlement mask, cluster unions) is cached per network, so recomputing after one
-station edit costs a Dijkstra, the envelope and the changed towns' polygons.
+settlement mask, cluster buffers) is cached per network, so recomputing after one
+station edit costs a Dijkstra, the envelope and the changed cells' polygons.
 
 Parameters are parsed here (:meth:`CoverageQuery.parse`), with the same names as the
 nearest-station answer; `open_at` absent means every matching station counts whatever
@@ -48,6 +52,7 @@ import json
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -337,6 +342,7 @@ class _Roads:
     offsets: np.ndarray  # (R + 1,)
     vkey: np.ndarray  # (P,) 2 * road + fraction of length: sorted, for cutting
     mid: np.ndarray  # (R, 2) metric midpoints
+    bounds: np.ndarray  # (R, 4) metric xmin, ymin, xmax, ymax
     to_wgs: pyproj.Transformer
 
     @property
@@ -383,6 +389,14 @@ class _Roads:
         frac[offsets[1:] - 1] = 1.0
         vkey = 2.0 * road_of_vertex + frac
         mid = _interpolate(xy, offsets, vkey, np.arange(len(edge)), np.full(len(edge), 0.5))
+        bounds = np.column_stack(
+            [
+                np.minimum.reduceat(x, offsets[:-1]),
+                np.minimum.reduceat(y, offsets[:-1]),
+                np.maximum.reduceat(x, offsets[:-1]),
+                np.maximum.reduceat(y, offsets[:-1]),
+            ]
+        )
         return cls(
             edge=edge,
             u=net.edge_u[edge],
@@ -402,6 +416,7 @@ class _Roads:
             offsets=offsets,
             vkey=vkey,
             mid=mid,
+            bounds=bounds,
             to_wgs=pyproj.Transformer.from_crs(net.metric_crs, "EPSG:4326", always_xy=True),
         )
 
@@ -1017,7 +1032,7 @@ class Coverage:
     villages: list[dict]
     gaps: list[dict]
     notices: list[dict]
-    areas: dict[int, shapely.Geometry] = field(repr=False, default_factory=dict)
+    areas: Mapping[int, shapely.Geometry] = field(repr=False, default_factory=dict)
     town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
     _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
     _cross_source: tuple | None = field(repr=False, default=None)
@@ -1035,8 +1050,9 @@ class Coverage:
             cache, K, lock = self._cross_source
             lvl = np.where(self._pieces.lvl2 <= K - 1, 0, 1)
             with lock:  # the engine's caches
-                areas = _areas(cache, self._pieces, lvl, 1, "cross", self.query.buffer_m)
-            self._cross_poly = areas[0][0]
+                tiling = _tiling(cache, self.query.buffer_m)
+                tiled = _tiled_areas(cache, tiling, self._pieces, lvl, 1)
+                self._cross_poly = _dissolve(tiled.tiles[0])
         return self._cross_poly
 
     @property
@@ -1224,10 +1240,10 @@ class _ModeCache:
     places: _Places | None = None
     places_key: str = ""
     cluster: np.ndarray | None = None  # (R,) cluster of each road
-    cluster_town: np.ndarray | None = None  # (F + C,) town of every cluster
-    parent: np.ndarray | None = None  # (F,) coarse cluster (id F…F+C-1) of each fine one
-    unions: dict = field(default_factory=dict)  # buffer_m → object array of polygons
-    town_polys: dict = field(default_factory=dict)  # (kind, level, town, buffer) → (key, poly)
+    cluster_town: np.ndarray | None = None  # (F,) town of each cluster
+    cluster_order: np.ndarray | None = None  # (R,) roads ordered by cluster
+    cluster_start: np.ndarray | None = None  # (F + 1,) each cluster's run in cluster_order
+    tilings: dict[float, _Tiling] = field(default_factory=dict)  # by buffer (m)
     extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
 
 
@@ -1294,17 +1310,19 @@ class CoverageEngine:
             cache.places = _build_places(net, cache.roads, self._towns, self._sites)
             cache.places_key = key
             _clusters(cache)
-            cache.unions.clear()
-            cache.town_polys.clear()
+            cache.tilings.clear()
         return cache
 
     def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
-        """Build the static tables and every cluster union now (else on first use)."""
+        """Build the static tables, every cluster's clipped buffers and every tile's
+        polygon with all its roads reached now (else on first use)."""
         with self._lock:
             self._refresh()
             for mode in modes or tuple(self.networks):
                 cache = self._mode(mode)
-                _cluster_unions(cache, np.arange(len(cache.cluster_town)), buffer_m)
+                tiling = _tiling(cache, buffer_m)
+                with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+                    _whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), pool)
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -1421,12 +1439,13 @@ class CoverageEngine:
         )
         if geometry:
             K = len(taus)
-            areas, per_town = _areas(cache, pieces, pieces.lvl1, K, "reach", query.buffer_m)
-            cov.areas = dict(enumerate(areas))
-            cov.town_areas = dict(enumerate(per_town))
-            # Cross-coverage shading is dissolved when a map asks for it (Coverage.cross).
+            tiled = _tiled_areas(cache, _tiling(cache, query.buffer_m), pieces, pieces.lvl1, K)
+            # Display polygons are dissolved from the tiles when asked for (Coverage.areas),
+            # cross-coverage shading likewise (Coverage.cross).
+            cov.areas = _Areas(tiled.tiles, self._lock)
+            cov.town_areas = dict(enumerate(tiled.towns))
             cov._cross_source = (cache, K, self._lock)
-            _fill_areas(cov)
+            _fill_areas(cov, tiled)
         return cov
 
 
@@ -1466,163 +1485,516 @@ def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
 
 
 # -- polygons -------------------------------------------------------------------------------
+#
+# A coverage area is the union of the reached road pieces buffered by ``buffer_m``. It is
+# assembled per *cell* — one town's roads around one square tile of `_TILE_M` — and each
+# cell's polygon is clipped to its tile. Tiles never overlap, so town and district areas
+# are sums over tiles (no district-wide dissolve), and a station edit redoes only the
+# cells whose inputs changed. A cell's inputs are the *clusters* whose roads come near its
+# tile (one town's roads whose midpoints share a 250 m cell): a cluster reached whole
+# brings its dissolved buffer, made once since it does not depend on the stations, a
+# cluster reached in part brings the buffers of its reached pieces. Cell polygons are
+# cached under a 64-bit fingerprint of their inputs, so what one query has dissolved
+# serves the next (another edit elsewhere, another threshold).
+
+#: Side (m) of the square tiles polygons are assembled in and clipped to.
+_TILE_M = 1000.0
+#: Tile pieces are snapped to this grid (m) before the display polygon is dissolved, so
+#: that the edges of neighbouring tiles match exactly (areas are summed before snapping).
+_GRID_M = 1e-3
+#: Cached cell polygons are evicted, least recently used first, above this many vertices.
+_CACHE_COORDS = 3_000_000
+#: Buffer sizes whose tables are kept per mode.
+_MAX_TILINGS = 4
+#: Positions along a road are fingerprinted to 1e-9 of its length: Dijkstra's summation
+#: order may differ by an ulp between runs without anything having changed.
+_QUANTUM = 1e9
+_SEED_CLUSTER = np.uint64(0x5DEECE66D)
+_SEED_PIECE = np.uint64(0x2545F4914F6CDD1D)
+_SEED_TILE = np.uint64(0x9E3779B97F4A7C15)
+_SEED_UNION = np.uint64(0xD1B54A32D192ED03)
+_EMPTY = shapely.Polygon()
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised: 64-bit integers to well-spread fingerprints."""
+    x = np.asarray(x).astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(lo[i], hi[i])``."""
+    n = hi - lo
+    return np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())
+
+
+def _chunks(n: int, pool: ThreadPoolExecutor, job) -> None:
+    """Run ``job(range)`` over ``range(n)`` in a few chunks on ``pool`` (GEOS releases the
+    GIL: chunks run in parallel)."""
+    if n == 0:
+        return
+    size = max(1, math.ceil(n / (4 * _WORKERS)))
+    list(pool.map(job, [range(i, min(n, i + size)) for i in range(0, n, size)]))
+
+
+class _Poly:
+    """A cached polygon with its area (m²) and, once asked for, its snapped copy."""
+
+    __slots__ = ("area", "poly", "snapped")
+
+    def __init__(self, poly: shapely.Geometry) -> None:
+        self.poly = poly
+        self.area = float(shapely.area(poly))
+        self.snapped: shapely.Geometry | None = None
+
+    def snap(self) -> shapely.Geometry:
+        if self.snapped is None:
+            self.snapped = shapely.set_precision(self.poly, _GRID_M)
+        return self.snapped
 
 
 def _clusters(cache: _ModeCache) -> None:
-    """Group roads by town and 250 m cell (fine clusters, ids 0…F-1) and by town and 1 km
-    cell (coarse clusters, ids F…F+C-1, each the union of its fine ones)."""
+    """Group the roads by town and 250 m cell of their midpoint (clusters 0…F-1)."""
     roads, town = cache.roads, cache.places.road_town
     fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
     fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
-    fine_keys, fine = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
-    coarse_keys = np.column_stack(
-        [fine_keys[:, 0] // _COARSE, fine_keys[:, 1] // _COARSE, fine_keys[:, 2]]
+    keys, cluster = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
+    cache.cluster = cluster.ravel()
+    cache.cluster_town = keys[:, 2].copy()
+    cache.cluster_order = np.argsort(cache.cluster, kind="stable")
+    cache.cluster_start = np.searchsorted(
+        cache.cluster[cache.cluster_order], np.arange(len(keys) + 1)
     )
-    _, coarse = np.unique(coarse_keys, axis=0, return_inverse=True)
-    n_fine = len(fine_keys)
-    cache.cluster = fine.ravel()
-    cache.parent = coarse.ravel() + n_fine
-    cache.cluster_town = np.zeros(n_fine + int(coarse.max()) + 1 if n_fine else 0, dtype=np.int64)
-    cache.cluster_town[:n_fine] = fine_keys[:, 2]
-    cache.cluster_town[cache.parent] = fine_keys[:, 2]
 
 
-def _cluster_unions(cache: _ModeCache, clusters: np.ndarray, buffer_m: float) -> np.ndarray:
-    """Dissolved buffers of whole clusters (computed once per buffer size)."""
-    unions = cache.unions.get(buffer_m)
-    if unions is None:
-        unions = np.full(len(cache.cluster_town), None, dtype=object)
-        cache.unions[buffer_m] = unions
-    n_fine = len(cache.parent)
-    todo = clusters[np.equal(unions[clusters], None)]
-    coarse = todo[todo >= n_fine]
-    fine = np.union1d(todo[todo < n_fine], np.flatnonzero(np.isin(cache.parent, coarse)))
-    fine = fine[np.equal(unions[fine], None)]
-    if len(fine):
-        roads = cache.roads
-        members = np.flatnonzero(np.isin(cache.cluster, fine))
-        lines = roads.cut(members, np.zeros(len(members)), np.ones(len(members)))
-        bufs = shapely.buffer(shapely.simplify(lines, _SIMPLIFY_M), buffer_m, quad_segs=_QUAD_SEGS)
-        order = np.argsort(cache.cluster[members], kind="stable")
-        cl = cache.cluster[members][order]
-        cuts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
-        for a, b in zip(cuts, np.r_[cuts[1:], len(cl)], strict=True):
-            unions[cl[a]] = shapely.union_all(bufs[order[a:b]])
-    for c in coarse.tolist():
-        unions[c] = shapely.union_all(list(unions[np.flatnonzero(cache.parent == c)]))
-    return unions
+@dataclass
+class _Tiling:
+    """The stations-independent tables of the tiled polygons of one mode and buffer.
+
+    Cells are (tile, town) pairs; an *incidence* is a cluster whose buffered roads may
+    reach into a cell's tile (by bounding box), ordered by cell. Each cluster's buffer
+    clipped to each of its tiles (`clipped`) and each cell's polygon with every cluster
+    reached (`whole`) are made once, when first needed.
+    """
+
+    buffer_m: float
+    origin: tuple[float, float]
+    ny: int  # tile rows: tile = column * ny + row
+    n_town: int  # towns + 1 (unassigned): cell code = tile * n_town + town
+    cell_code: np.ndarray  # (G,) ascending
+    cell_start: np.ndarray  # (G + 1,) each cell's incidences
+    cell_hash: np.ndarray  # (G,) uint64 fingerprint of the cell's tile
+    inc_cluster: np.ndarray  # (I,)
+    inc_hash: np.ndarray  # (I,) uint64 fingerprint of the cluster
+    inc_order: np.ndarray  # (I,) incidences ordered by cluster
+    cluster_inc: np.ndarray  # (F + 1,) each cluster's run in inc_order
+    clipped: np.ndarray  # (I,) object
+    whole: np.ndarray  # (G,) object: _Poly
+    polys: OrderedDict = field(default_factory=OrderedDict)  # fingerprint → _Poly
+    coords: int = 0  # vertices held in `polys`
+
+    @classmethod
+    def build(cls, cache: _ModeCache, buffer_m: float) -> _Tiling:
+        starts = cache.cluster_start[:-1]
+        b = cache.roads.bounds[cache.cluster_order]
+        margin = buffer_m + 1.0
+        bounds = np.column_stack(
+            [
+                np.minimum.reduceat(b[:, 0], starts) - margin,
+                np.minimum.reduceat(b[:, 1], starts) - margin,
+                np.maximum.reduceat(b[:, 2], starts) + margin,
+                np.maximum.reduceat(b[:, 3], starts) + margin,
+            ]
+        )
+        # Tile edges on round coordinates, one empty tile around everything.
+        ox = (math.floor(bounds[:, 0].min() / _TILE_M) - 1) * _TILE_M
+        oy = (math.floor(bounds[:, 1].min() / _TILE_M) - 1) * _TILE_M
+        ny = math.ceil((bounds[:, 3].max() - oy) / _TILE_M) + 2
+        n_town = len(cache.places.towns) + 1
+        f, tile = _tiles_of(bounds, (ox, oy), ny)
+        code = tile * n_town + cache.cluster_town[f]
+        order = np.lexsort((f, code))
+        f, code = f[order], code[order]
+        cells, inc_cell = np.unique(code, return_inverse=True)
+        inc_order = np.argsort(f, kind="stable")
+        return cls(
+            buffer_m=buffer_m,
+            origin=(ox, oy),
+            ny=ny,
+            n_town=n_town,
+            cell_code=cells,
+            cell_start=np.searchsorted(inc_cell.ravel(), np.arange(len(cells) + 1)),
+            cell_hash=_mix(_mix(cells // n_town) ^ _SEED_TILE),
+            inc_cluster=f,
+            inc_hash=_mix(_mix(f) ^ _SEED_CLUSTER),
+            inc_order=inc_order,
+            cluster_inc=np.searchsorted(f[inc_order], np.arange(len(cache.cluster_town) + 1)),
+            clipped=np.full(len(f), None, dtype=object),
+            whole=np.full(len(cells), None, dtype=object),
+        )
+
+    def box(self, cell: int) -> tuple[float, float, float, float]:
+        tile = int(self.cell_code[cell]) // self.n_town
+        x = self.origin[0] + (tile // self.ny) * _TILE_M
+        y = self.origin[1] + (tile % self.ny) * _TILE_M
+        return x, y, x + _TILE_M, y + _TILE_M
+
+    def get(self, key: int) -> _Poly | None:
+        hit = self.polys.get(key)
+        if hit is not None:
+            self.polys.move_to_end(key)
+        return hit
+
+    def put(self, key: int, poly: shapely.Geometry) -> _Poly:
+        entry = _Poly(poly)
+        old = self.polys.pop(key, None)
+        if old is not None:
+            self.coords -= int(shapely.get_num_coordinates(old.poly))
+        self.polys[key] = entry
+        self.coords += int(shapely.get_num_coordinates(poly))
+        return entry
+
+    def trim(self, keep: int) -> None:
+        """Evict the least recently used polygons above `_CACHE_COORDS` (the ``keep`` most
+        recent stay whatever their size: the current answer's)."""
+        while self.coords > _CACHE_COORDS and len(self.polys) > keep:
+            _, entry = self.polys.popitem(last=False)
+            self.coords -= int(shapely.get_num_coordinates(entry.poly))
 
 
-def _areas(
-    cache: _ModeCache, pieces: _Pieces, lvl: np.ndarray, K: int, tag: str, buffer_m: float
-) -> tuple[list[shapely.Geometry], list[dict[int, float]]]:
-    """Dissolved buffers of the pieces reached at each level (``lvl <= k``): the district
-    polygon and the area (m²) per town, for ``k < K``.
+def _tiles_of(
+    bounds: np.ndarray, origin: tuple[float, float], ny: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item, tile) pairs of every tile each bounding box (n, 4) overlaps."""
+    ix0 = np.floor((bounds[:, 0] - origin[0]) / _TILE_M).astype(np.int64)
+    iy0 = np.floor((bounds[:, 1] - origin[1]) / _TILE_M).astype(np.int64)
+    ix1 = np.floor((bounds[:, 2] - origin[0]) / _TILE_M).astype(np.int64)
+    iy1 = np.floor((bounds[:, 3] - origin[1]) / _TILE_M).astype(np.int64)
+    w = ix1 - ix0 + 1
+    counts = w * (iy1 - iy0 + 1)
+    item = np.repeat(np.arange(len(bounds)), counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return item, (ix0[item] + k % w[item]) * ny + iy0[item] + k // w[item]
 
-    Per town and level the polygon is the previous level's polygon united with what
-    the level adds (whole clusters from the cache, else the new pieces' buffers), and it
-    is cached by its inputs: a station edit recomputes only the towns it changes.
+
+def _tiling(cache: _ModeCache, buffer_m: float) -> _Tiling:
+    """The tiling of ``cache``'s roads for ``buffer_m`` (built once per buffer size)."""
+    tiling = cache.tilings.get(buffer_m)
+    if tiling is None:
+        tiling = cache.tilings[buffer_m] = _Tiling.build(cache, buffer_m)
+        while len(cache.tilings) > _MAX_TILINGS:
+            cache.tilings.pop(next(iter(cache.tilings)))
+    return tiling
+
+
+def _polygonal(geoms: shapely.Geometry | np.ndarray) -> np.ndarray:
+    """The polygons of clipped geometries (clipping may leave lines along a tile edge)."""
+    parts = shapely.get_parts(geoms)
+    return parts[shapely.get_type_id(parts) == 3]
+
+
+def _merge(parts: list | np.ndarray) -> shapely.Geometry:
+    if len(parts) == 0:
+        return _EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.union_all(parts)
+
+
+def _buffers(
+    roads: _Roads, r: np.ndarray, g0: np.ndarray, g1: np.ndarray, buffer_m: float
+) -> np.ndarray:
+    """Buffered road pieces (display geometry: lines simplified by `_SIMPLIFY_M` first)."""
+    lines = shapely.simplify(roads.cut(r, g0, g1), _SIMPLIFY_M)
+    return shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
+
+
+def _clip_clusters(
+    cache: _ModeCache, tiling: _Tiling, incidences: np.ndarray, pool: ThreadPoolExecutor
+) -> None:
+    """Make the clipped buffers of the clusters of ``incidences``: each cluster's buffers
+    are dissolved once and clipped to every tile the cluster touches."""
+    todo = incidences[np.equal(tiling.clipped[incidences], None)]
+    if not len(todo):
+        return
+    clusters = np.unique(tiling.inc_cluster[todo])
+    lo, hi = cache.cluster_start[clusters], cache.cluster_start[clusters + 1]
+    members = cache.cluster_order[_ranges(lo, hi)]
+    ones = np.ones(len(members))
+    bufs = _buffers(cache.roads, members, 0 * ones, ones, tiling.buffer_m)
+    at = np.r_[0, np.cumsum(hi - lo)]
+    inc_cell = np.searchsorted(tiling.cell_start, np.arange(len(tiling.inc_cluster)), "right") - 1
+
+    def job(chunk: range) -> None:
+        for i in chunk:
+            union = _merge(bufs[at[i] : at[i + 1]])
+            f = clusters[i]
+            for inc in tiling.inc_order[tiling.cluster_inc[f] : tiling.cluster_inc[f + 1]]:
+                box = tiling.box(inc_cell[inc])
+                tiling.clipped[inc] = _merge(_polygonal(shapely.clip_by_rect(union, *box)))
+
+    _chunks(len(clusters), pool, job)
+
+
+def _whole_cells(
+    cache: _ModeCache, tiling: _Tiling, cells: np.ndarray, pool: ThreadPoolExecutor
+) -> None:
+    """Make the polygons of ``cells`` with every cluster reached."""
+    cells = cells[np.equal(tiling.whole[cells], None)]
+    if not len(cells):
+        return
+    lo, hi = tiling.cell_start[cells], tiling.cell_start[cells + 1]
+    _clip_clusters(cache, tiling, _ranges(lo, hi), pool)
+
+    def job(chunk: range) -> None:
+        for i in chunk:
+            tiling.whole[cells[i]] = _Poly(_merge(list(tiling.clipped[lo[i] : hi[i]])))
+
+    _chunks(len(cells), pool, job)
+
+
+def _piece_bounds(roads: _Roads, r: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
+    """Bounding boxes (n, 4) of the road pieces ``r`` from ``g0`` to ``g1``."""
+    p0 = _interpolate(roads.xy, roads.offsets, roads.vkey, r, g0)
+    p1 = _interpolate(roads.xy, roads.offsets, roads.vkey, r, g1)
+    out = np.column_stack([np.minimum(p0, p1), np.maximum(p0, p1)])
+    # And the road's vertices strictly inside the piece.
+    lo = np.searchsorted(roads.vkey, 2.0 * r + g0, side="right")
+    hi = np.searchsorted(roads.vkey, 2.0 * r + g1, side="left")
+    inner = np.flatnonzero(hi > lo)
+    if len(inner):
+        idx = np.column_stack([lo[inner], hi[inner]]).ravel()
+        for axis in (0, 1):
+            coord = roads.xy[:, axis]
+            low = np.minimum.reduceat(coord, idx)[::2]
+            high = np.maximum.reduceat(coord, idx)[::2]
+            out[inner, axis] = np.minimum(out[inner, axis], low)
+            out[inner, axis + 2] = np.maximum(out[inner, axis + 2], high)
+    return out
+
+
+@dataclass
+class _Tiled:
+    """The polygons of one computation: per level, the district's tile pieces, the
+    district's area and the area per town (m²)."""
+
+    tiles: list[list[_Poly]]
+    district: list[float]
+    towns: list[dict[int, float]]
+
+
+def _tiled_areas(
+    cache: _ModeCache, tiling: _Tiling, pieces: _Pieces, lvl: np.ndarray, K: int
+) -> _Tiled:
+    """The buffered roads reached at each level (``lvl <= k`` for ``k < K``), tile by tile.
+
+    A cell's polygon at level k is its polygon at level k-1 united with what level k adds
+    (clusters reached whole at k, pieces reached at k of clusters not whole at k), clipped
+    to its tile. Its fingerprint chains its tile's, then at each level the sum of what the
+    level adds: equal fingerprints mean the same computation, so a cached polygon is the
+    very one a fresh computation would make (publishing stays byte-for-byte repeatable).
+    A tile shared by towns is the union of its cells.
     """
     roads, places = cache.roads, cache.places
-    R = roads.n
-    n_fine = len(cache.parent)
-    # The level at which each road, then each fine and coarse cluster, is reached whole.
-    road_lvl = np.zeros(R, dtype=np.int64)
-    np.maximum.at(road_lvl, pieces.r, lvl)
-    fine_lvl = np.zeros(n_fine, dtype=np.int64)
-    np.maximum.at(fine_lvl, cache.cluster, road_lvl)
-    cl_lvl = np.zeros(len(cache.cluster_town), dtype=np.int64)
-    cl_lvl[:n_fine] = fine_lvl
-    np.maximum.at(cl_lvl, cache.parent, fine_lvl)
-    par_lvl = cl_lvl[cache.parent]
-    # A whole coarse cluster stands for its fine ones; a fine one is used only before.
-    use = np.concatenate([(fine_lvl < K) & (fine_lvl < par_lvl), cl_lvl[n_fine:] < K])
-    full_cl = np.flatnonzero(use)
-    unions = _cluster_unions(cache, full_cl, buffer_m)
-    # Pieces buffered one by one: reached, and in no cluster that is whole at their level;
-    # consecutive pieces of a road with the same level are merged.
-    p_cl = cache.cluster[pieces.r]
-    sel = (lvl < K) & (fine_lvl[p_cl] > lvl) & (par_lvl[p_cl] > lvl)
-    p = pieces.take(sel)
-    pl = lvl[sel]
-    if len(p.r):
-        brk = np.ones(len(p.r), dtype=bool)
-        brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
-        head = np.flatnonzero(brk)
-        tail = np.r_[head[1:], len(p.r)] - 1
-        rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
-    else:
-        rr, a, b, rl = np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0, int)
-    piece_town = places.road_town[rr]
-    cl_town = cache.cluster_town[full_cl]
-    cl_level = cl_lvl[full_cl]
-    towns = np.union1d(piece_town, cl_town).tolist()
-    # Which (town, level) polygons are cached with the same inputs.
-    keys: dict[tuple[int, int], str] = {}
-    todo: set[int] = set()
-    for t in towns:
-        pm, cm = piece_town == t, cl_town == t
-        h = hashlib.sha1(f"{tag}:{buffer_m}:{t}".encode())
-        for k in range(K):
-            pk, ck = pm & (rl == k), cm & (cl_level == k)
-            # Positions rounded to ~1e-9 of a road: Dijkstra's summation order may differ
-            # by an ulp between runs without anything having changed (+ 0.0: no -0.0).
-            for arr in (full_cl[ck], rr[pk], np.round(a[pk], 9) + 0.0, np.round(b[pk], 9) + 0.0):
-                h.update(np.ascontiguousarray(arr).tobytes())
-            keys[(t, k)] = h.hexdigest()
-            hit = cache.town_polys.get((tag, buffer_m, t, k))
-            if hit is None or hit[0] != keys[(t, k)]:
-                todo.add(t)
-    bufs = np.empty(len(rr), dtype=object)
-    need = np.flatnonzero(np.isin(piece_town, list(todo)))
-    if len(need):
-        lines = shapely.simplify(roads.cut(rr[need], a[need], b[need]), _SIMPLIFY_M)
-        bufs[need] = shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
-
-    def town_levels(t: int) -> list[shapely.Geometry]:
-        """The town's polygon at every level (shapely releases the GIL: towns run in
-        parallel threads)."""
-        out, prev = [], None
-        for k in range(K):
-            hit = cache.town_polys.get((tag, buffer_m, t, k))
-            if hit is not None and hit[0] == keys[(t, k)]:
-                poly = hit[1]
-            else:
-                parts = list(unions[full_cl[(cl_town == t) & (cl_level == k)]])
-                parts += list(bufs[(piece_town == t) & (rl == k)])
-                poly = shapely.union_all(parts) if parts else shapely.Polygon()
-                if prev is not None:
-                    # One overlay with the (large) previous level, not one per merge step.
-                    poly = shapely.union(prev, poly)
-            out.append(poly)
-            prev = poly
-        return out
-
+    # The level at which each road, then each cluster, is reached whole (K: never).
+    road_lvl = np.full(roads.n, K, dtype=np.int64)
+    if len(pieces.r):
+        first = np.flatnonzero(np.r_[True, pieces.r[1:] != pieces.r[:-1]])
+        road_lvl[pieces.r[first]] = np.maximum.reduceat(np.minimum(lvl, K), first)
+    cl_lvl = np.maximum.reduceat(road_lvl[cache.cluster_order], cache.cluster_start[:-1])
+    # Pieces count where their cluster is not whole yet; consecutive pieces of a road at
+    # the same level are merged.
+    sel = (lvl < K) & (cl_lvl[cache.cluster[pieces.r]] > lvl)
+    p, pl = pieces.take(sel), lvl[sel]
+    brk = np.ones(len(p.r), dtype=bool)
+    brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
+    head = np.flatnonzero(brk)
+    tail = (np.r_[head[1:], len(p.r)] - 1)[: len(head)].astype(np.int64)
+    rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
+    # Every input's cell, levels [lo, hi) and fingerprint: clusters reached whole, ...
+    inc = np.flatnonzero(cl_lvl[tiling.inc_cluster] < K)
+    c_cell = np.searchsorted(tiling.cell_start, inc, side="right") - 1
+    c_lo = cl_lvl[tiling.inc_cluster[inc]]
+    # ... and pieces, in every tile their buffer's bounding box overlaps.
+    margin = tiling.buffer_m + 0.5
+    pb = _piece_bounds(roads, rr, a, b) + np.array([-margin, -margin, margin, margin])
+    item, tile = _tiles_of(pb, tiling.origin, tiling.ny)
+    p_cell = np.searchsorted(tiling.cell_code, tile * tiling.n_town + places.road_town[rr[item]])
+    p_lo = rl[item]
+    h = _mix(_mix(rr) ^ _SEED_PIECE)
+    h = _mix(h ^ np.round(a * _QUANTUM).astype(np.int64).astype(np.uint64))
+    h = _mix(h ^ np.round(b * _QUANTUM).astype(np.int64).astype(np.uint64))
+    p_hash = h[item]
+    cells, local = np.unique(np.concatenate([c_cell, p_cell]), return_inverse=True)
+    local = local.ravel()
+    c_loc, p_loc = local[: len(inc)], local[len(inc) :]
+    n = len(cells)
+    if n == 0:
+        return _Tiled(tiles=[[] for _ in range(K)], district=[0.0] * K, towns=[{}] * K)
+    # Fingerprints and input counts per cell and level (what each level adds, then running
+    # sums: a level's polygon holds every lower level's, even the pieces of a cluster
+    # reached whole since, whose buffers may stand out of the cluster's by a few dm).
+    acc = np.zeros((n, K), dtype=np.uint64)
+    np.add.at(acc, (c_loc, c_lo), tiling.inc_hash[inc])
+    np.add.at(acc, (p_loc, p_lo), p_hash)
+    n_cl = np.zeros((n, K), dtype=np.int64)
+    np.add.at(n_cl, (c_loc, c_lo), 1)
+    n_p = np.zeros((n, K), dtype=np.int64)
+    np.add.at(n_p, (p_loc, p_lo), 1)
+    added = (n_cl + n_p) > 0
+    key = np.empty((n, K), dtype=np.uint64)
+    prev = tiling.cell_hash[cells]
+    for k in range(K):
+        # A level that adds nothing keeps the previous level's polygon and fingerprint.
+        prev = key[:, k] = np.where(added[:, k], _mix(prev + acc[:, k]), prev)
+    n_cl, n_p = np.cumsum(n_cl, axis=1), np.cumsum(n_p, axis=1)
+    filled = (n_cl + n_p) > 0
+    # Every cluster reached whole and never a piece: the tile's stations-free polygon.
+    whole = (n_cl == np.diff(tiling.cell_start)[cells][:, None]) & (n_p == 0)
+    # Look every cell and level up.
+    keys = key.tolist()
+    entries: list[list[_Poly | None]] = [[None] * K for _ in range(n)]
+    todo = []
+    for i, k in zip(*np.nonzero(filled & ~whole), strict=True):
+        hit = tiling.get(keys[i][k])
+        if hit is None:
+            todo.append(i)
+        else:
+            entries[i][k] = hit
+    todo = np.unique(np.array(todo, dtype=np.int64))
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        results = dict(zip(towns, pool.map(town_levels, towns), strict=True))
-        per_level: list[list[shapely.Geometry]] = [[] for _ in range(K)]
-        per_town: list[dict[int, float]] = [{} for _ in range(K)]
-        for t, polys in results.items():
-            for k, poly in enumerate(polys):
-                cache.town_polys[(tag, buffer_m, t, k)] = (keys[(t, k)], poly)
-                if not poly.is_empty:
-                    per_level[k].append(poly)
-                    per_town[k][t] = float(poly.area)
-        districts = list(
-            pool.map(
-                lambda polys: shapely.union_all(polys) if polys else shapely.Polygon(), per_level
-            )
-        )
-    return districts, per_town
+        need = np.flatnonzero(whole.any(axis=1))
+        _whole_cells(cache, tiling, cells[need], pool)
+        for i, k in zip(*np.nonzero(whole), strict=True):
+            entries[i][k] = tiling.whole[cells[i]]
+        # The new inputs of the cells to make, level by level.
+        groups = (todo[:, None] * (K + 1) + np.arange(K)).ravel()
+        c_group = c_loc * (K + 1) + c_lo
+        c_order = np.argsort(c_group, kind="stable")
+        c_at = np.searchsorted(c_group[c_order], np.r_[groups, groups + 1])
+        p_group = p_loc * (K + 1) + p_lo
+        p_order = np.argsort(p_group, kind="stable")
+        p_at = np.searchsorted(p_group[p_order], np.r_[groups, groups + 1])
+        m = len(groups)
+        c_need = c_order[_ranges(c_at[:m], c_at[m:])]
+        _clip_clusters(cache, tiling, inc[c_need], pool)
+        p_need = np.unique(item[p_order[_ranges(p_at[:m], p_at[m:])]])
+        bufs = np.full(len(rr), None, dtype=object)
+        if len(p_need):
+            bufs[p_need] = _buffers(roads, rr[p_need], a[p_need], b[p_need], tiling.buffer_m)
+        made: dict[tuple[int, int], shapely.Geometry] = {}
+
+        def job(chunk: range) -> None:
+            for t in chunk:
+                i = int(todo[t])
+                box = tiling.box(cells[i])
+                prev = _EMPTY
+                for k in range(K):
+                    if entries[i][k] is not None:
+                        prev = entries[i][k].poly
+                        continue
+                    if not filled[i, k]:
+                        continue
+                    g = t * K + k
+                    parts = list(tiling.clipped[inc[c_order[c_at[g] : c_at[m + g]]]])
+                    ps = item[p_order[p_at[g] : p_at[m + g]]]
+                    if len(ps):
+                        parts += list(_polygonal(shapely.clip_by_rect(bufs[ps], *box)))
+                    poly = _merge([x for x in parts if not x.is_empty])
+                    if not prev.is_empty:
+                        # One overlay with the (larger) previous level, not one per part.
+                        poly = shapely.union(prev, poly) if not poly.is_empty else prev
+                    prev = made[(i, k)] = poly
+
+        _chunks(len(todo), pool, job)
+        for (i, k), poly in made.items():
+            entries[i][k] = tiling.put(keys[i][k], poly)
+        # Tiles: most hold one town's cell; a shared tile is the union of its cells.
+        tiles = tiling.cell_code[cells] // tiling.n_town
+        first = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
+        last = np.r_[first[1:], n]
+        shared_key = _mix(np.add.reduceat(_mix(key ^ _SEED_UNION) * filled, first, axis=0))
+        # In tile order whatever was cached: the dissolved polygon's bytes depend on it.
+        out: list[list[_Poly | None]] = [[] for _ in range(K)]
+        unions = []
+        for j, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+            for k in range(K):
+                polys = [entries[i][k] for i in range(s, e) if entries[i][k] is not None]
+                polys = [x for x in polys if x.area > 0]
+                if len(polys) == 1:
+                    out[k].append(polys[0])
+                elif polys:
+                    kk = int(shared_key[j, k])
+                    hit = tiling.get(kk)
+                    if hit is None:
+                        unions.append((k, len(out[k]), kk, polys))
+                    out[k].append(hit)
+        done = list(pool.map(lambda u: shapely.union_all([x.poly for x in u[3]]), unions))
+        for (k, at, kk, _), poly in zip(unions, done, strict=True):
+            out[k][at] = tiling.put(kk, poly)
+    town = (tiling.cell_code[cells] % tiling.n_town).tolist()
+    towns: list[dict[int, float]] = [{} for _ in range(K)]
+    for i in range(n):
+        for k in range(K):
+            e = entries[i][k]
+            if e is not None and e.area > 0:
+                towns[k][town[i]] = towns[k].get(town[i], 0.0) + e.area
+    tiling.trim(keep=sum(len(x) for x in out) + len(made))
+    return _Tiled(tiles=out, district=[sum(x.area for x in lv) for lv in out], towns=towns)
 
 
-def _fill_areas(cov: Coverage) -> None:
+def _dissolve(tiles: list[_Poly]) -> shapely.Geometry:
+    """One polygon of non-overlapping tile pieces: their edges snapped to `_GRID_M` and
+    matched (:func:`shapely.coverage_union_all`, linear time), or a full union should
+    they not match."""
+    if not tiles:
+        return _EMPTY
+    if len(tiles) == 1:
+        return tiles[0].poly
+    snapped = [t.snap() for t in tiles]
+    total = sum(t.area for t in tiles)
+    slack = _GRID_M * float(shapely.length(np.array(snapped)).sum())
+    try:
+        out = shapely.coverage_union_all(snapped)
+    except shapely.errors.GEOSException:
+        out = None
+    if out is None or abs(out.area - total) > slack or not out.is_valid:
+        out = shapely.union_all([t.poly for t in tiles])
+    return out
+
+
+class _Areas(Mapping):
+    """The coverage areas by level (index of the threshold): dissolved on first use."""
+
+    def __init__(self, tiles: list[list[_Poly]], lock: threading.RLock) -> None:
+        self._tiles = tiles
+        self._lock = lock
+        self._done: dict[int, shapely.Geometry] = {}
+
+    def __getitem__(self, k: int) -> shapely.Geometry:
+        if k not in self._done:
+            if not 0 <= k < len(self._tiles):
+                raise KeyError(k)
+            with self._lock:  # the snapped copies live in the engine's caches
+                self._done[k] = _dissolve(self._tiles[k])
+        return self._done[k]
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def __iter__(self):
+        return iter(range(len(self._tiles)))
+
+
+def _fill_areas(cov: Coverage, tiled: _Tiled) -> None:
     """Put the polygon areas into the figures."""
     for k, row in enumerate(cov.district["thresholds"]):
-        row["area_km2"] = round(float(cov.areas[k].area) / 1e6, 4)
+        row["area_km2"] = round(tiled.district[k] / 1e6, 4)
     for t, town in enumerate(cov.towns):
         for k, row in enumerate(town["thresholds"]):
-            row["area_km2"] = round(cov.town_areas[k].get(t, 0.0) / 1e6, 4)
+            row["area_km2"] = round(tiled.towns[k].get(t, 0.0) / 1e6, 4)
 
 
 # -- figures ----------------------------------------------------------------------------------
