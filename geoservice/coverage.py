@@ -45,9 +45,12 @@ JSON-ready (:meth:`Coverage.to_dict`, :meth:`Coverage.layer`, :meth:`Coverage.to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import os
@@ -302,6 +305,30 @@ def parse_minutes(raw: object, *, default: tuple[float, ...]) -> tuple[float, ..
 
 def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else float(x)
+
+
+_GC_LOCK = threading.Lock()
+_GC_HOLDS = [0, True]  # pauses held, and whether the collector ran before the first
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector: building large GeoJSON or many small lists makes
+    no reference cycles, yet triggers full collections that rescan the whole heap (several
+    hundred thousand objects here), which used to cost more than the building itself.
+    Nested and concurrent pauses are counted; the collector resumes after the last."""
+    with _GC_LOCK:
+        if _GC_HOLDS[0] == 0:
+            _GC_HOLDS[1] = gc.isenabled()
+            gc.disable()
+        _GC_HOLDS[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_HOLDS[0] -= 1
+            if _GC_HOLDS[0] == 0 and _GC_HOLDS[1]:
+                gc.enable()
 
 
 # -- static per-network tables ---------------------------------------------------------------
@@ -660,11 +687,15 @@ def _multi_source(
     n = rev.shape[0]
     s = len(r)
     src, node, w = _source_arcs(roads, r, g, cost, wf, wb)
-    coo = rev.tocoo()
+    # The sources' rows appended to the graph's CSR arrays as they are (no re-sorting of
+    # the whole graph).
+    order = np.lexsort((node, src))
+    indptr = np.concatenate([rev.indptr, rev.indptr[-1] + np.cumsum(np.bincount(src, minlength=s))])
     aug = sp.csr_matrix(
         (
-            np.concatenate([coo.data, np.maximum(w, 1e-9)]),
-            (np.concatenate([coo.row, n + src]), np.concatenate([coo.col, node])),
+            np.concatenate([rev.data, np.maximum(w[order], 1e-9)]),
+            np.concatenate([rev.indices, node[order]]),
+            indptr,
         ),
         shape=(n + s, n + s),
     )
@@ -821,12 +852,13 @@ def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, 
     return fr[order], fa[order], fb[order], flo[order], fhi[order], fs[order]
 
 
-def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
+def _envelope(roads: _Roads, f: _Field, taus: np.ndarray, *, reached_only: bool = False) -> _Pieces:
     """Split every road into pieces of constant coverage (exact, vectorised).
 
     Breakpoints are the domain ends, every crossing of two functions of a road and every
     crossing of a threshold; between two breakpoints the order of the functions is fixed,
-    so evaluating at the midpoint is exact for the whole interval.
+    so evaluating at the midpoint is exact for the whole interval. ``reached_only`` leaves
+    out the roads nothing reaches within the largest threshold (their one piece each).
     """
     K = len(taus)
     tmax = float(taus[-1])
@@ -903,7 +935,12 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
         | (s1[1:] != s1[:-1])
     )
     head = np.flatnonzero(keep)
-    tail = np.concatenate([head[1:], [len(ir)]]) - 1
+    # [: len(head)]: no interval at all (no station reaches any road) gives no tail.
+    tail = (np.concatenate([head[1:], [len(ir)]]) - 1)[: len(head)]
+    if reached_only:
+        ends = (ir[head], g0[head], g1[tail], lvl1[head], lvl2[head], s1[head], t0[head])
+        pieces = _Pieces(*ends, t1[tail])
+        return pieces.take(pieces.g1 > pieces.g0)
     pieces = _Pieces(
         r=np.concatenate([ir[head], rest]),
         g0=np.concatenate([g0[head], np.zeros(len(rest))]),
@@ -1033,6 +1070,7 @@ class Coverage:
     gaps: list[dict]
     notices: list[dict]
     areas: Mapping[int, shapely.Geometry] = field(repr=False, default_factory=dict)
+    area_m2: list[float] = field(repr=False, default_factory=list)  # by threshold
     town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
     _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
     _cross_source: tuple | None = field(repr=False, default=None)
@@ -1076,11 +1114,22 @@ class Coverage:
             "notices": self.notices,
         }
 
-    def layer(self, name: str) -> dict:
+    def layer(self, name: str, *, tolerance_m: float = 0.0, decimals: int = _DECIMALS) -> dict:
         """One GeoJSON FeatureCollection (WGS84): ``areas`` (one polygon per threshold,
         largest first), ``cross`` (reached by two or more stations within the largest
         threshold), ``catchments`` (reached roads by nearest station), ``uncovered``
-        (gaps, longest first) or ``stations``."""
+        (gaps, longest first) or ``stations``.
+
+        Parameters
+        ----------
+        name : str
+        tolerance_m : float
+            0 (default): the geometry as computed. Above 0, lighter geometry for display:
+            simplified by that many metres in the metric CRS (polygons keeping their
+            topology), the pieces of a line layer merged where they meet.
+        decimals : int
+            Coordinates are rounded to this many decimals (6 ≈ 0.1 m, 5 ≈ 1 m).
+        """
         builders = {
             "areas": self._areas,
             "cross": self._cross_layer,
@@ -1091,41 +1140,47 @@ class Coverage:
         if name not in builders:
             msg = f"unknown layer {name!r}; expected one of {', '.join(builders)}"
             raise ValueError(msg)
-        return builders[name]()
+        with _gc_paused():
+            if name == "stations":
+                return self._station_points()
+            return builders[name](_Shape(self._roads, tolerance_m, decimals))
 
-    def layers(self) -> dict[str, dict]:
+    def layers(self, *, tolerance_m: float = 0.0, decimals: int = _DECIMALS) -> dict[str, dict]:
         """Every layer of :meth:`layer` by name."""
-        return {name: self.layer(name) for name in LAYERS}
+        return {
+            name: self.layer(name, tolerance_m=tolerance_m, decimals=decimals) for name in LAYERS
+        }
 
     def to_geojson(self) -> dict:
         """The coverage areas as a FeatureCollection with the figures as ``coverage``."""
         return {**self.layer("areas"), "coverage": self.to_dict()}
 
-    def _areas(self) -> dict:
-        roads = self._roads
-        feats = []
-        for k, minutes in enumerate(self.query.minutes):
-            geom = self.areas.get(k)
-            feats.append(
-                _feature(
-                    _to_wgs(roads, geom),
-                    {
-                        "minutes": _num(minutes),
-                        "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
-                        "area_km2": None if geom is None else round(float(geom.area) / 1e6, 3),
-                    },
-                )
+    def _areas(self, shape: _Shape) -> dict:
+        K = len(self.query.minutes)
+        geoms = shape.geojson([self.areas.get(k) for k in range(K)])
+        feats = [
+            _feature(
+                geoms[k],
+                {
+                    "minutes": _num(minutes),
+                    "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
+                    "area_km2": None
+                    if k >= len(self.area_m2)
+                    else round(float(self.area_m2[k]) / 1e6, 3),
+                },
             )
+            for k, minutes in enumerate(self.query.minutes)
+        ]
         # Largest first, so smaller areas are drawn on top.
         return {"type": "FeatureCollection", "features": feats[::-1]}
 
-    def _cross_layer(self) -> dict:
+    def _cross_layer(self, shape: _Shape) -> dict:
         feats = []
         if self.cross is not None and not self.cross.is_empty:
             minutes = _num(self.query.minutes[-1])
             feats.append(
                 _feature(
-                    _to_wgs(self._roads, self.cross),
+                    shape.geojson([self.cross])[0],
                     {
                         "minutes": minutes,
                         "label": f"{minutes} 分钟内可达 2 个及以上站点",
@@ -1136,47 +1191,50 @@ class Coverage:
         return {"type": "FeatureCollection", "features": feats}
 
     # -- layer builders --------------------------------------------------------------------
-    def _catchments(self) -> dict:
+    def _catchments(self, shape: _Shape) -> dict:
         p, roads = self._pieces, self._roads
         K = len(self.query.minutes)
         reached = p.take(p.lvl1 < K)
+        if not len(reached.r):
+            return {"type": "FeatureCollection", "features": []}
+        order = np.argsort(reached.s1, kind="stable")
+        reached = reached.take(order)
+        lengths = reached.length(roads)
+        people = self._places.people[reached.r]
+        cuts = np.flatnonzero(np.r_[True, reached.s1[1:] != reached.s1[:-1]])
+        ends = np.r_[cuts[1:], len(order)]
+        lines = roads.cut(reached.r, reached.g0, reached.g1)
+        which = np.repeat(np.arange(len(cuts)), ends - cuts)
+        geoms = shape.geojson(shapely.multilinestrings(lines, indices=which), lines=True)
+        ids = self.stations["id"].astype(str).tolist()
+        names = self.stations["name"].astype(str).tolist()
         feats = []
-        if len(reached.r):
-            lines = roads.cut(reached.r, reached.g0, reached.g1)
-            lengths = reached.length(roads)
-            people = self._places.people[reached.r]
-            order = np.argsort(reached.s1, kind="stable")
-            s_sorted = reached.s1[order]
-            cuts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-            ends = np.r_[cuts[1:], len(order)]
-            for a, b in zip(cuts, ends, strict=True):
-                idx = order[a:b]
-                s = int(s_sorted[a])
-                rec = self.stations.iloc[s]
-                feats.append(
-                    _feature(
-                        _to_wgs(roads, shapely.multilinestrings(lines[idx])),
-                        {
-                            "station_id": str(rec["id"]),
-                            "name": str(rec["name"]),
-                            "color": _palette(s),
-                            "road_km": round(float(lengths[idx].sum()) / 1000, 3),
-                            "people_road_km": round(
-                                float(lengths[idx][people[idx]].sum()) / 1000, 3
-                            ),
-                        },
-                    )
+        for j, (a, b) in enumerate(zip(cuts.tolist(), ends.tolist(), strict=True)):
+            s = int(reached.s1[a])
+            length, on_people = lengths[a:b], people[a:b]
+            feats.append(
+                _feature(
+                    geoms[j],
+                    {
+                        "station_id": ids[s],
+                        "name": names[s],
+                        "color": _palette(s),
+                        "road_km": round(float(length.sum()) / 1000, 3),
+                        "people_road_km": round(float(length[on_people].sum()) / 1000, 3),
+                    },
                 )
+            )
         return {"type": "FeatureCollection", "features": feats}
 
-    def _uncovered(self) -> dict:
+    def _uncovered(self, shape: _Shape) -> dict:
         roads, p = self._roads, self._gap_pieces
-        feats = []
-        if self._gap_groups:
-            lines = roads.cut(p.r, p.g0, p.g1)
-            for props, idx in zip(self.gaps, self._gap_groups, strict=True):
-                geom = shapely.multilinestrings(lines[idx])
-                feats.append(_feature(_to_wgs(roads, geom), props))
+        if not self._gap_groups:
+            return {"type": "FeatureCollection", "features": []}
+        idx = np.concatenate(self._gap_groups)
+        which = np.repeat(np.arange(len(self._gap_groups)), [len(g) for g in self._gap_groups])
+        lines = roads.cut(p.r[idx], p.g0[idx], p.g1[idx])
+        geoms = shape.geojson(shapely.multilinestrings(lines, indices=which), lines=True)
+        feats = [_feature(g, props) for g, props in zip(geoms, self.gaps, strict=True)]
         return {"type": "FeatureCollection", "features": feats}
 
     def _station_points(self) -> dict:
@@ -1218,16 +1276,60 @@ def _feature(geometry: dict | None, props: dict) -> dict:
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
-def _to_wgs(roads: _Roads, geom: shapely.Geometry | None) -> dict | None:
-    """GeoJSON geometry in WGS84 of a metric geometry, coordinates rounded."""
-    if geom is None or geom.is_empty:
-        return None
+@dataclass
+class _Shape:
+    """How layer geometry is written: metric geometry to WGS84 GeoJSON, optionally lighter
+    (see :meth:`Coverage.layer`)."""
 
-    def project(xy: np.ndarray) -> np.ndarray:
-        lon, lat = roads.to_wgs.transform(xy[:, 0], xy[:, 1])
-        return np.round(np.column_stack([lon, lat]), _DECIMALS)
+    roads: _Roads
+    tolerance_m: float = 0.0
+    decimals: int = _DECIMALS
 
-    return json.loads(shapely.to_geojson(shapely.transform(geom, project)))
+    def geojson(self, geoms, *, lines: bool = False) -> list[dict | None]:
+        """GeoJSON geometries (None for a missing or empty one), all projected at once."""
+        geoms = np.asarray(geoms, dtype=object)
+        out: list[dict | None] = [None] * len(geoms)
+        ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+        if not len(ok):
+            return out
+        g = geoms[ok]
+        if self.tolerance_m > 0:
+            if lines:
+                g = shapely.line_merge(g)
+            g = shapely.simplify(g, self.tolerance_m, preserve_topology=not lines)
+        xy = shapely.get_coordinates(g)
+        lon, lat = self.roads.to_wgs.transform(xy[:, 0], xy[:, 1])
+        xy = np.round(np.column_stack([lon, lat]), self.decimals)
+        for i, geom in zip(ok.tolist(), _geojson_geometries(g, xy), strict=True):
+            out[i] = geom
+        return out
+
+
+def _geojson_geometries(geoms: np.ndarray, xy: np.ndarray) -> list[dict]:
+    """GeoJSON geometries of ``geoms`` with their coordinates replaced by ``xy`` (in
+    :func:`shapely.get_coordinates` order), built from the arrays: parsing GeoJSON text
+    would cost a float object per number."""
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, (3, 6)).all()
+    if not (polygonal or np.isin(types, (1, 5)).all()):
+        g = shapely.set_coordinates(geoms.copy(), xy)
+        return [json.loads(text) for text in shapely.to_geojson(g).tolist()]
+    # Promoted to the multi type: coordinates, then offsets of rings/lines, (parts,) geoms.
+    _, _, offsets = shapely.to_ragged_array(geoms)
+    points = xy.tolist()
+    runs = [points[a:b] for a, b in itertools.pairwise(offsets[0].tolist())]
+    if polygonal:
+        runs = [runs[a:b] for a, b in itertools.pairwise(offsets[1].tolist())]
+        single, multi = "Polygon", "MultiPolygon"
+    else:
+        single, multi = "LineString", "MultiLineString"
+    out = []
+    for t, (a, b) in zip(types.tolist(), itertools.pairwise(offsets[-1].tolist()), strict=True):
+        if t in (1, 3):
+            out.append({"type": single, "coordinates": runs[a]})
+        else:
+            out.append({"type": multi, "coordinates": runs[a:b]})
+    return out
 
 
 # -- the engine --------------------------------------------------------------------------------
@@ -1272,6 +1374,7 @@ class CoverageEngine:
         self._revision: str | None = None
         self._stations: _Stations | None = None
         self._sites: gpd.GeoDataFrame | None = None
+        self._sites_key = ""
         self._towns: gpd.GeoDataFrame | None = None
 
     # -- state ----------------------------------------------------------------------------
@@ -1288,12 +1391,18 @@ class CoverageEngine:
         revision = self.store.revision()
         if revision == self._revision:
             return
-        stations = _Stations.build(self.store.stations())
+        stations, sites, towns = (self.store.read(x) for x in ("stations", "sites", "towns"))
+        stations = _Stations.build(stations)
         old = self._stations
         if old is not None and _same_positions(old.frame, stations.frame):
             stations.snaps = old.snaps  # hours or names changed: positions still valid
-        self._sites = _located_sites(self.store, self.library)
-        self._towns = self.store.read("towns")
+        # Sites are matched to places again only when they or the towns changed (a station
+        # edit changes the store's revision too).
+        key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
+        if key != self._sites_key:
+            self._sites = _located_sites(self.store, self.library)
+            self._towns = towns
+            self._sites_key = key
         self._stations = stations
         self._revision = revision
 
@@ -1347,7 +1456,7 @@ class CoverageEngine:
         """
         if not isinstance(query, CoverageQuery):
             query = CoverageQuery.parse(query or {})
-        with self._lock:
+        with self._lock, _gc_paused():
             self._refresh()
             return self._compute(query, geometry=geometry)
 
@@ -1398,7 +1507,7 @@ class CoverageEngine:
         cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
         tau = query.seconds[-1:]
         fld = self._field(cache, r, g, cost, second_limit=None)
-        p = _envelope(roads, fld, tau)
+        p = _envelope(roads, fld, tau, reached_only=True)
         ok = (p.lvl1 == 0) & places.people[p.r]
         metres = float(p.length(roads)[ok].sum())
         villages = 0
@@ -1418,7 +1527,7 @@ class CoverageEngine:
         pieces = _envelope(roads, fld, taus)
         # ACFTU: network distance (metres) to the nearest station door.
         dist = self._field(cache, r, g, d, second_limit=None, metric="length")
-        acftu = _envelope(roads, dist, np.array([ACFTU_RADIUS_M]))
+        acftu = _envelope(roads, dist, np.array([ACFTU_RADIUS_M]), reached_only=True)
         stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
         result = _figures(query, roads, places, pieces, acftu, fld, stations)
         cov = Coverage(
@@ -1444,6 +1553,7 @@ class CoverageEngine:
             # cross-coverage shading likewise (Coverage.cross).
             cov.areas = _Areas(tiled.tiles, self._lock)
             cov.town_areas = dict(enumerate(tiled.towns))
+            cov.area_m2 = tiled.district
             cov._cross_source = (cache, K, self._lock)
             _fill_areas(cov, tiled)
         return cov
@@ -1472,13 +1582,18 @@ def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     )
 
 
+def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """The attribute columns of a frame (its geometry is hashed as WKB)."""
+    return tuple(c for c in gdf.columns if c != gdf.geometry.name)
+
+
 def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
     if gdf is None:
         return ""
     h = hashlib.sha256()
     for c in columns:
         if c in gdf:
-            h.update("\x1f".join(gdf[c].astype(str)).encode())
+            h.update("\x1f".join(map(str, gdf[c].tolist())).encode())
     for wkb in shapely.to_wkb(np.asarray(gdf.geometry.values)):
         h.update(wkb or b"-")
     return h.hexdigest()
@@ -1981,6 +2096,9 @@ class _Areas(Mapping):
                 self._done[k] = _dissolve(self._tiles[k])
         return self._done[k]
 
+    def __contains__(self, k: object) -> bool:
+        return isinstance(k, int) and 0 <= k < len(self._tiles)
+
     def __len__(self) -> int:
         return len(self._tiles)
 
@@ -2049,42 +2167,46 @@ def _figures(
         else np.zeros(T, dtype=np.int64)
     )
 
-    def row(t: int | None) -> dict:
-        sl = slice(None) if t is None else t
+    def sums(x: np.ndarray) -> list[float]:
+        """Per town, then the district (index T)."""
+        return [*(float(v) for v in x), float(np.sum(x))]
 
-        def total(x):
-            return float(np.sum(x[sl]))
+    people_m, all_m = sums(total_people), sums(total_all)
+    cov_p, cov_a = [sums(x) for x in cov_people], [sums(x) for x in cov_all]
+    cross_p, cross_a = [sums(x) for x in cross_people], [sums(x) for x in cross_all]
+    vil_cov, vil_total, vil_schem = [sums(x) for x in v_cov], sums(v_total), sums(v_schem)
+    acftu_m = sums(acftu_people)
+    minutes = [_num(m) for m in query.minutes]
 
-        out_rows = []
-        for k in range(K):
-            out_rows.append(
+    def row(t: int) -> dict:
+        return {
+            "road_km": round(people_m[t] / 1000, 3),
+            "all_road_km": round(all_m[t] / 1000, 3),
+            "villages": int(vil_total[t]),
+            "villages_schematic": int(vil_schem[t]),
+            "acftu_km": round(acftu_m[t] / 1000, 3),
+            "acftu_share": _share(acftu_m[t], people_m[t]),
+            "thresholds": [
                 {
-                    "minutes": _num(query.minutes[k]),
-                    "covered_km": round(total(cov_people[k]) / 1000, 3),
-                    "covered_share": _share(total(cov_people[k]), total(total_people)),
-                    "cross_km": round(total(cross_people[k]) / 1000, 3),
-                    "cross_share": _share(total(cross_people[k]), total(total_people)),
+                    "minutes": minutes[k],
+                    "covered_km": round(cov_p[k][t] / 1000, 3),
+                    "covered_share": _share(cov_p[k][t], people_m[t]),
+                    "cross_km": round(cross_p[k][t] / 1000, 3),
+                    "cross_share": _share(cross_p[k][t], people_m[t]),
                     "area_km2": None,
-                    "villages_covered": int(total(v_cov[k])),
-                    "villages_share": _share(total(v_cov[k]), total(v_total)),
+                    "villages_covered": int(vil_cov[k][t]),
+                    "villages_share": _share(vil_cov[k][t], vil_total[t]),
                     "all_roads": {
-                        "covered_km": round(total(cov_all[k]) / 1000, 3),
-                        "covered_share": _share(total(cov_all[k]), total(total_all)),
-                        "cross_km": round(total(cross_all[k]) / 1000, 3),
+                        "covered_km": round(cov_a[k][t] / 1000, 3),
+                        "covered_share": _share(cov_a[k][t], all_m[t]),
+                        "cross_km": round(cross_a[k][t] / 1000, 3),
                     },
                 }
-            )
-        return {
-            "road_km": round(total(total_people) / 1000, 3),
-            "all_road_km": round(total(total_all) / 1000, 3),
-            "villages": int(total(v_total)),
-            "villages_schematic": int(total(v_schem)),
-            "acftu_km": round(total(acftu_people) / 1000, 3),
-            "acftu_share": _share(total(acftu_people), total(total_people)),
-            "thresholds": out_rows,
+                for k in range(K)
+            ],
         }
 
-    district = row(None)
+    district = row(T)
     district["approximate"] = False
     # Every town (a town with no road has no located seat or village near a road), then
     # the roads no located place reaches, if any.
