@@ -87,6 +87,7 @@ __all__ = [
     "CoverageProvider",
     "CoverageQuery",
     "people_roads",
+    "warm_kernel",
 ]
 
 #: Default thresholds (minutes) per mode.
@@ -749,6 +750,38 @@ _KERNEL = None
 _KERNEL_LOCK = threading.Lock()
 
 
+def _kernel():
+    """The numba-compiled :func:`_second_label_py`. ``cache=True`` keeps the machine code
+    in ``geoservice/__pycache__`` (or numba's user cache folder when that is read-only, or
+    ``NUMBA_CACHE_DIR``), so it is compiled once per installation, not once per start."""
+    global _KERNEL
+    if _KERNEL is None:
+        with _KERNEL_LOCK:
+            if _KERNEL is None:
+                import numba  # imported lazily: it costs half a second
+
+                _KERNEL = numba.njit(cache=True, nogil=True)(_second_label_py)
+    return _KERNEL
+
+
+def warm_kernel() -> str:
+    """Compile the cross-coverage kernel, or load it from numba's disk cache, now (the
+    set-up command does, so that the service's first coverage answer does not).
+
+    Returns
+    -------
+    str
+        ``"compiled"`` or ``"loaded from cache"``, and numba's cache folder.
+    """
+    kernel = _kernel()
+    # A two-node graph, one source per node: every argument type of the real calls.
+    one = np.ones(2)
+    ids = np.arange(2, dtype=np.int64)
+    kernel(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
+    state = "loaded from cache" if kernel.stats.cache_hits else "compiled"
+    return f"{state} ({kernel.stats.cache_path})"
+
+
 def _second_label(
     rev: sp.csr_matrix,
     d1: np.ndarray,
@@ -757,16 +790,9 @@ def _second_label(
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to and index of the second-nearest distinct source of every node, up to
-    ``limit`` (numba; compiled once and cached on disk)."""
-    global _KERNEL
-    if _KERNEL is None:
-        with _KERNEL_LOCK:
-            if _KERNEL is None:
-                import numba  # imported lazily: it costs half a second
-
-                _KERNEL = numba.njit(cache=True, nogil=True)(_second_label_py)
+    ``limit`` (numba; compiled once and cached on disk, see :func:`_kernel`)."""
     src, node, w = seeds
-    return _KERNEL(
+    return _kernel()(
         rev.indptr.astype(np.int64),
         rev.indices.astype(np.int64),
         rev.data.astype(np.float64),
@@ -1314,15 +1340,16 @@ def _geojson_geometries(geoms: np.ndarray, xy: np.ndarray) -> list[dict]:
     if not (polygonal or np.isin(types, (1, 5)).all()):
         g = shapely.set_coordinates(geoms.copy(), xy)
         return [json.loads(text) for text in shapely.to_geojson(g).tolist()]
-    # Promoted to the multi type: coordinates, then offsets of rings/lines, (parts,) geoms.
-    _, _, offsets = shapely.to_ragged_array(geoms)
+    # Offsets of lines or rings into the coordinates, of polygons into the rings, and of
+    # parts into the geometries when there is a multi-part one (then all are promoted).
+    kind, _, offsets = shapely.to_ragged_array(geoms)
     points = xy.tolist()
     runs = [points[a:b] for a, b in itertools.pairwise(offsets[0].tolist())]
     if polygonal:
         runs = [runs[a:b] for a, b in itertools.pairwise(offsets[1].tolist())]
-        single, multi = "Polygon", "MultiPolygon"
-    else:
-        single, multi = "LineString", "MultiLineString"
+    single, multi = ("Polygon", "MultiPolygon") if polygonal else ("LineString", "MultiLineString")
+    if kind not in (shapely.GeometryType.MULTIPOLYGON, shapely.GeometryType.MULTILINESTRING):
+        return [{"type": single, "coordinates": run} for run in runs]
     out = []
     for t, (a, b) in zip(types.tolist(), itertools.pairwise(offsets[-1].tolist()), strict=True):
         if t in (1, 3):
