@@ -828,9 +828,10 @@ class _Pieces:
         return (self.g1 - self.g0) * roads.lf[self.r]
 
     def take(self, mask: np.ndarray) -> _Pieces:
-        return _Pieces(
-            *(getattr(self, f)[mask] for f in ("r", "g0", "g1", "lvl1", "lvl2", "s1", "t0", "t1"))
-        )
+        return _Pieces(*(getattr(self, f)[mask] for f in _FIELDS))
+
+
+_FIELDS = ("r", "g0", "g1", "lvl1", "lvl2", "s1", "t0", "t1")
 
 
 @dataclass
@@ -863,9 +864,8 @@ def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, 
             (todo, f.d2[u], wb, np.zeros(len(todo)), np.ones(len(todo)), f.s2[u]),
         ]
     # Sources on the roads themselves: straight along the road to them.
-    pos = np.searchsorted(todo, f.src_r)
-    on = (pos < len(todo)) & (todo[np.minimum(pos, len(todo) - 1)] == f.src_r)
-    k = np.flatnonzero(on)
+    pos = np.minimum(np.searchsorted(todo, f.src_r), len(todo) - 1)
+    k = np.flatnonzero(todo[pos] == f.src_r) if len(todo) else np.empty(0, dtype=np.int64)
     if len(k):
         r, g, c = f.src_r[k], f.src_g[k], f.src_cost[k]
         parts.append((r, c + g * f.wf[r], -f.wf[r], np.zeros(len(k)), g, k))
@@ -878,13 +878,22 @@ def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, 
     return fr[order], fa[order], fb[order], flo[order], fhi[order], fs[order]
 
 
-def _envelope(roads: _Roads, f: _Field, taus: np.ndarray, *, reached_only: bool = False) -> _Pieces:
+def _envelope(
+    roads: _Roads,
+    f: _Field,
+    taus: np.ndarray,
+    *,
+    reached_only: bool = False,
+    only: np.ndarray | None = None,
+) -> _Pieces:
     """Split every road into pieces of constant coverage (exact, vectorised).
 
     Breakpoints are the domain ends, every crossing of two functions of a road and every
     crossing of a threshold; between two breakpoints the order of the functions is fixed,
     so evaluating at the midpoint is exact for the whole interval. ``reached_only`` leaves
-    out the roads nothing reaches within the largest threshold (their one piece each).
+    out the roads nothing reaches within the largest threshold (their one piece each);
+    ``only`` (a boolean mask) limits the work to those roads. A road's pieces depend on
+    nothing but its own functions.
     """
     K = len(taus)
     tmax = float(taus[-1])
@@ -893,8 +902,10 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray, *, reached_only: bool 
     near_v = f.d1[roads.v] <= tmax
     touched = near_u | near_v
     touched[f.src_r[f.src_cost <= tmax]] = True
+    if only is not None:
+        touched &= only
     todo = np.flatnonzero(touched)
-    rest = np.flatnonzero(~touched)
+    rest = np.flatnonzero(~touched if only is None else only & ~touched)
     # Untouched roads: one unreached piece; costs at the ends for the gap figures.
     rest_t0 = np.minimum(f.d1[roads.u[rest]], f.d1[roads.v[rest]] + f.wf[rest])
     rest_t1 = np.minimum(f.d1[roads.u[rest]] + f.wb[rest], f.d1[roads.v[rest]])
@@ -916,8 +927,9 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray, *, reached_only: bool 
     bp_g = np.concatenate([np.zeros(len(todo)), np.ones(len(todo)), flo, fhi, gx, gt.ravel()])
     inside = (bp_g >= 0) & (bp_g <= 1)
     bp_r, bp_g = bp_r[inside], bp_g[inside]
-    # One float key sorts by road then position (fractions are in [0, 1]).
-    order = np.argsort(2.0 * bp_r + bp_g)
+    # By road, then position: exactly (one float key 2r + g would round positions 1e-11
+    # apart together on high road numbers, and order them by chance).
+    order = np.lexsort((bp_g, bp_r))
     bp_r, bp_g = bp_r[order], bp_g[order]
     new = np.ones(len(bp_r), dtype=bool)
     new[1:] = (bp_r[1:] != bp_r[:-1]) | (bp_g[1:] != bp_g[:-1])
@@ -980,6 +992,36 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray, *, reached_only: bool 
     # Pieces of a road are already in order: a stable sort by road merges the two lists.
     pieces = pieces.take(np.argsort(pieces.r, kind="stable"))
     return pieces.take(pieces.g1 > pieces.g0)
+
+
+def _envelope_again(
+    cache: _ModeCache, key: tuple, f: _Field, taus: np.ndarray, *, reached_only: bool = False
+) -> _Pieces:
+    """:func:`_envelope`, redoing only the roads whose functions changed since the last
+    call with the same ``key`` and thresholds (after a station edit, the roads near it):
+    the others keep their pieces, which a full run would make again bit for bit."""
+    roads = cache.roads
+    last = cache.envelopes.get(key)
+    changed = None
+    if last is not None and np.array_equal(last[1], taus) and len(last[0].src_r) == len(f.src_r):
+        old = last[0]
+        node = (old.d1 != f.d1) | (old.s1 != f.s1)
+        if f.d2 is not None:
+            node |= (old.d2 != f.d2) | (old.s2 != f.s2)
+        changed = node[roads.u] | node[roads.v]
+        moved = (old.src_r != f.src_r) | (old.src_g != f.src_g) | (old.src_cost != f.src_cost)
+        changed[old.src_r[moved]] = True
+        changed[f.src_r[moved]] = True
+    if changed is None or changed.mean() > 0.5:
+        pieces = _envelope(roads, f, taus, reached_only=reached_only)
+    else:
+        kept = last[2].take(~changed[last[2].r])
+        new = _envelope(roads, f, taus, reached_only=reached_only, only=changed)
+        pieces = _Pieces(*(np.concatenate([getattr(kept, x), getattr(new, x)]) for x in _FIELDS))
+        # Both runs are in road order: a stable sort merges them.
+        pieces = pieces.take(np.argsort(pieces.r, kind="stable"))
+    cache.envelopes[key] = (f, np.array(taus, dtype=float), pieces)
+    return pieces
 
 
 def _cost_at(
@@ -1183,6 +1225,8 @@ class Coverage:
 
     def _areas(self, shape: _Shape) -> dict:
         K = len(self.query.minutes)
+        if isinstance(self.areas, _Areas):
+            self.areas.dissolve_all()
         geoms = shape.geojson([self.areas.get(k) for k in range(K)])
         feats = [
             _feature(
@@ -1373,6 +1417,7 @@ class _ModeCache:
     cluster_order: np.ndarray | None = None  # (R,) roads ordered by cluster
     cluster_start: np.ndarray | None = None  # (F + 1,) each cluster's run in cluster_order
     tilings: dict[float, _Tiling] = field(default_factory=dict)  # by buffer (m)
+    envelopes: dict[tuple, tuple] = field(default_factory=dict)  # the last of each kind
     extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
 
 
@@ -1457,8 +1502,7 @@ class CoverageEngine:
             for mode in modes or tuple(self.networks):
                 cache = self._mode(mode)
                 tiling = _tiling(cache, buffer_m)
-                with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-                    _whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), pool)
+                _whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), _pool())
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -1551,10 +1595,11 @@ class CoverageEngine:
         cost = d / ACCESS_SPEED_MS
         taus = query.seconds
         fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
-        pieces = _envelope(roads, fld, taus)
+        pieces = _envelope_again(cache, ("time",), fld, taus)
         # ACFTU: network distance (metres) to the nearest station door.
         dist = self._field(cache, r, g, d, second_limit=None, metric="length")
-        acftu = _envelope(roads, dist, np.array([ACFTU_RADIUS_M]), reached_only=True)
+        radius = np.array([ACFTU_RADIUS_M])
+        acftu = _envelope_again(cache, ("length",), dist, radius, reached_only=True)
         stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
         result = _figures(query, roads, places, pieces, acftu, fld, stations)
         cov = Coverage(
@@ -1670,6 +1715,19 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(lo[i], hi[i])``."""
     n = hi - lo
     return np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads polygons are dissolved in (GEOS releases the GIL), made once."""
+    global _POOL
+    if _POOL is None:
+        with _KERNEL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="coverage")
+    return _POOL
 
 
 def _chunks(n: int, pool: ThreadPoolExecutor, job) -> None:
@@ -2006,76 +2064,76 @@ def _tiled_areas(
         else:
             entries[i][k] = hit
     todo = np.unique(np.array(todo, dtype=np.int64))
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        need = np.flatnonzero(whole.any(axis=1))
-        _whole_cells(cache, tiling, cells[need], pool)
-        for i, k in zip(*np.nonzero(whole), strict=True):
-            entries[i][k] = tiling.whole[cells[i]]
-        # The new inputs of the cells to make, level by level.
-        groups = (todo[:, None] * (K + 1) + np.arange(K)).ravel()
-        c_group = c_loc * (K + 1) + c_lo
-        c_order = np.argsort(c_group, kind="stable")
-        c_at = np.searchsorted(c_group[c_order], np.r_[groups, groups + 1])
-        p_group = p_loc * (K + 1) + p_lo
-        p_order = np.argsort(p_group, kind="stable")
-        p_at = np.searchsorted(p_group[p_order], np.r_[groups, groups + 1])
-        m = len(groups)
-        c_need = c_order[_ranges(c_at[:m], c_at[m:])]
-        _clip_clusters(cache, tiling, inc[c_need], pool)
-        p_need = np.unique(item[p_order[_ranges(p_at[:m], p_at[m:])]])
-        bufs = np.full(len(rr), None, dtype=object)
-        if len(p_need):
-            bufs[p_need] = _buffers(roads, rr[p_need], a[p_need], b[p_need], tiling.buffer_m)
-        made: dict[tuple[int, int], shapely.Geometry] = {}
+    pool = _pool()
+    need = np.flatnonzero(whole.any(axis=1))
+    _whole_cells(cache, tiling, cells[need], pool)
+    for i, k in zip(*np.nonzero(whole), strict=True):
+        entries[i][k] = tiling.whole[cells[i]]
+    # The new inputs of the cells to make, level by level.
+    groups = (todo[:, None] * (K + 1) + np.arange(K)).ravel()
+    c_group = c_loc * (K + 1) + c_lo
+    c_order = np.argsort(c_group, kind="stable")
+    c_at = np.searchsorted(c_group[c_order], np.r_[groups, groups + 1])
+    p_group = p_loc * (K + 1) + p_lo
+    p_order = np.argsort(p_group, kind="stable")
+    p_at = np.searchsorted(p_group[p_order], np.r_[groups, groups + 1])
+    m = len(groups)
+    c_need = c_order[_ranges(c_at[:m], c_at[m:])]
+    _clip_clusters(cache, tiling, inc[c_need], pool)
+    p_need = np.unique(item[p_order[_ranges(p_at[:m], p_at[m:])]])
+    bufs = np.full(len(rr), None, dtype=object)
+    if len(p_need):
+        bufs[p_need] = _buffers(roads, rr[p_need], a[p_need], b[p_need], tiling.buffer_m)
+    made: dict[tuple[int, int], shapely.Geometry] = {}
 
-        def job(chunk: range) -> None:
-            for t in chunk:
-                i = int(todo[t])
-                box = tiling.box(cells[i])
-                prev = _EMPTY
-                for k in range(K):
-                    if entries[i][k] is not None:
-                        prev = entries[i][k].poly
-                        continue
-                    if not filled[i, k]:
-                        continue
-                    g = t * K + k
-                    parts = list(tiling.clipped[inc[c_order[c_at[g] : c_at[m + g]]]])
-                    ps = item[p_order[p_at[g] : p_at[m + g]]]
-                    if len(ps):
-                        parts += list(_polygonal(shapely.clip_by_rect(bufs[ps], *box)))
-                    poly = _merge([x for x in parts if not x.is_empty])
-                    if not prev.is_empty:
-                        # One overlay with the (larger) previous level, not one per part.
-                        poly = shapely.union(prev, poly) if not poly.is_empty else prev
-                    prev = made[(i, k)] = poly
-
-        _chunks(len(todo), pool, job)
-        for (i, k), poly in made.items():
-            entries[i][k] = tiling.put(keys[i][k], poly)
-        # Tiles: most hold one town's cell; a shared tile is the union of its cells.
-        tiles = tiling.cell_code[cells] // tiling.n_town
-        first = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
-        last = np.r_[first[1:], n]
-        shared_key = _mix(np.add.reduceat(_mix(key ^ _SEED_UNION) * filled, first, axis=0))
-        # In tile order whatever was cached: the dissolved polygon's bytes depend on it.
-        out: list[list[_Poly | None]] = [[] for _ in range(K)]
-        unions = []
-        for j, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+    def job(chunk: range) -> None:
+        for t in chunk:
+            i = int(todo[t])
+            box = tiling.box(cells[i])
+            prev = _EMPTY
             for k in range(K):
-                polys = [entries[i][k] for i in range(s, e) if entries[i][k] is not None]
-                polys = [x for x in polys if x.area > 0]
-                if len(polys) == 1:
-                    out[k].append(polys[0])
-                elif polys:
-                    kk = int(shared_key[j, k])
-                    hit = tiling.get(kk)
-                    if hit is None:
-                        unions.append((k, len(out[k]), kk, polys))
-                    out[k].append(hit)
-        done = list(pool.map(lambda u: shapely.union_all([x.poly for x in u[3]]), unions))
-        for (k, at, kk, _), poly in zip(unions, done, strict=True):
-            out[k][at] = tiling.put(kk, poly)
+                if entries[i][k] is not None:
+                    prev = entries[i][k].poly
+                    continue
+                if not filled[i, k]:
+                    continue
+                g = t * K + k
+                parts = list(tiling.clipped[inc[c_order[c_at[g] : c_at[m + g]]]])
+                ps = item[p_order[p_at[g] : p_at[m + g]]]
+                if len(ps):
+                    parts += list(_polygonal(shapely.clip_by_rect(bufs[ps], *box)))
+                poly = _merge([x for x in parts if not x.is_empty])
+                if not prev.is_empty:
+                    # One overlay with the (larger) previous level, not one per part.
+                    poly = shapely.union(prev, poly) if not poly.is_empty else prev
+                prev = made[(i, k)] = poly
+
+    _chunks(len(todo), pool, job)
+    for (i, k), poly in made.items():
+        entries[i][k] = tiling.put(keys[i][k], poly)
+    # Tiles: most hold one town's cell; a shared tile is the union of its cells.
+    tiles = tiling.cell_code[cells] // tiling.n_town
+    first = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
+    last = np.r_[first[1:], n]
+    shared_key = _mix(np.add.reduceat(_mix(key ^ _SEED_UNION) * filled, first, axis=0))
+    # In tile order whatever was cached: the dissolved polygon's bytes depend on it.
+    out: list[list[_Poly | None]] = [[] for _ in range(K)]
+    unions = []
+    for j, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+        for k in range(K):
+            polys = [entries[i][k] for i in range(s, e) if entries[i][k] is not None]
+            polys = [x for x in polys if x.area > 0]
+            if len(polys) == 1:
+                out[k].append(polys[0])
+            elif polys:
+                kk = int(shared_key[j, k])
+                hit = tiling.get(kk)
+                if hit is None:
+                    unions.append((k, len(out[k]), kk, polys))
+                out[k].append(hit)
+    done = list(pool.map(lambda u: shapely.union_all([x.poly for x in u[3]]), unions))
+    for (k, at, kk, _), poly in zip(unions, done, strict=True):
+        out[k][at] = tiling.put(kk, poly)
     town = (tiling.cell_code[cells] % tiling.n_town).tolist()
     towns: list[dict[int, float]] = [{} for _ in range(K)]
     for i in range(n):
@@ -2087,15 +2145,25 @@ def _tiled_areas(
     return _Tiled(tiles=out, district=[sum(x.area for x in lv) for lv in out], towns=towns)
 
 
+def _snap(tiles: list[_Poly]) -> None:
+    """Give the tiles their copies snapped to `_GRID_M` (all missing ones in one call)."""
+    todo = [t for t in {id(t): t for t in tiles}.values() if t.snapped is None]
+    if todo:
+        snapped = shapely.set_precision(np.array([t.poly for t in todo]), _GRID_M)
+        for t, g in zip(todo, snapped, strict=True):
+            t.snapped = g
+
+
 def _dissolve(tiles: list[_Poly]) -> shapely.Geometry:
     """One polygon of non-overlapping tile pieces: their edges snapped to `_GRID_M` and
     matched (:func:`shapely.coverage_union_all`, linear time), or a full union should
-    they not match."""
+    they not match (a snapped crossing of a tile edge may, rarely, round apart)."""
     if not tiles:
         return _EMPTY
     if len(tiles) == 1:
         return tiles[0].poly
-    snapped = [t.snap() for t in tiles]
+    _snap(tiles)
+    snapped = [t.snapped for t in tiles]
     total = sum(t.area for t in tiles)
     slack = _GRID_M * float(shapely.length(np.array(snapped)).sum())
     try:
@@ -2117,11 +2185,21 @@ class _Areas(Mapping):
 
     def __getitem__(self, k: int) -> shapely.Geometry:
         if k not in self._done:
-            if not 0 <= k < len(self._tiles):
+            if k not in self:
                 raise KeyError(k)
-            with self._lock:  # the snapped copies live in the engine's caches
-                self._done[k] = _dissolve(self._tiles[k])
+            self.dissolve_all((k,))
         return self._done[k]
+
+    def dissolve_all(self, levels: tuple[int, ...] | None = None) -> None:
+        """Dissolve these levels (default: all) side by side."""
+        levels = range(len(self._tiles)) if levels is None else levels
+        todo = [k for k in levels if k not in self._done]
+        if not todo:
+            return
+        with self._lock:  # the snapped copies live in the engine's caches
+            _snap([t for k in todo for t in self._tiles[k]])
+            polys = list(_pool().map(_dissolve, [self._tiles[k] for k in todo]))
+        self._done.update(zip(todo, polys, strict=True))
 
     def __contains__(self, k: object) -> bool:
         return isinstance(k, int) and 0 <= k < len(self._tiles)
@@ -2244,10 +2322,15 @@ def _figures(
     ]
     villages = []
     tmax = query.seconds[-1]
-    for i in np.flatnonzero(~(vtime <= tmax)).tolist() if len(vil) else []:
-        v = vil.iloc[i]
+    far = np.flatnonzero(~(vtime <= tmax)).tolist() if len(vil) else []
+    if far:
+        cols = {c: vil[c].to_numpy()[far].tolist() for c in vil.columns}
+        ids, names = stations["id"].tolist(), stations["name"].tolist()
+    for j, i in enumerate(far):
+        v = {c: values[j] for c, values in cols.items()}
         t = float(vtime[i])
         s = int(src[i])
+        known = s >= 0 and math.isfinite(t)
         villages.append(
             {
                 "id": str(v["id"]),
@@ -2261,12 +2344,8 @@ def _figures(
                 "schematic": bool(v["schematic"]),
                 "travel_time_s": round(t, 1) if math.isfinite(t) else None,
                 "travel_time_min": math.ceil(t / 60) if math.isfinite(t) else None,
-                "nearest_station_id": str(stations["id"].iloc[s])
-                if s >= 0 and math.isfinite(t)
-                else None,
-                "nearest_station": str(stations["name"].iloc[s])
-                if s >= 0 and math.isfinite(t)
-                else None,
+                "nearest_station_id": str(ids[s]) if known else None,
+                "nearest_station": str(names[s]) if known else None,
             }
         )
     villages.sort(key=lambda v: (v["travel_time_s"] is None, -(v["travel_time_s"] or 0), v["id"]))
