@@ -20,18 +20,22 @@ How it is computed, exactly and fast:
    are exact to floating-point precision.
 4. Polygons are the reached road pieces buffered (50 m by default) and dissolved — never
    hulls, so no polygon claims water or a valley no road joins. Dissolving is the
-   expensive part: the union of every fully reached cluster of roads (a town's part of
-   a 250 m or 1 km cell) is cached, as it does not depend on the stations, so a query
-   buffers only the frontier; towns are dissolved in parallel threads and each town's
-   polygon is cached by its inputs, so an edit redoes only the towns it changes.
+   expensive part, so it is done per *cell* (one town's roads around a 1 km tile) and
+   clipped to the tile: tiles never overlap, so town and district areas are sums over
+   tiles, and an edit re-dissolves only the few cells whose inputs changed (each cell
+   polygon is cached under a fingerprint of its inputs). Within a cell, a cluster of
+   roads reached whole (a town's roads in a 250 m cell) brings its dissolved buffer,
+   made once since it does not depend on the stations; only the frontier is buffered
+   per query. The display polygon of a threshold is assembled from its tiles when asked
+   for (:func:`shapely.coverage_union_all` on the tiles snapped to 1 mm).
 5. Towns have no polygons in any source: each road takes the town of the nearest
    *located* village, community or town seat along the network (approximate, 近似).
    Figures are given over the roads where people live and work (see `people_roads`)
    with the whole network's beside them.
 
 Everything that does not depend on the station set (road tables, matrices, towns,
-settlement mask, cluster unions) is cached per network, so recomputing after one
-station edit costs a Dijkstra, the envelope and the changed towns' polygons.
+settlement mask, cluster buffers) is cached per network, so recomputing after one
+station edit costs a Dijkstra, the envelope and the changed cells' polygons.
 
 Parameters are parsed here (:meth:`CoverageQuery.parse`), with the same names as the
 nearest-station answer; `open_at` absent means every matching station counts whatever
@@ -41,13 +45,17 @@ JSON-ready (:meth:`Coverage.to_dict`, :meth:`Coverage.layer`, :meth:`Coverage.to
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -79,6 +87,7 @@ __all__ = [
     "CoverageProvider",
     "CoverageQuery",
     "people_roads",
+    "warm_kernel",
 ]
 
 #: Default thresholds (minutes) per mode.
@@ -299,6 +308,30 @@ def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else float(x)
 
 
+_GC_LOCK = threading.Lock()
+_GC_HOLDS = [0, True]  # pauses held, and whether the collector ran before the first
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector: building large GeoJSON or many small lists makes
+    no reference cycles, yet triggers full collections that rescan the whole heap (several
+    hundred thousand objects here), which used to cost more than the building itself.
+    Nested and concurrent pauses are counted; the collector resumes after the last."""
+    with _GC_LOCK:
+        if _GC_HOLDS[0] == 0:
+            _GC_HOLDS[1] = gc.isenabled()
+            gc.disable()
+        _GC_HOLDS[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_HOLDS[0] -= 1
+            if _GC_HOLDS[0] == 0 and _GC_HOLDS[1]:
+                gc.enable()
+
+
 # -- static per-network tables ---------------------------------------------------------------
 
 
@@ -337,6 +370,7 @@ class _Roads:
     offsets: np.ndarray  # (R + 1,)
     vkey: np.ndarray  # (P,) 2 * road + fraction of length: sorted, for cutting
     mid: np.ndarray  # (R, 2) metric midpoints
+    bounds: np.ndarray  # (R, 4) metric xmin, ymin, xmax, ymax
     to_wgs: pyproj.Transformer
 
     @property
@@ -383,6 +417,14 @@ class _Roads:
         frac[offsets[1:] - 1] = 1.0
         vkey = 2.0 * road_of_vertex + frac
         mid = _interpolate(xy, offsets, vkey, np.arange(len(edge)), np.full(len(edge), 0.5))
+        bounds = np.column_stack(
+            [
+                np.minimum.reduceat(x, offsets[:-1]),
+                np.minimum.reduceat(y, offsets[:-1]),
+                np.maximum.reduceat(x, offsets[:-1]),
+                np.maximum.reduceat(y, offsets[:-1]),
+            ]
+        )
         return cls(
             edge=edge,
             u=net.edge_u[edge],
@@ -402,6 +444,7 @@ class _Roads:
             offsets=offsets,
             vkey=vkey,
             mid=mid,
+            bounds=bounds,
             to_wgs=pyproj.Transformer.from_crs(net.metric_crs, "EPSG:4326", always_xy=True),
         )
 
@@ -645,11 +688,15 @@ def _multi_source(
     n = rev.shape[0]
     s = len(r)
     src, node, w = _source_arcs(roads, r, g, cost, wf, wb)
-    coo = rev.tocoo()
+    # The sources' rows appended to the graph's CSR arrays as they are (no re-sorting of
+    # the whole graph).
+    order = np.lexsort((node, src))
+    indptr = np.concatenate([rev.indptr, rev.indptr[-1] + np.cumsum(np.bincount(src, minlength=s))])
     aug = sp.csr_matrix(
         (
-            np.concatenate([coo.data, np.maximum(w, 1e-9)]),
-            (np.concatenate([coo.row, n + src]), np.concatenate([coo.col, node])),
+            np.concatenate([rev.data, np.maximum(w[order], 1e-9)]),
+            np.concatenate([rev.indices, node[order]]),
+            indptr,
         ),
         shape=(n + s, n + s),
     )
@@ -703,6 +750,38 @@ _KERNEL = None
 _KERNEL_LOCK = threading.Lock()
 
 
+def _kernel():
+    """The numba-compiled :func:`_second_label_py`. ``cache=True`` keeps the machine code
+    in ``geoservice/__pycache__`` (or numba's user cache folder when that is read-only, or
+    ``NUMBA_CACHE_DIR``), so it is compiled once per installation, not once per start."""
+    global _KERNEL
+    if _KERNEL is None:
+        with _KERNEL_LOCK:
+            if _KERNEL is None:
+                import numba  # imported lazily: it costs half a second
+
+                _KERNEL = numba.njit(cache=True, nogil=True)(_second_label_py)
+    return _KERNEL
+
+
+def warm_kernel() -> str:
+    """Compile the cross-coverage kernel, or load it from numba's disk cache, now (the
+    set-up command does, so that the service's first coverage answer does not).
+
+    Returns
+    -------
+    str
+        ``"compiled"`` or ``"loaded from cache"``, and numba's cache folder.
+    """
+    kernel = _kernel()
+    # A two-node graph, one source per node: every argument type of the real calls.
+    one = np.ones(2)
+    ids = np.arange(2, dtype=np.int64)
+    kernel(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
+    state = "loaded from cache" if kernel.stats.cache_hits else "compiled"
+    return f"{state} ({kernel.stats.cache_path})"
+
+
 def _second_label(
     rev: sp.csr_matrix,
     d1: np.ndarray,
@@ -711,16 +790,9 @@ def _second_label(
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to and index of the second-nearest distinct source of every node, up to
-    ``limit`` (numba; compiled once and cached on disk)."""
-    global _KERNEL
-    if _KERNEL is None:
-        with _KERNEL_LOCK:
-            if _KERNEL is None:
-                import numba  # imported lazily: it costs half a second
-
-                _KERNEL = numba.njit(cache=True, nogil=True)(_second_label_py)
+    ``limit`` (numba; compiled once and cached on disk, see :func:`_kernel`)."""
     src, node, w = seeds
-    return _KERNEL(
+    return _kernel()(
         rev.indptr.astype(np.int64),
         rev.indices.astype(np.int64),
         rev.data.astype(np.float64),
@@ -756,9 +828,10 @@ class _Pieces:
         return (self.g1 - self.g0) * roads.lf[self.r]
 
     def take(self, mask: np.ndarray) -> _Pieces:
-        return _Pieces(
-            *(getattr(self, f)[mask] for f in ("r", "g0", "g1", "lvl1", "lvl2", "s1", "t0", "t1"))
-        )
+        return _Pieces(*(getattr(self, f)[mask] for f in _FIELDS))
+
+
+_FIELDS = ("r", "g0", "g1", "lvl1", "lvl2", "s1", "t0", "t1")
 
 
 @dataclass
@@ -807,12 +880,22 @@ def _functions(roads: _Roads, f: _Field, todo: np.ndarray) -> tuple[np.ndarray, 
     return fr[order], fa[order], fb[order], flo[order], fhi[order], fs[order]
 
 
-def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
+def _envelope(
+    roads: _Roads,
+    f: _Field,
+    taus: np.ndarray,
+    *,
+    reached_only: bool = False,
+    only: np.ndarray | None = None,
+) -> _Pieces:
     """Split every road into pieces of constant coverage (exact, vectorised).
 
     Breakpoints are the domain ends, every crossing of two functions of a road and every
     crossing of a threshold; between two breakpoints the order of the functions is fixed,
-    so evaluating at the midpoint is exact for the whole interval.
+    so evaluating at the midpoint is exact for the whole interval. ``reached_only`` leaves
+    out the roads nothing reaches within the largest threshold (their one piece each);
+    ``only`` (a boolean mask) limits the work to those roads. A road's pieces depend on
+    nothing but its own functions.
     """
     K = len(taus)
     tmax = float(taus[-1])
@@ -821,8 +904,10 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
     near_v = f.d1[roads.v] <= tmax
     touched = near_u | near_v
     touched[f.src_r[f.src_cost <= tmax]] = True
+    if only is not None:
+        touched &= only
     todo = np.flatnonzero(touched)
-    rest = np.flatnonzero(~touched)
+    rest = np.flatnonzero(~touched if only is None else only & ~touched)
     # Untouched roads: one unreached piece; costs at the ends for the gap figures.
     rest_t0 = np.minimum(f.d1[roads.u[rest]], f.d1[roads.v[rest]] + f.wf[rest])
     rest_t1 = np.minimum(f.d1[roads.u[rest]] + f.wb[rest], f.d1[roads.v[rest]])
@@ -844,8 +929,9 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
     bp_g = np.concatenate([np.zeros(len(todo)), np.ones(len(todo)), flo, fhi, gx, gt.ravel()])
     inside = (bp_g >= 0) & (bp_g <= 1)
     bp_r, bp_g = bp_r[inside], bp_g[inside]
-    # One float key sorts by road then position (fractions are in [0, 1]).
-    order = np.argsort(2.0 * bp_r + bp_g)
+    # By road, then position: exactly (one float key 2r + g would round positions 1e-11
+    # apart together on high road numbers, and order them by chance).
+    order = np.lexsort((bp_g, bp_r))
     bp_r, bp_g = bp_r[order], bp_g[order]
     new = np.ones(len(bp_r), dtype=bool)
     new[1:] = (bp_r[1:] != bp_r[:-1]) | (bp_g[1:] != bp_g[:-1])
@@ -891,6 +977,10 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
     head = np.flatnonzero(keep)
     # [: len(head)]: no interval at all (no station reaches any road) gives no tail.
     tail = (np.concatenate([head[1:], [len(ir)]]) - 1)[: len(head)]
+    if reached_only:
+        ends = (ir[head], g0[head], g1[tail], lvl1[head], lvl2[head], s1[head], t0[head])
+        pieces = _Pieces(*ends, t1[tail])
+        return pieces.take(pieces.g1 > pieces.g0)
     pieces = _Pieces(
         r=np.concatenate([ir[head], rest]),
         g0=np.concatenate([g0[head], np.zeros(len(rest))]),
@@ -904,6 +994,36 @@ def _envelope(roads: _Roads, f: _Field, taus: np.ndarray) -> _Pieces:
     # Pieces of a road are already in order: a stable sort by road merges the two lists.
     pieces = pieces.take(np.argsort(pieces.r, kind="stable"))
     return pieces.take(pieces.g1 > pieces.g0)
+
+
+def _envelope_again(
+    cache: _ModeCache, key: tuple, f: _Field, taus: np.ndarray, *, reached_only: bool = False
+) -> _Pieces:
+    """:func:`_envelope`, redoing only the roads whose functions changed since the last
+    call with the same ``key`` and thresholds (after a station edit, the roads near it):
+    the others keep their pieces, which a full run would make again bit for bit."""
+    roads = cache.roads
+    last = cache.envelopes.get(key)
+    changed = None
+    if last is not None and np.array_equal(last[1], taus) and len(last[0].src_r) == len(f.src_r):
+        old = last[0]
+        node = (old.d1 != f.d1) | (old.s1 != f.s1)
+        if f.d2 is not None:
+            node |= (old.d2 != f.d2) | (old.s2 != f.s2)
+        changed = node[roads.u] | node[roads.v]
+        moved = (old.src_r != f.src_r) | (old.src_g != f.src_g) | (old.src_cost != f.src_cost)
+        changed[old.src_r[moved]] = True
+        changed[f.src_r[moved]] = True
+    if changed is None or changed.mean() > 0.5:
+        pieces = _envelope(roads, f, taus, reached_only=reached_only)
+    else:
+        kept = last[2].take(~changed[last[2].r])
+        new = _envelope(roads, f, taus, reached_only=reached_only, only=changed)
+        pieces = _Pieces(*(np.concatenate([getattr(kept, x), getattr(new, x)]) for x in _FIELDS))
+        # Both runs are in road order: a stable sort merges them.
+        pieces = pieces.take(np.argsort(pieces.r, kind="stable"))
+    cache.envelopes[key] = (f, np.array(taus, dtype=float), pieces)
+    return pieces
 
 
 def _cost_at(
@@ -1019,7 +1139,8 @@ class Coverage:
     villages: list[dict]
     gaps: list[dict]
     notices: list[dict]
-    areas: dict[int, shapely.Geometry] = field(repr=False, default_factory=dict)
+    areas: Mapping[int, shapely.Geometry] = field(repr=False, default_factory=dict)
+    area_m2: list[float] = field(repr=False, default_factory=list)  # by threshold
     town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
     _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
     _cross_source: tuple | None = field(repr=False, default=None)
@@ -1037,8 +1158,9 @@ class Coverage:
             cache, K, lock = self._cross_source
             lvl = np.where(self._pieces.lvl2 <= K - 1, 0, 1)
             with lock:  # the engine's caches
-                areas = _areas(cache, self._pieces, lvl, 1, "cross", self.query.buffer_m)
-            self._cross_poly = areas[0][0]
+                tiling = _tiling(cache, self.query.buffer_m)
+                tiled = _tiled_areas(cache, tiling, self._pieces, lvl, 1)
+                self._cross_poly = _dissolve(tiled.tiles[0])
         return self._cross_poly
 
     @property
@@ -1062,11 +1184,22 @@ class Coverage:
             "notices": self.notices,
         }
 
-    def layer(self, name: str) -> dict:
+    def layer(self, name: str, *, tolerance_m: float = 0.0, decimals: int = _DECIMALS) -> dict:
         """One GeoJSON FeatureCollection (WGS84): ``areas`` (one polygon per threshold,
         largest first), ``cross`` (reached by two or more stations within the largest
         threshold), ``catchments`` (reached roads by nearest station), ``uncovered``
-        (gaps, longest first) or ``stations``."""
+        (gaps, longest first) or ``stations``.
+
+        Parameters
+        ----------
+        name : str
+        tolerance_m : float
+            0 (default): the geometry as computed. Above 0, lighter geometry for display:
+            simplified by that many metres in the metric CRS (polygons keeping their
+            topology), the pieces of a line layer merged where they meet.
+        decimals : int
+            Coordinates are rounded to this many decimals (6 ≈ 0.1 m, 5 ≈ 1 m).
+        """
         builders = {
             "areas": self._areas,
             "cross": self._cross_layer,
@@ -1077,41 +1210,49 @@ class Coverage:
         if name not in builders:
             msg = f"unknown layer {name!r}; expected one of {', '.join(builders)}"
             raise ValueError(msg)
-        return builders[name]()
+        with _gc_paused():
+            if name == "stations":
+                return self._station_points()
+            return builders[name](_Shape(self._roads, tolerance_m, decimals))
 
-    def layers(self) -> dict[str, dict]:
+    def layers(self, *, tolerance_m: float = 0.0, decimals: int = _DECIMALS) -> dict[str, dict]:
         """Every layer of :meth:`layer` by name."""
-        return {name: self.layer(name) for name in LAYERS}
+        return {
+            name: self.layer(name, tolerance_m=tolerance_m, decimals=decimals) for name in LAYERS
+        }
 
     def to_geojson(self) -> dict:
         """The coverage areas as a FeatureCollection with the figures as ``coverage``."""
         return {**self.layer("areas"), "coverage": self.to_dict()}
 
-    def _areas(self) -> dict:
-        roads = self._roads
-        feats = []
-        for k, minutes in enumerate(self.query.minutes):
-            geom = self.areas.get(k)
-            feats.append(
-                _feature(
-                    _to_wgs(roads, geom),
-                    {
-                        "minutes": _num(minutes),
-                        "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
-                        "area_km2": None if geom is None else round(float(geom.area) / 1e6, 3),
-                    },
-                )
+    def _areas(self, shape: _Shape) -> dict:
+        K = len(self.query.minutes)
+        if isinstance(self.areas, _Areas):
+            self.areas.dissolve_all()
+        geoms = shape.geojson([self.areas.get(k) for k in range(K)])
+        feats = [
+            _feature(
+                geoms[k],
+                {
+                    "minutes": _num(minutes),
+                    "label": f"{_num(minutes)} 分钟{MODE_LABELS[self.query.mode]}",
+                    "area_km2": None
+                    if k >= len(self.area_m2)
+                    else round(float(self.area_m2[k]) / 1e6, 3),
+                },
             )
+            for k, minutes in enumerate(self.query.minutes)
+        ]
         # Largest first, so smaller areas are drawn on top.
         return {"type": "FeatureCollection", "features": feats[::-1]}
 
-    def _cross_layer(self) -> dict:
+    def _cross_layer(self, shape: _Shape) -> dict:
         feats = []
         if self.cross is not None and not self.cross.is_empty:
             minutes = _num(self.query.minutes[-1])
             feats.append(
                 _feature(
-                    _to_wgs(self._roads, self.cross),
+                    shape.geojson([self.cross])[0],
                     {
                         "minutes": minutes,
                         "label": f"{minutes} 分钟内可达 2 个及以上站点",
@@ -1122,47 +1263,50 @@ class Coverage:
         return {"type": "FeatureCollection", "features": feats}
 
     # -- layer builders --------------------------------------------------------------------
-    def _catchments(self) -> dict:
+    def _catchments(self, shape: _Shape) -> dict:
         p, roads = self._pieces, self._roads
         K = len(self.query.minutes)
         reached = p.take(p.lvl1 < K)
+        if not len(reached.r):
+            return {"type": "FeatureCollection", "features": []}
+        order = np.argsort(reached.s1, kind="stable")
+        reached = reached.take(order)
+        lengths = reached.length(roads)
+        people = self._places.people[reached.r]
+        cuts = np.flatnonzero(np.r_[True, reached.s1[1:] != reached.s1[:-1]])
+        ends = np.r_[cuts[1:], len(order)]
+        lines = roads.cut(reached.r, reached.g0, reached.g1)
+        which = np.repeat(np.arange(len(cuts)), ends - cuts)
+        geoms = shape.geojson(shapely.multilinestrings(lines, indices=which), lines=True)
+        ids = self.stations["id"].astype(str).tolist()
+        names = self.stations["name"].astype(str).tolist()
         feats = []
-        if len(reached.r):
-            lines = roads.cut(reached.r, reached.g0, reached.g1)
-            lengths = reached.length(roads)
-            people = self._places.people[reached.r]
-            order = np.argsort(reached.s1, kind="stable")
-            s_sorted = reached.s1[order]
-            cuts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-            ends = np.r_[cuts[1:], len(order)]
-            for a, b in zip(cuts, ends, strict=True):
-                idx = order[a:b]
-                s = int(s_sorted[a])
-                rec = self.stations.iloc[s]
-                feats.append(
-                    _feature(
-                        _to_wgs(roads, shapely.multilinestrings(lines[idx])),
-                        {
-                            "station_id": str(rec["id"]),
-                            "name": str(rec["name"]),
-                            "color": _palette(s),
-                            "road_km": round(float(lengths[idx].sum()) / 1000, 3),
-                            "people_road_km": round(
-                                float(lengths[idx][people[idx]].sum()) / 1000, 3
-                            ),
-                        },
-                    )
+        for j, (a, b) in enumerate(zip(cuts.tolist(), ends.tolist(), strict=True)):
+            s = int(reached.s1[a])
+            length, on_people = lengths[a:b], people[a:b]
+            feats.append(
+                _feature(
+                    geoms[j],
+                    {
+                        "station_id": ids[s],
+                        "name": names[s],
+                        "color": _palette(s),
+                        "road_km": round(float(length.sum()) / 1000, 3),
+                        "people_road_km": round(float(length[on_people].sum()) / 1000, 3),
+                    },
                 )
+            )
         return {"type": "FeatureCollection", "features": feats}
 
-    def _uncovered(self) -> dict:
+    def _uncovered(self, shape: _Shape) -> dict:
         roads, p = self._roads, self._gap_pieces
-        feats = []
-        if self._gap_groups:
-            lines = roads.cut(p.r, p.g0, p.g1)
-            for props, idx in zip(self.gaps, self._gap_groups, strict=True):
-                geom = shapely.multilinestrings(lines[idx])
-                feats.append(_feature(_to_wgs(roads, geom), props))
+        if not self._gap_groups:
+            return {"type": "FeatureCollection", "features": []}
+        idx = np.concatenate(self._gap_groups)
+        which = np.repeat(np.arange(len(self._gap_groups)), [len(g) for g in self._gap_groups])
+        lines = roads.cut(p.r[idx], p.g0[idx], p.g1[idx])
+        geoms = shape.geojson(shapely.multilinestrings(lines, indices=which), lines=True)
+        feats = [_feature(g, props) for g, props in zip(geoms, self.gaps, strict=True)]
         return {"type": "FeatureCollection", "features": feats}
 
     def _station_points(self) -> dict:
@@ -1204,16 +1348,61 @@ def _feature(geometry: dict | None, props: dict) -> dict:
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
-def _to_wgs(roads: _Roads, geom: shapely.Geometry | None) -> dict | None:
-    """GeoJSON geometry in WGS84 of a metric geometry, coordinates rounded."""
-    if geom is None or geom.is_empty:
-        return None
+@dataclass
+class _Shape:
+    """How layer geometry is written: metric geometry to WGS84 GeoJSON, optionally lighter
+    (see :meth:`Coverage.layer`)."""
 
-    def project(xy: np.ndarray) -> np.ndarray:
-        lon, lat = roads.to_wgs.transform(xy[:, 0], xy[:, 1])
-        return np.round(np.column_stack([lon, lat]), _DECIMALS)
+    roads: _Roads
+    tolerance_m: float = 0.0
+    decimals: int = _DECIMALS
 
-    return json.loads(shapely.to_geojson(shapely.transform(geom, project)))
+    def geojson(self, geoms, *, lines: bool = False) -> list[dict | None]:
+        """GeoJSON geometries (None for a missing or empty one), all projected at once."""
+        geoms = np.asarray(geoms, dtype=object)
+        out: list[dict | None] = [None] * len(geoms)
+        ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+        if not len(ok):
+            return out
+        g = geoms[ok]
+        if self.tolerance_m > 0:
+            if lines:
+                g = shapely.line_merge(g)
+            g = shapely.simplify(g, self.tolerance_m, preserve_topology=not lines)
+        xy = shapely.get_coordinates(g)
+        lon, lat = self.roads.to_wgs.transform(xy[:, 0], xy[:, 1])
+        xy = np.round(np.column_stack([lon, lat]), self.decimals)
+        for i, geom in zip(ok.tolist(), _geojson_geometries(g, xy), strict=True):
+            out[i] = geom
+        return out
+
+
+def _geojson_geometries(geoms: np.ndarray, xy: np.ndarray) -> list[dict]:
+    """GeoJSON geometries of ``geoms`` with their coordinates replaced by ``xy`` (in
+    :func:`shapely.get_coordinates` order), built from the arrays: parsing GeoJSON text
+    would cost a float object per number."""
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, (3, 6)).all()
+    if not (polygonal or np.isin(types, (1, 5)).all()):
+        g = shapely.set_coordinates(geoms.copy(), xy)
+        return [json.loads(text) for text in shapely.to_geojson(g).tolist()]
+    # Offsets of lines or rings into the coordinates, of polygons into the rings, and of
+    # parts into the geometries when there is a multi-part one (then all are promoted).
+    kind, _, offsets = shapely.to_ragged_array(geoms)
+    points = xy.tolist()
+    runs = [points[a:b] for a, b in itertools.pairwise(offsets[0].tolist())]
+    if polygonal:
+        runs = [runs[a:b] for a, b in itertools.pairwise(offsets[1].tolist())]
+    single, multi = ("Polygon", "MultiPolygon") if polygonal else ("LineString", "MultiLineString")
+    if kind not in (shapely.GeometryType.MULTIPOLYGON, shapely.GeometryType.MULTILINESTRING):
+        return [{"type": single, "coordinates": run} for run in runs]
+    out = []
+    for t, (a, b) in zip(types.tolist(), itertools.pairwise(offsets[-1].tolist()), strict=True):
+        if t in (1, 3):
+            out.append({"type": single, "coordinates": runs[a]})
+        else:
+            out.append({"type": multi, "coordinates": runs[a:b]})
+    return out
 
 
 # -- the engine --------------------------------------------------------------------------------
@@ -1226,10 +1415,11 @@ class _ModeCache:
     places: _Places | None = None
     places_key: str = ""
     cluster: np.ndarray | None = None  # (R,) cluster of each road
-    cluster_town: np.ndarray | None = None  # (F + C,) town of every cluster
-    parent: np.ndarray | None = None  # (F,) coarse cluster (id F…F+C-1) of each fine one
-    unions: dict = field(default_factory=dict)  # buffer_m → object array of polygons
-    town_polys: dict = field(default_factory=dict)  # (kind, level, town, buffer) → (key, poly)
+    cluster_town: np.ndarray | None = None  # (F,) town of each cluster
+    cluster_order: np.ndarray | None = None  # (R,) roads ordered by cluster
+    cluster_start: np.ndarray | None = None  # (F + 1,) each cluster's run in cluster_order
+    tilings: dict[float, _Tiling] = field(default_factory=dict)  # by buffer (m)
+    envelopes: dict[tuple, tuple] = field(default_factory=dict)  # the last of each kind
     extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
 
 
@@ -1258,6 +1448,7 @@ class CoverageEngine:
         self._revision: str | None = None
         self._stations: _Stations | None = None
         self._sites: gpd.GeoDataFrame | None = None
+        self._sites_key = ""
         self._towns: gpd.GeoDataFrame | None = None
 
     # -- state ----------------------------------------------------------------------------
@@ -1274,12 +1465,18 @@ class CoverageEngine:
         revision = self.store.revision()
         if revision == self._revision:
             return
-        stations = _Stations.build(self.store.stations())
+        stations, sites, towns = (self.store.read(x) for x in ("stations", "sites", "towns"))
+        stations = _Stations.build(stations)
         old = self._stations
         if old is not None and _same_positions(old.frame, stations.frame):
             stations.snaps = old.snaps  # hours or names changed: positions still valid
-        self._sites = _located_sites(self.store, self.library)
-        self._towns = self.store.read("towns")
+        # Sites are matched to places again only when they or the towns changed (a station
+        # edit changes the store's revision too).
+        key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
+        if key != self._sites_key:
+            self._sites = _located_sites(self.store, self.library)
+            self._towns = towns
+            self._sites_key = key
         self._stations = stations
         self._revision = revision
 
@@ -1296,17 +1493,18 @@ class CoverageEngine:
             cache.places = _build_places(net, cache.roads, self._towns, self._sites)
             cache.places_key = key
             _clusters(cache)
-            cache.unions.clear()
-            cache.town_polys.clear()
+            cache.tilings.clear()
         return cache
 
     def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
-        """Build the static tables and every cluster union now (else on first use)."""
+        """Build the static tables, every cluster's clipped buffers and every tile's
+        polygon with all its roads reached now (else on first use)."""
         with self._lock:
             self._refresh()
             for mode in modes or tuple(self.networks):
                 cache = self._mode(mode)
-                _cluster_unions(cache, np.arange(len(cache.cluster_town)), buffer_m)
+                tiling = _tiling(cache, buffer_m)
+                _whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), _pool())
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -1331,7 +1529,7 @@ class CoverageEngine:
         """
         if not isinstance(query, CoverageQuery):
             query = CoverageQuery.parse(query or {})
-        with self._lock:
+        with self._lock, _gc_paused():
             self._refresh()
             return self._compute(query, geometry=geometry)
 
@@ -1382,7 +1580,7 @@ class CoverageEngine:
         cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
         tau = query.seconds[-1:]
         fld = self._field(cache, r, g, cost, second_limit=None)
-        p = _envelope(roads, fld, tau)
+        p = _envelope(roads, fld, tau, reached_only=True)
         ok = (p.lvl1 == 0) & places.people[p.r]
         metres = float(p.length(roads)[ok].sum())
         villages = 0
@@ -1399,10 +1597,11 @@ class CoverageEngine:
         cost = d / ACCESS_SPEED_MS
         taus = query.seconds
         fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
-        pieces = _envelope(roads, fld, taus)
+        pieces = _envelope_again(cache, ("time",), fld, taus)
         # ACFTU: network distance (metres) to the nearest station door.
         dist = self._field(cache, r, g, d, second_limit=None, metric="length")
-        acftu = _envelope(roads, dist, np.array([ACFTU_RADIUS_M]))
+        radius = np.array([ACFTU_RADIUS_M])
+        acftu = _envelope_again(cache, ("length",), dist, radius, reached_only=True)
         stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
         result = _figures(query, roads, places, pieces, acftu, fld, stations)
         cov = Coverage(
@@ -1423,12 +1622,14 @@ class CoverageEngine:
         )
         if geometry:
             K = len(taus)
-            areas, per_town = _areas(cache, pieces, pieces.lvl1, K, "reach", query.buffer_m)
-            cov.areas = dict(enumerate(areas))
-            cov.town_areas = dict(enumerate(per_town))
-            # Cross-coverage shading is dissolved when a map asks for it (Coverage.cross).
+            tiled = _tiled_areas(cache, _tiling(cache, query.buffer_m), pieces, pieces.lvl1, K)
+            # Display polygons are dissolved from the tiles when asked for (Coverage.areas),
+            # cross-coverage shading likewise (Coverage.cross).
+            cov.areas = _Areas(tiled.tiles, self._lock)
+            cov.town_areas = dict(enumerate(tiled.towns))
+            cov.area_m2 = tiled.district
             cov._cross_source = (cache, K, self._lock)
-            _fill_areas(cov)
+            _fill_areas(cov, tiled)
         return cov
 
 
@@ -1455,176 +1656,570 @@ def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     )
 
 
+def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """The attribute columns of a frame (its geometry is hashed as WKB)."""
+    return tuple(c for c in gdf.columns if c != gdf.geometry.name)
+
+
 def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
     if gdf is None:
         return ""
     h = hashlib.sha256()
     for c in columns:
         if c in gdf:
-            h.update("\x1f".join(gdf[c].astype(str)).encode())
+            h.update("\x1f".join(map(str, gdf[c].tolist())).encode())
     for wkb in shapely.to_wkb(np.asarray(gdf.geometry.values)):
         h.update(wkb or b"-")
     return h.hexdigest()
 
 
 # -- polygons -------------------------------------------------------------------------------
+#
+# A coverage area is the union of the reached road pieces buffered by ``buffer_m``. It is
+# assembled per *cell* — one town's roads around one square tile of `_TILE_M` — and each
+# cell's polygon is clipped to its tile. Tiles never overlap, so town and district areas
+# are sums over tiles (no district-wide dissolve), and a station edit redoes only the
+# cells whose inputs changed. A cell's inputs are the *clusters* whose roads come near its
+# tile (one town's roads whose midpoints share a 250 m cell): a cluster reached whole
+# brings its dissolved buffer, made once since it does not depend on the stations, a
+# cluster reached in part brings the buffers of its reached pieces. Cell polygons are
+# cached under a 64-bit fingerprint of their inputs, so what one query has dissolved
+# serves the next (another edit elsewhere, another threshold).
+
+#: Side (m) of the square tiles polygons are assembled in and clipped to.
+_TILE_M = 1000.0
+#: Tile pieces are snapped to this grid (m) before the display polygon is dissolved, so
+#: that the edges of neighbouring tiles match exactly (areas are summed before snapping).
+_GRID_M = 1e-3
+#: Cached cell polygons are evicted, least recently used first, above this many vertices.
+_CACHE_COORDS = 3_000_000
+#: Buffer sizes whose tables are kept per mode.
+_MAX_TILINGS = 4
+#: Positions along a road are fingerprinted to 1e-9 of its length: Dijkstra's summation
+#: order may differ by an ulp between runs without anything having changed.
+_QUANTUM = 1e9
+_SEED_CLUSTER = np.uint64(0x5DEECE66D)
+_SEED_PIECE = np.uint64(0x2545F4914F6CDD1D)
+_SEED_TILE = np.uint64(0x9E3779B97F4A7C15)
+_SEED_UNION = np.uint64(0xD1B54A32D192ED03)
+_EMPTY = shapely.Polygon()
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, vectorised: 64-bit integers to well-spread fingerprints."""
+    x = np.asarray(x).astype(np.uint64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(lo[i], hi[i])``."""
+    n = hi - lo
+    return np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The threads polygons are dissolved in (GEOS releases the GIL), made once."""
+    global _POOL
+    if _POOL is None:
+        with _KERNEL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="coverage")
+    return _POOL
+
+
+def _chunks(n: int, pool: ThreadPoolExecutor, job) -> None:
+    """Run ``job(range)`` over ``range(n)`` in a few chunks on ``pool`` (GEOS releases the
+    GIL: chunks run in parallel)."""
+    if n == 0:
+        return
+    size = max(1, math.ceil(n / (4 * _WORKERS)))
+    list(pool.map(job, [range(i, min(n, i + size)) for i in range(0, n, size)]))
+
+
+class _Poly:
+    """A cached polygon with its area (m²) and, once asked for, its snapped copy."""
+
+    __slots__ = ("area", "poly", "snapped")
+
+    def __init__(self, poly: shapely.Geometry) -> None:
+        self.poly = poly
+        self.area = float(shapely.area(poly))
+        self.snapped: shapely.Geometry | None = None
+
+    def snap(self) -> shapely.Geometry:
+        if self.snapped is None:
+            self.snapped = shapely.set_precision(self.poly, _GRID_M)
+        return self.snapped
 
 
 def _clusters(cache: _ModeCache) -> None:
-    """Group roads by town and 250 m cell (fine clusters, ids 0…F-1) and by town and 1 km
-    cell (coarse clusters, ids F…F+C-1, each the union of its fine ones)."""
+    """Group the roads by town and 250 m cell of their midpoint (clusters 0…F-1)."""
     roads, town = cache.roads, cache.places.road_town
     fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
     fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
-    fine_keys, fine = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
-    coarse_keys = np.column_stack(
-        [fine_keys[:, 0] // _COARSE, fine_keys[:, 1] // _COARSE, fine_keys[:, 2]]
+    keys, cluster = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
+    cache.cluster = cluster.ravel()
+    cache.cluster_town = keys[:, 2].copy()
+    cache.cluster_order = np.argsort(cache.cluster, kind="stable")
+    cache.cluster_start = np.searchsorted(
+        cache.cluster[cache.cluster_order], np.arange(len(keys) + 1)
     )
-    _, coarse = np.unique(coarse_keys, axis=0, return_inverse=True)
-    n_fine = len(fine_keys)
-    cache.cluster = fine.ravel()
-    cache.parent = coarse.ravel() + n_fine
-    cache.cluster_town = np.zeros(n_fine + int(coarse.max()) + 1 if n_fine else 0, dtype=np.int64)
-    cache.cluster_town[:n_fine] = fine_keys[:, 2]
-    cache.cluster_town[cache.parent] = fine_keys[:, 2]
 
 
-def _cluster_unions(cache: _ModeCache, clusters: np.ndarray, buffer_m: float) -> np.ndarray:
-    """Dissolved buffers of whole clusters (computed once per buffer size)."""
-    unions = cache.unions.get(buffer_m)
-    if unions is None:
-        unions = np.full(len(cache.cluster_town), None, dtype=object)
-        cache.unions[buffer_m] = unions
-    n_fine = len(cache.parent)
-    todo = clusters[np.equal(unions[clusters], None)]
-    coarse = todo[todo >= n_fine]
-    fine = np.union1d(todo[todo < n_fine], np.flatnonzero(np.isin(cache.parent, coarse)))
-    fine = fine[np.equal(unions[fine], None)]
-    if len(fine):
-        roads = cache.roads
-        members = np.flatnonzero(np.isin(cache.cluster, fine))
-        lines = roads.cut(members, np.zeros(len(members)), np.ones(len(members)))
-        bufs = shapely.buffer(shapely.simplify(lines, _SIMPLIFY_M), buffer_m, quad_segs=_QUAD_SEGS)
-        order = np.argsort(cache.cluster[members], kind="stable")
-        cl = cache.cluster[members][order]
-        cuts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]])
-        for a, b in zip(cuts, np.r_[cuts[1:], len(cl)], strict=True):
-            unions[cl[a]] = shapely.union_all(bufs[order[a:b]])
-    for c in coarse.tolist():
-        unions[c] = shapely.union_all(list(unions[np.flatnonzero(cache.parent == c)]))
-    return unions
+@dataclass
+class _Tiling:
+    """The stations-independent tables of the tiled polygons of one mode and buffer.
+
+    Cells are (tile, town) pairs; an *incidence* is a cluster whose buffered roads may
+    reach into a cell's tile (by bounding box), ordered by cell. Each cluster's buffer
+    clipped to each of its tiles (`clipped`) and each cell's polygon with every cluster
+    reached (`whole`) are made once, when first needed.
+    """
+
+    buffer_m: float
+    origin: tuple[float, float]
+    ny: int  # tile rows: tile = column * ny + row
+    n_town: int  # towns + 1 (unassigned): cell code = tile * n_town + town
+    cell_code: np.ndarray  # (G,) ascending
+    cell_start: np.ndarray  # (G + 1,) each cell's incidences
+    cell_hash: np.ndarray  # (G,) uint64 fingerprint of the cell's tile
+    inc_cluster: np.ndarray  # (I,)
+    inc_hash: np.ndarray  # (I,) uint64 fingerprint of the cluster
+    inc_order: np.ndarray  # (I,) incidences ordered by cluster
+    cluster_inc: np.ndarray  # (F + 1,) each cluster's run in inc_order
+    clipped: np.ndarray  # (I,) object
+    whole: np.ndarray  # (G,) object: _Poly
+    polys: OrderedDict = field(default_factory=OrderedDict)  # fingerprint → _Poly
+    coords: int = 0  # vertices held in `polys`
+
+    @classmethod
+    def build(cls, cache: _ModeCache, buffer_m: float) -> _Tiling:
+        starts = cache.cluster_start[:-1]
+        b = cache.roads.bounds[cache.cluster_order]
+        margin = buffer_m + 1.0
+        bounds = np.column_stack(
+            [
+                np.minimum.reduceat(b[:, 0], starts) - margin,
+                np.minimum.reduceat(b[:, 1], starts) - margin,
+                np.maximum.reduceat(b[:, 2], starts) + margin,
+                np.maximum.reduceat(b[:, 3], starts) + margin,
+            ]
+        )
+        # Tile edges on round coordinates, one empty tile around everything.
+        ox = (math.floor(bounds[:, 0].min() / _TILE_M) - 1) * _TILE_M
+        oy = (math.floor(bounds[:, 1].min() / _TILE_M) - 1) * _TILE_M
+        ny = math.ceil((bounds[:, 3].max() - oy) / _TILE_M) + 2
+        n_town = len(cache.places.towns) + 1
+        f, tile = _tiles_of(bounds, (ox, oy), ny)
+        code = tile * n_town + cache.cluster_town[f]
+        order = np.lexsort((f, code))
+        f, code = f[order], code[order]
+        cells, inc_cell = np.unique(code, return_inverse=True)
+        inc_order = np.argsort(f, kind="stable")
+        return cls(
+            buffer_m=buffer_m,
+            origin=(ox, oy),
+            ny=ny,
+            n_town=n_town,
+            cell_code=cells,
+            cell_start=np.searchsorted(inc_cell.ravel(), np.arange(len(cells) + 1)),
+            cell_hash=_mix(_mix(cells // n_town) ^ _SEED_TILE),
+            inc_cluster=f,
+            inc_hash=_mix(_mix(f) ^ _SEED_CLUSTER),
+            inc_order=inc_order,
+            cluster_inc=np.searchsorted(f[inc_order], np.arange(len(cache.cluster_town) + 1)),
+            clipped=np.full(len(f), None, dtype=object),
+            whole=np.full(len(cells), None, dtype=object),
+        )
+
+    def box(self, cell: int) -> tuple[float, float, float, float]:
+        tile = int(self.cell_code[cell]) // self.n_town
+        x = self.origin[0] + (tile // self.ny) * _TILE_M
+        y = self.origin[1] + (tile % self.ny) * _TILE_M
+        return x, y, x + _TILE_M, y + _TILE_M
+
+    def get(self, key: int) -> _Poly | None:
+        hit = self.polys.get(key)
+        if hit is not None:
+            self.polys.move_to_end(key)
+        return hit
+
+    def put(self, key: int, poly: shapely.Geometry) -> _Poly:
+        entry = _Poly(poly)
+        old = self.polys.pop(key, None)
+        if old is not None:
+            self.coords -= int(shapely.get_num_coordinates(old.poly))
+        self.polys[key] = entry
+        self.coords += int(shapely.get_num_coordinates(poly))
+        return entry
+
+    def trim(self, keep: int) -> None:
+        """Evict the least recently used polygons above `_CACHE_COORDS` (the ``keep`` most
+        recent stay whatever their size: the current answer's)."""
+        while self.coords > _CACHE_COORDS and len(self.polys) > keep:
+            _, entry = self.polys.popitem(last=False)
+            self.coords -= int(shapely.get_num_coordinates(entry.poly))
 
 
-def _areas(
-    cache: _ModeCache, pieces: _Pieces, lvl: np.ndarray, K: int, tag: str, buffer_m: float
-) -> tuple[list[shapely.Geometry], list[dict[int, float]]]:
-    """Dissolved buffers of the pieces reached at each level (``lvl <= k``): the district
-    polygon and the area (m²) per town, for ``k < K``.
+def _tiles_of(
+    bounds: np.ndarray, origin: tuple[float, float], ny: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item, tile) pairs of every tile each bounding box (n, 4) overlaps."""
+    ix0 = np.floor((bounds[:, 0] - origin[0]) / _TILE_M).astype(np.int64)
+    iy0 = np.floor((bounds[:, 1] - origin[1]) / _TILE_M).astype(np.int64)
+    ix1 = np.floor((bounds[:, 2] - origin[0]) / _TILE_M).astype(np.int64)
+    iy1 = np.floor((bounds[:, 3] - origin[1]) / _TILE_M).astype(np.int64)
+    w = ix1 - ix0 + 1
+    counts = w * (iy1 - iy0 + 1)
+    item = np.repeat(np.arange(len(bounds)), counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return item, (ix0[item] + k % w[item]) * ny + iy0[item] + k // w[item]
 
-    Per town and level the polygon is the previous level's polygon united with what
-    the level adds (whole clusters from the cache, else the new pieces' buffers), and it
-    is cached by its inputs: a station edit recomputes only the towns it changes.
+
+def _tiling(cache: _ModeCache, buffer_m: float) -> _Tiling:
+    """The tiling of ``cache``'s roads for ``buffer_m`` (built once per buffer size)."""
+    tiling = cache.tilings.get(buffer_m)
+    if tiling is None:
+        tiling = cache.tilings[buffer_m] = _Tiling.build(cache, buffer_m)
+        while len(cache.tilings) > _MAX_TILINGS:
+            cache.tilings.pop(next(iter(cache.tilings)))
+    return tiling
+
+
+def _polygonal(geoms: shapely.Geometry | np.ndarray) -> np.ndarray:
+    """The polygons of clipped geometries (clipping may leave lines along a tile edge)."""
+    parts = shapely.get_parts(geoms)
+    return parts[shapely.get_type_id(parts) == 3]
+
+
+def _merge(parts: list | np.ndarray) -> shapely.Geometry:
+    if len(parts) == 0:
+        return _EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.union_all(parts)
+
+
+def _buffers(
+    roads: _Roads, r: np.ndarray, g0: np.ndarray, g1: np.ndarray, buffer_m: float
+) -> np.ndarray:
+    """Buffered road pieces (display geometry: lines simplified by `_SIMPLIFY_M` first)."""
+    lines = shapely.simplify(roads.cut(r, g0, g1), _SIMPLIFY_M)
+    return shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
+
+
+def _clip_clusters(
+    cache: _ModeCache, tiling: _Tiling, incidences: np.ndarray, pool: ThreadPoolExecutor
+) -> None:
+    """Make the clipped buffers of the clusters of ``incidences``: each cluster's buffers
+    are dissolved once and clipped to every tile the cluster touches."""
+    todo = incidences[np.equal(tiling.clipped[incidences], None)]
+    if not len(todo):
+        return
+    clusters = np.unique(tiling.inc_cluster[todo])
+    lo, hi = cache.cluster_start[clusters], cache.cluster_start[clusters + 1]
+    members = cache.cluster_order[_ranges(lo, hi)]
+    ones = np.ones(len(members))
+    bufs = _buffers(cache.roads, members, 0 * ones, ones, tiling.buffer_m)
+    at = np.r_[0, np.cumsum(hi - lo)]
+    inc_cell = np.searchsorted(tiling.cell_start, np.arange(len(tiling.inc_cluster)), "right") - 1
+
+    def job(chunk: range) -> None:
+        for i in chunk:
+            union = _merge(bufs[at[i] : at[i + 1]])
+            f = clusters[i]
+            for inc in tiling.inc_order[tiling.cluster_inc[f] : tiling.cluster_inc[f + 1]]:
+                box = tiling.box(inc_cell[inc])
+                tiling.clipped[inc] = _merge(_polygonal(shapely.clip_by_rect(union, *box)))
+
+    _chunks(len(clusters), pool, job)
+
+
+def _whole_cells(
+    cache: _ModeCache, tiling: _Tiling, cells: np.ndarray, pool: ThreadPoolExecutor
+) -> None:
+    """Make the polygons of ``cells`` with every cluster reached."""
+    cells = cells[np.equal(tiling.whole[cells], None)]
+    if not len(cells):
+        return
+    lo, hi = tiling.cell_start[cells], tiling.cell_start[cells + 1]
+    _clip_clusters(cache, tiling, _ranges(lo, hi), pool)
+
+    def job(chunk: range) -> None:
+        for i in chunk:
+            tiling.whole[cells[i]] = _Poly(_merge(list(tiling.clipped[lo[i] : hi[i]])))
+
+    _chunks(len(cells), pool, job)
+
+
+def _piece_bounds(roads: _Roads, r: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
+    """Bounding boxes (n, 4) of the road pieces ``r`` from ``g0`` to ``g1``."""
+    p0 = _interpolate(roads.xy, roads.offsets, roads.vkey, r, g0)
+    p1 = _interpolate(roads.xy, roads.offsets, roads.vkey, r, g1)
+    out = np.column_stack([np.minimum(p0, p1), np.maximum(p0, p1)])
+    # And the road's vertices strictly inside the piece.
+    lo = np.searchsorted(roads.vkey, 2.0 * r + g0, side="right")
+    hi = np.searchsorted(roads.vkey, 2.0 * r + g1, side="left")
+    inner = np.flatnonzero(hi > lo)
+    if len(inner):
+        idx = np.column_stack([lo[inner], hi[inner]]).ravel()
+        for axis in (0, 1):
+            coord = roads.xy[:, axis]
+            low = np.minimum.reduceat(coord, idx)[::2]
+            high = np.maximum.reduceat(coord, idx)[::2]
+            out[inner, axis] = np.minimum(out[inner, axis], low)
+            out[inner, axis + 2] = np.maximum(out[inner, axis + 2], high)
+    return out
+
+
+@dataclass
+class _Tiled:
+    """The polygons of one computation: per level, the district's tile pieces, the
+    district's area and the area per town (m²)."""
+
+    tiles: list[list[_Poly]]
+    district: list[float]
+    towns: list[dict[int, float]]
+
+
+def _tiled_areas(
+    cache: _ModeCache, tiling: _Tiling, pieces: _Pieces, lvl: np.ndarray, K: int
+) -> _Tiled:
+    """The buffered roads reached at each level (``lvl <= k`` for ``k < K``), tile by tile.
+
+    A cell's polygon at level k is its polygon at level k-1 united with what level k adds
+    (clusters reached whole at k, pieces reached at k of clusters not whole at k), clipped
+    to its tile. Its fingerprint chains its tile's, then at each level the sum of what the
+    level adds: equal fingerprints mean the same computation, so a cached polygon is the
+    very one a fresh computation would make (publishing stays byte-for-byte repeatable).
+    A tile shared by towns is the union of its cells.
     """
     roads, places = cache.roads, cache.places
-    R = roads.n
-    n_fine = len(cache.parent)
-    # The level at which each road, then each fine and coarse cluster, is reached whole.
-    road_lvl = np.zeros(R, dtype=np.int64)
-    np.maximum.at(road_lvl, pieces.r, lvl)
-    fine_lvl = np.zeros(n_fine, dtype=np.int64)
-    np.maximum.at(fine_lvl, cache.cluster, road_lvl)
-    cl_lvl = np.zeros(len(cache.cluster_town), dtype=np.int64)
-    cl_lvl[:n_fine] = fine_lvl
-    np.maximum.at(cl_lvl, cache.parent, fine_lvl)
-    par_lvl = cl_lvl[cache.parent]
-    # A whole coarse cluster stands for its fine ones; a fine one is used only before.
-    use = np.concatenate([(fine_lvl < K) & (fine_lvl < par_lvl), cl_lvl[n_fine:] < K])
-    full_cl = np.flatnonzero(use)
-    unions = _cluster_unions(cache, full_cl, buffer_m)
-    # Pieces buffered one by one: reached, and in no cluster that is whole at their level;
-    # consecutive pieces of a road with the same level are merged.
-    p_cl = cache.cluster[pieces.r]
-    sel = (lvl < K) & (fine_lvl[p_cl] > lvl) & (par_lvl[p_cl] > lvl)
-    p = pieces.take(sel)
-    pl = lvl[sel]
-    if len(p.r):
-        brk = np.ones(len(p.r), dtype=bool)
-        brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
-        head = np.flatnonzero(brk)
-        tail = np.r_[head[1:], len(p.r)] - 1
-        rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
-    else:
-        rr, a, b, rl = np.empty(0, dtype=np.int64), np.empty(0), np.empty(0), np.empty(0, int)
-    piece_town = places.road_town[rr]
-    cl_town = cache.cluster_town[full_cl]
-    cl_level = cl_lvl[full_cl]
-    towns = np.union1d(piece_town, cl_town).tolist()
-    # Which (town, level) polygons are cached with the same inputs.
-    keys: dict[tuple[int, int], str] = {}
-    todo: set[int] = set()
-    for t in towns:
-        pm, cm = piece_town == t, cl_town == t
-        h = hashlib.sha1(f"{tag}:{buffer_m}:{t}".encode())
+    # The level at which each road, then each cluster, is reached whole (K: never).
+    road_lvl = np.full(roads.n, K, dtype=np.int64)
+    if len(pieces.r):
+        first = np.flatnonzero(np.r_[True, pieces.r[1:] != pieces.r[:-1]])
+        road_lvl[pieces.r[first]] = np.maximum.reduceat(np.minimum(lvl, K), first)
+    cl_lvl = np.maximum.reduceat(road_lvl[cache.cluster_order], cache.cluster_start[:-1])
+    # Pieces count where their cluster is not whole yet; consecutive pieces of a road at
+    # the same level are merged.
+    sel = (lvl < K) & (cl_lvl[cache.cluster[pieces.r]] > lvl)
+    p, pl = pieces.take(sel), lvl[sel]
+    brk = np.ones(len(p.r), dtype=bool)
+    brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
+    head = np.flatnonzero(brk)
+    tail = (np.r_[head[1:], len(p.r)] - 1)[: len(head)].astype(np.int64)
+    rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
+    # Every input's cell, levels [lo, hi) and fingerprint: clusters reached whole, ...
+    inc = np.flatnonzero(cl_lvl[tiling.inc_cluster] < K)
+    c_cell = np.searchsorted(tiling.cell_start, inc, side="right") - 1
+    c_lo = cl_lvl[tiling.inc_cluster[inc]]
+    # ... and pieces, in every tile their buffer's bounding box overlaps.
+    margin = tiling.buffer_m + 0.5
+    pb = _piece_bounds(roads, rr, a, b) + np.array([-margin, -margin, margin, margin])
+    item, tile = _tiles_of(pb, tiling.origin, tiling.ny)
+    p_cell = np.searchsorted(tiling.cell_code, tile * tiling.n_town + places.road_town[rr[item]])
+    p_lo = rl[item]
+    h = _mix(_mix(rr) ^ _SEED_PIECE)
+    h = _mix(h ^ np.round(a * _QUANTUM).astype(np.int64).astype(np.uint64))
+    h = _mix(h ^ np.round(b * _QUANTUM).astype(np.int64).astype(np.uint64))
+    p_hash = h[item]
+    cells, local = np.unique(np.concatenate([c_cell, p_cell]), return_inverse=True)
+    local = local.ravel()
+    c_loc, p_loc = local[: len(inc)], local[len(inc) :]
+    n = len(cells)
+    if n == 0:
+        return _Tiled(tiles=[[] for _ in range(K)], district=[0.0] * K, towns=[{}] * K)
+    # Fingerprints and input counts per cell and level (what each level adds, then running
+    # sums: a level's polygon holds every lower level's, even the pieces of a cluster
+    # reached whole since, whose buffers may stand out of the cluster's by a few dm).
+    acc = np.zeros((n, K), dtype=np.uint64)
+    np.add.at(acc, (c_loc, c_lo), tiling.inc_hash[inc])
+    np.add.at(acc, (p_loc, p_lo), p_hash)
+    n_cl = np.zeros((n, K), dtype=np.int64)
+    np.add.at(n_cl, (c_loc, c_lo), 1)
+    n_p = np.zeros((n, K), dtype=np.int64)
+    np.add.at(n_p, (p_loc, p_lo), 1)
+    added = (n_cl + n_p) > 0
+    key = np.empty((n, K), dtype=np.uint64)
+    prev = tiling.cell_hash[cells]
+    for k in range(K):
+        # A level that adds nothing keeps the previous level's polygon and fingerprint.
+        prev = key[:, k] = np.where(added[:, k], _mix(prev + acc[:, k]), prev)
+    n_cl, n_p = np.cumsum(n_cl, axis=1), np.cumsum(n_p, axis=1)
+    filled = (n_cl + n_p) > 0
+    # Every cluster reached whole and never a piece: the tile's stations-free polygon.
+    whole = (n_cl == np.diff(tiling.cell_start)[cells][:, None]) & (n_p == 0)
+    # Look every cell and level up.
+    keys = key.tolist()
+    entries: list[list[_Poly | None]] = [[None] * K for _ in range(n)]
+    todo = []
+    for i, k in zip(*np.nonzero(filled & ~whole), strict=True):
+        hit = tiling.get(keys[i][k])
+        if hit is None:
+            todo.append(i)
+        else:
+            entries[i][k] = hit
+    todo = np.unique(np.array(todo, dtype=np.int64))
+    pool = _pool()
+    need = np.flatnonzero(whole.any(axis=1))
+    _whole_cells(cache, tiling, cells[need], pool)
+    for i, k in zip(*np.nonzero(whole), strict=True):
+        entries[i][k] = tiling.whole[cells[i]]
+    # The new inputs of the cells to make, level by level.
+    groups = (todo[:, None] * (K + 1) + np.arange(K)).ravel()
+    c_group = c_loc * (K + 1) + c_lo
+    c_order = np.argsort(c_group, kind="stable")
+    c_at = np.searchsorted(c_group[c_order], np.r_[groups, groups + 1])
+    p_group = p_loc * (K + 1) + p_lo
+    p_order = np.argsort(p_group, kind="stable")
+    p_at = np.searchsorted(p_group[p_order], np.r_[groups, groups + 1])
+    m = len(groups)
+    c_need = c_order[_ranges(c_at[:m], c_at[m:])]
+    _clip_clusters(cache, tiling, inc[c_need], pool)
+    p_need = np.unique(item[p_order[_ranges(p_at[:m], p_at[m:])]])
+    bufs = np.full(len(rr), None, dtype=object)
+    if len(p_need):
+        bufs[p_need] = _buffers(roads, rr[p_need], a[p_need], b[p_need], tiling.buffer_m)
+    made: dict[tuple[int, int], shapely.Geometry] = {}
+
+    def job(chunk: range) -> None:
+        for t in chunk:
+            i = int(todo[t])
+            box = tiling.box(cells[i])
+            prev = _EMPTY
+            for k in range(K):
+                if entries[i][k] is not None:
+                    prev = entries[i][k].poly
+                    continue
+                if not filled[i, k]:
+                    continue
+                g = t * K + k
+                parts = list(tiling.clipped[inc[c_order[c_at[g] : c_at[m + g]]]])
+                ps = item[p_order[p_at[g] : p_at[m + g]]]
+                if len(ps):
+                    parts += list(_polygonal(shapely.clip_by_rect(bufs[ps], *box)))
+                poly = _merge([x for x in parts if not x.is_empty])
+                if not prev.is_empty:
+                    # One overlay with the (larger) previous level, not one per part.
+                    poly = shapely.union(prev, poly) if not poly.is_empty else prev
+                prev = made[(i, k)] = poly
+
+    _chunks(len(todo), pool, job)
+    for (i, k), poly in made.items():
+        entries[i][k] = tiling.put(keys[i][k], poly)
+    # Tiles: most hold one town's cell; a shared tile is the union of its cells.
+    tiles = tiling.cell_code[cells] // tiling.n_town
+    first = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
+    last = np.r_[first[1:], n]
+    shared_key = _mix(np.add.reduceat(_mix(key ^ _SEED_UNION) * filled, first, axis=0))
+    # In tile order whatever was cached: the dissolved polygon's bytes depend on it.
+    out: list[list[_Poly | None]] = [[] for _ in range(K)]
+    unions = []
+    for j, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
         for k in range(K):
-            pk, ck = pm & (rl == k), cm & (cl_level == k)
-            # Positions rounded to ~1e-9 of a road: Dijkstra's summation order may differ
-            # by an ulp between runs without anything having changed (+ 0.0: no -0.0).
-            for arr in (full_cl[ck], rr[pk], np.round(a[pk], 9) + 0.0, np.round(b[pk], 9) + 0.0):
-                h.update(np.ascontiguousarray(arr).tobytes())
-            keys[(t, k)] = h.hexdigest()
-            hit = cache.town_polys.get((tag, buffer_m, t, k))
-            if hit is None or hit[0] != keys[(t, k)]:
-                todo.add(t)
-    bufs = np.empty(len(rr), dtype=object)
-    need = np.flatnonzero(np.isin(piece_town, list(todo)))
-    if len(need):
-        lines = shapely.simplify(roads.cut(rr[need], a[need], b[need]), _SIMPLIFY_M)
-        bufs[need] = shapely.buffer(lines, buffer_m, quad_segs=_QUAD_SEGS)
-
-    def town_levels(t: int) -> list[shapely.Geometry]:
-        """The town's polygon at every level (shapely releases the GIL: towns run in
-        parallel threads)."""
-        out, prev = [], None
+            polys = [entries[i][k] for i in range(s, e) if entries[i][k] is not None]
+            polys = [x for x in polys if x.area > 0]
+            if len(polys) == 1:
+                out[k].append(polys[0])
+            elif polys:
+                kk = int(shared_key[j, k])
+                hit = tiling.get(kk)
+                if hit is None:
+                    unions.append((k, len(out[k]), kk, polys))
+                out[k].append(hit)
+    done = list(pool.map(lambda u: shapely.union_all([x.poly for x in u[3]]), unions))
+    for (k, at, kk, _), poly in zip(unions, done, strict=True):
+        out[k][at] = tiling.put(kk, poly)
+    town = (tiling.cell_code[cells] % tiling.n_town).tolist()
+    towns: list[dict[int, float]] = [{} for _ in range(K)]
+    for i in range(n):
         for k in range(K):
-            hit = cache.town_polys.get((tag, buffer_m, t, k))
-            if hit is not None and hit[0] == keys[(t, k)]:
-                poly = hit[1]
-            else:
-                parts = list(unions[full_cl[(cl_town == t) & (cl_level == k)]])
-                parts += list(bufs[(piece_town == t) & (rl == k)])
-                poly = shapely.union_all(parts) if parts else shapely.Polygon()
-                if prev is not None:
-                    # One overlay with the (large) previous level, not one per merge step.
-                    poly = shapely.union(prev, poly)
-            out.append(poly)
-            prev = poly
-        return out
-
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        results = dict(zip(towns, pool.map(town_levels, towns), strict=True))
-        per_level: list[list[shapely.Geometry]] = [[] for _ in range(K)]
-        per_town: list[dict[int, float]] = [{} for _ in range(K)]
-        for t, polys in results.items():
-            for k, poly in enumerate(polys):
-                cache.town_polys[(tag, buffer_m, t, k)] = (keys[(t, k)], poly)
-                if not poly.is_empty:
-                    per_level[k].append(poly)
-                    per_town[k][t] = float(poly.area)
-        districts = list(
-            pool.map(
-                lambda polys: shapely.union_all(polys) if polys else shapely.Polygon(), per_level
-            )
-        )
-    return districts, per_town
+            e = entries[i][k]
+            if e is not None and e.area > 0:
+                towns[k][town[i]] = towns[k].get(town[i], 0.0) + e.area
+    tiling.trim(keep=sum(len(x) for x in out) + len(made))
+    return _Tiled(tiles=out, district=[sum(x.area for x in lv) for lv in out], towns=towns)
 
 
-def _fill_areas(cov: Coverage) -> None:
+def _snap(tiles: list[_Poly]) -> None:
+    """Give the tiles their copies snapped to `_GRID_M` (all missing ones in one call)."""
+    todo = [t for t in {id(t): t for t in tiles}.values() if t.snapped is None]
+    if todo:
+        snapped = shapely.set_precision(np.array([t.poly for t in todo]), _GRID_M)
+        for t, g in zip(todo, snapped, strict=True):
+            t.snapped = g
+
+
+def _dissolve(tiles: list[_Poly]) -> shapely.Geometry:
+    """One polygon of non-overlapping tile pieces: their edges snapped to `_GRID_M` and
+    matched (:func:`shapely.coverage_union_all`, linear time), or a full union should
+    they not match (a snapped crossing of a tile edge may, rarely, round apart)."""
+    if not tiles:
+        return _EMPTY
+    if len(tiles) == 1:
+        return tiles[0].poly
+    _snap(tiles)
+    snapped = [t.snapped for t in tiles]
+    total = sum(t.area for t in tiles)
+    slack = _GRID_M * float(shapely.length(np.array(snapped)).sum())
+    try:
+        out = shapely.coverage_union_all(snapped)
+    except shapely.errors.GEOSException:
+        out = None
+    if out is None or abs(out.area - total) > slack or not out.is_valid:
+        out = shapely.union_all([t.poly for t in tiles])
+    return out
+
+
+class _Areas(Mapping):
+    """The coverage areas by level (index of the threshold): dissolved on first use."""
+
+    def __init__(self, tiles: list[list[_Poly]], lock: threading.RLock) -> None:
+        self._tiles = tiles
+        self._lock = lock
+        self._done: dict[int, shapely.Geometry] = {}
+
+    def __getitem__(self, k: int) -> shapely.Geometry:
+        if k not in self._done:
+            if k not in self:
+                raise KeyError(k)
+            self.dissolve_all((k,))
+        return self._done[k]
+
+    def dissolve_all(self, levels: tuple[int, ...] | None = None) -> None:
+        """Dissolve these levels (default: all) side by side."""
+        levels = range(len(self._tiles)) if levels is None else levels
+        todo = [k for k in levels if k not in self._done]
+        if not todo:
+            return
+        with self._lock:  # the snapped copies live in the engine's caches
+            _snap([t for k in todo for t in self._tiles[k]])
+            polys = list(_pool().map(_dissolve, [self._tiles[k] for k in todo]))
+        self._done.update(zip(todo, polys, strict=True))
+
+    def __contains__(self, k: object) -> bool:
+        return isinstance(k, int) and 0 <= k < len(self._tiles)
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def __iter__(self):
+        return iter(range(len(self._tiles)))
+
+
+def _fill_areas(cov: Coverage, tiled: _Tiled) -> None:
     """Put the polygon areas into the figures."""
     for k, row in enumerate(cov.district["thresholds"]):
-        row["area_km2"] = round(float(cov.areas[k].area) / 1e6, 4)
+        row["area_km2"] = round(tiled.district[k] / 1e6, 4)
     for t, town in enumerate(cov.towns):
         for k, row in enumerate(town["thresholds"]):
-            row["area_km2"] = round(cov.town_areas[k].get(t, 0.0) / 1e6, 4)
+            row["area_km2"] = round(tiled.towns[k].get(t, 0.0) / 1e6, 4)
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -1679,42 +2274,46 @@ def _figures(
         else np.zeros(T, dtype=np.int64)
     )
 
-    def row(t: int | None) -> dict:
-        sl = slice(None) if t is None else t
+    def sums(x: np.ndarray) -> list[float]:
+        """Per town, then the district (index T)."""
+        return [*(float(v) for v in x), float(np.sum(x))]
 
-        def total(x):
-            return float(np.sum(x[sl]))
+    people_m, all_m = sums(total_people), sums(total_all)
+    cov_p, cov_a = [sums(x) for x in cov_people], [sums(x) for x in cov_all]
+    cross_p, cross_a = [sums(x) for x in cross_people], [sums(x) for x in cross_all]
+    vil_cov, vil_total, vil_schem = [sums(x) for x in v_cov], sums(v_total), sums(v_schem)
+    acftu_m = sums(acftu_people)
+    minutes = [_num(m) for m in query.minutes]
 
-        out_rows = []
-        for k in range(K):
-            out_rows.append(
+    def row(t: int) -> dict:
+        return {
+            "road_km": round(people_m[t] / 1000, 3),
+            "all_road_km": round(all_m[t] / 1000, 3),
+            "villages": int(vil_total[t]),
+            "villages_schematic": int(vil_schem[t]),
+            "acftu_km": round(acftu_m[t] / 1000, 3),
+            "acftu_share": _share(acftu_m[t], people_m[t]),
+            "thresholds": [
                 {
-                    "minutes": _num(query.minutes[k]),
-                    "covered_km": round(total(cov_people[k]) / 1000, 3),
-                    "covered_share": _share(total(cov_people[k]), total(total_people)),
-                    "cross_km": round(total(cross_people[k]) / 1000, 3),
-                    "cross_share": _share(total(cross_people[k]), total(total_people)),
+                    "minutes": minutes[k],
+                    "covered_km": round(cov_p[k][t] / 1000, 3),
+                    "covered_share": _share(cov_p[k][t], people_m[t]),
+                    "cross_km": round(cross_p[k][t] / 1000, 3),
+                    "cross_share": _share(cross_p[k][t], people_m[t]),
                     "area_km2": None,
-                    "villages_covered": int(total(v_cov[k])),
-                    "villages_share": _share(total(v_cov[k]), total(v_total)),
+                    "villages_covered": int(vil_cov[k][t]),
+                    "villages_share": _share(vil_cov[k][t], vil_total[t]),
                     "all_roads": {
-                        "covered_km": round(total(cov_all[k]) / 1000, 3),
-                        "covered_share": _share(total(cov_all[k]), total(total_all)),
-                        "cross_km": round(total(cross_all[k]) / 1000, 3),
+                        "covered_km": round(cov_a[k][t] / 1000, 3),
+                        "covered_share": _share(cov_a[k][t], all_m[t]),
+                        "cross_km": round(cross_a[k][t] / 1000, 3),
                     },
                 }
-            )
-        return {
-            "road_km": round(total(total_people) / 1000, 3),
-            "all_road_km": round(total(total_all) / 1000, 3),
-            "villages": int(total(v_total)),
-            "villages_schematic": int(total(v_schem)),
-            "acftu_km": round(total(acftu_people) / 1000, 3),
-            "acftu_share": _share(total(acftu_people), total(total_people)),
-            "thresholds": out_rows,
+                for k in range(K)
+            ],
         }
 
-    district = row(None)
+    district = row(T)
     district["approximate"] = False
     # Every town (a town with no road has no located seat or village near a road), then
     # the roads no located place reaches, if any.
@@ -1725,10 +2324,15 @@ def _figures(
     ]
     villages = []
     tmax = query.seconds[-1]
-    for i in np.flatnonzero(~(vtime <= tmax)).tolist() if len(vil) else []:
-        v = vil.iloc[i]
+    far = np.flatnonzero(~(vtime <= tmax)).tolist() if len(vil) else []
+    if far:
+        cols = {c: vil[c].to_numpy()[far].tolist() for c in vil.columns}
+        ids, names = stations["id"].tolist(), stations["name"].tolist()
+    for j, i in enumerate(far):
+        v = {c: values[j] for c, values in cols.items()}
         t = float(vtime[i])
         s = int(src[i])
+        known = s >= 0 and math.isfinite(t)
         villages.append(
             {
                 "id": str(v["id"]),
@@ -1742,12 +2346,8 @@ def _figures(
                 "schematic": bool(v["schematic"]),
                 "travel_time_s": round(t, 1) if math.isfinite(t) else None,
                 "travel_time_min": math.ceil(t / 60) if math.isfinite(t) else None,
-                "nearest_station_id": str(stations["id"].iloc[s])
-                if s >= 0 and math.isfinite(t)
-                else None,
-                "nearest_station": str(stations["name"].iloc[s])
-                if s >= 0 and math.isfinite(t)
-                else None,
+                "nearest_station_id": str(ids[s]) if known else None,
+                "nearest_station": str(names[s]) if known else None,
             }
         )
     villages.sort(key=lambda v: (v["travel_time_s"] is None, -(v["travel_time_s"] or 0), v["id"]))

@@ -9,7 +9,10 @@ The folder holds:
     by a relative URL: the page opens from ``file://`` without internet.
 ``*.geojson``
     The layers (WGS84): ``areas``, ``cross``, ``catchments``, ``uncovered``, ``stations``,
-    ``suggested_sites``.
+    ``suggested_sites``. Geometry is simplified by `FILE_TOLERANCE_M` (0.5 m, about one
+    screen pixel at the map's closest zoom, half the 1 m by which road lines are simplified
+    before they are buffered) and coordinates are rounded to 6 decimals (≈ 0.1 m); the
+    pieces of a gap or catchment are merged into lines where they meet.
 ``coverage_by_town.csv`` / ``.xlsx``
     The figures per town (Chinese headers; text cells neutralised for spreadsheets).
 ``charts/*.png``
@@ -69,8 +72,14 @@ CJK_FONTS = (
 #: Font files to look for when matplotlib's cached font list predates the font.
 CJK_FILES = ("NotoSansCJK-Regular", "NotoSansCJKsc-Regular", "NotoSerifCJK-Regular",
              "wqy-zenhei")  # fmt: skip
-#: Simplification of the map's copies of the layers (metres; the GeoJSON files are full).
-_MAP_TOLERANCE_DEG = 3 / 111_000
+#: Simplification (m) of the published GeoJSON layers: see the module docstring.
+FILE_TOLERANCE_M = 0.5
+#: The map's own copies of the layers are lighter: simplified by 3 m (sub-pixel up to
+#: zoom 15), coordinates to 5 decimals (≈ 1 m).
+MAP_TOLERANCE_M = 3.0
+MAP_DECIMALS = 5
+#: The district boundary and the reservoir on the map likewise (degrees, ≈ 3 m).
+_MAP_TOLERANCE_DEG = MAP_TOLERANCE_M / 111_000
 _FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _FIXED_W3CDTF = "2000-01-01T00:00:00Z"
 _LOCK = threading.Lock()
@@ -226,7 +235,7 @@ def _write_site(
     folder: Path, cov: Coverage, suggested, font: str, now: dt.datetime, engine: CoverageEngine
 ) -> list[str]:
     files: list[str] = []
-    layers = cov.layers()
+    layers = cov.layers(tolerance_m=FILE_TOLERANCE_M)
     sites_fc = (
         suggested.to_geojson() if suggested else {"type": "FeatureCollection", "features": []}
     )
@@ -254,7 +263,8 @@ def _write_site(
     shutil.copytree(assets.vendor_dir(), vendor, ignore=shutil.ignore_patterns("fetch.sh", "*.sh"))
     files.append("vendor/")
     roads = engine.networks[cov.query.mode].major_roads()
-    _write_text(folder / "index.html", _map_html(cov, layers, sites_fc, roads, charts, now, engine))
+    light = cov.layers(tolerance_m=MAP_TOLERANCE_M, decimals=MAP_DECIMALS)
+    _write_text(folder / "index.html", _map_html(cov, light, sites_fc, roads, charts, now, engine))
     files.append("index.html")
     return files
 
@@ -345,63 +355,77 @@ def _write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> None
 
 
 def _charts(folder: Path, cov: Coverage, font: str) -> list[str]:
-    """One PNG per town and one for the district: shares by threshold."""
+    """One PNG per town and one for the district: shares by threshold.
+
+    Drawing text with the CJK font is what costs, and only the bars, the dashed line, the
+    title and one note change from town to town: the figure is drawn once without them,
+    and each chart is that background with those artists drawn over it, then the axes
+    frame and the legend, as a full drawing stacks them.
+    """
     from matplotlib import font_manager
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from PIL import Image
 
     prop = font_manager.FontProperties(fname=font)
     minutes = cov.query.to_dict()["minutes"]
-    names = []
     entries = [("district", "密云区（全区）", cov.district, False)] + [
         (t["code"] or "unassigned", t["name"], t, True)
         for t in cov.towns
         if t["all_road_km"] > 0 or t["villages"] > 0
     ]
+    series = (
+        ("居民生产道路覆盖率", "covered_share", "#1a9850"),
+        ("双站覆盖", "cross_share", CROSS_COLOR),
+        ("村庄（社区）覆盖率", "villages_share", "#fdae61"),
+    )
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = np.arange(len(minutes))
+    width = 0.26
+    bars = [
+        ax.bar(x + (i - 1) * width, np.zeros(len(x)), width, label=name, color=color)
+        for i, (name, _, color) in enumerate(series)
+    ]
+    ax.set_xticks(x, [f"{m} 分钟" for m in minutes], fontproperties=prop)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("百分比 %", fontproperties=prop)
+    title = ax.set_title("密云区（全区）", fontproperties=prop)
+    line = ax.axhline(0, color="#555", ls="--", lw=1)
+    legend = ax.legend(prop=prop, fontsize=8, loc="upper left")
+    note = ax.text(
+        0.99, 0.97, " ", transform=ax.transAxes, ha="right", va="top",
+        fontproperties=prop, fontsize=8,
+    )  # fmt: skip
+    fig.tight_layout()
+    # The background: bars at zero; no line, title, note, axes frame or legend.
+    on_top = [line, *ax.spines.values(), note, title, legend]
+    title.set_text("")
+    for artist in on_top:
+        artist.set_visible(False)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
+    for artist in on_top:
+        artist.set_visible(True)
+    names = []
     for key, label, fig_data, approximate in entries:
-        fig = Figure(figsize=(6.4, 3.6), dpi=100)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        x = np.arange(len(minutes))
-        width = 0.26
-        series = [
-            (
-                "居民生产道路覆盖率",
-                [th["covered_share"] for th in fig_data["thresholds"]],
-                "#1a9850",
-            ),
-            ("双站覆盖", [th["cross_share"] for th in fig_data["thresholds"]], CROSS_COLOR),
-            (
-                "村庄（社区）覆盖率",
-                [th["villages_share"] for th in fig_data["thresholds"]],
-                "#fdae61",
-            ),
-        ]
-        for i, (name, values, color) in enumerate(series):
-            vals = [0.0 if v is None else 100 * v for v in values]
-            ax.bar(x + (i - 1) * width, vals, width, label=name, color=color)
-        ax.set_xticks(x, [f"{m} 分钟" for m in minutes], fontproperties=prop)
-        ax.set_ylim(0, 100)
-        ax.set_ylabel("百分比 %", fontproperties=prop)
-        title = f"{label}{'（近似）' if approximate else ''} · {MODE_LABELS[cov.query.mode]}覆盖"
-        ax.set_title(title, fontproperties=prop)
-        share = fig_data["acftu_share"]
-        ax.axhline(0 if share is None else 100 * share, color="#555", ls="--", lw=1)
-        ax.legend(prop=prop, fontsize=8, loc="upper left")
-        ax.text(
-            0.99,
-            0.97,
-            f"1 公里内道路：{'—' if share is None else f'{100 * share:.1f}%'}（虚线）",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontproperties=prop,
-            fontsize=8,
+        for bar, (_, field, _) in zip(bars, series, strict=True):
+            for rect, th in zip(bar.patches, fig_data["thresholds"], strict=True):
+                rect.set_height(0.0 if th[field] is None else 100 * th[field])
+        title.set_text(
+            f"{label}{'（近似）' if approximate else ''} · {MODE_LABELS[cov.query.mode]}覆盖"
         )
-        fig.tight_layout()
+        share = fig_data["acftu_share"]
+        y = 0 if share is None else 100 * share
+        line.set_ydata([y, y])
+        note.set_text(f"1 公里内道路：{'—' if share is None else f'{100 * share:.1f}%'}（虚线）")
+        canvas.restore_region(background)
+        for artist in [*(r for b in bars for r in b.patches), *on_top]:
+            ax.draw_artist(artist)
         name = f"{_safe(key)}.png"
-        # No software or date metadata: the bytes depend on the figures only.
-        fig.savefig(folder / name, format="png", metadata={"Software": None})
+        # PIL writes no date or software: the bytes depend on the figures only.
+        Image.fromarray(np.asarray(canvas.buffer_rgba())).save(folder / name, format="png")
         names.append(name)
     return names
 
@@ -438,16 +462,17 @@ def _escaped(fc: dict, keep: tuple[str, ...] = ("color",)) -> dict:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _simplified(fc: dict) -> dict:
+def _light(gdf) -> dict:
+    """A GeoJSON FeatureCollection of the geometry of a (WGS84) layer for the map:
+    simplified by `_MAP_TOLERANCE_DEG`, coordinates on a 1e-5° grid."""
     import shapely
 
-    feats = []
-    for f in fc["features"]:
-        geom = f["geometry"]
-        if geom is not None:
-            g = shapely.simplify(shapely.from_geojson(json.dumps(geom)), _MAP_TOLERANCE_DEG)
-            geom = json.loads(shapely.to_geojson(shapely.set_precision(g, 1e-6)))
-        feats.append({**f, "geometry": geom})
+    geoms = shapely.simplify(np.asarray(gdf.geometry.values), _MAP_TOLERANCE_DEG)
+    geoms = shapely.set_precision(geoms, 10.0**-MAP_DECIMALS)
+    feats = [
+        {"type": "Feature", "geometry": json.loads(text), "properties": {}}
+        for text in shapely.to_geojson(geoms[~shapely.is_empty(geoms)]).tolist()
+    ]
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -475,14 +500,14 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
     b = boundary.total_bounds
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     folium.GeoJson(
-        json.loads(boundary[["geometry"]].to_json()),
+        _light(boundary),
         name="密云区界",
         style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
         interactive=False,
     ).add_to(m)
     reservoir = store.read("reservoir")
     folium.GeoJson(
-        json.loads(reservoir[["geometry"]].to_json()),
+        _light(reservoir),
         name="密云水库（近似）",
         style_function=lambda _f: {
             "color": "#1f78b4",
@@ -500,7 +525,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
     ).add_to(m)
     minutes = cov.query.to_dict()["minutes"]
     mode_label = MODE_LABELS[cov.query.mode]
-    areas = _simplified(_escaped(layers["areas"]))
+    areas = _escaped(layers["areas"])
     for feat in areas["features"]:  # largest threshold first
         k = minutes.index(feat["properties"]["minutes"])
         color = AREA_COLORS[k % len(AREA_COLORS)]
@@ -515,7 +540,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             },
             tooltip=folium.GeoJsonTooltip(fields=["label", "area_km2"], aliases=["", "面积 km²"]),
         ).add_to(m)
-    cross = _simplified(_escaped(layers["cross"]))
+    cross = _escaped(layers["cross"])
     if cross["features"]:
         folium.GeoJson(
             cross,
@@ -529,7 +554,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             },
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
         ).add_to(m)
-    catch = _simplified(_escaped(layers["catchments"]))
+    catch = _escaped(layers["catchments"])
     if catch["features"]:
         folium.GeoJson(
             catch,
@@ -542,7 +567,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             },
             tooltip=folium.GeoJsonTooltip(fields=["name", "road_km"], aliases=["站点", "道路 km"]),
         ).add_to(m)
-    gaps = _simplified(_escaped(layers["uncovered"]))
+    gaps = _escaped(layers["uncovered"])
     if gaps["features"]:
         folium.GeoJson(
             gaps,
