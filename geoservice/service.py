@@ -40,7 +40,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from geoservice import catalog, crs, navigation, places, siting, tour_export
 from geoservice import params as p
@@ -374,9 +373,6 @@ SIMPLIFY_DEFAULT_M = 5.0
 SIMPLIFY_MAX_M = 50.0
 #: Decimals of the coordinates sent (1e-5° ≈ 1 m).
 COVERAGE_DECIMALS = 5
-#: Metres per degree of latitude: a tolerance in degrees from metres (conservative in
-#: longitude, where a degree is shorter).
-_M_PER_DEGREE = 111_320.0
 
 
 @dataclass(frozen=True)
@@ -489,12 +485,13 @@ def coverage(engine: CoverageEngine, request: CoverageRequest) -> dict:
     """
     revision = engine.store.revision()
     cov = engine.compute(request.query)
-    main = _light(cov.layer(request.layer), request.simplify_m)
+    light = {"tolerance_m": request.simplify_m, "decimals": COVERAGE_DECIMALS}
+    main = cov.layer(request.layer, **light)
     return {
         "type": "FeatureCollection",
         "layer": request.layer,
         "features": main["features"],
-        "layers": {name: _light(cov.layer(name), request.simplify_m) for name in request.layers},
+        "layers": {name: cov.layer(name, **light) for name in request.layers},
         "coverage": cov.to_dict(),
         "revision": revision,
         "simplify_m": request.simplify_m,
@@ -535,54 +532,3 @@ def coverage_suggest(engine: CoverageEngine, query: siting.SitingQuery) -> dict:
             if isinstance(value, float) and not math.isfinite(value):
                 answer["siting"][part][key] = None
     return {**answer, "revision": revision}
-
-
-def _light(fc: dict, tolerance_m: float) -> dict:
-    """A layer made light for transfer: lines simplified (Douglas–Peucker), polygons
-    simplified preserving their topology (neither ever becomes empty), coordinates
-    rounded to `COVERAGE_DECIMALS` decimals."""
-    feats = fc["features"]
-    idx = [i for i, f in enumerate(feats) if f["geometry"] is not None]
-    if not idx:
-        return fc
-    geoms = shapely.from_geojson([json.dumps(feats[i]["geometry"]) for i in idx])
-    if tolerance_m > 0:
-        tol = tolerance_m / _M_PER_DEGREE
-        # Shapely type ids: 3 Polygon, 6 MultiPolygon.
-        polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
-        geoms[polygonal] = shapely.simplify(geoms[polygonal], tol, preserve_topology=True)
-        geoms[~polygonal] = shapely.simplify(geoms[~polygonal], tol, preserve_topology=False)
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, COVERAGE_DECIMALS))
-    out = list(feats)
-    for i, geom in zip(idx, geoms, strict=True):
-        out[i] = {**feats[i], "geometry": _geometry(geom)}
-    return {**fc, "features": out}
-
-
-def _geometry(geom: shapely.Geometry) -> dict:
-    """A GeoJSON geometry as a dict, built from coordinate arrays (several times faster
-    than parsing ``shapely.to_geojson`` for the large line layers)."""
-    kind = shapely.get_type_id(geom)  # 0 Point, 1 LineString, 3 Polygon, 5/6 Multi…
-    if kind == 0:
-        return {"type": "Point", "coordinates": shapely.get_coordinates(geom)[0].tolist()}
-    if kind == 1:
-        return {"type": "LineString", "coordinates": _paths(np.array([geom]))[0]}
-    if kind == 5:
-        return {"type": "MultiLineString", "coordinates": _paths(shapely.get_parts(geom))}
-    if kind in (3, 6):
-        polygons = np.array([geom]) if kind == 3 else shapely.get_parts(geom)
-        rings, owner = shapely.get_rings(polygons, return_index=True)
-        coords: list[list] = [[] for _ in range(len(polygons))]
-        for i, ring in zip(owner.tolist(), _paths(rings), strict=True):
-            coords[i].append(ring)
-        if kind == 3:
-            return {"type": "Polygon", "coordinates": coords[0]}
-        return {"type": "MultiPolygon", "coordinates": coords}
-    return json.loads(shapely.to_geojson(geom))
-
-
-def _paths(parts: np.ndarray) -> list[list]:
-    """The positions of each LineString or LinearRing of ``parts``, as lists."""
-    xy = shapely.get_coordinates(parts).tolist()
-    ends = np.cumsum(shapely.get_num_coordinates(parts)).tolist()
-    return [xy[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
