@@ -168,7 +168,19 @@ class GpkgStore(Store):
             p.unlink(missing_ok=True)
 
     def _commit(self, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        # Called under the lock: the file is what `before` describes until the rename.
+        before = self._stat_key()
         self._replace_from(self.path, layers)
+        after = self._stat_key()
+        # Layers this write left alone stay cached (a reader after an edit reads only
+        # the changed layer again); the written ones are read back as stored.
+        with self._cache_guard:
+            for name in list(self._cache):
+                key, gdf = self._cache[name]
+                if name in layers or key != before:
+                    del self._cache[name]
+                else:
+                    self._cache[name] = (after, gdf)
 
     def _replace_from(self, source: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
         """Copy ``source`` beside the store, write ``layers`` into the copy, flush it and

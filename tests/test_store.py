@@ -184,3 +184,29 @@ def test_empty_layer_roundtrip(tmp_path):
     store.update("stations", lambda g: (pd.concat([g, GpkgStore(DEFAULT_GPKG).stations()]), None))
     assert len(store.stations()) == 104
     os.sync()
+
+
+def test_own_write_keeps_other_layers_cached_but_never_stale(tmp_path, monkeypatch):
+    path = tmp_path / "live.gpkg"
+    a = GpkgStore(path, seed=DEFAULT_GPKG)
+    b = GpkgStore(path)
+    reads: list[str] = []
+    real = GpkgStore._read_file
+
+    def counting(p, layer):
+        reads.append(layer)
+        return real(p, layer)
+
+    monkeypatch.setattr(GpkgStore, "_read_file", staticmethod(counting))
+    a.sites(), a.stations()
+    reads.clear()
+    a.update("stations", lambda g: (g.iloc[:5], None))
+    assert len(a.stations()) == 5
+    assert len(a.sites()) > 0
+    # The write read and wrote stations; sites came from the cache.
+    assert reads == ["stations", "stations"]
+    # Another writer changes sites in between: a's next own write must not keep them.
+    b.update("sites", lambda g: (g.iloc[:2], None))
+    a.update("stations", lambda g: (g.iloc[:4], None))
+    assert len(a.sites()) == 2
+    assert len(a.stations()) == 4
