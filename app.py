@@ -11,7 +11,7 @@ import os
 import threading
 import time
 
-from geoservice.web import create_app, get_engine
+from geoservice.web import create_app, get_coverage, get_engine
 
 app = create_app()
 
@@ -27,8 +27,9 @@ def main() -> None:
     import waitress
 
     print(f"geoservice: http://{args.host}:{args.port}/  (store: {app.config['STORE_PATH']})")
-    # Load the road networks and precompute station rows in the background: the pages are
-    # served at once, and /api/nearest waits only if it is asked before this is done.
+    # Load the road networks, precompute station rows and the coverage tables in the
+    # background: the pages are served at once, and an answer waits only if it is asked
+    # for before its part is done.
     threading.Thread(target=_warm, name="warm-networks", daemon=True).start()
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
 
@@ -43,6 +44,15 @@ def _warm() -> None:
             return
     sizes = ", ".join(f"{m} {n.n_nodes:,} nodes" for m, n in engine.networks.items())
     print(f"geoservice: routing ready in {time.perf_counter() - started:.1f} s ({sizes})")
+    # Then the coverage tables of the walk view /coverage opens with (once per network).
+    started = time.perf_counter()
+    with app.app_context():
+        try:
+            get_coverage().warm(("walk",))
+        except Exception as exc:  # the page builds them on first use instead
+            print(f"geoservice: coverage tables not prepared: {exc}")
+            return
+    print(f"geoservice: coverage ready in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":
