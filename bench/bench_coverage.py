@@ -47,6 +47,7 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 import shapely
+from _common import load_average, networkx_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -79,10 +80,6 @@ class Timer:
         return f"{self.wall:.3f} s (cpu {self.cpu:.3f} s)"
 
 
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def _forget(engine: CoverageEngine, mode: str) -> None:
     """Empty the polygon caches of ``mode`` (the static tables stay, as after warm-up)."""
     for tiling in engine._modes[mode].tilings.values():
@@ -96,17 +93,6 @@ def _answer(engine: CoverageEngine, query: CoverageQuery) -> tuple[coverage.Cove
     return cov, cov.to_geojson()
 
 
-def _graph(net) -> nx.MultiDiGraph:
-    G = nx.MultiDiGraph(crs="EPSG:4326")
-    for i, (x, y) in enumerate(net.node_xy):
-        G.add_node(i, x=float(x), y=float(y))
-    for u, v, t in zip(
-        net.edge_u.tolist(), net.edge_v.tolist(), net.edge_time.tolist(), strict=True
-    ):
-        G.add_edge(u, v, time=t)
-    return G
-
-
 def _osmnx_recipe(G, net, lon, lat, minutes) -> tuple[float, float, list]:
     """The usual osmnx isochrones: per station and threshold an ego graph of the nodes
     within the time, and the convex hull of their points. Returns the total time, the
@@ -117,7 +103,7 @@ def _osmnx_recipe(G, net, lon, lat, minutes) -> tuple[float, float, list]:
     for centre in centres:
         for m in minutes:
             t = time.perf_counter()
-            sub = nx.ego_graph(G, centre, radius=m * 60, distance="time")
+            sub = nx.ego_graph(G, centre, radius=m * 60, distance="travel_time")
             graph_time += time.perf_counter() - t
             xy = net.node_xy[list(sub.nodes)]
             hulls.append(shapely.convex_hull(shapely.multipoints(xy)))
@@ -175,7 +161,7 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
         roads = cache.roads
         with Timer() as sp_t:
             _multi_source(roads.rev_time, roads, r, g, d / 1.25, roads.tf, roads.tb)
-        G = _graph(net)
+        G = networkx_graph(net)
         sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
         total, graph_time, _ = _osmnx_recipe(
             G, net, sel["lon"].to_numpy(), sel["lat"].to_numpy(), (5, 10, 15)
@@ -390,7 +376,7 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated: cold,edits,siting,publish")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    print(f"load average: {_load()} ({os.cpu_count()} cores)")
+    print(f"load average: {load_average()} ({os.cpu_count()} cores)")
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         cache = args.cache or tmp / "networks"
@@ -416,7 +402,7 @@ def main() -> None:
             bench_siting(engine)
         if "publish" not in skip:
             bench_publish(nets, library, tmp)
-    print(f"\nload average: {_load()}")
+    print(f"\nload average: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import load_average
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geoservice import service
@@ -94,7 +96,7 @@ def _measure(app, client, label: str, url: str, *, suggest: bool = False) -> Non
 
 
 def main() -> None:
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
+    print(f"load average: {load_average()} ({os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(
             {
@@ -126,7 +128,7 @@ def main() -> None:
             "/api/coverage/suggest?mode=walk&minutes=15&n=10&kind=warm_station",
             suggest=True,
         )
-    print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nload average: {load_average()}")
 
 
 if __name__ == "__main__":

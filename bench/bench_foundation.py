@@ -23,24 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from _common import best_seconds, percentile_ms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geoservice import catalog, crs
 from geoservice.web import STORE_KEY, create_app
-
-
-def _time(fn, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def _pct(samples: list[float], q: float) -> float:
-    return float(np.percentile(np.array(samples) * 1000, q))
 
 
 def main() -> None:
@@ -50,9 +38,9 @@ def main() -> None:
     lat = rng.uniform(40.22, 40.80, n)
     glon, glat = crs.wgs84_to_gcj02(lon, lat)
 
-    vec = _time(lambda: crs.gcj02_to_wgs84(glon, glat), 3)
+    vec = best_seconds(lambda: crs.gcj02_to_wgs84(glon, glat), 3)
     m = 5_000  # the scalar baseline on a subset, scaled
-    loop = _time(
+    loop = best_seconds(
         lambda: [
             crs.gcj02_to_wgs84(float(x), float(y)) for x, y in zip(glon[:m], glat[:m], strict=True)
         ]
@@ -68,8 +56,8 @@ def main() -> None:
         store = app.extensions[STORE_KEY]
         boundary = store.read("boundary").geometry.union_all()
         shapely.prepare(boundary)
-        fast = _time(lambda: shapely.contains_xy(boundary, lon, lat), 3)
-        slow = _time(
+        fast = best_seconds(lambda: shapely.contains_xy(boundary, lon, lat), 3)
+        slow = best_seconds(
             lambda: [
                 boundary.contains(shapely.Point(x, y))
                 for x, y in zip(lon[:m], lat[:m], strict=True)
@@ -99,7 +87,7 @@ def main() -> None:
                         "热水、充电",
                     ]
                 )
-        t = _time(
+        t = best_seconds(
             lambda: catalog.import_file(store, "stations", path, source_crs="gcj02", mode="replace")
         )
         print(
@@ -121,8 +109,8 @@ def main() -> None:
             assert client.get("/api/stations").status_code == 200
             samples.append(time.perf_counter() - t)
         print(
-            f"GET /api/stations (104 stations): p50 {_pct(samples, 50):.1f} ms, "
-            f"p99 {_pct(samples, 99):.1f} ms"
+            f"GET /api/stations (104 stations): p50 {percentile_ms(samples, 50):.1f} ms, "
+            f"p99 {percentile_ms(samples, 99):.1f} ms"
         )
 
         cold = []

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+from _common import best_seconds
 
 from geoservice import hours
 
@@ -56,15 +57,6 @@ def _previous_open_mask(exprs, at):
     return out
 
 
-def _best(fn, repeat: int = 5) -> float:
-    samples = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return min(samples)
-
-
 def main() -> None:
     days = {
         "weekday 2026-11-25": datetime(2026, 11, 25, 10, 0),
@@ -81,11 +73,13 @@ def main() -> None:
                 # A new minute each call: nothing cached for this moment yet.
                 hours.open_mask(exprs, at + timedelta(minutes=next(minutes)))
 
-            first = _best(cold)
+            first = best_seconds(cold, 5)
             hours.open_mask(exprs, at)
-            warm = _best(lambda exprs=exprs, at=at: hours.open_mask(exprs, at))
-            prev = _best(lambda exprs=exprs, at=at: _previous_open_mask(exprs, at))
-            base = _best(lambda exprs=exprs, at=at: [hours.parse(e).is_open(at) for e in exprs], 3)
+            warm = best_seconds(lambda exprs=exprs, at=at: hours.open_mask(exprs, at), 5)
+            prev = best_seconds(lambda exprs=exprs, at=at: _previous_open_mask(exprs, at), 5)
+            base = best_seconds(
+                lambda exprs=exprs, at=at: [hours.parse(e).is_open(at) for e in exprs], 3
+            )
             print(
                 f"open_mask n={n:>6} {label}: first call in a minute {first * 1e3:6.2f} ms, "
                 f"same minute {warm * 1e3:6.2f} ms | previous open_mask {prev * 1e3:6.2f} ms "

@@ -24,6 +24,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import osmnx as ox
+from _common import networkx_graph, percentile_ms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -32,26 +33,11 @@ from geoservice.errors import ParameterError
 from geoservice.web import DEFAULT_NETWORK, ENGINE_KEY, create_app
 
 
-def _pct(samples, q) -> float:
-    return float(np.percentile(np.asarray(samples) * 1000, q))
-
-
 def _origins(net: network.Network, n: int, rng: np.random.Generator) -> np.ndarray:
     """Random points within ~300 m of random road vertices (where workers stand)."""
     idx = rng.integers(0, len(net.geom_xy), n)
     jitter = rng.normal(0, 0.0015, (n, 2)) * [1.3, 1.0]
     return net.geom_xy[idx] + jitter
-
-
-def _baseline_graph(net: network.Network) -> nx.MultiDiGraph:
-    G = nx.MultiDiGraph(crs="EPSG:4326")
-    for i, (x, y) in enumerate(net.node_xy):
-        G.add_node(i, x=float(x), y=float(y))
-    for u, v, t in zip(
-        net.edge_u.tolist(), net.edge_v.tolist(), net.edge_time.tolist(), strict=True
-    ):
-        G.add_edge(u, v, travel_time=t)
-    return G
 
 
 def main() -> None:
@@ -109,14 +95,14 @@ def main() -> None:
                     engine.nearest(float(lon), float(lat), mode=mode, k=3, open_only=False)
                 samples.append(time.perf_counter() - t)
             print(
-                f"in-process query {mode:5s} (k=3, routes): p50 {_pct(samples, 50):.2f} ms, "
-                f"p99 {_pct(samples, 99):.2f} ms"
+                f"in-process query {mode:5s} (k=3, routes): "
+                f"p50 {percentile_ms(samples, 50):.2f} ms, p99 {percentile_ms(samples, 99):.2f} ms"
             )
             if mode == "walk":
-                engine_walk_p50 = _pct(samples, 50)
+                engine_walk_p50 = percentile_ms(samples, 50)
 
         # Baseline: osmnx nearest_nodes + networkx Dijkstra per query (walk).
-        G = _baseline_graph(walk)
+        G = networkx_graph(walk)
         st = engine._stations.stations
         station_nodes = ox.distance.nearest_nodes(
             G, np.array([s.lon for s in st]), np.array([s.lat for s in st])
@@ -129,10 +115,10 @@ def main() -> None:
             best = sorted((dist.get(s, np.inf), s) for s in station_nodes)[:3]
             nx.shortest_path(G, node, best[0][1], weight="travel_time")
             base.append(time.perf_counter() - t)
-        base_p50 = _pct(base, 50)
+        base_p50 = percentile_ms(base, 50)
         print(
             f"baseline walk query (osmnx nearest_nodes + networkx Dijkstra): p50 "
-            f"{base_p50:.0f} ms, p99 {_pct(base, 99):.0f} ms; ratio p50 "
+            f"{base_p50:.0f} ms, p99 {percentile_ms(base, 99):.0f} ms; ratio p50 "
             f"{base_p50 / engine_walk_p50:.0f}×"
         )
 
@@ -143,8 +129,8 @@ def main() -> None:
             client.get(f"/api/nearest?lon={lon:.6f}&lat={lat:.6f}&mode=bike&k=3&open=0")
             http.append(time.perf_counter() - t)
         print(
-            f"HTTP GET /api/nearest (test client, bike, k=3): p50 {_pct(http, 50):.2f} ms, "
-            f"p99 {_pct(http, 99):.2f} ms"
+            f"HTTP GET /api/nearest (test client, bike, k=3): "
+            f"p50 {percentile_ms(http, 50):.2f} ms, p99 {percentile_ms(http, 99):.2f} ms"
         )
 
         many = _origins(walk, 10_000, rng)

@@ -435,6 +435,14 @@ class _ZhReader:
         j = self.i + k
         return self.toks[j] if j < len(self.toks) else None
 
+    def _joined(self, connector: str, kinds: set[str]) -> _Tok | None:
+        """The token after the next one when the next is a ``connector`` ("range", "list")
+        and it is of one of ``kinds`` (``至周五``, ``、14:00``); else None."""
+        conn, nxt = self._peek(), self._peek(1)
+        if conn is not None and conn.kind == connector and nxt is not None and nxt.kind in kinds:
+            return nxt
+        return None
+
     def _fail(self, tok: _Tok | None, zh: str, en: str) -> HoursError:
         pos = tok.pos if tok is not None else len(self.raw.rstrip())
         return _zh_error(self.raw, pos, zh, en)
@@ -520,13 +528,8 @@ class _ZhReader:
             elif tok.kind == "day" or (tok.kind == "zhnum" and not first):
                 self.i += 1
                 start = self._day_index(tok)
-                conn, end_tok = self._peek(), self._peek(1)
-                if (
-                    conn is not None
-                    and conn.kind == "range"
-                    and end_tok is not None
-                    and end_tok.kind in {"day", "zhnum"}
-                ):
+                end_tok = self._joined("range", {"day", "zhnum"})
+                if end_tok is not None:
                     self.i += 2
                     end = self._day_index(end_tok)
                     span = (end - start) % 7
@@ -536,13 +539,7 @@ class _ZhReader:
             else:
                 raise self._fail(tok, "无法识别的星期", "not a day")
             first = False
-            conn, nxt = self._peek(), self._peek(1)
-            if (
-                conn is not None
-                and conn.kind == "list"
-                and nxt is not None
-                and nxt.kind in _DAY_STARTERS
-            ):
+            if self._joined("list", _DAY_STARTERS) is not None:
                 self.i += 1
                 continue
             return
@@ -586,15 +583,10 @@ class _ZhReader:
             self.i += 1
             end = self._time()
             rule.spans.append(self._span(start, end))
-            conn, nxt = self._peek(), self._peek(1)
+            conn = self._peek()
             if conn is not None and conn.kind in _TIME_STARTERS:
                 continue  # "8:00-12:00 14:00-17:30"
-            if (
-                conn is not None
-                and conn.kind == "list"
-                and nxt is not None
-                and nxt.kind in _TIME_STARTERS
-            ):
+            if self._joined("list", _TIME_STARTERS) is not None:
                 self.i += 1
                 continue
             return

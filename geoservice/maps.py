@@ -75,6 +75,12 @@ SITE_COLORS: dict[str, str] = {
     "village": "#2e7d32",
     "community": "#6d4c41",
 }
+#: The district boundary and the reservoir as every map draws them (the pages' maps and
+#: the published coverage site's): layer name and Leaflet path style.
+BOUNDARY_NAME = "密云区界"
+BOUNDARY_STYLE = {"color": "#b22222", "weight": 2, "fill": False}
+RESERVOIR_NAME = "密云水库（近似）"
+RESERVOIR_STYLE = {"color": "#1f78b4", "weight": 1, "fillColor": "#a6cee3", "fillOpacity": 0.6}
 
 #: Named basemaps: URL template and attribution (trusted HTML: it is configuration).
 TILES = {
@@ -328,26 +334,62 @@ def base_map(
         folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
     boundary = store.read("boundary")
     label_layer(
-        boundary,
-        "name",
-        name="密云区界",
-        style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
+        boundary, "name", name=BOUNDARY_NAME, style_function=lambda _f: BOUNDARY_STYLE
     ).add_to(m)
-    reservoir = store.read("reservoir")
     label_layer(
-        reservoir,
+        store.read("reservoir"),
         "name",
-        name="密云水库（近似）",
-        style_function=lambda _f: {
-            "color": "#1f78b4",
-            "weight": 1,
-            "fillColor": "#a6cee3",
-            "fillOpacity": 0.6,
-        },
+        name=RESERVOIR_NAME,
+        style_function=lambda _f: RESERVOIR_STYLE,
     ).add_to(m)
-    b = boundary.total_bounds
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    fit_to(m, boundary)
     return m
+
+
+def fit_to(m: folium.Map, frame: gpd.GeoDataFrame) -> None:
+    """Fit the map's view to the bounds of a WGS84 layer (the district boundary)."""
+    west, south, east, north = frame.total_bounds
+    m.fit_bounds([[south, west], [north, east]])
+
+
+def dot(
+    fill_color: str,
+    *,
+    radius: float,
+    weight: float = 1.5,
+    fill_opacity: float = 0.9,
+    **kwargs,
+) -> folium.CircleMarker:
+    """A filled circle with a white rim: a station or site where icon markers would be
+    too heavy (light GeoJSON layers, many points).
+
+    Parameters
+    ----------
+    fill_color : str
+        The fill.
+    radius : float
+        Radius in pixels.
+    weight : float, default 1.5
+        Width of the white rim in pixels.
+    fill_opacity : float, default 0.9
+        Opacity of the fill.
+    **kwargs
+        Passed to :class:`folium.CircleMarker` (``location``, ``tooltip``, ``popup``);
+        without a location the marker is the ``marker`` of a :class:`folium.GeoJson`.
+
+    Returns
+    -------
+    folium.CircleMarker
+    """
+    return folium.CircleMarker(
+        radius=radius,
+        color="#ffffff",
+        weight=weight,
+        fill=True,
+        fill_color=fill_color,
+        fill_opacity=fill_opacity,
+        **kwargs,
+    )
 
 
 def station_popup(rec: dict) -> Html:
@@ -486,14 +528,10 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
             sample = Html("<br><i>示例数据 sample</i>") if rec["source"] == "sample" else ""
             if rec["coord_source"] == "schematic":
                 sample += Html("<br><i>{}：路网为示意，位置非实测</i>").format(SCHEMATIC_LABEL)
-            folium.CircleMarker(
-                (rec["geometry"].y, rec["geometry"].x),
+            dot(
+                color,
                 radius=6,
-                color="#ffffff",
-                weight=1.5,
-                fill=True,
-                fill_color=color,
-                fill_opacity=0.9,
+                location=(rec["geometry"].y, rec["geometry"].x),
                 tooltip=tooltip(rec["name"]),
                 popup=popup(
                     Html('<b class="popup-name">{}</b><br>{} · 服务约 {} 分钟{}').format(
@@ -675,29 +713,19 @@ def nearest_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
-    m = base_map(store, tiles=tiles, asset_url=asset_url)
-    if roads_url:
+    stations = store.stations()
+    return _page_map(
+        store,
+        tiles=tiles,
+        asset_url=asset_url,
+        roads_url=roads_url,
         # The page shows its own schematic-network banner; on a phone's small map a
         # second label would cover results.
-        RoadsBasemap(roads_url, label_schematic=False).add_to(m)
-    stations = store.stations()
-    warm = stations.loc[stations["kind"] == "warm_station"]
-    if not warm.empty:
-        label_layer(
-            warm,
-            "name",
-            name="暖心驿站",
-            marker=folium.CircleMarker(
-                radius=5,
-                color="#ffffff",
-                weight=1.5,
-                fill=True,
-                fill_color=_LEGEND_COLORS[STATION_STYLE["warm_station"][1]],
-                fill_opacity=0.85,
-            ),
-        ).add_to(m)
-    _ExposeMap().add_to(m)
-    return m
+        label_schematic=False,
+        stations=stations.loc[stations["kind"] == "warm_station"],
+        stations_name="暖心驿站",
+        marker=dot(_LEGEND_COLORS[STATION_STYLE["warm_station"][1]], radius=5, fill_opacity=0.85),
+    )
 
 
 def caravan_map(
@@ -730,11 +758,7 @@ def caravan_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
-    m = base_map(store, tiles=tiles, asset_url=asset_url)
-    if roads_url:
-        RoadsBasemap(roads_url).add_to(m)
-    _ExposeMap().add_to(m)
-    return m
+    return _page_map(store, tiles=tiles, asset_url=asset_url, roads_url=roads_url)
 
 
 def coverage_map(
@@ -766,25 +790,38 @@ def coverage_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
+    stations = store.stations()
+    return _page_map(
+        store,
+        tiles=tiles,
+        asset_url=asset_url,
+        roads_url=roads_url,
+        # The page lists the network's notices (schematic included) itself.
+        label_schematic=False,
+        stations=stations.loc[stations.geometry.notna() & ~stations.geometry.is_empty],
+        stations_name="全部站点",
+        marker=dot("#9e9e9e", radius=4, weight=1),
+    )
+
+
+def _page_map(
+    store: Store,
+    *,
+    tiles: str | None,
+    asset_url: str,
+    roads_url: str | None,
+    label_schematic: bool = True,
+    stations: gpd.GeoDataFrame | None = None,
+    stations_name: str = "",
+    marker: folium.CircleMarker | None = None,
+) -> folium.Map:
+    """The map of a page with its own script: `base_map`, the roads basemap when
+    ``roads_url`` is given, ``stations`` as one light layer of ``marker`` (when any), and
+    the map published as ``window.geoserviceMap`` (after every layer: see `_ExposeMap`)."""
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
-        # The page lists the network's notices (schematic included) itself.
-        RoadsBasemap(roads_url, label_schematic=False).add_to(m)
-    stations = store.stations()
-    located = stations.loc[stations.geometry.notna() & ~stations.geometry.is_empty]
-    if not located.empty:
-        label_layer(
-            located,
-            "name",
-            name="全部站点",
-            marker=folium.CircleMarker(
-                radius=4,
-                color="#ffffff",
-                weight=1,
-                fill=True,
-                fill_color="#9e9e9e",
-                fill_opacity=0.9,
-            ),
-        ).add_to(m)
+        RoadsBasemap(roads_url, label_schematic=label_schematic).add_to(m)
+    if stations is not None and not stations.empty:
+        label_layer(stations, "name", name=stations_name, marker=marker).add_to(m)
     _ExposeMap().add_to(m)
     return m

@@ -119,6 +119,22 @@ def source_kind(path: str | Path) -> str:
     raise OsmError(msg)
 
 
+def _source(path: str | Path, name: str | None) -> tuple[Path, str, str]:
+    """A road file to read: its path, its name in messages (``name`` or the file's own) and
+    its kind (`source_kind`).
+
+    Raises
+    ------
+    OsmError
+        The file is missing or its extension is not a road format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"找不到路网文件 / network file not found: {path}"
+        raise OsmError(msg)
+    return path, name or path.name, source_kind(path)
+
+
 def unreadable(name: str, kind: str, exc: BaseException | str) -> OsmError:
     """The error for a file ``name`` that is not readable in the format its name promises."""
     fmt = FORMAT_NAMES[kind]
@@ -290,12 +306,7 @@ def read_osm(path: str | Path, *, name: str | None = None) -> OsmData:
     node stored after the way in an unsorted file), a second pass over the nodes looks them
     up; only references missing from the whole file are dropped.
     """
-    path = Path(path)
-    name = name or path.name
-    if not path.is_file():
-        msg = f"找不到路网文件 / network file not found: {path}"
-        raise OsmError(msg)
-    kind = source_kind(path)
+    path, name, kind = _source(path, name)
     if kind == "graphml":
         msg = f"{name}: GraphML 由 read_graph 读取 / GraphML is read with read_graph"
         raise OsmError(msg)
@@ -455,12 +466,7 @@ def read_graph(path: str | Path, *, name: str | None = None) -> nx.MultiDiGraph:
     name : str, optional
         The file's name in messages (default: ``path``'s name).
     """
-    path = Path(path)
-    name = name or path.name
-    if not path.is_file():
-        msg = f"找不到路网文件 / network file not found: {path}"
-        raise OsmError(msg)
-    kind = source_kind(path)
+    path, name, kind = _source(path, name)
     if kind == "graphml":
         try:
             G = ox.load_graphml(path)

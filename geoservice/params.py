@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -90,6 +90,8 @@ FLAG_VALUES = _TRUE + _FALSE
 #: Coordinate systems with the Chinese names users know them by.
 CRS_LABELS = {"wgs84": "GPS / WGS84", "gcj02": "高德、腾讯 GCJ-02", "bd09": "百度 BD-09"}
 
+_T = TypeVar("_T")
+
 
 def _blank(raw: object) -> bool:
     return raw is None or (isinstance(raw, str) and raw.strip() == "")
@@ -97,6 +99,13 @@ def _blank(raw: object) -> bool:
 
 def _missing(name: str) -> ParameterError:
     return ParameterError(name, f"缺少参数 {name}", f"{name} is required")
+
+
+def _default(name: str, default: _T | None) -> _T:
+    """The value of a blank parameter: its default, or an error when it is required (None)."""
+    if default is None:
+        raise _missing(name)
+    return default
 
 
 def _type_name(raw: object) -> str:
@@ -198,9 +207,7 @@ def number(
     ParameterError
     """
     if _blank(raw):
-        if default is None:
-            raise _missing(name)
-        return default
+        return _default(name, default)
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise ParameterError(
             name,
@@ -267,9 +274,7 @@ def integer(raw: object, name: str, lo: int, hi: int, *, default: int | None = N
     ParameterError
     """
     if _blank(raw):
-        if default is None:
-            raise _missing(name)
-        return default
+        return _default(name, default)
     value: int | None = None
     whole = isinstance(raw, float) and math.isfinite(raw) and raw.is_integer()
     if whole or (isinstance(raw, int | np.integer) and not isinstance(raw, bool)):
@@ -328,9 +333,7 @@ def choice(
     ParameterError
     """
     if _blank(raw):
-        if default is None:
-            raise _missing(name)
-        return default
+        return _default(name, default)
     spellings = _vocabulary(allowed)
     value = spellings.get(raw.strip().lower()) if isinstance(raw, str) else None
     if value is None and isinstance(raw, str):
@@ -412,9 +415,7 @@ def text(
     ParameterError
     """
     if _blank(raw):
-        if default is None:
-            raise _missing(name)
-        return default
+        return _default(name, default)
     if not isinstance(raw, str):
         raise ParameterError(
             name,

@@ -48,7 +48,7 @@ import folium
 import folium.plugins
 import numpy as np
 
-from geoservice import assets, escape, siting
+from geoservice import assets, escape, maps, siting
 from geoservice import hours as _hours
 from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery
 from geoservice.errors import PublishError
@@ -495,26 +495,19 @@ def _map_html(cov, layers, sites_fc, roads, charts, now, engine) -> str:
 
 def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium.Map:
     store = engine.store
-    m = folium.Map(location=(40.50, 117.05), zoom_start=10, tiles=None, control_scale=True)
+    m = folium.Map(location=maps.CENTER, zoom_start=maps.ZOOM, tiles=None, control_scale=True)
     boundary = store.read("boundary")
-    b = boundary.total_bounds
-    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    maps.fit_to(m, boundary)
     folium.GeoJson(
         _light(boundary),
-        name="密云区界",
-        style_function=lambda _f: {"color": "#b22222", "weight": 2, "fill": False},
+        name=maps.BOUNDARY_NAME,
+        style_function=lambda _f: maps.BOUNDARY_STYLE,
         interactive=False,
     ).add_to(m)
-    reservoir = store.read("reservoir")
     folium.GeoJson(
-        _light(reservoir),
-        name="密云水库（近似）",
-        style_function=lambda _f: {
-            "color": "#1f78b4",
-            "weight": 1,
-            "fillColor": "#a6cee3",
-            "fillOpacity": 0.6,
-        },
+        _light(store.read("reservoir")),
+        name=maps.RESERVOIR_NAME,
+        style_function=lambda _f: maps.RESERVOIR_STYLE,
         interactive=False,
     ).add_to(m)
     folium.GeoJson(
@@ -583,14 +576,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
         folium.GeoJson(
             stations,
             name=f"驿站（{len(stations['features'])}）",
-            marker=folium.CircleMarker(
-                radius=5,
-                color="#ffffff",
-                weight=1.5,
-                fill=True,
-                fill_color="#d63e2a",
-                fill_opacity=0.9,
-            ),
+            marker=maps.dot("#d63e2a", radius=5),
             tooltip=folium.GeoJsonTooltip(
                 fields=["name", "kind_label", "opening_hours"], aliases=["", "类型", "开放时间"]
             ),
@@ -600,14 +586,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
         folium.GeoJson(
             sites,
             name=f"建议新站址（{len(sites['features'])}）",
-            marker=folium.CircleMarker(
-                radius=8,
-                color="#ffffff",
-                weight=2,
-                fill=True,
-                fill_color=SITE_COLOR,
-                fill_opacity=0.95,
-            ),
+            marker=maps.dot(SITE_COLOR, radius=8, weight=2, fill_opacity=0.95),
             tooltip=folium.GeoJsonTooltip(
                 fields=["rank", "town", "added_road_km", "added_villages"],
                 aliases=["建议站址", "乡镇（近似）", "新增覆盖道路 km", "新增覆盖村庄"],

@@ -229,23 +229,32 @@ def _day_rows(depot: dict, day: dict) -> list[list[object]]:
             leg,
         )
 
+    def depot_row(what, arrive, end, leg, **extra):
+        return row(
+            "",
+            what,
+            depot["name"],
+            depot["id"],
+            depot.get("kind_label", ""),
+            depot.get("town", ""),
+            arrive,
+            "",
+            end,
+            "",
+            "",
+            leg,
+            **extra,
+        )
+
     legs = day["legs"]
     rows = []
     if lunch and lunch["place"] == "start":
         rows.append(lunch_row())
     rows.append(
-        row(
-            "",
+        depot_row(
             "出发",
-            depot["name"],
-            depot["id"],
-            depot.get("kind_label", ""),
-            depot.get("town", ""),
-            "",
             "",
             day["depart"],
-            "",
-            "",
             None,
             lon=depot["lon"],
             lat=depot["lat"],
@@ -284,22 +293,7 @@ def _day_rows(depot: dict, day: dict) -> list[list[object]]:
                 back = legs[leg_i]
                 leg_i += 1
             rows.append(lunch_row(back))
-    rows.append(
-        row(
-            "",
-            "返回",
-            depot["name"],
-            depot["id"],
-            depot.get("kind_label", ""),
-            depot.get("town", ""),
-            day["return"],
-            "",
-            "",
-            "",
-            "",
-            legs[leg_i],
-        )
-    )
+    rows.append(depot_row("返回", day["return"], "", legs[leg_i]))
     if lunch and lunch["place"] == "end":
         rows.append(lunch_row())
     t = day["totals"]

@@ -71,6 +71,12 @@ _CHINA_LON = (73.0, 136.0)
 _CHINA_LAT = (3.0, 54.0)
 
 
+def _where_zh(row: int, row_label: str) -> str:
+    """Row ``row`` of a file in Chinese: ``第 3 行``, or ``第 3 个要素`` in a GeoJSON file
+    (``row_label`` ``"feature"``)."""
+    return f"第 {row} 行" if row_label == "row" else f"第 {row} 个要素"
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One problem in one cell: where it is and why it is wrong."""
@@ -81,7 +87,7 @@ class RowError:
     row_label: str = "row"
 
     def __str__(self) -> str:
-        where = f"第 {self.row} 行" if self.row_label == "row" else f"第 {self.row} 个要素"
+        where = _where_zh(self.row, self.row_label)
         return f"{where}，列「{self.column}」：{self.message}"
 
     def to_dict(self) -> dict:
@@ -372,7 +378,7 @@ class HoursConversion:
     row_label: str = "row"
 
     def __str__(self) -> str:
-        where = f"第 {self.row} 行" if self.row_label == "row" else f"第 {self.row} 个要素"
+        where = _where_zh(self.row, self.row_label)
         original = " ↵ ".join(line.strip() for line in self.original.splitlines())
         return f"{where}「{self.column}」：{original} → {self.converted}"
 
@@ -742,8 +748,7 @@ def duplicates(
 
 
 def _row_zh(table: Table, i: int) -> str:
-    n = table.rows[i]
-    return f"第 {n} 行" if table.row_label == "row" else f"第 {n} 个要素"
+    return _where_zh(table.rows[i], table.row_label)
 
 
 def _row_en(table: Table, i: int) -> str:
