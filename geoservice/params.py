@@ -36,7 +36,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -56,10 +56,14 @@ __all__ = [
     "arg_list",
     "check_depth",
     "choice",
+    "clock",
+    "clock_range",
     "coordinate_system",
+    "day",
     "flag",
     "integer",
     "json_body",
+    "mapping",
     "names",
     "number",
     "parse_json",
@@ -543,6 +547,108 @@ def time(raw: object, name: str = "open_at") -> datetime | None:
             f"not {excerpt(raw)}",
         )
     return at
+
+
+def day(raw: object, name: str) -> date | None:
+    """A calendar date ``YYYY-MM-DD`` between the years `TIME_MIN_YEAR`–`TIME_MAX_YEAR`.
+
+    Returns
+    -------
+    date or None
+        None when absent.
+
+    Raises
+    ------
+    ParameterError
+    """
+    if _blank(raw):
+        return None
+    value = text(raw, name, max_chars=10)
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or not TIME_MIN_YEAR <= parsed.year <= TIME_MAX_YEAR or len(value) != 10:
+        raise ParameterError(
+            name,
+            f"{name} 应为日期 YYYY-MM-DD（如 2026-03-02），而不是 {excerpt(raw)}",
+            f"{name} must be a date YYYY-MM-DD such as 2026-03-02, not {excerpt(raw)}",
+        )
+    return parsed
+
+
+def clock(raw: object, name: str, default: str | None = None) -> int:
+    """A clock time ``HH:MM`` (00:00–24:00; a full-width colon is accepted) as seconds
+    after midnight.
+
+    Raises
+    ------
+    ParameterError
+    """
+    value = text(raw, name, max_chars=8, default=default).replace("：", ":")
+    parts = value.split(":")
+    ok = len(parts) == 2 and all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts)
+    if ok:
+        h, m = int(parts[0]), int(parts[1])
+        ok = (0 <= h < 24 and 0 <= m < 60) or (h == 24 and m == 0)
+    if not ok:
+        raise ParameterError(
+            name,
+            f"{name} 应为 HH:MM 格式的时刻（如 08:30），而不是 {excerpt(raw)}",
+            f"{name} must be a clock time HH:MM such as 08:30, not {excerpt(raw)}",
+        )
+    return h * 3600 + m * 60
+
+
+def clock_range(raw: object, name: str) -> tuple[int, int]:
+    """A time range ``"09:00-11:00"`` (or ``["09:00", "11:00"]``) as (start, end) seconds
+    after midnight, the end after the start.
+
+    Raises
+    ------
+    ParameterError
+    """
+    if isinstance(raw, str):
+        parts = raw.replace("–", "-").replace("—", "-").replace("~", "-").split("-")
+    elif isinstance(raw, list | tuple):
+        parts = list(raw)
+    else:
+        parts = []
+    if len(parts) != 2:
+        raise ParameterError(
+            name,
+            f'{name} 应为时段，如 "09:00-11:00"，而不是 {excerpt(raw)}',
+            f'{name} must be a time range such as "09:00-11:00", not {excerpt(raw)}',
+        )
+    start = clock(parts[0], name, "")
+    end = clock(parts[1], name, "")
+    if end <= start:
+        raise ParameterError(
+            name, f"{name} 的结束时刻应晚于开始时刻", f"{name} must end after it starts"
+        )
+    return start, end
+
+
+def mapping(raw: object, name: str, *, max_items: int = MAX_LIST_ITEMS) -> Mapping:
+    """A JSON object ``{id: value}`` of at most ``max_items`` entries (absent: empty).
+
+    Raises
+    ------
+    ParameterError
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ParameterError(
+            name,
+            f"{name} 应为对象 {{编号: 值}}",
+            f"{name} must be an object {{id: value}}",
+        )
+    if len(raw) > max_items:
+        raise ParameterError(
+            name, f"{name} 最多 {max_items} 项", f"{name} takes at most {max_items} entries"
+        )
+    return raw
 
 
 # -- coordinates -----------------------------------------------------------------------------

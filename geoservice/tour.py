@@ -298,80 +298,6 @@ def _town_lookup(store: Store) -> dict[str, str]:
     return out
 
 
-def _clock(raw: object, name: str, default: str) -> int:
-    """``"HH:MM"`` (00:00–24:00) → seconds after midnight."""
-    value = params.text(raw, name, max_chars=8, default=default)
-    value = value.replace("：", ":")
-    parts = value.split(":")
-    ok = len(parts) == 2 and all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts)
-    if ok:
-        h, m = int(parts[0]), int(parts[1])
-        ok = (0 <= h < 24 and 0 <= m < 60) or (h == 24 and m == 0)
-    if not ok:
-        raise ParameterError(
-            name,
-            f"{name} 应为 HH:MM 格式的时刻（如 08:30），而不是 {excerpt(raw)}",
-            f"{name} must be a clock time HH:MM such as 08:30, not {excerpt(raw)}",
-        )
-    return h * 3600 + m * 60
-
-
-def _date(raw: object, name: str) -> dt.date | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    value = params.text(raw, name, max_chars=10)
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is None or not 2000 <= day.year <= 2100 or len(value) != 10:
-        raise ParameterError(
-            name,
-            f"{name} 应为日期 YYYY-MM-DD（如 2026-03-02），而不是 {excerpt(raw)}",
-            f"{name} must be a date YYYY-MM-DD such as 2026-03-02, not {excerpt(raw)}",
-        )
-    return day
-
-
-def _window(raw: object, name: str) -> tuple[int, int]:
-    """``"09:00-11:00"`` or ``["09:00", "11:00"]`` → (start, end) seconds."""
-    if isinstance(raw, str):
-        parts = raw.replace("–", "-").replace("—", "-").replace("~", "-").split("-")
-    elif isinstance(raw, list | tuple):
-        parts = list(raw)
-    else:
-        parts = []
-    if len(parts) != 2:
-        raise ParameterError(
-            name,
-            f'{name} 应为时段，如 "09:00-11:00"，而不是 {excerpt(raw)}',
-            f'{name} must be a time range such as "09:00-11:00", not {excerpt(raw)}',
-        )
-    start = _clock(parts[0], name, "")
-    end = _clock(parts[1], name, "")
-    if end <= start:
-        raise ParameterError(
-            name, f"{name} 的结束时刻应晚于开始时刻", f"{name} must end after it starts"
-        )
-    return start, end
-
-
-def _mapping(raw: object, name: str) -> Mapping:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ParameterError(
-            name,
-            f"{name} 应为对象 {{编号: 值}}",
-            f"{name} must be an object {{id: value}}",
-        )
-    if len(raw) > MAX_STOPS:
-        raise ParameterError(
-            name, f"{name} 最多 {MAX_STOPS} 项", f"{name} takes at most {MAX_STOPS} entries"
-        )
-    return raw
-
-
 def parse_request(body: object, store: Store, library: NetworkLibrary | None = None) -> TourRequest:
     """Validate a tour request against the store.
 
@@ -415,10 +341,10 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     towns = _town_lookup(store)
 
     days = params.integer(body.get("days"), "days", 1, MAX_DAYS, default=1)
-    start_date = _date(body.get("start_date"), "start_date")
+    start_date = params.day(body.get("start_date"), "start_date")
     skip = params.flag(body.get("skip_days_off"), "skip_days_off", True)
-    day_start = _clock(body.get("day_start"), "day_start", DAY_START)
-    day_end = _clock(body.get("day_end"), "day_end", DAY_END)
+    day_start = params.clock(body.get("day_start"), "day_start", DAY_START)
+    day_end = params.clock(body.get("day_end"), "day_end", DAY_END)
     if day_end <= day_start:
         err = ParameterError(
             "day_end",
@@ -480,7 +406,7 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     selected_ids = [catalogue.at[i, "id"] for i in order]
     service = _service(body.get("service_minutes"), selected_ids)
     windows = {
-        key: _window(value, f"time_windows.{key}")
+        key: params.clock_range(value, f"time_windows.{key}")
         for key, value in _keyed(body.get("time_windows"), "time_windows", selected_ids).items()
     }
     optional = _optional(body.get("optional"), selected_ids)
@@ -581,7 +507,7 @@ def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
 
 def _keyed(raw: object, name: str, selected: list[str]) -> Mapping:
     """An ``{id: value}`` object whose ids must be among the selected stops."""
-    mapping = _mapping(raw, name)
+    mapping = params.mapping(raw, name, max_items=MAX_STOPS)
     chosen = set(selected)
     for key in mapping:
         if not isinstance(key, str) or key not in chosen:
