@@ -190,7 +190,7 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
     with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
         page.locator("#cv-plan-btn").tap()
     assert resp.value.status == 422
-    error = page.locator("#cv-plan-notices .cv-notice-error")
+    error = page.locator("#cv-plan-notices .notice-error")
     error.wait_for()
     assert "无法安排" in error.inner_text()
     reasons = error.locator(".cv-problem-list li").all_inner_texts()
@@ -225,7 +225,7 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
         page.locator("#cv-plan-btn").tap()
     assert resp.value.status == 422
     needed = resp.value.json()["days_needed"]
-    shortage = page.locator("#cv-plan-notices .cv-notice-error")
+    shortage = page.locator("#cv-plan-notices .notice-error")
     shortage.wait_for()
     assert f"大约需要 {needed} 天" in shortage.inner_text()
     with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:

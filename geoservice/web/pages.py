@@ -5,6 +5,11 @@ Pages are folium maps rendered once per store revision (`_cached_page`) and sent
 fresh CSP nonce on their scripts each time (:class:`geoservice.web.security.NoncedPage`).
 Data reaches them only through :mod:`geoservice.maps`' escaping helpers; their own code
 lives in ``static/<page>.js`` (no inline handlers). See :mod:`geoservice.web.security`.
+
+The three tool pages are built alike by `_tool_page`: a folium map with the offline basemap,
+the page's panel template (``templates/<page>_panel.html``, whose title row with the links to
+the other pages comes from ``templates/_page.html``), the shared ``static/common.css`` and
+``static/common.js``, then the page's own stylesheet and script.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from geoservice import maps, places, publish, siting, tour, tour_export
@@ -62,6 +68,67 @@ def _header() -> maps.Html:
     )
 
 
+def _map_options() -> dict:
+    """What every page's map gets: the basemap setting, the vendored assets and the URL
+    of the offline basemap of major roads."""
+    return {
+        "tiles": current_app.config["TILES"] or None,
+        "asset_url": url_for("static", filename="vendor").rstrip("/"),
+        "roads_url": url_for("api.network_roads"),
+    }
+
+
+#: The pages in the order of every tool page's links (the page itself left out).
+_PAGES = (
+    ("pages.index", "全区地图"),
+    ("pages.nearest", "找最近驿站"),
+    ("pages.caravan", "大篷车路线"),
+    ("pages.coverage", "覆盖分析"),
+)
+
+
+def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **context: object) -> str:
+    """Render a tool page: the map ``build`` makes, with the panel template
+    ``<name>_panel.html`` injected into its body.
+
+    Parameters
+    ----------
+    name
+        The page: its template, stylesheet and script are ``<name>_panel.html``,
+        ``static/<name>.css`` and ``static/<name>.js``.
+    build
+        Makes the map from the store and `_map_options`.
+    title
+        The page title (text).
+    **context
+        The template's own values; it also gets ``links``, (URL, label) of the other pages.
+
+    Returns
+    -------
+    str
+        The page, without nonces (see `_cached_page`).
+    """
+    m = build(get_store(), **_map_options())
+    links = [
+        (url_for(endpoint), label) for endpoint, label in _PAGES if endpoint != request.endpoint
+    ]
+    panel = render_template(f"{name}_panel.html", links=links, **context)
+    # An autoescaping template: its output is markup.
+    page = maps.render(
+        m, title=title, header=maps.Html(panel), icon=url_for("static", filename="favicon.svg")
+    )
+    # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
+    # and script before the page's own. Scripts are deferred: they run in this order once
+    # folium's inline script has created the map.
+    assets = maps.Html(
+        '<link rel="stylesheet" href="{0}/common.css">\n'
+        '<link rel="stylesheet" href="{0}/{1}.css">\n'
+        '<script src="{0}/common.js" defer></script>\n'
+        '<script src="{0}/{1}.js" defer></script>\n</head>'
+    ).format(url_for("static", filename="").rstrip("/"), name)
+    return page.replace("</head>", str(assets), 1)
+
+
 @bp.get("/favicon.ico")
 def favicon() -> Response:
     """Browsers ask for /favicon.ico whatever the page says."""
@@ -76,13 +143,7 @@ def index() -> Response:
     """
 
     def render() -> str:
-        m = maps.overview_map(
-            get_store(),
-            tiles=current_app.config["TILES"] or None,
-            asset_url=url_for("static", filename="vendor").rstrip("/"),
-            roads_url=url_for("api.network_roads"),
-            sites=_site_positions(),
-        )
+        m = maps.overview_map(get_store(), **_map_options(), sites=_site_positions())
         return maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
 
     return _cached_page((int(time.time() // 60),), render)
@@ -122,15 +183,10 @@ NEAREST_CHIPS = (
 
 def _nearest_page() -> str:
     """Render ``/nearest``: the folium map with the panel template injected."""
-    static = url_for("static", filename="").rstrip("/")
-    m = maps.nearest_map(
-        get_store(),
-        tiles=current_app.config["TILES"] or None,
-        asset_url=url_for("static", filename="vendor").rstrip("/"),
-        roads_url=url_for("api.network_roads"),
-    )
-    panel = render_template(
-        "nearest_panel.html",
+    return _tool_page(
+        "nearest",
+        maps.nearest_map,
+        "找最近的暖心驿站 · 密云区总工会",
         config={
             "api": url_for("api.nearest"),
             "k": 3,
@@ -139,27 +195,10 @@ def _nearest_page() -> str:
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
-        home_url=url_for("pages.index"),
-        caravan_url=url_for("pages.caravan"),
-        coverage_url=url_for("pages.coverage"),
         modes=NEAREST_MODES,
         default_mode=NEAREST_DEFAULT_MODE,
         amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
     )
-    page = maps.render(
-        m,
-        title="找最近的暖心驿站 · 密云区总工会",
-        # An autoescaping template: its output is markup.
-        header=maps.Html(panel),
-        icon=url_for("static", filename="favicon.svg"),
-    )
-    # After folium's own CSS, so the page's rules win over Bootstrap's; the script is
-    # deferred, so it runs once folium's inline script has created the map.
-    assets = maps.Html(
-        '<link rel="stylesheet" href="{0}/nearest.css">\n'
-        '<script src="{0}/nearest.js" defer></script>\n</head>'
-    ).format(static)
-    return page.replace("</head>", str(assets), 1)
 
 
 @bp.get("/nearest")
@@ -248,32 +287,13 @@ def _caravan_config() -> dict:
 
 def _caravan_page() -> str:
     """Render ``/caravan``: the folium map with the planner's panel injected."""
-    static = url_for("static", filename="").rstrip("/")
-    m = maps.caravan_map(
-        get_store(),
-        tiles=current_app.config["TILES"] or None,
-        asset_url=url_for("static", filename="vendor").rstrip("/"),
-        roads_url=url_for("api.network_roads"),
-    )
-    panel = render_template(
-        "caravan_panel.html",
+    return _tool_page(
+        "caravan",
+        maps.caravan_map,
+        "大篷车巡回路线规划 · 密云区总工会",
         config=_caravan_config(),
-        home_url=url_for("pages.index"),
-        nearest_url=url_for("pages.nearest"),
         defaults={"days": CARAVAN_DEFAULT_DAYS, "max_days": tour.MAX_DAYS},
     )
-    page = maps.render(
-        m,
-        title="大篷车巡回路线规划 · 密云区总工会",
-        # An autoescaping template: its output is markup.
-        header=maps.Html(panel),
-        icon=url_for("static", filename="favicon.svg"),
-    )
-    assets = maps.Html(
-        '<link rel="stylesheet" href="{0}/caravan.css">\n'
-        '<script src="{0}/caravan.js" defer></script>\n</head>'
-    ).format(static)
-    return page.replace("</head>", str(assets), 1)
 
 
 @bp.get("/caravan")
@@ -308,13 +328,6 @@ COVERAGE_N_DEFAULT = 5
 
 def _coverage_page() -> str:
     """Render ``/coverage``: the folium map with the panel template injected."""
-    static = url_for("static", filename="").rstrip("/")
-    m = maps.coverage_map(
-        get_store(),
-        tiles=current_app.config["TILES"] or None,
-        asset_url=url_for("static", filename="vendor").rstrip("/"),
-        roads_url=url_for("api.network_roads"),
-    )
     modes = [
         {
             "key": key,
@@ -324,8 +337,10 @@ def _coverage_page() -> str:
         }
         for key, label in NEAREST_MODES
     ]
-    panel = render_template(
-        "coverage_panel.html",
+    return _tool_page(
+        "coverage",
+        maps.coverage_map,
+        "暖心驿站覆盖分析 · 密云区总工会",
         config={
             "api": url_for("api.coverage"),
             "suggest_api": url_for("api.coverage_suggest"),
@@ -347,26 +362,12 @@ def _coverage_page() -> str:
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
-        home_url=url_for("pages.index"),
-        nearest_url=url_for("pages.nearest"),
         modes=NEAREST_MODES,
         n_options=COVERAGE_N,
         n_default=COVERAGE_N_DEFAULT,
         objectives=list(siting.OBJECTIVES.items()),
         night=COVERAGE_NIGHT,
     )
-    page = maps.render(
-        m,
-        title="暖心驿站覆盖分析 · 密云区总工会",
-        # An autoescaping template: its output is markup.
-        header=maps.Html(panel),
-        icon=url_for("static", filename="favicon.svg"),
-    )
-    assets = maps.Html(
-        '<link rel="stylesheet" href="{0}/coverage.css">\n'
-        '<script src="{0}/coverage.js" defer></script>\n</head>'
-    ).format(static)
-    return page.replace("</head>", str(assets), 1)
 
 
 @bp.get("/coverage")

@@ -1,25 +1,22 @@
 /*
  * /caravan — plan the district caravan's multi-day tour (区级大篷车巡回路线).
  *
- * Plain ES2017, no framework, no CDN. The page's configuration (the stops to choose from,
- * towns, kinds, defaults, limits, the day colours) comes as JSON in #caravan-config; plans
- * come from /api/tours. Every value from data (names, towns, reasons, ids) is put into the
- * page with textContent / setAttribute of plain attributes, never innerHTML: names are
- * user-imported data. Names are cut for display as the server cuts them (clip) and
- * isolated (dir="auto", or FSI…PDI in attributes). Links are built only from https: URLs
- * and from plan ids of the service's own format. The page's Content-Security-Policy allows
- * no inline script, so all behaviour is bound here with addEventListener.
- *
- * The Leaflet map is created by folium's inline script and published as
- * window.geoserviceMap (maps.caravan_map); this file is loaded with `defer`, and the
- * "geoservice:map-ready" event covers the rest.
+ * Plain ES2017, no framework, no CDN; built on common.js (window.geoservice), whose rules
+ * for data apply. The page's configuration (the stops to choose from, towns, kinds,
+ * defaults, limits, the day colours) comes as JSON in #caravan-config; plans come from
+ * /api/tours. Every value from data (names, towns, reasons, ids) reaches the page as cut,
+ * bidi-isolated text; links are built only from https: URLs and from plan ids of the
+ * service's own format.
  */
 (function () {
   "use strict";
 
-  var cfg = readConfig();
-  var NAME_MAX = cfg.name_max || 60;
-  var TEXT_MAX = cfg.text_max || 160;
+  var gs = window.geoservice;
+  var { h, clip, isolate, dataText, clear, notice } = gs;
+
+  var cfg = gs.pageConfig("caravan-config");
+  var NAME_MAX = gs.limits.name;
+  var TEXT_MAX = gs.limits.text;
   var LIMITS = cfg.limits || { days: 31, stops: 300, service_minutes: 720, lunch_minutes: 180 };
   var COLOURS = cfg.day_colours && cfg.day_colours.length ? cfg.day_colours : ["#0072B2"];
   var DASHES = cfg.day_dashes && cfg.day_dashes.length ? cfg.day_dashes : [null];
@@ -89,58 +86,7 @@
   };
   (cfg.default_kinds || []).forEach(function (k) { state.kinds[k] = true; });
 
-  function readConfig() {
-    var node = document.getElementById("caravan-config");
-    try {
-      return JSON.parse(node ? node.textContent : "{}");
-    } catch (err) {
-      return {};
-    }
-  }
-
-  // -- small DOM helpers ---------------------------------------------------------------
-
-  function h(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  // At most `max` characters (code points, as Python counts them), the last one "…".
-  function clip(value, max) {
-    var text = value === null || value === undefined ? "" : String(value);
-    if (text.length <= max) return text;
-    var chars = Array.from(text);
-    return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "\u2026";
-  }
-
-  // Plain-text isolation for attributes (title, aria-label), where no element can isolate.
-  function isolate(text) {
-    return "\u2068" + text + "\u2069";
-  }
-
-  // An element showing a data value as text: cut and bidi-isolated (dir="auto").
-  function dataText(tag, className, value, max) {
-    var node = h(tag, className, clip(value, max || TEXT_MAX));
-    node.setAttribute("dir", "auto");
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function safeHttpUrl(url) {
-    return typeof url === "string" && /^https:\/\/[^\s]+$/i.test(url) ? url : null;
-  }
-
-  // "中文 / English": the Chinese part and the rest.
-  function splitMessage(message) {
-    var text = String(message || "");
-    var cut = text.indexOf(" / ");
-    return cut < 0 ? [text, ""] : [text.slice(0, cut), text.slice(cut + 3)];
-  }
+  // -- small helpers -------------------------------------------------------------------
 
   function dayStyle(day) {
     var n = COLOURS.length;
@@ -188,46 +134,18 @@
     return stop && stop.coord_source === "schematic";
   }
 
-  // -- notices -------------------------------------------------------------------------
-
-  function notice(target, kind, title, detail) {
-    var box = h("div", "cv-notice cv-notice-" + kind);
-    box.setAttribute("role", kind === "error" ? "alert" : "note");
-    box.appendChild(h("strong", null, title));
-    if (detail) box.appendChild(dataText("span", "cv-notice-detail", detail, TEXT_MAX * 2));
-    target.appendChild(box);
-    return box;
-  }
-
   // -- tabs ----------------------------------------------------------------------------
 
+  var showTabElement = null; // gs.tabs' show(tab)
+
   function showTab(name) {
-    var tabs = el.tabs.querySelectorAll(".cv-tab");
-    Array.prototype.forEach.call(tabs, function (tab) {
-      var on = tab.getAttribute("data-pane") === name;
-      tab.setAttribute("aria-selected", on ? "true" : "false");
-      tab.tabIndex = on ? 0 : -1;
-      document.getElementById(tab.getAttribute("aria-controls")).hidden = !on;
-    });
-    el.body.scrollTop = 0;
-    if (name === "saved" && !state.savedLoaded) loadSaved(false);
+    showTabElement(el.tabs.querySelector('.cv-tab[data-pane="' + name + '"]'));
   }
 
   function bindTabs() {
-    el.tabs.addEventListener("click", function (ev) {
-      var tab = ev.target.closest ? ev.target.closest(".cv-tab") : null;
-      if (tab) showTab(tab.getAttribute("data-pane"));
-    });
-    // Arrow keys move between tabs (WAI-ARIA tabs pattern).
-    el.tabs.addEventListener("keydown", function (ev) {
-      if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
-      var tabs = Array.prototype.slice.call(el.tabs.querySelectorAll(".cv-tab"));
-      var i = tabs.indexOf(document.activeElement);
-      if (i < 0) return;
-      var next = tabs[(i + (ev.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
-      showTab(next.getAttribute("data-pane"));
-      next.focus();
-      ev.preventDefault();
+    showTabElement = gs.tabs(el.tabs.querySelectorAll(".cv-tab"), function (tab) {
+      el.body.scrollTop = 0;
+      if (tab.getAttribute("data-pane") === "saved" && !state.savedLoaded) loadSaved(false);
     });
   }
 
@@ -477,11 +395,11 @@
   // Notices about the list itself: sample data, villages without a position.
   function baseNotices() {
     if (STOPS.some(function (s) { return s.sample; })) {
-      notice(el.stopNotices, "sample", "示例数据",
+      notice(el.stopNotices, "info", "示例数据",
         "标“示例”的站点为演示用样例，并非总工会正式名录。");
     }
     if (STOPS.some(isSchematic)) {
-      notice(el.stopNotices, "schematic", "标“示意位置”的村、社区位置由路网推算",
+      notice(el.stopNotices, "warn", "标“示意位置”的村、社区位置由路网推算",
         "并非实测坐标；导入村庄坐标后以导入的为准。");
     }
     var missing = cfg.unlocated || {};
@@ -568,10 +486,10 @@
     state.depotMarker = null;
     var d = BY_ID[state.depot];
     if (!d) return;
-    var badge = h("span", "cv-depot-badge", "基");
+    var badge = h("span", "map-badge cv-depot-badge", "基");
     var label = isolate(clip(d.name, NAME_MAX));
     state.depotMarker = L.marker([d.lat, d.lon], {
-      icon: L.divIcon({ className: "cv-depot", html: badge, iconSize: [34, 34], iconAnchor: [17, 17] }),
+      icon: L.divIcon({ className: "map-badge-icon cv-depot", html: badge, iconSize: [34, 34], iconAnchor: [17, 17] }),
       title: "出发基地：" + label,
       alt: "出发基地：" + label,
       zIndexOffset: 2000,
@@ -746,42 +664,27 @@
     setBusy(true);
     clearPlan();
     progress(Date.now(), body.stops.length);
-    var status = 0;
-    var answer = null;
-    var retry = null;
-    try {
-      var resp = await fetch(cfg.api.plan, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: sent,
-      });
-      status = resp.status;
-      retry = resp.headers.get("Retry-After");
-      try {
-        answer = await resp.json();
-      } catch (err) {
-        answer = null;
-      }
-    } catch (err) {
-      status = 0;
-    }
+    var answer = await gs.fetchJson(cfg.api.plan, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: sent,
+    });
     window.clearInterval(state.timer);
     setBusy(false);
-    if (status === 201 && answer && answer.result) {
+    if (answer.status === 201 && answer.body && answer.body.result) {
       state.planned = sent;
-      showPlan(answer);
+      showPlan(answer.body);
       state.savedLoaded = false; // the list has one more
     } else {
-      showError(status, answer, retry, body);
+      showError(answer.status, answer.body, answer.headers && answer.headers.get("Retry-After"), body);
     }
   }
 
   function showError(status, answer, retry, body) {
-    el.status.className = "cv-status is-error";
-    el.status.textContent = "规划失败。";
+    gs.setStatus(el.status, "规划失败。", "error");
     clear(el.planNotices);
     var a = answer || {};
-    var zh = a.message_zh || splitMessage(a.error)[0];
+    var zh = gs.apiMessage(a)[0];
     var stops = Array.isArray(a.stops) ? a.stops : [];
     if (status === 422 && a.days_needed) {
       var box = notice(el.planNotices, "error",
@@ -827,15 +730,9 @@
       if (fieldError(field)) settingsNotice("请修改" + label, zh);
     } else if (status === 413) {
       notice(el.planNotices, "error", "请求过大", "请减少站点后再试。");
-    } else if (status === 429) {
-      notice(el.planNotices, "error", "操作过于频繁",
-        "请" + (retry ? " " + retry + " 秒" : "稍") + "后再试。");
-    } else if (status === 503) {
-      notice(el.planNotices, "error", "服务暂时忙或不可用", zh || "请稍后再试。");
-    } else if (status === 0) {
-      notice(el.planNotices, "error", "网络错误：无法连接服务器", "请检查网络后重试。");
     } else {
-      notice(el.planNotices, "error", "服务器出错（" + status + "）", zh || "请稍后重试。");
+      var text = gs.errorText(status, answer, retry);
+      notice(el.planNotices, "error", text[0], text[1]);
     }
   }
 
@@ -849,7 +746,7 @@
       var known = BY_ID[s.id];
       li.appendChild(dataText("strong", null, s.name || (known && known.name) || s.id, NAME_MAX));
       li.appendChild(dataText("span", "cv-problem-id", s.id, NAME_MAX));
-      li.appendChild(dataText("span", "cv-problem-reason", splitMessage(s.reason)[0], TEXT_MAX));
+      li.appendChild(dataText("span", "cv-problem-reason", gs.splitMessage(s.reason)[0], TEXT_MAX));
       list.appendChild(li);
     });
     wrap.appendChild(list);
@@ -871,11 +768,11 @@
   }
 
   function numberIcon(day, seq, colour, schematic) {
-    var badge = h("span", "cv-stop-badge", seq);
+    var badge = h("span", "map-badge cv-stop-badge", seq);
     badge.style.background = colour;
     badge.style.color = inkOn(colour);
     return L.divIcon({
-      className: "cv-stop cv-stop-day-" + day + (schematic ? " is-schematic" : ""),
+      className: "map-badge-icon cv-stop cv-stop-day-" + day + (schematic ? " is-schematic" : ""),
       html: badge,
       iconSize: [30, 30],
       iconAnchor: [15, 15],
@@ -1047,7 +944,7 @@
   function planNotices(result) {
     clear(el.planNotices);
     if (result.schematic) {
-      notice(el.planNotices, "schematic", "示意路网：车程和里程仅供参考",
+      notice(el.planNotices, "warn", "示意路网：车程和里程仅供参考",
         "道路由基础数据生成，并非实测道路。");
     }
     (result.notices || []).forEach(function (n) {
@@ -1055,14 +952,14 @@
     });
     var positions = (result.summary || {}).schematic_positions || 0;
     if (positions) {
-      notice(el.planNotices, "schematic", positions + " 个站点为示意位置",
+      notice(el.planNotices, "warn", positions + " 个站点为示意位置",
         "位置由路网推算，并非实测坐标；出发前请核实。");
     }
     var days = result.days || [];
     var sample = days.some(function (d) {
       return (d.stops || []).some(function (s) { return BY_ID[s.id] && BY_ID[s.id].sample; });
     });
-    if (sample) notice(el.planNotices, "sample", "示例数据", "部分站点为演示用样例。");
+    if (sample) notice(el.planNotices, "info", "示例数据", "部分站点为演示用样例。");
     var search = result.search || {};
     if (search.reproducible === false) {
       notice(el.planNotices, "info", "计算达到时间上限", "方案可用，但可能不是最优；可稍后重新规划。");
@@ -1153,7 +1050,7 @@
   function navLinks(nav, name) {
     var cell = h("span", "cv-nav");
     [["amap", "高德"], ["baidu", "百度"]].forEach(function (spec) {
-      var url = safeHttpUrl((nav || {})[spec[0]]);
+      var url = gs.safeHttpUrl((nav || {})[spec[0]]);
       if (!url) return;
       var a = h("a", "cv-nav-btn cv-nav-" + spec[0], spec[1]);
       a.href = url;
@@ -1313,17 +1210,9 @@
       clear(el.saved);
     }
     el.savedStatus.textContent = "正在读取已保存的方案…";
-    var status = 0;
-    var data = null;
-    try {
-      var resp = await fetch(cfg.api.tours + "?limit=20&offset=" + state.savedOffset,
-        { headers: { Accept: "application/json" } });
-      status = resp.status;
-      data = await resp.json();
-    } catch (err) {
-      status = 0;
-    }
-    if (status !== 200 || !data || !Array.isArray(data.plans)) {
+    var answer = await gs.fetchJson(cfg.api.tours + "?limit=20&offset=" + state.savedOffset);
+    var data = answer.body;
+    if (answer.status !== 200 || !data || !Array.isArray(data.plans)) {
       el.savedStatus.textContent = "无法读取已保存的方案，请稍后重试。";
       return;
     }
@@ -1360,23 +1249,14 @@
     showTab("plan");
     clearPlan();
     clear(el.planNotices);
-    el.status.className = "cv-status is-busy";
-    el.status.textContent = "正在打开方案 " + id + "…";
-    var status = 0;
-    var data = null;
-    try {
-      var resp = await fetch(cfg.api.tours + "/" + id, { headers: { Accept: "application/json" } });
-      status = resp.status;
-      data = await resp.json();
-    } catch (err) {
-      status = 0;
-    }
-    if (status === 200 && data && data.result) {
+    gs.setStatus(el.status, "正在打开方案 " + id + "…", "busy");
+    var answer = await gs.fetchJson(cfg.api.tours + "/" + id);
+    if (answer.status === 200 && answer.body && answer.body.result) {
       state.planned = null;
-      showPlan(data, true);
+      showPlan(answer.body, true);
     } else {
-      el.status.className = "cv-status is-error";
-      el.status.textContent = status === 404 ? "没有找到这个方案（可能已被清理）。" : "无法打开方案，请稍后重试。";
+      gs.setStatus(el.status, answer.status === 404 ? "没有找到这个方案（可能已被清理）。" :
+        "无法打开方案，请稍后重试。", "error");
     }
   }
 
@@ -1407,14 +1287,9 @@
   }
 
   function startMap(map) {
-    if (state.map || !map) return;
     state.map = map;
     state.planLayer = L.featureGroup().addTo(map);
     buildMarkers();
-    var container = map.getContainer();
-    if (typeof ResizeObserver === "function") {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
-    }
     if (state.plan) {
       // A plan opened before the map existed: draw it now.
       showPlan(state.plan, state.planned === null);
@@ -1428,20 +1303,35 @@
   }
 
   function init() {
-    [
-      ["panel", "cv-panel"], ["body", "cv-body"], ["tabs", null], ["badge", "cv-badge"],
-      ["stopNotices", "cv-stop-notices"], ["search", "cv-search"], ["kinds", "cv-kinds"],
-      ["selectShown", "cv-select-shown"], ["clearBtn", "cv-clear"], ["towns", "cv-towns"],
-      ["form", "cv-form"], ["depot", "cv-depot"], ["days", "cv-days"],
-      ["startDate", "cv-start-date"], ["skip", "cv-skip"], ["dayStart", "cv-day-start"],
-      ["dayEnd", "cv-day-end"], ["lunch", "cv-lunch"], ["service", "cv-service"],
-      ["status", "cv-status"], ["planNotices", "cv-plan-notices"], ["result", "cv-result"],
-      ["settingsNotices", "cv-settings-notices"],
-      ["savedStatus", "cv-saved-status"], ["saved", "cv-saved"], ["savedMore", "cv-saved-more"],
-      ["selection", "cv-selection"], ["planBtn", "cv-plan-btn"],
-    ].forEach(function (pair) {
-      if (pair[1]) el[pair[0]] = document.getElementById(pair[1]);
-    });
+    Object.assign(el, gs.elements({
+      panel: "cv-panel",
+      body: "cv-body",
+      badge: "cv-badge",
+      stopNotices: "cv-stop-notices",
+      search: "cv-search",
+      kinds: "cv-kinds",
+      selectShown: "cv-select-shown",
+      clearBtn: "cv-clear",
+      towns: "cv-towns",
+      form: "cv-form",
+      depot: "cv-depot",
+      days: "cv-days",
+      startDate: "cv-start-date",
+      skip: "cv-skip",
+      dayStart: "cv-day-start",
+      dayEnd: "cv-day-end",
+      lunch: "cv-lunch",
+      service: "cv-service",
+      status: "cv-status",
+      planNotices: "cv-plan-notices",
+      result: "cv-result",
+      settingsNotices: "cv-settings-notices",
+      savedStatus: "cv-saved-status",
+      saved: "cv-saved",
+      savedMore: "cv-saved-more",
+      selection: "cv-selection",
+      planBtn: "cv-plan-btn",
+    }));
     el.tabs = document.querySelector(".cv-tabs");
     bindTabs();
     buildList();
@@ -1450,14 +1340,10 @@
     bindSettings();
     applyFilter();
     selectionChanged();
-    if (window.geoserviceMap) startMap(window.geoserviceMap);
-    else {
-      document.addEventListener("geoservice:map-ready", function (ev) { startMap(ev.detail.map); });
-    }
+    gs.onMap(startMap);
     var match = /^#plan=(\d{8}-\d{6}-[0-9a-f]{6})$/.exec(window.location.hash || "");
     if (match) openPlan(match[1]);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  gs.ready(init);
 })();

@@ -3,27 +3,25 @@
  * ACFTU standard (1 km service radius, 15-minute walk), where the gaps are and where new
  * stations would close most of them.
  *
- * Plain ES2017, no framework, no CDN. Every value from the API (station, town, village
- * names, notices, messages) reaches the page through textContent or as an element given
- * to Leaflet (tooltips are DOM nodes, never HTML strings), cut for display as the
- * server's pages cut it (clip) and bidi-isolated (dir="auto"). The page's
- * Content-Security-Policy allows no inline script: all behaviour is bound here with
- * addEventListener.
+ * Plain ES2017, no framework, no CDN; built on common.js (window.geoservice), whose rules
+ * for data apply: every value from the API (station, town, village names, notices,
+ * messages) reaches the page as cut, bidi-isolated text or as an element given to Leaflet
+ * (tooltips are DOM nodes, never HTML strings).
  *
  * Data: GET /api/coverage (areas by threshold with cross-coverage, uncovered roads,
  * counted stations and the figures; catchments on demand with layer=catchments) and
  * GET /api/coverage/suggest (new sites). Answers are cached by the server and revalidated
  * by the browser (ETag), so switching back to a view is immediate.
- *
- * The Leaflet map is created by folium's inline script and published as
- * window.geoserviceMap (event "geoservice:map-ready"); this file is loaded with `defer`.
  */
 (function () {
   "use strict";
 
-  var cfg = readConfig();
-  var NAME_MAX = cfg.name_max || 60;
-  var TEXT_MAX = cfg.text_max || 160;
+  var gs = window.geoservice;
+  var { h, dataText, clear, notice } = gs;
+
+  var cfg = gs.pageConfig("coverage-config");
+  var NAME_MAX = gs.limits.name;
+  var TEXT_MAX = gs.limits.text;
   var COLORS = cfg.colors || {};
   var AREA_COLORS = COLORS.areas || ["#1a9850", "#91cf60", "#d9ef8b"];
   var MODES = cfg.modes || [];
@@ -32,6 +30,7 @@
   var TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/;
 
   var el = {};
+  var sheet = null; // the result sheet's folding (gs.sheet)
   var state = {
     map: null,
     mode: cfg.default_mode || "walk",
@@ -57,43 +56,7 @@
   };
   MODES.forEach(function (m) { state.minutes[m.key] = m.default; });
 
-  function readConfig() {
-    var node = document.getElementById("coverage-config");
-    try {
-      return JSON.parse(node ? node.textContent : "{}");
-    } catch (err) {
-      return {};
-    }
-  }
-
   // -- small helpers ---------------------------------------------------------------------
-
-  function h(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  // At most `max` characters (code points, as Python counts them), the last one "…"
-  // (maps.clip on the server).
-  function clip(value, max) {
-    var text = value === null || value === undefined ? "" : String(value);
-    if (text.length <= max) return text;
-    var chars = Array.from(text);
-    return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "\u2026";
-  }
-
-  // A data value as text: cut and bidi-isolated.
-  function dataText(tag, className, value, max) {
-    var node = h(tag, className, clip(value, max || TEXT_MAX));
-    node.setAttribute("dir", "auto");
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
 
   function pct(share) {
     return typeof share === "number" && isFinite(share) ? (100 * share).toFixed(1) + "%" : "—";
@@ -143,27 +106,10 @@
     return "全部站点（不论开放时间）";
   }
 
-  // API messages are "中文 / English": the Chinese part large, the rest small.
-  function splitMessage(message) {
-    var text = String(message || "");
-    var cut = text.indexOf(" / ");
-    return cut < 0 ? [text, ""] : [text.slice(0, cut), text.slice(cut + 3)];
-  }
-
   // -- status, notices, errors -------------------------------------------------------------
 
   function setStatus(text, kind) {
-    el.status.textContent = text;
-    el.status.className = "cov-status" + (kind ? " is-" + kind : "");
-  }
-
-  function notice(parent, kind, title, detail) {
-    var box = h("div", "cov-notice cov-notice-" + kind);
-    box.setAttribute("role", kind === "error" ? "alert" : "note");
-    box.appendChild(dataText("strong", null, title, TEXT_MAX * 2));
-    if (detail) box.appendChild(dataText("span", "cov-notice-detail", detail, TEXT_MAX * 2));
-    parent.appendChild(box);
-    return box;
+    gs.setStatus(el.status, text, kind);
   }
 
   // Short names of the caveats the figures carry (the full text is one tap away).
@@ -180,7 +126,7 @@
   function showNotes(notes) {
     if (!notes.length) return;
     var warn = notes.some(function (n) { return NOTE_WARN.indexOf(n.code) >= 0; });
-    var box = h("details", "cov-notice cov-notes cov-notice-" + (warn ? "warn" : "info"));
+    var box = h("details", "notice cov-notes notice-" + (warn ? "warn" : "info"));
     var names = notes.map(function (n) { return NOTE_LABELS[n.code] || n.zh; });
     var summary = h("summary", "cov-notes-summary");
     summary.appendChild(h("strong", null, "数据说明："));
@@ -189,7 +135,7 @@
     notes.forEach(function (n) {
       var item = h("p", "cov-note");
       item.appendChild(dataText("span", null, n.zh, TEXT_MAX * 2));
-      item.appendChild(dataText("span", "cov-notice-detail", n.en, TEXT_MAX * 2));
+      item.appendChild(dataText("span", "notice-detail", n.en, TEXT_MAX * 2));
       box.appendChild(item);
     });
     el.notices.appendChild(box);
@@ -205,33 +151,10 @@
   }
 
   function errorText(status, body) {
-    var parts = splitMessage(body && body.error);
-    if (status === 400) return ["请求有误：" + parts[0], parts[1]];
-    if (status === 429) return ["请求过于频繁，请稍后再试", "请等待约一分钟后重试。"];
-    if (status === 503) return ["路网暂不可用，无法计算覆盖", parts[0] || "请稍后重试。"];
-    if (status === 0) return ["网络错误：无法连接服务器", "请检查网络后重试。"];
-    return ["服务器出错（" + status + "）", parts[0] || "请稍后重试。"];
-  }
-
-  async function getJson(url, controller) {
-    var status = 0;
-    var body = null;
-    try {
-      var resp = await fetch(url, {
-        headers: { Accept: "application/json" },
-        signal: controller ? controller.signal : undefined,
-      });
-      status = resp.status;
-      try {
-        body = await resp.json();
-      } catch (err) {
-        body = null;
-      }
-    } catch (err) {
-      if (err && err.name === "AbortError") throw err;
-      status = 0;
+    if (status === 503) {
+      return ["路网暂不可用，无法计算覆盖", gs.apiMessage(body)[0] || "请稍后重试。"];
     }
-    return { status: status, body: body };
+    return gs.errorText(status, body);
   }
 
   // -- URL state (a view can be shared or bookmarked) -------------------------------------
@@ -307,7 +230,9 @@
     }, 3000);
     var answer;
     try {
-      answer = await getJson(coverageUrl({ layers: "cross,uncovered,stations" }), controller);
+      answer = await gs.fetchJson(coverageUrl({ layers: "cross,uncovered,stations" }), {
+        signal: controller ? controller.signal : undefined,
+      });
     } catch (err) {
       return; // aborted by a newer view
     } finally {
@@ -342,7 +267,7 @@
     var seq = (state.catchSeq += 1);
     var viewSeq = state.seq;
     el.catchmentsBox.classList.add("is-loading");
-    var answer = await getJson(key, null);
+    var answer = await gs.fetchJson(key);
     el.catchmentsBox.classList.remove("is-loading");
     if (seq !== state.catchSeq || viewSeq !== state.seq) return;
     if (answer.status === 200 && answer.body) {
@@ -708,7 +633,7 @@
         l.openTooltip(l.getBounds().getCenter());
       }
     });
-    collapseOnPhone();
+    sheet.collapseOnPhone();
   }
 
   function showVillages(cov) {
@@ -725,7 +650,7 @@
         (v.schematic ? " · 示意位置" : ""), TEXT_MAX));
       btn.addEventListener("click", function () {
         if (state.map) state.map.setView([v.lat, v.lon], 15);
-        collapseOnPhone();
+        sheet.collapseOnPhone();
       });
       li.appendChild(btn);
       el.villages.appendChild(li);
@@ -879,8 +804,8 @@
 
   function siteIcon(rank) {
     return L.divIcon({
-      className: "cov-site-marker",
-      html: h("span", "cov-site-badge", rank),
+      className: "map-badge-icon cov-site-marker",
+      html: h("span", "map-badge cov-site-badge", rank),
       iconSize: [28, 28],
       iconAnchor: [14, 14],
     });
@@ -899,11 +824,11 @@
     q.set("objective", objective ? objective.value : "roads");
     el.suggestBtn.disabled = true;
     el.suggestBtn.textContent = "正在计算…";
-    var wait = h("p", "cov-status is-busy",
+    var wait = h("p", "status cov-status is-busy",
       "正在求解最佳站址（数秒至半分钟）…");
     el.suggestOut.appendChild(wait);
     el.suggestOut.setAttribute("aria-busy", "true");
-    var answer = await getJson(cfg.suggest_api + "?" + q.toString(), null);
+    var answer = await gs.fetchJson(cfg.suggest_api + "?" + q.toString());
     if (seq !== state.suggestSeq || viewSeq !== state.seq) return;
     el.suggestOut.setAttribute("aria-busy", "false");
     el.suggestBtn.disabled = false;
@@ -982,7 +907,7 @@
           if (!state.map) return;
           state.map.setView(markers[i].getLatLng(), Math.max(state.map.getZoom(), 14));
           markers[i].openTooltip();
-          collapseOnPhone();
+          sheet.collapseOnPhone();
         });
         li.appendChild(btn);
         list.appendChild(li);
@@ -1017,7 +942,7 @@
     clear(el.minutes);
     var spec = modeSpec(state.mode);
     spec.minutes.forEach(function (m) {
-      var label = h("label", "cov-opt");
+      var label = h("label", "seg-option cov-opt");
       var input = h("input");
       input.type = "radio";
       input.name = "cov-minutes";
@@ -1087,28 +1012,6 @@
     return true;
   }
 
-  function selectTab(tab) {
-    el.tabs.forEach(function (t) {
-      var on = t === tab;
-      t.setAttribute("aria-selected", on ? "true" : "false");
-      t.tabIndex = on ? 0 : -1;
-      document.getElementById(t.getAttribute("aria-controls")).hidden = !on;
-    });
-    expandSheet();
-  }
-
-  function expandSheet() {
-    el.sheet.classList.remove("is-collapsed");
-    el.handle.setAttribute("aria-expanded", "true");
-  }
-
-  function collapseOnPhone() {
-    if (window.matchMedia && window.matchMedia("(max-width: 799px)").matches) {
-      el.sheet.classList.add("is-collapsed");
-      el.handle.setAttribute("aria-expanded", "false");
-    }
-  }
-
   function bindControls() {
     radios("cov-mode").forEach(function (r) {
       r.checked = r.value === state.mode;
@@ -1143,25 +1046,12 @@
       var name = ev.target && ev.target.getAttribute("data-layer");
       if (name) toggleLayer(name, ev.target.checked);
     });
-    el.tabs.forEach(function (tab, i) {
-      tab.addEventListener("click", function () { selectTab(tab); });
-      tab.addEventListener("keydown", function (ev) {
-        var step = ev.key === "ArrowRight" ? 1 : ev.key === "ArrowLeft" ? -1 : 0;
-        if (!step) return;
-        var next = el.tabs[(i + step + el.tabs.length) % el.tabs.length];
-        selectTab(next);
-        next.focus();
-      });
-    });
-    el.handle.addEventListener("click", function () {
-      var collapsed = el.sheet.classList.toggle("is-collapsed");
-      el.handle.setAttribute("aria-expanded", collapsed ? "false" : "true");
-    });
+    sheet = gs.sheet(el.sheet, el.handle);
+    gs.tabs(document.querySelectorAll(".cov-tab"), function () { sheet.expand(); });
     el.suggestForm.addEventListener("submit", suggest);
   }
 
   function start(map) {
-    if (state.map || !map) return;
     state.map = map;
     ensurePanes(map);
     legendControl(map);
@@ -1170,49 +1060,42 @@
     el.loading.setAttribute("aria-hidden", "true");
     el.loading.hidden = true;
     map.getContainer().appendChild(el.loading);
-    var container = map.getContainer();
-    if (typeof ResizeObserver === "function") {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
-    }
     document.body.classList.add("coverage-ready");
     if (state.data) draw(state.data);
     else load();
   }
 
   function init() {
-    el.sheet = document.getElementById("cov-sheet");
-    el.handle = document.getElementById("cov-handle");
-    el.status = document.getElementById("cov-status");
-    el.notices = document.getElementById("cov-notices");
-    el.figures = document.getElementById("cov-figures");
-    el.minutes = document.getElementById("cov-minutes-options");
-    el.at = document.getElementById("cov-at");
-    el.atDate = document.getElementById("cov-at-date");
-    el.atTime = document.getElementById("cov-at-time");
-    el.atNight = document.getElementById("cov-at-night");
-    el.layerBoxes = document.getElementById("cov-layers");
+    Object.assign(el, gs.elements({
+      sheet: "cov-sheet",
+      handle: "cov-handle",
+      status: "cov-status",
+      notices: "cov-notices",
+      figures: "cov-figures",
+      minutes: "cov-minutes-options",
+      at: "cov-at",
+      atDate: "cov-at-date",
+      atTime: "cov-at-time",
+      atNight: "cov-at-night",
+      layerBoxes: "cov-layers",
+      kinds: "cov-kinds",
+      gaps: "cov-gaps",
+      villages: "cov-villages",
+      villagesTitle: "cov-villages-title",
+      tableCaption: "cov-table-caption",
+      tableHead: "cov-table-head",
+      tableBody: "cov-table-body",
+      tableFoot: "cov-table-foot",
+      suggestForm: "cov-suggest-form",
+      suggestBtn: "cov-suggest-btn",
+      suggestOut: "cov-suggest-out",
+      n: "cov-n",
+    }));
     el.catchmentsBox = el.layerBoxes.querySelector("input[data-layer='catchments']").parentNode;
-    el.kinds = document.getElementById("cov-kinds");
-    el.gaps = document.getElementById("cov-gaps");
-    el.villages = document.getElementById("cov-villages");
-    el.villagesTitle = document.getElementById("cov-villages-title");
-    el.tableCaption = document.getElementById("cov-table-caption");
-    el.tableHead = document.getElementById("cov-table-head");
-    el.tableBody = document.getElementById("cov-table-body");
-    el.tableFoot = document.getElementById("cov-table-foot");
-    el.suggestForm = document.getElementById("cov-suggest-form");
-    el.suggestBtn = document.getElementById("cov-suggest-btn");
-    el.suggestOut = document.getElementById("cov-suggest-out");
-    el.n = document.getElementById("cov-n");
-    el.tabs = Array.prototype.slice.call(document.querySelectorAll(".cov-tab"));
     readUrl();
     bindControls();
-    if (window.geoserviceMap) start(window.geoserviceMap);
-    else {
-      document.addEventListener("geoservice:map-ready", function (ev) { start(ev.detail.map); });
-    }
+    gs.onMap(start);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  gs.ready(init);
 })();

@@ -1,20 +1,16 @@
 /*
  * /nearest — find the nearest open warm station (暖心驿站) by road travel time.
  *
- * Plain ES2017, no framework, no CDN. Every value that comes from the API is put into the
- * page with textContent / setAttribute (of plain attributes), never innerHTML: station
- * names, addresses and phone numbers are user-imported data. Such text is cut for display
- * as the server's pages cut it (clip) and isolated (dir="auto", or FSI…PDI in attributes)
- * so that bidi controls in a name cannot reorder the text around it. Links are built only
- * from https: URLs and digits-only tel: numbers. The page's Content-Security-Policy allows
- * no inline script, so all behaviour is bound here with addEventListener.
- *
- * The Leaflet map is created by folium's inline script; maps.nearest_map publishes it as
- * window.geoserviceMap (and fires "geoservice:map-ready"). This file is loaded with
- * `defer`, so normally the map already exists when it runs; the event covers the rest.
+ * Plain ES2017, no framework, no CDN; built on common.js (window.geoservice), whose rules
+ * for data apply: station names, addresses and phone numbers are user-imported, so they
+ * reach the page only as cut, bidi-isolated text, and links only from https: URLs and
+ * digits-only tel: numbers.
  */
 (function () {
   "use strict";
+
+  var gs = window.geoservice;
+  var { h, clip, isolate, dataText, clear, notice } = gs;
 
   var MODES = ["walk", "bike", "drive"];
   var MODE_KEY = "geoservice.nearest.mode";
@@ -23,12 +19,11 @@
   var ROUTE_SELECTED = { color: "#1557b0", weight: 7, opacity: 0.92 };
   var ROUTE_OTHER = { color: "#6f86c6", weight: 4, opacity: 0.55 };
 
-  var cfg = readConfig();
-  // Display lengths (characters) of names and other texts: maps.NAME_DISPLAY_MAX and
-  // maps.TEXT_DISPLAY_MAX on the server, sent in the page's config.
-  var NAME_MAX = cfg.name_max || 60;
-  var TEXT_MAX = cfg.text_max || 160;
+  var cfg = gs.pageConfig("nearest-config");
+  var NAME_MAX = gs.limits.name;
+  var TEXT_MAX = gs.limits.text;
   var el = {};
+  var sheet = null; // the result sheet's folding (gs.sheet)
   var state = {
     map: null,
     layers: null,
@@ -44,15 +39,6 @@
     markers: [],
     selected: -1,
   };
-
-  function readConfig() {
-    var node = document.getElementById("nearest-config");
-    try {
-      return JSON.parse(node ? node.textContent : "{}");
-    } catch (err) {
-      return {};
-    }
-  }
 
   // localStorage throws in some private-browsing modes and WebViews: the mode is then
   // simply not remembered.
@@ -73,48 +59,10 @@
     }
   }
 
-  function h(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  // At most `max` characters (code points, as Python counts them), the last one "…".
-  function clip(value, max) {
-    var text = value === null || value === undefined ? "" : String(value);
-    if (text.length <= max) return text; // UTF-16 units ≥ code points: surely short enough
-    var chars = Array.from(text);
-    return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "\u2026";
-  }
-
-  // Plain-text isolation (FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE) for attributes
-  // such as titles and labels, where no element can isolate the text.
-  function isolate(text) {
-    return "\u2068" + text + "\u2069";
-  }
-
-  // An element showing a data value as text: cut to `max` and bidi-isolated (dir="auto").
-  function dataText(tag, className, value, max) {
-    var node = h(tag, className, clip(value, max));
-    node.setAttribute("dir", "auto");
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
   function formatDistance(metres) {
     if (typeof metres !== "number" || !isFinite(metres)) return "";
     if (metres >= 1000) return (metres / 1000).toFixed(1) + " 公里";
     return Math.round(metres) + " 米";
-  }
-
-  // Only https navigation links (the server makes them) and digits-only tel: links reach
-  // an href, so a tampered record can never become a javascript: URL.
-  function safeHttpUrl(url) {
-    return typeof url === "string" && /^https:\/\/[^\s]+$/i.test(url) ? url : null;
   }
 
   // The first phone number of a stored phone text, as maps.tel_href does on the server:
@@ -129,17 +77,7 @@
   // -- status, notices, errors -------------------------------------------------------
 
   function setStatus(text, kind) {
-    el.status.textContent = text;
-    el.status.className = "nearest-status" + (kind ? " is-" + kind : "");
-  }
-
-  function addNotice(kind, title, detail) {
-    var box = h("div", "notice notice-" + kind);
-    box.setAttribute("role", kind === "error" ? "alert" : "note");
-    box.appendChild(h("strong", null, title));
-    if (detail) box.appendChild(dataText("span", "notice-detail", detail, TEXT_MAX * 2));
-    el.notices.appendChild(box);
-    return box;
+    gs.setStatus(el.status, text, kind);
   }
 
   function setBusy(busy) {
@@ -147,31 +85,16 @@
     document.body.classList.toggle("is-busy", busy);
   }
 
-  // API messages are "中文 / English": show the Chinese part large and the rest small.
-  function splitMessage(message) {
-    var text = String(message || "");
-    var cut = text.indexOf(" / ");
-    if (cut < 0) return [text, ""];
-    return [text.slice(0, cut), text.slice(cut + 3)];
-  }
-
   function showError(status, body) {
     clearResults();
-    var message = body && body.error ? String(body.error) : "";
-    var parts = splitMessage(message);
     if (status === 422) {
-      addNotice("error", "此处附近没有道路，无法计算路线", message);
+      notice(el.notices, "error", "此处附近没有道路，无法计算路线", body && body.error);
       setStatus("请在道路附近重新点选出发点。", "error");
-    } else if (status === 400) {
-      addNotice("error", "请求有误：" + parts[0], parts[1]);
-      setStatus("查询失败，请调整条件后重试。", "error");
-    } else if (status === 0) {
-      addNotice("error", "网络错误：无法连接服务器", "请检查网络后重试。");
-      setStatus("查询失败。", "error");
-    } else {
-      addNotice("error", "服务器出错（" + status + "）", message || "请稍后重试。");
-      setStatus("查询失败。", "error");
+      return;
     }
+    var text = gs.errorText(status, body);
+    notice(el.notices, "error", text[0], text[1]);
+    setStatus(status === 400 ? "查询失败，请调整条件后重试。" : "查询失败。", "error");
   }
 
   // -- map layers ----------------------------------------------------------------------
@@ -213,9 +136,9 @@
   }
 
   function rankIcon(rank) {
-    var badge = h("span", "rank-badge", rank);
+    var badge = h("span", "map-badge", rank);
     return L.divIcon({
-      className: "rank-marker rank-marker-" + rank,
+      className: "map-badge-icon rank-marker-" + rank,
       html: badge,
       iconSize: [28, 28],
       iconAnchor: [14, 14],
@@ -312,7 +235,7 @@
       ["amap", "高德导航", "nav-amap"],
       ["baidu", "百度导航", "nav-baidu"],
     ].forEach(function (spec) {
-      var url = safeHttpUrl(links[spec[0]]);
+      var url = gs.safeHttpUrl(links[spec[0]]);
       if (!url) return;
       var a = h("a", "nav-btn " + spec[2], spec[1]);
       a.href = url;
@@ -360,20 +283,23 @@
     var network = data.network || {};
     var origin = data.origin || {};
     if (network.schematic) {
-      addNotice(
-        "schematic",
+      notice(
+        el.notices,
+        "warn",
         "示意路网：道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考",
         "Schematic network: roads are generated, not real; times are indicative only."
       );
     }
     if (results.some(function (r) { return r.source === "sample"; })) {
-      addNotice("sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
+      notice(el.notices, "sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
     }
     if (origin.outside_district) {
-      addNotice("outside", "所选位置在密云区外", "本服务只收录密云区内的驿站，结果可能不是最近的。");
+      notice(el.notices, "info", "所选位置在密云区外",
+        "本服务只收录密云区内的驿站，结果可能不是最近的。");
     }
     if (typeof origin.snap_distance_m === "number" && origin.snap_distance_m > 150) {
-      addNotice(
+      notice(
+        el.notices,
         "info",
         "出发点离道路约 " + formatDistance(origin.snap_distance_m),
         "已从最近的道路开始计算。"
@@ -381,8 +307,8 @@
     }
 
     if (!results.length) {
-      var reason = splitMessage(data.reason || "没有找到符合条件的驿站");
-      addNotice("empty", reason[0], reason[1]);
+      var reason = gs.splitMessage(data.reason || "没有找到符合条件的驿站");
+      notice(el.notices, "empty", reason[0], reason[1]);
       setStatus(
         state.open ? "可以关闭“只看开放中”，或减少所选设施再试。" : "可以减少所选设施再试。",
         "empty"
@@ -463,27 +389,18 @@
     var seq = (state.seq += 1);
     setBusy(true);
     setStatus("正在计算路线…", "busy");
-    var status = 0;
-    var body = null;
+    var answer;
     try {
-      var resp = await fetch(cfg.api + "?" + params.toString(), {
-        headers: { Accept: "application/json" },
+      answer = await gs.fetchJson(cfg.api + "?" + params.toString(), {
         signal: controller ? controller.signal : undefined,
       });
-      status = resp.status;
-      try {
-        body = await resp.json();
-      } catch (err) {
-        body = null;
-      }
     } catch (err) {
-      if (seq !== state.seq) return; // aborted by a newer query
-      status = 0;
+      return; // aborted by a newer query
     }
     if (seq !== state.seq) return;
     setBusy(false);
-    if (status === 200 && body) showAnswer(body);
-    else showError(status, body);
+    if (answer.status === 200 && answer.body) showAnswer(answer.body);
+    else showError(answer.status, answer.body);
   }
 
   function setOrigin(latlng, label, accuracy) {
@@ -532,17 +449,12 @@
 
   function geoFailed(message) {
     clear(el.notices);
-    addNotice("error", "无法定位", message);
+    notice(el.notices, "error", "无法定位", message);
     setStatus("提示：点地图任意位置即可作为出发点。", "error");
-    expandSheet();
+    sheet.expand();
   }
 
   // -- controls ------------------------------------------------------------------------
-
-  function expandSheet() {
-    el.sheet.classList.remove("is-collapsed");
-    el.handle.setAttribute("aria-expanded", "true");
-  }
 
   function bindControls() {
     el.locate.addEventListener("click", locate);
@@ -572,46 +484,33 @@
       query();
     });
 
-    el.handle.addEventListener("click", function () {
-      var collapsed = el.sheet.classList.toggle("is-collapsed");
-      el.handle.setAttribute("aria-expanded", collapsed ? "false" : "true");
-    });
+    sheet = gs.sheet(el.sheet, el.handle);
   }
 
   function start(map) {
-    if (state.map || !map) return;
     state.map = map;
     state.layers = L.featureGroup().addTo(map);
     map.on("click", function (ev) {
       setOrigin(ev.latlng, "地图选点");
     });
-    // The map shares the screen with the bar and the sheet, whose heights change with
-    // their content: keep Leaflet's idea of the map size current.
-    var container = map.getContainer();
-    if (typeof ResizeObserver === "function") {
-      new ResizeObserver(function () { map.invalidateSize({ pan: false }); }).observe(container);
-    }
     document.body.classList.add("nearest-ready");
   }
 
   function init() {
-    el.bar = document.getElementById("nearest-bar");
-    el.sheet = document.getElementById("nearest-sheet");
-    el.handle = document.getElementById("sheet-handle");
-    el.notices = document.getElementById("nearest-notices");
-    el.status = document.getElementById("nearest-status");
-    el.results = document.getElementById("nearest-results");
-    el.locate = document.getElementById("locate-btn");
-    el.modes = document.getElementById("mode-switch");
-    el.open = document.getElementById("open-only");
-    el.chips = document.getElementById("amenity-chips");
+    Object.assign(el, gs.elements({
+      sheet: "nearest-sheet",
+      handle: "sheet-handle",
+      notices: "nearest-notices",
+      status: "nearest-status",
+      results: "nearest-results",
+      locate: "locate-btn",
+      modes: "mode-switch",
+      open: "open-only",
+      chips: "amenity-chips",
+    }));
     bindControls();
-    if (window.geoserviceMap) start(window.geoserviceMap);
-    else {
-      document.addEventListener("geoservice:map-ready", function (ev) { start(ev.detail.map); });
-    }
+    gs.onMap(start);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  gs.ready(init);
 })();
