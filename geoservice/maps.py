@@ -141,7 +141,7 @@ def clip(value: object, limit: int = TEXT_DISPLAY_MAX) -> str:
         Any value; None becomes ``""``.
     limit
         Most characters (code points) kept; a longer value keeps ``limit - 1`` and ends
-        in `ELLIPSIS`. ``static/nearest.js`` cuts the same way (``clip``).
+        in `ELLIPSIS`. ``static/common.js`` cuts the same way (``clip``).
 
     Returns
     -------
