@@ -11,11 +11,36 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
 from geoservice.model import CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.web import DEFAULT_NETWORK, STORE_KEY, create_app
+
+
+def make_app(tmp: Path, *, stations: gpd.GeoDataFrame | None = None, **config) -> Flask:
+    """An app whose live store is a fresh copy of data/miyun.gpkg, everything under ``tmp``.
+
+    Offline (no basemap tiles), routing on the small 鼓楼 extract, with its networks and
+    saved tours under ``tmp``; ``config`` overrides any key (e.g. ``RATELIMIT_ENABLED=False``
+    or ``NETWORK_DEFAULT=str(DEFAULT_NETWORK)`` for the Miyun network). ``stations``, when
+    given, replaces the stations layer.
+    """
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp / "live.gpkg"),
+            "NETWORK_DIR": str(tmp / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "TILES": "",
+            "TOURS_DIR": str(tmp / "tours"),
+            **config,
+        }
+    )
+    if stations is not None:
+        app.extensions[STORE_KEY].update("stations", lambda g: (stations, None))
+    return app
 
 
 @pytest.fixture
@@ -25,16 +50,7 @@ def app(tmp_path):
     Its road network is the small 鼓楼 extract, so that pages drawing roads stay fast;
     tests of the Miyun network build it themselves (tests/test_nearest_miyun.py).
     """
-    return create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp_path / "tours"),
-        }
-    )
+    return make_app(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -101,18 +117,7 @@ def stations_frame(points, kinds=None, hours=None, amenities=None, names=None) -
 @pytest.fixture
 def grid_app(tmp_path):
     """An app routing on the small 鼓楼 extract, with the GRID_STATIONS as its stations."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "TILES": "",
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "TOURS_DIR": str(tmp_path / "tours"),
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
-    return app
+    return make_app(tmp_path, stations=stations_frame(GRID_STATIONS))
 
 
 @pytest.fixture

@@ -5,26 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SMALL_OSM
+from conftest import make_app
 
 from geoservice.errors import EXCERPT_CHARS
-from geoservice.web import create_app
+from geoservice.web import DEFAULT_NETWORK
 
 
 @pytest.fixture(scope="module")
 def shared_client(tmp_path_factory):
     """One app on the Miyun data for the many read-only bad-input requests."""
-    tmp = tmp_path_factory.mktemp("api")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-        }
-    )
-    return app.test_client()
+    return make_app(tmp_path_factory.mktemp("api")).test_client()
 
 
 def test_stations_collection_is_geojson_flagged_as_sample(client):
@@ -228,16 +218,7 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
 def test_sites_carry_schematic_positions_never_stored(tmp_path):
     """Villages get their position from the schematic network's place nodes, labelled as
     such in the API and on the map, and never written into the store."""
-    from geoservice.web import create_app
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "TILES": "",
-        }
-    )
+    app = make_app(tmp_path, NETWORK_DEFAULT=str(DEFAULT_NETWORK))
     c = app.test_client()
     doc = c.get("/api/sites?kind=village,community&located=1").get_json()
     assert doc["count"] == 429

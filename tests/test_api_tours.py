@@ -18,7 +18,7 @@ import urllib.parse
 import gpxpy
 import openpyxl
 import pytest
-from conftest import SMALL_OSM
+from conftest import make_app
 from test_api import assert_bilingual_error
 from test_tour import GRID, check_feasible
 from test_tour_export import HOSTILE, _frame
@@ -42,21 +42,9 @@ ITERATIONS = 300
 
 
 def _app(tmp, **config):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-            "TOURS_ITERATIONS": ITERATIONS,
-            "RATELIMIT_ENABLED": False,
-            **config,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_frame(), None))
-    return app
+    """The conftest app on the planner tests' stations, with a short search."""
+    config = {"TOURS_ITERATIONS": ITERATIONS, "RATELIMIT_ENABLED": False, **config}
+    return make_app(tmp, stations=_frame(), **config)
 
 
 @pytest.fixture(scope="module")

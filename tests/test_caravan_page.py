@@ -13,12 +13,11 @@ import json
 import re
 
 import pytest
-from conftest import ARTIFACTS, SMALL_OSM, needs_chromium, serving
+from conftest import ARTIFACTS, make_app, needs_chromium, serving
 from test_browser import CSP_WATCH
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps, tour_export
-from geoservice.web import STORE_KEY, create_app
 
 TABLET = {"width": 1180, "height": 820}  # a 10.9-inch tablet, landscape
 TABLET_UPRIGHT = {"width": 820, "height": 1180}
@@ -29,20 +28,7 @@ GRID = {"lon": 116.8324, "lat": 40.3700}
 @pytest.fixture(scope="module")
 def caravan_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("caravan")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-            "TOURS_ITERATIONS": 300,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_frame(), None))
-    return app
+    return make_app(tmp, stations=_frame(), TOURS_ITERATIONS=300, RATELIMIT_ENABLED=False)
 
 
 def _config(html: str) -> dict:

@@ -16,13 +16,13 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SMALL_OSM, needs_chromium, serving
+from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, make_app, needs_chromium, serving
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
 from test_browser import CSP_WATCH
 
 from geoservice import catalog, escape, maps
-from geoservice.web import STORE_KEY, create_app, security
+from geoservice.web import STORE_KEY, security
 
 HOSTILE = [
     "${alert(document.domain)}",
@@ -63,16 +63,7 @@ def _write_csv(path, header, rows) -> None:
 @pytest.fixture(scope="module")
 def hostile_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-        }
-    )
+    app = make_app(tmp)
     store = app.extensions[STORE_KEY]
     stations_csv = tmp / "stations.csv"
     _write_csv(
