@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -74,6 +75,24 @@ def runner(app):
 @pytest.fixture
 def store(app):
     return app.extensions[STORE_KEY]
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def assert_bilingual_error(r, status: int, parameter: str | None, extra: tuple = ()) -> dict:
+    """A JSON error body in Chinese and English naming the parameter, echoing little;
+    ``extra`` names the keys an error adds (a TourError's ``stops``, ``days_needed``)."""
+    assert r.status_code == status, r.data[:200]
+    assert r.is_json, r.data[:200]
+    body = r.get_json()
+    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status", *extra}
+    assert body["status"] == status
+    assert body["parameter"] == parameter
+    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
+    assert body["message_en"]
+    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+    return body
 
 
 # -- a small real-format road network around 鼓楼 with stations on it -------------------------

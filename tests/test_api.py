@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import make_app
+from conftest import assert_bilingual_error, make_app
 
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.web import DEFAULT_NETWORK
@@ -86,19 +86,6 @@ def test_bad_parameters_are_400_naming_the_parameter(shared_client, query, param
     r = shared_client.get(f"/api/stations?{query}")
     assert r.status_code == 400
     assert_bilingual_error(r, 400, parameter)
-
-
-def assert_bilingual_error(r, status: int, parameter: str | None) -> dict:
-    """A JSON error body in Chinese and English naming the parameter, echoing little."""
-    assert r.status_code == status
-    assert r.is_json, r.data[:200]
-    body = r.get_json()
-    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status"}
-    assert body["status"] == status
-    assert body["parameter"] == parameter
-    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
-    return body
 
 
 def test_unknown_amenity_lists_the_chinese_labels(shared_client):

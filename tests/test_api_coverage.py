@@ -9,7 +9,7 @@ import json
 
 import pytest
 import shapely
-from conftest import GRID_STATIONS, make_app, stations_frame
+from conftest import GRID_STATIONS, assert_bilingual_error, make_app, stations_frame
 
 from geoservice import service
 from geoservice.coverage import LAYERS, CoverageEngine
@@ -191,14 +191,7 @@ def test_suggested_sites_with_gains_before_after_and_baseline(c):
     ],
 )
 def test_bad_coverage_parameters_are_bilingual_400s(c, query, parameter):
-    r = c.get(f"/api/coverage?{query}")
-    assert r.status_code == 400, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["status"] == 400
-    assert body["message_zh"]
-    assert body["message_en"]
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+    body = assert_bilingual_error(c.get(f"/api/coverage?{query}"), 400, parameter)
     assert parameter in body["message_zh"]
 
 
@@ -219,12 +212,7 @@ def test_bad_coverage_parameters_are_bilingual_400s(c, query, parameter):
     ],
 )
 def test_bad_suggest_parameters_are_bilingual_400s(c, query, parameter):
-    r = c.get(f"/api/coverage/suggest?{query}")
-    assert r.status_code == 400, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["message_zh"]
-    assert body["message_en"]
+    assert_bilingual_error(c.get(f"/api/coverage/suggest?{query}"), 400, parameter)
 
 
 # -- the answer cache ---------------------------------------------------------------------------

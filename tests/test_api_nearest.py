@@ -7,8 +7,7 @@ import json
 import numpy as np
 import osmium
 import pytest
-from conftest import GRID_STATIONS, SMALL_OSM, make_app, stations_frame
-from test_api import assert_bilingual_error
+from conftest import GRID_STATIONS, SMALL_OSM, assert_bilingual_error, make_app, stations_frame
 
 from geoservice import crs, osm
 from geoservice.errors import EXCERPT_CHARS

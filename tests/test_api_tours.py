@@ -18,8 +18,7 @@ import urllib.parse
 import gpxpy
 import openpyxl
 import pytest
-from conftest import make_app
-from test_api import assert_bilingual_error
+from conftest import assert_bilingual_error, make_app
 from test_tour import GRID, check_feasible
 from test_tour_export import HOSTILE, _frame
 
@@ -66,22 +65,7 @@ def planned(client):
 
 def _tour_error(r, status: int, parameter: str) -> dict:
     """The TourError body: the bilingual error plus ``stops`` and ``days_needed``."""
-    assert r.status_code == status, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["status"] == status
-    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
-    assert set(body) == {
-        "error",
-        "message_zh",
-        "message_en",
-        "parameter",
-        "status",
-        "stops",
-        "days_needed",
-    }
-    return body
+    return assert_bilingual_error(r, status, parameter, extra=("stops", "days_needed"))
 
 
 # -- a plan ----------------------------------------------------------------------------
