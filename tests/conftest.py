@@ -174,8 +174,8 @@ def serving(app) -> Iterator[str]:
         server.shutdown()
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def launch_chromium():
     """Debian's Chromium driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
 
@@ -183,3 +183,57 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def browser():
+    """A fresh Chromium for one test (see `launch_chromium`)."""
+    with launch_chromium() as b:
+        yield b
+
+
+#: Records the page's Content-Security-Policy violations in window.__csp (an init script).
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+    window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+class PageWatch:
+    """What one page does wrong (console errors, page errors, requests to any host but
+    ``origin``) and the URLs of its requests to the API path part ``api``, if given."""
+
+    def __init__(self, page, origin: str, api: str | None = None) -> None:
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.api: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+        def request(r):
+            if not r.url.startswith(origin):
+                self.external.append(r.url)
+            elif api is not None and api in r.url:
+                self.api.append(r.url)
+
+        page.on("request", request)
+
+    def check(self, page, *, expected_status: tuple[int, ...] = ()) -> None:
+        """No error, no request elsewhere, no CSP violation (the page's context needs
+        `CSP_WATCH`). Chromium reports a 4xx answer to fetch() as a console error of its
+        own: ``expected_status`` lets those through."""
+        allowed = [f"status of {s}" for s in expected_status]
+        assert [e for e in self.errors if not any(a in e for a in allowed)] == []
+        assert self.external == []
+        assert page.evaluate("window.__csp") == []
+
+
+def watched_page(browser, origin: str, api: str | None = None, watch=PageWatch, **context):
+    """A new context (``context``: Playwright's options) with `CSP_WATCH`, its page and a
+    ``watch`` (`PageWatch` or a subclass) on it; the page has not navigated yet."""
+    ctx = browser.new_context(**context)
+    ctx.add_init_script(CSP_WATCH)
+    page = ctx.new_page()
+    return ctx, page, watch(page, origin, api)

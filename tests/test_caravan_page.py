@@ -13,8 +13,7 @@ import json
 import re
 
 import pytest
-from conftest import ARTIFACTS, make_app, needs_chromium, serving
-from test_browser import CSP_WATCH
+from conftest import ARTIFACTS, make_app, needs_chromium, serving, watched_page
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps, tour_export
@@ -82,35 +81,11 @@ def test_home_and_nearest_link_to_caravan(caravan_app):
 # -- browser -------------------------------------------------------------------------------
 
 
-class _Watch:
-    """Console errors, page errors and requests to any other host, for one page."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on(
-            "request",
-            lambda r: None if r.url.startswith(origin) else self.external.append(r.url),
-        )
-
-    def check(self, page, *, expected_status: tuple[int, ...] = ()) -> None:
-        # Chromium reports a 4xx answer to fetch() as a console error of its own.
-        allowed = [f"status of {s}" for s in expected_status]
-        assert [e for e in self.errors if not any(a in e for a in allowed)] == []
-        assert self.external == []
-        assert page.evaluate("window.__csp") == []
-
-
 def _open(browser, origin: str, viewport: dict, path: str = "/caravan"):
-    context = browser.new_context(
-        viewport=viewport, has_touch=True, locale="zh-CN", device_scale_factor=1
+    context, page, watch = watched_page(
+        browser, origin, viewport=viewport, has_touch=True, locale="zh-CN", device_scale_factor=1
     )
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
     page.set_default_timeout(10_000)
-    watch = _Watch(page, origin)
     page.goto(origin + path, wait_until="networkidle")
     page.wait_for_function("() => document.body.classList.contains('caravan-ready')")
     return context, page, watch

@@ -12,8 +12,15 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ARTIFACTS, GRID_STATIONS, needs_chromium, serving, stations_frame
-from test_browser import CSP_WATCH
+from conftest import (
+    ARTIFACTS,
+    CSP_WATCH,
+    GRID_STATIONS,
+    needs_chromium,
+    serving,
+    stations_frame,
+    watched_page,
+)
 
 from geoservice.web import STORE_KEY
 
@@ -76,35 +83,8 @@ def live_server(grid_app):
         yield url
 
 
-class _Watch:
-    """Console errors, page errors, requests to other hosts and the coverage API calls."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        self.api: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-        def request(r):
-            if not r.url.startswith(origin):
-                self.external.append(r.url)
-            elif "/api/coverage" in r.url:
-                self.api.append(r.url)
-
-        page.on("request", request)
-
-    def check(self, page) -> None:
-        assert self.errors == []
-        assert self.external == []
-        assert page.evaluate("window.__csp") == []
-
-
 def _open(browser, origin: str, path: str = "/coverage", **kwargs):
-    context = browser.new_context(locale="zh-CN", **kwargs)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    watch = _Watch(page, origin)
+    context, page, watch = watched_page(browser, origin, "/api/coverage", locale="zh-CN", **kwargs)
     page.goto(origin + path, wait_until="networkidle")
     _ready(page)
     return context, page, watch

@@ -12,8 +12,7 @@ import re
 
 import geopandas as gpd
 import pytest
-from conftest import ARTIFACTS, needs_chromium, serving, stations_frame
-from test_browser import CSP_WATCH
+from conftest import ARTIFACTS, needs_chromium, serving, stations_frame, watched_page
 
 from geoservice.web import STORE_KEY
 
@@ -103,35 +102,13 @@ def live_server(live_app):
         yield url
 
 
-class _Watch:
-    """Console errors, page errors and requests to any other host, for one page."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        self.api: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-        def request(r):
-            if not r.url.startswith(origin):
-                self.external.append(r.url)
-            elif "/api/nearest" in r.url:
-                self.api.append(r.url)
-
-        page.on("request", request)
-
-
 def _phone(browser, origin: str, *, geolocation: bool):
     kwargs = {"viewport": PHONE, "has_touch": True, "is_mobile": True, "locale": "zh-CN"}
     if geolocation:
         kwargs["geolocation"] = HERE
-    context = browser.new_context(**kwargs)
-    context.add_init_script(CSP_WATCH)
+    context, page, watch = watched_page(browser, origin, "/api/nearest", **kwargs)
     if geolocation:
         context.grant_permissions(["geolocation"], origin=origin)
-    page = context.new_page()
-    watch = _Watch(page, origin)
     page.goto(origin + "/nearest", wait_until="networkidle")
     page.wait_for_function("() => document.body.classList.contains('nearest-ready')")
     return context, page, watch
@@ -278,8 +255,7 @@ def test_phone_flow_locate_tap_mode_and_navigate(live_server, browser):
     # Reload: the mode is remembered.
     page.reload(wait_until="networkidle")
     assert page.locator("input[name=mode][value=drive]").is_checked()
-    assert watch.errors == []
-    assert watch.external == []
+    watch.check(page)
     context.close()
 
 
@@ -301,9 +277,7 @@ def test_far_tap_shows_the_422_message(live_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     _settle(page)
     page.screenshot(path=str(ARTIFACTS / "nearest_phone_422.png"))
-    # Console "error" for the failed fetch is Chromium reporting the 422 status itself.
-    assert [e for e in watch.errors if "422" not in e] == []
-    assert watch.external == []
+    watch.check(page, expected_status=(422,))
     context.close()
 
 
@@ -315,7 +289,7 @@ def test_denied_geolocation_says_tap_the_map(live_server, browser):
     error.wait_for(timeout=10000)
     assert "点地图" in error.inner_text()
     assert watch.api == []
-    assert watch.errors == []
+    watch.check(page)
     context.close()
 
 
@@ -391,6 +365,5 @@ def test_notices_for_schematic_sample_outside_and_empty(live_server, browser):
     page.wait_for_selector(".notice-empty")
     assert "此时没有开放的站点" in page.locator(".notice-empty").inner_text()
     assert page.locator(".result-card").count() == 0
-    assert watch.errors == []
-    assert watch.external == []
+    watch.check(page)
     context.close()
