@@ -95,6 +95,25 @@ def assert_bilingual_error(r, status: int, parameter: str | None, extra: tuple =
     return body
 
 
+def offline_page(client, path: str, title: str | None = None) -> tuple[str, list[str]]:
+    """The HTML of a page and its script and stylesheet URLs, checked: served in Chinese
+    (with this ``<title>``), every script and stylesheet one the app itself serves, no
+    basemap tiles (``TILES=""`` in tests)."""
+    r = client.get(path)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+    if title is not None:
+        assert f"<title>{title}</title>" in html
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert links
+    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
+    for asset in links:
+        assert client.get(asset).status_code == 200, asset
+    assert "tile.openstreetmap.org" not in html
+    return html, links
+
+
 # -- a small real-format road network around 鼓楼 with stations on it -------------------------
 
 SMALL_OSM = Path(__file__).resolve().parent / "data" / "gulou_small.osm"

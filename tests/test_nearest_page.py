@@ -12,7 +12,7 @@ import re
 
 import geopandas as gpd
 import pytest
-from conftest import ARTIFACTS, needs_chromium, serving, stations_frame, watched_page
+from conftest import ARTIFACTS, needs_chromium, offline_page, serving, stations_frame, watched_page
 
 from geoservice.web import STORE_KEY
 
@@ -44,21 +44,12 @@ def _stations_frame() -> gpd.GeoDataFrame:
 
 
 def test_nearest_page_is_offline_zh_with_controls(client):
-    r = client.get("/nearest")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<html lang="zh-Hans">' in html
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert "/static/nearest.js" in links
-    assert "/static/nearest.css" in links
-    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
-    for asset in links:
-        assert client.get(asset).status_code == 200, asset
+    html, links = offline_page(client, "/nearest")
+    assert {"/static/nearest.js", "/static/nearest.css"} <= set(links)
     for text in ("找最近的暖心驿站", "定位我", "步行", "电动车", "驾车", "只看开放中", "全区地图"):
         assert text in html, text
     for label in ("热水", "微波炉", "手机充电", "卫生间", "取暖"):
         assert f">{label}</button>" in html, label
-    assert "tile.openstreetmap.org" not in html
     assert "window.geoserviceMap" in html
     config = json.loads(re.search(r'id="nearest-config">(.*?)</script>', html).group(1))
     assert config["api"] == "/api/nearest"
