@@ -77,6 +77,28 @@ def store(app):
     return app.extensions[STORE_KEY]
 
 
+# -- hostile text ----------------------------------------------------------------------------
+
+#: Names that break out of HTML, JS template literals, scripts, URLs or Jinja templates if
+#: anything reaches a page unescaped; bidi overrides, line and paragraph separators.
+HOSTILE_NAMES = [
+    "${alert(document.domain)}",
+    "`",
+    "a`+alert(1)+`b",
+    "</script><script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "\u202eRTL override 站驿心暖",
+    "\u202eevil\u202c",
+    "{{7*7}} {{ config.items() }}",
+    "第一行\n第二行\u2028第三行",
+    "line\nbreak\r\u2028\u2029end",
+    "'; alert(1); // \\ &amp; &lt;b&gt;",
+    "back\\slash",
+    "' OR 1=1 --",
+]
+
+
 # -- answers ---------------------------------------------------------------------------------
 
 

@@ -25,24 +25,13 @@ from conftest import (
     serving,
     watched_page,
 )
+from conftest import HOSTILE_NAMES as HOSTILE
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
 
 from geoservice import catalog, escape, maps
 from geoservice.web import STORE_KEY, security
 
-HOSTILE = [
-    "${alert(document.domain)}",
-    "`",
-    "a`+alert(1)+`b",
-    "</script><script>alert(1)</script>",
-    '"><img src=x onerror=alert(1)>',
-    "javascript:alert(1)",
-    "\u202eRTL override 站驿心暖",
-    "{{7*7}} {{ config.items() }}",
-    "第一行\n第二行\u2028第三行",
-    "'; alert(1); // \\ &amp; &lt;b&gt;",
-]
 #: A name far beyond the import limit, written into the store directly.
 LONG_NAME = "超长站名" + "驿" * 10_000
 #: Where the hostile stations stand: a row along the streets of tests/data/gulou_small.osm.
