@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -15,6 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from geoservice.errors import ParameterError, error_body
 from geoservice.model import CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.web import DEFAULT_NETWORK, STORE_KEY, create_app
@@ -100,6 +102,28 @@ HOSTILE_NAMES = [
 
 
 # -- answers ---------------------------------------------------------------------------------
+
+
+#: Longest message a bad value may produce: the text plus one excerpt (and a listing).
+SHORT = 400
+
+
+def assert_refused(fn, *args, parameter=None, status=400, **kwargs) -> ParameterError:
+    """Call `fn`, expect a ParameterError; check it is bilingual, short and named."""
+    with pytest.raises(ParameterError) as info:
+        fn(*args, **kwargs)
+    err = info.value
+    assert err.status == status
+    if parameter is not None:
+        assert err.parameter == parameter
+    assert re.search(r"[\u4e00-\u9fff]", err.zh), err.zh  # Chinese first
+    assert len(err.zh) < SHORT + 300
+    assert len(err.en) < SHORT + 300
+    body = err.to_dict()
+    assert body == error_body(err.status, err.zh, err.en, err.parameter)
+    assert body["error"] == f"{err.zh} / {err.en}"
+    json.dumps(body)  # JSON-ready
+    return err
 
 
 def assert_bilingual_error(r, status: int, parameter: str | None, extra: tuple = ()) -> dict:
