@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -11,11 +13,37 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
+from geoservice.errors import ParameterError, error_body
 from geoservice.model import CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.web import DEFAULT_NETWORK, STORE_KEY, create_app
+
+
+def make_app(tmp: Path, *, stations: gpd.GeoDataFrame | None = None, **config) -> Flask:
+    """An app whose live store is a fresh copy of data/miyun.gpkg, everything under ``tmp``.
+
+    Offline (no basemap tiles), routing on the small 鼓楼 extract, with its networks and
+    saved tours under ``tmp``; ``config`` overrides any key (e.g. ``RATELIMIT_ENABLED=False``
+    or ``NETWORK_DEFAULT=str(DEFAULT_NETWORK)`` for the Miyun network). ``stations``, when
+    given, replaces the stations layer.
+    """
+    app = create_app(
+        {
+            "TESTING": True,
+            "STORE_PATH": str(tmp / "live.gpkg"),
+            "NETWORK_DIR": str(tmp / "networks"),
+            "NETWORK_DEFAULT": str(SMALL_OSM),
+            "TILES": "",
+            "TOURS_DIR": str(tmp / "tours"),
+            **config,
+        }
+    )
+    if stations is not None:
+        app.extensions[STORE_KEY].update("stations", lambda g: (stations, None))
+    return app
 
 
 @pytest.fixture
@@ -25,16 +53,7 @@ def app(tmp_path):
     Its road network is the small 鼓楼 extract, so that pages drawing roads stay fast;
     tests of the Miyun network build it themselves (tests/test_nearest_miyun.py).
     """
-    return create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp_path / "tours"),
-        }
-    )
+    return make_app(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +77,87 @@ def runner(app):
 @pytest.fixture
 def store(app):
     return app.extensions[STORE_KEY]
+
+
+# -- hostile text ----------------------------------------------------------------------------
+
+#: Names that break out of HTML, JS template literals, scripts, URLs or Jinja templates if
+#: anything reaches a page unescaped; bidi overrides, line and paragraph separators.
+HOSTILE_NAMES = [
+    "${alert(document.domain)}",
+    "`",
+    "a`+alert(1)+`b",
+    "</script><script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "javascript:alert(1)",
+    "\u202eRTL override 站驿心暖",
+    "\u202eevil\u202c",
+    "{{7*7}} {{ config.items() }}",
+    "第一行\n第二行\u2028第三行",
+    "line\nbreak\r\u2028\u2029end",
+    "'; alert(1); // \\ &amp; &lt;b&gt;",
+    "back\\slash",
+    "' OR 1=1 --",
+]
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+#: Longest message a bad value may produce: the text plus one excerpt (and a listing).
+SHORT = 400
+
+
+def assert_refused(fn, *args, parameter=None, status=400, **kwargs) -> ParameterError:
+    """Call `fn`, expect a ParameterError; check it is bilingual, short and named."""
+    with pytest.raises(ParameterError) as info:
+        fn(*args, **kwargs)
+    err = info.value
+    assert err.status == status
+    if parameter is not None:
+        assert err.parameter == parameter
+    assert re.search(r"[\u4e00-\u9fff]", err.zh), err.zh  # Chinese first
+    assert len(err.zh) < SHORT + 300
+    assert len(err.en) < SHORT + 300
+    body = err.to_dict()
+    assert body == error_body(err.status, err.zh, err.en, err.parameter)
+    assert body["error"] == f"{err.zh} / {err.en}"
+    json.dumps(body)  # JSON-ready
+    return err
+
+
+def assert_bilingual_error(r, status: int, parameter: str | None, extra: tuple = ()) -> dict:
+    """A JSON error body in Chinese and English naming the parameter, echoing little;
+    ``extra`` names the keys an error adds (a TourError's ``stops``, ``days_needed``)."""
+    assert r.status_code == status, r.data[:200]
+    assert r.is_json, r.data[:200]
+    body = r.get_json()
+    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status", *extra}
+    assert body["status"] == status
+    assert body["parameter"] == parameter
+    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
+    assert body["message_en"]
+    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+    return body
+
+
+def offline_page(client, path: str, title: str | None = None) -> tuple[str, list[str]]:
+    """The HTML of a page and its script and stylesheet URLs, checked: served in Chinese
+    (with this ``<title>``), every script and stylesheet one the app itself serves, no
+    basemap tiles (``TILES=""`` in tests)."""
+    r = client.get(path)
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert '<html lang="zh-Hans">' in html
+    if title is not None:
+        assert f"<title>{title}</title>" in html
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert links
+    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
+    for asset in links:
+        assert client.get(asset).status_code == 200, asset
+    assert "tile.openstreetmap.org" not in html
+    return html, links
 
 
 # -- a small real-format road network around 鼓楼 with stations on it -------------------------
@@ -101,18 +201,7 @@ def stations_frame(points, kinds=None, hours=None, amenities=None, names=None) -
 @pytest.fixture
 def grid_app(tmp_path):
     """An app routing on the small 鼓楼 extract, with the GRID_STATIONS as its stations."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "TILES": "",
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "TOURS_DIR": str(tmp_path / "tours"),
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
-    return app
+    return make_app(tmp_path, stations=stations_frame(GRID_STATIONS))
 
 
 @pytest.fixture
@@ -150,8 +239,8 @@ def serving(app) -> Iterator[str]:
         server.shutdown()
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def launch_chromium():
     """Debian's Chromium driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
 
@@ -159,3 +248,57 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def browser():
+    """A fresh Chromium for one test (see `launch_chromium`)."""
+    with launch_chromium() as b:
+        yield b
+
+
+#: Records the page's Content-Security-Policy violations in window.__csp (an init script).
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+    window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
+
+class PageWatch:
+    """What one page does wrong (console errors, page errors, requests to any host but
+    ``origin``) and the URLs of its requests to the API path part ``api``, if given."""
+
+    def __init__(self, page, origin: str, api: str | None = None) -> None:
+        self.errors: list[str] = []
+        self.external: list[str] = []
+        self.api: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+        def request(r):
+            if not r.url.startswith(origin):
+                self.external.append(r.url)
+            elif api is not None and api in r.url:
+                self.api.append(r.url)
+
+        page.on("request", request)
+
+    def check(self, page, *, expected_status: tuple[int, ...] = ()) -> None:
+        """No error, no request elsewhere, no CSP violation (the page's context needs
+        `CSP_WATCH`). Chromium reports a 4xx answer to fetch() as a console error of its
+        own: ``expected_status`` lets those through."""
+        allowed = [f"status of {s}" for s in expected_status]
+        assert [e for e in self.errors if not any(a in e for a in allowed)] == []
+        assert self.external == []
+        assert page.evaluate("window.__csp") == []
+
+
+def watched_page(browser, origin: str, api: str | None = None, watch=PageWatch, **context):
+    """A new context (``context``: Playwright's options) with `CSP_WATCH`, its page and a
+    ``watch`` (`PageWatch` or a subclass) on it; the page has not navigated yet."""
+    ctx = browser.new_context(**context)
+    ctx.add_init_script(CSP_WATCH)
+    page = ctx.new_page()
+    return ctx, page, watch(page, origin, api)

@@ -5,26 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SMALL_OSM
+from conftest import assert_bilingual_error, make_app
 
 from geoservice.errors import EXCERPT_CHARS
-from geoservice.web import create_app
+from geoservice.web import DEFAULT_NETWORK
 
 
 @pytest.fixture(scope="module")
 def shared_client(tmp_path_factory):
     """One app on the Miyun data for the many read-only bad-input requests."""
-    tmp = tmp_path_factory.mktemp("api")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-        }
-    )
-    return app.test_client()
+    return make_app(tmp_path_factory.mktemp("api")).test_client()
 
 
 def test_stations_collection_is_geojson_flagged_as_sample(client):
@@ -96,19 +86,6 @@ def test_bad_parameters_are_400_naming_the_parameter(shared_client, query, param
     r = shared_client.get(f"/api/stations?{query}")
     assert r.status_code == 400
     assert_bilingual_error(r, 400, parameter)
-
-
-def assert_bilingual_error(r, status: int, parameter: str | None) -> dict:
-    """A JSON error body in Chinese and English naming the parameter, echoing little."""
-    assert r.status_code == status
-    assert r.is_json, r.data[:200]
-    body = r.get_json()
-    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status"}
-    assert body["status"] == status
-    assert body["parameter"] == parameter
-    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
-    return body
 
 
 def test_unknown_amenity_lists_the_chinese_labels(shared_client):
@@ -228,16 +205,7 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
 def test_sites_carry_schematic_positions_never_stored(tmp_path):
     """Villages get their position from the schematic network's place nodes, labelled as
     such in the API and on the map, and never written into the store."""
-    from geoservice.web import create_app
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "TILES": "",
-        }
-    )
+    app = make_app(tmp_path, NETWORK_DEFAULT=str(DEFAULT_NETWORK))
     c = app.test_client()
     doc = c.get("/api/sites?kind=village,community&located=1").get_json()
     assert doc["count"] == 429

@@ -9,11 +9,11 @@ import json
 
 import pytest
 import shapely
-from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from conftest import GRID_STATIONS, assert_bilingual_error, make_app, stations_frame
 
 from geoservice import service
 from geoservice.coverage import LAYERS, CoverageEngine
-from geoservice.web import COVERAGE_KEY, STORE_KEY, create_app, get_library
+from geoservice.web import COVERAGE_KEY, DEFAULT_NETWORK, STORE_KEY, get_library
 
 #: The grid stations; T03 opens on weekday daytimes only (closed at night).
 HOURS = ["24/7", "24/7", "24/7", "Mo-Fr 08:00-18:00", "24/7"]
@@ -21,20 +21,8 @@ NIGHT = "2026-11-25T02:00"  # a Wednesday
 
 
 def _app(tmp, **config):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            **config,
-        }
-    )
-    app.extensions[STORE_KEY].update(
-        "stations", lambda g: (stations_frame(GRID_STATIONS, hours=HOURS), None)
-    )
-    return app
+    """The conftest app on the grid stations, T03 with weekday daytime HOURS."""
+    return make_app(tmp, stations=stations_frame(GRID_STATIONS, hours=HOURS), **config)
 
 
 @pytest.fixture(scope="module")
@@ -203,14 +191,7 @@ def test_suggested_sites_with_gains_before_after_and_baseline(c):
     ],
 )
 def test_bad_coverage_parameters_are_bilingual_400s(c, query, parameter):
-    r = c.get(f"/api/coverage?{query}")
-    assert r.status_code == 400, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["status"] == 400
-    assert body["message_zh"]
-    assert body["message_en"]
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
+    body = assert_bilingual_error(c.get(f"/api/coverage?{query}"), 400, parameter)
     assert parameter in body["message_zh"]
 
 
@@ -231,12 +212,7 @@ def test_bad_coverage_parameters_are_bilingual_400s(c, query, parameter):
     ],
 )
 def test_bad_suggest_parameters_are_bilingual_400s(c, query, parameter):
-    r = c.get(f"/api/coverage/suggest?{query}")
-    assert r.status_code == 400, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["message_zh"]
-    assert body["message_en"]
+    assert_bilingual_error(c.get(f"/api/coverage/suggest?{query}"), 400, parameter)
 
 
 # -- the answer cache ---------------------------------------------------------------------------
@@ -323,15 +299,7 @@ class _Fixed:
 
 
 def test_miyun_answers_drive_coverage_and_a_suggestion(miyun_networks, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "TILES": "",
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = make_app(tmp_path, NETWORK_DEFAULT=str(DEFAULT_NETWORK), RATELIMIT_ENABLED=False)
     store = app.extensions[STORE_KEY]
     with app.app_context():
         # Village positions come from the network's place nodes (schematic).

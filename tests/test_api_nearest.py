@@ -7,29 +7,17 @@ import json
 import numpy as np
 import osmium
 import pytest
-from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
-from test_api import assert_bilingual_error
+from conftest import GRID_STATIONS, SMALL_OSM, assert_bilingual_error, make_app, stations_frame
 
 from geoservice import crs, osm
 from geoservice.errors import EXCERPT_CHARS
-from geoservice.web import STORE_KEY, create_app
 
 
 @pytest.fixture(scope="module")
 def hostile_client(tmp_path_factory):
     """One grid app for the many read-only hostile-input requests (rate limits off)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
+    app = make_app(tmp, stations=stations_frame(GRID_STATIONS), RATELIMIT_ENABLED=False)
     return app.test_client()
 
 
@@ -367,16 +355,7 @@ def test_corrupt_cache_is_rebuilt(app, tmp_path):
 
 
 def test_missing_network_is_503_not_500(tmp_path):
-    from geoservice.web import create_app
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "NETWORK_DEFAULT": str(tmp_path / "nope.osm"),
-        }
-    )
+    app = make_app(tmp_path, NETWORK_DEFAULT=str(tmp_path / "nope.osm"))
     r = app.test_client().get("/api/nearest?lon=116.83&lat=40.37")
     body = assert_bilingual_error(r, 503, None)
     assert "road network unavailable" in body["error"]
@@ -497,21 +476,12 @@ def test_no_batch_body_gives_a_500(hostile_client):
 
 
 def test_rate_limits_answer_429_in_json(tmp_path):
-    from conftest import GRID_STATIONS, stations_frame
-
-    from geoservice.web import STORE_KEY, create_app
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(tmp_path / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "RATELIMIT_NEAREST": "3 per minute",
-            "RATELIMIT_BATCH": "1 per minute",
-        }
+    app = make_app(
+        tmp_path,
+        stations=stations_frame(GRID_STATIONS),
+        RATELIMIT_NEAREST="3 per minute",
+        RATELIMIT_BATCH="1 per minute",
     )
-    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
     client = app.test_client()
     codes = [client.get("/api/nearest?lon=116.8312&lat=40.3690").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

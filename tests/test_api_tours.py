@@ -18,8 +18,7 @@ import urllib.parse
 import gpxpy
 import openpyxl
 import pytest
-from conftest import SMALL_OSM
-from test_api import assert_bilingual_error
+from conftest import assert_bilingual_error, make_app
 from test_tour import GRID, check_feasible
 from test_tour_export import HOSTILE, _frame
 
@@ -42,21 +41,9 @@ ITERATIONS = 300
 
 
 def _app(tmp, **config):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-            "TOURS_ITERATIONS": ITERATIONS,
-            "RATELIMIT_ENABLED": False,
-            **config,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_frame(), None))
-    return app
+    """The conftest app on the planner tests' stations, with a short search."""
+    config = {"TOURS_ITERATIONS": ITERATIONS, "RATELIMIT_ENABLED": False, **config}
+    return make_app(tmp, stations=_frame(), **config)
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +65,7 @@ def planned(client):
 
 def _tour_error(r, status: int, parameter: str) -> dict:
     """The TourError body: the bilingual error plus ``stops`` and ``days_needed``."""
-    assert r.status_code == status, r.get_json()
-    body = r.get_json()
-    assert body["parameter"] == parameter
-    assert body["status"] == status
-    assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
-    assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
-    assert set(body) == {
-        "error",
-        "message_zh",
-        "message_en",
-        "parameter",
-        "status",
-        "stops",
-        "days_needed",
-    }
-    return body
+    return assert_bilingual_error(r, status, parameter, extra=("stops", "days_needed"))
 
 
 # -- a plan ----------------------------------------------------------------------------

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARTIFACTS, needs_chromium, serving
+from conftest import ARTIFACTS, needs_chromium, serving, watched_page
 
 pytestmark = needs_chromium
-
-#: Records the page's Content-Security-Policy violations in window.__csp.
-CSP_WATCH = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-    window.__csp.push(e.violatedDirective + " " + e.blockedURI);
-});
-"""
 
 
 @pytest.fixture
@@ -23,16 +15,9 @@ def live_server(app):
 
 
 def test_home_page_renders_map_with_markers_offline(live_server, browser):
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
-    errors: list[str] = []
-    external: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on(
-        "request",
-        lambda r: external.append(r.url) if not r.url.startswith(live_server) else None,
+    context, page, watch = watched_page(
+        browser, live_server, viewport={"width": 1280, "height": 860}
     )
-    page.add_init_script(CSP_WATCH)
     page.goto(live_server + "/", wait_until="networkidle")
     page.wait_for_selector(".leaflet-marker-icon", timeout=15000)
     assert page.title() == "密云区暖心驿站地图"
@@ -80,9 +65,8 @@ def test_home_page_renders_map_with_markers_offline(live_server, browser):
     assert "开放时间" in popup.inner_text()
     assert "暖心驿站" in popup.inner_text()
     page.screenshot(path=str(ARTIFACTS / "index_popup.png"))
-    assert errors == []
-    assert external == []
-    assert page.evaluate("window.__csp") == []  # the page satisfies its own policy
+    watch.check(page)  # no errors, nothing from elsewhere, the page keeps its own policy
+    context.close()
 
 
 def test_home_page_labels_a_schematic_road_network(live_server, browser):

@@ -13,12 +13,10 @@ import json
 import re
 
 import pytest
-from conftest import ARTIFACTS, SMALL_OSM, needs_chromium, serving
-from test_browser import CSP_WATCH
+from conftest import ARTIFACTS, make_app, needs_chromium, offline_page, serving, watched_page
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps, tour_export
-from geoservice.web import STORE_KEY, create_app
 
 TABLET = {"width": 1180, "height": 820}  # a 10.9-inch tablet, landscape
 TABLET_UPRIGHT = {"width": 820, "height": 1180}
@@ -29,20 +27,7 @@ GRID = {"lon": 116.8324, "lat": 40.3700}
 @pytest.fixture(scope="module")
 def caravan_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("caravan")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-            "TOURS_ITERATIONS": 300,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_frame(), None))
-    return app
+    return make_app(tmp, stations=_frame(), TOURS_ITERATIONS=300, RATELIMIT_ENABLED=False)
 
 
 def _config(html: str) -> dict:
@@ -54,21 +39,12 @@ def _config(html: str) -> dict:
 
 def test_caravan_page_is_offline_zh_with_its_config(caravan_app):
     client = caravan_app.test_client()
-    r = client.get("/caravan")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<html lang="zh-Hans">' in html
-    assert "<title>大篷车巡回路线规划 · 密云区总工会</title>" in html
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    html, links = offline_page(client, "/caravan", "大篷车巡回路线规划 · 密云区总工会")
     assert {"/static/caravan.js", "/static/caravan.css"} <= set(links)
-    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
-    for asset in links:
-        assert client.get(asset).status_code == 200, asset
     for text in ("选站点", "设置", "方案", "已保存", "规划路线", "全选筛选结果", "出发基地",
                  "跳过周末和法定节假日", "午餐时长", "全区地图", "找最近驿站"):  # fmt: skip
         assert text in html, text
     assert "window.geoserviceMap" in html
-    assert "tile.openstreetmap.org" not in html
     config = _config(html)
     assert config["api"] == {"tours": "/api/tours", "plan": "/api/tours"}
     assert config["default_depot"] == "BASE"
@@ -96,35 +72,11 @@ def test_home_and_nearest_link_to_caravan(caravan_app):
 # -- browser -------------------------------------------------------------------------------
 
 
-class _Watch:
-    """Console errors, page errors and requests to any other host, for one page."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on(
-            "request",
-            lambda r: None if r.url.startswith(origin) else self.external.append(r.url),
-        )
-
-    def check(self, page, *, expected_status: tuple[int, ...] = ()) -> None:
-        # Chromium reports a 4xx answer to fetch() as a console error of its own.
-        allowed = [f"status of {s}" for s in expected_status]
-        assert [e for e in self.errors if not any(a in e for a in allowed)] == []
-        assert self.external == []
-        assert page.evaluate("window.__csp") == []
-
-
 def _open(browser, origin: str, viewport: dict, path: str = "/caravan"):
-    context = browser.new_context(
-        viewport=viewport, has_touch=True, locale="zh-CN", device_scale_factor=1
+    context, page, watch = watched_page(
+        browser, origin, viewport=viewport, has_touch=True, locale="zh-CN", device_scale_factor=1
     )
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
     page.set_default_timeout(10_000)
-    watch = _Watch(page, origin)
     page.goto(origin + path, wait_until="networkidle")
     page.wait_for_function("() => document.body.classList.contains('caravan-ready')")
     return context, page, watch

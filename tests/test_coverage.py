@@ -11,12 +11,11 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-from conftest import stations_frame
+from conftest import assert_refused, stations_frame
 
 from geoservice import coverage
 from geoservice import hours as _hours
 from geoservice.coverage import CoverageEngine, CoverageQuery
-from geoservice.errors import ParameterError
 from geoservice.model import CRS_STORAGE
 from geoservice.network import Network
 
@@ -120,12 +119,18 @@ def toy_sites(store) -> pd.DataFrame:
     return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=CRS_STORAGE)
 
 
-@pytest.fixture
-def toy(store):
-    stations = stations_frame([lonlat(200, 0), lonlat(2500, 30)])
+def toy_engine(store, names: list[str] | None = None) -> CoverageEngine:
+    """Coverage on the hand-made network, with S1 and S2 (named ``names``) as the stations
+    and V1–V3 as the villages of ``store``."""
+    stations = stations_frame([lonlat(200, 0), lonlat(2500, 30)], names=names)
     store.update("stations", lambda _: (stations, None))
     store.update("sites", lambda _: (toy_sites(store), None))
     return CoverageEngine({"walk": toy_network()}, store)
+
+
+@pytest.fixture
+def toy(store):
+    return toy_engine(store)
 
 
 def _town(cov, code):
@@ -238,10 +243,7 @@ def test_hand_made_time_filter(toy, store):
     ],
 )
 def test_bad_parameters_name_the_parameter(args, parameter):
-    with pytest.raises(ParameterError) as err:
-        CoverageQuery.parse(args)
-    assert err.value.parameter == parameter
-    assert " / " in str(err.value)  # Chinese, then English
+    assert_refused(CoverageQuery.parse, args, parameter=parameter)
 
 
 def test_parameters_defaults_and_lists():

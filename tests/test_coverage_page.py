@@ -12,8 +12,16 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ARTIFACTS, GRID_STATIONS, needs_chromium, serving, stations_frame
-from test_browser import CSP_WATCH
+from conftest import (
+    ARTIFACTS,
+    CSP_WATCH,
+    GRID_STATIONS,
+    needs_chromium,
+    offline_page,
+    serving,
+    stations_frame,
+    watched_page,
+)
 
 from geoservice.web import STORE_KEY
 
@@ -29,17 +37,8 @@ NAMES = ["<b>西路</b>驿站", "北街职工之家", "东路驿站（白天）"
 
 
 def test_coverage_page_is_offline_zh_with_controls(client):
-    r = client.get("/coverage")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<html lang="zh-Hans">' in html
-    assert "<title>暖心驿站覆盖分析 · 密云区总工会</title>" in html
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert "/static/coverage.js" in links
-    assert "/static/coverage.css" in links
-    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
-    for asset in ("/static/coverage.js", "/static/coverage.css"):
-        assert client.get(asset).status_code == 200
+    html, links = offline_page(client, "/coverage", "暖心驿站覆盖分析 · 密云区总工会")
+    assert {"/static/coverage.js", "/static/coverage.css"} <= set(links)
     for text in ("步行", "电动车", "驾车", "全部站点", "现在开放", "指定时间", "夜间 02:00"):
         assert text in html, text
     for text in ("概况", "各乡镇", "建议站址", "建议新站址", "近似", "未覆盖道路", "双站覆盖"):
@@ -53,7 +52,6 @@ def test_coverage_page_is_offline_zh_with_controls(client):
     # Every station drawn grey under the coverage; the map is published for the script.
     assert "全部站点" in html
     assert html.index("L.map(") < html.index("window.geoserviceMap =")
-    assert "tile.openstreetmap.org" not in html
 
 
 def test_home_and_nearest_pages_link_to_coverage(client):
@@ -76,35 +74,8 @@ def live_server(grid_app):
         yield url
 
 
-class _Watch:
-    """Console errors, page errors, requests to other hosts and the coverage API calls."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        self.api: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-        def request(r):
-            if not r.url.startswith(origin):
-                self.external.append(r.url)
-            elif "/api/coverage" in r.url:
-                self.api.append(r.url)
-
-        page.on("request", request)
-
-    def check(self, page) -> None:
-        assert self.errors == []
-        assert self.external == []
-        assert page.evaluate("window.__csp") == []
-
-
 def _open(browser, origin: str, path: str = "/coverage", **kwargs):
-    context = browser.new_context(locale="zh-CN", **kwargs)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    watch = _Watch(page, origin)
+    context, page, watch = watched_page(browser, origin, "/api/coverage", locale="zh-CN", **kwargs)
     page.goto(origin + path, wait_until="networkidle")
     _ready(page)
     return context, page, watch

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import opening_hours
 import pytest
+from conftest import make_app
 
 from geoservice import holidays, hours
 from geoservice.errors import HolidayFileError
@@ -491,18 +492,7 @@ def test_configure_ignores_a_broken_instance_file_and_watches_the_folder(
 
 @pytest.fixture(scope="module")
 def module_app(tmp_path_factory):
-    from tests.conftest import SMALL_OSM
-
-    tmp = tmp_path_factory.mktemp("holapp")
-    return create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-        }
-    )
+    return make_app(tmp_path_factory.mktemp("holapp"))
 
 
 @pytest.fixture

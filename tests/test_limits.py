@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from conftest import GRID_STATIONS, SMALL_OSM, make_app, stations_frame
 
 from geoservice import catalog
 from geoservice import io as gio
@@ -370,20 +370,14 @@ def grid_nodes(network_dir):
 
 
 def _budget_app(tmp_path, network_dir, budget, source=SMALL_OSM):
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp_path / "live.gpkg"),
-            "NETWORK_DIR": str(network_dir),
-            "NETWORK_DEFAULT": str(source),
-            "TILES": "",
-            "ENGINE_MEMORY_BUDGET": budget,
-            "RATELIMIT_ENABLED": False,
-        }
+    return make_app(
+        tmp_path,
+        stations=stations_frame(GRID_STATIONS),
+        NETWORK_DIR=str(network_dir),
+        NETWORK_DEFAULT=str(source),
+        ENGINE_MEMORY_BUDGET=budget,
+        RATELIMIT_ENABLED=False,
     )
-    grid = stations_frame(GRID_STATIONS)
-    app.extensions[STORE_KEY].update("stations", lambda g: (grid, None))
-    return app
 
 
 NEAREST = "/api/nearest?lon=116.8312&lat=40.3690&mode=walk&k=20"

@@ -12,8 +12,7 @@ import re
 
 import geopandas as gpd
 import pytest
-from conftest import ARTIFACTS, needs_chromium, serving, stations_frame
-from test_browser import CSP_WATCH
+from conftest import ARTIFACTS, needs_chromium, offline_page, serving, stations_frame, watched_page
 
 from geoservice.web import STORE_KEY
 
@@ -45,21 +44,12 @@ def _stations_frame() -> gpd.GeoDataFrame:
 
 
 def test_nearest_page_is_offline_zh_with_controls(client):
-    r = client.get("/nearest")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<html lang="zh-Hans">' in html
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert "/static/nearest.js" in links
-    assert "/static/nearest.css" in links
-    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
-    for asset in links:
-        assert client.get(asset).status_code == 200, asset
+    html, links = offline_page(client, "/nearest")
+    assert {"/static/nearest.js", "/static/nearest.css"} <= set(links)
     for text in ("找最近的暖心驿站", "定位我", "步行", "电动车", "驾车", "只看开放中", "全区地图"):
         assert text in html, text
     for label in ("热水", "微波炉", "手机充电", "卫生间", "取暖"):
         assert f">{label}</button>" in html, label
-    assert "tile.openstreetmap.org" not in html
     assert "window.geoserviceMap" in html
     config = json.loads(re.search(r'id="nearest-config">(.*?)</script>', html).group(1))
     assert config["api"] == "/api/nearest"
@@ -103,35 +93,13 @@ def live_server(live_app):
         yield url
 
 
-class _Watch:
-    """Console errors, page errors and requests to any other host, for one page."""
-
-    def __init__(self, page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.external: list[str] = []
-        self.api: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-        def request(r):
-            if not r.url.startswith(origin):
-                self.external.append(r.url)
-            elif "/api/nearest" in r.url:
-                self.api.append(r.url)
-
-        page.on("request", request)
-
-
 def _phone(browser, origin: str, *, geolocation: bool):
     kwargs = {"viewport": PHONE, "has_touch": True, "is_mobile": True, "locale": "zh-CN"}
     if geolocation:
         kwargs["geolocation"] = HERE
-    context = browser.new_context(**kwargs)
-    context.add_init_script(CSP_WATCH)
+    context, page, watch = watched_page(browser, origin, "/api/nearest", **kwargs)
     if geolocation:
         context.grant_permissions(["geolocation"], origin=origin)
-    page = context.new_page()
-    watch = _Watch(page, origin)
     page.goto(origin + "/nearest", wait_until="networkidle")
     page.wait_for_function("() => document.body.classList.contains('nearest-ready')")
     return context, page, watch
@@ -278,8 +246,7 @@ def test_phone_flow_locate_tap_mode_and_navigate(live_server, browser):
     # Reload: the mode is remembered.
     page.reload(wait_until="networkidle")
     assert page.locator("input[name=mode][value=drive]").is_checked()
-    assert watch.errors == []
-    assert watch.external == []
+    watch.check(page)
     context.close()
 
 
@@ -301,9 +268,7 @@ def test_far_tap_shows_the_422_message(live_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     _settle(page)
     page.screenshot(path=str(ARTIFACTS / "nearest_phone_422.png"))
-    # Console "error" for the failed fetch is Chromium reporting the 422 status itself.
-    assert [e for e in watch.errors if "422" not in e] == []
-    assert watch.external == []
+    watch.check(page, expected_status=(422,))
     context.close()
 
 
@@ -315,7 +280,7 @@ def test_denied_geolocation_says_tap_the_map(live_server, browser):
     error.wait_for(timeout=10000)
     assert "点地图" in error.inner_text()
     assert watch.api == []
-    assert watch.errors == []
+    watch.check(page)
     context.close()
 
 
@@ -391,6 +356,5 @@ def test_notices_for_schematic_sample_outside_and_empty(live_server, browser):
     page.wait_for_selector(".notice-empty")
     assert "此时没有开放的站点" in page.locator(".notice-empty").inner_text()
     assert page.locator(".result-card").count() == 0
-    assert watch.errors == []
-    assert watch.external == []
+    watch.check(page)
     context.close()

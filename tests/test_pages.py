@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from conftest import offline_page
 
 from geoservice import catalog
 
 
 def test_home_page_is_offline_zh_and_flags_sample(client):
-    r = client.get("/")
-    assert r.status_code == 200
-    html = r.get_data(as_text=True)
-    assert '<html lang="zh-Hans">' in html
-    assert "<title>密云区暖心驿站地图</title>" in html
-    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert links
-    assert all(u.startswith("/static/") for u in links), [u for u in links if "//" in u]
+    html, _ = offline_page(client, "/", "密云区暖心驿站地图")
     assert "示例数据" in html
-    assert "tile.openstreetmap.org" not in html  # TILES="" in tests: no basemap requests
-    for asset in links:
-        assert client.get(asset).status_code == 200, asset
 
 
 def test_osm_tiles_when_configured(app):

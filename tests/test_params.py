@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
+from conftest import SHORT, assert_refused
 
 from geoservice import params
-from geoservice.errors import EXCERPT_CHARS, ParameterError, error_body, excerpt
+from geoservice.errors import EXCERPT_CHARS, ParameterError, excerpt
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.network import MODE_LABELS
-
-#: Longest message a bad value may produce: the text plus one excerpt (and a listing).
-SHORT = 400
-
-
-def _refused(fn, *args, parameter=None, status=400, **kwargs) -> ParameterError:
-    """Call `fn`, expect a ParameterError; check it is bilingual, short and named."""
-    with pytest.raises(ParameterError) as info:
-        fn(*args, **kwargs)
-    err = info.value
-    assert err.status == status
-    if parameter is not None:
-        assert err.parameter == parameter
-    assert re.search(r"[\u4e00-\u9fff]", err.zh), err.zh  # Chinese first
-    assert len(err.zh) < SHORT + 300
-    assert len(err.en) < SHORT + 300
-    body = err.to_dict()
-    assert body == error_body(err.status, err.zh, err.en, err.parameter)
-    assert body["error"] == f"{err.zh} / {err.en}"
-    json.dumps(body)  # JSON-ready
-    return err
-
 
 # -- numbers ---------------------------------------------------------------------------------
 
@@ -46,7 +24,7 @@ HOSTILE_NUMBERS = [
 
 @pytest.mark.parametrize("raw", HOSTILE_NUMBERS)
 def test_number_refuses_hostile_values(raw):
-    err = _refused(params.number, raw, "lon", -180, 180, parameter="lon")
+    err = assert_refused(params.number, raw, "lon", -180, 180, parameter="lon")
     assert "5" * (EXCERPT_CHARS + 2) not in err.message  # a long input is cut
 
 
@@ -60,9 +38,9 @@ def test_number_accepts_ascii_decimals(raw, value):
 
 
 def test_number_bounds_and_default():
-    _refused(params.number, "180.0001", "lon", -180, 180, parameter="lon")
+    assert_refused(params.number, "180.0001", "lon", -180, 180, parameter="lon")
     assert params.number(None, "k", default=3.0) == 3.0
-    err = _refused(params.number, None, "lat", parameter="lat")
+    err = assert_refused(params.number, None, "lat", parameter="lat")
     assert "缺少参数 lat" in err.zh
 
 
@@ -70,7 +48,7 @@ def test_number_bounds_and_default():
     "raw", ["²", "٣", "３", "3.0", "3.5", "-1", "0x3", "5" * 5000, "1e1", True, [3], 3.5, None]
 )
 def test_integer_refuses_hostile_values(raw):
-    err = _refused(params.integer, raw, "k", 1, 20, parameter="k")
+    err = assert_refused(params.integer, raw, "k", 1, 20, parameter="k")
     assert len(err.message) < SHORT
 
 
@@ -80,9 +58,9 @@ def test_integer_accepts_and_bounds():
     assert params.integer(4.0, "k", 1, 20) == 4
     assert params.integer(np.int64(5), "k", 1, 20) == 5
     assert params.integer("", "k", 1, 20, default=3) == 3
-    _refused(params.integer, "21", "k", 1, 20, parameter="k")
-    _refused(params.integer, 10**30, "k", 1, 20, parameter="k")
-    _refused(params.integer, "9" * 10, "k", 1, 20, parameter="k")  # over MAX_INT_DIGITS
+    assert_refused(params.integer, "21", "k", 1, 20, parameter="k")
+    assert_refused(params.integer, 10**30, "k", 1, 20, parameter="k")
+    assert_refused(params.integer, "9" * 10, "k", 1, 20, parameter="k")  # over MAX_INT_DIGITS
 
 
 # -- vocabularies ----------------------------------------------------------------------------
@@ -96,13 +74,13 @@ def test_choice_is_case_insensitive_and_takes_chinese_labels():
 
 @pytest.mark.parametrize("raw", [["walk"], {"walk": 1}, 1, True, "boat", "w" * 5000])
 def test_choice_refuses_wrong_types_and_lists_labels(raw):
-    err = _refused(params.choice, raw, "mode", MODE_LABELS, parameter="mode")
+    err = assert_refused(params.choice, raw, "mode", MODE_LABELS, parameter="mode")
     assert "walk（步行）" in err.zh
     assert len(err.message) < SHORT
 
 
 def test_names_lists_chinese_labels_for_unknown_values():
-    err = _refused(params.names, "sauna", "amenity", AMENITIES, parameter="amenity")
+    err = assert_refused(params.names, "sauna", "amenity", AMENITIES, parameter="amenity")
     assert "hot_water（热水）" in err.zh
     assert "'sauna'" in err.zh
     assert "hot_water" in err.en
@@ -132,7 +110,7 @@ def test_names_accepts_lists_repeats_commas_and_labels():
     ],
 )
 def test_names_refuses_wrong_types_and_sizes(raw):
-    err = _refused(params.names, raw, "kind", parameter="kind")
+    err = assert_refused(params.names, raw, "kind", parameter="kind")
     assert len(err.message) < SHORT
 
 
@@ -141,7 +119,7 @@ def test_coordinate_system_aliases():
     assert params.coordinate_system("GCJ-02") == "gcj02"
     assert params.coordinate_system("baidu") == "bd09"
     for raw in ("mars", ["gcj02"], 2, "x" * 5000):
-        err = _refused(params.coordinate_system, raw, parameter="crs")
+        err = assert_refused(params.coordinate_system, raw, parameter="crs")
         assert "gcj02（高德、腾讯 GCJ-02）" in err.zh
 
 
@@ -156,14 +134,14 @@ def test_flag(raw, value):
 
 @pytest.mark.parametrize("raw", ["maybe", "2", 2, ["1"], {}, 1.5])
 def test_flag_refuses(raw):
-    _refused(params.flag, raw, "open", True, parameter="open")
+    assert_refused(params.flag, raw, "open", True, parameter="open")
 
 
 def test_text():
     assert params.text(" 鼓楼 ", "name") == "鼓楼"
-    _refused(params.text, "x" * 501, "name", parameter="name")
-    _refused(params.text, 5, "name", parameter="name")
-    _refused(params.text, "", "name", parameter="name")
+    assert_refused(params.text, "x" * 501, "name", parameter="name")
+    assert_refused(params.text, 5, "name", parameter="name")
+    assert_refused(params.text, "", "name", parameter="name")
 
 
 # -- times -----------------------------------------------------------------------------------
@@ -178,7 +156,7 @@ def test_time_forms_and_limits():
     for raw in ("yesterday", "2026-02-30T25:61", "0001-01-01T00:00+14:00",
                 "9999-12-31T23:59-12:00", "1900-01-01", "2101-01-01", "x" * 5000, 20261125,
                 ["2026-11-25"]):  # fmt: skip
-        err = _refused(params.time, raw, parameter="open_at")
+        err = assert_refused(params.time, raw, parameter="open_at")
         assert len(err.message) < SHORT
 
 
@@ -190,7 +168,7 @@ def test_arg_refuses_a_parameter_repeated_with_different_values():
     assert params.arg({"k": ["3", "3"]}, "k") == "3"
     assert params.arg({}, "k") is None
     assert params.arg({"k": []}, "k") is None
-    err = _refused(params.arg, {"k": ["3", "4"]}, "k", parameter="k")
+    err = assert_refused(params.arg, {"k": ["3", "4"]}, "k", parameter="k")
     assert "'3'" in err.zh
     assert "'4'" in err.zh
     assert params.arg_list({"kind": ["a", "b,c"]}, "kind") == ["a", "b,c"]
@@ -228,7 +206,7 @@ def test_points():
     ],
 )
 def test_points_refuses(raw, parameter):
-    err = _refused(params.points, raw, max_items=10, parameter=parameter)
+    err = assert_refused(params.points, raw, max_items=10, parameter=parameter)
     assert len(err.message) < SHORT
 
 
@@ -238,7 +216,7 @@ def test_points_refuses(raw, parameter):
 def test_parse_json_depth_limit_before_decoding():
     assert params.parse_json("[" * 10 + "]" * 10) == eval("[" * 10 + "]" * 10)
     for body in ("[" * 11 + "]" * 11, "[" * 10_000 + "]" * 10_000, '{"a":' * 10_000, "[" * 10**6):
-        err = _refused(params.parse_json, body, parameter="body")
+        err = assert_refused(params.parse_json, body, parameter="body")
         assert "10" in err.zh
     # Brackets inside strings (escaped quotes too) do not count.
     deep_text = json.dumps({"origins": "[" * 100 + '\\"' + "{" * 100})
@@ -252,7 +230,7 @@ def test_parse_json_depth_limit_before_decoding():
      b"1" * 5000, b'"' + b'\\"' * 500_000, b'"' * 100_001, b"\x00"],
 )  # fmt: skip
 def test_parse_json_refuses(raw):
-    err = _refused(params.parse_json, raw, parameter="body")
+    err = assert_refused(params.parse_json, raw, parameter="body")
     assert len(err.message) < SHORT
 
 
@@ -265,13 +243,13 @@ def test_json_body_media_type_size_and_keys():
     assert ok == {"origins": []}
     assert params.json_body(b"{}", "application/geo+json", max_bytes=10) == {}
     for media in (None, "", "text/plain", "application/x-www-form-urlencoded", "x" * 500):
-        err = _refused(params.json_body, b"{}", media, max_bytes=10, status=415)
+        err = assert_refused(params.json_body, b"{}", media, max_bytes=10, status=415)
         assert len(err.message) < SHORT
-    _refused(params.json_body, b"[" + b" " * 200 + b"]", "application/json", max_bytes=100,
+    assert_refused(params.json_body, b"[" + b" " * 200 + b"]", "application/json", max_bytes=100,
              status=413, parameter="body")  # fmt: skip
     for raw in (b"[]", b'"x"', b"3", b"null"):
-        _refused(params.json_body, raw, "application/json", max_bytes=100, parameter="body")
-    err = _refused(
+        assert_refused(params.json_body, raw, "application/json", max_bytes=100, parameter="body")
+    err = assert_refused(
         params.json_body,
         b'{"origins": [], "amenities": ["wifi"]}',
         "application/json",
@@ -286,7 +264,7 @@ def test_check_depth_is_iterative():
     value: list = []
     for _ in range(10_000):
         value = [value]
-    _refused(params.check_depth, value, parameter="body")
+    assert_refused(params.check_depth, value, parameter="body")
     params.check_depth([[[]]])
 
 

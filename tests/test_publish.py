@@ -8,11 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import needs_chromium, stations_frame
-from test_coverage import lonlat, toy_network, toy_sites
+from conftest import needs_chromium
+from test_coverage import toy_engine
 
 from geoservice import publish
-from geoservice.coverage import CoverageEngine
 from geoservice.errors import PublishError
 
 HOSTILE = "站</script><script>window.pwned=1</script>`${alert(1)}`=1+1"
@@ -21,10 +20,7 @@ ARGS = {"mode": "walk", "minutes": "10,20", "n": "1"}
 
 @pytest.fixture
 def toy(store):
-    stations = stations_frame([lonlat(200, 0), lonlat(2500, 30)], names=["一号站", HOSTILE])
-    store.update("stations", lambda _: (stations, None))
-    store.update("sites", lambda _: (toy_sites(store), None))
-    return CoverageEngine({"walk": toy_network()}, store)
+    return toy_engine(store, names=["一号站", HOSTILE])
 
 
 @pytest.fixture

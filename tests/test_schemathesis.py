@@ -19,7 +19,7 @@ import os
 
 import pytest
 import schemathesis
-from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from conftest import GRID_STATIONS, make_app, stations_frame
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -30,7 +30,6 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from geoservice import __version__
-from geoservice.web import STORE_KEY, create_app
 from geoservice.web.openapi import spec
 
 CHECKS = [
@@ -61,19 +60,9 @@ CASES = [
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("schemathesis")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "RATELIMIT_ENABLED": False,
-            "TOURS_ITERATIONS": 50,
-            "TOURS_DIR": str(tmp / "tours"),
-        }
+    app = make_app(
+        tmp, stations=stations_frame(GRID_STATIONS), RATELIMIT_ENABLED=False, TOURS_ITERATIONS=50
     )
-    app.extensions[STORE_KEY].update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
     saved = app.test_client().post("/api/tours", json=TOUR)
     assert saved.status_code == 201, saved.get_json()
     _SAVED["tour_id"] = saved.get_json()["id"]

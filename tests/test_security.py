@@ -16,26 +16,22 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SMALL_OSM, needs_chromium, serving
+from conftest import (
+    ARTIFACTS,
+    PageWatch,
+    launch_chromium,
+    make_app,
+    needs_chromium,
+    serving,
+    watched_page,
+)
+from conftest import HOSTILE_NAMES as HOSTILE
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
-from test_browser import CSP_WATCH
 
 from geoservice import catalog, escape, maps
-from geoservice.web import STORE_KEY, create_app, security
+from geoservice.web import STORE_KEY, security
 
-HOSTILE = [
-    "${alert(document.domain)}",
-    "`",
-    "a`+alert(1)+`b",
-    "</script><script>alert(1)</script>",
-    '"><img src=x onerror=alert(1)>',
-    "javascript:alert(1)",
-    "\u202eRTL override 站驿心暖",
-    "{{7*7}} {{ config.items() }}",
-    "第一行\n第二行\u2028第三行",
-    "'; alert(1); // \\ &amp; &lt;b&gt;",
-]
 #: A name far beyond the import limit, written into the store directly.
 LONG_NAME = "超长站名" + "驿" * 10_000
 #: Where the hostile stations stand: a row along the streets of tests/data/gulou_small.osm.
@@ -63,16 +59,7 @@ def _write_csv(path, header, rows) -> None:
 @pytest.fixture(scope="module")
 def hostile_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-        }
-    )
+    app = make_app(tmp)
     store = app.extensions[STORE_KEY]
     stations_csv = tmp / "stations.csv"
     _write_csv(
@@ -454,12 +441,12 @@ AUDIT_DOM = r"""() => {
 }"""
 
 
-class _Watch:
-    def __init__(self, page) -> None:
-        self.errors: list[str] = []
+class _Watch(PageWatch):
+    """The page watch plus dialogs (an ``alert`` that ran) and the DOM audit."""
+
+    def __init__(self, page, origin: str, api: str | None = None) -> None:
+        super().__init__(page, origin, api)
         self.dialogs: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
 
         def dialog(d):
             self.dialogs.append(d.message)
@@ -467,24 +454,20 @@ class _Watch:
 
         page.on("dialog", dialog)
 
-    def check(self, page) -> None:
+    def check(self, page, *, expected_status: tuple[int, ...] = ()) -> None:
         audit = page.evaluate(AUDIT_DOM)
         assert audit["handlers"] == []
         assert audit["links"] == []
         assert audit["loose"] == []
-        assert audit["csp"] == []
         assert self.dialogs == []
-        assert self.errors == []
+        super().check(page, expected_status=expected_status)  # also the CSP violations
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    """One Chromium for this module's pages."""
+    with launch_chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -495,10 +478,9 @@ def live(hostile_app):
 
 @needs_chromium
 def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, hostile_app):
-    context = chromium.new_context(viewport={"width": 1280, "height": 860})
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    watch = _Watch(page)
+    context, page, watch = watched_page(
+        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}
+    )
     page.goto(live + "/", wait_until="networkidle")
     page.wait_for_selector(".leaflet-marker-icon")
     frame = hostile_app.extensions[STORE_KEY].stations().set_index("id")
@@ -550,7 +532,10 @@ def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, ho
 
 @needs_chromium
 def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
-    context = chromium.new_context(
+    context, page, watch = watched_page(
+        chromium,
+        live,
+        watch=_Watch,
         viewport={"width": 390, "height": 844},
         has_touch=True,
         is_mobile=True,
@@ -558,9 +543,6 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
         geolocation={"longitude": ORIGIN[0], "latitude": ORIGIN[1]},
     )
     context.grant_permissions(["geolocation"], origin=live)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    watch = _Watch(page)
     # The page asks for 3 stations; ask the real server for all of them at once.
     page.route(
         "**/api/nearest?*",
@@ -612,11 +594,10 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
 
 @needs_chromium
 def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app):
-    context = chromium.new_context(viewport={"width": 1180, "height": 820}, has_touch=True)
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
+    context, page, watch = watched_page(
+        chromium, live, watch=_Watch, viewport={"width": 1180, "height": 820}, has_touch=True
+    )
     page.set_default_timeout(10_000)
-    watch = _Watch(page)
     page.goto(live + "/caravan", wait_until="networkidle")
     page.wait_for_function("() => document.body.classList.contains('caravan-ready')")
     shown = {sid: maps.clip(name, maps.NAME_DISPLAY_MAX) for sid, name in stored.items()}
@@ -663,19 +644,16 @@ def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app
     assert page.evaluate("() => window.pwned") is None
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "security_caravan.png"))
-    # Chromium reports the 422 of a refused plan as a console error of its own.
-    watch.errors = [e for e in watch.errors if "status of 422" not in e]
-    watch.check(page)
+    watch.check(page, expected_status=(422,))  # a refused plan: Chromium reports its 422
     context.close()
 
 
 def test_coverage_page_shows_hostile_names_as_text(live, chromium, stored):
     """Station names (tooltips of the counted stations and their catchments) and town names
     (table, gaps, suggested sites) come from the API and reach the page as text only."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 860})
-    context.add_init_script(CSP_WATCH)
-    page = context.new_page()
-    watch = _Watch(page)
+    context, page, watch = watched_page(
+        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}
+    )
     page.goto(live + "/coverage?mode=walk&minutes=5", wait_until="networkidle")
     page.wait_for_function("() => document.body.dataset.state === 'ready'")
     page.check("input[data-layer=catchments]")

@@ -8,12 +8,11 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import stations_frame
-from test_coverage import lonlat, toy_network, toy_sites
+from conftest import assert_refused
+from test_coverage import toy_engine
 
 from geoservice import siting
 from geoservice.coverage import CoverageEngine
-from geoservice.errors import ParameterError
 
 
 def _exhaustive(cover: sp.csr_matrix, w: np.ndarray, n: int) -> float:
@@ -69,10 +68,7 @@ def test_set_cover_is_minimal():
 
 @pytest.fixture
 def toy(store):
-    stations = stations_frame([lonlat(200, 0), lonlat(2500, 30)])
-    store.update("stations", lambda _: (stations, None))
-    store.update("sites", lambda _: (toy_sites(store), None))
-    return CoverageEngine({"walk": toy_network()}, store)
+    return toy_engine(store)
 
 
 def test_toy_suggestion_is_the_exhaustive_best_and_exact(toy):
@@ -132,9 +128,7 @@ def test_miyun_suggestion_at_least_greedy(miyun_networks, store):
     ],
 )
 def test_bad_siting_parameters(args, parameter):
-    with pytest.raises(ParameterError) as err:
-        siting.SitingQuery.parse(args)
-    assert err.value.parameter == parameter
+    assert_refused(siting.SitingQuery.parse, args, parameter=parameter)
 
 
 def test_siting_defaults():

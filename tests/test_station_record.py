@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import GRID_STATIONS, stations_frame
 
 from geoservice.hours import INVALID_ZH
 from geoservice.model import Station
-from tests.conftest import GRID_STATIONS, stations_frame
 
 BAD_HOURS = ["Mo-Fr 25:00-26:00", "周八 全天??", "", "nan", "Mo-Fr 08:00-18:00 ;; ;"]
 
@@ -23,18 +23,15 @@ def bad_hours_client(grid_app):
     return grid_app.test_client()
 
 
+def _station(**fields) -> Station:
+    """A warm station X1 read from a row with these fields added."""
+    row = {"id": "X1", "name": "站", "kind": "warm_station", "lon": 116.8, "lat": 40.4}
+    return Station.from_row(row | fields)
+
+
 def test_record_of_unreadable_hours_is_closed_and_says_so():
-    st = Station.from_row(
-        {
-            "id": "X1",
-            "name": "站",
-            "kind": "warm_station",
-            "lon": 116.8,
-            "lat": 40.4,
-            "opening_hours": "Mo-Fr 25:00-26:00",
-            "amenities": "hot_water;bogus;charging",
-            "capacity": "n/a",
-        }
+    st = _station(
+        opening_hours="Mo-Fr 25:00-26:00", amenities="hot_water;bogus;charging", capacity="n/a"
     )
     rec = st.record(dt.datetime(2026, 11, 25, 10, 0))
     assert rec["open_now"] is False
@@ -46,16 +43,7 @@ def test_record_of_unreadable_hours_is_closed_and_says_so():
 
 
 def test_valid_hours_record():
-    st = Station.from_row(
-        {
-            "id": "X1",
-            "name": "站",
-            "kind": "warm_station",
-            "lon": 116.8,
-            "lat": 40.4,
-            "opening_hours": "Mo-Fr 08:00-18:00",
-        }
-    )
+    st = _station(opening_hours="Mo-Fr 08:00-18:00")
     rec = st.record(dt.datetime(2026, 11, 25, 10, 0))  # a Wednesday
     assert rec["open_now"] is True
     assert rec["hours_valid"] is True
