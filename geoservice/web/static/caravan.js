@@ -1514,9 +1514,12 @@
     return cell;
   }
 
-  function timeCell(arrival, service) {
+  // Arrival, the wait before the service (a line of its own: a window makes waits common,
+  // and the column stays narrow on a phone), the service or event.
+  function timeCell(arrival, service, wait) {
     var cell = h("td", "cv-time");
     if (arrival) cell.appendChild(h("span", "cv-sub", arrival));
+    if (wait) cell.appendChild(h("span", "cv-sub cv-wait", wait));
     if (service) cell.appendChild(h("span", null, service));
     return cell;
   }
@@ -1590,9 +1593,9 @@
         notes.push(h("span", "cv-tag cv-tag-custom", "单独设定 " + minutesText(s.service_min)));
       }
       var service = s.start + "–" + s.end;
-      var arrival = s.arrival + " 到" + (s.wait_min > 0 ? "，等 " + minutesText(s.wait_min) : "");
+      var wait = s.wait_min > 0 ? "等 " + minutesText(s.wait_min) : "";
       var tr = row("stop", [seq, placeCell(s.name, notes, navLinks(s.navigation, s.name)),
-        timeCell(arrival, service), legCell(leg)]);
+        timeCell(s.arrival + " 到", service, wait), legCell(leg)]);
       tr.setAttribute("data-seq", String(s.seq));
       rows.push(tr);
       if (lunch && lunch.after_seq === s.seq && (lunch.place === "stop" || lunch.place === "depot")) {
