@@ -146,6 +146,10 @@ def test_a_stops_window_and_minutes_are_sent_and_honoured(live, browser):
     _edit(page, "S1", window=("09:00", "10:00"))
     assert "已修改，需重新规划" in page.locator("#cv-selection").inner_text()
     page.screenshot(path=str(ARTIFACTS / "caravan_stops_tablet_edit.png"))
+    # Escape folds the fields away and keeps what was typed.
+    page.keyboard.press("Escape")
+    assert not _item(page, "S1").locator(".cv-edit").is_visible()
+    assert page.locator(".cv-item.has-custom").count() == 2
     watch.check(page)
     context.close()
 

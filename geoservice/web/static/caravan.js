@@ -658,6 +658,20 @@
       closeEditor(s.id);
       itemOf(s.id).querySelector(".cv-item-edit").focus();
     });
+    // Escape folds the fields away (what is typed stays; planning checks it).
+    box.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape") return;
+      ev.preventDefault();
+      closeEditor(s.id);
+      itemOf(s.id).querySelector(".cv-item-edit").focus();
+    });
+    // Enter in a field is "完成", as Enter in the settings form plans.
+    grid.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        done.click();
+      }
+    });
     return box;
   }
 
