@@ -40,12 +40,16 @@
     day_end: ["收工时间", "cv-day-end"],
     lunch_minutes: ["午餐时长", "cv-lunch"],
     service_minutes: ["服务时长", "cv-service"],
-    time_windows: ["时间窗", null],
+    time_windows: ["到访时段", null],
     optional: ["可选站点", null],
   };
   //: Options of a selected stop: mandatory, or optional with priority 1 (high) … 5 (low).
   var PRIORITY_LABELS = ["必选", "可选·优先1", "可选·优先2", "可选·优先3", "可选·优先4",
     "可选·优先5"];
+  //: A clock time as the API takes it (params.clock), 00:00–23:59.
+  var CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
+  //: A stop without settings of its own.
+  var NO_SETTINGS = { service: "", from: "", to: "" };
 
   var KIND = {};
   var KIND_ORDER = {};
@@ -68,6 +72,8 @@
     map: null,
     selected: {}, // id → priority (0: mandatory, 1–5: optional)
     count: 0,
+    custom: {}, // id → the stop's own settings as typed (see stopSettings)
+    onlySelected: false, // the list shows the selected stops only
     kinds: {},
     query: "",
     depot: cfg.default_depot || null,
@@ -230,7 +236,10 @@
     text.appendChild(dataText("span", "cv-item-name", s.name || s.id, NAME_MAX));
     var meta = h("span", "cv-item-meta");
     meta.appendChild(h("span", null, (KIND[s.kind] || {}).label || s.kind));
-    meta.appendChild(h("span", null, "约 " + s.service_minutes + " 分钟"));
+    meta.appendChild(h("span", "cv-item-service", "约 " + s.service_minutes + " 分钟"));
+    var own = h("span", "cv-item-custom");
+    own.hidden = true;
+    meta.appendChild(own);
     if (isSchematic(s)) meta.appendChild(h("span", "cv-tag cv-tag-schematic", "示意位置"));
     if (s.sample) meta.appendChild(h("span", "cv-tag", "示例"));
     text.appendChild(meta);
@@ -245,6 +254,19 @@
     });
     prio.hidden = true;
     li.appendChild(prio);
+    var edit = h("button", "cv-item-edit", "设置");
+    edit.type = "button";
+    edit.hidden = true;
+    edit.setAttribute("aria-expanded", "false");
+    edit.setAttribute("aria-controls", "cv-edit-" + INDEX[s.id]);
+    edit.setAttribute("aria-label", "设置服务时长和到访时段：" + isolate(clip(s.name || s.id, NAME_MAX)));
+    edit.title = "单独设置本站的服务时长和到访时段";
+    li.appendChild(edit);
+    edit.addEventListener("click", function () {
+      var open = editorOf(s.id);
+      if (open && !open.hidden) closeEditor(s.id);
+      else openEditor(s.id).querySelector(".cv-edit-service").focus();
+    });
     box.addEventListener("change", function () {
       if (box.checked) select(s.id);
       else deselect(s.id);
@@ -272,7 +294,9 @@
   }
 
   function matches(s) {
-    if (!state.kinds[s.kind]) return false;
+    if (state.onlySelected ? state.selected[s.id] === undefined : !state.kinds[s.kind]) {
+      return false;
+    }
     if (!state.query) return true;
     var q = state.query;
     return String(s.name || "").toLowerCase().indexOf(q) >= 0 ||
@@ -289,8 +313,8 @@
         if (ok) shown += 1;
       });
       section.hidden = shown === 0;
-      if (state.query && shown) {
-        // A search opens every town with a match.
+      if ((state.query || state.onlySelected) && shown) {
+        // A search, or the selected stops alone, opens every town with a match.
         section.querySelector(".cv-town-toggle").setAttribute("aria-expanded", "true");
         section.querySelector(".cv-items").hidden = false;
       }
@@ -299,6 +323,7 @@
     Array.prototype.forEach.call(chips, function (chip) {
       chip.setAttribute("aria-pressed", state.kinds[chip.getAttribute("data-kind")] ? "true" : "false");
     });
+    el.onlySelected.setAttribute("aria-pressed", state.onlySelected ? "true" : "false");
     updateCounts();
     syncMarkers();
   }
@@ -342,6 +367,9 @@
     var prio = li.querySelector(".cv-prio");
     prio.hidden = !on;
     prio.value = String(on ? state.selected[id] : 0);
+    li.querySelector(".cv-item-edit").hidden = !on;
+    if (!on) closeEditor(id);
+    syncCustom(id);
   }
 
   function selectedIds() {
@@ -366,8 +394,12 @@
     var optional = Object.keys(state.selected).filter(function (id) {
       return state.selected[id] > 0;
     }).length;
+    var own = selectedIds().filter(hasSettings).length;
     var text = state.count ? "已选 " + state.count + " 个站点" : "还没有选择站点";
-    if (optional) text += "（其中可选 " + optional + " 个）";
+    var parts = [];
+    if (optional) parts.push("其中可选 " + optional + " 个");
+    if (own) parts.push("单独设置 " + own + " 个");
+    if (parts.length) text += "（" + parts.join("，") + "）";
     if (state.plan && state.planned && state.planned !== JSON.stringify(buildBody(false))) {
       text += " · 已修改，需重新规划";
     }
@@ -412,6 +444,390 @@
     }
   }
 
+  // -- a stop's own settings: service minutes and a time window ------------------------
+  //
+  // state.custom[id] holds what the officer typed, {service, from, to}: "" when empty, "?"
+  // when the field holds what is not a number or a clock time, so that a bad entry stays
+  // and is named when planning. Only the selected stops' settings are sent; an unticked
+  // stop keeps them (ticked again, they are back) until "清空已选" or a plan's settings
+  // replace them.
+
+  function stopSettings(id) {
+    return state.custom[id] || NO_SETTINGS;
+  }
+
+  function hasWindow(id) {
+    var c = stopSettings(id);
+    return c.from !== "" || c.to !== "";
+  }
+
+  function hasSettings(id) {
+    return stopSettings(id).service !== "" || hasWindow(id);
+  }
+
+  function setSettings(id, patch) {
+    var next = Object.assign({}, stopSettings(id), patch);
+    if (next.service === "" && next.from === "" && next.to === "") delete state.custom[id];
+    else state.custom[id] = next;
+    syncCustom(id);
+  }
+
+  function isMinutes(value) {
+    return /^\d{1,4}$/.test(String(value)) && Number(value) <= LIMITS.service_minutes;
+  }
+
+  function uniformChosen() {
+    return el.form.querySelector("input[name=service][value=uniform]").checked;
+  }
+
+  // The minutes a stop gets without a setting of its own, and where they come from.
+  function defaultService(id) {
+    if (uniformChosen() && isMinutes(el.service.value)) {
+      return { minutes: Number(el.service.value), source: "每站统一" };
+    }
+    var s = BY_ID[id];
+    return { minutes: s.service_minutes, source: s.station ? "驿站默认" : "按站点设定" };
+  }
+
+  function serviceOf(id) {
+    var own = stopSettings(id).service;
+    return isMinutes(own) ? Number(own) : defaultService(id).minutes;
+  }
+
+  function clockMinutes(text) {
+    var parts = String(text).split(":");
+    return Number(parts[0]) * 60 + Number(parts[1]);
+  }
+
+  // What is wrong with a stop's own settings, checked as the API checks them (and within
+  // the working day, and long enough for the visit): [{field, message}], field one of
+  // "service", "from", "to".
+  function settingsProblems(id) {
+    var c = stopSettings(id);
+    var out = [];
+    if (c.service !== "" && !isMinutes(c.service)) {
+      out.push({ field: "service",
+        message: "服务时长应为 0–" + LIMITS.service_minutes + " 分钟的整数" });
+    }
+    if (!hasWindow(id)) return out;
+    if (c.from === "" || c.to === "") {
+      out.push({ field: c.from === "" ? "from" : "to",
+        message: "请同时填写到访时段的开始和结束时刻（或都清空）" });
+      return out;
+    }
+    if (!CLOCK.test(c.from) || !CLOCK.test(c.to)) {
+      out.push({ field: CLOCK.test(c.from) ? "to" : "from",
+        message: "时刻应为 HH:MM 格式，如 09:00" });
+      return out;
+    }
+    if (c.to <= c.from) {
+      out.push({ field: "to", message: "到访时段的结束时刻应晚于开始时刻" });
+      return out;
+    }
+    var start = el.dayStart.value;
+    var end = el.dayEnd.value;
+    if (CLOCK.test(start) && CLOCK.test(end) && (c.from < start || c.to > end)) {
+      out.push({ field: c.from < start ? "from" : "to",
+        message: "到访时段应在每天工作时间 " + start + "–" + end + " 之内" });
+      return out;
+    }
+    var span = clockMinutes(c.to) - clockMinutes(c.from);
+    var need = serviceOf(id);
+    if (span < need) {
+      out.push({ field: "to", message: "到访时段只有 " + minutesText(span) + "，放不下 " +
+        minutesText(need) + "的服务" });
+    }
+    return out;
+  }
+
+  // The list's marks of a stop's own settings (and the minutes it gets otherwise).
+  function syncCustom(id) {
+    var li = itemOf(id);
+    if (!li) return;
+    var c = stopSettings(id);
+    var on = state.selected[id] !== undefined && hasSettings(id);
+    li.classList.toggle("has-custom", on);
+    var tags = li.querySelector(".cv-item-custom");
+    clear(tags);
+    tags.hidden = !on;
+    if (on && c.service !== "") {
+      tags.appendChild(h("span", "cv-tag cv-tag-custom", "单独 " + clip(c.service, 6) + " 分钟"));
+    }
+    if (on && hasWindow(id)) {
+      tags.appendChild(h("span", "cv-tag cv-tag-custom",
+        "时段 " + (clip(c.from, 8) || "?") + "–" + (clip(c.to, 8) || "?")));
+    }
+    var service = li.querySelector(".cv-item-service");
+    service.hidden = on && c.service !== "";
+    service.textContent = "约 " + defaultService(id).minutes + " 分钟";
+  }
+
+  // After the uniform minutes or the working day changed: what the list and the open
+  // editors say a stop gets by default.
+  function syncDefaults() {
+    STOPS.forEach(function (s) { syncCustom(s.id); });
+    Array.prototype.forEach.call(el.towns.querySelectorAll(".cv-edit"), function (box) {
+      if (!box.hidden) editorHelp(box.getAttribute("data-id"), box);
+    });
+  }
+
+  function editorOf(id) {
+    var li = itemOf(id);
+    return li ? li.querySelector(".cv-edit") : null;
+  }
+
+  // An input's value, "?" when it holds something that is no value (half a time, "1e").
+  function entry(input) {
+    return input.validity && input.validity.badInput ? "?" : input.value.trim();
+  }
+
+  function buildEditor(s) {
+    var n = INDEX[s.id];
+    var box = h("div", "cv-edit");
+    box.id = "cv-edit-" + n;
+    box.setAttribute("data-id", s.id);
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "本站单独设置：" + isolate(clip(s.name || s.id, NAME_MAX)));
+    box.hidden = true;
+    var grid = h("div", "cv-edit-grid");
+
+    var serviceField = h("div", "cv-edit-field");
+    var service = h("input", "cv-edit-service");
+    service.type = "number";
+    service.id = "cv-edit-service-" + n;
+    service.min = "0";
+    service.max = String(LIMITS.service_minutes);
+    service.inputMode = "numeric";
+    var serviceLabel = h("label", "cv-edit-label", "服务时长（分钟）");
+    serviceLabel.htmlFor = service.id;
+    serviceField.appendChild(serviceLabel);
+    serviceField.appendChild(service);
+    grid.appendChild(serviceField);
+
+    var windowField = h("div", "cv-edit-field");
+    windowField.setAttribute("role", "group");
+    var windowLabel = h("span", "cv-edit-label", "到访时段（可不填）");
+    windowLabel.id = "cv-edit-window-" + n;
+    windowField.setAttribute("aria-labelledby", windowLabel.id);
+    windowField.appendChild(windowLabel);
+    var range = h("span", "cv-edit-range");
+    var from = h("input", "cv-edit-from");
+    from.type = "time";
+    from.setAttribute("aria-label", "最早开始");
+    var to = h("input", "cv-edit-to");
+    to.type = "time";
+    to.setAttribute("aria-label", "最晚结束");
+    range.appendChild(from);
+    range.appendChild(h("span", "cv-edit-sep", "至"));
+    range.appendChild(to);
+    windowField.appendChild(range);
+    grid.appendChild(windowField);
+    box.appendChild(grid);
+
+    box.appendChild(h("p", "cv-help cv-edit-help"));
+    var error = h("p", "cv-edit-error");
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    box.appendChild(error);
+    var actions = h("div", "cv-actions");
+    var reset = h("button", "cv-btn cv-edit-clear", "清除单独设置");
+    reset.type = "button";
+    var done = h("button", "cv-btn cv-btn-primary cv-edit-done", "完成");
+    done.type = "button";
+    actions.appendChild(reset);
+    actions.appendChild(done);
+    box.appendChild(actions);
+
+    [service, from, to].forEach(function (input) {
+      input.addEventListener("input", function () {
+        input.removeAttribute("aria-invalid");
+        error.hidden = true;
+        setSettings(s.id, { service: entry(service), from: entry(from), to: entry(to) });
+        editorHelp(s.id, box);
+        updateCounts();
+      });
+    });
+    reset.addEventListener("click", function () {
+      setSettings(s.id, NO_SETTINGS);
+      fillEditor(s.id, box);
+      updateCounts();
+      service.focus();
+    });
+    done.addEventListener("click", function () {
+      if (showSettingsProblems(s.id)) return;
+      closeEditor(s.id);
+      itemOf(s.id).querySelector(".cv-item-edit").focus();
+    });
+    // Escape folds the fields away (what is typed stays; planning checks it).
+    box.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape") return;
+      ev.preventDefault();
+      closeEditor(s.id);
+      itemOf(s.id).querySelector(".cv-item-edit").focus();
+    });
+    // Enter in a field is "完成", as Enter in the settings form plans.
+    grid.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        done.click();
+      }
+    });
+    return box;
+  }
+
+  function editorHelp(id, box) {
+    var d = defaultService(id);
+    box.querySelector(".cv-edit-service").placeholder = String(d.minutes);
+    var day = el.dayStart.value + "–" + el.dayEnd.value;
+    box.querySelector(".cv-edit-help").textContent = "服务时长不填则按 " + d.minutes + " 分钟（" +
+      d.source + "）。填写到访时段后，整个服务都在时段内完成；时段须在工作时间 " + day + " 之内。";
+  }
+
+  function fillEditor(id, box) {
+    var c = stopSettings(id);
+    [["service", ".cv-edit-service"], ["from", ".cv-edit-from"], ["to", ".cv-edit-to"]]
+      .forEach(function (pair) {
+        var input = box.querySelector(pair[1]);
+        // "?": the input itself holds the bad entry; keep it for the officer to correct.
+        if (c[pair[0]] !== "?") input.value = c[pair[0]];
+        input.removeAttribute("aria-invalid");
+      });
+    box.querySelector(".cv-edit-error").hidden = true;
+    editorHelp(id, box);
+  }
+
+  // Make a stop's row visible: its kind shown, the search cleared if it hides it, its
+  // town opened.
+  function revealItem(id) {
+    var li = itemOf(id);
+    if (!li) return null;
+    if (li.hidden) {
+      var s = BY_ID[id];
+      state.kinds[s.kind] = true;
+      if (!matches(s)) {
+        state.query = "";
+        el.search.value = "";
+        state.onlySelected = false;
+      }
+      applyFilter();
+    }
+    var section = li.closest(".cv-town");
+    section.querySelector(".cv-town-toggle").setAttribute("aria-expanded", "true");
+    section.querySelector(".cv-items").hidden = false;
+    return li;
+  }
+
+  function openEditor(id) {
+    if (state.selected[id] === undefined) return null;
+    var li = revealItem(id);
+    if (!li) return null;
+    var box = li.querySelector(".cv-edit");
+    if (!box) {
+      box = buildEditor(BY_ID[id]);
+      li.appendChild(box);
+    }
+    fillEditor(id, box);
+    box.hidden = false;
+    li.querySelector(".cv-item-edit").setAttribute("aria-expanded", "true");
+    return box;
+  }
+
+  function closeEditor(id) {
+    var box = editorOf(id);
+    if (!box) return;
+    box.hidden = true;
+    itemOf(id).querySelector(".cv-item-edit").setAttribute("aria-expanded", "false");
+  }
+
+  // A stop's editor opened on `problems` ([{field, message}]): the fields marked, the
+  // messages shown, the first field focused. Returns the number of problems.
+  function markSettings(id, problems) {
+    if (!problems.length) return 0;
+    var box = openEditor(id);
+    if (!box) return problems.length;
+    var error = box.querySelector(".cv-edit-error");
+    error.textContent = problems.map(function (p) { return p.message; }).join("；");
+    error.hidden = false;
+    problems.forEach(function (p) {
+      box.querySelector(".cv-edit-" + p.field).setAttribute("aria-invalid", "true");
+    });
+    var first = box.querySelector(".cv-edit-" + problems[0].field);
+    if (first.scrollIntoView) first.scrollIntoView({ block: "center" });
+    first.focus({ preventScroll: true });
+    return problems.length;
+  }
+
+  function showSettingsProblems(id) {
+    return markSettings(id, settingsProblems(id));
+  }
+
+  function stopName(id) {
+    var s = BY_ID[id];
+    return clip((s && s.name) || id, NAME_MAX);
+  }
+
+  // The per-stop part of a request: `service_minutes` (the uniform minutes, or an object
+  // once any stop has its own: the API then takes no number, so every stop gets the
+  // uniform minutes in it and the own minutes on top) and `time_windows`.
+  function settingsBody(body, uniform) {
+    var own = {};
+    var windows = {};
+    body.stops.forEach(function (id) {
+      var c = stopSettings(id);
+      if (c.service !== "") own[id] = isMinutes(c.service) ? Number(c.service) : c.service;
+      if (hasWindow(id)) windows[id] = c.from + "-" + c.to;
+    });
+    if (Object.keys(own).length) {
+      var minutes = {};
+      body.stops.forEach(function (id) {
+        if (own[id] !== undefined) minutes[id] = own[id];
+        else if (uniform) minutes[id] = Number(el.service.value);
+      });
+      body.service_minutes = minutes;
+    } else if (uniform) {
+      body.service_minutes = Number(el.service.value);
+    }
+    if (Object.keys(windows).length) body.time_windows = windows;
+  }
+
+  // A plan's request → {uniform, service: {id: minutes}, windows: {id: [from, to]}} for
+  // the stops `ids`. Minutes given for every stop are read as the uniform minutes (the
+  // most common) with the others as the stops' own: that is how the page sends them, and
+  // either reading plans the same.
+  function requestSettings(req, ids) {
+    var out = { uniform: null, service: {}, windows: {} };
+    var minutes = req.service_minutes;
+    if (typeof minutes === "number") {
+      out.uniform = minutes;
+    } else if (minutes && typeof minutes === "object" && !Array.isArray(minutes)) {
+      var keyed = ids.filter(function (id) { return isMinutes(minutes[id]); });
+      if (ids.length > 1 && keyed.length === ids.length) {
+        var counts = {};
+        var best = null;
+        keyed.forEach(function (id) {
+          var v = Number(minutes[id]);
+          counts[v] = (counts[v] || 0) + 1;
+          if (best === null || counts[v] > counts[best]) best = v;
+        });
+        out.uniform = best;
+      }
+      keyed.forEach(function (id) {
+        if (Number(minutes[id]) !== out.uniform) out.service[id] = Number(minutes[id]);
+      });
+    }
+    var windows = req.time_windows;
+    if (windows && typeof windows === "object") {
+      ids.forEach(function (id) {
+        var w = windows[id];
+        var parts = Array.isArray(w) ? w : typeof w === "string" ? w.split("-") : null;
+        if (parts && parts.length === 2) {
+          out.windows[id] = [String(parts[0]).trim(), String(parts[1]).trim()];
+        }
+      });
+    }
+    return out;
+  }
+
   // -- the map: stops to choose from, the depot ----------------------------------------
 
   function stopIcon(s) {
@@ -435,8 +851,15 @@
     var line = ((KIND[s.kind] || {}).label || s.kind) + " · " + townName(s);
     if (isSchematic(s)) line += " · 示意位置";
     box.appendChild(h("span", "cv-tip-line", line));
-    box.appendChild(h("span", "cv-tip-line cv-tip-state",
-      state.selected[s.id] !== undefined ? "已选中，点击取消" : "点击选中"));
+    var on = state.selected[s.id] !== undefined;
+    if (on && hasSettings(s.id)) {
+      var c = stopSettings(s.id);
+      var own = [];
+      if (c.service !== "") own.push("服务 " + clip(c.service, 6) + " 分钟");
+      if (hasWindow(s.id)) own.push("时段 " + clip(c.from, 8) + "–" + clip(c.to, 8));
+      box.appendChild(h("span", "cv-tip-line", "单独设置：" + own.join(" · ")));
+    }
+    box.appendChild(h("span", "cv-tip-line cv-tip-state", on ? "已选中，点击取消" : "点击选中"));
     return box;
   }
 
@@ -554,9 +977,13 @@
     });
     el.service.addEventListener("focus", function () {
       el.form.querySelector("input[name=service][value=uniform]").checked = true;
+      syncDefaults();
     });
     el.form.addEventListener("input", function (ev) {
       if (ev.target && ev.target.removeAttribute) ev.target.removeAttribute("aria-invalid");
+      // The uniform minutes and the working day are what the stops' own settings are
+      // shown and checked against.
+      syncDefaults();
       updateCounts();
     });
   }
@@ -571,8 +998,8 @@
     body.day_start = el.dayStart.value;
     body.day_end = el.dayEnd.value;
     body.lunch_minutes = el.lunch.value === "" ? 0 : Number(el.lunch.value);
-    var uniform = el.form.querySelector("input[name=service][value=uniform]").checked;
-    if (uniform) body.service_minutes = Number(el.service.value);
+    var uniform = uniformChosen();
+    settingsBody(body, uniform);
     var optional = {};
     body.stops.forEach(function (id) {
       if (state.selected[id] > 0) optional[id] = state.selected[id];
@@ -603,12 +1030,22 @@
     if (!Number.isInteger(lunch) || lunch < 0 || lunch > LIMITS.lunch_minutes) {
       bad("lunch_minutes", "午餐时长应为 0–" + LIMITS.lunch_minutes + " 分钟的整数");
     }
-    var service = body.service_minutes;
-    if (uniform && (!Number.isInteger(service) || service < 0 || service > LIMITS.service_minutes)) {
+    if (uniform && !isMinutes(el.service.value)) {
       bad("service_minutes", "服务时长应为 0–" + LIMITS.service_minutes + " 分钟的整数");
     }
     if (problems.length) {
       settingsNotice("请先修改：" + problems[0], problems.slice(1).join("；"));
+      return null;
+    }
+    // The stops' own settings, checked once the working day is right.
+    var wrong = body.stops.filter(function (id) { return settingsProblems(id).length; });
+    if (wrong.length) {
+      showTab("stops");
+      var first = settingsProblems(wrong[0]);
+      var more = wrong.slice(1, 6).map(stopName).join("、") + (wrong.length > 6 ? " 等" : "");
+      stopNotice("请先修改站点“" + stopName(wrong[0]) + "”的单独设置：" + first[0].message,
+        wrong.length > 1 ? "另有 " + (wrong.length - 1) + " 个站点的单独设置也需修改：" + more : "");
+      markSettings(wrong[0], first);
       return null;
     }
     return body;
@@ -723,6 +1160,13 @@
       }
     } else if (status === 422) {
       notice(el.planNotices, "error", "无法按要求规划", zh);
+    } else if (status === 400 && stopParameter(a.parameter)) {
+      var which = stopParameter(a.parameter);
+      var what = which.field === "service" ? "服务时长" : "到访时段";
+      notice(el.planNotices, "error", "请求有误（站点“" + stopName(which.id) + "”的" + what + "）", zh);
+      showTab("stops");
+      stopNotice("请修改站点“" + stopName(which.id) + "”的" + what, zh);
+      markSettings(which.id, [{ field: which.field, message: zh }]);
     } else if (status === 400) {
       var field = String(a.parameter || "").split(".")[0];
       var label = (FIELDS[field] || [a.parameter || "请求"])[0];
@@ -736,6 +1180,23 @@
     }
   }
 
+  // A 400's `parameter` naming one stop's own setting (service_minutes.<id>,
+  // time_windows.<id>): {id, field} of the editor's field to mark, else null. Minutes the
+  // stop got from the uniform field are that field's problem, not the stop's.
+  function stopParameter(parameter) {
+    var text = String(parameter || "");
+    var cut = text.indexOf(".");
+    if (cut < 0) return null;
+    var name = text.slice(0, cut);
+    var id = text.slice(cut + 1);
+    if (state.selected[id] === undefined) return null;
+    if (name === "time_windows") return { id: id, field: "from" };
+    if (name === "service_minutes" && stopSettings(id).service !== "") {
+      return { id: id, field: "service" };
+    }
+    return null;
+  }
+
   function stopList(stops, title, most) {
     var limit = most || 50;
     var wrap = h("div", "cv-problems");
@@ -747,6 +1208,20 @@
       li.appendChild(dataText("strong", null, s.name || (known && known.name) || s.id, NAME_MAX));
       li.appendChild(dataText("span", "cv-problem-id", s.id, NAME_MAX));
       li.appendChild(dataText("span", "cv-problem-reason", gs.splitMessage(s.reason)[0], TEXT_MAX));
+      if (known && state.selected[s.id] !== undefined && hasSettings(s.id)) {
+        // Its own window or minutes may be why: offer them for change.
+        var change = h("button", "cv-btn cv-problem-edit", "修改本站单独设置");
+        change.type = "button";
+        change.addEventListener("click", function () {
+          showTab("stops");
+          var box = openEditor(s.id);
+          if (box) {
+            box.scrollIntoView({ block: "center" });
+            box.querySelector(".cv-edit-service").focus({ preventScroll: true });
+          }
+        });
+        li.appendChild(change);
+      }
       list.appendChild(li);
     });
     wrap.appendChild(list);
@@ -812,6 +1287,7 @@
       tip.appendChild(h("span", "cv-tip-line", "第 " + day.day + " 天 · 第 " + s.seq + " 站"));
       tip.appendChild(dataText("strong", null, s.name, NAME_MAX));
       tip.appendChild(h("span", "cv-tip-line", s.start + "–" + s.end +
+        (Array.isArray(s.window) ? " · 时段 " + s.window.join("–") : "") +
         (isSchematic(s) ? " · 示意位置" : "")));
       marker.bindTooltip(tip, { direction: "top" });
       marker.on("click", function () {
@@ -912,9 +1388,16 @@
     el.result.appendChild(grid);
     el.result.appendChild(downloads(saved.id));
 
+    // Which stops had minutes of their own (the schedule marks them).
+    var planIds = [];
+    days.forEach(function (d) { (d.stops || []).forEach(function (x) { planIds.push(x.id); }); });
+    (Array.isArray(result.unserved) ? result.unserved : []).forEach(function (x) {
+      planIds.push(x.id);
+    });
+    var own = requestSettings(saved.request || {}, planIds).service;
     var bounds = L.latLngBounds([]);
     days.forEach(function (day) {
-      el.result.appendChild(daySection(result, day));
+      el.result.appendChild(daySection(result, day, own));
       if (state.planLayer) drawDay(day, bounds);
     });
     if (!days.length) {
@@ -926,6 +1409,9 @@
     reuse.type = "button";
     reuse.addEventListener("click", function () {
       applyRequest(saved.request || {});
+      // The page now asks what this plan answers: any change shows as one.
+      state.planned = JSON.stringify(buildBody(false));
+      updateCounts();
       showTab("stops");
     });
     var row = h("div", "cv-actions");
@@ -991,7 +1477,7 @@
     return box;
   }
 
-  function daySection(result, day) {
+  function daySection(result, day, own) {
     var style = dayStyle(day.day);
     var section = h("section", "cv-day");
     section.setAttribute("data-day", String(day.day));
@@ -1025,7 +1511,9 @@
     thead.appendChild(tr);
     table.appendChild(thead);
     var body = h("tbody");
-    scheduleRows(result.depot || {}, day, style).forEach(function (row) { body.appendChild(row); });
+    scheduleRows(result.depot || {}, day, style, own || {}).forEach(function (row) {
+      body.appendChild(row);
+    });
     table.appendChild(body);
     wrap.appendChild(table);
     section.appendChild(wrap);
@@ -1040,9 +1528,12 @@
     return cell;
   }
 
-  function timeCell(arrival, service) {
+  // Arrival, the wait before the service (a line of its own: a window makes waits common,
+  // and the column stays narrow on a phone), the service or event.
+  function timeCell(arrival, service, wait) {
     var cell = h("td", "cv-time");
     if (arrival) cell.appendChild(h("span", "cv-sub", arrival));
+    if (wait) cell.appendChild(h("span", "cv-sub cv-wait", wait));
     if (service) cell.appendChild(h("span", null, service));
     return cell;
   }
@@ -1080,7 +1571,8 @@
     return cell;
   }
 
-  function scheduleRows(depot, day, style) {
+  // The rows of one day's schedule; `own`: id → minutes of the stops that had their own.
+  function scheduleRows(depot, day, style, own) {
     var rows = [];
     var legs = day.legs || [];
     var lunch = day.lunch;
@@ -1108,11 +1600,16 @@
       var notes = [h("span", "cv-place-note", (s.kind_label || "") + (s.town ? " · " + s.town : ""))];
       if (isSchematic(s)) notes.push(h("span", "cv-tag cv-tag-schematic", "示意位置"));
       if (s.optional) notes.push(h("span", "cv-tag", "可选 " + (s.priority || "")));
-      if (s.window) notes.push(h("span", "cv-tag", "时段 " + s.window.join("–")));
+      if (Array.isArray(s.window)) {
+        notes.push(h("span", "cv-tag cv-tag-window", "到访时段 " + s.window.join("–")));
+      }
+      if (own[s.id] !== undefined) {
+        notes.push(h("span", "cv-tag cv-tag-custom", "单独设定 " + minutesText(s.service_min)));
+      }
       var service = s.start + "–" + s.end;
-      var arrival = s.arrival + " 到" + (s.wait_min > 0 ? "，等 " + minutesText(s.wait_min) : "");
+      var wait = s.wait_min > 0 ? "等 " + minutesText(s.wait_min) : "";
       var tr = row("stop", [seq, placeCell(s.name, notes, navLinks(s.navigation, s.name)),
-        timeCell(arrival, service), legCell(leg)]);
+        timeCell(s.arrival + " 到", service, wait), legCell(leg)]);
       tr.setAttribute("data-seq", String(s.seq));
       rows.push(tr);
       if (lunch && lunch.after_seq === s.seq && (lunch.place === "stop" || lunch.place === "depot")) {
@@ -1169,6 +1666,7 @@
       drawDepot();
     }
     Object.keys(state.selected).forEach(function (id) { deselect(id, true); });
+    state.custom = {};
     var chosen = ids.slice();
     if (kinds.length || towns.length) {
       STOPS.forEach(function (s) {
@@ -1194,10 +1692,20 @@
     if (req.day_start) el.dayStart.value = req.day_start;
     if (req.day_end) el.dayEnd.value = req.day_end;
     if (req.lunch_minutes !== undefined) el.lunch.value = String(req.lunch_minutes);
-    var uniform = typeof req.service_minutes === "number";
+    var settings = requestSettings(req, selectedIds());
+    Object.keys(settings.service).forEach(function (id) {
+      state.custom[id] = { service: String(settings.service[id]), from: "", to: "" };
+    });
+    Object.keys(settings.windows).forEach(function (id) {
+      var w = settings.windows[id];
+      state.custom[id] = Object.assign({}, stopSettings(id), { from: w[0], to: w[1] });
+    });
+    var uniform = settings.uniform !== null;
     el.form.querySelector("input[name=service][value=" + (uniform ? "uniform" : "default") + "]")
       .checked = true;
-    if (uniform) el.service.value = String(req.service_minutes);
+    if (uniform) el.service.value = String(settings.uniform);
+    STOPS.forEach(function (s) { closeEditor(s.id); });
+    syncDefaults();
     applyFilter();
     selectionChanged();
   }
@@ -1268,6 +1776,7 @@
       if (!chip) return;
       var kind = chip.getAttribute("data-kind");
       state.kinds[kind] = !state.kinds[kind];
+      state.onlySelected = false; // a kind chosen: the list by kind again
       applyFilter();
     });
     el.search.addEventListener("input", function () {
@@ -1280,7 +1789,13 @@
     });
     el.clearBtn.addEventListener("click", function () {
       Object.keys(state.selected).forEach(function (id) { deselect(id, true); });
+      state.custom = {};
+      syncDefaults();
       selectionChanged();
+    });
+    el.onlySelected.addEventListener("click", function () {
+      state.onlySelected = !state.onlySelected;
+      applyFilter();
     });
     el.planBtn.addEventListener("click", plan);
     el.savedMore.addEventListener("click", function () { loadSaved(true); });
@@ -1311,6 +1826,7 @@
       search: "cv-search",
       kinds: "cv-kinds",
       selectShown: "cv-select-shown",
+      onlySelected: "cv-only-selected",
       clearBtn: "cv-clear",
       towns: "cv-towns",
       form: "cv-form",
