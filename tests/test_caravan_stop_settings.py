@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ARTIFACTS, SMALL_OSM, needs_chromium, serving
+from conftest import ARTIFACTS, make_app, needs_chromium, serving
 from test_caravan_page import PHONE, TABLET, _item, _open, _selected
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps
-from geoservice.web import STORE_KEY, create_app
 
 GULOU = "110118001"
 STOPS = ["S1", "S2", "S3", "S4"]
@@ -29,20 +28,7 @@ UNIFORM = 25
 @pytest.fixture(scope="module")
 def stops_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("caravan_stops")
-    app = create_app(
-        {
-            "TESTING": True,
-            "STORE_PATH": str(tmp / "live.gpkg"),
-            "NETWORK_DIR": str(tmp / "networks"),
-            "NETWORK_DEFAULT": str(SMALL_OSM),
-            "TILES": "",
-            "TOURS_DIR": str(tmp / "tours"),
-            "TOURS_ITERATIONS": 300,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    app.extensions[STORE_KEY].update("stations", lambda g: (_frame(), None))
-    return app
+    return make_app(tmp, stations=_frame(), TOURS_ITERATIONS=300, RATELIMIT_ENABLED=False)
 
 
 @pytest.fixture(scope="module")
