@@ -35,7 +35,7 @@ import datetime as dt
 import itertools
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
@@ -439,11 +439,11 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
         "days": days,
         "start_date": start_date.isoformat() if start_date else None,
         "skip_days_off": skip,
-        "day_start": _hhmm(day_start),
-        "day_end": _hhmm(day_end),
+        "day_start": hhmm(day_start),
+        "day_end": hhmm(day_end),
         "lunch_minutes": lunch,
         "service_minutes": service.get("*", {k: v for k, v in service.items() if k != "*"}),
-        "time_windows": {k: [_hhmm(a), _hhmm(b)] for k, (a, b) in windows.items()},
+        "time_windows": {k: [hhmm(a), hhmm(b)] for k, (a, b) in windows.items()},
         "optional": optional,
     }
     return TourRequest(
@@ -459,21 +459,30 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     )
 
 
+def default_depot(stops: Sequence[Mapping]) -> int | None:
+    """The position of the default depot among ``stops`` (records with ``station``,
+    ``kind``, ``town_code`` and ``lon``, as :func:`candidates` gives them): the located
+    caravan base in 鼓楼街道, else the first located caravan base; None without one."""
+    bases = [
+        i
+        for i, s in enumerate(stops)
+        if s["station"] and s["kind"] == "caravan_base" and pd.notna(s["lon"])
+    ]
+    home = [i for i in bases if stops[i]["town_code"] == DEFAULT_DEPOT_TOWN]
+    return (home or bases or [None])[0]
+
+
 def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
-    stations = catalogue[catalogue["station"]]
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        bases = stations[stations["kind"] == "caravan_base"]
-        home = bases[bases["town_code"] == DEFAULT_DEPOT_TOWN]
-        pick = home if len(home) else bases
-        pick = pick[pick["lon"].notna()]
-        if not len(pick):
+        default = default_depot(catalogue.to_dict("records"))
+        if default is None:
             err = ParameterError(
                 "depot",
                 "没有已定位的大篷车基地，请用 depot 指定出发站点",
                 "no located caravan base; name the starting station with depot",
             )
             raise err
-        row = pick.iloc[0]
+        row = catalogue.iloc[default]
     else:
         key = params.text(raw, "depot", max_chars=params.MAX_ITEM_CHARS)
         i = by_id.get(key)
@@ -1220,7 +1229,8 @@ def _search_info(solution: vrp.Solution | None, budget: vrp.Budget) -> dict:
 # -- the JSON plan ------------------------------------------------------------------------------
 
 
-def _hhmm(seconds: int) -> str:
+def hhmm(seconds: int) -> str:
+    """Seconds after midnight as a clock time ``HH:MM``."""
     seconds = int(seconds)
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
@@ -1256,10 +1266,10 @@ def _result(
             "days": request.days,
             "start_date": request.start_date.isoformat() if request.start_date else None,
             "skip_days_off": request.skip_days_off,
-            "day_start": _hhmm(request.day_start),
-            "day_end": _hhmm(request.day_end),
+            "day_start": hhmm(request.day_start),
+            "day_end": hhmm(request.day_end),
             "lunch_minutes": request.lunch_s // 60,
-            "lunch_window": [_hhmm(LUNCH_EARLIEST), _hhmm(LUNCH_LATEST)],
+            "lunch_window": [hhmm(LUNCH_EARLIEST), hhmm(LUNCH_LATEST)],
             "access_kmh": routing.ACCESS_KMH,
         },
         "days": out_days,
@@ -1311,15 +1321,15 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
         rec = stop.describe()
         rec.update(
             seq=k + 1,
-            arrival=_hhmm(day.arrive[k]),
-            start=_hhmm(day.start[k]),
-            end=_hhmm(day.end[k]),
+            arrival=hhmm(day.arrive[k]),
+            start=hhmm(day.start[k]),
+            end=hhmm(day.end[k]),
             arrival_s=day.arrive[k],
             start_s=day.start[k],
             end_s=day.end[k],
             wait_min=_minutes(day.start[k] - day.arrive[k]),
             service_min=_minutes(stop.service_s),
-            window=[_hhmm(w) for w in stop.window] if stop.window else None,
+            window=[hhmm(w) for w in stop.window] if stop.window else None,
             optional=stop.optional,
             priority=stop.priority,
             leg_distance_m=round(leg.distance_m, 1),
@@ -1349,8 +1359,8 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
             "id": where.id,
             "name": where.name,
             "after_seq": k + 1 if place in ("stop", "depot") else None,
-            "start": _hhmm(ls),
-            "end": _hhmm(le),
+            "start": hhmm(ls),
+            "end": hhmm(le),
             "start_s": ls,
             "end_s": le,
             "minutes": _minutes(le - ls),
@@ -1361,9 +1371,9 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
         "day": number,
         "date": date.isoformat() if date else None,
         "weekday": f"周{_WEEKDAYS[date.weekday()]}" if date else None,
-        "depart": _hhmm(day.depart),
-        "return": _hhmm(day.back),
-        "finish": _hhmm(day.finish),
+        "depart": hhmm(day.depart),
+        "return": hhmm(day.back),
+        "finish": hhmm(day.finish),
         "depart_s": day.depart,
         "return_s": day.back,
         "finish_s": day.finish,
@@ -1400,8 +1410,8 @@ def _leg_json(a: dict | Stop, b: dict | Stop, leg: routing.Leg, leave: int, reac
         "from_name": aname,
         "to_id": bid,
         "to_name": bname,
-        "depart": _hhmm(leave),
-        "arrive": _hhmm(reach),
+        "depart": hhmm(leave),
+        "arrive": hhmm(reach),
         "distance_m": round(leg.distance_m, 1),
         "drive_s": round(leg.time_s),
         "drive_min": _minutes(leg.time_s),

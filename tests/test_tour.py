@@ -442,6 +442,25 @@ def test_selection_by_kind_town_and_ids(store):
     assert r.depot.kind == "caravan_base"
 
 
+def test_default_depot_is_the_located_base_in_gulou_else_another_base():
+    def rec(kind, town, lon=116.8, station=True):
+        return {"station": station, "kind": kind, "town_code": town, "lon": lon}
+
+    home, other = tour.DEFAULT_DEPOT_TOWN, "110118002"
+    stops = [
+        rec("village", home, station=False),
+        rec("caravan_base", other),
+        rec("caravan_base", home),
+    ]
+    assert tour.default_depot(stops) == 2
+    # An unlocated home base (None as the page has it, NaN as the store has it) is skipped.
+    stops[2]["lon"] = None
+    assert tour.default_depot(stops) == 1
+    stops[2]["lon"] = float("nan")
+    assert tour.default_depot(stops) == 1
+    assert tour.default_depot([rec("warm_station", home)]) is None
+
+
 def test_the_depot_is_never_its_own_stop_when_picked_by_kind(store):
     with pytest.raises(ParameterError):
         tour.parse_request({"stops": ["caravan_base"]}, store)  # only the base itself

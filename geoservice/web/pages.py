@@ -228,10 +228,6 @@ CARAVAN_KIND_COLOURS = {
 CARAVAN_DEFAULT_DAYS = 3
 
 
-def _clock(seconds: int) -> str:
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def _caravan_config() -> dict:
     """What the page needs besides the map: the stops to choose from, the towns, the
     default depot and the planner's defaults and limits (sent as JSON, escaped)."""
@@ -247,10 +243,10 @@ def _caravan_config() -> dict:
         if s["lon"] is None:
             unlocated[s["kind"]] = unlocated.get(s["kind"], 0) + 1
     towns = store.read("towns")
-    bases = [s for s in located if s["station"] and s["kind"] == "caravan_base"]
-    home = [s for s in bases if s["town_code"] == tour.DEFAULT_DEPOT_TOWN] or bases
+    base = tour.default_depot(stops)
+    # Without a caravan base the page still offers a start: the first located station.
     stations = [s for s in located if s["station"]]
-    depot = (home or stations or [{"id": None}])[0]["id"]
+    depot = stops[base]["id"] if base is not None else (stations[0]["id"] if stations else None)
     labels = {**SITE_KINDS, **STATION_KINDS}
     return {
         "api": {"tours": url_for("api.tours"), "plan": url_for("api.tours_plan")},
@@ -268,7 +264,7 @@ def _caravan_config() -> dict:
             "day_start": tour.DAY_START,
             "day_end": tour.DAY_END,
             "lunch_minutes": tour.LUNCH_MINUTES,
-            "lunch_window": [_clock(tour.LUNCH_EARLIEST), _clock(tour.LUNCH_LATEST)],
+            "lunch_window": [tour.hhmm(tour.LUNCH_EARLIEST), tour.hhmm(tour.LUNCH_LATEST)],
             "station_service_minutes": tour.STATION_SERVICE_MINUTES,
         },
         "limits": {
