@@ -500,18 +500,6 @@ def _interpolate(
 # -- places: towns, settlements and located villages -----------------------------------------
 
 
-def _located_sites(store: Store, library: NetworkLibrary | None) -> gpd.GeoDataFrame:
-    """Sites that have a position (villages, communities, reservoir sites).
-
-    The one place coverage gets site positions from: :func:`geoservice.places.site_positions`
-    (stored coordinates, else a matched place of the active network, ``coord_source``
-    "schematic"/"osm", never stored); the store alone when there is no library.
-    """
-    sites = store.sites() if library is None else places.site_positions(store, library)
-    located = sites.geometry.notna() & ~sites.geometry.is_empty
-    return sites.loc[located].reset_index(drop=True)
-
-
 @dataclass
 class _Places:
     """Per network and located-site set: road towns, the people-roads mask, villages."""
@@ -1474,7 +1462,7 @@ class CoverageEngine:
         # edit changes the store's revision too).
         key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
         if key != self._sites_key:
-            self._sites = _located_sites(self.store, self.library)
+            self._sites = places.located_sites(self.store, self.library)
             self._towns = towns
             self._sites_key = key
         self._stations = stations

@@ -82,6 +82,15 @@ def site_positions(store: Store, library: NetworkLibrary) -> gpd.GeoDataFrame:
     )
 
 
+def located_sites(store: Store, library: NetworkLibrary | None = None) -> gpd.GeoDataFrame:
+    """The sites that have a position: :func:`site_positions` (stored coordinates, else a
+    matched place of the active network, never written to the store), or the store's own
+    coordinates alone without a library; index reset."""
+    sites = store.sites() if library is None else site_positions(store, library)
+    located = sites.geometry.notna() & ~sites.geometry.is_empty
+    return sites.loc[located].reset_index(drop=True)
+
+
 def match_sites(
     sites: gpd.GeoDataFrame,
     places: pd.DataFrame,

@@ -38,7 +38,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -195,30 +194,16 @@ class TourRequest:
     normalized: dict = field(default_factory=dict)
 
 
-def _located_sites(store: Store, library: NetworkLibrary | None) -> gpd.GeoDataFrame:
-    """Sites that have a position, with ``lon``, ``lat`` and ``coord_source``.
-
-    The one place positions of sites come from: :func:`geoservice.places.site_positions`
-    (stored coordinates, else a matched place of the active network, ``coord_source``
-    "schematic"/"osm", never written to the store); the store alone without a library.
-    """
-    sites = store.sites() if library is None else places.site_positions(store, library)
-    located = sites.geometry.notna() & ~sites.geometry.is_empty
-    out = sites.loc[located, ["id", "coord_source", "geometry"]].copy()
-    out["lon"] = out.geometry.x
-    out["lat"] = out.geometry.y
-    return out.reset_index(drop=True)
-
-
 def _catalogue(store: Store, library: NetworkLibrary | None) -> pd.DataFrame:
     """Every site and station that could be a stop: id, name, kind, town, position (NaN
     when unknown), coordinate source and default service minutes."""
     towns = store.read("towns")
     town_names = dict(zip(towns["code"], towns["name"], strict=True))
     sites = pd.DataFrame(store.sites().drop(columns="geometry"))
-    pos = _located_sites(store, library).set_index("id")
-    sites["lon"] = sites["id"].map(pos["lon"]).astype(float)
-    sites["lat"] = sites["id"].map(pos["lat"]).astype(float)
+    # Positions from the one place they come from (stored, else the network's places).
+    pos = places.located_sites(store, library).set_index("id")
+    sites["lon"] = sites["id"].map(pos.geometry.x).astype(float)
+    sites["lat"] = sites["id"].map(pos.geometry.y).astype(float)
     sites["coord_source"] = sites["id"].map(pos["coord_source"]).fillna(sites["coord_source"])
     sites["service_minutes"] = (
         sites["service_minutes"].astype("Float64").fillna(STATION_SERVICE_MINUTES).astype(int)
