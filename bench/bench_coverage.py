@@ -51,13 +51,12 @@ from _common import load_average, networkx_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoservice import coverage, publish, siting
-from geoservice.basedata import DEFAULT_GPKG
-from geoservice.coverage import CoverageEngine, CoverageQuery, _multi_source
+from geoservice import coverage
+from geoservice.coverage import CoverageEngine, CoverageQuery, _multi_source, publish, siting
 from geoservice.model import STATION_KINDS
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore
-from geoservice.web import DEFAULT_NETWORK
+from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
 THRESHOLDS = "5,10,15"
 ALL_KINDS = ",".join(STATION_KINDS)

@@ -27,7 +27,8 @@ from _common import best_seconds, percentile_ms
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoservice import catalog, crs
+from geoservice import crs
+from geoservice.store import catalog
 from geoservice.web import STORE_KEY, create_app
 
 

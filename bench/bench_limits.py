@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_limits import _station_row, craft_xlsx  # noqa: E402  (the tests' XLSX writer)
 
-from geoservice import io as gio  # noqa: E402
-from geoservice import validate  # noqa: E402
 from geoservice.errors import FileFormatError  # noqa: E402
 from geoservice.model import CRS_METRIC  # noqa: E402
+from geoservice.store import tables as gio  # noqa: E402
+from geoservice.store import validate  # noqa: E402
 
 EXCEL_ROWS = 1_048_576
 

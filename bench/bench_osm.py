@@ -29,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoservice import network, osm
-from geoservice.network import MODES
+from geoservice import network
+from geoservice.network import MODES, osm
 from geoservice.web import DEFAULT_NETWORK
 
 TEST_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

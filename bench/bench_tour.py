@@ -5,7 +5,7 @@ tours on the default (schematic Miyun) network.
 
     .venv/bin/python bench/bench_tour.py --vrptw bench/data/solomon/*.vrptw --seconds 5
 
-runs :func:`geoservice.vrp.solve` (the code the caravan uses, with the vehicles' capacity
+runs :func:`geoservice.tours.vrp.solve` (the code the caravan uses, with the vehicles' capacity
 added) on each instance for ``--seconds`` of wall time and prints one JSON line per instance:
 ``{"instance", "cost_x10", "routes", "feasible", "seconds", "gap"}`` under the files'
 convention (distance = floor(10 × Euclidean), travel time = distance, service and time
@@ -46,11 +46,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geoservice import routing, tour, vrp  # noqa: E402
-from geoservice.basedata import DEFAULT_GPKG  # noqa: E402
 from geoservice.network import NetworkLibrary  # noqa: E402
 from geoservice.store import GpkgStore  # noqa: E402
-from geoservice.web import DEFAULT_NETWORK  # noqa: E402
+from geoservice.tours import planner as tour  # noqa: E402
+from geoservice.tours import routing, vrp  # noqa: E402
+from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK  # noqa: E402
 
 SOLOMON = ROOT / "bench" / "data" / "solomon"
 

@@ -185,7 +185,7 @@ class ValidationError(GeoserviceError, ValueError):
     Parameters
     ----------
     errors
-        :class:`geoservice.validate.RowError` items (row number, the user's column, reason).
+        :class:`geoservice.store.validate.RowError` items (row number, the user's column, reason).
     """
 
     def __init__(self, errors: list) -> None:

@@ -46,7 +46,7 @@ import markupsafe
 from geoservice import assets, escape
 from geoservice import hours as _hours
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
-from geoservice.places import SCHEMATIC_LABEL
+from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import Store
 
 #: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
@@ -431,7 +431,7 @@ def overview_map(
     the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
 
     ``sites`` is the sites layer with derived positions
-    (:func:`geoservice.places.site_positions`); default: the store's own coordinates.
+    (:func:`geoservice.network.places.site_positions`); default: the store's own coordinates.
     """
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)

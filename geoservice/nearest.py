@@ -776,7 +776,7 @@ class EngineProvider:
         return {mode: net.n_nodes for mode, net in self.library.load().items()}
 
     def station_check(self) -> Callable[[gpd.GeoDataFrame], None]:
-        """A check for :func:`geoservice.catalog.import_file`: it refuses (with
+        """A check for :func:`geoservice.store.catalog.import_file`: it refuses (with
         :class:`BudgetError`) a stations layer whose rows on the active network would
         exceed the budget, before the import writes anything."""
         nodes = self.node_counts()

@@ -15,7 +15,7 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    (:func:`~geoservice.params.arg` for a scalar, :func:`~geoservice.params.arg_list` for a
    repeatable list, :func:`~geoservice.params.json_body` for a body, then ``number``,
    ``integer``, ``choice``, ``flag``, ``names``, ``time``, ``points`` …), calls the domain
-   module (:mod:`~geoservice.catalog`, :mod:`~geoservice.nearest`; later ``tours``,
+   module (:mod:`~geoservice.store.catalog`, :mod:`~geoservice.nearest`; later ``tours``,
    ``coverage``) with typed values, and shapes the JSON answer. No Flask here, no parsing
    in the adapter, no ad-hoc ``int()``/``float()`` anywhere.
 3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) documents the operation's
@@ -41,16 +41,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoservice import catalog, crs, navigation, places, siting, tour_export
+from geoservice import crs, navigation
 from geoservice import params as p
-from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery
+from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
 from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
-from geoservice.network import MODE_LABELS, NetworkLibrary
-from geoservice.store import Store
-from geoservice.tour import Planner
-from geoservice.tour_store import TourStore
+from geoservice.network import MODE_LABELS, NetworkLibrary, places
+from geoservice.store import Store, catalog
+from geoservice.tours import export as tour_export
+from geoservice.tours.planner import Planner
+from geoservice.tours.saved import TourStore
 
 __all__ = [
     "BATCH_BODY_MAX",
@@ -251,7 +252,7 @@ def roads(engine: NearestEngine) -> dict:
 #: Largest tour request body: 300 stops with a service time, a window and a priority each
 #: take ≈ 60 kB.
 TOURS_BODY_MAX = 512 * 1024
-#: The keys a tour request may have (see :func:`geoservice.tour.parse_request`).
+#: The keys a tour request may have (see :func:`geoservice.tours.planner.parse_request`).
 TOUR_KEYS = (
     "depot",
     "stops",
@@ -286,7 +287,7 @@ def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
     Body (JSON object; unknown keys are refused): ``stops`` (ids, kinds or towns; at most
     300 stops), ``depot``, ``days`` (1–31), ``start_date``, ``skip_days_off``,
     ``day_start``, ``day_end``, ``lunch_minutes``, ``service_minutes``, ``time_windows``,
-    ``optional`` (see :func:`geoservice.tour.parse_request`).
+    ``optional`` (see :func:`geoservice.tours.planner.parse_request`).
 
     Returns
     -------

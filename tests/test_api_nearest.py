@@ -9,8 +9,9 @@ import osmium
 import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, assert_bilingual_error, make_app, stations_frame
 
-from geoservice import crs, osm
+from geoservice import crs
 from geoservice.errors import EXCERPT_CHARS
+from geoservice.network import osm
 
 
 @pytest.fixture(scope="module")

@@ -22,10 +22,12 @@ from conftest import assert_bilingual_error, make_app
 from test_tour import GRID, check_feasible
 from test_tour_export import HOSTILE, _frame
 
-from geoservice import escape, tour, tour_export
+from geoservice import escape
 from geoservice.errors import StoreError
 from geoservice.service import TOURS_BODY_MAX
-from geoservice.tour_store import TourStore
+from geoservice.tours import export as tour_export
+from geoservice.tours import planner as tour
+from geoservice.tours.saved import TourStore
 from geoservice.web import STORE_KEY, create_app
 
 #: Over National Day 2026: 10-01 … 10-07 off, Saturday 10-10 a make-up working day.

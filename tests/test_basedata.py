@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import shapely
 
-from geoservice import basedata, crs
-from geoservice.basedata import DEFAULT_GPKG, RAW_DIR
+from geoservice import crs
+from tools import basedata
+from tools.basedata import DEFAULT_GPKG, RAW_DIR
 
 
 @pytest.fixture(scope="module")

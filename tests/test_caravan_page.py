@@ -16,7 +16,8 @@ import pytest
 from conftest import ARTIFACTS, make_app, needs_chromium, offline_page, serving, watched_page
 from test_tour_export import HOSTILE, _frame
 
-from geoservice import maps, tour_export
+from geoservice import maps
+from geoservice.tours import export as tour_export
 
 TABLET = {"width": 1180, "height": 820}  # a 10.9-inch tablet, landscape
 TABLET_UPRIGHT = {"width": 820, "height": 1180}

@@ -269,8 +269,8 @@ def test_parameters_defaults_and_lists():
 
 @pytest.fixture(scope="module")
 def miyun_engine(miyun_networks, tmp_path_factory):
-    from geoservice.basedata import DEFAULT_GPKG
     from geoservice.store import GpkgStore
+    from geoservice.web import DEFAULT_GPKG
 
     path = tmp_path_factory.mktemp("coverage") / "live.gpkg"
     return CoverageEngine(miyun_networks, GpkgStore(path, seed=DEFAULT_GPKG))

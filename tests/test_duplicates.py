@@ -9,10 +9,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from geoservice import catalog
-from geoservice import validate as gvalidate
 from geoservice.errors import ValidationError
-from geoservice.io import Table
+from geoservice.store import catalog
+from geoservice.store import validate as gvalidate
+from geoservice.store.tables import Table
 
 HEADER = ["名称", "经度", "纬度", "开放时间"]
 # Metres per degree near Miyun (40.4° N).

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from geoservice import catalog, holidays
+from geoservice import holidays
 from geoservice.hours import (
     HORIZON,
     INVALID_ZH,
@@ -30,6 +30,7 @@ from geoservice.hours import (
     status,
     validate,
 )
+from geoservice.store import catalog
 
 WEEKDAYS = "Mo-Fr 08:00-18:00"
 SPLIT = "Mo-Su 07:00-11:30,13:30-20:00"

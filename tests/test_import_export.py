@@ -11,9 +11,10 @@ import openpyxl
 import pytest
 from conftest import stations_frame
 
-from geoservice import catalog, crs
-from geoservice.io import FileFormatError, read_table
-from geoservice.validate import ValidationError
+from geoservice import crs
+from geoservice.store import catalog
+from geoservice.store.tables import FileFormatError, read_table
+from geoservice.store.validate import ValidationError
 
 # WGS84 truth points inside Miyun (urban core and a rural town).
 TRUTH = [(116.8420, 40.3770), (116.8610, 40.3850), (117.1050, 40.3950)]

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, make_app, stations_frame
 
-from geoservice import catalog
-from geoservice import io as gio
 from geoservice import nearest as gnearest
 from geoservice.errors import BudgetError, FileFormatError, NetworkError, ValidationError
 from geoservice.network import NetworkLibrary
+from geoservice.store import catalog
+from geoservice.store import tables as gio
 from geoservice.web import ENGINE_KEY, STORE_KEY, create_app
 
 HEADER = ["名称", "经度", "纬度", "开放时间"]

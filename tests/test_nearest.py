@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
 
-from geoservice import nearest, network, osm
+from geoservice import nearest, network
 from geoservice.errors import ParameterError
 from geoservice.hours import TZ
+from geoservice.network import osm
 
 DATA = Path(__file__).resolve().parent / "data"
 

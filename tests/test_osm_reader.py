@@ -24,8 +24,8 @@ import shapely
 from conftest import SMALL_OSM
 from scipy.sparse.csgraph import dijkstra
 
-from geoservice import network, osm
-from geoservice.network import MODES, NetworkLibrary
+from geoservice import network
+from geoservice.network import MODES, NetworkLibrary, osm
 
 DATA = Path(__file__).resolve().parent / "data"
 PYROSM_TEST = DATA / "pyrosm_test.osm.pbf"

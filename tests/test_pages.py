@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import offline_page
 
-from geoservice import catalog
+from geoservice.store import catalog
 
 
 def test_home_page_is_offline_zh_and_flags_sample(client):

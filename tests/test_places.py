@@ -9,8 +9,8 @@ import pytest
 import shapely
 from conftest import SMALL_OSM
 
-from geoservice import catalog, places
-from geoservice.network import NetworkLibrary
+from geoservice.network import NetworkLibrary, places
+from geoservice.store import catalog
 from geoservice.web import DEFAULT_NETWORK
 
 pytestmark = pytest.mark.skipif(not DEFAULT_NETWORK.exists(), reason="no shipped network")
@@ -159,7 +159,7 @@ def test_real_extract_places_match_by_code_and_by_name(app, store, real_extract)
 def test_a_graphml_network_has_no_places(app, store, tmp_path):
     import osmnx as ox
 
-    from geoservice import osm
+    from geoservice.network import osm
 
     path = tmp_path / "gulou.graphml"
     ox.save_graphml(osm.read_graph(SMALL_OSM), path)

@@ -11,7 +11,7 @@ import pytest
 from conftest import needs_chromium
 from test_coverage import toy_engine
 
-from geoservice import publish
+from geoservice.coverage import publish
 from geoservice.errors import PublishError
 
 HOSTILE = "站</script><script>window.pwned=1</script>`${alert(1)}`=1+1"

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from conftest import SMALL_OSM
 
-from geoservice import network, osm, routing
+from geoservice import network
+from geoservice.network import osm
+from geoservice.tours import routing
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def brute_force(net: network.Network, lon, lat) -> tuple[np.ndarray, np.ndarray]
     """Seconds and metres between every pair of points by networkx Dijkstra on an explicit
     graph: each point is a source node with edges to its road's ends and a target node
     with edges from them; points on the same road get a direct edge along it. Independent
-    of the CSR augmentation in geoservice.routing."""
+    of the CSR augmentation in geoservice.tours.routing."""
     snap = net.snap(lon, lat)
     p = len(lon)
     G = nx.DiGraph()

@@ -31,9 +31,11 @@ import shapely
 from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
-from geoservice import network, osm, schematic
-from geoservice.basedata import DEFAULT_GPKG, SAMPLE_ANCHORS
+from geoservice import network
 from geoservice.model import CRS_METRIC, CRS_STORAGE
+from geoservice.network import osm
+from tools import schematic
+from tools.basedata import DEFAULT_GPKG, SAMPLE_ANCHORS
 
 SHIPPED = schematic.DEFAULT_OUT
 
@@ -66,7 +68,7 @@ def generated(tmp_path_factory) -> bytes:
 
 @pytest.fixture(scope="module")
 def parsed() -> Parsed:
-    assert SHIPPED.is_file(), "run `python -m geoservice.schematic` to build the network"
+    assert SHIPPED.is_file(), "run `python -m tools.schematic` to build the network"
     with bz2.open(SHIPPED) as f:
         root = ET.parse(f).getroot()
     nodes = root.findall("node")
@@ -128,7 +130,7 @@ def test_generation_is_deterministic_plain_and_bz2(generated, tmp_path):
 def test_shipped_file_equals_a_fresh_generation(generated):
     shipped = _sha(bz2.decompress(SHIPPED.read_bytes()))
     fresh = _sha(generated)
-    assert shipped == fresh, "data/network is stale: run `python -m geoservice.schematic`"
+    assert shipped == fresh, "data/network is stale: run `python -m tools.schematic`"
 
 
 def test_to_xml_escapes_and_formats_fixed():

@@ -29,7 +29,8 @@ from conftest import HOSTILE_NAMES as HOSTILE
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
 
-from geoservice import catalog, escape, maps
+from geoservice import escape, maps
+from geoservice.store import catalog
 from geoservice.web import STORE_KEY, security
 
 #: A name far beyond the import limit, written into the store directly.

@@ -11,8 +11,7 @@ import scipy.sparse as sp
 from conftest import assert_refused
 from test_coverage import toy_engine
 
-from geoservice import siting
-from geoservice.coverage import CoverageEngine
+from geoservice.coverage import CoverageEngine, siting
 
 
 def _exhaustive(cover: sp.csr_matrix, w: np.ndarray, n: int) -> float:

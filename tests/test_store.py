@@ -16,8 +16,8 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from geoservice.basedata import DEFAULT_GPKG
 from geoservice.store import LAYERS, GpkgStore, StoreError
+from geoservice.web import DEFAULT_GPKG
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from conftest import SMALL_OSM, stations_frame
 
-from geoservice import network, osm, tour, vrp
-from geoservice.basedata import DEFAULT_GPKG
+from geoservice import network
 from geoservice.errors import ParameterError, StoreError, TourError, TourNotFoundError
+from geoservice.network import osm
 from geoservice.store import GpkgStore
-from geoservice.tour_store import TourStore
+from geoservice.tours import planner as tour
+from geoservice.tours import vrp
+from geoservice.tours.saved import TourStore
+from geoservice.web import DEFAULT_GPKG
 
 #: Small, machine-independent search for tests.
 QUICK = vrp.Budget(iterations=400, no_improvement=150, seconds=30, seed=1)

@@ -15,10 +15,12 @@ import pytest
 from conftest import stations_frame
 from test_tour import KINDS, POINTS, QUICK
 
-from geoservice import escape, network, osm, tour, tour_export
-from geoservice.basedata import DEFAULT_GPKG
+from geoservice import escape, network
+from geoservice.network import osm
 from geoservice.store import GpkgStore
-from geoservice.web import STORE_KEY
+from geoservice.tours import export as tour_export
+from geoservice.tours import planner as tour
+from geoservice.web import DEFAULT_GPKG, STORE_KEY
 
 HOSTILE = '=HYPERLINK("http://x","点我")<script>alert(1)</script>'
 

@@ -1,7 +1,7 @@
 """The Flask adapter: an app factory, blueprints and CLI commands over the library.
 
 Nothing here computes anything the library cannot: routes parse parameters, call
-:mod:`geoservice.catalog` / :mod:`geoservice.maps`, and format the answer.
+:mod:`geoservice.store.catalog` / :mod:`geoservice.maps`, and format the answer.
 """
 
 from __future__ import annotations
@@ -14,19 +14,23 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from geoservice import holidays, tour, vrp
-from geoservice.basedata import DATA_DIR, DEFAULT_GPKG
+from geoservice import holidays
 from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
-from geoservice.tour_store import TourStore
+from geoservice.tours import planner as tour
+from geoservice.tours import vrp
+from geoservice.tours.saved import TourStore
 from geoservice.web import answers
 
 STORE_KEY = "geoservice.store"
 ENGINE_KEY = "geoservice.engine"
 PLANNER_KEY = "geoservice.planner"
 COVERAGE_KEY = "geoservice.coverage"
+#: The shipped data: the seed of a new instance's store, and its road network.
+DATA_DIR = Path(__file__).resolve().parent.parent.parent / "data"
+DEFAULT_GPKG = DATA_DIR / "miyun.gpkg"
 DEFAULT_NETWORK = DATA_DIR / "network" / "miyun_schematic.osm.bz2"
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from geoservice import __version__, catalog, service
+from geoservice import __version__, service
 from geoservice.errors import (
     NetworkError,
     OsmError,
@@ -26,6 +26,7 @@ from geoservice.errors import (
     TourBusyError,
     error_body,
 )
+from geoservice.store import catalog
 from geoservice.web import (
     answers,
     get_coverage,

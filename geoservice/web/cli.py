@@ -10,16 +10,18 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from geoservice import basedata, catalog, coverage
+from geoservice import coverage
 from geoservice.crs import CRS_NAMES
 from geoservice.errors import BudgetError, format_bytes
-from geoservice.io import MAX_REPORTED_ERRORS, FileFormatError
 from geoservice.nearest import EngineProvider, rows_memory
 from geoservice.network import NetworkError
-from geoservice.osm import OsmError
-from geoservice.store import StoreError
-from geoservice.validate import ValidationError
+from geoservice.network.osm import OsmError
+from geoservice.store import StoreError, catalog
+from geoservice.store.tables import MAX_REPORTED_ERRORS, FileFormatError
+from geoservice.store.validate import ValidationError
 from geoservice.web import (
+    DEFAULT_GPKG,
+    DEFAULT_NETWORK,
     ENGINE_KEY,
     cli_coverage,
     cli_hours,
@@ -134,16 +136,28 @@ data_cli = AppGroup("data", help="The shipped base data in data/.")
 
 
 @data_cli.command("build")
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), default=basedata.DEFAULT_GPKG
-)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_GPKG)
 def data_build(out):
     """Rebuild data/miyun.gpkg from data/raw (deterministic)."""
+    from tools import basedata  # a build tool: imported only when it runs
+
     layers = basedata.build_layers()
     basedata.write_gpkg(layers, out)
     for name, gdf in layers.items():
         click.echo(f"{name:10s} {len(gdf):4d}")
     click.echo(f"wrote {out}")
+
+
+@data_cli.command("schematic")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_NETWORK)
+@click.option("--gpkg", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_GPKG)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the shipped one).")
+def data_schematic(out, gpkg, seed):
+    """Regenerate the schematic Miyun road network (data/network, deterministic)."""
+    from tools import schematic  # a build tool: imported only when it runs
+
+    summary = schematic.write_osm(out, gpkg, schematic.DEFAULT_SEED if seed is None else seed)
+    click.echo(f"wrote {out} ({summary['bytes']:,} bytes, {summary['seconds']} s)")
 
 
 network_cli = AppGroup("network", help="Road networks (walk, bike, drive) for routing.")

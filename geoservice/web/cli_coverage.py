@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from geoservice import siting
-from geoservice.coverage import CoverageQuery
+from geoservice.coverage import CoverageQuery, siting
 from geoservice.errors import GeoserviceError, ParameterError
 from geoservice.web import get_coverage
 
@@ -227,7 +226,7 @@ def suggest_cmd(mode, minutes, kind, amenity, open_at, n, objective):
 @click.option("--n", "n", default="10", show_default=True, help="Suggested sites on the map.")
 def publish_cmd(out, allow_sample, mode, minutes, kind, amenity, open_at, n):
     """Write the coverage map as a static site (opens from file://, no internet)."""
-    from geoservice import publish
+    from geoservice.coverage import publish
 
     try:
         report = publish.publish(

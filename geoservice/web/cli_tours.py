@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from geoservice import tour_export
 from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNotFoundError
 from geoservice.network import NetworkError
+from geoservice.tours import export as tour_export
 from geoservice.web import get_planner, get_tour_store
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from geoservice import params, siting, tour
-from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, NOTICES
+from geoservice import params
+from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, NOTICES, siting
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import K_MAX, MAX_SNAP_M
@@ -39,7 +39,8 @@ from geoservice.service import (
     TOUR_FORMATS,
     TOURS_PAGE_MAX,
 )
-from geoservice.tour_export import MEDIA_TYPES
+from geoservice.tours import planner as tour
+from geoservice.tours.export import MEDIA_TYPES
 
 _REF = "#/components/schemas/"
 _CRS = list(params.CRS_LABELS)

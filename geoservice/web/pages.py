@@ -21,9 +21,13 @@ from collections.abc import Callable
 import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice import maps, places, publish, siting, tour, tour_export
+from geoservice import maps
+from geoservice.coverage import publish, siting
 from geoservice.errors import NetworkError, OsmError
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
+from geoservice.network import places
+from geoservice.tours import export as tour_export
+from geoservice.tours import planner as tour
 from geoservice.web import get_library, get_store, security
 
 bp = Blueprint("pages", __name__)

@@ -3,7 +3,7 @@
 Reading gives a :class:`Table`: raw cell values under canonical column names, the header
 each column had in the file (so errors name the user's own column) and the row number a
 user sees (spreadsheet row, GeoJSON feature or GeoPackage feature id). Validation lives in
-:mod:`geoservice.validate`; nothing here interprets cell values beyond the file format.
+:mod:`geoservice.store.validate`; nothing here interprets cell values beyond the file format.
 
 Files come from users and attackers alike, so reading is bounded (the ``MAX_*`` limits
 below): the size is checked before anything is read, CSV and XLSX rows are streamed and

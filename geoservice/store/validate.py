@@ -5,8 +5,8 @@ either return a clean, normalised GeoDataFrame or raise :class:`ValidationError`
 :class:`RowError` (row number, column as headed in the user's file, reason) for every
 problem found, so a user can fix the spreadsheet in one pass.
 
-Every cell is first held to the text limits (:data:`~geoservice.io.MAX_NAME_CHARS`,
-:data:`~geoservice.io.MAX_TEXT_CHARS`; no control characters), and a cell that fails is
+Every cell is first held to the text limits (:data:`~geoservice.store.tables.MAX_NAME_CHARS`,
+:data:`~geoservice.store.tables.MAX_TEXT_CHARS`; no control characters), and a cell that fails is
 checked no further; messages quote at most a short excerpt of what the user wrote.
 :func:`duplicates` finds rows that would add a station (or a reservoir site) already in
 the store, or a site code already taken.
@@ -33,7 +33,6 @@ from scipy.spatial import cKDTree
 from geoservice import crs as _crs
 from geoservice import hours as _hours
 from geoservice.errors import ValidationError, excerpt
-from geoservice.io import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
 from geoservice.model import (
     AMENITIES,
     CRS_METRIC,
@@ -46,6 +45,7 @@ from geoservice.model import (
     STATION_KINDS,
 )
 from geoservice.store import normalize
+from geoservice.store.tables import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 #: 统计用区划代码: the NBS statistical division code of a village or community.
@@ -500,7 +500,7 @@ def validate_stations(
     Parameters
     ----------
     table : Table
-        Rows read by :func:`geoservice.io.read_table`.
+        Rows read by :func:`geoservice.store.tables.read_table`.
     boundary : shapely geometry, optional
         District boundary (WGS84); points outside it are rejected unless ``allow_outside``.
     towns : DataFrame, optional

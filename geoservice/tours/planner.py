@@ -7,8 +7,8 @@ the store; :func:`plan` turns it into a day-by-day plan on the ``drive`` network
 
 The model
 ---------
-* Every stop is snapped once; travel times come from :func:`geoservice.routing.travel_matrix`.
-* Each planned day is one vehicle of a VRP with time windows (:mod:`geoservice.vrp`): it may
+* Every stop is snapped once; travel times come from :func:`geoservice.tours.routing.travel_matrix`.
+* Each planned day is one vehicle of a VRP with time windows (:mod:`geoservice.tours.vrp`): it may
   leave the base at ``day_start`` and must be back by ``day_end``; a stop's window contains
   its whole visit.
 * The lunch break (``lunch_minutes``, starting between 11:30 and 13:30) is taken where the
@@ -41,12 +41,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from geoservice import navigation, params, places, routing, vrp
+from geoservice import navigation, params
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
-from geoservice.network import Network, NetworkLibrary
+from geoservice.network import Network, NetworkLibrary, places
 from geoservice.store import Store
-from geoservice.tour_store import TourStore
+from geoservice.tours import routing, vrp
+from geoservice.tours.saved import TourStore
 
 #: Most stops one plan may have.
 MAX_STOPS = 300

@@ -32,7 +32,7 @@ import osmnx as ox
 import pandas as pd
 
 from geoservice.errors import OsmError
-from geoservice.simplify import unique
+from geoservice.network.simplify import unique
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def no_roads(name: str) -> OsmError:
 
 
 def is_schematic(path: str | Path) -> bool:
-    """True when an OSM XML file was written by :mod:`geoservice.schematic`."""
+    """True when an OSM XML file was written by :mod:`tools.schematic`."""
     path = Path(path)
     if source_kind(path) != "xml":
         return False
@@ -175,7 +175,7 @@ class OsmData:
     source : str
         File name.
     schematic : bool
-        Written by :mod:`geoservice.schematic`.
+        Written by :mod:`tools.schematic`.
     node_id : ndarray (N,) int64
         OSM ids of the nodes used by highway ways and present in the file, ascending.
     node_xy : ndarray (N, 2)

@@ -1,6 +1,6 @@
 """Road networks per travel mode, converted once into arrays for fast routing.
 
-An OSM file's roads (:func:`geoservice.osm.read_osm`) become one :class:`Network` per mode
+An OSM file's roads (:func:`geoservice.network.osm.read_osm`) become one :class:`Network` per mode
 (:func:`build_from_osm`, vectorised); a GraphML file or an osmnx download goes through
 networkx and osmnx's ``simplify_graph`` (:func:`build`). Both give the same networks:
 osmnx's way parsing and topological simplification, then the rules per mode:
@@ -44,9 +44,9 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
-from geoservice import osm, simplify
 from geoservice.errors import NetworkError
 from geoservice.model import CRS_STORAGE
+from geoservice.network import osm, simplify
 
 log = logging.getLogger(__name__)
 
@@ -622,7 +622,7 @@ def build_from_osm(
     nodes and edges, travel times equal to rounding), vectorised: osmnx's way parsing
     (one-way values, roundabouts, reversed ways), great-circle edge lengths, the mode
     rules, the walk rule that adds the reverse of a one-way edge when the raw graph has no
-    edge back, and :func:`geoservice.simplify.simplify` for osmnx's ``simplify_graph``.
+    edge back, and :func:`geoservice.network.simplify.simplify` for osmnx's ``simplify_graph``.
     A merged edge takes ``highway`` and ``name`` from the first edge of its path.
 
     Parameters
@@ -751,7 +751,7 @@ def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = 
     Parameters
     ----------
     G : MultiDiGraph
-        Unsimplified osmnx graph from :func:`geoservice.osm.read_graph` (a simplified
+        Unsimplified osmnx graph from :func:`geoservice.network.osm.read_graph` (a simplified
         GraphML graph is accepted and not simplified again).
     mode : str
         ``walk``, ``bike`` or ``drive``.

@@ -70,11 +70,11 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geoservice import hours as _hours
-from geoservice import params, places
+from geoservice import params
 from geoservice.errors import ParameterError
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import ACCESS_SPEED_MS, MAX_SNAP_M
-from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary
+from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, places
 from geoservice.store import Store
 
 __all__ = [

@@ -2,7 +2,7 @@
 printable zh-Hans HTML schedule (one page per day, each with a small offline map).
 
 Every function takes a saved plan (``{"id", "created", "request", "result"}``) or a bare
-plan result (:func:`geoservice.tour.plan`). Strings from data reach each format escaped
+plan result (:func:`geoservice.tours.planner.plan`). Strings from data reach each format escaped
 for it: spreadsheet cells through :func:`geoservice.escape.spreadsheet_cell` (and XLSX text
 cells typed as text, never formulas), HTML through :func:`geoservice.escape.html`, XML by
 gpxpy; control characters are dropped from GPX text.

@@ -1,8 +1,8 @@
 """The generic vehicle-routing core: matrices, clients with time windows → routes.
 
 One function, :func:`solve`, over PyVRP 0.14's iterated local search. Both the caravan
-planner (:mod:`geoservice.tour`) and the Solomon benchmark (``bench/bench_tour.py``) call it,
-so the yardstick measures the code the service runs.
+planner (:mod:`geoservice.tours.planner`) and the Solomon benchmark (``bench/bench_tour.py``)
+call it, so the yardstick measures the code the service runs.
 
 Reproducibility: the search is bounded by iterations (:class:`Budget`), which do not depend
 on the machine's speed; with the same seed the same problem gives the same routes anywhere.

@@ -4,16 +4,16 @@
 No reachable source has coordinates for the 429 villages and communities (their
 ``coord_source`` is ``missing``). A real OSM extract carries ``place=*`` nodes with names
 and sometimes NBS codes, and the shipped schematic network carries one ``place`` node per
-village or community it draws (:mod:`geoservice.schematic`). :func:`site_positions`
+village or community it draws (:mod:`tools.schematic`). :func:`site_positions`
 combines them with the store:
 
 1. A site with coordinates in the store keeps them (``coord_source`` as stored): what the
    union imports always wins.
 2. Else a village or community takes the position of the active network's place with its
-   NBS code (``sites.code`` = the place's code, see :data:`geoservice.osm.PLACE_CODE_TAGS`).
+   NBS code (``sites.code`` = the place's code, see :data:`geoservice.network.osm.PLACE_CODE_TAGS`).
 3. Else the place with exactly its name (``name`` or ``official_name`` = the place's
    ``name`` or ``name:zh``) in the same town. A place is in the town its own tags name
-   (:data:`geoservice.osm.PLACE_TOWN_TAGS`, by full or short town name), otherwise in the
+   (:data:`geoservice.network.osm.PLACE_TOWN_TAGS`, by full or short town name), otherwise in the
    town whose seat is nearest (towns without a seat point get no places this way).
 
 Matched positions have ``coord_source`` ``"schematic"`` on the schematic network (shown as
@@ -105,7 +105,7 @@ def match_sites(
     sites : GeoDataFrame
         The store's sites layer.
     places : DataFrame
-        Places table (:func:`geoservice.osm.places_frame` columns).
+        Places table (:func:`geoservice.network.osm.places_frame` columns).
     towns : GeoDataFrame
         The store's towns layer (``code``, ``name``, seat points where known).
     schematic : bool

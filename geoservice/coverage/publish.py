@@ -48,9 +48,9 @@ import folium
 import folium.plugins
 import numpy as np
 
-from geoservice import assets, escape, maps, siting
+from geoservice import assets, escape, maps
 from geoservice import hours as _hours
-from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery
+from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import PublishError
 from geoservice.model import STATION_KINDS
 

@@ -1,6 +1,6 @@
 """Build the embedded Miyun GeoPackage (``data/miyun.gpkg``) from the raw sources.
 
-Run ``python -m geoservice.basedata`` (or ``flask --app app data build``) to rebuild it.
+Run ``python -m tools.basedata`` (or ``flask --app app data build``) to rebuild it.
 Everything is deterministic: the same raw files give the same layers. Provenance and
 every transformation are documented in ``data/SOURCES.md``.
 

@@ -17,13 +17,13 @@ import pandas as pd
 
 from geoservice import crs as _crs
 from geoservice import hours as _hours
-from geoservice import io as _io
 from geoservice import params as _params
-from geoservice import validate as _validate
 from geoservice.errors import ParameterError, excerpt
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
-from geoservice.places import SCHEMATIC_LABEL
+from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import EDITABLE_LAYERS, Store
+from geoservice.store import tables as _io
+from geoservice.store import validate as _validate
 
 MODES = ("append", "upsert", "replace")
 _ID_PREFIX = {
@@ -137,7 +137,7 @@ def import_file(
 ) -> ImportReport:
     """Import a CSV/XLSX/GeoJSON/GeoPackage file into ``stations`` or ``sites``.
 
-    All or nothing: any bad row raises :class:`~geoservice.validate.ValidationError`
+    All or nothing: any bad row raises :class:`~geoservice.store.validate.ValidationError`
     (every bad row listed) and the store is left untouched.
 
     Parameters
@@ -150,7 +150,7 @@ def import_file(
         ``wgs84``, ``gcj02`` or ``bd09``: the CRS of the file's coordinates.
     allow_duplicates : bool
         Import rows that look like a station already there (same name within 50 m, or the
-        same coordinates; :func:`geoservice.validate.duplicates`); they are listed in the
+        same coordinates; :func:`geoservice.store.validate.duplicates`); they are listed in the
         report. Without it such rows refuse the file, so importing one file twice adds
         nothing. A taken site code is refused either way.
     dry_run : bool
@@ -367,7 +367,7 @@ def sites_geojson(
     and ``coord_source: "missing"``; ``located=True`` leaves them out).
 
     ``positions`` is the sites layer with derived positions
-    (:func:`geoservice.places.site_positions`); a site placed from the road network's
+    (:func:`geoservice.network.places.site_positions`); a site placed from the road network's
     place nodes has ``coord_source`` "schematic" or "osm" and, when schematic, the
     ``coord_note`` 示意位置. Without it the store's own coordinates are used.
 

@@ -1,0 +1,1 @@
+"""Caravan tours: requests, the planner, the solver, saved plans and exports."""

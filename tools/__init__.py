@@ -1,0 +1,1 @@
+"""Build tools of the shipped Miyun data (never imported by the service)."""
