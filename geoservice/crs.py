@@ -827,3 +827,11 @@ def residual_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLik
     if np.ndim(dist) == 0:
         return float(dist)
     return dist
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The UTM zone (WGS84) of a point as an EPSG code, e.g. ``"EPSG:32650"`` for Miyun
+    (zone 50N): the metric CRS of a district or network, as osmnx's ``projection`` picks it.
+    """
+    zone = int((lon + 180) // 6) + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"

@@ -25,7 +25,7 @@ from conftest import SMALL_OSM
 from scipy.sparse.csgraph import dijkstra
 
 from geoservice import network
-from geoservice.network import MODES, NetworkLibrary, osm
+from geoservice.network import MODES, NetworkLibrary, builder, osm
 
 DATA = Path(__file__).resolve().parent / "data"
 PYROSM_TEST = DATA / "pyrosm_test.osm.pbf"
@@ -106,8 +106,8 @@ def independent_graph(path: Path, mode: str) -> nx.DiGraph:
     for refs, tags in ways:
         one_way = tags.get("oneway") in ONEWAY or tags.get("junction") == "roundabout"
         backwards = one_way and tags.get("oneway") in REVERSED
-        allowed = network._allowed(mode, tags)
-        speed = network._speed_kmh(mode, tags)
+        allowed = builder._allowed(mode, tags)
+        speed = builder._speed_kmh(mode, tags)
         for part in parts_of(refs, nodes):
             seq = part[::-1] if backwards else part
             for a, b in itertools.pairwise(seq):

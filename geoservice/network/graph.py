@@ -1,0 +1,424 @@
+"""One travel mode's road network as arrays: the graph, its CSR matrix and exact snapping.
+
+A :class:`Network` keeps numpy arrays (nodes with their OSM ids, edges, edge geometries),
+a CSR matrix of travel times for :mod:`scipy.sparse.csgraph`, and a KD-tree of short edge
+pieces with an STRtree of whole edges for exact snapping. It is saved as one ``.npz``
+file (:meth:`Network.save`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import scipy.sparse as sp
+import shapely
+from scipy.spatial import cKDTree
+
+from geoservice.errors import NetworkError
+
+log = logging.getLogger(__name__)
+
+MODES = ("walk", "bike", "drive")
+MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
+
+#: Road classes drawn as the offline basemap, most important first.
+MAJOR_ROADS = (
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "motorway_link",
+    "trunk_link",
+    "primary_link",
+    "secondary_link",
+)
+#: Snapping cuts road segments into pieces at most this long (metres).
+_PIECE_M = 30.0
+_SNAP_K = 12
+
+
+@dataclass
+class Network:
+    """One travel mode's road graph as arrays.
+
+    Attributes
+    ----------
+    mode : str
+        ``walk``, ``bike`` or ``drive``.
+    node_xy : ndarray (N, 2)
+        Node lon/lat (WGS84).
+    node_osmid : ndarray (N,) int64
+        The OSM id of every node (for comparisons and matching with OSM data).
+    edge_u, edge_v : ndarray (E,)
+        Edge endpoints as node indices.
+    edge_length : ndarray (E,)
+        Metres along the edge.
+    edge_time : ndarray (E,)
+        Travel time in seconds.
+    edge_twin : ndarray (E,)
+        Index of the same road traversed the other way, or -1 (one-way).
+    edge_highway, edge_name : ndarray (E,) str
+        ``highway`` and ``name`` of the edge (of the first OSM way along it).
+    geom_xy, geom_offsets : ndarray
+        Edge ``i``'s lon/lat polyline is ``geom_xy[geom_offsets[i]:geom_offsets[i + 1]]``.
+    metric_crs : str
+        Local UTM CRS used for snapping distances.
+    meta : dict
+        Source, schematic flag, build time and counts (for a clipped extract also
+        ``dropped_refs`` and ``cut_ways``).
+    """
+
+    mode: str
+    node_xy: np.ndarray
+    node_osmid: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_time: np.ndarray
+    edge_twin: np.ndarray
+    edge_highway: np.ndarray
+    edge_name: np.ndarray
+    geom_xy: np.ndarray
+    geom_offsets: np.ndarray
+    metric_crs: str
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._matrix: sp.csr_matrix | None = None
+        self._csr_edge: np.ndarray | None = None
+        self._tree: shapely.STRtree | None = None
+        self._roads: dict | None = None
+        self._lines_m: np.ndarray | None = None
+        self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
+        # One network is shared by the routing, tour and coverage engines, which may build
+        # its lazy indexes from several request threads at once.
+        self._build_lock = threading.Lock()
+
+    # -- sizes --------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_xy)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_u)
+
+    @property
+    def schematic(self) -> bool:
+        return bool(self.meta.get("schematic"))
+
+    def describe(self) -> dict:
+        """JSON-ready summary (the ``network`` object of API answers)."""
+        return {
+            "mode": self.mode,
+            "mode_label": MODE_LABELS[self.mode],
+            "schematic": self.schematic,
+            "source": self.meta.get("source", ""),
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+        }
+
+    # -- routing structures -------------------------------------------------------------
+    def matrix(self) -> sp.csr_matrix:
+        """CSR matrix of travel times (parallel edges reduced to the fastest)."""
+        if self._matrix is None:
+            self._build_matrix()
+        return self._matrix
+
+    def csr_edge(self) -> np.ndarray:
+        """For every stored CSR entry, the index of the edge it stands for."""
+        if self._csr_edge is None:
+            self._build_matrix()
+        return self._csr_edge
+
+    def _build_matrix(self) -> None:
+        n = self.n_nodes
+        # Sort by (u, v, time): the first of each (u, v) run is the fastest parallel edge.
+        order = np.lexsort((self.edge_time, self.edge_v, self.edge_u))
+        u, v = self.edge_u[order], self.edge_v[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+        keep = order[first]
+        # Zero-time edges would vanish from a sparse matrix; give them a tiny cost.
+        data = np.maximum(self.edge_time[keep], 1e-6)
+        m = sp.csr_matrix((data, (self.edge_u[keep], self.edge_v[keep])), shape=(n, n))
+        m.sort_indices()
+        # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout,
+        # so the keys u·n + v are sorted too and one searchsorted finds any (u, v) slot.
+        self._csr_key = self.edge_u[keep].astype(np.int64) * n + self.edge_v[keep]
+        self._csr_edge = keep.astype(np.int64)
+        self._matrix = m
+
+    def edge_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Indices of the fastest edges a[i] → b[i] (one vectorised lookup; every pair
+        must be joined by an edge, as consecutive nodes of a shortest path are)."""
+        self.matrix()
+        keys = np.asarray(a, dtype=np.int64) * self.n_nodes + np.asarray(b, dtype=np.int64)
+        return self._csr_edge[np.searchsorted(self._csr_key, keys)]
+
+    # -- snapping -----------------------------------------------------------------------
+    def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project lon/lat to the network's metric CRS."""
+        return self._to_metric.transform(lon, lat)
+
+    def _ensure_index(self) -> None:
+        """Build the snapping indexes: short segment pieces in a KD-tree, and an STRtree of
+        whole edge lines as the exact fallback."""
+        if self._tree is not None:
+            return
+        with self._build_lock:
+            if self._tree is None:
+                self._build_index()
+
+    def _build_index(self) -> None:
+        x, y = self.to_metric(self.geom_xy[:, 0], self.geom_xy[:, 1])
+        xy = np.column_stack([x, y])
+        counts = np.diff(self.geom_offsets)
+        edge_of_vertex = np.repeat(np.arange(self.n_edges), counts)
+        self._lines_m = shapely.linestrings(xy, indices=edge_of_vertex)
+        tree = shapely.STRtree(self._lines_m)
+        # Segments between consecutive vertices of the same edge, cut into pieces of at
+        # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
+        # A two-way road is indexed once (the edge with the lower index of its twin pair):
+        # routing reaches both directions from either.
+        ids = np.arange(self.n_edges)
+        indexed = (self.edge_twin < 0) | (ids < self.edge_twin)
+        same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
+        a, b = xy[:-1][same], xy[1:][same]
+        seg_edge = edge_of_vertex[:-1][same]
+        seg_len = np.hypot(*(b - a).T)
+        start_in_edge = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
+        first = np.concatenate([[True], seg_edge[1:] != seg_edge[:-1]])
+        # Distance along the edge at each segment start: cumulative length minus the
+        # cumulative length at the edge's first segment.
+        edge_start = np.maximum.accumulate(np.where(first, start_in_edge, 0.0))
+        along0 = start_in_edge - edge_start
+        pieces = np.maximum(1, np.ceil(seg_len / _PIECE_M).astype(np.int64))
+        rep = np.repeat(np.arange(len(a)), pieces)
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        t0 = k / pieces[rep]
+        t1 = (k + 1) / pieces[rep]
+        d = b[rep] - a[rep]
+        self._pa = a[rep] + d * t0[:, None]
+        self._pb = a[rep] + d * t1[:, None]
+        self._p_edge = seg_edge[rep]
+        self._p_along = along0[rep] + seg_len[rep] * t0
+        self._edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
+        self._half = float(np.hypot(*(self._pb - self._pa).T).max() / 2) if len(rep) else 0.0
+        self._kd = cKDTree((self._pa + self._pb) / 2)
+        self._tree = tree  # last: a non-None tree means the whole index is built
+
+    def snap(self, lon: np.ndarray, lat: np.ndarray, *, with_points: bool = True) -> Snap:
+        """Snap points to their nearest edge (exact, vectorised).
+
+        The ``_SNAP_K`` nearest short segment pieces (KD-tree on their midpoints) are
+        measured exactly; the answer is provably the nearest when it is closer than the
+        farthest of those midpoints minus half a piece. The few points where that bound
+        fails are snapped with an STRtree over whole edges instead.
+
+        ``with_points=False`` skips computing the snapped coordinates (batch work).
+
+        Returns
+        -------
+        Snap
+            Edge index, fraction along it (0 at ``edge_u``), distance in metres, and the
+            snapped lon/lat.
+        """
+        self._ensure_index()
+        lon = np.atleast_1d(np.asarray(lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(lat, dtype=float))
+        x, y = self.to_metric(lon, lat)
+        p = np.column_stack([x, y])
+        k = min(_SNAP_K, len(self._pa))
+        dk, ik = self._kd.query(p, k=k)
+        dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
+        a, b = self._pa[ik], self._pb[ik]
+        ab = b - a
+        denom = np.einsum("ijk,ijk->ij", ab, ab)
+        t = np.einsum("ijk,ijk->ij", p[:, None, :] - a, ab) / np.where(denom > 0, denom, 1)
+        t = np.clip(t, 0.0, 1.0)
+        near = a + ab * t[..., None]
+        dist = np.hypot(*(p[:, None, :] - near).transpose(2, 0, 1))
+        j = np.argmin(dist, axis=1)
+        rows = np.arange(len(p))
+        best = ik[rows, j]
+        d = dist[rows, j]
+        edge = self._p_edge[best]
+        along = self._p_along[best] + np.sqrt(denom[rows, j]) * t[rows, j]
+        total = self._edge_len_m[edge]
+        frac = np.clip(np.where(total > 0, along / np.where(total > 0, total, 1), 0.0), 0, 1)
+        unsure = np.flatnonzero(d > dk[:, -1] - self._half) if k == _SNAP_K else np.arange(len(p))
+        if len(unsure):
+            pts = shapely.points(p[unsure])
+            (qi, ei), exact = self._tree.query_nearest(pts, return_distance=True, all_matches=False)
+            edge[unsure[qi]] = ei
+            d[unsure[qi]] = exact
+            lines = self._lines_m[edge[unsure]]
+            total_u = shapely.length(lines)
+            along_u = shapely.line_locate_point(lines, pts)
+            frac[unsure] = np.clip(along_u / np.where(total_u > 0, total_u, 1), 0, 1)
+        snapped = _interpolate(self, edge, frac) if with_points else np.full((len(edge), 2), np.nan)
+        return Snap(edge=edge, frac=frac, distance_m=d, lon=snapped[:, 0], lat=snapped[:, 1])
+
+    def edge_coords(self, i: int) -> np.ndarray:
+        """Lon/lat polyline of edge ``i``."""
+        return self.geom_xy[self.geom_offsets[i] : self.geom_offsets[i + 1]]
+
+    # -- display ------------------------------------------------------------------------
+    def major_roads(self, tolerance_m: float = 8.0) -> dict:
+        """Major roads (tertiary and above) as a light GeoJSON FeatureCollection, one
+        simplified MultiLineString per road class, for drawing a basemap offline.
+
+        Each two-way road is drawn once; vertices closer than ``tolerance_m`` to the line
+        are dropped and coordinates rounded to 1e-5° (≈1 m).
+        """
+        if self._roads is not None:
+            return self._roads
+        ids = np.arange(self.n_edges)
+        once = (self.edge_twin < 0) | (ids < self.edge_twin)
+        features = []
+        tol = tolerance_m / 111_000  # degrees; fine at Miyun's latitude for display
+        for cls in MAJOR_ROADS:
+            edges = np.flatnonzero(once & (self.edge_highway == cls))
+            if not len(edges):
+                continue
+            lines = [
+                np.round(
+                    shapely.get_coordinates(
+                        shapely.simplify(shapely.linestrings(self.edge_coords(int(e))), tol)
+                    ),
+                    5,
+                ).tolist()
+                for e in edges
+            ]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"highway": cls},
+                    "geometry": {"type": "MultiLineString", "coordinates": lines},
+                }
+            )
+        self._roads = {
+            "type": "FeatureCollection",
+            "schematic": self.schematic,
+            "features": features,
+        }
+        return self._roads
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """Write the arrays and metadata to one ``.npz`` file (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(path)
+        np.savez(
+            tmp,
+            node_xy=self.node_xy,
+            node_osmid=self.node_osmid,
+            edge_u=self.edge_u,
+            edge_v=self.edge_v,
+            edge_length=self.edge_length,
+            edge_time=self.edge_time,
+            edge_twin=self.edge_twin,
+            edge_highway=self.edge_highway,
+            edge_name=self.edge_name,
+            geom_xy=self.geom_xy,
+            geom_offsets=self.geom_offsets,
+            meta=np.array(json.dumps({**self.meta, "mode": self.mode, "crs": self.metric_crs})),
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Network:
+        """Read a network written by :meth:`save`; raise :class:`NetworkError` if unusable."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
+        except Exception as exc:  # zipfile, ValueError, KeyError, OSError...
+            msg = f"network cache {path} is unreadable: {exc}"
+            raise NetworkError(msg) from exc
+        mode, crs = meta.pop("mode", None), meta.pop("crs", None)
+        if mode not in MODES or not crs:
+            msg = f"network cache {path} has no valid mode/crs"
+            raise NetworkError(msg)
+        try:
+            net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
+        except TypeError as exc:  # arrays missing or unknown: another build version
+            msg = f"network cache {path} has unexpected arrays: {exc}"
+            raise NetworkError(msg) from exc
+        net._validate()
+        return net
+
+    def _validate(self) -> None:
+        n, e = self.n_nodes, self.n_edges
+        ok = (
+            self.node_xy.shape == (n, 2)
+            and len(self.node_osmid) == n
+            and all(len(a) == e for a in (self.edge_v, self.edge_length, self.edge_time))
+            and len(self.geom_offsets) == e + 1
+            and (e == 0 or (self.edge_u.max() < n and self.edge_v.max() < n))
+            and self.geom_offsets[-1] == len(self.geom_xy)
+        )
+        if not ok:
+            msg = "network arrays are inconsistent (corrupt cache?)"
+            raise NetworkError(msg)
+
+
+@dataclass
+class Snap:
+    """Points snapped onto network edges."""
+
+    edge: np.ndarray
+    frac: np.ndarray
+    distance_m: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _cumlen(coords: np.ndarray) -> np.ndarray:
+    """Cumulative planar length along a lon/lat polyline (longitude scaled by cos φ)."""
+    scaled = coords * [math.cos(math.radians(coords[0, 1])), 1.0]
+    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(scaled, axis=0).T))])
+
+
+def _point_at(coords: np.ndarray, cum: np.ndarray, frac: float) -> tuple[np.ndarray, int]:
+    """The point at ``frac`` of the length, and the index of the segment it lies on."""
+    target = frac * cum[-1]
+    j = int(np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(cum) - 2))
+    seg = cum[j + 1] - cum[j]
+    t = 0.0 if seg == 0 else (target - cum[j]) / seg
+    return coords[j] + t * (coords[j + 1] - coords[j]), j
+
+
+def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
+    """The part of a polyline between fractions ``f0 <= f1`` of its length."""
+    cum = _cumlen(coords)
+    p0, j0 = _point_at(coords, cum, f0)
+    p1, j1 = _point_at(coords, cum, f1)
+    return np.vstack([p0, coords[j0 + 1 : j1 + 1], p1])
+
+
+def _interpolate(net: Network, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """Lon/lat at fraction ``frac`` (by length) along each edge's polyline."""
+    out = np.empty((len(edge), 2))
+    for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
+        coords = net.edge_coords(e)
+        out[i] = _point_at(coords, _cumlen(coords), f)[0]
+    return out
+
+
+def tmp_name(path: Path) -> Path:
+    """A temporary file beside ``path``, unique per writer: two threads or processes
+    building the same cache at once (the routing and the coverage engine on a cold cache)
+    each write their own and the last rename wins, with the same content."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")

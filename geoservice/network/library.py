@@ -1,0 +1,338 @@
+"""The networks a service uses: the active source file, its per-mode caches, imports.
+
+Built networks and the source's ``place=*`` table are cached as ``.npz`` files keyed by
+the source's SHA-256 and the build version; a missing or corrupt cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import shapely
+
+from geoservice.errors import NetworkError
+from geoservice.model import CRS_STORAGE
+from geoservice.network import osm
+from geoservice.network.builder import BUILD_VERSION, build, build_from_osm, graph_xy
+from geoservice.network.graph import MODES, Network, tmp_name
+
+log = logging.getLogger(__name__)
+
+# -- sources and caching --------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (the cache key of networks built from it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_path(cache_dir: Path, source: Path, mode: str, digest: str | None = None) -> Path:
+    """Where the network of ``mode`` (or the ``places`` table) built from ``source`` is
+    cached."""
+    digest = digest or file_digest(source)
+    return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}.npz"
+
+
+def save_places(places: pd.DataFrame, path: Path, meta: dict) -> None:
+    """Write a places table (:func:`osm.places_frame`) and its metadata to ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_name(path)
+    arrays = {
+        c: places[c].to_numpy(dtype=str if c not in ("osmid", "lon", "lat") else None)
+        for c in osm.PLACE_COLUMNS
+    }
+    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(path)
+
+
+def load_places(path: Path) -> tuple[pd.DataFrame, dict]:
+    """Read a table written by :func:`save_places`; raise :class:`NetworkError` if unusable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            frame = osm.places_frame(
+                [dict(zip(osm.PLACE_COLUMNS, row, strict=True))
+                 for row in zip(*(z[c].tolist() for c in osm.PLACE_COLUMNS), strict=True)]
+            )  # fmt: skip
+    except Exception as exc:  # zipfile, ValueError, KeyError, OSError...
+        msg = f"places cache {path} is unreadable: {exc}"
+        raise NetworkError(msg) from exc
+    return frame, meta
+
+
+@dataclass
+class Built:
+    """Everything built from one source file: the networks, its places, what was cut."""
+
+    networks: dict[str, Network]
+    places: pd.DataFrame
+    meta: dict
+
+
+def _effective_clip(
+    clip: shapely.Geometry | None, xy: np.ndarray
+) -> tuple[shapely.Geometry | None, bool]:
+    """The clip to apply, and whether the source lies wholly outside it (kept whole)."""
+    if clip is None or not len(xy):
+        return None, False
+    if not shapely.contains_xy(clip, xy[:, 0], xy[:, 1]).any():
+        return None, True  # an extract from elsewhere: keep it whole
+    return clip, False
+
+
+def build_source(
+    source: Path,
+    modes: tuple[str, ...] = MODES,
+    *,
+    clip: shapely.Geometry | None = None,
+    label: str | None = None,
+) -> Built:
+    """Read ``source`` once and build the networks of ``modes`` (none: only the places)
+    and its places table.
+
+    OSM files go through :func:`osm.read_osm` and :func:`build_from_osm`; GraphML files
+    through osmnx and :func:`build`. ``clip`` is applied only when the source touches it.
+    """
+    source = Path(source)
+    label = label or source.name
+    if osm.source_kind(source) == "graphml":
+        G = osm.read_graph(source, name=label)
+        xs, ys = graph_xy(G)
+        clip, outside = _effective_clip(clip, np.column_stack([xs, ys]))
+        nets = {m: build(G, m, source=label, clip=clip) for m in modes}
+        places = osm.places_frame([])
+        meta = {"source": label, "schematic": False}
+    else:
+        data = osm.read_osm(source, name=label)
+        clip, outside = _effective_clip(clip, data.node_xy)
+        nets = build_from_osm(data, modes, source=label, clip=clip)
+        places = data.places
+        if clip is not None and len(places):
+            places = places[shapely.contains_xy(clip, places["lon"], places["lat"])]
+            places = places.reset_index(drop=True)
+        meta = {"source": label, "schematic": data.schematic} | data.report()
+        meta["places"] = len(places)
+    for net in nets.values():
+        net.meta["outside_district"] = outside
+    meta["outside_district"] = outside
+    return Built(nets, places, meta)
+
+
+def load_networks(
+    source: Path,
+    cache_dir: Path,
+    *,
+    modes: tuple[str, ...] = MODES,
+    clip: shapely.Geometry | None = None,
+) -> dict[str, Network]:
+    """Networks for ``modes`` built from ``source``, from the cache when it is valid.
+
+    A missing, stale or corrupt cache file is rebuilt (and logged), never fatal. A build
+    also caches the source's places table.
+    """
+    source = Path(source)
+    digest = file_digest(source)
+    out: dict[str, Network] = {}
+    missing = []
+    for mode in modes:
+        path = cache_path(cache_dir, source, mode, digest)
+        if path.exists():
+            try:
+                out[mode] = Network.load(path)
+                continue
+            except NetworkError as exc:
+                log.warning("%s; rebuilding", exc)
+        missing.append(mode)
+    if missing:
+        log.info("building %s network(s) from %s", ", ".join(missing), source.name)
+        built = build_source(source, tuple(missing), clip=clip)
+        _save(built, cache_dir, source, digest)
+        out.update(built.networks)
+    return {m: out[m] for m in modes}
+
+
+def _save(built: Built, cache_dir: Path, source: Path, digest: str) -> None:
+    for mode, net in built.networks.items():
+        net.save(cache_path(cache_dir, source, mode, digest))
+    save_places(built.places, cache_path(cache_dir, source, "places", digest), built.meta)
+
+
+class NetworkLibrary:
+    """The road networks a service uses: the active source, its per-mode caches, imports.
+
+    Layout of ``directory`` (the Flask instance's ``networks/`` folder)::
+
+        active.json        {"source": "<file name in sources/>"}; absent → the default
+        sources/           imported or downloaded extracts
+        cache/             built networks and place tables,
+                           ``<digest>-v<version>-<mode|places>.npz``
+
+    Parameters
+    ----------
+    directory : Path
+        Where imports and caches live (created on demand).
+    default_source : Path
+        The shipped network (the schematic Miyun network).
+    clip : shapely geometry, optional
+        District polygon (WGS84). Extracts that reach beyond it are clipped to it
+        (buffered by ~1 km so border roads stay whole); extracts that do not touch it at all
+        are kept whole and flagged.
+    """
+
+    def __init__(
+        self, directory: Path, default_source: Path, clip: shapely.Geometry | None = None
+    ) -> None:
+        self.directory = Path(directory)
+        self.default_source = Path(default_source)
+        self.clip = None if clip is None else shapely.buffer(clip, 0.01)
+        self._places: tuple[str, gpd.GeoDataFrame] | None = None  # (token, table)
+        # The loaded networks of the active source, shared by every engine: (token, nets).
+        self._nets: tuple[str, dict[str, Network]] | None = None
+        self._nets_lock = threading.Lock()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.directory / "cache"
+
+    def active_source(self) -> Path:
+        """The file the networks are built from."""
+        try:
+            name = json.loads((self.directory / "active.json").read_text())["source"]
+        except (OSError, ValueError, KeyError):
+            return self.default_source
+        path = self.directory / "sources" / name
+        return path if path.is_file() else self.default_source
+
+    def token(self) -> str:
+        """Changes whenever the active source changes (for reloading)."""
+        src = self.active_source()
+        try:
+            st = src.stat()
+        except OSError as exc:
+            msg = f"road network file is missing: {src}"
+            raise NetworkError(msg) from exc
+        return f"{src}:{st.st_mtime_ns}:{st.st_size}"
+
+    def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:
+        """Networks of the active source (from the cache when valid).
+
+        The same :class:`Network` objects are handed to every caller until the active
+        source changes, so the routing, tour and coverage engines share one copy in memory.
+        """
+        token = self.token()
+        with self._nets_lock:
+            held = self._nets[1] if self._nets is not None and self._nets[0] == token else {}
+            missing = tuple(m for m in modes if m not in held)
+            if missing:
+                source = self.active_source()
+                held = held | load_networks(
+                    source, self.cache_dir, modes=missing, clip=self._clip_for(source)
+                )
+                self._nets = (token, held)
+        return {m: held[m] for m in modes}
+
+    def places(self) -> gpd.GeoDataFrame:
+        """The ``place=*`` nodes (villages, neighbourhoods …) of the active source.
+
+        Returns
+        -------
+        GeoDataFrame
+            Columns of :func:`osm.places_frame` with point geometry (WGS84); empty for a
+            GraphML or downloaded network. ``attrs`` holds ``source`` and ``schematic``.
+            Clipped to the district like the networks. Cached beside the networks (and in
+            memory until the active source changes); a copy is returned.
+        """
+        token = self.token()
+        if self._places is not None and self._places[0] == token:
+            return self._places[1].copy()
+        source = self.active_source()
+        digest = file_digest(source)
+        path = cache_path(self.cache_dir, source, "places", digest)
+        try:
+            frame, meta = load_places(path)
+        except NetworkError as exc:
+            if path.exists():
+                log.warning("%s; rebuilding", exc)
+            built = build_source(source, (), clip=self._clip_for(source))  # places only
+            _save(built, self.cache_dir, source, digest)
+            frame, meta = built.places, built.meta
+        gdf = gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=CRS_STORAGE
+        )
+        gdf.attrs.update(source=meta.get("source", source.name), schematic=meta.get("schematic"))
+        self._places = (token, gdf)
+        return gdf.copy()
+
+    def _clip_for(self, source: Path) -> shapely.Geometry | None:
+        if self.clip is None or source == self.default_source:
+            return None
+        return self.clip
+
+    def import_file(self, path: Path) -> dict[str, Network]:
+        """Build every mode from ``path`` and, if that works, make it the active source.
+
+        All or nothing: a file that cannot be read or has no roads for some mode leaves
+        the active network unchanged. The networks' ``meta`` says how many node references
+        a clipped extract lacked (``dropped_refs``) and how many ways were cut there.
+        """
+        path = Path(path)
+        osm.source_kind(path)  # clear error for an unsupported extension
+        sources = self.directory / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        target = sources / path.name
+        # The temporary copy keeps the real suffix: the reader picks the format by it.
+        tmp = sources / f".tmp-{path.name}"
+        shutil.copyfile(path, tmp)
+        try:
+            built = build_source(tmp, clip=self.clip, label=target.name)
+            _save(built, self.cache_dir, tmp, file_digest(tmp))
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._activate(tmp, target)
+        return built.networks
+
+    def fetch(self, place: str, timeout: float = 20.0) -> dict[str, Network]:
+        """Download ``place`` with osmnx, save it as GraphML and make it active."""
+        G = osm.fetch_graph(place, timeout=timeout)
+        sources = self.directory / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^\w.-]+", "_", place).strip("_") or "place"
+        target = sources / f"{safe}.graphml"
+        tmp = sources / f".tmp-{safe}.graphml"
+        ox.save_graphml(G, tmp)
+        try:
+            built = build_source(tmp, clip=self.clip, label=target.name)
+            _save(built, self.cache_dir, tmp, file_digest(tmp))
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        self._activate(tmp, target)
+        return built.networks
+
+    def _activate(self, tmp: Path, target: Path) -> None:
+        tmp.replace(target)
+        active = self.directory / "active.json"
+        tmp_active = active.with_name(".active.json.tmp")
+        tmp_active.write_text(json.dumps({"source": target.name}))
+        tmp_active.replace(active)
+
+    def reset(self) -> None:
+        """Go back to the shipped default network."""
+        (self.directory / "active.json").unlink(missing_ok=True)
