@@ -34,6 +34,7 @@ from pyproj import Transformer
 from geoservice.model import CRS_METRIC, CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.store import Store
+from geoservice.store.towns import Towns
 
 #: Label of a position taken from the schematic network.
 SCHEMATIC_LABEL = "示意位置"
@@ -51,7 +52,6 @@ PLACE_PREFERENCE = {
         "isolated_dwelling", "town",
     ),
 }  # fmt: skip
-_TOWN_SUFFIXES = ("街道办事处", "街道", "地区", "镇", "乡")
 _SPLIT = re.compile(r"[,;，；、/]")
 
 
@@ -192,25 +192,14 @@ def _best(places: pd.DataFrame, cands: list[int], kind: str, used: set[int]) -> 
     return min(free, key=rank)
 
 
-def _short(name: str) -> str:
-    for suffix in _TOWN_SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name.removesuffix(suffix)
-    return name
-
-
 def _place_towns(places: pd.DataFrame, towns: gpd.GeoDataFrame) -> list[str]:
     """The town code of every place: named in its tags, else of the nearest town seat."""
-    names: dict[str, str] = {}
-    for code, name in zip(towns["code"], towns["name"], strict=True):
-        names[name] = code
-        names.setdefault(_short(name), code)
+    resolver = Towns.from_frame(towns)
     out = []
     for text in places["town"]:
         code = ""
         for token in _SPLIT.split(text or ""):
-            token = token.strip()
-            code = names.get(token) or names.get(_short(token), "")
+            code = resolver.resolve(token) or ""
             if code:
                 break
         out.append(code)

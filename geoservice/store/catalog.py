@@ -24,6 +24,7 @@ from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import EDITABLE_LAYERS, Store
 from geoservice.store import tables as _io
 from geoservice.store import validate as _validate
+from geoservice.store.towns import Towns
 
 MODES = ("append", "upsert", "replace")
 _ID_PREFIX = {
@@ -325,7 +326,7 @@ def stations_geojson(
     gdf = filter_layer(
         store.stations(),
         kinds=_params.names(kind, "kind", STATION_KINDS),
-        towns=_params.names(town, "town", names),
+        towns=Towns.from_frame(store.read("towns")).codes(town),
         amenities=_params.names(amenity, "amenity", AMENITIES),
     )
     at = _hours.as_local(at)
@@ -380,7 +381,7 @@ def sites_geojson(
     gdf = filter_layer(
         store.sites() if positions is None else positions,
         kinds=_params.names(kind, "kind", SITE_KINDS),
-        towns=_params.names(town, "town", names),
+        towns=Towns.from_frame(store.read("towns")).codes(town),
     )
     if located:
         gdf = gdf.loc[gdf.geometry.notna()]

@@ -46,6 +46,7 @@ from geoservice.model import (
 )
 from geoservice.store import normalize
 from geoservice.store.tables import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
+from geoservice.store.towns import Towns
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 #: 统计用区划代码: the NBS statistical division code of a village or community.
@@ -460,25 +461,20 @@ def _parse_source(v: object) -> str:
 
 def _town_codes(table: Table, out: _Collector, towns: pd.DataFrame | None) -> list[str]:
     n = len(table.frame)
-    known = dict(zip(towns["name"], towns["code"], strict=True)) if towns is not None else {}
-    codes = set(known.values())
+    resolver = Towns.from_frame(towns) if towns is not None else None
     result = [""] * n
     if "town_code" in table.frame:
         for i, v in enumerate(table.frame["town_code"]):
             s = _text(v)
-            if s and codes and s not in codes:
+            if s and resolver is not None and len(resolver) and s not in resolver.by_code:
                 out.add(i, "town_code", f"未知乡镇代码 / unknown town code {excerpt(s)}")
             result[i] = s
     if "town" in table.frame:
-        short = {
-            k.removesuffix("镇").removesuffix("街道").removesuffix("地区"): c
-            for k, c in known.items()
-        }
         for i, v in enumerate(table.frame["town"]):
             s = _text(v)
             if not s or result[i]:
                 continue
-            code = known.get(s) or short.get(s)
+            code = resolver.resolve(s) if resolver is not None else None
             if code is None:
                 out.add(i, "town", f"未知街道/乡镇 / unknown town {excerpt(s)}")
             else:

@@ -46,6 +46,7 @@ from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary, places
 from geoservice.store import Store
+from geoservice.store.towns import Towns
 from geoservice.tours import routing, vrp
 from geoservice.tours.saved import TourStore
 
@@ -74,7 +75,6 @@ SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
 _ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
 
-_SUFFIXES = ("街道", "地区", "镇", "乡")
 _LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
 _WEEKDAYS = "一二三四五六日"
 #: Reasons a stop is left out of a plan (code → "中文 / English").
@@ -271,19 +271,6 @@ def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict
     return out
 
 
-def _town_lookup(store: Store) -> dict[str, str]:
-    """Town code, full name and short name (鼓楼街道 → 鼓楼) → town code."""
-    towns = store.read("towns")
-    out: dict[str, str] = {}
-    for code, name in zip(towns["code"], towns["name"], strict=True):
-        out[code] = code
-        out[name] = code
-        for suffix in _SUFFIXES:
-            if name.endswith(suffix) and len(name) > len(suffix):
-                out.setdefault(name[: -len(suffix)], code)
-    return out
-
-
 def parse_request(body: object, store: Store, library: NetworkLibrary | None = None) -> TourRequest:
     """Validate a tour request against the store.
 
@@ -324,7 +311,7 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     body = params.require_object(body)
     catalogue = _catalogue(store, library)
     by_id = {rid: i for i, rid in enumerate(catalogue["id"])}
-    towns = _town_lookup(store)
+    towns = Towns.from_frame(store.read("towns"))
 
     days = params.integer(body.get("days"), "days", 1, MAX_DAYS, default=1)
     start_date = params.day(body.get("start_date"), "start_date")
@@ -348,8 +335,9 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
         err = ParameterError("stops", "缺少参数 stops（要走访的站点）", "stops is required")
         raise err
     kinds = [t for t in tokens if t in SITE_KINDS or t in STATION_KINDS]
-    town_codes = [towns[t] for t in tokens if t not in kinds and t in towns]
-    ids = [t for t in tokens if t not in kinds and t not in towns]
+    town_of = {t: towns.resolve(t) for t in tokens if t not in kinds}
+    town_codes = [c for c in town_of.values() if c]
+    ids = [t for t in tokens if t not in kinds and not town_of.get(t)]
     unknown = [i for i in ids if i not in by_id]
     if unknown:
         listed = [{"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
