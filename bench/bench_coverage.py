@@ -52,7 +52,7 @@ from _common import load_average, networkx_graph
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geoservice import coverage
-from geoservice.coverage import CoverageEngine, CoverageQuery, _multi_source, publish, siting
+from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore
@@ -115,7 +115,7 @@ def bench_kernel() -> None:
     with Timer() as t:
         state = coverage.warm_kernel()
     # Baseline: the same kernel compiled from scratch (no disk cache).
-    fresh = numba.njit(nogil=True)(coverage._second_label_py)
+    fresh = numba.njit(nogil=True)(paths._second_label_py)
     one, ids = np.ones(2), np.arange(2, dtype=np.int64)
     with Timer() as c:
         fresh(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
@@ -159,7 +159,7 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
         _, r, g, d, _ = engine._sources(query, cache)
         roads = cache.roads
         with Timer() as sp_t:
-            _multi_source(roads.rev_time, roads, r, g, d / 1.25, roads.tf, roads.tb)
+            paths.multi_source(roads.rev_time, roads, r, g, d / 1.25, roads.tf, roads.tb)
         G = networkx_graph(net)
         sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
         total, graph_time, _ = _osmnx_recipe(

@@ -15,7 +15,7 @@ from conftest import assert_refused, stations_frame
 
 from geoservice import coverage
 from geoservice import hours as _hours
-from geoservice.coverage import CoverageEngine, CoverageQuery
+from geoservice.coverage import CoverageEngine, CoverageQuery, tiles
 from geoservice.model import CRS_STORAGE
 from geoservice.network import Network
 
@@ -195,7 +195,7 @@ def test_hand_made_gaps_and_areas(toy):
     pieces = [((0, 0), (950, 0)), ((1780, 0), (3000, 0)), ((0, 0), (0, -500)),
               ((2000, 0), (2000, -220))]  # fmt: skip
     expected = shapely.union_all(
-        [shapely.buffer(shapely.LineString(p), 50, quad_segs=coverage._QUAD_SEGS) for p in pieces]
+        [shapely.buffer(shapely.LineString(p), 50, quad_segs=tiles._QUAD_SEGS) for p in pieces]
     )
     assert cov.areas[0].area == pytest.approx(expected.area, rel=2e-3)
     layers = cov.layers()

@@ -38,15 +38,11 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geoservice import params
-from geoservice.coverage import (
-    ACCESS_SPEED_MS,
-    DEFAULT_MINUTES,
-    CoverageEngine,
-    CoverageQuery,
-    _cost_at,
-    _ModeCache,
-)
+from geoservice.coverage.engine import CoverageEngine, ModeCache
+from geoservice.coverage.envelope import cost_at
+from geoservice.coverage.query import DEFAULT_MINUTES, CoverageQuery
 from geoservice.errors import ParameterError
+from geoservice.nearest import ACCESS_SPEED_MS
 
 __all__ = [
     "CANDIDATE_SPACING_M",
@@ -305,7 +301,7 @@ def covered_weight(cover: sp.csr_matrix, weight: np.ndarray, chosen: np.ndarray)
 # -- candidates and demand --------------------------------------------------------------------
 
 
-def _candidates(engine: CoverageEngine, cache: _ModeCache) -> np.ndarray:
+def _candidates(engine: CoverageEngine, cache: ModeCache) -> np.ndarray:
     """Nodes on people roads, at least `CANDIDATE_SPACING_M` apart, junctions first."""
     hit = cache.extras.get("candidates")
     if hit is not None and hit[0] == cache.places_key:
@@ -416,7 +412,7 @@ def suggest(engine: CoverageEngine, query: SitingQuery | Mapping[str, object]) -
         return _suggest(engine, cache, query, base)
 
 
-def _suggest(engine: CoverageEngine, cache: _ModeCache, query: SitingQuery, base) -> Siting:
+def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base) -> Siting:
     cq = query.coverage
     roads, places = cache.roads, cache.places
     net = engine.networks[cq.mode]
@@ -438,9 +434,7 @@ def _suggest(engine: CoverageEngine, cache: _ModeCache, query: SitingQuery, base
     d_access = np.zeros(len(d_r))
     vil = places.villages
     if len(vil):
-        t, _ = _cost_at(
-            roads, _base_field(engine, cache, cq), places.village_road, places.village_g
-        )
+        t, _ = cost_at(roads, _base_field(engine, cache, cq), places.village_road, places.village_g)
         v_out = np.flatnonzero(~((t + places.village_access_s) <= tau))
     else:
         v_out = np.empty(0, dtype=np.int64)
@@ -526,13 +520,13 @@ def _suggest(engine: CoverageEngine, cache: _ModeCache, query: SitingQuery, base
     )
 
 
-def _base_field(engine: CoverageEngine, cache: _ModeCache, cq: CoverageQuery):
+def _base_field(engine: CoverageEngine, cache: ModeCache, cq: CoverageQuery):
     """The counted stations' time field (for the villages' times)."""
     _, r, g, d, _ = engine._sources(cq, cache)
     return engine._field(cache, r, g, d / ACCESS_SPEED_MS, second_limit=None)
 
 
-def _node_towns(cache: _ModeCache, nodes: np.ndarray) -> np.ndarray:
+def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
     roads, places = cache.roads, cache.places
     out = np.full(len(nodes), places.unassigned, dtype=np.int64)
     for i, node in enumerate(nodes.tolist()):

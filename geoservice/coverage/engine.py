@@ -1,0 +1,406 @@
+"""The coverage engine: one network per mode, the stations of a store, cached tables.
+
+Everything that does not depend on the station set (road tables, matrices, towns,
+settlement mask, cluster buffers) is cached per network (:class:`ModeCache`), so
+recomputing after one station edit costs a Dijkstra, the envelope and the changed cells'
+polygons. :class:`CoverageProvider` hands out the engine of the active network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoservice import hours as _hours
+from geoservice.coverage.envelope import cost_at, envelope, envelope_again
+from geoservice.coverage.figures import figures, notices
+from geoservice.coverage.paths import Field, multi_source, second_label, source_arcs
+from geoservice.coverage.places import build_places
+from geoservice.coverage.query import ACFTU_RADIUS_M, BUFFER_M, CoverageQuery
+from geoservice.coverage.result import Coverage, gc_paused
+from geoservice.coverage.roads import Roads
+from geoservice.coverage.tiles import (
+    Areas,
+    clusters,
+    fill_areas,
+    get_tiling,
+    thread_pool,
+    tiled_areas,
+    whole_cells,
+)
+from geoservice.errors import ParameterError
+from geoservice.model import AMENITIES
+from geoservice.nearest import ACCESS_SPEED_MS, MAX_SNAP_M
+from geoservice.network import MODES, Network, NetworkLibrary, places
+from geoservice.store import Store
+
+if TYPE_CHECKING:
+    from geoservice.coverage.places import Places
+    from geoservice.coverage.tiles import Tiling
+
+
+@dataclass
+class ModeCache:
+    """Everything about one mode that does not depend on the stations: the road tables,
+    places, clusters and tilings, and the last envelope of each kind."""
+
+    mode: str
+    roads: Roads
+    places: Places | None = None
+    places_key: str = ""
+    cluster: np.ndarray | None = None  # (R,) cluster of each road
+    cluster_town: np.ndarray | None = None  # (F,) town of each cluster
+    cluster_order: np.ndarray | None = None  # (R,) roads ordered by cluster
+    cluster_start: np.ndarray | None = None  # (F + 1,) each cluster's run in cluster_order
+    tilings: dict[float, Tiling] = field(default_factory=dict)  # by buffer (m)
+    envelopes: dict[tuple, tuple] = field(default_factory=dict)  # the last of each kind
+    extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
+
+
+# -- stations ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stations:
+    """The stations of one store revision as arrays."""
+
+    frame: pd.DataFrame  # id, name, kind, lon, lat, opening_hours, source, town_code
+    amenity: np.ndarray  # (S, A) bool
+    snaps: dict = field(default_factory=dict)  # mode → (road, g, snap_m)
+
+    @classmethod
+    def build(cls, gdf: gpd.GeoDataFrame) -> _Stations:
+        gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
+        keys = list(AMENITIES)
+        amenity = np.zeros((len(gdf), len(keys)), dtype=bool)
+        for i, text in enumerate(gdf["amenities"].astype(str)):
+            for a in text.split(";"):
+                if a in AMENITIES:
+                    amenity[i, keys.index(a)] = True
+        frame = pd.DataFrame(
+            {
+                c: gdf[c].to_numpy()
+                for c in (
+                    "id",
+                    "name",
+                    "kind",
+                    "lon",
+                    "lat",
+                    "opening_hours",
+                    "source",
+                    "town_code",
+                )
+            }
+        )
+        return cls(frame=frame, amenity=amenity)
+
+    def mask(self, query: CoverageQuery) -> np.ndarray:
+        """Stations matching the query's kind, amenities and (when given) open time."""
+        f = self.frame
+        mask = f["kind"].isin(query.kinds).to_numpy().copy()
+        if query.amenities:
+            cols = [list(AMENITIES).index(a) for a in query.amenities]
+            mask &= self.amenity[:, cols].all(axis=1)
+        if query.at is not None and mask.any():
+            mask &= _hours.open_mask(f["opening_hours"].tolist(), query.at, on_error="closed")
+        return mask
+
+    def snap(
+        self, mode: str, net: Network, roads: Roads
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        hit = self.snaps.get(mode)
+        if hit is None:
+            if len(self.frame):
+                s = net.snap(
+                    self.frame["lon"].to_numpy(float),
+                    self.frame["lat"].to_numpy(float),
+                    with_points=False,
+                )
+                r, g = roads.on_road(s.edge, s.frac)
+                hit = (r, g, s.distance_m)
+            else:
+                hit = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
+            self.snaps[mode] = hit
+        return hit
+
+
+class CoverageEngine:
+    """Coverage over one network per mode, for the stations of a store.
+
+    Parameters
+    ----------
+    networks : dict
+        Mode → :class:`~geoservice.network.Network`.
+    store : Store
+        Stations, sites and towns. When its revision changes the stations are re-read on
+        the next computation; static tables are kept.
+    library : NetworkLibrary, optional
+        Passed to the site-position source.
+    """
+
+    def __init__(
+        self, networks: dict[str, Network], store: Store, library: NetworkLibrary | None = None
+    ) -> None:
+        self.networks = networks
+        self.store = store
+        self.library = library
+        self._lock = threading.RLock()
+        self._modes: dict[str, ModeCache] = {}
+        self._revision: str | None = None
+        self._stations: _Stations | None = None
+        self._sites: gpd.GeoDataFrame | None = None
+        self._sites_key = ""
+        self._towns: gpd.GeoDataFrame | None = None
+
+    # -- state ----------------------------------------------------------------------------
+    def network(self, mode: str) -> Network:
+        if mode not in self.networks:
+            known = ", ".join(m for m in MODES if m in self.networks)
+            name = "mode"
+            raise ParameterError(
+                name, f"没有 {mode} 路网；可用：{known}", f"no {mode} network; available: {known}"
+            )
+        return self.networks[mode]
+
+    def _refresh(self) -> None:
+        revision = self.store.revision()
+        if revision == self._revision:
+            return
+        stations, sites, towns = (self.store.read(x) for x in ("stations", "sites", "towns"))
+        stations = _Stations.build(stations)
+        old = self._stations
+        if old is not None and _same_positions(old.frame, stations.frame):
+            stations.snaps = old.snaps  # hours or names changed: positions still valid
+        # Sites are matched to places again only when they or the towns changed (a station
+        # edit changes the store's revision too).
+        key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
+        if key != self._sites_key:
+            self._sites = places.located_sites(self.store, self.library)
+            self._towns = towns
+            self._sites_key = key
+        self._stations = stations
+        self._revision = revision
+
+    def _mode(self, mode: str) -> ModeCache:
+        net = self.network(mode)
+        cache = self._modes.get(mode)
+        if cache is None:
+            cache = ModeCache(mode=mode, roads=Roads.build(net))
+            self._modes[mode] = cache
+        key = _frame_key(self._sites, ("id", "kind", "town_code", "coord_source")) + _frame_key(
+            self._towns, ("code", "name")
+        )
+        if cache.places_key != key:
+            cache.places = build_places(net, cache.roads, self._towns, self._sites)
+            cache.places_key = key
+            clusters(cache)
+            cache.tilings.clear()
+        return cache
+
+    def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
+        """Build the static tables, every cluster's clipped buffers and every tile's
+        polygon with all its roads reached now (else on first use)."""
+        with self._lock:
+            self._refresh()
+            for mode in modes or tuple(self.networks):
+                cache = self._mode(mode)
+                tiling = get_tiling(cache, buffer_m)
+                whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), thread_pool())
+
+    # -- computation ----------------------------------------------------------------------
+    def compute(
+        self, query: CoverageQuery | Mapping[str, object] | None = None, *, geometry: bool = True
+    ) -> Coverage:
+        """Coverage for ``query`` (a :class:`CoverageQuery` or raw parameters).
+
+        Parameters
+        ----------
+        query
+            What to compute; raw mappings are parsed with :meth:`CoverageQuery.parse`.
+        geometry : bool
+            False skips the polygons (figures only).
+
+        Returns
+        -------
+        Coverage
+
+        Raises
+        ------
+        ParameterError
+        """
+        if not isinstance(query, CoverageQuery):
+            query = CoverageQuery.parse(query or {})
+        with self._lock, gc_paused():
+            self._refresh()
+            return self._compute(query, geometry=geometry)
+
+    def _sources(
+        self, query: CoverageQuery, cache: ModeCache
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Indices of the counted stations and their road, position and snap distance."""
+        st = self._stations
+        r, g, d = st.snap(query.mode, self.networks[query.mode], cache.roads)
+        mask = st.mask(query)
+        far = mask & (d > MAX_SNAP_M)
+        idx = np.flatnonzero(mask & (d <= MAX_SNAP_M))
+        return idx, r[idx], g[idx], d[idx], int(far.sum())
+
+    def _field(
+        self, cache: ModeCache, r, g, cost, *, second_limit: float | None, metric: str = "time"
+    ) -> Field:
+        roads = cache.roads
+        rev, wf, wb = (
+            (roads.rev_time, roads.tf, roads.tb)
+            if metric == "time"
+            else (roads.rev_len, roads.lf, roads.lb)
+        )
+        n = rev.shape[0]
+        if len(r):
+            d1, s1 = multi_source(rev, roads, r, g, cost, wf, wb)
+        else:
+            d1, s1 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        d2 = s2 = None
+        if second_limit is not None:
+            if len(r) > 1:
+                d2, s2 = second_label(
+                    rev, d1, s1, source_arcs(roads, r, g, cost, wf, wb), second_limit
+                )
+            else:
+                d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        return Field(d1, s1, d2, s2, r, g, cost, wf, wb)
+
+    def _evaluate(self, query: CoverageQuery, nodes: np.ndarray) -> tuple[float, int]:
+        """People-road metres and located villages within the largest threshold of the
+        counted stations plus new stations at ``nodes`` (door on the road). For siting."""
+        cache = self._mode(query.mode)
+        roads, places = cache.roads, cache.places
+        _, r, g, d, _ = self._sources(query, cache)
+        nr, ng = _node_positions(roads, np.asarray(nodes, dtype=np.int64))
+        r = np.concatenate([r, nr])
+        g = np.concatenate([g, ng])
+        cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
+        tau = query.seconds[-1:]
+        fld = self._field(cache, r, g, cost, second_limit=None)
+        p = envelope(roads, fld, tau, reached_only=True)
+        ok = (p.lvl1 == 0) & places.people[p.r]
+        metres = float(p.length(roads)[ok].sum())
+        villages = 0
+        if len(places.villages):
+            t, _ = cost_at(roads, fld, places.village_road, places.village_g)
+            villages = int(((t + places.village_access_s) <= tau[0]).sum())
+        return metres, villages
+
+    def _compute(self, query: CoverageQuery, *, geometry: bool) -> Coverage:
+        cache = self._mode(query.mode)
+        roads, places = cache.roads, cache.places
+        net = self.networks[query.mode]
+        idx, r, g, d, far = self._sources(query, cache)
+        cost = d / ACCESS_SPEED_MS
+        taus = query.seconds
+        fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
+        pieces = envelope_again(cache, ("time",), fld, taus)
+        # ACFTU: network distance (metres) to the nearest station door.
+        dist = self._field(cache, r, g, d, second_limit=None, metric="length")
+        radius = np.array([ACFTU_RADIUS_M])
+        acftu = envelope_again(cache, ("length",), dist, radius, reached_only=True)
+        stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
+        result = figures(query, roads, places, pieces, acftu, fld, stations)
+        cov = Coverage(
+            query=query,
+            network=net.describe(),
+            stations=stations,
+            excluded_far=far,
+            district=result["district"],
+            towns=result["towns"],
+            villages=result["villages"],
+            gaps=result["gaps"],
+            notices=notices(net, stations, places),
+            _pieces=pieces,
+            _roads=roads,
+            _places=places,
+            _gap_pieces=result["gap_pieces"],
+            _gap_groups=result["gap_groups"],
+        )
+        if geometry:
+            K = len(taus)
+            tiled = tiled_areas(cache, get_tiling(cache, query.buffer_m), pieces, pieces.lvl1, K)
+            # Display polygons are dissolved from the tiles when asked for (Coverage.areas),
+            # cross-coverage shading likewise (Coverage.cross).
+            cov.areas = Areas(tiled.tiles, self._lock)
+            cov.town_areas = dict(enumerate(tiled.towns))
+            cov.area_m2 = tiled.district
+            cov._cross_source = (cache, K, self._lock)
+            fill_areas(cov, tiled)
+        return cov
+
+
+def _node_positions(roads: Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A road position standing for each node: the start of a road leaving it (g = 0),
+    else the end of one arriving at it (g = 1)."""
+    n = int(max(roads.u.max(), roads.v.max(), nodes.max() if len(nodes) else 0)) + 1
+    ids = np.arange(roads.n)
+    leaving = np.full(n, -1, dtype=np.int64)
+    leaving[roads.u[::-1]] = ids[::-1]
+    arriving = np.full(n, -1, dtype=np.int64)
+    arriving[roads.v[::-1]] = ids[::-1]
+    r = np.where(leaving[nodes] >= 0, leaving[nodes], arriving[nodes])
+    if (r < 0).any():
+        msg = "a node without roads cannot host a station"
+        raise ValueError(msg)
+    return r, np.where(leaving[nodes] >= 0, 0.0, 1.0)
+
+
+def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return len(a) == len(b) and bool(
+        np.array_equal(a["lon"].to_numpy(float), b["lon"].to_numpy(float))
+        and np.array_equal(a["lat"].to_numpy(float), b["lat"].to_numpy(float))
+    )
+
+
+def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
+    """The attribute columns of a frame (its geometry is hashed as WKB)."""
+    return tuple(c for c in gdf.columns if c != gdf.geometry.name)
+
+
+def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
+    if gdf is None:
+        return ""
+    h = hashlib.sha256()
+    for c in columns:
+        if c in gdf:
+            h.update("\x1f".join(map(str, gdf[c].tolist())).encode())
+    for wkb in shapely.to_wkb(np.asarray(gdf.geometry.values)):
+        h.update(wkb or b"-")
+    return h.hexdigest()
+
+
+# -- Flask-free provider ------------------------------------------------------------------------
+
+
+class CoverageProvider:
+    """Hands out a :class:`CoverageEngine` for the active network, rebuilding it when the
+    active network changes (as :class:`geoservice.nearest.EngineProvider` does)."""
+
+    def __init__(self, library: NetworkLibrary, store: Store) -> None:
+        self.library = library
+        self.store = store
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._engine: CoverageEngine | None = None
+
+    def get(self) -> CoverageEngine:
+        token = self.library.token()
+        if token != self._token:
+            with self._lock:
+                if token != self._token:
+                    self._engine = CoverageEngine(self.library.load(), self.store, self.library)
+                    self._token = token
+        return self._engine
