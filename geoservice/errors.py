@@ -6,6 +6,8 @@ for users carry Chinese first, then English (``"中文 / English"``).
 
 from __future__ import annotations
 
+from geoservice.messages import message
+
 #: Longest piece of a user's input echoed back in an error message.
 EXCERPT_CHARS = 40
 
@@ -46,7 +48,10 @@ class GeoserviceError(Exception):
 
 
 def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> dict:
-    """The JSON body of every error answer of the API.
+    """The JSON body of every error answer of the API (the only place that builds one).
+
+    Fixed messages come from :mod:`geoservice.messages`; ``geoservice.web.http_errors``
+    sends the body for every status, routing errors and the web server's own included.
 
     Parameters
     ----------
@@ -324,6 +329,5 @@ class TourBusyError(GeoserviceError, RuntimeError):
 
     def __init__(self, retry_after: int = 10) -> None:
         self.retry_after = retry_after
-        self.zh = "正在计算其他方案，请稍后再试"
-        self.en = "other tours are being planned; please retry shortly"
+        self.zh, self.en = message("tours.busy")
         super().__init__(f"{self.zh} / {self.en}")
