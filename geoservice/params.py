@@ -1214,9 +1214,7 @@ def parse_values(cls: type[_D], values: Mapping[str, object], *, strict: bool = 
     return _build(cls, lambda prm: values.get(prm.name))
 
 
-def parse_body(
-    cls: type[_D], raw: bytes, content_type: str | None, *, max_bytes: int
-) -> _D:
+def parse_body(cls: type[_D], raw: bytes, content_type: str | None, *, max_bytes: int) -> _D:
     """A declaration from a JSON request body (see :func:`json_body`; unknown keys refused).
 
     Raises
@@ -1342,7 +1340,6 @@ def read_flag() -> Reader:
         {"type": "boolean"},
         text_schema=FLAG_SCHEMA,
     )
-
 
 
 def read_crs() -> Reader:

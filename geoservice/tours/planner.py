@@ -347,8 +347,7 @@ def resolve(
         _among(service, "service_minutes", selected)
     windows = _among(request.time_windows or {}, "time_windows", selected)
     stops = [
-        _stop(catalogue.loc[i], service, windows, optional.get(i), i in pick.named)
-        for i in order
+        _stop(catalogue.loc[i], service, windows, optional.get(i), i in pick.named) for i in order
     ]
     return ResolvedRequest(
         depot=depot,

@@ -270,8 +270,7 @@ class TourRequest:
             {
                 "oneOf": [
                     {"type": "array", "items": _STOP_TEXT, "maxItems": MAX_STOPS},
-                    _KEYED
-                    | {"additionalProperties": {"oneOf": [_PRIORITY, {"type": "null"}]}},
+                    _KEYED | {"additionalProperties": {"oneOf": [_PRIORITY, {"type": "null"}]}},
                 ]
             },
         ),
