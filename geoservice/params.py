@@ -27,6 +27,14 @@ Conventions:
 * JSON bodies: ``application/json``, at most a given number of bytes, UTF-8, at most
   `MAX_JSON_DEPTH` levels of nesting (measured on the text before decoding, in linear time),
   no ``NaN``/``Infinity``, an object with known keys only.
+
+Each operation declares its parameters once, as a frozen dataclass whose fields are made by
+:func:`param` (a :class:`Reader` over the functions here, a default, a description, an
+example and the JSON schema the reader accepts) or :func:`nested` (another declaration read
+from the same parameters). :func:`parse_query`, :func:`parse_body` and :func:`parse_values`
+read a declaration from a query string, a JSON body or CLI values; cross-field checks live
+in the dataclass's ``__post_init__``. The OpenAPI parameters and request bodies are
+generated from the same declarations (:func:`parameters`, :func:`body_schema`).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ __all__ = [
     "json_body",
     "mapping",
     "names",
+    "narrowed",
     "nested",
     "number",
     "override",
@@ -1099,9 +1108,16 @@ def param(
     return dataclasses.field(default=default, metadata={"param": prm})
 
 
-def override(field_name: str, reader: Reader, description: str, **kw: Any) -> Param:
+def override(name: str, reader: Reader, description: str, **kw: Any) -> Param:
     """A parameter replacing one of a nested declaration's (see :func:`nested`)."""
-    return Param(field_name, reader, description, **kw)
+    return Param(name, reader, description, **kw)
+
+
+def narrowed(declaration: type, name: str, **changes: Any) -> Param:
+    """One of a declaration's parameters with some of its attributes changed (a narrower
+    ``schema``), to override it where the declaration is nested."""
+    prm = next(prm for prm in parameters(declaration) if prm.name == name)
+    return dataclasses.replace(prm, **changes)
 
 
 def nested(

@@ -11,19 +11,23 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    as JSON. It maps exceptions to status codes and nothing else:
    :class:`~geoservice.errors.ParameterError` → its ``status`` (400, 404, 413, 415, 422),
    ``NetworkError``/``OsmError`` → 503.
-2. **A function here** reads *every* parameter through :mod:`geoservice.params`
-   (:func:`~geoservice.params.arg` for a scalar, :func:`~geoservice.params.arg_list` for a
-   repeatable list, :func:`~geoservice.params.json_body` for a body, then ``number``,
-   ``integer``, ``choice``, ``flag``, ``names``, ``time``, ``points`` …), calls the domain
-   module (:mod:`~geoservice.store.catalog`, :mod:`~geoservice.nearest`; later ``tours``,
-   ``coverage``) with typed values, and shapes the JSON answer. No Flask here, no parsing
-   in the adapter, no ad-hoc ``int()``/``float()`` anywhere.
-3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) documents the operation's
-   parameters with the schema the parser accepts and its answer with a full response
-   schema; ``tests/test_schemathesis.py`` then fuzzes it with no further code.
+2. **A function here** reads the operation's parameters once, through its *declaration*:
+   a frozen dataclass whose fields say how each parameter is read
+   (:func:`geoservice.params.param` over ``number``, ``integer``, ``choice``, ``flag``,
+   ``names``, ``time``, ``points`` …), read by :func:`~geoservice.params.parse_query` (a
+   query string), :func:`~geoservice.params.parse_body` (a JSON body; unknown keys refused)
+   or :func:`~geoservice.params.parse_values` (the CLI). It calls the domain module
+   (:mod:`~geoservice.store.catalog`, :mod:`~geoservice.nearest`, the tour planner,
+   coverage) with the typed values, which are never parsed again, and shapes the JSON
+   answer. No Flask here, no parsing in the adapter, no ad-hoc ``int()``/``float()``
+   anywhere.
+3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) generates the operation's
+   parameters and request body from the same declaration and documents its answer with a
+   full response schema; ``tests/test_schemathesis.py`` then fuzzes it with no further
+   code.
 
-A new endpoint therefore adds: one function here (``def tours(store, engine, args)``), one
-three-line route in ``web/api.py``, one path in ``web/openapi.py``.
+A new endpoint therefore adds: one declaration and one function here, one three-line route
+in ``web/api.py``, one path in ``web/openapi.py`` naming the declaration.
 
 Expensive answers (coverage, suggested sites) are parsed first (:func:`coverage_request`,
 :func:`suggest_request`) so that the web layer can key its answer cache and ``ETag`` on the
@@ -46,7 +50,6 @@ import numpy as np
 from geoservice import crs, filters, navigation
 from geoservice import params as p
 from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery, siting
-from geoservice.coverage.query import BUFFER_M, MAX_BUFFER_M
 from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
 from geoservice.model import SITE_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
@@ -505,13 +508,8 @@ class CoverageRequest:
 
     query: CoverageQuery = p.nested(
         override=[
-            p.override(
-                "buffer_m",
-                p.read_number(0, MAX_BUFFER_M),
-                "buffer around the reached roads for the polygons (metres)",
-                default=BUFFER_M,
-                example=50,
-                schema={"type": "number", "enum": list(COVERAGE_BUFFERS)},
+            p.narrowed(
+                CoverageQuery, "buffer_m", schema={"type": "number", "enum": list(COVERAGE_BUFFERS)}
             )
         ]
     )

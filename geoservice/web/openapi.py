@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
 
-Parameter schemas say what :mod:`geoservice.params` accepts (enums, bounds, patterns); the
-parser is at most more lenient (case-insensitive names, Chinese labels, aliases such as
+Parameters and request bodies are generated from the request declarations
+(:mod:`geoservice.params`: ``NearestQuery``, ``CoverageRequest``, ``TourRequest`` …), so
+their schemas say what the parser accepts (enums, bounds, patterns); the parser is at most
+more lenient (case-insensitive names, Chinese labels, aliases such as
 ``crs=amap``, comma-separated lists). Every operation has a full response schema for every
 status it really answers, so that ``tests/test_schemathesis.py`` checks the answers and not
 only the status codes.
