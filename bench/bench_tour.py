@@ -50,6 +50,7 @@ from geoservice.network import NetworkLibrary  # noqa: E402
 from geoservice.store import GpkgStore  # noqa: E402
 from geoservice.tours import planner as tour  # noqa: E402
 from geoservice.tours import routing, vrp  # noqa: E402
+from geoservice.tours.request import TourRequest  # noqa: E402
 from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK  # noqa: E402
 
 SOLOMON = ROOT / "bench" / "data" / "solomon"
@@ -363,7 +364,7 @@ def run_tours(quick: bool, long_seconds: float, cache: Path | None) -> None:
         ids = sorted(rng.choice(candidates, n, replace=False).tolist())
         body = {"stops": ids, "days": days_for[n], "service_minutes": 20}
         t0, c0 = time.perf_counter(), time.process_time()
-        request = tour.parse_request(body, store)
+        request = tour.resolve(TourRequest.parse(body), store)
         result = tour.plan(request, net)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         drive_s = sum(d["totals"]["drive_s"] for d in result["days"])

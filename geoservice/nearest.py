@@ -25,7 +25,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -36,9 +36,8 @@ from scipy.sparse import csgraph
 
 from geoservice import crs
 from geoservice import hours as _hours
-from geoservice import params as _params
 from geoservice.errors import BudgetError, ParameterError
-from geoservice.model import AMENITIES, STATION_KINDS, Station
+from geoservice.model import AMENITIES, Station
 from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
 from geoservice.store import Store
 
@@ -364,8 +363,6 @@ class NearestEngine:
     def _mask(stations: _Catalog, kinds, amenities, at, open_only) -> tuple[np.ndarray, str]:
         mask = np.ones(len(stations.ids), dtype=bool)
         reasons = []
-        kinds = _params.names(kinds, "kind", STATION_KINDS)
-        amenities = _params.names(amenities, "amenity", AMENITIES)
         if kinds:
             mask &= np.isin(stations.kind, kinds)
             if not mask.any():
@@ -392,8 +389,8 @@ class NearestEngine:
         *,
         mode: str = "walk",
         k: int = 3,
-        kinds: list[str] | None = None,
-        amenities: list[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        amenities: Sequence[str] | None = None,
         at: dt.datetime | None = None,
         open_only: bool = True,
         geometry: bool = True,
@@ -408,15 +405,16 @@ class NearestEngine:
             ``route`` (GeoJSON LineString), ``open_now``, ``next_open`` and the station's
             properties.
 
+        Parameters are typed values, read once at the boundary
+        (:class:`geoservice.service.NearestQuery`): ``mode`` a key of ``MODE_LABELS``,
+        ``kinds``/``amenities`` vocabulary keys (``kinds`` None: ``warm_station``).
+
         Raises
         ------
         ParameterError
-            Bad parameters (400) or an origin too far from any road (422).
+            422: an origin too far from any road, or a mode the network lacks.
         """
-        mode, net = self._network(mode)
-        lon = _params.number(lon, "lon", -180, 180)
-        lat = _params.number(lat, "lat", -90, 90)
-        k = _params.integer(k, "k", 1, K_MAX)
+        net = self._network(mode)
         kinds = ["warm_station"] if kinds is None else kinds
         at = _hours.as_local(at)
         stations, trees = self._state()
@@ -488,8 +486,8 @@ class NearestEngine:
         lat: np.ndarray,
         *,
         mode: str = "walk",
-        kinds: list[str] | None = None,
-        amenities: list[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        amenities: Sequence[str] | None = None,
         at: dt.datetime | None = None,
         open_only: bool = True,
     ) -> dict:
@@ -502,12 +500,10 @@ class NearestEngine:
         Raises
         ------
         ParameterError
-            A bad mode, kind or amenity, or an origin that is not a finite lon/lat.
+            422: a mode the network lacks.
         """
-        mode, net = self._network(mode)
-        xy = np.column_stack([np.atleast_1d(lon), np.atleast_1d(lat)])
-        xy = _params.points(xy, "origins", max_items=len(xy), min_items=0)
-        lon, lat = xy[:, 0], xy[:, 1]
+        net = self._network(mode)
+        lon, lat = np.atleast_1d(lon).astype(float), np.atleast_1d(lat).astype(float)
         kinds = ["warm_station"] if kinds is None else kinds
         at = _hours.as_local(at)
         stations, trees = self._state()
@@ -563,16 +559,15 @@ class NearestEngine:
             gap[off] = crs.residual_m(lon[off], lat[off], cx[off], cy[off])
         return gap
 
-    def _network(self, mode: str) -> tuple[str, Network]:
-        """The mode's key (a Chinese label or another case is accepted) and its network."""
-        mode = _params.choice(mode, "mode", MODE_LABELS)
+    def _network(self, mode: str) -> Network:
+        """The mode's network (422 when the active network lacks the mode)."""
         if mode not in self.networks:
             known = ", ".join(m for m in MODES if m in self.networks)
-            zh = f"当前路网没有{MODE_LABELS[mode]}（{mode}）路网；可用：{known}"
+            zh = f"当前路网没有{MODE_LABELS.get(mode, mode)}（{mode}）路网；可用：{known}"
             en = f"the active road network has no {mode} mode; available: {known}"
             parameter = "mode"
             raise ParameterError(parameter, zh, en, status=422)
-        return mode, self.networks[mode]
+        return self.networks[mode]
 
 
 def _too_far(d: float, *, approximate: bool = False) -> ParameterError:

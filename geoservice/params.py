@@ -27,15 +27,26 @@ Conventions:
 * JSON bodies: ``application/json``, at most a given number of bytes, UTF-8, at most
   `MAX_JSON_DEPTH` levels of nesting (measured on the text before decoding, in linear time),
   no ``NaN``/``Infinity``, an object with known keys only.
+
+Each operation declares its parameters once, as a frozen dataclass whose fields are made by
+:func:`param` (a :class:`Reader` over the functions here, a default, a description, an
+example and the JSON schema the reader accepts) or :func:`nested` (another declaration read
+from the same parameters). :func:`parse_query`, :func:`parse_body` and :func:`parse_values`
+read a declaration from a query string, a JSON body or CLI values; cross-field checks live
+in the dataclass's ``__post_init__``. The OpenAPI parameters and request bodies are
+generated from the same declarations (:func:`parameters`, :func:`body_schema`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -46,29 +57,60 @@ from geoservice import hours as _hours
 from geoservice.errors import ParameterError, excerpt
 
 __all__ = [
+    "CLOCK_SCHEMA",
+    "DAY_SCHEMA",
+    "FLAG_SCHEMA",
     "MAX_ITEM_CHARS",
     "MAX_JSON_DEPTH",
     "MAX_LIST_ITEMS",
     "MAX_TEXT_CHARS",
+    "REQUIRED",
     "TIME_MAX_YEAR",
     "TIME_MIN_YEAR",
+    "TIME_SCHEMA",
+    "Nested",
+    "Param",
+    "Reader",
     "arg",
     "arg_list",
+    "body_schema",
     "check_depth",
     "choice",
     "clock",
     "clock_range",
     "coordinate_system",
     "day",
+    "declared",
     "flag",
+    "hhmm",
     "identifier",
     "integer",
     "json_body",
     "mapping",
     "names",
+    "narrowed",
+    "nested",
     "number",
+    "override",
+    "param",
+    "parameters",
+    "parse_body",
     "parse_json",
+    "parse_query",
+    "parse_values",
     "points",
+    "read_choice",
+    "read_clock",
+    "read_crs",
+    "read_day",
+    "read_flag",
+    "read_integer",
+    "read_names",
+    "read_number",
+    "read_points",
+    "read_text",
+    "read_time",
+    "read_with",
     "require_object",
     "text",
     "time",
@@ -971,3 +1013,420 @@ def identifier(raw: object, name: str) -> str:
             f"{name} must not contain control characters: {excerpt(raw)}",
         )
     return raw
+
+
+# -- declarations ----------------------------------------------------------------------------
+#
+# An operation's parameters are a frozen dataclass whose fields are declared with
+# :func:`param`: how each is read (a :class:`Reader` over the functions above), its default,
+# description, example and JSON schema. :func:`parse_query`, :func:`parse_body` and
+# :func:`parse_values` read a declaration from a query string, a JSON body or CLI values;
+# cross-field checks live in the dataclass's ``__post_init__``. The OpenAPI description is
+# generated from the same declarations (:func:`declared`).
+
+#: The default of a required parameter.
+REQUIRED: Any = dataclasses.MISSING
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How a declared parameter is read, and the JSON schema of what it accepts.
+
+    Attributes
+    ----------
+    read : callable
+        ``read(raw, name, default)`` → the typed value; ``default`` is None for a required
+        parameter (the parsers above then raise "is required").
+    schema : dict
+        JSON schema of the accepted values (as a query parameter or a JSON body member).
+    many : bool
+        A list: in a query string the parameter may be repeated (and comma-separated).
+    text_schema : dict, optional
+        The schema as text (a query parameter) where it differs from the JSON one.
+    """
+
+    read: Callable[[object, str, Any], Any]
+    schema: Mapping[str, Any]
+    many: bool = False
+    text_schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter: its wire name, reader, default and documentation.
+
+    ``default_by``, when given, computes the default from the values read before it (the
+    coverage thresholds default by mode).
+    """
+
+    name: str
+    reader: Reader
+    description: str
+    default: Any = REQUIRED
+    example: Any = None
+    location: str = "query"
+    schema: Mapping[str, Any] | None = None
+    default_by: Callable[[Mapping[str, Any]], Any] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and self.default_by is None
+
+    def read(self, raw: object, earlier: Mapping[str, Any]) -> Any:
+        """The value of ``raw``; ``earlier``: the fields read before it (by field name)."""
+        if self.required:
+            return self.reader.read(raw, self.name, None)
+        default = self.default if self.default_by is None else self.default_by(earlier)
+        if _blank(raw):
+            return default
+        return self.reader.read(raw, self.name, default)
+
+    def json_schema(self) -> dict[str, Any]:
+        """The schema of the accepted values (the reader's unless the declaration says)."""
+        return dict(self.reader.schema if self.schema is None else self.schema)
+
+    def text_schema(self) -> dict[str, Any]:
+        """The schema of the accepted values as a query or path parameter."""
+        if self.schema is None and self.reader.text_schema is not None:
+            return dict(self.reader.text_schema)
+        return self.json_schema()
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A field holding another declaration, read from the same parameters.
+
+    ``override`` replaces some of its parameters (by wire name) for this use;
+    ``undocumented`` are read but left out of the description.
+    """
+
+    cls: type
+    override: Mapping[str, Param]
+    undocumented: tuple[str, ...] = ()
+
+
+def param(
+    reader: Reader,
+    description: str,
+    *,
+    default: Any = REQUIRED,
+    example: Any = None,
+    name: str | None = None,
+    location: str = "query",
+    schema: Mapping[str, Any] | None = None,
+    default_by: Callable[[Mapping[str, Any]], Any] | None = None,
+) -> Any:
+    """A dataclass field declaring a parameter.
+
+    Parameters
+    ----------
+    reader
+        How it is read (:func:`read_number`, :func:`read_choice`, …).
+    description
+        For the OpenAPI description (English).
+    default
+        Value when absent; `REQUIRED` (the default) makes it required.
+    example
+        An example value for the OpenAPI description.
+    name
+        The parameter's name on the wire when it differs from the field's (``kind`` for the
+        field ``kinds``).
+    location
+        ``query``, ``path`` or ``body`` (a JSON body member).
+    schema
+        A JSON schema narrower than the reader's (an enum of the values the API offers).
+    default_by
+        The default computed from the fields read before (by field name), when it depends
+        on them.
+    """
+    prm = Param(name or "", reader, description, default, example, location, schema, default_by)
+    if default is REQUIRED:
+        return dataclasses.field(metadata={"param": prm})
+    return dataclasses.field(default=default, metadata={"param": prm})
+
+
+def override(name: str, reader: Reader, description: str, **kw: Any) -> Param:
+    """A parameter replacing one of a nested declaration's (see :func:`nested`)."""
+    return Param(name, reader, description, **kw)
+
+
+def narrowed(declaration: type, name: str, **changes: Any) -> Param:
+    """One of a declaration's parameters with some of its attributes changed (a narrower
+    ``schema``), to override it where the declaration is nested."""
+    prm = next(prm for prm in parameters(declaration) if prm.name == name)
+    return dataclasses.replace(prm, **changes)
+
+
+def nested(
+    *,
+    default_factory: Callable[[], Any] | None = None,
+    override: Sequence[Param] = (),
+    undocumented: Sequence[str] = (),
+) -> Any:
+    """A dataclass field holding another declaration, read from the same parameters.
+
+    Parameters
+    ----------
+    default_factory
+        Builds the value when the dataclass is made directly without it.
+    override
+        Parameters that replace the nested declaration's of the same name.
+    undocumented
+        Names read but left out of the generated description.
+    """
+    meta = {"nested": ({prm.name: prm for prm in override}, tuple(undocumented))}
+    if default_factory is None:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default_factory=default_factory, metadata=meta)
+
+
+_DECLARED: dict[type, tuple[tuple[str, Param | Nested], ...]] = {}
+
+
+def declared(cls: type) -> tuple[tuple[str, Param | Nested], ...]:
+    """The declaration of ``cls``: (field name, :class:`Param` or :class:`Nested`) in
+    declaration order, wire names filled in."""
+    known = _DECLARED.get(cls)
+    if known is None:
+        known = _DECLARED[cls] = _declare(cls)
+    return known
+
+
+def _declare(cls: type) -> tuple[tuple[str, Param | Nested], ...]:
+    hints = typing.get_type_hints(cls)
+    out: list[tuple[str, Param | Nested]] = []
+    for f in dataclasses.fields(cls):
+        if "nested" in f.metadata:
+            replaced, hidden = f.metadata["nested"]
+            out.append((f.name, Nested(hints[f.name], replaced, hidden)))
+        elif "param" in f.metadata:
+            prm: Param = f.metadata["param"]
+            out.append((f.name, dataclasses.replace(prm, name=prm.name or f.name)))
+    return tuple(out)
+
+
+def parameters(cls: type, *, documented: bool = False) -> list[Param]:
+    """Every parameter of a declaration in order, those of nested ones where they are
+    declared; ``documented``: without those left out of the description."""
+    out: list[Param] = []
+    for _, item in declared(cls):
+        if isinstance(item, Nested):
+            for prm in parameters(item.cls, documented=documented):
+                if not (documented and prm.name in item.undocumented):
+                    out.append(item.override.get(prm.name, prm))
+        else:
+            out.append(item)
+    return out
+
+
+_D = TypeVar("_D")
+
+
+def _build(
+    cls: type[_D], raw: Callable[[Param], object], replaced: Mapping[str, Param] | None = None
+) -> _D:
+    values: dict[str, object] = {}
+    for field_name, item in declared(cls):
+        if isinstance(item, Nested):
+            values[field_name] = _build(item.cls, raw, item.override)
+        else:
+            prm = (replaced or {}).get(item.name, item)
+            values[field_name] = prm.read(raw(prm), values)
+    return cls(**values)
+
+
+def parse_query(cls: type[_D], args: Mapping[str, object]) -> _D:
+    """A declaration from query parameters (name → list of strings; others are ignored).
+
+    Raises
+    ------
+    ParameterError
+    """
+    return _build(cls, lambda prm: (arg_list if prm.reader.many else arg)(args, prm.name))
+
+
+def parse_values(cls: type[_D], values: Mapping[str, object], *, strict: bool = False) -> _D:
+    """A declaration from plain values: CLI options, or a decoded JSON object.
+
+    Parameters
+    ----------
+    cls
+        The declaration.
+    values
+        Name → raw value (text, JSON value or None).
+    strict
+        Refuse names the declaration does not have (a JSON body: a misspelt parameter is
+        refused, not silently ignored).
+
+    Raises
+    ------
+    ParameterError
+    """
+    if strict:
+        _object(values, "body", [prm.name for prm in parameters(cls)])
+    return _build(cls, lambda prm: values.get(prm.name))
+
+
+def parse_body(cls: type[_D], raw: bytes, content_type: str | None, *, max_bytes: int) -> _D:
+    """A declaration from a JSON request body (see :func:`json_body`; unknown keys refused).
+
+    Raises
+    ------
+    ParameterError
+        415 for another media type, 413 for a body over `max_bytes`, else 400.
+    """
+    allowed = [prm.name for prm in parameters(cls)]
+    return parse_values(cls, json_body(raw, content_type, max_bytes=max_bytes, allowed=allowed))
+
+
+def body_schema(cls: type) -> dict[str, Any]:
+    """The JSON schema of a declaration sent as a JSON object body."""
+    documented = parameters(cls, documented=True)
+    return {
+        "type": "object",
+        "properties": {prm.name: _documented(prm) for prm in documented},
+        "required": [prm.name for prm in documented if prm.required],
+        "additionalProperties": False,
+    }
+
+
+def _documented(prm: Param) -> dict[str, Any]:
+    schema = prm.json_schema()
+    if prm.description and "description" not in schema:
+        schema["description"] = prm.description
+    return schema
+
+
+# -- readers ---------------------------------------------------------------------------------
+
+
+def read_number(lo: float = -math.inf, hi: float = math.inf) -> Reader:
+    """A finite number within ``[lo, hi]`` (:func:`number`)."""
+    schema: dict[str, Any] = {"type": "number"}
+    if math.isfinite(lo):
+        schema["minimum"] = lo
+    if math.isfinite(hi):
+        schema["maximum"] = hi
+    return Reader(lambda raw, name, default: number(raw, name, lo, hi, default=default), schema)
+
+
+def read_integer(lo: int, hi: int) -> Reader:
+    """A whole number within ``[lo, hi]`` (:func:`integer`)."""
+    schema = {"type": "integer", "minimum": lo, "maximum": hi}
+    return Reader(lambda raw, name, default: integer(raw, name, lo, hi, default=default), schema)
+
+
+def read_choice(allowed: Sequence[str] | Mapping[str, str]) -> Reader:
+    """One value of a vocabulary (:func:`choice`); the schema lists the keys."""
+    schema = {"type": "string", "enum": list(allowed)}
+    return Reader(lambda raw, name, default: choice(raw, name, allowed, default), schema)
+
+
+def read_names(
+    vocab: Mapping[str, str] | Sequence[str] | None = None, *, max_items: int = MAX_LIST_ITEMS
+) -> Reader:
+    """A list of names (:func:`names`) as a tuple; absent or empty: the default.
+
+    The schema lists the keys and, for a mapping, the Chinese labels.
+    """
+    items: dict[str, Any] = {"type": "string", "maxLength": MAX_ITEM_CHARS}
+    if vocab is not None:
+        labels = list(vocab.values()) if isinstance(vocab, Mapping) else []
+        items = {"enum": [*vocab, *labels]}
+
+    def read(raw: object, name: str, default: Any) -> Any:
+        value = names(raw, name, vocab, max_items=max_items)
+        return default if value is None else tuple(value)
+
+    return Reader(read, {"type": "array", "maxItems": max_items, "items": items}, many=True)
+
+
+#: ISO 8601 as :func:`time` reads it, in the years it accepts (2000–2099 here; 2100 too).
+TIME_SCHEMA = {
+    "type": "string",
+    "maxLength": MAX_TIME_CHARS,
+    "pattern": r"^20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$",
+}
+#: A clock time as :func:`clock` reads it.
+CLOCK_SCHEMA = {"type": "string", "pattern": r"^([01]\d|2[0-3]|24):[0-5]\d$", "example": "08:30"}
+#: A date as :func:`day` reads it.
+DAY_SCHEMA = {"type": "string", "format": "date", "pattern": r"^2\d\d\d-\d\d-\d\d$"}
+
+
+def read_time() -> Reader:
+    """An ISO 8601 time (:func:`time`); absent: None."""
+    return Reader(lambda raw, name, default: time(raw, name), TIME_SCHEMA)
+
+
+def read_day() -> Reader:
+    """A date ``YYYY-MM-DD`` (:func:`day`); absent: None (JSON null accepted)."""
+    schema = {"oneOf": [DAY_SCHEMA, {"type": "null"}]}
+    return Reader(lambda raw, name, default: day(raw, name), schema)
+
+
+def read_clock() -> Reader:
+    """A clock time ``HH:MM`` (:func:`clock`) as seconds after midnight; the default is
+    given in seconds too."""
+
+    def read(raw: object, name: str, default: Any) -> int:
+        shown = None if default is None else hhmm(default)
+        return clock(raw, name, shown)
+
+    return Reader(read, CLOCK_SCHEMA)
+
+
+def hhmm(seconds: float) -> str:
+    """Seconds after midnight as ``HH:MM`` (the form :func:`clock` reads)."""
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}"
+
+
+#: The schema of a :func:`flag` in a query string.
+FLAG_SCHEMA = {"enum": list(FLAG_VALUES), "type": "string"}
+
+
+def read_flag() -> Reader:
+    """A yes/no value (:func:`flag`); JSON booleans in a body, 1/0, true/false… in text."""
+    return Reader(
+        lambda raw, name, default: flag(raw, name, default),
+        {"type": "boolean"},
+        text_schema=FLAG_SCHEMA,
+    )
+
+
+def read_crs() -> Reader:
+    """A coordinate-system name (:func:`coordinate_system`)."""
+    schema = {"type": "string", "enum": list(CRS_LABELS)}
+    return Reader(lambda raw, name, default: coordinate_system(raw, name, default), schema)
+
+
+def read_text(max_chars: int = MAX_TEXT_CHARS) -> Reader:
+    """A string of at most `max_chars` characters (:func:`text`)."""
+    schema = {"type": "string", "minLength": 1, "maxLength": max_chars}
+    return Reader(
+        lambda raw, name, default: text(raw, name, max_chars=max_chars, default=default), schema
+    )
+
+
+def read_points(max_items: int) -> Reader:
+    """``[[lon, lat], …]`` as an ``(n, 2)`` array (:func:`points`)."""
+    position = {
+        "type": "array",
+        "prefixItems": [
+            {"type": "number", "minimum": -180, "maximum": 180},
+            {"type": "number", "minimum": -90, "maximum": 90},
+        ],
+        "items": False,
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    schema = {"type": "array", "minItems": 1, "maxItems": max_items, "items": position}
+    return Reader(lambda raw, name, default: points(raw, name, max_items=max_items), schema)
+
+
+def read_with(
+    read: Callable[[object, str, Any], Any], schema: Mapping[str, Any], *, many: bool = False
+) -> Reader:
+    """A reader of one's own (built on the functions above), with its schema."""
+    return Reader(read, schema, many)

@@ -11,19 +11,23 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    as JSON. It maps exceptions to status codes and nothing else:
    :class:`~geoservice.errors.ParameterError` → its ``status`` (400, 404, 413, 415, 422),
    ``NetworkError``/``OsmError`` → 503.
-2. **A function here** reads *every* parameter through :mod:`geoservice.params`
-   (:func:`~geoservice.params.arg` for a scalar, :func:`~geoservice.params.arg_list` for a
-   repeatable list, :func:`~geoservice.params.json_body` for a body, then ``number``,
-   ``integer``, ``choice``, ``flag``, ``names``, ``time``, ``points`` …), calls the domain
-   module (:mod:`~geoservice.store.catalog`, :mod:`~geoservice.nearest`; later ``tours``,
-   ``coverage``) with typed values, and shapes the JSON answer. No Flask here, no parsing
-   in the adapter, no ad-hoc ``int()``/``float()`` anywhere.
-3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) documents the operation's
-   parameters with the schema the parser accepts and its answer with a full response
-   schema; ``tests/test_schemathesis.py`` then fuzzes it with no further code.
+2. **A function here** reads the operation's parameters once, through its *declaration*:
+   a frozen dataclass whose fields say how each parameter is read
+   (:func:`geoservice.params.param` over ``number``, ``integer``, ``choice``, ``flag``,
+   ``names``, ``time``, ``points`` …), read by :func:`~geoservice.params.parse_query` (a
+   query string), :func:`~geoservice.params.parse_body` (a JSON body; unknown keys refused)
+   or :func:`~geoservice.params.parse_values` (the CLI). It calls the domain module
+   (:mod:`~geoservice.store.catalog`, :mod:`~geoservice.nearest`, the tour planner,
+   coverage) with the typed values, which are never parsed again, and shapes the JSON
+   answer. No Flask here, no parsing in the adapter, no ad-hoc ``int()``/``float()``
+   anywhere.
+3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) generates the operation's
+   parameters and request body from the same declaration and documents its answer with a
+   full response schema; ``tests/test_schemathesis.py`` then fuzzes it with no further
+   code.
 
-A new endpoint therefore adds: one function here (``def tours(store, engine, args)``), one
-three-line route in ``web/api.py``, one path in ``web/openapi.py``.
+A new endpoint therefore adds: one declaration and one function here, one three-line route
+in ``web/api.py``, one path in ``web/openapi.py`` naming the declaration.
 
 Expensive answers (coverage, suggested sites) are parsed first (:func:`coverage_request`,
 :func:`suggest_request`) so that the web layer can key its answer cache and ``ETag`` on the
@@ -33,29 +37,31 @@ computed only on a miss (:func:`coverage`, :func:`coverage_suggest`).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from geoservice import crs, navigation
+from geoservice import crs, filters, navigation
 from geoservice import params as p
 from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
-from geoservice.model import AMENITIES, STATION_KINDS
+from geoservice.model import SITE_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
-from geoservice.network import MODE_LABELS, NetworkLibrary, places
+from geoservice.network import NetworkLibrary, places
 from geoservice.store import Store, catalog
 from geoservice.tours import export as tour_export
 from geoservice.tours.planner import Planner
+from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 
 __all__ = [
     "BATCH_BODY_MAX",
-    "BATCH_KEYS",
     "BATCH_MAX",
     "COVERAGE_BUFFERS",
     "COVERAGE_DEFAULT_LAYERS",
@@ -63,7 +69,6 @@ __all__ = [
     "TOURS_BODY_MAX",
     "TOURS_PAGE_MAX",
     "TOUR_FORMATS",
-    "TOUR_KEYS",
     "Args",
     "CoverageRequest",
     "TourFile",
@@ -94,45 +99,95 @@ Args = Mapping[str, Sequence[str]]
 BATCH_MAX = 10_000
 #: Largest batch body: 10,000 pretty-printed full-precision origins take ≈ 0.6 MB.
 BATCH_BODY_MAX = 4 * 1024 * 1024
-#: The keys a batch body may have.
-BATCH_KEYS = ("origins", "mode", "crs", "kind", "amenity", "open_at", "open")
 
 
 # -- catalogue -------------------------------------------------------------------------------
+
+_TOWN_NOTE = "codes, Chinese names (full or short) or pinyin, comma-separated or repeated"
+
+
+def _towns() -> Any:
+    """``town``: town spellings, resolved against the store's towns."""
+    return p.param(
+        p.read_names(), f"towns: {_TOWN_NOTE}", default=None, example=["鼓楼街道"], name="town"
+    )
+
+
+@dataclass(frozen=True)
+class StationsQuery:
+    """``GET /api/stations``: station filters and the moment of the open status."""
+
+    kinds: tuple[str, ...] | None = filters.kinds(note="")
+    towns: tuple[str, ...] | None = _towns()
+    amenities: tuple[str, ...] | None = filters.amenities()
+    at: dt.datetime | None = filters.open_at()
+
+
+def _path_id(raw: object, name: str, default: object) -> str:
+    # A path segment as routed, matched against the stored ids exactly (control
+    # characters refused: see params.identifier).
+    return p.identifier(raw, name)
+
+
+@dataclass(frozen=True)
+class StationQuery:
+    """``GET /api/stations/<station_id>``."""
+
+    station_id: str = p.param(
+        p.read_with(_path_id, {"type": "string", "minLength": 1}),
+        "the station's id",
+        example="WS001",
+        location="path",
+    )
+    at: dt.datetime | None = filters.open_at()
+
+
+@dataclass(frozen=True)
+class SitesQuery:
+    """``GET /api/sites``: site filters; ``located`` keeps those with a position."""
+
+    kinds: tuple[str, ...] | None = p.param(
+        p.read_names(SITE_KINDS),
+        f"site kinds; {filters.LIST_NOTE}",
+        default=None,
+        example=["village"],
+        name="kind",
+    )
+    towns: tuple[str, ...] | None = _towns()
+    located: bool = p.param(
+        p.read_flag(), "1: only sites with coordinates", default=False, example="1"
+    )
 
 
 def stations(store: Store, args: Args) -> dict:
     """``GET /api/stations``: stations filtered by ``kind``, ``town``, ``amenity``, with
     open status at ``open_at``."""
+    q = p.parse_query(StationsQuery, args)
     return catalog.stations_geojson(
-        store,
-        kind=p.arg_list(args, "kind"),
-        town=p.arg_list(args, "town"),
-        amenity=p.arg_list(args, "amenity"),
-        at=p.time(p.arg(args, "open_at")),
+        store, kinds=q.kinds, towns=q.towns, amenities=q.amenities, at=q.at
     )
 
 
 def station(store: Store, station_id: str, args: Args) -> dict:
     """``GET /api/stations/<station_id>``: one station (404 when unknown)."""
-    at = p.time(p.arg(args, "open_at"))
-    return catalog.station_feature(store, p.identifier(station_id, "station_id"), at=at)
+    q = p.parse_query(StationQuery, {**args, "station_id": [station_id]})
+    return catalog.station_feature(store, q.station_id, at=q.at)
 
 
 def sites(store: Store, args: Args, library: NetworkLibrary | None = None) -> dict:
     """``GET /api/sites``: sites filtered by ``kind`` and ``town``; ``located=1`` keeps
     those with a position — stored, or derived from the active network's place nodes
     (``coord_source`` "schematic"/"osm"; the store's own when the network is unusable)."""
-    kind = p.arg_list(args, "kind")
-    town = p.arg_list(args, "town")
-    located = p.flag(p.arg(args, "located"), "located", False)
+    q = p.parse_query(SitesQuery, args)
     positions = None
     if library is not None:
         try:
             positions = places.site_positions(store, library)
         except (NetworkError, OsmError):
             positions = None  # the sites are still listed, with stored coordinates only
-    return catalog.sites_geojson(store, kind=kind, town=town, located=located, positions=positions)
+    return catalog.sites_geojson(
+        store, kinds=q.kinds, towns=q.towns, located=q.located, positions=positions
+    )
 
 
 def towns(store: Store) -> dict:
@@ -154,64 +209,97 @@ def health(store: Store) -> dict:
 # -- routing ---------------------------------------------------------------------------------
 
 
+def _crs() -> Any:
+    return p.param(
+        p.read_crs(),
+        "CRS of lon/lat: wgs84 (GPS), gcj02 (Amap/Tencent) or bd09 (Baidu); "
+        "aliases amap, tencent, baidu",
+        default="wgs84",
+        example="wgs84",
+    )
+
+
+def _open_only() -> Any:
+    return p.param(
+        p.read_flag(), "only stations open at open_at (default 1)", default=True, example="1",
+        name="open",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NearestQuery:
+    """``GET /api/nearest``: a point, how to travel and which stations count.
+
+    ``lon``/``lat`` are in ``crs``; ``kinds`` None means the engine's default
+    (``warm_station``).
+    """
+
+    lon: float = p.param(p.read_number(-180, 180), "longitude", example=116.842)
+    lat: float = p.param(p.read_number(-90, 90), "latitude", example=40.379)
+    crs: str = _crs()
+    mode: str = filters.mode(example="bike")
+    k: int = p.param(p.read_integer(1, K_MAX), "how many stations", default=3, example=3)
+    kinds: tuple[str, ...] | None = filters.kinds()
+    amenities: tuple[str, ...] | None = filters.amenities()
+    at: dt.datetime | None = filters.open_at()
+    open_only: bool = _open_only()
+
+
+@dataclass(frozen=True)
+class BatchQuery:
+    """``POST /api/nearest/batch``: origins (in ``crs``), mode and station filters."""
+
+    origins: np.ndarray = p.param(
+        p.read_points(BATCH_MAX), f"[[lon, lat], …], 1–{BATCH_MAX:,} origins", location="body"
+    )
+    mode: str = filters.mode()
+    crs: str = _crs()
+    kinds: tuple[str, ...] | None = filters.kinds()
+    amenities: tuple[str, ...] | None = filters.amenities()
+    at: dt.datetime | None = filters.open_at()
+    open_only: bool = _open_only()
+
+
 def nearest(engine: NearestEngine, args: Args) -> dict:
     """``GET /api/nearest``: the ``k`` nearest matching stations from ``lon``/``lat``.
 
-    Parameters: ``lon``, ``lat`` (required), ``crs`` (wgs84|gcj02|bd09), ``mode``
-    (walk|bike|drive), ``k`` (1–20), ``kind``, ``amenity``, ``open_at``, ``open`` (only
-    stations open then; default 1). The answer adds, to the engine's, the input point as
+    Parameters: :class:`NearestQuery`. The answer adds, to the engine's, the input point as
     sent and navigation links per result.
     """
-    lon = p.number(p.arg(args, "lon"), "lon", -180, 180)
-    lat = p.number(p.arg(args, "lat"), "lat", -90, 90)
-    source_crs = p.coordinate_system(p.arg(args, "crs"))
-    mode = p.choice(p.arg(args, "mode"), "mode", MODE_LABELS, default="walk")
-    k = p.integer(p.arg(args, "k"), "k", 1, K_MAX, default=3)
-    open_only = p.flag(p.arg(args, "open"), "open", True)
-    at = p.time(p.arg(args, "open_at"))
-    kinds = p.names(p.arg_list(args, "kind"), "kind", STATION_KINDS)
-    amenities = p.names(p.arg_list(args, "amenity"), "amenity", AMENITIES)
-    wlon, wlat = (float(v) for v in crs.to_wgs84(lon, lat, source_crs))
+    q = p.parse_query(NearestQuery, args)
+    wlon, wlat = (float(v) for v in crs.to_wgs84(q.lon, q.lat, q.crs))
     answer = engine.nearest(
         lon=wlon,
         lat=wlat,
-        mode=mode,
-        k=k,
-        kinds=kinds,
-        amenities=amenities,
-        at=at,
-        open_only=open_only,
+        mode=q.mode,
+        k=q.k,
+        kinds=q.kinds,
+        amenities=q.amenities,
+        at=q.at,
+        open_only=q.open_only,
     )
-    answer["origin"]["input"] = {"lon": lon, "lat": lat, "crs": source_crs}
+    answer["origin"]["input"] = {"lon": q.lon, "lat": q.lat, "crs": q.crs}
     for r in answer["results"]:
-        r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], mode, (wlon, wlat))
+        r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], q.mode, (wlon, wlat))
     return answer
 
 
 def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> dict:
     """``POST /api/nearest/batch``: each origin's nearest matching station and travel time.
 
-    Body (JSON object; unknown keys are refused): ``origins`` ``[[lon, lat], …]``
-    (1–`BATCH_MAX`), ``mode``, ``crs``, ``kind``, ``amenity`` (lists or comma-separated
-    strings), ``open_at``, ``open`` (boolean).
+    Body: a JSON object :class:`BatchQuery` (unknown keys are refused); ``kind`` and
+    ``amenity`` are lists or comma-separated strings, ``open`` a boolean.
     """
-    doc = p.json_body(body, content_type, max_bytes=BATCH_BODY_MAX, allowed=BATCH_KEYS)
-    xy = p.points(doc.get("origins"), "origins", max_items=BATCH_MAX)
-    mode = p.choice(doc.get("mode"), "mode", MODE_LABELS, default="walk")
-    source_crs = p.coordinate_system(doc.get("crs"))
-    kinds = p.names(doc.get("kind"), "kind", STATION_KINDS)
-    amenities = p.names(doc.get("amenity"), "amenity", AMENITIES)
-    at = p.time(doc.get("open_at"))
-    open_only = p.flag(doc.get("open"), "open", True)
-    lon, lat = crs.to_wgs84(xy[:, 0], xy[:, 1], source_crs)
+    q = p.parse_body(BatchQuery, body, content_type, max_bytes=BATCH_BODY_MAX)
+    lon, lat = crs.to_wgs84(q.origins[:, 0], q.origins[:, 1], q.crs)
     out = engine.batch(
         lon=np.atleast_1d(lon),
         lat=np.atleast_1d(lat),
-        mode=mode,
-        kinds=kinds,
-        amenities=amenities,
-        at=at,
-        open_only=open_only,
+        mode=q.mode,
+        kinds=q.kinds,
+        amenities=q.amenities,
+        at=q.at,
+        open_only=q.open_only,
     )
     times = out["travel_time_s"]
     results = [
@@ -224,7 +312,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
     ]
     finite = times[np.isfinite(times)]
     return {
-        "network": engine.networks[mode].describe(),
+        "network": engine.networks[q.mode].describe(),
         "count": len(results),
         "reached": len(finite),
         "median_travel_time_s": round(float(np.median(finite)), 1) if len(finite) else None,
@@ -252,20 +340,6 @@ def roads(engine: NearestEngine) -> dict:
 #: Largest tour request body: 300 stops with a service time, a window and a priority each
 #: take ≈ 60 kB.
 TOURS_BODY_MAX = 512 * 1024
-#: The keys a tour request may have (see :func:`geoservice.tours.planner.parse_request`).
-TOUR_KEYS = (
-    "depot",
-    "stops",
-    "days",
-    "start_date",
-    "skip_days_off",
-    "day_start",
-    "day_end",
-    "lunch_minutes",
-    "service_minutes",
-    "time_windows",
-    "optional",
-)
 #: Most plans one page of ``GET /api/tours`` lists.
 TOURS_PAGE_MAX = 100
 #: Files a saved plan is served as (``/api/tours/<id>.<format>``).
@@ -284,25 +358,41 @@ class TourFile:
 def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
     """``POST /api/tours``: plan a multi-day caravan tour and save it.
 
-    Body (JSON object; unknown keys are refused): ``stops`` (ids, kinds or towns; at most
-    300 stops), ``depot``, ``days`` (1–31), ``start_date``, ``skip_days_off``,
-    ``day_start``, ``day_end``, ``lunch_minutes``, ``service_minutes``, ``time_windows``,
-    ``optional`` (see :func:`geoservice.tours.planner.parse_request`).
+    Body: a JSON object :class:`~geoservice.tours.request.TourRequest` (unknown keys are
+    refused), parsed before the planner is asked, so that a bad body is a 400 at once.
 
     Returns
     -------
     dict
         The saved plan ``{"id", "created", "request", "result"}``.
     """
-    doc = p.json_body(body, content_type, max_bytes=TOURS_BODY_MAX, allowed=TOUR_KEYS)
-    return planner.plan(doc)
+    request = p.parse_body(TourRequest, body, content_type, max_bytes=TOURS_BODY_MAX)
+    return planner.plan(request)
+
+
+@dataclass(frozen=True)
+class ToursPage:
+    """``GET /api/tours``: one page of saved plans."""
+
+    limit: int = p.param(
+        p.read_integer(1, TOURS_PAGE_MAX),
+        f"plans per page (1–{TOURS_PAGE_MAX}, default 20)",
+        default=20,
+        example=20,
+    )
+    offset: int = p.param(
+        p.read_integer(0, 10**6),
+        "plans to skip (next_offset of the previous page)",
+        default=0,
+        example=0,
+    )
 
 
 def tours(tours_: TourStore, args: Args) -> dict:
     """``GET /api/tours``: saved plans, newest first, ``limit`` (1–100, default 20) at a
     time from ``offset``."""
-    limit = p.integer(p.arg(args, "limit"), "limit", 1, TOURS_PAGE_MAX, default=20)
-    offset = p.integer(p.arg(args, "offset"), "offset", 0, 10**6, default=0)
+    page = p.parse_query(ToursPage, args)
+    limit, offset = page.limit, page.offset
     total = len(tours_.ids())
     plans = tours_.list(limit, offset)
     following = offset + limit
@@ -330,6 +420,29 @@ def tour(tours_: TourStore, tour_id: str) -> dict:
         raise err from None
 
 
+#: A saved plan's id.
+TOUR_ID_SCHEMA = {"type": "string", "pattern": r"^\d{8}-\d{6}-[0-9a-f]{6}$"}
+
+
+@dataclass(frozen=True)
+class TourFileQuery:
+    """``GET /api/tours/<tour_id>.<format>`` (``tour_id`` alone: ``GET /api/tours/<tour_id>``)."""
+
+    tour_id: str = p.param(
+        p.read_with(_path_id, TOUR_ID_SCHEMA),
+        "the plan's id (YYYYMMDD-HHMMSS-xxxxxx)",
+        example="20260302-091500-a1b2c3",
+        location="path",
+    )
+    format: str = p.param(
+        p.read_choice(TOUR_FORMATS),
+        "gpx, csv, xlsx, geojson or html",
+        example="gpx",
+        location="path",
+        schema={"enum": list(TOUR_FORMATS)},
+    )
+
+
 def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
     """``GET /api/tours/<tour_id>.<format>``: a saved plan as GPX, CSV, XLSX, GeoJSON or
     the printable HTML schedule.
@@ -337,8 +450,9 @@ def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
     The HTML schedule is sent ``inline`` (to print from the browser), the others as
     attachments; both name the file in ASCII and, by RFC 5987, in Chinese.
     """
-    fmt = p.choice(fmt, "format", TOUR_FORMATS)
-    saved = tour(tours_, tour_id)
+    q = p.parse_values(TourFileQuery, {"tour_id": tour_id, "format": fmt})
+    fmt = q.format
+    saved = tour(tours_, q.tour_id)
     ascii_name, utf8_name = tour_export.filenames(saved, fmt)
     kind = "inline" if fmt == "html" else "attachment"
     quoted = urllib.parse.quote(utf8_name, safe="")
@@ -378,25 +492,74 @@ COVERAGE_DECIMALS = 5
 
 @dataclass(frozen=True)
 class CoverageRequest:
-    """The parsed parameters of ``GET /api/coverage``.
+    """The parameters of ``GET /api/coverage`` (a request declaration).
 
     Attributes
     ----------
     query : CoverageQuery
         What to compute (``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``,
-        ``buffer_m``).
+        ``buffer_m``; the buffer one of `COVERAGE_BUFFERS`).
     layer : str
         The layer sent as the answer's ``features`` (default ``areas``).
     layers : tuple of str
-        Further layers sent under ``layers``.
+        Further layers sent under ``layers`` (``none``: none), in the order of
+        :data:`geoservice.coverage.LAYERS`, without ``layer``.
     simplify_m : float
         Simplification of the geometry sent, in metres (0: exact).
     """
 
-    query: CoverageQuery
-    layer: str = "areas"
-    layers: tuple[str, ...] = COVERAGE_DEFAULT_LAYERS
-    simplify_m: float = SIMPLIFY_DEFAULT_M
+    query: CoverageQuery = p.nested(
+        override=[
+            p.narrowed(
+                CoverageQuery, "buffer_m", schema={"type": "number", "enum": list(COVERAGE_BUFFERS)}
+            )
+        ]
+    )
+    layer: str = p.param(
+        p.read_choice(COVERAGE_LAYERS),
+        f"the layer of `features`: {', '.join(COVERAGE_LAYERS)} (default areas)",
+        default="areas",
+        example="areas",
+    )
+    layers: tuple[str, ...] = p.param(
+        p.read_names({**COVERAGE_LAYERS, _NO_LAYERS: "不要其他图层"}),
+        f"further layers under `layers` ({', '.join(COVERAGE_LAYERS)}; none for none); "
+        f"default {','.join(COVERAGE_DEFAULT_LAYERS)}",
+        default=COVERAGE_DEFAULT_LAYERS,
+        example=list(COVERAGE_DEFAULT_LAYERS),
+        schema={
+            "type": "array",
+            "maxItems": len(COVERAGE_LAYERS),
+            "items": {"enum": [*COVERAGE_LAYERS, _NO_LAYERS]},
+        },
+    )
+    simplify_m: float = p.param(
+        p.read_number(0, SIMPLIFY_MAX_M),
+        "geometry simplified by this many metres for transfer (0: exact; "
+        f"default {SIMPLIFY_DEFAULT_M:g}); coordinates have 5 decimals",
+        default=SIMPLIFY_DEFAULT_M,
+        example=SIMPLIFY_DEFAULT_M,
+    )
+
+    def __post_init__(self) -> None:
+        if self.query.buffer_m not in COVERAGE_BUFFERS:
+            name = "buffer_m"
+            shown = "、".join(f"{b:g}" for b in COVERAGE_BUFFERS)
+            raise ParameterError(
+                name,
+                f"buffer_m 只能取 {shown} 米之一，而不是 {self.query.buffer_m:g}",
+                f"buffer_m must be one of {', '.join(f'{b:g}' for b in COVERAGE_BUFFERS)} "
+                f"metres, not {self.query.buffer_m:g}",
+            )
+        if _NO_LAYERS in self.layers and len(self.layers) > 1:
+            name = "layers"
+            raise ParameterError(
+                name,
+                "layers=none 不能与其他图层同时给出",
+                "layers=none cannot be combined with layer names",
+            )
+        extra = tuple(x for x in LAYERS if x in self.layers and x != self.layer)
+        object.__setattr__(self, "layers", extra)
 
     def to_dict(self) -> dict:
         """JSON-ready parameters (canonical: equal for requests with the same answer)."""
@@ -415,63 +578,13 @@ def answer_key(operation: str, parameters: Mapping[str, object]) -> str:
 
 
 def coverage_request(args: Args) -> CoverageRequest:
-    """Parse the parameters of ``GET /api/coverage``.
-
-    Parameters: ``mode``, ``minutes`` (one or more thresholds, comma-separated or
-    repeated), ``kind``, ``amenity``, ``open_at`` (count only the stations open then;
-    absent: every matching station, the planning view), ``buffer_m`` (one of
-    `COVERAGE_BUFFERS`), ``layer`` (the layer of ``features``, default ``areas``),
-    ``layers`` (further layers, default `COVERAGE_DEFAULT_LAYERS`; ``none`` for none),
-    ``simplify_m`` (0–`SIMPLIFY_MAX_M`, default `SIMPLIFY_DEFAULT_M`).
+    """Parse the parameters of ``GET /api/coverage`` (:class:`CoverageRequest`).
 
     Raises
     ------
     ParameterError
     """
-    query = CoverageQuery.parse(
-        {
-            "mode": p.arg(args, "mode"),
-            "minutes": p.arg_list(args, "minutes"),
-            "kind": p.arg_list(args, "kind"),
-            "amenity": p.arg_list(args, "amenity"),
-            "open_at": p.arg(args, "open_at"),
-            "buffer_m": p.arg(args, "buffer_m"),
-        }
-    )
-    if query.buffer_m not in COVERAGE_BUFFERS:
-        name = "buffer_m"
-        shown = "、".join(f"{b:g}" for b in COVERAGE_BUFFERS)
-        raise ParameterError(
-            name,
-            f"buffer_m 只能取 {shown} 米之一，而不是 {query.buffer_m:g}",
-            f"buffer_m must be one of {', '.join(f'{b:g}' for b in COVERAGE_BUFFERS)} "
-            f"metres, not {query.buffer_m:g}",
-        )
-    layer = p.choice(p.arg(args, "layer"), "layer", COVERAGE_LAYERS, default="areas")
-    vocab = {**COVERAGE_LAYERS, _NO_LAYERS: "不要其他图层"}
-    chosen = p.names(p.arg_list(args, "layers"), "layers", vocab)
-    if chosen is None:
-        extra = COVERAGE_DEFAULT_LAYERS
-    elif _NO_LAYERS in chosen:
-        if len(chosen) > 1:
-            name = "layers"
-            raise ParameterError(
-                name,
-                "layers=none 不能与其他图层同时给出",
-                "layers=none cannot be combined with layer names",
-            )
-        extra = ()
-    else:
-        extra = tuple(chosen)
-    simplify_m = p.number(
-        p.arg(args, "simplify_m"), "simplify_m", 0, SIMPLIFY_MAX_M, default=SIMPLIFY_DEFAULT_M
-    )
-    return CoverageRequest(
-        query=query,
-        layer=layer,
-        layers=tuple(x for x in LAYERS if x in extra and x != layer),
-        simplify_m=simplify_m,
-    )
+    return p.parse_query(CoverageRequest, args)
 
 
 def coverage(engine: CoverageEngine, request: CoverageRequest) -> dict:
@@ -500,25 +613,14 @@ def coverage(engine: CoverageEngine, request: CoverageRequest) -> dict:
 
 
 def suggest_request(args: Args) -> siting.SitingQuery:
-    """Parse the parameters of ``GET /api/coverage/suggest``: ``n`` (1–50, default 10),
-    ``objective`` (``roads`` or ``villages``), ``mode``, ``minutes`` (one threshold, default
-    the mode's largest), ``kind``, ``amenity``, ``open_at``.
+    """Parse the parameters of ``GET /api/coverage/suggest``
+    (:class:`~geoservice.coverage.siting.SitingQuery`).
 
     Raises
     ------
     ParameterError
     """
-    return siting.SitingQuery.parse(
-        {
-            "n": p.arg(args, "n"),
-            "objective": p.arg(args, "objective"),
-            "mode": p.arg(args, "mode"),
-            "minutes": p.arg_list(args, "minutes"),
-            "kind": p.arg_list(args, "kind"),
-            "amenity": p.arg_list(args, "amenity"),
-            "open_at": p.arg(args, "open_at"),
-        }
-    )
+    return p.parse_query(siting.SitingQuery, args)
 
 
 def coverage_suggest(engine: CoverageEngine, query: siting.SitingQuery) -> dict:

@@ -518,3 +518,38 @@ def test_navigation_labels_are_bounded_and_cannot_break_parameters():
         assert len(url) < 1500
     assert "name%3Aevil" not in links["baidu"]
     assert links["baidu"].count("|name:") == 1
+
+
+def test_one_nearest_request_reads_each_parameter_once(grid_client, monkeypatch):
+    """Requests are parsed once, at the boundary: the engine takes typed values and never
+    calls the parser again (one /api/nearest request used to enter params 6 times)."""
+    from geoservice import params
+
+    grid_client.get("/api/nearest?lon=116.8312&lat=40.3690")  # the engine is built
+    calls: dict[str, list[str]] = {}
+    readers = ("number", "integer", "choice", "names", "flag", "time", "coordinate_system")
+    for fn in readers:
+        original = getattr(params, fn)
+
+        def counted(raw, name, *args, _fn=fn, _original=original, **kw):
+            calls.setdefault(name, []).append(_fn)
+            return _original(raw, name, *args, **kw)
+
+        monkeypatch.setattr(params, fn, counted)
+    query = (
+        "/api/nearest?lon=116.8312&lat=40.3690&crs=wgs84&mode=bike&k=2&kind=warm_station"
+        "&amenity=hot_water&open_at=2026-11-25T13:00&open=0"
+    )
+    r = grid_client.get(query)
+    assert r.status_code == 200, r.get_json()
+    assert calls == {
+        "lon": ["number"],
+        "lat": ["number"],
+        "crs": ["coordinate_system"],
+        "mode": ["choice"],
+        "k": ["integer"],
+        "kind": ["names"],
+        "amenity": ["names"],
+        "open_at": ["time"],
+        "open": ["flag"],
+    }

@@ -27,6 +27,7 @@ from geoservice.errors import StoreError
 from geoservice.service import TOURS_BODY_MAX
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
+from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 from geoservice.web import STORE_KEY, create_app
 
@@ -79,7 +80,7 @@ def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned):
     assert planned.headers["Location"] == f"/api/tours/{saved['id']}"
     assert set(saved) == {"id", "created", "request", "result"}
     result = saved["result"]
-    request = tour.parse_request(BODY, tours_app.extensions[STORE_KEY])
+    request = tour.resolve(TourRequest.parse(BODY), tours_app.extensions[STORE_KEY])
     check_feasible(result, request)
     assert result["summary"]["stops_served"] == len(GRID)
     assert len(result["days"]) >= 2
@@ -392,6 +393,9 @@ def test_one_plan_too_many_at_once_is_a_503_to_retry(tmp_path, monkeypatch):
         body = assert_bilingual_error(r, 503, None)
         assert "正在计算其他方案" in body["message_zh"]
         assert int(r.headers["Retry-After"]) > 0
+        # A bad body is parsed before a slot is asked for: a 400, not a 503.
+        bad = app.test_client().post("/api/tours", json={"stops": ["S2"], "days": 0})
+        assert_bilingual_error(bad, 400, "days")
     finally:
         release.set()
         worker.join(30)
@@ -422,3 +426,21 @@ def test_tours_dir_is_configurable(tmp_path, planned):
     assert (folder / f"{r.get_json()['id']}.json").is_file()
     # Another folder, other plans: the module's plan is not there.
     assert app.test_client().get(f"/api/tours/{planned.get_json()['id']}").status_code == 404
+
+
+def test_selectors_add_up_and_optional_takes_them_too(client):
+    body = {"stops": ["S1", "S2"], "optional": {"warm_station": 4, "S2": 1}, "days": 2}
+    r = client.post("/api/tours", json=body)
+    assert r.status_code == 201, r.get_json()
+    saved = r.get_json()
+    assert saved["request"]["stops"] == ["S1", "S2"]
+    assert saved["request"]["optional"] == {"warm_station": 4, "S2": 1}
+    result = saved["result"]
+    planned = {s["id"]: s for day in result["days"] for s in day["stops"]}
+    left = {u["id"] for u in result["unserved"]}
+    assert set(planned) | left == set(GRID)  # S1, S2 and every other warm station
+    assert "S1" in planned
+    r = client.post("/api/tours", json={"stops": ["S1"], "optional": ["caravan_base"]})
+    body = assert_bilingual_error(r, 400, "optional")
+    assert "caravan_base" in body["message_zh"]
+    assert "matches no stop" in body["message_en"]

@@ -274,3 +274,26 @@ def test_a_reopened_plan_gives_back_its_stops_settings(live, browser, stops_app)
     assert resp.value.json()["request"] == saved["request"]
     watch.check(page)
     context.close()
+
+
+@needs_chromium
+def test_a_plan_made_with_selectors_reopens_with_what_they_selected(live, browser, stops_app):
+    """Selectors add up (S1, then every warm station; optional ones too): a plan made on
+    the API or the CLI with them reopens on the page with the same stops, the optional
+    ones with their priority, and is planned again with the same stops."""
+    body = {"stops": ["S1", "S2"], "optional": {"S2": 1, "warm_station": 4}, "days": 2}
+    saved = stops_app.test_client().post("/api/tours", json=body).get_json()
+    context, page, watch = _open(browser, live, TABLET, f"/caravan#plan={saved['id']}")
+    page.wait_for_selector(".cv-day")
+    page.get_by_role("button", name="按此方案的设置修改后重新规划").tap()
+    grid = [f"S{i}" for i in range(1, 9)]
+    assert _selected(page) == grid
+    with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
+        page.locator("#cv-plan-btn").tap()
+    assert resp.value.status == 201
+    sent = json.loads(resp.value.request.post_data)
+    assert sorted(sent["stops"]) == grid
+    # The first selector to name a stop gives its priority, as on the server.
+    assert sent["optional"] == dict.fromkeys(grid, 4) | {"S2": 1}
+    watch.check(page)
+    context.close()

@@ -289,3 +289,61 @@ def test_parameter_error_statuses():
         "parameter": "k",
         "status": 422,
     }
+
+
+# -- declarations ------------------------------------------------------------------------
+
+
+def test_a_declaration_reads_query_strings_bodies_and_cli_values_alike():
+    from geoservice import service
+
+    args = {"lon": ["116.8"], "lat": ["40.3"], "kind": ["暖心驿站,worker_home"], "open": ["0"]}
+    q = params.parse_query(service.NearestQuery, args)
+    assert (q.lon, q.lat, q.mode, q.k, q.crs) == (116.8, 40.3, "walk", 3, "wgs84")
+    assert q.kinds == ("warm_station", "worker_home")
+    assert q.open_only is False
+    assert q.amenities is None
+    values = {"lon": 116.8, "lat": "40.3", "kind": ["warm_station", "worker_home"], "open": False}
+    assert params.parse_values(service.NearestQuery, values) == q
+    with pytest.raises(ParameterError) as exc:
+        params.parse_query(service.NearestQuery, {"lat": ["40.3"]})
+    assert exc.value.parameter == "lon"
+
+
+def test_a_body_declaration_refuses_unknown_keys_listing_its_own():
+    from geoservice import service
+
+    body = b'{"origins": [[116.8, 40.3]], "modes": "walk"}'
+    with pytest.raises(ParameterError) as exc:
+        params.parse_body(service.BatchQuery, body, "application/json", max_bytes=1000)
+    assert exc.value.parameter == "modes"
+    assert "origins, mode, crs, kind, amenity, open_at, open" in exc.value.en
+    q = params.parse_body(
+        service.BatchQuery, b'{"origins": [[116.8, 40.3]]}', "application/json", max_bytes=100
+    )
+    assert q.origins.shape == (1, 2)
+    schema = params.body_schema(service.BatchQuery)
+    assert schema["required"] == ["origins"]
+    assert schema["additionalProperties"] is False
+    assert list(schema["properties"]) == ["origins", "mode", "crs", "kind", "amenity",
+                                          "open_at", "open"]  # fmt: skip
+
+
+def test_nested_declarations_and_their_overrides():
+    from geoservice import service
+    from geoservice.coverage import siting
+
+    r = params.parse_query(service.CoverageRequest, {"mode": ["bike"], "layers": ["stations"]})
+    assert r.query.minutes == (5.0, 10.0)  # the mode's defaults, known once mode is read
+    assert r.layers == ("stations",)
+    names = [prm.name for prm in params.parameters(service.CoverageRequest)]
+    assert names[:6] == ["mode", "minutes", "kind", "amenity", "open_at", "buffer_m"]
+    buffer = next(p for p in params.parameters(service.CoverageRequest) if p.name == "buffer_m")
+    assert buffer.json_schema()["enum"] == list(service.COVERAGE_BUFFERS)
+    s = params.parse_query(siting.SitingQuery, {"mode": ["bike"]})
+    assert s.coverage.minutes == (10.0,)  # siting's own default: the mode's largest
+    documented = [prm.name for prm in params.parameters(siting.SitingQuery, documented=True)]
+    assert "buffer_m" not in documented
+    with pytest.raises(ParameterError) as exc:
+        params.parse_query(service.CoverageRequest, {"layers": ["none", "cross"]})
+    assert exc.value.parameter == "layers"

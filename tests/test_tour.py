@@ -18,6 +18,7 @@ from geoservice.network import osm
 from geoservice.store import GpkgStore
 from geoservice.tours import planner as tour
 from geoservice.tours import vrp
+from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 from geoservice.web import DEFAULT_GPKG
 
@@ -62,8 +63,13 @@ def store(tmp_path_factory):
     return s
 
 
+def resolve_body(body, store):
+    """A request body parsed (no store) and resolved against the store, as the planner does."""
+    return tour.resolve(TourRequest.parse(body), store)
+
+
 def plan_of(body, store, drive, **kw):
-    request = tour.parse_request(body, store)
+    request = resolve_body(body, store)
     return request, tour.plan(request, drive, budget=kw.pop("budget", QUICK), **kw)
 
 
@@ -72,7 +78,7 @@ def _s(hhmm: str) -> int:
     return int(h) * 3600 + int(m) * 60
 
 
-def check_feasible(result: dict, request: tour.TourRequest) -> None:
+def check_feasible(result: dict, request: tour.ResolvedRequest) -> None:
     """Independent feasibility check of a plan against its request."""
     stops = {s.id: s for s in request.stops}
     seen = []
@@ -207,7 +213,7 @@ def test_working_windows_and_lunch_rules(store, drive, day_start, day_end, lunch
 def test_both_lunch_models_give_feasible_days(store, drive):
     body = {"stops": GRID, "days": 3, "service_minutes": 50,
             "time_windows": {"S3": "12:00-14:30", "S8": "10:40-12:10"}}  # fmt: skip
-    request = tour.parse_request(body, store)
+    request = resolve_body(body, store)
     m = tour.routing.travel_matrix(
         drive, [request.depot.lon] + [s.lon for s in request.stops],
         [request.depot.lat] + [s.lat for s in request.stops],
@@ -338,11 +344,11 @@ def test_optional_stops_by_priority_when_days_are_short(store, drive):
 
 def test_named_stops_that_cannot_be_served_are_a_422(store, drive):
     with pytest.raises(TourError) as exc:
-        tour.parse_request({"stops": ["S1", "NOPE", "XX9"]}, store)
+        resolve_body({"stops": ["S1", "NOPE", "XX9"]}, store)
     assert exc.value.status == 422
     assert [s["id"] for s in exc.value.stops] == ["NOPE", "XX9"]
     no_coord = store.sites().query("coord_source == 'missing'")["id"].iloc[0]
-    request = tour.parse_request({"stops": ["S1", "U1", "M1", "F1", no_coord]}, store)
+    request = resolve_body({"stops": ["S1", "U1", "M1", "F1", no_coord]}, store)
     with pytest.raises(TourError) as exc:
         tour.plan(request, drive, budget=QUICK)
     reasons = {s["id"]: s["reason_code"] for s in exc.value.stops}
@@ -406,7 +412,7 @@ def test_more_mandatory_work_than_days_is_a_422_with_an_estimate(store, drive):
         ({"stops": ["S1"], "time_windows": {"S1": "11:00-10:00"}}, "time_windows.S1"),
         ({"stops": ["S1"], "time_windows": ["S1"]}, "time_windows"),
         ({"stops": ["S1"], "optional": {"S1": 9}}, "optional.S1"),
-        ({"stops": ["S1"], "optional": ["S2"]}, "optional.S2"),
+        ({"stops": ["S1"], "optional": ["不存在镇:village"]}, "optional"),
         ({"stops": ["S1"], "skip_days_off": "maybe"}, "skip_days_off"),
         ({"stops": ["reservoir_site", "不存在镇"]}, "stops"),
         ([1, 2], "body"),
@@ -414,7 +420,7 @@ def test_more_mandatory_work_than_days_is_a_422_with_an_estimate(store, drive):
 )
 def test_bad_requests_are_400_naming_the_field(store, body, parameter):
     with pytest.raises(ParameterError) as exc:
-        tour.parse_request(body, store)
+        resolve_body(body, store)
     err = exc.value
     if parameter == "stops" and isinstance(err, TourError):  # unknown token → 422 listing
         assert err.status == 422
@@ -425,19 +431,24 @@ def test_bad_requests_are_400_naming_the_field(store, body, parameter):
 
 
 def test_selection_by_kind_town_and_ids(store):
-    r = tour.parse_request({"stops": "reservoir_site"}, store)
+    r = resolve_body({"stops": "reservoir_site"}, store)
     assert len(r.stops) == 20
     assert all(s.kind == "reservoir_site" for s in r.stops)
     town = r.stops[0].town
     short = town.removesuffix("镇").removesuffix("街道")
-    by_town = tour.parse_request({"stops": ["reservoir_site", short]}, store)
-    assert by_town.stops
-    assert all(s.town == town for s in by_town.stops)
-    sites = tour.parse_request({"stops": [r.stops[0].town_code]}, store)
+    # town:kind selects that town's stops of that kind
+    in_town = resolve_body({"stops": [f"{short}:reservoir_site"]}, store)
+    assert in_town.stops
+    assert all(s.town == town and s.kind == "reservoir_site" for s in in_town.stops)
+    sites = resolve_body({"stops": [r.stops[0].town_code]}, store)
     assert all(s.kind in ("village", "community", "reservoir_site") for s in sites.stops)
-    mixed = tour.parse_request(
-        {"stops": "S1,S2,warm_station", "service_minutes": {"S1": 10}}, store
-    )
+    # Selectors add up (they used to filter together: a named bug): every reservoir site,
+    # then the town's other sites, each once.
+    by_town = resolve_body({"stops": ["reservoir_site", short]}, store)
+    ids = [s.id for s in by_town.stops]
+    assert ids == list(dict.fromkeys([s.id for s in r.stops] + [s.id for s in sites.stops]))
+    assert len(ids) > len(r.stops)
+    mixed = resolve_body({"stops": "S1,S2,warm_station", "service_minutes": {"S1": 10}}, store)
     assert [s.id for s in mixed.stops][:8] == GRID
     assert mixed.stops[0].service_s == 600
     assert mixed.stops[1].service_s == tour.STATION_SERVICE_MINUTES * 60
@@ -466,7 +477,7 @@ def test_default_depot_is_the_located_base_in_gulou_else_another_base():
 
 def test_the_depot_is_never_its_own_stop_when_picked_by_kind(store):
     with pytest.raises(ParameterError):
-        tour.parse_request({"stops": ["caravan_base"]}, store)  # only the base itself
+        resolve_body({"stops": ["caravan_base"]}, store)  # only the base itself
 
 
 # -- saved plans ------------------------------------------------------------------------
@@ -497,11 +508,11 @@ def test_plans_are_saved_listed_reopened_and_bounded(tmp_path, store, drive):
 def test_planner_saves_and_follows_the_active_network(tmp_path, store):
     library = network.NetworkLibrary(tmp_path / "networks", SMALL_OSM)
     planner = tour.Planner(store, library, TourStore(tmp_path / "tours"), budget=QUICK)
-    saved = planner.plan({"stops": GRID[:4], "days": 1})
+    saved = planner.plan(TourRequest.parse({"stops": GRID[:4], "days": 1}))
     assert saved["id"]
     assert planner.tours.get(saved["id"])["result"] == saved["result"]
     assert planner.network() is planner.network()
-    unsaved = planner.plan({"stops": GRID[:4], "days": 1}, save=False)
+    unsaved = planner.plan(TourRequest.parse({"stops": GRID[:4], "days": 1}), save=False)
     assert unsaved["id"] is None
     assert unsaved["result"]["days"] == saved["result"]["days"]
 
@@ -513,3 +524,65 @@ def test_no_lunch_on_a_day_over_before_the_lunch_window(store, drive):
     day = result["days"][0]
     assert day["return_s"] <= tour.LUNCH_EARLIEST
     assert day["lunch"] is None
+
+
+def test_selectors_add_up_and_optional_takes_the_same_selectors(store):
+    r = resolve_body({"stops": ["S2", "warm_station"], "optional": {"S3": 1, "S2": 2}}, store)
+    # Each selection in turn, each stop once: S2, then the other warm stations.
+    assert [s.id for s in r.stops] == ["S2", *[g for g in GRID if g != "S2"]]
+    assert {s.id: s.priority for s in r.stops if s.optional} == {"S2": 2, "S3": 1}
+    assert [s.named for s in r.stops][:4] == [True, False, True, False]  # S2, S1, S3, S4
+    assert r.normalized["stops"] == ["S2", "warm_station"]
+    assert r.normalized["optional"] == {"S3": 1, "S2": 2}
+    # Optional selectors add their stops (priority 3 from a list), as optional ones.
+    r = resolve_body({"stops": ["S1"], "optional": ["worker_home", "S4"]}, store)
+    assert [(s.id, s.optional, s.priority) for s in r.stops] == [
+        ("S1", False, None),
+        ("U1", True, 3),
+        ("M1", True, 3),
+        ("F1", True, 3),
+        ("S4", True, 3),
+    ]
+    # town:kind is the one selector that filters by both; the base is never a stop.
+    r = resolve_body({"stops": ["鼓楼:warm_station", "S1"]}, store)
+    assert [s.id for s in r.stops] == GRID
+    assert r.depot.id == "BASE"
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter", "zh", "en"),
+    [
+        ({"stops": ["caravan_base"]}, "stops", "出发站点以外的大篷车基地", "other than the depot"),
+        ({"stops": ["BASE"]}, "stops", "出发站点", "it is the depot"),
+        (
+            {"stops": ["S1"], "optional": ["十里堡:warm_station"]},
+            "optional",
+            "十里堡没有",
+            "in 十里堡",
+        ),
+    ],
+)
+def test_a_selector_that_matches_nothing_says_why(store, body, parameter, zh, en):
+    with pytest.raises(ParameterError) as exc:
+        resolve_body(body, store)
+    assert exc.value.status == 400
+    assert exc.value.parameter == parameter
+    assert "没有匹配任何站点" in exc.value.zh
+    assert zh in exc.value.zh
+    assert "matches no stop" in exc.value.en
+    assert en in exc.value.en
+
+
+def test_the_request_is_parsed_without_the_store():
+    request = TourRequest.parse(
+        {"stops": "reservoir_site,溪翁庄镇:村,V1", "optional": {"溪翁庄:village": None}}
+    )
+    assert [(s.kind, s.place) for s in request.stops] == [
+        ("reservoir_site", None),
+        ("village", "溪翁庄镇"),
+        (None, "V1"),
+    ]
+    assert request.optional == {"溪翁庄:village": tour.DEFAULT_PRIORITY}
+    with pytest.raises(ParameterError) as exc:
+        TourRequest.parse({"stops": ["S1"], "stop": ["S2"]})
+    assert exc.value.parameter == "stop"

@@ -20,7 +20,8 @@ from geoservice.network import osm
 from geoservice.store import GpkgStore
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
-from geoservice.web import DEFAULT_GPKG, STORE_KEY
+from geoservice.tours.request import TourRequest
+from geoservice.web import DEFAULT_GPKG, STORE_KEY, get_tour_store
 
 HOSTILE = '=HYPERLINK("http://x","点我")<script>alert(1)</script>'
 
@@ -51,7 +52,7 @@ def saved(tmp_path_factory):
         "start_date": "2026-03-06",
         "time_windows": {"S1": "14:00-17:00"},
     }
-    request = tour.parse_request(body, store)
+    request = tour.resolve(TourRequest.parse(body), store)
     result = tour.plan(request, drive, budget=QUICK)
     return {"id": "20260301-090000-abcdef", "created": "2026-03-01T09:00:00+08:00",
             "request": request.normalized, "result": result}  # fmt: skip
@@ -231,6 +232,26 @@ def test_cli_plan_list_show(tour_app, tmp_path):
     assert r.exit_code == 0
     assert "14:" in r.output
     assert csv_out.read_bytes().decode("utf-8-sig").startswith("日期,")
+
+
+def test_cli_stops_and_optional_selectors_add_up(tour_app):
+    runner = tour_app.test_cli_runner()
+    r = runner.invoke(
+        args=["tours", "plan", "--stops", "S1", "--stops", "S2", "--optional", "warm_station=4",
+              "--optional", "worker_home", "--days", "2"]
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    plan_id = re.search(r"方案 / plan (\S+)", r.output).group(1)
+    with tour_app.app_context():
+        saved = get_tour_store().get(plan_id)
+    assert saved["request"]["stops"] == ["S1", "S2"]
+    assert saved["request"]["optional"] == {"warm_station": 4, "worker_home": 3}
+    # Optional worker homes that cannot be reached are left out, not refused.
+    assert {"U1", "M1", "F1"} <= {u["id"] for u in saved["result"]["unserved"]}
+    r = runner.invoke(args=["tours", "plan", "--stops", "S1", "--optional", "caravan_base=2"])
+    assert r.exit_code != 0  # the only base is the depot
+    assert "caravan_base" in r.output
+    assert "matches no stop" in r.output
 
 
 def test_cli_errors(tour_app, tmp_path):

@@ -1,9 +1,10 @@
 """Coverage parameters: :class:`CoverageQuery`, its defaults and limits, and the notices.
 
-Parameters have the same names as the nearest-station answer. Every check lives in
-:meth:`CoverageQuery.parse`, which raises :class:`~geoservice.errors.ParameterError` naming
-the parameter; `open_at` absent means every matching station counts whatever its hours (the
-planning view), present means only those open then.
+Parameters have the same names as the nearest-station answer. :class:`CoverageQuery` is
+their declaration (:mod:`geoservice.params`): every check lives there and raises
+:class:`~geoservice.errors.ParameterError` naming the parameter; `open_at` absent means
+every matching station counts whatever its hours (the planning view), present means only
+those open then.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geoservice import params
+from geoservice import filters, params
 from geoservice.errors import ParameterError
-from geoservice.model import AMENITIES, STATION_KINDS
 from geoservice.network import MODE_LABELS
 
 #: Default thresholds (minutes) per mode.
@@ -34,6 +34,12 @@ MAX_BUFFER_M = 500.0
 ACFTU_RADIUS_M = 1000.0
 #: Default station kinds (as for the nearest-station answer).
 DEFAULT_KINDS = ("warm_station",)
+_MINUTES_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_THRESHOLDS,
+    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
+}
 #: Gaps returned with geometry (all are counted).
 MAX_GAP_FEATURES = 300
 
@@ -65,19 +71,25 @@ NOTICES = {
 }
 
 
+def _read_minutes(raw: object, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    return parse_minutes(raw, default=default)
+
+
 @dataclass(frozen=True)
 class CoverageQuery:
     """What to compute: mode, thresholds, station filters and the polygon buffer.
 
-    Build it with :meth:`parse` from query-string, JSON or CLI values: every check lives
-    there (and raises :class:`~geoservice.errors.ParameterError` naming the parameter).
+    A request declaration (:func:`geoservice.params.param`): read it with :meth:`parse`
+    (CLI or JSON values) or :func:`geoservice.params.parse_query`; every check raises
+    :class:`~geoservice.errors.ParameterError` naming the parameter.
 
     Attributes
     ----------
     mode : str
         ``walk``, ``bike`` or ``drive``.
     minutes : tuple of float
-        Thresholds in minutes, ascending, each in (0, `MAX_MINUTES`].
+        Thresholds in minutes, ascending, each in (0, `MAX_MINUTES`]; read, the mode's
+        defaults (`DEFAULT_MINUTES`) when absent.
     kinds : tuple of str
         Station kinds counted (default ``warm_station``, as the nearest-station answer).
     amenities : tuple of str
@@ -89,22 +101,49 @@ class CoverageQuery:
         Buffer around reached roads for the polygons.
     """
 
-    mode: str = "walk"
-    minutes: tuple[float, ...] = DEFAULT_MINUTES["walk"]
-    kinds: tuple[str, ...] = DEFAULT_KINDS
-    amenities: tuple[str, ...] = ()
-    at: dt.datetime | None = None
-    buffer_m: float = BUFFER_M
+    mode: str = filters.mode()
+    minutes: tuple[float, ...] = params.param(
+        params.read_with(_read_minutes, _MINUTES_SCHEMA, many=True),
+        f"thresholds in minutes (0 < m ≤ {MAX_MINUTES:g}, at most {MAX_THRESHOLDS}), "
+        "comma-separated or repeated; default by mode: walk 5,10,15; bike 5,10; drive 10",
+        default=DEFAULT_MINUTES["walk"],
+        default_by=lambda earlier: DEFAULT_MINUTES[earlier["mode"]],
+        example=[5, 10, 15],
+    )
+    kinds: tuple[str, ...] = filters.kinds(DEFAULT_KINDS)
+    amenities: tuple[str, ...] = filters.amenities(())
+    at: dt.datetime | None = filters.open_at(
+        "count only the stations open at this time (ISO 8601; naive means Asia/Shanghai), "
+        "e.g. 02:00 for the night gaps; absent: every matching station whatever its hours "
+        "(the planning view)",
+        example="2026-11-25T02:00",
+    )
+    buffer_m: float = params.param(
+        params.read_number(0, MAX_BUFFER_M),
+        "buffer around the reached roads for the polygons (metres)",
+        default=BUFFER_M,
+        example=50,
+    )
+
+    def __post_init__(self) -> None:
+        if self.buffer_m <= 0:
+            name = "buffer_m"
+            raise ParameterError(
+                name,
+                f"buffer_m 应大于 0 且不超过 {MAX_BUFFER_M:g}",
+                f"buffer_m must be greater than 0 and at most {MAX_BUFFER_M:g}",
+            )
 
     @classmethod
     def parse(cls, args: Mapping[str, object]) -> CoverageQuery:
-        """Parse ``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``, ``buffer_m``.
+        """Read ``mode``, ``minutes``, ``kind``, ``amenity``, ``open_at``, ``buffer_m`` from
+        CLI or JSON values (other names are ignored).
 
         Parameters
         ----------
         args : mapping
-            Raw values (text from a query string or the CLI, or JSON values); ``minutes``
-            may be one number, a comma-separated list or a list.
+            Raw values (text from the CLI, or JSON values); ``minutes`` may be one number,
+            a comma-separated list or a list.
 
         Returns
         -------
@@ -116,29 +155,7 @@ class CoverageQuery:
             Unknown mode, kind or amenity; minutes not numbers, ≤ 0 or > 120; a bad time;
             a buffer outside (0, 500] m.
         """
-        mode = params.choice(args.get("mode"), "mode", MODE_LABELS, default="walk")
-        minutes = parse_minutes(args.get("minutes"), default=DEFAULT_MINUTES[mode])
-        kinds = params.names(args.get("kind"), "kind", STATION_KINDS)
-        amenities = params.names(args.get("amenity"), "amenity", AMENITIES)
-        at = params.time(args.get("open_at"), "open_at")
-        buffer_m = params.number(
-            args.get("buffer_m"), "buffer_m", 0, MAX_BUFFER_M, default=BUFFER_M
-        )
-        if buffer_m <= 0:
-            name = "buffer_m"
-            raise ParameterError(
-                name,
-                f"buffer_m 应大于 0 且不超过 {MAX_BUFFER_M:g}",
-                f"buffer_m must be greater than 0 and at most {MAX_BUFFER_M:g}",
-            )
-        return cls(
-            mode=mode,
-            minutes=minutes,
-            kinds=tuple(kinds) if kinds else DEFAULT_KINDS,
-            amenities=tuple(amenities or ()),
-            at=at,
-            buffer_m=buffer_m,
-        )
+        return params.parse_values(cls, args)
 
     @property
     def seconds(self) -> np.ndarray:

@@ -40,7 +40,7 @@ from scipy.spatial import cKDTree
 from geoservice import params
 from geoservice.coverage.engine import CoverageEngine, ModeCache
 from geoservice.coverage.envelope import cost_at
-from geoservice.coverage.query import DEFAULT_MINUTES, CoverageQuery
+from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
 from geoservice.nearest import ACCESS_SPEED_MS
 
@@ -68,50 +68,74 @@ SOLVER_TIME_LIMIT_S = 20.0
 _CHUNK = 256
 
 
+def _one_threshold(raw: object, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    return parse_minutes(raw, default=default)
+
+
 @dataclass(frozen=True)
 class SitingQuery:
-    """Parameters of a siting run.
+    """Parameters of a siting run (a request declaration, :mod:`geoservice.params`).
 
     Attributes
     ----------
-    coverage : CoverageQuery
-        Mode, station filters; its largest threshold is the one the sites must meet.
     n : int
         New stations to place (1–`N_MAX`).
     objective : str
         ``roads`` (uncovered people-road length) or ``villages`` (located villages).
+    coverage : CoverageQuery
+        Mode, station filters and the one threshold the sites must meet (default the
+        mode's largest: 15 for walking).
     """
 
-    coverage: CoverageQuery
-    n: int = 10
-    objective: str = "roads"
+    n: int = params.param(
+        params.read_integer(1, N_MAX), f"new sites (1–{N_MAX}, default 10)", default=10, example=3
+    )
+    objective: str = params.param(
+        params.read_choice(OBJECTIVES),
+        "what a new site should bring within reach: "
+        + ", ".join(f"{k} {v}" for k, v in OBJECTIVES.items()),
+        default="roads",
+        example="roads",
+    )
+    coverage: CoverageQuery = params.nested(
+        default_factory=lambda: CoverageQuery(minutes=DEFAULT_MINUTES["walk"][-1:]),
+        override=[
+            params.override(
+                "minutes",
+                params.read_with(
+                    _one_threshold,
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
+                ),
+                "the threshold (one; default the mode's largest: walk 15, bike 10, drive 10)",
+                default=DEFAULT_MINUTES["walk"][-1:],
+                default_by=lambda earlier: DEFAULT_MINUTES[earlier["mode"]][-1:],
+                example=15,
+            )
+        ],
+        # Read as for the coverage answer, but not offered: the sites do not depend on it.
+        undocumented=["buffer_m"],
+    )
 
-    @classmethod
-    def parse(cls, args: Mapping[str, object]) -> SitingQuery:
-        """Parse ``n`` and ``objective`` plus the coverage parameters (:meth:`CoverageQuery.parse`).
-
-        ``minutes`` defaults to the mode's largest default threshold (15 for walking).
-
-        Raises
-        ------
-        ParameterError
-        """
-        args = dict(args)
-        mode = params.choice(args.get("mode"), "mode", ("walk", "bike", "drive"), default="walk")
-        raw = args.get("minutes")
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            args["minutes"] = DEFAULT_MINUTES[mode][-1]
-        cq = CoverageQuery.parse(args)
-        if len(cq.minutes) > 1:
+    def __post_init__(self) -> None:
+        if len(self.coverage.minutes) > 1:
             name = "minutes"
             raise ParameterError(
                 name,
                 "选址只用一个时间阈值（如 15）",
                 "siting takes one threshold (e.g. 15)",
             )
-        n = params.integer(args.get("n"), "n", 1, N_MAX, default=10)
-        objective = params.choice(args.get("objective"), "objective", OBJECTIVES, default="roads")
-        return cls(coverage=cq, n=n, objective=objective)
+
+    @classmethod
+    def parse(cls, args: Mapping[str, object]) -> SitingQuery:
+        """Read ``n`` and ``objective`` plus the coverage parameters from CLI or JSON values
+        (:meth:`CoverageQuery.parse`); ``minutes`` defaults to the mode's largest default
+        threshold (15 for walking).
+
+        Raises
+        ------
+        ParameterError
+        """
+        return params.parse_values(cls, args)
 
     def to_dict(self) -> dict:
         return {**self.coverage.to_dict(), "n": self.n, "objective": self.objective}

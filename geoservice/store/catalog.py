@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +17,8 @@ import pandas as pd
 
 from geoservice import crs as _crs
 from geoservice import hours as _hours
-from geoservice import params as _params
 from geoservice.errors import ParameterError, excerpt
-from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS, Station
+from geoservice.model import SITE_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import EDITABLE_LAYERS, Store
 from geoservice.store import tables as _io
@@ -295,9 +294,9 @@ def town_names(store: Store) -> dict[str, str]:
 def stations_geojson(
     store: Store,
     *,
-    kind: str | list[str] | None = None,
-    town: str | list[str] | None = None,
-    amenity: str | list[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    towns: Sequence[str] | None = None,
+    amenities: Sequence[str] | None = None,
     at: dt.datetime | None = None,
 ) -> dict:
     """Stations as a GeoJSON FeatureCollection with labels and open-now status.
@@ -306,10 +305,10 @@ def stations_geojson(
     ----------
     store
         The store.
-    kind, town, amenity
-        Filters, each a list or a comma-separated string (see
-        :func:`geoservice.params.names`): kinds (keys or Chinese labels), towns (codes or
-        Chinese names), amenities (all of them required).
+    kinds, towns, amenities
+        Filters as parsed (:class:`geoservice.service.StationsQuery`): kind keys, town
+        spellings (code, full or short name, pinyin; resolved here), amenity keys (all of
+        them required); None or empty: no filter.
     at
         Moment of ``open_now``/``status`` (naive = Asia/Shanghai; None = now).
 
@@ -320,14 +319,14 @@ def stations_geojson(
     Raises
     ------
     ParameterError
-        An unknown kind, town or amenity (the message lists the allowed values).
+        An unknown town (the message lists the district's).
     """
     names = town_names(store)
     gdf = filter_layer(
         store.stations(),
-        kinds=_params.names(kind, "kind", STATION_KINDS),
-        towns=Towns.from_frame(store.read("towns")).codes(town),
-        amenities=_params.names(amenity, "amenity", AMENITIES),
+        kinds=list(kinds or ()),
+        towns=_town_codes(store, towns),
+        amenities=list(amenities or ()),
     )
     at = _hours.as_local(at)
     features = [_io.record_feature(st.record(at, names)) for st in Station.from_frame(gdf)]
@@ -359,8 +358,8 @@ def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = N
 def sites_geojson(
     store: Store,
     *,
-    kind: str | list[str] | None = None,
-    town: str | list[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    towns: Sequence[str] | None = None,
     located: bool = False,
     positions: gpd.GeoDataFrame | None = None,
 ) -> dict:
@@ -372,16 +371,19 @@ def sites_geojson(
     place nodes has ``coord_source`` "schematic" or "osm" and, when schematic, the
     ``coord_note`` 示意位置. Without it the store's own coordinates are used.
 
+    ``kinds`` are site kind keys, ``towns`` town spellings, as parsed
+    (:class:`geoservice.service.SitesQuery`).
+
     Raises
     ------
     ParameterError
-        An unknown kind or town.
+        An unknown town.
     """
     names = town_names(store)
     gdf = filter_layer(
         store.sites() if positions is None else positions,
-        kinds=_params.names(kind, "kind", SITE_KINDS),
-        towns=Towns.from_frame(store.read("towns")).codes(town),
+        kinds=list(kinds or ()),
+        towns=_town_codes(store, towns),
     )
     if located:
         gdf = gdf.loc[gdf.geometry.notna()]
@@ -394,6 +396,13 @@ def sites_geojson(
         )
         features.append(_io.record_feature(rec))
     return _collection(features, None)
+
+
+def _town_codes(store: Store, towns: Sequence[str] | None) -> list[str] | None:
+    """The codes of the towns named (any spelling), None for no filter."""
+    if not towns:
+        return None
+    return Towns.from_frame(store.read("towns")).codes(list(towns))
 
 
 def towns_geojson(store: Store) -> dict:

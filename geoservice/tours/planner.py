@@ -2,8 +2,9 @@
 
 The district's caravan leaves its base each morning, visits villages, communities, reservoir
 protection sites or stations, spends a set time at each, takes a lunch break and is back at
-the base by the end of the working day. :func:`parse_request` validates a request against
-the store; :func:`plan` turns it into a day-by-day plan on the ``drive`` network.
+the base by the end of the working day. :func:`resolve` resolves a parsed request
+(:class:`~geoservice.tours.request.TourRequest`) against the store; :func:`plan` turns it
+into a day-by-day plan on the ``drive`` network.
 
 The model
 ---------
@@ -37,6 +38,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,29 +47,60 @@ from geoservice import navigation, params
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary, places
+from geoservice.params import hhmm
 from geoservice.store import Store
 from geoservice.store.towns import Towns
 from geoservice.tours import routing, vrp
+from geoservice.tours.request import (
+    DAY_END,
+    DAY_START,
+    DEFAULT_PRIORITY,
+    KINDS,
+    LUNCH_MINUTES,
+    MAX_DAYS,
+    MAX_SERVICE_MINUTES,
+    MAX_STOPS,
+    PRIORITIES,
+    Selector,
+    TourRequest,
+)
 from geoservice.tours.saved import TourStore
 
-#: Most stops one plan may have.
-MAX_STOPS = 300
-#: Most days one plan may span.
-MAX_DAYS = 31
-#: Default working window and lunch.
-DAY_START = "08:30"
-DAY_END = "17:30"
-LUNCH_MINUTES = 60
+__all__ = [
+    "DAY_END",
+    "DAY_START",
+    "DEFAULT_DEPOT_TOWN",
+    "DEFAULT_PRIORITY",
+    "LUNCH_EARLIEST",
+    "LUNCH_LATEST",
+    "LUNCH_MINUTES",
+    "MAX_DAYS",
+    "MAX_SERVICE_MINUTES",
+    "MAX_STOPS",
+    "PRIORITIES",
+    "REASONS",
+    "SEARCH",
+    "STATION_SERVICE_MINUTES",
+    "DaySchedule",
+    "Planner",
+    "Progress",
+    "ResolvedRequest",
+    "Stop",
+    "TourProblem",
+    "TourRequest",
+    "WeekendCalendar",
+    "candidates",
+    "default_depot",
+    "hhmm",
+    "plan",
+    "resolve",
+]
+
 #: The lunch break starts in this window (seconds after midnight).
 LUNCH_EARLIEST = 11 * 3600 + 30 * 60
 LUNCH_LATEST = 13 * 3600 + 30 * 60
 #: Minutes the caravan spends at a station unless told otherwise.
 STATION_SERVICE_MINUTES = 30
-#: Longest service one stop may be given.
-MAX_SERVICE_MINUTES = 720
-#: Optional-stop priorities: 1 (most important) … 5; 3 when not given.
-PRIORITIES = (1, 2, 3, 4, 5)
-DEFAULT_PRIORITY = 3
 #: The default depot: the caravan base in 鼓楼街道.
 DEFAULT_DEPOT_TOWN = "110118001"
 #: Search budget: iterations bound the work (reproducible); seconds are a safety net.
@@ -75,6 +108,7 @@ SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
 _ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
 
+_V = TypeVar("_V")
 _LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
 _WEEKDAYS = "一二三四五六日"
 #: Reasons a stop is left out of a plan (code → "中文 / English").
@@ -162,8 +196,8 @@ class Stop:
 
 
 @dataclass(frozen=True)
-class TourRequest:
-    """A validated tour request (see :func:`parse_request`).
+class ResolvedRequest:
+    """A tour request resolved against the catalogue (see :func:`resolve`).
 
     Attributes
     ----------
@@ -181,7 +215,8 @@ class TourRequest:
     lunch_s : int
         Lunch break length in seconds (0: none).
     normalized : dict
-        The request as parsed (JSON-ready), saved with the plan.
+        The request as parsed (JSON-ready), saved with the plan
+        (:meth:`TourRequest.echo <geoservice.tours.request.TourRequest.echo>`).
     """
 
     depot: Stop
@@ -238,7 +273,7 @@ def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict
     """Every site and station a tour could visit, as the planner sees them.
 
     What a page offers to pick from: the same positions, kinds and default service times
-    :func:`parse_request` uses.
+    :func:`resolve` uses.
 
     Returns
     -------
@@ -271,98 +306,42 @@ def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict
     return out
 
 
-def parse_request(body: object, store: Store, library: NetworkLibrary | None = None) -> TourRequest:
-    """Validate a tour request against the store.
+def resolve(
+    request: TourRequest, store: Store, library: NetworkLibrary | None = None
+) -> ResolvedRequest:
+    """Resolve a parsed request's depot and stop selectors against the store's catalogue.
 
     Parameters
     ----------
-    body : dict
-        ``{depot, stops, days, start_date, skip_days_off, day_start, day_end, lunch_minutes,
-        service_minutes, time_windows, optional}``:
-
-        ``stops``
-            List (or comma-separated text) of tokens. A site or station kind
-            (``reservoir_site``, ``village``, ``community``, ``warm_station``, …) or a town
-            (code, 鼓楼街道 or 鼓楼) selects; kinds and towns filter together (``village`` +
-            ``溪翁庄镇`` = the villages of 溪翁庄镇), a town alone selects its sites. Any other
-            token is a stop id, added as named.
-        ``depot``
-            A station id; default the ``caravan_base`` in 鼓楼街道.
-        ``service_minutes``
-            A number for every stop, or ``{id: minutes}`` overrides (defaults: the site's
-            ``service_minutes``, 30 for stations).
-        ``time_windows``
-            ``{id: "09:00-11:00"}``: the whole visit lies in that window.
-        ``optional``
-            ``[id, …]`` (priority 3) or ``{id: priority}``, 1 = most important … 5.
+    request : TourRequest
+        As parsed (:meth:`TourRequest.parse`, :func:`geoservice.params.parse_body`).
+    store : Store
+    library : NetworkLibrary, optional
+        For the positions of sites placed from the road network's place nodes.
 
     Returns
     -------
-    TourRequest
+    ResolvedRequest
+        The stops in the order selected (``stops`` first, then ``optional``), each once.
 
     Raises
     ------
     ParameterError
-        400 naming the field: malformed values, unknown depot, ``day_end`` before
-        ``day_start``, ``days`` outside 1–31, more than 300 stops.
+        400 naming the field: an unknown depot or town, a selector that matches no stop,
+        more than 300 stops, service minutes or windows for stops not selected.
     TourError
         422 listing the stop ids that were named but are unknown.
     """
-    body = params.require_object(body)
     catalogue = _catalogue(store, library)
-    by_id = {rid: i for i, rid in enumerate(catalogue["id"])}
-    towns = Towns.from_frame(store.read("towns"))
-
-    days = params.integer(body.get("days"), "days", 1, MAX_DAYS, default=1)
-    start_date = params.day(body.get("start_date"), "start_date")
-    skip = params.flag(body.get("skip_days_off"), "skip_days_off", True)
-    day_start = params.clock(body.get("day_start"), "day_start", DAY_START)
-    day_end = params.clock(body.get("day_end"), "day_end", DAY_END)
-    if day_end <= day_start:
-        err = ParameterError(
-            "day_end",
-            "day_end 应晚于 day_start",
-            "day_end must be later than day_start",
-        )
-        raise err
-    lunch = params.integer(
-        body.get("lunch_minutes"), "lunch_minutes", 0, 180, default=LUNCH_MINUTES
-    )
-    depot = _depot(body.get("depot"), catalogue, by_id)
-
-    tokens = params.names(body.get("stops"), "stops", max_items=MAX_STOPS)
-    if not tokens:
-        err = ParameterError("stops", "缺少参数 stops（要走访的站点）", "stops is required")
-        raise err
-    kinds = [t for t in tokens if t in SITE_KINDS or t in STATION_KINDS]
-    town_of = {t: towns.resolve(t) for t in tokens if t not in kinds}
-    town_codes = [c for c in town_of.values() if c]
-    ids = [t for t in tokens if t not in kinds and not town_of.get(t)]
-    unknown = [i for i in ids if i not in by_id]
-    if unknown:
-        listed = [{"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
-                  for i in unknown]  # fmt: skip
-        shown = "、".join(excerpt(i) for i in unknown[:10])
-        err = TourError(
-            "stops",
-            f"未知的站点编号：{shown}",
-            f"unknown stop id(s): {', '.join(excerpt(i) for i in unknown[:10])}",
-            stops=listed,
-        )
-        raise err
-    chosen: list[int] = []
-    if kinds or town_codes:
-        mask = np.ones(len(catalogue), dtype=bool)
-        if kinds:
-            mask &= catalogue["kind"].isin(kinds).to_numpy()
-        else:
-            mask &= ~catalogue["station"].to_numpy()
-        if town_codes:
-            mask &= catalogue["town_code"].isin(town_codes).to_numpy()
-        mask &= (catalogue["id"] != depot.id).to_numpy()
-        chosen = np.flatnonzero(mask).tolist()
-    named = [by_id[i] for i in ids]
-    order = list(dict.fromkeys(chosen + named))
+    depot = _depot(request.depot, catalogue)
+    pick = _Selection(catalogue, Towns.from_frame(store.read("towns")), depot.id)
+    order = pick.rows(request.stops, "stops")
+    optional: dict[int, int] = {}
+    opt_selectors = [Selector.parse(text) for text in request.optional or {}]
+    for selector, rows in zip(opt_selectors, pick.each(opt_selectors, "optional"), strict=True):
+        for i in rows:
+            optional.setdefault(i, (request.optional or {})[selector.text])
+    order = list(dict.fromkeys([*order, *optional]))
     if len(order) > MAX_STOPS:
         err = ParameterError(
             "stops",
@@ -370,67 +349,162 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
             f"{len(order)} stops selected; a plan takes at most {MAX_STOPS}",
         )
         raise err
-    if not order:
-        err = ParameterError(
-            "stops",
-            "所选条件没有匹配任何站点",
-            "the selection matches no stop",
-        )
-        raise err
-    selected_ids = [catalogue.at[i, "id"] for i in order]
-    service = _service(body.get("service_minutes"), selected_ids)
-    windows = {
-        key: params.clock_range(value, f"time_windows.{key}")
-        for key, value in _keyed(body.get("time_windows"), "time_windows", selected_ids).items()
-    }
-    optional = _optional(body.get("optional"), selected_ids)
-    named_set = set(ids)
-    stops = []
-    for i in order:
-        row = catalogue.loc[i]
-        rid = row["id"]
-        minutes = service.get(rid, service.get("*", int(row["service_minutes"])))
-        stops.append(
-            Stop(
-                id=rid,
-                name=str(row["name"]),
-                kind=str(row["kind"]),
-                town_code=str(row["town_code"]),
-                town=str(row["town"]),
-                lon=None if pd.isna(row["lon"]) else float(row["lon"]),
-                lat=None if pd.isna(row["lat"]) else float(row["lat"]),
-                coord_source=str(row["coord_source"]),
-                service_s=int(minutes) * 60,
-                window=windows.get(rid),
-                optional=rid in optional,
-                priority=optional.get(rid),
-                named=rid in named_set,
-            )
-        )
-    normalized = {
-        "depot": depot.id,
-        "stops": tokens,
-        "days": days,
-        "start_date": start_date.isoformat() if start_date else None,
-        "skip_days_off": skip,
-        "day_start": hhmm(day_start),
-        "day_end": hhmm(day_end),
-        "lunch_minutes": lunch,
-        "service_minutes": service.get("*", {k: v for k, v in service.items() if k != "*"}),
-        "time_windows": {k: [hhmm(a), hhmm(b)] for k, (a, b) in windows.items()},
-        "optional": optional,
-    }
-    return TourRequest(
+    selected = [str(catalogue.at[i, "id"]) for i in order]
+    service = request.service_minutes
+    if isinstance(service, Mapping):
+        _among(service, "service_minutes", selected)
+    windows = _among(request.time_windows or {}, "time_windows", selected)
+    stops = [
+        _stop(catalogue.loc[i], service, windows, optional.get(i), i in pick.named) for i in order
+    ]
+    return ResolvedRequest(
         depot=depot,
         stops=stops,
-        days=days,
-        start_date=start_date,
-        skip_days_off=skip,
-        day_start=day_start,
-        day_end=day_end,
-        lunch_s=lunch * 60,
-        normalized=normalized,
+        days=request.days,
+        start_date=request.start_date,
+        skip_days_off=request.skip_days_off,
+        day_start=request.day_start,
+        day_end=request.day_end,
+        lunch_s=request.lunch_minutes * 60,
+        normalized=request.echo(depot.id),
     )
+
+
+class _Selection:
+    """What stop selectors select in the catalogue (rows), the depot left out."""
+
+    def __init__(self, catalogue: pd.DataFrame, towns: Towns, depot: str) -> None:
+        self.catalogue = catalogue
+        self.towns = towns
+        self.by_id = {rid: i for i, rid in enumerate(catalogue["id"])}
+        self.kind = catalogue["kind"].to_numpy()
+        self.town = catalogue["town_code"].to_numpy()
+        self.usable = (catalogue["id"] != depot).to_numpy()
+        self.sites = ~catalogue["station"].to_numpy(dtype=bool)
+        #: Rows selected by their id.
+        self.named: set[int] = set()
+
+    def rows(self, selectors: Sequence[Selector], name: str) -> list[int]:
+        """The rows ``selectors`` select together: each selection in turn, each row once."""
+        return list(dict.fromkeys(i for rows in self.each(selectors, name) for i in rows))
+
+    def each(self, selectors: Sequence[Selector], name: str) -> list[list[int]]:
+        """The rows each selector selects.
+
+        Raises
+        ------
+        TourError
+            422: tokens that are no kind, town or known id.
+        ParameterError
+            A town that names none of the district's (``town:kind``), or a selector that
+            selects nothing.
+        """
+        unknown = [
+            s.text
+            for s in selectors
+            if s.kind is None and self.towns.resolve(s.place) is None and s.place not in self.by_id
+        ]
+        if unknown:
+            raise _unknown_ids(unknown, name)
+        out = []
+        for selector in selectors:
+            rows = self._one(selector, name)
+            if not rows:
+                raise _matches_nothing(selector, name)
+            out.append(rows)
+        return out
+
+    def _one(self, selector: Selector, name: str) -> list[int]:
+        if selector.kind is None:
+            code = self.towns.resolve(selector.place)
+            if code is None:  # a stop id
+                i = self.by_id[str(selector.place)]
+                self.named.add(i)
+                return [i] if self.usable[i] else []
+            mask = self.sites & (self.town == code)
+        else:
+            mask = self.kind == selector.kind
+            if selector.place is not None:
+                code = self.towns.resolve(selector.place)
+                if code is None:
+                    raise self.towns.unknown([selector.place], name)
+                mask &= self.town == code
+        return np.flatnonzero(mask & self.usable).tolist()
+
+
+def _unknown_ids(unknown: list[str], name: str) -> TourError:
+    listed = [{"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
+              for i in unknown]  # fmt: skip
+    shown = "、".join(excerpt(i) for i in unknown[:10])
+    return TourError(
+        name,
+        f"未知的站点编号：{shown}",
+        f"unknown stop id(s): {', '.join(excerpt(i) for i in unknown[:10])}",
+        stops=listed,
+    )
+
+
+def _matches_nothing(selector: Selector, name: str) -> ParameterError:
+    """The 400 for a selector that selects no stop, saying why."""
+    shown = excerpt(selector.text)
+    if selector.kind is None:  # a town without sites, or the depot's own id
+        why_zh = "该乡镇没有村庄、社区或水库保护点，或它就是出发站点"
+        why_en = "the town has no village, community or reservoir site, or it is the depot"
+    else:
+        label = KINDS[selector.kind]
+        where_zh = f"{selector.place}没有" if selector.place else "没有"
+        where_en = f" in {selector.place}" if selector.place else ""
+        why_zh = f"{where_zh}出发站点以外的{label}"
+        why_en = f"no {selector.kind}{where_en} other than the depot"
+    return ParameterError(
+        name,
+        f"{name} 中的 {shown} 没有匹配任何站点：{why_zh}",
+        f"{name}: {shown} matches no stop: {why_en}",
+    )
+
+
+def _stop(
+    row: pd.Series,
+    service: int | Mapping[str, int] | None,
+    windows: Mapping[str, tuple[int, int]],
+    priority: int | None,
+    named: bool,
+) -> Stop:
+    rid = str(row["id"])
+    if isinstance(service, Mapping):
+        minutes = service.get(rid, int(row["service_minutes"]))
+    else:
+        minutes = int(row["service_minutes"]) if service is None else service
+    return Stop(
+        id=rid,
+        name=str(row["name"]),
+        kind=str(row["kind"]),
+        town_code=str(row["town_code"]),
+        town=str(row["town"]),
+        lon=None if pd.isna(row["lon"]) else float(row["lon"]),
+        lat=None if pd.isna(row["lat"]) else float(row["lat"]),
+        coord_source=str(row["coord_source"]),
+        service_s=int(minutes) * 60,
+        window=windows.get(rid),
+        optional=priority is not None,
+        priority=priority,
+        named=named,
+    )
+
+
+def _among(keyed: Mapping[str, _V], name: str, selected: list[str]) -> Mapping[str, _V]:
+    """``keyed`` (an ``{id: value}`` parameter) when its ids are among the selected stops."""
+    chosen = set(selected)
+    for key in keyed:
+        if key not in chosen:
+            label = key if len(key) <= params.MAX_ITEM_CHARS else "?"
+            err = ParameterError(
+                f"{name}.{label}",
+                f"{name} 中的 {excerpt(key)} 不在所选站点中",
+                f"{name} names {excerpt(key)}, which is not among the selected stops",
+            )
+            raise err
+    return keyed
 
 
 def default_depot(stops: Sequence[Mapping]) -> int | None:
@@ -446,8 +520,8 @@ def default_depot(stops: Sequence[Mapping]) -> int | None:
     return (home or bases or [None])[0]
 
 
-def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+def _depot(key: str | None, catalogue: pd.DataFrame) -> Stop:
+    if key is None:
         default = default_depot(catalogue.to_dict("records"))
         if default is None:
             err = ParameterError(
@@ -458,8 +532,8 @@ def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
             raise err
         row = catalogue.iloc[default]
     else:
-        key = params.text(raw, "depot", max_chars=params.MAX_ITEM_CHARS)
-        i = by_id.get(key)
+        found = np.flatnonzero((catalogue["id"] == key).to_numpy())
+        i = int(found[0]) if len(found) else None
         if i is None or not catalogue.at[i, "station"]:
             err = ParameterError(
                 "depot",
@@ -486,50 +560,6 @@ def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
         coord_source=str(row["coord_source"]),
         service_s=0,
     )
-
-
-def _keyed(raw: object, name: str, selected: list[str]) -> Mapping:
-    """An ``{id: value}`` object whose ids must be among the selected stops."""
-    mapping = params.mapping(raw, name, max_items=MAX_STOPS)
-    chosen = set(selected)
-    for key in mapping:
-        if not isinstance(key, str) or key not in chosen:
-            label = key if isinstance(key, str) and len(key) <= params.MAX_ITEM_CHARS else "?"
-            err = ParameterError(
-                f"{name}.{label}",
-                f"{name} 中的 {excerpt(key)} 不在所选站点中",
-                f"{name} names {excerpt(key)}, which is not among the selected stops",
-            )
-            raise err
-    return mapping
-
-
-def _service(raw: object, selected: list[str]) -> dict[str, int]:
-    """``{id: minutes}``; ``"*"`` holds a number given for every stop."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return {}
-    if not isinstance(raw, Mapping):
-        return {"*": params.integer(raw, "service_minutes", 0, MAX_SERVICE_MINUTES)}
-    return {
-        key: params.integer(value, f"service_minutes.{key}", 0, MAX_SERVICE_MINUTES)
-        for key, value in _keyed(raw, "service_minutes", selected).items()
-    }
-
-
-def _optional(raw: object, selected: list[str]) -> dict[str, int]:
-    """Optional stop id → priority."""
-    if raw is None:
-        return {}
-    if isinstance(raw, Mapping):
-        return {
-            key: params.integer(
-                value, f"optional.{key}", 1, len(PRIORITIES), default=DEFAULT_PRIORITY
-            )
-            for key, value in _keyed(raw, "optional", selected).items()
-        }
-    listed = params.names(raw, "optional", max_items=MAX_STOPS) or []
-    _keyed(dict.fromkeys(listed, None), "optional", selected)
-    return dict.fromkeys(listed, DEFAULT_PRIORITY)
 
 
 # -- the problem in solver units ----------------------------------------------------------------
@@ -917,7 +947,7 @@ class TourProblem:
         return max(1, math.ceil(work / max(per_day, 1)))
 
 
-def _problem(request: TourRequest, seconds: np.ndarray, stops: list[Stop]) -> TourProblem:
+def _problem(request: ResolvedRequest, seconds: np.ndarray, stops: list[Stop]) -> TourProblem:
     """The :class:`TourProblem` of ``stops`` (matrix rows: base first, then the stops)."""
     day_start, day_end = request.day_start, request.day_end
     service = np.array([s.service_s for s in stops], dtype=np.int64)
@@ -949,7 +979,7 @@ def _problem(request: TourRequest, seconds: np.ndarray, stops: list[Stop]) -> To
 
 
 def plan(
-    request: TourRequest,
+    request: ResolvedRequest,
     network: Network,
     *,
     calendar: object | None = None,
@@ -960,8 +990,8 @@ def plan(
 
     Parameters
     ----------
-    request : TourRequest
-        From :func:`parse_request`.
+    request : ResolvedRequest
+        From :func:`resolve`.
     network : Network
         The drive network.
     calendar : object, optional
@@ -1044,7 +1074,7 @@ def plan(
     return result
 
 
-def _calendar_notices(request: TourRequest, dates: list, calendar) -> list[dict]:
+def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[dict]:
     """Say so when the plan's dates fall in years whose public holidays the calendar does
     not know (only weekends were skipped there)."""
     covers = getattr(calendar, "covers", None)
@@ -1070,7 +1100,7 @@ def _calendar_notices(request: TourRequest, dates: list, calendar) -> list[dict]
     ]
 
 
-def _dates(request: TourRequest, calendar) -> list[dt.date | None]:
+def _dates(request: ResolvedRequest, calendar) -> list[dt.date | None]:
     """The date of each plan day: consecutive working days from ``start_date`` (or
     consecutive days when days off are not skipped); None without a start date."""
     if request.start_date is None:
@@ -1203,18 +1233,12 @@ def _search_info(solution: vrp.Solution | None, budget: vrp.Budget) -> dict:
 # -- the JSON plan ------------------------------------------------------------------------------
 
 
-def hhmm(seconds: int) -> str:
-    """Seconds after midnight as a clock time ``HH:MM``."""
-    seconds = int(seconds)
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def _minutes(seconds: float) -> float:
     return round(float(seconds) / 60.0, 1)
 
 
 def _result(
-    request: TourRequest,
+    request: ResolvedRequest,
     network: Network,
     matrix: routing.TravelMatrix,
     rows: list[int],
@@ -1443,8 +1467,15 @@ class Planner:
                 self._token = token
             return self._network
 
-    def plan(self, body: object, progress: Progress | None = None, *, save: bool = True) -> dict:
-        """Validate ``body``, plan it and (by default) save it.
+    def plan(
+        self, request: TourRequest, progress: Progress | None = None, *, save: bool = True
+    ) -> dict:
+        """Resolve ``request`` against the store, plan it and (by default) save it.
+
+        Parameters
+        ----------
+        request : TourRequest
+            Parsed already (:meth:`TourRequest.parse`): a bad body never takes a slot.
 
         Returns
         -------
@@ -1454,16 +1485,16 @@ class Planner:
         Raises
         ------
         ParameterError, TourError
-            See :func:`parse_request` and :func:`plan`.
+            See :func:`resolve` and :func:`plan`.
         TourBusyError
             ``max_concurrent`` plans are being computed already.
         """
-        request = parse_request(body, self.store, self.library)
         if self._slots is not None and not self._slots.acquire(blocking=False):
             raise TourBusyError
         try:
+            resolved = resolve(request, self.store, self.library)
             result = plan(
-                request,
+                resolved,
                 self.network(),
                 calendar=self.calendar,
                 budget=self.budget,
@@ -1473,5 +1504,5 @@ class Planner:
             if self._slots is not None:
                 self._slots.release()
         if not save:
-            return {"id": None, "created": None, "request": request.normalized, "result": result}
-        return self.tours.save(request.normalized, result)
+            return {"id": None, "created": None, "request": resolved.normalized, "result": result}
+        return self.tours.save(resolved.normalized, result)

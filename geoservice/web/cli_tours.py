@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNotFoundError
 from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
+from geoservice.tours.request import TourRequest
 from geoservice.web import get_planner, get_tour_store
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
@@ -65,8 +66,9 @@ class _Progress:
     "stops",
     multiple=True,
     required=True,
-    help="Kind (reservoir_site, village, community, warm_station…), town (code or 鼓楼街道) "
-    "or stop ids; repeat or separate with commas.",
+    help="What to visit: a kind (reservoir_site, village, community, warm_station…), a town "
+    "(code, 鼓楼街道, 鼓楼 or Gulou: its sites), TOWN:KIND (溪翁庄镇:village) or a stop id; "
+    "repeat or separate with commas: the selections add up.",
 )
 @click.option("--days", default="1", show_default=True, help="Days available (1–31).")
 @click.option("--depot", default=None, help="Depot station id (default: the 鼓楼 caravan base).")
@@ -84,7 +86,12 @@ class _Progress:
 )
 @click.option("--service-for", multiple=True, help="ID=MINUTES for one stop (repeatable).")
 @click.option("--window", multiple=True, help="ID=HH:MM-HH:MM: the visit lies in it.")
-@click.option("--optional", multiple=True, help="ID or ID=PRIORITY (1 high … 5): optional.")
+@click.option(
+    "--optional",
+    multiple=True,
+    help="SELECTOR or SELECTOR=PRIORITY (1 high … 5; default 3), selectors as for --stops: "
+    "those stops are optional (added if --stops does not select them); repeatable.",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -124,7 +131,7 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
     }
     progress = _Progress()
     try:
-        saved = get_planner().plan(body, progress)
+        saved = get_planner().plan(TourRequest.parse(body), progress)
     except ParameterError as exc:
         progress.close()
         lines = [exc.message]

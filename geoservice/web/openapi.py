@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 description of the JSON API, served at ``/api/openapi.json``.
 
-Parameter schemas say what :mod:`geoservice.params` accepts (enums, bounds, patterns); the
-parser is at most more lenient (case-insensitive names, Chinese labels, aliases such as
+Parameters and request bodies are generated from the request declarations
+(:mod:`geoservice.params`: ``NearestQuery``, ``CoverageRequest``, ``TourRequest`` …), so
+their schemas say what the parser accepts (enums, bounds, patterns); the parser is at most
+more lenient (case-insensitive names, Chinese labels, aliases such as
 ``crs=amap``, comma-separated lists). Every operation has a full response schema for every
 status it really answers, so that ``tests/test_schemathesis.py`` checks the answers and not
 only the status codes.
@@ -27,20 +29,26 @@ from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, N
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import K_MAX, MAX_SNAP_M
-from geoservice.network import MODE_LABELS, MODES
+from geoservice.network import MODES
 from geoservice.service import (
     BATCH_BODY_MAX,
     BATCH_MAX,
-    COVERAGE_BUFFERS,
-    COVERAGE_DEFAULT_LAYERS,
     COVERAGE_LAYERS,
-    SIMPLIFY_DEFAULT_M,
     SIMPLIFY_MAX_M,
-    TOUR_FORMATS,
+    TOUR_ID_SCHEMA,
     TOURS_PAGE_MAX,
+    BatchQuery,
+    CoverageRequest,
+    NearestQuery,
+    SitesQuery,
+    StationQuery,
+    StationsQuery,
+    TourFileQuery,
+    ToursPage,
 )
 from geoservice.tours import planner as tour
 from geoservice.tours.export import MEDIA_TYPES
+from geoservice.tours.request import TourRequest
 
 _REF = "#/components/schemas/"
 _CRS = list(params.CRS_LABELS)
@@ -336,23 +344,6 @@ def _schemas() -> dict:
                 },
             }
         ),
-        "BatchRequest": _obj(
-            {
-                "origins": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": BATCH_MAX,
-                    "items": _ref("Position"),
-                },
-                "mode": {"enum": list(MODES)},
-                "crs": {"enum": _CRS},
-                "kind": _list_schema(STATION_KINDS),
-                "amenity": _list_schema(AMENITIES),
-                "open_at": _OPEN_AT_SCHEMA,
-                "open": _BOOL,
-            },
-            required=["origins"],
-        ),
         "Error": _obj(
             {
                 "error": _STR | {"description": "中文 / English"},
@@ -367,22 +358,6 @@ def _schemas() -> dict:
         ),
     }
 
-
-def _list_schema(vocab: Mapping[str, str]) -> dict:
-    return {
-        "type": "array",
-        "maxItems": params.MAX_LIST_ITEMS,
-        "items": {"enum": list(vocab) + list(vocab.values())},
-    }
-
-
-# ISO 8601 as the parser reads it, in the years it accepts (2000–2099 here; 2100 too).
-_OPEN_AT_SCHEMA = {
-    "type": "string",
-    "maxLength": 40,
-    "pattern": r"^20\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$",
-}
 
 _RESPONSES = {
     "BadRequest": "bad parameter (named in `parameter`)",
@@ -415,23 +390,69 @@ def _ok(description: str, schema: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-def _param(name: str, description: str, schema: dict, *, required: bool = False, example=None):
-    p = {"name": name, "in": "query", "required": required, "description": description}
-    p["schema"] = schema
-    if example is not None:
-        p["example"] = example
-    return p
+# -- parameters and bodies, from the request declarations ------------------------------------
 
 
-def _list_param(name: str, description: str, vocab: Mapping[str, str], example: str) -> dict:
-    p = _param(
-        name,
-        f"{description}; keys or Chinese labels, comma-separated or repeated",
-        _list_schema(vocab),
-        example=[example],
-    )
-    p.update(style="form", explode=True)
-    return p
+def _parameter(prm: params.Param, towns: Mapping[str, str]) -> dict:
+    """A query or path parameter as declared (:mod:`geoservice.params`)."""
+    out: dict = {
+        "name": prm.name,
+        "in": prm.location,
+        "required": prm.required or prm.location == "path",
+        "description": prm.description,
+        "schema": prm.text_schema(),
+    }
+    if prm.name == "town" and towns:  # the district's towns, known only when served
+        out["schema"]["items"] = {"enum": list(towns) + list(towns.values())}
+    if prm.reader.many:
+        out.update(style="form", explode=True)
+    if prm.example is not None:
+        out["example"] = prm.example
+    return out
+
+
+def _parameters(declaration: type, towns: Mapping[str, str] | None = None) -> list[dict]:
+    """Every query and path parameter of a declaration, in declaration order."""
+    return [
+        _parameter(prm, towns or {})
+        for prm in params.parameters(declaration, documented=True)
+        if prm.location in ("query", "path")
+    ]
+
+
+def _body(schema: str, example: dict) -> dict:
+    """A required JSON request body (its schema a component from :func:`_request_schemas`)."""
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": _ref(schema), "example": example}},
+    }
+
+
+def _request_schemas() -> dict:
+    """The JSON bodies the API takes, from their declarations."""
+    return {
+        "BatchRequest": params.body_schema(BatchQuery),
+        "TourRequest": params.body_schema(TourRequest),
+    }
+
+
+def _get(summary: str, responses: dict, declaration: type | None = None, **extra) -> dict:
+    """A GET operation; its parameters from ``declaration``."""
+    op: dict = {"summary": summary}
+    if declaration is not None:
+        op["parameters"] = _parameters(declaration, extra.pop("towns", None))
+    return {"get": op | extra | {"responses": responses}}
+
+
+# -- the document --------------------------------------------------------------------------------
+
+_DESCRIPTION = (
+    "Warm stations (暖心驿站), worker homes, sites, the nearest open station by road travel "
+    "time, and multi-day caravan tours (区级大篷车巡回路线). Sample data carry "
+    "source=sample; a schematic road network is flagged network.schematic=true. Every error "
+    "is a JSON Error body with a Chinese and an English message; a method a path does not "
+    "take is a 405 with the same body."
+)
 
 
 def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
@@ -445,178 +466,38 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
         Town code → Chinese name (the ``town`` parameter accepts either).
     """
     towns = dict(town_names or {})
-    kind = _list_param("kind", "station kinds", STATION_KINDS, "warm_station")
-    amenity = _list_param("amenity", "required amenities (all of them)", AMENITIES, "hot_water")
-    town = _list_param("town", "town codes or Chinese names", towns, "鼓楼街道")
-    if not towns:
-        town["schema"]["items"] = {"type": "string", "maxLength": params.MAX_ITEM_CHARS}
-    open_at = _param(
-        "open_at",
-        "ISO 8601 time (2026-11-25T13:00, …Z, …+08:00, or a date); naive means "
-        "Asia/Shanghai; default now",
-        _OPEN_AT_SCHEMA,
-        example="2026-11-25T13:00",
-    )
-    flag = {"enum": list(params.FLAG_VALUES), "type": "string"}
-    nearest_params = [
-        _param("lon", "longitude", _LON, required=True, example=116.842),
-        _param("lat", "latitude", _LAT, required=True, example=40.379),
-        _param(
-            "crs",
-            "CRS of lon/lat: wgs84 (GPS), gcj02 (Amap/Tencent) or bd09 (Baidu); "
-            "aliases amap, tencent, baidu",
-            {"type": "string", "enum": _CRS},
-            example="wgs84",
-        ),
-        _param(
-            "mode",
-            "travel mode: " + ", ".join(f"{m} {label}" for m, label in MODE_LABELS.items()),
-            {"type": "string", "enum": list(MODES)},
-            example="bike",
-        ),
-        _param(
-            "k", "how many stations", {"type": "integer", "minimum": 1, "maximum": K_MAX}, example=3
-        ),
-        kind | {"description": kind["description"] + " (default warm_station)"},
-        amenity,
-        open_at,
-        _param("open", "only stations open at open_at (default 1)", flag, example="1"),
-    ]
     json_only = {"application/json": {"schema": _ref("Error")}}
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "密云区总工会 geoservice API",
             "version": version,
-            "description": "Warm stations (暖心驿站), worker homes, sites, the nearest open "
-            "station by road travel time, and multi-day caravan tours (区级大篷车巡回路线). "
-            "Sample data carry source=sample; a schematic road "
-            "network is flagged network.schematic=true. Every error is a JSON Error body "
-            "with a Chinese and an English message; a method a path does not take is a "
-            "405 with the same body.",
+            "description": _DESCRIPTION,
         },
         "paths": {
-            "/api/stations": {
-                "get": {
-                    "summary": "Stations as GeoJSON, with open-now status",
-                    "parameters": [kind, town, amenity, open_at],
-                    "responses": {
-                        "200": _ok("GeoJSON FeatureCollection", "StationCollection"),
-                        **_errors(400),
-                    },
-                }
-            },
-            "/api/stations/{station_id}": {
-                "get": {
-                    "summary": "One station as a GeoJSON Feature",
-                    "parameters": [
-                        {
-                            "name": "station_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "minLength": 1},
-                            "example": "WS001",
-                        },
-                        open_at,
-                    ],
-                    "responses": {
-                        "200": _ok("GeoJSON Feature", "StationFeature"),
-                        **_errors(400, 404),
-                    },
-                }
-            },
-            "/api/sites": {
-                "get": {
-                    "summary": "Villages, communities and reservoir sites as GeoJSON",
-                    "parameters": [
-                        _list_param("kind", "site kinds", SITE_KINDS, "village"),
-                        town,
-                        _param("located", "1: only sites with coordinates", flag, example="1"),
-                    ],
-                    "responses": {
-                        "200": _ok("GeoJSON FeatureCollection", "SiteCollection"),
-                        **_errors(400),
-                    },
-                }
-            },
-            "/api/towns": {
-                "get": {
-                    "summary": "The 21 towns/subdistricts",
-                    "responses": {"200": _ok("GeoJSON FeatureCollection", "TownCollection")},
-                }
-            },
-            "/api/health": {
-                "get": {
-                    "summary": "Store location, revision, counts",
-                    "responses": {"200": _ok("health", "Health")},
-                }
-            },
-            "/api/nearest": {
-                "get": {
-                    "summary": "The k nearest matching stations by road travel time, with routes",
-                    "parameters": nearest_params,
-                    "responses": {
-                        "200": _ok("{origin, network, results, reason}", "NearestAnswer"),
-                        **_errors(400, 422, 429, 503),
-                    },
-                }
-            },
-            "/api/nearest/batch": {
-                "post": {
-                    "summary": f"Nearest station and travel time for up to {BATCH_MAX:,} origins",
-                    "requestBody": {
-                        "required": True,
+            **_catalogue_paths(towns),
+            **_routing_paths(),
+            **_tour_paths(),
+            **_coverage_paths(),
+            "/api/openapi.json": _get(
+                "This document",
+                {
+                    "200": {
+                        "description": "OpenAPI 3.1",
                         "content": {
                             "application/json": {
-                                "schema": _ref("BatchRequest"),
-                                "example": {
-                                    "origins": [[116.842, 40.379], [116.85, 40.38]],
-                                    "mode": "walk",
-                                },
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["openapi", "info", "paths"],
+                                }
                             }
                         },
-                    },
-                    "responses": {
-                        "200": _ok("one result per origin, in order", "BatchAnswer"),
-                        **_errors(400, 413, 415, 422, 429, 503),
-                    },
-                }
-            },
-            "/api/network": {
-                "get": {
-                    "summary": "The active road network per mode",
-                    "responses": {"200": _ok("networks", "NetworkInfo"), **_errors(503)},
-                }
-            },
-            "/api/network/roads": {
-                "get": {
-                    "summary": "Major roads as GeoJSON (offline basemap)",
-                    "responses": {"200": _ok("GeoJSON", "RoadCollection"), **_errors(503)},
-                }
-            },
-            **_tour_paths(),
-            **_coverage_paths(kind, amenity, open_at),
-            "/api/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 3.1",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["openapi", "info", "paths"],
-                                    }
-                                }
-                            },
-                        }
-                    },
-                }
-            },
+                    }
+                },
+            ),
         },
         "components": {
-            "schemas": _schemas() | _tour_schemas() | _coverage_schemas(),
+            "schemas": _schemas() | _tour_schemas() | _coverage_schemas() | _request_schemas(),
             "responses": {
                 name: {"description": description, "content": json_only}
                 for name, description in _RESPONSES.items()
@@ -626,12 +507,74 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
     }
 
 
+def _catalogue_paths(towns: Mapping[str, str]) -> dict:
+    """Stations, sites, towns and health."""
+    return {
+        "/api/stations": _get(
+            "Stations as GeoJSON, with open-now status",
+            {"200": _ok("GeoJSON FeatureCollection", "StationCollection"), **_errors(400)},
+            StationsQuery,
+            towns=towns,
+        ),
+        "/api/stations/{station_id}": _get(
+            "One station as a GeoJSON Feature",
+            {"200": _ok("GeoJSON Feature", "StationFeature"), **_errors(400, 404)},
+            StationQuery,
+        ),
+        "/api/sites": _get(
+            "Villages, communities and reservoir sites as GeoJSON",
+            {"200": _ok("GeoJSON FeatureCollection", "SiteCollection"), **_errors(400)},
+            SitesQuery,
+            towns=towns,
+        ),
+        "/api/towns": _get(
+            "The 21 towns/subdistricts",
+            {"200": _ok("GeoJSON FeatureCollection", "TownCollection")},
+        ),
+        "/api/health": _get("Store location, revision, counts", {"200": _ok("health", "Health")}),
+    }
+
+
+def _routing_paths() -> dict:
+    """The nearest station, the batch and the road network."""
+    return {
+        "/api/nearest": _get(
+            "The k nearest matching stations by road travel time, with routes",
+            {
+                "200": _ok("{origin, network, results, reason}", "NearestAnswer"),
+                **_errors(400, 422, 429, 503),
+            },
+            NearestQuery,
+        ),
+        "/api/nearest/batch": {
+            "post": {
+                "summary": f"Nearest station and travel time for up to {BATCH_MAX:,} origins",
+                "requestBody": _body(
+                    "BatchRequest",
+                    {"origins": [[116.842, 40.379], [116.85, 40.38]], "mode": "walk"},
+                ),
+                "responses": {
+                    "200": _ok("one result per origin, in order", "BatchAnswer"),
+                    **_errors(400, 413, 415, 422, 429, 503),
+                },
+            }
+        },
+        "/api/network": _get(
+            "The active road network per mode",
+            {"200": _ok("networks", "NetworkInfo"), **_errors(503)},
+        ),
+        "/api/network/roads": _get(
+            "Major roads as GeoJSON (offline basemap)",
+            {"200": _ok("GeoJSON", "RoadCollection"), **_errors(503)},
+        ),
+    }
+
+
 # -- caravan tours ------------------------------------------------------------------------------
 
-_HHMM = {"type": "string", "pattern": r"^([01]\d|2[0-3]|24):[0-5]\d$", "example": "08:30"}
-_DATE = {"type": "string", "format": "date", "pattern": r"^2\d\d\d-\d\d-\d\d$"}
-_STOP_ID = {"type": "string", "minLength": 1, "maxLength": params.MAX_ITEM_CHARS}
-_TOUR_ID = {"type": "string", "pattern": r"^\d{8}-\d{6}-[0-9a-f]{6}$"}
+_HHMM = params.CLOCK_SCHEMA
+_DATE = params.DAY_SCHEMA
+_TOUR_ID = TOUR_ID_SCHEMA
 _REASON_CODES = list(tour.REASONS)
 
 
@@ -820,57 +763,7 @@ def _tour_schemas() -> dict:
             ),
         }
     )
-    keyed = {"type": "object", "propertyNames": _STOP_ID, "maxProperties": tour.MAX_STOPS}
-    minutes = {"type": "integer", "minimum": 0, "maximum": tour.MAX_SERVICE_MINUTES}
-    window = {
-        "oneOf": [
-            {"type": "string", "pattern": r"^\d\d:\d\d-\d\d:\d\d$", "example": "09:00-11:00"},
-            {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2},
-        ]
-    }
     priority = {"type": "integer", "minimum": 1, "maximum": len(tour.PRIORITIES)}
-    stops_tokens = {
-        "type": "array",
-        "items": _STOP_ID,
-        "minItems": 1,
-        "maxItems": tour.MAX_STOPS,
-    }
-    request_body = _obj(
-        {
-            "stops": {
-                "description": "What to visit: stop ids (sites or stations), kinds "
-                f"({', '.join([*SITE_KINDS, *STATION_KINDS])}) or towns (code, 鼓楼街道 or 鼓楼); "
-                "kinds and towns filter together; at most 300 stops in all. Ids named here that "
-                "cannot be served are a 422; stops picked by kind or town that cannot be "
-                "served are listed in `unserved`.",
-                "oneOf": [stops_tokens, _STR | {"minLength": 1, "description": "comma-separated"}],
-            },
-            "depot": _STOP_ID | {"description": "a station id; default the 鼓楼 caravan base"},
-            "days": {"type": "integer", "minimum": 1, "maximum": tour.MAX_DAYS},
-            "start_date": {
-                "oneOf": [_DATE, {"type": "null"}],
-                "description": "first day; days are then working days (China's calendar)",
-            },
-            "skip_days_off": _BOOL | {"description": "skip weekends and holidays (default)"},
-            "day_start": _HHMM | {"description": f"default {tour.DAY_START}"},
-            "day_end": _HHMM | {"description": f"default {tour.DAY_END}"},
-            "lunch_minutes": {"type": "integer", "minimum": 0, "maximum": 180},
-            "service_minutes": {
-                "description": "minutes at every stop, or per stop id (default: per kind)",
-                "oneOf": [minutes, keyed | {"additionalProperties": minutes}],
-            },
-            "time_windows": keyed
-            | {"additionalProperties": window, "description": "the whole visit lies in it"},
-            "optional": {
-                "description": "optional stops: ids (priority 3) or id → priority 1 (high) … 5",
-                "oneOf": [
-                    {"type": "array", "items": _STOP_ID, "maxItems": tour.MAX_STOPS},
-                    keyed | {"additionalProperties": {"oneOf": [priority, {"type": "null"}]}},
-                ],
-            },
-        },
-        required=["stops"],
-    )
     request_saved = _obj(
         {
             "depot": _STR,
@@ -894,7 +787,6 @@ def _tour_schemas() -> dict:
     )
     error = _schemas()["Error"]
     return {
-        "TourRequest": request_body,
         "TourStop": stop,
         "TourLeg": leg,
         "TourLunch": lunch,
@@ -1000,19 +892,83 @@ def _tour_errors(*codes: int) -> dict:
     }
 
 
+_TOUR_PLAN_TEXT = (
+    "Each day leaves the depot at day_start and is back by day_end, with a lunch break "
+    "(default 60 min starting 11:30–13:30) where the caravan is. Every mandatory stop is "
+    "served, then as many optional ones (by priority) as fit, then the least driving. The "
+    "search is bounded by iterations with a fixed seed: the same request gives the same "
+    "plan. Rate-limited per client."
+)
+_TOUR_FILE_TEXT = (
+    "gpx: one track per day and a waypoint per stop (WGS84); csv, xlsx: the schedule with "
+    "Chinese headers; geojson: routes, stops, depot and unserved stops; html: a printable "
+    "zh-Hans schedule, one page per day with a map and navigation links, sent inline and "
+    "without any script. Named in Content-Disposition (ASCII filename and RFC 5987 filename*)."
+)
+
+
 def _tour_paths() -> dict:
-    tour_id = {
-        "name": "tour_id",
-        "in": "path",
-        "required": True,
-        "schema": _TOUR_ID,
-        "example": "20260302-091500-a1b2c3",
-        "description": "the plan's id (YYYYMMDD-HHMMSS-xxxxxx)",
+    """Plan, list, show and export caravan tours."""
+    example = {
+        "stops": ["reservoir_site"],
+        "days": 3,
+        "start_date": "2026-03-02",
+        "day_start": "08:30",
+        "day_end": "17:30",
+        "lunch_minutes": 60,
     }
-    files = {
-        fmt: {"schema": {"type": "string"}} for fmt in ("gpx", "csv", "xlsx", "html")
-    }  # binary or text documents, described by their media types
-    content = {MEDIA_TYPES[fmt].split(";")[0]: files[fmt] for fmt in files}
+    created = {
+        "description": "the saved plan (its URL in Location)",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": _ref("TourPlan")}},
+    }
+    one = [prm for prm in _parameters(TourFileQuery) if prm["name"] == "tour_id"]
+    return {
+        "/api/tours": {
+            "post": {
+                "summary": "Plan a multi-day caravan tour on the drive network, and save it",
+                "description": _TOUR_PLAN_TEXT,
+                "requestBody": _body("TourRequest", example),
+                "responses": {"201": created, **_tour_errors(400, 413, 415, 422, 429, 503)},
+            },
+            **_get(
+                "Saved tour plans, newest first",
+                {"200": _ok("a page of plan summaries", "TourList"), **_errors(400)},
+                ToursPage,
+            ),
+        },
+        "/api/tours/{tour_id}": {
+            "get": {
+                "summary": "A saved tour plan",
+                "parameters": one,
+                "responses": {
+                    "200": _ok("the plan", "TourPlan"),
+                    **_errors(400),  # an id holding a control character
+                    **_tour_errors(404),
+                },
+            }
+        },
+        "/api/tours/{tour_id}.{format}": _get(
+            "A saved tour plan as a file",
+            {
+                "200": {
+                    "description": "the file",
+                    "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                    "content": _tour_file_content(),
+                },
+                **_errors(400),  # an id holding a control character
+                **_tour_errors(404),
+            },
+            TourFileQuery,
+            description=_TOUR_FILE_TEXT,
+        ),
+    }
+
+
+def _tour_file_content() -> dict:
+    """The media types a saved plan is served as."""
+    text = {"schema": {"type": "string"}}  # binary or text documents, by their media types
+    content = {MEDIA_TYPES[fmt].split(";")[0]: text for fmt in ("gpx", "csv", "xlsx", "html")}
     content[MEDIA_TYPES["geojson"]] = {
         "schema": {
             "type": "object",
@@ -1024,102 +980,7 @@ def _tour_paths() -> dict:
             },
         }
     }
-    return {
-        "/api/tours": {
-            "post": {
-                "summary": "Plan a multi-day caravan tour on the drive network, and save it",
-                "description": "Each day leaves the depot at day_start and is back by day_end, "
-                "with a lunch break (default 60 min starting 11:30–13:30) where the caravan "
-                "is. Every mandatory stop is served, then as many optional ones (by priority) "
-                "as fit, then the least driving. The search is bounded by iterations with a "
-                "fixed seed: the same request gives the same plan. Rate-limited per client.",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": _ref("TourRequest"),
-                            "example": {
-                                "stops": ["reservoir_site"],
-                                "days": 3,
-                                "start_date": "2026-03-02",
-                                "day_start": "08:30",
-                                "day_end": "17:30",
-                                "lunch_minutes": 60,
-                            },
-                        }
-                    },
-                },
-                "responses": {
-                    "201": {
-                        "description": "the saved plan (its URL in Location)",
-                        "headers": {
-                            "Location": {"schema": {"type": "string"}},
-                        },
-                        "content": {"application/json": {"schema": _ref("TourPlan")}},
-                    },
-                    **_tour_errors(400, 413, 415, 422, 429, 503),
-                },
-            },
-            "get": {
-                "summary": "Saved tour plans, newest first",
-                "parameters": [
-                    _param(
-                        "limit",
-                        f"plans per page (1–{TOURS_PAGE_MAX}, default 20)",
-                        {"type": "integer", "minimum": 1, "maximum": TOURS_PAGE_MAX},
-                        example=20,
-                    ),
-                    _param(
-                        "offset",
-                        "plans to skip (next_offset of the previous page)",
-                        {"type": "integer", "minimum": 0, "maximum": 10**6},
-                        example=0,
-                    ),
-                ],
-                "responses": {"200": _ok("a page of plan summaries", "TourList"), **_errors(400)},
-            },
-        },
-        "/api/tours/{tour_id}": {
-            "get": {
-                "summary": "A saved tour plan",
-                "parameters": [tour_id],
-                "responses": {
-                    "200": _ok("the plan", "TourPlan"),
-                    **_errors(400),  # an id holding a control character
-                    **_tour_errors(404),
-                },
-            }
-        },
-        "/api/tours/{tour_id}.{format}": {
-            "get": {
-                "summary": "A saved tour plan as a file",
-                "description": "gpx: one track per day and a waypoint per stop (WGS84); csv, "
-                "xlsx: the schedule with Chinese headers; geojson: routes, stops, depot and "
-                "unserved stops; html: a printable zh-Hans schedule, one page per day with a "
-                "map and navigation links, sent inline and without any script. Named in "
-                "Content-Disposition (ASCII filename and RFC 5987 filename*).",
-                "parameters": [
-                    tour_id,
-                    {
-                        "name": "format",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": list(TOUR_FORMATS)},
-                        "example": "gpx",
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "the file",
-                        "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
-                        "content": content,
-                    },
-                    **_errors(400),  # an id holding a control character
-                    **_tour_errors(404),
-                },
-            }
-        },
-    }
+    return content
 
 
 # -- coverage ----------------------------------------------------------------------------------
@@ -1433,137 +1294,51 @@ def _coverage_schemas() -> dict:
     }
 
 
-def _coverage_paths(kind: dict, amenity: dict, open_at: dict) -> dict:
+_CACHED = (
+    " Answers are cached per store revision and road network: a weak ETag, "
+    "Cache-Control: no-cache (If-None-Match gives a 304), gzip when accepted."
+)
+_COVERAGE_TEXT = (
+    "A GeoJSON FeatureCollection of `layer` (default: the coverage areas, one polygon per "
+    "threshold, largest first: reached roads buffered by `buffer_m`, never hulls) with "
+    "foreign members `layers` (further layers), `coverage` (district and per-town figures "
+    "over the roads where people live and work, with the whole network's beside them; the "
+    "ACFTU share of roads within 1 km of a station; uncovered villages with their travel "
+    "time; gaps ranked by length; notices), `revision` and `simplify_m`. Per-town figures "
+    "are approximate (近似)."
+)
+_SUGGEST_TEXT = (
+    "n new sites maximising the uncovered people-road length (objective roads) or located "
+    "villages (objective villages) brought within the threshold, solved by HiGHS on network "
+    f"nodes at least {siting.CANDIDATE_SPACING_M:g} m apart; each site's exact marginal gain "
+    "in rank order, coverage before and after, the number of new stations needed to cover "
+    "every located village (set covering) and the greedy baseline."
+)
+
+
+def _coverage_paths() -> dict:
     """The paths of ``/api/coverage`` and ``/api/coverage/suggest``."""
-    mode = _param(
-        "mode",
-        "travel mode: " + ", ".join(f"{m} {label}" for m, label in MODE_LABELS.items()),
-        {"type": "string", "enum": list(MODES)},
-        example="walk",
-    )
-    minutes = _param(
-        "minutes",
-        f"thresholds in minutes (0 < m ≤ {MAX_MINUTES:g}, at most {MAX_THRESHOLDS}), "
-        "comma-separated or repeated; default by mode: walk 5,10,15; bike 5,10; drive 10",
-        {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": MAX_THRESHOLDS,
-            "items": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
-        },
-        example=[5, 10, 15],
-    )
-    minutes.update(style="form", explode=False)
-    counted = open_at | {
-        "description": "count only the stations open at this time (ISO 8601; naive means "
-        "Asia/Shanghai), e.g. 02:00 for the night gaps; absent: every matching station "
-        "whatever its hours (the planning view)",
-        "example": "2026-11-25T02:00",
-    }
-    filters = [kind | {"description": kind["description"] + " (default warm_station)"}, amenity]
-    layer_names = ", ".join(COVERAGE_LAYERS)
-    layers = _param(
-        "layers",
-        f"further layers under `layers` ({layer_names}; none for none); default "
-        f"{','.join(COVERAGE_DEFAULT_LAYERS)}",
-        {
-            "type": "array",
-            "maxItems": len(COVERAGE_LAYERS),
-            "items": {"enum": [*COVERAGE_LAYERS, "none"]},
-        },
-        example=list(COVERAGE_DEFAULT_LAYERS),
-    )
-    layers.update(style="form", explode=False)
-    cached = (
-        " Answers are cached per store revision and road network: a weak ETag, "
-        "Cache-Control: no-cache (If-None-Match gives a 304), gzip when accepted."
-    )
+    not_modified = {"304": {"description": "not modified (If-None-Match)"}}
     return {
-        "/api/coverage": {
-            "get": {
-                "summary": "Coverage by travel time: areas, cross-coverage, catchments, "
-                "uncovered roads and the figures",
-                "description": "A GeoJSON FeatureCollection of `layer` (default: the coverage "
-                "areas, one polygon per threshold, largest first: reached roads buffered by "
-                "`buffer_m`, never hulls) with foreign members `layers` (further layers), "
-                "`coverage` (district and per-town figures over the roads where people live "
-                "and work, with the whole network's beside them; the ACFTU share of roads "
-                "within 1 km of a station; uncovered villages with their travel time; gaps "
-                "ranked by length; notices), `revision` and `simplify_m`. Per-town figures "
-                "are approximate (近似)." + cached,
-                "parameters": [
-                    mode,
-                    minutes,
-                    *filters,
-                    counted,
-                    _param(
-                        "buffer_m",
-                        "buffer around the reached roads for the polygons (metres)",
-                        {"type": "number", "enum": list(COVERAGE_BUFFERS)},
-                        example=50,
-                    ),
-                    _param(
-                        "layer",
-                        f"the layer of `features`: {layer_names} (default areas)",
-                        {"type": "string", "enum": list(COVERAGE_LAYERS)},
-                        example="areas",
-                    ),
-                    layers,
-                    _param(
-                        "simplify_m",
-                        "geometry simplified by this many metres for transfer (0: exact; "
-                        f"default {SIMPLIFY_DEFAULT_M:g}); coordinates have 5 decimals",
-                        {"type": "number", "minimum": 0, "maximum": SIMPLIFY_MAX_M},
-                        example=SIMPLIFY_DEFAULT_M,
-                    ),
-                ],
-                "responses": {
-                    "200": _ok("GeoJSON with the figures", "CoverageAnswer"),
-                    "304": {"description": "not modified (If-None-Match)"},
-                    **_errors(400, 429, 503),
-                },
-            }
-        },
-        "/api/coverage/suggest": {
-            "get": {
-                "summary": "Suggested new station sites: maximal covering with the existing "
-                "stations fixed",
-                "description": "n new sites maximising the uncovered people-road length "
-                "(objective roads) or located villages (objective villages) brought within "
-                "the threshold, solved by HiGHS on network nodes at least "
-                f"{siting.CANDIDATE_SPACING_M:g} m apart; each site's exact marginal gain in "
-                "rank order, coverage before and after, the number of new stations needed "
-                "to cover every located village (set covering) and the greedy baseline." + cached,
-                "parameters": [
-                    _param(
-                        "n",
-                        f"new sites (1–{siting.N_MAX}, default 10)",
-                        {"type": "integer", "minimum": 1, "maximum": siting.N_MAX},
-                        example=3,
-                    ),
-                    _param(
-                        "objective",
-                        "what a new site should bring within reach: "
-                        + ", ".join(f"{k} {v}" for k, v in siting.OBJECTIVES.items()),
-                        {"type": "string", "enum": list(siting.OBJECTIVES)},
-                        example="roads",
-                    ),
-                    mode,
-                    _param(
-                        "minutes",
-                        "the threshold (one; default the mode's largest: walk 15, bike 10, "
-                        "drive 10)",
-                        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_MINUTES},
-                        example=15,
-                    ),
-                    *filters,
-                    counted,
-                ],
-                "responses": {
-                    "200": _ok("GeoJSON points with the answer", "SuggestAnswer"),
-                    "304": {"description": "not modified (If-None-Match)"},
-                    **_errors(400, 429, 503),
-                },
-            }
-        },
+        "/api/coverage": _get(
+            "Coverage by travel time: areas, cross-coverage, catchments, uncovered roads and "
+            "the figures",
+            {
+                "200": _ok("GeoJSON with the figures", "CoverageAnswer"),
+                **not_modified,
+                **_errors(400, 429, 503),
+            },
+            CoverageRequest,
+            description=_COVERAGE_TEXT + _CACHED,
+        ),
+        "/api/coverage/suggest": _get(
+            "Suggested new station sites: maximal covering with the existing stations fixed",
+            {
+                "200": _ok("GeoJSON points with the answer", "SuggestAnswer"),
+                **not_modified,
+                **_errors(400, 429, 503),
+            },
+            siting.SitingQuery,
+            description=_SUGGEST_TEXT + _CACHED,
+        ),
     }

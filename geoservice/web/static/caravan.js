@@ -1655,11 +1655,30 @@
     return null;
   }
 
+  // The ids a stop selector selects, as the planner resolves it (geoservice/tours/request.py):
+  // a kind, a town (its sites), TOWN:KIND, or an id; the depot never.
+  function selectorIds(token, depot) {
+    var t = String(token);
+    var kind = KIND[t] ? t : null;
+    var town = null;
+    var m = /^(.+)[:：]([^:：]+)$/.exec(t);
+    if (!kind && m && KIND[m[2].trim()]) {
+      kind = m[2].trim();
+      town = townCode(m[1].trim());
+      if (!town) return [];
+    } else if (!kind) {
+      town = townCode(t);
+      if (!town) return BY_ID[t] && t !== depot ? [t] : [];
+    }
+    return STOPS.filter(function (s) {
+      if (s.id === depot) return false;
+      if (kind ? s.kind !== kind : s.station) return false;
+      return !town || s.town_code === town;
+    }).map(function (s) { return s.id; });
+  }
+
   function applyRequest(req) {
     var tokens = Array.isArray(req.stops) ? req.stops : [];
-    var kinds = tokens.filter(function (t) { return KIND[t]; });
-    var towns = tokens.filter(function (t) { return !KIND[t]; }).map(townCode).filter(Boolean);
-    var ids = tokens.filter(function (t) { return !KIND[t] && !townCode(t) && BY_ID[t]; });
     if (req.depot && BY_ID[req.depot]) {
       state.depot = req.depot;
       el.depot.value = req.depot;
@@ -1667,24 +1686,24 @@
     }
     Object.keys(state.selected).forEach(function (id) { deselect(id, true); });
     state.custom = {};
-    var chosen = ids.slice();
-    if (kinds.length || towns.length) {
-      STOPS.forEach(function (s) {
-        if (kinds.length ? kinds.indexOf(s.kind) < 0 : s.station) return;
-        if (towns.length && towns.indexOf(s.town_code) < 0) return;
-        chosen.push(s.id);
-      });
-    }
+    // Each selector selects on its own and the selections add up; optional ones too.
+    var optional = req.optional || {};
+    var chosen = [];
+    tokens.concat(Object.keys(optional)).forEach(function (t) {
+      chosen = chosen.concat(selectorIds(t, state.depot));
+    });
     chosen.forEach(function (id) {
+      if (state.selected[id] !== undefined) return;
       select(id, true);
       state.kinds[BY_ID[id].kind] = true;
     });
-    var optional = req.optional || {};
-    Object.keys(optional).forEach(function (id) {
-      if (state.selected[id] !== undefined) {
-        state.selected[id] = Number(optional[id]) || 3;
-        syncItem(id);
-      }
+    Object.keys(optional).forEach(function (t) {
+      selectorIds(t, state.depot).forEach(function (id) {
+        if (state.selected[id] === 0) {
+          state.selected[id] = Number(optional[t]) || 3;
+          syncItem(id);
+        }
+      });
     });
     if (req.days) el.days.value = String(req.days);
     el.startDate.value = req.start_date || "";
