@@ -6,6 +6,11 @@ for users carry Chinese first, then English (``"中文 / English"``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from geoservice.responses import ErrorBody, TourErrorBody, TourUnserved
+
 #: Longest piece of a user's input echoed back in an error message.
 EXCERPT_CHARS = 40
 
@@ -45,7 +50,7 @@ class GeoserviceError(Exception):
     """Base class of every geoservice error."""
 
 
-def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> dict:
+def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> ErrorBody:
     """The JSON body of every error answer of the API.
 
     Parameters
@@ -60,7 +65,7 @@ def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> d
 
     Returns
     -------
-    dict
+    ErrorBody
         ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``.
     """
     return {
@@ -111,7 +116,7 @@ class ParameterError(GeoserviceError, ValueError):
         """``"中文 / English"``."""
         return str(self)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ErrorBody:
         """JSON body for the client (:func:`error_body`)."""
         return error_body(self.status, self.zh, self.en, self.parameter)
 
@@ -290,19 +295,16 @@ class TourError(ParameterError):
         en: str | None = None,
         *,
         status: int = 422,
-        stops: list[dict] | None = None,
+        stops: list[TourUnserved] | None = None,
         days_needed: int | None = None,
     ) -> None:
         super().__init__(parameter, zh, en, status=status)
         self.stops = stops or []
         self.days_needed = days_needed
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> TourErrorBody:
         """JSON body: the :class:`ParameterError` fields plus ``stops`` and ``days_needed``."""
-        out = super().to_dict()
-        out["stops"] = self.stops
-        out["days_needed"] = self.days_needed
-        return out
+        return {**super().to_dict(), "stops": self.stops, "days_needed": self.days_needed}
 
 
 class TourNotFoundError(GeoserviceError, LookupError):

@@ -587,20 +587,25 @@ class TourSearch(TypedDict):
     ]
 
 
-class TourResult(TypedDict):
-    """The plan: days, stops, legs, what was left out and why."""
+class TourSchedule(TypedDict):
+    """The planned days with what they were planned for (``tours.planner._result``)."""
 
     version: Literal[1]
     network: NetworkSummary
     schematic: Annotated[bool, Schema(description="planned on a generated network: indicative")]
-    notices: Annotated[
-        list[TourNotice],
-        Schema(description="what the plan could not take into account (e.g. unknown holidays)"),
-    ]
     depot: TourDepot
     parameters: TourParameters
     days: Annotated[list[TourDay], Schema(max_items=tour.MAX_DAYS)]
     summary: TourSummary
+
+
+class TourResult(TourSchedule):
+    """The plan: days, stops, legs, what was left out and why."""
+
+    notices: Annotated[
+        list[TourNotice],
+        Schema(description="what the plan could not take into account (e.g. unknown holidays)"),
+    ]
     unserved: list[TourUnserved]
     search: TourSearch
 

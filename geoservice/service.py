@@ -38,6 +38,7 @@ import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +53,9 @@ from geoservice.store import Store, catalog
 from geoservice.tours import export as tour_export
 from geoservice.tours.planner import Planner
 from geoservice.tours.saved import TourStore
+
+if TYPE_CHECKING:
+    from geoservice.responses import BatchAnswer, BatchResult, Health, NetworkInfo, TourList
 
 __all__ = [
     "BATCH_BODY_MAX",
@@ -140,7 +144,7 @@ def towns(store: Store) -> dict:
     return catalog.towns_geojson(store)
 
 
-def health(store: Store) -> dict:
+def health(store: Store) -> Health:
     """``GET /api/health``: store location, revision and counts."""
     return {
         "status": "ok",
@@ -188,7 +192,7 @@ def nearest(engine: NearestEngine, args: Args) -> dict:
     return answer
 
 
-def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> dict:
+def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> BatchAnswer:
     """``POST /api/nearest/batch``: each origin's nearest matching station and travel time.
 
     Body (JSON object; unknown keys are refused): ``origins`` ``[[lon, lat], …]``
@@ -214,7 +218,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
         open_only=open_only,
     )
     times = out["travel_time_s"]
-    results = [
+    results: list[BatchResult] = [
         {
             "station_id": sid,
             "travel_time_s": round(float(t), 1) if np.isfinite(t) else None,
@@ -233,7 +237,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
     }
 
 
-def network(engine: NearestEngine, library: NetworkLibrary) -> dict:
+def network(engine: NearestEngine, library: NetworkLibrary) -> NetworkInfo:
     """``GET /api/network``: the active road network per mode."""
     return {
         "source": library.active_source().name,
@@ -298,7 +302,7 @@ def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
     return planner.plan(doc)
 
 
-def tours(tours_: TourStore, args: Args) -> dict:
+def tours(tours_: TourStore, args: Args) -> TourList:
     """``GET /api/tours``: saved plans, newest first, ``limit`` (1–100, default 20) at a
     time from ``offset``."""
     limit = p.integer(p.arg(args, "limit"), "limit", 1, TOURS_PAGE_MAX, default=20)
