@@ -468,7 +468,7 @@ class TourLunch(TypedDict):
     stop's service (stop), back at the base after a stop (depot), or at the base after
     returning (end)."""
 
-    place: Annotated[str, Schema(enum=tour._LUNCH_PLACES)]
+    place: Annotated[str, Schema(enum=tour.LUNCH_PLACES)]
     place_label: str
     id: str
     name: str

@@ -20,10 +20,13 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    in the adapter, no ad-hoc ``int()``/``float()`` anywhere.
 3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) documents the operation's
    parameters with the schema the parser accepts and its answer with a full response
-   schema; ``tests/test_schemathesis.py`` then fuzzes it with no further code.
+   schema, generated from the answer's type in :mod:`geoservice.responses` (which the
+   function here returns); ``tests/test_schemathesis.py`` then fuzzes it with no further
+   code.
 
 A new endpoint therefore adds: one function here (``def tours(store, engine, args)``), one
-three-line route in ``web/api.py``, one path in ``web/openapi.py``.
+three-line route in ``web/api.py``, one path in ``web/openapi.py``, and the ``TypedDict`` of
+its answer in ``responses.py``.
 
 Expensive answers (coverage, suggested sites) are parsed first (:func:`coverage_request`,
 :func:`suggest_request`) so that the web layer can key its answer cache and ``ETag`` on the

@@ -90,7 +90,8 @@ SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
 _ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
 
-_LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
+#: Where the lunch break is taken, with the Chinese label of each place.
+LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
 _WEEKDAYS = "一二三四五六日"
 #: Reasons a stop is left out of a plan (code → "中文 / English").
 REASONS = {
@@ -1365,7 +1366,7 @@ def _day_json(
         where = depot if place in ("start", "depot", "end") else stops[day.order[k]]
         lunch_json = {
             "place": place,
-            "place_label": _LUNCH_PLACES[place],
+            "place_label": LUNCH_PLACES[place],
             "id": where.id,
             "name": where.name,
             "after_seq": k + 1 if place in ("stop", "depot") else None,
