@@ -1,9 +1,11 @@
 """The answers of the JSON API, declared once as types.
 
-Every object the API answers is a :class:`~typing.TypedDict` here. The code that builds an
-answer returns it under that type, so mypy checks the keys and value types; the OpenAPI
-response schemas are generated from the same classes (:mod:`geoservice.web.jsonschema`),
-so ``tests/test_schemathesis.py`` checks the answers against them. How to read them:
+Every object the API answers is a :class:`~typing.TypedDict` here. The functions that build
+the answers return these types (``Station.record``, ``Network.describe``,
+``errors.error_body``, the tour plan's parts, …), so mypy checks their keys and values; the
+OpenAPI response schemas are generated from the same classes
+(:mod:`geoservice.web.jsonschema`), so ``tests/test_schemathesis.py`` checks the answers
+against them. How to read them:
 
 * a nested ``TypedDict`` is a component schema named after the class; its docstring is the
   component's description; objects are closed (no key beyond those declared);
@@ -11,8 +13,10 @@ so ``tests/test_schemathesis.py`` checks the answers against them. How to read t
 * ``Literal[...]`` is a constant the code writes literally (``"Feature"``, ``"ok"``);
 * ``Annotated[T, Schema(...)]`` says what a Python type cannot: a description, bounds,
   a pattern or format, and the vocabularies the code guarantees (``Schema(enum=MODES)``,
-  taken from where the vocabulary is defined). Stored vocabularies (a station's ``kind``)
-  are plain strings with a description: the store may be edited outside the app.
+  taken from where the vocabulary is defined; the code carries such values as ``str``,
+  and a ``Literal`` built from a vocabulary at run time would be invisible to mypy).
+  Stored vocabularies (a station's ``kind``) are plain strings with a description: the
+  store may be edited outside the app.
 
 Framework-free; the core imports it for annotations only (``if TYPE_CHECKING:``), since
 the limits and vocabularies below come from the modules that build the answers.
