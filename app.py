@@ -1,7 +1,8 @@
 """Entry point: ``flask --app app run`` / ``flask --app app stations ...`` or ``python app.py``.
 
 ``python app.py [--host H] [--port P]`` serves with waitress (host/port also from
-``GEOSERVICE_HOST`` / ``GEOSERVICE_PORT``; default 127.0.0.1:5000).
+``GEOSERVICE_HOST`` / ``GEOSERVICE_PORT``; default 127.0.0.1:5000), through
+:mod:`geoservice.web.serve`: waitress's own error answers are the app's, its limits too.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
 
-    import waitress
+    from geoservice.web import serve
 
     print(f"geoservice: http://{args.host}:{args.port}/  (store: {app.config['STORE_PATH']})")
     # Load the road networks, precompute station rows and the coverage tables in the
     # background: the pages are served at once, and an answer waits only if it is asked
     # for before its part is done.
     threading.Thread(target=_warm, name="warm-networks", daemon=True).start()
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    serve.serve(app, host=args.host, port=args.port, threads=args.threads)
 
 
 def _warm() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from geoservice.messages import message
+
 if TYPE_CHECKING:
     from geoservice.responses import ErrorBody, TourErrorBody, TourUnserved
 
@@ -51,7 +53,10 @@ class GeoserviceError(Exception):
 
 
 def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> ErrorBody:
-    """The JSON body of every error answer of the API.
+    """The JSON body of every error answer of the API (the only place that builds one).
+
+    Fixed messages come from :mod:`geoservice.messages`; ``geoservice.web.http_errors``
+    sends the body for every status, routing errors and the web server's own included.
 
     Parameters
     ----------
@@ -326,6 +331,5 @@ class TourBusyError(GeoserviceError, RuntimeError):
 
     def __init__(self, retry_after: int = 10) -> None:
         self.retry_after = retry_after
-        self.zh = "正在计算其他方案，请稍后再试"
-        self.en = "other tours are being planned; please retry shortly"
+        self.zh, self.en = message("tours.busy")
         super().__init__(f"{self.zh} / {self.en}")

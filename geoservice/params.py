@@ -61,6 +61,7 @@ __all__ = [
     "coordinate_system",
     "day",
     "flag",
+    "identifier",
     "integer",
     "json_body",
     "mapping",
@@ -934,3 +935,39 @@ def json_body(
             status=413,
         )
     return _object(parse_json(raw, name), name, allowed)  # depth checked on the text
+
+
+# -- ids -------------------------------------------------------------------------------------
+
+# C0 and C1 controls, DEL, and lone surrogates (never text: no UTF-8 decodes to one).
+_NOT_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def identifier(raw: object, name: str) -> str:
+    """An id as a client gave it (a station's, a saved tour's), unchanged.
+
+    Ids are compared exactly, so nothing is stripped; an id holding a control character is
+    refused rather than looked up (pandas compares a string through numpy, which drops
+    trailing NULs: ``WS001\\x00`` would find WS001).
+
+    Raises
+    ------
+    ParameterError
+        400 when the id is blank, not a string, or holds a C0/C1 control character, DEL or a
+        lone surrogate.
+    """
+    if raw is None or raw == "":  # (a str or None from a path; anything else is refused below)
+        raise _missing(name)
+    if not isinstance(raw, str):
+        raise ParameterError(
+            name,
+            f"{name} 应为文本，而不是 {_type_name(raw)}",
+            f"{name} must be a string, not {_type_name(raw)}",
+        )
+    if _NOT_IN_ID.search(raw):
+        raise ParameterError(
+            name,
+            f"{name} 不能含有控制字符：{excerpt(raw)}",
+            f"{name} must not contain control characters: {excerpt(raw)}",
+        )
+    return raw

@@ -123,7 +123,7 @@ def stations(store: Store, args: Args) -> dict:
 def station(store: Store, station_id: str, args: Args) -> dict:
     """``GET /api/stations/<station_id>``: one station (404 when unknown)."""
     at = p.time(p.arg(args, "open_at"))
-    return catalog.station_feature(store, station_id, at=at)
+    return catalog.station_feature(store, p.identifier(station_id, "station_id"), at=at)
 
 
 def sites(store: Store, args: Args, library: NetworkLibrary | None = None) -> dict:
@@ -326,7 +326,7 @@ def tours(tours_: TourStore, args: Args) -> TourList:
 def tour(tours_: TourStore, tour_id: str) -> dict:
     """``GET /api/tours/<tour_id>``: a saved plan (404 when there is none)."""
     try:
-        return tours_.get(tour_id)
+        return tours_.get(p.identifier(tour_id, "tour_id"))
     except TourNotFoundError:
         err = ParameterError(
             "tour_id",

@@ -30,6 +30,7 @@ from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
 
 from geoservice import escape, maps
+from geoservice.errors import error_body
 from geoservice.store import catalog
 from geoservice.web import STORE_KEY, security
 
@@ -366,16 +367,16 @@ def test_api_errors_are_json_elsewhere_html(hostile_client):
     r = hostile_client.get("/api/no-such-thing")
     assert r.status_code == 404
     assert r.mimetype == "application/json"
-    assert r.get_json() == {"error": "找不到该地址 / Not found", "status": 404}
+    assert r.get_json() == error_body(404, "找不到该地址", "not found")
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     r = hostile_client.post("/api/stations")
     assert r.status_code == 405
-    assert r.get_json() == {"error": "该地址不支持此请求方法 / Method not allowed", "status": 405}
+    assert r.get_json() == error_body(405, "该地址不支持此请求方法", "method not allowed")
     assert "GET" in r.headers["Allow"]
     r = hostile_client.delete("/api/nearest/batch")
     assert (r.status_code, r.get_json()["status"]) == (405, 405)
     assert hostile_client.get("/api").get_json()["status"] == 404
-    # The API's own errors keep their formats.
+    # The API's own errors: the same body.
     r = hostile_client.get("/api/stations/NOPE")
     assert r.status_code == 404
     assert "NOPE" in r.get_json()["error"]
@@ -404,10 +405,9 @@ def test_500_answers_generically_and_logs_the_traceback(app, monkeypatch, caplog
     for path in ("/api/towns", "/api/stations"):
         r = client.get(path)
         assert r.status_code == 500
-        assert r.get_json() == {
-            "error": "服务器内部错误，请稍后再试 / Internal server error, try again later",
-            "status": 500,
-        }
+        assert r.get_json() == error_body(
+            500, "服务器内部错误，请稍后再试", "internal server error, please try again later"
+        )
         assert "secret" not in r.get_data(as_text=True)
         assert r.headers["X-Frame-Options"] == "DENY"
     r = client.get("/")

@@ -7,12 +7,14 @@ import pytest
 from conftest import assert_bilingual_error
 
 from geoservice.errors import ParameterError
+from geoservice.store import GpkgStore
 from geoservice.store.towns import Town, Towns, short_name
+from geoservice.web import DEFAULT_GPKG
 
 
-@pytest.fixture
-def towns(store):
-    return Towns.from_frame(store.read("towns"))
+@pytest.fixture(scope="module")
+def towns():
+    return Towns.from_frame(GpkgStore(DEFAULT_GPKG).read("towns"))
 
 
 @pytest.mark.parametrize(

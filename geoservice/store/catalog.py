@@ -343,7 +343,7 @@ def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = N
         404 when no station has that id.
     """
     gdf = store.stations()
-    row = gdf.loc[gdf["id"] == station_id]
+    row = gdf.loc[gdf["id"].isin([station_id])]  # exact: == drops trailing NULs (numpy)
     if row.empty:
         shown = excerpt(station_id)
         parameter, zh, en = (

@@ -2,30 +2,20 @@
 
 Each route hands the request over as plain data (query arguments as name → list of values,
 the raw body and its content type) to one function of :mod:`geoservice.service`, which
-parses every parameter, and sends back the dict it returns. Exceptions map to status codes
-with one JSON error body (:func:`geoservice.errors.error_body`):
-:class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422; a
-:class:`~geoservice.errors.TourError` adds ``stops`` and ``days_needed``), a network that
-cannot be loaded, tours planned at the concurrency limit (with ``Retry-After``) or a plan that
-cannot be saved → 503, HTTP errors raised by Werkzeug or the rate limiter (413, 429, …) →
-their status with a bilingual message. Nothing a client sends gives a 500.
+parses every parameter, and sends back the dict it returns. Exceptions are answered, app-wide,
+by :mod:`geoservice.web.http_errors` with the one JSON error body
+(:func:`geoservice.errors.error_body`): :class:`~geoservice.errors.ParameterError` → its
+status, an unusable network or store and tours planned at the concurrency limit → 503, HTTP
+errors raised by Werkzeug or the rate limiter (413, 429, …) → their status. Nothing a client
+sends gives a 500.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.routing import BaseConverter
 
 from geoservice import __version__, service
-from geoservice.errors import (
-    NetworkError,
-    OsmError,
-    ParameterError,
-    StoreError,
-    TourBusyError,
-    error_body,
-)
 from geoservice.store import catalog
 from geoservice.web import (
     answers,
@@ -55,54 +45,8 @@ def _register_converter(state) -> None:
     state.app.url_map.converters["id"] = _IdConverter
 
 
-#: Bilingual reasons for HTTP errors raised outside the request layer.
-_HTTP_REASONS = {
-    400: ("请求有误", "bad request"),
-    404: ("未找到", "not found"),
-    405: ("不支持该请求方法", "method not allowed"),
-    413: ("请求体过大", "request body too large"),
-    415: ("不支持的请求体类型", "unsupported media type"),
-    429: ("请求过于频繁，请稍后再试", "too many requests, please retry later"),
-}
-
-
 def _args() -> dict[str, list[str]]:
     return request.args.to_dict(flat=False)
-
-
-@bp.errorhandler(ParameterError)
-def _parameter_error(exc: ParameterError):
-    return jsonify(exc.to_dict()), exc.status
-
-
-@bp.errorhandler(NetworkError)
-@bp.errorhandler(OsmError)
-def _network_unavailable(exc: Exception):
-    # The service still answers everything else; routing needs a usable network.
-    zh = "路网不可用，暂时无法计算路线"
-    en = f"road network unavailable: {exc}"
-    return jsonify(error_body(503, zh, en)), 503
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    code = exc.code or 500
-    zh, en = _HTTP_REASONS.get(code, ("请求失败", exc.name.lower()))
-    if code == 413:
-        limit = request.max_content_length
-        if limit:
-            zh += f"（上限 {limit:,} 字节）"
-            en += f" (limit {limit:,} bytes)"
-    elif code == 429 and exc.description:
-        en += f": {exc.description}"
-    parameter = "body" if code in (413, 415) else None
-    response = jsonify(error_body(code, zh, en, parameter))
-    response.status_code = code
-    headers = dict(exc.get_headers())
-    for name in ("Allow", "Retry-After"):
-        if name in headers:
-            response.headers[name] = headers[name]
-    return response
 
 
 @bp.get("/stations")
@@ -215,23 +159,6 @@ SCHEDULE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
-
-
-@bp.errorhandler(TourBusyError)
-def _tours_busy(exc: TourBusyError):
-    response = jsonify(error_body(503, exc.zh, exc.en))
-    response.status_code = 503
-    response.headers["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-@bp.errorhandler(StoreError)
-def _store_unavailable(exc: StoreError):
-    # A plan that cannot be saved (disk full, permissions): the detail names files, so it
-    # goes to the log only.
-    current_app.logger.error("store error: %s", exc)
-    zh, en = "数据暂时无法保存或读取，请稍后再试", "storage unavailable, try again later"
-    return jsonify(error_body(503, zh, en)), 503
 
 
 @bp.post("/tours")

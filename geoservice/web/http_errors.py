@@ -1,38 +1,80 @@
-"""Error answers of the app: JSON under ``/api``, a bilingual HTML page elsewhere.
+"""Every error answer of the app, in one place: one JSON body under ``/api``, a page elsewhere.
 
-Routing errors (an unknown ``/api/...`` path, a wrong method) never reach the API
-blueprint's own handlers, so the app answers them here: ``{"error": "中文 / English",
-"status": N}`` for any path under ``/api/``, a small HTML page for the rest. A 500 is
-answered here for every path, the API's included, with a generic message: the traceback
-goes to the log (Flask logs it before calling the handler), never to the client.
-The API blueprint's own errors (bad parameters, unknown ids, an unusable road network)
-keep their formats.
+Under ``/api`` (and ``/api`` itself) every error is answered with the one body of
+:func:`geoservice.errors.error_body`, ``{"error": "中文 / English", "message_zh",
+"message_en", "parameter", "status"}``; any other path gets the bilingual HTML page
+``templates/error.html`` with the same messages. The fixed messages come from the table of
+:mod:`geoservice.messages`. Handled here, app-wide (so routing errors, which never reach a
+blueprint's handlers, are included):
+
+* :class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422; a
+  :class:`~geoservice.errors.TourError` adds ``stops`` and ``days_needed``);
+* a road network that cannot be loaded, a store that cannot be read or written, tours
+  planned at the concurrency limit (with ``Retry-After``) → 503;
+* every HTTP error, Werkzeug's or the rate limiter's: routing 404 and 405 (with ``Allow``),
+  413 with the limit (``parameter: "body"``), 414 and 431 with the limits below, 415, 429
+  (``Retry-After`` and the ``X-RateLimit-*`` headers kept), …;
+* 500, for every path, with a generic message: the traceback goes to the log (Flask logs it
+  before calling the handler), never to the client.
+
+The request target and header limits (`MAX_TARGET_BYTES`, `MAX_HEADER_BYTES`) are checked
+before a request is dispatched, so that the test client and the development server answer
+414 and 431 as waitress does (:mod:`geoservice.web.serve` gives waitress the same limits,
+and answers what it refuses itself with :func:`status_answer`).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
-__all__ = ["MESSAGES", "init_app", "is_api_path", "message"]
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestHeaderFieldsTooLarge,
+    RequestURITooLarge,
+    default_exceptions,
+)
 
-#: Answers per status code: (Chinese, English).
-MESSAGES: dict[int, tuple[str, str]] = {
-    400: ("请求有误", "Bad request"),
-    403: ("无权访问", "Forbidden"),
-    404: ("找不到该地址", "Not found"),
-    405: ("该地址不支持此请求方法", "Method not allowed"),
-    406: ("无法提供所要求的格式", "Not acceptable"),
-    408: ("请求超时", "Request timeout"),
-    413: ("请求内容过大", "Request entity too large"),
-    414: ("请求地址过长", "URI too long"),
-    415: ("不支持的内容类型", "Unsupported media type"),
-    429: ("请求过于频繁，请稍后再试", "Too many requests, try again later"),
-    431: ("请求头过大", "Request header fields too large"),
-    500: ("服务器内部错误，请稍后再试", "Internal server error, try again later"),
-    501: ("不支持此请求", "Not implemented"),
-    503: ("服务暂时不可用，请稍后再试", "Service unavailable, try again later"),
-}
+from geoservice.errors import (
+    NetworkError,
+    OsmError,
+    ParameterError,
+    StoreError,
+    TourBusyError,
+    error_body,
+)
+from geoservice.messages import message, status_message
+
+if TYPE_CHECKING:
+    from geoservice.responses import ErrorBody
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "MAX_TARGET_BYTES",
+    "answer",
+    "escape_target",
+    "header_bytes",
+    "init_app",
+    "is_api_path",
+    "status_answer",
+    "target_bytes",
+]
+
+#: Longest request target (path and query, percent-encoded) in bytes: 414 beyond. The
+#: longest real query (every town, kind and amenity by its Chinese name) is about 2 KB.
+MAX_TARGET_BYTES = 32 * 1024
+#: Most bytes of header fields (``Name: value`` lines): 431 beyond. The service sets no
+#: cookies; browsers send well under 4 KB.
+MAX_HEADER_BYTES = 64 * 1024
+
+# Bytes a request target may not hold as they are: controls (but CR and LF, which the server
+# must refuse, not carry on), DEL and every non-ASCII byte (raw UTF-8 as curl sends it).
+_UNSAFE_TARGET_BYTES = re.compile(rb"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\xff]")
 
 
 def is_api_path(path: str) -> bool:
@@ -40,40 +82,156 @@ def is_api_path(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def message(code: int, name: str = "") -> tuple[str, str]:
-    """The (Chinese, English) message of a status code (``name``: werkzeug's, as fallback)."""
-    return MESSAGES.get(code, ("请求未能完成", name or "Request failed"))
+def escape_target(raw: bytes) -> bytes:
+    """A request target with its raw non-ASCII and control bytes percent-encoded.
+
+    ``/api/sites?town=溪翁庄镇`` sent as raw UTF-8 becomes the
+    ``/api/sites?town=%E6%BA%AA…`` a browser sends, which means the same; CR and LF are left
+    for the server to refuse.
+    """
+    return _UNSAFE_TARGET_BYTES.sub(lambda m: b"%%%02X" % m[0][0], raw)
 
 
-def _answer(exc: HTTPException) -> Response:
-    code = exc.code or 500
-    zh, en = message(code, exc.name)
+def target_bytes(environ: Mapping[str, object]) -> int:
+    """Length in bytes of a WSGI request's target as checked against `MAX_TARGET_BYTES`
+    (percent-encoded, as :func:`escape_target` writes it)."""
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if not isinstance(raw, str):  # a server that does not say: rebuild it
+        path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
+        query = str(environ.get("QUERY_STRING", ""))
+        raw = f"{path}?{query}" if query else path
+    # WSGI strings hold bytes as latin-1 characters.
+    return len(escape_target(raw.encode("latin-1", "replace")))
+
+
+def header_bytes(fields: Iterable[tuple[str, str]]) -> int:
+    """Bytes of header fields as sent (``Name: value`` and CRLF each), as checked against
+    `MAX_HEADER_BYTES`."""
+    return sum(len(name) + len(value) + 4 for name, value in fields)
+
+
+def answer(body: ErrorBody, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    """The error answer to the current request.
+
+    Parameters
+    ----------
+    body
+        The error body (:func:`~geoservice.errors.error_body`, or an error's ``to_dict``).
+    headers
+        Headers to send with it (``Allow``, ``Retry-After``).
+
+    Returns
+    -------
+    Response
+        The body as JSON for a path under ``/api``, otherwise the HTML error page with the
+        same messages; with the body's status.
+    """
+    status = body["status"]
     if is_api_path(request.path):
-        response = jsonify(error=f"{zh} / {en}", status=code)
+        response = jsonify(body)
     else:
-        response = Response(
-            render_template("error.html", code=code, zh=zh, en=en),
-            mimetype="text/html",
+        page = render_template(
+            "error.html", code=status, zh=body["message_zh"], en=body["message_en"]
         )
-    response.status_code = code
-    # Keep what the error says in headers (Allow of a 405, Retry-After, WWW-Authenticate).
-    for key, value in exc.get_headers():
-        if key.lower() != "content-type":
-            response.headers[key] = value
+        response = Response(page, mimetype="text/html")
+    response.status_code = status
+    for name, value in headers:
+        response.headers[name] = value
     return response
+
+
+def _parameter_error(exc: ParameterError) -> Response:
+    return answer(exc.to_dict())
+
+
+def _network_unavailable(exc: NetworkError | OsmError) -> Response:
+    # The service still answers everything else; routing needs a usable network.
+    return answer(error_body(503, *message("network.unavailable", detail=exc)))
+
+
+def _store_unavailable(exc: StoreError) -> Response:
+    # A plan that cannot be saved (disk full, permissions): the detail names files, so it
+    # goes to the log only.
+    current_app.logger.error("store error: %s", exc)
+    return answer(error_body(503, *message("store.unavailable")))
+
+
+def _tours_busy(exc: TourBusyError) -> Response:
+    return answer(error_body(503, exc.zh, exc.en), [("Retry-After", str(exc.retry_after))])
+
+
+def _reason(exc: HTTPException, code: int) -> tuple[str, str]:
+    """The message of an HTTP error: with the limit exceeded, where there is one."""
+    limit: object = None
+    if code == 413:
+        limit = request.max_content_length
+    elif code == 414:
+        limit = MAX_TARGET_BYTES
+    elif code == 431:
+        limit = MAX_HEADER_BYTES
+    elif code == 429 and isinstance(exc, RateLimitExceeded):
+        limit = exc.description  # "20 per 1 minute"
+    if limit:
+        return message(f"http.{code}.limit", limit=limit)
+    return status_message(code)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    code = exc.code or 500
+    parameter = "body" if code in (413, 415) else None
+    # Keep what the error says in headers (Allow of a 405, Retry-After, WWW-Authenticate).
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return answer(error_body(code, *_reason(exc, code), parameter), headers)
 
 
 def _server_error(exc: InternalServerError) -> Response:
     # exc.description and exc.original_exception may name files, queries or values: the
     # client gets the generic answer only (Flask has logged the traceback).
-    return _answer(InternalServerError())
+    return answer(error_body(500, *status_message(500)))
+
+
+def _check_limits() -> None:
+    if target_bytes(request.environ) > MAX_TARGET_BYTES:
+        raise RequestURITooLarge
+    if header_bytes(request.headers.items()) > MAX_HEADER_BYTES:
+        raise RequestHeaderFieldsTooLarge
+
+
+def status_answer(app: Flask, code: int, *, api: bool) -> Response:
+    """The app's answer to HTTP error ``code`` for a request it never saw.
+
+    For the errors the web server answers itself (a request it cannot parse, header fields
+    or a body over its limits): the same answer as the app gives, security headers included.
+
+    Parameters
+    ----------
+    app
+        The app.
+    code
+        The HTTP status (400, 413, 414, 431, 500, 501, …).
+    api
+        Whether the request was for a path under ``/api`` (JSON) or not (the HTML page).
+
+    Returns
+    -------
+    Response
+    """
+    exc = default_exceptions.get(code, InternalServerError)()
+    with app.test_request_context("/api" if api else "/"):
+        return app.process_response(app.make_response(app.handle_http_exception(exc)))
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers on ``app``.
+    """Register the handlers and the limits' check on ``app``.
 
-    The 500 handler is registered by code, so it also wins over a blueprint's handler of
+    The 500 handler is registered by code, so it also wins over a handler of
     `HTTPException` (Flask looks up handlers for the exact code first).
     """
-    app.register_error_handler(HTTPException, _answer)
+    app.before_request(_check_limits)
+    app.register_error_handler(ParameterError, _parameter_error)
+    app.register_error_handler(NetworkError, _network_unavailable)
+    app.register_error_handler(OsmError, _network_unavailable)
+    app.register_error_handler(StoreError, _store_unavailable)
+    app.register_error_handler(TourBusyError, _tours_busy)
+    app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)

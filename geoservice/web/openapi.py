@@ -554,7 +554,11 @@ def _tour_paths() -> dict:
             "get": {
                 "summary": "A saved tour plan",
                 "parameters": [tour_id],
-                "responses": {"200": _ok("the plan", "TourPlan"), **_tour_errors(404)},
+                "responses": {
+                    "200": _ok("the plan", "TourPlan"),
+                    **_errors(400),  # an id holding a control character
+                    **_tour_errors(404),
+                },
             }
         },
         "/api/tours/{tour_id}.{format}": {
@@ -581,6 +585,7 @@ def _tour_paths() -> dict:
                         "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
                         "content": content,
                     },
+                    **_errors(400),  # an id holding a control character
                     **_tour_errors(404),
                 },
             }
