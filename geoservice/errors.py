@@ -6,7 +6,12 @@ for users carry Chinese first, then English (``"中文 / English"``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from geoservice.messages import message
+
+if TYPE_CHECKING:
+    from geoservice.responses import ErrorBody, TourErrorBody, TourUnserved
 
 #: Longest piece of a user's input echoed back in an error message.
 EXCERPT_CHARS = 40
@@ -47,7 +52,7 @@ class GeoserviceError(Exception):
     """Base class of every geoservice error."""
 
 
-def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> dict:
+def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> ErrorBody:
     """The JSON body of every error answer of the API (the only place that builds one).
 
     Fixed messages come from :mod:`geoservice.messages`; ``geoservice.web.http_errors``
@@ -65,7 +70,7 @@ def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> d
 
     Returns
     -------
-    dict
+    ErrorBody
         ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``.
     """
     return {
@@ -116,7 +121,7 @@ class ParameterError(GeoserviceError, ValueError):
         """``"中文 / English"``."""
         return str(self)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ErrorBody:
         """JSON body for the client (:func:`error_body`)."""
         return error_body(self.status, self.zh, self.en, self.parameter)
 
@@ -295,19 +300,16 @@ class TourError(ParameterError):
         en: str | None = None,
         *,
         status: int = 422,
-        stops: list[dict] | None = None,
+        stops: list[TourUnserved] | None = None,
         days_needed: int | None = None,
     ) -> None:
         super().__init__(parameter, zh, en, status=status)
         self.stops = stops or []
         self.days_needed = days_needed
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> TourErrorBody:
         """JSON body: the :class:`ParameterError` fields plus ``stops`` and ``days_needed``."""
-        out = super().to_dict()
-        out["stops"] = self.stops
-        out["days_needed"] = self.days_needed
-        return out
+        return {**super().to_dict(), "stops": self.stops, "days_needed": self.days_needed}
 
 
 class TourNotFoundError(GeoserviceError, LookupError):

@@ -94,7 +94,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import opening_hours
@@ -102,6 +102,9 @@ from numpy.typing import NDArray
 
 from geoservice import holidays as _holidays
 from geoservice.errors import HoursError, excerpt
+
+if TYPE_CHECKING:
+    from geoservice.responses import OpenStatusFields
 
 __all__ = [
     "HORIZON",
@@ -1654,7 +1657,7 @@ class OpenStatus:
     hours_zh: str
     next_open: datetime | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> OpenStatusFields:
         """JSON fields of a station record."""
         return {
             "open_now": self.open,

@@ -37,6 +37,7 @@ import datetime as dt
 import math
 import re
 import urllib.parse
+from typing import TYPE_CHECKING
 
 import folium
 import folium.plugins
@@ -48,6 +49,9 @@ from geoservice import hours as _hours
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import Store
+
+if TYPE_CHECKING:
+    from geoservice.responses import StationRecord
 
 #: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
 CENTER = (40.50, 117.05)
@@ -392,7 +396,7 @@ def dot(
     )
 
 
-def station_popup(rec: dict) -> Html:
+def station_popup(rec: StationRecord) -> Html:
     """Popup HTML of one station record (:meth:`Station.record`; every value escaped)."""
     badge = (
         Html('<span style="color:#1a7f37;font-weight:bold">开放中</span>')

@@ -13,8 +13,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from geoservice.responses import StationFields, StationRecord
 
 #: Storage CRS (WGS84 longitude/latitude).
 CRS_STORAGE = "EPSG:4326"
@@ -102,13 +106,25 @@ class Station:
     verified_on: dt.date | None = None
     source: str = "import"
 
-    def to_dict(self) -> dict:
-        """Return a JSON-ready dict (amenities as a list, date as ISO string)."""
-        # Every field is a scalar or a tuple of str: a shallow copy (asdict deep-copies).
-        d = {f: getattr(self, f) for f in STATION_FIELDS}
-        d["amenities"] = list(self.amenities)
-        d["verified_on"] = self.verified_on.isoformat() if self.verified_on else None
-        return d
+    def to_dict(self) -> StationFields:
+        """The stored fields, JSON-ready: amenities as a list, the date as ISO text, and no
+        NaN (a row without a position has null lon/lat)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "lon": self.lon if math.isfinite(self.lon) else None,
+            "lat": self.lat if math.isfinite(self.lat) else None,
+            "address": self.address,
+            "town_code": self.town_code,
+            "opening_hours": self.opening_hours,
+            "amenities": list(self.amenities),
+            "phone": self.phone,
+            "host_org": self.host_org,
+            "capacity": self.capacity,
+            "verified_on": self.verified_on.isoformat() if self.verified_on else None,
+            "source": self.source,
+        }
 
     @classmethod
     def from_frame(cls, gdf: pd.DataFrame) -> list[Station]:
@@ -177,7 +193,7 @@ class Station:
 
     def record(
         self, at: dt.datetime | None = None, town_names: Mapping[str, str] | None = None
-    ) -> dict:
+    ) -> StationRecord:
         """The station as every API answer and page shows it, evaluated at `at`.
 
         The one station record: the stored fields plus Chinese labels (``kind_label``,
@@ -195,22 +211,18 @@ class Station:
 
         Returns
         -------
-        dict
+        StationRecord
             JSON-ready.
         """
         from geoservice import hours  # model stays importable without the hours library
 
-        rec = self.to_dict()
-        for key in ("lon", "lat"):  # no NaN in JSON: a row without a position has null
-            if not math.isfinite(rec[key]):
-                rec[key] = None
-        rec.update(
-            kind_label=STATION_KINDS.get(self.kind, self.kind),
-            town=(town_names or {}).get(self.town_code, ""),
-            amenity_labels=[AMENITIES[a] for a in self.amenities],
-        )
-        rec.update(hours.status(self.opening_hours, at).to_dict())
-        return rec
+        return {
+            **self.to_dict(),
+            "kind_label": STATION_KINDS.get(self.kind, self.kind),
+            "town": (town_names or {}).get(self.town_code, ""),
+            "amenity_labels": [AMENITIES[a] for a in self.amenities],
+            **hours.status(self.opening_hours, at).to_dict(),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +256,5 @@ class Site:
 
 #: Column order of the ``stations`` layer (geometry excluded).
 STATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Station))
-STATION_FIELDS = STATION_COLUMNS
 #: Column order of the ``sites`` layer (geometry excluded).
 SITE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Site))

@@ -7,9 +7,13 @@ here, at the edge, and nowhere else.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from geoservice import crs
+
+if TYPE_CHECKING:
+    from geoservice.responses import Navigation
 
 _AMAP_MODE = {"walk": "walk", "bike": "ride", "drive": "car"}
 _BAIDU_MODE = {"walk": "walking", "bike": "riding", "drive": "driving"}
@@ -55,7 +59,7 @@ def baidu_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None
     return "https://api.map.baidu.com/direction?" + urlencode(params, safe=",:|")
 
 
-def links(lon: float, lat: float, name: str, mode: str, origin=None) -> dict[str, str]:
+def links(lon: float, lat: float, name: str, mode: str, origin=None) -> Navigation:
     """Both navigation links for a destination."""
     return {
         "amap": amap_url(lon, lat, name, mode, origin),

@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -106,9 +107,10 @@ class _Catalog:
             self.open_cache[key] = hit
         return hit
 
-    def record(self, s: int, at: dt.datetime) -> dict:
-        """The station's record (:meth:`Station.record`) with its open status at ``at``."""
-        return self.stations[s].record(at, self.town_names)
+    def record(self, s: int, at: dt.datetime) -> dict[str, Any]:
+        """The station's record (:meth:`Station.record`) with its open status at ``at``, as
+        a plain dict: :meth:`NearestEngine.nearest` adds the trip to it."""
+        return {**self.stations[s].record(at, self.town_names)}
 
 
 # -- memory budget ----------------------------------------------------------------------------

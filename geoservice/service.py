@@ -22,12 +22,13 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    answer. No Flask here, no parsing in the adapter, no ad-hoc ``int()``/``float()``
    anywhere.
 3. **The OpenAPI description** (:mod:`geoservice.web.openapi`) generates the operation's
-   parameters and request body from the same declaration and documents its answer with a
-   full response schema; ``tests/test_schemathesis.py`` then fuzzes it with no further
-   code.
+   parameters and request body from the same declaration, and its answer's schema from the
+   answer's type in :mod:`geoservice.responses` (which the function here returns);
+   ``tests/test_schemathesis.py`` then fuzzes it with no further code.
 
-A new endpoint therefore adds: one declaration and one function here, one three-line route
-in ``web/api.py``, one path in ``web/openapi.py`` naming the declaration.
+A new endpoint therefore adds: one declaration and one function here, the ``TypedDict`` of
+its answer in ``responses.py``, one three-line route in ``web/api.py`` and one path in
+``web/openapi.py`` naming both.
 
 Expensive answers (coverage, suggested sites) are parsed first (:func:`coverage_request`,
 :func:`suggest_request`) so that the web layer can key its answer cache and ``ETag`` on the
@@ -43,7 +44,7 @@ import math
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +60,9 @@ from geoservice.tours import export as tour_export
 from geoservice.tours.planner import Planner
 from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
+
+if TYPE_CHECKING:
+    from geoservice.responses import BatchAnswer, BatchResult, Health, NetworkInfo, TourList
 
 __all__ = [
     "BATCH_BODY_MAX",
@@ -195,7 +199,7 @@ def towns(store: Store) -> dict:
     return catalog.towns_geojson(store)
 
 
-def health(store: Store) -> dict:
+def health(store: Store) -> Health:
     """``GET /api/health``: store location, revision and counts."""
     return {
         "status": "ok",
@@ -284,7 +288,7 @@ def nearest(engine: NearestEngine, args: Args) -> dict:
     return answer
 
 
-def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> dict:
+def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) -> BatchAnswer:
     """``POST /api/nearest/batch``: each origin's nearest matching station and travel time.
 
     Body: a JSON object :class:`BatchQuery` (unknown keys are refused); ``kind`` and
@@ -302,7 +306,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
         open_only=q.open_only,
     )
     times = out["travel_time_s"]
-    results = [
+    results: list[BatchResult] = [
         {
             "station_id": sid,
             "travel_time_s": round(float(t), 1) if np.isfinite(t) else None,
@@ -321,7 +325,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
     }
 
 
-def network(engine: NearestEngine, library: NetworkLibrary) -> dict:
+def network(engine: NearestEngine, library: NetworkLibrary) -> NetworkInfo:
     """``GET /api/network``: the active road network per mode."""
     return {
         "source": library.active_source().name,
@@ -388,7 +392,7 @@ class ToursPage:
     )
 
 
-def tours(tours_: TourStore, args: Args) -> dict:
+def tours(tours_: TourStore, args: Args) -> TourList:
     """``GET /api/tours``: saved plans, newest first, ``limit`` (1–100, default 20) at a
     time from ``offset``."""
     page = p.parse_query(ToursPage, args)

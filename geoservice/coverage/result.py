@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from geoservice.coverage.places import Places
     from geoservice.coverage.query import CoverageQuery
     from geoservice.coverage.roads import Roads
+    from geoservice.responses import NetworkSummary
 
 #: The layers of :meth:`Coverage.layer`.
 LAYERS = ("areas", "cross", "catchments", "uncovered", "stations")
@@ -70,7 +71,7 @@ class Coverage:
     """
 
     query: CoverageQuery
-    network: dict
+    network: NetworkSummary
     stations: pd.DataFrame  # the stations counted, with their snap distance
     excluded_far: int
     district: dict

@@ -31,6 +31,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +44,9 @@ from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
 from geoservice.nearest import ACCESS_SPEED_MS
+
+if TYPE_CHECKING:
+    from geoservice.responses import NetworkSummary
 
 __all__ = [
     "CANDIDATE_SPACING_M",
@@ -146,7 +150,7 @@ class Siting:
     """Suggested sites with their exact marginal gains, and the set-covering answer."""
 
     query: SitingQuery
-    network: dict
+    network: NetworkSummary
     sites: list[dict]
     before: dict
     after: dict

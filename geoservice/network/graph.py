@@ -15,6 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
@@ -23,6 +24,9 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geoservice.errors import NetworkError
+
+if TYPE_CHECKING:
+    from geoservice.responses import NetworkSummary
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +120,7 @@ class Network:
     def schematic(self) -> bool:
         return bool(self.meta.get("schematic"))
 
-    def describe(self) -> dict:
+    def describe(self) -> NetworkSummary:
         """JSON-ready summary (the ``network`` object of API answers)."""
         return {
             "mode": self.mode,

@@ -22,9 +22,10 @@ import os
 import re
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import openpyxl
@@ -657,7 +658,7 @@ def _flat(v: object) -> object:
     return "" if v is None else v
 
 
-def record_feature(rec: dict) -> dict:
+def record_feature(rec: Mapping[str, Any]) -> dict:
     """A GeoJSON Feature for a record with ``id``, ``lon``, ``lat`` (null geometry when the
     coordinates are missing); all fields become properties."""
     geom = None

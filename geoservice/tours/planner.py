@@ -38,7 +38,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,7 @@ __all__ = [
     "LUNCH_EARLIEST",
     "LUNCH_LATEST",
     "LUNCH_MINUTES",
+    "LUNCH_PLACES",
     "MAX_DAYS",
     "MAX_SERVICE_MINUTES",
     "MAX_STOPS",
@@ -96,6 +97,20 @@ __all__ = [
     "resolve",
 ]
 
+if TYPE_CHECKING:
+    from geoservice.responses import (
+        TourDay,
+        TourLeg,
+        TourLunch,
+        TourNotice,
+        TourPlace,
+        TourResult,
+        TourSchedule,
+        TourSearch,
+        TourStop,
+        TourUnserved,
+    )
+
 #: The lunch break starts in this window (seconds after midnight).
 LUNCH_EARLIEST = 11 * 3600 + 30 * 60
 LUNCH_LATEST = 13 * 3600 + 30 * 60
@@ -109,7 +124,8 @@ SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 _ESTIMATE_SEARCH = vrp.Budget(iterations=800, no_improvement=300, seconds=20.0, seed=1)
 
 _V = TypeVar("_V")
-_LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
+#: Where the lunch break is taken, with the Chinese label of each place.
+LUNCH_PLACES = {"start": "出发前在基地", "stop": "站点", "depot": "返回基地", "end": "返回基地后"}
 _WEEKDAYS = "一二三四五六日"
 #: Reasons a stop is left out of a plan (code → "中文 / English").
 REASONS = {
@@ -177,9 +193,9 @@ class Stop:
     def located(self) -> bool:
         return self.lon is not None and self.lat is not None
 
-    def describe(self) -> dict:
+    def describe(self) -> TourPlace:
         """JSON-ready identity of the stop (no schedule)."""
-        out = {
+        out: TourPlace = {
             "id": self.id,
             "name": self.name,
             "kind": self.kind,
@@ -985,7 +1001,7 @@ def plan(
     calendar: object | None = None,
     budget: vrp.Budget = SEARCH,
     progress: Progress | None = None,
-) -> dict:
+) -> TourResult:
     """Plan ``request`` on the ``drive`` network.
 
     Parameters
@@ -1003,7 +1019,7 @@ def plan(
 
     Returns
     -------
-    dict
+    TourResult
         The JSON-ready plan (see the module docstring and :func:`_result`).
 
     Raises
@@ -1062,19 +1078,21 @@ def plan(
         raise _shortage(problem, stops, missing, budget)
     report("schedule", 0, len(days))
     order = _day_order(days, matrix, rows)
-    result = _result(request, network, matrix, rows, stops, [days[d] for d in order], dates)
-    result["notices"] = _calendar_notices(request, dates, calendar)
     unserved = [
         _unserved(s, problems[s.id], matrix, located) for s in request.stops if s.id in problems
     ]
     unserved += [_unserved(stops[i], "not_planned") for i in left]
-    result["unserved"] = unserved
-    result["search"] = _search_info(solution, budget)
+    result: TourResult = {
+        **_result(request, network, matrix, rows, stops, [days[d] for d in order], dates),
+        "notices": _calendar_notices(request, dates, calendar),
+        "unserved": unserved,
+        "search": _search_info(solution, budget),
+    }
     report("schedule", len(days), len(days))
     return result
 
 
-def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[dict]:
+def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[TourNotice]:
     """Say so when the plan's dates fall in years whose public holidays the calendar does
     not know (only weekends were skipped there)."""
     covers = getattr(calendar, "covers", None)
@@ -1142,7 +1160,7 @@ def _refuse_named(request, problems, matrix, located) -> None:
     raise err
 
 
-def _unserved(stop: Stop, code: str, matrix=None, located=None) -> dict:
+def _unserved(stop: Stop, code: str, matrix=None, located=None) -> TourUnserved:
     reason = REASONS[code]
     if code == "off_network" and matrix is not None:
         k = next(i for i, s in enumerate(located, start=1) if s.id == stop.id)
@@ -1151,9 +1169,13 @@ def _unserved(stop: Stop, code: str, matrix=None, located=None) -> dict:
             f"距最近道路 {d / 1000:.1f} km，超过 2 km / "
             f"{d:.0f} m from the nearest road (limit 2 km)"
         )
-    out = stop.describe()
-    out.update(reason_code=code, reason=reason, optional=stop.optional, priority=stop.priority)
-    return out
+    return {
+        **stop.describe(),
+        "reason_code": code,
+        "reason": reason,
+        "optional": stop.optional,
+        "priority": stop.priority,
+    }
 
 
 def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budget) -> TourError:
@@ -1217,7 +1239,7 @@ def _day_order(days: list[DaySchedule], matrix: routing.TravelMatrix, rows: list
     return sorted(range(len(days)), key=lambda i: keys[i])
 
 
-def _search_info(solution: vrp.Solution | None, budget: vrp.Budget) -> dict:
+def _search_info(solution: vrp.Solution | None, budget: vrp.Budget) -> TourSearch:
     if solution is None:
         return {"seed": budget.seed, "iterations": 0, "stopped_by": "empty", "reproducible": True}
     return {
@@ -1245,7 +1267,7 @@ def _result(
     stops: list[Stop],
     days: list[DaySchedule],
     dates: list[dt.date | None],
-) -> dict:
+) -> TourSchedule:
     depot = request.depot
     out_days = []
     for number, (day, date) in enumerate(zip(days, dates, strict=False), start=1):
@@ -1258,8 +1280,10 @@ def _result(
         "version": 1,
         "network": network.describe(),
         "schematic": network.schematic,
-        "depot": depot.describe()
-        | {"navigation": navigation.links(depot.lon, depot.lat, depot.name, "drive")},
+        "depot": {
+            **depot.describe(),
+            "navigation": navigation.links(depot.lon, depot.lat, depot.name, "drive"),
+        },
         "parameters": {
             "days": request.days,
             "start_date": request.start_date.isoformat() if request.start_date else None,
@@ -1287,7 +1311,15 @@ def _result(
     }
 
 
-def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> dict:
+def _day_json(
+    number: int,
+    date: dt.date | None,
+    day: DaySchedule,
+    request: TourRequest,
+    matrix: routing.TravelMatrix,
+    rows: list[int],
+    stops: list[Stop],
+) -> TourDay:
     depot = request.depot
     # Matrix row of each point visited, in order, with the base wherever the caravan is.
     visits: list[tuple[str, int]] = [("depot", -1)]
@@ -1305,8 +1337,8 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
         line = np.round(leg.coords, 6).tolist()
         coords.extend(line if not coords else line[1:])
     # Times of each leg: departure from the previous place, arrival at the next.
-    out_stops = []
-    timeline_legs = []
+    out_stops: list[TourStop] = []
+    timeline_legs: list[TourLeg] = []
     lunch = day.lunch
     t_leave = day.depart
     leg_i = 0
@@ -1316,25 +1348,28 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
         leg = legs[leg_i]
         leg_i += 1
         timeline_legs.append(_leg_json(prev, stop, leg, t_leave, day.arrive[k]))
-        rec = stop.describe()
-        rec.update(
-            seq=k + 1,
-            arrival=hhmm(day.arrive[k]),
-            start=hhmm(day.start[k]),
-            end=hhmm(day.end[k]),
-            arrival_s=day.arrive[k],
-            start_s=day.start[k],
-            end_s=day.end[k],
-            wait_min=_minutes(day.start[k] - day.arrive[k]),
-            service_min=_minutes(stop.service_s),
-            window=[hhmm(w) for w in stop.window] if stop.window else None,
-            optional=stop.optional,
-            priority=stop.priority,
-            leg_distance_m=round(leg.distance_m, 1),
-            leg_drive_min=_minutes(leg.time_s),
-            navigation=navigation.links(stop.lon, stop.lat, stop.name, "drive"),
+        assert stop.lon is not None  # only located stops are planned
+        assert stop.lat is not None
+        out_stops.append(
+            {
+                **stop.describe(),
+                "seq": k + 1,
+                "arrival": hhmm(day.arrive[k]),
+                "start": hhmm(day.start[k]),
+                "end": hhmm(day.end[k]),
+                "arrival_s": day.arrive[k],
+                "start_s": day.start[k],
+                "end_s": day.end[k],
+                "wait_min": _minutes(day.start[k] - day.arrive[k]),
+                "service_min": _minutes(stop.service_s),
+                "window": [hhmm(w) for w in stop.window] if stop.window else None,
+                "optional": stop.optional,
+                "priority": stop.priority,
+                "leg_distance_m": round(leg.distance_m, 1),
+                "leg_drive_min": _minutes(leg.time_s),
+                "navigation": navigation.links(stop.lon, stop.lat, stop.name, "drive"),
+            }
         )
-        out_stops.append(rec)
         t_leave = day.end[k]
         prev = {"id": stop.id, "name": stop.name}
         if lunch is not None and lunch[1] == k and lunch[0] in ("stop", "depot"):
@@ -1347,13 +1382,13 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
             t_leave = lunch[3]
     last = legs[leg_i]
     timeline_legs.append(_leg_json(prev, depot, last, t_leave, day.back))
-    lunch_json = None
+    lunch_json: TourLunch | None = None
     if lunch is not None:
         place, k, ls, le = lunch
         where = depot if place in ("start", "depot", "end") else stops[day.order[k]]
         lunch_json = {
             "place": place,
-            "place_label": _LUNCH_PLACES[place],
+            "place_label": LUNCH_PLACES[place],
             "id": where.id,
             "name": where.name,
             "after_seq": k + 1 if place in ("stop", "depot") else None,
@@ -1398,7 +1433,7 @@ def _day_json(number, date, day: DaySchedule, request, matrix, rows, stops) -> d
     }
 
 
-def _leg_json(a: dict | Stop, b: dict | Stop, leg: routing.Leg, leave: int, reach: int) -> dict:
+def _leg_json(a: dict | Stop, b: dict | Stop, leg: routing.Leg, leave: int, reach: int) -> TourLeg:
     def ident(x):
         return (x.id, x.name) if isinstance(x, Stop) else (x["id"], x["name"])
 

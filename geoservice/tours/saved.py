@@ -19,9 +19,14 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from geoservice.errors import StoreError, TourNotFoundError
+
+if TYPE_CHECKING:
+    from geoservice.responses import TourListing
 
 _ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 _TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -49,7 +54,13 @@ class TourStore:
         self.max_plans = max_plans
         self.max_bytes = max_bytes
 
-    def save(self, request: dict, result: dict, *, now: dt.datetime | None = None) -> dict:
+    def save(
+        self,
+        request: Mapping[str, Any],
+        result: Mapping[str, Any],
+        *,
+        now: dt.datetime | None = None,
+    ) -> dict:
         """Store a plan; return it as saved (``id``, ``created``, ``request``, ``result``).
 
         Raises
@@ -95,7 +106,7 @@ class TourStore:
             msg = f"没有编号为 {plan_id[:40]!r} 的方案 / no saved plan {plan_id[:40]!r}"
             raise TourNotFoundError(msg) from exc
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[dict]:
+    def list(self, limit: int = 100, offset: int = 0) -> list[TourListing]:
         """Summaries of the newest ``limit`` plans after the newest ``offset``, newest first."""
         out = []
         for plan_id in self.ids()[::-1][offset : offset + limit]:
@@ -127,7 +138,7 @@ class TourStore:
             (self.directory / f"{plan_id}.json").unlink(missing_ok=True)
 
 
-def summary(record: dict) -> dict:
+def summary(record: dict) -> TourListing:
     """The listing entry of a saved plan."""
     result = record["result"]
     s = result.get("summary", {})

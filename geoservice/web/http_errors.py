@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
@@ -48,6 +49,9 @@ from geoservice.errors import (
     error_body,
 )
 from geoservice.messages import message, status_message
+
+if TYPE_CHECKING:
+    from geoservice.responses import ErrorBody
 
 __all__ = [
     "MAX_HEADER_BYTES",
@@ -106,7 +110,7 @@ def header_bytes(fields: Iterable[tuple[str, str]]) -> int:
     return sum(len(name) + len(value) + 4 for name, value in fields)
 
 
-def answer(body: dict, headers: Iterable[tuple[str, str]] = ()) -> Response:
+def answer(body: ErrorBody, headers: Iterable[tuple[str, str]] = ()) -> Response:
     """The error answer to the current request.
 
     Parameters
