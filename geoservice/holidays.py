@@ -446,11 +446,15 @@ def _write(rows: list[HolidayDay], path: Path) -> None:
 # --- the calendar in force -------------------------------------------------------------------
 
 
+#: The (name, mtime in ns, size) of each table in a holiday folder: a change means reload.
+_Stamp = tuple[tuple[str, int, int], ...]
+
+
 @dataclass
 class _State:
     calendar: Calendar | None = None
     directory: Path | None = None
-    stamp: tuple = ()
+    stamp: _Stamp = ()
     checked: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -463,7 +467,7 @@ def _shipped() -> Calendar:
     return Calendar(rows, {r.year: "内置 / shipped data/holidays/cn.csv" for r in rows})
 
 
-def _stamp(folder: Path | None) -> tuple:
+def _stamp(folder: Path | None) -> _Stamp:
     if folder is None:
         return ()
     try:
@@ -473,15 +477,17 @@ def _stamp(folder: Path | None) -> tuple:
         return ()
 
 
-def _load(folder: Path | None) -> tuple[Calendar, tuple]:
+def _load(folder: Path | None) -> tuple[Calendar, _Stamp]:
     try:
         calendar = _shipped()
     except HolidayFileError as exc:  # a damaged checkout must not stop opening hours
         logger.error("the shipped holiday table is unusable:\n%s", exc.report(limit=5))
         calendar = Calendar([])
+    if folder is None:
+        return calendar, ()
     stamp = _stamp(folder)
     for name, _mtime, _size in stamp:
-        path = folder / name  # type: ignore[operator]
+        path = folder / name
         try:
             rows = read_table(path)
         except HolidayFileError as exc:
