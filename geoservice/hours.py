@@ -406,6 +406,14 @@ def _osm_days(days: set[int] | frozenset[int], holidays: bool) -> str:
     return ",".join(parts)
 
 
+def _finished(cur: _ZhRule | None, out: list[_ZhRule]) -> _ZhRule | None:
+    """Move ``cur`` to ``out`` when it is complete (None then: the next rule starts)."""
+    if cur is not None and cur.complete:
+        out.append(cur)
+        return None
+    return cur
+
+
 class _ZhReader:
     """Reads one rule group (text between ``;``) written in Chinese into OSM rules."""
 
@@ -461,50 +469,54 @@ class _ZhReader:
                 self.i += 1
             elif kind in {"nl", "list"}:
                 self.i += 1
-                if cur is not None and cur.complete:
-                    out.append(cur)
-                    cur = None
+                cur = _finished(cur, out)
             elif kind in _DAY_STARTERS:
-                if cur is not None and cur.complete:
-                    out.append(cur)
-                    cur = None
-                if cur is not None and cur.has_days:
-                    raise self._fail(
-                        tok,
-                        "两组日期之间缺少时间",
-                        "two sets of days in a row: the first has no hours",
-                    )
-                cur = cur or _ZhRule(tok.pos)
-                self._days(cur)
-            elif kind in _TIME_STARTERS:
-                cur = cur or _ZhRule(tok.pos)
-                if cur.all_day or cur.modifier is not None:
-                    raise self._fail(tok, "时间应写在「休息」「全天」等之前", "unexpected time")
-                self._spans(cur)
-            elif kind == "allday":
-                cur = cur or _ZhRule(tok.pos)
-                if cur.spans or cur.all_day:
-                    raise self._fail(tok, "「全天」与时间重复", "全天 (all day) after a time")
-                cur.all_day = True
-                self.i += 1
-            elif kind in {"off", "open", "same"}:
-                cur = cur or _ZhRule(tok.pos)
-                if cur.modifier is not None:
-                    raise self._fail(tok, "重复的「开放/休息」", "a second open/closed word")
-                cur.modifier = kind
-                self.i += 1
+                cur = self._day_part(tok, _finished(cur, out))
             elif kind == "comment":
                 if cur is None or cur.comment is not None:
                     raise self._fail(tok, "备注应跟在时间后面", "a comment belongs after a rule")
                 cur.comment = tok.text
                 self.i += 1
-            elif kind == "range":
-                raise self._fail(tok, "「至」「-」前缺少星期或时间", "a range without a start")
             else:
-                raise self._fail(tok, _HINT_ZH, _HINT_EN)
+                cur = cur or _ZhRule(tok.pos)
+                self._hours_part(tok, cur)
         if cur is not None:
             out.append(cur)
         return out
+
+    def _day_part(self, tok: _Tok, cur: _ZhRule | None) -> _ZhRule:
+        """Read the days at ``tok`` into the rule being read (a new one if None)."""
+        if cur is not None and cur.has_days:
+            raise self._fail(
+                tok,
+                "两组日期之间缺少时间",
+                "two sets of days in a row: the first has no hours",
+            )
+        cur = cur or _ZhRule(tok.pos)
+        self._days(cur)
+        return cur
+
+    def _hours_part(self, tok: _Tok, cur: _ZhRule) -> None:
+        """Read the times, 全天 or open/closed word at ``tok`` into ``cur``."""
+        kind = tok.kind
+        if kind in _TIME_STARTERS:
+            if cur.all_day or cur.modifier is not None:
+                raise self._fail(tok, "时间应写在「休息」「全天」等之前", "unexpected time")
+            self._spans(cur)
+        elif kind == "allday":
+            if cur.spans or cur.all_day:
+                raise self._fail(tok, "「全天」与时间重复", "全天 (all day) after a time")
+            cur.all_day = True
+            self.i += 1
+        elif kind in {"off", "open", "same"}:
+            if cur.modifier is not None:
+                raise self._fail(tok, "重复的「开放/休息」", "a second open/closed word")
+            cur.modifier = kind
+            self.i += 1
+        elif kind == "range":
+            raise self._fail(tok, "「至」「-」前缺少星期或时间", "a range without a start")
+        else:
+            raise self._fail(tok, _HINT_ZH, _HINT_EN)
 
     def _day_index(self, tok: _Tok) -> int:
         text = tok.text
