@@ -1581,6 +1581,7 @@ def _minute_cache(minute: datetime) -> _MinuteCache:
 
 def _open_or_none(expr: object, local: datetime) -> bool | None:
     try:
+        # Any stored value: parse raises HoursError for what is not a string.
         return parse(expr)._is_open(local)  # type: ignore[arg-type]
     except HoursError:
         return None
@@ -1696,7 +1697,7 @@ def status(expr: object, at: datetime | None = None) -> OpenStatus:
     OpenStatus
     """
     try:
-        h = parse(expr)  # type: ignore[arg-type]
+        h = parse(expr)  # type: ignore[arg-type]  # any value: HoursError unless a string
     except HoursError:
         return OpenStatus(False, False, INVALID_ZH, INVALID_ZH, None)
     local = _local(at)
