@@ -329,6 +329,35 @@ def read_table(path: str | Path) -> list[HolidayDay]:
     """
     path = Path(path)
     shown = str(path)
+    records = _records(path, shown)
+    columns, problems = _header_map(records[0])
+    if problems:
+        raise HolidayFileError(problems, shown)
+    headers = {c: records[0][i].strip() for c, i in columns.items()}
+    rows: list[HolidayDay] = []
+    seen: dict[date, int] = {}
+    for number, record in enumerate(records[1:], start=2):
+        if any(c.strip() for c in record):
+            row = _read_row(_Row(number, record, columns, headers, problems), seen)
+            if row is not None:
+                rows.append(row)
+    if not rows and not problems:
+        problems.append("文件没有数据行 / the file has no rows")
+    if not problems:
+        problems.extend(_completeness(rows))
+    if problems:
+        raise HolidayFileError(problems, shown)
+    return sorted(rows, key=lambda r: r.day)
+
+
+def _records(path: Path, shown: str) -> list[list[str]]:
+    """The CSV records of a holiday table, header first, without trailing empty ones.
+
+    Raises
+    ------
+    HolidayFileError
+        The file is unreadable, too large, empty or has too many rows.
+    """
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -350,85 +379,90 @@ def read_table(path: str | Path) -> list[HolidayDay]:
     if len(records) - 1 > MAX_ROWS:
         msg = f"行数过多（上限 {MAX_ROWS} 行）/ too many rows (limit {MAX_ROWS})"
         raise HolidayFileError([msg], shown)
-    columns, problems = _header_map(records[0])
-    if problems:
-        raise HolidayFileError(problems, shown)
-    headers = {c: records[0][i].strip() for c, i in columns.items()}
-    rows: list[HolidayDay] = []
-    seen: dict[date, int] = {}
-    for number, record in enumerate(records[1:], start=2):
-        if not any(c.strip() for c in record):
-            continue
+    return records
 
-        def cell(name: str, record: list[str] = record) -> str:
-            i = columns.get(name)
-            return record[i].strip() if i is not None and i < len(record) else ""
 
-        def bad(name: str, message: str, number: int = number) -> None:
-            problems.append(f"第 {number} 行，列「{headers.get(name, name)}」：{message}")
+@dataclass
+class _Row:
+    """One data row of a holiday table being checked; its problems go to ``problems``."""
 
-        ok = True
-        day = _parse_date(cell("date"))
-        if day is None or not 2000 <= day.year <= 2100:
-            bad("date", f"日期无效 / not a date (YYYY-MM-DD): {excerpt(cell('date'))}")
-            ok = False
-        elif day in seen:
-            bad("date", f"日期与第 {seen[day]} 行重复 / duplicate date {day} (row {seen[day]})")
-            ok = False
-        kind = _TYPE_ALIASES.get(cell("type").lower())
-        if kind is None:
-            bad(
-                "type",
-                f"类型应为 off（放假）或 workday（调休上班）/ type must be off or workday, "
-                f"not {excerpt(cell('type'))}",
-            )
-            ok = False
-        elif kind == "workday" and day is not None and day.weekday() < 5:
-            bad(
-                "type",
-                f"调休上班日应为周六或周日，{day} 是{_WEEKDAYS_ZH[day.weekday()]} / a make-up "
-                f"working day falls on a weekend; {day} is a {day:%A}",
-            )
-            ok = False
-        for name in ("name", "notice"):
-            if not cell(name):
-                bad(name, f"不能为空 / {name} is empty")
-                ok = False
-        for name, limit in _MAX_TEXT.items():
-            if len(cell(name)) > limit:
-                bad(name, f"过长（上限 {limit} 字）/ longer than {limit} characters")
-                ok = False
-        published = None
-        if cell("published"):
-            published = _parse_date(cell("published"))
-            if published is None:
-                bad("published", f"日期无效 / not a date: {excerpt(cell('published'))}")
-                ok = False
-        url = cell("url")
-        if url and (not re.match(r"^https?://[^\s]+$", url)):
-            bad("url", f"应为 http(s) 网址 / not an http(s) URL: {excerpt(url)}")
-            ok = False
-        if day is not None and day not in seen:
-            seen[day] = number
-        if ok and day is not None and kind is not None:
-            rows.append(
-                HolidayDay(
-                    day=day,
-                    type=kind,
-                    name=cell("name"),
-                    notice=cell("notice"),
-                    published=published,
-                    url=url,
-                    year=_arrangement_year(day, cell("name")),
-                )
-            )
-    if not rows and not problems:
-        problems.append("文件没有数据行 / the file has no rows")
-    if not problems:
-        problems.extend(_completeness(rows))
-    if problems:
-        raise HolidayFileError(problems, shown)
-    return sorted(rows, key=lambda r: r.day)
+    number: int  # spreadsheet row number (the header is row 1)
+    record: list[str]
+    columns: dict[str, int]  # canonical column → index
+    headers: dict[str, str]  # canonical column → header as written
+    problems: list[str]
+
+    def cell(self, name: str) -> str:
+        i = self.columns.get(name)
+        return self.record[i].strip() if i is not None and i < len(self.record) else ""
+
+    def bad(self, name: str, message: str) -> None:
+        self.problems.append(
+            f"第 {self.number} 行，列「{self.headers.get(name, name)}」：{message}"
+        )
+
+
+def _read_row(row: _Row, seen: dict[date, int]) -> HolidayDay | None:
+    """The row as a `HolidayDay`, or None when it has problems (reported on ``row``).
+    ``seen`` maps the dates of earlier rows to their row numbers."""
+    before = len(row.problems)
+    day = _row_day(row, seen)
+    kind = _row_type(row, day)
+    for name in ("name", "notice"):
+        if not row.cell(name):
+            row.bad(name, f"不能为空 / {name} is empty")
+    for name, limit in _MAX_TEXT.items():
+        if len(row.cell(name)) > limit:
+            row.bad(name, f"过长（上限 {limit} 字）/ longer than {limit} characters")
+    published = None
+    if row.cell("published"):
+        published = _parse_date(row.cell("published"))
+        if published is None:
+            row.bad("published", f"日期无效 / not a date: {excerpt(row.cell('published'))}")
+    url = row.cell("url")
+    if url and (not re.match(r"^https?://[^\s]+$", url)):
+        row.bad("url", f"应为 http(s) 网址 / not an http(s) URL: {excerpt(url)}")
+    if day is not None and day not in seen:
+        seen[day] = row.number
+    if len(row.problems) > before or day is None or kind is None:
+        return None
+    return HolidayDay(
+        day=day,
+        type=kind,
+        name=row.cell("name"),
+        notice=row.cell("notice"),
+        published=published,
+        url=url,
+        year=_arrangement_year(day, row.cell("name")),
+    )
+
+
+def _row_day(row: _Row, seen: dict[date, int]) -> date | None:
+    """The row's date (even out of range or repeated, which are reported)."""
+    day = _parse_date(row.cell("date"))
+    if day is None or not 2000 <= day.year <= 2100:
+        row.bad("date", f"日期无效 / not a date (YYYY-MM-DD): {excerpt(row.cell('date'))}")
+    elif day in seen:
+        row.bad("date", f"日期与第 {seen[day]} 行重复 / duplicate date {day} (row {seen[day]})")
+    return day
+
+
+def _row_type(row: _Row, day: date | None) -> DayType | None:
+    """The row's type; a make-up working day must fall on a weekend."""
+    kind = _TYPE_ALIASES.get(row.cell("type").lower())
+    if kind is None:
+        row.bad(
+            "type",
+            f"类型应为 off（放假）或 workday（调休上班）/ type must be off or workday, "
+            f"not {excerpt(row.cell('type'))}",
+        )
+    elif kind == "workday" and day is not None and day.weekday() < 5:
+        row.bad(
+            "type",
+            f"调休上班日应为周六或周日，{day} 是{_WEEKDAYS_ZH[day.weekday()]} / a make-up "
+            f"working day falls on a weekend; {day} is a {day:%A}",
+        )
+    return kind
 
 
 def _write(rows: list[HolidayDay], path: Path) -> None:
@@ -446,11 +480,15 @@ def _write(rows: list[HolidayDay], path: Path) -> None:
 # --- the calendar in force -------------------------------------------------------------------
 
 
+#: The (name, mtime in ns, size) of each table in a holiday folder: a change means reload.
+_Stamp = tuple[tuple[str, int, int], ...]
+
+
 @dataclass
 class _State:
     calendar: Calendar | None = None
     directory: Path | None = None
-    stamp: tuple = ()
+    stamp: _Stamp = ()
     checked: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -463,7 +501,7 @@ def _shipped() -> Calendar:
     return Calendar(rows, {r.year: "内置 / shipped data/holidays/cn.csv" for r in rows})
 
 
-def _stamp(folder: Path | None) -> tuple:
+def _stamp(folder: Path | None) -> _Stamp:
     if folder is None:
         return ()
     try:
@@ -473,15 +511,17 @@ def _stamp(folder: Path | None) -> tuple:
         return ()
 
 
-def _load(folder: Path | None) -> tuple[Calendar, tuple]:
+def _load(folder: Path | None) -> tuple[Calendar, _Stamp]:
     try:
         calendar = _shipped()
     except HolidayFileError as exc:  # a damaged checkout must not stop opening hours
         logger.error("the shipped holiday table is unusable:\n%s", exc.report(limit=5))
         calendar = Calendar([])
+    if folder is None:
+        return calendar, ()
     stamp = _stamp(folder)
     for name, _mtime, _size in stamp:
-        path = folder / name  # type: ignore[operator]
+        path = folder / name
         try:
             rows = read_table(path)
         except HolidayFileError as exc:

@@ -20,6 +20,8 @@ _BAIDU_MODE = {"walk": "walking", "bike": "riding", "drive": "driving"}
 SOURCE_APP = "miyun-union-geoservice"
 #: Longest destination label put into a link (a stored name may be far longer).
 LABEL_MAX = 60
+#: A WGS84 position (the traveller's, where a link starts from).
+_LonLat = tuple[float, float]
 # Characters that are separators inside the apps' own parameters, and control/bidi marks.
 _LABEL_UNSAFE = re.compile(r"[|,;:\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
@@ -31,7 +33,9 @@ def _label(name: object) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
-def amap_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None) -> str:
+def amap_url(
+    lon: float, lat: float, name: str, mode: str = "walk", origin: _LonLat | None = None
+) -> str:
     """Amap navigation URI (opens the app on phones, the web page elsewhere)."""
     glon, glat = crs.wgs84_to_gcj02(lon, lat)
     params = {"to": f"{glon:.6f},{glat:.6f},{_label(name)}", "mode": _AMAP_MODE.get(mode, "walk")}
@@ -42,7 +46,9 @@ def amap_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None)
     return "https://uri.amap.com/navigation?" + urlencode(params, safe=",")
 
 
-def baidu_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None) -> str:
+def baidu_url(
+    lon: float, lat: float, name: str, mode: str = "walk", origin: _LonLat | None = None
+) -> str:
     """Baidu Maps direction URI with BD-09 coordinates."""
     blon, blat = crs.wgs84_to_bd09(lon, lat)
     params = {"destination": f"latlng:{blat:.6f},{blon:.6f}|name:{_label(name)}"}
@@ -59,7 +65,9 @@ def baidu_url(lon: float, lat: float, name: str, mode: str = "walk", origin=None
     return "https://api.map.baidu.com/direction?" + urlencode(params, safe=",:|")
 
 
-def links(lon: float, lat: float, name: str, mode: str, origin=None) -> Navigation:
+def links(
+    lon: float, lat: float, name: str, mode: str, origin: _LonLat | None = None
+) -> Navigation:
     """Both navigation links for a destination."""
     return {
         "amap": amap_url(lon, lat, name, mode, origin),

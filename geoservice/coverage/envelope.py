@@ -54,7 +54,7 @@ def _functions(roads: Roads, f: Field, todo: np.ndarray) -> tuple[np.ndarray, ..
         (todo, f.d1[v] + wf, -wf, np.zeros(len(todo)), np.ones(len(todo)), f.s1[v]),
         (todo, f.d1[u], wb, np.zeros(len(todo)), np.ones(len(todo)), f.s1[u]),
     ]
-    if f.d2 is not None:
+    if f.d2 is not None and f.s2 is not None:  # set together (second_limit given)
         parts += [
             (todo, f.d2[v] + wf, -wf, np.zeros(len(todo)), np.ones(len(todo)), f.s2[v]),
             (todo, f.d2[u], wb, np.zeros(len(todo)), np.ones(len(todo)), f.s2[u]),
@@ -210,7 +210,7 @@ def envelope_again(
         moved = (old.src_r != f.src_r) | (old.src_g != f.src_g) | (old.src_cost != f.src_cost)
         changed[old.src_r[moved]] = True
         changed[f.src_r[moved]] = True
-    if changed is None or changed.mean() > 0.5:
+    if last is None or changed is None or changed.mean() > 0.5:
         pieces = envelope(roads, f, taus, reached_only=reached_only)
     else:
         kept = last[2].take(~changed[last[2].r])

@@ -12,10 +12,10 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import shapely
@@ -25,6 +25,7 @@ from geoservice.coverage.roads import interpolate
 if TYPE_CHECKING:
     from geoservice.coverage.engine import ModeCache
     from geoservice.coverage.envelope import Pieces
+    from geoservice.coverage.places import Places
     from geoservice.coverage.result import Coverage
     from geoservice.coverage.roads import Roads
 
@@ -68,6 +69,7 @@ _SEED_PIECE = np.uint64(0x2545F4914F6CDD1D)
 _SEED_TILE = np.uint64(0x9E3779B97F4A7C15)
 _SEED_UNION = np.uint64(0xD1B54A32D192ED03)
 _EMPTY = shapely.Polygon()
+_NONE = np.array(None, dtype=object)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -98,7 +100,7 @@ def thread_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def _chunks(n: int, pool: ThreadPoolExecutor, job) -> None:
+def _chunks(n: int, pool: ThreadPoolExecutor, job: Callable[[range], None]) -> None:
     """Run ``job(range)`` over ``range(n)`` in a few chunks on ``pool`` (GEOS releases the
     GIL: chunks run in parallel)."""
     if n == 0:
@@ -125,7 +127,7 @@ class _Poly:
 
 def clusters(cache: ModeCache) -> None:
     """Group the roads by town and 250 m cell of their midpoint (clusters 0…F-1)."""
-    roads, town = cache.roads, cache.places.road_town
+    roads, town = cache.roads, _places_of(cache).road_town
     fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
     fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
     keys, cluster = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
@@ -135,6 +137,31 @@ def clusters(cache: ModeCache) -> None:
     cache.cluster_start = np.searchsorted(
         cache.cluster[cache.cluster_order], np.arange(len(keys) + 1)
     )
+
+
+class _Clusters(NamedTuple):
+    """The cluster tables :func:`clusters` puts on a mode's cache."""
+
+    of_road: np.ndarray  # (R,) cluster of each road
+    town: np.ndarray  # (F,) town of each cluster
+    order: np.ndarray  # (R,) roads ordered by cluster
+    start: np.ndarray  # (F + 1,) each cluster's run in `order`
+
+
+def _clusters_of(cache: ModeCache) -> _Clusters:
+    # The engine groups the roads (clusters()) whenever it builds the places, before it
+    # asks for any tiling or polygon.
+    assert cache.cluster is not None
+    assert cache.cluster_town is not None
+    assert cache.cluster_order is not None
+    assert cache.cluster_start is not None
+    return _Clusters(cache.cluster, cache.cluster_town, cache.cluster_order, cache.cluster_start)
+
+
+def _places_of(cache: ModeCache) -> Places:
+    # The engine builds the places before it groups the roads or asks for a tiling.
+    assert cache.places is not None
+    return cache.places
 
 
 @dataclass
@@ -165,8 +192,9 @@ class Tiling:
 
     @classmethod
     def build(cls, cache: ModeCache, buffer_m: float) -> Tiling:
-        starts = cache.cluster_start[:-1]
-        b = cache.roads.bounds[cache.cluster_order]
+        cl = _clusters_of(cache)
+        starts = cl.start[:-1]
+        b = cache.roads.bounds[cl.order]
         margin = buffer_m + 1.0
         bounds = np.column_stack(
             [
@@ -180,9 +208,9 @@ class Tiling:
         ox = (math.floor(bounds[:, 0].min() / _TILE_M) - 1) * _TILE_M
         oy = (math.floor(bounds[:, 1].min() / _TILE_M) - 1) * _TILE_M
         ny = math.ceil((bounds[:, 3].max() - oy) / _TILE_M) + 2
-        n_town = len(cache.places.towns) + 1
+        n_town = len(_places_of(cache).towns) + 1
         f, tile = _tiles_of(bounds, (ox, oy), ny)
-        code = tile * n_town + cache.cluster_town[f]
+        code = tile * n_town + cl.town[f]
         order = np.lexsort((f, code))
         f, code = f[order], code[order]
         cells, inc_cell = np.unique(code, return_inverse=True)
@@ -198,7 +226,7 @@ class Tiling:
             inc_cluster=f,
             inc_hash=_mix(_mix(f) ^ _SEED_CLUSTER),
             inc_order=inc_order,
-            cluster_inc=np.searchsorted(f[inc_order], np.arange(len(cache.cluster_town) + 1)),
+            cluster_inc=np.searchsorted(f[inc_order], np.arange(len(cl.town) + 1)),
             clipped=np.full(len(f), None, dtype=object),
             whole=np.full(len(cells), None, dtype=object),
         )
@@ -257,6 +285,12 @@ def get_tiling(cache: ModeCache, buffer_m: float) -> Tiling:
     return tiling
 
 
+def _missing(objects: np.ndarray) -> np.ndarray:
+    """Which entries of an object array are not made yet (None)."""
+    # None as a 0-d object array: numpy's stubs take no bare None here (numpy does).
+    return np.equal(objects, _NONE)
+
+
 def _polygonal(geoms: shapely.Geometry | np.ndarray) -> np.ndarray:
     """The polygons of clipped geometries (clipping may leave lines along a tile edge)."""
     parts = shapely.get_parts(geoms)
@@ -284,12 +318,13 @@ def _clip_clusters(
 ) -> None:
     """Make the clipped buffers of the clusters of ``incidences``: each cluster's buffers
     are dissolved once and clipped to every tile the cluster touches."""
-    todo = incidences[np.equal(tiling.clipped[incidences], None)]
+    todo = incidences[_missing(tiling.clipped[incidences])]
     if not len(todo):
         return
     clusters = np.unique(tiling.inc_cluster[todo])
-    lo, hi = cache.cluster_start[clusters], cache.cluster_start[clusters + 1]
-    members = cache.cluster_order[_ranges(lo, hi)]
+    cl = _clusters_of(cache)
+    lo, hi = cl.start[clusters], cl.start[clusters + 1]
+    members = cl.order[_ranges(lo, hi)]
     ones = np.ones(len(members))
     bufs = _buffers(cache.roads, members, 0 * ones, ones, tiling.buffer_m)
     at = np.r_[0, np.cumsum(hi - lo)]
@@ -310,7 +345,7 @@ def whole_cells(
     cache: ModeCache, tiling: Tiling, cells: np.ndarray, pool: ThreadPoolExecutor
 ) -> None:
     """Make the polygons of ``cells`` with every cluster reached."""
-    cells = cells[np.equal(tiling.whole[cells], None)]
+    cells = cells[_missing(tiling.whole[cells])]
     if not len(cells):
         return
     lo, hi = tiling.cell_start[cells], tiling.cell_start[cells + 1]
@@ -365,109 +400,197 @@ def tiled_areas(
     very one a fresh computation would make (publishing stays byte-for-byte repeatable).
     A tile shared by towns is the union of its cells.
     """
-    roads, places = cache.roads, cache.places
-    # The level at which each road, then each cluster, is reached whole (K: never).
-    road_lvl = np.full(roads.n, K, dtype=np.int64)
+    cl = _clusters_of(cache)
+    inp = _inputs(cache, tiling, _whole_levels(cl, cache.roads.n, pieces, lvl, K), pieces, lvl, K)
+    if len(inp.cells) == 0:
+        return _Tiled(tiles=[[] for _ in range(K)], district=[0.0] * K, towns=[{}] * K)
+    key, filled, whole = _fingerprints(tiling, inp, K)
+    keys = key.tolist()
+    entries, todo = _look_up(tiling, keys, filled & ~whole)
+    pool = thread_pool()
+    need = np.flatnonzero(whole.any(axis=1))
+    whole_cells(cache, tiling, inp.cells[need], pool)
+    for i, k in zip(*np.nonzero(whole), strict=True):
+        entries[i][k] = tiling.whole[inp.cells[i]]
+    made = _make_cells(cache, tiling, inp, todo, entries, filled, pool)
+    for (i, k), poly in made.items():
+        entries[i][k] = tiling.put(keys[i][k], poly)
+    out = _tile_pieces(tiling, inp.cells, key, filled, entries, pool)
+    towns = _town_areas(tiling, inp.cells, entries, K)
+    tiling.trim(keep=sum(len(x) for x in out) + len(made))
+    return _Tiled(tiles=out, district=[sum(x.area for x in lv) for lv in out], towns=towns)
+
+
+def _whole_levels(
+    cl: _Clusters, n_roads: int, pieces: Pieces, lvl: np.ndarray, K: int
+) -> np.ndarray:
+    """The level at which each cluster is reached whole (K: never)."""
+    road_lvl = np.full(n_roads, K, dtype=np.int64)
     if len(pieces.r):
         first = np.flatnonzero(np.r_[True, pieces.r[1:] != pieces.r[:-1]])
         road_lvl[pieces.r[first]] = np.maximum.reduceat(np.minimum(lvl, K), first)
-    cl_lvl = np.maximum.reduceat(road_lvl[cache.cluster_order], cache.cluster_start[:-1])
+    return np.maximum.reduceat(road_lvl[cl.order], cl.start[:-1])
+
+
+@dataclass
+class _Inputs:
+    """The inputs of one computation's cells, each with its cell (as an index into
+    ``cells``, the cells with any input) and the level from which it counts: the
+    incidences ``inc`` of clusters reached whole, and road pieces (road ``rr`` from ``a``
+    to ``b``), piece ``item[j]`` in every cell its buffer's bounding box overlaps."""
+
+    cells: np.ndarray  # (n,) cells of the tiling, ascending
+    inc: np.ndarray  # (C,) incidences
+    c_loc: np.ndarray  # (C,) their cell in `cells`
+    c_lo: np.ndarray  # (C,) their level
+    rr: np.ndarray  # (P,) merged pieces
+    a: np.ndarray
+    b: np.ndarray
+    item: np.ndarray  # (J,) piece of each (piece, cell) pair
+    p_loc: np.ndarray  # (J,) its cell in `cells`
+    p_lo: np.ndarray  # (J,) its level
+    p_hash: np.ndarray  # (J,) uint64 fingerprint of the piece
+
+
+def _inputs(
+    cache: ModeCache,
+    tiling: Tiling,
+    cl_lvl: np.ndarray,
+    pieces: Pieces,
+    lvl: np.ndarray,
+    K: int,
+) -> _Inputs:
+    """Every input's cell, level and fingerprint: clusters reached whole at ``cl_lvl``,
+    and the pieces of the others."""
+    roads, cl = cache.roads, _clusters_of(cache)
     # Pieces count where their cluster is not whole yet; consecutive pieces of a road at
     # the same level are merged.
-    sel = (lvl < K) & (cl_lvl[cache.cluster[pieces.r]] > lvl)
+    sel = (lvl < K) & (cl_lvl[cl.of_road[pieces.r]] > lvl)
     p, pl = pieces.take(sel), lvl[sel]
     brk = np.ones(len(p.r), dtype=bool)
     brk[1:] = (p.r[1:] != p.r[:-1]) | (p.g0[1:] != p.g1[:-1]) | (pl[1:] != pl[:-1])
     head = np.flatnonzero(brk)
     tail = (np.r_[head[1:], len(p.r)] - 1)[: len(head)].astype(np.int64)
     rr, a, b, rl = p.r[head], p.g0[head], p.g1[tail], pl[head]
-    # Every input's cell, levels [lo, hi) and fingerprint: clusters reached whole, ...
+    # Clusters reached whole, ...
     inc = np.flatnonzero(cl_lvl[tiling.inc_cluster] < K)
     c_cell = np.searchsorted(tiling.cell_start, inc, side="right") - 1
-    c_lo = cl_lvl[tiling.inc_cluster[inc]]
     # ... and pieces, in every tile their buffer's bounding box overlaps.
     margin = tiling.buffer_m + 0.5
     pb = _piece_bounds(roads, rr, a, b) + np.array([-margin, -margin, margin, margin])
     item, tile = _tiles_of(pb, tiling.origin, tiling.ny)
-    p_cell = np.searchsorted(tiling.cell_code, tile * tiling.n_town + places.road_town[rr[item]])
-    p_lo = rl[item]
+    road_town = _places_of(cache).road_town
+    p_cell = np.searchsorted(tiling.cell_code, tile * tiling.n_town + road_town[rr[item]])
     h = _mix(_mix(rr) ^ _SEED_PIECE)
     h = _mix(h ^ np.round(a * _QUANTUM).astype(np.int64).astype(np.uint64))
     h = _mix(h ^ np.round(b * _QUANTUM).astype(np.int64).astype(np.uint64))
-    p_hash = h[item]
     cells, local = np.unique(np.concatenate([c_cell, p_cell]), return_inverse=True)
     local = local.ravel()
-    c_loc, p_loc = local[: len(inc)], local[len(inc) :]
-    n = len(cells)
-    if n == 0:
-        return _Tiled(tiles=[[] for _ in range(K)], district=[0.0] * K, towns=[{}] * K)
+    return _Inputs(
+        cells=cells,
+        inc=inc,
+        c_loc=local[: len(inc)],
+        c_lo=cl_lvl[tiling.inc_cluster[inc]],
+        rr=rr,
+        a=a,
+        b=b,
+        item=item,
+        p_loc=local[len(inc) :],
+        p_lo=rl[item],
+        p_hash=h[item],
+    )
+
+
+def _fingerprints(
+    tiling: Tiling, inp: _Inputs, K: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell and level (n, K): the polygon's fingerprint, whether anything is reached
+    and whether every cluster is reached whole and no piece (the stations-free polygon)."""
+    n = len(inp.cells)
     # Fingerprints and input counts per cell and level (what each level adds, then running
     # sums: a level's polygon holds every lower level's, even the pieces of a cluster
     # reached whole since, whose buffers may stand out of the cluster's by a few dm).
     acc = np.zeros((n, K), dtype=np.uint64)
-    np.add.at(acc, (c_loc, c_lo), tiling.inc_hash[inc])
-    np.add.at(acc, (p_loc, p_lo), p_hash)
+    np.add.at(acc, (inp.c_loc, inp.c_lo), tiling.inc_hash[inp.inc])
+    np.add.at(acc, (inp.p_loc, inp.p_lo), inp.p_hash)
     n_cl = np.zeros((n, K), dtype=np.int64)
-    np.add.at(n_cl, (c_loc, c_lo), 1)
+    np.add.at(n_cl, (inp.c_loc, inp.c_lo), 1)
     n_p = np.zeros((n, K), dtype=np.int64)
-    np.add.at(n_p, (p_loc, p_lo), 1)
+    np.add.at(n_p, (inp.p_loc, inp.p_lo), 1)
     added = (n_cl + n_p) > 0
     key = np.empty((n, K), dtype=np.uint64)
-    prev = tiling.cell_hash[cells]
+    prev = tiling.cell_hash[inp.cells]
     for k in range(K):
         # A level that adds nothing keeps the previous level's polygon and fingerprint.
         prev = key[:, k] = np.where(added[:, k], _mix(prev + acc[:, k]), prev)
     n_cl, n_p = np.cumsum(n_cl, axis=1), np.cumsum(n_p, axis=1)
     filled = (n_cl + n_p) > 0
-    # Every cluster reached whole and never a piece: the tile's stations-free polygon.
-    whole = (n_cl == np.diff(tiling.cell_start)[cells][:, None]) & (n_p == 0)
-    # Look every cell and level up.
-    keys = key.tolist()
-    entries: list[list[_Poly | None]] = [[None] * K for _ in range(n)]
+    whole = (n_cl == np.diff(tiling.cell_start)[inp.cells][:, None]) & (n_p == 0)
+    return key, filled, whole
+
+
+def _look_up(
+    tiling: Tiling, keys: list[list[int]], wanted: np.ndarray
+) -> tuple[list[list[_Poly | None]], np.ndarray]:
+    """The cached polygons of the ``wanted`` cells and levels (the others None), and the
+    cells with any wanted level not cached."""
+    entries: list[list[_Poly | None]] = [[None] * wanted.shape[1] for _ in range(len(keys))]
     todo = []
-    for i, k in zip(*np.nonzero(filled & ~whole), strict=True):
+    for i, k in zip(*np.nonzero(wanted), strict=True):
         hit = tiling.get(keys[i][k])
         if hit is None:
             todo.append(i)
         else:
             entries[i][k] = hit
-    todo = np.unique(np.array(todo, dtype=np.int64))
-    pool = thread_pool()
-    need = np.flatnonzero(whole.any(axis=1))
-    whole_cells(cache, tiling, cells[need], pool)
-    for i, k in zip(*np.nonzero(whole), strict=True):
-        entries[i][k] = tiling.whole[cells[i]]
+    return entries, np.unique(np.array(todo, dtype=np.int64))
+
+
+def _make_cells(
+    cache: ModeCache,
+    tiling: Tiling,
+    inp: _Inputs,
+    todo: np.ndarray,
+    entries: list[list[_Poly | None]],
+    filled: np.ndarray,
+    pool: ThreadPoolExecutor,
+) -> dict[tuple[int, int], shapely.Geometry]:
+    """The polygons of the levels of cells ``todo`` that are filled and not in ``entries``,
+    by (cell, level)."""
+    K = filled.shape[1]
     # The new inputs of the cells to make, level by level.
     groups = (todo[:, None] * (K + 1) + np.arange(K)).ravel()
-    c_group = c_loc * (K + 1) + c_lo
+    c_group = inp.c_loc * (K + 1) + inp.c_lo
+    bounds = np.concatenate([groups, groups + 1])
     c_order = np.argsort(c_group, kind="stable")
-    c_at = np.searchsorted(c_group[c_order], np.r_[groups, groups + 1])
-    p_group = p_loc * (K + 1) + p_lo
+    c_at = np.searchsorted(c_group[c_order], bounds)
+    p_group = inp.p_loc * (K + 1) + inp.p_lo
     p_order = np.argsort(p_group, kind="stable")
-    p_at = np.searchsorted(p_group[p_order], np.r_[groups, groups + 1])
+    p_at = np.searchsorted(p_group[p_order], bounds)
     m = len(groups)
     c_need = c_order[_ranges(c_at[:m], c_at[m:])]
-    _clip_clusters(cache, tiling, inc[c_need], pool)
-    p_need = np.unique(item[p_order[_ranges(p_at[:m], p_at[m:])]])
-    bufs = np.full(len(rr), None, dtype=object)
+    _clip_clusters(cache, tiling, inp.inc[c_need], pool)
+    p_need = np.unique(inp.item[p_order[_ranges(p_at[:m], p_at[m:])]])
+    bufs = np.full(len(inp.rr), None, dtype=object)
     if len(p_need):
-        bufs[p_need] = _buffers(roads, rr[p_need], a[p_need], b[p_need], tiling.buffer_m)
+        r, a, b = inp.rr[p_need], inp.a[p_need], inp.b[p_need]
+        bufs[p_need] = _buffers(cache.roads, r, a, b, tiling.buffer_m)
     made: dict[tuple[int, int], shapely.Geometry] = {}
 
     def job(chunk: range) -> None:
         for t in chunk:
             i = int(todo[t])
-            box = tiling.box(cells[i])
+            box = tiling.box(inp.cells[i])
             prev = _EMPTY
             for k in range(K):
-                if entries[i][k] is not None:
-                    prev = entries[i][k].poly
+                entry = entries[i][k]
+                if entry is not None:
+                    prev = entry.poly
                     continue
                 if not filled[i, k]:
                     continue
                 g = t * K + k
-                parts = list(tiling.clipped[inc[c_order[c_at[g] : c_at[m + g]]]])
-                ps = item[p_order[p_at[g] : p_at[m + g]]]
+                parts = list(tiling.clipped[inp.inc[c_order[c_at[g] : c_at[m + g]]]])
+                ps = inp.item[p_order[p_at[g] : p_at[m + g]]]
                 if len(ps):
                     parts += list(_polygonal(shapely.clip_by_rect(bufs[ps], *box)))
                 poly = _merge([x for x in parts if not x.is_empty])
@@ -477,19 +600,30 @@ def tiled_areas(
                 prev = made[(i, k)] = poly
 
     _chunks(len(todo), pool, job)
-    for (i, k), poly in made.items():
-        entries[i][k] = tiling.put(keys[i][k], poly)
-    # Tiles: most hold one town's cell; a shared tile is the union of its cells.
+    return made
+
+
+def _tile_pieces(
+    tiling: Tiling,
+    cells: np.ndarray,
+    key: np.ndarray,
+    filled: np.ndarray,
+    entries: list[list[_Poly | None]],
+    pool: ThreadPoolExecutor,
+) -> list[list[_Poly]]:
+    """Per level, the polygon of every tile with anything reached, in tile order. Most
+    tiles hold one town's cell; a shared tile is the union of its cells."""
+    K = key.shape[1]
     tiles = tiling.cell_code[cells] // tiling.n_town
     first = np.flatnonzero(np.r_[True, tiles[1:] != tiles[:-1]])
-    last = np.r_[first[1:], n]
+    last = np.r_[first[1:], len(cells)]
     shared_key = _mix(np.add.reduceat(_mix(key ^ _SEED_UNION) * filled, first, axis=0))
     # In tile order whatever was cached: the dissolved polygon's bytes depend on it.
-    out: list[list[_Poly | None]] = [[] for _ in range(K)]
-    unions = []
+    out: list[list[_Poly]] = [[] for _ in range(K)]
+    unions: list[tuple[int, int, int, list[_Poly]]] = []
     for j, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
         for k in range(K):
-            polys = [entries[i][k] for i in range(s, e) if entries[i][k] is not None]
+            polys = [x for x in (entries[i][k] for i in range(s, e)) if x is not None]
             polys = [x for x in polys if x.area > 0]
             if len(polys) == 1:
                 out[k].append(polys[0])
@@ -498,19 +632,26 @@ def tiled_areas(
                 hit = tiling.get(kk)
                 if hit is None:
                     unions.append((k, len(out[k]), kk, polys))
+                    hit = polys[0]  # holds the place of the union, made below
                 out[k].append(hit)
     done = list(pool.map(lambda u: shapely.union_all([x.poly for x in u[3]]), unions))
     for (k, at, kk, _), poly in zip(unions, done, strict=True):
         out[k][at] = tiling.put(kk, poly)
+    return out
+
+
+def _town_areas(
+    tiling: Tiling, cells: np.ndarray, entries: list[list[_Poly | None]], K: int
+) -> list[dict[int, float]]:
+    """Per level, the area (m²) reached in each town (by index)."""
     town = (tiling.cell_code[cells] % tiling.n_town).tolist()
     towns: list[dict[int, float]] = [{} for _ in range(K)]
-    for i in range(n):
+    for i in range(len(cells)):
         for k in range(K):
             e = entries[i][k]
             if e is not None and e.area > 0:
                 towns[k][town[i]] = towns[k].get(town[i], 0.0) + e.area
-    tiling.trim(keep=sum(len(x) for x in out) + len(made))
-    return _Tiled(tiles=out, district=[sum(x.area for x in lv) for lv in out], towns=towns)
+    return towns
 
 
 def _snap(tiles: list[_Poly]) -> None:
@@ -543,7 +684,7 @@ def dissolve(tiles: list[_Poly]) -> shapely.Geometry:
     return out
 
 
-class Areas(Mapping):
+class Areas(Mapping[int, shapely.Geometry]):
     """The coverage areas by level (index of the threshold): dissolved on first use."""
 
     def __init__(self, tiles: list[list[_Poly]], lock: threading.RLock) -> None:
@@ -560,8 +701,8 @@ class Areas(Mapping):
 
     def dissolve_all(self, levels: tuple[int, ...] | None = None) -> None:
         """Dissolve these levels (default: all) side by side."""
-        levels = range(len(self._tiles)) if levels is None else levels
-        todo = [k for k in levels if k not in self._done]
+        wanted = range(len(self._tiles)) if levels is None else levels
+        todo = [k for k in wanted if k not in self._done]
         if not todo:
             return
         with self._lock:  # the snapped copies live in the engine's caches
@@ -575,7 +716,7 @@ class Areas(Mapping):
     def __len__(self) -> int:
         return len(self._tiles)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         return iter(range(len(self._tiles)))
 
 

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import networkx as nx
 import numpy as np
@@ -311,60 +312,73 @@ def read_osm(path: str | Path, *, name: str | None = None) -> OsmData:
         msg = f"{name}: GraphML 由 read_graph 读取 / GraphML is read with read_graph"
         raise OsmError(msg)
     try:
-        ways, refs, xs, ys, counts, tags, places = _scan(_osmium_file(path, kind))
-        refs = np.array(refs, dtype=np.int64)
-        x = np.array(xs, dtype=np.int64)
-        y = np.array(ys, dtype=np.int64)
+        scan = _scan(_osmium_file(path, kind))
+        refs = np.array(scan.refs, dtype=np.int64)
+        x = np.array(scan.xs, dtype=np.int64)
+        y = np.array(scan.ys, dtype=np.int64)
         if (x == _UNDEFINED).any():
             _locate_late_nodes(_osmium_file(path, kind), refs, x, y)
     except Exception as exc:  # libosmium raises RuntimeError (and friends) for bad input
         raise unreadable(name, kind, exc) from exc
-    if not ways:
+    if not scan.ways:
         raise no_roads(name)
-    return _arrays(path, name, ways, refs, x, y, counts, tags, places)
+    return _arrays(path, name, scan, refs, x, y)
 
 
-def _scan(
-    source: osmium.io.File,
-) -> tuple[list[int], list[int], list[int], list[int], list[int], dict, list[dict]]:
+@dataclass
+class _Scan:
+    """What one pass over an OSM file collects, as lists (appending is what the pass
+    costs): the highway ways' ids, node references and their fixed-point coordinates
+    (libosmium's ``Location.x``/``y``), node counts and :data:`ROUTING_TAGS`, and the
+    place rows."""
+
+    ways: list[int] = field(default_factory=list)
+    refs: list[int] = field(default_factory=list)
+    xs: list[int] = field(default_factory=list)
+    ys: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    tags: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in ROUTING_TAGS})
+    places: list[dict] = field(default_factory=list)
+
+
+def _scan(source: osmium.io.File) -> _Scan:
     """One pass: highway ways (node ids, fixed-point x/y, tags) and place nodes.
 
     libosmium filters the objects (in C++) so that Python only sees highway ways and place
     nodes; every other node only feeds the location cache.
     """
-    ways: list[int] = []
-    refs: list[int] = []
-    xs: list[int] = []
-    ys: list[int] = []
-    counts: list[int] = []
-    tags: dict[str, list[str]] = {k: [] for k in ROUTING_TAGS}
-    columns = [(k, tags[k].append) for k in ROUTING_TAGS]
-    places: list[dict] = []
+    out = _Scan()
+    columns = [(k, out.tags[k].append) for k in ROUTING_TAGS]
+    highways = osmium.filter.KeyFilter("highway")
+    highways.enable_for(osmium.osm.WAY)
+    place_nodes = osmium.filter.KeyFilter("place")
+    place_nodes.enable_for(osmium.osm.NODE)
     processor = (
         osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway").enable_for(osmium.osm.WAY))
-        .with_filter(osmium.filter.KeyFilter("place").enable_for(osmium.osm.NODE))
+        .with_filter(highways)
+        .with_filter(place_nodes)
     )
-    add_ref, add_x, add_y = refs.append, xs.append, ys.append
+    add_ref, add_x, add_y = out.refs.append, out.xs.append, out.ys.append
     for obj in processor:
-        if obj.is_way():
+        if isinstance(obj, osmium.osm.Way):
             nodes = obj.nodes
             for n in nodes:
                 loc = n.location
                 add_ref(n.ref)
                 add_x(loc.x)
                 add_y(loc.y)
-            counts.append(len(nodes))
-            ways.append(obj.id)
+            out.counts.append(len(nodes))
+            out.ways.append(obj.id)
             t = obj.tags
             for key, append in columns:
-                append(t.get(key, ""))
+                append(t.get(key) or "")  # (typed optional even with a default)
         else:
-            row = _place_row(obj)
+            # Only nodes and ways are read; pyosmium's stubs type every object as any kind.
+            row = _place_row(cast(osmium.osm.Node, obj))
             if row is not None:
-                places.append(row)
-    return ways, refs, xs, ys, counts, tags, places
+                out.places.append(row)
+    return out
 
 
 def _locate_late_nodes(
@@ -379,14 +393,15 @@ def _locate_late_nodes(
     range: hundreds of MB for scattered ids.)
     """
     missing = np.flatnonzero(x == _UNDEFINED)
-    store = osmium.index.create_map("sparse_mem_map")
-    passes_nothing = osmium.filter.EntityFilter(osmium.osm.NOTHING)
-    for _ in (
+    processor = (
         osmium.FileProcessor(source, osmium.osm.NODE)
-        .with_locations(store)
-        .with_filter(passes_nothing)
-    ):
+        .with_locations("sparse_mem_map")
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.NOTHING))
+    )
+    for _ in processor:
         pass
+    store = processor.node_location_storage
+    assert store is not None  # made by with_locations
     wanted, inverse = unique(refs[missing], return_inverse=True)
     found_x = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
     found_y = np.full(len(wanted), _UNDEFINED, dtype=np.int64)
@@ -399,18 +414,12 @@ def _locate_late_nodes(
 
 
 def _arrays(
-    path: Path,
-    name: str,
-    ways: list[int],
-    refs: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    counts: list[int],
-    tags: dict[str, list[str]],
-    places: list[dict],
+    path: Path, name: str, scan: _Scan, refs: np.ndarray, x: np.ndarray, y: np.ndarray
 ) -> OsmData:
-    counts_a = np.array(counts, dtype=np.int64)
-    way_of_ref = np.repeat(np.arange(len(ways)), counts_a)
+    """The arrays of a scan whose node references and coordinates (``refs``, ``x``, ``y``;
+    ``_UNDEFINED`` for nodes missing from the file) are already numpy arrays."""
+    counts = np.array(scan.counts, dtype=np.int64)
+    way_of_ref = np.repeat(np.arange(len(scan.ways)), counts)
     present = x != _UNDEFINED
     node_id, first, inverse = unique(refs[present], return_index=True, return_inverse=True)
     node_idx = np.full(len(refs), -1, dtype=np.int64)
@@ -435,15 +444,15 @@ def _arrays(
         schematic=is_schematic(path),
         node_id=node_id,
         node_xy=node_xy,
-        way_id=np.array(ways, dtype=np.int64),
-        way_tags={k: np.array(v, dtype=object) for k, v in tags.items()},
+        way_id=np.array(scan.ways, dtype=np.int64),
+        way_tags={k: np.array(v, dtype=object) for k, v in scan.tags.items()},
         seg_u=a[keep],
         seg_v=b[keep],
         seg_way=way_of_ref[:-1][keep],
         n_refs=len(refs),
         dropped_refs=int((~present).sum()),
         cut_ways=len(cut),
-        places=places_frame(places),
+        places=places_frame(scan.places),
     )
 
 
@@ -509,18 +518,19 @@ def pbf_to_xml(pbf: Path, xml: Path, *, name: str | None = None) -> None:
     """Convert an ``.osm.pbf`` extract to OSM XML with pyosmium (highway ways and their
     nodes only), for osmnx's XML reader (``name`` is the file's name in messages)."""
     try:
-        ways = [
-            osmium.osm.mutable.Way(id=w.id, nodes=[n.ref for n in w.nodes], tags=dict(w.tags))
-            for w in osmium.FileProcessor(str(pbf), osmium.osm.WAY)
-            if "highway" in w.tags
-        ]
-        wanted = {ref for w in ways for ref in w.nodes}
+        ways = []
+        wanted: set[int] = set()
+        for w in osmium.FileProcessor(str(pbf), osmium.osm.WAY):
+            if isinstance(w, osmium.osm.Way) and "highway" in w.tags:
+                nodes = [n.ref for n in w.nodes]
+                wanted.update(nodes)
+                ways.append(osmium.osm.mutable.Way(id=w.id, nodes=nodes, tags=dict(w.tags)))
         with osmium.SimpleWriter(str(xml)) as writer:
             for n in osmium.FileProcessor(str(pbf), osmium.osm.NODE):
                 if n.id in wanted:
                     writer.add_node(n)
-            for w in ways:
-                writer.add_way(w)
+            for way in ways:
+                writer.add_way(way)
     except RuntimeError as exc:
         raise unreadable(name or pbf.name, "pbf", exc) from exc
 

@@ -27,6 +27,7 @@ path: osmnx keeps the *set* of distinct values there, in no defined order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +60,22 @@ class Simplified:
     path_offsets: np.ndarray
 
 
+@overload
+def unique(
+    a: np.ndarray, *, return_index: Literal[False] = ..., return_inverse: Literal[False] = ...
+) -> np.ndarray: ...
+@overload
+def unique(
+    a: np.ndarray, *, return_index: Literal[True], return_inverse: Literal[False] = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def unique(
+    a: np.ndarray, *, return_index: Literal[False] = ..., return_inverse: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def unique(
+    a: np.ndarray, *, return_index: Literal[True], return_inverse: Literal[True]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 def unique(
     a: np.ndarray, *, return_index: bool = False, return_inverse: bool = False
 ) -> np.ndarray | tuple[np.ndarray, ...]:

@@ -33,6 +33,7 @@ import pandas as pd
 import pyogrio
 from openpyxl.cell import Cell
 from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.worksheet.worksheet import Worksheet
 
 from geoservice import escape
 from geoservice.errors import FileFormatError, excerpt
@@ -639,7 +640,7 @@ def _write_xlsx(path: Path, layer: str, head: list[str], body: list[list]) -> No
     wb.save(path)
 
 
-def _text_cell(ws, value: str) -> object:
+def _text_cell(ws: Worksheet, value: str) -> object:
     formula = value.startswith(escape.FORMULA_TRIGGERS)
     value = _xstring_escape(value)
     if not formula and value not in ERROR_CODES:  # "#N/A" would become an error cell

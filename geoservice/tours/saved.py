@@ -14,6 +14,7 @@ one. The store keeps at most ``max_plans`` plans (the oldest are removed) of at 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import os
@@ -118,7 +119,8 @@ class TourStore:
                 continue  # a summary being replaced or a plan removed meanwhile
         return out
 
-    def ids(self) -> list[str]:
+    # builtins.list: inside the class, ``list`` names the method above.
+    def ids(self) -> builtins.list[str]:
         """Ids of all saved plans, oldest first."""
         if not self.directory.is_dir():
             return []

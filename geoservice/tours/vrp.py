@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pyvrp import (
@@ -273,4 +274,8 @@ def _data(p: Problem) -> ProblemData:
     depot = Depot(location=0, tw_early=int(p.depot_tw[0]), tw_late=int(p.depot_tw[1]))
     duration = np.minimum(np.asarray(p.duration, dtype=np.int64), UNREACHABLE)
     cost = duration if p.cost is None else np.minimum(np.asarray(p.cost, np.int64), UNREACHABLE)
-    return ProblemData(locations, clients, [depot], [vehicle], [cost], [duration], groups)
+    # PyVRP's stubs type a matrix as ``np.ndarray[int]`` (an int as the shape type), which
+    # no array matches: the lists of matrices are left untyped.
+    costs: list[Any] = [cost]
+    durations: list[Any] = [duration]
+    return ProblemData(locations, clients, [depot], [vehicle], costs, durations, groups)

@@ -108,7 +108,8 @@ def list_cmd(year: int | None) -> None:
             when = f"，{published}" if published else ""
             click.echo(f"{y} 年 · {notice}{when} {url}".rstrip())
         click.echo(f"  来源 / from: {calendar.origin.get(y, '?')}")
-        first = {}  # festival → its first day off (else its first row), for the order
+        # Festival → its first day off (else its first row), for the order.
+        first: dict[str, date] = {}
         for r in rows:
             if r.type == "off":
                 first.setdefault(r.name, r.day)
