@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from geoservice import navigation, params
+from geoservice.district import MIYUN, OUTSIDE_NOTICE
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary, places
@@ -68,8 +69,9 @@ MAX_SERVICE_MINUTES = 720
 #: Optional-stop priorities: 1 (most important) … 5; 3 when not given.
 PRIORITIES = (1, 2, 3, 4, 5)
 DEFAULT_PRIORITY = 3
-#: The default depot: the caravan base in 鼓楼街道.
-DEFAULT_DEPOT_TOWN = "110118001"
+#: The town of the default depot's caravan base when none is given: the shipped district's
+#: (鼓楼街道); a service passes its district profile's (`Planner`'s ``depot_town``).
+DEFAULT_DEPOT_TOWN = MIYUN["depot_town"]
 #: Search budget: iterations bound the work (reproducible); seconds are a safety net.
 SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
@@ -230,7 +232,8 @@ def _catalogue(store: Store, library: NetworkLibrary | None) -> pd.DataFrame:
         "source",
     ]
     table = pd.concat([sites[[*cols, "station"]], st[[*cols, "station"]]], ignore_index=True)
-    table["town"] = table["town_code"].map(town_names).fillna("")
+    # A district without towns maps nothing: no float NaN column to fill.
+    table["town"] = [town_names.get(code, "") for code in table["town_code"]]
     return table.drop_duplicates("id").reset_index(drop=True)
 
 
@@ -271,7 +274,13 @@ def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict
     return out
 
 
-def parse_request(body: object, store: Store, library: NetworkLibrary | None = None) -> TourRequest:
+def parse_request(
+    body: object,
+    store: Store,
+    library: NetworkLibrary | None = None,
+    *,
+    depot_town: str = DEFAULT_DEPOT_TOWN,
+) -> TourRequest:
     """Validate a tour request against the store.
 
     Parameters
@@ -287,7 +296,8 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
             ``溪翁庄镇`` = the villages of 溪翁庄镇), a town alone selects its sites. Any other
             token is a stop id, added as named.
         ``depot``
-            A station id; default the ``caravan_base`` in 鼓楼街道.
+            A station id; default: see :func:`default_depot` (the caravan base in
+            ``depot_town``, else another base, else another station).
         ``service_minutes``
             A number for every stop, or ``{id: minutes}`` overrides (defaults: the site's
             ``service_minutes``, 30 for stations).
@@ -328,7 +338,7 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     lunch = params.integer(
         body.get("lunch_minutes"), "lunch_minutes", 0, 180, default=LUNCH_MINUTES
     )
-    depot = _depot(body.get("depot"), catalogue, by_id)
+    depot = _depot(body.get("depot"), catalogue, by_id, depot_town)
 
     tokens = params.names(body.get("stops"), "stops", max_items=MAX_STOPS)
     if not tokens:
@@ -433,27 +443,29 @@ def parse_request(body: object, store: Store, library: NetworkLibrary | None = N
     )
 
 
-def default_depot(stops: Sequence[Mapping]) -> int | None:
+def default_depot(stops: Sequence[Mapping], town: str = DEFAULT_DEPOT_TOWN) -> int | None:
     """The position of the default depot among ``stops`` (records with ``station``,
-    ``kind``, ``town_code`` and ``lon``, as :func:`candidates` gives them): the located
-    caravan base in 鼓楼街道, else the first located caravan base; None without one."""
-    bases = [
-        i
-        for i, s in enumerate(stops)
-        if s["station"] and s["kind"] == "caravan_base" and pd.notna(s["lon"])
-    ]
-    home = [i for i in bases if stops[i]["town_code"] == DEFAULT_DEPOT_TOWN]
-    return (home or bases or [None])[0]
+    ``kind``, ``town_code`` and ``lon``, as :func:`candidates` gives them).
+
+    The located caravan base in ``town`` (the district profile's depot town), else the
+    first located caravan base, else the first located station (a district may have no
+    caravan base); None without a located station."""
+    stations = [i for i, s in enumerate(stops) if s["station"] and pd.notna(s["lon"])]
+    bases = [i for i in stations if stops[i]["kind"] == "caravan_base"]
+    home = [i for i in bases if town and stops[i]["town_code"] == town]
+    return (home or bases or stations or [None])[0]
 
 
-def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int]) -> Stop:
+def _depot(raw: object, catalogue: pd.DataFrame, by_id: dict[str, int], town: str) -> Stop:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        default = default_depot(catalogue.to_dict("records"))
+        default = default_depot(catalogue.to_dict("records"), town)
         if default is None:
             err = ParameterError(
                 "depot",
-                "没有已定位的大篷车基地，请用 depot 指定出发站点",
-                "no located caravan base; name the starting station with depot",
+                "没有已定位的站点可作出发地：请先导入有坐标的站点（大篷车基地或驿站）",
+                "no located station to start from: import stations with coordinates "
+                "(a caravan base or any station) first",
+                status=422,
             )
             raise err
         row = catalogue.iloc[default]
@@ -1034,6 +1046,8 @@ def plan(
     order = _day_order(days, matrix, rows)
     result = _result(request, network, matrix, rows, stops, [days[d] for d in order], dates)
     result["notices"] = _calendar_notices(request, dates, calendar)
+    if network.meta.get("outside_district"):
+        result["notices"].append(dict(OUTSIDE_NOTICE))
     unserved = [
         _unserved(s, problems[s.id], matrix, located) for s in request.stops if s.id in problems
     ]
@@ -1408,6 +1422,9 @@ class Planner:
         Where plans are saved.
     calendar : object, optional
         Working-day calendar (``is_day_off``/``is_workday``); default weekends off.
+    depot_town : callable, optional
+        Gives the town of the default depot's caravan base (the district profile's, which
+        may change while the service runs); default `DEFAULT_DEPOT_TOWN`.
     budget : vrp.Budget
         Search bounds.
     max_concurrent : int, optional
@@ -1423,8 +1440,10 @@ class Planner:
         calendar: object | None = None,
         budget: vrp.Budget = SEARCH,
         max_concurrent: int | None = None,
+        depot_town: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
+        self.depot_town = depot_town or (lambda: DEFAULT_DEPOT_TOWN)
         self.library = library
         self.tours = tours
         self.calendar = calendar or WeekendCalendar()
@@ -1458,7 +1477,7 @@ class Planner:
         TourBusyError
             ``max_concurrent`` plans are being computed already.
         """
-        request = parse_request(body, self.store, self.library)
+        request = parse_request(body, self.store, self.library, depot_town=self.depot_town())
         if self._slots is not None and not self._slots.acquire(blocking=False):
             raise TourBusyError
         try:
