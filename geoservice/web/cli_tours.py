@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNotFoundError
 from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
-from geoservice.web import get_planner, get_tour_store
+from geoservice.web import get_district, get_planner, get_tour_store
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
 
@@ -139,7 +139,7 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
     progress.close()
     _print_plan(saved)
     if out is not None:
-        tour_export.write(saved, out)
+        tour_export.write(saved, out, get_district().org)
         click.echo(f"已写出 / wrote {out}")
 
 
@@ -206,7 +206,7 @@ def tours_show(plan_id, out):
     _print_plan(saved)
     if out is not None:
         try:
-            tour_export.write(saved, out)
+            tour_export.write(saved, out, get_district().org)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
         click.echo(f"已写出 / wrote {out}")

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from geoservice import params
 from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, NOTICES, siting
+from geoservice.district import MIYUN, District
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.nearest import K_MAX, MAX_SNAP_M
@@ -162,6 +163,8 @@ def _schemas() -> dict:
             "source": _STR,
             "nodes": _INT,
             "edges": _INT,
+            "outside_district": _BOOL
+            | {"description": "true: 路网不在本区范围内, an extract from outside the district"},
         }
     )
     collection_common = {
@@ -434,7 +437,12 @@ def _list_param(name: str, description: str, vocab: Mapping[str, str], example: 
     return p
 
 
-def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
+def spec(
+    version: str,
+    town_names: Mapping[str, str] | None = None,
+    *,
+    district: District | Mapping[str, str] = MIYUN,
+) -> dict:
     """The OpenAPI document (paths relative to the site root).
 
     Parameters
@@ -443,7 +451,11 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
         The service's version.
     town_names
         Town code → Chinese name (the ``town`` parameter accepts either).
+    district
+        The district profile (or its words): the organisation and district the title and
+        description name; default the shipped district's.
     """
+    words = district.words() if isinstance(district, District) else dict(district)
     towns = dict(town_names or {})
     kind = _list_param("kind", "station kinds", STATION_KINDS, "warm_station")
     amenity = _list_param("amenity", "required amenities (all of them)", AMENITIES, "hot_water")
@@ -486,9 +498,10 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "密云区总工会 geoservice API",
+            "title": f"{words['org']} geoservice API",
             "version": version,
-            "description": "Warm stations (暖心驿站), worker homes, sites, the nearest open "
+            "description": f"{words['org_en']} ({words['name_en']}, {words['name']}): "
+            "warm stations (暖心驿站), worker homes, sites, the nearest open "
             "station by road travel time, and multi-day caravan tours (区级大篷车巡回路线). "
             "Sample data carry source=sample; a schematic road "
             "network is flagged network.schematic=true. Every error is a JSON Error body "
