@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_limits import _station_row, craft_xlsx  # noqa: E402  (the tests' XLSX writer)
 
 from geoservice.errors import FileFormatError  # noqa: E402
-from geoservice.model import CRS_METRIC  # noqa: E402
 from geoservice.store import tables as gio  # noqa: E402
 from geoservice.store import validate  # noqa: E402
+from tools.basedata import CRS_METRIC  # noqa: E402  (Miyun's UTM zone: the sample data's)
 
 EXCEL_ROWS = 1_048_576
 
@@ -158,7 +158,12 @@ def main() -> None:
     table = gio.Table(incoming[["name"]], {"name": "名称"}, list(range(2, n + 2)))
     t = time.perf_counter()
     places, _ = validate.duplicates(
-        "stations", incoming, table, adds=np.ones(n, dtype=bool), others=others
+        "stations",
+        incoming,
+        table,
+        adds=np.ones(n, dtype=bool),
+        others=others,
+        metric_crs=CRS_METRIC,
     )
     fast = time.perf_counter() - t
     # Baseline: each new row against every station (numpy per row; same name within

@@ -154,7 +154,31 @@ class HoursError(GeoserviceError, ValueError):
         self.position = position
 
 
-class HolidayFileError(GeoserviceError, ValueError):
+class ProblemsError(GeoserviceError, ValueError):
+    """A file (or a set of files) cannot be used; ``problems`` lists every problem.
+
+    Parameters
+    ----------
+    problems
+        One ``"中文 / English"`` line per problem, naming where it is (file, row, column).
+    summary
+        The first line: how many problems, and that nothing was changed.
+    """
+
+    def __init__(self, problems: list[str], summary: str) -> None:
+        self.problems = list(problems)
+        super().__init__(summary)
+
+    def report(self, limit: int | None = None) -> str:
+        """Multi-line report: the summary then one line per problem."""
+        lines = [str(self)] + [f"  {p}" for p in self.problems[:limit]]
+        if limit is not None and len(self.problems) > limit:
+            more = len(self.problems) - limit
+            lines.append(f"  … 另有 {more} 处 / and {more} more")
+        return "\n".join(lines)
+
+
+class HolidayFileError(ProblemsError):
     """A table of public holidays cannot be used; ``problems`` lists every problem.
 
     Parameters
@@ -167,22 +191,27 @@ class HolidayFileError(GeoserviceError, ValueError):
     """
 
     def __init__(self, problems: list[str], path: str = "") -> None:
-        self.problems = list(problems)
         self.path = path
-        n = len(self.problems)
+        n = len(problems)
         where = f"{path}: " if path else ""
         super().__init__(
+            problems,
             f"{where}节假日表有 {n} 处错误，未导入任何数据 / "
-            f"{n} problem(s) in the holiday table; nothing was imported"
+            f"{n} problem(s) in the holiday table; nothing was imported",
         )
 
-    def report(self, limit: int | None = None) -> str:
-        """Multi-line report: the summary then one line per problem."""
-        lines = [str(self)] + [f"  {p}" for p in self.problems[:limit]]
-        if limit is not None and len(self.problems) > limit:
-            more = len(self.problems) - limit
-            lines.append(f"  … 另有 {more} 处 / and {more} more")
-        return "\n".join(lines)
+
+class DistrictError(ProblemsError):
+    """A district's boundary, towns or water file cannot be used (``flask district set``);
+    ``problems`` names the file and the feature, row or column of each problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        n = len(problems)
+        super().__init__(
+            problems,
+            f"区域设置有 {n} 处错误，数据未改变 / "
+            f"{n} problem(s) in the district's files; nothing was changed",
+        )
 
 
 class FileFormatError(GeoserviceError, ValueError):

@@ -1,4 +1,8 @@
-"""Folium maps of Miyun: boundary, reservoir, stations and sites.
+"""Folium maps of the district: boundary, water bodies, stations and sites.
+
+Every map takes its words and its frame from the store's district profile
+(:func:`geoservice.district.current`): the boundary's and the water bodies' layer names,
+the initial centre, the fitted bounds.
 
 Every asset is served by the app (:func:`geoservice.assets.use_local_assets`); with
 ``tiles=None`` the map makes no network request at all.
@@ -45,6 +49,7 @@ import geopandas as gpd
 import markupsafe
 
 from geoservice import assets, escape
+from geoservice import district as _district
 from geoservice import hours as _hours
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
@@ -53,8 +58,8 @@ from geoservice.store import Store
 if TYPE_CHECKING:
     from geoservice.responses import StationRecord
 
-#: Map centre (鼓楼/reservoir midpoint) and zoom that show the whole district.
-CENTER = (40.50, 117.05)
+#: Initial zoom of a map (it is then fitted to the district's bounds, and starts at their
+#: centre: :attr:`geoservice.district.District.center`).
 ZOOM = 10
 
 #: Longest name a page shows, in characters. The store can hold any length (QGIS writes
@@ -79,12 +84,11 @@ SITE_COLORS: dict[str, str] = {
     "village": "#2e7d32",
     "community": "#6d4c41",
 }
-#: The district boundary and the reservoir as every map draws them (the pages' maps and
-#: the published coverage site's): layer name and Leaflet path style.
-BOUNDARY_NAME = "密云区界"
+#: The district boundary and the water bodies as every map draws them (the pages' maps and
+#: the published coverage site's) under the profile's names (``密云区界``, ``密云水库（近似）``):
+#: Leaflet path styles.
 BOUNDARY_STYLE = {"color": "#b22222", "weight": 2, "fill": False}
-RESERVOIR_NAME = "密云水库（近似）"
-RESERVOIR_STYLE = {"color": "#1f78b4", "weight": 1, "fillColor": "#a6cee3", "fillOpacity": 0.6}
+WATER_STYLE = {"color": "#1f78b4", "weight": 1, "fillColor": "#a6cee3", "fillOpacity": 0.6}
 
 #: Named basemaps: URL template and attribution (trusted HTML: it is configuration).
 TILES = {
@@ -320,7 +324,7 @@ def tile_origin(tiles: str | None) -> str | None:
 def base_map(
     store: Store, *, tiles: str | None = None, asset_url: str = assets.VENDOR_URL_DEFAULT
 ) -> folium.Map:
-    """A map of the district with boundary and reservoir, fitted to the boundary.
+    """A map of the district with its boundary and water bodies, fitted to the boundary.
 
     Parameters
     ----------
@@ -329,30 +333,34 @@ def base_map(
         ``https://…/{z}/{x}/{y}.png|attribution`` (see `tile_layer`).
     """
     assets.use_local_assets(asset_url)
+    district = _district.current(store)
     # folium only gives max_zoom to tile layers; marker clusters need the map's maxZoom
     # even when there are no tiles.
-    m = folium.Map(location=CENTER, zoom_start=ZOOM, tiles=None, control_scale=True, maxZoom=19)
+    m = folium.Map(
+        location=district.center, zoom_start=ZOOM, tiles=None, control_scale=True, maxZoom=19
+    )
     basemap = tile_layer(tiles)
     if basemap:
         url, attr = basemap
         folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
-    boundary = store.read("boundary")
     label_layer(
-        boundary, "name", name=BOUNDARY_NAME, style_function=lambda _f: BOUNDARY_STYLE
-    ).add_to(m)
-    label_layer(
-        store.read("reservoir"),
+        store.read("boundary"),
         "name",
-        name=RESERVOIR_NAME,
-        style_function=lambda _f: RESERVOIR_STYLE,
+        name=district.boundary_label,
+        style_function=lambda _f: BOUNDARY_STYLE,
     ).add_to(m)
-    fit_to(m, boundary)
+    water = store.read(_district.WATER_LAYER)
+    for i, body in enumerate(district.waters):
+        label_layer(
+            water.iloc[[i]], "name", name=body.label, style_function=lambda _f: WATER_STYLE
+        ).add_to(m)
+    fit_to(m, district)
     return m
 
 
-def fit_to(m: folium.Map, frame: gpd.GeoDataFrame) -> None:
-    """Fit the map's view to the bounds of a WGS84 layer (the district boundary)."""
-    west, south, east, north = frame.total_bounds
+def fit_to(m: folium.Map, district: _district.District) -> None:
+    """Fit the map's view to the district's bounds."""
+    west, south, east, north = district.bounds
     m.fit_bounds([[south, west], [north, east]])
 
 
@@ -431,7 +439,7 @@ def overview_map(
     roads_url: str | None = None,
     sites: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """The home page map: district, reservoir, stations by kind, sites, layer control, and
+    """The home page map: district, water, stations by kind, sites, layer control, and
     the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
 
     ``sites`` is the sites layer with derived positions
@@ -465,7 +473,9 @@ def overview_map(
                 popup=popup(station_popup(rec), max_width=320),
             ).add_to(group)
     _add_sites(m, store.sites() if sites is None else sites)
-    _add_towns(m, store.read("towns"))
+    towns = store.read("towns")
+    if len(towns):  # a district may have no towns: no empty layer for them
+        _add_towns(m, towns)
     folium.LayerControl(collapsed=True).add_to(m)
     folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     if (stations["source"] == "sample").any():
@@ -572,9 +582,7 @@ def add_notice(m: folium.Map, content: object) -> None:
     m.get_root().html.add_child(_RawHtml(box))
 
 
-def render(
-    m: folium.Map, *, title: str = "密云区暖心驿站地图", header: object = "", icon: str = ""
-) -> str:
+def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") -> str:
     """Render a map to a complete zh-Hans HTML page.
 
     Parameters
@@ -694,7 +702,7 @@ def nearest_map(
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
-    """The map of the ``/nearest`` page: district, reservoir and the warm stations.
+    """The map of the ``/nearest`` page: district, water and the warm stations.
 
     Stations are one light GeoJSON layer of small circles, not awesome markers: the page
     draws routes and numbered result markers on top, and a phone should not have to lay
@@ -704,7 +712,7 @@ def nearest_map(
     Parameters
     ----------
     store : Store
-        Source of the boundary, reservoir and stations.
+        Source of the district profile, boundary, water and stations.
     tiles : str, optional
         Basemap, as for :func:`base_map` (``None``: none, fully offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
@@ -739,7 +747,7 @@ def caravan_map(
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
-    """The map of the ``/caravan`` page: district, reservoir and the roads basemap.
+    """The map of the ``/caravan`` page: district, water and the roads basemap.
 
     The stops to choose from, the depot and the planned routes are drawn by the page's
     own script (``static/caravan.js``), which toggles them as the user picks stops, so
@@ -748,7 +756,7 @@ def caravan_map(
     Parameters
     ----------
     store : Store
-        Source of the boundary and the reservoir.
+        Source of the district profile, boundary and water.
     tiles : str, optional
         Basemap, as for :func:`base_map` (``None``: none, fully offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
@@ -772,7 +780,7 @@ def coverage_map(
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
-    """The map of the ``/coverage`` page: district, reservoir, major roads and every station.
+    """The map of the ``/coverage`` page: district, water, major roads and every station.
 
     Every station is a small grey circle: ``static/coverage.js`` draws the stations a view
     counts over them in colour (with the coverage layers from ``/api/coverage``), so a
@@ -781,7 +789,7 @@ def coverage_map(
     Parameters
     ----------
     store : Store
-        Source of the boundary, reservoir and stations.
+        Source of the district profile, boundary, water and stations.
     tiles : str, optional
         Basemap, as for :func:`base_map` (``None``: none, fully offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``

@@ -2,7 +2,7 @@
 
 A ``Station`` is a place where outdoor workers are served (暖心驿站, 职工之家, the caravan's
 base); a ``Site`` is a place the caravan visits (a village, a community, a reservoir
-protection site). Both are stored in WGS84 (EPSG:4326); metric work uses UTM 50N.
+protection site). Both are stored in WGS84 (EPSG:4326); metric work uses the district's UTM zone.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import pandas as pd
 if TYPE_CHECKING:
     from geoservice.responses import StationFields, StationRecord
 
-#: Storage CRS (WGS84 longitude/latitude).
+#: Storage CRS (WGS84 longitude/latitude). Metric work uses the district's UTM zone
+#: (:attr:`geoservice.district.District.metric_crs`).
 CRS_STORAGE = "EPSG:4326"
-#: Metric CRS for Miyun (UTM zone 50N).
-CRS_METRIC = "EPSG:32650"
 
 #: Station kinds with their Chinese labels.
 STATION_KINDS: dict[str, str] = {

@@ -139,6 +139,9 @@ class NetworkSummary(TypedDict):
     source: str
     nodes: Count
     edges: Count
+    outside_district: Annotated[
+        bool, Schema(description="true: 路网不在本区范围内, an extract from outside the district")
+    ]
 
 
 class NetworkInfo(TypedDict):

@@ -447,9 +447,11 @@ class TourFileQuery:
     )
 
 
-def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
+def tour_file(
+    tours_: TourStore, tour_id: str, fmt: str, org: str = tour_export.DEFAULT_ORG
+) -> TourFile:
     """``GET /api/tours/<tour_id>.<format>``: a saved plan as GPX, CSV, XLSX, GeoJSON or
-    the printable HTML schedule.
+    the printable HTML schedule, naming ``org`` (the district profile's organisation).
 
     The HTML schedule is sent ``inline`` (to print from the browser), the others as
     attachments; both name the file in ASCII and, by RFC 5987, in Chinese.
@@ -461,7 +463,7 @@ def tour_file(tours_: TourStore, tour_id: str, fmt: str) -> TourFile:
     kind = "inline" if fmt == "html" else "attachment"
     quoted = urllib.parse.quote(utf8_name, safe="")
     return TourFile(
-        data=tour_export.export(saved, fmt),
+        data=tour_export.export(saved, fmt, org),
         media_type=tour_export.MEDIA_TYPES[fmt],
         disposition=f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}",
     )

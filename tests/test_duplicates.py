@@ -227,7 +227,12 @@ def test_twenty_thousand_rows_against_twenty_thousand_stations():
     incoming = frame(new_lon, new_lat, names, "NEW")
     table = Table(incoming[["name"]], {"name": "名称"}, list(range(2, n + 2)))
     places, codes = gvalidate.duplicates(
-        "stations", incoming, table, adds=np.ones(n, dtype=bool), others=others
+        "stations",
+        incoming,
+        table,
+        adds=np.ones(n, dtype=bool),
+        others=others,
+        metric_crs="EPSG:32650",  # Miyun's UTM zone (50N)
     )
     assert not codes
     flagged = {e.row - 2 for e in places if "同名" in e.message}

@@ -9,6 +9,7 @@ import pytest
 import shapely
 from conftest import SMALL_OSM
 
+from geoservice.district import current
 from geoservice.network import NetworkLibrary, places
 from geoservice.store import catalog
 from geoservice.web import DEFAULT_NETWORK
@@ -174,7 +175,9 @@ def test_match_sites_leaves_its_inputs_alone(schematic_library, store):
     sites = store.read("sites")
     table = schematic_library.places()
     copy_sites, copy_places = sites.copy(), table.copy()
-    out = places.match_sites(sites, table, store.read("towns"), schematic=True)
+    out = places.match_sites(
+        sites, table, store.read("towns"), schematic=True, metric_crs=current(store).metric_crs
+    )
     assert out is not sites
     assert sites.equals(copy_sites)
     assert table.equals(copy_places)

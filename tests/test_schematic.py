@@ -32,10 +32,10 @@ from pyproj import Transformer
 from scipy.sparse.csgraph import connected_components
 
 from geoservice import network
-from geoservice.model import CRS_METRIC, CRS_STORAGE
+from geoservice.model import CRS_STORAGE
 from geoservice.network import osm
 from tools import schematic
-from tools.basedata import DEFAULT_GPKG, SAMPLE_ANCHORS
+from tools.basedata import CRS_METRIC, DEFAULT_GPKG, SAMPLE_ANCHORS
 
 SHIPPED = schematic.DEFAULT_OUT
 

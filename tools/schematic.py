@@ -46,8 +46,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point, Polygon
 
-from geoservice.model import CRS_METRIC, CRS_STORAGE
-from tools.basedata import DATA_DIR, DEFAULT_GPKG, SAMPLE_ANCHORS
+from geoservice.model import CRS_STORAGE
+from tools.basedata import CRS_METRIC, DATA_DIR, DEFAULT_GPKG, SAMPLE_ANCHORS
 
 DEFAULT_SEED = 20231101
 DEFAULT_OUT = DATA_DIR / "network" / "miyun_schematic.osm.bz2"

@@ -17,6 +17,7 @@ from scipy.sparse import csgraph
 
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import MAX_GAP_FEATURES, NOTICES, num
+from geoservice.district import OUTSIDE_NOTICE
 from geoservice.model import SITE_KINDS
 from geoservice.network import Network
 
@@ -123,7 +124,7 @@ def figures(
     last = T if total_all[T - 1] > 0 or v_total[T - 1] > 0 else T - 1
     towns = [
         {"code": places.town_code(t), "name": places.town_label(t), "approximate": True, **row(t)}
-        for t in range(last)
+        for t in range(last if places.towns else 0)  # no towns: no per-town figures
     ]
     villages = []
     tmax = query.seconds[-1]
@@ -218,7 +219,10 @@ def _gaps(
 
 
 def notices(net: Network, stations: pd.DataFrame, places: Places) -> list[dict]:
-    codes = ["towns_approximate"]
+    # A district without towns has no per-town figures to call approximate.
+    codes = ["towns_approximate"] if places.towns else []
+    if net.meta.get("outside_district"):
+        codes.append(OUTSIDE_NOTICE["code"])
     if net.schematic:
         codes.append("schematic_network")
     if len(stations) and (stations["source"] == "sample").any():

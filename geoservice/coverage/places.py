@@ -61,6 +61,10 @@ class Places:
         return len(self.towns)
 
     def town_label(self, i: int) -> str:
+        """The town's name; `UNASSIGNED_LABEL` for roads no located place reaches, ``""``
+        in a district without towns (nothing to be unassigned from)."""
+        if not self.towns:
+            return ""
         return self.towns[i]["name"] if i < len(self.towns) else UNASSIGNED_LABEL
 
     def town_code(self, i: int) -> str:

@@ -14,9 +14,14 @@ The folder holds:
     before they are buffered) and coordinates are rounded to 6 decimals (≈ 0.1 m); the
     pieces of a gap or catchment are merged into lines where they meet.
 ``coverage_by_town.csv`` / ``.xlsx``
-    The figures per town (Chinese headers; text cells neutralised for spreadsheets).
+    The figures per town (Chinese headers; text cells neutralised for spreadsheets); not
+    written for a district without towns.
 ``charts/*.png``
     A chart per town and one for the district (matplotlib, Noto Sans CJK).
+
+Names, codes and the map's frame come from the district profile
+(:func:`geoservice.district.current`); a network that lies outside the district is framed
+instead of the district, and the notices say so (路网不在本区范围内).
 ``coverage.json``
     Every figure, as the API gives it.
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import io
 import itertools
@@ -49,10 +55,12 @@ import folium.plugins
 import numpy as np
 
 from geoservice import assets, escape, maps
+from geoservice import district as _district
 from geoservice import hours as _hours
 from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import PublishError
 from geoservice.model import STATION_KINDS
+from geoservice.network import Network
 
 __all__ = ["find_cjk_font", "publish"]
 
@@ -78,7 +86,7 @@ FILE_TOLERANCE_M = 0.5
 #: zoom 15), coordinates to 5 decimals (≈ 1 m).
 MAP_TOLERANCE_M = 3.0
 MAP_DECIMALS = 5
-#: The district boundary and the reservoir on the map likewise (degrees, ≈ 3 m).
+#: The district boundary and the water bodies on the map likewise (degrees, ≈ 3 m).
 _MAP_TOLERANCE_DEG = MAP_TOLERANCE_M / 111_000
 _FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 _FIXED_W3CDTF = "2000-01-01T00:00:00Z"
@@ -252,12 +260,14 @@ def _write_site(
         figures["suggested"] = answer
     _write_text(folder / "coverage.json", _json(figures))
     files.append("coverage.json")
-    header, rows = town_table(cov)
-    _write_csv(folder / "coverage_by_town.csv", header, rows)
-    _write_xlsx(folder / "coverage_by_town.xlsx", header, rows)
-    files += ["coverage_by_town.csv", "coverage_by_town.xlsx"]
+    district = _district.current(engine.store)
+    if cov.towns:  # a district without towns has no per-town table
+        header, rows = town_table(cov, district)
+        _write_csv(folder / "coverage_by_town.csv", header, rows)
+        _write_xlsx(folder / "coverage_by_town.xlsx", header, rows)
+        files += ["coverage_by_town.csv", "coverage_by_town.xlsx"]
     (folder / "charts").mkdir()
-    charts = _charts(folder / "charts", cov, font)
+    charts = _charts(folder / "charts", cov, font, district)
     files += [f"charts/{c}" for c in charts]
     vendor = folder / "vendor"
     shutil.copytree(assets.vendor_dir(), vendor, ignore=shutil.ignore_patterns("fetch.sh", "*.sh"))
@@ -280,7 +290,7 @@ def _write_text(path: Path, text: str) -> None:
 # -- tables ---------------------------------------------------------------------------------
 
 
-def town_table(cov: Coverage) -> tuple[list[str], list[list[object]]]:
+def town_table(cov: Coverage, district: _district.District) -> tuple[list[str], list[list[object]]]:
     """Header (Chinese) and rows of the per-town figures, the district last."""
     minutes = cov.query.to_dict()["minutes"]
     header = [TOWN_HEADERS[k] for k in ("code", "name", "road_km", "all_road_km")]
@@ -295,7 +305,8 @@ def town_table(cov: Coverage) -> tuple[list[str], list[list[object]]]:
         ]
     header += [TOWN_HEADERS[k] for k in ("villages", "villages_schematic", "acftu_share")]
     rows = []
-    for t in [*cov.towns, {"code": "110118", "name": "密云区（全区）", **cov.district}]:
+    whole = {"code": district.code, "name": district.whole_label, **cov.district}
+    for t in [*cov.towns, whole]:
         row: list[object] = [t["code"], t["name"], t["road_km"], t["all_road_km"]]
         for th in t["thresholds"]:
             row += [
@@ -354,7 +365,7 @@ def _write_xlsx(path: Path, header: list[str], rows: list[list[object]]) -> None
 # -- charts ---------------------------------------------------------------------------------
 
 
-def _charts(folder: Path, cov: Coverage, font: str) -> list[str]:
+def _charts(folder: Path, cov: Coverage, font: str, district: _district.District) -> list[str]:
     """One PNG per town and one for the district: shares by threshold.
 
     Drawing text with the CJK font is what costs, and only the bars, the dashed line, the
@@ -369,7 +380,7 @@ def _charts(folder: Path, cov: Coverage, font: str) -> list[str]:
 
     prop = font_manager.FontProperties(fname=font)
     minutes = cov.query.to_dict()["minutes"]
-    entries = [("district", "密云区（全区）", cov.district, False)] + [
+    entries = [("district", district.whole_label, cov.district, False)] + [
         (t["code"] or "unassigned", t["name"], t, True)
         for t in cov.towns
         if t["all_road_km"] > 0 or t["villages"] > 0
@@ -391,7 +402,7 @@ def _charts(folder: Path, cov: Coverage, font: str) -> list[str]:
     ax.set_xticks(x, [f"{m} 分钟" for m in minutes], fontproperties=prop)
     ax.set_ylim(0, 100)
     ax.set_ylabel("百分比 %", fontproperties=prop)
-    title = ax.set_title("密云区（全区）", fontproperties=prop)
+    title = ax.set_title(district.whole_label, fontproperties=prop)
     line = ax.axhline(0, color="#555", ls="--", lw=1)
     legend = ax.legend(prop=prop, fontsize=8, loc="upper left")
     note = ax.text(
@@ -485,7 +496,8 @@ def _map_html(cov, layers, sites_fc, roads, charts, now, engine) -> str:
         finally:
             assets.use_local_assets()
     page = page.replace("<html>", '<html lang="zh-Hans">', 1)
-    title = f"密云区暖心驿站覆盖地图 · {MODE_LABELS[cov.query.mode]}"
+    name = _district.current(engine.store).name
+    title = f"{name}暖心驿站覆盖地图 · {MODE_LABELS[cov.query.mode]}"
     page = page.replace("<head>", f"<head>\n<title>{escape.html(title)}</title>", 1)
     stamp = now.strftime("%Y-%m-%d %H:%M")
     # The one line that changes from one publication to the next.
@@ -493,23 +505,36 @@ def _map_html(cov, layers, sites_fc, roads, charts, now, engine) -> str:
     return page.replace("</body>", line + "</body>", 1)
 
 
+def _frame(district: _district.District, net: Network) -> _district.District:
+    """What the map frames: the district, or the network when it lies outside the district
+    (the district's frame would be empty)."""
+    if not net.meta.get("outside_district") or not net.n_nodes:
+        return district
+    west, south = (float(v) for v in net.node_xy.min(axis=0))
+    east, north = (float(v) for v in net.node_xy.max(axis=0))
+    return dataclasses.replace(district, bounds=(west, south, east, north))
+
+
 def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium.Map:
     store = engine.store
-    m = folium.Map(location=maps.CENTER, zoom_start=maps.ZOOM, tiles=None, control_scale=True)
-    boundary = store.read("boundary")
-    maps.fit_to(m, boundary)
+    district = _district.current(store)
+    frame = _frame(district, engine.networks[cov.query.mode])
+    m = folium.Map(location=frame.center, zoom_start=maps.ZOOM, tiles=None, control_scale=True)
+    maps.fit_to(m, frame)
     folium.GeoJson(
-        _light(boundary),
-        name=maps.BOUNDARY_NAME,
+        _light(store.read("boundary")),
+        name=district.boundary_label,
         style_function=lambda _f: maps.BOUNDARY_STYLE,
         interactive=False,
     ).add_to(m)
-    folium.GeoJson(
-        _light(store.read("reservoir")),
-        name=maps.RESERVOIR_NAME,
-        style_function=lambda _f: maps.RESERVOIR_STYLE,
-        interactive=False,
-    ).add_to(m)
+    water = store.read(_district.WATER_LAYER)
+    for i, body in enumerate(district.waters):
+        folium.GeoJson(
+            _light(water.iloc[[i]]),
+            name=body.label,
+            style_function=lambda _f: maps.WATER_STYLE,
+            interactive=False,
+        ).add_to(m)
     folium.GeoJson(
         roads,
         name="主要道路" + ("（示意路网）" if cov.network["schematic"] else ""),
@@ -566,9 +591,10 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             gaps,
             name=f"未覆盖道路（超过 {minutes[-1]} 分钟）",
             style_function=lambda _f: {"color": UNCOVERED_COLOR, "weight": 1.5, "opacity": 0.7},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["rank", "town", "length_km", "nearest_station_min"],
-                aliases=["空白区", "乡镇（近似）", "长度 km", "最近站点（分钟）"],
+            tooltip=_tooltip(
+                cov,
+                {"rank": "空白区", "town": "乡镇（近似）", "length_km": "长度 km"}
+                | {"nearest_station_min": "最近站点（分钟）"},
             ),
         ).add_to(m)
     stations = _escaped(layers["stations"])
@@ -587,17 +613,25 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             sites,
             name=f"建议新站址（{len(sites['features'])}）",
             marker=maps.dot(SITE_COLOR, radius=8, weight=2, fill_opacity=0.95),
-            tooltip=folium.GeoJsonTooltip(
-                fields=["rank", "town", "added_road_km", "added_villages"],
-                aliases=["建议站址", "乡镇（近似）", "新增覆盖道路 km", "新增覆盖村庄"],
+            tooltip=_tooltip(
+                cov,
+                {"rank": "建议站址", "town": "乡镇（近似）", "added_road_km": "新增覆盖道路 km"}
+                | {"added_villages": "新增覆盖村庄"},
             ),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     html = m.get_root().html
-    html.add_child(folium.Element(_notices_html(cov)))
+    html.add_child(folium.Element(_notices_html(cov, district)))
     html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
     html.add_child(folium.Element(_table_html(cov, charts)))
     return m
+
+
+def _tooltip(cov: Coverage, fields: dict[str, str]) -> folium.GeoJsonTooltip:
+    """A tooltip of ``fields`` (property → label), without the town in a district that
+    has none."""
+    shown = {k: v for k, v in fields.items() if k != "town" or cov.towns}
+    return folium.GeoJsonTooltip(fields=list(shown), aliases=list(shown.values()))
 
 
 def _box(style: str, body: str, cls: str) -> str:
@@ -608,7 +642,7 @@ def _box(style: str, body: str, cls: str) -> str:
     )
 
 
-def _notices_html(cov: Coverage) -> str:
+def _notices_html(cov: Coverage, district: _district.District) -> str:
     lines = [
         f"{escape.html(n['zh'])}<br><small style='color:#666'>{escape.html(n['en'])}</small>"
         for n in cov.notices
@@ -616,7 +650,7 @@ def _notices_html(cov: Coverage) -> str:
     q = cov.query
     kinds = "、".join(STATION_KINDS.get(k, k) for k in q.kinds)
     head = (
-        f"<b>密云区暖心驿站覆盖（{escape.html(MODE_LABELS[q.mode])}）</b><br>"
+        f"<b>{escape.html(district.name)}暖心驿站覆盖（{escape.html(MODE_LABELS[q.mode])}）</b><br>"
         f"{len(cov.stations)} 个站点（{escape.html(kinds)}）"
         + (f"，{escape.html(q.at.strftime('%Y-%m-%d %H:%M'))} 开放" if q.at else "")
     )
@@ -676,13 +710,16 @@ def _table_html(cov: Coverage, charts: list[str]) -> str:
             f"<tr><td>{name}</td><td>{t['road_km']:.1f}</td>{shares}<td>{acftu}</td>"
             f"<td>{t['villages']}</td></tr>"
         )
+    # A district without towns has the district's row only, and no per-town files.
+    summary, first, files = ("各乡镇覆盖率（近似）", "乡镇", (
+        '；<a href="coverage_by_town.csv">CSV</a> · <a href="coverage_by_town.xlsx">XLSX</a>'
+    )) if cov.towns else ("全区覆盖率", "范围", "")  # fmt: skip
     table = (
-        '<details><summary style="cursor:pointer;font-weight:bold">各乡镇覆盖率（近似）</summary>'
+        f'<details><summary style="cursor:pointer;font-weight:bold">{summary}</summary>'
         '<table style="border-collapse:collapse;font-size:11px" class="coverage-table">'
-        f"<tr><th>乡镇</th><th>道路km</th>{head}<th>1公里内</th><th>村庄</th></tr>"
+        f"<tr><th>{first}</th><th>道路km</th>{head}<th>1公里内</th><th>村庄</th></tr>"
         + "".join(rows)
-        + "</table><small>道路：居民生产道路（不含高速公路及居民点外的小路）；"
-        '<a href="coverage_by_town.csv">CSV</a> · <a href="coverage_by_town.xlsx">XLSX</a>'
+        + f"</table><small>道路：居民生产道路（不含高速公路及居民点外的小路）{files}"
         "</small></details>"
     )
     return _box("bottom:48px;left:10px;max-height:60vh;overflow:auto;", table, "coverage-towns")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geoservice import filters, params
+from geoservice.district import OUTSIDE_NOTICE
 from geoservice.errors import ParameterError
 from geoservice.network import MODE_LABELS
 
@@ -63,6 +64,7 @@ NOTICES = {
         "Some village/community positions are schematic (not surveyed): the village "
         "figures are illustrative.",
     ),
+    OUTSIDE_NOTICE["code"]: (OUTSIDE_NOTICE["zh"], OUTSIDE_NOTICE["en"]),
     "no_villages": (
         "尚无村庄、社区坐标，无法统计村庄覆盖率；可用 `flask sites import --upsert` 导入坐标。",
         "No village or community has a position yet, so village coverage cannot be counted; "

@@ -129,6 +129,8 @@ class Network:
             "source": self.meta.get("source", ""),
             "nodes": self.n_nodes,
             "edges": self.n_edges,
+            # 路网不在本区范围内: an extract from elsewhere, kept whole (NetworkLibrary).
+            "outside_district": bool(self.meta.get("outside_district", False)),
         }
 
     # -- routing structures -------------------------------------------------------------

@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,22 +190,38 @@ class NetworkLibrary:
         Where imports and caches live (created on demand).
     default_source : Path
         The shipped network (the schematic Miyun network).
-    clip : shapely geometry, optional
-        District polygon (WGS84). Extracts that reach beyond it are clipped to it
-        (buffered by ~1 km so border roads stay whole); extracts that do not touch it at all
-        are kept whole and flagged.
+    clip : shapely geometry or callable, optional
+        District polygon (WGS84), or a function giving the current one (the district may be
+        set up again while the service runs). Extracts that reach beyond it are clipped to
+        it (buffered by ~1 km so border roads stay whole); extracts that do not touch it at
+        all are kept whole and flagged.
     """
 
     def __init__(
-        self, directory: Path, default_source: Path, clip: shapely.Geometry | None = None
+        self,
+        directory: Path,
+        default_source: Path,
+        clip: shapely.Geometry | Callable[[], shapely.Geometry | None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.default_source = Path(default_source)
-        self.clip = None if clip is None else shapely.buffer(clip, 0.01)
+        self._clip = clip
+        self._buffered: tuple[shapely.Geometry, shapely.Geometry] | None = None
         self._places: tuple[str, gpd.GeoDataFrame] | None = None  # (token, table)
         # The loaded networks of the active source, shared by every engine: (token, nets).
         self._nets: tuple[str, dict[str, Network]] | None = None
         self._nets_lock = threading.Lock()
+
+    @property
+    def clip(self) -> shapely.Geometry | None:
+        """The district polygon buffered by ~1 km (0.01°), or None; buffered once per
+        polygon."""
+        clip = self._clip() if callable(self._clip) else self._clip
+        if clip is None:
+            return None
+        if self._buffered is None or self._buffered[0] is not clip:
+            self._buffered = (clip, shapely.buffer(clip, 0.01))
+        return self._buffered[1]
 
     @property
     def cache_dir(self) -> Path:
@@ -254,7 +271,8 @@ class NetworkLibrary:
         -------
         GeoDataFrame
             Columns of :func:`osm.places_frame` with point geometry (WGS84); empty for a
-            GraphML or downloaded network. ``attrs`` holds ``source`` and ``schematic``.
+            GraphML or downloaded network. ``attrs`` holds ``source``, ``schematic`` and
+            ``outside_district``.
             Clipped to the district like the networks. Cached beside the networks (and in
             memory until the active source changes); a copy is returned.
         """
@@ -275,12 +293,24 @@ class NetworkLibrary:
         gdf = gpd.GeoDataFrame(
             frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs=CRS_STORAGE
         )
-        gdf.attrs.update(source=meta.get("source", source.name), schematic=meta.get("schematic"))
+        gdf.attrs.update(
+            source=meta.get("source", source.name),
+            schematic=meta.get("schematic"),
+            outside_district=bool(meta.get("outside_district", False)),
+        )
         self._places = (token, gdf)
         return gdf.copy()
 
+    def outside_district(self) -> bool:
+        """Whether the active network lies wholly outside the district (an extract from
+        elsewhere, kept whole: ``meta["outside_district"]``); never the shipped network.
+        Read from the places cache an import writes, so it costs no network load."""
+        if self.active_source() == self.default_source:
+            return False
+        return bool(self.places().attrs.get("outside_district"))
+
     def _clip_for(self, source: Path) -> shapely.Geometry | None:
-        if self.clip is None or source == self.default_source:
+        if source == self.default_source:
             return None
         return self.clip
 

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from geoservice.model import CRS_METRIC, CRS_STORAGE
+from geoservice import district as _district
+from geoservice.model import CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.store import Store
 from geoservice.store.towns import Towns
@@ -79,6 +80,7 @@ def site_positions(store: Store, library: NetworkLibrary) -> gpd.GeoDataFrame:
         places,
         store.read("towns"),
         schematic=bool(places.attrs.get("schematic")),
+        metric_crs=_district.current(store).metric_crs,
     )
 
 
@@ -97,6 +99,7 @@ def match_sites(
     towns: gpd.GeoDataFrame,
     *,
     schematic: bool,
+    metric_crs: str,
 ) -> gpd.GeoDataFrame:
     """Give unlocated villages and communities the position of their place (see module).
 
@@ -110,6 +113,8 @@ def match_sites(
         The store's towns layer (``code``, ``name``, seat points where known).
     schematic : bool
         The places come from the schematic network.
+    metric_crs : str
+        The district's metric CRS, in which the nearest town seat is found.
 
     Returns
     -------
@@ -126,7 +131,7 @@ def match_sites(
     if not len(wanted) or places is None or not len(places):
         return out
     places = pd.DataFrame(places).reset_index(drop=True)
-    place_town = _place_towns(places, towns)
+    place_town = _place_towns(places, towns, metric_crs)
     used: set[int] = set()
     found: dict[int, tuple[int, str]] = {}
     by_code: dict[str, list[int]] = {}
@@ -192,7 +197,7 @@ def _best(places: pd.DataFrame, cands: list[int], kind: str, used: set[int]) -> 
     return min(free, key=rank)
 
 
-def _place_towns(places: pd.DataFrame, towns: gpd.GeoDataFrame) -> list[str]:
+def _place_towns(places: pd.DataFrame, towns: gpd.GeoDataFrame, metric_crs: str) -> list[str]:
     """The town code of every place: named in its tags, else of the nearest town seat."""
     resolver = Towns.from_frame(towns)
     out = []
@@ -206,7 +211,7 @@ def _place_towns(places: pd.DataFrame, towns: gpd.GeoDataFrame) -> list[str]:
     seats = towns[towns.geometry.notna() & ~towns.geometry.is_empty]
     need = [i for i, c in enumerate(out) if not c]
     if need and len(seats):
-        to_m = Transformer.from_crs(CRS_STORAGE, CRS_METRIC, always_xy=True)
+        to_m = Transformer.from_crs(CRS_STORAGE, metric_crs, always_xy=True)
         sx, sy = to_m.transform(seats.geometry.x.to_numpy(), seats.geometry.y.to_numpy())
         px, py = to_m.transform(places["lon"].to_numpy()[need], places["lat"].to_numpy()[need])
         d = np.hypot(px[:, None] - sx[None], py[:, None] - sy[None])

@@ -1,8 +1,8 @@
 """The live store of stations, sites and base layers.
 
 :class:`Store` is the small interface callers use; :class:`GpkgStore` keeps everything in
-one GeoPackage (readable in QGIS). A PostGIS backend only needs to implement the same five
-methods.
+one GeoPackage (readable in QGIS). A PostGIS backend only needs to implement the same
+abstract methods.
 
 Crash safety: a write copies the GeoPackage to a temporary file beside it, changes the copy,
 flushes it to disk and atomically renames it over the original (``os.replace``). A process
@@ -57,6 +57,20 @@ class Store(abc.ABC):
         ``change`` receives the current layer (read inside the writers' lock) and returns
         ``(new_layer, result)``; ``result`` is passed back to the caller. If ``change``
         raises, nothing is written.
+        """
+
+    @abc.abstractmethod
+    def update_layers(
+        self,
+        layers: tuple[str, ...],
+        change: Callable[[dict[str, gpd.GeoDataFrame]], tuple[dict[str, gpd.GeoDataFrame], T]],
+    ) -> T:
+        """Like :meth:`update` for several layers at once, committed in one step.
+
+        ``change`` receives ``{name: current layer}`` for ``layers`` and returns
+        ``({name: new layer}, result)``; a layer it leaves out stays as it is. Either
+        every new layer is written or none is (``district set`` replaces the boundary,
+        towns and water layers together).
         """
 
     @abc.abstractmethod
@@ -127,6 +141,23 @@ class GpkgStore(Store):
             current = self._read_file(self.path, layer)
             new, result = change(current.copy())
             self._commit({layer: normalize(new, layer)})
+        return result
+
+    def update_layers(
+        self,
+        layers: tuple[str, ...],
+        change: Callable[[dict[str, gpd.GeoDataFrame]], tuple[dict[str, gpd.GeoDataFrame], T]],
+    ) -> T:
+        for layer in layers:
+            _check_layer(layer)
+        with self._locked():
+            current = {layer: self._read_file(self.path, layer) for layer in layers}
+            new, result = change({k: v.copy() for k, v in current.items()})
+            unknown = set(new) - set(layers)
+            if unknown:
+                msg = f"change returned layers it was not given: {', '.join(sorted(unknown))}"
+                raise ValueError(msg)
+            self._commit({layer: normalize(gdf, layer) for layer, gdf in new.items()})
         return result
 
     # -- internals ----------------------------------------------------------------------

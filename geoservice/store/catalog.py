@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geoservice import crs as _crs
+from geoservice import district as _district
 from geoservice import hours as _hours
 from geoservice.errors import ParameterError, excerpt
 from geoservice.model import SITE_KINDS, Station
@@ -109,12 +110,11 @@ def validate_file(
     _check_editable(layer)
     source_crs = _crs.normalize_crs(source_crs)
     table = _io.read_table(path, sheet)
-    boundary = store.read("boundary").geometry.union_all()
     towns = store.read("towns")
     check = _validate.validate_stations if layer == "stations" else _validate.validate_sites
     gdf = check(
         table,
-        boundary=boundary,
+        district=_district.current(store),
         towns=towns,
         source_crs=source_crs,
         allow_outside=allow_outside,
@@ -170,9 +170,10 @@ def import_file(
         layer, str(path), len(incoming), ignored_columns=table.ignored, dry_run=dry_run
     )
     report.hours_converted = _validate.hours_conversions(table)
+    metric_crs = _district.current(store).metric_crs
 
     def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
-        merged = _merge(layer, current, incoming, table, mode, report, allow_duplicates)
+        merged = _merge(layer, current, incoming, table, mode, report, allow_duplicates, metric_crs)
         if check is not None:
             check(merged)
         return merged, report
@@ -190,7 +191,8 @@ def _merge(
     table: _io.Table,
     mode: str,
     report: ImportReport,
-    allow_duplicates: bool = False,
+    allow_duplicates: bool,
+    metric_crs: str,
 ) -> gpd.GeoDataFrame:
     incoming = incoming.copy()
     existing = set(current["id"]) if mode != "replace" else set()
@@ -218,6 +220,7 @@ def _merge(
         table,
         adds=np.array([mode == "replace" or s not in before for s in new_ids], dtype=bool),
         others=kept,
+        metric_crs=metric_crs,
     )
     refused = codes if allow_duplicates else codes + places
     if refused:

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -35,7 +36,6 @@ from geoservice import hours as _hours
 from geoservice.errors import ValidationError, excerpt
 from geoservice.model import (
     AMENITIES,
-    CRS_METRIC,
     CRS_STORAGE,
     SITE_COLUMNS,
     SITE_KINDS,
@@ -47,6 +47,9 @@ from geoservice.model import (
 from geoservice.store import normalize
 from geoservice.store.tables import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
 from geoservice.store.towns import Towns
+
+if TYPE_CHECKING:
+    from geoservice.district import District
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 #: 统计用区划代码: the NBS statistical division code of a village or community.
@@ -184,7 +187,28 @@ def _number(v: object) -> tuple[float | None, str | None]:
     return x, None
 
 
-def _coordinates(out: _Collector, *, optional: np.ndarray | None = None):
+def _swapped_hint(district: District | None) -> str:
+    """Where the district's points lie, for a message about swapped columns."""
+    if district is None:
+        return ""
+    west, south, east, north = district.bounds
+    return f"；经度约 {west:.1f}–{east:.1f}，纬度约 {south:.1f}–{north:.1f}"
+
+
+def _swapped(x: float, y: float, district: District | None) -> bool:
+    """Whether (x, y) looks like a latitude and a longitude written the wrong way round:
+    swapped, it falls in China (or in the district's bounds, widened by 1°); as written,
+    x is no longer there."""
+    boxes = [(*_CHINA_LON, *_CHINA_LAT)]
+    if district is not None:
+        west, south, east, north = district.bounds
+        boxes.append((west - 1, east + 1, south - 1, north + 1))
+    return any(w <= y <= e and s <= x <= n and not (w <= x <= e) for w, e, s, n in boxes)
+
+
+def _coordinates(
+    out: _Collector, *, optional: np.ndarray | None = None, district: District | None = None
+):
     """Check lon/lat of every row; return arrays with NaN where a row failed."""
     table = out.table
     n = len(table.frame)
@@ -216,16 +240,12 @@ def _coordinates(out: _Collector, *, optional: np.ndarray | None = None):
                 y = val
         if x is None or y is None:
             continue
-        if (
-            _CHINA_LAT[0] <= x <= _CHINA_LAT[1]
-            and _CHINA_LON[0] <= y <= _CHINA_LON[1]
-            and not (_CHINA_LON[0] <= x <= _CHINA_LON[1])
-        ):
+        if _swapped(x, y, district):
             out.add(
                 i,
                 "lon",
-                f"经纬度疑似填反 / lon and lat look swapped (lon={x}, lat={y}); "
-                "经度约 116.6–117.5，纬度约 40.2–40.8",
+                f"经纬度疑似填反 / lon and lat look swapped (lon={x}, lat={y})"
+                + _swapped_hint(district),
             )
             continue
         if not -180.0 <= x <= 180.0:
@@ -244,26 +264,29 @@ def _to_storage(
     out: _Collector,
     *,
     source_crs: str,
-    boundary: shapely.Geometry | None,
+    district: District | None,
     allow_outside: bool,
+    column: str = "lon",
 ) -> tuple[np.ndarray, np.ndarray]:
     lon, lat = _crs.to_wgs84(lon, lat, source_crs)
     lon, lat = np.atleast_1d(lon), np.atleast_1d(lat)
     ok = np.isfinite(lon) & np.isfinite(lat)
-    if boundary is None or allow_outside or not ok.any():
+    if district is None or district.boundary is None or allow_outside or not ok.any():
         return lon, lat
+    boundary = district.boundary
     inside = np.zeros(len(lon), dtype=bool)
     inside[ok] = shapely.contains_xy(boundary, lon[ok], lat[ok])
     bad = np.flatnonzero(ok & ~inside)
     if len(bad):
-        pts = gpd.GeoSeries.from_xy(lon[bad], lat[bad], crs=CRS_STORAGE).to_crs(CRS_METRIC)
-        edge = gpd.GeoSeries([boundary], crs=CRS_STORAGE).to_crs(CRS_METRIC).iloc[0]
+        metric = district.metric_crs
+        pts = gpd.GeoSeries.from_xy(lon[bad], lat[bad], crs=CRS_STORAGE).to_crs(metric)
+        edge = gpd.GeoSeries([boundary], crs=CRS_STORAGE).to_crs(metric).iloc[0]
         for i, d in zip(bad, pts.distance(edge.boundary), strict=True):
             out.add(
                 int(i),
-                "lon",
-                f"点位在密云区界外 {d / 1000:.1f} km / point is {d / 1000:.1f} km outside "
-                "the district (use --allow-outside to accept it)",
+                column,
+                f"点位在{district.name}界外 {d / 1000:.1f} km / point is {d / 1000:.1f} km "
+                f"outside the district, {district.name_en} (use --allow-outside to accept it)",
             )
     return lon, lat
 
@@ -485,7 +508,7 @@ def _town_codes(table: Table, out: _Collector, towns: pd.DataFrame | None) -> li
 def validate_stations(
     table: Table,
     *,
-    boundary: shapely.Geometry | None = None,
+    district: District | None = None,
     towns: pd.DataFrame | None = None,
     source_crs: str = "wgs84",
     allow_outside: bool = False,
@@ -497,8 +520,10 @@ def validate_stations(
     ----------
     table : Table
         Rows read by :func:`geoservice.store.tables.read_table`.
-    boundary : shapely geometry, optional
-        District boundary (WGS84); points outside it are rejected unless ``allow_outside``.
+    district : District, optional
+        The district profile: points outside its boundary are rejected unless
+        ``allow_outside`` (the message names the district and the distance, measured in its
+        metric CRS).
     towns : DataFrame, optional
         The ``towns`` layer, to check town codes and resolve town names.
     source_crs : str
@@ -518,9 +543,9 @@ def validate_stations(
     ids = _ids(table, out)
     names = _names(table, out)
     kinds = _kinds(table, out, STATION_KINDS, "warm_station")
-    lon, lat = _coordinates(out)
+    lon, lat = _coordinates(out, district=district)
     lon, lat = _to_storage(
-        lon, lat, out, source_crs=source_crs, boundary=boundary, allow_outside=allow_outside
+        lon, lat, out, source_crs=source_crs, district=district, allow_outside=allow_outside
     )
     if "opening_hours" not in table.frame:
         for i in range(len(table.frame)):
@@ -562,7 +587,7 @@ def validate_stations(
 def validate_sites(
     table: Table,
     *,
-    boundary: shapely.Geometry | None = None,
+    district: District | None = None,
     towns: pd.DataFrame | None = None,
     source_crs: str = "wgs84",
     allow_outside: bool = False,
@@ -580,9 +605,9 @@ def validate_sites(
     kinds = _kinds(table, out, SITE_KINDS, "village")
     coord_source = [_text(v) for v in _column(table, out, "coord_source", _text, "")]
     missing_ok = np.array([c == "missing" for c in coord_source], dtype=bool)
-    lon, lat = _coordinates(out, optional=missing_ok)
+    lon, lat = _coordinates(out, optional=missing_ok, district=district)
     lon, lat = _to_storage(
-        lon, lat, out, source_crs=source_crs, boundary=boundary, allow_outside=allow_outside
+        lon, lat, out, source_crs=source_crs, district=district, allow_outside=allow_outside
     )
     minutes = _column(
         table, out, "service_minutes", lambda v: _parse_count(v, "service_minutes", 24 * 60)
@@ -611,6 +636,68 @@ def validate_sites(
     if out.errors:
         raise ValidationError(out.errors)
     return _frame(frame, "sites", SITE_COLUMNS)
+
+
+#: Columns of the ``towns`` layer (its geometry is the seat point, or none).
+TOWN_COLUMNS = ("code", "name", "kind", "seat_name_en", "coord_source")
+
+
+def validate_towns(
+    table: Table, *, district: District | None = None, source_crs: str = "wgs84"
+) -> gpd.GeoDataFrame:
+    """Validate the rows of a district's towns file and return them as a ``towns`` layer.
+
+    Each row is a town or subdistrict: ``code`` (unique; letters, digits, ``_ . -``),
+    ``name`` (unique) and optionally the seat's ``lon``/``lat``, which must lie in the
+    district. ``kind`` is ``subdistrict`` for a name ending in 街道 or 地区, else ``town``.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found, if any.
+    """
+    out = _Collector(table)
+    table = out.table
+    n = len(table.frame)
+    codes = [_text(v) for v in table.frame["code"]] if "code" in table.frame else [""] * n
+    for i, code in enumerate(codes):
+        if out.failed(i, "code"):
+            continue
+        if not code:
+            out.add(i, "code", "乡镇代码为空 / code is empty")
+        elif not _ID_RE.match(code):
+            out.add(i, "code", f"代码格式无效 / invalid code {excerpt(code)}")
+    names = _names(table, out)
+    for column, values in (("code", codes), ("name", names)):
+        seen: dict[str, int] = {}
+        for i, v in enumerate(values):
+            if v and v in seen:
+                first = table.rows[seen[v]]
+                out.add(
+                    i,
+                    column,
+                    f"与{_where_zh(first, table.row_label)}重复 / {excerpt(v)} is also in "
+                    f"{table.row_label} {first}",
+                )
+            seen.setdefault(v, i)
+    lon, lat = _coordinates(out, optional=np.ones(n, dtype=bool), district=district)
+    lon, lat = _to_storage(
+        lon, lat, out, source_crs=source_crs, district=district, allow_outside=False
+    )
+    if out.errors:
+        raise ValidationError(out.errors)
+    seat = np.isfinite(lon) & np.isfinite(lat)
+    frame = pd.DataFrame(
+        {
+            "code": codes,
+            "name": names,
+            "kind": ["subdistrict" if t.endswith(("街道", "地区")) else "town" for t in names],
+            "seat_name_en": "",
+            "coord_source": np.where(seat, "import", "missing"),
+        }
+    )
+    geom = [shapely.Point(x, y) if ok else None for x, y, ok in zip(lon, lat, seat, strict=True)]
+    return gpd.GeoDataFrame(frame[list(TOWN_COLUMNS)], geometry=geom, crs=CRS_STORAGE)
 
 
 def _frame(frame: pd.DataFrame, layer: str, columns: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -643,8 +730,8 @@ class _Points:
 
 
 @functools.cache
-def _to_metric() -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(CRS_STORAGE, CRS_METRIC, always_xy=True)
+def _to_metric(metric_crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(CRS_STORAGE, metric_crs, always_xy=True)
 
 
 def _name_key(name: str) -> str:
@@ -664,6 +751,7 @@ def duplicates(
     *,
     adds: np.ndarray,
     others: gpd.GeoDataFrame,
+    metric_crs: str,
 ) -> tuple[list[RowError], list[RowError]]:
     """Rows of an import that would duplicate a record.
 
@@ -673,7 +761,7 @@ def duplicates(
     and the other rows of the file. For sites the same rule holds among reservoir sites
     (villages and communities have no reliable position), and a site ``code`` (the NBS
     division code) may belong to one site only. Vectorised: one KD-tree query per rule in
-    UTM 50N, so 20,000 rows against 20,000 records take milliseconds.
+    the district's metric CRS, so 20,000 rows against 20,000 records take milliseconds.
 
     Parameters
     ----------
@@ -688,6 +776,8 @@ def duplicates(
         record it updates, but it is a neighbour of the rows that add one).
     others : GeoDataFrame
         The records the import leaves as they are.
+    metric_crs : str
+        The district's metric CRS (:attr:`geoservice.district.District.metric_crs`).
 
     Returns
     -------
@@ -731,9 +821,13 @@ def duplicates(
                 f"{_row_en(table, r)} of this file ({in_ids[r]})",
             )
 
-        b = _points(incoming.iloc[new], codes[: len(new)], within)
+        to_metric = _to_metric(metric_crs)
+        b = _points(incoming.iloc[new], codes[: len(new)], within, to_metric)
         a = _points(
-            pd.concat([others.iloc[ref_old], incoming.iloc[ref_rows]]), codes[len(new) :], reference
+            pd.concat([others.iloc[ref_old], incoming.iloc[ref_rows]]),
+            codes[len(new) :],
+            reference,
+            to_metric,
         )
         _place_duplicates(out, new, a, b)
     places = out.errors
@@ -752,9 +846,12 @@ def _row_en(table: Table, i: int) -> str:
 
 
 def _points(
-    frame: pd.DataFrame, codes: np.ndarray, label: Callable[[int], tuple[str, str]]
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    label: Callable[[int], tuple[str, str]],
+    to_metric: pyproj.Transformer,
 ) -> _Points:
-    x, y = _to_metric().transform(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+    x, y = to_metric.transform(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
     xyz = np.column_stack([x, y, np.asarray(codes, dtype=float) * _NAME_AXIS_M])
     return _Points(xyz.reshape(-1, 3), label)
 

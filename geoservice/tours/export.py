@@ -6,6 +6,9 @@ plan result (:func:`geoservice.tours.planner.plan`). Strings from data reach eac
 for it: spreadsheet cells through :func:`geoservice.escape.spreadsheet_cell` (and XLSX text
 cells typed as text, never formulas), HTML through :func:`geoservice.escape.html`, XML by
 gpxpy; control characters are dropped from GPX text.
+
+The files name the organisation that runs the caravan (``org``, the district profile's:
+the GPX creator, the printable schedule's title), the shipped district's by default.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from geoservice import escape
+from geoservice.district import MIYUN
 
 #: File extension → format.
 FORMATS = {
@@ -76,6 +80,8 @@ SCHEMATIC_NOTE = (
     "路网为示意路网（由基础数据生成，并非实测道路），车程与里程仅供参考；"
     "标注“示意位置”的点位为推算位置。"
 )
+#: The organisation named in the files unless told otherwise.
+DEFAULT_ORG = MIYUN["org"]
 _TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: Colours of the days on maps, told apart with every common colour-vision deficiency
@@ -410,12 +416,13 @@ def _at(date: str | None, hhmm: str) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time(h % 24, m), tzinfo=_TZ)
 
 
-def to_gpx(plan: dict) -> str:
+def to_gpx(plan: dict, org: str = DEFAULT_ORG) -> str:
     """GPX 1.1 (WGS84): one track per day along the roads, one waypoint per stop (name,
-    times in its description, and ``time`` = arrival when the plan has dates)."""
+    times in its description, and ``time`` = arrival when the plan has dates); ``org`` is
+    named as its creator."""
     result = _result(plan)
     gpx = gpxpy.gpx.GPX()
-    gpx.creator = "geoservice 密云区总工会"
+    gpx.creator = _gpx_text(f"geoservice {org}")
     gpx.name = _gpx_text(_title(plan))
     if result.get("schematic"):
         gpx.description = _gpx_text(SCHEMATIC_NOTE)
@@ -533,10 +540,11 @@ svg.map { width: 100%; max-width: 720px; height: auto; border: 1px solid #ccc;
 """
 
 
-def to_html(plan: dict) -> str:
-    """A printable zh-Hans schedule: a cover summary, then one page per day with its map
-    (inline SVG drawn from the route's coordinates: offline, no script) and its table
-    with navigation links. No scripts or event handlers; every data string escaped."""
+def to_html(plan: dict, org: str = DEFAULT_ORG) -> str:
+    """A printable zh-Hans schedule of ``org``: a cover summary, then one page per day
+    with its map (inline SVG drawn from the route's coordinates: offline, no script) and
+    its table with navigation links. No scripts or event handlers; every data string
+    escaped."""
     result = _result(plan)
     h = escape.html
     s = result.get("summary", {})
@@ -544,7 +552,8 @@ def to_html(plan: dict) -> str:
         "<!DOCTYPE html>",
         '<html lang="zh-Hans"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{h(_title(plan))}</title><style>{_CSS}</style></head><body>",
+        f"<title>{h(_title(plan))} · {h(org)}</title><style>{_CSS}</style></head><body>",
+        f'<p class="org">{h(org)}</p>',
         f"<h1>{h(_title(plan))}</h1>",
     ]
     if result.get("schematic"):
@@ -684,10 +693,10 @@ def _nice(x: float) -> float:
 # -- files --------------------------------------------------------------------------------------
 
 
-def export(plan: dict, fmt: str) -> bytes:
-    """The plan in ``fmt`` (a value of :data:`FORMATS`) as bytes."""
+def export(plan: dict, fmt: str, org: str = DEFAULT_ORG) -> bytes:
+    """The plan in ``fmt`` (a value of :data:`FORMATS`) as bytes, naming ``org``."""
     if fmt == "gpx":
-        return to_gpx(plan).encode("utf-8")
+        return to_gpx(plan, org).encode("utf-8")
     if fmt == "csv":
         return to_csv(plan)
     if fmt == "xlsx":
@@ -697,7 +706,7 @@ def export(plan: dict, fmt: str) -> bytes:
     if fmt == "json":
         return json.dumps(plan, ensure_ascii=False, indent=1).encode("utf-8")
     if fmt == "html":
-        return to_html(plan).encode("utf-8")
+        return to_html(plan, org).encode("utf-8")
     msg = f"unknown format {fmt!r}; expected one of {', '.join(FORMATS.values())}"
     raise ValueError(msg)
 
@@ -720,10 +729,10 @@ def format_of(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def write(plan: dict, path: str | Path) -> Path:
+def write(plan: dict, path: str | Path, org: str = DEFAULT_ORG) -> Path:
     """Write the plan to ``path`` in the format of its extension, atomically."""
     path = Path(path)
-    data = export(plan, format_of(path))
+    data = export(plan, format_of(path), org)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         tmp.write_bytes(data)

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from geoservice import navigation, params
+from geoservice.district import MIYUN, OUTSIDE_NOTICE
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import Network, NetworkLibrary, places
@@ -116,8 +117,9 @@ LUNCH_EARLIEST = 11 * 3600 + 30 * 60
 LUNCH_LATEST = 13 * 3600 + 30 * 60
 #: Minutes the caravan spends at a station unless told otherwise.
 STATION_SERVICE_MINUTES = 30
-#: The default depot: the caravan base in 鼓楼街道.
-DEFAULT_DEPOT_TOWN = "110118001"
+#: The town of the default depot's caravan base when none is given: the shipped district's
+#: (鼓楼街道); a service passes its district profile's (`Planner`'s ``depot_town``).
+DEFAULT_DEPOT_TOWN = MIYUN["depot_town"]
 #: Search budget: iterations bound the work (reproducible); seconds are a safety net.
 SEARCH = vrp.Budget(iterations=2_000, no_improvement=800, seconds=60.0, seed=1)
 #: Budget of the quick re-solve that estimates the days a too-large request needs.
@@ -281,7 +283,8 @@ def _catalogue(store: Store, library: NetworkLibrary | None) -> pd.DataFrame:
         "source",
     ]
     table = pd.concat([sites[[*cols, "station"]], st[[*cols, "station"]]], ignore_index=True)
-    table["town"] = table["town_code"].map(town_names).fillna("")
+    # A district without towns maps nothing: no float NaN column to fill.
+    table["town"] = [town_names.get(code, "") for code in table["town_code"]]
     return table.drop_duplicates("id").reset_index(drop=True)
 
 
@@ -323,7 +326,11 @@ def candidates(store: Store, library: NetworkLibrary | None = None) -> list[dict
 
 
 def resolve(
-    request: TourRequest, store: Store, library: NetworkLibrary | None = None
+    request: TourRequest,
+    store: Store,
+    library: NetworkLibrary | None = None,
+    *,
+    depot_town: str = DEFAULT_DEPOT_TOWN,
 ) -> ResolvedRequest:
     """Resolve a parsed request's depot and stop selectors against the store's catalogue.
 
@@ -349,7 +356,7 @@ def resolve(
         422 listing the stop ids that were named but are unknown.
     """
     catalogue = _catalogue(store, library)
-    depot = _depot(request.depot, catalogue)
+    depot = _depot(request.depot, catalogue, depot_town)
     pick = _Selection(catalogue, Towns.from_frame(store.read("towns")), depot.id)
     order = pick.rows(request.stops, "stops")
     optional: dict[int, int] = {}
@@ -523,27 +530,29 @@ def _among(keyed: Mapping[str, _V], name: str, selected: list[str]) -> Mapping[s
     return keyed
 
 
-def default_depot(stops: Sequence[Mapping]) -> int | None:
+def default_depot(stops: Sequence[Mapping], town: str = DEFAULT_DEPOT_TOWN) -> int | None:
     """The position of the default depot among ``stops`` (records with ``station``,
-    ``kind``, ``town_code`` and ``lon``, as :func:`candidates` gives them): the located
-    caravan base in 鼓楼街道, else the first located caravan base; None without one."""
-    bases = [
-        i
-        for i, s in enumerate(stops)
-        if s["station"] and s["kind"] == "caravan_base" and pd.notna(s["lon"])
-    ]
-    home = [i for i in bases if stops[i]["town_code"] == DEFAULT_DEPOT_TOWN]
-    return (home or bases or [None])[0]
+    ``kind``, ``town_code`` and ``lon``, as :func:`candidates` gives them).
+
+    The located caravan base in ``town`` (the district profile's depot town), else the
+    first located caravan base, else the first located station (a district may have no
+    caravan base); None without a located station."""
+    stations = [i for i, s in enumerate(stops) if s["station"] and pd.notna(s["lon"])]
+    bases = [i for i in stations if stops[i]["kind"] == "caravan_base"]
+    home = [i for i in bases if town and stops[i]["town_code"] == town]
+    return (home or bases or stations or [None])[0]
 
 
-def _depot(key: str | None, catalogue: pd.DataFrame) -> Stop:
+def _depot(key: str | None, catalogue: pd.DataFrame, town: str) -> Stop:
     if key is None:
-        default = default_depot(catalogue.to_dict("records"))
+        default = default_depot(catalogue.to_dict("records"), town)
         if default is None:
             err = ParameterError(
                 "depot",
-                "没有已定位的大篷车基地，请用 depot 指定出发站点",
-                "no located caravan base; name the starting station with depot",
+                "没有已定位的站点可作出发地：请先导入有坐标的站点（大篷车基地或驿站）",
+                "no located station to start from: import stations with coordinates "
+                "(a caravan base or any station) first",
+                status=422,
             )
             raise err
         row = catalogue.iloc[default]
@@ -1084,12 +1093,20 @@ def plan(
     unserved += [_unserved(stops[i], "not_planned") for i in left]
     result: TourResult = {
         **_result(request, network, matrix, rows, stops, [days[d] for d in order], dates),
-        "notices": _calendar_notices(request, dates, calendar),
+        "notices": _calendar_notices(request, dates, calendar) + _network_notices(network),
         "unserved": unserved,
         "search": _search_info(solution, budget),
     }
     report("schedule", len(days), len(days))
     return result
+
+
+def _network_notices(network: Network) -> list[TourNotice]:
+    """路网不在本区范围内: the drive network is an extract from outside the district."""
+    if not network.meta.get("outside_district"):
+        return []
+    n = OUTSIDE_NOTICE
+    return [{"code": n["code"], "zh": n["zh"], "en": n["en"]}]
 
 
 def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[TourNotice]:
@@ -1467,6 +1484,9 @@ class Planner:
         Where plans are saved.
     calendar : object, optional
         Working-day calendar (``is_day_off``/``is_workday``); default weekends off.
+    depot_town : callable, optional
+        Gives the town of the default depot's caravan base (the district profile's, which
+        may change while the service runs); default `DEFAULT_DEPOT_TOWN`.
     budget : vrp.Budget
         Search bounds.
     max_concurrent : int, optional
@@ -1482,8 +1502,10 @@ class Planner:
         calendar: object | None = None,
         budget: vrp.Budget = SEARCH,
         max_concurrent: int | None = None,
+        depot_town: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
+        self.depot_town = depot_town or (lambda: DEFAULT_DEPOT_TOWN)
         self.library = library
         self.tours = tours
         self.calendar = calendar or WeekendCalendar()
@@ -1527,7 +1549,7 @@ class Planner:
         if self._slots is not None and not self._slots.acquire(blocking=False):
             raise TourBusyError
         try:
-            resolved = resolve(request, self.store, self.library)
+            resolved = resolve(request, self.store, self.library, depot_town=self.depot_town())
             result = plan(
                 resolved,
                 self.network(),

@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from geoservice import holidays
+from geoservice import district, holidays
 from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
@@ -119,10 +119,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["NETWORK_DIR"] = os.path.join(app.instance_path, "networks")
     store = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"])
     app.extensions[STORE_KEY] = store
+    # The district profile (district.current: read again when the store changes, e.g.
+    # after `flask district set`) clips imported networks and names the default depot.
     library = NetworkLibrary(
         Path(app.config["NETWORK_DIR"]),
         Path(app.config["NETWORK_DEFAULT"]),
-        clip=store.read("boundary").geometry.union_all(),
+        clip=lambda: district.current(store).boundary,
     )
     app.extensions[ENGINE_KEY] = EngineProvider(
         library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
@@ -188,6 +190,12 @@ def get_library() -> NetworkLibrary:
     return current_app.extensions[ENGINE_KEY].library
 
 
+def get_district() -> district.District:
+    """The district profile of the current app's store (its words, CRS, map frame), read
+    again whenever the store changes (``flask district set``)."""
+    return district.current(get_store())
+
+
 # -- caravan tours ------------------------------------------------------------------------------
 
 #: Rate-limited tour endpoints and their configuration keys.
@@ -214,6 +222,7 @@ def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
         calendar=holidays.CurrentCalendar(),
         budget=budget,
         max_concurrent=app.config["TOURS_MAX_CONCURRENT"],
+        depot_town=lambda: district.current(store).depot_town,
     )
 
 

@@ -20,6 +20,7 @@ from geoservice.store import catalog
 from geoservice.web import (
     answers,
     get_coverage,
+    get_district,
     get_engine,
     get_library,
     get_planner,
@@ -136,7 +137,9 @@ def coverage_suggest():
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_spec(__version__, catalog.town_names(get_store())))
+    return jsonify(
+        openapi_spec(__version__, catalog.town_names(get_store()), district=get_district())
+    )
 
 
 # -- caravan tours ------------------------------------------------------------------------------
@@ -179,7 +182,7 @@ def tours():
 @bp.get("/tours/<tour_id>.<tourformat:format>")
 def tour_file(tour_id: str, format: str):
     """A saved plan as GPX, CSV, XLSX, GeoJSON or a printable HTML schedule."""
-    f = service.tour_file(get_tour_store(), tour_id, format)
+    f = service.tour_file(get_tour_store(), tour_id, format, get_district().org)
     response = Response(f.data, content_type=f.media_type)
     response.headers["Content-Disposition"] = f.disposition
     if format == "html":

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from geoservice import coverage
 from geoservice.crs import CRS_NAMES
+from geoservice.district import OUTSIDE_NETWORK, WATER_LAYER
 from geoservice.errors import BudgetError, format_bytes
 from geoservice.nearest import EngineProvider, rows_memory
 from geoservice.network import NetworkError
@@ -24,6 +25,7 @@ from geoservice.web import (
     DEFAULT_NETWORK,
     ENGINE_KEY,
     cli_coverage,
+    cli_district,
     cli_hours,
     cli_tours,
     get_engine,
@@ -128,7 +130,7 @@ def store_info():
     """Print the store location and layer counts."""
     store = get_store()
     click.echo(f"store: {store.location()} (revision {store.revision()})")
-    for layer in ("stations", "sites", "towns", "boundary", "reservoir"):
+    for layer in ("stations", "sites", "towns", "boundary", WATER_LAYER):
         click.echo(f"  {layer:10s} {len(store.read(layer)):5d}")
 
 
@@ -167,7 +169,8 @@ def _summary(nets) -> None:
     for mode, net in nets.items():
         d = net.describe()
         flag = " [schematic]" if d["schematic"] else ""
-        extra = " [outside the district: kept whole]" if net.meta.get("outside_district") else ""
+        outside = net.meta.get("outside_district")
+        extra = f" [{OUTSIDE_NETWORK[0]} / outside the district: kept whole]" if outside else ""
         click.echo(f"  {mode:5s} {d['nodes']:7d} nodes {d['edges']:7d} edges{flag}{extra}")
 
 
@@ -286,5 +289,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(data_cli)
     app.cli.add_command(network_cli)
     cli_hours.register(app)
+    app.cli.add_command(cli_district.district_cli)
     app.cli.add_command(cli_tours.tours_cli)
     app.cli.add_command(cli_coverage.coverage_cli)

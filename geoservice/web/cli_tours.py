@@ -12,7 +12,7 @@ from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNot
 from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
 from geoservice.tours.request import TourRequest
-from geoservice.web import get_planner, get_tour_store
+from geoservice.web import get_district, get_planner, get_tour_store
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
 
@@ -146,7 +146,7 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
     progress.close()
     _print_plan(saved)
     if out is not None:
-        tour_export.write(saved, out)
+        tour_export.write(saved, out, get_district().org)
         click.echo(f"已写出 / wrote {out}")
 
 
@@ -213,7 +213,7 @@ def tours_show(plan_id, out):
     _print_plan(saved)
     if out is not None:
         try:
-            tour_export.write(saved, out)
+            tour_export.write(saved, out, get_district().org)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
         click.echo(f"已写出 / wrote {out}")

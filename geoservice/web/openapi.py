@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 from geoservice import params, responses
 from geoservice.coverage import MAX_MINUTES, siting
+from geoservice.district import MIYUN, District
 from geoservice.nearest import MAX_SNAP_M
 from geoservice.service import (
     BATCH_BODY_MAX,
@@ -214,7 +215,7 @@ def _get(summary: str, responses: dict, declaration: type | None = None, **extra
 # -- the document --------------------------------------------------------------------------------
 
 _DESCRIPTION = (
-    "Warm stations (暖心驿站), worker homes, sites, the nearest open station by road travel "
+    "warm stations (暖心驿站), worker homes, sites, the nearest open station by road travel "
     "time, and multi-day caravan tours (区级大篷车巡回路线). Sample data carry "
     "source=sample; a schematic road network is flagged network.schematic=true. Every error "
     "is a JSON Error body with a Chinese and an English message; a method a path does not "
@@ -222,7 +223,12 @@ _DESCRIPTION = (
 )
 
 
-def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
+def spec(
+    version: str,
+    town_names: Mapping[str, str] | None = None,
+    *,
+    district: District | Mapping[str, str] = MIYUN,
+) -> dict:
     """The OpenAPI document (paths relative to the site root).
 
     Parameters
@@ -231,14 +237,19 @@ def spec(version: str, town_names: Mapping[str, str] | None = None) -> dict:
         The service's version.
     town_names
         Town code → Chinese name (the ``town`` parameter accepts either).
+    district
+        The district profile (or its words): the organisation and district the title and
+        description name; default the shipped district's.
     """
+    words = district.words() if isinstance(district, District) else dict(district)
     towns = dict(town_names or {})
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "密云区总工会 geoservice API",
+            "title": f"{words['org']} geoservice API",
             "version": version,
-            "description": _DESCRIPTION,
+            "description": f"{words['org_en']} ({words['name_en']}, {words['name']}): "
+            + _DESCRIPTION,
         },
         "paths": {
             **_catalogue_paths(towns),

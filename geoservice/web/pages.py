@@ -6,6 +6,11 @@ fresh CSP nonce on their scripts each time (:class:`geoservice.web.security.Nonc
 Data reaches them only through :mod:`geoservice.maps`' escaping helpers; their own code
 lives in ``static/<page>.js`` (no inline handlers). See :mod:`geoservice.web.security`.
 
+Every page takes its words from the district profile (:func:`geoservice.web.get_district`:
+titles, the header, the maps' layer names) and says so when the road network lies outside
+the district (`_outside_banner`, 路网不在本区范围内). A district without towns gets no town
+layer, list or figures.
+
 The three tool pages are built alike by `_tool_page`: a folium map with the offline basemap,
 the page's panel template (``templates/<page>_panel.html``, whose title row with the links to
 the other pages comes from ``templates/_page.html``), the shared ``static/common.css`` and
@@ -23,12 +28,13 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 
 from geoservice import maps
 from geoservice.coverage import publish, siting
+from geoservice.district import OUTSIDE_NETWORK
 from geoservice.errors import NetworkError, OsmError
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.network import places
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
-from geoservice.web import get_library, get_store, security
+from geoservice.web import get_district, get_library, get_store, security
 
 bp = Blueprint("pages", __name__)
 
@@ -39,12 +45,19 @@ _pages_lock = threading.Lock()
 
 def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
     """Serve the current endpoint's page, rendering it only when the store, the basemap
-    setting, the URL or ``extra`` changed since the last render.
+    setting, the URL, the road network or ``extra`` changed since the last render.
 
     The page is kept without nonces; each response puts its own on the page's scripts.
     """
     store = get_store()
-    key = (store.location(), store.revision(), current_app.config["TILES"], request.path, *extra)
+    key = (
+        store.location(),
+        store.revision(),
+        current_app.config["TILES"],
+        request.path,
+        _network_token(),
+        *extra,
+    )
     with _pages_lock:
         hit = _pages.get(request.endpoint)
     if hit is None or hit[0] != key:
@@ -54,17 +67,55 @@ def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
     return security.page_response(hit[1])
 
 
+def _network_token() -> str:
+    """The active road network (pages say when it lies outside the district); "" when no
+    network file can be found: the page still loads."""
+    try:
+        return get_library().token()
+    except NetworkError:
+        return ""
+
+
+@bp.app_context_processor
+def _district_words() -> dict:
+    """Every template (the error page too) may name the district: ``district`` is the
+    profile, None when it cannot be read."""
+    try:
+        return {"district": get_district()}
+    except Exception:  # the error page of whatever broke the store must still render
+        return {"district": None}
+
+
+def _outside_banner() -> maps.Html:
+    """A banner across the top of every page when the active road network lies wholly
+    outside the district (an extract from elsewhere, kept whole)."""
+    try:
+        outside = get_library().outside_district()
+    except (NetworkError, OsmError):
+        outside = False
+    if not outside:
+        return maps.Html("")
+    zh, en = OUTSIDE_NETWORK
+    return maps.Html(
+        '<div class="geoservice-outside" role="alert" style="position:fixed;top:0;left:50%;'
+        "transform:translateX(-50%);z-index:1100;background:#b42318;color:#fff;"
+        'border-radius:0 0 6px 6px;padding:4px 12px;font-size:13px;font-weight:bold">'
+        '{}<small lang="en" style="font-weight:normal"> · {}</small></div>'
+    ).format(zh, en)
+
+
 def _header() -> maps.Html:
     return maps.Html(
         '<div class="geoservice-header" style="position:fixed;top:10px;left:54px;z-index:1000;'
         "background:rgba(255,255,255,.94);border-radius:6px;padding:6px 12px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
-        "<b>密云区总工会 · 暖心驿站与职工之家</b>"
+        "<b>{} · 暖心驿站与职工之家</b>"
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">大篷车路线</a>'
         ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">覆盖分析</a>'
         ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
     ).format(
+        get_district().org,
         url_for("pages.nearest"),
         url_for("pages.caravan"),
         url_for("pages.coverage"),
@@ -103,7 +154,7 @@ def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **contex
     build
         Makes the map from the store and `_map_options`.
     title
-        The page title (text).
+        The page title (text), followed by the organisation's name.
     **context
         The template's own values; it also gets ``links``, (URL, label) of the other pages.
 
@@ -119,7 +170,10 @@ def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **contex
     panel = render_template(f"{name}_panel.html", links=links, **context)
     # An autoescaping template: its output is markup.
     page = maps.render(
-        m, title=title, header=maps.Html(panel), icon=url_for("static", filename="favicon.svg")
+        m,
+        title=f"{title} · {get_district().org}",
+        header=_outside_banner() + maps.Html(panel),
+        icon=url_for("static", filename="favicon.svg"),
     )
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
     # and script before the page's own. Scripts are deferred: they run in this order once
@@ -141,14 +195,19 @@ def favicon() -> Response:
 
 @bp.get("/")
 def index() -> Response:
-    """The district map: boundary, reservoir, stations by kind, sites, layer control.
+    """The district map: boundary, water, stations by kind, sites, layer control.
 
     Rendered once per store revision and minute (open-now badges change with time).
     """
 
     def render() -> str:
         m = maps.overview_map(get_store(), **_map_options(), sites=_site_positions())
-        return maps.render(m, header=_header(), icon=url_for("static", filename="favicon.svg"))
+        return maps.render(
+            m,
+            title=f"{get_district().name}暖心驿站地图",
+            header=_outside_banner() + _header(),
+            icon=url_for("static", filename="favicon.svg"),
+        )
 
     return _cached_page((int(time.time() // 60),), render)
 
@@ -190,9 +249,11 @@ def _nearest_page() -> str:
     return _tool_page(
         "nearest",
         maps.nearest_map,
-        "找最近的暖心驿站 · 密云区总工会",
+        "找最近的暖心驿站",
         config={
             "api": url_for("api.nearest"),
+            # For the notice of a point outside the district.
+            "district": get_district().name,
             "k": 3,
             "default_mode": NEAREST_DEFAULT_MODE,
             # Display lengths, so that cards cut names as the server's pages do.
@@ -247,10 +308,8 @@ def _caravan_config() -> dict:
         if s["lon"] is None:
             unlocated[s["kind"]] = unlocated.get(s["kind"], 0) + 1
     towns = store.read("towns")
-    base = tour.default_depot(stops)
-    # Without a caravan base the page still offers a start: the first located station.
-    stations = [s for s in located if s["station"]]
-    depot = stops[base]["id"] if base is not None else (stations[0]["id"] if stations else None)
+    base = tour.default_depot(stops, get_district().depot_town)
+    depot = stops[base]["id"] if base is not None else None
     labels = {**SITE_KINDS, **STATION_KINDS}
     return {
         "api": {"tours": url_for("api.tours"), "plan": url_for("api.tours_plan")},
@@ -290,7 +349,7 @@ def _caravan_page() -> str:
     return _tool_page(
         "caravan",
         maps.caravan_map,
-        "大篷车巡回路线规划 · 密云区总工会",
+        "大篷车巡回路线规划",
         config=_caravan_config(),
         defaults={"days": CARAVAN_DEFAULT_DAYS, "max_days": tour.MAX_DAYS},
     )
@@ -304,11 +363,7 @@ def caravan() -> Response:
     Rendered once per store revision, basemap setting and road network (positions of
     villages may come from the network); plans come from ``/api/tours``.
     """
-    try:
-        network = get_library().token()
-    except NetworkError:
-        network = ""  # no network file: the page still loads; planning says why it fails
-    return _cached_page((network,), _caravan_page)
+    return _cached_page((), _caravan_page)
 
 
 # -- /coverage -----------------------------------------------------------------------------
@@ -340,7 +395,7 @@ def _coverage_page() -> str:
     return _tool_page(
         "coverage",
         maps.coverage_map,
-        "暖心驿站覆盖分析 · 密云区总工会",
+        "暖心驿站覆盖分析",
         config={
             "api": url_for("api.coverage"),
             "suggest_api": url_for("api.coverage_suggest"),
@@ -367,6 +422,8 @@ def _coverage_page() -> str:
         n_default=COVERAGE_N_DEFAULT,
         objectives=list(siting.OBJECTIVES.items()),
         night=COVERAGE_NIGHT,
+        # A district without towns has no per-town table.
+        has_towns=len(get_store().read("towns")) > 0,
     )
 
 

@@ -171,8 +171,15 @@
         return (KIND_ORDER[a.kind] || 0) - (KIND_ORDER[b.kind] || 0) ||
           String(a.name).localeCompare(String(b.name), "zh-Hans-CN");
       });
-      return { code: k, name: k ? TOWN_NAMES[k] : "其他", stops: stops };
+      // A district without towns has one list of every stop.
+      return { code: k, name: k ? TOWN_NAMES[k] : order.length ? "其他" : "全部站点", stops: stops };
     });
+  }
+
+  // The label of a group's select-all button (a district without towns has one group).
+  function allLabel(chosen) {
+    var town = (cfg.towns || []).length ? "本乡镇" : "";
+    return (chosen ? "取消" : "全选") + town;
   }
 
   function buildList() {
@@ -186,7 +193,7 @@
       toggle.setAttribute("aria-expanded", "false");
       toggle.appendChild(dataText("span", "cv-town-name", group.name, NAME_MAX));
       toggle.appendChild(h("span", "cv-town-count"));
-      var all = h("button", "cv-btn cv-town-all", "全选本乡镇");
+      var all = h("button", "cv-btn cv-town-all", allLabel(false));
       all.type = "button";
       head.appendChild(toggle);
       head.appendChild(all);
@@ -419,8 +426,7 @@
         }
       });
       section.querySelector(".cv-town-count").textContent = chosen + "/" + items.length;
-      section.querySelector(".cv-town-all").textContent =
-        shown && shownChosen === shown ? "取消本乡镇" : "全选本乡镇";
+      section.querySelector(".cv-town-all").textContent = allLabel(shown && shownChosen === shown);
     });
   }
 

@@ -1,5 +1,5 @@
 /*
- * /coverage — how much of Miyun's roads the warm stations (暖心驿站) reach, against the
+ * /coverage — how much of the district's roads the warm stations (暖心驿站) reach, against the
  * ACFTU standard (1 km service radius, 15-minute walk), where the gaps are and where new
  * stations would close most of them.
  *
@@ -281,6 +281,12 @@
 
   // -- map layers -------------------------------------------------------------------------
 
+  // A town of the figures is approximate (roads take the nearest located place's town);
+  // a district without towns gives none: then `fallback`.
+  function approxTown(town, fallback) {
+    return town ? town + "（近似）" : fallback || "";
+  }
+
   function tooltipNode(title, lines) {
     var box = h("div", "cov-tip");
     box.appendChild(dataText("strong", null, title, NAME_MAX));
@@ -365,7 +371,7 @@
           var p = f.properties;
           layer.bindTooltip(function () {
             return tooltipNode("空白区 #" + p.rank, [
-              p.town + "（近似）",
+              approxTown(p.town),
               "未覆盖道路 " + km(p.length_km) + " 公里",
               p.nearest_station_min === null ? "没有站点可达" :
                 "最近站点约 " + Math.ceil(p.nearest_station_min) + " 分钟",
@@ -387,7 +393,7 @@
       })
         .bindTooltip(function () {
           return tooltipNode(v.name, [
-            v.kind_label + " · " + v.town + "（近似）",
+            v.kind_label + (v.town ? " · " + approxTown(v.town) : ""),
             v.travel_time_min === null ? "没有站点可达" :
               "距最近站点约 " + v.travel_time_min + " 分钟",
             v.schematic ? "示意位置（非实测）" : "",
@@ -604,7 +610,7 @@
       var btn = h("button", "cov-item-btn");
       btn.type = "button";
       btn.appendChild(h("span", "cov-rank", g.rank));
-      btn.appendChild(dataText("span", "cov-item-name", g.town + "（近似）", NAME_MAX));
+      btn.appendChild(dataText("span", "cov-item-name", approxTown(g.town, "未覆盖道路"), NAME_MAX));
       btn.appendChild(h("span", "cov-item-meta", km(g.length_km) + " 公里" +
         (g.nearest_station_min === null ? " · 无站点可达" :
           " · 最近站点 " + Math.ceil(g.nearest_station_min) + " 分钟")));
@@ -645,7 +651,7 @@
       var btn = h("button", "cov-item-btn");
       btn.type = "button";
       btn.appendChild(dataText("span", "cov-item-name", v.name, NAME_MAX));
-      btn.appendChild(dataText("span", "cov-item-meta", v.town + " · " +
+      btn.appendChild(dataText("span", "cov-item-meta", (v.town ? v.town + " · " : "") +
         (v.travel_time_min === null ? "无站点可达" : "约 " + v.travel_time_min + " 分钟") +
         (v.schematic ? " · 示意位置" : ""), TEXT_MAX));
       btn.addEventListener("click", function () {
@@ -857,7 +863,7 @@
         zIndexOffset: 1000 - site.rank,
       }).bindTooltip(function () {
         return tooltipNode("建议站址 #" + site.rank, [
-          site.town + "（近似）",
+          approxTown(site.town),
           "新增覆盖道路 " + km(site.added_road_km) + " 公里",
           s.before.villages ? "新增覆盖村庄 " + site.added_villages + " 个" : "",
         ]);
@@ -899,7 +905,9 @@
         var btn = h("button", "cov-item-btn");
         btn.type = "button";
         btn.appendChild(h("span", "cov-rank cov-rank-site", site.rank));
-        btn.appendChild(dataText("span", "cov-item-name", site.town + "（近似）", NAME_MAX));
+        btn.appendChild(
+          dataText("span", "cov-item-name", approxTown(site.town, "建议站址"), NAME_MAX)
+        );
         btn.appendChild(h("span", "cov-item-meta", "+" + km(site.added_road_km) + " 公里" +
           (b.villages ? " · +" + site.added_villages + " 村" : "") + " · 累计 " +
           pct(site.covered_share_after)));

@@ -294,8 +294,10 @@
       notice(el.notices, "sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
     }
     if (origin.outside_district) {
-      notice(el.notices, "info", "所选位置在密云区外",
-        "本服务只收录密云区内的驿站，结果可能不是最近的。");
+      // The district's name comes from the page's configuration (its profile).
+      var district = cfg.district || "本区";
+      notice(el.notices, "info", "所选位置在" + district + "外",
+        "本服务只收录" + district + "内的驿站，结果可能不是最近的。");
     }
     if (typeof origin.snap_distance_m === "number" && origin.snap_distance_m > 150) {
       notice(
