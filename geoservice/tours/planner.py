@@ -44,7 +44,8 @@ import pandas as pd
 from geoservice import navigation, params
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
-from geoservice.network import Network, NetworkLibrary, places
+from geoservice.network import ACCESS_KMH, Network, NetworkLibrary, places
+from geoservice.network.library import Watched
 from geoservice.store import Store
 from geoservice.store.towns import Towns
 from geoservice.tours import routing, vrp
@@ -1244,7 +1245,7 @@ def _result(
             "day_end": hhmm(request.day_end),
             "lunch_minutes": request.lunch_s // 60,
             "lunch_window": [hhmm(LUNCH_EARLIEST), hhmm(LUNCH_LATEST)],
-            "access_kmh": routing.ACCESS_KMH,
+            "access_kmh": ACCESS_KMH[network.mode],
         },
         "days": out_days,
         "summary": {
@@ -1430,18 +1431,13 @@ class Planner:
         self.calendar = calendar or WeekendCalendar()
         self.budget = budget
         self._slots = None if max_concurrent is None else threading.BoundedSemaphore(max_concurrent)
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._network: Network | None = None
+        self._drive: Watched[Network] = Watched(
+            library, lambda nets, _: nets["drive"], modes=("drive",)
+        )
 
     def network(self) -> Network:
-        """The drive network of the active source (loaded once per source)."""
-        token = self.library.token()
-        with self._lock:
-            if token != self._token:
-                self._network = self.library.load(modes=("drive",))["drive"]
-                self._token = token
-            return self._network
+        """The drive network of the active source (the library's shared one)."""
+        return self._drive.get()
 
     def plan(self, body: object, progress: Progress | None = None, *, save: bool = True) -> dict:
         """Validate ``body``, plan it and (by default) save it.

@@ -112,7 +112,7 @@ def _schemas() -> dict:
         "properties": station_record["properties"]
         | {
             "travel_time_s": _NUM
-            | {"description": "on the roads plus the walks to/from them (4.5 km/h)"},
+            | {"description": "on the roads plus the ways to/from them (4.5 km/h; drive 15 km/h)"},
             "travel_time_min": _INT,
             "network_time_s": _NUM | {"description": "on the roads only"},
             "network_distance_m": _NUM,
