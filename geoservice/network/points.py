@@ -261,8 +261,8 @@ def snap(
     """
     lon, lat = _coords(lon, lat)
     index = net.snap_index()
-    key = (lon.tobytes(), lat.tobytes(), with_points)
-    if cache and (hit := index.kept.get(key)) is not None:
+    key = (lon.tobytes(), lat.tobytes(), with_points) if cache else None
+    if key is not None and (hit := index.kept.get(key)) is not None:
         return hit
     far = index.vertices.gap_m(lon, lat) > FAR_M
     edge = np.zeros(len(lon), dtype=np.int64)  # edge 0 stands in for far points
@@ -278,7 +278,7 @@ def snap(
         if with_points:
             at[near] = net.points_at(edge[near], frac[near])
     points = RoadPoints(net, edge, frac, dist, far, at[:, 0], at[:, 1])
-    if cache:
+    if key is not None:
         for a in (edge, frac, dist, far, points.lon, points.lat):
             a.flags.writeable = False
         with index.kept_lock:
