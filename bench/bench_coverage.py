@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from geoservice import coverage
 from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
-from geoservice.network import NetworkLibrary
+from geoservice.network import NetworkLibrary, access_speed_ms
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
@@ -159,7 +159,8 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
         _, r, g, d, _ = engine._sources(query, cache)
         roads = cache.roads
         with Timer() as sp_t:
-            paths.multi_source(roads.rev_time, roads, r, g, d / 1.25, roads.tf, roads.tb)
+            cost = d / access_speed_ms(mode)
+            paths.multi_source(roads.rev_time, roads, r, g, cost, roads.tf, roads.tb)
         G = networkx_graph(net)
         sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
         total, graph_time, _ = _osmnx_recipe(

@@ -2,9 +2,10 @@
 
 How it answers fast and exactly:
 
-1. Every station is snapped once onto its nearest road edge and joined to the graph as a
-   virtual node (from the edge's start node at ``frac × edge time``, and from its end
-   node through the reverse edge when the road is two-way).
+1. Every station is snapped once onto its nearest road and joined to the graph as a
+   virtual node (from the road's start node at ``frac × edge time``, and from its end
+   node through the reverse edge when the road is two-way): the pieces of
+   :class:`~geoservice.network.points.RoadPoints`, the one road-point model of every job.
 2. One multi-source Dijkstra per mode over the *reversed* graph
    (:func:`scipy.sparse.csgraph.dijkstra`) gives, for every station and every node, the
    travel time from that node to the station and the next node on the way
@@ -40,18 +41,12 @@ from geoservice import hours as _hours
 from geoservice.errors import BudgetError, ParameterError
 from geoservice.model import AMENITIES, Station
 from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
+from geoservice.network.library import Watched
+from geoservice.network.points import MAX_SNAP_M, RoadPoints
 from geoservice.store import Store
 
 log = logging.getLogger(__name__)
-#: Origins farther than this from any road get an error, not a guess.
-MAX_SNAP_M = 2000.0
 K_MAX = 20
-#: Origins farther than this from a network's bounding box are not snapped (its metric
-#: projection is meaningless across the globe): they are out of reach, at about that gap.
-FAR_M = 50_000.0
-#: Off the road network (from the origin to the road, from the road to a station's door)
-#: people walk: those legs are timed at walking speed in every mode.
-ACCESS_SPEED_MS = 4.5 / 3.6
 
 
 @dataclass
@@ -61,9 +56,7 @@ class _Trees:
     keys: list[tuple[int, float]]
     dist: np.ndarray  # (S, N) seconds from node to station
     pred: np.ndarray  # (S, N) next node toward the station; -9999 none; >= N: the station
-    edge: np.ndarray  # (S,) snap edge
-    frac: np.ndarray  # (S,) snap fraction
-    snap_m: np.ndarray  # (S,) station-to-road distance
+    stations: RoadPoints  # where each station meets its road
 
 
 @dataclass
@@ -181,47 +174,38 @@ def station_trees(
     Rows are computed :data:`ROW_CHUNK` stations at a time, so the memory needed is the
     rows themselves plus one chunk's temporaries (:func:`rows_memory`).
     """
-    snap = net.snap(lon, lat, with_points=False)
-    s = len(snap.edge)
+    stations = net.snap(lon, lat, with_points=False, cache=True)
+    s = len(stations)
     n = net.n_nodes
-    keys = [(int(e), round(float(f), 9)) for e, f in zip(snap.edge, snap.frac, strict=True)]
+    keys = [(int(e), round(float(f), 9)) for e, f in zip(stations.edge, stations.frac, strict=True)]
     dist = np.full((s, n), np.inf)
     pred = np.full((s, n), -9999, dtype=np.int32)
     old = {k: i for i, k in enumerate(reuse.keys)} if reuse is not None else {}
     todo = []
     for i, k in enumerate(keys):
         j = old.get(k)
-        if j is not None and reuse.dist.shape[1] == n:
+        if reuse is not None and j is not None and reuse.dist.shape[1] == n:
             dist[i] = reuse.dist[j]
             pred[i] = reuse.pred[j]
         else:
             todo.append(i)
     for start in range(0, len(todo), ROW_CHUNK):
         part = todo[start : start + ROW_CHUNK]
-        dist[part], pred[part] = _reverse_dijkstra(net, snap.edge[part], snap.frac[part])
-    return _Trees(keys, dist, pred, snap.edge, snap.frac, snap.distance_m)
+        dist[part], pred[part] = _reverse_dijkstra(net, stations.take(np.array(part)))
+    return _Trees(keys, dist, pred, stations)
 
 
-def _reverse_dijkstra(
-    net: Network, edge: np.ndarray, frac: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for stations on ``edge`` at ``frac``: time from each node, and next hops."""
-    n, s = net.n_nodes, len(edge)
-    rows, cols, data = [], [], []
-    for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
-        rows.append(net.edge_u[e])
-        cols.append(n + i)
-        data.append(max(f * net.edge_time[e], 1e-6))
-        t = net.edge_twin[e]
-        if t >= 0:
-            rows.append(net.edge_u[t])
-            cols.append(n + i)
-            data.append(max((1 - f) * net.edge_time[t], 1e-6))
+def _reverse_dijkstra(net: Network, stations: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
+    """Rows for ``stations``: time from each node, and next hops. Each station is a virtual
+    node ``n + i`` reached from the ends of its road (:meth:`RoadPoints.reaching`)."""
+    n, s = net.n_nodes, len(stations)
+    arcs = stations.reaching()
+    data = np.maximum(stations.cost(arcs, net.edge_time), 1e-6)
     base = net.matrix().tocoo()
     aug = sp.csr_matrix(
         (
             np.concatenate([base.data, data]),
-            (np.concatenate([base.row, rows]), np.concatenate([base.col, cols])),
+            (np.concatenate([base.row, arcs.src]), np.concatenate([base.col, n + arcs.dst])),
         ),
         shape=(n + s, n + s),
     )
@@ -266,7 +250,6 @@ class NearestEngine:
         self._refused: tuple[str, BudgetError] | None = None
         # Why answers come from older routing data: cause ("stations", "network") → details.
         self._stale: dict[str, dict] = {}
-        self._bounds: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- station state ------------------------------------------------------------------
     def node_counts(self) -> dict[str, int]:
@@ -358,7 +341,13 @@ class NearestEngine:
 
     def _state(self) -> tuple[_Catalog, dict[str, _Trees]]:
         self.refresh()
+        assert self._stations is not None  # else refresh raised the budget refusal
         return self._stations, self._trees
+
+    @property
+    def empty(self) -> bool:
+        """True until station rows have been built (refused for the budget so far)."""
+        return self._stations is None
 
     # -- filters -----------------------------------------------------------------------
     @staticmethod
@@ -421,17 +410,14 @@ class NearestEngine:
         at = _hours.as_local(at)
         stations, trees = self._state()
         tree = trees[mode]
-        gap = float(self._gap_m(mode, np.array([lon]), np.array([lat]))[0])
-        if gap > FAR_M:
-            raise _too_far(gap, approximate=True)
-        snap = net.snap([lon], [lat])
-        e, f, d = int(snap.edge[0]), float(snap.frac[0]), float(snap.distance_m[0])
-        if d > MAX_SNAP_M:
-            raise _too_far(d)
+        point = net.snap([lon], [lat])
+        d = float(point.distance_m[0])
+        if not point.on_network[0]:
+            raise _too_far(d, approximate=bool(point.far[0]))
         origin = {
             "lon": lon,
             "lat": lat,
-            "snapped": {"lon": float(snap.lon[0]), "lat": float(snap.lat[0])},
+            "snapped": {"lon": float(point.lon[0]), "lat": float(point.lat[0])},
             "snap_distance_m": round(d, 1),
             "outside_district": bool(
                 self.boundary is not None and not shapely.contains_xy(self.boundary, lon, lat)
@@ -446,10 +432,10 @@ class NearestEngine:
         }
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
         mask, reason = _on_network(mask, reason, tree)
-        network_times, via = _origin_times(net, tree, e, f)
-        # Ranking includes the walk from the road to each station's door; the walk from the
+        network_times, via = _origin_times(tree, point)
+        # Ranking includes the way from the road to each station's door; the way from the
         # origin to the road is the same for every station and is added after.
-        times = np.where(mask, network_times + tree.snap_m / ACCESS_SPEED_MS, np.inf)
+        times = np.where(mask, network_times + tree.stations.access_s, np.inf)
         reachable = np.isfinite(times)
         if not reachable.any():
             if mask.any() and not reason:
@@ -464,17 +450,17 @@ class NearestEngine:
         results = []
         for s in order.tolist():
             rec = stations.record(s, at)
-            total = float(times[s]) + d / ACCESS_SPEED_MS
+            total = float(times[s]) + float(point.access_s[0])
             rec["travel_time_s"] = round(total, 1)
             rec["travel_time_min"] = math.ceil(total / 60)
             rec["network_time_s"] = round(float(network_times[s]), 1)
-            route, length = _route(net, tree, s, e, f, via[s], (lon, lat))
+            route, length = _route(tree, s, point, int(via[s]), (lon, lat))
             route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
             rec["network_distance_m"] = round(length, 1)
             rec["straight_distance_m"] = round(
                 float(crs.residual_m(lon, lat, rec["lon"], rec["lat"])), 1
             )
-            rec["station_snap_distance_m"] = round(float(tree.snap_m[s]), 1)
+            rec["station_snap_distance_m"] = round(float(tree.stations.distance_m[s]), 1)
             if geometry:
                 rec["route"] = {"type": "LineString", "coordinates": route}
             results.append(rec)
@@ -510,56 +496,28 @@ class NearestEngine:
         at = _hours.as_local(at)
         stations, trees = self._state()
         tree = trees[mode]
-        gap = self._gap_m(mode, lon, lat)
-        far = gap > FAR_M
-        if far.any():  # stand-ins, so that the network's projection stays finite
-            lon = np.where(far, net.node_xy[0, 0], lon)
-            lat = np.where(far, net.node_xy[0, 1], lat)
-        snap = net.snap(lon, lat, with_points=False)
-        snap_m = np.where(far, gap, snap.distance_m)
+        origins = net.snap(lon, lat, with_points=False)
         mask, reason = self._mask(stations, kinds, amenities, at, open_only)
         mask, reason = _on_network(mask, reason, tree)
-        e = snap.edge
-        f = snap.frac
-        tv = (1 - f) * net.edge_time[e]
-        twin = net.edge_twin[e]
-        tu = np.where(twin >= 0, f * net.edge_time[np.maximum(twin, 0)], np.inf)
-        dist = tree.dist[mask]
-        times = np.minimum(dist[:, net.edge_v[e]] + tv, dist[:, net.edge_u[e]] + tu)
-        r, o, cost, _ = _same_road(net, tree, np.flatnonzero(mask), e, f)
-        np.minimum.at(times, (r, o), cost)
-        times += (tree.snap_m[mask] / ACCESS_SPEED_MS)[:, None]
-        too_far = snap_m > MAX_SNAP_M
+        rows = np.flatnonzero(mask)
+        times = _batch_times(tree.dist[rows], tree.stations.take(rows), origins)
+        too_far = ~origins.on_network
         idx = np.full(len(lon), -1, dtype=np.int64)
         best = np.full(len(lon), np.inf)
         if times.size:
             arg = np.argmin(times, axis=0)
             best = times[arg, np.arange(len(lon))]
-            candidates = np.flatnonzero(mask)
-            idx = np.where(np.isfinite(best), candidates[arg], -1)
-        best = np.where(too_far, np.inf, best + snap_m / ACCESS_SPEED_MS)
+            idx = np.where(np.isfinite(best), rows[arg], -1)
+        best = np.where(too_far, np.inf, best + origins.access_s)
         idx = np.where(too_far, -1, idx)
         ids = np.where(idx >= 0, stations.ids[np.maximum(idx, 0)], None)
         return {
             "station": idx,
             "station_id": ids,
             "travel_time_s": best,
-            "snap_distance_m": snap_m,
+            "snap_distance_m": origins.distance_m,
             "reason": reason,
         }
-
-    def _gap_m(self, mode: str, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Approximate distance (m) from each point to the network's bounding box (0 inside)."""
-        if mode not in self._bounds:
-            xy = self.networks[mode].node_xy
-            self._bounds[mode] = (xy.min(axis=0), xy.max(axis=0))
-        lo, hi = self._bounds[mode]
-        cx, cy = np.clip(lon, lo[0], hi[0]), np.clip(lat, lo[1], hi[1])
-        gap = np.zeros(len(lon))
-        off = (cx != lon) | (cy != lat)
-        if off.any():
-            gap[off] = crs.residual_m(lon[off], lat[off], cx[off], cy[off])
-        return gap
 
     def _network(self, mode: str) -> Network:
         """The mode's network (422 when the active network lacks the mode)."""
@@ -583,7 +541,7 @@ def _too_far(d: float, *, approximate: bool = False) -> ParameterError:
 def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray, str]:
     """Leave out stations farther than :data:`MAX_SNAP_M` from every road of the network
     (e.g. a network imported for another area): a route to them would be fiction."""
-    near = tree.snap_m <= MAX_SNAP_M
+    near = tree.stations.on_network
     if mask.any() and not (mask & near).any() and not reason:
         reason = (
             "符合条件的站点都不在该路网覆盖范围内 / "
@@ -592,78 +550,60 @@ def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray
     return mask & near, reason
 
 
-def _same_road(
-    net: Network, tree: _Trees, rows: np.ndarray, e: np.ndarray, f: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Direct trips along a road for origins that stand on a station's road.
-
-    Returns ``(r, o, cost, forward)``: station row ``rows[r]`` can be reached from origin
-    ``o`` in ``cost`` seconds straight along the origin's edge (``forward``) or back along
-    its twin. Vectorised as a sorted join of origin edges against station edges.
-    """
-    es, fs = tree.edge[rows], tree.frac[rows]
-    tw = net.edge_twin[es]
-    two = tw >= 0
-    r_all = np.arange(len(rows))
-    t = net.edge_time
-    # Each station appears under its own edge, and under the twin with the position flipped.
-    keys = np.concatenate([es, tw[two]])
-    pos = np.concatenate([fs, 1 - fs[two]])
-    r_of = np.concatenate([r_all, r_all[two]])
-    t_fwd = np.concatenate([t[es], t[tw[two]]])
-    t_back = np.concatenate([np.where(two, t[np.maximum(tw, 0)], np.inf), t[es[two]]])
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
-    lo = np.searchsorted(keys, e, "left")
-    hi = np.searchsorted(keys, e, "right")
-    counts = hi - lo
-    o = np.repeat(np.arange(len(e)), counts)
-    if not len(o):
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0), np.empty(0, dtype=bool)
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    j = order[np.arange(len(o)) + starts]
-    ahead = pos[j] >= f[o]
-    cost = np.where(ahead, (pos[j] - f[o]) * t_fwd[j], (f[o] - pos[j]) * t_back[j])
-    return r_of[j], o, cost, ahead
+def _batch_times(dist: np.ndarray, stations: RoadPoints, origins: RoadPoints) -> np.ndarray:
+    """Seconds (S, P) from every origin to every station (``dist``: their rows), the ways
+    between the roads and the stations' doors included: through either end of the
+    origin's road, or straight along it to a station on the same road."""
+    net = origins.net
+    p = len(origins)
+    leave = origins.leaving()  # the forward pieces first, one per origin
+    cost = origins.cost(leave, net.edge_time)
+    # The backward pieces spread to one per origin (inf on one-way roads), so that both
+    # ways are two whole-row gathers rather than a scatter into columns.
+    back_node = leave.dst[:p].copy()
+    back_cost = np.full(p, np.inf)
+    back_node[leave.src[p:]] = leave.dst[p:]
+    back_cost[leave.src[p:]] = cost[p:]
+    times = np.minimum(dist[:, leave.dst[:p]] + cost[:p], dist[:, back_node] + back_cost)
+    along = origins.along(stations)
+    np.minimum.at(times, (along.dst, along.src), origins.cost(along, net.edge_time))
+    times += stations.access_s[:, None]
+    return times
 
 
-def _origin_times(net: Network, tree: _Trees, e: int, f: float) -> tuple[np.ndarray, np.ndarray]:
-    """Travel time from a point on edge ``e`` at ``f`` to every station, and how (the
-    start node, or -1 / -2 for straight along the same road forwards / backwards)."""
-    tv = (1 - f) * net.edge_time[e]
-    twin = int(net.edge_twin[e])
-    a = tree.dist[:, net.edge_v[e]] + tv
-    via = np.full(len(a), net.edge_v[e], dtype=np.int64)
-    if twin >= 0:
-        b = tree.dist[:, net.edge_u[e]] + f * net.edge_time[twin]
-        via = np.where(b < a, net.edge_u[e], via)
-        a = np.minimum(a, b)
-    r, _, cost, ahead = _same_road(net, tree, np.arange(len(a)), np.array([e]), np.array([f]))
-    better = cost < a[r]
-    a[r[better]] = cost[better]
-    via[r[better]] = np.where(ahead[better], -1, -2)
+def _origin_times(tree: _Trees, origin: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
+    """Travel time from a point on the roads to every station, and how: the node it leaves
+    its road by, or -1 / -2 for straight along the same road forwards / backwards."""
+    net = origin.net
+    leave = origin.leaving()  # forwards first: it wins a tie
+    options = tree.dist[:, leave.dst] + origin.cost(leave, net.edge_time)
+    best = np.argmin(options, axis=1)
+    a = options[np.arange(len(options)), best]
+    via = leave.dst[best].astype(np.int64)
+    along = origin.along(tree.stations)
+    cost = origin.cost(along, net.edge_time)
+    better = cost < a[along.dst]
+    a[along.dst[better]] = cost[better]
+    via[along.dst[better]] = np.where(along.forward[better], -1, -2)
     return a, via
 
 
 def _route(
-    net: Network, tree: _Trees, s: int, e: int, f: float, via: int, origin: tuple[float, float]
+    tree: _Trees, s: int, origin: RoadPoints, via: int, start: tuple[float, float]
 ) -> tuple[list, float]:
-    """Route polyline (lon/lat list) and its road length from the origin to station ``s``.
+    """Route polyline (lon/lat list) from ``start`` to station ``s`` and its road length.
 
-    ``via`` is the node the origin leaves its edge by, or -1 / -2 for a station on the
-    origin's own road reached forwards / backwards.
+    ``via`` is the node the origin leaves its road by, or -1 / -2 for a station on the
+    origin's own road reached forwards / backwards (both lie on its representative edge).
     """
-    es, fs = int(tree.edge[s]), float(tree.frac[s])
+    net = origin.net
+    e, f = int(origin.edge[0]), float(origin.frac[0])
+    es, fs = int(tree.stations.edge[s]), float(tree.stations.frac[s])
     ge = net.edge_coords(e)
-    parts = [np.array([origin])]
+    parts = [np.array([start])]
     if via < 0:
-        pos = fs if es == e else 1 - fs  # the station's place on edge e
-        if via == -1:
-            parts.append(sub_coords(ge, f, pos))
-        else:
-            parts.append(sub_coords(ge, pos, f)[::-1])
-        length = abs(pos - f) * float(net.edge_length[e])
+        parts.append(sub_coords(ge, f, fs) if via == -1 else sub_coords(ge, fs, f)[::-1])
+        length = abs(fs - f) * float(net.edge_length[e])
     else:
         if via == net.edge_v[e]:
             parts.append(sub_coords(ge, f, 1.0))
@@ -671,13 +611,7 @@ def _route(
         else:
             parts.append(sub_coords(ge, 0.0, f)[::-1])
             length = f * float(net.edge_length[e])
-        nodes = [via]
-        n = net.n_nodes
-        while len(nodes) <= n:  # bounded: a cycle would be a bug, never a hang
-            nxt = int(tree.pred[s, nodes[-1]])
-            if nxt < 0 or nxt >= n:
-                break
-            nodes.append(nxt)
+        nodes = _next_hops(tree.pred[s], via, net.n_nodes)
         if len(nodes) > 1:
             for pe in net.edge_between(np.array(nodes[:-1]), np.array(nodes[1:])).tolist():
                 parts.append(net.edge_coords(pe))
@@ -694,6 +628,17 @@ def _route(
     keep = np.ones(len(line), dtype=bool)
     keep[1:] = np.any(np.abs(np.diff(line, axis=0)) > 1e-10, axis=1)
     return np.round(line[keep], 7).tolist(), length
+
+
+def _next_hops(pred: np.ndarray, node: int, n: int) -> list[int]:
+    """The road nodes from ``node`` towards a station along its predecessor row."""
+    nodes = [node]
+    while len(nodes) <= n:  # bounded: a cycle would be a bug, never a hang
+        nxt = int(pred[nodes[-1]])
+        if nxt < 0 or nxt >= n:
+            break
+        nodes.append(nxt)
+    return nodes
 
 
 class EngineProvider:
@@ -718,9 +663,7 @@ class EngineProvider:
         self.library = library
         self.store = store
         self.budget = parse_budget(budget)
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._engine: NearestEngine | None = None
+        self._engines: Watched[NearestEngine] = Watched(library, self._make)
         # ((network token, store revision), error) of a network refused for the budget.
         self._refused: tuple[tuple[str, str], BudgetError] | None = None
 
@@ -732,43 +675,42 @@ class EngineProvider:
         BudgetError
             When no engine can answer: the first network's rows exceed the budget.
         """
-        token = self.library.token()
-        if token != self._token:
-            with self._lock:
-                if token != self._token:
-                    self._switch(token)
-        return self._engine
+        engine = self._engines.get()
+        if engine.empty:
+            engine.refresh()  # raises the refusal again until the stations fit
+        return engine
 
-    def _switch(self, token: str) -> None:
-        key = (token, self.store.revision())
-        if self._engine is not None and self._refused is not None and self._refused[0] == key:
-            return  # refused already; the previous engine answers
+    def _make(
+        self, networks: dict[str, Network], previous: NearestEngine | None
+    ) -> NearestEngine | None:
+        """The engine of new networks; None keeps ``previous`` answering (flagged stale)
+        when the new one's rows would exceed the budget."""
+        key = (self.library.token(), self.store.revision())
+        if previous is not None and self._refused is not None and self._refused[0] == key:
+            return None  # refused already; the previous engine answers
         boundary = self.store.read("boundary").geometry.union_all()
-        engine = NearestEngine(
-            self.library.load(), self.store, boundary=boundary, budget=self.budget
-        )
+        engine = NearestEngine(networks, self.store, boundary=boundary, budget=self.budget)
         try:
             engine.refresh()
         except BudgetError as exc:
-            if self._engine is None:
-                # Nothing older: this engine answers 503 until the stations fit.
-                self._engine, self._token = engine, token
-                raise
+            if previous is None:
+                return engine  # nothing older: it answers 503 until the stations fit
             self._refused = (key, exc)
-            self._engine.mark_stale("network", exc)
-            return
-        self._engine, self._token, self._refused = engine, token, None
+            previous.mark_stale("network", exc)
+            return None
+        self._refused = None
+        return engine
 
     @property
     def built(self) -> NearestEngine | None:
         """The engine built so far, if any (never builds one)."""
-        return self._engine
+        return self._engines.built
 
     def node_counts(self) -> dict[str, int]:
         """Road nodes per mode of the active network (from its cache when no engine for it
         is loaded)."""
-        engine = self._engine
-        if engine is not None and self._token == self.library.token():
+        engine = self._engines.built
+        if engine is not None and self._engines.current():
             return engine.node_counts()
         return {mode: net.n_nodes for mode, net in self.library.load().items()}
 

@@ -351,7 +351,8 @@ class NearestResult(StationRecord):
     """A station record with the trip to it."""
 
     travel_time_s: Annotated[
-        float, Schema(description="on the roads plus the walks to/from them (4.5 km/h)")
+        float,
+        Schema(description="on the roads plus the ways to/from them (4.5 km/h; drive 15 km/h)"),
     ]
     travel_time_min: Count
     network_time_s: Annotated[float, Schema(description="on the roads only")]

@@ -13,11 +13,10 @@ import pytest
 import shapely
 from conftest import assert_refused, stations_frame
 
-from geoservice import coverage
 from geoservice import hours as _hours
 from geoservice.coverage import CoverageEngine, CoverageQuery, tiles
 from geoservice.model import CRS_STORAGE
-from geoservice.network import Network
+from geoservice.network import Network, access_speed_ms
 
 # -- a hand-made network with known answers ---------------------------------------------------
 #
@@ -371,7 +370,7 @@ def test_coverage_matches_brute_force_per_station(miyun_engine, walk15):
     q = walk15.query
     _, r, g, d, _ = miyun_engine._sources(q, cache)
     stations = list(
-        zip(r.tolist(), g.tolist(), (d / coverage.ACCESS_SPEED_MS).tolist(), strict=True)
+        zip(r.tolist(), g.tolist(), (d / access_speed_ms("walk")).tolist(), strict=True)
     )
     reached, cross = _brute_force(net, roads, stations, q.seconds)
     p = walk15._pieces
@@ -394,7 +393,7 @@ def test_polygons_sane_on_miyun(miyun_engine, walk15, store):
     x, y = net.to_metric(net.node_xy[:, 0], net.node_xy[:, 1])
     cache = miyun_engine._modes["walk"]
     _, r, g, d, _ = miyun_engine._sources(walk15.query, cache)
-    fld = miyun_engine._field(cache, r, g, d / coverage.ACCESS_SPEED_MS, second_limit=None)
+    fld = miyun_engine._field(cache, r, g, d / access_speed_ms("walk"), second_limit=None)
     covered = np.flatnonzero(fld.d1 <= 900)
     assert len(covered) > 1000
     shapely.prepare(poly)

@@ -32,7 +32,8 @@ def brute_force_times(net: network.Network, engine_tree, lon: float, lat: float)
     G.add_edge("o", int(net.edge_v[e]), w=(1 - f) * net.edge_time[e])
     if twin >= 0:
         G.add_edge("o", int(net.edge_u[e]), w=f * net.edge_time[twin])
-    for s, (es, fs) in enumerate(zip(engine_tree.edge, engine_tree.frac, strict=True)):
+    stations = engine_tree.stations
+    for s, (es, fs) in enumerate(zip(stations.edge, stations.frac, strict=True)):
         es, fs = int(es), float(fs)
         G.add_edge(int(net.edge_u[es]), ("s", s), w=fs * net.edge_time[es])
         ts = int(net.edge_twin[es])
@@ -48,15 +49,17 @@ def brute_force_times(net: network.Network, engine_tree, lon: float, lat: float)
             w = (pos - f) * net.edge_time[e] if pos >= f else (f - pos) * net.edge_time[twin]
             G.add_edge("o", ("s", s), w=w)
     lengths = nx.single_source_dijkstra_path_length(G, "o", weight="w")
-    return np.array([lengths.get(("s", s), np.inf) for s in range(len(engine_tree.edge))])
+    return np.array([lengths.get(("s", s), np.inf) for s in range(len(stations.edge))])
 
 
 def expected_times(net: network.Network, tree, lon: float, lat: float):
-    """(network time, total time) to every station: the total adds the walks between the
-    origin and its road and between each station's road and its door."""
+    """(network time, total time) to every station: the total adds the ways between the
+    origin and its road and between each station's road and its door, at the mode's access
+    speed (walking; a slow lane when driving)."""
     on_network = brute_force_times(net, tree, lon, lat)
     lead = float(net.snap([lon], [lat]).distance_m[0])
-    return on_network, on_network + (lead + tree.snap_m) / nearest.ACCESS_SPEED_MS
+    speed = network.access_speed_ms(net.mode)
+    return on_network, on_network + (lead + tree.stations.distance_m) / speed
 
 
 @pytest.fixture

@@ -67,16 +67,16 @@ def brute_force(net: network.Network, lon, lat) -> tuple[np.ndarray, np.ndarray]
     times = np.full((p, p), np.inf)
     metres = np.full((p, p), np.inf)
     for i in range(p):
-        if snap.distance_m[i] > routing.MAX_SNAP_M:
+        if snap.distance_m[i] > network.MAX_SNAP_M:
             continue
         dist, paths = nx.single_source_dijkstra(G, ("o", i), weight="w")
         for j in range(p):
-            if j != i and ("i", j) in dist and snap.distance_m[j] <= routing.MAX_SNAP_M:
+            if j != i and ("i", j) in dist and snap.distance_m[j] <= network.MAX_SNAP_M:
                 path = paths[("i", j)]
                 times[i, j] = dist[("i", j)]
                 metres[i, j] = sum(G[a][b]["m"] for a, b in itertools.pairwise(path))
     access = np.asarray(snap.distance_m)
-    times += (access[:, None] + access[None, :]) / (routing.ACCESS_KMH / 3.6)
+    times += (access[:, None] + access[None, :]) / network.access_speed_ms(net.mode)
     metres += access[:, None] + access[None, :]
     np.fill_diagonal(times, 0.0)
     np.fill_diagonal(metres, 0.0)
@@ -126,7 +126,7 @@ def test_reachability_and_far_points(drive):
     m = routing.travel_matrix(drive, lon, lat)
     service, motorway, far = 4, 5, 6
     assert not m.on_network[far]
-    assert m.snap_m[far] > routing.MAX_SNAP_M
+    assert m.snap_m[far] > network.MAX_SNAP_M
     assert np.isinf(m.time_s[far, :far]).all()
     assert np.isinf(m.time_s[:far, far]).all()
     reach = m.reachable(0)

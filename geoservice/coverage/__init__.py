@@ -5,10 +5,11 @@ How it is computed, exactly and fast:
 
 1. The matching stations (``kind``, ``amenity``, and open at ``open_at`` when given —
    the same filters and names as the nearest-station answer) are snapped onto their road
-   and joined to the *reversed* graph as virtual sources, the walk from the road to the
-   door included. **One** multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`,
-   ``min_only``) gives every node its travel time to the nearest station and which
-   station that is (its catchment).
+   and joined to the *reversed* graph as virtual sources, the way from the road to the
+   door included (at the mode's access speed, as everywhere:
+   :func:`~geoservice.network.points.access_speed_ms`). **One** multi-source Dijkstra
+   (:func:`scipy.sparse.csgraph.dijkstra`, ``min_only``) gives every node its travel time
+   to the nearest station and which station that is (its catchment).
 2. Cross-coverage needs the second-nearest *distinct* station of every node, which scipy
    has no kernel for: :func:`~geoservice.coverage.paths.second_label` is a small numba
    Dijkstra seeded from the first labels (the predecessor on a node's second-best path has
@@ -82,11 +83,9 @@ from geoservice.coverage.query import (
     parse_minutes,
 )
 from geoservice.coverage.result import LAYERS, Coverage
-from geoservice.nearest import ACCESS_SPEED_MS
 from geoservice.network import MODE_LABELS
 
 __all__ = [
-    "ACCESS_SPEED_MS",
     "ACFTU_RADIUS_M",
     "BUFFER_M",
     "DEFAULT_MINUTES",

@@ -4,6 +4,8 @@ Everything that does not depend on the station set (road tables, matrices, towns
 settlement mask, cluster buffers) is cached per network (:class:`ModeCache`), so
 recomputing after one station edit costs a Dijkstra, the envelope and the changed cells'
 polygons. :class:`CoverageProvider` hands out the engine of the active network.
+The stations' snaps are kept with each network (``Network.snap(..., cache=True)``), shared
+with the routing engine, and valid as long as the stations do not move.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from geoservice.coverage.tiles import (
 )
 from geoservice.errors import ParameterError
 from geoservice.model import AMENITIES
-from geoservice.nearest import ACCESS_SPEED_MS, MAX_SNAP_M
-from geoservice.network import MODES, Network, NetworkLibrary, places
+from geoservice.network import MODES, Network, NetworkLibrary, RoadPoints, places
+from geoservice.network.library import Watched
+from geoservice.network.points import access_speed_ms
 from geoservice.store import Store
 
 if TYPE_CHECKING:
@@ -74,7 +77,6 @@ class _Stations:
 
     frame: pd.DataFrame  # id, name, kind, lon, lat, opening_hours, source, town_code
     amenity: np.ndarray  # (S, A) bool
-    snaps: dict = field(default_factory=dict)  # mode → (road, g, snap_m)
 
     @classmethod
     def build(cls, gdf: gpd.GeoDataFrame) -> _Stations:
@@ -113,23 +115,11 @@ class _Stations:
             mask &= _hours.open_mask(f["opening_hours"].tolist(), query.at, on_error="closed")
         return mask
 
-    def snap(
-        self, mode: str, net: Network, roads: Roads
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        hit = self.snaps.get(mode)
-        if hit is None:
-            if len(self.frame):
-                s = net.snap(
-                    self.frame["lon"].to_numpy(float),
-                    self.frame["lat"].to_numpy(float),
-                    with_points=False,
-                )
-                r, g = roads.on_road(s.edge, s.frac)
-                hit = (r, g, s.distance_m)
-            else:
-                hit = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
-            self.snaps[mode] = hit
-        return hit
+    def snap(self, net: Network) -> RoadPoints:
+        """The stations on the roads of ``net`` (kept with the network while the stations
+        stay where they are)."""
+        lon, lat = self.frame["lon"].to_numpy(float), self.frame["lat"].to_numpy(float)
+        return net.snap(lon, lat, with_points=False, cache=True)
 
 
 class CoverageEngine:
@@ -176,9 +166,6 @@ class CoverageEngine:
             return
         stations, sites, towns = (self.store.read(x) for x in ("stations", "sites", "towns"))
         stations = _Stations.build(stations)
-        old = self._stations
-        if old is not None and _same_positions(old.frame, stations.frame):
-            stations.snaps = old.snaps  # hours or names changed: positions still valid
         # Sites are matched to places again only when they or the towns changed (a station
         # edit changes the store's revision too).
         key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
@@ -247,11 +234,12 @@ class CoverageEngine:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
         """Indices of the counted stations and their road, position and snap distance."""
         st = self._stations
-        r, g, d = st.snap(query.mode, self.networks[query.mode], cache.roads)
+        points = st.snap(self.networks[query.mode])
+        r, g = cache.roads.on_road(points)
         mask = st.mask(query)
-        far = mask & (d > MAX_SNAP_M)
-        idx = np.flatnonzero(mask & (d <= MAX_SNAP_M))
-        return idx, r[idx], g[idx], d[idx], int(far.sum())
+        on = points.on_network
+        idx = np.flatnonzero(mask & on)
+        return idx, r[idx], g[idx], points.distance_m[idx], int((mask & ~on).sum())
 
     def _field(
         self, cache: ModeCache, r, g, cost, *, second_limit: float | None, metric: str = "time"
@@ -286,7 +274,7 @@ class CoverageEngine:
         nr, ng = _node_positions(roads, np.asarray(nodes, dtype=np.int64))
         r = np.concatenate([r, nr])
         g = np.concatenate([g, ng])
-        cost = np.concatenate([d / ACCESS_SPEED_MS, np.zeros(len(nr))])
+        cost = np.concatenate([d / access_speed_ms(query.mode), np.zeros(len(nr))])
         tau = query.seconds[-1:]
         fld = self._field(cache, r, g, cost, second_limit=None)
         p = envelope(roads, fld, tau, reached_only=True)
@@ -303,7 +291,7 @@ class CoverageEngine:
         roads, places = cache.roads, cache.places
         net = self.networks[query.mode]
         idx, r, g, d, far = self._sources(query, cache)
-        cost = d / ACCESS_SPEED_MS
+        cost = d / access_speed_ms(query.mode)
         taus = query.seconds
         fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
         pieces = envelope_again(cache, ("time",), fld, taus)
@@ -358,13 +346,6 @@ def _node_positions(roads: Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.nda
     return r, np.where(leaving[nodes] >= 0, 0.0, 1.0)
 
 
-def _same_positions(a: pd.DataFrame, b: pd.DataFrame) -> bool:
-    return len(a) == len(b) and bool(
-        np.array_equal(a["lon"].to_numpy(float), b["lon"].to_numpy(float))
-        and np.array_equal(a["lat"].to_numpy(float), b["lat"].to_numpy(float))
-    )
-
-
 def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
     """The attribute columns of a frame (its geometry is hashed as WKB)."""
     return tuple(c for c in gdf.columns if c != gdf.geometry.name)
@@ -385,22 +366,9 @@ def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
 # -- Flask-free provider ------------------------------------------------------------------------
 
 
-class CoverageProvider:
-    """Hands out a :class:`CoverageEngine` for the active network, rebuilding it when the
-    active network changes (as :class:`geoservice.nearest.EngineProvider` does)."""
+class CoverageProvider(Watched[CoverageEngine]):
+    """Hands out a :class:`CoverageEngine` for the active network, made again when the
+    active network changes (:class:`~geoservice.network.library.Watched`)."""
 
     def __init__(self, library: NetworkLibrary, store: Store) -> None:
-        self.library = library
-        self.store = store
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._engine: CoverageEngine | None = None
-
-    def get(self) -> CoverageEngine:
-        token = self.library.token()
-        if token != self._token:
-            with self._lock:
-                if token != self._token:
-                    self._engine = CoverageEngine(self.library.load(), self.store, self.library)
-                    self._token = token
-        return self._engine
+        super().__init__(library, lambda nets, _: CoverageEngine(nets, store, library))

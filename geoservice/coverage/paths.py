@@ -21,6 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from geoservice.network.points import ends
+
 if TYPE_CHECKING:
     from geoservice.coverage.roads import Roads
 
@@ -29,14 +31,11 @@ def source_arcs(
     roads: Roads, r: np.ndarray, g: np.ndarray, cost: np.ndarray, wf: np.ndarray, wb: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arcs (source k → node, weight) of virtual sources standing on roads ``r`` at ``g``
-    in the *reversed* graph: a node reaches the source along the road."""
-    k = np.arange(len(r))
-    # From u forwards (g of the road), from v backwards (needs the reverse direction).
-    back = np.isfinite(wb[r])
-    src = np.concatenate([k, k[back]])
-    node = np.concatenate([roads.u[r], roads.v[r][back]])
-    w = np.concatenate([cost + g * wf[r], cost[back] + (1 - g[back]) * wb[r][back]])
-    return src, node, w
+    in the *reversed* graph: a node reaches the source along the road (the pieces
+    :func:`~geoservice.network.points.ends` reaching it, from ``u`` forwards and, where
+    the road runs both ways, from ``v`` backwards), after ``cost`` at the source."""
+    p = ends(r, roads.u[r], roads.v[r], g, np.isfinite(wb[r]), leaving=False)
+    return p.dst, p.src, cost[p.dst] + p.weigh(wf, wb)
 
 
 def multi_source(

@@ -17,8 +17,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geoservice.coverage.paths import multi_source
-from geoservice.nearest import ACCESS_SPEED_MS, MAX_SNAP_M
 from geoservice.network import Network
+from geoservice.network.points import access_speed_ms
 
 if TYPE_CHECKING:
     from geoservice.coverage.roads import Roads
@@ -143,8 +143,8 @@ def build_places(
     ok = np.zeros(len(src_lon), dtype=bool)
     if len(src_lon):
         snap = net.snap(src_lon, src_lat, with_points=False)
-        ok = snap.distance_m <= MAX_SNAP_M
-        r, g = roads.on_road(snap.edge, snap.frac)
+        ok = snap.on_network
+        r, g = roads.on_road(snap)
         use = np.flatnonzero(ok & (src_town < len(town_list)))
         if len(use):
             # Undirected: a road belongs to the place nearest to it, whichever way one-way
@@ -183,7 +183,7 @@ def build_places(
         villages=villages,
         village_road=vr[vok],
         village_g=vg[vok],
-        village_access_s=vd[vok] / ACCESS_SPEED_MS,
+        village_access_s=vd[vok] / access_speed_ms(net.mode),
         village_access_m=vd[vok],
         far_villages=int((~vok).sum()),
         seats=int(ok[n_vil:].sum()),

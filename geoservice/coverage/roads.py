@@ -2,7 +2,9 @@
 undirected graphs and metric polylines, and cutting and interpolating along roads.
 
 A position on a road is its road index ``r`` and a fraction ``g`` of its length from the
-road's ``u`` end.
+road's ``u`` end. The roads are the network's representative edges
+(:meth:`~geoservice.network.Network.road_edges`), which snapped points lie on: a point's edge
+fraction is its ``g``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pyproj
 import scipy.sparse as sp
 import shapely
 
-from geoservice.network import Network
+from geoservice.network import Network, RoadPoints
 
 
 def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
@@ -44,7 +46,6 @@ class Roads:
     highway: np.ndarray
     name: np.ndarray
     road_of_edge: np.ndarray  # (E,) road of each directed edge
-    flipped: np.ndarray  # (E,) True when the edge runs v → u of its road
     rev_time: sp.csr_matrix  # reversed travel-time graph (N × N)
     rev_len: sp.csr_matrix  # reversed length graph
     sym_len: sp.csr_matrix  # undirected length graph
@@ -61,16 +62,12 @@ class Roads:
 
     @classmethod
     def build(cls, net: Network) -> Roads:
-        ids = np.arange(net.n_edges)
-        rep = (net.edge_twin < 0) | (ids < net.edge_twin)
-        edge = ids[rep]
+        edge = net.road_edges()
         twin = net.edge_twin[edge]
         road_of_edge = np.empty(net.n_edges, dtype=np.int64)
         road_of_edge[edge] = np.arange(len(edge))
         has_twin = twin >= 0
         road_of_edge[twin[has_twin]] = np.flatnonzero(has_twin)
-        flipped = np.zeros(net.n_edges, dtype=bool)
-        flipped[twin[has_twin]] = True
         tw = np.maximum(twin, 0)
         n = net.n_nodes
         rev_time = _min_csr(net.edge_v, net.edge_u, net.edge_time, n)
@@ -118,7 +115,6 @@ class Roads:
             highway=net.edge_highway[edge],
             name=net.edge_name[edge],
             road_of_edge=road_of_edge,
-            flipped=flipped,
             rev_time=rev_time,
             rev_len=rev_len,
             sym_len=sym_len,
@@ -130,11 +126,9 @@ class Roads:
             to_wgs=pyproj.Transformer.from_crs(net.metric_crs, "EPSG:4326", always_xy=True),
         )
 
-    def on_road(self, edge: np.ndarray, frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Road index and road-relative fraction of snapped points."""
-        r = self.road_of_edge[edge]
-        g = np.where(self.flipped[edge], 1.0 - frac, frac)
-        return r, g
+    def on_road(self, points: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
+        """Road index and road fraction of snapped points (on the roads' own edges)."""
+        return self.road_of_edge[points.edge], points.frac
 
     def cut(self, r: np.ndarray, g0: np.ndarray, g1: np.ndarray) -> np.ndarray:
         """Metric LineStrings of road ``r`` between fractions ``g0 < g1`` (vectorised)."""

@@ -43,7 +43,7 @@ from geoservice.coverage.engine import CoverageEngine, ModeCache
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
-from geoservice.nearest import ACCESS_SPEED_MS
+from geoservice.network.points import access_speed_ms
 
 if TYPE_CHECKING:
     from geoservice.responses import NetworkSummary
@@ -551,7 +551,7 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
 def _base_field(engine: CoverageEngine, cache: ModeCache, cq: CoverageQuery):
     """The counted stations' time field (for the villages' times)."""
     _, r, g, d, _ = engine._sources(cq, cache)
-    return engine._field(cache, r, g, d / ACCESS_SPEED_MS, second_limit=None)
+    return engine._field(cache, r, g, d / access_speed_ms(cq.mode), second_limit=None)
 
 
 def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:

@@ -16,9 +16,11 @@ osmnx's way parsing and topological simplification, then the rules per mode:
 
 Modules: ``osm`` reads OSM files into arrays, ``simplify`` is osmnx's topological
 simplification on arrays, ``builder`` applies the mode rules, ``graph`` is the
-:class:`Network` (arrays, CSR matrix, exact snapping), ``library`` holds the active source
-and its caches (:class:`NetworkLibrary`), and ``places`` gives villages the positions of the
-network's ``place=*`` nodes.
+:class:`Network` (arrays, CSR matrix), ``points`` places points on its roads (exact
+snapping, partial-edge pieces, the snap and access-speed constants: :class:`RoadPoints`),
+``library`` holds the active source, its caches and the engines that follow it
+(:class:`NetworkLibrary`, :class:`Watched`), and ``places`` gives villages the positions of
+the network's ``place=*`` nodes.
 """
 
 from geoservice.errors import NetworkError
@@ -26,13 +28,12 @@ from geoservice.network.builder import (
     BIKE_KMH,
     BUILD_VERSION,
     DRIVE_KMH,
-    WALK_KMH,
     build,
     build_from_osm,
     great_circle,
     parse_maxspeed,
 )
-from geoservice.network.graph import MAJOR_ROADS, MODE_LABELS, MODES, Network, Snap, sub_coords
+from geoservice.network.graph import MAJOR_ROADS, MODE_LABELS, MODES, Network, sub_coords
 from geoservice.network.library import (
     Built,
     NetworkLibrary,
@@ -43,12 +44,25 @@ from geoservice.network.library import (
     load_places,
     save_places,
 )
+from geoservice.network.points import (
+    ACCESS_KMH,
+    FAR_M,
+    LANE_KMH,
+    MAX_SNAP_M,
+    WALK_KMH,
+    RoadPoints,
+    access_speed_ms,
+)
 
 __all__ = [
+    "ACCESS_KMH",
     "BIKE_KMH",
     "BUILD_VERSION",
     "DRIVE_KMH",
+    "FAR_M",
+    "LANE_KMH",
     "MAJOR_ROADS",
+    "MAX_SNAP_M",
     "MODES",
     "MODE_LABELS",
     "WALK_KMH",
@@ -56,7 +70,8 @@ __all__ = [
     "Network",
     "NetworkError",
     "NetworkLibrary",
-    "Snap",
+    "RoadPoints",
+    "access_speed_ms",
     "build",
     "build_from_osm",
     "build_source",

@@ -20,8 +20,8 @@ from geoservice import crs
 from geoservice.errors import NetworkError
 from geoservice.network import osm, simplify
 from geoservice.network.graph import MODE_LABELS, MODES, Network
+from geoservice.network.points import WALK_KMH
 
-WALK_KMH = 4.5
 #: Bump when the build changes, so old caches are rebuilt.
 BUILD_VERSION = 3
 

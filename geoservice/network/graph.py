@@ -1,9 +1,9 @@
-"""One travel mode's road network as arrays: the graph, its CSR matrix and exact snapping.
+"""One travel mode's road network as arrays: the graph, its CSR matrix and snapping.
 
 A :class:`Network` keeps numpy arrays (nodes with their OSM ids, edges, edge geometries),
-a CSR matrix of travel times for :mod:`scipy.sparse.csgraph`, and a KD-tree of short edge
-pieces with an STRtree of whole edges for exact snapping. It is saved as one ``.npz``
-file (:meth:`Network.save`).
+a CSR matrix of travel times for :mod:`scipy.sparse.csgraph`, and the indexes that place
+points on its roads (:mod:`geoservice.network.points`). It is saved as one ``.npz`` file
+(:meth:`Network.save`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import numpy as np
 import pyproj
 import scipy.sparse as sp
 import shapely
-from scipy.spatial import cKDTree
 
 from geoservice.errors import NetworkError
+from geoservice.network import points
+from geoservice.network.points import RoadPoints, SnapIndex
 
 if TYPE_CHECKING:
     from geoservice.responses import NetworkSummary
@@ -45,9 +46,6 @@ MAJOR_ROADS = (
     "primary_link",
     "secondary_link",
 )
-#: Snapping cuts road segments into pieces at most this long (metres).
-_PIECE_M = 30.0
-_SNAP_K = 12
 
 
 @dataclass
@@ -99,9 +97,9 @@ class Network:
     def __post_init__(self) -> None:
         self._matrix: sp.csr_matrix | None = None
         self._csr_edge: np.ndarray | None = None
-        self._tree: shapely.STRtree | None = None
+        self._index: SnapIndex | None = None
+        self._road_edges: np.ndarray | None = None
         self._roads: dict | None = None
-        self._lines_m: np.ndarray | None = None
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
         # One network is shared by the routing, tour and coverage engines, which may build
         # its lazy indexes from several request threads at once.
@@ -176,104 +174,45 @@ class Network:
         """Project lon/lat to the network's metric CRS."""
         return self._to_metric.transform(lon, lat)
 
-    def _ensure_index(self) -> None:
-        """Build the snapping indexes: short segment pieces in a KD-tree, and an STRtree of
-        whole edge lines as the exact fallback."""
-        if self._tree is not None:
-            return
-        with self._build_lock:
-            if self._tree is None:
-                self._build_index()
+    def road_edges(self) -> np.ndarray:
+        """Each road once: the representative edge of every two-way road (the lower index
+        of its twin pair) and every one-way edge, ascending. Points lie on these
+        (:meth:`snap`), coverage's road tables are these, the basemap draws these."""
+        if self._road_edges is None:
+            ids = np.arange(self.n_edges)
+            self._road_edges = ids[(self.edge_twin < 0) | (ids < self.edge_twin)]
+        return self._road_edges
 
-    def _build_index(self) -> None:
-        x, y = self.to_metric(self.geom_xy[:, 0], self.geom_xy[:, 1])
-        xy = np.column_stack([x, y])
-        counts = np.diff(self.geom_offsets)
-        edge_of_vertex = np.repeat(np.arange(self.n_edges), counts)
-        self._lines_m = shapely.linestrings(xy, indices=edge_of_vertex)
-        tree = shapely.STRtree(self._lines_m)
-        # Segments between consecutive vertices of the same edge, cut into pieces of at
-        # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
-        # A two-way road is indexed once (the edge with the lower index of its twin pair):
-        # routing reaches both directions from either.
-        ids = np.arange(self.n_edges)
-        indexed = (self.edge_twin < 0) | (ids < self.edge_twin)
-        same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
-        a, b = xy[:-1][same], xy[1:][same]
-        seg_edge = edge_of_vertex[:-1][same]
-        seg_len = np.hypot(*(b - a).T)
-        start_in_edge = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
-        first = np.concatenate([[True], seg_edge[1:] != seg_edge[:-1]])
-        # Distance along the edge at each segment start: cumulative length minus the
-        # cumulative length at the edge's first segment.
-        edge_start = np.maximum.accumulate(np.where(first, start_in_edge, 0.0))
-        along0 = start_in_edge - edge_start
-        pieces = np.maximum(1, np.ceil(seg_len / _PIECE_M).astype(np.int64))
-        rep = np.repeat(np.arange(len(a)), pieces)
-        k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-        t0 = k / pieces[rep]
-        t1 = (k + 1) / pieces[rep]
-        d = b[rep] - a[rep]
-        self._pa = a[rep] + d * t0[:, None]
-        self._pb = a[rep] + d * t1[:, None]
-        self._p_edge = seg_edge[rep]
-        self._p_along = along0[rep] + seg_len[rep] * t0
-        self._edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
-        self._half = float(np.hypot(*(self._pb - self._pa).T).max() / 2) if len(rep) else 0.0
-        self._kd = cKDTree((self._pa + self._pb) / 2)
-        self._tree = tree  # last: a non-None tree means the whole index is built
+    def snap_index(self) -> SnapIndex:
+        """The snapping indexes (:class:`~geoservice.network.points.SnapIndex`), built on
+        first use."""
+        if self._index is None:
+            with self._build_lock:
+                if self._index is None:
+                    self._index = SnapIndex(self)
+        return self._index
 
-    def snap(self, lon: np.ndarray, lat: np.ndarray, *, with_points: bool = True) -> Snap:
-        """Snap points to their nearest edge (exact, vectorised).
-
-        The ``_SNAP_K`` nearest short segment pieces (KD-tree on their midpoints) are
-        measured exactly; the answer is provably the nearest when it is closer than the
-        farthest of those midpoints minus half a piece. The few points where that bound
-        fails are snapped with an STRtree over whole edges instead.
-
-        ``with_points=False`` skips computing the snapped coordinates (batch work).
+    def snap(
+        self, lon: object, lat: object, *, with_points: bool = True, cache: bool = False
+    ) -> RoadPoints:
+        """Place points on their nearest road (see :func:`geoservice.network.points.snap`).
 
         Returns
         -------
-        Snap
-            Edge index, fraction along it (0 at ``edge_u``), distance in metres, and the
-            snapped lon/lat.
+        RoadPoints
+            Per point the road's representative edge, the fraction along it, the distance
+            in metres (great-circle for points far from the network) and, unless
+            ``with_points=False``, the snapped lon/lat.
         """
-        self._ensure_index()
-        lon = np.atleast_1d(np.asarray(lon, dtype=float))
-        lat = np.atleast_1d(np.asarray(lat, dtype=float))
-        x, y = self.to_metric(lon, lat)
-        p = np.column_stack([x, y])
-        k = min(_SNAP_K, len(self._pa))
-        dk, ik = self._kd.query(p, k=k)
-        dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
-        a, b = self._pa[ik], self._pb[ik]
-        ab = b - a
-        denom = np.einsum("ijk,ijk->ij", ab, ab)
-        t = np.einsum("ijk,ijk->ij", p[:, None, :] - a, ab) / np.where(denom > 0, denom, 1)
-        t = np.clip(t, 0.0, 1.0)
-        near = a + ab * t[..., None]
-        dist = np.hypot(*(p[:, None, :] - near).transpose(2, 0, 1))
-        j = np.argmin(dist, axis=1)
-        rows = np.arange(len(p))
-        best = ik[rows, j]
-        d = dist[rows, j]
-        edge = self._p_edge[best]
-        along = self._p_along[best] + np.sqrt(denom[rows, j]) * t[rows, j]
-        total = self._edge_len_m[edge]
-        frac = np.clip(np.where(total > 0, along / np.where(total > 0, total, 1), 0.0), 0, 1)
-        unsure = np.flatnonzero(d > dk[:, -1] - self._half) if k == _SNAP_K else np.arange(len(p))
-        if len(unsure):
-            pts = shapely.points(p[unsure])
-            (qi, ei), exact = self._tree.query_nearest(pts, return_distance=True, all_matches=False)
-            edge[unsure[qi]] = ei
-            d[unsure[qi]] = exact
-            lines = self._lines_m[edge[unsure]]
-            total_u = shapely.length(lines)
-            along_u = shapely.line_locate_point(lines, pts)
-            frac[unsure] = np.clip(along_u / np.where(total_u > 0, total_u, 1), 0, 1)
-        snapped = _interpolate(self, edge, frac) if with_points else np.full((len(edge), 2), np.nan)
-        return Snap(edge=edge, frac=frac, distance_m=d, lon=snapped[:, 0], lat=snapped[:, 1])
+        return points.snap(self, lon, lat, with_points=with_points, cache=cache)
+
+    def points_at(self, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """Lon/lat (P, 2) at fraction ``frac`` (by length) along each edge's polyline."""
+        out = np.empty((len(edge), 2))
+        for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
+            coords = self.edge_coords(e)
+            out[i] = _point_at(coords, _cumlen(coords), f)[0]
+        return out
 
     def edge_coords(self, i: int) -> np.ndarray:
         """Lon/lat polyline of edge ``i``."""
@@ -289,12 +228,10 @@ class Network:
         """
         if self._roads is not None:
             return self._roads
-        ids = np.arange(self.n_edges)
-        once = (self.edge_twin < 0) | (ids < self.edge_twin)
         features = []
         tol = tolerance_m / 111_000  # degrees; fine at Miyun's latitude for display
         for cls in MAJOR_ROADS:
-            edges = np.flatnonzero(once & (self.edge_highway == cls))
+            edges = self.road_edges()[self.edge_highway[self.road_edges()] == cls]
             if not len(edges):
                 continue
             lines = [
@@ -380,17 +317,6 @@ class Network:
             raise NetworkError(msg)
 
 
-@dataclass
-class Snap:
-    """Points snapped onto network edges."""
-
-    edge: np.ndarray
-    frac: np.ndarray
-    distance_m: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-
-
 def _cumlen(coords: np.ndarray) -> np.ndarray:
     """Cumulative planar length along a lon/lat polyline (longitude scaled by cos φ)."""
     scaled = coords * [math.cos(math.radians(coords[0, 1])), 1.0]
@@ -412,15 +338,6 @@ def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
     p0, j0 = _point_at(coords, cum, f0)
     p1, j1 = _point_at(coords, cum, f1)
     return np.vstack([p0, coords[j0 + 1 : j1 + 1], p1])
-
-
-def _interpolate(net: Network, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Lon/lat at fraction ``frac`` (by length) along each edge's polyline."""
-    out = np.empty((len(edge), 2))
-    for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
-        coords = net.edge_coords(e)
-        out[i] = _point_at(coords, _cumlen(coords), f)[0]
-    return out
 
 
 def tmp_name(path: Path) -> Path:

@@ -1,7 +1,10 @@
-"""The networks a service uses: the active source file, its per-mode caches, imports.
+"""The networks a service uses: the active source file, its per-mode caches, imports, and
+the engines that follow it.
 
 Built networks and the source's ``place=*`` table are cached as ``.npz`` files keyed by
-the source's SHA-256 and the build version; a missing or corrupt cache is rebuilt.
+the source's SHA-256 and the build version; a missing or corrupt cache is rebuilt. One
+:class:`Network` per mode is held in memory and shared by every engine; an engine made
+from them is a :class:`Watched` value, made again when the active source changes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -29,6 +33,7 @@ from geoservice.network.builder import BUILD_VERSION, build, build_from_osm, gra
 from geoservice.network.graph import MODES, Network, tmp_name
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # -- sources and caching --------------------------------------------------------------------
 
@@ -366,3 +371,66 @@ class NetworkLibrary:
     def reset(self) -> None:
         """Go back to the shipped default network."""
         (self.directory / "active.json").unlink(missing_ok=True)
+
+
+class Watched(Generic[T]):
+    """A value made from the active networks (an engine), made again when they change.
+
+    The one place that notices a change of the active source (``flask network import``):
+    the routing, coverage and tour engines are each held by one.
+
+    Parameters
+    ----------
+    library : NetworkLibrary
+        The road networks.
+    make : callable
+        ``make(networks, previous)``: the value for the shared networks of ``modes``
+        (:meth:`NetworkLibrary.load`), given the value it replaces (None at first). Called
+        under a lock, once per active source; returning None keeps ``previous`` in use
+        and asks again on the next :meth:`get`.
+    modes : tuple of str
+        The modes the value needs.
+    """
+
+    def __init__(
+        self,
+        library: NetworkLibrary,
+        make: Callable[[dict[str, Network], T | None], T | None],
+        modes: tuple[str, ...] = MODES,
+    ) -> None:
+        self.library = library
+        self.modes = modes
+        self._make = make
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._value: T | None = None
+
+    def get(self) -> T:
+        """The value for the active source, made on first use (thread-safe).
+
+        Raises
+        ------
+        NetworkError
+            When nothing has been made and the networks cannot be loaded; and whatever
+            ``make`` raises.
+        """
+        token = self.library.token()
+        if token != self._token:
+            with self._lock:
+                if token != self._token:
+                    value = self._make(self.library.load(self.modes), self._value)
+                    if value is not None:
+                        self._value, self._token = value, token
+        if self._value is None:
+            msg = "no value was made for the active road network"
+            raise NetworkError(msg)
+        return self._value
+
+    @property
+    def built(self) -> T | None:
+        """The value made so far, if any (never makes one)."""
+        return self._value
+
+    def current(self) -> bool:
+        """Whether the value made so far is the active source's."""
+        return self._value is not None and self._token == self.library.token()

@@ -44,6 +44,7 @@ from geoservice.model import (
     STATION_COLUMNS,
     STATION_KINDS,
 )
+from geoservice.network.points import distance_to
 from geoservice.store import normalize
 from geoservice.store.tables import AMENITY_ALIASES, MAX_NAME_CHARS, MAX_TEXT_CHARS, Table
 from geoservice.store.towns import Towns
@@ -278,10 +279,9 @@ def _to_storage(
     inside[ok] = shapely.contains_xy(boundary, lon[ok], lat[ok])
     bad = np.flatnonzero(ok & ~inside)
     if len(bad):
-        metric = district.metric_crs
-        pts = gpd.GeoSeries.from_xy(lon[bad], lat[bad], crs=CRS_STORAGE).to_crs(metric)
-        edge = gpd.GeoSeries([boundary], crs=CRS_STORAGE).to_crs(metric).iloc[0]
-        for i, d in zip(bad, pts.distance(edge.boundary), strict=True):
+        # The one rule of distances to roads (exact nearby, great-circle far away).
+        gaps = distance_to(shapely.boundary(boundary), lon[bad], lat[bad])
+        for i, d in zip(bad, gaps, strict=True):
             out.add(
                 int(i),
                 column,

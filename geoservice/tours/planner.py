@@ -47,7 +47,8 @@ from geoservice import navigation, params
 from geoservice.district import MIYUN, OUTSIDE_NOTICE
 from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
-from geoservice.network import Network, NetworkLibrary, places
+from geoservice.network import ACCESS_KMH, Network, NetworkLibrary, places
+from geoservice.network.library import Watched
 from geoservice.params import hhmm
 from geoservice.store import Store
 from geoservice.store.towns import Towns
@@ -1309,7 +1310,7 @@ def _result(
             "day_end": hhmm(request.day_end),
             "lunch_minutes": request.lunch_s // 60,
             "lunch_window": [hhmm(LUNCH_EARLIEST), hhmm(LUNCH_LATEST)],
-            "access_kmh": routing.ACCESS_KMH,
+            "access_kmh": ACCESS_KMH[network.mode],
         },
         "days": out_days,
         "summary": {
@@ -1511,18 +1512,13 @@ class Planner:
         self.calendar = calendar or WeekendCalendar()
         self.budget = budget
         self._slots = None if max_concurrent is None else threading.BoundedSemaphore(max_concurrent)
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._network: Network | None = None
+        self._drive: Watched[Network] = Watched(
+            library, lambda nets, _: nets["drive"], modes=("drive",)
+        )
 
     def network(self) -> Network:
-        """The drive network of the active source (loaded once per source)."""
-        token = self.library.token()
-        with self._lock:
-            if token != self._token:
-                self._network = self.library.load(modes=("drive",))["drive"]
-                self._token = token
-            return self._network
+        """The drive network of the active source (the library's shared one)."""
+        return self._drive.get()
 
     def plan(
         self, request: TourRequest, progress: Progress | None = None, *, save: bool = True

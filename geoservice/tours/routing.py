@@ -3,21 +3,24 @@
 The planner's routing layer (framework-free). Given a :class:`~geoservice.network.Network`
 and a few hundred WGS84 points (stops and a depot):
 
-1. Every point is snapped once onto its nearest edge (:meth:`Network.snap`).
+1. Every point is snapped once onto its nearest road (:meth:`Network.snap`).
 2. Each point joins the graph as two virtual nodes: an *exit* node with edges to the ends
-   of its road (the partial edge time, both ways when the road is two-way) and an *entry*
-   node reached from them. Exits have no incoming and entries no outgoing edges, so no
-   path ever runs through another point. Two points on the same road also get a direct
-   edge along it (forwards, or backwards when the road is two-way).
+   of its road (the pieces :meth:`RoadPoints.leaving` gives: the partial edge time, both
+   ways when the road is two-way) and an *entry* node reached from them
+   (:meth:`RoadPoints.reaching`). Exits have no incoming and entries no outgoing edges, so
+   no path ever runs through another point. Two points on the same road also get a direct
+   edge along it (:meth:`RoadPoints.along`: forwards, or backwards on a two-way road).
 3. One :func:`scipy.sparse.csgraph.dijkstra` call with every exit node as a source gives
    the travel time from each point to every other point. Road lengths along the same
    shortest paths are summed on demand by walking all predecessor chains at once
    (vectorised), or per leg.
 4. Leg geometry follows the predecessors over the stored edge polylines.
 
-A point's own way to its road (``snap distance``) is driven at :data:`ACCESS_KMH`: it is a
-lane the network does not know, so it is slow, and it is part of every leg's time and
-distance. Points farther than :data:`MAX_SNAP_M` from every road are not routed at all.
+A point's own way to its road (``snap distance``) is a lane the network does not know,
+timed at the mode's access speed (:func:`~geoservice.network.points.access_speed_ms`: for
+the caravan's drive network, :data:`~geoservice.network.points.LANE_KMH`), and it is part
+of every leg's time and distance. Points farther than
+:data:`~geoservice.network.points.MAX_SNAP_M` from every road are not routed at all.
 """
 
 from __future__ import annotations
@@ -29,12 +32,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from geoservice.network import Network, sub_coords
+from geoservice.network.points import Pieces, RoadPoints
 
-#: Points farther than this from every road are not routed (no invented roads).
-MAX_SNAP_M = 2000.0
-#: Speed on the unmapped way between a point and its road (a service lane's speed).
-ACCESS_KMH = 15.0
-_ACCESS_MS = ACCESS_KMH / 3.6
 #: Smallest edge cost: csgraph drops zero entries of a sparse matrix.
 _EPS = 1e-6
 
@@ -78,9 +77,9 @@ class TravelMatrix:
     snapped : ndarray (P, 2)
         Where each point meets its road.
     snap_m : ndarray (P,)
-        Distance from each point to its road (metres).
+        Distance from each point to its road (metres; :class:`RoadPoints` ``distance_m``).
     on_network : ndarray (P,) bool
-        ``snap_m <= MAX_SNAP_M``; the others have infinite rows and columns.
+        Within ``MAX_SNAP_M`` of a road; the others have infinite rows and columns.
     time_s : ndarray (P, P)
         Seconds from row point to column point, including both access lanes; ``inf`` when
         unreachable; 0 on the diagonal.
@@ -182,24 +181,23 @@ def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatri
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     p = len(lon)
-    snap = net.snap(lon, lat)
-    snap_m = np.asarray(snap.distance_m, dtype=float)
-    on_network = snap_m <= MAX_SNAP_M
-    snapped = np.column_stack([snap.lon, snap.lat])
+    points = net.snap(lon, lat)
+    on_network = points.on_network
+    snapped = np.column_stack([points.lon, points.lat])
     time_s = np.full((p, p), np.inf)
     rows = np.full(p, -1, dtype=np.int64)
     routed = np.flatnonzero(on_network)
     graph = None
     pred = np.empty((0, 0), dtype=np.int32)
     if len(routed):
-        graph = _augment(net, snap.edge, snap.frac, routed)
+        graph = _augment(points, routed)
         n = net.n_nodes
         entries = n + 2 * routed + 1
         dist, pred = csgraph.dijkstra(
             graph.matrix, directed=True, indices=n + 2 * routed, return_predecessors=True
         )
         rows[routed] = np.arange(len(routed))
-        access = snap_m[routed] / _ACCESS_MS
+        access = points.access_s[routed]
         time_s[np.ix_(routed, routed)] = dist[:, entries] + access[:, None] + access[None, :]
     np.fill_diagonal(time_s, 0.0)
     return TravelMatrix(
@@ -207,7 +205,7 @@ def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatri
         lon=lon,
         lat=lat,
         snapped=snapped,
-        snap_m=snap_m,
+        snap_m=points.distance_m,
         on_network=on_network,
         time_s=time_s,
         _graph=graph,
@@ -216,9 +214,10 @@ def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatri
     )
 
 
-def _augment(net: Network, edge: np.ndarray, frac: np.ndarray, routed: np.ndarray) -> _Graph:
+def _augment(points: RoadPoints, routed: np.ndarray) -> _Graph:
     """The network's CSR graph plus an exit node ``n + 2i`` and an entry node ``n + 2i + 1``
     for every routed point ``i`` (indices over all points, so lookups need no remapping)."""
+    net = points.net
     n = net.n_nodes
     size = n + 2 * (int(routed.max()) + 1)
     base = net.matrix().tocoo()
@@ -233,26 +232,29 @@ def _augment(net: Network, edge: np.ndarray, frac: np.ndarray, routed: np.ndarra
         "f0": [np.zeros(len(base_edge))],
         "f1": [np.ones(len(base_edge))],
     }
+    on = points.take(routed)
+    out, inn = n + 2 * routed, n + 2 * routed + 1
 
-    def add(row, col, time, length, e, f0, f1) -> None:
-        for key, value in zip(parts, (row, col, time, length, e, f0, f1), strict=True):
+    def add(row: np.ndarray, col: np.ndarray, pieces: Pieces) -> None:
+        # A piece runs on its road's edge from f0 to f1 (drawn reversed when f0 > f1).
+        values = (
+            row,
+            col,
+            on.cost(pieces, net.edge_time),
+            on.cost(pieces, net.edge_length),
+            pieces.road,
+            pieces.start,
+            pieces.end,
+        )
+        for key, value in zip(parts, values, strict=True):
             parts[key].append(np.asarray(value))
 
-    e = edge[routed]
-    f = frac[routed]
-    out, inn = n + 2 * routed, n + 2 * routed + 1
-    t, length = net.edge_time[e], net.edge_length[e]
-    # Forwards along the point's edge: exit to its end node, entry from its start node.
-    add(out, net.edge_v[e], (1 - f) * t, (1 - f) * length, e, f, np.ones(len(e)))
-    add(net.edge_u[e], inn, f * t, f * length, e, np.zeros(len(e)), f)
-    # Backwards along the twin of a two-way road (the point sits at 1 - f on it).
-    two = net.edge_twin[e] >= 0
-    tw, ft = net.edge_twin[e[two]], f[two]
-    add(out[two], net.edge_u[e[two]], ft * net.edge_time[tw], ft * net.edge_length[tw],
-        tw, 1 - ft, np.ones(len(tw)))  # fmt: skip
-    add(net.edge_v[e[two]], inn[two], (1 - ft) * net.edge_time[tw],
-        (1 - ft) * net.edge_length[tw], tw, np.zeros(len(tw)), 1 - ft)  # fmt: skip
-    _same_road(net, e, f, out, inn, add)
+    leave, reach = on.leaving(), on.reaching()
+    add(out[leave.src], leave.dst, leave)
+    add(reach.src, inn[reach.dst], reach)
+    along = on.along(on)
+    along = along.take(along.src != along.dst)
+    add(out[along.src], inn[along.dst], along)
     row = np.concatenate(parts["row"])
     col = np.concatenate(parts["col"])
     time = np.maximum(np.concatenate(parts["time"]), _EPS)
@@ -273,36 +275,6 @@ def _augment(net: Network, edge: np.ndarray, frac: np.ndarray, routed: np.ndarra
         f0=np.concatenate(parts["f0"])[keep],
         f1=np.concatenate(parts["f1"])[keep],
     )
-
-
-def _same_road(net: Network, e, f, out, inn, add) -> None:
-    """Direct edges between points on the same road (the graph through the road's end
-    nodes would miss a drive of a few metres along it)."""
-    twin = net.edge_twin[e]
-    # A road is keyed by the lower edge index of its twin pair; positions are measured
-    # along that edge.
-    key = np.where((twin >= 0) & (twin < e), twin, e)
-    pos = np.where(key == e, f, 1 - f)
-    order = np.argsort(key, kind="stable")
-    bounds = np.flatnonzero(np.diff(key[order])) + 1
-    for group in np.split(order, bounds):
-        if len(group) < 2:
-            continue
-        a, b = np.meshgrid(group, group, indexing="ij")
-        a, b = a.ravel(), b.ravel()
-        pair = a != b
-        a, b = a[pair], b[pair]
-        road = int(key[a[0]])
-        back = int(net.edge_twin[road])
-        ahead = pos[b] >= pos[a]
-        fa, fb = pos[a[ahead]], pos[b[ahead]]
-        add(out[a[ahead]], inn[b[ahead]], (fb - fa) * net.edge_time[road],
-            (fb - fa) * net.edge_length[road], np.full(len(fa), road), fa, fb)  # fmt: skip
-        if back >= 0:
-            a2, b2 = a[~ahead], b[~ahead]
-            ra, rb = 1 - pos[a2], 1 - pos[b2]  # positions along the twin
-            add(out[a2], inn[b2], (rb - ra) * net.edge_time[back],
-                (rb - ra) * net.edge_length[back], np.full(len(a2), back), ra, rb)  # fmt: skip
 
 
 def _path_lengths(

@@ -129,7 +129,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[ENGINE_KEY] = EngineProvider(
         library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
     )
-    # Coverage: the engine is built on first use (it loads its own copy of the networks).
+    # Every engine is built on first use from the library's one copy of the networks, and
+    # again when the active network changes (geoservice.network.library.Watched).
     app.extensions[COVERAGE_KEY] = CoverageProvider(library, store)
     app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
