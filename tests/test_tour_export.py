@@ -279,6 +279,14 @@ def test_cli_errors(tour_app, tmp_path):
     r = runner.invoke(args=["tours", "plan", "--stops", "U1"])
     assert r.exit_code != 0
     assert "U1" in r.output
+    r = runner.invoke(
+        args=["tours", "plan", "--stops", "S1", "--service", "10", "--service-for", "S1=20"]
+    )
+    assert r.exit_code == 2  # a usage error, before any planning
+    assert "use --service or --service-for" in r.output
+    r = runner.invoke(args=["tours", "plan", "--stops", "S1", "--window", "S1"])
+    assert r.exit_code == 2
+    assert "--window takes ID=VALUE" in r.output
     r = runner.invoke(args=["tours", "show", "20990101-000000-000000"])
     assert r.exit_code != 0
     r = runner.invoke(args=["tours", "list"])
