@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -46,7 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geoservice.network import NetworkLibrary  # noqa: E402
+from geoservice.network import Network, NetworkLibrary  # noqa: E402
 from geoservice.store import GpkgStore  # noqa: E402
 from geoservice.tours import planner as tour  # noqa: E402
 from geoservice.tours import routing, vrp  # noqa: E402
@@ -213,93 +214,110 @@ def exact_optimum(p: tour.TourProblem) -> int | None:
     splits the stops into at most ``p.days`` days. The model is the planner's: windows,
     service, working window, and the lunch at the base before leaving, after a stop, on a
     trip back to the base, or after returning."""
-    m, T, L = p.m, p.time, p.lunch
-    LE, LL = tour.LUNCH_EARLIEST, tour.LUNCH_LATEST
-    depot = m  # "last place" index of the base (after a midday trip back)
-    best_day = [None] * (1 << m)
-    # labels[(mask, last, lunched)] = list of (time ready to leave, driving)
-    labels: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+    return _split_days(_ExactDays(p).solve(), p.days)
 
-    def push(key, t, d) -> bool:
-        lst = labels.setdefault(key, [])
-        for t2, d2 in lst:
-            if t2 <= t and d2 <= d:
-                return False
+
+class _ExactDays:
+    """Each subset's best single day of ``p`` by the labelling DP of :func:`exact_optimum`.
+
+    A label at (visited set, last place, lunch taken) is (time ready to leave, driving);
+    the last place ``p.m`` is the base after a midday trip back."""
+
+    def __init__(self, p: tour.TourProblem) -> None:
+        self.p = p
+        self.depot = p.m
+        self.labels: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+        self.best: list[int | None] = [None] * (1 << p.m)
+
+    def solve(self) -> list[int | None]:
+        """Least driving of a day serving exactly each subset (None: no such day)."""
+        p = self.p
+        self._go_on(0, 0, 0, p.day_start, 0)
+        lunch_start = max(p.day_start, tour.LUNCH_EARLIEST)
+        if p.lunch and lunch_start <= tour.LUNCH_LATEST:  # lunch before leaving
+            self._go_on(0, 0, 1, lunch_start + p.lunch, 0)
+        for mask in range(1, 1 << p.m):
+            for last in [*range(p.m), self.depot]:
+                for lunched in (0, 1):
+                    for t, d in list(self.labels.get((mask, last, lunched), ())):
+                        self._extend(mask, last, lunched, t, d)
+        return self.best
+
+    def _push(self, key: tuple[int, int, int], t: int, d: int) -> None:
+        """Keep label (t, d) at ``key`` unless another is as good in both."""
+        lst = self.labels.setdefault(key, [])
+        if any(t2 <= t and d2 <= d for t2, d2 in lst):
+            return
         lst[:] = [(t2, d2) for t2, d2 in lst if not (t <= t2 and d <= d2)]
         lst.append((t, d))
-        return True
 
-    def row(last: int) -> int:
-        return 0 if last == depot else last + 1
+    def _extend(self, mask: int, last: int, lunched: int, t: int, d: int) -> None:
+        """Everything the caravan can do next from a label."""
+        r = 0 if last == self.depot else last + 1  # matrix row of the last place
+        self._end_day(mask, r, lunched, t, d)
+        if self.p.lunch and not lunched and last != self.depot:
+            self._lunch(mask, last, t, d)
+        self._go_on(mask, r, lunched, t, d)
 
-    start = [(p.day_start, 0, 0)]
-    if L:
-        ls = max(p.day_start, LE)
-        if ls <= LL:
-            start.append((ls + L, 0, 1))
-    for t0, d0, lunched in start:
-        for j in range(m):
-            a = t0 + int(T[0, j + 1])
-            s = max(a, int(p.early[j]))
-            if s <= p.late[j]:
-                push((1 << j, j, lunched), s + int(p.service[j]), d0 + int(T[0, j + 1]))
-    for mask in range(1, 1 << m):
-        for last in [*range(m), depot]:
-            for lunched in (0, 1):
-                key = (mask, last, lunched)
-                if key not in labels:
-                    continue
-                for t, d in list(labels[key]):
-                    r = row(last)
-                    # End the day here.
-                    back = t + int(T[r, 0])
-                    fin = back
-                    ok = True
-                    if L and not lunched:
-                        ls = max(back, LE)
-                        ok = ls <= LL
-                        fin = ls + L
-                    if ok and fin <= p.day_end:
-                        dd = d + int(T[r, 0])
-                        if best_day[mask] is None or dd < best_day[mask]:
-                            best_day[mask] = dd
-                    # Lunch here, or on a trip back to the base.
-                    if L and not lunched and last != depot:
-                        ls = max(t, LE)
-                        if ls <= LL:
-                            push((mask, last, 1), ls + L, d)
-                        arr = t + int(T[r, 0])
-                        ls = max(arr, LE)
-                        if ls <= LL:
-                            push((mask, depot, 1), ls + L, d + int(T[r, 0]))
-                    # Go on to another stop.
-                    for j in range(m):
-                        if mask >> j & 1:
-                            continue
-                        a = t + int(T[r, j + 1])
-                        s = max(a, int(p.early[j]))
-                        if s <= p.late[j]:
-                            push((mask | 1 << j, j, lunched), s + int(p.service[j]),
-                                 d + int(T[r, j + 1]))  # fmt: skip
-    full = (1 << m) - 1
-    inf = math.inf
-    f = [inf] * (1 << m)
+    def _end_day(self, mask: int, r: int, lunched: int, t: int, d: int) -> None:
+        """Drive back to the base (and lunch there if not yet) and end the day."""
+        p = self.p
+        back = int(p.time[r, 0])
+        finish = t + back
+        if p.lunch and not lunched:
+            lunch_start = max(finish, tour.LUNCH_EARLIEST)
+            if lunch_start > tour.LUNCH_LATEST:
+                return
+            finish = lunch_start + p.lunch
+        best = self.best[mask]
+        if finish <= p.day_end and (best is None or d + back < best):
+            self.best[mask] = d + back
+
+    def _lunch(self, mask: int, last: int, t: int, d: int) -> None:
+        """Lunch after the last stop, or on a trip back to the base."""
+        p = self.p
+        lunch_start = max(t, tour.LUNCH_EARLIEST)
+        if lunch_start <= tour.LUNCH_LATEST:
+            self._push((mask, last, 1), lunch_start + p.lunch, d)
+        back = int(p.time[last + 1, 0])
+        lunch_start = max(t + back, tour.LUNCH_EARLIEST)
+        if lunch_start <= tour.LUNCH_LATEST:
+            self._push((mask, self.depot, 1), lunch_start + p.lunch, d + back)
+
+    def _go_on(self, mask: int, r: int, lunched: int, t: int, d: int) -> None:
+        """Drive from matrix row ``r`` on to every stop not yet visited that fits."""
+        p = self.p
+        for j in range(p.m):
+            if mask >> j & 1:
+                continue
+            drive = int(p.time[r, j + 1])
+            start = max(t + drive, int(p.early[j]))
+            if start <= p.late[j]:
+                self._push((mask | 1 << j, j, lunched), start + int(p.service[j]), d + drive)
+
+
+def _split_days(best_day: list[int | None], days: int) -> int | None:
+    """Least total driving of at most ``days`` days that together serve every stop, each
+    day one of the subsets ``best_day`` has (None: no such split)."""
+    f: list[float] = [math.inf] * len(best_day)
     f[0] = 0
-    for _ in range(p.days):
-        g = list(f)
-        for mask in range(1, 1 << m):
-            low = mask & -mask
-            sub = mask
-            while sub:
-                if (
-                    sub & low
-                    and best_day[sub] is not None
-                    and f[mask ^ sub] + best_day[sub] < g[mask]
-                ):
-                    g[mask] = f[mask ^ sub] + best_day[sub]
-                sub = (sub - 1) & mask
-        f = g
-    return None if f[full] == inf else int(f[full])
+    for _ in range(days):
+        f = [min(f[mask], _best_split(f, best_day, mask)) for mask in range(len(best_day))]
+    return None if f[-1] == math.inf else int(f[-1])
+
+
+def _best_split(f: list[float], best_day: list[int | None], mask: int) -> float:
+    """Least ``f[rest] + best_day[day]`` over the days of ``mask`` holding its lowest stop
+    (each split counted once)."""
+    low = mask & -mask
+    out = math.inf
+    sub = mask
+    while sub:
+        day = best_day[sub]
+        if sub & low and day is not None:
+            out = min(out, f[mask ^ sub] + day)
+        sub = (sub - 1) & mask
+    return out
 
 
 def nearest_neighbour(p: tour.TourProblem) -> tuple[int, int]:
@@ -309,25 +327,27 @@ def nearest_neighbour(p: tour.TourProblem) -> tuple[int, int]:
     total, days = 0, 0
     while left and days < 10 * p.m:
         order: list[int] = []
+        day = None  # the schedule of order
         while True:
             here = 0 if not order else order[-1] + 1
             best = None
             for j in sorted(left, key=lambda j: p.time[here, j + 1]):
-                if p.schedule([*order, j]) is not None:
-                    best = j
+                day_j = p.schedule([*order, j])
+                if day_j is not None:
+                    best, day = j, day_j
                     break
             if best is None:
                 break
             order.append(best)
             left.discard(best)
-        if not order:
+        if day is None:
             break
-        total += p.schedule(order).drive
+        total += day.drive
         days += 1
     return total, days
 
 
-def networkx_matrix_seconds(net, lon, lat) -> float:
+def networkx_matrix_seconds(net: Network, lon: np.ndarray, lat: np.ndarray) -> float:
     """Baseline for the matrix: networkx single-source Dijkstra from every stop's nearest
     node on a networkx copy of the same graph."""
     G = nx.DiGraph()
@@ -370,13 +390,13 @@ def run_tours(quick: bool, long_seconds: float, cache: Path | None) -> None:
         drive_s = sum(d["totals"]["drive_s"] for d in result["days"])
         # The same TourProblem for the reference solutions.
         t1 = time.perf_counter()
-        lon = [request.depot.lon] + [s.lon for s in request.stops]
-        lat = [request.depot.lat] + [s.lat for s in request.stops]
+        lon = np.array([request.depot.lon] + [s.lon for s in request.stops], dtype=float)
+        lat = np.array([request.depot.lat] + [s.lat for s in request.stops], dtype=float)
         m = routing.travel_matrix(net, lon, lat)
         matrix_s = time.perf_counter() - t1
         p = tour._problem(request, np.rint(m.time_s).astype(np.int64), request.stops)
         nn, _nn_days = nearest_neighbour(p)
-        row = {
+        row: dict[str, Any] = {
             "stops": n,
             "days": days_for[n],
             "days_used": result["summary"]["days_used"],
@@ -389,13 +409,13 @@ def run_tours(quick: bool, long_seconds: float, cache: Path | None) -> None:
             "vs_nearest_neighbour": round(drive_s / nn, 3),
         }
         if n <= 20:
-            row["networkx_matrix_seconds"] = round(
-                networkx_matrix_seconds(net, np.array(lon), np.array(lat)), 2
-            )
+            row["networkx_matrix_seconds"] = round(networkx_matrix_seconds(net, lon, lat), 2)
             row["matrix_speedup"] = round(row["networkx_matrix_seconds"] / matrix_s, 1)
         if n <= 10:
             t2 = time.perf_counter()
             opt = exact_optimum(p)
+            # The planner's plan serves every stop, so the exact programme finds one too.
+            assert opt is not None, "no exact plan found"
             row["reference"] = "exact"
             row["reference_min"] = round(opt / 60, 1)
             row["reference_seconds"] = round(time.perf_counter() - t2, 1)

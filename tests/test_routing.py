@@ -13,6 +13,7 @@ from conftest import SMALL_OSM
 
 from geoservice import network
 from geoservice.network import osm
+from geoservice.network.points import RoadPoints
 from geoservice.tours import routing
 
 
@@ -21,65 +22,83 @@ def drive():
     return network.build(osm.read_graph(SMALL_OSM), "drive", source="gulou_small.osm")
 
 
-def brute_force(net: network.Network, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def brute_force(
+    net: network.Network, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Seconds and metres between every pair of points by networkx Dijkstra on an explicit
     graph: each point is a source node with edges to its road's ends and a target node
     with edges from them; points on the same road get a direct edge along it. Independent
     of the CSR augmentation in geoservice.tours.routing."""
     snap = net.snap(lon, lat)
-    p = len(lon)
     G = nx.DiGraph()
     for i in range(net.n_edges):
-        u, v, t = int(net.edge_u[i]), int(net.edge_v[i]), float(net.edge_time[i])
-        if not G.has_edge(u, v) or G[u][v]["w"] > t:
-            G.add_edge(u, v, w=t, m=float(net.edge_length[i]))
-
-    def add(a, b, w, m):
-        if not G.has_edge(a, b) or G[a][b]["w"] > w:
-            G.add_edge(a, b, w=w, m=m)
-
-    for i in range(p):
-        e, f = int(snap.edge[i]), float(snap.frac[i])
-        t, length = float(net.edge_time[e]), float(net.edge_length[e])
-        add(("o", i), int(net.edge_v[e]), (1 - f) * t, (1 - f) * length)
-        add(int(net.edge_u[e]), ("i", i), f * t, f * length)
-        tw = int(net.edge_twin[e])
-        if tw >= 0:
-            t2, l2 = float(net.edge_time[tw]), float(net.edge_length[tw])
-            add(("o", i), int(net.edge_v[tw]), f * t2, f * l2)
-            add(int(net.edge_u[tw]), ("i", i), (1 - f) * t2, (1 - f) * l2)
-        for j in range(p):
-            if j == i:
-                continue
-            ej, fj = int(snap.edge[j]), float(snap.frac[j])
-            for road in [e] + ([tw] if tw >= 0 else []):
-                pos_i = f if road == e else 1 - f
-                if ej == road:
-                    pos_j = fj
-                elif int(net.edge_twin[ej]) == road:
-                    pos_j = 1 - fj
-                else:
-                    continue
-                if pos_j >= pos_i:
-                    d = pos_j - pos_i
-                    add(("o", i), ("i", j), d * float(net.edge_time[road]),
-                        d * float(net.edge_length[road]))  # fmt: skip
-    times = np.full((p, p), np.inf)
-    metres = np.full((p, p), np.inf)
-    for i in range(p):
-        if snap.distance_m[i] > network.MAX_SNAP_M:
-            continue
-        dist, paths = nx.single_source_dijkstra(G, ("o", i), weight="w")
-        for j in range(p):
-            if j != i and ("i", j) in dist and snap.distance_m[j] <= network.MAX_SNAP_M:
-                path = paths[("i", j)]
-                times[i, j] = dist[("i", j)]
-                metres[i, j] = sum(G[a][b]["m"] for a, b in itertools.pairwise(path))
+        u, v = int(net.edge_u[i]), int(net.edge_v[i])
+        _add(G, u, v, float(net.edge_time[i]), float(net.edge_length[i]))
+    for i in range(len(lon)):
+        _join(G, net, snap, i)
+    times, metres = _dijkstra(G, snap)
     access = np.asarray(snap.distance_m)
     times += (access[:, None] + access[None, :]) / network.access_speed_ms(net.mode)
     metres += access[:, None] + access[None, :]
     np.fill_diagonal(times, 0.0)
     np.fill_diagonal(metres, 0.0)
+    return times, metres
+
+
+def _add(G: nx.DiGraph, a: object, b: object, w: float, m: float) -> None:
+    """An edge of ``w`` seconds and ``m`` metres, unless a faster one is there."""
+    if not G.has_edge(a, b) or G[a][b]["w"] > w:
+        G.add_edge(a, b, w=w, m=m)
+
+
+def _join(G: nx.DiGraph, net: network.Network, snap: RoadPoints, i: int) -> None:
+    """Point ``i``'s exit ``("o", i)`` and entry ``("i", i)`` nodes: to and from its road's
+    ends (both ways on a two-way road), and straight along it to the points after it."""
+    e, f = int(snap.edge[i]), float(snap.frac[i])
+    t, length = float(net.edge_time[e]), float(net.edge_length[e])
+    _add(G, ("o", i), int(net.edge_v[e]), (1 - f) * t, (1 - f) * length)
+    _add(G, int(net.edge_u[e]), ("i", i), f * t, f * length)
+    tw = int(net.edge_twin[e])
+    if tw >= 0:
+        t2, l2 = float(net.edge_time[tw]), float(net.edge_length[tw])
+        _add(G, ("o", i), int(net.edge_v[tw]), f * t2, f * l2)
+        _add(G, int(net.edge_u[tw]), ("i", i), (1 - f) * t2, (1 - f) * l2)
+    roads = [e] + ([tw] if tw >= 0 else [])
+    for j in range(len(snap)):
+        if j == i:
+            continue
+        for road in roads:
+            pos_i = f if road == e else 1 - f
+            pos_j = _position(net, snap, j, road)
+            if pos_j is not None and pos_j >= pos_i:
+                d = pos_j - pos_i
+                _add(G, ("o", i), ("i", j), d * float(net.edge_time[road]),
+                     d * float(net.edge_length[road]))  # fmt: skip
+
+
+def _position(net: network.Network, snap: RoadPoints, j: int, road: int) -> float | None:
+    """Where point ``j`` lies along ``road`` (0–1), None when on another road."""
+    ej, fj = int(snap.edge[j]), float(snap.frac[j])
+    if ej == road:
+        return fj
+    if int(net.edge_twin[ej]) == road:
+        return 1 - fj
+    return None
+
+
+def _dijkstra(G: nx.DiGraph, snap: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds and road metres from every exit to every other entry, both within
+    MAX_SNAP_M of a road (inf otherwise)."""
+    p = len(snap)
+    near = np.asarray(snap.distance_m) <= network.MAX_SNAP_M
+    times = np.full((p, p), np.inf)
+    metres = np.full((p, p), np.inf)
+    for i in np.flatnonzero(near).tolist():
+        dist, paths = nx.single_source_dijkstra(G, ("o", i), weight="w")
+        for j in range(p):
+            if j != i and ("i", j) in dist and near[j]:
+                times[i, j] = dist[("i", j)]
+                metres[i, j] = sum(G[a][b]["m"] for a, b in itertools.pairwise(paths[("i", j)]))
     return times, metres
 
 
@@ -170,3 +189,15 @@ def test_empty_and_single_point(drive):
     assert m.time_s.shape == (1, 1)
     assert m.time_s[0, 0] == 0
     assert m.leg(0, 0).distance_m == 0
+
+
+def test_no_point_on_the_network(drive):
+    # Nothing routed: no graph is built, and every leg between two points is refused.
+    m = routing.travel_matrix(drive, [116.9200, 116.9300], [40.4500, 40.4600])
+    assert not m.on_network.any()
+    assert np.isinf(m.time_s[0, 1])
+    assert np.isinf(m.distance_m[0, 1])
+    assert m.distance_m[0, 0] == 0
+    assert m.leg(1, 1).distance_m == 0
+    with pytest.raises(ValueError, match="not reachable"):
+        m.leg(0, 1)

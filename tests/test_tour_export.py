@@ -115,6 +115,16 @@ def test_csv_parses_back_with_formula_cells_neutralised(saved):
     assert row[22].startswith("https://api.map.baidu.com/")
 
 
+def test_schedule_rows_fill_every_column(saved):
+    rows = tour_export.schedule_rows(saved)
+    assert {len(r) for r in rows} == {len(tour_export.COLUMNS)}
+    totals = [r for r in rows if r[4] == "当日合计"]
+    days = saved["result"]["days"]
+    assert [r[14:16] for r in totals] == [
+        [d["totals"]["drive_min"], d["totals"]["distance_km"]] for d in days
+    ]
+
+
 def test_xlsx_parses_back_as_text(saved):
     wb = openpyxl.load_workbook(io.BytesIO(tour_export.to_xlsx(saved)))
     ws = wb["日程"]
@@ -269,6 +279,14 @@ def test_cli_errors(tour_app, tmp_path):
     r = runner.invoke(args=["tours", "plan", "--stops", "U1"])
     assert r.exit_code != 0
     assert "U1" in r.output
+    r = runner.invoke(
+        args=["tours", "plan", "--stops", "S1", "--service", "10", "--service-for", "S1=20"]
+    )
+    assert r.exit_code == 2  # a usage error, before any planning
+    assert "use --service or --service-for" in r.output
+    r = runner.invoke(args=["tours", "plan", "--stops", "S1", "--window", "S1"])
+    assert r.exit_code == 2
+    assert "--window takes ID=VALUE" in r.output
     r = runner.invoke(args=["tours", "show", "20990101-000000-000000"])
     assert r.exit_code != 0
     r = runner.invoke(args=["tours", "list"])

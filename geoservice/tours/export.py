@@ -21,6 +21,8 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import gpxpy
@@ -28,6 +30,7 @@ import gpxpy.gpx
 import openpyxl
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from geoservice import escape
 from geoservice.district import MIYUN
@@ -157,6 +160,37 @@ def _position_label(stop: dict) -> str:
 # -- the schedule as rows -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One line of a day's schedule: the cells of :data:`COLUMNS` after the day's own
+    (date, weekday, day number), ``""`` for an empty cell, text not yet escaped."""
+
+    seq: int | str
+    what: str
+    place: str
+    id: str
+    kind: str = ""
+    town: str = ""
+    arrive: str = ""
+    start: str = ""
+    end: str = ""
+    wait: float | str = ""
+    service: float | str = ""
+    drive_min: float | str = ""
+    distance_km: float | str = ""
+    window: str = ""
+    need: str = ""
+    position: str = ""
+    lon: float | str = ""
+    lat: float | str = ""
+    amap: str = ""
+    baidu: str = ""
+
+    def cells(self) -> list[object]:
+        """The values in column order."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+
 def schedule_rows(plan: dict) -> list[list[object]]:
     """The schedule as rows under :data:`COLUMNS` (departure, each stop, lunch, return and
     the day's totals for every day), text not yet escaped."""
@@ -164,163 +198,136 @@ def schedule_rows(plan: dict) -> list[list[object]]:
     depot = result["depot"]
     rows: list[list[object]] = []
     for day in result["days"]:
-        rows.extend(_day_rows(depot, day))
+        head = [day.get("date") or "", day.get("weekday") or "", day["day"]]
+        rows.extend([*head, *r.cells()] for r in _day_rows(depot, day))
     return rows
 
 
-def _day_rows(depot: dict, day: dict) -> list[list[object]]:
-    date, weekday, n = day.get("date") or "", day.get("weekday") or "", day["day"]
-
-    def row(
-        seq,
-        what,
-        place,
-        pid,
-        kind,
-        town,
-        arrive,
-        start,
-        end,
-        wait,
-        service,
-        leg,
-        window="",
-        need="",
-        position="",
-        lon=None,
-        lat=None,
-        nav=None,
-    ):
-        return [
-            date,
-            weekday,
-            n,
-            seq,
-            what,
-            place,
-            pid,
-            kind,
-            town,
-            arrive,
-            start,
-            end,
-            wait,
-            service,
-            leg["drive_min"] if leg else "",
-            round(leg["distance_m"] / 1000.0, 2) if leg else "",
-            window,
-            need,
-            position,
-            "" if lon is None else lon,
-            "" if lat is None else lat,
-            (nav or {}).get("amap", ""),
-            (nav or {}).get("baidu", ""),
-        ]
-
+def _day_rows(depot: dict, day: dict) -> list[ScheduleRow]:
+    """A day's lines: lunch at the base before leaving, departure, each stop (and a lunch
+    after it), return, lunch after returning, the day's totals."""
     lunch = day.get("lunch")
-
-    def lunch_row(leg=None):
-        return row(
-            "",
-            "午餐",
-            lunch["name"],
-            lunch["id"],
-            "",
-            "",
-            "",
-            lunch["start"],
-            lunch["end"],
-            "",
-            lunch["minutes"],
-            leg,
-        )
-
-    def depot_row(what, arrive, end, leg, **extra):
-        return row(
-            "",
-            what,
-            depot["name"],
-            depot["id"],
-            depot.get("kind_label", ""),
-            depot.get("town", ""),
-            arrive,
-            "",
-            end,
-            "",
-            "",
-            leg,
-            **extra,
-        )
-
-    legs = day["legs"]
+    legs = iter(day["legs"])  # one per drive, in the order of the lines
     rows = []
     if lunch and lunch["place"] == "start":
-        rows.append(lunch_row())
-    rows.append(
-        depot_row(
-            "出发",
-            "",
-            day["depart"],
-            None,
-            lon=depot["lon"],
-            lat=depot["lat"],
-            nav=depot.get("navigation"),
-        )
-    )
-    leg_i = 0
+        rows.append(_lunch_row(lunch))
+    rows.append(_departure_row(depot, day))
     for stop in day["stops"]:
-        leg = legs[leg_i]
-        leg_i += 1
-        rows.append(
-            row(
-                stop["seq"],
-                "服务",
-                stop["name"],
-                stop["id"],
-                stop["kind_label"],
-                stop["town"],
-                stop["arrival"],
-                stop["start"],
-                stop["end"],
-                stop["wait_min"],
-                stop["service_min"],
-                leg,
-                "-".join(stop["window"]) if stop.get("window") else "",
-                _optional_label(stop),
-                _position_label(stop),
-                stop["lon"],
-                stop["lat"],
-                stop["navigation"],
-            )
-        )
+        rows.append(_stop_row(stop, next(legs)))
         if lunch and lunch.get("after_seq") == stop["seq"]:
-            back = None
-            if lunch["place"] == "depot":
-                back = legs[leg_i]
-                leg_i += 1
-            rows.append(lunch_row(back))
-    rows.append(depot_row("返回", day["return"], "", legs[leg_i]))
+            rows.append(_lunch_row(lunch, next(legs) if lunch["place"] == "depot" else None))
+    rows.append(_return_row(depot, day, next(legs)))
     if lunch and lunch["place"] == "end":
-        rows.append(lunch_row())
-    t = day["totals"]
-    total = row(
-        "",
-        "当日合计",
-        f"{t['stops']} 个站点",
-        "",
-        "",
-        "",
-        "",
-        day["depart"],
-        day["finish"],
-        t["wait_min"],
-        t["service_min"],
-        None,
-    )
-    total[14] = t["drive_min"]
-    total[15] = t["distance_km"]
-    rows.append(total)
+        rows.append(_lunch_row(lunch))
+    rows.append(_totals_row(day))
     return rows
+
+
+def _leg_cells(leg: dict | None) -> tuple[float | str, float | str]:
+    """Drive minutes and kilometres of the leg that ends at a line (blank without one)."""
+    if not leg:
+        return "", ""
+    return leg["drive_min"], round(leg["distance_m"] / 1000.0, 2)
+
+
+def _nav_cells(nav: dict | None) -> tuple[str, str]:
+    """The Amap and Baidu navigation links (blank without them)."""
+    return (nav or {}).get("amap", ""), (nav or {}).get("baidu", "")
+
+
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else value
+
+
+def _stop_row(stop: dict, leg: dict) -> ScheduleRow:
+    drive, km = _leg_cells(leg)
+    amap, baidu = _nav_cells(stop["navigation"])
+    return ScheduleRow(
+        seq=stop["seq"],
+        what="服务",
+        place=stop["name"],
+        id=stop["id"],
+        kind=stop["kind_label"],
+        town=stop["town"],
+        arrive=stop["arrival"],
+        start=stop["start"],
+        end=stop["end"],
+        wait=stop["wait_min"],
+        service=stop["service_min"],
+        drive_min=drive,
+        distance_km=km,
+        window="-".join(stop["window"]) if stop.get("window") else "",
+        need=_optional_label(stop),
+        position=_position_label(stop),
+        lon=_blank(stop["lon"]),
+        lat=_blank(stop["lat"]),
+        amap=amap,
+        baidu=baidu,
+    )
+
+
+def _lunch_row(lunch: dict, leg: dict | None = None) -> ScheduleRow:
+    """The lunch break; ``leg`` is the trip back to the base for it."""
+    drive, km = _leg_cells(leg)
+    return ScheduleRow(
+        seq="",
+        what="午餐",
+        place=lunch["name"],
+        id=lunch["id"],
+        start=lunch["start"],
+        end=lunch["end"],
+        service=lunch["minutes"],
+        drive_min=drive,
+        distance_km=km,
+    )
+
+
+def _departure_row(depot: dict, day: dict) -> ScheduleRow:
+    amap, baidu = _nav_cells(depot.get("navigation"))
+    return ScheduleRow(
+        seq="",
+        what="出发",
+        place=depot["name"],
+        id=depot["id"],
+        kind=depot.get("kind_label", ""),
+        town=depot.get("town", ""),
+        end=day["depart"],
+        lon=_blank(depot["lon"]),
+        lat=_blank(depot["lat"]),
+        amap=amap,
+        baidu=baidu,
+    )
+
+
+def _return_row(depot: dict, day: dict, leg: dict) -> ScheduleRow:
+    drive, km = _leg_cells(leg)
+    return ScheduleRow(
+        seq="",
+        what="返回",
+        place=depot["name"],
+        id=depot["id"],
+        kind=depot.get("kind_label", ""),
+        town=depot.get("town", ""),
+        arrive=day["return"],
+        drive_min=drive,
+        distance_km=km,
+    )
+
+
+def _totals_row(day: dict) -> ScheduleRow:
+    t = day["totals"]
+    return ScheduleRow(
+        seq="",
+        what="当日合计",
+        place=f"{t['stops']} 个站点",
+        id="",
+        start=day["depart"],
+        end=day["finish"],
+        wait=t["wait_min"],
+        service=t["service_min"],
+        drive_min=t["drive_min"],
+        distance_km=t["distance_km"],
+    )
 
 
 # -- CSV / XLSX ---------------------------------------------------------------------------------
@@ -374,7 +381,7 @@ def to_xlsx(plan: dict) -> bytes:
     return buf.getvalue()
 
 
-def _sheet(ws, head, rows) -> None:
+def _sheet(ws: Worksheet, head: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     ws.append(list(head))
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -601,24 +608,23 @@ def _html_day(result: dict, day: dict) -> str:
         "<table><tr><th>序号</th><th>事项</th><th>地点</th><th>到达</th><th>开始</th>"
         "<th>结束</th><th>车程（分钟）</th><th>里程（公里）</th><th>导航</th></tr>",
     ]
-    for r in schedule_rows({"result": {**result, "days": [day]}}):
-        what = r[4]
-        if what == "当日合计":
+    for r in _day_rows(result["depot"], day):
+        if r.what == "当日合计":
             continue
-        cls = {"午餐": "lunch", "出发": "depot", "返回": "depot"}.get(what, "")
-        place = h(r[5])
-        if r[18] == "示意位置":
+        cls = {"午餐": "lunch", "出发": "depot", "返回": "depot"}.get(r.what, "")
+        place = h(r.place)
+        if r.position == "示意位置":
             place += ' <span class="schematic">（示意位置）</span>'
         links = ""
-        if r[21]:
+        if r.amap:
             links = (
-                f'<a href="{h(r[21])}" rel="noopener noreferrer">高德导航</a> '
-                f'<a href="{h(r[22])}" rel="noopener noreferrer">百度导航</a>'
+                f'<a href="{h(r.amap)}" rel="noopener noreferrer">高德导航</a> '
+                f'<a href="{h(r.baidu)}" rel="noopener noreferrer">百度导航</a>'
             )
         out.append(
-            f'<tr class="{cls}"><td>{h(r[3])}</td><td>{h(what)}</td><td>{place}</td>'
-            f"<td>{h(r[9])}</td><td>{h(r[10])}</td><td>{h(r[11])}</td><td>{h(r[14])}</td>"
-            f"<td>{h(r[15])}</td><td>{links}</td></tr>"
+            f'<tr class="{cls}"><td>{h(r.seq)}</td><td>{h(r.what)}</td><td>{place}</td>'
+            f"<td>{h(r.arrive)}</td><td>{h(r.start)}</td><td>{h(r.end)}</td>"
+            f"<td>{h(r.drive_min)}</td><td>{h(r.distance_km)}</td><td>{links}</td></tr>"
         )
     out.append("</table></section>")
     return "\n".join(out)

@@ -38,7 +38,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -92,6 +92,7 @@ __all__ = [
     "TourProblem",
     "TourRequest",
     "WeekendCalendar",
+    "WorkCalendar",
     "candidates",
     "default_depot",
     "hhmm",
@@ -101,6 +102,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from geoservice.responses import (
+        Navigation,
+        Position,
         TourDay,
         TourLeg,
         TourLunch,
@@ -147,12 +150,22 @@ REASONS = {
 Progress = Callable[[str, int, int], None]
 
 
+class WorkCalendar(Protocol):
+    """What the planner asks a working-day calendar (:class:`WeekendCalendar`,
+    :class:`geoservice.holidays.CurrentCalendar`); a ``covers(date)`` method, when it has
+    one, says which dates it knows the public holidays of."""
+
+    def is_day_off(self, day: dt.date) -> bool: ...
+
+    def is_workday(self, day: dt.date) -> bool: ...
+
+
 class WeekendCalendar:
     """Working days are Monday to Friday (the default of :func:`plan` and :class:`Planner`).
 
-    Any object with ``is_day_off(date)`` and ``is_workday(date)`` can replace it: the web
-    app and the CLI use :class:`geoservice.holidays.CurrentCalendar`, which knows China's
-    public holidays and make-up working days.
+    Any `WorkCalendar` can replace it: the web app and the CLI use
+    :class:`geoservice.holidays.CurrentCalendar`, which knows China's public holidays and
+    make-up working days.
     """
 
     def is_day_off(self, day: dt.date) -> bool:
@@ -195,6 +208,14 @@ class Stop:
     @property
     def located(self) -> bool:
         return self.lon is not None and self.lat is not None
+
+    def links(self) -> Navigation:
+        """Driving directions to the stop in the map apps; the stop must be located."""
+        # Only the depot (resolve refuses one without a position) and located stops are
+        # planned: nothing else reaches a plan's JSON.
+        assert self.lon is not None
+        assert self.lat is not None
+        return navigation.links(self.lon, self.lat, self.name, "drive")
 
     def describe(self) -> TourPlace:
         """JSON-ready identity of the stop (no schedule)."""
@@ -457,8 +478,10 @@ class _Selection:
 
 
 def _unknown_ids(unknown: list[str], name: str) -> TourError:
-    listed = [{"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
-              for i in unknown]  # fmt: skip
+    listed: list[TourUnserved] = [
+        {"id": i, "name": "", "reason_code": "unknown", "reason": REASONS["unknown"]}
+        for i in unknown
+    ]
     shown = "、".join(excerpt(i) for i in unknown[:10])
     return TourError(
         name,
@@ -541,7 +564,7 @@ def default_depot(stops: Sequence[Mapping], town: str = DEFAULT_DEPOT_TOWN) -> i
     stations = [i for i, s in enumerate(stops) if s["station"] and pd.notna(s["lon"])]
     bases = [i for i in stations if stops[i]["kind"] == "caravan_base"]
     home = [i for i in bases if town and stops[i]["town_code"] == town]
-    return (home or bases or stations or [None])[0]
+    return next(iter(home or bases or stations), None)
 
 
 def _depot(key: str | None, catalogue: pd.DataFrame, town: str) -> Stop:
@@ -793,10 +816,18 @@ class TourProblem:
         days = self.days if days is None else days
         prize_opt, lunch_prize = self._prizes(days)
         L = self.lunch
-        loc, svc, early, late, prize, required, kind = [], [], [], [], [], [], []
+        loc: list[int] = []
+        svc: list[int] = []
+        early: list[int] = []
+        late: list[int] = []
+        prize: list[int] = []
+        required: list[bool] = []
+        kind: list[tuple[int, str]] = []
         groups: list[tuple[list[int], bool]] = []
 
-        def add(stop, location, s, e, lt, p, r, what) -> int:
+        def add(
+            stop: int, location: int, s: int, e: int, lt: int, p: int, r: bool, what: str
+        ) -> int:
             loc.append(location)
             svc.append(s)
             early.append(e)
@@ -864,22 +895,22 @@ class TourProblem:
         models = [self.to_vrp_shifted]
         if self.lunch and windows:
             models.append(self.to_vrp_variants)
-        best = None
+        plans: list[tuple[list[DaySchedule], list[int], vrp.Solution]] = []
         for n, model in enumerate(models):
             problem, kind = model(days)
 
-            def step(done: int, total: int, n=n) -> None:
+            def step(done: int, total: int, n: int = n) -> None:
                 if progress is not None:
                     progress(n * total + done, len(models) * total)
 
             solution = vrp.solve(problem, budget, step)
-            out = self._repair(*self._routes(solution, kind), days)
+            routes, hints = self._routes(solution, kind)
+            out = self._repair(routes, hints, days)
             served = {s for d in out for s in d.order}
             left = [i for i in range(self.m) if i not in served]
-            key = self.score(out)
-            if best is None or key < best[0]:
-                best = (key, out, left, solution)
-        return best[1], best[2], best[3]
+            plans.append((out, left, solution))
+        # The best score wins; on a tie the first model's (min keeps the first).
+        return min(plans, key=lambda plan: self.score(plan[0]))
 
     def score(self, days: list[DaySchedule]) -> tuple[int, int, int]:
         """Lexicographic objective of a plan: (mandatory stops missing, minus the optional
@@ -892,12 +923,15 @@ class TourProblem:
         return missing, -worth, int(sum(d.drive for d in days))
 
     @staticmethod
-    def _routes(solution: vrp.Solution, kind: list[tuple[int, str]]):
+    def _routes(
+        solution: vrp.Solution, kind: list[tuple[int, str]]
+    ) -> tuple[list[list[int]], list[tuple[str, int] | None]]:
         """Stop orders and lunch hints (a trip back to the base) of a VRP solution."""
         routes: list[list[int]] = []
         hints: list[tuple[str, int] | None] = []
         for route in solution.routes:
-            order, hint = [], None
+            order: list[int] = []
+            hint: tuple[str, int] | None = None
             for c in route:
                 stop, what = kind[c]
                 if what == "depot":
@@ -910,51 +944,65 @@ class TourProblem:
             hints.append(hint)
         return routes, hints
 
-    def _repair(self, routes: list[list[int]], hints: list, days: int) -> list[DaySchedule]:
+    def _repair(
+        self, routes: list[list[int]], hints: list[tuple[str, int] | None], days: int
+    ) -> list[DaySchedule]:
         """Exact timing of every route; a route that cannot take its lunch (or misses a
         window after re-timing) loses stops until it fits, and those stops are put back
         wherever they fit best (cheapest insertion), optional ones last."""
         out: list[DaySchedule] = []
         loose: list[int] = []
         for order, hint in zip(routes, hints, strict=True):
-            order = [s for s in order if s >= 0]
-            if not order:
-                continue
-            day = self.schedule(order, hint)
-            while day is None and order:
-                # Drop the stop whose removal saves the most time, optional ones first.
-                best_k, best_key = 0, None
-                for k in range(len(order)):
-                    rest = order[:k] + order[k + 1 :]
-                    trial = self.schedule(rest)
-                    key = (trial is None, not self.optional[order[k]], trial.drive if trial else 0)
-                    if best_key is None or key < best_key:
-                        best_k, best_key = k, key
-                loose.append(order.pop(best_k))
-                day = self.schedule(order) if order else None
+            day, dropped = self._fit([s for s in order if s >= 0], hint)
+            loose += dropped
             if day is not None:
                 out.append(day)
         loose.sort(key=lambda s: (bool(self.optional[s]), int(self.priority[s]), s))
         for s in loose:
-            best = None
-            for d, day in enumerate([*out, None]):
-                if day is None and len(out) >= days:
-                    continue
-                base = [] if day is None else day.order
-                for k in range(len(base) + 1):
-                    trial = self.schedule([*base[:k], s, *base[k:]])
-                    if trial is None:
-                        continue
-                    extra = trial.drive - (day.drive if day else 0)
-                    if best is None or extra < best[0]:
-                        best = (extra, d, trial)
-            if best is not None:
-                _, d, trial = best
-                if d == len(out):
-                    out.append(trial)
-                else:
-                    out[d] = trial
+            self._insert(s, out, days)
         return out
+
+    def _fit(
+        self, order: list[int], hint: tuple[str, int] | None
+    ) -> tuple[DaySchedule | None, list[int]]:
+        """The exact timing of ``order`` (None when no stop is left), and the stops dropped
+        until it fits: each time the one whose removal saves the most, optional ones first."""
+        order = list(order)
+        dropped: list[int] = []
+        day = self.schedule(order, hint) if order else None
+        while day is None and order:
+            keys = [self._drop_key(order, k) for k in range(len(order))]
+            dropped.append(order.pop(keys.index(min(keys))))  # the first of equal keys
+            day = self.schedule(order) if order else None
+        return day, dropped
+
+    def _drop_key(self, order: list[int], k: int) -> tuple[bool, bool, int]:
+        """How good dropping ``order[k]`` is, lower first: the rest fits, the stop is
+        optional, the rest's driving."""
+        trial = self.schedule(order[:k] + order[k + 1 :])
+        return trial is None, not self.optional[order[k]], trial.drive if trial else 0
+
+    def _insert(self, s: int, out: list[DaySchedule], days: int) -> None:
+        """Put stop ``s`` where it adds the least driving: into a day of ``out``, or a new
+        day while fewer than ``days`` are used; left out when it fits nowhere."""
+        best: tuple[int, int, DaySchedule] | None = None
+        for d, day in enumerate([*out, None]):
+            if day is None and len(out) >= days:
+                continue
+            base = [] if day is None else day.order
+            for k in range(len(base) + 1):
+                trial = self.schedule([*base[:k], s, *base[k:]])
+                if trial is None:
+                    continue
+                extra = trial.drive - (day.drive if day else 0)
+                if best is None or extra < best[0]:
+                    best = (extra, d, trial)
+        if best is not None:
+            _, d, trial = best
+            if d == len(out):
+                out.append(trial)
+            else:
+                out[d] = trial
 
     def fits_alone(self) -> np.ndarray:
         """Which stops can be served on a day of their own."""
@@ -1008,7 +1056,7 @@ def plan(
     request: ResolvedRequest,
     network: Network,
     *,
-    calendar: object | None = None,
+    calendar: WorkCalendar | None = None,
     budget: vrp.Budget = SEARCH,
     progress: Progress | None = None,
 ) -> TourResult:
@@ -1020,7 +1068,7 @@ def plan(
         From :func:`resolve`.
     network : Network
         The drive network.
-    calendar : object, optional
+    calendar : WorkCalendar, optional
         ``is_day_off(date)`` / ``is_workday(date)``; default :class:`WeekendCalendar`.
     budget : vrp.Budget
         Search bounds (the default is the service's; tests and benchmarks pass smaller).
@@ -1110,7 +1158,9 @@ def _network_notices(network: Network) -> list[TourNotice]:
     return [{"code": n["code"], "zh": n["zh"], "en": n["en"]}]
 
 
-def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[TourNotice]:
+def _calendar_notices(
+    request: ResolvedRequest, dates: list[dt.date | None], calendar: WorkCalendar
+) -> list[TourNotice]:
     """Say so when the plan's dates fall in years whose public holidays the calendar does
     not know (only weekends were skipped there)."""
     covers = getattr(calendar, "covers", None)
@@ -1136,7 +1186,7 @@ def _calendar_notices(request: ResolvedRequest, dates: list, calendar) -> list[T
     ]
 
 
-def _dates(request: ResolvedRequest, calendar) -> list[dt.date | None]:
+def _dates(request: ResolvedRequest, calendar: WorkCalendar) -> list[dt.date | None]:
     """The date of each plan day: consecutive working days from ``start_date`` (or
     consecutive days when days off are not skipped); None without a start date."""
     if request.start_date is None:
@@ -1159,7 +1209,12 @@ def _dates(request: ResolvedRequest, calendar) -> list[dt.date | None]:
     return out
 
 
-def _refuse_named(request, problems, matrix, located) -> None:
+def _refuse_named(
+    request: ResolvedRequest,
+    problems: Mapping[str, str],
+    matrix: routing.TravelMatrix,
+    located: list[Stop],
+) -> None:
     """Named stops that cannot be served make the request fail (422) listing them."""
     bad = [s for s in request.stops if s.named and s.id in problems]
     if not bad:
@@ -1178,7 +1233,12 @@ def _refuse_named(request, problems, matrix, located) -> None:
     raise err
 
 
-def _unserved(stop: Stop, code: str, matrix=None, located=None) -> TourUnserved:
+def _unserved(
+    stop: Stop,
+    code: str,
+    matrix: routing.TravelMatrix | None = None,
+    located: Sequence[Stop] = (),
+) -> TourUnserved:
     reason = REASONS[code]
     if code == "off_network" and matrix is not None:
         k = next(i for i, s in enumerate(located, start=1) if s.id == stop.id)
@@ -1196,7 +1256,9 @@ def _unserved(stop: Stop, code: str, matrix=None, located=None) -> TourUnserved:
     }
 
 
-def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budget) -> TourError:
+def _shortage(
+    problem: TourProblem, stops: list[Stop], missing: list[int], budget: vrp.Budget
+) -> TourError:
     """The 422 for more mandatory work than the days hold, with an estimate of the days
     needed from a quick re-plan with more days."""
     mandatory = [i for i in range(problem.m) if not problem.optional[i]]
@@ -1231,7 +1293,7 @@ def _shortage(problem: TourProblem, stops: list[Stop], missing: list[int], budge
 def _estimate_budget(budget: vrp.Budget) -> vrp.Budget:
     """The estimate's search: :data:`_ESTIMATE_SEARCH`, never more than the plan's own."""
 
-    def least(a: float | None, b: float | None) -> float | None:
+    def least(a: int | None, b: int | None) -> int | None:
         return b if a is None else a if b is None else min(a, b)
 
     return replace(
@@ -1300,7 +1362,7 @@ def _result(
         "schematic": network.schematic,
         "depot": {
             **depot.describe(),
-            "navigation": navigation.links(depot.lon, depot.lat, depot.name, "drive"),
+            "navigation": depot.links(),
         },
         "parameters": {
             "days": request.days,
@@ -1333,7 +1395,7 @@ def _day_json(
     number: int,
     date: dt.date | None,
     day: DaySchedule,
-    request: TourRequest,
+    request: ResolvedRequest,
     matrix: routing.TravelMatrix,
     rows: list[int],
     stops: list[Stop],
@@ -1346,7 +1408,8 @@ def _day_json(
         if day.lunch is not None and day.lunch[0] == "depot" and day.lunch[1] == k:
             visits.append(("depot", -1))
     visits.append(("depot", -1))
-    legs, coords = [], []
+    legs: list[routing.Leg] = []
+    coords: list[Position] = []  # JSON arrays [lon, lat]
     for (_, a), (_, b) in itertools.pairwise(visits):
         ra = 0 if a < 0 else rows[a + 1]
         rb = 0 if b < 0 else rows[b + 1]
@@ -1360,14 +1423,12 @@ def _day_json(
     lunch = day.lunch
     t_leave = day.depart
     leg_i = 0
-    prev = {"id": depot.id, "name": depot.name}
+    prev = depot
     for k, s in enumerate(day.order):
         stop = stops[s]
         leg = legs[leg_i]
         leg_i += 1
         timeline_legs.append(_leg_json(prev, stop, leg, t_leave, day.arrive[k]))
-        assert stop.lon is not None  # only located stops are planned
-        assert stop.lat is not None
         out_stops.append(
             {
                 **stop.describe(),
@@ -1385,18 +1446,18 @@ def _day_json(
                 "priority": stop.priority,
                 "leg_distance_m": round(leg.distance_m, 1),
                 "leg_drive_min": _minutes(leg.time_s),
-                "navigation": navigation.links(stop.lon, stop.lat, stop.name, "drive"),
+                "navigation": stop.links(),
             }
         )
         t_leave = day.end[k]
-        prev = {"id": stop.id, "name": stop.name}
+        prev = stop
         if lunch is not None and lunch[1] == k and lunch[0] in ("stop", "depot"):
             if lunch[0] == "depot":
                 back = legs[leg_i]
                 leg_i += 1
                 reach = t_leave + round(back.time_s)
                 timeline_legs.append(_leg_json(prev, depot, back, t_leave, reach))
-                prev = {"id": depot.id, "name": depot.name}
+                prev = depot
             t_leave = lunch[3]
     last = legs[leg_i]
     timeline_legs.append(_leg_json(prev, depot, last, t_leave, day.back))
@@ -1451,16 +1512,12 @@ def _day_json(
     }
 
 
-def _leg_json(a: dict | Stop, b: dict | Stop, leg: routing.Leg, leave: int, reach: int) -> TourLeg:
-    def ident(x):
-        return (x.id, x.name) if isinstance(x, Stop) else (x["id"], x["name"])
-
-    (aid, aname), (bid, bname) = ident(a), ident(b)
+def _leg_json(a: Stop, b: Stop, leg: routing.Leg, leave: int, reach: int) -> TourLeg:
     return {
-        "from_id": aid,
-        "from_name": aname,
-        "to_id": bid,
-        "to_name": bname,
+        "from_id": a.id,
+        "from_name": a.name,
+        "to_id": b.id,
+        "to_name": b.name,
         "depart": hhmm(leave),
         "arrive": hhmm(reach),
         "distance_m": round(leg.distance_m, 1),
@@ -1483,7 +1540,7 @@ class Planner:
         The road networks.
     tours : TourStore
         Where plans are saved.
-    calendar : object, optional
+    calendar : WorkCalendar, optional
         Working-day calendar (``is_day_off``/``is_workday``); default weekends off.
     depot_town : callable, optional
         Gives the town of the default depot's caravan base (the district profile's, which
@@ -1500,7 +1557,7 @@ class Planner:
         store: Store,
         library: NetworkLibrary,
         tours: TourStore,
-        calendar: object | None = None,
+        calendar: WorkCalendar | None = None,
         budget: vrp.Budget = SEARCH,
         max_concurrent: int | None = None,
         depot_town: Callable[[], str] | None = None,

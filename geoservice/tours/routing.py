@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
 from geoservice.network import Network, sub_coords
@@ -109,7 +110,7 @@ class TravelMatrix:
             p = self.size
             out = np.full((p, p), np.inf)
             routed = np.flatnonzero(self.on_network)
-            if len(routed):
+            if self._graph is not None:  # some point is routed
                 n = self.net.n_nodes
                 road = _path_lengths(self._graph, self._pred, n + 2 * routed, n + 2 * routed + 1)
                 access = self.snap_m[routed]
@@ -131,14 +132,14 @@ class TravelMatrix:
         ValueError
             When ``j`` cannot be reached from ``i``.
         """
-        if not np.isfinite(self.time_s[i, j]):
-            msg = f"point {j} is not reachable from point {i}"
-            raise ValueError(msg)
         start = np.array([[self.lon[i], self.lat[i]]])
         end = np.array([[self.lon[j], self.lat[j]]])
-        if i == j:
+        if i == j:  # the diagonal is 0, on the network or not
             return Leg(np.vstack([start, end]), 0.0, 0.0)
         g = self._graph
+        if g is None or not np.isfinite(self.time_s[i, j]):  # no graph: no point routed
+            msg = f"point {j} is not reachable from point {i}"
+            raise ValueError(msg)
         n = self.net.n_nodes
         row = self._rows[i]
         source, target = n + 2 * i, n + 2 * j + 1
@@ -164,7 +165,7 @@ class TravelMatrix:
         return Leg(line, distance, float(self.time_s[i, j]))
 
 
-def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatrix:
+def travel_matrix(net: Network, lon: ArrayLike, lat: ArrayLike) -> TravelMatrix:
     """Snap ``lon``/``lat`` onto ``net`` and compute all travel times and distances.
 
     Parameters
@@ -178,10 +179,10 @@ def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatri
     -------
     TravelMatrix
     """
-    lon = np.atleast_1d(np.asarray(lon, dtype=float))
-    lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    p = len(lon)
-    points = net.snap(lon, lat)
+    lons = np.atleast_1d(np.asarray(lon, dtype=float))
+    lats = np.atleast_1d(np.asarray(lat, dtype=float))
+    p = len(lons)
+    points = net.snap(lons, lats)
     on_network = points.on_network
     snapped = np.column_stack([points.lon, points.lat])
     time_s = np.full((p, p), np.inf)
@@ -202,8 +203,8 @@ def travel_matrix(net: Network, lon: np.ndarray, lat: np.ndarray) -> TravelMatri
     np.fill_diagonal(time_s, 0.0)
     return TravelMatrix(
         net=net,
-        lon=lon,
-        lat=lat,
+        lon=lons,
+        lat=lats,
         snapped=snapped,
         snap_m=points.distance_m,
         on_network=on_network,
@@ -283,8 +284,9 @@ def _path_lengths(
     """Road metres along every shortest path ``sources[r] → entries[c]``: all predecessor
     chains are walked back at once, one vectorised step per edge of the longest path."""
     s = len(sources)
-    r, c = np.meshgrid(np.arange(s), np.arange(len(entries)), indexing="ij")
-    r, c = r.ravel(), c.ravel()
+    # Every (source, entry) pair, row-major.
+    r = np.repeat(np.arange(s), len(entries))
+    c = np.tile(np.arange(len(entries)), s)
     total = np.zeros(len(r))
     cur = entries[c].astype(np.int64)
     prev = pred[r, cur].astype(np.int64)

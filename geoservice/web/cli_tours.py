@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import AppGroup
@@ -13,6 +15,9 @@ from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
 from geoservice.tours.request import TourRequest
 from geoservice.web import get_district, get_planner, get_tour_store
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
 
@@ -35,7 +40,7 @@ class _Progress:
     """Step lines for the quick steps, a progress bar over the search's iterations."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
         self.done = 0
         self.started = time.perf_counter()
 
@@ -98,40 +103,17 @@ class _Progress:
     default=None,
     help="Write the plan: .gpx .csv .xlsx .geojson .html .json (format from the extension).",
 )
-def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_end, lunch,
-               service, service_for, window, optional, out):  # fmt: skip
+def tours_plan(out: Path | None, **options: Any) -> None:
     """Plan a multi-day caravan tour on the drive network and save it."""
     if out is not None:
         try:
             tour_export.format_of(out)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    services: object = service
-    if service_for:
-        services = _pairs(service_for, "--service-for")
-        if service is not None:
-            msg = "--service 与 --service-for 只能选一个 / use --service or --service-for"
-            raise click.UsageError(msg)
-    optional_map: dict[str, object] = {}
-    for v in optional:
-        key, _, prio = v.partition("=")
-        optional_map[key.strip()] = prio.strip() or None
-    body = {
-        "stops": list(stops),
-        "days": days,
-        "depot": depot,
-        "start_date": start_date,
-        "skip_days_off": not include_days_off,
-        "day_start": day_start,
-        "day_end": day_end,
-        "lunch_minutes": lunch,
-        "service_minutes": services,
-        "time_windows": _pairs(window, "--window") or None,
-        "optional": optional_map or None,
-    }
+    values = _request_values(options)
     progress = _Progress()
     try:
-        saved = get_planner().plan(TourRequest.parse(body), progress)
+        saved = get_planner().plan(TourRequest.parse(values), progress)
     except ParameterError as exc:
         progress.close()
         lines = [exc.message]
@@ -148,6 +130,43 @@ def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_
     if out is not None:
         tour_export.write(saved, out, get_district().org)
         click.echo(f"已写出 / wrote {out}")
+
+
+def _request_values(options: Mapping[str, Any]) -> dict[str, object]:
+    """The tour request's values (:class:`TourRequest`'s names) from the plan options."""
+    return {
+        "stops": list(options["stops"]),
+        "days": options["days"],
+        "depot": options["depot"],
+        "start_date": options["start_date"],
+        "skip_days_off": not options["include_days_off"],
+        "day_start": options["day_start"],
+        "day_end": options["day_end"],
+        "lunch_minutes": options["lunch"],
+        "service_minutes": _services(options["service"], options["service_for"]),
+        "time_windows": _pairs(options["window"], "--window") or None,
+        "optional": _priorities(options["optional"]) or None,
+    }
+
+
+def _services(service: str | None, service_for: tuple[str, ...]) -> object:
+    """``--service`` minutes, or the ``--service-for`` ``{ID: MINUTES}`` (not both)."""
+    if not service_for:
+        return service
+    services = _pairs(service_for, "--service-for")
+    if service is not None:
+        msg = "--service 与 --service-for 只能选一个 / use --service or --service-for"
+        raise click.UsageError(msg)
+    return services
+
+
+def _priorities(values: tuple[str, ...]) -> dict[str, str | None]:
+    """``SELECTOR`` or ``SELECTOR=PRIORITY`` options → ``{SELECTOR: PRIORITY or None}``."""
+    out: dict[str, str | None] = {}
+    for v in values:
+        key, _, prio = v.partition("=")
+        out[key.strip()] = prio.strip() or None
+    return out
 
 
 def _print_plan(saved: dict) -> None:
@@ -181,7 +200,7 @@ def _print_plan(saved: dict) -> None:
 
 @tours_cli.command("list")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
-def tours_list(limit):
+def tours_list(limit: int) -> None:
     """List saved plans, newest first."""
     plans = get_tour_store().list(limit)
     if not plans:
@@ -204,7 +223,7 @@ def tours_list(limit):
     default=None,
     help="Also write it: .gpx .csv .xlsx .geojson .html .json",
 )
-def tours_show(plan_id, out):
+def tours_show(plan_id: str, out: Path | None) -> None:
     """Show a saved plan (and optionally export it)."""
     try:
         saved = get_tour_store().get(plan_id)
