@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import AppGroup
@@ -14,9 +13,6 @@ from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
 from geoservice.tours.request import TourRequest
 from geoservice.web import get_district, get_planner, get_tour_store
-
-if TYPE_CHECKING:
-    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 tours_cli = AppGroup("tours", help="Caravan tours (区级大篷车巡回路线): plan, list, show.")
 
@@ -39,7 +35,7 @@ class _Progress:
     """Step lines for the quick steps, a progress bar over the search's iterations."""
 
     def __init__(self) -> None:
-        self.bar: ProgressBar[int] | None = None
+        self.bar = None
         self.done = 0
         self.started = time.perf_counter()
 
@@ -102,14 +98,37 @@ class _Progress:
     default=None,
     help="Write the plan: .gpx .csv .xlsx .geojson .html .json (format from the extension).",
 )
-def tours_plan(out: Path | None, **options: Any) -> None:
+def tours_plan(stops, days, depot, start_date, include_days_off, day_start, day_end, lunch,
+               service, service_for, window, optional, out):  # fmt: skip
     """Plan a multi-day caravan tour on the drive network and save it."""
     if out is not None:
         try:
             tour_export.format_of(out)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--out") from exc
-    body = _request_body(options)
+    services: object = service
+    if service_for:
+        services = _pairs(service_for, "--service-for")
+        if service is not None:
+            msg = "--service 与 --service-for 只能选一个 / use --service or --service-for"
+            raise click.UsageError(msg)
+    optional_map: dict[str, object] = {}
+    for v in optional:
+        key, _, prio = v.partition("=")
+        optional_map[key.strip()] = prio.strip() or None
+    body = {
+        "stops": list(stops),
+        "days": days,
+        "depot": depot,
+        "start_date": start_date,
+        "skip_days_off": not include_days_off,
+        "day_start": day_start,
+        "day_end": day_end,
+        "lunch_minutes": lunch,
+        "service_minutes": services,
+        "time_windows": _pairs(window, "--window") or None,
+        "optional": optional_map or None,
+    }
     progress = _Progress()
     try:
         saved = get_planner().plan(TourRequest.parse(body), progress)
@@ -129,33 +148,6 @@ def tours_plan(out: Path | None, **options: Any) -> None:
     if out is not None:
         tour_export.write(saved, out, get_district().org)
         click.echo(f"已写出 / wrote {out}")
-
-
-def _request_body(options: dict[str, Any]) -> dict[str, object]:
-    """The options of ``tours plan`` as the JSON body of a tour request (`TourRequest`)."""
-    services: object = options["service"]
-    if options["service_for"]:
-        services = _pairs(options["service_for"], "--service-for")
-        if options["service"] is not None:
-            msg = "--service 与 --service-for 只能选一个 / use --service or --service-for"
-            raise click.UsageError(msg)
-    optional: dict[str, object] = {}
-    for v in options["optional"]:
-        key, _, prio = v.partition("=")
-        optional[key.strip()] = prio.strip() or None
-    return {
-        "stops": list(options["stops"]),
-        "days": options["days"],
-        "depot": options["depot"],
-        "start_date": options["start_date"],
-        "skip_days_off": not options["include_days_off"],
-        "day_start": options["day_start"],
-        "day_end": options["day_end"],
-        "lunch_minutes": options["lunch"],
-        "service_minutes": services,
-        "time_windows": _pairs(options["window"], "--window") or None,
-        "optional": optional or None,
-    }
 
 
 def _print_plan(saved: dict) -> None:
