@@ -89,7 +89,9 @@ def main() -> None:
                     ]
                 )
         t = best_seconds(
-            lambda: catalog.import_file(store, "stations", path, source_crs="gcj02", mode="replace")
+            lambda: catalog.import_file(
+                store, "stations", path, catalog.ImportOptions(source_crs="gcj02", mode="replace")
+            )
         )
         print(
             f"import {rows:,}-row GCJ-02 CSV (read+validate+commit): "
@@ -100,7 +102,7 @@ def main() -> None:
             store,
             "stations",
             Path(__file__).resolve().parent.parent / "data" / "miyun.gpkg",
-            mode="replace",
+            catalog.ImportOptions(mode="replace"),
         )
 
         client = app.test_client()

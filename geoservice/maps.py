@@ -358,6 +358,14 @@ def base_map(
     return m
 
 
+def figure(m: folium.Map) -> folium.Figure:
+    """The page a map is drawn in: ``figure(m).html`` is its ``<body>``."""
+    root = m.get_root()
+    # A folium.Map puts itself in a Figure when it is made.
+    assert isinstance(root, folium.Figure)
+    return root
+
+
 def fit_to(m: folium.Map, district: _district.District) -> None:
     """Fit the map's view to the district's bounds."""
     west, south, east, north = district.bounds
@@ -504,7 +512,7 @@ def add_legend(m: folium.Map) -> None:
         "z-index:1000;background:rgba(255,255,255,.94);border-radius:6px;padding:6px 10px;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">{}</div>'
     ).format(Html("<br>").join(items))
-    m.get_root().html.add_child(_RawHtml(box))
+    figure(m).html.add_child(_RawHtml(box))
 
 
 # awesome-markers colour names → the hex the marker images use.
@@ -579,7 +587,7 @@ def add_notice(m: folium.Map, content: object) -> None:
         "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
         'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">{}</div>'
     ).format(_markup(content, TEXT_DISPLAY_MAX))
-    m.get_root().html.add_child(_RawHtml(box))
+    figure(m).html.add_child(_RawHtml(box))
 
 
 def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") -> str:
@@ -603,7 +611,7 @@ def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") ->
         own when it sends the page (:class:`geoservice.web.security.NoncedPage`).
     """
     if header:
-        m.get_root().html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
+        figure(m).html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
     page = m.get_root().render()
     page = page.replace("<html>", '<html lang="zh-Hans">', 1)
     head = Html("<head>\n<title>{}</title>").format(title)

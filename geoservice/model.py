@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -162,11 +163,6 @@ class Station:
                 return math.nan
 
         have = set(_AMENITY_SPLIT.split(text("amenities")))
-        capacity = row.get("capacity")
-        try:
-            capacity = None if capacity is None or pd.isna(capacity) else int(capacity)
-        except (TypeError, ValueError):
-            capacity = None
         try:
             verified = (
                 dt.date.fromisoformat(text("verified_on")[:10]) if text("verified_on") else None
@@ -185,7 +181,7 @@ class Station:
             amenities=tuple(a for a in AMENITIES if a in have),
             phone=text("phone"),
             host_org=text("host_org"),
-            capacity=capacity,
+            capacity=_capacity(row.get("capacity")),
             verified_on=verified,
             source=text("source"),
         )
@@ -222,6 +218,17 @@ class Station:
             "amenity_labels": [AMENITIES[a] for a in self.amenities],
             **hours.status(self.opening_hours, at).to_dict(),
         }
+
+
+def _capacity(value: object) -> int | None:
+    """A stored capacity: None when missing (None, NaN) or not a whole number."""
+    # What the store, a CSV or QGIS can hold; any other object is no capacity.
+    if not isinstance(value, int | float | str | bytes | np.number):
+        return None
+    try:
+        return None if pd.isna(value) else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

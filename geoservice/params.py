@@ -323,8 +323,10 @@ def integer(raw: object, name: str, lo: int, hi: int, *, default: int | None = N
     if _blank(raw):
         return _default(name, default)
     value: int | None = None
-    whole = isinstance(raw, float) and math.isfinite(raw) and raw.is_integer()
-    if whole or (isinstance(raw, int | np.integer) and not isinstance(raw, bool)):
+    if isinstance(raw, float):
+        if math.isfinite(raw) and raw.is_integer():
+            value = int(raw)
+    elif isinstance(raw, int | np.integer) and not isinstance(raw, bool):
         value = int(raw)
     elif isinstance(raw, str):
         s = raw.strip()
@@ -742,13 +744,10 @@ def points(raw: object, name: str = "origins", *, max_items: int, min_items: int
             f"{name} 至少需要 {min_items} 个点",
             f"{name} needs at least {min_items} point(s)",
         )
-    if isinstance(raw, np.ndarray):
-        xy = raw.astype(float)
-    else:
-        xy = _pairs(raw)
-        if xy is None:  # find the first bad pair, for the message
-            i = next(i for i, p in enumerate(raw) if not _is_pair(p))
-            raise _bad_point(name, i, raw[i])
+    xy = raw.astype(float) if isinstance(raw, np.ndarray) else _pairs(raw)
+    if xy is None:  # find the first bad pair, for the message
+        i = next(i for i, p in enumerate(raw) if not _is_pair(p))
+        raise _bad_point(name, i, raw[i])
     bad = ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 0]) > 180) | (np.abs(xy[:, 1]) > 90)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

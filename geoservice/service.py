@@ -605,13 +605,15 @@ def coverage(engine: CoverageEngine, request: CoverageRequest) -> dict:
     """
     revision = engine.store.revision()
     cov = engine.compute(request.query)
-    light = {"tolerance_m": request.simplify_m, "decimals": COVERAGE_DECIMALS}
-    main = cov.layer(request.layer, **light)
+
+    def light(name: str) -> dict:
+        return cov.layer(name, tolerance_m=request.simplify_m, decimals=COVERAGE_DECIMALS)
+
     return {
         "type": "FeatureCollection",
         "layer": request.layer,
-        "features": main["features"],
-        "layers": {name: cov.layer(name, **light) for name in request.layers},
+        "features": light(request.layer)["features"],
+        "layers": {name: light(name) for name in request.layers},
         "coverage": cov.to_dict(),
         "revision": revision,
         "simplify_m": request.simplify_m,

@@ -116,7 +116,9 @@ def test_rows_of_one_file_are_checked_against_each_other(store, tmp_path):
 def test_allow_duplicates_imports_them_and_reports_them(store, runner, tmp_path, first):
     here = (f"{first['lon']:.7f}", f"{first['lat']:.7f}")
     path = _csv(tmp_path / "a.csv", [[first["name"], *here, "24/7"]])
-    report = catalog.import_file(store, "stations", path, allow_duplicates=True)
+    report = catalog.import_file(
+        store, "stations", path, catalog.ImportOptions(allow_duplicates=True)
+    )
     assert len(report.added) == 1
     assert len(report.duplicates) == 1
     assert "疑似重复 1 行" in report.summary()
@@ -133,7 +135,7 @@ def test_upsert_by_id_is_not_a_duplicate_of_itself(store, tmp_path):
     # The store's own export, upserted: every row updates its own station.
     path = tmp_path / "all.csv"
     catalog.export_file(store, "stations", path)
-    report = catalog.import_file(store, "stations", path, mode="upsert")
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="upsert"))
     assert len(report.updated) == 104
     assert not report.added
     # A new row next to a station that the same file moves is a duplicate of the moved one.
@@ -143,7 +145,7 @@ def test_upsert_by_id_is_not_a_duplicate_of_itself(store, tmp_path):
     ]
     path = _csv(tmp_path / "u.csv", rows, header=["编号", *HEADER])
     with pytest.raises(ValidationError) as info:
-        catalog.import_file(store, "stations", path, mode="upsert")
+        catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="upsert"))
     (error,) = info.value.errors
     assert error.row == 3
     assert "与本文件第 2 行（WS001）同名，相距 5.0 米" in error.message
@@ -152,11 +154,11 @@ def test_upsert_by_id_is_not_a_duplicate_of_itself(store, tmp_path):
 def test_replace_checks_within_the_file_only(store, tmp_path, first):
     here = (f"{first['lon']:.7f}", f"{first['lat']:.7f}")
     path = _csv(tmp_path / "r.csv", [[first["name"], *here, "24/7"]])
-    report = catalog.import_file(store, "stations", path, mode="replace")
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="replace"))
     assert len(report.removed) == 104
     twice = _csv(tmp_path / "t.csv", [[first["name"], *here, "24/7"]] * 2)
     with pytest.raises(ValidationError) as info:
-        catalog.import_file(store, "stations", twice, mode="replace")
+        catalog.import_file(store, "stations", twice, catalog.ImportOptions(mode="replace"))
     assert {e.row for e in info.value.errors} == {2, 3}
 
 
@@ -190,7 +192,7 @@ def test_sites_reservoir_duplicates_and_codes(store, runner, tmp_path):
         [[village["id"], village["name"], "村", "116.95", "40.33", village["code"]]],
         header=["编号", "名称", "类型", "经度", "纬度", "区划代码"],
     )
-    catalog.import_file(store, "sites", path, mode="upsert")
+    catalog.import_file(store, "sites", path, catalog.ImportOptions(mode="upsert"))
 
 
 def test_twenty_thousand_rows_against_twenty_thousand_stations():

@@ -799,7 +799,7 @@ def test_import_reports_converted_hours(runner, store, tmp_path):
                 ["丁", "116.87", "40.37", "全天"],
             ]
         )
-    report = catalog.import_file(store, "stations", path, dry_run=True)
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(dry_run=True))
     assert [(c.row, c.column, c.converted) for c in report.hours_converted] == [
         (3, "开放时间", "Mo-Fr 08:00-17:30"),
         (4, "开放时间", "Mo-Fr 08:00-12:00,14:00-17:30; PH off"),

@@ -68,7 +68,9 @@ def _stored(store, names):
 @pytest.mark.parametrize("crs_name", ["wgs84", "gcj02", "bd09"])
 def test_csv_with_chinese_headers_and_shifted_coordinates(store, tmp_path, crs_name):
     path = _write_csv(tmp_path / "s.csv", ZH_HEADER, _zh_rows(TRUTH, crs_name))
-    report = catalog.import_file(store, "stations", path, source_crs=crs_name)
+    report = catalog.import_file(
+        store, "stations", path, catalog.ImportOptions(source_crs=crs_name)
+    )
     assert len(report.added) == 3
     assert not report.updated
     got = _stored(store, ["测试驿站1", "测试驿站2", "测试驿站3"])
@@ -92,7 +94,7 @@ def test_xlsx_with_english_headers_and_baidu_coordinates(store, tmp_path):
     header = ["id", "name", "kind", "lon", "lat", "opening_hours", "amenities", "capacity"]
     rows = [["T1", "百度坐标驿站", "worker_home", lon, lat, "24/7", "toilet;wifi", 12]]
     path = _write_xlsx(tmp_path / "s.xlsx", header, rows)
-    catalog.import_file(store, "stations", path, source_crs="bd09")
+    catalog.import_file(store, "stations", path, catalog.ImportOptions(source_crs="bd09"))
     s = store.stations().set_index("id").loc["T1"]
     assert crs.residual_m(s["lon"], s["lat"], *TRUTH[0]) < 0.5
     assert s["kind"] == "worker_home"
@@ -135,7 +137,7 @@ def test_export_import_roundtrip_is_lossless(store, tmp_path, ext, layer):
     path = tmp_path / f"out.{ext}"
     n = catalog.export_file(store, layer, path)
     assert n == len(before)
-    report = catalog.import_file(store, layer, path, mode="replace")
+    report = catalog.import_file(store, layer, path, catalog.ImportOptions(mode="replace"))
     assert not report.removed
     assert len(report.updated) == n
     after = store.read(layer)
@@ -150,7 +152,7 @@ def test_chinese_headers_export(store, tmp_path):
     assert "名称" in head
     assert "经度" in head
     assert "开放时间" in head
-    catalog.import_file(store, "stations", path, mode="replace")
+    catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="replace"))
     assert len(store.stations()) == 104
 
 
@@ -202,20 +204,20 @@ def test_allow_outside_accepts_points_outside_the_district(store, tmp_path):
     path = _write_csv(tmp_path / "out.csv", BAD_HEADER, [BAD_ROWS[7]])
     with pytest.raises(ValidationError):
         catalog.import_file(store, "stations", path)
-    catalog.import_file(store, "stations", path, allow_outside=True)
+    catalog.import_file(store, "stations", path, catalog.ImportOptions(allow_outside=True))
     assert "区外" in set(store.stations()["name"])
 
 
 def test_dry_run_validates_without_writing(store, tmp_path):
     path = _write_csv(tmp_path / "s.csv", ZH_HEADER, _zh_rows(TRUTH))
     before = _digest(store.path)
-    report = catalog.import_file(store, "stations", path, dry_run=True)
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(dry_run=True))
     assert report.dry_run
     assert len(report.added) == 3
     assert _digest(store.path) == before
     bad = _write_csv(tmp_path / "bad.csv", BAD_HEADER, BAD_ROWS)
     with pytest.raises(ValidationError):
-        catalog.import_file(store, "stations", bad, dry_run=True)
+        catalog.import_file(store, "stations", bad, catalog.ImportOptions(dry_run=True))
 
 
 def test_append_upsert_replace(store, tmp_path):
@@ -232,14 +234,14 @@ def test_append_upsert_replace(store, tmp_path):
         catalog.import_file(store, "stations", path)
     assert "already exists" in info.value.errors[0].message
     assert len(store.stations()) == 104
-    report = catalog.import_file(store, "stations", path, mode="upsert")
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="upsert"))
     assert report.updated == ["WS001"]
     assert report.added == ["NEW1"]
     s = store.stations().set_index("id")
     assert s.loc["WS001", "name"] == "新名字"
     assert len(s) == 105
     assert list(store.stations()["id"][:2]) == ["WS001", "WS002"]  # order kept
-    report = catalog.import_file(store, "stations", path, mode="replace")
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="replace"))
     assert len(report.removed) == 103
     assert set(store.stations()["id"]) == {"WS001", "NEW1"}
 
@@ -278,7 +280,7 @@ def test_sites_import_fills_village_coordinates_by_upsert(store, tmp_path):
     path = _write_csv(
         tmp_path / "v.csv", header, [[vid, villages["name"].iloc[0], "村", "116.95", "40.33"]]
     )
-    catalog.import_file(store, "sites", path, mode="upsert")
+    catalog.import_file(store, "sites", path, catalog.ImportOptions(mode="upsert"))
     s = store.sites().set_index("id").loc[vid]
     assert (s["lon"], s["lat"]) == (116.95, 40.33)
     assert s["coord_source"] == "import"
@@ -352,7 +354,7 @@ def test_export_is_spreadsheet_safe_and_reimports_identically(store, tmp_path, e
         assert cells["=1+1"].quotePrefix
         assert cells["#N/A"].data_type == "s"
     before_digest = _digest(store.path)
-    report = catalog.import_file(store, "stations", path, mode="replace")
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="replace"))
     assert len(report.updated) == len(HOSTILE)
     assert _digest(store.path) != before_digest  # it was really written back
     after = store.stations()

@@ -435,7 +435,11 @@ def test_over_budget_import_is_refused_and_the_old_state_keeps_serving(
     assert (_digest(store.path), store.revision()) == before
     with pytest.raises(BudgetError):  # the library hook, dry run included
         catalog.import_file(
-            store, "stations", path, dry_run=True, check=app.extensions[ENGINE_KEY].station_check()
+            store,
+            "stations",
+            path,
+            catalog.ImportOptions(dry_run=True),
+            check=app.extensions[ENGINE_KEY].station_check(),
         )
     # Written anyway by another tool: the engine keeps answering from the five stations.
     six = stations_frame([*GRID_STATIONS, (116.8330, 40.3700)])

@@ -87,7 +87,7 @@ def test_schematic_positions_are_never_stored(schematic_library, store, tmp_path
     # An export and re-import cannot turn them into imported coordinates.
     out = tmp_path / "sites.csv"
     catalog.export_file(store, "sites", out)
-    catalog.import_file(store, "sites", out, mode="upsert")
+    catalog.import_file(store, "sites", out, catalog.ImportOptions(mode="upsert"))
     sites = _settlements(store.read("sites"))
     assert (sites["coord_source"] == "missing").all()
     assert sites.geometry.isna().all()

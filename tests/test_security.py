@@ -73,7 +73,7 @@ def hostile_app(tmp_path_factory):
         ],
     )
     # The hostile file becomes the whole list, so that markers do not overlap sample ones.
-    catalog.import_file(store, "stations", stations_csv, mode="replace")
+    catalog.import_file(store, "stations", stations_csv, catalog.ImportOptions(mode="replace"))
     sites_csv = tmp / "sites.csv"
     _write_csv(
         sites_csv,

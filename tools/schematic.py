@@ -229,6 +229,43 @@ class _Lattice:
     v_geom: np.ndarray
 
 
+@dataclass(frozen=True)
+class _LatticeStyle:
+    """How a street lattice is drawn.
+
+    Attributes
+    ----------
+    jitter : float
+        Standard deviation (m) of the noise added to its points.
+    drop : float
+        Share of its edges left out.
+    sub : float
+        About this many metres between the vertices of an edge.
+    wiggle : float
+        Standard deviation (m) of the amplitude of an edge's lateral waves.
+    """
+
+    jitter: float
+    drop: float
+    sub: float
+    wiggle: float
+
+
+_URBAN_STREETS = _LatticeStyle(jitter=9.0, drop=0.07, sub=40.0, wiggle=1.8)
+_TOWN_STREETS = _LatticeStyle(jitter=7.0, drop=0.06, sub=40.0, wiggle=1.5)
+_VILLAGE_LANES = _LatticeStyle(jitter=6.0, drop=0.08, sub=35.0, wiggle=1.5)
+
+
+@dataclass(frozen=True)
+class _Spread:
+    """Where a town's clusters are drawn: ``rmin``–``rmax`` m from its centre, at least
+    ``gap`` m from each other (both relaxed when the town is crowded)."""
+
+    rmin: float
+    rmax: float
+    gap: float
+
+
 # --------------------------------------------------------------------------- geometry
 
 
@@ -367,6 +404,10 @@ def _segments(xy: np.ndarray) -> np.ndarray:
     return shapely.linestrings(np.stack([xy[:-1], xy[1:]], axis=1))
 
 
+#: Roads near a point, nearest first: distance, road id and nearest point of each.
+_Near = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 class _SegIndex:
     """Growable store of road segments for nearest-point queries while roads are added."""
 
@@ -382,10 +423,11 @@ class _SegIndex:
             self._parts.append((a, b, np.full(len(a), road)))
             self._cat = None
 
-    def nearest(self, p: np.ndarray, radius: float) -> tuple[np.ndarray, ...]:
+    def nearest(self, p: np.ndarray, radius: float) -> _Near:
         """Per road within ``radius`` of ``p``: distance, road id and nearest point, sorted."""
         if self._cat is None:
-            self._cat = tuple(np.concatenate(x) for x in zip(*self._parts, strict=True))
+            a, b, road = (np.concatenate(x) for x in zip(*self._parts, strict=True))
+            self._cat = (a, b, road)
         a, b, road = self._cat
         near = (
             (np.minimum(a[:, 0], b[:, 0]) < p[0] + radius)
@@ -541,34 +583,31 @@ class _Builder:
         xs: np.ndarray,
         ys: np.ndarray,
         angle: float,
-        jitter: float,
-        drop: float,
-        sub: float,
-        wiggle: float,
+        style: _LatticeStyle,
     ) -> _Lattice:
         """A rotated, jittered street lattice around ``centre`` (offsets ``xs``/``ys`` contain
         0, the lattice point that sits exactly on the centre)."""
         gx, gy = np.meshgrid(xs, ys)
         shape = gx.shape
         zero = (gx == 0) & (gy == 0)
-        gx = gx + np.where(zero, 0.0, rng.normal(0.0, jitter, shape))
-        gy = gy + np.where(zero, 0.0, rng.normal(0.0, jitter, shape))
+        gx = gx + np.where(zero, 0.0, rng.normal(0.0, style.jitter, shape))
+        gy = gy + np.where(zero, 0.0, rng.normal(0.0, style.jitter, shape))
         c, s = math.cos(angle), math.sin(angle)
         pts = np.stack([centre[0] + c * gx - s * gy, centre[1] + s * gx + c * gy], axis=-1)
 
         def edges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             flat_a, flat_b = a.reshape(-1, 2), b.reshape(-1, 2)
-            keep = rng.random(len(flat_a)) >= drop
+            keep = rng.random(len(flat_a)) >= style.drop
             straight = shapely.linestrings(np.stack([flat_a, flat_b], axis=1))
             keep &= self.land.covers(straight)
             if self.separated_zone is not None:
                 keep &= ~shapely.intersects(self.separated_zone, straight)
             length = np.hypot(*(flat_b - flat_a).T)
-            k = max(1, round(float(np.mean(length)) / sub))
+            k = max(1, round(float(np.mean(length)) / style.sub))
             u = np.linspace(0.0, 1.0, k + 1)
             d = (flat_b - flat_a) / np.maximum(length, 1e-9)[:, None]
             nrm = np.column_stack([-d[:, 1], d[:, 0]])
-            amp = rng.normal(0.0, wiggle, (len(flat_a), 2))
+            amp = rng.normal(0.0, style.wiggle, (len(flat_a), 2))
             off = amp[:, :1] * np.sin(np.pi * u) + amp[:, 1:] * np.sin(2 * np.pi * u)
             geom = (
                 flat_a[:, None, :]
@@ -634,7 +673,8 @@ class _Builder:
     def trunk(self) -> None:
         """京承公路 G101 through the urban core, roughly parallel to the motorway."""
         rng = self.rng(2)
-        pts, fixed = [], []
+        pts: list[np.ndarray] = []
+        fixed: list[int] = []
         for w in _TRUNK_WAYPOINTS:
             if isinstance(w, str):
                 fixed.append(len(pts))
@@ -688,65 +728,21 @@ class _Builder:
         codes = [c for c in sorted(self.centres) if c not in _URBAN_CORE[1:]]
         pos = np.array([self.centres[c] for c in codes])
         idx = {c: i for i, c in enumerate(codes)}
-        parent = list(range(len(codes)))
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
+        dist = np.hypot(*(pos[:, None] - pos[None]).transpose(2, 0, 1))
+        poor = self._poor_links(pos, dist)
+        cand = sorted(
+            (dist[i, j] * (1.6 if crosses else 1.0) * (2.0 if alongside else 1.0), i, j)
+            for (i, j), (crosses, alongside) in poor.items()
+        )
         # Towns on the trunk are already joined by it.
         on_trunk = [idx[c if c not in _URBAN_CORE else _CORE] for c in self.trunk_towns]
-        for a, b in itertools.pairwise(on_trunk):
-            parent[find(a)] = find(b)
-
-        def crosses(i: int, j: int) -> bool:
-            return LineString([pos[i], pos[j]]).intersects(self.res_zone)
-
-        # Links that would run alongside the motorway or the trunk duplicate them.
-        along = shapely.union_all([LineString(self.mw_axis), self.trunk_line]).buffer(800.0)
-        shapely.prepare(along)
-
-        def alongside(i: int, j: int) -> bool:
-            t = np.linspace(0.0, 1.0, 21)[:, None]
-            pts = pos[i] + t * (pos[j] - pos[i])
-            return bool(shapely.contains_xy(along, pts[:, 0], pts[:, 1]).mean() > 0.35)
-
-        dist = np.hypot(*(pos[:, None] - pos[None]).transpose(2, 0, 1))
-        cand = sorted(
-            (dist[i, j] * (1.6 if crosses(i, j) else 1.0) * (2.0 if alongside(i, j) else 1.0), i, j)
-            for i in range(len(codes))
-            for j in range(i + 1, len(codes))
-            if dist[i, j] < 25000
-        )
-        edges: list[tuple[int, int]] = []
-        for _, i, j in cand:
-            if find(i) != find(j):
-                parent[find(i)] = find(j)
-                edges.append((i, j))
-
+        edges = _spanning_tree(len(codes), [(i, j) for _, i, j in cand], joined=on_trunk)
         # Loops: short links to near neighbours that leave each town in a new direction.
-        def bearing(i: int, j: int) -> float:
-            return math.atan2(pos[j, 1] - pos[i, 1], pos[j, 0] - pos[i, 0])
-
-        def fresh(i: int, j: int) -> bool:
-            for a, b in edges:
-                for u, v in ((a, b), (b, a)):
-                    for x, y in ((i, j), (j, i)):
-                        if u == x:
-                            diff = abs(
-                                (bearing(u, v) - bearing(x, y) + math.pi) % (2 * math.pi) - math.pi
-                            )
-                            if diff < math.radians(40):
-                                return False
-            return True
-
         extra = 0
         for _, i, j in cand:
             if extra >= 12 or (i, j) in edges or dist[i, j] > 14000:
                 continue
-            if not crosses(i, j) and not alongside(i, j) and fresh(i, j):
+            if not any(poor[i, j]) and _fresh(pos, edges, i, j):
                 edges.append((i, j))
                 extra += 1
         # Radial primaries from the urban core to the major towns it does not reach yet.
@@ -754,14 +750,38 @@ class _Builder:
         for code in sorted(_MAJOR):
             i = idx[code]
             pair = (min(core, i), max(core, i))
-            if pair in edges or dist[pair] > 16000 or crosses(*pair) or alongside(*pair):
+            if pair in edges or dist[pair] > 16000 or any(poor[pair]):
                 continue
             edges.append(pair)
         self.stats["town_links"] = len(edges)
+        self._add_town_links([(codes[i], codes[j]) for i, j in edges], rng)
+
+    def _poor_links(
+        self, pos: np.ndarray, dist: np.ndarray
+    ) -> dict[tuple[int, int], tuple[bool, bool]]:
+        """For every pair of towns (i < j) less than 25 km apart: whether the straight link
+        crosses the reservoir, and whether it runs alongside the motorway or the trunk
+        (which it would duplicate)."""
+        along = shapely.union_all([LineString(self.mw_axis), self.trunk_line]).buffer(800.0)
+        shapely.prepare(along)
+        t = np.linspace(0.0, 1.0, 21)[:, None]
+        out = {}
+        for i in range(len(pos)):
+            for j in range(i + 1, len(pos)):
+                if dist[i, j] >= 25000:
+                    continue
+                pts = pos[i] + t * (pos[j] - pos[i])
+                out[i, j] = (
+                    LineString([pos[i], pos[j]]).intersects(self.res_zone),
+                    bool(shapely.contains_xy(along, pts[:, 0], pts[:, 1]).mean() > 0.35),
+                )
+        return out
+
+    def _add_town_links(self, links: list[tuple[str, str]], rng: np.random.Generator) -> None:
+        """Name, tag and draw the links between town centres (primary between major towns)."""
         names: set[str] = set()
         refs = iter(range(301, 400))
-        for i, j in edges:
-            a, b = codes[i], codes[j]
+        for a, b in links:
             if b == _CORE or (a not in _MAJOR and a != _CORE and b in _MAJOR):
                 a, b = b, a
             major = a == _CORE or (a in _MAJOR and b in _MAJOR)
@@ -797,8 +817,8 @@ class _Builder:
             along = np.array([line.project(Point(h)) for h in hits])
             pieces = [np.array([a, hits[np.argmin(along)]]), np.array([hits[np.argmax(along)], b])]
         out = []
-        for p in pieces:
-            p = self.detour_boundary(p)
+        for piece in pieces:
+            p = self.detour_boundary(piece)
             if p is None:
                 continue
             length = float(_cumlen(p)[-1])
@@ -825,60 +845,75 @@ class _Builder:
             cross = self._mw_point(np.full(len(offsets), s0), offsets)
             if not self.ok(cross):
                 continue
-            # Ramps start/end on carriageway vertices so they share those nodes exactly.
-            k0 = int(np.argmin(np.abs(self.mw_s - (s0 - 550.0))))
-            k1 = int(np.argmin(np.abs(self.mw_s - (s0 + 550.0))))
-            u = np.linspace(0.0, 1.0, 12)
-            ease = 3 * u**2 - 2 * u**3
-            span = _RAMP_REACH - _CARRIAGEWAY_OFFSET
-            fwd, bwd = self.roads[0].xy, self.roads[1].xy
-            n = len(self.mw_s)
-            ramps = [
-                (
-                    self._mw_point(
-                        self.mw_s[k0] + (s0 - self.mw_s[k0]) * u, -_CARRIAGEWAY_OFFSET - span * ease
-                    ),
-                    fwd[k0],
-                    None,
-                ),
-                (
-                    self._mw_point(s0 + (self.mw_s[k1] - s0) * u, -_RAMP_REACH + span * ease),
-                    None,
-                    fwd[k1],
-                ),
-                (
-                    self._mw_point(
-                        self.mw_s[k1] - (self.mw_s[k1] - s0) * u, _CARRIAGEWAY_OFFSET + span * ease
-                    ),
-                    bwd[n - 1 - k1],
-                    None,
-                ),
-                (
-                    self._mw_point(s0 - (s0 - self.mw_s[k0]) * u, _RAMP_REACH - span * ease),
-                    None,
-                    bwd[n - 1 - k0],
-                ),
-            ]
-            reach = {
-                -_RAMP_REACH: cross[offsets == -_RAMP_REACH][0],
-                _RAMP_REACH: cross[offsets == _RAMP_REACH][0],
-            }
-            for i, (xy, start, end) in enumerate(ramps):
-                if start is not None:
-                    xy[0] = start
-                if end is not None:
-                    xy[-1] = end
-                # The crossroad end is exactly the crossroad vertex.
-                if i in (0, 2):
-                    xy[-1] = reach[-_RAMP_REACH if i == 0 else _RAMP_REACH]
-                else:
-                    xy[0] = reach[-_RAMP_REACH if i == 1 else _RAMP_REACH]
+            for xy in self._ramps(s0, cross, offsets):
                 self.add(_Road(xy, dict(link_tags), grade=1, role="ramp"), attach=False)
             self.add(_Road(cross, dict(tags), role="crossroad"), attach=False)
             crossroads.append((cross, tags))
         self.stats["interchanges"] = len(crossroads)
+        zone = self._separate()
+        for road in self._crossroad_links(crossroads, zone, rng):
+            self.add(road)
+
+    def _ramps(self, s0: float, cross: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+        """The four ramps of the interchange at chainage ``s0``, from and to the
+        carriageways, each ending on the interchange road ``cross`` (its vertices lie at
+        ``offsets`` from the axis)."""
+        # Ramps start/end on carriageway vertices so they share those nodes exactly.
+        k0 = int(np.argmin(np.abs(self.mw_s - (s0 - 550.0))))
+        k1 = int(np.argmin(np.abs(self.mw_s - (s0 + 550.0))))
+        u = np.linspace(0.0, 1.0, 12)
+        ease = 3 * u**2 - 2 * u**3
+        span = _RAMP_REACH - _CARRIAGEWAY_OFFSET
+        fwd, bwd = self.roads[0].xy, self.roads[1].xy
+        n = len(self.mw_s)
+        ramps = [
+            (
+                self._mw_point(
+                    self.mw_s[k0] + (s0 - self.mw_s[k0]) * u, -_CARRIAGEWAY_OFFSET - span * ease
+                ),
+                fwd[k0],
+                None,
+            ),
+            (
+                self._mw_point(s0 + (self.mw_s[k1] - s0) * u, -_RAMP_REACH + span * ease),
+                None,
+                fwd[k1],
+            ),
+            (
+                self._mw_point(
+                    self.mw_s[k1] - (self.mw_s[k1] - s0) * u, _CARRIAGEWAY_OFFSET + span * ease
+                ),
+                bwd[n - 1 - k1],
+                None,
+            ),
+            (
+                self._mw_point(s0 - (s0 - self.mw_s[k0]) * u, _RAMP_REACH - span * ease),
+                None,
+                bwd[n - 1 - k0],
+            ),
+        ]
+        reach = {
+            -_RAMP_REACH: cross[offsets == -_RAMP_REACH][0],
+            _RAMP_REACH: cross[offsets == _RAMP_REACH][0],
+        }
+        for i, (xy, start, end) in enumerate(ramps):
+            if start is not None:
+                xy[0] = start
+            if end is not None:
+                xy[-1] = end
+            # The crossroad end is exactly the crossroad vertex.
+            if i in (0, 2):
+                xy[-1] = reach[-_RAMP_REACH if i == 0 else _RAMP_REACH]
+            else:
+                xy[0] = reach[-_RAMP_REACH if i == 1 else _RAMP_REACH]
+        return [xy for xy, _, _ in ramps]
+
+    def _separate(self) -> Polygon:
+        """Zone off the grade-separated roads (motorway and ramps), which later roads keep
+        out of; the earlier roads are registered again without their segments in it."""
         sep = [LineString(r.xy) for r in self.roads if r.grade == 1]
-        self.separated_zone = shapely.union_all(sep).buffer(60.0)
+        zone = shapely.union_all(sep).buffer(60.0)
+        self.separated_zone = zone
         self.separated_zone_narrow = shapely.union_all(sep).buffer(30.0)
         shapely.prepare(self.separated_zone)
         shapely.prepare(self.separated_zone_narrow)
@@ -886,9 +921,18 @@ class _Builder:
         self.index = _SegIndex()
         for rid, r in enumerate(self.roads):
             if r.grade == 0 and r.role not in ("crossroad",):
-                self.index.add(r.xy, rid, ~shapely.intersects(self.separated_zone, _segments(r.xy)))
-        # Join each end of an interchange road to the nearest main road on its own side of
-        # the motorway (a link back over the motorway would duplicate the interchange road).
+                self.index.add(r.xy, rid, ~shapely.intersects(zone, _segments(r.xy)))
+        return zone
+
+    def _crossroad_links(
+        self,
+        crossroads: list[tuple[np.ndarray, dict[str, str]]],
+        zone: Polygon,
+        rng: np.random.Generator,
+    ) -> list[_Road]:
+        """Join each end of an interchange road to the nearest main road on its own side of
+        the motorway (a link back over the motorway, through ``zone``, would duplicate the
+        interchange road)."""
         links = []
         for cross, tags in crossroads:
             for end in (cross[0], cross[-1]):
@@ -897,14 +941,13 @@ class _Builder:
                     if d < 1.0:
                         break
                     xy = np.array([end, p])
-                    if not self.ok(xy) or self.separated_zone.intersects(LineString(xy)):
+                    if not self.ok(xy) or zone.intersects(LineString(xy)):
                         continue
                     out = self.organic_valid(xy, rng, (45.0, 80.0), min(0.03 * d, 120.0), 4.0, 20.0)
-                    if out is not None and not self.separated_zone.intersects(LineString(out)):
+                    if out is not None and not zone.intersects(LineString(out)):
                         links.append(_Road(out, dict(tags), role="town"))
                         break
-        for road in links:
-            self.add(road)
+        return links
 
     def urban_grid(self) -> None:
         """Street grid of the urban core (~5 × 4 km, 120–180 m blocks)."""
@@ -912,7 +955,7 @@ class _Builder:
         centre = np.mean([self.centres[c] for c in _URBAN_CORE], axis=0)
         xs = self._offsets(rng, 2500.0, 120.0, 180.0)
         ys = self._offsets(rng, 2000.0, 120.0, 180.0)
-        lat = self.lattice(rng, centre, xs, ys, math.radians(-8.0), 9.0, 0.07, 40.0, 1.8)
+        lat = self.lattice(rng, centre, xs, ys, math.radians(-8.0), _URBAN_STREETS)
         self.urban_zone = shapely.box(xs[0], ys[0], xs[-1], ys[-1])
         self.urban_zone = shapely.affinity.rotate(self.urban_zone, -8.0, origin=(0, 0))
         self.urban_zone = shapely.affinity.translate(self.urban_zone, *centre).buffer(300)
@@ -1016,7 +1059,7 @@ class _Builder:
             xs = self._offsets(rng, half, 100.0, 150.0)
             ys = self._offsets(rng, half * rng.uniform(0.7, 1.0), 100.0, 150.0)
             angle = rng.uniform(-0.35, 0.35)
-            lat = self.lattice(rng, c, xs, ys, angle, 7.0, 0.06, 40.0, 1.5)
+            lat = self.lattice(rng, c, xs, ys, angle, _TOWN_STREETS)
             short = self.town_name[code].removesuffix("镇").removesuffix("地区")
             for kind, i, xy in self.lattice_runs(lat):
                 main = (kind == "row" and ys[i] == 0) or (kind == "col" and xs[i] == 0)
@@ -1042,11 +1085,11 @@ class _Builder:
             centre = self.centres[code]
             urban = kind == "community"
             if urban:
-                rmin, rmax, gap = 300.0, 3500.0, 450.0
+                spread = _Spread(300.0, 3500.0, 450.0)
             else:
-                rmin, rmax, gap = 1500.0, (13000.0 if code in _MOUNTAIN else 8000.0), 700.0
+                spread = _Spread(1500.0, 13000.0 if code in _MOUNTAIN else 8000.0, 700.0)
             for settlement in members:
-                p = self._draw_site(rng, centre, rmin, rmax, gap, placed, town_xy, axis, urban)
+                p = self._draw_site(rng, centre, spread, placed, town_xy, axis, urban)
                 if p is None:
                     self.stats["villages_unplaced"] = self.stats.get("villages_unplaced", 0) + 1
                     continue
@@ -1065,9 +1108,7 @@ class _Builder:
         self,
         rng: np.random.Generator,
         centre: np.ndarray,
-        rmin: float,
-        rmax: float,
-        gap: float,
+        spread: _Spread,
         placed: list[np.ndarray],
         town_xy: np.ndarray,
         axis: LineString,
@@ -1076,6 +1117,7 @@ class _Builder:
         """A seeded random position for one cluster, or None when none fits. Villages keep
         clear of other towns' centres and of the urban grid; the rules relax if crowded."""
         taken = np.array(placed) if placed else np.empty((0, 2))
+        rmin, rmax, gap = spread.rmin, spread.rmax, spread.gap
         for attempt in range(60):
             if attempt and attempt % 12 == 0:
                 gap *= 0.85
@@ -1112,7 +1154,7 @@ class _Builder:
         )
         spacing = rng.uniform(60.0, 100.0) if not urban else rng.uniform(50.0, 80.0)
         offs = (np.arange(n) - (n - 1) // 2) * spacing
-        lat = self.lattice(rng, centre, offs, offs, rng.uniform(0, np.pi / 2), 6.0, 0.08, 35.0, 1.5)
+        lat = self.lattice(rng, centre, offs, offs, rng.uniform(0, np.pi / 2), _VILLAGE_LANES)
         runs = self.lattice_runs(lat)
         if not runs:
             return None
@@ -1123,13 +1165,27 @@ class _Builder:
         kept = np.unique(np.vstack([xy for _, _, xy in runs]), axis=0)
         pts = lat.points.reshape(-1, 2)
         starts = pts[(np.abs(pts[:, None] - kept[None]).sum(axis=2) == 0).any(axis=1)]
-        dist, road, proj = self.index.nearest(centre, 12000.0)
-        first = None
+        near = self.index.nearest(centre, 12000.0)
+        first = self._connector(rng, starts, near)
+        if first is None:
+            return None
+        if rng.random() < (0.15 if urban else 0.35):
+            self._second_connector(rng, centre, starts, near, first)
+        for _, _, xy in runs:
+            self.add(_Road(xy, dict(lane), role="lane"))
+        self._farmstead(rng, lat, centre, starts, urban)
+        return starts[np.argmin(np.hypot(*(starts - centre).T))]
+
+    def _connector(
+        self, rng: np.random.Generator, starts: np.ndarray, near: _Near
+    ) -> tuple[int, np.ndarray] | None:
+        """Join a cluster (its lane points ``starts``) to the first of the 25 nearest roads
+        a connector can reach: that road and the point on it, or None."""
+        dist, road, proj = near
         for d, rid, t in zip(dist[:25], road[:25], proj[:25], strict=False):
             s = starts[np.argmin(np.hypot(*(starts - t).T))]
             if math.dist(s, t) < 5.0:
-                first = (rid, t)  # the lanes already touch that road
-                break
+                return rid, t  # the lanes already touch that road
             xy = self.organic_valid(
                 np.array([s, t]), rng, (40.0, 70.0), min(0.03 * d, 80.0), 3.0, 12.0
             )
@@ -1144,33 +1200,47 @@ class _Builder:
             )
             tags = {"highway": cls, "surface": "asphalt"}
             self.add(_Road(xy, tags, role="connector"))
-            first = (rid, t)
-            break
-        if first is None:
-            return None
-        if rng.random() < (0.15 if urban else 0.35):
-            v1 = first[1] - centre
-            for d, rid, t in zip(dist, road, proj, strict=False):
-                if rid == first[0] or d > 4000 or d < 150:
-                    continue
-                v2 = t - centre
-                cos = float(v1 @ v2) / max(np.hypot(*v1) * np.hypot(*v2), 1e-9)
-                if cos > math.cos(math.radians(75)):
-                    continue
-                s = starts[np.argmin(np.hypot(*(starts - t).T))]
-                xy = self.organic_valid(
-                    np.array([s, t]), rng, (40.0, 70.0), min(0.03 * d, 80.0), 3.0, 12.0
+            return rid, t
+        return None
+
+    def _second_connector(
+        self,
+        rng: np.random.Generator,
+        centre: np.ndarray,
+        starts: np.ndarray,
+        near: _Near,
+        first: tuple[int, np.ndarray],
+    ) -> None:
+        """Join a cluster to a second road 150 m–4 km away, at least 75° away from the
+        direction of the ``first`` one, when a connector can reach one."""
+        v1 = first[1] - centre
+        for d, rid, t in zip(*near, strict=False):
+            if rid == first[0] or d > 4000 or d < 150:
+                continue
+            v2 = t - centre
+            cos = float(v1 @ v2) / max(np.hypot(*v1) * np.hypot(*v2), 1e-9)
+            if cos > math.cos(math.radians(75)):
+                continue
+            s = starts[np.argmin(np.hypot(*(starts - t).T))]
+            xy = self.organic_valid(
+                np.array([s, t]), rng, (40.0, 70.0), min(0.03 * d, 80.0), 3.0, 12.0
+            )
+            if xy is not None:
+                self.add(
+                    _Road(xy, {"highway": "unclassified", "surface": "asphalt"}, role="connector")
                 )
-                if xy is not None:
-                    self.add(
-                        _Road(
-                            xy, {"highway": "unclassified", "surface": "asphalt"}, role="connector"
-                        )
-                    )
-                    break
-        for _, _, xy in runs:
-            self.add(_Road(xy, dict(lane), role="lane"))
-        # Driveway stubs and farm tracks make the cluster look like a village.
+                return
+
+    def _farmstead(
+        self,
+        rng: np.random.Generator,
+        lat: _Lattice,
+        centre: np.ndarray,
+        starts: np.ndarray,
+        urban: bool,
+    ) -> None:
+        """Driveway stubs off a cluster's lanes and, for a village, farm tracks outwards
+        from its lane points ``starts``: they make the cluster look like a village."""
         edges = [
             g
             for keep, geom in ((lat.h_keep, lat.h_geom), (lat.v_keep, lat.v_geom))
@@ -1190,16 +1260,16 @@ class _Builder:
             xy = np.array([a, b])
             if self.ok(xy):
                 self.add(_Road(xy, dict(stub_tags), role="stub"), attach=False)
-        if not urban:
-            count = min(int(rng.integers(2, 6)), len(starts))
-            for s in starts[rng.choice(len(starts), size=count, replace=False)]:
-                # Outwards from the village, each from its own lattice point.
-                out = s - centre if math.dist(s, centre) > 1 else rng.normal(0.0, 1.0, 2)
-                heading = math.atan2(out[1], out[0]) + rng.uniform(-0.6, 0.6)
-                xy = self._walk(rng, s, heading, rng.uniform(200.0, 900.0))
-                if xy is not None:
-                    self.add(_Road(xy, self._track_tags(rng), role="track"), attach=False)
-        return starts[np.argmin(np.hypot(*(starts - centre).T))]
+        if urban:
+            return
+        count = min(int(rng.integers(2, 6)), len(starts))
+        for s in starts[rng.choice(len(starts), size=count, replace=False)]:
+            # Outwards from the village, each from its own lattice point.
+            out = s - centre if math.dist(s, centre) > 1 else rng.normal(0.0, 1.0, 2)
+            heading = math.atan2(out[1], out[0]) + rng.uniform(-0.6, 0.6)
+            track = self._walk(rng, s, heading, rng.uniform(200.0, 900.0))
+            if track is not None:
+                self.add(_Road(track, self._track_tags(rng), role="track"), attach=False)
 
     @staticmethod
     def _track_tags(rng: np.random.Generator) -> dict[str, str]:
@@ -1485,16 +1555,17 @@ class _Builder:
         """Make one-way streets two-way where they would trap cars outside the main strongly
         connected part of the drive network."""
         for _ in range(20):
-            a, b = [], []
+            heads: list[np.ndarray] = []
+            tails: list[np.ndarray] = []
             for r, s in zip(roads, seqs, strict=True):
                 if r.highway in WALK_ONLY:
                     continue
-                a.append(s[:-1])
-                b.append(s[1:])
+                heads.append(s[:-1])
+                tails.append(s[1:])
                 if r.tags.get("oneway") != "yes":
-                    a.append(s[1:])
-                    b.append(s[:-1])
-            a, b = np.concatenate(a), np.concatenate(b)
+                    heads.append(s[1:])
+                    tails.append(s[:-1])
+            a, b = np.concatenate(heads), np.concatenate(tails)
             g = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
             _, label = connected_components(g, directed=True, connection="strong")
             used = np.unique(np.concatenate([a, b]))
@@ -1537,6 +1608,45 @@ class _Builder:
         return nodes, ways
 
 
+def _spanning_tree(
+    n: int, pairs: list[tuple[int, int]], joined: list[int]
+) -> list[tuple[int, int]]:
+    """The pairs that join ``n`` towns, cheapest first (Kruskal); the towns in ``joined``
+    are joined already, one after the other."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in itertools.pairwise(joined):
+        parent[find(a)] = find(b)
+    edges = []
+    for i, j in pairs:
+        if find(i) != find(j):
+            parent[find(i)] = find(j)
+            edges.append((i, j))
+    return edges
+
+
+def _fresh(pos: np.ndarray, edges: list[tuple[int, int]], i: int, j: int) -> bool:
+    """Whether a link i–j leaves both towns at least 40° from their links in ``edges``."""
+
+    def bearing(i: int, j: int) -> float:
+        return math.atan2(pos[j, 1] - pos[i, 1], pos[j, 0] - pos[i, 0])
+
+    for a, b in edges:
+        for u, v in ((a, b), (b, a)):
+            for x, y in ((i, j), (j, i)):
+                if u == x:
+                    diff = abs((bearing(u, v) - bearing(x, y) + math.pi) % (2 * math.pi) - math.pi)
+                    if diff < math.radians(40):
+                        return False
+    return True
+
+
 def _tag_key(key: str) -> tuple[int, str]:
     return (_TAG_ORDER.index(key) if key in _TAG_ORDER else len(_TAG_ORDER), key)
 
@@ -1575,7 +1685,10 @@ def _node_crossings(roads: list[_Road]) -> list[_Road]:
     a, b = allv[seg_first], allv[seg_first + 1]
     segs = shapely.linestrings(np.stack([a, b], axis=1))
     tree = shapely.STRtree(segs)
-    ins_seg, ins_t, ins_xy = [], [], []
+    # The inserted vertices: segment, fraction along it and position, in parts.
+    seg_parts: list[np.ndarray] = []
+    t_parts: list[np.ndarray] = []
+    xy_parts: list[np.ndarray] = []
 
     # Crossings (and touches) between segments.
     i, j = tree.query(segs, predicate="intersects")
@@ -1604,9 +1717,9 @@ def _node_crossings(roads: list[_Road]) -> list[_Road]:
         p = point[sel]
         dd = sb - sa
         tt = np.einsum("ij,ij->i", p - sa, dd) / np.einsum("ij,ij->i", dd, dd)
-        ins_seg.append(seg[sel])
-        ins_t.append(np.clip(tt, 1e-9, 1 - 1e-9))
-        ins_xy.append(p)
+        seg_parts.append(seg[sel])
+        t_parts.append(np.clip(tt, 1e-9, 1 - 1e-9))
+        xy_parts.append(p)
 
     # Road ends lying on another road (T-junctions), found by distance not by predicate.
     ends = np.concatenate([vstart, vstart + lens - 1])
@@ -1618,13 +1731,13 @@ def _node_crossings(roads: list[_Road]) -> list[_Road]:
     tt = np.einsum("ij,ij->i", p - sa, dd) / np.einsum("ij,ij->i", dd, dd)
     seglen = np.hypot(*dd.T)
     interior = (tt * seglen > _MERGE_TOL) & ((1 - tt) * seglen > _MERGE_TOL)
-    ins_seg.append(s[interior])
-    ins_t.append(tt[interior])
-    ins_xy.append(p[interior])
+    seg_parts.append(s[interior])
+    t_parts.append(tt[interior])
+    xy_parts.append(p[interior])
 
-    ins_seg = np.concatenate(ins_seg)
-    ins_t = np.concatenate(ins_t)
-    ins_xy = np.vstack(ins_xy)
+    ins_seg = np.concatenate(seg_parts)
+    ins_t = np.concatenate(t_parts)
+    ins_xy = np.vstack(xy_parts)
     # Merge original vertices and inserts, ordered along each road.
     vert_road = np.repeat(np.arange(len(xy)), lens)
     vert_key = np.concatenate([np.arange(n, dtype=float) for n in lens])

@@ -373,9 +373,12 @@ def graph_xy(G: nx.MultiDiGraph) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _osmid(node: object) -> int:
+    # An OSM extract's nodes are its ids; a GraphML graph's may be text, or not ids at all.
+    if not isinstance(node, int | float | str | np.number):
+        return -1
     try:
         return int(node)
-    except (TypeError, ValueError):  # a GraphML graph whose nodes are not OSM ids
+    except (TypeError, ValueError):
         return -1
 
 

@@ -15,7 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyproj
@@ -46,6 +46,16 @@ MAJOR_ROADS = (
     "primary_link",
     "secondary_link",
 )
+
+
+class _Csr(NamedTuple):
+    """A network's CSR matrix of travel times, built together with its slot tables."""
+
+    matrix: sp.csr_matrix
+    #: The edge each stored entry stands for.
+    edge: np.ndarray
+    #: The sorted key u·n + v of each stored entry.
+    key: np.ndarray
 
 
 @dataclass
@@ -95,8 +105,7 @@ class Network:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._matrix: sp.csr_matrix | None = None
-        self._csr_edge: np.ndarray | None = None
+        self._csr: _Csr | None = None
         self._index: SnapIndex | None = None
         self._road_edges: np.ndarray | None = None
         self._roads: dict | None = None
@@ -134,17 +143,18 @@ class Network:
     # -- routing structures -------------------------------------------------------------
     def matrix(self) -> sp.csr_matrix:
         """CSR matrix of travel times (parallel edges reduced to the fastest)."""
-        if self._matrix is None:
-            self._build_matrix()
-        return self._matrix
+        return self._csr_tables().matrix
 
     def csr_edge(self) -> np.ndarray:
         """For every stored CSR entry, the index of the edge it stands for."""
-        if self._csr_edge is None:
-            self._build_matrix()
-        return self._csr_edge
+        return self._csr_tables().edge
 
-    def _build_matrix(self) -> None:
+    def _csr_tables(self) -> _Csr:
+        if self._csr is None:
+            self._csr = self._build_matrix()
+        return self._csr
+
+    def _build_matrix(self) -> _Csr:
         n = self.n_nodes
         # Sort by (u, v, time): the first of each (u, v) run is the fastest parallel edge.
         order = np.lexsort((self.edge_time, self.edge_v, self.edge_u))
@@ -158,16 +168,15 @@ class Network:
         m.sort_indices()
         # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout,
         # so the keys u·n + v are sorted too and one searchsorted finds any (u, v) slot.
-        self._csr_key = self.edge_u[keep].astype(np.int64) * n + self.edge_v[keep]
-        self._csr_edge = keep.astype(np.int64)
-        self._matrix = m
+        key = self.edge_u[keep].astype(np.int64) * n + self.edge_v[keep]
+        return _Csr(m, keep.astype(np.int64), key)
 
     def edge_between(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Indices of the fastest edges a[i] → b[i] (one vectorised lookup; every pair
         must be joined by an edge, as consecutive nodes of a shortest path are)."""
-        self.matrix()
+        csr = self._csr_tables()
         keys = np.asarray(a, dtype=np.int64) * self.n_nodes + np.asarray(b, dtype=np.int64)
-        return self._csr_edge[np.searchsorted(self._csr_key, keys)]
+        return csr.edge[np.searchsorted(csr.key, keys)]
 
     # -- snapping -----------------------------------------------------------------------
     def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -127,8 +127,8 @@ def match_sites(
     out["coord_note"] = ""
     geom = out.geometry
     located = (out["coord_source"] != "missing") & geom.notna() & ~geom.is_empty
-    wanted = np.flatnonzero((~located & out["kind"].isin(SETTLEMENT_KINDS)).to_numpy())
-    if not len(wanted) or places is None or not len(places):
+    wanted = np.flatnonzero((~located & out["kind"].isin(SETTLEMENT_KINDS)).to_numpy()).tolist()
+    if not wanted or places is None or not len(places):
         return out
     places = pd.DataFrame(places).reset_index(drop=True)
     place_town = _place_towns(places, towns, metric_crs)

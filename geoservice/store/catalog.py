@@ -70,11 +70,11 @@ class ImportReport:
                 shown += f" … (+{more})"
             text += f"\n忽略的列 / ignored columns: {shown}"
         if self.hours_converted:
-            n, shown = len(self.hours_converted), 50
+            n, more = len(self.hours_converted), len(self.hours_converted) - _SHOWN_HOURS
             text += f"\n开放时间已转换为 OSM 格式 {n} 处 / {n} opening_hours cell(s) converted:"
-            text += "".join(f"\n  {c}" for c in self.hours_converted[:shown])
-            if n > shown:
-                text += f"\n  … 另有 {n - shown} 处 / and {n - shown} more"
+            text += "".join(f"\n  {c}" for c in self.hours_converted[:_SHOWN_HOURS])
+            if more > 0:
+                text += f"\n  … 另有 {more} 处 / and {more} more"
         if self.duplicates:
             n = len(self.duplicates)
             text += f"\n按要求保留的疑似重复 {n} 行 / {n} likely duplicate row(s) kept as asked:"
@@ -85,6 +85,7 @@ class ImportReport:
 
 
 _SHOWN_COLUMNS = 20
+_SHOWN_HOURS = 50
 _SHOWN_DUPLICATES = 20
 
 
@@ -122,17 +123,58 @@ def validate_file(
     return gdf, table
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    """How a file is imported: the options of ``flask stations import`` (and ``sites``).
+
+    Attributes
+    ----------
+    mode : str
+        ``append`` (default; an id already in the store is an error), ``upsert`` (rows
+        with a known id replace it, the others are added) or ``replace`` (the file becomes
+        the whole layer).
+    source_crs : str
+        ``wgs84``, ``gcj02`` or ``bd09``: the CRS of the file's coordinates.
+    allow_outside : bool
+        Accept points outside the district.
+    allow_duplicates : bool
+        Import rows that look like a station already there (same name within 50 m, or the
+        same coordinates; :func:`geoservice.store.validate.duplicates`); they are listed in the
+        report. Without it such rows refuse the file, so importing one file twice adds
+        nothing. A taken site code is refused either way.
+    dry_run : bool
+        Validate and report, write nothing.
+    sheet : str or None
+        The XLSX sheet or GeoPackage layer to read.
+
+    Raises
+    ------
+    ValueError
+        For an unknown mode.
+    """
+
+    mode: str = "append"
+    source_crs: str = "wgs84"
+    allow_outside: bool = False
+    allow_duplicates: bool = False
+    dry_run: bool = False
+    sheet: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            msg = (
+                f"模式应为 {'、'.join(MODES)} / mode must be one of {', '.join(MODES)}, "
+                f"not {self.mode!r}"
+            )
+            raise ValueError(msg)
+
+
 def import_file(
     store: Store,
     layer: str,
     path: str | Path,
+    options: ImportOptions | None = None,
     *,
-    mode: str = "append",
-    source_crs: str = "wgs84",
-    allow_outside: bool = False,
-    allow_duplicates: bool = False,
-    dry_run: bool = False,
-    sheet: str | None = None,
     check: Callable[[gpd.GeoDataFrame], None] | None = None,
 ) -> ImportReport:
     """Import a CSV/XLSX/GeoJSON/GeoPackage file into ``stations`` or ``sites``.
@@ -142,43 +184,35 @@ def import_file(
 
     Parameters
     ----------
-    mode : str
-        ``append`` (default; an id already in the store is an error), ``upsert`` (rows
-        with a known id replace it, the others are added) or ``replace`` (the file becomes
-        the whole layer).
-    source_crs : str
-        ``wgs84``, ``gcj02`` or ``bd09``: the CRS of the file's coordinates.
-    allow_duplicates : bool
-        Import rows that look like a station already there (same name within 50 m, or the
-        same coordinates; :func:`geoservice.store.validate.duplicates`); they are listed in the
-        report. Without it such rows refuse the file, so importing one file twice adds
-        nothing. A taken site code is refused either way.
-    dry_run : bool
-        Validate and report, write nothing.
+    options : ImportOptions, optional
+        Mode, the file's CRS and sheet, what to accept, dry run (default: append, WGS84).
     check : callable, optional
         Called with the layer as it would be after the import, inside the store's write
         lock and before anything is written; raising refuses the import (the CLI passes the
         routing engine's memory budget check here).
     """
-    if mode not in MODES:
-        msg = f"模式应为 {'、'.join(MODES)} / mode must be one of {', '.join(MODES)}, not {mode!r}"
-        raise ValueError(msg)
+    options = options or ImportOptions()
     incoming, table = validate_file(
-        store, layer, path, source_crs=source_crs, allow_outside=allow_outside, sheet=sheet
+        store,
+        layer,
+        path,
+        source_crs=options.source_crs,
+        allow_outside=options.allow_outside,
+        sheet=options.sheet,
     )
     report = ImportReport(
-        layer, str(path), len(incoming), ignored_columns=table.ignored, dry_run=dry_run
+        layer, str(path), len(incoming), ignored_columns=table.ignored, dry_run=options.dry_run
     )
     report.hours_converted = _validate.hours_conversions(table)
     metric_crs = _district.current(store).metric_crs
 
     def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
-        merged = _merge(layer, current, incoming, table, mode, report, allow_duplicates, metric_crs)
+        merged = _merge(layer, current, incoming, table, options, report, metric_crs)
         if check is not None:
             check(merged)
         return merged, report
 
-    if dry_run:
+    if options.dry_run:
         change(store.read(layer))
         return report
     return store.update(layer, change)
@@ -189,11 +223,11 @@ def _merge(
     current: gpd.GeoDataFrame,
     incoming: gpd.GeoDataFrame,
     table: _io.Table,
-    mode: str,
+    options: ImportOptions,
     report: ImportReport,
-    allow_duplicates: bool,
     metric_crs: str,
 ) -> gpd.GeoDataFrame:
+    mode = options.mode
     incoming = incoming.copy()
     existing = set(current["id"]) if mode != "replace" else set()
     if mode == "append":
@@ -222,7 +256,7 @@ def _merge(
         others=kept,
         metric_crs=metric_crs,
     )
-    refused = codes if allow_duplicates else codes + places
+    refused = codes if options.allow_duplicates else codes + places
     if refused:
         raise _validate.ValidationError(refused)
     report.duplicates[:] = places

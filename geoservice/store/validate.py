@@ -209,54 +209,66 @@ def _swapped(x: float, y: float, district: District | None) -> bool:
 
 def _coordinates(
     out: _Collector, *, optional: np.ndarray | None = None, district: District | None = None
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """Check lon/lat of every row; return arrays with NaN where a row failed."""
-    table = out.table
-    n = len(table.frame)
+    frame = out.table.frame
+    n = len(frame)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
-    for c in ("lon", "lat"):
-        if c not in table.frame:
-            label = "经度/lon" if c == "lon" else "纬度/lat"
-            for i in range(n):
-                if optional is None or not optional[i]:
-                    out.add(i, c, f"缺少坐标列 {label} / missing column {c}")
-    if "lon" not in table.frame or "lat" not in table.frame:
+    if not _coordinate_columns(out, optional):
         return lon, lat
-    for i, (vx, vy) in enumerate(zip(table.frame["lon"], table.frame["lat"], strict=True)):
+    for i, (vx, vy) in enumerate(zip(frame["lon"], frame["lat"], strict=True)):
         if _blank(vx) and _blank(vy) and optional is not None and optional[i]:
             continue
-        x = y = None
-        for c, v in (("lon", vx), ("lat", vy)):
-            if _blank(v):
-                if not out.failed(i, c):
-                    out.add(i, c, "坐标缺失 / coordinate is missing")
-                continue
-            val, reason = _number(v)
-            if reason:
-                out.add(i, c, reason)
-            elif c == "lon":
-                x = val
-            else:
-                y = val
+        x, y = _coordinate(out, i, "lon", vx), _coordinate(out, i, "lat", vy)
         if x is None or y is None:
             continue
-        if _swapped(x, y, district):
-            out.add(
-                i,
-                "lon",
-                f"经纬度疑似填反 / lon and lat look swapped (lon={x}, lat={y})"
-                + _swapped_hint(district),
-            )
-            continue
-        if not -180.0 <= x <= 180.0:
-            out.add(i, "lon", f"经度超出范围 / lon out of range [-180, 180]: {x}")
-            continue
-        if not -90.0 <= y <= 90.0:
-            out.add(i, "lat", f"纬度超出范围 / lat out of range [-90, 90]: {y}")
+        problem = _misplaced(x, y, district)
+        if problem is not None:
+            out.add(i, *problem)
             continue
         lon[i], lat[i] = x, y
     return lon, lat
+
+
+def _coordinate_columns(out: _Collector, optional: np.ndarray | None) -> bool:
+    """Whether the file has both coordinate columns; a missing one is reported on every
+    row that needs coordinates."""
+    frame = out.table.frame
+    for c, label in (("lon", "经度/lon"), ("lat", "纬度/lat")):
+        if c in frame:
+            continue
+        for i in range(len(frame)):
+            if optional is None or not optional[i]:
+                out.add(i, c, f"缺少坐标列 {label} / missing column {c}")
+    return "lon" in frame and "lat" in frame
+
+
+def _coordinate(out: _Collector, i: int, column: str, v: object) -> float | None:
+    """One coordinate cell as a number, or None (reported) when blank or no number."""
+    if _blank(v):
+        if not out.failed(i, column):  # blanked by the text limits: reported there
+            out.add(i, column, "坐标缺失 / coordinate is missing")
+        return None
+    value, reason = _number(v)
+    if reason:
+        out.add(i, column, reason)
+    return value
+
+
+def _misplaced(x: float, y: float, district: District | None) -> tuple[str, str] | None:
+    """The column and message when (x, y) cannot be a lon/lat: swapped or out of range."""
+    if _swapped(x, y, district):
+        return (
+            "lon",
+            f"经纬度疑似填反 / lon and lat look swapped (lon={x}, lat={y})"
+            + _swapped_hint(district),
+        )
+    if not -180.0 <= x <= 180.0:
+        return "lon", f"经度超出范围 / lon out of range [-180, 180]: {x}"
+    if not -90.0 <= y <= 90.0:
+        return "lat", f"纬度超出范围 / lat out of range [-90, 90]: {y}"
+    return None
 
 
 def _to_storage(

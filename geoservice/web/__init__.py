@@ -7,10 +7,12 @@ Nothing here computes anything the library cannot: routes parse parameters, call
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -110,8 +112,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("GEOSERVICE")
     if config:
         app.config.from_mapping(config)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    app.json = _JSONProvider(app)
     if not app.config["STORE_PATH"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["STORE_PATH"] = os.path.join(app.instance_path, "geoservice.gpkg")
@@ -149,23 +150,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+class _JSONProvider(DefaultJSONProvider):
+    """Answers as written: Chinese as it is (not ``\\u`` escapes), keys in their order."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+
 def _limit(app: Flask) -> None:
-    """Rate-limit the routing and planning endpoints per client (each app has its own
-    limiter)."""
+    """Rate-limit the routing, planning and coverage endpoints per client (each app has its
+    own limiter). Coverage answers are cached, but every new question costs CPU seconds."""
     limiter = Limiter(get_remote_address, app=app)
     for endpoint, key in (
         ("api.nearest", "RATELIMIT_NEAREST"),
         ("api.nearest_batch", "RATELIMIT_BATCH"),
         *_TOURS_LIMITS,
-    ):
-        view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
-    # Coverage: computed answers are cached, but every new question costs CPU seconds.
-    for endpoint, key in (
         ("api.coverage", "RATELIMIT_COVERAGE"),
         ("api.coverage_suggest", "RATELIMIT_SUGGEST"),
     ):
-        view = app.view_functions[endpoint]
+        # Any view, sync or async: the limiter's decorator returns what it is given.
+        view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
     app.extensions["geoservice.limiter"] = limiter
 

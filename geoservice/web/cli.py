@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -80,19 +81,14 @@ def _layer_group(layer: str, label: str) -> AppGroup:
         "(same name within 50 m, or the same coordinates).",
     )
     @click.option("--sheet", default=None, help="XLSX sheet or GeoPackage layer to read.")
-    def import_cmd(file, source_crs, mode, dry_run, allow_outside, allow_duplicates, sheet):
+    def import_cmd(file: Path, **options: Any) -> None:
         """Import FILE (.csv, .xlsx, .geojson, .gpkg); all rows or none."""
         try:
             report = catalog.import_file(
                 get_store(),
                 layer,
                 file,
-                mode=mode or "append",
-                source_crs=source_crs,
-                allow_outside=allow_outside,
-                allow_duplicates=allow_duplicates,
-                dry_run=dry_run,
-                sheet=sheet,
+                catalog.ImportOptions(**{**options, "mode": options["mode"] or "append"}),
                 check=_budget_check(layer),
             )
         except ValidationError as exc:

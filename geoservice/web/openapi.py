@@ -439,8 +439,7 @@ def _tour_paths() -> dict:
 def _tour_file_content() -> dict:
     """The media types a saved plan is served as."""
     text = {"schema": {"type": "string"}}  # binary or text documents, by their media types
-    content = {MEDIA_TYPES[fmt].split(";")[0]: text for fmt in ("gpx", "csv", "xlsx", "html")}
-    content[MEDIA_TYPES["geojson"]] = {
+    geojson = {
         "schema": {
             "type": "object",
             "required": ["type", "features"],
@@ -451,7 +450,8 @@ def _tour_file_content() -> dict:
             },
         }
     }
-    return content
+    files = {MEDIA_TYPES[fmt].split(";")[0]: text for fmt in ("gpx", "csv", "xlsx", "html")}
+    return {**files, MEDIA_TYPES["geojson"]: geojson}
 
 
 # -- coverage ----------------------------------------------------------------------------------

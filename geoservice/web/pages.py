@@ -58,12 +58,14 @@ def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
         _network_token(),
         *extra,
     )
+    endpoint = request.endpoint
+    assert endpoint is not None  # pages call this from their view: routed to an endpoint
     with _pages_lock:
-        hit = _pages.get(request.endpoint)
+        hit = _pages.get(endpoint)
     if hit is None or hit[0] != key:
         hit = (key, security.NoncedPage(render()))
         with _pages_lock:
-            _pages[request.endpoint] = hit
+            _pages[endpoint] = hit
     return security.page_response(hit[1])
 
 
