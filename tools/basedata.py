@@ -430,7 +430,8 @@ def _reservoir_sites(
     shore = max(shapely.get_parts(water_m), key=lambda p: p.area).exterior
     codes = list(anchors)
     axy = np.array([anchors[c] for c in codes])
-    rows, seen = [], {}
+    rows: list[dict] = []
+    seen: dict[str, int] = {}
     for i in range(n):
         p = shore.interpolate(shore.length * (i + 0.5) / n)
         x, y = scatter.near(p.x, p.y, sigma_m=250.0, min_gap_m=400.0)
