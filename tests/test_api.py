@@ -202,6 +202,7 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
         assert r.status_code == 200, (path, query, r.get_json())
 
 
+@pytest.mark.slow
 def test_sites_carry_schematic_positions_never_stored(tmp_path):
     """Villages get their position from the schematic network's place nodes, labelled as
     such in the API and on the map, and never written into the store."""

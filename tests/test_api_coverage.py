@@ -298,6 +298,7 @@ class _Fixed:
         return self.engine
 
 
+@pytest.mark.slow
 def test_miyun_answers_drive_coverage_and_a_suggestion(miyun_networks, tmp_path):
     app = make_app(tmp_path, NETWORK_DEFAULT=str(DEFAULT_NETWORK), RATELIMIT_ENABLED=False)
     store = app.extensions[STORE_KEY]

@@ -431,6 +431,7 @@ NASTY = ["", " ", "0", "-1", "1e309", "-1e309", "nan", "NaN", "inf", "-Infinity"
 PARAMS = ["lon", "lat", "mode", "k", "kind", "amenity", "open_at", "open", "crs"]
 
 
+@pytest.mark.slow
 def test_no_query_string_gives_a_500(hostile_client):
     rng = np.random.default_rng(11)
     for _ in range(300):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import ARTIFACTS, needs_chromium, serving, watched_page
 
-pytestmark = needs_chromium
+#: Every test here drives a browser: seconds each.
+pytestmark = [needs_chromium, pytest.mark.slow]
 
 
 @pytest.fixture

@@ -19,6 +19,9 @@ from test_tour_export import HOSTILE, _frame
 from geoservice import maps
 from geoservice.tours import export as tour_export
 
+#: Every test here drives a browser: seconds each.
+pytestmark = pytest.mark.slow
+
 TABLET = {"width": 1180, "height": 820}  # a 10.9-inch tablet, landscape
 TABLET_UPRIGHT = {"width": 820, "height": 1180}
 PHONE = {"width": 390, "height": 844}

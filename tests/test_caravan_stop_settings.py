@@ -17,6 +17,9 @@ from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps
 
+#: Every test here drives a browser: seconds each.
+pytestmark = pytest.mark.slow
+
 GULOU = "110118001"
 STOPS = ["S1", "S2", "S3", "S4"]
 #: S3's own settings: a window that makes the caravan wait, and minutes of its own.

@@ -25,6 +25,9 @@ from conftest import (
 
 from geoservice.web import STORE_KEY
 
+#: Every test here drives a browser: seconds each.
+pytestmark = pytest.mark.slow
+
 #: Two warm stations (counted by default) and three worker homes; the warm station T02
 #: opens on weekday daytimes only, so the night view counts one station, and the grid has
 #: gaps at every threshold.

@@ -439,6 +439,7 @@ def test_what_waitress_refuses_itself_has_the_one_body(served):
     assert "GET" in answer.headers["allow"]
 
 
+@pytest.mark.slow
 def test_an_app_failing_outside_flask_is_a_generic_500(tmp_path):
     """waitress's own 500 (the WSGI app raising) is the one body too, without the detail."""
 

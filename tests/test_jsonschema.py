@@ -176,6 +176,7 @@ def test_every_answer_declaration_is_in_the_served_description():
     assert schemas["Position"]["prefixItems"][0] == lon
 
 
+@pytest.mark.slow
 def test_the_answer_declarations_do_not_need_flask():
     code = "import sys, geoservice.responses; print('flask' in sys.modules)"
     out = subprocess.run(

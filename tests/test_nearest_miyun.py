@@ -14,7 +14,11 @@ from geoservice import nearest
 from geoservice.network import MODES
 from geoservice.web import DEFAULT_NETWORK
 
-pytestmark = pytest.mark.skipif(not DEFAULT_NETWORK.exists(), reason="no shipped network")
+#: Every test here routes on the whole Miyun network: seconds each.
+pytestmark = [
+    pytest.mark.skipif(not DEFAULT_NETWORK.exists(), reason="no shipped network"),
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture

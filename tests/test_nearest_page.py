@@ -16,6 +16,9 @@ from conftest import ARTIFACTS, needs_chromium, offline_page, serving, stations_
 
 from geoservice.web import STORE_KEY
 
+#: Every test here drives a browser: seconds each.
+pytestmark = pytest.mark.slow
+
 PHONE = {"width": 390, "height": 844}
 #: Where the fake GPS puts the worker: on 西路 of the small grid.
 HERE = {"longitude": 116.8312, "latitude": 40.3690}

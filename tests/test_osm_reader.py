@@ -314,6 +314,7 @@ def _clip_around(data: osm.OsmData) -> shapely.Geometry:
         ("helsinki_bbox", True),
     ],
 )
+@pytest.mark.slow
 def test_same_networks_as_the_osmnx_path(files, name, clip):
     source, readable = {
         "gulou": (SMALL_OSM, SMALL_OSM),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import offline_page
 
 from geoservice.store import catalog
@@ -34,6 +35,7 @@ def test_data_text_is_html_escaped(client, store, tmp_path):
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
 
 
+@pytest.mark.slow
 def test_page_follows_store_edits(client, store):
     before = client.get("/").get_data(as_text=True)
     assert "WS001" not in before  # ids are not shown, names are

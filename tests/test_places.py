@@ -32,6 +32,7 @@ def _settlements(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 # -- the schematic network ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_village_and_community_gets_a_schematic_position(schematic_library, store):
     placed = places.site_positions(store, schematic_library)
     villages = _settlements(placed)

@@ -14,6 +14,9 @@ from test_coverage import toy_engine
 from geoservice.coverage import publish
 from geoservice.errors import PublishError
 
+#: Every test here publishes the Miyun coverage site: seconds each.
+pytestmark = pytest.mark.slow
+
 HOSTILE = "站</script><script>window.pwned=1</script>`${alert(1)}`=1+1"
 ARGS = {"mode": "walk", "minutes": "10,20", "n": "1"}
 

@@ -32,6 +32,9 @@ from schemathesis.specs.openapi.checks import (
 from geoservice import __version__
 from geoservice.web.openapi import spec
 
+#: Every test here fuzzes the API: seconds each.
+pytestmark = pytest.mark.slow
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

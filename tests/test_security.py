@@ -477,6 +477,7 @@ def live(hostile_app):
         yield url
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, hostile_app):
     context, page, watch = watched_page(
@@ -531,6 +532,7 @@ def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, ho
     context.close()
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
     context, page, watch = watched_page(
@@ -593,6 +595,7 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
     context.close()
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app):
     context, page, watch = watched_page(
@@ -649,6 +652,7 @@ def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app
     context.close()
 
 
+@pytest.mark.slow
 def test_coverage_page_shows_hostile_names_as_text(live, chromium, stored):
     """Station names (tooltips of the counted stations and their catchments) and town names
     (table, gaps, suggested sites) come from the API and reach the page as text only."""

@@ -97,6 +97,7 @@ def test_toy_villages_and_set_cover(toy):
     assert result.set_cover["optimal"]
 
 
+@pytest.mark.slow
 def test_miyun_suggestion_at_least_greedy(miyun_networks, store):
     engine = CoverageEngine(miyun_networks, store)
     result = siting.suggest(engine, {"mode": "walk", "minutes": "15", "n": "3"})

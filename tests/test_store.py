@@ -100,6 +100,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
 def test_writer_killed_mid_write_leaves_previous_state(tmp_path, delay):
     path = tmp_path / "live.gpkg"
@@ -145,6 +146,7 @@ _ADDER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_concurrent_writers_lose_nothing(tmp_path):
     path = tmp_path / "live.gpkg"
     GpkgStore(path, seed=DEFAULT_GPKG)
