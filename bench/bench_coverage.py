@@ -116,9 +116,8 @@ def bench_kernel() -> None:
         state = coverage.warm_kernel()
     # Baseline: the same kernel compiled from scratch (no disk cache).
     fresh = numba.njit(nogil=True)(paths._second_label_py)
-    one, ids = np.ones(2), np.arange(2, dtype=np.int64)
     with Timer() as c:
-        fresh(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
+        fresh(*paths.warm_arguments())
     print(
         f"cross-coverage kernel: {state} in {t}; baseline: compiled without the disk cache "
         f"{c} → {c.wall / t.wall:.1f}×"
