@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from geoservice import coverage
 from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
-from geoservice.network import NetworkLibrary, access_speed_ms
+from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
@@ -154,12 +154,12 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
             f"{best[2].wall:.3f} s, GeoJSON {best[3].wall:.3f} s · {net.n_nodes} nodes · "
             f"areas {areas} km² · road covered {shares}"
         )
-        cache = engine._modes[mode]
-        _, r, g, d, _ = engine._sources(query, cache)
-        roads = cache.roads
+        with engine.snapshot(mode) as state:
+            src = state.sources(query)
+        roads = state.cache.roads
         with Timer() as sp_t:
-            cost = d / access_speed_ms(mode)
-            paths.multi_source(roads.rev_time, roads, r, g, cost, roads.tf, roads.tb)
+            cost = src.access_s(mode)
+            paths.multi_source(roads.rev_time, roads, src.r, src.g, cost, roads.tf, roads.tb)
         G = networkx_graph(net)
         sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
         total, graph_time, _ = _osmnx_recipe(
@@ -242,7 +242,8 @@ def bench_siting(engine) -> None:
         f"preparation {s['prepare_seconds']:.2f} s, solver {s['seconds']:.2f} s ({s['status']})"
     )
     cq = CoverageQuery.parse({"mode": "walk", "minutes": "15"})
-    greedy_m, _ = engine._evaluate(cq, np.array(g["nodes"], dtype=np.int64))
+    with engine.snapshot(cq.mode) as state:
+        greedy_m, _ = state.evaluate(cq, np.array(g["nodes"], dtype=np.int64))
     print(
         f"  covered road {result.before['covered_km']:.1f} → "
         f"{result.after['covered_km']:.1f} km "

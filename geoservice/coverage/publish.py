@@ -620,7 +620,9 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             ),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    html = m.get_root().html
+    root = m.get_root()
+    assert isinstance(root, branca.element.Figure)  # a folium.Map puts itself in a Figure
+    html = root.html
     html.add_child(folium.Element(_notices_html(cov, district)))
     html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
     html.add_child(folium.Element(_table_html(cov, charts)))

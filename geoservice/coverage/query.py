@@ -192,7 +192,7 @@ def parse_minutes(raw: object, *, default: tuple[float, ...]) -> tuple[float, ..
         for part in raw:
             items.extend(part.split(",") if isinstance(part, str) else [part])
     elif isinstance(raw, str):
-        items = raw.split(",")
+        items = list(raw.split(","))
     else:
         items = [raw]
     items = [i for i in items if not (isinstance(i, str) and not i.strip())]

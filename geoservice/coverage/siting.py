@@ -39,13 +39,15 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geoservice import params
-from geoservice.coverage.engine import CoverageEngine, ModeCache
+from geoservice.coverage.engine import CoverageEngine, ModeCache, Snapshot
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
-from geoservice.network.points import access_speed_ms
 
 if TYPE_CHECKING:
+    from geoservice.coverage.result import Coverage
+    from geoservice.coverage.roads import Roads
+    from geoservice.network import Network
     from geoservice.responses import NetworkSummary
 
 __all__ = [
@@ -329,13 +331,13 @@ def covered_weight(cover: sp.csr_matrix, weight: np.ndarray, chosen: np.ndarray)
 # -- candidates and demand --------------------------------------------------------------------
 
 
-def _candidates(engine: CoverageEngine, cache: ModeCache) -> np.ndarray:
-    """Nodes on people roads, at least `CANDIDATE_SPACING_M` apart, junctions first."""
+def _candidates(net: Network, cache: ModeCache) -> np.ndarray:
+    """Nodes on people roads of ``net``, at least `CANDIDATE_SPACING_M` apart, junctions
+    first."""
     hit = cache.extras.get("candidates")
     if hit is not None and hit[0] == cache.places_key:
         return hit[1]
     roads, places = cache.roads, cache.places
-    net = engine.networks[cache.mode]
     people = np.flatnonzero(places.people)
     ends = np.concatenate([roads.u[people], roads.v[people]])
     nodes, degree = np.unique(ends, return_counts=True)
@@ -377,7 +379,7 @@ def _times_to(rev: sp.csr_matrix, targets: np.ndarray, limit: float) -> sp.csc_m
 
 
 def _cover(
-    times: sp.csc_matrix, roads, r: np.ndarray, g: np.ndarray, access: np.ndarray, tau: float
+    times: sp.csc_matrix, roads: Roads, r: np.ndarray, g: np.ndarray, access: np.ndarray, tau: float
 ) -> sp.csr_matrix:
     """Demand × candidate 0/1 matrix: points on roads ``r`` at ``g`` (after ``access``
     seconds) reach the candidate through either end of their road within ``tau``."""
@@ -432,23 +434,20 @@ def suggest(engine: CoverageEngine, query: SitingQuery | Mapping[str, object]) -
     """
     if not isinstance(query, SitingQuery):
         query = SitingQuery.parse(query)
-    cq = query.coverage
-    with engine._lock:
-        engine._refresh()
-        base = engine._compute(cq, geometry=False)
-        cache = engine._mode(cq.mode)
-        return _suggest(engine, cache, query, base)
+    with engine.snapshot(query.coverage.mode) as state:
+        base = state.coverage(query.coverage, geometry=False)
+        return _suggest(state, query, base)
 
 
-def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base) -> Siting:
+def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
     cq = query.coverage
+    cache, net = state.cache, state.network
     roads, places = cache.roads, cache.places
-    net = engine.networks[cq.mode]
     tau = float(cq.seconds[-1])
     started = time.perf_counter()
-    cand = _candidates(engine, cache)
+    cand = _candidates(net, cache)
     # Demand: uncovered people roads in short pieces, or uncovered located villages.
-    p = base._pieces
+    p = base.pieces
     road_demand = (p.lvl1 > 0) & places.people[p.r]
     pr, pg0, pg1 = p.r[road_demand], p.g0[road_demand], p.g1[road_demand]
     plen = (pg1 - pg0) * roads.lf[pr]
@@ -462,7 +461,7 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
     d_access = np.zeros(len(d_r))
     vil = places.villages
     if len(vil):
-        t, _ = cost_at(roads, _base_field(engine, cache, cq), places.village_road, places.village_g)
+        t, _ = cost_at(roads, state.field(cq), places.village_road, places.village_g)
         v_out = np.flatnonzero(~((t + places.village_access_s) <= tau))
     else:
         v_out = np.empty(0, dtype=np.int64)
@@ -493,10 +492,10 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
     chosen = chosen[order]
     nodes = cand[chosen]
     total_m = float(roads.lf[places.people].sum())
-    before_m, before_v = engine._evaluate(cq, np.empty(0, dtype=np.int64))
+    before_m, before_v = state.evaluate(cq, np.empty(0, dtype=np.int64))
     steps = [(before_m, before_v)]
     for i in range(1, len(nodes) + 1):
-        steps.append(engine._evaluate(cq, nodes[:i]))
+        steps.append(state.evaluate(cq, nodes[:i]))
     n_vil = len(vil)
     lon, lat = net.node_xy[nodes, 0], net.node_xy[nodes, 1]
     node_town = _node_towns(cache, nodes)
@@ -546,12 +545,6 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
         greedy=greedy_info,
         notices=base.notices,
     )
-
-
-def _base_field(engine: CoverageEngine, cache: ModeCache, cq: CoverageQuery):
-    """The counted stations' time field (for the villages' times)."""
-    _, r, g, d, _ = engine._sources(cq, cache)
-    return engine._field(cache, r, g, d / access_speed_ms(cq.mode), second_limit=None)
 
 
 def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
