@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from geoservice.coverage.places import Places
     from geoservice.coverage.query import CoverageQuery
     from geoservice.coverage.roads import Roads
-    from geoservice.responses import NetworkSummary
+    from geoservice.responses import NetworkSummary, Notice
 
 #: The layers of :meth:`Coverage.layer`.
 LAYERS = ("areas", "cross", "catchments", "uncovered", "stations")
@@ -79,7 +79,7 @@ class Coverage:
     towns: list[dict]
     villages: list[dict]
     gaps: list[dict]
-    notices: list[dict]
+    notices: list[Notice]
     pieces: Pieces = field(repr=False)  # the roads cut where their coverage changes
     _roads: Roads = field(repr=False)
     _places: Places = field(repr=False)

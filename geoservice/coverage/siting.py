@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,10 +45,22 @@ from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuer
 from geoservice.errors import ParameterError
 
 if TYPE_CHECKING:
+    import highspy
+
     from geoservice.coverage.result import Coverage
     from geoservice.coverage.roads import Roads
     from geoservice.network import Network
-    from geoservice.responses import NetworkSummary
+    from geoservice.responses import (
+        CoverageSummary,
+        GreedyInfo,
+        NetworkSummary,
+        Notice,
+        SetCover,
+        SitingAnswer,
+        SitingQueryEcho,
+        SolverInfo,
+        SuggestedSite,
+    )
 
 __all__ = [
     "CANDIDATE_SPACING_M",
@@ -56,6 +68,7 @@ __all__ = [
     "OBJECTIVES",
     "Siting",
     "SitingQuery",
+    "SolverRun",
     "greedy",
     "solve_mclp",
     "suggest",
@@ -143,7 +156,7 @@ class SitingQuery:
         """
         return params.parse_values(cls, args)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SitingQueryEcho:
         return {**self.coverage.to_dict(), "n": self.n, "objective": self.objective}
 
 
@@ -153,15 +166,15 @@ class Siting:
 
     query: SitingQuery
     network: NetworkSummary
-    sites: list[dict]
-    before: dict
-    after: dict
-    set_cover: dict
-    solver: dict
-    greedy: dict
-    notices: list[dict] = field(default_factory=list)
+    sites: list[SuggestedSite]
+    before: CoverageSummary
+    after: CoverageSummary
+    set_cover: SetCover
+    solver: SolverInfo
+    greedy: GreedyInfo
+    notices: list[Notice] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SitingAnswer:
         """JSON-ready answer."""
         return {
             "query": self.query.to_dict(),
@@ -175,7 +188,7 @@ class Siting:
             "notices": self.notices,
         }
 
-    def to_geojson(self) -> dict:
+    def to_geojson(self) -> dict[str, Any]:
         """The sites as a GeoJSON FeatureCollection with the answer as ``siting``."""
         feats = [
             {
@@ -191,9 +204,21 @@ class Siting:
 # -- the model --------------------------------------------------------------------------------
 
 
+class SolverRun(TypedDict):
+    """How a solver run went (the first fields of the answer's
+    :class:`~geoservice.responses.SolverInfo`)."""
+
+    solver: str
+    status: str
+    objective: float
+    bound: float
+    gap: float | None
+    seconds: float
+
+
 def solve_mclp(
     cover: sp.csr_matrix, weight: np.ndarray, n: int, *, time_limit: float = SOLVER_TIME_LIMIT_S
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, SolverRun]:
     """Maximal covering: choose ``n`` columns of ``cover`` (demand × candidates, 0/1)
     maximising the weight of the rows they cover.
 
@@ -201,8 +226,8 @@ def solve_mclp(
     -------
     chosen : ndarray of int
         Column indices, at most ``n``.
-    info : dict
-        ``status``, ``objective``, ``bound``, ``gap``, ``seconds``.
+    info : SolverRun
+        ``solver``, ``status``, ``objective``, ``bound``, ``gap``, ``seconds``.
     """
     import highspy
 
@@ -237,7 +262,7 @@ def solve_mclp(
 
 def solve_set_cover(
     cover: sp.csr_matrix, *, time_limit: float = SOLVER_TIME_LIMIT_S
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, SolverRun]:
     """Fewest columns of ``cover`` (demand × candidates) covering every row (rows must each
     have a candidate)."""
     import highspy
@@ -264,7 +289,7 @@ def solve_set_cover(
     return np.flatnonzero(x > 0.5), info
 
 
-def _run(lp, time_limit: float) -> tuple[np.ndarray, dict]:
+def _run(lp: highspy.HighsLp, time_limit: float) -> tuple[np.ndarray, SolverRun]:
     import highspy
 
     h = highspy.Highs()
@@ -291,7 +316,9 @@ def _run(lp, time_limit: float) -> tuple[np.ndarray, dict]:
     )
 
 
-def _info(status: str, objective: float, bound: float, gap: float, seconds: float = 0.0) -> dict:
+def _info(
+    status: str, objective: float, bound: float, gap: float, seconds: float = 0.0
+) -> SolverRun:
     return {
         "solver": "HiGHS (highspy)",
         "status": status,
@@ -479,14 +506,8 @@ def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
     g_started = time.perf_counter()
     g_chosen = greedy(model, weight, query.n)
     g_seconds = time.perf_counter() - g_started
-    info.update(
-        candidates=len(cand),
-        candidates_used=int(model.shape[1] and (np.diff(model.tocsc().indptr) > 0).sum()),
-        demand_points=int(len(d_r) if query.objective == "roads" else len(v_out)),
-        demand_rows=int(model.shape[0]),
-        nonzeros=int(model.nnz),
-        prepare_seconds=round(prepared, 3),
-    )
+    demand_points = len(d_r) if query.objective == "roads" else len(v_out)
+    solver = _solver_info(info, model, len(cand), demand_points, prepared)
     # Order the chosen sites by marginal gain in the model, then measure them exactly.
     order = greedy(model[:, chosen], weight, len(chosen))
     chosen = chosen[order]
@@ -499,7 +520,7 @@ def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
     n_vil = len(vil)
     lon, lat = net.node_xy[nodes, 0], net.node_xy[nodes, 1]
     node_town = _node_towns(cache, nodes)
-    sites = []
+    sites: list[SuggestedSite] = []
     for i, node in enumerate(nodes.tolist()):
         (m0, v0), (m1, v1) = steps[i], steps[i + 1]
         sites.append(
@@ -525,14 +546,12 @@ def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
         )
     after_m, after_v = steps[-1]
     g_value = covered_weight(model, weight, g_chosen)
-    greedy_info = {
+    greedy_info: GreedyInfo = {
         "sites": len(g_chosen),
         "objective": round(g_value, 3),
         "seconds": round(g_seconds, 4),
         "nodes": [int(x) for x in cand[g_chosen]],
     }
-    info["objective"] = round(info["objective"], 3)
-    info["bound"] = round(info["bound"], 3)
     set_cover = _set_cover(cand, village_cover, len(v_out), n_vil)
     return Siting(
         query=query,
@@ -541,10 +560,27 @@ def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
         before=_summary(before_m, before_v, total_m, n_vil),
         after=_summary(after_m, after_v, total_m, n_vil),
         set_cover=set_cover,
-        solver=info,
+        solver=solver,
         greedy=greedy_info,
         notices=base.notices,
     )
+
+
+def _solver_info(
+    run: SolverRun, model: sp.csr_matrix, candidates: int, demand_points: int, prepared: float
+) -> SolverInfo:
+    """The solver's run on ``model`` (demand rows × candidates) and the model's size."""
+    return {
+        **run,
+        "objective": round(run["objective"], 3),
+        "bound": round(run["bound"], 3),
+        "candidates": candidates,
+        "candidates_used": int(model.shape[1] and (np.diff(model.tocsc().indptr) > 0).sum()),
+        "demand_points": int(demand_points),
+        "demand_rows": int(model.shape[0]),
+        "nonzeros": int(model.nnz),
+        "prepare_seconds": round(prepared, 3),
+    }
 
 
 def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
@@ -559,7 +595,7 @@ def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _set_cover(cand: np.ndarray, village_cover: sp.csr_matrix, out: int, total: int) -> dict:
+def _set_cover(cand: np.ndarray, village_cover: sp.csr_matrix, out: int, total: int) -> SetCover:
     coverable = np.diff(village_cover.tocsr().indptr) > 0
     rows = village_cover.tocsr()[coverable]
     chosen, info = solve_set_cover(rows)
@@ -584,7 +620,7 @@ def _share(a: float, b: float) -> float | None:
     return round(a / b, 4) if b > 0 else None
 
 
-def _summary(metres: float, villages: int, total_m: float, total_v: int) -> dict:
+def _summary(metres: float, villages: int, total_m: float, total_v: int) -> CoverageSummary:
     return {
         "covered_km": round(metres / 1000, 3),
         "covered_share": _share(metres, total_m),
