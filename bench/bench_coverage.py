@@ -51,7 +51,7 @@ from _common import load_average, networkx_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoservice import coverage
+from geoservice import coverage, district
 from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
 from geoservice.network import NetworkLibrary
@@ -342,7 +342,7 @@ def bench_publish(nets, library, tmp: Path) -> None:
     (tmp / "charts-new").mkdir()
     (tmp / "charts-old").mkdir()
     with Timer() as new:
-        names = publish._charts(tmp / "charts-new", cov, font)
+        names = publish._charts(tmp / "charts-new", cov, font, district.current(engine.store))
     with Timer() as old:
         _charts_one_figure_each(tmp / "charts-old", cov, font)
     print(
