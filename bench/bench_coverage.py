@@ -51,10 +51,10 @@ from _common import load_average, networkx_graph
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geoservice import coverage
+from geoservice import coverage, district
 from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
-from geoservice.network import NetworkLibrary, access_speed_ms
+from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
@@ -116,9 +116,8 @@ def bench_kernel() -> None:
         state = coverage.warm_kernel()
     # Baseline: the same kernel compiled from scratch (no disk cache).
     fresh = numba.njit(nogil=True)(paths._second_label_py)
-    one, ids = np.ones(2), np.arange(2, dtype=np.int64)
     with Timer() as c:
-        fresh(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
+        fresh(*paths.warm_arguments())
     print(
         f"cross-coverage kernel: {state} in {t}; baseline: compiled without the disk cache "
         f"{c} → {c.wall / t.wall:.1f}×"
@@ -155,12 +154,12 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
             f"{best[2].wall:.3f} s, GeoJSON {best[3].wall:.3f} s · {net.n_nodes} nodes · "
             f"areas {areas} km² · road covered {shares}"
         )
-        cache = engine._modes[mode]
-        _, r, g, d, _ = engine._sources(query, cache)
-        roads = cache.roads
+        with engine.snapshot(mode) as state:
+            src = state.sources(query)
+        roads = state.cache.roads
         with Timer() as sp_t:
-            cost = d / access_speed_ms(mode)
-            paths.multi_source(roads.rev_time, roads, r, g, cost, roads.tf, roads.tb)
+            cost = src.access_s(mode)
+            paths.multi_source(roads.rev_time, roads, src.r, src.g, cost, roads.tf, roads.tb)
         G = networkx_graph(net)
         sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
         total, graph_time, _ = _osmnx_recipe(
@@ -243,7 +242,8 @@ def bench_siting(engine) -> None:
         f"preparation {s['prepare_seconds']:.2f} s, solver {s['seconds']:.2f} s ({s['status']})"
     )
     cq = CoverageQuery.parse({"mode": "walk", "minutes": "15"})
-    greedy_m, _ = engine._evaluate(cq, np.array(g["nodes"], dtype=np.int64))
+    with engine.snapshot(cq.mode) as state:
+        greedy_m, _ = state.evaluate(cq, np.array(g["nodes"], dtype=np.int64))
     print(
         f"  covered road {result.before['covered_km']:.1f} → "
         f"{result.after['covered_km']:.1f} km "
@@ -342,7 +342,7 @@ def bench_publish(nets, library, tmp: Path) -> None:
     (tmp / "charts-new").mkdir()
     (tmp / "charts-old").mkdir()
     with Timer() as new:
-        names = publish._charts(tmp / "charts-new", cov, font)
+        names = publish._charts(tmp / "charts-new", cov, font, district.current(engine.store))
     with Timer() as old:
         _charts_one_figure_each(tmp / "charts-old", cov, font)
     print(

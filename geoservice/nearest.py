@@ -26,9 +26,9 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -39,11 +39,15 @@ from scipy.sparse import csgraph
 from geoservice import crs
 from geoservice import hours as _hours
 from geoservice.errors import BudgetError, ParameterError
+from geoservice.filters import WARM_OPEN_NOW, StationFilter
 from geoservice.model import AMENITIES, Station
 from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
 from geoservice.network.library import Watched
 from geoservice.network.points import MAX_SNAP_M, RoadPoints
 from geoservice.store import Store
+
+if TYPE_CHECKING:
+    from geoservice.responses import Stale
 
 log = logging.getLogger(__name__)
 K_MAX = 20
@@ -67,12 +71,11 @@ class _Catalog:
     ids: np.ndarray
     kind: np.ndarray
     amenity: np.ndarray  # (S, len(AMENITIES)) bool
-    open_cache: dict
-
-    town_names: dict
+    open_cache: dict[dt.datetime, np.ndarray]
+    town_names: dict[str, str]
 
     @classmethod
-    def build(cls, gdf: gpd.GeoDataFrame, town_names: dict | None = None) -> _Catalog:
+    def build(cls, gdf: gpd.GeoDataFrame, town_names: dict[str, str] | None = None) -> _Catalog:
         stations = Station.from_frame(gdf)
         keys = list(AMENITIES)
         amenity = np.zeros((len(stations), len(keys)), dtype=bool)
@@ -215,6 +218,16 @@ def _reverse_dijkstra(net: Network, stations: RoadPoints) -> tuple[np.ndarray, n
     return dist[:, :n], pred[:, :n].astype(np.int32)
 
 
+@dataclass(frozen=True)
+class _Staleness:
+    """Why older routing data answers, for one cause (see `NearestEngine.stale`)."""
+
+    zh: str
+    en: str
+    served: int  # stations the answers use
+    in_store: int | None  # stations in the store, when they are the cause
+
+
 class NearestEngine:
     """Nearest stations by travel time over one network per mode.
 
@@ -233,7 +246,7 @@ class NearestEngine:
         self,
         networks: dict[str, Network],
         store: Store,
-        boundary=None,
+        boundary: shapely.Geometry | None = None,
         budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.networks = networks
@@ -249,7 +262,7 @@ class NearestEngine:
         # (store revision, error) of the last station list refused for the budget.
         self._refused: tuple[str, BudgetError] | None = None
         # Why answers come from older routing data: cause ("stations", "network") → details.
-        self._stale: dict[str, dict] = {}
+        self._stale: dict[str, _Staleness] = {}
 
     # -- station state ------------------------------------------------------------------
     def node_counts(self) -> dict[str, int]:
@@ -257,7 +270,7 @@ class NearestEngine:
         return {mode: net.n_nodes for mode, net in self.networks.items()}
 
     @property
-    def stale(self) -> dict | None:
+    def stale(self) -> Stale | None:
         """None when the answers use the current stations and network; otherwise
         ``{"reason": "中文 / English", "causes": [...], "stations_served": n, ...}``: the
         station list (or network) is newer than the routing data, which was refused for
@@ -265,11 +278,17 @@ class NearestEngine:
         if not self._stale:
             return None
         details = list(self._stale.values())
-        zh = "；".join(d["zh"] for d in details)
-        en = "; ".join(d["en"] for d in details)
-        out = {"reason": f"{zh} / {en}", "causes": list(self._stale)}
+        zh = "；".join(d.zh for d in details)
+        en = "; ".join(d.en for d in details)
+        # The latest cause's counts win (both causes count the stations served).
+        out: Stale = {
+            "reason": f"{zh} / {en}",
+            "causes": list(self._stale),
+            "stations_served": details[-1].served,
+        }
         for d in details:
-            out.update(d["extra"])
+            if d.in_store is not None:
+                out["stations_in_store"] = d.in_store
         return out
 
     def mark_stale(self, cause: str, exc: BudgetError) -> None:
@@ -282,12 +301,12 @@ class NearestEngine:
                 "the station list is newer than the routing data; answers use the previous "
                 f"{served} stations"
             )
-            extra = {"stations_served": served, "stations_in_store": exc.stations}
+            in_store: int | None = exc.stations
         else:
             zh = "路网比路由数据新，仍按原路网作答"
             en = "the road network is newer than the routing data; answers use the previous network"
-            extra = {"stations_served": served}
-        self._stale[cause] = {"zh": f"{zh}：{exc.zh}", "en": f"{en}: {exc.en}", "extra": extra}
+            in_store = None
+        self._stale[cause] = _Staleness(f"{zh}：{exc.zh}", f"{en}: {exc.en}", served, in_store)
         log.warning("routing data kept from before: %s", exc)
 
     def refresh(self) -> bool:
@@ -351,22 +370,27 @@ class NearestEngine:
 
     # -- filters -----------------------------------------------------------------------
     @staticmethod
-    def _mask(stations: _Catalog, kinds, amenities, at, open_only) -> tuple[np.ndarray, str]:
-        mask = np.ones(len(stations.ids), dtype=bool)
+    def _mask(
+        catalog: _Catalog, stations: StationFilter, at: dt.datetime
+    ) -> tuple[np.ndarray, str]:
+        """Stations passing ``stations`` (open at ``at``, the local moment), and why none
+        does ('' when some do)."""
+        mask = np.ones(len(catalog.ids), dtype=bool)
         reasons = []
+        kinds = ["warm_station"] if stations.kinds is None else stations.kinds
         if kinds:
-            mask &= np.isin(stations.kind, kinds)
+            mask &= np.isin(catalog.kind, kinds)
             if not mask.any():
                 reasons.append("没有该类型的站点 / no station of that kind")
-        if amenities:
+        if stations.amenities:
             keys = list(AMENITIES)
-            mask &= stations.amenity[:, [keys.index(a) for a in amenities]].all(axis=1)
+            mask &= catalog.amenity[:, [keys.index(a) for a in stations.amenities]].all(axis=1)
             if not mask.any() and not reasons:
                 reasons.append(
                     "没有同时提供所选设施的站点 / no station offers all the chosen amenities"
                 )
-        if open_only:
-            is_open = stations.is_open(at)
+        if stations.open_only:
+            is_open = catalog.is_open(at)
             if mask.any() and not (mask & is_open).any():
                 reasons.append("此时没有开放的站点 / no matching station is open at that time")
             mask &= is_open
@@ -380,12 +404,9 @@ class NearestEngine:
         *,
         mode: str = "walk",
         k: int = 3,
-        kinds: Sequence[str] | None = None,
-        amenities: Sequence[str] | None = None,
-        at: dt.datetime | None = None,
-        open_only: bool = True,
+        stations: StationFilter = WARM_OPEN_NOW,
         geometry: bool = True,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """The ``k`` nearest matching stations from a WGS84 point, by travel time.
 
         Returns
@@ -398,7 +419,7 @@ class NearestEngine:
 
         Parameters are typed values, read once at the boundary
         (:class:`geoservice.service.NearestQuery`): ``mode`` a key of ``MODE_LABELS``,
-        ``kinds``/``amenities`` vocabulary keys (``kinds`` None: ``warm_station``).
+        ``stations`` the station filters (:class:`~geoservice.filters.StationFilter`).
 
         Raises
         ------
@@ -406,9 +427,8 @@ class NearestEngine:
             422: an origin too far from any road, or a mode the network lacks.
         """
         net = self._network(mode)
-        kinds = ["warm_station"] if kinds is None else kinds
-        at = _hours.as_local(at)
-        stations, trees = self._state()
+        at = _hours.as_local(stations.at)
+        catalog, trees = self._state()
         tree = trees[mode]
         point = net.snap([lon], [lat])
         d = float(point.distance_m[0])
@@ -423,49 +443,46 @@ class NearestEngine:
                 self.boundary is not None and not shapely.contains_xy(self.boundary, lon, lat)
             ),
         }
-        answer = {
-            "origin": origin,
-            "network": net.describe(),
-            "evaluated_at": at.isoformat(),
-            "mode": mode,
-            "stale": self.stale,
-        }
-        mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        mask, reason = self._mask(catalog, stations, at)
         mask, reason = _on_network(mask, reason, tree)
         network_times, via = _origin_times(tree, point)
         # Ranking includes the way from the road to each station's door; the way from the
         # origin to the road is the same for every station and is added after.
         times = np.where(mask, network_times + tree.stations.access_s, np.inf)
         reachable = np.isfinite(times)
-        if not reachable.any():
-            if mask.any() and not reason:
-                reason = (
-                    "从该点出发无法到达任何符合条件的站点（道路不连通）/ "
-                    "no matching station is reachable from this point"
-                )
-            answer.update(results=[], reason=reason)
-            return answer
-        n_ok = int(reachable.sum())
-        order = np.argsort(times)[: min(k, n_ok)]
         results = []
-        for s in order.tolist():
-            rec = stations.record(s, at)
-            total = float(times[s]) + float(point.access_s[0])
-            rec["travel_time_s"] = round(total, 1)
-            rec["travel_time_min"] = math.ceil(total / 60)
-            rec["network_time_s"] = round(float(network_times[s]), 1)
-            route, length = _route(tree, s, point, int(via[s]), (lon, lat))
-            route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
-            rec["network_distance_m"] = round(length, 1)
-            rec["straight_distance_m"] = round(
-                float(crs.residual_m(lon, lat, rec["lon"], rec["lat"])), 1
+        if reachable.any():
+            order = np.argsort(times)[: min(k, int(reachable.sum()))]
+            for s in order.tolist():
+                rec = catalog.record(s, at)
+                total = float(times[s]) + float(point.access_s[0])
+                rec["travel_time_s"] = round(total, 1)
+                rec["travel_time_min"] = math.ceil(total / 60)
+                rec["network_time_s"] = round(float(network_times[s]), 1)
+                route, length = _route(tree, s, point, int(via[s]), (lon, lat))
+                route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
+                rec["network_distance_m"] = round(length, 1)
+                rec["straight_distance_m"] = round(
+                    float(crs.residual_m(lon, lat, rec["lon"], rec["lat"])), 1
+                )
+                rec["station_snap_distance_m"] = round(float(tree.stations.distance_m[s]), 1)
+                if geometry:
+                    rec["route"] = {"type": "LineString", "coordinates": route}
+                results.append(rec)
+        elif mask.any() and not reason:
+            reason = (
+                "从该点出发无法到达任何符合条件的站点（道路不连通）/ "
+                "no matching station is reachable from this point"
             )
-            rec["station_snap_distance_m"] = round(float(tree.stations.distance_m[s]), 1)
-            if geometry:
-                rec["route"] = {"type": "LineString", "coordinates": route}
-            results.append(rec)
-        answer.update(results=results, reason=reason if not results else "")
-        return answer
+        return {
+            "origin": origin,
+            "network": net.describe(),
+            "evaluated_at": at.isoformat(),
+            "mode": mode,
+            "stale": self.stale,
+            "results": results,
+            "reason": reason if not results else "",
+        }
 
     # -- batch -------------------------------------------------------------------------
     def batch(
@@ -474,11 +491,8 @@ class NearestEngine:
         lat: np.ndarray,
         *,
         mode: str = "walk",
-        kinds: Sequence[str] | None = None,
-        amenities: Sequence[str] | None = None,
-        at: dt.datetime | None = None,
-        open_only: bool = True,
-    ) -> dict:
+        stations: StationFilter = WARM_OPEN_NOW,
+    ) -> dict[str, Any]:
         """Nearest matching station and travel time for many origins at once.
 
         Returns arrays: ``station`` (index into the station table, -1 none), ``station_id``,
@@ -492,12 +506,11 @@ class NearestEngine:
         """
         net = self._network(mode)
         lon, lat = np.atleast_1d(lon).astype(float), np.atleast_1d(lat).astype(float)
-        kinds = ["warm_station"] if kinds is None else kinds
-        at = _hours.as_local(at)
-        stations, trees = self._state()
+        at = _hours.as_local(stations.at)
+        catalog, trees = self._state()
         tree = trees[mode]
         origins = net.snap(lon, lat, with_points=False)
-        mask, reason = self._mask(stations, kinds, amenities, at, open_only)
+        mask, reason = self._mask(catalog, stations, at)
         mask, reason = _on_network(mask, reason, tree)
         rows = np.flatnonzero(mask)
         times = _batch_times(tree.dist[rows], tree.stations.take(rows), origins)
@@ -510,7 +523,8 @@ class NearestEngine:
             idx = np.where(np.isfinite(best), rows[arg], -1)
         best = np.where(too_far, np.inf, best + origins.access_s)
         idx = np.where(too_far, -1, idx)
-        ids = np.where(idx >= 0, stations.ids[np.maximum(idx, 0)], None)
+        ids = catalog.ids[np.maximum(idx, 0)]  # a new array (fancy indexing)
+        ids[idx < 0] = None
         return {
             "station": idx,
             "station_id": ids,

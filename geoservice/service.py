@@ -223,19 +223,12 @@ def _crs() -> Any:
     )
 
 
-def _open_only() -> Any:
-    return p.param(
-        p.read_flag(), "only stations open at open_at (default 1)", default=True, example="1",
-        name="open",
-    )  # fmt: skip
-
-
 @dataclass(frozen=True)
 class NearestQuery:
     """``GET /api/nearest``: a point, how to travel and which stations count.
 
-    ``lon``/``lat`` are in ``crs``; ``kinds`` None means the engine's default
-    (``warm_station``).
+    ``lon``/``lat`` are in ``crs``; ``stations`` the station filters (``kind``, ``amenity``,
+    ``open_at``, ``open``), handed to the engine as they are.
     """
 
     lon: float = p.param(p.read_number(-180, 180), "longitude", example=116.842)
@@ -243,10 +236,7 @@ class NearestQuery:
     crs: str = _crs()
     mode: str = filters.mode(example="bike")
     k: int = p.param(p.read_integer(1, K_MAX), "how many stations", default=3, example=3)
-    kinds: tuple[str, ...] | None = filters.kinds()
-    amenities: tuple[str, ...] | None = filters.amenities()
-    at: dt.datetime | None = filters.open_at()
-    open_only: bool = _open_only()
+    stations: filters.StationFilter = p.nested(default_factory=filters.StationFilter)
 
 
 @dataclass(frozen=True)
@@ -258,10 +248,7 @@ class BatchQuery:
     )
     mode: str = filters.mode()
     crs: str = _crs()
-    kinds: tuple[str, ...] | None = filters.kinds()
-    amenities: tuple[str, ...] | None = filters.amenities()
-    at: dt.datetime | None = filters.open_at()
-    open_only: bool = _open_only()
+    stations: filters.StationFilter = p.nested(default_factory=filters.StationFilter)
 
 
 def nearest(engine: NearestEngine, args: Args) -> dict:
@@ -272,16 +259,7 @@ def nearest(engine: NearestEngine, args: Args) -> dict:
     """
     q = p.parse_query(NearestQuery, args)
     wlon, wlat = (float(v) for v in crs.to_wgs84(q.lon, q.lat, q.crs))
-    answer = engine.nearest(
-        lon=wlon,
-        lat=wlat,
-        mode=q.mode,
-        k=q.k,
-        kinds=q.kinds,
-        amenities=q.amenities,
-        at=q.at,
-        open_only=q.open_only,
-    )
+    answer = engine.nearest(wlon, wlat, mode=q.mode, k=q.k, stations=q.stations)
     answer["origin"]["input"] = {"lon": q.lon, "lat": q.lat, "crs": q.crs}
     for r in answer["results"]:
         r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], q.mode, (wlon, wlat))
@@ -296,15 +274,7 @@ def nearest_batch(engine: NearestEngine, body: bytes, content_type: str | None) 
     """
     q = p.parse_body(BatchQuery, body, content_type, max_bytes=BATCH_BODY_MAX)
     lon, lat = crs.to_wgs84(q.origins[:, 0], q.origins[:, 1], q.crs)
-    out = engine.batch(
-        lon=np.atleast_1d(lon),
-        lat=np.atleast_1d(lat),
-        mode=q.mode,
-        kinds=q.kinds,
-        amenities=q.amenities,
-        at=q.at,
-        open_only=q.open_only,
-    )
+    out = engine.batch(np.atleast_1d(lon), np.atleast_1d(lat), mode=q.mode, stations=q.stations)
     times = out["travel_time_s"]
     results: list[BatchResult] = [
         {

@@ -301,27 +301,8 @@ def _brute_force(net, roads, stations, taus, metric="time"):
     cross = np.zeros(len(taus))
     for k, tau in enumerate(taus):
         intervals: dict[int, list[list[tuple[float, float]]]] = {}
-        for r0, g0, cost, dist in per_station:
-            touched = {}
-            for node, d in dist.items():
-                if isinstance(node, tuple) or d > tau:
-                    continue
-                for rr in roads_at[node]:
-                    touched.setdefault(rr, []).append(node)
-            spans = {}
-            for rr, nodes in touched.items():
-                tf, tb = roads.tf[rr], roads.tb[rr]
-                ivs = []
-                if int(roads.v[rr]) in nodes:
-                    ivs.append((max(0.0, 1 - (tau - dist[int(roads.v[rr])]) / tf), 1.0))
-                if int(roads.u[rr]) in nodes:
-                    ivs.append((0.0, min(1.0, (tau - dist[int(roads.u[rr])]) / tb)))
-                spans[rr] = ivs
-            if cost <= tau:
-                ivs = spans.setdefault(r0, [])
-                ivs.append((max(0.0, g0 - (tau - cost) / roads.tf[r0]), g0))
-                ivs.append((g0, min(1.0, g0 + (tau - cost) / roads.tb[r0])))
-            for rr, ivs in spans.items():
+        for station in per_station:
+            for rr, ivs in _station_spans(roads, station, tau).items():
                 intervals.setdefault(rr, []).append(_merge(ivs))
         for rr, lists in intervals.items():
             L = roads.lf[rr]
@@ -336,6 +317,32 @@ def _brute_force(net, roads, stations, taus, metric="time"):
             ]
             cross[k] += _measure(_merge(pairs)) * L
     return reached, cross
+
+
+def _station_spans(roads, station, tau):
+    """Road → the intervals (fractions from its u end) one station reaches within ``tau``:
+    from each end node it reaches, and along its own road."""
+    r0, g0, cost, dist = station
+    touched = {}
+    for node, d in dist.items():
+        if isinstance(node, tuple) or d > tau:
+            continue
+        for rr in roads_at[node]:
+            touched.setdefault(rr, []).append(node)
+    spans = {}
+    for rr, nodes in touched.items():
+        tf, tb = roads.tf[rr], roads.tb[rr]
+        ivs = []
+        if int(roads.v[rr]) in nodes:
+            ivs.append((max(0.0, 1 - (tau - dist[int(roads.v[rr])]) / tf), 1.0))
+        if int(roads.u[rr]) in nodes:
+            ivs.append((0.0, min(1.0, (tau - dist[int(roads.u[rr])]) / tb)))
+        spans[rr] = ivs
+    if cost <= tau:
+        ivs = spans.setdefault(r0, [])
+        ivs.append((max(0.0, g0 - (tau - cost) / roads.tf[r0]), g0))
+        ivs.append((g0, min(1.0, g0 + (tau - cost) / roads.tb[r0])))
+    return spans
 
 
 roads_at: dict[int, list[int]] = {}
@@ -368,12 +375,12 @@ def test_coverage_matches_brute_force_per_station(miyun_engine, walk15):
         roads_at.setdefault(u, []).append(rr)
         roads_at.setdefault(v, []).append(rr)
     q = walk15.query
-    _, r, g, d, _ = miyun_engine._sources(q, cache)
-    stations = list(
-        zip(r.tolist(), g.tolist(), (d / access_speed_ms("walk")).tolist(), strict=True)
-    )
+    with miyun_engine.snapshot("walk") as state:
+        src = state.sources(q)
+    cost = src.distance_m / access_speed_ms("walk")
+    stations = list(zip(src.r.tolist(), src.g.tolist(), cost.tolist(), strict=True))
     reached, cross = _brute_force(net, roads, stations, q.seconds)
-    p = walk15._pieces
+    p = walk15.pieces
     length = p.length(roads)
     for k in range(len(q.seconds)):
         assert length[p.lvl1 <= k].sum() == pytest.approx(reached[k], abs=1e-3)
@@ -388,12 +395,11 @@ def test_polygons_sane_on_miyun(miyun_engine, walk15, store):
     reached roads is; nothing claims the reservoir beyond the buffer."""
     roads = miyun_engine._modes["walk"].roads
     net = miyun_engine.networks["walk"]
-    p = walk15._pieces
+    p = walk15.pieces
     poly = walk15.areas[1]
     x, y = net.to_metric(net.node_xy[:, 0], net.node_xy[:, 1])
-    cache = miyun_engine._modes["walk"]
-    _, r, g, d, _ = miyun_engine._sources(walk15.query, cache)
-    fld = miyun_engine._field(cache, r, g, d / access_speed_ms("walk"), second_limit=None)
+    with miyun_engine.snapshot("walk") as state:
+        fld = state.field(walk15.query)
     covered = np.flatnonzero(fld.d1 <= 900)
     assert len(covered) > 1000
     shapely.prepare(poly)

@@ -12,10 +12,13 @@ from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
 
 from geoservice import nearest, network, params, service
 from geoservice.errors import ParameterError
+from geoservice.filters import StationFilter
 from geoservice.hours import TZ
 from geoservice.network import osm
 
 DATA = Path(__file__).resolve().parent / "data"
+#: Warm stations whatever their hours.
+ANY_HOURS = StationFilter(open_only=False)
 
 
 def brute_force_times(net: network.Network, engine_tree, lon: float, lat: float) -> np.ndarray:
@@ -80,7 +83,7 @@ def test_matches_brute_force_on_random_points(small, mode):
         rng.uniform(116.8295, 116.8352, 40), rng.uniform(40.3676, 40.3720, 40), strict=True
     ):
         on_network, expected = expected_times(net, tree, lon, lat)
-        got = small.nearest(lon, lat, mode=mode, k=5, open_only=False)
+        got = small.nearest(lon, lat, mode=mode, k=5, stations=ANY_HOURS)
         by_id = {r["id"]: r for r in got["results"]}
         reachable = np.flatnonzero(np.isfinite(expected))
         assert len(by_id) == len(reachable)
@@ -91,15 +94,15 @@ def test_matches_brute_force_on_random_points(small, mode):
         for s in reachable:
             assert by_id[f"T{s:02d}"]["travel_time_s"] == pytest.approx(expected[s], abs=0.1)
             assert by_id[f"T{s:02d}"]["network_time_s"] == pytest.approx(on_network[s], abs=0.06)
-        batch = small.batch(np.array([lon]), np.array([lat]), mode=mode, open_only=False)
+        batch = small.batch(np.array([lon]), np.array([lat]), mode=mode, stations=ANY_HOURS)
         assert batch["travel_time_s"][0] == pytest.approx(expected[reachable].min(), abs=1e-6)
 
 
 def test_one_way_street_respected_for_bike_and_drive_not_walk(small):
     # Standing on 北街 just east of station T01, which is one-way eastbound.
     lon, lat = 116.8340, 40.3716
-    walk = small.nearest(lon, lat, mode="walk", k=1, open_only=False)["results"][0]
-    drive = small.nearest(lon, lat, mode="drive", k=5, open_only=False)["results"]
+    walk = small.nearest(lon, lat, mode="walk", k=1, stations=ANY_HOURS)["results"][0]
+    drive = small.nearest(lon, lat, mode="drive", k=5, stations=ANY_HOURS)["results"]
     assert walk["id"] == "T01"
     assert walk["network_distance_m"] < 50
     t01 = next(r for r in drive if r["id"] == "T01")
@@ -108,7 +111,7 @@ def test_one_way_street_respected_for_bike_and_drive_not_walk(small):
 
 def test_route_geometry_runs_from_origin_to_station(small):
     lon, lat = 116.8300, 40.3710
-    r = small.nearest(lon, lat, mode="walk", k=1, open_only=False)
+    r = small.nearest(lon, lat, mode="walk", k=1, stations=ANY_HOURS)
     res = r["results"][0]
     coords = res["route"]["coordinates"]
     assert coords[0] == pytest.approx([lon, lat])
@@ -131,31 +134,39 @@ def test_filters_mask_exactly(small, store):
     )
     lon, lat = 116.8320, 40.3700
     sunday = dt.datetime(2026, 11, 29, 10, 0, tzinfo=TZ)
-    every = small.nearest(lon, lat, mode="walk", k=20, open_only=False, kinds=[])
+    every = small.nearest(
+        lon, lat, mode="walk", k=20, stations=StationFilter(kinds=(), open_only=False)
+    )
     assert len(every["results"]) == 4  # T04 is on an unreachable road
-    wifi = small.nearest(lon, lat, mode="walk", k=20, open_only=False, amenities=["wifi"])
+    wifi = small.nearest(
+        lon, lat, mode="walk", k=20, stations=StationFilter(amenities=("wifi",), open_only=False)
+    )
     assert {r["id"] for r in wifi["results"]} == {"T02"}
-    open_sunday = small.nearest(lon, lat, mode="walk", k=20, at=sunday)
+    open_sunday = small.nearest(lon, lat, mode="walk", k=20, stations=StationFilter(at=sunday))
     assert "T02" not in {r["id"] for r in open_sunday["results"]}
     closed = next(r for r in every["results"] if r["id"] == "T02")
     assert closed["opening_hours"] == "Mo-Fr 08:00-18:00"
-    home = small.nearest(lon, lat, mode="walk", k=3, open_only=False, kinds=["worker_home"])
+    home = small.nearest(
+        lon, lat, mode="walk", k=3, stations=StationFilter(kinds=("worker_home",), open_only=False)
+    )
     assert [r["id"] for r in home["results"]] == ["T01"]
 
 
 def test_no_match_gives_empty_list_and_reason(small):
-    r = small.nearest(116.832, 40.370, mode="walk", kinds=["caravan_base"])
+    r = small.nearest(116.832, 40.370, mode="walk", stations=StationFilter(kinds=("caravan_base",)))
     assert r["results"] == []
     assert "no station of that kind" in r["reason"]
     night = dt.datetime(2026, 11, 29, 3, 0)
-    r = small.nearest(116.832, 40.370, mode="walk", amenities=["microwave"], at=night)
+    r = small.nearest(
+        116.832, 40.370, mode="walk", stations=StationFilter(amenities=("microwave",), at=night)
+    )
     assert r["results"] == [] or all(x["open_now"] for x in r["results"])
 
 
 def test_unreachable_component(small, store):
     # Only the station on the isolated service road remains.
     store.update("stations", lambda g: (stations_frame(GRID_STATIONS[4:]), None))
-    r = small.nearest(116.8320, 40.3700, mode="walk", open_only=False)
+    r = small.nearest(116.8320, 40.3700, mode="walk", stations=ANY_HOURS)
     assert r["results"] == []
     assert "reachable" in r["reason"]
 
@@ -172,7 +183,7 @@ def test_outside_district_flagged_but_answered(small):
     import shapely
 
     small.boundary = shapely.box(0, 0, 1, 1)
-    r = small.nearest(116.8320, 40.3700, mode="walk", open_only=False)
+    r = small.nearest(116.8320, 40.3700, mode="walk", stations=ANY_HOURS)
     assert r["origin"]["outside_district"] is True
     assert r["results"]
 
@@ -193,7 +204,7 @@ def test_bad_parameters(small):
 
 
 def test_station_edits_refresh_without_restart(small, store):
-    first = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    first = small.nearest(116.8320, 40.3700, mode="walk", k=1, stations=ANY_HOURS)["results"][0]
     rows_before = small._trees["walk"].dist.copy()
 
     def rename(g):
@@ -201,9 +212,9 @@ def test_station_edits_refresh_without_restart(small, store):
         return g, None
 
     store.update("stations", rename)
-    again = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    again = small.nearest(116.8320, 40.3700, mode="walk", k=1, stations=ANY_HOURS)["results"][0]
     assert again["name"] == "新名字"
     np.testing.assert_array_equal(small._trees["walk"].dist, rows_before)  # rows reused
     store.update("stations", lambda g: (g.loc[g["id"] != first["id"]], None))
-    after = small.nearest(116.8320, 40.3700, mode="walk", k=1, open_only=False)["results"][0]
+    after = small.nearest(116.8320, 40.3700, mode="walk", k=1, stations=ANY_HOURS)["results"][0]
     assert after["id"] != first["id"]

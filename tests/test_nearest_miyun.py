@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_nearest import expected_times
+from test_nearest import ANY_HOURS, expected_times
 
 from geoservice import nearest
+from geoservice.filters import StationFilter
 from geoservice.network import MODES
 from geoservice.web import DEFAULT_NETWORK
 
@@ -46,7 +47,13 @@ def test_k_nearest_exact_against_brute_force(miyun, mode):
     points = net.geom_xy[idx] + rng.normal(0, 0.002, (6, 2))
     for lon, lat in points:
         on_network, expected = expected_times(net, tree, float(lon), float(lat))
-        got = miyun.nearest(float(lon), float(lat), mode=mode, k=5, open_only=False, kinds=[])
+        got = miyun.nearest(
+            float(lon),
+            float(lat),
+            mode=mode,
+            k=5,
+            stations=StationFilter(kinds=(), open_only=False),
+        )
         reachable = np.sort(expected[np.isfinite(expected)])[:5]
         assert [r["travel_time_s"] for r in got["results"]] == pytest.approx(reachable, abs=0.1)
         for r in got["results"]:
@@ -56,10 +63,15 @@ def test_k_nearest_exact_against_brute_force(miyun, mode):
 
 
 def test_every_station_reachable_by_walking_from_the_town_centre(miyun):
-    r = miyun.nearest(116.8335, 40.3700, mode="walk", k=20, open_only=False, kinds=[])
+    r = miyun.nearest(
+        116.8335, 40.3700, mode="walk", k=20, stations=StationFilter(kinds=(), open_only=False)
+    )
     assert len(r["results"]) == 20
     assert r["network"]["schematic"] is True
     batch = miyun.batch(
-        np.array([116.8335, 117.1186]), np.array([40.3700, 40.5384]), mode="drive", open_only=False
+        np.array([116.8335, 117.1186]),
+        np.array([40.3700, 40.5384]),
+        mode="drive",
+        stations=ANY_HOURS,
     )
     assert np.isfinite(batch["travel_time_s"]).all()

@@ -300,9 +300,9 @@ def test_a_declaration_reads_query_strings_bodies_and_cli_values_alike():
     args = {"lon": ["116.8"], "lat": ["40.3"], "kind": ["暖心驿站,worker_home"], "open": ["0"]}
     q = params.parse_query(service.NearestQuery, args)
     assert (q.lon, q.lat, q.mode, q.k, q.crs) == (116.8, 40.3, "walk", 3, "wgs84")
-    assert q.kinds == ("warm_station", "worker_home")
-    assert q.open_only is False
-    assert q.amenities is None
+    assert q.stations.kinds == ("warm_station", "worker_home")
+    assert q.stations.open_only is False
+    assert q.stations.amenities is None
     values = {"lon": 116.8, "lat": "40.3", "kind": ["warm_station", "worker_home"], "open": False}
     assert params.parse_values(service.NearestQuery, values) == q
     with pytest.raises(ParameterError) as exc:

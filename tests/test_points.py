@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import shapely
 from conftest import GRID_STATIONS, SMALL_OSM, assert_bilingual_error, make_app, stations_frame
+from test_nearest import ANY_HOURS
 
 from geoservice import crs
 from geoservice.coverage import CoverageEngine
@@ -178,7 +179,7 @@ def test_access_speed_is_the_modes_for_every_job(grid_app):
     engine = grid_app.extensions[ENGINE_KEY].get()
     lon, lat = 116.8300, 40.3700  # off the roads, in the middle of a block
     for mode in ("walk", "drive"):
-        got = engine.nearest(lon, lat, mode=mode, k=1, open_only=False)
+        got = engine.nearest(lon, lat, mode=mode, k=1, stations=ANY_HOURS)
         res = got["results"][0]
         ways = got["origin"]["snap_distance_m"] + res["station_snap_distance_m"]
         assert res["travel_time_s"] - res["network_time_s"] == pytest.approx(

@@ -79,9 +79,10 @@ def test_toy_suggestion_is_the_exhaustive_best_and_exact(toy):
         result.after["covered_km"] - result.before["covered_km"], abs=1e-3
     )
     # No other candidate node adds more road (exact evaluation of every candidate).
-    cache = toy._modes["walk"]
     q = siting.SitingQuery.parse({"minutes": "10", "n": "1"}).coverage
-    best = max(toy._evaluate(q, np.array([c]))[0] for c in siting._candidates(toy, cache))
+    with toy.snapshot("walk") as state:
+        candidates = siting._candidates(state.network, state.cache)
+        best = max(state.evaluate(q, np.array([c]))[0] for c in candidates)
     assert result.after["covered_km"] * 1000 == pytest.approx(best, abs=1.0)
     assert result.solver["objective"] >= result.greedy["objective"] - 1e-6
 

@@ -62,7 +62,9 @@ The modules, one concern each:
 ``result``
     :class:`Coverage` and its GeoJSON layers.
 ``engine``
-    :class:`CoverageEngine` (the per-mode caches, the stations) and
+    :class:`CoverageEngine` (the per-mode caches, the stations), its
+    :class:`~geoservice.coverage.engine.Snapshot` (computations over the same stations:
+    the counted stations as sources, their time field, coverage, new sites evaluated) and
     :class:`CoverageProvider`.
 
 ``siting`` (new stations) and ``publish`` (the static site) build on these.

@@ -4,15 +4,18 @@ Everything that does not depend on the station set (road tables, matrices, towns
 settlement mask, cluster buffers) is cached per network (:class:`ModeCache`), so
 recomputing after one station edit costs a Dijkstra, the envelope and the changed cells'
 polygons. :class:`CoverageProvider` hands out the engine of the active network.
+Computations that must see the same stations (siting's many) run on a
+:class:`Snapshot` of the engine (:meth:`CoverageEngine.snapshot`).
 The stations' snaps are kept with each network (``Network.snap(..., cache=True)``), shared
 with the routing engine, and valid as long as the stations do not move.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,13 +28,13 @@ from geoservice import hours as _hours
 from geoservice.coverage.envelope import cost_at, envelope, envelope_again
 from geoservice.coverage.figures import figures, notices
 from geoservice.coverage.paths import Field, multi_source, second_label, source_arcs
-from geoservice.coverage.places import build_places
+from geoservice.coverage.places import Places, build_places
 from geoservice.coverage.query import ACFTU_RADIUS_M, BUFFER_M, CoverageQuery
 from geoservice.coverage.result import Coverage, gc_paused
 from geoservice.coverage.roads import Roads
 from geoservice.coverage.tiles import (
     Areas,
-    clusters,
+    Clusters,
     fill_areas,
     get_tiling,
     thread_pool,
@@ -46,26 +49,39 @@ from geoservice.network.points import access_speed_ms
 from geoservice.store import Store
 
 if TYPE_CHECKING:
-    from geoservice.coverage.places import Places
+    from geoservice.coverage.envelope import Pieces
     from geoservice.coverage.tiles import Tiling
 
 
 @dataclass
 class ModeCache:
     """Everything about one mode that does not depend on the stations: the road tables,
-    places, clusters and tilings, and the last envelope of each kind."""
+    places, clusters and tilings, and the last envelope of each kind.
+
+    The places (and the clusters and tilings made from them) follow the sites and towns:
+    :meth:`use_places` replaces them together, under the key of the tables they come from.
+    """
 
     mode: str
     roads: Roads
-    places: Places | None = None
-    places_key: str = ""
-    cluster: np.ndarray | None = None  # (R,) cluster of each road
-    cluster_town: np.ndarray | None = None  # (F,) town of each cluster
-    cluster_order: np.ndarray | None = None  # (R,) roads ordered by cluster
-    cluster_start: np.ndarray | None = None  # (F + 1,) each cluster's run in cluster_order
+    places: Places
+    places_key: str
+    clusters: Clusters
     tilings: dict[float, Tiling] = field(default_factory=dict)  # by buffer (m)
-    envelopes: dict[tuple, tuple] = field(default_factory=dict)  # the last of each kind
-    extras: dict = field(default_factory=dict)  # other static tables (siting candidates)
+    # The last envelope of each kind: (field, thresholds, pieces).
+    envelopes: dict[tuple[str, ...], tuple[Field, np.ndarray, Pieces]] = field(default_factory=dict)
+    # Other static tables by name (siting's candidates), each under its places key.
+    extras: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, mode: str, roads: Roads, places: Places, key: str) -> ModeCache:
+        return cls(mode, roads, places, key, Clusters.build(roads, places))
+
+    def use_places(self, places: Places, key: str) -> None:
+        """New places (the sites or towns changed): new clusters, no tiling kept."""
+        self.places, self.places_key = places, key
+        self.clusters = Clusters.build(self.roads, places)
+        self.tilings.clear()
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -122,6 +138,21 @@ class _Stations:
         return net.snap(lon, lat, with_points=False, cache=True)
 
 
+@dataclass(frozen=True)
+class Sources:
+    """The counted stations of a query, standing on their roads."""
+
+    index: np.ndarray  # (C,) rows of the stations' table
+    r: np.ndarray  # (C,) the road of each
+    g: np.ndarray  # (C,) where along it (fraction from its u end)
+    distance_m: np.ndarray  # (C,) from the road to the door
+    far: int  # matching stations left out: farther than MAX_SNAP_M from every road
+
+    def access_s(self, mode: str) -> np.ndarray:
+        """Seconds from the road to each door, at the mode's access speed."""
+        return self.distance_m / access_speed_ms(mode)
+
+
 class CoverageEngine:
     """Coverage over one network per mode, for the stations of a store.
 
@@ -160,12 +191,14 @@ class CoverageEngine:
             )
         return self.networks[mode]
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> _Stations:
+        """The stations of the store's revision, read again when it changed (under the
+        lock)."""
         revision = self.store.revision()
-        if revision == self._revision:
-            return
+        if self._stations is not None and revision == self._revision:
+            return self._stations
         stations, sites, towns = (self.store.read(x) for x in ("stations", "sites", "towns"))
-        stations = _Stations.build(stations)
+        current = _Stations.build(stations)
         # Sites are matched to places again only when they or the towns changed (a station
         # edit changes the store's revision too).
         key = _frame_key(sites, _columns(sites)) + _frame_key(towns, _columns(towns))
@@ -173,23 +206,22 @@ class CoverageEngine:
             self._sites = places.located_sites(self.store, self.library)
             self._towns = towns
             self._sites_key = key
-        self._stations = stations
+        self._stations = current
         self._revision = revision
+        return current
 
     def _mode(self, mode: str) -> ModeCache:
         net = self.network(mode)
-        cache = self._modes.get(mode)
-        if cache is None:
-            cache = ModeCache(mode=mode, roads=Roads.build(net))
-            self._modes[mode] = cache
         key = _frame_key(self._sites, ("id", "kind", "town_code", "coord_source")) + _frame_key(
             self._towns, ("code", "name")
         )
-        if cache.places_key != key:
-            cache.places = build_places(net, cache.roads, self._towns, self._sites)
-            cache.places_key = key
-            clusters(cache)
-            cache.tilings.clear()
+        cache = self._modes.get(mode)
+        if cache is None:
+            roads = Roads.build(net)
+            found = build_places(net, roads, self._towns, self._sites)
+            cache = self._modes[mode] = ModeCache.build(mode, roads, found, key)
+        elif cache.places_key != key:
+            cache.use_places(build_places(net, cache.roads, self._towns, self._sites), key)
         return cache
 
     def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
@@ -201,6 +233,21 @@ class CoverageEngine:
                 cache = self._mode(mode)
                 tiling = get_tiling(cache, buffer_m)
                 whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), thread_pool())
+
+    @contextlib.contextmanager
+    def snapshot(self, mode: str) -> Iterator[Snapshot]:
+        """The engine held for computations over ``mode`` that must see the same stations
+        (siting compares many): the stations of the store's revision now and the mode's
+        tables, which no other thread changes until the block ends.
+
+        Raises
+        ------
+        ParameterError
+            A mode the networks lack.
+        """
+        with self._lock:
+            stations = self._refresh()
+            yield Snapshot(self, stations, self._mode(mode))
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -225,109 +272,138 @@ class CoverageEngine:
         """
         if not isinstance(query, CoverageQuery):
             query = CoverageQuery.parse(query or {})
-        with self._lock, gc_paused():
-            self._refresh()
-            return self._compute(query, geometry=geometry)
+        with self.snapshot(query.mode) as state, gc_paused():
+            return state.coverage(query, geometry=geometry)
 
-    def _sources(
-        self, query: CoverageQuery, cache: ModeCache
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-        """Indices of the counted stations and their road, position and snap distance."""
-        st = self._stations
-        points = st.snap(self.networks[query.mode])
-        r, g = cache.roads.on_road(points)
-        mask = st.mask(query)
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The engine's stations and one mode's tables, held (see
+    :meth:`CoverageEngine.snapshot`; use it only inside that block)."""
+
+    engine: CoverageEngine
+    stations: _Stations
+    cache: ModeCache
+
+    @property
+    def network(self) -> Network:
+        return self.engine.networks[self.cache.mode]
+
+    def sources(self, query: CoverageQuery) -> Sources:
+        """The stations ``query`` counts, on their roads."""
+        self._check(query)
+        points = self.stations.snap(self.network)
+        r, g = self.cache.roads.on_road(points)
+        mask = self.stations.mask(query)
         on = points.on_network
         idx = np.flatnonzero(mask & on)
-        return idx, r[idx], g[idx], points.distance_m[idx], int((mask & ~on).sum())
+        return Sources(idx, r[idx], g[idx], points.distance_m[idx], int((mask & ~on).sum()))
 
-    def _field(
-        self, cache: ModeCache, r, g, cost, *, second_limit: float | None, metric: str = "time"
-    ) -> Field:
-        roads = cache.roads
-        rev, wf, wb = (
-            (roads.rev_time, roads.tf, roads.tb)
-            if metric == "time"
-            else (roads.rev_len, roads.lf, roads.lb)
-        )
-        n = rev.shape[0]
-        if len(r):
-            d1, s1 = multi_source(rev, roads, r, g, cost, wf, wb)
-        else:
-            d1, s1 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-        d2 = s2 = None
-        if second_limit is not None:
-            if len(r) > 1:
-                d2, s2 = second_label(
-                    rev, d1, s1, source_arcs(roads, r, g, cost, wf, wb), second_limit
-                )
-            else:
-                d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
-        return Field(d1, s1, d2, s2, r, g, cost, wf, wb)
+    def field(self, query: CoverageQuery) -> Field:
+        """Every node's travel time to the nearest station ``query`` counts, and which."""
+        src = self.sources(query)
+        return _field(self.cache, src.r, src.g, src.access_s(query.mode), second_limit=None)
 
-    def _evaluate(self, query: CoverageQuery, nodes: np.ndarray) -> tuple[float, int]:
+    def evaluate(self, query: CoverageQuery, nodes: np.ndarray) -> tuple[float, int]:
         """People-road metres and located villages within the largest threshold of the
         counted stations plus new stations at ``nodes`` (door on the road). For siting."""
-        cache = self._mode(query.mode)
-        roads, places = cache.roads, cache.places
-        _, r, g, d, _ = self._sources(query, cache)
+        roads, found = self.cache.roads, self.cache.places
+        src = self.sources(query)
         nr, ng = _node_positions(roads, np.asarray(nodes, dtype=np.int64))
-        r = np.concatenate([r, nr])
-        g = np.concatenate([g, ng])
-        cost = np.concatenate([d / access_speed_ms(query.mode), np.zeros(len(nr))])
+        r = np.concatenate([src.r, nr])
+        g = np.concatenate([src.g, ng])
+        cost = np.concatenate([src.access_s(query.mode), np.zeros(len(nr))])
         tau = query.seconds[-1:]
-        fld = self._field(cache, r, g, cost, second_limit=None)
+        fld = _field(self.cache, r, g, cost, second_limit=None)
         p = envelope(roads, fld, tau, reached_only=True)
-        ok = (p.lvl1 == 0) & places.people[p.r]
+        ok = (p.lvl1 == 0) & found.people[p.r]
         metres = float(p.length(roads)[ok].sum())
         villages = 0
-        if len(places.villages):
-            t, _ = cost_at(roads, fld, places.village_road, places.village_g)
-            villages = int(((t + places.village_access_s) <= tau[0]).sum())
+        if len(found.villages):
+            t, _ = cost_at(roads, fld, found.village_road, found.village_g)
+            villages = int(((t + found.village_access_s) <= tau[0]).sum())
         return metres, villages
 
-    def _compute(self, query: CoverageQuery, *, geometry: bool) -> Coverage:
-        cache = self._mode(query.mode)
-        roads, places = cache.roads, cache.places
-        net = self.networks[query.mode]
-        idx, r, g, d, far = self._sources(query, cache)
-        cost = d / access_speed_ms(query.mode)
+    def coverage(self, query: CoverageQuery, *, geometry: bool = True) -> Coverage:
+        """Coverage for ``query`` (see :meth:`CoverageEngine.compute`)."""
+        cache, net = self.cache, self.network
+        roads, found = cache.roads, cache.places
+        src = self.sources(query)
         taus = query.seconds
-        fld = self._field(cache, r, g, cost, second_limit=float(taus[-1]))
+        fld = _field(cache, src.r, src.g, src.access_s(query.mode), second_limit=float(taus[-1]))
         pieces = envelope_again(cache, ("time",), fld, taus)
         # ACFTU: network distance (metres) to the nearest station door.
-        dist = self._field(cache, r, g, d, second_limit=None, metric="length")
+        dist = _field(cache, src.r, src.g, src.distance_m, second_limit=None, metric="length")
         radius = np.array([ACFTU_RADIUS_M])
         acftu = envelope_again(cache, ("length",), dist, radius, reached_only=True)
-        stations = self._stations.frame.iloc[idx].reset_index(drop=True).assign(snap_m=d)
-        result = figures(query, roads, places, pieces, acftu, fld, stations)
+        frame = self.stations.frame.iloc[src.index].reset_index(drop=True)
+        stations = frame.assign(snap_m=src.distance_m)
+        result = figures(query, roads, found, pieces, acftu, fld, stations)
         cov = Coverage(
             query=query,
             network=net.describe(),
             stations=stations,
-            excluded_far=far,
+            excluded_far=src.far,
             district=result["district"],
             towns=result["towns"],
             villages=result["villages"],
             gaps=result["gaps"],
-            notices=notices(net, stations, places),
-            _pieces=pieces,
+            notices=notices(net, stations, found),
+            pieces=pieces,
             _roads=roads,
-            _places=places,
+            _places=found,
             _gap_pieces=result["gap_pieces"],
             _gap_groups=result["gap_groups"],
         )
         if geometry:
             K = len(taus)
             tiled = tiled_areas(cache, get_tiling(cache, query.buffer_m), pieces, pieces.lvl1, K)
+            lock = self.engine._lock
             # Display polygons are dissolved from the tiles when asked for (Coverage.areas),
             # cross-coverage shading likewise (Coverage.cross).
-            cov.areas = Areas(tiled.tiles, self._lock)
+            cov.areas = Areas(tiled.tiles, lock)
             cov.town_areas = dict(enumerate(tiled.towns))
             cov.area_m2 = tiled.district
-            cov._cross_source = (cache, K, self._lock)
+            cov._cross_source = (cache, K, lock)
             fill_areas(cov, tiled)
         return cov
+
+    def _check(self, query: CoverageQuery) -> None:
+        if query.mode != self.cache.mode:
+            msg = f"a snapshot of the {self.cache.mode} tables cannot answer for {query.mode}"
+            raise ValueError(msg)
+
+
+def _field(
+    cache: ModeCache,
+    r: np.ndarray,
+    g: np.ndarray,
+    cost: np.ndarray,
+    *,
+    second_limit: float | None,
+    metric: str = "time",
+) -> Field:
+    """Labels of sources on roads ``r`` at ``g`` after ``cost`` (``metric``: time or
+    length): every node's cost to the nearest source, and to the second-nearest distinct
+    one up to ``second_limit`` (None: not asked for)."""
+    roads = cache.roads
+    rev, wf, wb = (
+        (roads.rev_time, roads.tf, roads.tb)
+        if metric == "time"
+        else (roads.rev_len, roads.lf, roads.lb)
+    )
+    n = rev.shape[0]
+    if len(r):
+        d1, s1 = multi_source(rev, roads, r, g, cost, wf, wb)
+    else:
+        d1, s1 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    d2 = s2 = None
+    if second_limit is not None:
+        if len(r) > 1:
+            d2, s2 = second_label(rev, d1, s1, source_arcs(roads, r, g, cost, wf, wb), second_limit)
+        else:
+            d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    return Field(d1, s1, d2, s2, r, g, cost, wf, wb)
 
 
 def _node_positions(roads: Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -193,7 +193,12 @@ def envelope(
 
 
 def envelope_again(
-    cache: ModeCache, key: tuple, f: Field, taus: np.ndarray, *, reached_only: bool = False
+    cache: ModeCache,
+    key: tuple[str, ...],
+    f: Field,
+    taus: np.ndarray,
+    *,
+    reached_only: bool = False,
 ) -> Pieces:
     """:func:`envelope`, redoing only the roads whose functions changed since the last
     call with the same ``key`` and thresholds (after a station edit, the roads near it):

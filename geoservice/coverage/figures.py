@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from geoservice.coverage.places import Places
     from geoservice.coverage.query import CoverageQuery
     from geoservice.coverage.roads import Roads
+    from geoservice.responses import Notice
 
 
 def _share(a: float, b: float) -> float | None:
@@ -218,7 +219,7 @@ def _gaps(
     return gaps, out, groups
 
 
-def notices(net: Network, stations: pd.DataFrame, places: Places) -> list[dict]:
+def notices(net: Network, stations: pd.DataFrame, places: Places) -> list[Notice]:
     # A district without towns has no per-town figures to call approximate.
     codes = ["towns_approximate"] if places.towns else []
     if net.meta.get("outside_district"):

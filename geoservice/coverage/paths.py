@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from geoservice.coverage.roads import Roads
 
 
+#: The reversed graph as CSR arrays (indptr, indices, data), as the kernel takes it.
+Csr = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: The sources' arcs (source, node, cost) of :func:`source_arcs`.
+Seeds = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 def source_arcs(
     roads: Roads, r: np.ndarray, g: np.ndarray, cost: np.ndarray, wf: np.ndarray, wb: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Seeds:
     """Arcs (source k → node, weight) of virtual sources standing on roads ``r`` at ``g``
     in the *reversed* graph: a node reaches the source along the road (the pieces
     :func:`~geoservice.network.points.ends` reaching it, from ``u`` forwards and, where
@@ -72,8 +78,13 @@ def multi_source(
     return dist[:n], nearest
 
 
-def _second_label_py(indptr, indices, data, d1, s1, seed_node, seed_src, seed_cost, limit):
-    """Second-nearest distinct source per node (see the module docstring); numba-compiled."""
+def _second_label_py(
+    graph: Csr, d1: np.ndarray, s1: np.ndarray, seeds: Seeds, limit: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second-nearest distinct source per node (see the module docstring); numba-compiled.
+    Arrays come grouped as tuples, which numba unpacks at no cost."""
+    indptr, indices, data = graph
+    seed_src, seed_node, seed_cost = seeds
     n = len(d1)
     d2 = np.full(n, np.inf)
     s2 = np.full(n, -1, dtype=np.int64)
@@ -97,15 +108,15 @@ def _second_label_py(indptr, indices, data, d1, s1, seed_node, seed_src, seed_co
                 s2[y] = s1[x]
                 heapq.heappush(heap, (c, y))
     while heap:
-        c, x = heapq.heappop(heap)
-        if c > d2[x]:
+        c, z = heapq.heappop(heap)
+        if c > d2[z]:
             continue
-        for k in range(indptr[x], indptr[x + 1]):
+        for k in range(indptr[z], indptr[z + 1]):
             y = np.int64(indices[k])
             nc = c + data[k]
-            if s2[x] != s1[y] and nc < d2[y] and nc <= limit:
+            if s2[z] != s1[y] and nc < d2[y] and nc <= limit:
                 d2[y] = nc
-                s2[y] = s2[x]
+                s2[y] = s2[z]
                 heapq.heappush(heap, (nc, y))
     return d2, s2
 
@@ -139,33 +150,34 @@ def warm_kernel() -> str:
         ``"compiled"`` or ``"loaded from cache"``, and numba's cache folder.
     """
     kernel = _kernel()
-    # A two-node graph, one source per node: every argument type of the real calls.
-    one = np.ones(2)
-    ids = np.arange(2, dtype=np.int64)
-    kernel(np.array([0, 1, 2]), ids[::-1].copy(), one, one, ids, ids, ids, one, 1.0)
+    kernel(*warm_arguments())
     state = "loaded from cache" if kernel.stats.cache_hits else "compiled"
     return f"{state} ({kernel.stats.cache_path})"
+
+
+def warm_arguments() -> tuple[Csr, np.ndarray, np.ndarray, Seeds, float]:
+    """Arguments of every type the real calls pass, on a two-node graph with one source per
+    node: calling the kernel with them compiles it (or loads it from the cache)."""
+    one = np.ones(2)
+    ids = np.arange(2, dtype=np.int64)
+    return (np.array([0, 1, 2]), ids[::-1].copy(), one), one, ids, (ids, ids, one), 1.0
 
 
 def second_label(
     rev: sp.csr_matrix,
     d1: np.ndarray,
     s1: np.ndarray,
-    seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seeds: Seeds,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to and index of the second-nearest distinct source of every node, up to
     ``limit`` (numba; compiled once and cached on disk, see :func:`_kernel`)."""
     src, node, w = seeds
     return _kernel()(
-        rev.indptr.astype(np.int64),
-        rev.indices.astype(np.int64),
-        rev.data.astype(np.float64),
+        (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data.astype(np.float64)),
         np.ascontiguousarray(d1, dtype=np.float64),
         np.ascontiguousarray(s1, dtype=np.int64),
-        node.astype(np.int64),
-        src.astype(np.int64),
-        w.astype(np.float64),
+        (src.astype(np.int64), node.astype(np.int64), w.astype(np.float64)),
         float(limit),
     )
 

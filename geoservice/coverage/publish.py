@@ -240,7 +240,12 @@ def _swap(tmp: Path, out: Path) -> None:
 
 
 def _write_site(
-    folder: Path, cov: Coverage, suggested, font: str, now: dt.datetime, engine: CoverageEngine
+    folder: Path,
+    cov: Coverage,
+    suggested: siting.Siting | None,
+    font: str,
+    now: dt.datetime,
+    engine: CoverageEngine,
 ) -> list[str]:
     files: list[str] = []
     layers = cov.layers(tolerance_m=FILE_TOLERANCE_M)
@@ -255,9 +260,11 @@ def _write_site(
     if suggested is not None:
         # Solver timings would make two publications of the same data differ.
         answer = suggested.to_dict()
-        for part in ("solver", "greedy"):
-            answer[part] = {k: v for k, v in answer[part].items() if "seconds" not in k}
-        figures["suggested"] = answer
+        figures["suggested"] = {
+            **answer,
+            "solver": _timeless(answer["solver"]),
+            "greedy": _timeless(answer["greedy"]),
+        }
     _write_text(folder / "coverage.json", _json(figures))
     files.append("coverage.json")
     district = _district.current(engine.store)
@@ -277,6 +284,11 @@ def _write_site(
     _write_text(folder / "index.html", _map_html(cov, light, sites_fc, roads, charts, now, engine))
     files.append("index.html")
     return files
+
+
+def _timeless(info: Mapping[str, object]) -> dict[str, object]:
+    """``info`` without its timings."""
+    return {k: v for k, v in info.items() if "seconds" not in k}
 
 
 def _json(value: object) -> str:
@@ -620,7 +632,9 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             ),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    html = m.get_root().html
+    root = m.get_root()
+    assert isinstance(root, branca.element.Figure)  # a folium.Map puts itself in a Figure
+    html = root.html
     html.add_child(folium.Element(_notices_html(cov, district)))
     html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
     html.add_child(folium.Element(_table_html(cov, charts)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from geoservice import filters, params
 from geoservice.district import OUTSIDE_NOTICE
 from geoservice.errors import ParameterError
 from geoservice.network import MODE_LABELS
+
+if TYPE_CHECKING:
+    from geoservice.responses import CoverageQueryEcho
 
 #: Default thresholds (minutes) per mode.
 DEFAULT_MINUTES: dict[str, tuple[float, ...]] = {
@@ -163,7 +167,7 @@ class CoverageQuery:
     def seconds(self) -> np.ndarray:
         return np.array(self.minutes, dtype=float) * 60.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> CoverageQueryEcho:
         """JSON-ready echo of the parameters."""
         return {
             "mode": self.mode,
@@ -192,7 +196,7 @@ def parse_minutes(raw: object, *, default: tuple[float, ...]) -> tuple[float, ..
         for part in raw:
             items.extend(part.split(",") if isinstance(part, str) else [part])
     elif isinstance(raw, str):
-        items = raw.split(",")
+        items = list(raw.split(","))
     else:
         items = [raw]
     items = [i for i in items if not (isinstance(i, str) and not i.strip())]

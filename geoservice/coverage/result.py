@@ -12,7 +12,7 @@ import gc
 import itertools
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,11 +26,12 @@ from geoservice.model import STATION_KINDS
 from geoservice.network import MODE_LABELS
 
 if TYPE_CHECKING:
+    from geoservice.coverage.engine import ModeCache
     from geoservice.coverage.envelope import Pieces
     from geoservice.coverage.places import Places
     from geoservice.coverage.query import CoverageQuery
     from geoservice.coverage.roads import Roads
-    from geoservice.responses import NetworkSummary
+    from geoservice.responses import NetworkSummary, Notice
 
 #: The layers of :meth:`Coverage.layer`.
 LAYERS = ("areas", "cross", "catchments", "uncovered", "stations")
@@ -42,7 +43,7 @@ _GC_HOLDS = [0, True]  # pauses held, and whether the collector ran before the f
 
 
 @contextlib.contextmanager
-def gc_paused():
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector: building large GeoJSON or many small lists makes
     no reference cycles, yet triggers full collections that rescan the whole heap (several
     hundred thousand objects here), which used to cost more than the building itself.
@@ -78,17 +79,18 @@ class Coverage:
     towns: list[dict]
     villages: list[dict]
     gaps: list[dict]
-    notices: list[dict]
+    notices: list[Notice]
+    pieces: Pieces = field(repr=False)  # the roads cut where their coverage changes
+    _roads: Roads = field(repr=False)
+    _places: Places = field(repr=False)
+    _gap_pieces: Pieces = field(repr=False)  # the pieces of the gaps
+    _gap_groups: list[np.ndarray] = field(repr=False)  # each gap's rows of _gap_pieces
     areas: Mapping[int, shapely.Geometry] = field(repr=False, default_factory=dict)
     area_m2: list[float] = field(repr=False, default_factory=list)  # by threshold
     town_areas: dict[int, dict[int, float]] = field(repr=False, default_factory=dict)
     _cross_poly: shapely.Geometry | None = field(repr=False, default=None)
-    _cross_source: tuple | None = field(repr=False, default=None)
-    _pieces: Pieces | None = field(repr=False, default=None)
-    _roads: Roads | None = field(repr=False, default=None)
-    _places: Places | None = field(repr=False, default=None)
-    _gap_pieces: Pieces | None = field(repr=False, default=None)
-    _gap_groups: list = field(repr=False, default_factory=list)
+    # With geometry: the mode's tables, the thresholds and the engine's lock.
+    _cross_source: tuple[ModeCache, int, threading.RLock] | None = field(repr=False, default=None)
 
     @property
     def cross(self) -> shapely.Geometry | None:
@@ -96,10 +98,10 @@ class Coverage:
         threshold (metric CRS), computed on first use; None without geometry."""
         if self._cross_poly is None and self._cross_source is not None:
             cache, K, lock = self._cross_source
-            lvl = np.where(self._pieces.lvl2 <= K - 1, 0, 1)
+            lvl = np.where(self.pieces.lvl2 <= K - 1, 0, 1)
             with lock:  # the engine's caches
                 tiling = get_tiling(cache, self.query.buffer_m)
-                tiled = tiled_areas(cache, tiling, self._pieces, lvl, 1)
+                tiled = tiled_areas(cache, tiling, self.pieces, lvl, 1)
                 self._cross_poly = dissolve(tiled.tiles[0])
         return self._cross_poly
 
@@ -140,19 +142,18 @@ class Coverage:
         decimals : int
             Coordinates are rounded to this many decimals (6 ≈ 0.1 m, 5 ≈ 1 m).
         """
-        builders = {
-            "areas": self._areas,
-            "cross": self._cross_layer,
-            "catchments": self._catchments,
-            "uncovered": self._uncovered,
-            "stations": self._station_points,
-        }
-        if name not in builders:
-            msg = f"unknown layer {name!r}; expected one of {', '.join(builders)}"
+        if name not in LAYERS:
+            msg = f"unknown layer {name!r}; expected one of {', '.join(LAYERS)}"
             raise ValueError(msg)
         with gc_paused():
-            if name == "stations":
+            if name == "stations":  # points as stored: nothing to project or lighten
                 return self._station_points()
+            builders: dict[str, Callable[[_Shape], dict]] = {
+                "areas": self._areas,
+                "cross": self._cross_layer,
+                "catchments": self._catchments,
+                "uncovered": self._uncovered,
+            }
             return builders[name](_Shape(self._roads, tolerance_m, decimals))
 
     def layers(self, *, tolerance_m: float = 0.0, decimals: int = _DECIMALS) -> dict[str, dict]:
@@ -204,7 +205,7 @@ class Coverage:
 
     # -- layer builders --------------------------------------------------------------------
     def _catchments(self, shape: _Shape) -> dict:
-        p, roads = self._pieces, self._roads
+        p, roads = self.pieces, self._roads
         K = len(self.query.minutes)
         reached = p.take(p.lvl1 < K)
         if not len(reached.r):
@@ -297,7 +298,7 @@ class _Shape:
     tolerance_m: float = 0.0
     decimals: int = _DECIMALS
 
-    def geojson(self, geoms, *, lines: bool = False) -> list[dict | None]:
+    def geojson(self, geoms: list | np.ndarray, *, lines: bool = False) -> list[dict | None]:
         """GeoJSON geometries (None for a missing or empty one), all projected at once."""
         geoms = np.asarray(geoms, dtype=object)
         out: list[dict | None] = [None] * len(geoms)

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,14 +39,28 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from geoservice import params
-from geoservice.coverage.engine import CoverageEngine, ModeCache
+from geoservice.coverage.engine import CoverageEngine, ModeCache, Snapshot
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
-from geoservice.network.points import access_speed_ms
 
 if TYPE_CHECKING:
-    from geoservice.responses import NetworkSummary
+    import highspy
+
+    from geoservice.coverage.result import Coverage
+    from geoservice.coverage.roads import Roads
+    from geoservice.network import Network
+    from geoservice.responses import (
+        CoverageSummary,
+        GreedyInfo,
+        NetworkSummary,
+        Notice,
+        SetCover,
+        SitingAnswer,
+        SitingQueryEcho,
+        SolverInfo,
+        SuggestedSite,
+    )
 
 __all__ = [
     "CANDIDATE_SPACING_M",
@@ -54,6 +68,7 @@ __all__ = [
     "OBJECTIVES",
     "Siting",
     "SitingQuery",
+    "SolverRun",
     "greedy",
     "solve_mclp",
     "suggest",
@@ -141,7 +156,7 @@ class SitingQuery:
         """
         return params.parse_values(cls, args)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SitingQueryEcho:
         return {**self.coverage.to_dict(), "n": self.n, "objective": self.objective}
 
 
@@ -151,15 +166,15 @@ class Siting:
 
     query: SitingQuery
     network: NetworkSummary
-    sites: list[dict]
-    before: dict
-    after: dict
-    set_cover: dict
-    solver: dict
-    greedy: dict
-    notices: list[dict] = field(default_factory=list)
+    sites: list[SuggestedSite]
+    before: CoverageSummary
+    after: CoverageSummary
+    set_cover: SetCover
+    solver: SolverInfo
+    greedy: GreedyInfo
+    notices: list[Notice] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> SitingAnswer:
         """JSON-ready answer."""
         return {
             "query": self.query.to_dict(),
@@ -173,7 +188,7 @@ class Siting:
             "notices": self.notices,
         }
 
-    def to_geojson(self) -> dict:
+    def to_geojson(self) -> dict[str, Any]:
         """The sites as a GeoJSON FeatureCollection with the answer as ``siting``."""
         feats = [
             {
@@ -189,9 +204,21 @@ class Siting:
 # -- the model --------------------------------------------------------------------------------
 
 
+class SolverRun(TypedDict):
+    """How a solver run went (the first fields of the answer's
+    :class:`~geoservice.responses.SolverInfo`)."""
+
+    solver: str
+    status: str
+    objective: float
+    bound: float
+    gap: float | None
+    seconds: float
+
+
 def solve_mclp(
     cover: sp.csr_matrix, weight: np.ndarray, n: int, *, time_limit: float = SOLVER_TIME_LIMIT_S
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, SolverRun]:
     """Maximal covering: choose ``n`` columns of ``cover`` (demand × candidates, 0/1)
     maximising the weight of the rows they cover.
 
@@ -199,8 +226,8 @@ def solve_mclp(
     -------
     chosen : ndarray of int
         Column indices, at most ``n``.
-    info : dict
-        ``status``, ``objective``, ``bound``, ``gap``, ``seconds``.
+    info : SolverRun
+        ``solver``, ``status``, ``objective``, ``bound``, ``gap``, ``seconds``.
     """
     import highspy
 
@@ -235,7 +262,7 @@ def solve_mclp(
 
 def solve_set_cover(
     cover: sp.csr_matrix, *, time_limit: float = SOLVER_TIME_LIMIT_S
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, SolverRun]:
     """Fewest columns of ``cover`` (demand × candidates) covering every row (rows must each
     have a candidate)."""
     import highspy
@@ -262,7 +289,7 @@ def solve_set_cover(
     return np.flatnonzero(x > 0.5), info
 
 
-def _run(lp, time_limit: float) -> tuple[np.ndarray, dict]:
+def _run(lp: highspy.HighsLp, time_limit: float) -> tuple[np.ndarray, SolverRun]:
     import highspy
 
     h = highspy.Highs()
@@ -289,7 +316,9 @@ def _run(lp, time_limit: float) -> tuple[np.ndarray, dict]:
     )
 
 
-def _info(status: str, objective: float, bound: float, gap: float, seconds: float = 0.0) -> dict:
+def _info(
+    status: str, objective: float, bound: float, gap: float, seconds: float = 0.0
+) -> SolverRun:
     return {
         "solver": "HiGHS (highspy)",
         "status": status,
@@ -329,13 +358,13 @@ def covered_weight(cover: sp.csr_matrix, weight: np.ndarray, chosen: np.ndarray)
 # -- candidates and demand --------------------------------------------------------------------
 
 
-def _candidates(engine: CoverageEngine, cache: ModeCache) -> np.ndarray:
-    """Nodes on people roads, at least `CANDIDATE_SPACING_M` apart, junctions first."""
+def _candidates(net: Network, cache: ModeCache) -> np.ndarray:
+    """Nodes on people roads of ``net``, at least `CANDIDATE_SPACING_M` apart, junctions
+    first."""
     hit = cache.extras.get("candidates")
     if hit is not None and hit[0] == cache.places_key:
         return hit[1]
     roads, places = cache.roads, cache.places
-    net = engine.networks[cache.mode]
     people = np.flatnonzero(places.people)
     ends = np.concatenate([roads.u[people], roads.v[people]])
     nodes, degree = np.unique(ends, return_counts=True)
@@ -377,7 +406,7 @@ def _times_to(rev: sp.csr_matrix, targets: np.ndarray, limit: float) -> sp.csc_m
 
 
 def _cover(
-    times: sp.csc_matrix, roads, r: np.ndarray, g: np.ndarray, access: np.ndarray, tau: float
+    times: sp.csc_matrix, roads: Roads, r: np.ndarray, g: np.ndarray, access: np.ndarray, tau: float
 ) -> sp.csr_matrix:
     """Demand × candidate 0/1 matrix: points on roads ``r`` at ``g`` (after ``access``
     seconds) reach the candidate through either end of their road within ``tau``."""
@@ -432,23 +461,20 @@ def suggest(engine: CoverageEngine, query: SitingQuery | Mapping[str, object]) -
     """
     if not isinstance(query, SitingQuery):
         query = SitingQuery.parse(query)
-    cq = query.coverage
-    with engine._lock:
-        engine._refresh()
-        base = engine._compute(cq, geometry=False)
-        cache = engine._mode(cq.mode)
-        return _suggest(engine, cache, query, base)
+    with engine.snapshot(query.coverage.mode) as state:
+        base = state.coverage(query.coverage, geometry=False)
+        return _suggest(state, query, base)
 
 
-def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base) -> Siting:
+def _suggest(state: Snapshot, query: SitingQuery, base: Coverage) -> Siting:
     cq = query.coverage
+    cache, net = state.cache, state.network
     roads, places = cache.roads, cache.places
-    net = engine.networks[cq.mode]
     tau = float(cq.seconds[-1])
     started = time.perf_counter()
-    cand = _candidates(engine, cache)
+    cand = _candidates(net, cache)
     # Demand: uncovered people roads in short pieces, or uncovered located villages.
-    p = base._pieces
+    p = base.pieces
     road_demand = (p.lvl1 > 0) & places.people[p.r]
     pr, pg0, pg1 = p.r[road_demand], p.g0[road_demand], p.g1[road_demand]
     plen = (pg1 - pg0) * roads.lf[pr]
@@ -462,7 +488,7 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
     d_access = np.zeros(len(d_r))
     vil = places.villages
     if len(vil):
-        t, _ = cost_at(roads, _base_field(engine, cache, cq), places.village_road, places.village_g)
+        t, _ = cost_at(roads, state.field(cq), places.village_road, places.village_g)
         v_out = np.flatnonzero(~((t + places.village_access_s) <= tau))
     else:
         v_out = np.empty(0, dtype=np.int64)
@@ -480,27 +506,21 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
     g_started = time.perf_counter()
     g_chosen = greedy(model, weight, query.n)
     g_seconds = time.perf_counter() - g_started
-    info.update(
-        candidates=len(cand),
-        candidates_used=int(model.shape[1] and (np.diff(model.tocsc().indptr) > 0).sum()),
-        demand_points=int(len(d_r) if query.objective == "roads" else len(v_out)),
-        demand_rows=int(model.shape[0]),
-        nonzeros=int(model.nnz),
-        prepare_seconds=round(prepared, 3),
-    )
+    demand_points = len(d_r) if query.objective == "roads" else len(v_out)
+    solver = _solver_info(info, model, len(cand), demand_points, prepared)
     # Order the chosen sites by marginal gain in the model, then measure them exactly.
     order = greedy(model[:, chosen], weight, len(chosen))
     chosen = chosen[order]
     nodes = cand[chosen]
     total_m = float(roads.lf[places.people].sum())
-    before_m, before_v = engine._evaluate(cq, np.empty(0, dtype=np.int64))
+    before_m, before_v = state.evaluate(cq, np.empty(0, dtype=np.int64))
     steps = [(before_m, before_v)]
     for i in range(1, len(nodes) + 1):
-        steps.append(engine._evaluate(cq, nodes[:i]))
+        steps.append(state.evaluate(cq, nodes[:i]))
     n_vil = len(vil)
     lon, lat = net.node_xy[nodes, 0], net.node_xy[nodes, 1]
     node_town = _node_towns(cache, nodes)
-    sites = []
+    sites: list[SuggestedSite] = []
     for i, node in enumerate(nodes.tolist()):
         (m0, v0), (m1, v1) = steps[i], steps[i + 1]
         sites.append(
@@ -526,14 +546,12 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
         )
     after_m, after_v = steps[-1]
     g_value = covered_weight(model, weight, g_chosen)
-    greedy_info = {
+    greedy_info: GreedyInfo = {
         "sites": len(g_chosen),
         "objective": round(g_value, 3),
         "seconds": round(g_seconds, 4),
         "nodes": [int(x) for x in cand[g_chosen]],
     }
-    info["objective"] = round(info["objective"], 3)
-    info["bound"] = round(info["bound"], 3)
     set_cover = _set_cover(cand, village_cover, len(v_out), n_vil)
     return Siting(
         query=query,
@@ -542,16 +560,27 @@ def _suggest(engine: CoverageEngine, cache: ModeCache, query: SitingQuery, base)
         before=_summary(before_m, before_v, total_m, n_vil),
         after=_summary(after_m, after_v, total_m, n_vil),
         set_cover=set_cover,
-        solver=info,
+        solver=solver,
         greedy=greedy_info,
         notices=base.notices,
     )
 
 
-def _base_field(engine: CoverageEngine, cache: ModeCache, cq: CoverageQuery):
-    """The counted stations' time field (for the villages' times)."""
-    _, r, g, d, _ = engine._sources(cq, cache)
-    return engine._field(cache, r, g, d / access_speed_ms(cq.mode), second_limit=None)
+def _solver_info(
+    run: SolverRun, model: sp.csr_matrix, candidates: int, demand_points: int, prepared: float
+) -> SolverInfo:
+    """The solver's run on ``model`` (demand rows × candidates) and the model's size."""
+    return {
+        **run,
+        "objective": round(run["objective"], 3),
+        "bound": round(run["bound"], 3),
+        "candidates": candidates,
+        "candidates_used": int(model.shape[1] and (np.diff(model.tocsc().indptr) > 0).sum()),
+        "demand_points": int(demand_points),
+        "demand_rows": int(model.shape[0]),
+        "nonzeros": int(model.nnz),
+        "prepare_seconds": round(prepared, 3),
+    }
 
 
 def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
@@ -566,7 +595,7 @@ def _node_towns(cache: ModeCache, nodes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _set_cover(cand: np.ndarray, village_cover: sp.csr_matrix, out: int, total: int) -> dict:
+def _set_cover(cand: np.ndarray, village_cover: sp.csr_matrix, out: int, total: int) -> SetCover:
     coverable = np.diff(village_cover.tocsr().indptr) > 0
     rows = village_cover.tocsr()[coverable]
     chosen, info = solve_set_cover(rows)
@@ -591,7 +620,7 @@ def _share(a: float, b: float) -> float | None:
     return round(a / b, 4) if b > 0 else None
 
 
-def _summary(metres: float, villages: int, total_m: float, total_v: int) -> dict:
+def _summary(metres: float, villages: int, total_m: float, total_v: int) -> CoverageSummary:
     return {
         "covered_km": round(metres / 1000, 3),
         "covered_share": _share(metres, total_m),

@@ -125,43 +125,25 @@ class _Poly:
         return self.snapped
 
 
-def clusters(cache: ModeCache) -> None:
-    """Group the roads by town and 250 m cell of their midpoint (clusters 0…F-1)."""
-    roads, town = cache.roads, _places_of(cache).road_town
-    fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
-    fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
-    keys, cluster = np.unique(np.column_stack([fx, fy, town]), axis=0, return_inverse=True)
-    cache.cluster = cluster.ravel()
-    cache.cluster_town = keys[:, 2].copy()
-    cache.cluster_order = np.argsort(cache.cluster, kind="stable")
-    cache.cluster_start = np.searchsorted(
-        cache.cluster[cache.cluster_order], np.arange(len(keys) + 1)
-    )
-
-
-class _Clusters(NamedTuple):
-    """The cluster tables :func:`clusters` puts on a mode's cache."""
+class Clusters(NamedTuple):
+    """The roads grouped by town and 250 m cell of their midpoint (clusters 0…F-1)."""
 
     of_road: np.ndarray  # (R,) cluster of each road
     town: np.ndarray  # (F,) town of each cluster
     order: np.ndarray  # (R,) roads ordered by cluster
     start: np.ndarray  # (F + 1,) each cluster's run in `order`
 
-
-def _clusters_of(cache: ModeCache) -> _Clusters:
-    # The engine groups the roads (clusters()) whenever it builds the places, before it
-    # asks for any tiling or polygon.
-    assert cache.cluster is not None
-    assert cache.cluster_town is not None
-    assert cache.cluster_order is not None
-    assert cache.cluster_start is not None
-    return _Clusters(cache.cluster, cache.cluster_town, cache.cluster_order, cache.cluster_start)
-
-
-def _places_of(cache: ModeCache) -> Places:
-    # The engine builds the places before it groups the roads or asks for a tiling.
-    assert cache.places is not None
-    return cache.places
+    @classmethod
+    def build(cls, roads: Roads, places: Places) -> Clusters:
+        fx = np.floor(roads.mid[:, 0] / _CLUSTER_M).astype(np.int64)
+        fy = np.floor(roads.mid[:, 1] / _CLUSTER_M).astype(np.int64)
+        keys, cluster = np.unique(
+            np.column_stack([fx, fy, places.road_town]), axis=0, return_inverse=True
+        )
+        of_road = cluster.ravel()
+        order = np.argsort(of_road, kind="stable")
+        start = np.searchsorted(of_road[order], np.arange(len(keys) + 1))
+        return cls(of_road, keys[:, 2].copy(), order, start)
 
 
 @dataclass
@@ -192,7 +174,7 @@ class Tiling:
 
     @classmethod
     def build(cls, cache: ModeCache, buffer_m: float) -> Tiling:
-        cl = _clusters_of(cache)
+        cl = cache.clusters
         starts = cl.start[:-1]
         b = cache.roads.bounds[cl.order]
         margin = buffer_m + 1.0
@@ -208,7 +190,7 @@ class Tiling:
         ox = (math.floor(bounds[:, 0].min() / _TILE_M) - 1) * _TILE_M
         oy = (math.floor(bounds[:, 1].min() / _TILE_M) - 1) * _TILE_M
         ny = math.ceil((bounds[:, 3].max() - oy) / _TILE_M) + 2
-        n_town = len(_places_of(cache).towns) + 1
+        n_town = len(cache.places.towns) + 1
         f, tile = _tiles_of(bounds, (ox, oy), ny)
         code = tile * n_town + cl.town[f]
         order = np.lexsort((f, code))
@@ -322,7 +304,7 @@ def _clip_clusters(
     if not len(todo):
         return
     clusters = np.unique(tiling.inc_cluster[todo])
-    cl = _clusters_of(cache)
+    cl = cache.clusters
     lo, hi = cl.start[clusters], cl.start[clusters + 1]
     members = cl.order[_ranges(lo, hi)]
     ones = np.ones(len(members))
@@ -400,7 +382,7 @@ def tiled_areas(
     very one a fresh computation would make (publishing stays byte-for-byte repeatable).
     A tile shared by towns is the union of its cells.
     """
-    cl = _clusters_of(cache)
+    cl = cache.clusters
     inp = _inputs(cache, tiling, _whole_levels(cl, cache.roads.n, pieces, lvl, K), pieces, lvl, K)
     if len(inp.cells) == 0:
         return _Tiled(tiles=[[] for _ in range(K)], district=[0.0] * K, towns=[{}] * K)
@@ -422,7 +404,7 @@ def tiled_areas(
 
 
 def _whole_levels(
-    cl: _Clusters, n_roads: int, pieces: Pieces, lvl: np.ndarray, K: int
+    cl: Clusters, n_roads: int, pieces: Pieces, lvl: np.ndarray, K: int
 ) -> np.ndarray:
     """The level at which each cluster is reached whole (K: never)."""
     road_lvl = np.full(n_roads, K, dtype=np.int64)
@@ -462,7 +444,7 @@ def _inputs(
 ) -> _Inputs:
     """Every input's cell, level and fingerprint: clusters reached whole at ``cl_lvl``,
     and the pieces of the others."""
-    roads, cl = cache.roads, _clusters_of(cache)
+    roads, cl = cache.roads, cache.clusters
     # Pieces count where their cluster is not whole yet; consecutive pieces of a road at
     # the same level are merged.
     sel = (lvl < K) & (cl_lvl[cl.of_road[pieces.r]] > lvl)
@@ -479,7 +461,7 @@ def _inputs(
     margin = tiling.buffer_m + 0.5
     pb = _piece_bounds(roads, rr, a, b) + np.array([-margin, -margin, margin, margin])
     item, tile = _tiles_of(pb, tiling.origin, tiling.ny)
-    road_town = _places_of(cache).road_town
+    road_town = cache.places.road_town
     p_cell = np.searchsorted(tiling.cell_code, tile * tiling.n_town + road_town[rr[item]])
     h = _mix(_mix(rr) ^ _SEED_PIECE)
     h = _mix(h ^ np.round(a * _QUANTUM).astype(np.int64).astype(np.uint64))
