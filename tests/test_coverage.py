@@ -364,6 +364,7 @@ def _measure(ivs):
     return sum(b - a for a, b in ivs)
 
 
+@pytest.mark.slow
 def test_coverage_matches_brute_force_per_station(miyun_engine, walk15):
     """Reached and cross-covered road length: one multi-source run and the envelope
     against one networkx Dijkstra per station."""
@@ -390,6 +391,7 @@ def test_coverage_matches_brute_force_per_station(miyun_engine, walk15):
         )
 
 
+@pytest.mark.slow
 def test_polygons_sane_on_miyun(miyun_engine, walk15, store):
     """Every covered node is inside the polygon; no node farther than the buffer from the
     reached roads is; nothing claims the reservoir beyond the buffer."""

@@ -1,4 +1,5 @@
-"""Lint and format: the tree is clean under the project's ruff configuration."""
+"""Lint, format and types: the tree is clean under the project's ruff and mypy settings
+(pyproject.toml), so `.ci/run` checks them with the tests."""
 
 from __future__ import annotations
 
@@ -17,4 +18,11 @@ def test_ruff_check_is_clean():
 
 def test_ruff_format_is_clean():
     r = subprocess.run([*RUFF, "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_is_clean():
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "geoservice"], cwd=ROOT, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
