@@ -19,7 +19,7 @@ app = create_app()
 
 def main() -> None:
     """Serve the app with waitress."""
-    parser = argparse.ArgumentParser(description="密云区总工会 geoservice")
+    parser = argparse.ArgumentParser(description="geoservice: serve the app with waitress")
     parser.add_argument("--host", default=os.environ.get("GEOSERVICE_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GEOSERVICE_PORT", "5000")))
     parser.add_argument("--threads", type=int, default=8)

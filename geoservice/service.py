@@ -1,8 +1,7 @@
 """The request layer: every API operation as a framework-free function over plain data.
 
 The pattern (as pygeoapi separates its API core from the Flask/Starlette adapters), which
-every endpoint follows, those of today and those to come (``/api/tours``,
-``/api/coverage``):
+every endpoint follows (catalogue, nearest, tours, coverage):
 
 1. **The web adapter** (:mod:`geoservice.web.api`) turns an HTTP request into plain data —
    the query string as a mapping name → list of strings
@@ -10,7 +9,7 @@ every endpoint follows, those of today and those to come (``/api/tours``,
    bytes with its ``Content-Type`` — calls one function here and sends the dict it returns
    as JSON. It maps exceptions to status codes and nothing else:
    :class:`~geoservice.errors.ParameterError` → its ``status`` (400, 404, 413, 415, 422),
-   ``NetworkError``/``OsmError`` → 503.
+   ``NetworkError``/``OsmError`` → 503, all in :mod:`geoservice.web.http_errors`.
 2. **A function here** reads the operation's parameters once, through its *declaration*:
    a frozen dataclass whose fields say how each parameter is read
    (:func:`geoservice.params.param` over ``number``, ``integer``, ``choice``, ``flag``,

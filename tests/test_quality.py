@@ -26,3 +26,18 @@ def test_mypy_is_clean():
         [sys.executable, "-m", "mypy", "geoservice"], cwd=ROOT, capture_output=True, text=True
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_app_never_imports_the_build_tools():
+    # tools/ builds the shipped data; the service must start without it.
+    code = "import sys, app; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tools'))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_no_module_shadows_the_standard_library():
+    names = {p.stem for p in (ROOT / "geoservice").rglob("*.py")} | {
+        p.name for p in (ROOT / "geoservice").rglob("*") if p.is_dir()
+    }
+    assert not names & set(sys.stdlib_module_names)
