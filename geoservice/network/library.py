@@ -328,30 +328,29 @@ class NetworkLibrary:
         """
         path = Path(path)
         osm.source_kind(path)  # clear error for an unsupported extension
-        sources = self.directory / "sources"
-        sources.mkdir(parents=True, exist_ok=True)
-        target = sources / path.name
+        sources = self._sources()
         # The temporary copy keeps the real suffix: the reader picks the format by it.
         tmp = sources / f".tmp-{path.name}"
         shutil.copyfile(path, tmp)
-        try:
-            built = build_source(tmp, clip=self.clip, label=target.name)
-            _save(built, self.cache_dir, tmp, file_digest(tmp))
-        except Exception:
-            tmp.unlink(missing_ok=True)
-            raise
-        self._activate(tmp, target)
-        return built.networks
+        return self._install(tmp, sources / path.name)
 
     def fetch(self, place: str, timeout: float = 20.0) -> dict[str, Network]:
         """Download ``place`` with osmnx, save it as GraphML and make it active."""
         G = osm.fetch_graph(place, timeout=timeout)
-        sources = self.directory / "sources"
-        sources.mkdir(parents=True, exist_ok=True)
+        sources = self._sources()
         safe = re.sub(r"[^\w.-]+", "_", place).strip("_") or "place"
-        target = sources / f"{safe}.graphml"
         tmp = sources / f".tmp-{safe}.graphml"
         ox.save_graphml(G, tmp)
+        return self._install(tmp, sources / f"{safe}.graphml")
+
+    def _sources(self) -> Path:
+        sources = self.directory / "sources"
+        sources.mkdir(parents=True, exist_ok=True)
+        return sources
+
+    def _install(self, tmp: Path, target: Path) -> dict[str, Network]:
+        """Build every mode from the file at ``tmp`` and, if that works, make it the
+        active source as ``target``; else remove it (all or nothing)."""
         try:
             built = build_source(tmp, clip=self.clip, label=target.name)
             _save(built, self.cache_dir, tmp, file_digest(tmp))

@@ -71,7 +71,7 @@ def sites():
 
 @bp.get("/towns")
 def towns():
-    """The 21 towns/subdistricts with seat points where known."""
+    """The district's towns and subdistricts, with seat points where known."""
     return jsonify(service.towns(get_store()))
 
 

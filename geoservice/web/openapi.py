@@ -301,7 +301,7 @@ def _catalogue_paths(towns: Mapping[str, str]) -> dict:
             towns=towns,
         ),
         "/api/towns": _get(
-            "The 21 towns/subdistricts",
+            "The district's towns and subdistricts",
             {"200": _ok("GeoJSON FeatureCollection", "TownCollection")},
         ),
         "/api/health": _get("Store location, revision, counts", {"200": _ok("health", "Health")}),
