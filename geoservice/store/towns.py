@@ -28,6 +28,8 @@ __all__ = ["SUFFIXES", "Town", "Towns", "short_name"]
 #: Endings of a town's official name that people leave out (longest first).
 SUFFIXES = ("街道办事处", "街道", "地区", "镇", "乡")
 _SPACES = re.compile(r"[\s'’·-]+")
+#: Text in Latin letters (with spaces, apostrophes, hyphens): an English name or pinyin.
+_LATIN = re.compile(r"\s*[A-Za-z][A-Za-z\s'’·-]*")
 
 
 def short_name(name: str) -> str:
@@ -57,11 +59,17 @@ class Town:
 
     code: str
     name: str
-    name_en: str
+    #: The stored English name ("" when none is stored).
+    name_en: str = ""
 
     @property
     def short(self) -> str:
         return short_name(self.name)
+
+    @property
+    def english(self) -> str:
+        """The stored English name, else the pinyin of the short name."""
+        return self.name_en or _pinyin(self.short)
 
 
 class Towns:
@@ -75,14 +83,8 @@ class Towns:
     def __init__(self, towns: Iterable[Town]) -> None:
         self.towns = tuple(towns)
         self.by_code = {t.code: t for t in self.towns}
-        spellings: dict[str, set[str]] = {}
-        for t in self.towns:
-            for s in (t.code, t.name, t.short, t.name_en):
-                if s:
-                    spellings.setdefault(_fold(s), set()).add(t.code)
-        # Codes and full names are unique; a short name or pinyin two towns share names
-        # neither of them.
-        self._spellings = {s: next(iter(c)) for s, c in spellings.items() if len(c) == 1}
+        self._chinese = _spellings((t.code, t.name, t.short) for t in self.towns)
+        self._latin: dict[str, str] | None = None  # made on first use: pypinyin loads slowly
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Towns:
@@ -93,7 +95,7 @@ class Towns:
             Town(
                 code=str(r["code"]),
                 name=str(r["name"]),
-                name_en=_stored_en(r) or _pinyin(short_name(str(r["name"]))),
+                name_en=_stored_en(r),
             )
             for r in rows
         )
@@ -115,10 +117,15 @@ class Towns:
         """The code of the town ``text`` names, or None (unknown or ambiguous)."""
         if not isinstance(text, str) or not text.strip():
             return None
+        if _LATIN.fullmatch(text):  # an English name or pinyin (never a code or Chinese)
+            return self._latin_spellings().get(_fold(text))
         # 鼓楼街道办事处 names 鼓楼街道 by its short name.
-        return self._spellings.get(_fold(text)) or self._spellings.get(
-            _fold(short_name(text.strip()))
-        )
+        return self._chinese.get(_fold(text)) or self._chinese.get(_fold(short_name(text.strip())))
+
+    def _latin_spellings(self) -> dict[str, str]:
+        if self._latin is None:
+            self._latin = _spellings((t.code, t.english) for t in self.towns)
+        return self._latin
 
     def codes(self, raw: object, name: str = "town") -> list[str] | None:
         """Town codes from a list parameter (:func:`geoservice.params.names`): each item a
@@ -152,12 +159,23 @@ class Towns:
             name,
             f"未知的乡镇（街道）：{listed}；可选：{shown}",
             f"unknown town {listed}; use a code, a Chinese name (full or short) or pinyin: "
-            + ", ".join(f"{t.name_en} ({t.code})" for t in self.towns),
+            + ", ".join(f"{t.english} ({t.code})" for t in self.towns),
         )
 
     def vocabulary(self) -> Mapping[str, str]:
         """Code → Chinese name, for descriptions (the OpenAPI ``town`` parameter)."""
         return self.names
+
+
+def _spellings(names: Iterable[Iterable[str]]) -> dict[str, str]:
+    """Every spelling (folded) → the code of the one town it names. Each item is a town's
+    code and then its spellings; a spelling two towns share names neither of them."""
+    codes: dict[str, set[str]] = {}
+    for code, *spelt in names:
+        for s in (code, *spelt):
+            if s:
+                codes.setdefault(_fold(s), set()).add(code)
+    return {s: next(iter(c)) for s, c in codes.items() if len(c) == 1}
 
 
 def _stored_en(row: Mapping[str, object]) -> str:
