@@ -168,7 +168,7 @@ def test_towns_and_health(client):
     towns = client.get("/api/towns").get_json()
     assert towns["count"] == 21
     seats = [f for f in towns["features"] if f["geometry"]]
-    assert len(seats) == 15
+    assert len(seats) == 17  # 15 from GeoNames, 2 from Wikipedia
     health = client.get("/api/health").get_json()
     assert health["status"] == "ok"
     assert health["stations"] == 104

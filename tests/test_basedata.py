@@ -64,8 +64,15 @@ def test_towns_and_villages(shipped):
     seats = towns.loc[towns["coord_source"] == "geonames"]
     assert len(seats) == 15
     assert seats.geometry.notna().all()
+    wiki = towns.loc[towns["coord_source"] == "wikipedia"].set_index("name")
+    assert set(wiki.index) == {"穆家峪镇", "冯家峪镇"}
+    assert (wiki.loc["冯家峪镇", "geometry"].x, wiki.loc["冯家峪镇", "geometry"].y) == (
+        116.87028,
+        40.61861,
+    )
+    assert wiki.loc["穆家峪镇", "seat_name_en"] == "Mujiayu"
     missing = towns.loc[towns["coord_source"] == "missing"]
-    assert set(missing["name"]) >= {"密云镇", "穆家峪镇", "冯家峪镇", "果园街道", "檀营地区"}
+    assert set(missing["name"]) == {"密云镇", "果园街道", "檀营地区", "中关村科技园区密云园"}
     assert missing.geometry.isna().all()
     sites = shipped["sites"]
     villages = sites.loc[sites["kind"].isin(["village", "community"])]

@@ -80,8 +80,6 @@ SAMPLE_ANCHORS: dict[str, tuple[float, float]] = {
     "110118002": (116.8150, 40.3680),  # 果园街道, west of the town centre
     "110118003": (116.8700, 40.3950),  # 檀营地区, north-east of the town centre
     "110118100": (116.8580, 40.3830),  # 密云镇, around the town centre
-    "110118106": (116.9250, 40.4180),  # 穆家峪镇
-    "110118110": (116.8900, 40.6250),  # 冯家峪镇
     "110118400": (116.8000, 40.3520),  # 中关村科技园区密云园
 }
 
@@ -173,13 +171,28 @@ _SEED = 20231101
 LAYER_NAMES = ("stations", "sites", "boundary", "towns", "reservoir")
 
 
+def _seats(raw: Path, towns: pd.DataFrame) -> dict[str, tuple[float, float, str, str]]:
+    """Town code → (lon, lat, English name, source) of every seat a real source gives:
+    GeoNames (matched by pinyin), then English Wikipedia's infoboxes (by Chinese name)."""
+    geo = pd.read_csv(raw / "geonames_cities1000_in_miyun.csv")
+    seats = {
+        GEONAMES_TOWNS[r.name]: (float(r.lon), float(r.lat), str(r.name), "geonames")
+        for r in geo.itertuples()
+    }
+    code_of = dict(zip(towns["name"], towns["code"], strict=True))
+    wiki = pd.read_csv(raw / "town_seats_wikipedia.csv", dtype=str)
+    for r in wiki.itertuples():
+        code = code_of[r.name_zh]
+        seats.setdefault(code, (float(r.lon), float(r.lat), str(r.name_pinyin), "wikipedia"))
+    return seats
+
+
 def _read_towns(raw: Path) -> gpd.GeoDataFrame:
     towns = pd.read_csv(raw / "miyun_towns_nbs2023.csv", dtype=str)
-    geo = pd.read_csv(raw / "geonames_cities1000_in_miyun.csv")
-    seats = {GEONAMES_TOWNS[r.name]: (float(r.lon), float(r.lat), r.name) for r in geo.itertuples()}
+    seats = _seats(raw, towns)
     rows = []
     for r in towns.itertuples():
-        seat = seats.get(r.code)
+        seat = seats.get(str(r.code))
         kind = "subdistrict" if r.name.endswith(("街道", "地区")) else "town"
         if r.code.startswith("1101184"):
             kind = "park"
@@ -189,7 +202,7 @@ def _read_towns(raw: Path) -> gpd.GeoDataFrame:
                 "name": r.name,
                 "kind": kind,
                 "seat_name_en": seat[2] if seat else "",
-                "coord_source": "geonames" if seat else "missing",
+                "coord_source": seat[3] if seat else "missing",
                 "geometry": Point(seat[0], seat[1]) if seat else None,
             }
         )
