@@ -1,7 +1,8 @@
 """The Flask adapter: an app factory, blueprints and CLI commands over the library.
 
-Nothing here computes anything the library cannot: routes parse parameters, call
-:mod:`geoservice.store.catalog` / :mod:`geoservice.maps`, and format the answer.
+Nothing here computes anything the library cannot: an API route hands the request to one
+:mod:`geoservice.service` function, a page asks :mod:`geoservice.maps` for its map, and the
+engines are held here, one per app, rebuilt when the active network changes.
 """
 
 from __future__ import annotations
