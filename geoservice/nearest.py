@@ -64,7 +64,7 @@ class _Trees:
 
 
 @dataclass
-class _Catalog:
+class _StationTable:
     """The stations as plain arrays and records, built once per store revision."""
 
     stations: list[Station]
@@ -75,7 +75,9 @@ class _Catalog:
     town_names: dict[str, str]
 
     @classmethod
-    def build(cls, gdf: gpd.GeoDataFrame, town_names: dict[str, str] | None = None) -> _Catalog:
+    def build(
+        cls, gdf: gpd.GeoDataFrame, town_names: dict[str, str] | None = None
+    ) -> _StationTable:
         stations = Station.from_frame(gdf)
         keys = list(AMENITIES)
         amenity = np.zeros((len(stations), len(keys)), dtype=bool)
@@ -257,7 +259,7 @@ class NearestEngine:
             shapely.prepare(boundary)
         self._lock = threading.Lock()
         self._revision: str | None = None
-        self._stations: _Catalog | None = None
+        self._stations: _StationTable | None = None
         self._trees: dict[str, _Trees] = {}
         # (store revision, error) of the last station list refused for the budget.
         self._refused: tuple[str, BudgetError] | None = None
@@ -340,7 +342,7 @@ class NearestEngine:
             }
             towns = self.store.read("towns")
             names = dict(zip(towns["code"], towns["name"], strict=True))
-            self._stations = _Catalog.build(gdf, names)
+            self._stations = _StationTable.build(gdf, names)
             self._trees, self._revision = trees, revision
             self._refused = None
             self._stale.pop("stations", None)
@@ -358,7 +360,7 @@ class NearestEngine:
             raise refused[1]
         return True
 
-    def _state(self) -> tuple[_Catalog, dict[str, _Trees]]:
+    def _state(self) -> tuple[_StationTable, dict[str, _Trees]]:
         self.refresh()
         assert self._stations is not None  # else refresh raised the budget refusal
         return self._stations, self._trees
@@ -371,26 +373,26 @@ class NearestEngine:
     # -- filters -----------------------------------------------------------------------
     @staticmethod
     def _mask(
-        catalog: _Catalog, stations: StationFilter, at: dt.datetime
+        table: _StationTable, stations: StationFilter, at: dt.datetime
     ) -> tuple[np.ndarray, str]:
         """Stations passing ``stations`` (open at ``at``, the local moment), and why none
         does ('' when some do)."""
-        mask = np.ones(len(catalog.ids), dtype=bool)
+        mask = np.ones(len(table.ids), dtype=bool)
         reasons = []
         kinds = ["warm_station"] if stations.kinds is None else stations.kinds
         if kinds:
-            mask &= np.isin(catalog.kind, kinds)
+            mask &= np.isin(table.kind, kinds)
             if not mask.any():
                 reasons.append("没有该类型的站点 / no station of that kind")
         if stations.amenities:
             keys = list(AMENITIES)
-            mask &= catalog.amenity[:, [keys.index(a) for a in stations.amenities]].all(axis=1)
+            mask &= table.amenity[:, [keys.index(a) for a in stations.amenities]].all(axis=1)
             if not mask.any() and not reasons:
                 reasons.append(
                     "没有同时提供所选设施的站点 / no station offers all the chosen amenities"
                 )
         if stations.open_only:
-            is_open = catalog.is_open(at)
+            is_open = table.is_open(at)
             if mask.any() and not (mask & is_open).any():
                 reasons.append("此时没有开放的站点 / no matching station is open at that time")
             mask &= is_open
@@ -428,7 +430,7 @@ class NearestEngine:
         """
         net = self._network(mode)
         at = _hours.as_local(stations.at)
-        catalog, trees = self._state()
+        table, trees = self._state()
         tree = trees[mode]
         point = net.snap([lon], [lat])
         d = float(point.distance_m[0])
@@ -443,7 +445,7 @@ class NearestEngine:
                 self.boundary is not None and not shapely.contains_xy(self.boundary, lon, lat)
             ),
         }
-        mask, reason = self._mask(catalog, stations, at)
+        mask, reason = self._mask(table, stations, at)
         mask, reason = _on_network(mask, reason, tree)
         network_times, via = _origin_times(tree, point)
         # Ranking includes the way from the road to each station's door; the way from the
@@ -454,7 +456,7 @@ class NearestEngine:
         if reachable.any():
             order = np.argsort(times)[: min(k, int(reachable.sum()))]
             for s in order.tolist():
-                rec = catalog.record(s, at)
+                rec = table.record(s, at)
                 total = float(times[s]) + float(point.access_s[0])
                 rec["travel_time_s"] = round(total, 1)
                 rec["travel_time_min"] = math.ceil(total / 60)
@@ -507,10 +509,10 @@ class NearestEngine:
         net = self._network(mode)
         lon, lat = np.atleast_1d(lon).astype(float), np.atleast_1d(lat).astype(float)
         at = _hours.as_local(stations.at)
-        catalog, trees = self._state()
+        table, trees = self._state()
         tree = trees[mode]
         origins = net.snap(lon, lat, with_points=False)
-        mask, reason = self._mask(catalog, stations, at)
+        mask, reason = self._mask(table, stations, at)
         mask, reason = _on_network(mask, reason, tree)
         rows = np.flatnonzero(mask)
         times = _batch_times(tree.dist[rows], tree.stations.take(rows), origins)
@@ -523,7 +525,7 @@ class NearestEngine:
             idx = np.where(np.isfinite(best), rows[arg], -1)
         best = np.where(too_far, np.inf, best + origins.access_s)
         idx = np.where(too_far, -1, idx)
-        ids = catalog.ids[np.maximum(idx, 0)]  # a new array (fancy indexing)
+        ids = table.ids[np.maximum(idx, 0)]  # a new array (fancy indexing)
         ids[idx < 0] = None
         return {
             "station": idx,
