@@ -38,6 +38,7 @@ from geoservice.network import MODES
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.service import BATCH_MAX, COVERAGE_LAYERS, SIMPLIFY_MAX_M, TOURS_PAGE_MAX
 from geoservice.tours import planner as tour
+from geoservice.tours import saved
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,10 @@ Km = NonNegative
 #: A share of a total, null when the total is 0.
 Share = Annotated[float | None, Schema(minimum=0, maximum=1)]
 DateTime = Annotated[str, Schema(format="date-time")]
-Date = Annotated[str, Schema(format="date", pattern=r"^2\d\d\d-\d\d-\d\d$")]
+Date = Annotated[str, Schema(format="date", pattern=params.DAY_SCHEMA["pattern"])]
 #: A clock time of a tour day (24:00 is the end of the day).
-Clock = Annotated[str, Schema(pattern=r"^([01]\d|2[0-3]|24):[0-5]\d$", example="08:30")]
-TourId = Annotated[str, Schema(pattern=r"^\d{8}-\d{6}-[0-9a-f]{6}$")]
+Clock = Annotated[str, Schema(pattern=params.CLOCK_SCHEMA["pattern"], example="08:30")]
+TourId = Annotated[str, Schema(pattern=saved.ID_PATTERN)]
 Color = Annotated[str, Schema(pattern="^#[0-9a-f]{6}$")]
 Minutes = Annotated[float, Schema(exclusive_minimum=0, maximum=MAX_MINUTES)]
 Mode = Annotated[str, Schema(enum=MODES)]

@@ -56,6 +56,7 @@ from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import NetworkLibrary, places
 from geoservice.store import Store, catalog
 from geoservice.tours import export as tour_export
+from geoservice.tours import saved
 from geoservice.tours.planner import Planner
 from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
@@ -394,7 +395,7 @@ def tour(tours_: TourStore, tour_id: str) -> dict:
 
 
 #: A saved plan's id.
-TOUR_ID_SCHEMA = {"type": "string", "pattern": r"^\d{8}-\d{6}-[0-9a-f]{6}$"}
+TOUR_ID_SCHEMA = {"type": "string", "pattern": saved.ID_PATTERN}
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,9 @@ from geoservice.errors import StoreError, TourNotFoundError
 if TYPE_CHECKING:
     from geoservice.responses import TourListing
 
-_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+#: A plan's id: when it was saved (Asia/Shanghai) and six random hex digits.
+ID_PATTERN = r"^\d{8}-\d{6}-[0-9a-f]{6}$"
+_ID = re.compile(ID_PATTERN)
 _TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 MAX_PLANS = 500
 MAX_BYTES = 32 * 1024 * 1024

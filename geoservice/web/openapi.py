@@ -29,7 +29,6 @@ from geoservice.nearest import MAX_SNAP_M
 from geoservice.service import (
     BATCH_BODY_MAX,
     BATCH_MAX,
-    TOUR_ID_SCHEMA,
     BatchQuery,
     CoverageRequest,
     NearestQuery,
@@ -39,7 +38,6 @@ from geoservice.service import (
     TourFileQuery,
     ToursPage,
 )
-from geoservice.tours import planner as tour
 from geoservice.tours.export import MEDIA_TYPES
 from geoservice.tours.request import TourRequest
 from geoservice.web import jsonschema
@@ -344,11 +342,6 @@ def _routing_paths() -> dict:
 
 
 # -- caravan tours ------------------------------------------------------------------------------
-
-_HHMM = params.CLOCK_SCHEMA
-_DATE = params.DAY_SCHEMA
-_TOUR_ID = TOUR_ID_SCHEMA
-_REASON_CODES = list(tour.REASONS)
 
 
 def _tour_errors(*codes: int) -> dict:
