@@ -88,15 +88,20 @@ class Selector:
     @classmethod
     def parse(cls, text: str) -> Selector:
         """Split ``text`` into a kind and a place (no store needed)."""
-        kind = _KIND_SPELLINGS.get(text.lower(), _KIND_SPELLINGS.get(text))
+        kind = _kind(text)
         if kind is not None:
             return cls(text, kind=kind)
         for sep in _SEPARATORS:
             town, found, tail = text.rpartition(sep)
-            tail_kind = _KIND_SPELLINGS.get(tail.strip().lower(), _KIND_SPELLINGS.get(tail.strip()))
+            tail_kind = _kind(tail.strip())
             if found and town.strip() and tail_kind is not None:
                 return cls(text, kind=tail_kind, place=town.strip())
         return cls(text, place=text)
+
+
+def _kind(text: str) -> str | None:
+    """The kind ``text`` names (a key in any case, or its Chinese label), else None."""
+    return _KIND_SPELLINGS.get(text.lower(), _KIND_SPELLINGS.get(text))
 
 
 def _stops(raw: object, name: str, default: Any) -> tuple[Selector, ...]:
@@ -193,7 +198,8 @@ class TourRequest:
 
     depot: str | None = params.param(
         params.read_text(params.MAX_ITEM_CHARS),
-        "a station id; default the 鼓楼 caravan base",
+        "a station id; default the caravan base of the district's depot town, else any "
+        "located caravan base or station",
         default=None,
         example="CB01",
         location="body",

@@ -76,7 +76,11 @@ class _Progress:
     "repeat or separate with commas: the selections add up.",
 )
 @click.option("--days", default="1", show_default=True, help="Days available (1–31).")
-@click.option("--depot", default=None, help="Depot station id (default: the 鼓楼 caravan base).")
+@click.option(
+    "--depot",
+    default=None,
+    help="Depot station id (default: the caravan base of the district's depot town).",
+)
 @click.option(
     "--start-date",
     default=None,
