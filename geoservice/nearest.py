@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse import csgraph
 
-from geoservice import crs
+from geoservice import crs, district
 from geoservice import hours as _hours
 from geoservice.errors import BudgetError, ParameterError
 from geoservice.filters import WARM_OPEN_NOW, StationFilter
@@ -238,25 +238,21 @@ class NearestEngine:
     networks : dict
         Mode → :class:`~geoservice.network.Network`.
     store : Store
-        Where the stations live; when its revision changes the precomputed rows are
+        Where the stations and the district profile live; when its revision changes the
+        precomputed rows and the district's boundary (which flags origins outside it) are
         refreshed on the next query (no restart needed).
-    boundary : shapely geometry, optional
-        District polygon, to flag origins outside it.
     """
 
     def __init__(
         self,
         networks: dict[str, Network],
         store: Store,
-        boundary: shapely.Geometry | None = None,
         budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.networks = networks
         self.store = store
-        self.boundary = boundary
+        self.boundary: shapely.Geometry | None = None
         self.budget = budget
-        if boundary is not None:
-            shapely.prepare(boundary)
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._stations: _StationTable | None = None
@@ -343,6 +339,7 @@ class NearestEngine:
             towns = self.store.read("towns")
             names = dict(zip(towns["code"], towns["name"], strict=True))
             self._stations = _StationTable.build(gdf, names)
+            self.boundary = _prepared(district.current(self.store).boundary)
             self._trees, self._revision = trees, revision
             self._refused = None
             self._stale.pop("stations", None)
@@ -546,6 +543,12 @@ class NearestEngine:
         return self.networks[mode]
 
 
+def _prepared(geometry: shapely.Geometry | None) -> shapely.Geometry | None:
+    if geometry is not None:
+        shapely.prepare(geometry)  # many point-in-district tests against one polygon
+    return geometry
+
+
 def _too_far(d: float, *, approximate: bool = False) -> ParameterError:
     """The 422 for an origin more than :data:`MAX_SNAP_M` from every road."""
     about_zh, about_en = ("约 ", "about ") if approximate else ("", "")
@@ -704,8 +707,7 @@ class EngineProvider:
         key = (self.library.token(), self.store.revision())
         if previous is not None and self._refused is not None and self._refused[0] == key:
             return None  # refused already; the previous engine answers
-        boundary = self.store.read("boundary").geometry.union_all()
-        engine = NearestEngine(networks, self.store, boundary=boundary, budget=self.budget)
+        engine = NearestEngine(networks, self.store, budget=self.budget)
         try:
             engine.refresh()
         except BudgetError as exc:

@@ -70,7 +70,7 @@ def small(store):
     G = osm.read_graph(SMALL_OSM)
     nets = {m: network.build(G, m, source="gulou_small.osm") for m in network.MODES}
     store.update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
-    return nearest.NearestEngine(nets, store, boundary=store.read("boundary").union_all())
+    return nearest.NearestEngine(nets, store)
 
 
 @pytest.mark.parametrize("mode", network.MODES)
@@ -182,6 +182,7 @@ def test_outside_district_flagged_but_answered(small):
     # The small extract's origin inside the district; a fake boundary far away flags it.
     import shapely
 
+    small.refresh()  # reads the district's boundary, which the fake one then replaces
     small.boundary = shapely.box(0, 0, 1, 1)
     r = small.nearest(116.8320, 40.3700, mode="walk", stations=ANY_HOURS)
     assert r["origin"]["outside_district"] is True
@@ -218,3 +219,23 @@ def test_station_edits_refresh_without_restart(small, store):
     store.update("stations", lambda g: (g.loc[g["id"] != first["id"]], None))
     after = small.nearest(116.8320, 40.3700, mode="walk", k=1, stations=ANY_HOURS)["results"][0]
     assert after["id"] != first["id"]
+
+
+def test_the_district_boundary_follows_the_store(small):
+    # `flask district set` rewrites the boundary layer: the next answer flags by the new one.
+    import geopandas as gpd
+    import shapely
+
+    assert (
+        small.nearest(116.8320, 40.3700, mode="walk", stations=ANY_HOURS)["origin"][
+            "outside_district"
+        ]
+        is False
+    )
+
+    def far_away(layer: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, None]:
+        return layer.set_geometry([shapely.box(0, 0, 1, 1)], crs=layer.crs), None
+
+    small.store.update("boundary", far_away)
+    r = small.nearest(116.8320, 40.3700, mode="walk", stations=ANY_HOURS)
+    assert r["origin"]["outside_district"] is True

@@ -24,9 +24,7 @@ pytestmark = [
 
 @pytest.fixture
 def miyun(miyun_networks, store):
-    engine = nearest.NearestEngine(
-        miyun_networks, store, boundary=store.read("boundary").geometry.union_all()
-    )
+    engine = nearest.NearestEngine(miyun_networks, store)
     engine.refresh()
     return engine
 
