@@ -17,15 +17,12 @@ import scipy.sparse as sp
 import shapely
 
 from geoservice.network import Network, RoadPoints
+from geoservice.network.graph import lightest
 
 
 def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
     """CSR matrix keeping the smallest weight of duplicate (row, col) entries."""
-    order = np.lexsort((w, cols, rows))
-    r, c = rows[order], cols[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    keep = order[first]
+    keep = lightest(rows, cols, w)
     # Zero weights would vanish from a sparse matrix.
     m = sp.csr_matrix((np.maximum(w[keep], 1e-9), (rows[keep], cols[keep])), shape=(n, n))
     m.sort_indices()

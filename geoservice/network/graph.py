@@ -156,12 +156,7 @@ class Network:
 
     def _build_matrix(self) -> _Csr:
         n = self.n_nodes
-        # Sort by (u, v, time): the first of each (u, v) run is the fastest parallel edge.
-        order = np.lexsort((self.edge_time, self.edge_v, self.edge_u))
-        u, v = self.edge_u[order], self.edge_v[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        keep = order[first]
+        keep = lightest(self.edge_u, self.edge_v, self.edge_time)  # the fastest parallel edge
         # Zero-time edges would vanish from a sparse matrix; give them a tiny cost.
         data = np.maximum(self.edge_time[keep], 1e-6)
         m = sp.csr_matrix((data, (self.edge_u[keep], self.edge_v[keep])), shape=(n, n))
@@ -354,3 +349,13 @@ def tmp_name(path: Path) -> Path:
     building the same cache at once (the routing and the coverage engine on a cold cache)
     each write their own and the last rename wins, with the same content."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
+
+
+def lightest(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Indices of the lightest entry of every (row, col) pair (the first on a tie), in
+    (row, col) order: how a graph keeps the fastest of parallel edges in a sparse matrix."""
+    order = np.lexsort((weight, cols, rows))
+    r, c = rows[order], cols[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    return order[first]

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse import csgraph
 
 from geoservice.network import Network, sub_coords
+from geoservice.network.graph import lightest
 from geoservice.network.points import Pieces, RoadPoints
 
 #: Smallest edge cost: csgraph drops zero entries of a sparse matrix.
@@ -259,13 +260,8 @@ def _augment(points: RoadPoints, routed: np.ndarray) -> _Graph:
     row = np.concatenate(parts["row"])
     col = np.concatenate(parts["col"])
     time = np.maximum(np.concatenate(parts["time"]), _EPS)
-    # Keep the fastest of parallel entries (sort by row, col, time; first of each run).
-    order = np.lexsort((time, col, row))
-    row, col = row[order], col[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
-    keep = order[first]
-    row, col = row[first], col[first]
+    keep = lightest(row, col, time)  # the fastest of parallel entries
+    row, col = row[keep], col[keep]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=size))])
     matrix = sp.csr_matrix((time[keep], col, indptr), shape=(size, size))
     return _Graph(
