@@ -130,7 +130,9 @@ def _is_api(target: bytes) -> bool:
     return is_api_path(unquote(path))
 
 
-def answer(app: Flask, code: int, target: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+def refusal_answer(
+    app: Flask, code: int, target: bytes
+) -> tuple[str, list[tuple[str, str]], bytes]:
     """waitress's answer to a request it refused: the app's answer for that status.
 
     Parameters
@@ -161,10 +163,10 @@ def answer(app: Flask, code: int, target: bytes) -> tuple[str, list[tuple[str, s
 
 
 class ErrorTask(WaitressErrorTask):
-    """waitress's answer to a refused request, written by the app (see :func:`answer`)."""
+    """waitress's answer to a refused request, written by the app (see :func:`refusal_answer`)."""
 
     def execute(self) -> None:
-        status, headers, body = answer(
+        status, headers, body = refusal_answer(
             self.channel.app, self.request.error.code, getattr(self.request, "target", b"")
         )
         self.status = status
