@@ -20,7 +20,6 @@ nothing (``flask --app app district set``).
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,7 +174,9 @@ class District:
             msg = "区界图层为空 / the store's boundary layer has no geometry"
             raise StoreError(msg)
         row = boundary.iloc[0]
-        words = {k: _cell(row[k]) if k in boundary.columns else MIYUN[k] for k in WORDS}
+        words = {
+            k: _validate.cell_text(row[k]) if k in boundary.columns else MIYUN[k] for k in WORDS
+        }
         centre = geometry.centroid
         west, south, east, north = (float(v) for v in geometry.bounds)
         return cls(
@@ -192,19 +193,11 @@ class District:
         return cls.from_frames(store.read("boundary"), store.read(WATER_LAYER))
 
 
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _water(row: Mapping[str, object]) -> Water:
     flag = row.get("approximate")
     return Water(
-        name=_cell(row.get("name")),
-        name_en=_cell(row.get("name_en")),
+        name=_validate.cell_text(row.get("name")),
+        name_en=_validate.cell_text(row.get("name_en")),
         approximate=bool(flag) and not pd.isna(flag),  # NaN: not said, so not approximate
     )
 
@@ -386,10 +379,10 @@ def _boundary_layer(
 
 def _water_layer(path: Path, source_crs: str) -> gpd.GeoDataFrame:
     frame = read_polygons(path, source_crs)
-    names = [_cell(v) for v in frame["name"]] if "name" in frame else []
-    missing = [i for i, n in enumerate(names, start=1) if not n]
     if "name" not in frame:
         raise DistrictError([f"{path.name}：缺少 name 列（水域名称）/ missing column name"])
+    names = [_validate.cell_text(v) for v in frame["name"]]
+    missing = [i for i, n in enumerate(names, start=1) if not n]
     if missing:
         raise DistrictError(
             [f"{path.name} 第 {i} 个要素，列「name」：名称为空 / name is empty" for i in missing]
@@ -398,7 +391,7 @@ def _water_layer(path: Path, source_crs: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "name": names,
-            "name_en": [_cell(r.get("name_en")) for r in rows],
+            "name_en": [_validate.cell_text(r.get("name_en")) for r in rows],
             "approximate": [_water(r).approximate for r in rows],
             "area_km2": [round(area_km2(g), 3) for g in frame.geometry],
             "source": [path.name] * len(rows),

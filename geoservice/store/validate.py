@@ -158,7 +158,7 @@ def _blank(v: object) -> bool:
     return str(v).strip() == ""
 
 
-def _text(v: object) -> str:
+def cell_text(v: object) -> str:
     """A cell as trimmed text. A leading tab or carriage return is kept: a spreadsheet
     export protects such text from formula evaluation, and it must read back unchanged."""
     if _blank(v):
@@ -304,7 +304,11 @@ def _to_storage(
 
 
 def _ids(table: Table, out: _Collector) -> list[str]:
-    ids = [_text(v) for v in table.frame["id"]] if "id" in table.frame else [""] * len(table.frame)
+    ids = (
+        [cell_text(v) for v in table.frame["id"]]
+        if "id" in table.frame
+        else [""] * len(table.frame)
+    )
     first: dict[str, int] = {}
     for i, sid in enumerate(ids):
         if not sid:
@@ -333,7 +337,7 @@ def _names(table: Table, out: _Collector) -> list[str]:
         for i in range(len(table.frame)):
             out.add(i, "name", "缺少名称列 / missing column name")
         return [""] * len(table.frame)
-    names = [_text(v) for v in table.frame["name"]]
+    names = [cell_text(v) for v in table.frame["name"]]
     for i, name in enumerate(names):
         if not name and not out.failed(i, "name"):
             out.add(i, "name", "名称为空 / name is empty")
@@ -345,7 +349,7 @@ def _kinds(table: Table, out: _Collector, vocab: dict[str, str], default: str) -
         return [default] * len(table.frame)
     kinds = []
     for i, v in enumerate(table.frame["kind"]):
-        s = _text(v)
+        s = cell_text(v)
         k = s if s in vocab else _KIND_ALIASES.get(s, s.lower()) if s else default
         if k not in vocab:
             allowed = ", ".join(f"{key} ({label})" for key, label in vocab.items())
@@ -360,7 +364,7 @@ def _amenities(table: Table, out: _Collector) -> list[str]:
     result = []
     for i, v in enumerate(table.frame["amenities"]):
         chosen = set()
-        for token in _AMENITY_SPLIT.split(_text(v)):
+        for token in _AMENITY_SPLIT.split(cell_text(v)):
             if not token:
                 continue
             key = token if token in AMENITIES else AMENITY_ALIASES.get(token.lower())
@@ -443,7 +447,7 @@ def hours_conversions(table: Table) -> list[HoursConversion]:
 
 
 def _parse_phone(v: object) -> str:
-    s = _text(v)
+    s = cell_text(v)
     if not _PHONE_RE.match(s) or not any(ch.isdigit() for ch in s):
         msg = f"电话号码无效 / invalid phone {excerpt(s)}"
         raise ValueError(msg)
@@ -476,7 +480,7 @@ def _parse_date(v: object) -> str:
 
 
 def _parse_code(v: object) -> str:
-    s = _text(v)
+    s = cell_text(v)
     if not _CODE_RE.match(s):
         msg = (
             f"区划代码应为 12 位数字（统计用区划代码；Excel 里请设为文本，以免显示成科学计数法）"
@@ -487,7 +491,7 @@ def _parse_code(v: object) -> str:
 
 
 def _parse_source(v: object) -> str:
-    s = _text(v)
+    s = cell_text(v)
     if s not in SOURCES:
         msg = f"未知来源 / unknown source {excerpt(s)}; allowed: {', '.join(SOURCES)}"
         raise ValueError(msg)
@@ -500,13 +504,13 @@ def _town_codes(table: Table, out: _Collector, towns: pd.DataFrame | None) -> li
     result = [""] * n
     if "town_code" in table.frame:
         for i, v in enumerate(table.frame["town_code"]):
-            s = _text(v)
+            s = cell_text(v)
             if s and resolver is not None and len(resolver) and s not in resolver.by_code:
                 out.add(i, "town_code", f"未知乡镇代码 / unknown town code {excerpt(s)}")
             result[i] = s
     if "town" in table.frame:
         for i, v in enumerate(table.frame["town"]):
-            s = _text(v)
+            s = cell_text(v)
             if not s or result[i]:
                 continue
             code = resolver.resolve(s) if resolver is not None else None
@@ -578,12 +582,12 @@ def validate_stations(
             "kind": kinds,
             "lon": np.round(lon, 7),
             "lat": np.round(lat, 7),
-            "address": [_text(v) for v in _column(table, out, "address", _text, "")],
+            "address": [cell_text(v) for v in _column(table, out, "address", cell_text, "")],
             "town_code": _town_codes(table, out, towns),
             "opening_hours": hours,
             "amenities": _amenities(table, out),
             "phone": _column(table, out, "phone", _parse_phone, ""),
-            "host_org": _column(table, out, "host_org", _text, ""),
+            "host_org": _column(table, out, "host_org", cell_text, ""),
             "capacity": _column(
                 table, out, "capacity", lambda v: _parse_count(v, "capacity", 10000)
             ),
@@ -615,7 +619,7 @@ def validate_sites(
     ids = _ids(table, out)
     names = _names(table, out)
     kinds = _kinds(table, out, SITE_KINDS, "village")
-    coord_source = [_text(v) for v in _column(table, out, "coord_source", _text, "")]
+    coord_source = [cell_text(v) for v in _column(table, out, "coord_source", cell_text, "")]
     missing_ok = np.array([c == "missing" for c in coord_source], dtype=bool)
     lon, lat = _coordinates(out, optional=missing_ok, district=district)
     lon, lat = _to_storage(
@@ -637,7 +641,7 @@ def validate_sites(
                 m if m is not None else SITE_SERVICE_MINUTES.get(k, 30)
                 for m, k in zip(minutes, kinds, strict=True)
             ],
-            "official_name": _column(table, out, "official_name", _text, ""),
+            "official_name": _column(table, out, "official_name", cell_text, ""),
             "coord_source": [
                 c or ("missing" if math.isnan(x) else default_source)
                 for c, x in zip(coord_source, lon, strict=True)
@@ -671,7 +675,7 @@ def validate_towns(
     out = _Collector(table)
     table = out.table
     n = len(table.frame)
-    codes = [_text(v) for v in table.frame["code"]] if "code" in table.frame else [""] * n
+    codes = [cell_text(v) for v in table.frame["code"]] if "code" in table.frame else [""] * n
     for i, code in enumerate(codes):
         if out.failed(i, "code"):
             continue
