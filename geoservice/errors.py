@@ -97,11 +97,12 @@ class ParameterError(GeoserviceError, ValueError):
         The reason in Chinese and in English; inputs must be quoted with `excerpt`.
     status
         HTTP status for the web layer: 400 (a bad value), 404 (an id that does not exist),
-        413 (a body over its size limit), 415 (a body that is not JSON) or 422 (well-formed
-        but not answerable, e.g. a point far from every road).
+        409 (a name already taken), 413 (a body over its size limit), 415 (a body that is
+        not JSON) or 422 (well-formed but not answerable, e.g. a point far from every road);
+        the subclasses below add 401/403 and 412/428.
     """
 
-    STATUSES = (400, 404, 413, 415, 422)
+    STATUSES: tuple[int, ...] = (400, 404, 409, 413, 415, 422)
 
     def __init__(
         self, parameter: str | None, zh: str, en: str | None = None, *, status: int = 400
@@ -124,6 +125,57 @@ class ParameterError(GeoserviceError, ValueError):
     def to_dict(self) -> ErrorBody:
         """JSON body for the client (:func:`error_body`)."""
         return error_body(self.status, self.zh, self.en, self.parameter)
+
+
+class AccessError(ParameterError):
+    """The client may not do this: 401 (no valid login or token) or 403 (a role or town
+    the user does not have)."""
+
+    STATUSES = (401, 403)
+
+
+class LoginError(AccessError):
+    """A login refused: wrong name or password, a disabled or a locked account (401)."""
+
+    def __init__(self, zh: str, en: str, *, locked_until: float | None = None) -> None:
+        super().__init__("password", zh, en, status=401)
+        self.locked_until = locked_until
+
+
+class VersionConflictError(ParameterError):
+    """A write based on an old version of a record: 412 (``If-Match`` names another
+    version; nothing was changed) or 428 (a version was required)."""
+
+    STATUSES = (412, 428)
+
+
+class RecordError(ParameterError):
+    """A record sent to the write API is not valid (422): ``errors`` lists every problem,
+    in the import's words (``{"column", "message"}`` each)."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        first = errors[0]
+        more = f"（另有 {len(errors) - 1} 处）" if len(errors) > 1 else ""
+        more_en = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        zh, _, en = first["message"].partition(" / ")
+        super().__init__(
+            first["column"],
+            f"字段「{first['column']}」：{zh}{more}",
+            f"field {first['column']!r}: {en or zh}{more_en}",
+            status=422,
+        )
+        self.errors = errors
+
+    def to_dict(self) -> ErrorBody:
+        """JSON body: the :class:`ParameterError` fields plus ``errors``."""
+        return {**super().to_dict(), "errors": self.errors}  # type: ignore[typeddict-unknown-key]
+
+
+class RevertError(ParameterError):
+    """A change of the audit log that cannot be reverted (409), e.g. because a later change
+    touched the same record."""
+
+    STATUSES = (404, 409)
 
 
 class HoursError(GeoserviceError, ValueError):

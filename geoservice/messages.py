@@ -23,11 +23,17 @@ __all__ = ["MESSAGES", "message", "status_message"]
 MESSAGES: Final[dict[str, tuple[str, str]]] = {
     # The reasons of HTTP statuses: the answer to an error without a more precise message.
     "http.400": ("请求有误", "bad request"),
+    "http.401": ("请先登录或提供有效的令牌", "log in or send a valid token"),
     "http.403": ("无权访问", "forbidden"),
     "http.404": ("找不到该地址", "not found"),
     "http.405": ("该地址不支持此请求方法", "method not allowed"),
     "http.406": ("无法提供所要求的格式", "not acceptable"),
     "http.408": ("请求超时", "request timeout"),
+    "http.409": ("与现有数据冲突", "conflict with the current data"),
+    "http.412": (
+        "记录已被他人修改，请刷新后再试",
+        "the record has changed; reload it and try again",
+    ),
     "http.413": ("请求内容过大", "request body too large"),
     "http.414": ("请求地址过长", "request URI too long"),
     "http.415": ("不支持的请求内容类型", "unsupported media type"),

@@ -9,6 +9,9 @@ flushes it to disk and atomically renames it over the original (``os.replace``).
 killed at any point leaves either the old file or the new one, never a mix.
 Concurrency: writers from any number of processes serialise on an exclusive lock file and
 re-read the current state inside the lock, so no write is lost. Readers never block.
+Records: every write of ``stations`` or ``sites`` is compared with the layer before it
+(:mod:`geoservice.store.changes`); each changed record gets its next ``version``, and the
+changes go to the store's journal (the audit log), written in the same step.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import filelock
 import geopandas as gpd
@@ -30,6 +34,7 @@ import pyogrio
 
 from geoservice.errors import StoreBusyError, StoreError
 from geoservice.model import CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
+from geoservice.store import changes as _changes
 
 LAYERS = ("stations", "sites", "boundary", "towns", "reservoir")
 #: Layers users edit; the base layers are only replaced by a rebuild of the base data.
@@ -37,7 +42,14 @@ EDITABLE_LAYERS = ("stations", "sites")
 
 T = TypeVar("T")
 
-_INT_COLUMNS = {"capacity": "Int64", "service_minutes": "Int64"}
+if TYPE_CHECKING:
+    from geoservice.store.changes import RecordChange
+
+#: What a store calls with the record changes of a write, inside the write: a context that
+#: records them and keeps them only if the block (the commit of the layers) succeeds.
+Journal = Callable[[list["RecordChange"]], AbstractContextManager[None]]
+
+_INT_COLUMNS = {"capacity": "Int64", "service_minutes": "Int64", "version": "Int64"}
 _FLOAT_COLUMNS = ("lon", "lat")
 
 
@@ -101,17 +113,25 @@ class GpkgStore(Store):
         The shipped GeoPackage to copy on first start. It is never written to.
     lock_timeout : float
         Seconds a writer waits for the lock before :class:`StoreBusyError`.
+    journal : callable, optional
+        Records the changes of each write (:data:`Journal`; the app passes the audit log).
     """
 
     def __init__(
-        self, path: str | Path, seed: str | Path | None = None, lock_timeout: float = 60.0
+        self,
+        path: str | Path,
+        seed: str | Path | None = None,
+        lock_timeout: float = 60.0,
+        journal: Journal | None = None,
     ) -> None:
         self.path = Path(path)
         self.seed = Path(seed) if seed else None
+        self.journal = journal
         self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
         self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
+        self._migrate()
 
     # -- interface ----------------------------------------------------------------------
     def location(self) -> str:
@@ -140,7 +160,7 @@ class GpkgStore(Store):
         with self._locked():
             current = self._read_file(self.path, layer)
             new, result = change(current.copy())
-            self._commit({layer: normalize(new, layer)})
+            self._write({layer: current}, {layer: normalize(new, layer)})
         return result
 
     def update_layers(
@@ -157,8 +177,41 @@ class GpkgStore(Store):
             if unknown:
                 msg = f"change returned layers it was not given: {', '.join(sorted(unknown))}"
                 raise ValueError(msg)
-            self._commit({layer: normalize(gdf, layer) for layer, gdf in new.items()})
+            self._write(current, {layer: normalize(gdf, layer) for layer, gdf in new.items()})
         return result
+
+    def _write(
+        self, current: dict[str, gpd.GeoDataFrame], new: dict[str, gpd.GeoDataFrame]
+    ) -> None:
+        """Version the changed records, then commit ``new`` and journal the changes as one
+        step (the journal's entries are kept only if the commit succeeds)."""
+        recorded: list[RecordChange] = []
+        for layer, gdf in new.items():
+            if layer in _changes.RECORD_LAYERS:
+                found = _changes.diff(layer, current[layer], gdf)
+                recorded += _changes.stamp_versions(current[layer], gdf, found)
+        if self.journal is None or not recorded:
+            self._commit(new)
+            return
+        with self.journal(recorded):
+            self._commit(new)
+
+    def _migrate(self) -> None:
+        """Give a store written before records had versions its ``version`` columns (every
+        record at version 1). The shipped seed is never changed: only the live copy."""
+
+        def lacking() -> list[str]:
+            return [layer for layer in _changes.RECORD_LAYERS if not _has_version(self.path, layer)]
+
+        if not lacking():
+            return
+        with self._locked():
+            layers = lacking()
+            if layers:
+                frames = {layer: self._read_file(self.path, layer) for layer in layers}
+                for gdf in frames.values():
+                    gdf[_changes.VERSION] = pd.array([1] * len(gdf), dtype="Int64")
+                self._commit(frames)
 
     # -- internals ----------------------------------------------------------------------
     def _stat_key(self) -> tuple:
@@ -241,8 +294,8 @@ class GpkgStore(Store):
 def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     """Give a stations/sites frame its canonical columns, order and dtypes.
 
-    Text columns are strings ("" for empty), ``capacity``/``service_minutes`` nullable
-    integers, ``lon``/``lat`` floats, CRS EPSG:4326. Base layers are returned as read.
+    Text columns are strings ("" for empty), ``capacity``/``service_minutes``/``version``
+    nullable integers, ``lon``/``lat`` floats, CRS EPSG:4326. Base layers are returned as read.
     """
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf, geometry="geometry", crs=CRS_STORAGE)
@@ -251,6 +304,7 @@ def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     columns = {"stations": STATION_COLUMNS, "sites": SITE_COLUMNS}.get(layer)
     if columns is None:
         return gdf
+    columns = (*columns, "version")  # the record's version (geoservice.store.changes)
     out = pd.DataFrame(index=range(len(gdf)))
     for c in columns:
         values = gdf[c].to_numpy() if c in gdf else [None] * len(gdf)
@@ -268,6 +322,13 @@ def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     # pyogrio replaces the layer in place when the file already exists.
     pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", geometry_type="Unknown")
+
+
+def _has_version(path: Path, layer: str) -> bool:
+    try:
+        return _changes.VERSION in pyogrio.read_info(path, layer=layer)["fields"]
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
+        return True  # nothing to migrate here: reading the layer reports the problem
 
 
 def _check_layer(layer: str) -> None:

@@ -244,7 +244,7 @@ def _merge(
         ]
         if errors:
             raise _validate.ValidationError(errors)
-    incoming["id"] = _assign_ids(incoming, set(current["id"]) | set(incoming["id"]))
+    incoming["id"] = assign_ids(incoming, set(current["id"]) | set(incoming["id"]))
     new_ids = list(incoming["id"])
     before = set(current["id"])
     kept = current.iloc[:0] if mode == "replace" else current.loc[~current["id"].isin(new_ids)]
@@ -273,8 +273,9 @@ def _merge(
     return gpd.GeoDataFrame(merged.reset_index(drop=True), geometry="geometry", crs=current.crs)
 
 
-def _assign_ids(rows: gpd.GeoDataFrame, taken: set[str]) -> list[str]:
-    """Ids for rows without one: kind prefix + the next free number (WS093, WS094, …)."""
+def assign_ids(rows: gpd.GeoDataFrame, taken: set[str]) -> list[str]:
+    """Ids for rows without one: kind prefix + the next free number (WS093, WS094, …);
+    the write API names its new records with it too."""
     ids = list(rows["id"])
     next_number: dict[str, int] = {}
     for i, (sid, kind) in enumerate(zip(ids, rows["kind"], strict=True)):

@@ -1,0 +1,142 @@
+"""The staff database: one SQLite file (``instance/admin.sqlite``) with its schema.
+
+SQLite in WAL mode lets any number of processes read while one writes; each call opens a
+short connection (cheap, and safe across threads and forked workers). The schema is
+created on first use and only ever grows (``_MIGRATIONS``), so an older file keeps working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from geoservice.errors import StoreError
+
+#: Schema steps, applied in order; ``PRAGMA user_version`` counts those already applied.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL,
+        towns TEXT NOT NULL DEFAULT '',
+        password TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        digest TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        last_used TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE changes (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        via TEXT NOT NULL,
+        layer TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        batch TEXT NOT NULL,
+        reverts INTEGER
+    );
+    CREATE INDEX changes_record ON changes(layer, record_id, id);
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        station_id TEXT NOT NULL,
+        problem TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        client TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'open',
+        handled_by TEXT,
+        handled_at TEXT,
+        change_id INTEGER
+    );
+    CREATE INDEX reports_open ON reports(status, station_id);
+    """,
+)
+
+
+def now() -> str:
+    """The current moment as stored: ISO 8601 in UTC, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+class Database:
+    """The staff database at ``path`` (created with its schema on first use).
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file, e.g. ``instance/admin.sqlite``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = sqlite3.connect(self.path, timeout=30)
+            con.execute("PRAGMA journal_mode=WAL")  # not inside a transaction
+            con.close()
+        except sqlite3.Error as exc:
+            msg = f"cannot open the staff database {self.path}: {exc}"
+            raise StoreError(msg) from exc
+        with self.connect() as con:
+            _migrate(con)
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed when the block ends, rolled back if
+        it raises."""
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            msg = f"cannot open the staff database {self.path}: {exc}"
+            raise StoreError(msg) from exc
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def pending(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction the caller commits itself (``con.execute("COMMIT")``) once
+        another step has succeeded; rolled back if the block raises or leaves it open."""
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+        finally:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            con.close()
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    for n, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+        for statement in filter(str.strip, script.split(";")):
+            con.execute(statement)
+        con.execute(f"PRAGMA user_version = {n}")
