@@ -41,7 +41,7 @@ import datetime as dt
 import json
 import math
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFou
 from geoservice.model import SITE_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import NetworkLibrary, places
-from geoservice.store import Store, catalog
+from geoservice.store import Store, catalog, records
 from geoservice.tours import export as tour_export
 from geoservice.tours import saved
 from geoservice.tours.planner import Planner
@@ -62,6 +62,7 @@ from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 
 if TYPE_CHECKING:
+    from geoservice.admin.audit import Journal
     from geoservice.responses import BatchAnswer, BatchResult, Health, NetworkInfo, TourList
 
 __all__ = [
@@ -192,6 +193,84 @@ def sites(store: Store, args: Args, library: NetworkLibrary | None = None) -> di
     return catalog.sites_geojson(
         store, kinds=q.kinds, towns=q.towns, located=q.located, positions=positions
     )
+
+
+# -- writes (the staff's write API) ---------------------------------------------------------
+
+#: Largest body of one record (the longest record is a few KB).
+RECORD_BODY_MAX = 64 * 1024
+_FEATURE: dict[str, Callable[[Store, str], dict]] = {
+    "stations": catalog.station_feature,
+    "sites": catalog.site_feature,
+}
+
+
+def if_match(header: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"``); None for no header or
+    ``*``.
+
+    Raises
+    ------
+    ParameterError
+        400 for anything else.
+    """
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 12:
+        parameter = "If-Match"
+        raise ParameterError(
+            parameter,
+            f'If-Match 应为记录的 ETag（如 "3"），而不是 {excerpt(header)}',
+            f'If-Match must be the record\'s ETag (such as "3"), not {excerpt(header)}',
+        )
+    return int(tag)
+
+
+def record(store: Store, layer: str, record_id: str) -> dict:
+    """One station or site as its GeoJSON Feature, with ``version`` (its ETag)."""
+    return _FEATURE[layer](store, p.identifier(record_id, "id"))
+
+
+def record_create(
+    store: Store, layer: str, body: bytes, content_type: str | None, may_edit: records.MayEdit
+) -> dict:
+    """``POST /api/stations`` (``/api/sites``): add a record; the new record's Feature."""
+    fields = p.json_body(body, content_type, max_bytes=RECORD_BODY_MAX)
+    return record(store, layer, records.create(store, layer, fields, may_edit=may_edit))
+
+
+def record_patch(
+    store: Store,
+    layer: str,
+    record_id: str,
+    body: bytes,
+    content_type: str | None,
+    *,
+    may_edit: records.MayEdit,
+    expect: int | None,
+) -> dict:
+    """``PATCH /api/stations/<id>``: change the fields sent; the record's Feature."""
+    rid = p.identifier(record_id, "id")
+    fields = p.json_body(body, content_type, max_bytes=RECORD_BODY_MAX)
+    records.patch(store, layer, rid, fields, may_edit=may_edit, expect=expect)
+    return record(store, layer, rid)
+
+
+def record_delete(
+    store: Store, layer: str, record_id: str, *, may_edit: records.MayEdit, expect: int | None
+) -> None:
+    """``DELETE /api/stations/<id>``: soft delete (restorable)."""
+    records.delete(store, layer, p.identifier(record_id, "id"), may_edit=may_edit, expect=expect)
+
+
+def record_restore(
+    store: Store, journal: Journal, layer: str, record_id: str, may_edit: records.MayEdit
+) -> dict:
+    """``POST /api/stations/<id>/restore``: bring a deleted record back; its Feature."""
+    rid = p.identifier(record_id, "id")
+    records.restore(store, journal, layer, rid, may_edit=may_edit)
+    return record(store, layer, rid)
 
 
 def towns(store: Store) -> dict:

@@ -66,6 +66,7 @@ _MIGRATIONS: tuple[str, ...] = (
         change_id INTEGER
     );
     CREATE INDEX reports_open ON reports(status, station_id);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
 )
 
@@ -132,6 +133,19 @@ class Database:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             con.close()
+
+
+def secret(db: Database, key: str = "secret_key") -> str:
+    """A random secret kept in the database (made on first use): the key that signs the
+    session cookies, so that every process of one instance shares it."""
+    import secrets
+
+    with db.connect() as con:
+        con.execute(
+            "INSERT OR IGNORE INTO settings(key, value) VALUES (?, ?)",
+            (key, secrets.token_hex(32)),
+        )
+        return str(con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0])
 
 
 def _migrate(con: sqlite3.Connection) -> None:

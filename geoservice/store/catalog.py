@@ -390,7 +390,38 @@ def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = N
         )
         raise ParameterError(parameter, zh, en, status=404)
     station = Station.from_frame(row.iloc[:1])[0]
-    return _io.record_feature(station.record(_hours.as_local(at), town_names(store)))
+    feature = _io.record_feature(station.record(_hours.as_local(at), town_names(store)))
+    feature["properties"]["version"] = _version(row)
+    return feature
+
+
+def _version(row: pd.DataFrame) -> int:
+    """The record's version (:mod:`geoservice.store.changes`; 1 before it had one)."""
+    value = row["version"].iloc[0] if "version" in row else None
+    return 1 if value is None or pd.isna(value) else int(value)
+
+
+def site_feature(store: Store, site_id: str) -> dict:
+    """One site as a GeoJSON Feature with its labels and version.
+
+    Raises
+    ------
+    ParameterError
+        404 when no site has that id.
+    """
+    gdf = store.sites()
+    row = gdf.loc[gdf["id"].isin([site_id])]
+    if row.empty:
+        shown = excerpt(site_id)
+        parameter, zh, en = (
+            "site_id",
+            f"没有编号为 {shown} 的村（社区）或保护点",
+            f"no site with id {shown}",
+        )
+        raise ParameterError(parameter, zh, en, status=404)
+    feature = sites_geojson(store, positions=row)["features"][0]
+    feature["properties"]["version"] = _version(row)
+    return feature
 
 
 def sites_geojson(

@@ -25,7 +25,7 @@ from geoservice.store import GpkgStore, Store
 from geoservice.tours import planner as tour
 from geoservice.tours import vrp
 from geoservice.tours.saved import TourStore
-from geoservice.web import answers
+from geoservice.web import answers, auth
 
 STORE_KEY = "geoservice.store"
 ENGINE_KEY = "geoservice.engine"
@@ -75,6 +75,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
         from its origin (see :mod:`geoservice.web.security`).
+    ADMIN_DB
+        The staff database: accounts, API tokens, the audit log, worker reports (default
+        ``admin.sqlite`` beside ``STORE_PATH``, i.e. ``<instance>/admin.sqlite``). It also
+        keeps the key that signs the session cookies unless ``SECRET_KEY`` is set.
+    SESSION_COOKIE_SECURE, PROXY_COUNT
+        Session cookies are always HttpOnly and SameSite=Lax, and Secure over HTTPS; set
+        ``SESSION_COOKIE_SECURE = True`` to require it, and ``PROXY_COUNT`` to the number of
+        reverse proxies in front (their ``X-Forwarded-*`` headers are then trusted).
+    RATELIMIT_LOGIN
+        Per-client limit of login attempts (default ``10 per minute``); besides, five
+        failures in a row lock an account for 15 minutes.
     TOURS_DIR
         Saved caravan tour plans (default ``<instance>/tours``).
     TOURS_ITERATIONS, TOURS_SECONDS
@@ -108,6 +119,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        ADMIN_DB=None,
+        SECRET_KEY=None,
+        SESSION_COOKIE_SECURE=False,
+        PROXY_COUNT=0,
+        RATELIMIT_LOGIN="10 per minute",
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("GEOSERVICE")
@@ -119,7 +135,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["STORE_PATH"] = os.path.join(app.instance_path, "geoservice.gpkg")
     if not app.config["NETWORK_DIR"]:
         app.config["NETWORK_DIR"] = os.path.join(app.instance_path, "networks")
-    store = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"])
+    # Accounts, the audit log and worker reports: their own database beside the store, so
+    # that a login or a report never changes the store's revision (web/auth.py).
+    staff = auth.new_staff(
+        app.config["ADMIN_DB"] or str(Path(app.config["STORE_PATH"]).parent / "admin.sqlite")
+    )
+    app.extensions[auth.STAFF_KEY] = staff
+    store = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"], journal=staff.journal)
     app.extensions[STORE_KEY] = store
     # The district profile (district.current: read again when the store changes, e.g.
     # after `flask district set`) clips imported networks and names the default depot.
@@ -138,10 +160,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import api, cli, http_errors, pages, security
+    from geoservice.web import admin, api, cli, http_errors, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    auth.init_app(app)
+    admin.init_app(app)
+    # The API checks CSRF itself, for page sessions only: a bearer token is not a cookie.
+    auth.csrf.exempt(api.bp)
     # App-wide, so that every page and answer added later has the headers and the JSON
     # errors under /api without doing anything (see security.py for what a page must do).
     security.init_app(app)
@@ -172,6 +198,11 @@ def _limit(app: Flask) -> None:
         # Any view, sync or async: the limiter's decorator returns what it is given.
         view: Callable[..., Any] = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(app.config[key])(view)
+    # Only the login attempts, not the page that shows the form.
+    login: Callable[..., Any] = app.view_functions["auth.login"]
+    app.view_functions["auth.login"] = limiter.limit(
+        app.config["RATELIMIT_LOGIN"], methods=["POST"]
+    )(login)
     app.extensions["geoservice.limiter"] = limiter
 
 

@@ -19,6 +19,7 @@ from geoservice import __version__, service
 from geoservice.store import catalog
 from geoservice.web import (
     answers,
+    auth,
     get_coverage,
     get_district,
     get_engine,
@@ -58,8 +59,135 @@ def stations():
 
 @bp.get("/stations/<id:station_id>")
 def station(station_id: str):
-    """One station as a GeoJSON Feature (404 when unknown)."""
-    return jsonify(service.station(get_store(), station_id, _args()))
+    """One station as a GeoJSON Feature (404 when unknown), its version as the ETag."""
+    feature = service.station(get_store(), station_id, _args())
+    return _tagged(jsonify(feature), feature)
+
+
+# -- writes: stations and sites ---------------------------------------------------------------
+# Each takes the user from a bearer token or the page session (web/auth.py), attributes the
+# store write to it (the audit log) and lets the one permission rule decide (User.may_edit).
+
+
+class _RecordConverter(BaseConverter):
+    """A record id followed by a sub-path (``/restore``, ``/reports``): no slash in it."""
+
+    regex = r"[^/]+"
+
+
+@bp.record_once
+def _register_record_converter(state) -> None:
+    state.app.url_map.converters["record"] = _RecordConverter
+
+
+def _tagged(response: Response, feature: dict, status: int = 200) -> Response:
+    response.status_code = status
+    response.set_etag(str(feature["properties"]["version"]))
+    return response
+
+
+def _create(layer: str) -> Response:
+    user = auth.api_user()
+    with auth.acting_as(user, "api"):
+        feature = service.record_create(
+            get_store(), layer, request.get_data(cache=False), request.content_type, user.may_edit
+        )
+    rid = feature["properties"]["id"]
+    response = _tagged(jsonify(feature), feature, 201)
+    response.headers["Location"] = url_for(f"api.{_ONE[layer]}", **{_ID[layer]: rid})
+    return response
+
+
+def _patch(layer: str, record_id: str) -> Response:
+    user = auth.api_user()
+    expect = service.if_match(request.headers.get("If-Match"))
+    with auth.acting_as(user, "api"):
+        feature = service.record_patch(
+            get_store(),
+            layer,
+            record_id,
+            request.get_data(cache=False),
+            request.content_type,
+            may_edit=user.may_edit,
+            expect=expect,
+        )
+    return _tagged(jsonify(feature), feature)
+
+
+def _delete(layer: str, record_id: str) -> Response:
+    user = auth.api_user()
+    expect = service.if_match(request.headers.get("If-Match"))
+    with auth.acting_as(user, "api"):
+        service.record_delete(get_store(), layer, record_id, may_edit=user.may_edit, expect=expect)
+    return Response(status=204)
+
+
+def _restore(layer: str, record_id: str) -> Response:
+    user = auth.api_user()
+    with auth.acting_as(user, "api"):
+        feature = service.record_restore(
+            get_store(), auth.get_staff().journal, layer, record_id, user.may_edit
+        )
+    return _tagged(jsonify(feature), feature)
+
+
+_ONE = {"stations": "station", "sites": "site"}
+_ID = {"stations": "station_id", "sites": "site_id"}
+
+
+@bp.post("/stations")
+def station_create():
+    """Add a station (a token or a staff session); 201 with its Location and ETag."""
+    return _create("stations")
+
+
+@bp.patch("/stations/<id:station_id>")
+def station_patch(station_id: str):
+    """Change the fields sent (``If-Match``: the version it is based on)."""
+    return _patch("stations", station_id)
+
+
+@bp.delete("/stations/<id:station_id>")
+def station_delete(station_id: str):
+    """Delete a station (soft: ``POST …/restore`` brings it back)."""
+    return _delete("stations", station_id)
+
+
+@bp.post("/stations/<record:station_id>/restore")
+def station_restore(station_id: str):
+    """Bring a deleted station back."""
+    return _restore("stations", station_id)
+
+
+@bp.get("/sites/<id:site_id>")
+def site(site_id: str):
+    """One village, community or reservoir site (404 when unknown), ETag its version."""
+    feature = service.record(get_store(), "sites", site_id)
+    return _tagged(jsonify(feature), feature)
+
+
+@bp.post("/sites")
+def site_create():
+    """Add a site; 201 with its Location and ETag."""
+    return _create("sites")
+
+
+@bp.patch("/sites/<id:site_id>")
+def site_patch(site_id: str):
+    """Change the fields sent (``If-Match``: the version it is based on)."""
+    return _patch("sites", site_id)
+
+
+@bp.delete("/sites/<id:site_id>")
+def site_delete(site_id: str):
+    """Delete a site (soft: ``POST …/restore`` brings it back)."""
+    return _delete("sites", site_id)
+
+
+@bp.post("/sites/<record:site_id>/restore")
+def site_restore(site_id: str):
+    """Bring a deleted site back."""
+    return _restore("sites", site_id)
 
 
 @bp.get("/sites")

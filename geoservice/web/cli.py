@@ -29,6 +29,7 @@ from geoservice.web import (
     cli_district,
     cli_hours,
     cli_tours,
+    cli_users,
     get_engine,
     get_library,
     get_store,
@@ -288,3 +289,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(cli_district.district_cli)
     app.cli.add_command(cli_tours.tours_cli)
     app.cli.add_command(cli_coverage.coverage_cli)
+    app.cli.add_command(cli_users.users_cli)

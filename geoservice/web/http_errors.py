@@ -141,7 +141,9 @@ def answer(body: ErrorBody, headers: Iterable[tuple[str, str]] = ()) -> Response
 
 
 def _parameter_error(exc: ParameterError) -> Response:
-    return answer(exc.to_dict())
+    # A 401 names the scheme the write API accepts (RFC 6750).
+    headers = [("WWW-Authenticate", 'Bearer realm="geoservice"')] if exc.status == 401 else []
+    return answer(exc.to_dict(), headers)
 
 
 def _network_unavailable(exc: NetworkError | OsmError) -> Response:

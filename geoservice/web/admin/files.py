@@ -1,0 +1,1 @@
+"""Back office part: files (pages added by its engineer)."""

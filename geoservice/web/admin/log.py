@@ -1,0 +1,1 @@
+"""Back office part: log (pages added by its engineer)."""

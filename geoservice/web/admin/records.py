@@ -1,0 +1,1 @@
+"""Back office part: records (pages added by its engineer)."""

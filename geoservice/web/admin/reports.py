@@ -1,0 +1,1 @@
+"""Back office part: reports (pages added by its engineer)."""

@@ -1,0 +1,1 @@
+"""Back office part: users (pages added by its engineer)."""
