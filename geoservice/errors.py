@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from geoservice.messages import message
 
 if TYPE_CHECKING:
-    from geoservice.responses import ErrorBody, TourErrorBody, TourUnserved
+    from geoservice.responses import ErrorBody, RecordErrorBody, TourErrorBody, TourUnserved
 
 #: Longest piece of a user's input echoed back in an error message.
 EXCERPT_CHARS = 40
@@ -166,9 +166,9 @@ class RecordError(ParameterError):
         )
         self.errors = errors
 
-    def to_dict(self) -> ErrorBody:
+    def to_dict(self) -> RecordErrorBody:
         """JSON body: the :class:`ParameterError` fields plus ``errors``."""
-        return {**super().to_dict(), "errors": self.errors}  # type: ignore[typeddict-unknown-key]
+        return {**super().to_dict(), "errors": self.errors}  # type: ignore[typeddict-item]
 
 
 class RevertError(ParameterError):

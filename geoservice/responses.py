@@ -216,6 +216,9 @@ class StationRecord(StationFields, OpenStatusFields):
     kind_label: str
     town: Annotated[str, Schema(description="Chinese name of town_code ('' if unknown)")]
     amenity_labels: list[Annotated[str, Schema(enum=tuple(AMENITIES.values()))]]
+    version: NotRequired[
+        Annotated[int, Schema(minimum=1, description="the record's version (one record only)")]
+    ]
 
 
 class StationFeature(TypedDict):
@@ -264,6 +267,9 @@ class SiteRecord(TypedDict):
     source: str | None
     kind_label: str | None
     town: str
+    version: NotRequired[
+        Annotated[int, Schema(minimum=1, description="the record's version (one record only)")]
+    ]
 
 
 class SiteFeature(TypedDict):
@@ -669,6 +675,19 @@ class TourList(TypedDict):
     limit: Annotated[int, Schema(minimum=1, maximum=TOURS_PAGE_MAX)]
     offset: Count
     next_offset: Annotated[int | None, Schema(minimum=1)]
+
+
+class RecordProblem(TypedDict):
+    """One problem of a record, in the import's words."""
+
+    column: str
+    message: Annotated[str, Schema(description="中文 / English")]
+
+
+class RecordErrorBody(ErrorBody):
+    """An error of the write API; a 422 lists every problem of the record (``errors``)."""
+
+    errors: NotRequired[list[RecordProblem]]
 
 
 class TourErrorBody(ErrorBody):

@@ -97,7 +97,7 @@ def _validated(
     store: Store, layer: str, fields: dict, source_crs: str, *, allow_outside: bool = False
 ) -> gpd.GeoDataFrame:
     """One record checked by the import's rules; RecordError lists every problem."""
-    frame = pd.DataFrame({k: [v] for k, v in fields.items()}, dtype=object)
+    frame = pd.DataFrame([fields], dtype=object, index=[0])  # one row, even with no field
     table = Table(frame, {k: k for k in fields}, [1])
     check = _validate.validate_stations if layer == "stations" else _validate.validate_sites
     try:

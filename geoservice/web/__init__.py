@@ -122,6 +122,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ADMIN_DB=None,
         SECRET_KEY=None,
         SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=8 * 3600,  # a working day on one page
         PROXY_COUNT=0,
         RATELIMIT_LOGIN="10 per minute",
     )

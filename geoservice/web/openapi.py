@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from geoservice import params, responses
 from geoservice.coverage import MAX_MINUTES, siting
 from geoservice.district import MIYUN, District
+from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.nearest import MAX_SNAP_M
 from geoservice.service import (
     BATCH_BODY_MAX,
@@ -38,6 +39,8 @@ from geoservice.service import (
     TourFileQuery,
     ToursPage,
 )
+from geoservice.store import records
+from geoservice.store.tables import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from geoservice.tours.export import MEDIA_TYPES
 from geoservice.tours.request import TourRequest
 from geoservice.web import jsonschema
@@ -93,7 +96,9 @@ _ANSWERS = (
     responses.TourList,
     responses.CoverageAnswer,
     responses.SuggestAnswer,
+    responses.SiteFeature,
     responses.ErrorBody,
+    responses.RecordErrorBody,
     responses.TourErrorBody,
 )
 
@@ -113,6 +118,7 @@ _RESPONSES: dict[str, tuple[str, type]] = {
         responses.ErrorBody,
     ),
     "TooManyRequests": ("rate limit (per client; see Retry-After)", responses.ErrorBody),
+    "Unauthorized": ("no valid token (nor a staff session)", responses.ErrorBody),
     "Unavailable": (
         "no usable road network (the rest of the API still answers)",
         responses.ErrorBody,
@@ -133,6 +139,7 @@ _RESPONSES: dict[str, tuple[str, type]] = {
 }
 _STATUS = {
     "400": "BadRequest",
+    "401": "Unauthorized",
     "404": "NotFound",
     "405": "MethodNotAllowed",
     "413": "TooLarge",
@@ -199,6 +206,12 @@ def _request_schemas() -> dict:
     return {
         "BatchRequest": params.body_schema(BatchQuery),
         "TourRequest": params.body_schema(TourRequest),
+        "StationFeatureInput": _record_body(
+            "stations", required=["name", "lon", "lat", "opening_hours"]
+        ),
+        "StationFeaturePatch": _record_body("stations", required=[]),
+        "SiteFeatureInput": _record_body("sites", required=["name"]),
+        "SiteFeaturePatch": _record_body("sites", required=[]),
     }
 
 
@@ -250,7 +263,7 @@ def spec(
             + _DESCRIPTION,
         },
         "paths": {
-            **_catalogue_paths(towns),
+            **_merge_paths(_catalogue_paths(towns), _write_paths()),
             **_routing_paths(),
             **_tour_paths(),
             **_coverage_paths(),
@@ -274,8 +287,24 @@ def spec(
         "components": {
             "schemas": _schemas(),
             "responses": _responses(),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a staff API token: flask --app app users token NAME, or /admin",
+                }
+            },
         },
     }
+
+
+def _merge_paths(*groups: dict) -> dict:
+    """Path items of several groups, the operations of one path together."""
+    out: dict = {}
+    for group in groups:
+        for path, item in group.items():
+            out.setdefault(path, {}).update(item)
+    return out
 
 
 def _catalogue_paths(towns: Mapping[str, str]) -> dict:
@@ -289,7 +318,7 @@ def _catalogue_paths(towns: Mapping[str, str]) -> dict:
         ),
         "/api/stations/{station_id}": _get(
             "One station as a GeoJSON Feature",
-            {"200": _ok("GeoJSON Feature", "StationFeature"), **_errors(400, 404)},
+            {"200": _feature("StationFeature", "GeoJSON Feature"), **_errors(400, 404)},
             StationQuery,
         ),
         "/api/sites": _get(
@@ -298,12 +327,190 @@ def _catalogue_paths(towns: Mapping[str, str]) -> dict:
             SitesQuery,
             towns=towns,
         ),
+        "/api/sites/{site_id}": _get(
+            "One village, community or reservoir site as a GeoJSON Feature",
+            {"200": _feature("SiteFeature", "GeoJSON Feature"), **_errors(400, 404)},
+            parameters=[
+                {
+                    "name": "site_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "example": "110118001001",
+                }
+            ],
+        ),
         "/api/towns": _get(
             "The district's towns and subdistricts",
             {"200": _ok("GeoJSON FeatureCollection", "TownCollection")},
         ),
         "/api/health": _get("Store location, revision, counts", {"200": _ok("health", "Health")}),
     }
+
+
+# -- writes (staff, with a token) -------------------------------------------------------------
+
+_TEXT = {"type": ["string", "null"], "maxLength": MAX_TEXT_CHARS}
+_NUMBER_OR_TEXT = {"type": ["number", "string", "null"]}
+#: The fields of a record as the write API takes them: the import's columns.
+_FIELD_SCHEMAS: dict[str, dict] = {
+    "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"},
+    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS},
+    "lon": _NUMBER_OR_TEXT,
+    "lat": _NUMBER_OR_TEXT,
+    "address": _TEXT,
+    "town_code": _TEXT,
+    "opening_hours": {
+        **_TEXT,
+        "description": "OSM opening_hours, or a Chinese form (周一至周五 8:00-17:30)",
+    },
+    "amenities": {
+        "description": "amenity keys or Chinese labels: a list, or one text joined by ; 、",
+        "oneOf": [{"type": "array", "items": {"type": "string"}, "maxItems": 50}, _TEXT],
+    },
+    "phone": _TEXT,
+    "host_org": _TEXT,
+    "capacity": {"type": ["integer", "string", "null"]},
+    "verified_on": {**_TEXT, "description": "YYYY-MM-DD"},
+    "source": _TEXT,
+    "code": {**_TEXT, "description": "NBS statistical division code (12 digits)"},
+    "service_minutes": {"type": ["integer", "string", "null"]},
+    "official_name": _TEXT,
+    "coord_source": _TEXT,
+    "crs": {
+        "type": "string",
+        "enum": _CRS,
+        "description": "CRS of lon/lat: wgs84 (default), gcj02 (Amap, Tencent), bd09 (Baidu)",
+    },
+}
+_KIND_SCHEMAS = {
+    "stations": {"type": "string", "enum": [*STATION_KINDS, *STATION_KINDS.values()]},
+    "sites": {"type": "string", "enum": [*SITE_KINDS, *SITE_KINDS.values()]},
+}
+
+
+def _record_body(layer: str, *, required: list[str]) -> dict:
+    """The JSON body of a record (closed: an unknown field is refused)."""
+    columns = records.FIELDS[layer]
+    props = {c: _KIND_SCHEMAS[layer] if c == "kind" else _FIELD_SCHEMAS[c] for c in columns}
+    return _obj({**props, "crs": _FIELD_SCHEMAS["crs"]}, required=required)
+
+
+_WRITE_ERRORS = {
+    "401": "no valid token (nor a staff session)",
+    "403": "the user's role or towns do not allow this record",
+    "409": "the id is taken by another record now (restore)",
+    "412": "If-Match names an older version: the record changed since; nothing was changed",
+    "422": "the record is not valid: every problem listed in `errors`, in the import's words",
+}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": 'the ETag (version) the change is based on, e.g. "3"; stale: 412',
+    "schema": {"type": "string", "maxLength": 20},
+}
+_ETAG = {"ETag": {"description": "the record's version", "schema": {"type": "string"}}}
+
+
+def _write_errors(*codes: int) -> dict:
+    out = {}
+    for code in codes:
+        key = str(code)
+        if key in _WRITE_ERRORS:
+            out[key] = _ok(_WRITE_ERRORS[key], "RecordErrorBody")
+        else:
+            out.update(_errors(code))
+    return out
+
+
+def _feature(schema: str, description: str) -> dict:
+    return _ok(description, schema) | {"headers": _ETAG}
+
+
+def _write_paths() -> dict:
+    """Writes of stations and sites: each needs a bearer token (``flask users token``)."""
+    out: dict = {}
+    for layer, one, key, example in (
+        ("stations", "StationFeature", "station_id", _STATION_EXAMPLE),
+        ("sites", "SiteFeature", "site_id", _SITE_EXAMPLE),
+    ):
+        base, item = f"/api/{layer}", f"/api/{layer}/{{{key}}}"
+        path_id = {
+            "name": key,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1},
+        }
+        secured = {"security": [{"bearerAuth": []}], "tags": ["staff"]}
+        out[base] = {
+            "post": {
+                "summary": f"Add a record to {layer} (201, Location, ETag)",
+                **secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": _ref(f"{one}Input"), "example": example}
+                    },
+                },
+                "responses": {
+                    "201": _feature(one, "the new record"),
+                    **_write_errors(400, 401, 403, 413, 415, 422),
+                },
+            }
+        }
+        out[item] = {
+            "patch": {
+                "summary": "Change the fields sent; the others stay",
+                **secured,
+                "parameters": [path_id, _IF_MATCH],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref(f"{one}Patch"),
+                            "example": {"name": "新名称"},
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _feature(one, "the record as changed"),
+                    **_write_errors(400, 401, 403, 404, 412, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "summary": "Delete a record (soft: POST …/restore brings it back)",
+                **secured,
+                "parameters": [path_id, _IF_MATCH],
+                "responses": {
+                    "204": {"description": "deleted"},
+                    **_write_errors(400, 401, 403, 404, 412),
+                },
+            },
+        }
+        out[f"{item}/restore"] = {
+            "post": {
+                "summary": "Bring a deleted record back, as it was, under its id",
+                **secured,
+                "parameters": [path_id],
+                "responses": {
+                    "200": _feature(one, "the restored record"),
+                    **_write_errors(400, 401, 403, 404, 409),
+                },
+            }
+        }
+    return out
+
+
+_STATION_EXAMPLE = {
+    "name": "溪翁庄镇暖心驿站",
+    "kind": "warm_station",
+    "lon": 116.8425,
+    "lat": 40.3776,
+    "opening_hours": "周一至周五 8:00-17:30; PH off",
+    "amenities": ["drinking_water", "hot_water"],
+}
+_SITE_EXAMPLE = {"name": "保护点 3 号", "kind": "reservoir_site", "lon": 116.95, "lat": 40.52}
 
 
 def _routing_paths() -> dict:
