@@ -138,10 +138,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import api, cli, http_errors, pages, security
+    from geoservice.web import api, cli, http_errors, ogc, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ogc.bp)
     # App-wide, so that every page and answer added later has the headers and the JSON
     # errors under /api without doing anything (see security.py for what a page must do).
     security.init_app(app)
