@@ -79,6 +79,26 @@ def store(app):
     return app.extensions[STORE_KEY]
 
 
+# -- staff -----------------------------------------------------------------------------------
+
+#: The password of the test accounts.
+STAFF_PASSWORD = "correct horse battery"
+
+
+def login_as(app: Flask, client, role: str, towns: tuple[str, ...] = (), name: str | None = None):
+    """Create a user with ``role`` (and ``towns``) and log ``client`` in as it, through the
+    login form and its CSRF token; returns the user."""
+    name = name or f"{role}-user"
+    accounts = app.extensions["geoservice.staff"].accounts
+    user = accounts.create(name, role, STAFF_PASSWORD, towns)
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+    data = {"name": name, "password": STAFF_PASSWORD, "csrf_token": token[1] if token else ""}
+    r = client.post("/login", data=data)
+    assert r.status_code == 302, r.data[:300]
+    return user
+
+
 # -- hostile text ----------------------------------------------------------------------------
 
 #: Names that break out of HTML, JS template literals, scripts, URLs or Jinja templates if

@@ -196,7 +196,7 @@ def test_routing_errors_have_the_one_body(client):
     for path in ("/api", "/api/", "/api/nope", "/api/station", "/api/%E4%B8%8D"):
         body = assert_bilingual_error(client.get(path), 404, None)
         assert (body["message_zh"], body["message_en"]) == status_message(404)
-    for method, path in (("post", "/api/stations"), ("delete", "/api/tours"), ("put", "/api")):
+    for method, path in (("put", "/api/stations"), ("delete", "/api/tours"), ("put", "/api")):
         r = getattr(client, method)(path)
         if path == "/api":
             assert_bilingual_error(r, 404, None)
@@ -434,7 +434,7 @@ def test_what_waitress_refuses_itself_has_the_one_body(served):
     # The app's own answers through waitress are unchanged.
     body = assert_one_body(send(port, get(b"/api/nope")), 404)
     assert body == client.get("/api/nope").get_json()
-    answer = send(port, get(b"/api/stations", method=b"POST"))
+    answer = send(port, get(b"/api/stations", method=b"PUT"))
     assert_one_body(answer, 405)
     assert "GET" in answer.headers["allow"]
 

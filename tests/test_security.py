@@ -20,6 +20,7 @@ from conftest import (
     ARTIFACTS,
     PageWatch,
     launch_chromium,
+    login_as,
     make_app,
     needs_chromium,
     serving,
@@ -181,6 +182,8 @@ def _page_paths(app) -> list[str]:
 def test_every_page_keeps_hostile_data_as_text(hostile_app, hostile_client):
     paths = _page_paths(hostile_app)
     assert {"/", "/nearest"} <= set(paths)
+    # The back office's pages too: logged in as an admin.
+    login_as(hostile_app, hostile_client, "admin")
     forbidden = {f for name in [*HOSTILE, *PHONES] for f in _forbidden_forms(name)}
     pages = 0
     for path in [*paths, "/no-such-page"]:
@@ -369,7 +372,7 @@ def test_api_errors_are_json_elsewhere_html(hostile_client):
     assert r.mimetype == "application/json"
     assert r.get_json() == error_body(404, "找不到该地址", "not found")
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    r = hostile_client.post("/api/stations")
+    r = hostile_client.put("/api/stations")
     assert r.status_code == 405
     assert r.get_json() == error_body(405, "该地址不支持此请求方法", "method not allowed")
     assert "GET" in r.headers["Allow"]

@@ -163,10 +163,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import admin, api, cli, http_errors, pages, security
+    from geoservice.web import admin, api, cli, http_errors, ogc, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ogc.bp)
     auth.init_app(app)
     admin.init_app(app)
     # The API checks CSRF itself, for page sessions only: a bearer token is not a cookie.

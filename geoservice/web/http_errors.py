@@ -77,9 +77,13 @@ MAX_HEADER_BYTES = 64 * 1024
 _UNSAFE_TARGET_BYTES = re.compile(rb"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\xff]")
 
 
+#: The paths answered by machines: the JSON API and the OGC API (QGIS, OWSLib read JSON).
+_API_PREFIXES = ("/api", "/ogc")
+
+
 def is_api_path(path: str) -> bool:
-    """Whether ``path`` belongs to the JSON API (``/api`` and everything under it)."""
-    return path == "/api" or path.startswith("/api/")
+    """Whether ``path`` belongs to a JSON API (``/api``, ``/ogc`` and everything under them)."""
+    return any(path == p or path.startswith(p + "/") for p in _API_PREFIXES)
 
 
 def escape_target(raw: bytes) -> bytes:
