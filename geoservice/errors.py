@@ -12,6 +12,7 @@ from geoservice.messages import message
 
 if TYPE_CHECKING:
     from geoservice.responses import ErrorBody, RecordErrorBody, TourErrorBody, TourUnserved
+    from geoservice.store.catalog import ImportReport
 
 #: Longest piece of a user's input echoed back in an error message.
 EXCERPT_CHARS = 40
@@ -295,6 +296,32 @@ class ValidationError(GeoserviceError, ValueError):
                 f"  … 另有 {len(self.errors) - limit} 处 / and {len(self.errors) - limit} more"
             )
         return "\n".join(lines)
+
+
+class MovesNeedConfirmationError(GeoserviceError, ValueError):
+    """An upsert would move records farther than
+    :data:`geoservice.store.catalog.MOVE_CONFIRM_M` and the moves were not confirmed
+    (``ImportOptions.confirm_moves``); nothing was written.
+
+    Parameters
+    ----------
+    report
+        The import's :class:`geoservice.store.catalog.ImportReport`; ``report.moved`` lists
+        the moves (id, name, metres), for the user to check before confirming.
+    """
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        n = len(report.moved)
+        noun_zh, noun_en = (
+            ("站点", "station(s)") if report.layer == "stations" else ("点位", "site(s)")
+        )
+        metres = f"{report.move_limit_m:g}"
+        super().__init__(
+            f"{n} 个{noun_zh}将移动超过 {metres} 米，需确认后才能导入；未导入任何数据 / "
+            f"{n} {noun_en} would move more than {metres} m and the moves need confirming; "
+            "nothing was imported"
+        )
 
 
 class StoreError(GeoserviceError, RuntimeError):

@@ -117,6 +117,7 @@ __all__ = [
     "as_local",
     "convert",
     "format_zh",
+    "mentions_holidays",
     "normalize",
     "open_mask",
     "parse",
@@ -702,6 +703,12 @@ def _split_rules(text: str) -> list[tuple[int, str]]:
 
 
 @functools.lru_cache(maxsize=4096)
+def mentions_holidays(osm: str) -> bool:
+    """Whether an OSM expression has a holiday rule (``PH`` outside "quoted comments"):
+    without one, public holidays count as ordinary days."""
+    return bool(_PH_RE.search(_COMMENT_RE.sub("", osm)))
+
+
 def _normalize_str(raw: str) -> str:
     """Normalise a string (cached); see `normalize`."""
     text = raw.translate(_QUOTES)

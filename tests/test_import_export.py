@@ -139,7 +139,8 @@ def test_export_import_roundtrip_is_lossless(store, tmp_path, ext, layer):
     assert n == len(before)
     report = catalog.import_file(store, layer, path, catalog.ImportOptions(mode="replace"))
     assert not report.removed
-    assert len(report.updated) == n
+    assert len(report.unchanged) == n  # counted apart from updated rows now
+    assert not report.updated
     after = store.read(layer)
     assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
     assert after.geometry.equals(before.geometry)
@@ -234,7 +235,9 @@ def test_append_upsert_replace(store, tmp_path):
         catalog.import_file(store, "stations", path)
     assert "already exists" in info.value.errors[0].message
     assert len(store.stations()) == 104
-    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="upsert"))
+    # WS001 moves about 1.8 km: an upsert applies that only when confirmed.
+    options = catalog.ImportOptions(mode="upsert", confirm_moves=True)
+    report = catalog.import_file(store, "stations", path, options)
     assert report.updated == ["WS001"]
     assert report.added == ["NEW1"]
     s = store.stations().set_index("id")
@@ -355,8 +358,9 @@ def test_export_is_spreadsheet_safe_and_reimports_identically(store, tmp_path, e
         assert cells["#N/A"].data_type == "s"
     before_digest = _digest(store.path)
     report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="replace"))
-    assert len(report.updated) == len(HOSTILE)
-    assert _digest(store.path) != before_digest  # it was really written back
+    assert len(report.unchanged) == len(HOSTILE)  # counted apart from updated rows now
+    # Every row read back unchanged: nothing is written (the revision and caches stay).
+    assert _digest(store.path) == before_digest
     after = store.stations()
     assert after.drop(columns="geometry").equals(before.drop(columns="geometry"))
     assert list(after["name"]) == HOSTILE
@@ -382,3 +386,74 @@ def test_a_users_own_apostrophes_and_excel_escapes_are_read_as_meant(store, tmp_
     )
     catalog.import_file(store, "stations", xlsx)
     assert store.stations().set_index("name").loc["乙站", "address"] == "一楼\r\n东侧"
+
+
+# -- the report: unchanged rows, new ids, holiday warnings ------------------------------------
+
+
+def test_unchanged_rows_are_counted_apart_from_updated_ones(runner, store, tmp_path):
+    s = store.stations().set_index("id")
+    header = ["编号", "名称", "经度", "纬度", "开放时间", "数据来源"]
+
+    def row(sid, name=None):
+        st = s.loc[sid]
+        return [sid, name or st["name"], st["lon"], st["lat"], st["opening_hours"], st["source"]]
+
+    # The file leaves out most columns: a record is unchanged only when it has none of them
+    # either (else they would be emptied, an update).
+    blank = {"address": "", "town_code": "", "amenities": "", "phone": "", "host_org": ""}
+    store.update("stations", lambda g: (g.assign(**blank, capacity=None, verified_on=""), None))
+    path = _write_csv(tmp_path / "u.csv", header, [row("WS001", "改名"), row("WS002")])
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(mode="upsert"))
+    assert report.updated == ["WS001"]
+    assert report.unchanged == ["WS002"]
+    assert not report.added
+    assert "已新增 0，更新 1，未变 1，删除 0" in report.summary()
+    assert "updated 1, unchanged 1" in report.summary()
+    r = runner.invoke(args=["stations", "import", str(path), "--upsert", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "将新增 0，更新 0，未变 2，删除 0" in r.output
+
+
+def test_summary_lists_the_new_ids_assigned_and_given(store, tmp_path):
+    rows = _zh_rows(TRUTH)
+    header = [*ZH_HEADER, "编号"]
+    path = _write_csv(
+        tmp_path / "n.csv", header, [rows[0] + [""], rows[1] + ["MY1"], rows[2] + [""]]
+    )
+    report = catalog.import_file(store, "stations", path)
+    assert report.added == ["WS093", "MY1", "WS094"]
+    assert "新增编号 / new ids: WS093, MY1, WS094" in report.summary()
+
+
+HOLIDAY_ROWS = [
+    ["甲", "116.84", "40.37", "周一至周五 8:00-17:30"],  # 2: no holiday rule
+    ["乙", "116.85", "40.37", "24/7"],  # 3: fine
+    ["丙", "116.86", "40.37", "工作日 8:30-17:00"],  # 4: 工作日 adds PH off
+    ["丁", "116.87", "40.37", "周一至周五 8:00-17:30；节假日休息"],  # 5: fine
+    ["戊", "116.88", "40.37", "Mo-Fr 08:00-18:00; PH 09:00-12:00"],  # 6: fine
+    ["己", "116.89", "40.37", 'Mo-Su 08:00-18:00 "PH"'],  # 7: a comment is no rule
+]
+
+
+def test_hours_without_a_holiday_rule_are_warned_about(runner, store, tmp_path):
+    path = _write_csv(tmp_path / "h.csv", ["名称", "经度", "纬度", "营业时间"], HOLIDAY_ROWS)
+    report = catalog.import_file(store, "stations", path, catalog.ImportOptions(dry_run=True))
+    assert [(w.row, w.column, w.value) for w in report.hours_warnings] == [
+        (2, "营业时间", "周一至周五 8:00-17:30"),
+        (7, "营业时间", 'Mo-Su 08:00-18:00 "PH"'),
+    ]
+    assert report.to_dict()["hours_warnings"][0] == {
+        "row": 2,
+        "column": "营业时间",
+        "value": "周一至周五 8:00-17:30",
+    }
+    summary = report.summary()
+    assert "注意：2 处开放时间未写节假日安排，法定节假日（如国庆节）将按星期规则算作开放" in summary
+    assert "\n  第 2 行「营业时间」：周一至周五 8:00-17:30\n" in summary
+    # A warning only: the import goes on.
+    r = runner.invoke(args=["stations", "import", str(path)])
+    assert r.exit_code == 0, r.output
+    assert "count as open on them" in r.output
+    assert "第 7 行「营业时间」" in r.output
+    assert len(store.stations()) == 104 + len(HOLIDAY_ROWS)

@@ -11,7 +11,10 @@ Concurrency: writers from any number of processes serialise on an exclusive lock
 re-read the current state inside the lock, so no write is lost. Readers never block.
 Records: every write of ``stations`` or ``sites`` is compared with the layer before it
 (:mod:`geoservice.store.changes`); each changed record gets its next ``version``, and the
-changes go to the store's journal (the audit log), written in the same step.
+changes go to the store's journal (the audit log), written in the same step. The
+``version`` column is added to a live store by its first such write (every record at
+version 1 then; a record without one reads as version 1); opening a store never writes it,
+so the shipped seed is never changed.
 """
 
 from __future__ import annotations
@@ -131,7 +134,6 @@ class GpkgStore(Store):
         self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
-        self._migrate()
 
     # -- interface ----------------------------------------------------------------------
     def location(self) -> str:
@@ -190,28 +192,13 @@ class GpkgStore(Store):
             if layer in _changes.RECORD_LAYERS:
                 found = _changes.diff(layer, current[layer], gdf)
                 recorded += _changes.stamp_versions(current[layer], gdf, found)
+        if not recorded and set(new) <= set(_changes.RECORD_LAYERS):
+            return  # no record changes: the file, its revision and every cache stay
         if self.journal is None or not recorded:
             self._commit(new)
             return
         with self.journal(recorded):
             self._commit(new)
-
-    def _migrate(self) -> None:
-        """Give a store written before records had versions its ``version`` columns (every
-        record at version 1). The shipped seed is never changed: only the live copy."""
-
-        def lacking() -> list[str]:
-            return [layer for layer in _changes.RECORD_LAYERS if not _has_version(self.path, layer)]
-
-        if not lacking():
-            return
-        with self._locked():
-            layers = lacking()
-            if layers:
-                frames = {layer: self._read_file(self.path, layer) for layer in layers}
-                for gdf in frames.values():
-                    gdf[_changes.VERSION] = pd.array([1] * len(gdf), dtype="Int64")
-                self._commit(frames)
 
     # -- internals ----------------------------------------------------------------------
     def _stat_key(self) -> tuple:
@@ -304,7 +291,8 @@ def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     columns = {"stations": STATION_COLUMNS, "sites": SITE_COLUMNS}.get(layer)
     if columns is None:
         return gdf
-    columns = (*columns, "version")  # the record's version (geoservice.store.changes)
+    if _changes.VERSION in gdf:  # a live store's records (the shipped seed has none)
+        columns = (*columns, _changes.VERSION)
     out = pd.DataFrame(index=range(len(gdf)))
     for c in columns:
         values = gdf[c].to_numpy() if c in gdf else [None] * len(gdf)
@@ -322,13 +310,6 @@ def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     # pyogrio replaces the layer in place when the file already exists.
     pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", geometry_type="Unknown")
-
-
-def _has_version(path: Path, layer: str) -> bool:
-    try:
-        return _changes.VERSION in pyogrio.read_info(path, layer=layer)["fields"]
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
-        return True  # nothing to migrate here: reading the layer reports the problem
 
 
 def _check_layer(layer: str) -> None:

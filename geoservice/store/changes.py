@@ -107,7 +107,13 @@ def stamp_versions(
     stamped = []
     for change in changes:
         if change.after is not None:
-            base = (change.before or change.after).get(VERSION) or 0
+            # A stored record without a version is at 1; a new one starts from 0 unless it
+            # comes back with its own (a restore).
+            base = (
+                (change.before.get(VERSION) or 1)
+                if change.before is not None
+                else (change.after.get(VERSION) or 0)
+            )
             versions[index[change.record_id]] = int(base) + 1
             change = RecordChange(
                 change.layer,

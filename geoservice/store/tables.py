@@ -2,7 +2,9 @@
 
 Reading gives a :class:`Table`: raw cell values under canonical column names, the header
 each column had in the file (so errors name the user's own column) and the row number a
-user sees (spreadsheet row, GeoJSON feature or GeoPackage feature id). Validation lives in
+user sees (spreadsheet row, GeoJSON feature or GeoPackage feature id), and the CRS its
+coordinate headers name (``经度(GCJ02)``; a CSV/XLSX export always names it, so that an
+import reads the coordinates back in the CRS they were written in). Validation lives in
 :mod:`geoservice.store.validate`; nothing here interprets cell values beyond the file format.
 
 Files come from users and attackers alike, so reading is bounded (the ``MAX_*`` limits
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
@@ -35,6 +38,7 @@ from openpyxl.cell import Cell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.worksheet.worksheet import Worksheet
 
+from geoservice import crs as _crs
 from geoservice import escape
 from geoservice.errors import FileFormatError, excerpt
 from geoservice.model import AMENITIES, CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
@@ -93,6 +97,11 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ALIAS_TO_COLUMN = {a.lower(): c for c, aliases in HEADER_ALIASES.items() for a in aliases}
 
+#: How a coordinate header names its CRS: ``经度(GCJ02)``, ``lat（wgs84）``, ``lon (BD-09)``.
+CRS_LABELS: dict[str, str] = {"wgs84": "WGS84", "gcj02": "GCJ02", "bd09": "BD09"}
+_HEADER_CRS_RE = re.compile(r"^(?P<base>.+?)[(（](?P<crs>[^()（）]*)[)）]$")
+_COORDINATES = ("lon", "lat")
+
 #: Chinese headers used by ``export --headers zh`` (each is also an accepted alias).
 ZH_HEADERS: dict[str, str] = {
     "id": "编号",
@@ -102,6 +111,7 @@ ZH_HEADERS: dict[str, str] = {
     "lat": "纬度",
     "address": "地址",
     "town_code": "乡镇代码",
+    "town": "所属镇街",
     "opening_hours": "开放时间",
     "amenities": "服务设施",
     "phone": "联系电话",
@@ -132,6 +142,9 @@ class Table:
         What a row is called in messages: ``"row"`` or ``"feature"``.
     ignored : list of str
         Headers that matched no known column.
+    crs : str or None
+        The CRS the coordinate headers name (``经度(GCJ02)``: ``"gcj02"``), None when they
+        name none.
     """
 
     frame: pd.DataFrame
@@ -139,6 +152,7 @@ class Table:
     rows: list[int]
     row_label: str = "row"
     ignored: list[str] = field(default_factory=list)
+    crs: str | None = None
 
 
 def detect_format(path: str | Path) -> str:
@@ -155,9 +169,53 @@ def detect_format(path: str | Path) -> str:
 
 
 def canonical_column(header: object) -> str | None:
-    """Map a header (Chinese or English, any case) to its canonical column, or None."""
+    """Map a header (Chinese or English, any case) to its canonical column, or None.
+
+    A coordinate header may name its CRS in brackets, half- or full-width: ``经度(WGS84)``
+    and ``lat（GCJ02）`` are ``lon`` and ``lat`` (:func:`header_crs` reads the CRS).
+    """
+    return _split_header(header)[0]
+
+
+def header_crs(header: object) -> str | None:
+    """The CRS a coordinate header names (``经度(GCJ-02)`` → ``"gcj02"``), or None.
+
+    Raises
+    ------
+    FileFormatError
+        When the brackets of a coordinate header hold no known CRS.
+    """
+    column, named = _split_header(header)
+    if column not in _COORDINATES or named is None:
+        return None
+    try:
+        return _crs.normalize_crs(named)
+    except ValueError:
+        shown = excerpt(str(header).strip())
+        known = "、".join(CRS_LABELS.values())
+        msg = (
+            f"列「{shown}」：括号里不是可识别的坐标系，应为 {known} / column {shown}: the "
+            f"brackets name no known coordinate system; use {', '.join(CRS_LABELS.values())}"
+        )
+        raise FileFormatError(msg) from None
+
+
+def sheet_header(column: str, headers: str, crs: str) -> str:
+    """The header an export writes for ``column``: Chinese or canonical, and for lon/lat
+    the CRS in brackets (``经度(GCJ02)``, ``lon(WGS84)``)."""
+    base = ZH_HEADERS.get(column, column) if headers == "zh" else column
+    return f"{base}({CRS_LABELS[crs]})" if column in _COORDINATES else base
+
+
+def _split_header(header: object) -> tuple[str | None, str | None]:
+    """(canonical column, the text in a coordinate header's brackets or None)."""
     key = str(header).strip().lstrip("\ufeff").replace(" ", "").lower()
-    return _ALIAS_TO_COLUMN.get(key)
+    if key in _ALIAS_TO_COLUMN:
+        return _ALIAS_TO_COLUMN[key], None
+    m = _HEADER_CRS_RE.match(key)
+    if m and _ALIAS_TO_COLUMN.get(m["base"]) in _COORDINATES:
+        return _ALIAS_TO_COLUMN[m["base"]], m["crs"]
+    return None, None
 
 
 def read_table(path: str | Path, layer: str | None = None) -> Table:
@@ -233,7 +291,22 @@ def _build(header: list, records: list[list], rows: list[int], row_label: str = 
             headers[c] = str(h).strip().lstrip("\ufeff")
     data = {c: [rec[i] if i < len(rec) else None for rec in records] for c, i in columns.items()}
     frame = pd.DataFrame(data, dtype=object, index=range(len(records)))
-    return Table(frame, headers, rows, row_label, ignored)
+    return Table(frame, headers, rows, row_label, ignored, _named_crs(headers))
+
+
+def _named_crs(headers: dict[str, str]) -> str | None:
+    """The one CRS the lon/lat headers name (either may leave it out); two differing ones
+    are refused, since no reading of such a file is safe."""
+    named = {c: header_crs(headers[c]) for c in _COORDINATES if c in headers}
+    found = {v for v in named.values() if v is not None}
+    if len(found) > 1:
+        lon, lat = excerpt(headers["lon"]), excerpt(headers["lat"])
+        msg = (
+            f"经度列「{lon}」和纬度列「{lat}」注明的坐标系不同，请改为同一坐标系 / the longitude "
+            f"column {lon} and the latitude column {lat} name different coordinate systems"
+        )
+        raise FileFormatError(msg)
+    return found.pop() if found else None
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -564,7 +637,15 @@ def to_records(gdf: gpd.GeoDataFrame, layer: str) -> list[dict]:
     return out
 
 
-def write_table(gdf: gpd.GeoDataFrame, path: str | Path, layer: str, headers: str = "en") -> int:
+def write_table(
+    gdf: gpd.GeoDataFrame,
+    path: str | Path,
+    layer: str,
+    headers: str = "en",
+    *,
+    crs: str = "wgs84",
+    sheet_rows: list[dict] | None = None,
+) -> int:
     """Write a stations/sites frame to ``path`` (format from the extension), atomically.
 
     Parameters
@@ -578,16 +659,37 @@ def write_table(gdf: gpd.GeoDataFrame, path: str | Path, layer: str, headers: st
         ``stations`` or ``sites`` (the GeoPackage layer name too).
     headers : str
         ``en`` (canonical names) or ``zh`` (Chinese headers) for CSV/XLSX.
+    crs : str
+        The CRS of a CSV/XLSX file's coordinates (``wgs84``, ``gcj02``, ``bd09``), converted
+        here and named in the lon/lat headers (``经度(GCJ02)``). GeoJSON and GeoPackage are
+        always WGS84.
+    sheet_rows : list of dict, optional
+        The CSV/XLSX rows as people read them (:func:`geoservice.store.catalog.export_file`
+        gives Chinese values), one per row of ``gdf``, keyed by canonical column, lon/lat
+        in WGS84; default :func:`to_records`.
 
     Returns
     -------
     int
         Number of rows written.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``headers`` or ``crs``, or a CRS other than WGS84 for GeoJSON/GeoPackage.
     """
     path = Path(path)
     fmt = detect_format(path)
     if headers not in ("en", "zh"):
         msg = f"表头应为 en 或 zh / headers must be 'en' or 'zh', not {excerpt(headers)}"
+        raise ValueError(msg)
+    crs = _crs.normalize_crs(crs)
+    if crs != "wgs84" and fmt in ("geojson", "gpkg"):
+        msg = (
+            f"GeoJSON 和 GeoPackage 文件的坐标一律为 WGS84，{CRS_LABELS[crs]} 只能导出为 "
+            f".csv 或 .xlsx / GeoJSON and GeoPackage files are always WGS84; export "
+            f"{CRS_LABELS[crs]} coordinates as .csv or .xlsx"
+        )
         raise ValueError(msg)
     records = to_records(gdf, layer)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}")
@@ -597,13 +699,14 @@ def write_table(gdf: gpd.GeoDataFrame, path: str | Path, layer: str, headers: st
         elif fmt == "geojson":
             tmp.write_text(json.dumps(_feature_collection(records), ensure_ascii=False, indent=1))
         else:
+            rows = _in_crs(records if sheet_rows is None else sheet_rows, crs)
             names = (
-                list(records[0])
-                if records
+                list(rows[0])
+                if rows
                 else list(STATION_COLUMNS if layer == "stations" else SITE_COLUMNS)
             )
-            head = [ZH_HEADERS.get(c, c) if headers == "zh" else c for c in names]
-            body = [[_flat(r[c]) for c in names] for r in records]
+            head = [sheet_header(c, headers, crs) for c in names]
+            body = [[_flat(r[c]) for c in names] for r in rows]
             if fmt == "csv":
                 _write_csv(tmp, head, body)
             else:
@@ -612,6 +715,19 @@ def write_table(gdf: gpd.GeoDataFrame, path: str | Path, layer: str, headers: st
     finally:
         tmp.unlink(missing_ok=True)
     return len(records)
+
+
+def _in_crs(rows: list[dict], crs: str) -> list[dict]:
+    """The rows with their WGS84 lon/lat converted to ``crs`` (a missing one stays None)."""
+    if crs == "wgs84" or not rows:
+        return rows
+    lon = np.array([np.nan if r["lon"] is None else r["lon"] for r in rows], dtype=float)
+    lat = np.array([np.nan if r["lat"] is None else r["lat"] for r in rows], dtype=float)
+    x, y = _crs.from_wgs84(lon, lat, crs)
+    return [
+        {**r, "lon": None if np.isnan(a) else float(a), "lat": None if np.isnan(b) else float(b)}
+        for r, a, b in zip(rows, np.atleast_1d(x), np.atleast_1d(y), strict=True)
+    ]
 
 
 def _write_csv(path: Path, head: list[str], body: list[list]) -> None:

@@ -419,8 +419,20 @@ class HoursConversion:
 
     def __str__(self) -> str:
         where = _where_zh(self.row, self.row_label)
-        original = " ↵ ".join(line.strip() for line in self.original.splitlines())
-        return f"{where}「{self.column}」：{original} → {self.converted}"
+        return f"{where}「{self.column}」：{_one_line(self.original)} → {self.converted}"
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "row": self.row,
+            "column": self.column,
+            "original": self.original,
+            "converted": self.converted,
+        }
+
+
+def _one_line(text: str) -> str:
+    return " ↵ ".join(line.strip() for line in text.splitlines())
 
 
 def hours_conversions(table: Table) -> list[HoursConversion]:
@@ -443,6 +455,46 @@ def hours_conversions(table: Table) -> list[HoursConversion]:
             found.append(
                 HoursConversion(table.rows[i], column, str(v).strip(), osm, table.row_label)
             )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayWarning:
+    """An ``opening_hours`` cell that says nothing about public holidays: the station
+    counts as open on them (国庆节, 春节…) by its weekday rules. A warning, not an error."""
+
+    row: int
+    column: str
+    value: str
+    row_label: str = "row"
+
+    def __str__(self) -> str:
+        return f"{_where_zh(self.row, self.row_label)}「{self.column}」：{_one_line(self.value)}"
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"row": self.row, "column": self.column, "value": self.value}
+
+
+def holiday_warnings(table: Table, hours: list[str | None]) -> list[HolidayWarning]:
+    """The rows whose hours have no holiday rule (no ``PH`` in the OSM value), so that they
+    count as open on public holidays; ``24/7`` is meant to.
+
+    Parameters
+    ----------
+    table : Table
+        The file, for row numbers, the user's header and the cells as written.
+    hours : list of str or None
+        The validated OSM value of each row (None where a row has none).
+    """
+    if "opening_hours" not in table.frame:
+        return []
+    column = table.headers.get("opening_hours", "opening_hours")
+    found = []
+    for i, (cell, osm) in enumerate(zip(table.frame["opening_hours"], hours, strict=True)):
+        if not osm or osm == "24/7" or _hours.mentions_holidays(osm):
+            continue
+        found.append(HolidayWarning(table.rows[i], column, str(cell).strip(), table.row_label))
     return found
 
 

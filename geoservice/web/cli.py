@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from geoservice import coverage
 from geoservice.crs import CRS_NAMES
 from geoservice.district import OUTSIDE_NETWORK, WATER_LAYER
-from geoservice.errors import BudgetError, format_bytes
+from geoservice.errors import BudgetError, MovesNeedConfirmationError, format_bytes
 from geoservice.nearest import EngineProvider, rows_memory
 from geoservice.network import NetworkError
 from geoservice.network.osm import OsmError
@@ -36,6 +36,10 @@ from geoservice.web import (
 )
 
 _NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
+_CONFIRM_HINT = (
+    "请核对上面列出的移动；确认无误请加 --confirm 重新运行 / check the moves listed above; "
+    "if they are right, run the import again with --confirm"
+)
 
 
 def _provider() -> EngineProvider:
@@ -67,13 +71,21 @@ def _layer_group(layer: str, label: str) -> AppGroup:
         "--crs",
         "source_crs",
         type=click.Choice(CRS_NAMES, case_sensitive=False),
-        default="wgs84",
-        show_default=True,
-        help="CRS of the file's coordinates: gcj02 = Amap/Tencent, bd09 = Baidu.",
+        default=None,
+        help="文件坐标系 / CRS of the file's coordinates: gcj02 = Amap/Tencent, bd09 = Baidu. "
+        "Default: the CRS the headers name (经度(GCJ02)), else wgs84; one that contradicts "
+        "the headers is refused.",
     )
     @click.option("--replace", "mode", flag_value="replace", help="The file becomes the layer.")
     @click.option("--upsert", "mode", flag_value="upsert", help="Update known ids, add others.")
     @click.option("--dry-run", is_flag=True, help="Validate and report only; write nothing.")
+    @click.option(
+        "--confirm",
+        "confirm_moves",
+        is_flag=True,
+        help=f"确认移动 / Apply an upsert that moves points more than "
+        f"{catalog.MOVE_CONFIRM_M:g} m (without it such an upsert lists them and writes nothing).",
+    )
     @click.option("--allow-outside", is_flag=True, help="Accept points outside the district.")
     @click.option(
         "--allow-duplicates",
@@ -94,10 +106,16 @@ def _layer_group(layer: str, label: str) -> AppGroup:
             )
         except ValidationError as exc:
             raise click.ClickException(exc.report(MAX_REPORTED_ERRORS)) from exc
+        except MovesNeedConfirmationError as exc:
+            click.echo(exc.report.summary())
+            msg = f"{exc}\n{_CONFIRM_HINT}"
+            raise click.ClickException(msg) from exc
         except (FileFormatError, BudgetError, StoreError, ValueError) as exc:
             msg = f"{exc}\n{_NOTHING_IMPORTED}"
             raise click.ClickException(msg) from exc
         click.echo(report.summary())
+        if report.confirm_needed:  # a dry run: the import itself would be refused
+            click.echo(_CONFIRM_HINT)
 
     @group.command("export")
     @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -106,12 +124,21 @@ def _layer_group(layer: str, label: str) -> AppGroup:
         type=click.Choice(["en", "zh"]),
         default="en",
         show_default=True,
-        help="Column headers for CSV/XLSX.",
+        help="Column headers for CSV/XLSX; zh also writes Chinese values (kinds, amenities, "
+        "opening hours, town names) that import back unchanged.",
     )
-    def export_cmd(file, headers):
+    @click.option(
+        "--crs",
+        type=click.Choice(CRS_NAMES, case_sensitive=False),
+        default="wgs84",
+        show_default=True,
+        help="坐标系 / CRS of a CSV/XLSX file's coordinates, named in its headers "
+        "(经度(GCJ02)); GeoJSON and GeoPackage are always wgs84.",
+    )
+    def export_cmd(file, headers, crs):
         """Export to FILE; the format comes from the extension."""
         try:
-            n = catalog.export_file(get_store(), layer, file, headers=headers)
+            n = catalog.export_file(get_store(), layer, file, headers=headers, crs=crs)
         except (FileFormatError, StoreError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"已导出 {n} 条 / exported {n} {layer} to {file}")
