@@ -77,7 +77,7 @@ def _cell(key: str, value: object) -> object:
 
 def _fields(layer: str, body: Mapping[str, Any], *, allow_id: bool) -> tuple[dict, str]:
     """The record's fields and CRS from a request body; unknown fields are refused."""
-    known = {*FIELDS[layer], "crs"}
+    known = {*FIELDS[layer], "town", "crs"}  # town: a town's name, as the import takes it
     errors = [
         {"column": str(k)[:40], "message": f"未知字段 / unknown field {excerpt(k)}"}
         for k in body
@@ -239,6 +239,8 @@ def patch(
         if source_crs != "wgs84" and "lon" in fields:
             merged.pop("lon", None)
             merged.pop("lat", None)
+        if "town" in fields and "town_code" not in fields:
+            merged.pop("town_code", None)  # the town named now replaces the stored code
         merged.update(fields)
         merged["id"] = record_id
         moved = "lon" in fields or "lat" in fields
@@ -249,10 +251,7 @@ def patch(
         _allowed(may_edit, str(new["town_code"].iloc[0]))
         others = current.loc[current["id"] != record_id]
         _duplicates(store, layer, new, others, adds=False)
-        new[VERSION] = row.get(VERSION)
-        out = current.copy()
-        out.loc[out["id"] == record_id] = normalize(new, layer).iloc[0].to_numpy()
-        return out, None
+        return _replaced(current, record_id, normalize(new, layer)), None
 
     store.update(layer, change)
 
@@ -288,6 +287,17 @@ def delete(
         return current.loc[current["id"] != record_id].reset_index(drop=True), None
 
     store.update(layer, change)
+
+
+def _replaced(current: gpd.GeoDataFrame, record_id: str, new: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``current`` with the record ``record_id`` replaced by the one row of ``new``, in its
+    place; its version is the store's to set (:func:`geoservice.store.changes.stamp_versions`)."""
+    out = current.copy()
+    (at,) = out.index[out["id"] == record_id]
+    for column in out.columns:
+        if column != VERSION and column in new:
+            out.at[at, column] = new[column].iloc[0]
+    return out
 
 
 def _frame_of(record: Mapping[str, Any], layer: str) -> gpd.GeoDataFrame:
@@ -373,11 +383,8 @@ def _revert(store: Store, entry: Entry, may_edit: MayEdit) -> None:
         _allowed(may_edit, str(before.get("town_code") or ""))
 
         def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, None]:
-            row = _row(current, layer, rid)
-            frame = _frame_of({**before, VERSION: row.get(VERSION)}, layer)
-            out = current.copy()
-            out.loc[out["id"] == rid] = frame.iloc[0].to_numpy()
-            return out, None
+            _row(current, layer, rid)
+            return _replaced(current, rid, _frame_of(before, layer)), None
 
         store.update(layer, change)
 

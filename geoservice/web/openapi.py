@@ -393,7 +393,11 @@ def _record_body(layer: str, *, required: list[str]) -> dict:
     """The JSON body of a record (closed: an unknown field is refused)."""
     columns = records.FIELDS[layer]
     props = {c: _KIND_SCHEMAS[layer] if c == "kind" else _FIELD_SCHEMAS[c] for c in columns}
-    return _obj({**props, "crs": _FIELD_SCHEMAS["crs"]}, required=required)
+    town = {
+        **_TEXT,
+        "description": "the town by name (full, short or pinyin), instead of town_code",
+    }
+    return _obj({**props, "town": town, "crs": _FIELD_SCHEMAS["crs"]}, required=required)
 
 
 _WRITE_ERRORS = {
