@@ -672,20 +672,22 @@ def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = N
     ParameterError
         404 when no station has that id.
     """
-    gdf = store.stations()
-    row = gdf.loc[gdf["id"].isin([station_id])]  # exact: == drops trailing NULs (numpy)
-    if row.empty:
-        shown = excerpt(station_id)
-        parameter, zh, en = (
-            "station_id",
-            f"没有编号为 {shown} 的站点",
-            f"no station with id {shown}",
-        )
-        raise ParameterError(parameter, zh, en, status=404)
+    row = _one(store.stations(), station_id, "station_id", "站点", "station")
     station = Station.from_frame(row.iloc[:1])[0]
     feature = _io.record_feature(station.record(_hours.as_local(at), town_names(store)))
     feature["properties"]["version"] = _version(row)
     return feature
+
+
+def _one(gdf: gpd.GeoDataFrame, record_id: str, parameter: str, zh: str, en: str) -> pd.DataFrame:
+    """The row of ``record_id`` (a 404 ParameterError naming ``parameter`` when none)."""
+    row = gdf.loc[gdf["id"].isin([record_id])]  # exact: == drops trailing NULs (numpy)
+    if row.empty:
+        shown = excerpt(record_id)
+        raise ParameterError(
+            parameter, f"没有编号为 {shown} 的{zh}", f"no {en} with id {shown}", status=404
+        )
+    return row.iloc[:1]
 
 
 def _version(row: pd.DataFrame) -> int:
@@ -702,16 +704,7 @@ def site_feature(store: Store, site_id: str) -> dict:
     ParameterError
         404 when no site has that id.
     """
-    gdf = store.sites()
-    row = gdf.loc[gdf["id"].isin([site_id])]
-    if row.empty:
-        shown = excerpt(site_id)
-        parameter, zh, en = (
-            "site_id",
-            f"没有编号为 {shown} 的村（社区）或保护点",
-            f"no site with id {shown}",
-        )
-        raise ParameterError(parameter, zh, en, status=404)
+    row = _one(store.sites(), site_id, "site_id", "村（社区）或保护点", "site")
     feature = sites_geojson(store, positions=row)["features"][0]
     feature["properties"]["version"] = _version(row)
     return feature
