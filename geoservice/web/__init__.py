@@ -88,6 +88,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     RATELIMIT_LOGIN
         Per-client limit of login attempts (default ``10 per minute``); besides, five
         failures in a row lock an account for 15 minutes.
+    UPLOAD_DIR
+        Files uploaded in the back office, kept for an hour until they are imported
+        (default ``uploads`` beside ``STORE_PATH``, i.e. ``<instance>/uploads``).
     TOURS_DIR
         Saved caravan tour plans (default ``<instance>/tours``).
     TOURS_ITERATIONS, TOURS_SECONDS
