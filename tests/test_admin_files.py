@@ -84,7 +84,7 @@ def test_export_xlsx_with_chinese_headers_is_a_readable_file(app, tmp_path):
     assert set(table.frame["id"]) == set(stations(app)["id"])
 
 
-def test_export_csv_of_sites_with_english_headers(app):
+def test_export_csv_of_sites_with_english_or_chinese_headers(app, tmp_path):
     client = logged_in(app)
     r = client.get("/admin/files/export?layer=sites&format=csv&headers=en")
     assert r.status_code == 200
@@ -95,6 +95,11 @@ def test_export_csv_of_sites_with_english_headers(app):
     assert len(table) == len(app.extensions[STORE_KEY].sites()) + 1
     r = client.get("/admin/files/export?layer=sites&format=csv&headers=zh")
     assert r.data.decode("utf-8-sig").startswith("编号,名称,类型,区划代码")
+    path = tmp_path / "sites.csv"
+    path.write_bytes(r.data)
+    table = read_table(path)  # the import reads the Chinese headers back
+    assert len(table.frame) == len(app.extensions[STORE_KEY].sites())
+    assert table.headers["name"] == "名称"
     assert client.get("/admin/files/export?layer=roads").status_code == 400
     assert client.get("/admin/files/export?format=pdf").status_code == 400
 
