@@ -15,7 +15,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -244,6 +244,20 @@ class Journal:
                 (layer, record_id),
             ).fetchone()
         return _entry(row) if row is not None and row["action"] == "delete" else None
+
+    def reverted(self, ids: Iterable[int]) -> dict[int, int]:
+        """Which of the changes ``ids`` have been reverted: change id → the id of the
+        change that reverted it (at most one: a revert is the record's next change, and a
+        change with a later one cannot be reverted)."""
+        wanted = sorted(set(ids))[:MAX_PAGE]
+        if not wanted:
+            return {}
+        marks = ", ".join("?" * len(wanted))
+        with self.db.connect() as con:
+            rows = con.execute(
+                f"SELECT id, reverts FROM changes WHERE reverts IN ({marks})", wanted
+            ).fetchall()
+        return {int(r["reverts"]): int(r["id"]) for r in rows}
 
     def deleted(self, layer: str, *, limit: int = 200) -> list[Entry]:
         """Records of ``layer`` whose latest change is their deletion (the restorable

@@ -68,6 +68,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_open ON reports(status, station_id);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # The log page marks the changes that were reverted (Journal.reverted).
+    """
+    CREATE INDEX changes_reverts ON changes(reverts) WHERE reverts IS NOT NULL;
+    """,
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 from flask import Flask, current_app
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
@@ -19,6 +20,7 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import district, holidays
 from geoservice.coverage import CoverageEngine, CoverageProvider
+from geoservice.errors import NetworkError, OsmError
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
@@ -86,6 +88,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     RATELIMIT_LOGIN
         Per-client limit of login attempts (default ``10 per minute``); besides, five
         failures in a row lock an account for 15 minutes.
+    UPLOAD_DIR
+        Files uploaded in the back office, kept for an hour until they are imported
+        (default ``uploads`` beside ``STORE_PATH``, i.e. ``<instance>/uploads``).
     TOURS_DIR
         Saved caravan tour plans (default ``<instance>/tours``).
     TOURS_ITERATIONS, TOURS_SECONDS
@@ -229,6 +234,29 @@ def get_coverage() -> CoverageEngine:
 def get_library() -> NetworkLibrary:
     """The road-network library of the current app."""
     return current_app.extensions[ENGINE_KEY].library
+
+
+def import_check(
+    layer: str, warn: Callable[[str], None]
+) -> Callable[[gpd.GeoDataFrame], None] | None:
+    """The routing memory-budget check of an import into ``layer``, for
+    :func:`geoservice.store.catalog.import_file`'s ``check`` (the CLI's and the back
+    office's imports).
+
+    None for sites, or when the road network cannot be loaded: ``warn`` is then told so
+    (the engine itself still refuses rows over the budget when it next rebuilds).
+    """
+    if layer != "stations":
+        return None
+    provider: EngineProvider = current_app.extensions[ENGINE_KEY]
+    try:
+        return provider.station_check()
+    except (NetworkError, OsmError, OSError) as exc:
+        warn(
+            f"警告：无法读取路网，未检查路由内存预算 / warning: the road network cannot be "
+            f"loaded, the routing memory budget is not checked: {exc}"
+        )
+        return None
 
 
 def get_district() -> district.District:

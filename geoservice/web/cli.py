@@ -33,6 +33,7 @@ from geoservice.web import (
     get_engine,
     get_library,
     get_store,
+    import_check,
 )
 
 _NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
@@ -47,19 +48,8 @@ def _provider() -> EngineProvider:
 
 
 def _budget_check(layer: str) -> Callable[..., None] | None:
-    """The routing budget check for a stations import (None for sites, or when the road
-    network cannot be loaded: the engine itself still refuses rows over the budget)."""
-    if layer != "stations":
-        return None
-    try:
-        return _provider().station_check()
-    except (NetworkError, OsmError, OSError) as exc:
-        click.echo(
-            f"警告：无法读取路网，未检查路由内存预算 / warning: the road network cannot be "
-            f"loaded, the routing memory budget is not checked: {exc}",
-            err=True,
-        )
-        return None
+    """The routing budget check for an import (a warning on stderr when it cannot run)."""
+    return import_check(layer, lambda message: click.echo(message, err=True))
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
