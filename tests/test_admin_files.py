@@ -71,11 +71,11 @@ def test_export_xlsx_with_chinese_headers_is_a_readable_file(app, tmp_path):
     assert r.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     disposition = r.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
-    assert re.search(r"stations-zh-\d{8}-\d{4}\.xlsx", disposition)
+    assert re.search(r"stations-zh-wgs84-\d{8}-\d{4}\.xlsx", disposition)
     assert r.headers["Cache-Control"] == "no-store"
     sheet = openpyxl.load_workbook(io.BytesIO(r.data)).active
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header[:5] == ["编号", "名称", "类型", "经度", "纬度"]
+    assert header[:5] == ["编号", "名称", "类型", "经度(WGS84)", "纬度(WGS84)"]
     assert sheet.max_row == len(stations(app)) + 1
     path = tmp_path / "back.xlsx"
     path.write_bytes(r.data)
@@ -140,7 +140,7 @@ def test_upload_shows_the_dry_run_then_apply_imports_it_by_page(app, uploads):
         ("alice", "page", "create", "网页导入的站")
     ]
     html = client.get("/admin/files").get_data(as_text=True)
-    assert "已导入「新驿站名录.csv」：新增 1，更新 0，删除 0 条驿站记录" in html
+    assert "已导入「新驿站名录.csv」：新增 1，更新 0，未变 0，删除 0 条驿站记录" in html
     assert 'href="/admin/log?user=alice&amp;via=page"' in html
     assert list(uploads.iterdir()) == []  # removed once applied
     # Applying it again finds nothing (a double click imports once).
@@ -436,3 +436,45 @@ def test_import_in_chromium_on_a_phone(app, browser, tmp_path):
         watch.check(page)
         context.close()
     assert len(stations(app)) == before + 1
+
+
+# -- round trips and moves ------------------------------------------------------------------
+
+
+def test_a_gcj02_export_reimports_unchanged_from_its_headers(app):
+    client = logged_in(app)
+    data = client.get("/admin/files/export?format=csv&headers=zh&crs=gcj02").data
+    assert "经度(GCJ02)".encode() in data
+    revision = app.extensions[STORE_KEY].revision()
+    # The CRS comes from the headers ("" = as the headers say): nothing moves.
+    check = uploaded(client, data, "导出.csv", mode="upsert", crs="")
+    html = client.get(check).get_data(as_text=True)
+    assert "应用后将新增 <strong>0</strong> 条、更新 <strong>0</strong> 条" in html
+    assert "（表头注明）" in html
+    # Named otherwise on the form: refused, nothing written.
+    html = client.get(uploaded(client, data, "导出.csv", mode="upsert", crs="bd09")).get_data(
+        as_text=True
+    )
+    assert "未导入任何数据" in html
+    assert app.extensions[STORE_KEY].revision() == revision
+
+
+def test_moves_over_50_m_are_listed_and_need_confirming(app):
+    client = logged_in(app)
+    first = stations(app).iloc[0]
+    moved = (
+        "编号,名称,经度,纬度,开放时间\n"
+        f"{first['id']},{first['name']},{first['lon'] + 0.01},{first['lat']},24/7\n"
+    )
+    check = uploaded(client, moved, "移动.csv", mode="upsert")
+    html = client.get(check).get_data(as_text=True)
+    assert "将移动 50 米以上" in html, re.findall(r"notice[^>]*>(.*?)</", html, re.S)
+    assert first["id"] in html.split("将移动 50 米以上")[1]
+    assert 'name="confirm_moves"' in html
+    apply = re.search(r'action="(/admin/files/upload/[^"]+/apply)"', html).group(1)
+    r = client.post(apply)  # not confirmed: refused, nothing written, the upload kept
+    assert r.status_code == 409
+    assert stations(app).iloc[0]["lon"] == first["lon"]
+    r = client.post(apply, data={"confirm_moves": "1"})
+    assert r.status_code == 302
+    assert stations(app).set_index("id").loc[first["id"], "lon"] != first["lon"]

@@ -36,7 +36,13 @@ from werkzeug.datastructures import FileStorage
 from geoservice import maps
 from geoservice import params as p
 from geoservice.admin import User
-from geoservice.errors import AccessError, BudgetError, ParameterError, excerpt
+from geoservice.errors import (
+    AccessError,
+    BudgetError,
+    MovesNeedConfirmationError,
+    ParameterError,
+    excerpt,
+)
 from geoservice.hours import TZ
 from geoservice.store import catalog
 from geoservice.store.tables import FORMATS, MAX_FILE_BYTES, MAX_REPORTED_ERRORS, FileFormatError
@@ -78,6 +84,7 @@ class ExportQuery:
     layer: str = p.param(p.read_choice(LAYER_LABELS), "stations or sites", default="stations")
     format: str = p.param(p.read_choice(EXPORT_FORMATS), "xlsx or csv", default="xlsx")
     headers: str = p.param(p.read_choice(HEADER_LABELS), "zh or en headers", default="zh")
+    crs: str = p.param(p.read_crs(), "the coordinates written", default="wgs84")
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,8 @@ class ImportForm:
 
     layer: str = p.param(p.read_choice(LAYER_LABELS), "stations or sites")
     mode: str = p.param(p.read_choice(MODE_LABELS), "append, upsert or replace", default="append")
-    crs: str = p.param(p.read_crs(), "the file's coordinates", default="wgs84")
+    # None: the CRS its headers name (经度(GCJ02)), else WGS84; a conflicting one is refused.
+    crs: str | None = p.param(p.read_crs(), "the file's coordinates", default=None)
     allow_outside: bool = p.param(p.read_flag(), "accept points outside", default=False)
     allow_duplicates: bool = p.param(p.read_flag(), "import likely duplicates", default=False)
 
@@ -129,14 +137,16 @@ class Outcome:
 # -- the library calls (one place each, so that new options are added in one place) ----------
 
 
-def _export(layer: str, path: Path, headers: str) -> int:
-    """Write ``layer`` to ``path`` (the format from its extension); the row count."""
-    return catalog.export_file(get_store(), layer, path, headers=headers)
+def _export(query: ExportQuery, path: Path) -> int:
+    """Write the layer to ``path`` (the format from its extension); the row count."""
+    return catalog.export_file(get_store(), query.layer, path, headers=query.headers, crs=query.crs)
 
 
-def _import(upload: Upload, *, dry_run: bool, warn: Callable[[str], None]) -> catalog.ImportReport:
+def _import(
+    upload: Upload, *, dry_run: bool, confirm: bool, warn: Callable[[str], None]
+) -> catalog.ImportReport:
     """Import (or, with ``dry_run``, check) the uploaded file with its options, with the
-    routing memory-budget check the CLI passes too."""
+    routing memory-budget check the CLI passes too; ``confirm``: the moves were checked."""
     form = upload.form
     options = catalog.ImportOptions(
         mode=form.mode,
@@ -144,13 +154,14 @@ def _import(upload: Upload, *, dry_run: bool, warn: Callable[[str], None]) -> ca
         allow_outside=form.allow_outside,
         allow_duplicates=form.allow_duplicates,
         dry_run=dry_run,
+        confirm_moves=confirm,
     )
     return catalog.import_file(
         get_store(), form.layer, upload.path, options, check=import_check(form.layer, warn)
     )
 
 
-def _run(upload: Upload, *, dry_run: bool) -> Outcome:
+def _run(upload: Upload, *, dry_run: bool, confirm: bool = False) -> Outcome:
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -158,7 +169,9 @@ def _run(upload: Upload, *, dry_run: bool) -> Outcome:
         warnings.append(message)
 
     try:
-        report = _import(upload, dry_run=dry_run, warn=warn)
+        report = _import(upload, dry_run=dry_run, confirm=confirm, warn=warn)
+    except MovesNeedConfirmationError as exc:
+        return Outcome(report=exc.report, problem=str(exc), warnings=warnings, status=409)
     except ValidationError as exc:
         return Outcome(
             problem=str(exc),
@@ -407,13 +420,13 @@ def files_export() -> Response:
     query = p.parse_query(ExportQuery, request.args.to_dict(flat=False))
     with tempfile.TemporaryDirectory(prefix="geoservice-export-") as folder:
         path = Path(folder) / f"{query.layer}.{query.format}"
-        _export(query.layer, path, query.headers)
+        _export(query, path)
         data = path.read_bytes()
     stamp = dt.datetime.now(TZ).strftime("%Y%m%d-%H%M")
     response = send_file(
         io.BytesIO(data),
         as_attachment=True,
-        download_name=f"{query.layer}-{query.headers}-{stamp}.{query.format}",
+        download_name=f"{query.layer}-{query.headers}-{query.crs}-{stamp}.{query.format}",
         max_age=0,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -427,7 +440,9 @@ def files_upload() -> Response:
     if not may_import(user()):
         return _files_page(_refusal(), request.form)
     try:
-        form = p.parse_values(ImportForm, request.form.to_dict())
+        # An empty choice (the CRS "from the headers") is no value.
+        values = {k: v for k, v in request.form.to_dict().items() if v != ""}
+        form = p.parse_values(ImportForm, values)
         upload = _save(request.files.get(_FILE), form, user())
     except ParameterError as exc:
         return _files_page(exc, request.form)
@@ -479,17 +494,18 @@ def files_apply(token: str) -> Response:
     outcome = Outcome(problem="not run", status=500)
     try:
         with as_page():
-            outcome = _run(upload, dry_run=False)
+            outcome = _run(upload, dry_run=False, confirm=request.form.get("confirm_moves") == "1")
     finally:
-        if outcome.report is None:  # nothing imported: the upload may be tried again
-            _release(upload)
+        if outcome.report is None or not outcome.report.written:
+            _release(upload)  # nothing imported: the upload may be tried again
     report = outcome.report
-    if report is None:  # refused now: the data changed since the check
+    if report is None or not report.written:  # refused now (or moves not confirmed)
         return _report_page(upload, outcome, applying=True)
     _remove(token)
     flash(
         f"已导入「{upload.filename}」：新增 {len(report.added)}，更新 {len(report.updated)}，"
-        f"删除 {len(report.removed)} 条{LAYER_LABELS[upload.form.layer]}记录",
+        f"未变 {len(report.unchanged)}，删除 {len(report.removed)} 条"
+        f"{LAYER_LABELS[upload.form.layer]}记录",
         "imported",
     )
     return redirect(url_for("admin.files"))  # type: ignore[return-value]
