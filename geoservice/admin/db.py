@@ -68,6 +68,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reports_open ON reports(status, station_id);
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # Worker reports: what staff said when confirming (a note) or dismissing (a reason).
+    """
+    ALTER TABLE reports ADD COLUMN resolution TEXT NOT NULL DEFAULT ''
+    """,
 )
 
 
