@@ -25,7 +25,7 @@ import re
 import sqlite3
 import threading
 import types
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +61,13 @@ MAX_PAGE = 200
 THANKS = "谢谢您的反馈！工作人员核实后会尽快处理。"
 #: The fields an "other" report may correct one at a time (the id never changes).
 EDITABLE = tuple(c for c in STATION_COLUMNS if c != "id")
+#: Longest value staff enter in a correction (each field has its own rules besides).
+ENTRY_MAX = 1000
 #: Coordinate pairs as they are pasted from Amap, Baidu or a GPS app: "116.84, 40.37".
 _PAIR = re.compile(r"[\s,，;；]+")
 # What errors name.
 _REPORT, _NOTE, _PROBLEM, _STATION = "report", "note", "problem", "station_id"
-_TOWN_CODE, _HOURS, _LON, _FIELD = "town_code", "opening_hours", "lon", "field"
+_TOWN_CODE, _HOURS, _LON, _FIELD, _CRS = "town_code", "opening_hours", "lon", "field", "crs"
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,8 @@ def check_note(raw: object, name: str = _NOTE) -> str:
 
 
 def _station(store: Store, station_id: str) -> Station | None:
-    gdf = store.stations()
-    row = gdf.loc[gdf["id"].isin([station_id])]  # exact: == drops trailing NULs (numpy)
-    return Station.from_frame(row.iloc[:1])[0] if len(row) else None
+    # isin: exact (== drops trailing NULs through numpy).
+    return stations_of(store, [station_id]).get(station_id)
 
 
 def _allowed(user: User, station: Station | None) -> None:
@@ -186,6 +187,17 @@ def _record_error(column: str, zh: str, en: str) -> RecordError:
     return RecordError([{"column": column, "message": f"{zh} / {en}"}])
 
 
+def _entry(form: Mapping[str, str], key: str) -> str:
+    """One value staff entered, stripped; the import checks it by its own rules, this only
+    bounds its size."""
+    value = (form.get(key) or "").strip()
+    if len(value) > ENTRY_MAX:
+        zh = f"「{key}」过长（{len(value)} 字符，上限 {ENTRY_MAX}）"
+        en = f"{key} is too long ({len(value)} characters, limit {ENTRY_MAX})"
+        raise _record_error(key, zh, en)
+    return value
+
+
 def correction(report: Report, station: Station, form: Mapping[str, str]) -> dict[str, Any]:
     """The record edit that confirming ``report`` makes, from what staff entered.
 
@@ -197,7 +209,8 @@ def correction(report: Report, station: Station, form: Mapping[str, str]) -> dic
         The station as stored now.
     form
         What staff entered: ``opening_hours`` (closed), ``coords`` "lon, lat" and ``crs``
-        (moved), ``field`` and ``value`` (other; both optional).
+        (moved: the coordinate system must be chosen, a wrong guess moves a station by
+        hundreds of metres), ``field`` and ``value`` (other; both optional).
 
     Returns
     -------
@@ -216,25 +229,40 @@ def correction(report: Report, station: Station, form: Mapping[str, str]) -> dic
             return {}
         return {"amenities": [a for a in station.amenities if a != "hot_water"]}
     if report.problem == "closed":
-        hours = (form.get("opening_hours") or "").strip()
+        hours = _entry(form, _HOURS)
         if not hours:
             zh, en = "请填写更正后的开放时间", "enter the corrected opening hours"
             raise _record_error(_HOURS, zh, en)
-        return {"opening_hours": hours}
+        return {_HOURS: hours}
     if report.problem == "moved":
-        parts = [x for x in _PAIR.split((form.get("coords") or "").strip()) if x]
-        if len(parts) != 2:
-            zh = "请填写更正后的坐标「经度, 纬度」，如 116.84, 40.37"
-            en = "enter the corrected coordinates as 'lon, lat', e.g. 116.84, 40.37"
-            raise _record_error(_LON, zh, en)
-        return {"lon": parts[0], "lat": parts[1], "crs": form.get("crs") or "wgs84"}
-    field = (form.get("field") or "").strip()
+        return _moved(form)
+    field = _entry(form, _FIELD)
     if not field:
         return {}
     if field not in EDITABLE:
         zh, en = f"不能修改字段 {excerpt(field)}", f"field {excerpt(field)} cannot be edited"
         raise _record_error(_FIELD, zh, en)
-    return {field: form.get("value") or ""}
+    return {field: _entry(form, "value")}
+
+
+def _moved(form: Mapping[str, str]) -> dict[str, Any]:
+    parts = [x for x in _PAIR.split(_entry(form, "coords")) if x]
+    if len(parts) != 2:
+        zh = "请填写更正后的坐标「经度, 纬度」，如 116.84, 40.37"
+        en = "enter the corrected coordinates as 'lon, lat', e.g. 116.84, 40.37"
+        raise _record_error(_LON, zh, en)
+    crs = _entry(form, _CRS)
+    if not crs:
+        zh = "请选择坐标来自哪里（高德、百度或 GPS），以免换算错误"
+        en = "choose where the coordinates come from (Amap, Baidu or GPS)"
+        raise _record_error(_CRS, zh, en)
+    return {"lon": parts[0], "lat": parts[1], _CRS: crs}
+
+
+def stations_of(store: Store, ids: Collection[str]) -> dict[str, Station]:
+    """The stations with these ids, by id (those deleted since left out)."""
+    gdf = store.stations()
+    return {st.id: st for st in Station.from_frame(gdf.loc[gdf["id"].isin(list(ids))])}
 
 
 # -- the reports -------------------------------------------------------------------------------
