@@ -513,6 +513,8 @@ def overview_map(
     if (stations["source"] == "sample").any():
         add_notice(m, SAMPLE_NOTICE)
     add_legend(m)
+    # For static/reports.js, which lays a popup out again when its report panel opens.
+    _ExposeMap().add_to(m)
     return m
 
 

@@ -370,7 +370,13 @@
         zIndexOffset: 1000 - i,
       });
       marker.on("click", function () { select(i, true); });
-      marker.bindPopup(popup(r), { maxWidth: 280, autoPanPadding: [12, 12] });
+      // A phone's map is short: a popup taller than it (the report panel open) scrolls.
+      var height = state.map ? state.map.getSize().y - 100 : 0;
+      marker.bindPopup(popup(r), {
+        maxWidth: 280,
+        maxHeight: height > 120 ? height : undefined,
+        autoPanPadding: [12, 12],
+      });
       state.markers.push(marker);
       bounds.extend(marker.getLatLng());
       el.results.appendChild(card(r, i));

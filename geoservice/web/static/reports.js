@@ -97,6 +97,18 @@
       part.hidden = true;
     }
     button.setAttribute("aria-expanded", opening ? "true" : "false");
+    relayout(node);
+  }
+
+  // A popup the panel made taller or shorter: Leaflet lays it out and pans it into view
+  // again (maps publish their Leaflet map as window.geoserviceMap).
+  function relayout(node) {
+    var map = window.geoserviceMap;
+    if (!map || !window.L || !node.closest(".leaflet-popup")) return;
+    map.eachLayer(function (layer) {
+      var element = layer instanceof L.Popup && layer.getElement();
+      if (element && element.contains(node)) layer.update();
+    });
   }
 
   function setResult(part, text, kind) {
@@ -170,18 +182,25 @@
     busy(false);
     if (status === 201 && body) filed(node, part, body);
     else setResult(part, errorText(status, body, retryAfter), "error");
+    relayout(node);
   }
 
-  document.addEventListener("click", function (ev) {
-    var target = ev.target;
-    if (!target || !target.closest) return;
-    var open = target.closest(".report-open");
-    var problem = target.closest(".report-problem");
-    var node = (open || problem) && (open || problem).closest(".report-box");
-    if (!node) return;
-    if (open) toggle(node, open);
-    else send(node, problem.getAttribute("data-problem"));
-  });
+  // In the capture phase: Leaflet turns two taps within 200 ms anywhere in a popup into a
+  // double click and stops the second tap's click on the popup, before it would bubble here.
+  document.addEventListener(
+    "click",
+    function (ev) {
+      var target = ev.target;
+      if (!target || !target.closest) return;
+      var open = target.closest(".report-open");
+      var problem = target.closest(".report-problem");
+      var node = (open || problem) && (open || problem).closest(".report-box");
+      if (!node) return;
+      if (open) toggle(node, open);
+      else send(node, problem.getAttribute("data-problem"));
+    },
+    true
+  );
 
   window.geoserviceReports = Object.freeze({ box: box });
 })();
