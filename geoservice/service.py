@@ -771,9 +771,7 @@ def report_file(
     reports on one station (:data:`geoservice.admin.reports.PER_CLIENT`).
     """
     q = p.parse_body(ReportBody, body, content_type, max_bytes=REPORT_BODY_MAX)
-    report = reports.file(
-        p.identifier(station_id, "station_id"), q.problem, q.note, client, store=store
-    )
+    report = reports.file(station_id, q.problem, q.note, client, store=store)
     return {
         "id": report.id,
         "station_id": report.station_id,

@@ -373,6 +373,20 @@ def test_dismissing_changes_nothing(page_app):
     assert r.status_code in (400, 409)
 
 
+def test_a_report_on_a_deleted_station_can_only_be_dismissed(page_app):
+    store = page_app.extensions[STORE_KEY]
+    rid = _file(page_app.test_client(), problem="closed").get_json()["id"]
+    store.update("stations", lambda g: (g.loc[g["id"] != "WS001"], None))
+    client = _login(page_app)
+    page = client.get("/admin/reports").get_data(as_text=True)
+    assert "已不存在" in page
+    assert f"/admin/reports/{rid}/confirm" not in page
+    r = client.post(f"/admin/reports/{rid}/confirm", data={"opening_hours": "24/7"})
+    assert r.status_code == 404
+    assert "请驳回" in r.get_data(as_text=True)
+    assert client.post(f"/admin/reports/{rid}/dismiss").status_code == 302
+
+
 def test_a_town_editor_sees_all_but_acts_on_its_towns_only(page_app):
     store = page_app.extensions[STORE_KEY]
     staff = page_app.extensions[STAFF_KEY]
