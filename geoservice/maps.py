@@ -41,6 +41,7 @@ import datetime as dt
 import math
 import re
 import urllib.parse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import folium
@@ -412,8 +413,24 @@ def dot(
     )
 
 
-def station_popup(rec: StationRecord) -> Html:
-    """Popup HTML of one station record (:meth:`Station.record`; every value escaped)."""
+def report_box(station_id: object, open_reports: int) -> Html:
+    """A station's workers' reports on a map: "有 N 条待核实反馈" when there are open
+    ones, and the "反馈问题" button that ``static/reports.js`` turns into the two-tap report
+    (the same markup as its ``box()`` builds for the cards of ``/nearest``)."""
+    count = (
+        Html('<p class="report-count">有 {} 条待核实反馈</p>').format(int(open_reports))
+        if open_reports > 0
+        else Html("")
+    )
+    return Html(
+        '<div class="report-box" data-station-id="{}">{}'
+        '<button type="button" class="report-open" aria-expanded="false">反馈问题</button></div>'
+    ).format(station_id, count)
+
+
+def station_popup(rec: StationRecord, open_reports: int | None = None) -> Html:
+    """Popup HTML of one station record (:meth:`Station.record`; every value escaped),
+    with its workers' reports (`report_box`) when ``open_reports`` is given."""
     badge = (
         Html('<span style="color:#1a7f37;font-weight:bold">开放中</span>')
         if rec["open_now"]
@@ -435,7 +452,8 @@ def station_popup(rec: StationRecord) -> Html:
     ]
     if rec.get("source") == "sample":
         rows.append(Html('<i style="color:#888">示例数据 sample</i>'))
-    return Html('<div class="station-popup">{}</div>').format(Html("<br>").join(rows))
+    box = report_box(rec["id"], open_reports) if open_reports is not None else Html("")
+    return Html('<div class="station-popup">{}{}</div>').format(Html("<br>").join(rows), box)
 
 
 def overview_map(
@@ -446,12 +464,15 @@ def overview_map(
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
     sites: gpd.GeoDataFrame | None = None,
+    reports: Mapping[str, int] | None = None,
 ) -> folium.Map:
     """The home page map: district, water, stations by kind, sites, layer control, and
     the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
 
     ``sites`` is the sites layer with derived positions
     (:func:`geoservice.network.places.site_positions`); default: the store's own coordinates.
+    ``reports`` (station id → open workers' reports), when given, puts each station's
+    reports and the button to report a problem in its popup (`report_box`).
     """
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
@@ -478,7 +499,10 @@ def overview_map(
                 (rec["lat"], rec["lon"]),
                 icon=folium.Icon(icon=icon, prefix="fa", color=color),
                 tooltip=tooltip(rec["name"]),
-                popup=popup(station_popup(rec), max_width=320),
+                popup=popup(
+                    station_popup(rec, None if reports is None else reports.get(rec["id"], 0)),
+                    max_width=320,
+                ),
             ).add_to(group)
     _add_sites(m, store.sites() if sites is None else sites)
     towns = store.read("towns")
@@ -489,6 +513,8 @@ def overview_map(
     if (stations["source"] == "sample").any():
         add_notice(m, SAMPLE_NOTICE)
     add_legend(m)
+    # For static/reports.js, which lays a popup out again when its report panel opens.
+    _ExposeMap().add_to(m)
     return m
 
 

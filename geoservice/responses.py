@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, NotRequired, TypedDict
 
 from geoservice import params
+from geoservice.admin.reports import PER_CLIENT, PROBLEMS
 from geoservice.coverage import MAX_GAP_FEATURES, MAX_MINUTES, MAX_THRESHOLDS, NOTICES, siting
 from geoservice.errors import EXCERPT_CHARS
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
@@ -219,6 +220,17 @@ class StationRecord(StationFields, OpenStatusFields):
     version: NotRequired[
         Annotated[int, Schema(minimum=1, description="the record's version (one record only)")]
     ]
+    open_reports: NotRequired[
+        Annotated[
+            int,
+            Schema(
+                minimum=0,
+                description="workers' reports on the station that staff have yet to confirm "
+                "or dismiss (0 when none); in the answers of /api/stations, "
+                "/api/stations/{station_id} and /api/nearest",
+            ),
+        ]
+    ]
 
 
 class StationFeature(TypedDict):
@@ -316,6 +328,25 @@ class Health(TypedDict):
     revision: str
     stations: Count
     sites: Count
+
+
+class ReportReceipt(TypedDict):
+    """A worker's report, filed: it waits for staff, who confirm or dismiss it."""
+
+    id: Annotated[int, Schema(minimum=1)]
+    station_id: str
+    problem: Annotated[str, Schema(enum=tuple(PROBLEMS))]
+    problem_label: Annotated[str, Schema(enum=tuple(PROBLEMS.values()))]
+    status: Literal["open"]
+    open_reports: Annotated[
+        int,
+        Schema(
+            minimum=1,
+            description=f"the station's open reports, this one included (one client may "
+            f"have at most {PER_CLIENT} open on a station)",
+        ),
+    ]
+    message: Annotated[str, Schema(description="a thank-you in Chinese, to show the worker")]
 
 
 class ErrorBody(TypedDict):

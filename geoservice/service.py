@@ -41,7 +41,7 @@ import datetime as dt
 import json
 import math
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,7 @@ import numpy as np
 
 from geoservice import crs, filters, navigation
 from geoservice import params as p
+from geoservice.admin.reports import NOTE_MAX, PROBLEMS, THANKS, check_note
 from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
 from geoservice.model import SITE_KINDS
@@ -63,7 +64,15 @@ from geoservice.tours.saved import TourStore
 
 if TYPE_CHECKING:
     from geoservice.admin.audit import Journal
-    from geoservice.responses import BatchAnswer, BatchResult, Health, NetworkInfo, TourList
+    from geoservice.admin.reports import Reports
+    from geoservice.responses import (
+        BatchAnswer,
+        BatchResult,
+        Health,
+        NetworkInfo,
+        ReportReceipt,
+        TourList,
+    )
 
 __all__ = [
     "BATCH_BODY_MAX",
@@ -76,6 +85,7 @@ __all__ = [
     "TOUR_FORMATS",
     "Args",
     "CoverageRequest",
+    "ReportBody",
     "TourFile",
     "answer_key",
     "coverage",
@@ -85,6 +95,7 @@ __all__ = [
     "nearest",
     "nearest_batch",
     "network",
+    "report_file",
     "roads",
     "sites",
     "station",
@@ -164,19 +175,37 @@ class SitesQuery:
     )
 
 
-def stations(store: Store, args: Args) -> dict:
+#: Station id → open worker reports (:meth:`geoservice.admin.reports.Reports.open_counts`).
+OpenReports = Mapping[str, int]
+
+
+def _with_reports(records: Iterable[dict], open_reports: OpenReports | None) -> None:
+    """Give each station record its ``open_reports`` (0 when none); None: leave them."""
+    if open_reports is None:
+        return
+    for rec in records:
+        rec["open_reports"] = open_reports.get(rec["id"], 0)
+
+
+def stations(store: Store, args: Args, open_reports: OpenReports | None = None) -> dict:
     """``GET /api/stations``: stations filtered by ``kind``, ``town``, ``amenity``, with
-    open status at ``open_at``."""
+    open status at ``open_at`` (and their ``open_reports``, when given)."""
     q = p.parse_query(StationsQuery, args)
-    return catalog.stations_geojson(
+    answer = catalog.stations_geojson(
         store, kinds=q.kinds, towns=q.towns, amenities=q.amenities, at=q.at
     )
+    _with_reports((f["properties"] for f in answer["features"]), open_reports)
+    return answer
 
 
-def station(store: Store, station_id: str, args: Args) -> dict:
+def station(
+    store: Store, station_id: str, args: Args, open_reports: OpenReports | None = None
+) -> dict:
     """``GET /api/stations/<station_id>``: one station (404 when unknown)."""
     q = p.parse_query(StationQuery, {**args, "station_id": [station_id]})
-    return catalog.station_feature(store, q.station_id, at=q.at)
+    feature = catalog.station_feature(store, q.station_id, at=q.at)
+    _with_reports([feature["properties"]], open_reports)
+    return feature
 
 
 def sites(store: Store, args: Args, library: NetworkLibrary | None = None) -> dict:
@@ -330,11 +359,11 @@ class BatchQuery:
     stations: filters.StationFilter = p.nested(default_factory=filters.StationFilter)
 
 
-def nearest(engine: NearestEngine, args: Args) -> dict:
+def nearest(engine: NearestEngine, args: Args, open_reports: OpenReports | None = None) -> dict:
     """``GET /api/nearest``: the ``k`` nearest matching stations from ``lon``/``lat``.
 
     Parameters: :class:`NearestQuery`. The answer adds, to the engine's, the input point as
-    sent and navigation links per result.
+    sent, navigation links per result and (when given) each station's ``open_reports``.
     """
     q = p.parse_query(NearestQuery, args)
     wlon, wlat = (float(v) for v in crs.to_wgs84(q.lon, q.lat, q.crs))
@@ -342,6 +371,7 @@ def nearest(engine: NearestEngine, args: Args) -> dict:
     answer["origin"]["input"] = {"lon": q.lon, "lat": q.lat, "crs": q.crs}
     for r in answer["results"]:
         r["navigation"] = navigation.links(r["lon"], r["lat"], r["name"], q.mode, (wlon, wlat))
+    _with_reports(answer["results"], open_reports)
     return answer
 
 
@@ -692,3 +722,62 @@ def coverage_suggest(engine: CoverageEngine, query: siting.SitingQuery) -> dict:
             if isinstance(value, float) and not math.isfinite(value):
                 answer["siting"][part][key] = None
     return {**answer, "revision": revision}
+
+
+# -- worker reports --------------------------------------------------------------------------
+
+#: Largest report body: a 500-character note written as \u escapes takes 3 kB.
+REPORT_BODY_MAX = 8 * 1024
+
+
+def _note(raw: object, name: str, default: object) -> str:
+    return check_note(raw, name)
+
+
+@dataclass(frozen=True)
+class ReportBody:
+    """``POST /api/stations/<station_id>/reports``: what is wrong, and an optional note."""
+
+    problem: str = p.param(
+        p.read_choice(PROBLEMS),
+        "closed (closed when it should be open), no_hot_water, moved (not where the map "
+        "says) or other",
+        example="no_hot_water",
+        location="body",
+        schema={"enum": list(PROBLEMS)},
+    )
+    note: str = p.param(
+        p.read_with(_note, {"type": "string", "maxLength": NOTE_MAX}),
+        f"optional words of the worker: one line of at most {NOTE_MAX} characters, no "
+        "control characters",
+        default="",
+        example="饮水机坏了",
+        location="body",
+    )
+
+
+def report_file(
+    store: Store,
+    reports: Reports,
+    station_id: str,
+    body: bytes,
+    content_type: str | None,
+    client: str,
+) -> ReportReceipt:
+    """``POST /api/stations/<station_id>/reports``: file a worker's report (no account).
+
+    The report waits for staff in ``/admin/reports``; nothing changes until they confirm it.
+    ``client`` (the address) is kept only as a salted hash, to cap one client's open
+    reports on one station (:data:`geoservice.admin.reports.PER_CLIENT`).
+    """
+    q = p.parse_body(ReportBody, body, content_type, max_bytes=REPORT_BODY_MAX)
+    report = reports.file(station_id, q.problem, q.note, client, store=store)
+    return {
+        "id": report.id,
+        "station_id": report.station_id,
+        "problem": report.problem,
+        "problem_label": report.problem_label,
+        "status": "open",
+        "open_reports": reports.open_counts().get(report.station_id, 0),
+        "message": THANKS,
+    }

@@ -9,5 +9,18 @@ Framework-free; the Flask adapter is :mod:`geoservice.web.auth` and :mod:`geoser
 from geoservice.admin.accounts import ROLES, Accounts, User
 from geoservice.admin.audit import SYSTEM_USER, Actor, Journal, acting
 from geoservice.admin.db import Database
+from geoservice.admin.reports import PROBLEMS, Report, Reports
 
-__all__ = ["ROLES", "SYSTEM_USER", "Accounts", "Actor", "Database", "Journal", "User", "acting"]
+__all__ = [
+    "PROBLEMS",
+    "ROLES",
+    "SYSTEM_USER",
+    "Accounts",
+    "Actor",
+    "Database",
+    "Journal",
+    "Report",
+    "Reports",
+    "User",
+    "acting",
+]

@@ -72,6 +72,10 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX changes_reverts ON changes(reverts) WHERE reverts IS NOT NULL;
     """,
+    # Worker reports: what staff said when confirming (a note) or dismissing (a reason).
+    """
+    ALTER TABLE reports ADD COLUMN resolution TEXT NOT NULL DEFAULT ''
+    """,
 )
 
 

@@ -91,6 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     UPLOAD_DIR
         Files uploaded in the back office, kept for an hour until they are imported
         (default ``uploads`` beside ``STORE_PATH``, i.e. ``<instance>/uploads``).
+    RATELIMIT_REPORTS
+        Per-client limit of workers' reports, ``POST /api/stations/<id>/reports`` (default
+        ``10 per hour``); besides, one client may have at most 3 open reports on a station.
     TOURS_DIR
         Saved caravan tour plans (default ``<instance>/tours``).
     TOURS_ITERATIONS, TOURS_SECONDS
@@ -132,6 +135,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=8 * 3600,  # a working day on one page
         PROXY_COUNT=0,
         RATELIMIT_LOGIN="10 per minute",
+        RATELIMIT_REPORTS="10 per hour",
     )
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("GEOSERVICE")
@@ -194,8 +198,9 @@ class _JSONProvider(DefaultJSONProvider):
 
 
 def _limit(app: Flask) -> None:
-    """Rate-limit the routing, planning and coverage endpoints per client (each app has its
-    own limiter). Coverage answers are cached, but every new question costs CPU seconds."""
+    """Rate-limit the routing, planning and coverage endpoints and workers' reports per
+    client (each app has its own limiter). Coverage answers are cached, but every new
+    question costs CPU seconds; a report costs staff time."""
     limiter = Limiter(get_remote_address, app=app)
     for endpoint, key in (
         ("api.nearest", "RATELIMIT_NEAREST"),
@@ -203,6 +208,7 @@ def _limit(app: Flask) -> None:
         *_TOURS_LIMITS,
         ("api.coverage", "RATELIMIT_COVERAGE"),
         ("api.coverage_suggest", "RATELIMIT_SUGGEST"),
+        ("api.station_reports", "RATELIMIT_REPORTS"),
     ):
         # Any view, sync or async: the limiter's decorator returns what it is given.
         view: Callable[..., Any] = app.view_functions[endpoint]

@@ -12,6 +12,8 @@ sends gives a 500.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.routing import BaseConverter
 
@@ -54,13 +56,13 @@ def _args() -> dict[str, list[str]]:
 @bp.get("/stations")
 def stations():
     """Stations as GeoJSON (filters ``kind``, ``town``, ``amenity``; ``open_at``)."""
-    return jsonify(service.stations(get_store(), _args()))
+    return jsonify(service.stations(get_store(), _args(), _open_reports()))
 
 
 @bp.get("/stations/<id:station_id>")
 def station(station_id: str):
     """One station as a GeoJSON Feature (404 when unknown), its version as the ETag."""
-    feature = service.station(get_store(), station_id, _args())
+    feature = service.station(get_store(), station_id, _args(), _open_reports())
     return _tagged(jsonify(feature), feature)
 
 
@@ -212,7 +214,7 @@ def health():
 @bp.get("/nearest")
 def nearest():
     """Nearest matching stations by road travel time from a point, with routes."""
-    return jsonify(service.nearest(get_engine(), _args()))
+    return jsonify(service.nearest(get_engine(), _args(), _open_reports()))
 
 
 @bp.post("/nearest/batch")
@@ -322,3 +324,29 @@ def tour_file(tour_id: str, format: str):
 def tour(tour_id: str):
     """One saved tour plan (404 when unknown)."""
     return jsonify(service.tour(get_tour_store(), tour_id))
+
+
+# -- worker reports -----------------------------------------------------------------------------
+# Anonymous (a worker has no account), rate-limited per client (RATELIMIT_REPORTS), kept in
+# the staff database: a report changes no station and not the store's revision.
+
+
+def _open_reports() -> Mapping[str, int]:
+    """Station id → open reports, for the station answers (cached: microseconds)."""
+    return auth.get_staff().reports.open_counts()
+
+
+@bp.post("/stations/<record:station_id>/reports")
+def station_reports(station_id: str):
+    """File a worker's report on a station: 201 with its id and a thank-you."""
+    limit = request.max_content_length
+    request.max_content_length = min(limit or service.REPORT_BODY_MAX, service.REPORT_BODY_MAX)
+    receipt = service.report_file(
+        get_store(),
+        auth.get_staff().reports,
+        station_id,
+        request.get_data(cache=False),
+        request.content_type,
+        client=request.remote_addr or "",
+    )
+    return jsonify(receipt), 201

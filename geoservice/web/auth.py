@@ -36,7 +36,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from geoservice.admin import Accounts, Database, Journal, User, acting
+from geoservice.admin import Accounts, Database, Journal, Reports, User, acting
 from geoservice.admin.accounts import MAX_PASSWORD
 from geoservice.admin.db import secret
 from geoservice.errors import AccessError, LoginError
@@ -55,6 +55,7 @@ class Staff:
     db: Database
     accounts: Accounts
     journal: Journal
+    reports: Reports
 
 
 def get_staff() -> Staff:
@@ -203,6 +204,6 @@ def init_app(app: Flask) -> None:
 
 
 def new_staff(path: str) -> Staff:
-    """The staff database at ``path`` and its accounts and audit log."""
+    """The staff database at ``path`` and its accounts, audit log and worker reports."""
     db = Database(path)
-    return Staff(db, Accounts(db), Journal(db))
+    return Staff(db, Accounts(db), Journal(db), Reports(db))

@@ -30,9 +30,11 @@ from geoservice.nearest import MAX_SNAP_M
 from geoservice.service import (
     BATCH_BODY_MAX,
     BATCH_MAX,
+    REPORT_BODY_MAX,
     BatchQuery,
     CoverageRequest,
     NearestQuery,
+    ReportBody,
     SitesQuery,
     StationQuery,
     StationsQuery,
@@ -88,6 +90,7 @@ _ANSWERS = (
     responses.SiteCollection,
     responses.TownCollection,
     responses.Health,
+    responses.ReportReceipt,
     responses.NearestAnswer,
     responses.BatchAnswer,
     responses.NetworkInfo,
@@ -212,6 +215,7 @@ def _request_schemas() -> dict:
         "StationFeaturePatch": _record_body("stations", required=[]),
         "SiteFeatureInput": _record_body("sites", required=["name"]),
         "SiteFeaturePatch": _record_body("sites", required=[]),
+        "ReportRequest": params.body_schema(ReportBody),
     }
 
 
@@ -267,6 +271,7 @@ def spec(
             **_routing_paths(),
             **_tour_paths(),
             **_coverage_paths(),
+            **_report_paths(),
             "/api/openapi.json": _get(
                 "This document",
                 {
@@ -713,4 +718,41 @@ def _coverage_paths() -> dict:
             siting.SitingQuery,
             description=_SUGGEST_TEXT + _CACHED,
         ),
+    }
+
+
+# -- worker reports ------------------------------------------------------------------------------
+
+_REPORT_TEXT = (
+    "A worker tells the union's staff about a problem with a station, without an account: "
+    "closed when it should be open, no hot water, not where the map says, or other, with an "
+    "optional note. The report changes nothing by itself: staff confirm it in /admin (which "
+    "corrects the station, in the audit log) or dismiss it; until then the station's "
+    "answers count it in `open_reports`. Rate-limited per client (RATELIMIT_REPORTS); a "
+    "client may have at most 3 open reports on one station (409)."
+)
+
+
+def _report_paths() -> dict:
+    """Filing a worker's report on a station."""
+    station_id = [prm for prm in _parameters(StationQuery) if prm["name"] == "station_id"]
+    created = _ok("the report, filed, with a thank-you", "ReportReceipt")
+    conflict = _ok("this client has 3 open reports on the station already", "ErrorBody")
+    too_large = _ok(f"request body over {REPORT_BODY_MAX // 1024} KB", "ErrorBody")
+    return {
+        "/api/stations/{station_id}/reports": {
+            "post": {
+                "summary": "Report a problem with a station (workers, no account)",
+                "description": _REPORT_TEXT,
+                "parameters": station_id,
+                "requestBody": _body("ReportRequest", {"problem": "no_hot_water", "note": ""}),
+                "responses": {
+                    "201": created,
+                    "409": conflict,
+                    "413": too_large,
+                    # 405: an id holding a slash routes to the station's own path.
+                    **_errors(400, 404, 405, 415, 429),
+                },
+            }
+        }
     }

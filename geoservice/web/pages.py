@@ -26,7 +26,8 @@ from collections.abc import Callable
 import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from geoservice import maps
+from geoservice import escape, maps
+from geoservice.admin.reports import PROBLEMS
 from geoservice.coverage import publish, siting
 from geoservice.district import OUTSIDE_NETWORK
 from geoservice.errors import NetworkError, OsmError
@@ -35,6 +36,7 @@ from geoservice.network import places
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
 from geoservice.web import get_district, get_library, get_store, security
+from geoservice.web.auth import get_staff
 
 bp = Blueprint("pages", __name__)
 
@@ -144,7 +146,26 @@ _PAGES = (
 )
 
 
-def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **context: object) -> str:
+def _assets(names: tuple[str, ...]) -> maps.Html:
+    """The stylesheets ``static/<name>.css`` then the deferred scripts ``static/<name>.js``
+    of ``names``, in order (deferred scripts run in this order once folium's inline script
+    has created the map)."""
+    base = url_for("static", filename="").rstrip("/")
+    sheets = [
+        maps.Html('<link rel="stylesheet" href="{}/{}.css">\n').format(base, n) for n in names
+    ]
+    scripts = [maps.Html('<script src="{}/{}.js" defer></script>\n').format(base, n) for n in names]
+    return maps.Html("").join([*sheets, *scripts])
+
+
+def _tool_page(
+    name: str,
+    build: Callable[..., folium.Map],
+    title: str,
+    *,
+    shared: tuple[str, ...] = (),
+    **context: object,
+) -> str:
     """Render a tool page: the map ``build`` makes, with the panel template
     ``<name>_panel.html`` injected into its body.
 
@@ -157,6 +178,9 @@ def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **contex
         Makes the map from the store and `_map_options`.
     title
         The page title (text), followed by the organisation's name.
+    shared
+        Further parts of ``static`` the page uses (``reports``: the workers' reports),
+        loaded after ``common`` and before the page's own.
     **context
         The template's own values; it also gets ``links``, (URL, label) of the other pages.
 
@@ -180,12 +204,7 @@ def _tool_page(name: str, build: Callable[..., folium.Map], title: str, **contex
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
     # and script before the page's own. Scripts are deferred: they run in this order once
     # folium's inline script has created the map.
-    assets = maps.Html(
-        '<link rel="stylesheet" href="{0}/common.css">\n'
-        '<link rel="stylesheet" href="{0}/{1}.css">\n'
-        '<script src="{0}/common.js" defer></script>\n'
-        '<script src="{0}/{1}.js" defer></script>\n</head>'
-    ).format(url_for("static", filename="").rstrip("/"), name)
+    assets = _assets(("common", *shared, name)) + maps.Html("</head>")
     return page.replace("</head>", str(assets), 1)
 
 
@@ -199,19 +218,24 @@ def favicon() -> Response:
 def index() -> Response:
     """The district map: boundary, water, stations by kind, sites, layer control.
 
-    Rendered once per store revision and minute (open-now badges change with time).
+    Rendered once per store revision and minute (open-now badges change with time), and
+    whenever the open workers' reports change (each popup counts its station's).
     """
+    reports = get_staff().reports.open_counts()
 
     def render() -> str:
-        m = maps.overview_map(get_store(), **_map_options(), sites=_site_positions())
-        return maps.render(
+        m = maps.overview_map(
+            get_store(), **_map_options(), sites=_site_positions(), reports=reports
+        )
+        page = maps.render(
             m,
             title=f"{get_district().name}暖心驿站地图",
-            header=_outside_banner() + _header(),
+            header=_outside_banner() + _header() + _report_config(),
             icon=url_for("static", filename="favicon.svg"),
         )
+        return page.replace("</head>", str(_assets(("reports",)) + maps.Html("</head>")), 1)
 
-    return _cached_page((int(time.time() // 60),), render)
+    return _cached_page((int(time.time() // 60), tuple(sorted(reports.items()))), render)
 
 
 def _site_positions():
@@ -221,6 +245,27 @@ def _site_positions():
         return places.site_positions(get_store(), get_library())
     except (NetworkError, OsmError):
         return None
+
+
+# -- workers' reports --------------------------------------------------------------------------
+
+#: Stands for the station's id in the reports URL handed to ``static/reports.js``.
+REPORT_ID = "__station__"
+
+
+def _report_config() -> maps.Html:
+    """What ``static/reports.js`` needs, as a JSON data block (``#report-config``): where a
+    station's reports are posted (``id`` standing for the station's id) and the problems
+    with their labels."""
+    config = {
+        "url": url_for("api.station_reports", station_id=REPORT_ID),
+        "id": REPORT_ID,
+        "problems": [[key, label] for key, label in PROBLEMS.items()],
+    }
+    # escape.js: JSON that cannot end its <script> element.
+    return maps.Html('<script type="application/json" id="report-config">{}</script>').format(
+        maps.Html(escape.js(config))
+    )
 
 
 # -- /nearest ----------------------------------------------------------------------------
@@ -252,6 +297,8 @@ def _nearest_page() -> str:
         "nearest",
         maps.nearest_map,
         "找最近的暖心驿站",
+        shared=("reports",),
+        report_config=_report_config(),
         config={
             "api": url_for("api.nearest"),
             # For the notice of a point outside the district.

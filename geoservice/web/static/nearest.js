@@ -11,6 +11,7 @@
 
   var gs = window.geoservice;
   var { h, clip, isolate, dataText, clear, notice } = gs;
+  var reports = window.geoserviceReports; // static/reports.js, loaded before this script
 
   var MODES = ["walk", "bike", "drive"];
   var MODE_KEY = "geoservice.nearest.mode";
@@ -245,10 +246,13 @@
       nav.appendChild(a);
     });
     art.appendChild(nav);
+    // Workers' reports (static/reports.js): "有 N 条待核实反馈" and the two-tap report.
+    art.appendChild(reports.box(result.id, result.open_reports || 0));
 
     art.addEventListener("click", function (ev) {
-      // Links keep doing what links do; a tap anywhere else on the card shows its route.
-      if (ev.target.closest && ev.target.closest("a")) return;
+      // Links and the report box keep doing what they do; a tap anywhere else on the card
+      // shows its route.
+      if (ev.target.closest && ev.target.closest("a, .report-box")) return;
       select(index, false);
       fitTo(index);
     });
@@ -259,6 +263,19 @@
       }
     });
     return art;
+  }
+
+  // A result's popup on the map: name, open status and the report box, as the station
+  // popups of the other maps (maps.station_popup).
+  function popup(result) {
+    var node = h("div", "station-popup");
+    node.appendChild(dataText("b", "popup-name", result.name, NAME_MAX));
+    node.appendChild(
+      dataText("p", "popup-status " + (result.open_now ? "is-open" : "is-closed"),
+        result.status, TEXT_MAX)
+    );
+    node.appendChild(reports.box(result.id, result.open_reports || 0));
+    return node;
   }
 
   function fitMap(bounds) {
@@ -353,6 +370,13 @@
         zIndexOffset: 1000 - i,
       });
       marker.on("click", function () { select(i, true); });
+      // A phone's map is short: a popup taller than it (the report panel open) scrolls.
+      var height = state.map ? state.map.getSize().y - 100 : 0;
+      marker.bindPopup(popup(r), {
+        maxWidth: 280,
+        maxHeight: height > 120 ? height : undefined,
+        autoPanPadding: [12, 12],
+      });
       state.markers.push(marker);
       bounds.extend(marker.getLatLng());
       el.results.appendChild(card(r, i));
