@@ -130,22 +130,22 @@ def test_an_admin_creates_an_account(app):
 
 
 @pytest.mark.parametrize(
-    ("fields", "status", "field", "words"),
+    ("fields", "field", "words"),
     [
-        ({"password2": "not-the-same-1"}, 400, "password2", "两次输入的密码不一致"),
-        ({"password": "short", "password2": "short"}, 400, "password", "密码长度"),
-        ({"name": "a b<c>"}, 400, "name", "用户名"),
-        ({"name": "GULOU"}, 409, "name", "已存在"),
-        ({"towns": []}, 400, "towns", "至少需要一个乡镇"),
-        ({"towns": ["nowhere"]}, 400, "towns", "未知的乡镇"),
-        ({"role": "root"}, 400, "role", "角色应为"),
+        ({"password2": "not-the-same-1"}, "password2", "两次输入的密码不一致"),
+        ({"password": "short", "password2": "short"}, "password", "密码长度"),
+        ({"name": "a b<c>"}, "name", "用户名"),
+        ({"name": "GULOU"}, "name", "已存在"),
+        ({"towns": []}, "towns", "至少需要一个乡镇"),
+        ({"towns": ["nowhere"]}, "towns", "未知的乡镇"),
+        ({"role": "root"}, "role", "角色应为"),
     ],
 )
-def test_a_refused_account_says_why_at_its_field(app, fields, status, field, words):
+def test_a_refused_account_says_why_at_its_field(app, fields, field, words):
     client = as_user(app, "admin1")
     data = new_user(**fields)
     r = client.post("/admin/users", data=data)
-    assert r.status_code == status
+    assert r.status_code == 200  # the form again, with its problem
     html = r.get_data(as_text=True)
     error = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', html)
     assert error, html[html.index("create-title") :][:3000]
@@ -184,7 +184,7 @@ def test_a_new_password_replaces_the_old_one(app):
     r = client.post(
         "/admin/users/editor1/password", data={"password": NEW_PASSWORD, "password2": "x"}
     )
-    assert r.status_code == 400
+    assert "两次输入的密码不一致" in r.get_data(as_text=True)
     assert can_log_in(app, "editor1")
     r = client.post(
         "/admin/users/editor1/password",
@@ -205,7 +205,6 @@ def test_role_and_towns_change(app):
     assert r.status_code == 302
     assert (accounts(app).get("gulou").role, accounts(app).get("gulou").towns) == ("editor", ())
     r = client.post("/admin/users/gulou/role", data={"role": "town_editor"})
-    assert r.status_code == 400
     assert "至少需要一个乡镇" in r.get_data(as_text=True)
     assert accounts(app).get("gulou").role == "editor"
 
@@ -213,10 +212,9 @@ def test_role_and_towns_change(app):
 def test_the_last_admin_stays_an_enabled_admin(app):
     client = as_user(app, "admin1")
     r = client.post("/admin/users/admin1/state", data={"action": "disable"})
-    assert r.status_code == 409
     assert "至少要保留一个启用的管理员" in r.get_data(as_text=True)
     r = client.post("/admin/users/admin1/role", data={"role": "editor"})
-    assert r.status_code == 409
+    assert "至少要保留一个启用的管理员" in r.get_data(as_text=True)
     assert accounts(app).get("admin1").is_admin
     assert not accounts(app).get("admin1").disabled
     # With a second admin, the first may step down (and must log in again).

@@ -17,8 +17,9 @@ Every change goes through :mod:`geoservice.store.records` as the logged-in user,
 ``page`` (:func:`~geoservice.web.admin.as_page`): the import's rules and words, the audit
 log, the version check, and the store's revision, which makes the change count in every
 answer at once. A refused form is shown again with what the user typed and each problem
-next to its field (422), a stale version with a link to reload (412), a town the user may
-not edit with 403.
+next to its field, a stale version with a link to reload; both with status 200 (the page
+says what is wrong, and a browser would log any 4xx page as a console error). A town the
+user may not edit (which the pages never offer) is refused with 403.
 """
 
 from __future__ import annotations
@@ -576,7 +577,7 @@ def _form_page(
         hours_osm=osm,
         hours_zh=hours.format_zh(osm) if osm else "",
         # Values as stored (a page opened, not a form sent back with problems).
-        as_stored=status == 200 and record_id is not None,
+        as_stored=request.method == "GET" and record_id is not None,
         history=_history(layer, record_id) if record_id is not None else [],
         actions=ACTIONS,
         vias=VIAS,
@@ -644,9 +645,7 @@ def record_new(layer: str) -> Response:
         duplicate = any(
             "重复" in e["message"] for e in exc.errors if e["column"] in ("name", "lon")
         )
-        return _form_page(
-            layer, values, errors=_errors(exc.errors), status=422, duplicate=duplicate
-        )
+        return _form_page(layer, values, errors=_errors(exc.errors), duplicate=duplicate)
     except AccessError as exc:
         return _form_page(layer, values, errors={"town_code": [exc.zh]}, status=exc.status)
     return _saved(layer, rid, "新增", str(values.get("opening_hours") or ""))
@@ -686,9 +685,9 @@ def record_edit(layer: str, record_id: str) -> Response:
         with as_page():
             records.patch(get_store(), layer, record_id, body, may_edit=who.may_edit, expect=expect)
     except RecordError as exc:
-        problem = {"errors": _errors(exc.errors), "status": 422}
+        problem = {"errors": _errors(exc.errors)}
     except VersionConflictError:
-        problem = {"status": 412, **_conflict(layer, record_id)}
+        problem = _conflict(layer, record_id)
     except AccessError as exc:
         problem = {"errors": {"town_code": [exc.zh]}, "status": exc.status}
     else:

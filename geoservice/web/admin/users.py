@@ -7,7 +7,8 @@
   or enable (which also lifts a lock), set a new password, and the user's API tokens.
 * ``/admin/tokens`` (``admin.tokens``, any staff): the logged-in user's own tokens.
 
-A new token is shown once, on the page that answers its creation (never in a redirect or
+A refused form is shown again (status 200, as the record pages do) with each problem at its
+field. A new token is shown once, on the page that answers its creation (never in a redirect or
 the session), with a copy button; afterwards only its label, dates and state are listed.
 Accounts are kept by :class:`geoservice.admin.Accounts` (the CLI's ``flask users`` does the
 same); a new role, a new password or disabling ends the user's sessions. The last enabled
@@ -105,10 +106,9 @@ def _people() -> list[dict[str, Any]]:
     ]
 
 
-def _list_page(status: int = 200, **context: Any) -> Response:
+def _list_page(**context: Any) -> Response:
     return page(
         "admin/users_list.html",
-        status=status,
         section="users",
         people=_people(),
         roles=ROLES,
@@ -130,18 +130,17 @@ def users() -> Response:
         password = _passwords(form)
         created = get_staff().accounts.create(name, role, password, _town_codes(form, role))
     except ParameterError as exc:
-        return _list_page(exc.status, values=values, errors=_errors(exc))
+        return _list_page(values=values, errors=_errors(exc))
     flash(f"已创建用户 {created.name}（{created.role_label}）。", "ok")
     return _redirect("admin.user", name=created.name)
 
 
-def _user_page(name: str, status: int = 200, **context: Any) -> Response:
+def _user_page(name: str, **context: Any) -> Response:
     accounts = get_staff().accounts
     person = accounts.get(name)
     names = catalog.town_names(get_store())
     response = page(
         "admin/users_edit.html",
-        status=status,
         section="users",
         person=person,
         town_names=[names.get(c, c) for c in person.towns],
@@ -177,7 +176,7 @@ def user_role(name: str) -> Response:
     except ParameterError as exc:
         if exc.status == 404:
             raise
-        return _user_page(name, exc.status, errors=_errors(exc))
+        return _user_page(name, errors=_errors(exc))
     flash(f"{changed.name} 现在是{changed.role_label}；其登录会话已结束，需重新登录。", "ok")
     return _redirect("admin.user", name=changed.name)
 
@@ -194,7 +193,7 @@ def user_state(name: str) -> Response:
     except ParameterError as exc:
         if exc.status == 404:
             raise
-        return _user_page(name, exc.status, errors={"state": [exc.zh]})
+        return _user_page(name, errors={"state": [exc.zh]})
     if disable:
         flash(f"已停用 {changed.name}：其登录会话和 API 令牌立即失效。", "ok")
     else:
@@ -212,7 +211,7 @@ def user_password(name: str) -> Response:
     except ParameterError as exc:
         if exc.status == 404:
             raise
-        return _user_page(name, exc.status, errors=_errors(exc))
+        return _user_page(name, errors=_errors(exc))
     flash(f"已为 {changed.name} 设置新密码；其登录会话已结束。", "ok")
     return _redirect("admin.user", name=changed.name)
 
