@@ -546,6 +546,29 @@ def test_a_site_gets_its_first_position_on_the_map(app, store):
     assert crs.residual_m(rec["lon"], rec["lat"], *crs.gcj02_to_wgs84(116.86, 40.40)) < 1.0
 
 
+def test_a_likely_duplicate_is_saved_only_when_confirmed(app, store):
+    client = as_user(app, "editor1")
+    ws001 = stored(store, "stations", "WS001")
+    data = new_station(name=ws001["name"], lon=str(ws001["lon"] + 0.0001), lat=str(ws001["lat"]))
+    r = client.post("/admin/stations/new", data=data)
+    html = r.get_data(as_text=True)
+    assert "疑似重复" in field_block(html, "name")
+    assert 'name="allow_duplicate"' in html
+    assert len(store.stations()) == 104
+    r = client.post("/admin/stations/new", data={**data, "allow_duplicate": ["1"]})
+    assert r.status_code == 302
+    assert len(store.stations()) == 105
+
+
+def test_times_are_shown_in_beijing_time():
+    from geoservice.web.admin.records import beijing_time
+
+    assert beijing_time("2026-12-05T10:04:37+00:00") == "2026-12-05 18:04"
+    assert beijing_time("2026-12-31T20:00:00") == "2027-01-01 04:00"  # stored UTC, naive
+    assert beijing_time(None) == ""
+    assert beijing_time("not a time") == "not a time"
+
+
 # -- delete, restore, the audit log ----------------------------------------------------------
 
 
@@ -666,6 +689,16 @@ def test_hostile_names_stay_text_in_the_list_and_the_form(tmp_path):
         assert leaked == [], (path, leaked)
         # Shown cut (maps.TEXT_DISPLAY_MAX); whole only in the form's inputs.
         assert "驿" * maps.TEXT_DISPLAY_MAX not in html.replace("驿" * 10_000 + '"', ""), path
+    # Deleted, they are listed as text too.
+    for i in range(len(names)):
+        client.post(f"/admin/stations/T{i:02d}/delete", data={"version": "1"})
+    html = client.get("/admin/stations?view=deleted").get_data(as_text=True)
+    # (The sample stations the test's layer replaced are listed too.)
+    assert all(f"/admin/stations/T{i:02d}/restore" in html for i in range(len(names)))
+    assert sorted(f for f in forbidden if f in html) == []
+    assert "驿" * maps.TEXT_DISPLAY_MAX not in html
+    for i in range(len(names)):
+        client.post(f"/admin/stations/T{i:02d}/restore")
     # The form holds each name whole, as typed (a browser decodes the references).
     for i, name in enumerate(names[:-1]):
         html = client.get(f"/admin/stations/T{i:02d}").get_data(as_text=True)

@@ -17,6 +17,7 @@ from test_admin_records import (
     staff,
 )
 
+from geoservice import escape
 from geoservice.web import STORE_KEY
 
 NEW_PASSWORD = "another-secret-7"
@@ -284,14 +285,16 @@ def test_nobody_revokes_anothers_token_from_their_own_page(app):
 
 def test_an_admin_manages_another_users_tokens(app):
     client = as_user(app, "admin1")
-    r = client.post("/admin/users/editor1/tokens", data={"label": "导入程序"})
+    label = '导入程序"><img src=x onerror=alert(1)>'
+    r = client.post("/admin/users/editor1/tokens", data={"label": label})
     assert r.status_code == 200
     assert r.headers["Cache-Control"] == "no-store"
     token = TOKEN_RE.search(r.get_data(as_text=True)).group(0)
     assert accounts(app).user_for_token(token).name == "editor1"
     html = client.get("/admin/users/editor1").get_data(as_text=True)
     assert token not in html
-    assert "导入程序" in html
+    assert "<img" not in html
+    assert escape.html(label) in html
     token_id = accounts(app).tokens("editor1")[0]["id"]
     r = client.post(f"/admin/users/editor1/tokens/{token_id}/revoke")
     assert r.status_code == 302
