@@ -623,7 +623,8 @@ def _expected_version() -> int | None:
     return int(text) if text.isdigit() and len(text) < 12 else None
 
 
-_LAYER = "<any(stations, sites):layer>"
+# The layer part of the pages' URLs: /admin/stations/…, /admin/sites/….
+_LAYER = f"<any({', '.join(LAYERS)}):layer>"
 
 
 @bp.route(f"/{_LAYER}/new", methods=["GET", "POST"])
