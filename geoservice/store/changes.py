@@ -58,8 +58,11 @@ def _plain(value: object) -> object:
     return value
 
 
-def records(gdf: gpd.GeoDataFrame, layer: str) -> dict[str, dict[str, Any]]:
-    """The layer's records by id: the stored fields, ``geometry`` as WKT, ``version``."""
+def records(
+    gdf: gpd.GeoDataFrame, layer: str, *, stored: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The layer's records by id: the stored fields, ``geometry`` as WKT, ``version``
+    (``stored``: the records are the store's, whose version is 1 until it is written)."""
     columns = RECORD_LAYERS[layer]
     frame = pd.DataFrame(gdf.drop(columns="geometry"))
     keep = [c for c in (*columns, VERSION) if c in frame]
@@ -68,6 +71,8 @@ def records(gdf: gpd.GeoDataFrame, layer: str) -> dict[str, dict[str, Any]]:
     for rec, geom in zip(frame[keep].to_dict("records"), wkt, strict=True):
         row = {k: _plain(v) for k, v in rec.items()}
         row["geometry"] = geom
+        if stored and row.get(VERSION) is None:
+            row[VERSION] = 1
         out[str(row["id"])] = row
     return out
 
@@ -79,7 +84,7 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def diff(layer: str, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> list[RecordChange]:
     """Every record ``after`` adds, changes or removes, compared with ``before`` (the
     ``version`` column is not compared: it follows from the changes)."""
-    old, new = records(before, layer), records(after, layer)
+    old, new = records(before, layer, stored=True), records(after, layer)
     changes = [
         RecordChange(layer, rid, old.get(rid), row)
         for rid, row in new.items()
