@@ -81,6 +81,21 @@ def store(app):
 
 # -- staff -----------------------------------------------------------------------------------
 
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(monkeypatch):
+    """argon2id at its lowest cost in tests (the service's own cost, 64 MiB and 3 passes,
+    takes 0.1 s a hash: hundreds of logins would add a minute); tests/test_accounts.py
+    checks the service's parameters."""
+    import argon2
+
+    from geoservice.admin import accounts
+
+    quick = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", quick)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", quick.hash("dummy password"))
+
+
 #: The password of the test accounts.
 STAFF_PASSWORD = "correct horse battery"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 
+import argon2
 import pytest
 from conftest import assert_bilingual_error
 
@@ -19,6 +20,15 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def accounts(tmp_path):
     return Accounts(Database(tmp_path / "admin.sqlite"))
+
+
+def test_the_service_hashes_with_argon2id_at_rfc_9106_cost():
+    from geoservice.admin.accounts import HASHER  # tests themselves hash more cheaply
+
+    params = argon2.extract_parameters(HASHER.hash("x" * 12))
+    assert params.type is argon2.Type.ID
+    assert params.memory_cost >= 64 * 1024
+    assert params.time_cost >= 3
 
 
 def test_passwords_are_stored_as_argon2_hashes(accounts, tmp_path):

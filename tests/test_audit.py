@@ -129,3 +129,18 @@ def test_the_log_as_csv_neutralises_formulas(store, journal):
     text = journal.to_csv()
     assert text.startswith("\ufeff")
     assert ",'=1+1," in text
+
+
+def test_a_deleted_records_id_is_never_given_again(store, journal, tmp_path):
+    rid = records.create(store, "stations", NEW)
+    records.delete(store, "stations", rid)
+    again = records.create(store, "stations", {**NEW, "name": "另一个驿站"})
+    assert again != rid
+    path = tmp_path / "more.csv"
+    path.write_text("name,lon,lat,opening_hours\n第三个,116.87,40.39,24/7\n", encoding="utf-8")
+    from geoservice.store import catalog
+
+    report = catalog.import_file(store, "stations", path)
+    assert rid not in report.added
+    records.restore(store, journal, "stations", rid)  # still restorable under its id
+    assert rid in set(store.stations()["id"])

@@ -38,13 +38,16 @@ def test_data_text_is_html_escaped(client, store, tmp_path):
 @pytest.mark.slow
 def test_page_follows_store_edits(client, store):
     before = client.get("/").get_data(as_text=True)
-    assert "WS001" not in before  # ids are not shown, names are
+    # Ids are not shown, names are (the report box carries its station's id as data).
+    assert "WS001" not in before.replace('data-station-id="WS001"', "")
+    assert 'data-station-id="WS001"' in before
     name = store.stations().set_index("id").loc["WS001", "name"]
     shown = f'<b class="popup-name"><bdi>{name}</bdi></b>'
     assert shown in before
     store.update("stations", lambda g: (g.loc[g["id"] != "WS001"], None))
     after = client.get("/").get_data(as_text=True)
     assert shown not in after
+    assert 'data-station-id="WS001"' not in after
 
 
 def test_favicon(client):

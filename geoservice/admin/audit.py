@@ -271,6 +271,15 @@ class Journal:
             ).fetchall()
         return [_entry(r) for r in rows]
 
+    def retired(self, layer: str) -> set[str]:
+        """Every id of ``layer`` that was ever deleted (new records never get one)."""
+        with self.db.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT record_id FROM changes WHERE layer = ? AND action = 'delete'",
+                (layer,),
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def to_csv(self, where: LogFilter | None = None, *, limit: int = 100_000) -> str:
         """The matching entries as CSV (UTF-8 with BOM, for Excel), formulas neutralised."""
         entries, _ = self._all(where, limit)

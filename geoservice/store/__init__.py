@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import filelock
 import geopandas as gpd
@@ -48,9 +48,17 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from geoservice.store.changes import RecordChange
 
-#: What a store calls with the record changes of a write, inside the write: a context that
-#: records them and keeps them only if the block (the commit of the layers) succeeds.
-Journal = Callable[[list["RecordChange"]], AbstractContextManager[None]]
+
+class Journal(Protocol):
+    """Where a store records the changes of its writes (the audit log)."""
+
+    def __call__(self, changes: list[RecordChange]) -> AbstractContextManager[None]:
+        """A context that records ``changes`` and keeps them only if the block (the commit
+        of the layers) succeeds."""
+
+    def retired(self, layer: str) -> set[str]:
+        """The ids of ``layer`` ever deleted (never to be given to another record)."""
+
 
 _INT_COLUMNS = {"capacity": "Int64", "service_minutes": "Int64", "version": "Int64"}
 _FLOAT_COLUMNS = ("lon", "lat")
@@ -95,6 +103,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def location(self) -> str:
         """Human-readable location of the store (a path or a DSN)."""
+
+    def retired_ids(self, layer: str) -> set[str]:
+        """Ids of ``layer`` that were deleted (restorable under them): new records never get
+        one. Empty for a store without a journal."""
+        journal = getattr(self, "journal", None)
+        return journal.retired(layer) if journal is not None else set()
 
     def stations(self) -> gpd.GeoDataFrame:
         """Return the ``stations`` layer."""

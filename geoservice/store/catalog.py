@@ -363,9 +363,10 @@ def import_file(
             table, incoming["opening_hours"].tolist()
         )
     metric_crs = _district.current(store).metric_crs
+    retired = store.retired_ids(layer)
 
     def change(current: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, ImportReport]:
-        merged = _merge(layer, current, incoming, table, options, report, metric_crs)
+        merged = _merge(layer, current, incoming, table, options, report, metric_crs, retired)
         unconfirmed = options.mode == "upsert" and not options.confirm_moves
         report.confirm_needed = bool(report.moved) and unconfirmed
         if report.confirm_needed and not options.dry_run:
@@ -390,6 +391,7 @@ def _merge(
     options: ImportOptions,
     report: ImportReport,
     metric_crs: str,
+    retired: set[str],
 ) -> gpd.GeoDataFrame:
     mode = options.mode
     incoming = incoming.reset_index(drop=True)
@@ -408,7 +410,8 @@ def _merge(
         ]
         if errors:
             raise _validate.ValidationError(errors)
-    incoming["id"] = assign_ids(incoming, set(current["id"]) | set(incoming["id"]))
+    # A deleted record's id is never given again: it can still be restored under it.
+    incoming["id"] = assign_ids(incoming, set(current["id"]) | set(incoming["id"]) | retired)
     new_ids = list(incoming["id"])
     before = set(current["id"])
     kept = current.iloc[:0] if mode == "replace" else current.loc[~current["id"].isin(new_ids)]

@@ -193,7 +193,7 @@ def create(
             message = f"编号已存在 / id {excerpt(rid)} already exists"
             raise RecordError([{"column": "id", "message": message}])
         new = incoming.copy()
-        new["id"] = catalog.assign_ids(new, set(current["id"]))
+        new["id"] = catalog.assign_ids(new, set(current["id"]) | store.retired_ids(layer))
         if not allow_duplicate:
             _duplicates(store, layer, new, current, adds=True)
         merged = pd.concat([current, normalize(new, layer)], ignore_index=True)
