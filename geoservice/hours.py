@@ -93,7 +93,7 @@ import zoneinfo
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -115,6 +115,7 @@ __all__ = [
     "HoursError",
     "OpenStatus",
     "as_local",
+    "beijing",
     "convert",
     "format_zh",
     "mentions_holidays",
@@ -703,6 +704,21 @@ def _split_rules(text: str) -> list[tuple[int, str]]:
 
 
 @functools.lru_cache(maxsize=4096)
+def beijing(at: str | None, *, seconds: bool = False) -> str:
+    """A stored moment (ISO 8601; UTC when it names no zone) as 北京时间 text for people,
+    ``2026-12-05 18:04`` (``seconds``: ``18:04:05``); "" for none, the text itself when it
+    is not a moment."""
+    if not at:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
 def mentions_holidays(osm: str) -> bool:
     """Whether an OSM expression has a holiday rule (``PH`` outside "quoted comments"):
     without one, public holidays count as ordinary days."""

@@ -17,7 +17,6 @@ reports one phone may have on one station (:data:`PER_CLIENT`); the API's rate l
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import os
@@ -29,10 +28,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from geoservice import hours
 from geoservice import params as p
 from geoservice.admin.db import Database, now, secret
 from geoservice.errors import AccessError, ParameterError, RecordError, excerpt
-from geoservice.hours import TZ
 from geoservice.model import STATION_COLUMNS, Station
 
 if TYPE_CHECKING:
@@ -116,16 +115,6 @@ class Report:
             "change_id": self.change_id,
             "resolution": self.resolution,
         }
-
-
-def beijing(at: str | None) -> str:
-    """A stored UTC time stamp as Beijing time for people (``2026-12-05 18:04``)."""
-    if not at:
-        return ""
-    moment = dt.datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _report(row: sqlite3.Row) -> Report:
@@ -406,7 +395,7 @@ class Reports:
         report = self.get(report_id)
         if not report.is_open:
             zh = (
-                f"反馈 #{report.id} 已由 {report.handled_by} 于 {beijing(report.handled_at)}"
+                f"反馈 #{report.id} 已由 {report.handled_by} 于 {hours.beijing(report.handled_at)}"
                 f"（北京时间）{report.status_label}"
             )
             en = f"report #{report.id} was {report.status} by {report.handled_by} already"

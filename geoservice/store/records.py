@@ -23,6 +23,7 @@ import shapely
 
 from geoservice import crs as _crs
 from geoservice import district as _district
+from geoservice import hours as _hours
 from geoservice.admin.audit import acting, current_actor
 from geoservice.errors import (
     AccessError,
@@ -357,12 +358,13 @@ def revert(store: Store, journal: Journal, change_id: int, *, may_edit: MayEdit 
     entry = journal.get(change_id)
     later = journal.later(entry)
     if later is not None:
+        at = _hours.beijing(later.at)
         zh = (
-            f"修改 #{entry.id} 之后，#{later.id}（{later.user}，{later.at}）又修改了该记录，"
+            f"修改 #{entry.id} 之后，#{later.id}（{later.user}，北京时间 {at}）又修改了该记录，"
             f"请先撤销 #{later.id}"
         )
         en = (
-            f"change #{later.id} ({later.user}, {later.at}) touched the record after "
+            f"change #{later.id} ({later.user}, {at} Beijing time) touched the record after "
             f"#{entry.id}; revert #{later.id} first"
         )
         raise RevertError(_CHANGE, zh, en, status=409)

@@ -21,7 +21,7 @@ from typing import Any
 import shapely
 from flask import Response, flash, redirect, request, send_file, url_for
 
-from geoservice import maps
+from geoservice import hours, maps
 from geoservice import params as p
 from geoservice.admin.audit import ACTIONS, SYSTEM_USER, VIAS, Entry, LogFilter
 from geoservice.errors import ParameterError
@@ -104,14 +104,8 @@ def _utc_midnight(day: dt.date) -> str:
 
 
 def beijing(at: str) -> str:
-    """A stored moment (UTC ISO) as 北京时间, ``2026-03-02 08:30:00``."""
-    try:
-        moment = dt.datetime.fromisoformat(at)
-    except ValueError:
-        return at
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+    """A stored moment as 北京时间 to the second (:func:`geoservice.hours.beijing`)."""
+    return hours.beijing(at, seconds=True)
 
 
 # -- what a change shows ----------------------------------------------------------------------

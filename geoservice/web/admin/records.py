@@ -24,7 +24,6 @@ user may not edit (which the pages never offer) is refused with 403.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import math
@@ -802,15 +801,7 @@ def preview_position() -> Response:
 @bp.app_template_filter("beijing")
 def beijing_time(iso: str | None) -> str:
     """A stored UTC ISO time as Beijing time to the minute (``2026-12-05 18:04``)."""
-    if not iso:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(str(iso))
-    except ValueError:
-        return str(iso)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(hours.TZ).strftime("%Y-%m-%d %H:%M")
+    return hours.beijing(iso)
 
 
 @bp.app_template_filter("data_value")
