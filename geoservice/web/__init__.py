@@ -85,6 +85,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Session cookies are always HttpOnly and SameSite=Lax, and Secure over HTTPS; set
         ``SESSION_COOKIE_SECURE = True`` to require it, and ``PROXY_COUNT`` to the number of
         reverse proxies in front (their ``X-Forwarded-*`` headers are then trusted).
+    LOG_FORMAT
+        ``python app.py`` logs ``json`` lines (default) or ``text``, each with the request
+        id (:mod:`geoservice.web.logs`); one access line per request, never its query.
     RATELIMIT_LOGIN
         Per-client limit of login attempts (default ``10 per minute``); besides, five
         failures in a row lock an account for 15 minutes.
@@ -135,6 +138,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=8 * 3600,  # a working day on one page
         PROXY_COUNT=0,
         RATELIMIT_LOGIN="10 per minute",
+        LOG_FORMAT="json",
         RATELIMIT_REPORTS="10 per hour",
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -172,7 +176,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import admin, api, cli, http_errors, ogc, pages, security
+    from geoservice.web import admin, api, cli, http_errors, logs, ogc, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -185,6 +189,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # errors under /api without doing anything (see security.py for what a page must do).
     security.init_app(app)
     http_errors.init_app(app)
+    logs.init_app(app)
     cli.register(app)
     _limit(app)
     return app

@@ -46,6 +46,7 @@ from waitress.utilities import BadRequest, RequestHeaderFieldsTooLarge
 
 from geoservice.errors import error_body
 from geoservice.messages import status_message
+from geoservice.web import logs
 from geoservice.web.http_errors import (
     MAX_HEADER_BYTES,
     MAX_TARGET_BYTES,
@@ -221,7 +222,8 @@ def create_server(app: Flask, **options: Any) -> Any:
 def serve(app: Flask, **options: Any) -> None:
     """Serve ``app`` with waitress until interrupted (as ``waitress.serve``, through
     :func:`create_server`)."""
-    logging.basicConfig()  # waitress's own messages reach the console, as with waitress.serve
+    # Every record, waitress's own too, with the request id, as LOG_FORMAT says.
+    logs.configure(app.config.get("LOG_FORMAT", "json"))
     server = create_server(app, **options)
     server.print_listen("Serving on http://{}:{}")
     server.run()
