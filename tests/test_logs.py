@@ -67,3 +67,17 @@ def test_configure_writes_json_or_text(capsys):
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+def test_waitress_keeps_proxy_headers_only_when_the_app_trusts_a_proxy(tmp_path):
+    from conftest import make_app
+
+    from geoservice.web import serve
+
+    for count, cleared in ((0, True), (1, False)):
+        app = make_app(tmp_path / str(count), PROXY_COUNT=count)
+        server = serve.create_server(app, host="127.0.0.1", port=0)
+        try:
+            assert server.adj.clear_untrusted_proxy_headers is cleared
+        finally:
+            server.close()

@@ -210,6 +210,10 @@ def create_server(app: Flask, **options: Any) -> Any:
     if body_limit:
         # waitress refuses a body of max_request_body_size bytes; Werkzeug one over its limit.
         limits["max_request_body_size"] = body_limit + 1
+    if app.config.get("PROXY_COUNT"):
+        # The app trusts that many proxies' X-Forwarded-* headers (werkzeug's ProxyFix, set
+        # up in web/auth.py); waitress would otherwise strip them before the app sees them.
+        limits["clear_untrusted_proxy_headers"] = False
     sockets: dict = {}
     server = waitress.create_server(app, map=sockets, **{**limits, **options})
     channel = type("Channel", (Channel,), {"app": app})
