@@ -331,7 +331,9 @@ def basemaps(tiles: TilesSetting, tianditu_key: str | None = None) -> tuple[Base
         ``"https://…/{z}/{x}/{y}.png|attribution"`` (an http(s) URL or a path on this
         site; the attribution is trusted HTML from the configuration), which
         `GCJ02_PREFIX` marks as GCJ-02. ``None`` is `ROADS`. Already parsed basemaps are
-        returned as they are.
+        returned as they are. In a string, a comma followed by the start of a choice
+        starts the next one (an attribution's own commas stay in it, unless what follows
+        reads as a choice: then give a list).
     tianditu_key
         The 天地图 key (``TIANDITU_KEY``).
 
