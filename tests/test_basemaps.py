@@ -4,6 +4,7 @@ and markers and clicks measured by pixel against stub tiles served from loopback
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -97,6 +98,15 @@ def test_the_record_form_gets_the_first_basemap_that_needs_no_shift():
     url, attribution = maps.tile_layer(maps.basemaps("roads,tianditu", KEY))
     assert url.startswith("https://t0.tianditu.gov.cn/vec_w/")
     assert "天地图" in attribution
+
+
+def test_overlays_shift_only_for_a_district_in_china(store):
+    from geoservice import district
+
+    miyun = district.current(store)
+    assert maps.shifts_to_gcj02(miyun) is True
+    lyon = dataclasses.replace(miyun, bounds=(4.7, 45.6, 5.0, 45.9), metric_crs="EPSG:32631")
+    assert maps.shifts_to_gcj02(lyon) is False
 
 
 def test_in_china():
@@ -348,6 +358,13 @@ def test_switching_basemap_reprojects_and_clicks_come_back_in_wgs84(tmp_path, br
         got = (float(asked["lon"][0]), float(asked["lat"][0]))
         assert crs.residual_m(*want, *got) < 4  # a pixel is ~1.8 m at zoom 16
         assert crs.residual_m(g_lon, g_lat, *got) > 100  # not the GCJ-02 position
+        # Outside China (the map's gcj02Shift off) the same tiles shift nothing.
+        assert page.evaluate(
+            "() => { const m = window.geoserviceMap; m.options.gcj02Shift = false;"
+            " geoserviceCrs.apply(m); const code = m.options.crs.code;"
+            " m.options.gcj02Shift = true; geoserviceCrs.apply(m);"
+            " return [code, m.options.crs.code]; }"
+        ) == ["EPSG:3857", "GCJ02"]
         # The WGS84 tiles from the layer control: the marker moves onto them.
         page.hover(".leaflet-control-layers")
         page.get_by_text("底图 2（127.0.0.1").click()
