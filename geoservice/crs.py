@@ -56,6 +56,7 @@ __all__ = [
     "from_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "in_china",
     "normalize_crs",
     "residual_m",
     "to_wgs84",
@@ -176,6 +177,25 @@ def _in_china(lon: _FloatArray, lat: _FloatArray) -> NDArray[np.bool_]:
         & (lat >= _CHINA_LAT_MIN)
         & (lat <= _CHINA_LAT_MAX)
     )
+
+
+def in_china(lon: ArrayLike, lat: ArrayLike) -> Any:
+    """
+    Test whether points lie where GCJ-02 applies (the box of `_in_china`).
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes in decimal degrees.
+
+    Returns
+    -------
+    bool or numpy.ndarray
+        A bool for scalar input, else a boolean array; False for NaN coordinates.
+    """
+    lon_arr, lat_arr, is_scalar = _prepare(lon, lat)
+    inside = _in_china(lon_arr, lat_arr)
+    return bool(inside.item()) if is_scalar else inside
 
 
 def _apply_in_china(transform: _Transform, lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:

@@ -441,3 +441,8 @@ class TourBusyError(GeoserviceError, RuntimeError):
         self.retry_after = retry_after
         self.zh, self.en = message("tours.busy")
         super().__init__(f"{self.zh} / {self.en}")
+
+
+class BasemapError(GeoserviceError, ValueError):
+    """The ``TILES`` setting (or the ``TIANDITU_KEY`` it needs) cannot be used: the app
+    refuses to start (:func:`geoservice.maps.basemaps`)."""

@@ -37,11 +37,12 @@ on any that reaches the page unescaped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import folium
@@ -50,8 +51,10 @@ import geopandas as gpd
 import markupsafe
 
 from geoservice import assets, escape
+from geoservice import crs as _crs
 from geoservice import district as _district
 from geoservice import hours as _hours
+from geoservice.errors import BasemapError
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import Store
@@ -98,6 +101,50 @@ TILES = {
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
     ),
 }
+
+#: The offline basemap: the routing network's major roads (:class:`RoadsBasemap`), drawn
+#: from the service itself: no tile request to any server.
+ROADS = "roads"
+#: Most basemaps one ``TILES`` setting may offer.
+BASEMAPS_MAX = 8
+#: Marks a custom tile URL as GCJ-02 (Amap, Tencent and most Chinese tile servers).
+GCJ02_PREFIX = "gcj02:"
+
+
+@dataclasses.dataclass(frozen=True)
+class TileSource:
+    """One tile layer: URL template, attribution (trusted HTML), ``{s}`` values."""
+
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+
+
+@dataclasses.dataclass(frozen=True)
+class Basemap:
+    """One basemap a page offers (see `basemaps`).
+
+    Attributes
+    ----------
+    key
+        ``"roads"``, ``"osm"``, ``"amap"``, ``"tianditu"`` or ``"tiles<N>"`` (a URL, the
+        N-th choice).
+    label
+        Its name in the layer control (text).
+    tiles
+        Its tile layers, drawn one over the other; none for `ROADS`.
+    gcj02
+        Whether the tiles are in GCJ-02: overlays are then shifted for display.
+    """
+
+    key: str
+    label: str
+    tiles: tuple[TileSource, ...] = ()
+    gcj02: bool = False
+
+
+#: What a map's ``tiles`` may be: a ``TILES`` setting or its parsed basemaps.
+TilesSetting = str | Sequence[str] | Sequence[Basemap] | None
 
 
 class Html(markupsafe.Markup):
@@ -271,44 +318,206 @@ def tel_href(phone: object) -> str | None:
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*")
 
 
-def tile_layer(tiles: str | None) -> tuple[str, str] | None:
-    """The basemap of a ``TILES`` setting: (URL template, attribution HTML), or None.
+def basemaps(tiles: TilesSetting, tianditu_key: str | None = None) -> tuple[Basemap, ...]:
+    """The basemaps a ``TILES`` setting offers, the one shown first first.
 
     Parameters
     ----------
     tiles
-        ``None``/``""`` (no basemap), a name of `TILES` (``"osm"``), or
-        ``"https://…/{z}/{x}/{y}.png|attribution"`` (the attribution is trusted HTML from
-        the configuration; without it the URL is shown).
+        One choice or several: a list, or a comma-separated string (``"roads,amap"``).
+        A choice is ``"roads"`` or ``""`` (`ROADS`: the offline major roads, no tile
+        request), ``"osm"``, ``"amap"`` (高德, GCJ-02), ``"tianditu"`` (天地图 vector map and
+        labels, CGCS2000 ≈ WGS84: needs ``tianditu_key``), or a tile URL template
+        ``"https://…/{z}/{x}/{y}.png|attribution"`` (an http(s) URL or a path on this
+        site; the attribution is trusted HTML from the configuration), which
+        `GCJ02_PREFIX` marks as GCJ-02. ``None`` is `ROADS`. Already parsed basemaps are
+        returned as they are. In a string, a comma followed by the start of a choice
+        starts the next one (an attribution's own commas stay in it, unless what follows
+        reads as a choice: then give a list).
+    tianditu_key
+        The 天地图 key (``TIANDITU_KEY``).
+
+    Returns
+    -------
+    tuple of Basemap
+
+    Raises
+    ------
+    BasemapError
+        A choice that is none of these, repeated, more than `BASEMAPS_MAX` of them, or
+        ``"tianditu"`` without a usable key.
     """
-    if not tiles:
-        return None
-    if tiles in TILES:
-        return TILES[tiles]
-    url, _, attr = tiles.partition("|")
-    return url, attr or url
+    if isinstance(tiles, tuple) and tiles and all(isinstance(b, Basemap) for b in tiles):
+        return tiles
+    entries = _entries(tiles)
+    if len(entries) > BASEMAPS_MAX:
+        msg = f"TILES offers {len(entries)} basemaps; at most {BASEMAPS_MAX} / 底图选项过多"
+        raise BasemapError(msg)
+    choices = tuple(_basemap(entry, i, tianditu_key) for i, entry in enumerate(entries))
+    keys = [choice.key for choice in choices]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        msg = f"TILES offers {', '.join(repeated)} more than once / 底图选项重复"
+        raise BasemapError(msg)
+    return choices
+
+
+def _entries(tiles: object) -> list[str]:
+    """The choices of a ``TILES`` value, stripped."""
+    if tiles is None:
+        return [ROADS]
+    if isinstance(tiles, str):
+        parts = _CHOICE_SPLIT.split(tiles.strip())
+    elif isinstance(tiles, (list, tuple)) and tiles:
+        parts = list(tiles)
+    else:
+        msg = f"TILES must be a string or a non-empty list of strings, not {tiles!r}"
+        raise BasemapError(msg)
+    if not all(isinstance(part, str) for part in parts):
+        msg = f"TILES must be a string or a non-empty list of strings, not {tiles!r}"
+        raise BasemapError(msg)
+    return [part.strip() for part in parts]
+
+
+# A comma that starts a new choice (an attribution may hold commas of its own).
+_CHOICE_SPLIT = re.compile(
+    r"\s*,\s*(?=(?:roads|osm|amap|tianditu)?\s*(?:,|$)|gcj02:|https?://|/)", re.IGNORECASE
+)
+
+
+def _basemap(entry: str, index: int, tianditu_key: str | None) -> Basemap:
+    """The basemap of one ``TILES`` choice (see `basemaps`)."""
+    name_ = entry.lower()
+    if name_ in ("", ROADS):
+        return Basemap(ROADS, "道路（离线）Roads")
+    if name_ == "osm":
+        return Basemap("osm", "OpenStreetMap", (TileSource(*TILES["osm"]),))
+    if name_ == "amap":
+        return Basemap("amap", "高德地图 Amap", (_AMAP,), gcj02=True)
+    if name_ == "tianditu":
+        return Basemap("tianditu", "天地图 Tianditu", _tianditu(tianditu_key))
+    gcj02 = name_.startswith(GCJ02_PREFIX)
+    url, _, attr = entry[len(GCJ02_PREFIX) if gcj02 else 0 :].partition("|")
+    url = url.strip()
+    problem = _url_problem(url)
+    if problem:
+        msg = (
+            f"TILES choice {entry[:200]!r} is not roads, osm, amap, tianditu or a tile URL: "
+            f"{problem} / 无法识别的底图设置"
+        )
+        raise BasemapError(msg)
+    host = urllib.parse.urlsplit(url).netloc or "本站 this site"
+    return Basemap(
+        f"tiles{index + 1}",
+        f"底图 {index + 1}（{host}）",
+        (TileSource(url, attr.strip() or escape.html(url)),),
+        gcj02=gcj02,
+    )
+
+
+def _url_problem(url: str) -> str:
+    """Why ``url`` cannot be a tile URL template ("" when it can)."""
+    if len(url) > _URL_MAX:
+        return f"longer than {_URL_MAX} characters"
+    if not all(part in url for part in ("{z}", "{x}", "{y}")):
+        return "a tile URL needs {z}, {x} and {y}"
+    if url.startswith("/") and not url.startswith("//"):
+        return ""
+    if _origin(url) is None:
+        return "only http(s) URLs with a host name, or a path on this site"
+    return ""
+
+
+_URL_MAX = 2000
+
+
+def _tianditu(key: str | None) -> tuple[TileSource, ...]:
+    """天地图's vector map and its labels (Web Mercator, ``_w``) with ``key``."""
+    if not key or not re.fullmatch(r"[A-Za-z0-9]{8,64}", key):
+        msg = (
+            "TILES offers tianditu but TIANDITU_KEY is missing or not a key (letters and "
+            "digits): get one at https://console.tianditu.gov.cn / 天地图底图需要设置 "
+            "TIANDITU_KEY（在天地图控制台申请的密钥）"
+        )
+        raise BasemapError(msg)
+    return tuple(
+        TileSource(
+            _TIANDITU_URL.replace("{layer}", layer).replace("{key}", key),
+            '&copy; <a href="https://www.tianditu.gov.cn/">天地图</a>',
+            "01234567",
+        )
+        for layer in ("vec", "cva")
+    )
+
+
+_TIANDITU_URL = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+    "&TILECOL={x}&tk={key}"
+)
+_AMAP = TileSource(
+    "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+    "&x={x}&y={y}&z={z}",
+    '&copy; <a href="https://www.amap.com/">高德地图</a>',
+    "1234",
+)
+
+
+def tile_layer(tiles: TilesSetting) -> tuple[str, str] | None:
+    """One plain basemap for a map without a choice: (URL template, attribution HTML).
+
+    The first offered basemap with tiles that need no shift (not GCJ-02), its first tile
+    source with ``{s}`` filled in; None when there is none (the roads basemap only).
+
+    Parameters
+    ----------
+    tiles
+        As for `basemaps`.
+    """
+    for choice in basemaps(tiles):
+        if choice.tiles and not choice.gcj02:
+            source = choice.tiles[0]
+            return source.url.replace("{s}", source.subdomains[:1]), source.attribution
+    return None
+
+
+def tile_origins(tiles: TilesSetting) -> tuple[str, ...]:
+    """Where the basemaps of a ``TILES`` setting load images from, as CSP source
+    expressions (see `tile_origin`), each once; none for the roads basemap."""
+    origins = (_origin(s.url) for choice in basemaps(tiles) for s in choice.tiles)
+    return tuple(dict.fromkeys(o for o in origins if o))
 
 
 def tile_origin(tiles: str | None) -> str | None:
-    """Where a ``TILES`` basemap loads its images from, as a CSP source expression.
+    """Where one ``TILES`` choice (a name of `TILES` or a URL template) loads its images
+    from, as a CSP source expression.
 
     Parameters
     ----------
     tiles
-        As for `tile_layer`.
+        ``None``/``""`` (no tiles), a name of `TILES` (``"osm"``), or
+        ``"[gcj02:]https://…/{z}/{x}/{y}.png|attribution"``.
 
     Returns
     -------
     str or None
         ``scheme://host[:port]``, with ``*.`` for a templated subdomain
         (``https://{s}.tile.example.org/…`` → ``https://*.tile.example.org``); None when
-        there is no basemap or it is not an absolute http(s) URL (a relative URL is the
+        there are no tiles or the URL is not an absolute http(s) URL (a relative URL is the
         app's own origin).
     """
-    layer = tile_layer(tiles)
-    if layer is None:
+    if not tiles:
         return None
-    parts = urllib.parse.urlsplit(layer[0].strip())
+    if tiles in TILES:
+        return _origin(TILES[tiles][0])
+    if tiles.lower().startswith(GCJ02_PREFIX):
+        tiles = tiles[len(GCJ02_PREFIX) :]
+    return _origin(tiles.partition("|")[0])
+
+
+def _origin(url: str) -> str | None:
+    """The CSP source expression of a tile URL template (see `tile_origin`)."""
+    parts = urllib.parse.urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
     host, _, port = parts.netloc.rpartition("@")[2].partition(":")
@@ -322,28 +531,73 @@ def tile_origin(tiles: str | None) -> str | None:
     return f"{origin}:{port}" if port.isdigit() else origin
 
 
+def shifts_to_gcj02(district: _district.District) -> bool:
+    """Whether the district's maps shift their overlays onto GCJ-02 tiles: only in China
+    (the district's centre inside :func:`geoservice.crs.in_china`'s box)."""
+    lat, lon = district.center
+    return bool(_crs.in_china(lon, lat))
+
+
+def _add_basemaps(m: folium.Map, choices: tuple[Basemap, ...]) -> None:
+    """The basemap choices as the base layers of the map's layer control (the first one
+    shown); nothing for the roads basemap alone (the page draws the roads itself).
+
+    A GCJ-02 tile layer carries the Leaflet option ``gcj02``: ``static/crs.js`` then
+    projects every overlay, and every click, through GCJ-02 while it is shown.
+    """
+    if len(choices) == 1 and not choices[0].tiles:
+        return
+    for i, choice in enumerate(choices):
+        label = layer_name(choice.label)
+        if len(choice.tiles) == 1:
+            _tiles(choice.tiles[0], choice.gcj02, name=label, show=i == 0).add_to(m)
+            continue
+        group = folium.FeatureGroup(name=label, overlay=False, show=i == 0).add_to(m)
+        for source in choice.tiles:
+            _tiles(source, choice.gcj02, control=False).add_to(group)
+
+
+def _tiles(source: TileSource, gcj02: bool, **kwargs) -> folium.TileLayer:
+    if gcj02:
+        kwargs["gcj02"] = True
+    return folium.TileLayer(
+        source.url,
+        attr=source.attribution,
+        max_zoom=19,
+        subdomains=source.subdomains,
+        overlay=False,
+        **kwargs,
+    )
+
+
 def base_map(
-    store: Store, *, tiles: str | None = None, asset_url: str = assets.VENDOR_URL_DEFAULT
+    store: Store,
+    *,
+    tiles: TilesSetting = None,
+    asset_url: str = assets.VENDOR_URL_DEFAULT,
 ) -> folium.Map:
     """A map of the district with its boundary and water bodies, fitted to the boundary.
 
     Parameters
     ----------
-    tiles : str, optional
-        ``None`` (no basemap, fully offline), ``"osm"``, or a URL template
-        ``https://…/{z}/{x}/{y}.png|attribution`` (see `tile_layer`).
+    tiles : optional
+        The basemaps offered, as for `basemaps` (``None``: the roads basemap only, fully
+        offline); several are the base layers of a layer control, the first shown.
     """
     assets.use_local_assets(asset_url)
     district = _district.current(store)
     # folium only gives max_zoom to tile layers; marker clusters need the map's maxZoom
-    # even when there are no tiles.
+    # even when there are no tiles. gcj02Shift tells static/crs.js whether GCJ-02 tiles
+    # shift this district's overlays (not outside China).
     m = folium.Map(
-        location=district.center, zoom_start=ZOOM, tiles=None, control_scale=True, maxZoom=19
+        location=district.center,
+        zoom_start=ZOOM,
+        tiles=None,
+        control_scale=True,
+        maxZoom=19,
+        gcj02Shift=shifts_to_gcj02(district),
     )
-    basemap = tile_layer(tiles)
-    if basemap:
-        url, attr = basemap
-        folium.TileLayer(url, attr=attr, name="底图 Basemap", max_zoom=19).add_to(m)
+    _add_basemaps(m, basemaps(tiles))
     label_layer(
         store.read("boundary"),
         "name",
@@ -460,7 +714,7 @@ def overview_map(
     store: Store,
     *,
     at: dt.datetime | None = None,
-    tiles: str | None = None,
+    tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
     sites: gpd.GeoDataFrame | None = None,
@@ -732,7 +986,7 @@ class RoadsBasemap(folium.MacroElement):
 def nearest_map(
     store: Store,
     *,
-    tiles: str | None = None,
+    tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
@@ -748,7 +1002,7 @@ def nearest_map(
     store : Store
         Source of the district profile, boundary, water and stations.
     tiles : str, optional
-        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+        Basemaps, as for :func:`base_map` (``None``: the roads basemap, offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
@@ -777,7 +1031,7 @@ def nearest_map(
 def caravan_map(
     store: Store,
     *,
-    tiles: str | None = None,
+    tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
@@ -792,7 +1046,7 @@ def caravan_map(
     store : Store
         Source of the district profile, boundary and water.
     tiles : str, optional
-        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+        Basemaps, as for :func:`base_map` (``None``: the roads basemap, offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
@@ -810,7 +1064,7 @@ def caravan_map(
 def coverage_map(
     store: Store,
     *,
-    tiles: str | None = None,
+    tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
 ) -> folium.Map:
@@ -825,7 +1079,7 @@ def coverage_map(
     store : Store
         Source of the district profile, boundary, water and stations.
     tiles : str, optional
-        Basemap, as for :func:`base_map` (``None``: none, fully offline).
+        Basemaps, as for :func:`base_map` (``None``: the roads basemap, offline).
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
@@ -853,7 +1107,7 @@ def coverage_map(
 def _page_map(
     store: Store,
     *,
-    tiles: str | None,
+    tiles: TilesSetting,
     asset_url: str,
     roads_url: str | None,
     label_schematic: bool = True,
@@ -862,12 +1116,15 @@ def _page_map(
     marker: folium.CircleMarker | None = None,
 ) -> folium.Map:
     """The map of a page with its own script: `base_map`, the roads basemap when
-    ``roads_url`` is given, ``stations`` as one light layer of ``marker`` (when any), and
-    the map published as ``window.geoserviceMap`` (after every layer: see `_ExposeMap`)."""
+    ``roads_url`` is given, ``stations`` as one light layer of ``marker`` (when any), a
+    layer control when there are basemaps to choose from, and the map published as
+    ``window.geoserviceMap`` (after every layer: see `_ExposeMap`)."""
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
         RoadsBasemap(roads_url, label_schematic=label_schematic).add_to(m)
     if stations is not None and not stations.empty:
         label_layer(stations, "name", name=stations_name, marker=marker).add_to(m)
+    if len(basemaps(tiles)) > 1:  # the basemaps to choose from
+        folium.LayerControl(collapsed=True).add_to(m)
     _ExposeMap().add_to(m)
     return m

@@ -7,6 +7,7 @@ engines are held here, one per app, rebuilt when the active network changes.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from geoservice import district, holidays
+from geoservice import district, holidays, maps
 from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.errors import NetworkError, OsmError
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
@@ -74,9 +75,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Budget of the cached coverage and suggestion answers (default 64 MB; see
         :mod:`geoservice.web.answers`).
     TILES
-        Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
-        ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
-        from its origin (see :mod:`geoservice.web.security`).
+        The basemaps every map offers, the first shown (a list, or comma-separated:
+        ``"roads,amap,tianditu"``): ``"roads"`` (default; also ``""``) the major roads of
+        the routing network, served by the app itself, no tile request to any server;
+        ``"osm"``; ``"amap"`` (高德, GCJ-02); ``"tianditu"`` (天地图, needs
+        ``TIANDITU_KEY``); ``"URL-template|attribution"``, with the prefix ``gcj02:`` for
+        GCJ-02 tiles. While GCJ-02 tiles are shown, every overlay is displayed shifted to
+        GCJ-02 and clicks are turned back into WGS84 (in China only); stored data stays
+        WGS84. A bad value stops the app at start (:func:`geoservice.maps.basemaps`). The
+        pages' Content-Security-Policy allows images from exactly these tile servers (see
+        :mod:`geoservice.web.security`).
+    TIANDITU_KEY
+        The 天地图 key (from https://console.tianditu.gov.cn) that ``"tianditu"`` needs.
     ADMIN_DB
         The staff database: accounts, API tokens, the audit log, worker reports (default
         ``admin.sqlite`` beside ``STORE_PATH``, i.e. ``<instance>/admin.sqlite``). It also
@@ -113,7 +123,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SEED_PATH=str(DEFAULT_GPKG),
         NETWORK_DIR=None,
         NETWORK_DEFAULT=str(DEFAULT_NETWORK),
-        TILES="osm",
+        TILES=maps.ROADS,
+        TIANDITU_KEY=None,
         ENGINE_MEMORY_BUDGET=DEFAULT_MEMORY_BUDGET,
         RATELIMIT_ENABLED=True,
         RATELIMIT_NEAREST="600 per minute",
@@ -146,6 +157,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     app.json = _JSONProvider(app)
+    # A bad basemap setting stops the app here, not on the first page.
+    _basemaps(app.config["TILES"], app.config["TIANDITU_KEY"])
     if not app.config["STORE_PATH"]:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["STORE_PATH"] = os.path.join(app.instance_path, "geoservice.gpkg")
@@ -268,6 +281,21 @@ def import_check(
             f"loaded, the routing memory budget is not checked: {exc}"
         )
         return None
+
+
+def get_basemaps() -> tuple[maps.Basemap, ...]:
+    """The basemaps the current app's maps offer (its ``TILES``), the one shown first first."""
+    return _basemaps(current_app.config["TILES"], current_app.config.get("TIANDITU_KEY"))
+
+
+def _basemaps(tiles: object, tianditu_key: str | None) -> tuple[maps.Basemap, ...]:
+    # A list setting is made hashable for the cache.
+    return _parsed_basemaps(tuple(tiles) if isinstance(tiles, list) else tiles, tianditu_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_basemaps(tiles: str | tuple | None, tianditu_key: str | None) -> tuple:
+    return maps.basemaps(tiles, tianditu_key)
 
 
 def get_district() -> district.District:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
@@ -35,7 +36,7 @@ from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.network import places
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
-from geoservice.web import get_district, get_library, get_store, security
+from geoservice.web import get_basemaps, get_district, get_library, get_store, security
 from geoservice.web.auth import get_staff
 
 bp = Blueprint("pages", __name__)
@@ -128,10 +129,10 @@ def _header() -> maps.Html:
 
 
 def _map_options() -> dict:
-    """What every page's map gets: the basemap setting, the vendored assets and the URL
+    """What every page's map gets: the basemaps to offer, the vendored assets and the URL
     of the offline basemap of major roads."""
     return {
-        "tiles": current_app.config["TILES"] or None,
+        "tiles": get_basemaps(),
         "asset_url": url_for("static", filename="vendor").rstrip("/"),
         "roads_url": url_for("api.network_roads"),
     }
@@ -147,12 +148,15 @@ _PAGES = (
 
 
 def _assets(names: tuple[str, ...]) -> maps.Html:
-    """The stylesheets ``static/<name>.css`` then the deferred scripts ``static/<name>.js``
-    of ``names``, in order (deferred scripts run in this order once folium's inline script
-    has created the map)."""
+    """The stylesheets ``static/<name>.css`` (of the names that have one) then the deferred
+    scripts ``static/<name>.js`` of ``names``, in order (deferred scripts run in this order
+    once folium's inline script has created the map)."""
     base = url_for("static", filename="").rstrip("/")
+    folder = Path(current_app.static_folder or "")
     sheets = [
-        maps.Html('<link rel="stylesheet" href="{}/{}.css">\n').format(base, n) for n in names
+        maps.Html('<link rel="stylesheet" href="{}/{}.css">\n').format(base, n)
+        for n in names
+        if (folder / f"{n}.css").is_file()
     ]
     scripts = [maps.Html('<script src="{}/{}.js" defer></script>\n').format(base, n) for n in names]
     return maps.Html("").join([*sheets, *scripts])
@@ -204,7 +208,7 @@ def _tool_page(
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
     # and script before the page's own. Scripts are deferred: they run in this order once
     # folium's inline script has created the map.
-    assets = _assets(("common", *shared, name)) + maps.Html("</head>")
+    assets = _assets(("crs", "common", *shared, name)) + maps.Html("</head>")
     return page.replace("</head>", str(assets), 1)
 
 
@@ -233,7 +237,8 @@ def index() -> Response:
             header=_outside_banner() + _header() + _report_config(),
             icon=url_for("static", filename="favicon.svg"),
         )
-        return page.replace("</head>", str(_assets(("reports",)) + maps.Html("</head>")), 1)
+        assets = _assets(("crs", "reports")) + maps.Html("</head>")
+        return page.replace("</head>", str(assets), 1)
 
     return _cached_page((int(time.time() // 60), tuple(sorted(reports.items()))), render)
 

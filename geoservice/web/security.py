@@ -5,14 +5,15 @@ Every answer of the app gets, from :func:`init_app` (called by ``create_app``):
 * ``Content-Security-Policy`` — for pages (``text/html``) `page_policy`::
 
       default-src 'self'; script-src 'self' 'nonce-<fresh per response>';
-      style-src 'self' 'unsafe-inline'; img-src 'self' data: [tile server];
+      style-src 'self' 'unsafe-inline'; img-src 'self' data: [tile servers];
       font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self';
       form-action 'self'; frame-ancestors 'none'
 
   Scripts come only from ``/static`` or carry the response's nonce; no
   ``'unsafe-inline'``/``'unsafe-eval'`` for scripts. Styles may be inline because folium
-  writes ``<style>`` blocks and ``style=`` attributes. The tile server is the origin of the
-  ``TILES`` basemap (:func:`geoservice.maps.tile_origin`). Every other answer (JSON, static
+  writes ``<style>`` blocks and ``style=`` attributes. The tile servers are the origins of the
+  ``TILES`` basemaps (:func:`geoservice.maps.tile_origins`), exactly those: none for the
+  default roads basemap. Every other answer (JSON, static
   files) gets `OTHER_POLICY`, which allows nothing: it is never a document.
 * ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` (old browsers'
   ``frame-ancestors``), `PERMISSIONS_POLICY` (geolocation for the page itself, for
@@ -20,7 +21,7 @@ Every answer of the app gets, from :func:`init_app` (called by ``create_app``):
 * ``Referrer-Policy: strict-origin-when-cross-origin``: other sites see at most the
   service's origin, never a page path or query; same-origin requests keep the full URL (for
   the logs). The pages link to Amap/Baidu navigation (those links also say
-  ``rel="noreferrer"``) and load OpenStreetMap tiles, whose usage policy asks for a referrer,
+  ``rel="noreferrer"``) and may load OpenStreetMap tiles, whose usage policy asks for a referrer,
   so ``no-referrer`` would cost the basemap for nothing: the page URLs carry no position.
 
 A view may set any of these headers itself; the defaults do not overwrite it.
@@ -50,9 +51,10 @@ import functools
 import re
 import secrets
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, g
 
 from geoservice import maps
+from geoservice.web import get_basemaps
 
 __all__ = [
     "OTHER_POLICY",
@@ -91,8 +93,8 @@ def nonce() -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _page_policy_template(tiles: str | None) -> str:
-    img = " ".join(filter(None, ("'self'", "data:", maps.tile_origin(tiles))))
+def _page_policy_template(tiles: str | tuple | None, tianditu_key: str | None) -> str:
+    img = " ".join(("'self'", "data:", *maps.tile_origins(maps.basemaps(tiles, tianditu_key))))
     return (
         "default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
         f"style-src 'self' 'unsafe-inline'; img-src {img}; font-src 'self'; "
@@ -101,7 +103,9 @@ def _page_policy_template(tiles: str | None) -> str:
     )
 
 
-def page_policy(nonce_: str, tiles: str | None = None) -> str:
+def page_policy(
+    nonce_: str, tiles: str | tuple | None = None, tianditu_key: str | None = None
+) -> str:
     """The Content-Security-Policy of a page.
 
     Parameters
@@ -109,13 +113,18 @@ def page_policy(nonce_: str, tiles: str | None = None) -> str:
     nonce_
         The response's nonce.
     tiles
-        The ``TILES`` setting, whose server may serve images.
+        The ``TILES`` setting (a string or a tuple of choices), whose servers may serve
+        images.
+    tianditu_key
+        The ``TIANDITU_KEY`` of ``"tianditu"``.
 
     Returns
     -------
     str
     """
-    return _page_policy_template(tiles or None).format(nonce=nonce_)
+    if isinstance(tiles, list):  # hashable for the cache
+        tiles = tuple(tiles)
+    return _page_policy_template(tiles or None, tianditu_key).format(nonce=nonce_)
 
 
 class NoncedPage:
@@ -160,7 +169,7 @@ def page_response(page: NoncedPage | str, status: int = 200) -> Response:
 def _headers(response: Response) -> Response:
     headers = response.headers
     if response.mimetype == "text/html":
-        policy = page_policy(nonce(), current_app.config.get("TILES"))
+        policy = page_policy(nonce(), get_basemaps())
     else:
         policy = OTHER_POLICY
     headers.setdefault("Content-Security-Policy", policy)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from flask import Response, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from geoservice import crs as _crs
@@ -63,7 +63,7 @@ from geoservice.model import (
 from geoservice.store import catalog, records
 from geoservice.store import tables as _io
 from geoservice.store.changes import VERSION
-from geoservice.web import get_store
+from geoservice.web import get_basemaps, get_store
 from geoservice.web.admin import as_page, bp, page, staff_required, user
 from geoservice.web.auth import get_staff
 
@@ -494,7 +494,7 @@ def _map_config(layer: str, record_id: str | None) -> dict[str, Any]:
     to ask for roads, neighbours and previews."""
     district = _district.current(get_store())
     west, south, east, north = district.bounds
-    tiles = maps.tile_layer(current_app.config.get("TILES"))
+    tiles = maps.tile_layer(get_basemaps())
     neighbours = url_for("api.stations") if layer == "stations" else None
     return {
         "layer": layer,
