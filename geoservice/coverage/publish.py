@@ -605,7 +605,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             style_function=lambda _f: {"color": UNCOVERED_COLOR, "weight": 1.5, "opacity": 0.7},
             tooltip=_tooltip(
                 cov,
-                {"rank": "空白区", "town": "乡镇（近似）", "length_km": "长度 km"}
+                {"rank": "空白区", "town": "乡镇（近似）", "road": "道路", "length_km": "长度 km"}
                 | {"nearest_station_min": "最近站点（分钟）"},
             ),
         ).add_to(m)
