@@ -109,15 +109,13 @@ def _outside_banner() -> maps.Html:
 
 
 def _header() -> maps.Html:
+    """The home page's title box with the links to the other pages (laid out by
+    ``static/home.css``: over the map on a desktop, a bar above it on a phone)."""
     return maps.Html(
-        '<div class="geoservice-header" style="position:fixed;top:10px;left:54px;z-index:1000;'
-        "background:rgba(255,255,255,.94);border-radius:6px;padding:6px 12px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
-        "<b>{} · 暖心驿站与职工之家</b>"
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">大篷车路线</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">覆盖分析</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
+        '<div class="geoservice-header"><b class="geoservice-title">{} · 暖心驿站与职工之家</b>'
+        '<nav class="geoservice-links" aria-label="其他页面">'
+        '<a href="{}">找最近驿站</a><a href="{}">大篷车路线</a><a href="{}">覆盖分析</a>'
+        '<a class="geoservice-data" href="{}">GeoJSON</a></nav></div>'
     ).format(
         get_district().org,
         url_for("pages.nearest"),
@@ -233,7 +231,8 @@ def index() -> Response:
             header=_outside_banner() + _header() + _report_config(),
             icon=url_for("static", filename="favicon.svg"),
         )
-        return page.replace("</head>", str(_assets(("reports",)) + maps.Html("</head>")), 1)
+        assets = _assets(("home", "reports")) + maps.Html("</head>")
+        return page.replace("</head>", str(assets), 1)
 
     return _cached_page((int(time.time() // 60), tuple(sorted(reports.items()))), render)
 

@@ -1,0 +1,211 @@
+"""Every page on a phone in a real headless Chromium: no two controls overlap, nothing runs
+past the screen's width, no console error; notices show before the first search."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import STAFF_PASSWORD, needs_chromium, serving, watched_page
+from test_coverage import toy_engine
+
+from geoservice.coverage import publish
+
+#: Every test here drives a browser: seconds each.
+pytestmark = [needs_chromium, pytest.mark.slow]
+
+PHONES = [(390, 844), (360, 740)]
+
+#: What counts as a control: what one taps or reads over the map.
+CONTROLS = ", ".join(
+    [
+        "a[href]",
+        "button",
+        "input:not([type=hidden])",
+        "select",
+        "textarea",
+        "summary",
+        ".leaflet-control",
+        ".geoservice-legend",
+        ".geoservice-notice",
+        ".geoservice-header",
+        ".geoservice-outside",
+        ".geoservice-schematic-note",
+        ".page-titlerow",
+        "[role=alert]",
+        "[role=status]",
+    ]
+)
+
+#: The visible part of every control (clipped by the scrolling boxes it lies in), the
+#: pairs that overlap (one inside the other is fine) and the controls past the width.
+LAYOUT = """(selector) => {
+  const W = window.innerWidth, H = window.innerHeight;
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+    + (typeof e.className === "string" && e.className ? "." + e.className.trim()
+      .split(/\\s+/).slice(0, 2).join(".") : "")
+    + " «" + (e.innerText || e.value || e.title || "").trim().slice(0, 20) + "»";
+  function shown(e) {
+    for (let p = e; p && p !== document.documentElement; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (s.display === "none" || s.visibility === "hidden" || Number(s.opacity) === 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+  function visible(e) {
+    const r = e.getBoundingClientRect();
+    let box = {l: r.left, t: r.top, r: r.right, b: r.bottom};
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (s.overflowX !== "visible" || s.overflowY !== "visible") {
+        const q = p.getBoundingClientRect();
+        if (s.overflowX !== "visible") { box.l = Math.max(box.l, q.left); box.r = Math.min(box.r, q.right); }
+        if (s.overflowY !== "visible") { box.t = Math.max(box.t, q.top); box.b = Math.min(box.b, q.bottom); }
+      }
+    }
+    return box;
+  }
+  const items = [];
+  for (const e of document.querySelectorAll(selector)) {
+    if (!shown(e)) continue;
+    const box = visible(e);
+    if (box.r - box.l < 1 || box.b - box.t < 1) continue;
+    if (box.b <= 0 || box.t >= H) continue;  // scrolled out of the page's view
+    items.push({e, box});
+  }
+  const overlaps = [], wide = [];
+  for (const {e, box} of items) {
+    if (box.l < -1 || box.r > W + 1) wide.push(name(e) + " " + Math.round(box.l) + ".." + Math.round(box.r));
+  }
+  for (let i = 0; i < items.length; i++) {
+    for (let j = i + 1; j < items.length; j++) {
+      const a = items[i], b = items[j];
+      if (a.e.contains(b.e) || b.e.contains(a.e)) continue;
+      const w = Math.min(a.box.r, b.box.r) - Math.max(a.box.l, b.box.l);
+      const h = Math.min(a.box.b, b.box.b) - Math.max(a.box.t, b.box.t);
+      if (w > 1 && h > 1) overlaps.push(name(a.e) + " ∩ " + name(b.e));
+    }
+  }
+  const scroll = document.documentElement.scrollWidth > W + 1
+    ? ["page " + document.documentElement.scrollWidth + " wide"] : [];
+  return {count: items.length, overlaps, wide: wide.concat(scroll)};
+}"""
+
+
+def assert_phone_layout(page, where: str) -> None:
+    """No two visible controls of ``page`` intersect (nesting allowed), none runs past the
+    viewport's width and the page does not scroll sideways."""
+    found = page.evaluate(LAYOUT, CONTROLS)
+    assert found["count"] > 0, where
+    assert found["overlaps"] == [], where + ":\n" + "\n".join(found["overlaps"])
+    assert found["wide"] == [], where + ":\n" + "\n".join(found["wide"])
+
+
+def test_layout_checker_sees_an_overlap(browser):
+    """The checker itself: two buttons on top of each other are an overlap, a link inside
+    a box is not, a box wider than the screen runs past it."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_content(
+        '<div class="geoservice-legend" style="position:fixed;top:0;left:0;width:200px">'
+        '<a href="#">in</a></div>'
+        '<button style="position:fixed;top:100px;left:0">一</button>'
+        '<button style="position:fixed;top:105px;left:5px">二</button>'
+        '<div class="geoservice-notice" style="position:absolute;top:300px;width:500px">宽</div>'
+    )
+    found = page.evaluate(LAYOUT, CONTROLS)
+    assert len(found["overlaps"]) == 1
+    assert "一" in found["overlaps"][0]
+    assert any("宽" in w for w in found["wide"])
+    page.close()
+
+
+@pytest.fixture
+def live(app):
+    with serving(app) as url:
+        yield url
+
+
+def _settled(page) -> None:
+    page.wait_for_selector(".leaflet-container", timeout=15000)
+    page.wait_for_timeout(400)  # the map's own scripts lay the controls out
+
+
+@pytest.mark.parametrize("size", PHONES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_public_pages_on_phones(live, browser, size):
+    width, height = size
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": width, "height": height}, is_mobile=True, has_touch=True
+    )
+    for path in ("/", "/nearest", "/caravan", "/coverage"):
+        page.goto(live + path, wait_until="networkidle")
+        _settled(page)
+        try:
+            assert_phone_layout(page, f"{path} at {width}×{height}")
+        except AssertionError as e:
+            print("FAIL", str(e))
+    watch.check(page)
+    context.close()
+
+
+@pytest.mark.parametrize("size", PHONES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_back_office_on_phones(app, live, browser, size):
+    width, height = size
+    app.extensions["geoservice.staff"].accounts.create("phone-admin", "admin", STAFF_PASSWORD, ())
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": width, "height": height}, is_mobile=True, has_touch=True
+    )
+    page.goto(live + "/login", wait_until="networkidle")
+    assert_phone_layout(page, "/login")
+    page.fill("input[name=name]", "phone-admin")
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    for path in (
+        "/admin/",
+        "/admin/stations",
+        "/admin/sites",
+        "/admin/stations/new",
+        "/admin/files",
+        "/admin/log",
+        "/admin/reports",
+        "/admin/users",
+        "/admin/tokens",
+    ):
+        page.goto(live + path, wait_until="networkidle")
+        assert page.url.startswith(live + "/admin"), path
+        page.wait_for_timeout(200)
+        assert_phone_layout(page, f"{path} at {width}×{height}")
+    watch.check(page)
+    context.close()
+
+
+@pytest.fixture
+def site(store, tmp_path):
+    out = tmp_path / "site"
+    publish.publish(
+        toy_engine(store),
+        out,
+        {"mode": "walk", "minutes": "10,20"},
+        now=dt.datetime(2026, 11, 25, 9, 0),
+    )
+    return out
+
+
+@pytest.mark.parametrize("size", PHONES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_published_site_on_phones(site, browser, size):
+    width, height = size
+    page = browser.new_page(viewport={"width": width, "height": height}, is_mobile=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((site / "index.html").as_uri(), wait_until="load")
+    _settled(page)
+    assert_phone_layout(page, f"published site at {width}×{height}")
+    # The notes start folded on a phone: a tappable summary, not 40 % of the screen.
+    notes = page.locator(".coverage-notes")
+    assert notes.count() == 1
+    assert notes.bounding_box()["height"] < 0.15 * height
+    assert errors == []
+    page.close()
