@@ -59,10 +59,14 @@ LAYOUT = """(selector) => {
     let box = {l: r.left, t: r.top, r: r.right, b: r.bottom};
     for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
       const s = getComputedStyle(p);
-      if (s.overflowX !== "visible" || s.overflowY !== "visible") {
-        const q = p.getBoundingClientRect();
-        if (s.overflowX !== "visible") { box.l = Math.max(box.l, q.left); box.r = Math.min(box.r, q.right); }
-        if (s.overflowY !== "visible") { box.t = Math.max(box.t, q.top); box.b = Math.min(box.b, q.bottom); }
+      const q = p.getBoundingClientRect();
+      if (s.overflowX !== "visible") {
+        box.l = Math.max(box.l, q.left);
+        box.r = Math.min(box.r, q.right);
+      }
+      if (s.overflowY !== "visible") {
+        box.t = Math.max(box.t, q.top);
+        box.b = Math.min(box.b, q.bottom);
       }
     }
     return box;
@@ -77,7 +81,9 @@ LAYOUT = """(selector) => {
   }
   const overlaps = [], wide = [];
   for (const {e, box} of items) {
-    if (box.l < -1 || box.r > W + 1) wide.push(name(e) + " " + Math.round(box.l) + ".." + Math.round(box.r));
+    if (box.l < -1 || box.r > W + 1) {
+      wide.push(name(e) + " " + Math.round(box.l) + ".." + Math.round(box.r));
+    }
   }
   for (let i = 0; i < items.length; i++) {
     for (let j = i + 1; j < items.length; j++) {
@@ -141,10 +147,62 @@ def test_public_pages_on_phones(live, browser, size):
     for path in ("/", "/nearest", "/caravan", "/coverage"):
         page.goto(live + path, wait_until="networkidle")
         _settled(page)
-        try:
-            assert_phone_layout(page, f"{path} at {width}×{height}")
-        except AssertionError as e:
-            print("FAIL", str(e))
+        assert_phone_layout(page, f"{path} at {width}×{height}")
+    watch.check(page)
+    context.close()
+
+
+def test_nearest_notices_before_the_first_search(live, browser):
+    """Sample data is said on /nearest's first load: open on a desktop, folded to a
+    tappable summary on a phone; a search does not say it twice."""
+    context, page, watch = watched_page(browser, live, viewport={"width": 1280, "height": 860})
+    page.goto(live + "/nearest", wait_until="networkidle")
+    box = page.locator("#nearest-page-notices")
+    assert box.get_attribute("open") is not None
+    assert page.locator("#nearest-page-notices [data-notice=sample_stations]").is_visible()
+    assert "示例数据" in box.inner_text()
+    page.evaluate("() => window.geoserviceMap.fire('click', {latlng: L.latLng(40.377, 116.845)})")
+    page.wait_for_selector(".result-card", timeout=15000)
+    assert "示例数据" not in page.locator("#nearest-notices").inner_text()
+    watch.check(page)
+    context.close()
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page.goto(live + "/nearest", wait_until="networkidle")
+    box = page.locator("#nearest-page-notices")
+    page.wait_for_function("() => !document.getElementById('nearest-page-notices').open")
+    summary = box.locator("summary")
+    assert summary.is_visible()
+    assert "示例数据" in summary.inner_text()
+    assert not page.locator("#nearest-page-notices [data-notice=sample_stations]").is_visible()
+    summary.tap()
+    assert page.locator("#nearest-page-notices [data-notice=sample_stations]").is_visible()
+    watch.check(page)
+    context.close()
+
+
+def test_home_legend_lists_only_what_is_drawn(live, browser):
+    """The test store has stations of every kind and located reservoir sites, but no
+    located village or community: the legend names the four kinds and 水库保护点 only."""
+    context, page, watch = watched_page(browser, live, viewport={"width": 1280, "height": 860})
+    page.goto(live + "/", wait_until="networkidle")
+    legend = page.locator(".geoservice-legend").inner_text()
+    for label in ("暖心驿站", "职工之家", "公共区域职工之家", "大篷车基地", "水库保护点"):
+        assert label in legend
+    assert "村" not in legend
+    assert "社区" not in legend
+    # On a phone it starts folded, with the notice, to their summaries.
+    watch.check(page)
+    context.close()
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    page.goto(live + "/", wait_until="networkidle")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('details.geoservice-fold')].every(d => !d.open)"
+    )
+    assert page.locator("details.geoservice-fold").count() == 2
     watch.check(page)
     context.close()
 

@@ -290,6 +290,44 @@ NEAREST_CHIPS = (
 )
 
 
+#: The notices a tool page shows from its first load: (code, kind, title, detail).
+SAMPLE_STATIONS_NOTICE = (
+    "sample_stations",
+    "sample",
+    "示例数据",
+    "驿站为演示用样例，并非总工会正式名录。",
+)
+SCHEMATIC_NETWORK_NOTICE = (
+    "schematic_network",
+    "warn",
+    "示意路网",
+    "道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考。"
+    "Schematic network: roads are generated, not real; times are indicative only.",
+)
+
+
+def _page_notices() -> list[tuple[str, str, str, str]]:
+    """What holds for every answer of the page, said before the first search: sample
+    stations, a schematic road network, a road network outside the district."""
+    found = []
+    stations = get_store().stations()
+    if len(stations) and (stations["source"] == "sample").any():
+        found.append(SAMPLE_STATIONS_NOTICE)
+    try:
+        attrs = get_library().places().attrs
+        outside = get_library().outside_district()
+    except (NetworkError, OsmError):  # the page must still show
+        attrs, outside = {}, False
+    if attrs.get("schematic"):
+        found.append(SCHEMATIC_NETWORK_NOTICE)
+    if outside:
+        zh, en = OUTSIDE_NETWORK
+        found.append(
+            ("outside_network", "info", zh, "本服务只收录本区内的驿站，结果可能不是最近的。" + en)
+        )
+    return found
+
+
 def _nearest_page() -> str:
     """Render ``/nearest``: the folium map with the panel template injected."""
     return _tool_page(
@@ -308,6 +346,7 @@ def _nearest_page() -> str:
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
+        notices=_page_notices(),
         modes=NEAREST_MODES,
         default_mode=NEAREST_DEFAULT_MODE,
         amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
