@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import STAFF_PASSWORD, needs_chromium, serving, watched_page
+from conftest import ARTIFACTS, STAFF_PASSWORD, needs_chromium, serving, watched_page
 from test_coverage import toy_engine
 
 from geoservice.coverage import publish
@@ -148,6 +148,30 @@ def test_public_pages_on_phones(live, browser, size):
         page.goto(live + path, wait_until="networkidle")
         _settled(page)
         assert_phone_layout(page, f"{path} at {width}×{height}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"phone{path.replace('/', '_')}_{width}.png"))
+    watch.check(page)
+    context.close()
+
+
+@pytest.mark.parametrize("size", PHONES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_schematic_note_clear_of_the_legend(live, browser, size):
+    """With a schematic road network the map's note (bottom left) and the legend (bottom
+    right) both show, apart."""
+    width, height = size
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": width, "height": height}, is_mobile=True, has_touch=True
+    )
+    body = '{"type": "FeatureCollection", "schematic": true, "features": []}'
+    page.route(
+        "**/api/network/roads",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.goto(live + "/", wait_until="networkidle")
+    page.locator(".geoservice-schematic-note").wait_for(timeout=10000)
+    _settled(page)
+    assert page.locator(".geoservice-legend summary").is_visible()
+    assert_phone_layout(page, f"/ with a schematic network at {width}×{height}")
     watch.check(page)
     context.close()
 
@@ -235,6 +259,8 @@ def test_back_office_on_phones(app, live, browser, size):
         assert page.url.startswith(live + "/admin"), path
         page.wait_for_timeout(200)
         assert_phone_layout(page, f"{path} at {width}×{height}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"phone{path.replace('/', '_')}_{width}.png"))
     watch.check(page)
     context.close()
 
@@ -261,9 +287,13 @@ def test_published_site_on_phones(site, browser, size):
     page.goto((site / "index.html").as_uri(), wait_until="load")
     _settled(page)
     assert_phone_layout(page, f"published site at {width}×{height}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"phone_published_{width}.png"))
     # The notes start folded on a phone: a tappable summary, not 40 % of the screen.
-    notes = page.locator(".coverage-notes")
+    notes = page.locator(".coverage-notices")
     assert notes.count() == 1
     assert notes.bounding_box()["height"] < 0.15 * height
+    assert notes.locator("details").get_attribute("open") is None
+    assert notes.locator("summary").is_visible()
     assert errors == []
     page.close()
