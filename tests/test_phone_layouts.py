@@ -10,6 +10,7 @@ from conftest import ARTIFACTS, STAFF_PASSWORD, needs_chromium, serving, watched
 from test_coverage import toy_engine
 
 from geoservice.coverage import publish
+from geoservice.network.library import NetworkLibrary
 
 #: Every test here drives a browser: seconds each.
 pytestmark = [needs_chromium, pytest.mark.slow]
@@ -150,6 +151,24 @@ def test_public_pages_on_phones(live, browser, size):
         assert_phone_layout(page, f"{path} at {width}×{height}")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"phone{path.replace('/', '_')}_{width}.png"))
+    watch.check(page)
+    context.close()
+
+
+def test_outside_network_banner_on_phones(app, live, browser, monkeypatch):
+    """A road network outside the district puts a banner over every page: on a phone it
+    overlaps none of the page's controls."""
+    monkeypatch.setattr(NetworkLibrary, "outside_district", lambda self: True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    for path in ("/", "/nearest", "/caravan", "/coverage"):
+        page.goto(live + path, wait_until="networkidle")
+        _settled(page)
+        assert page.locator(".geoservice-outside").is_visible(), path
+        assert_phone_layout(page, f"{path} with the network outside the district")
+        page.screenshot(path=str(ARTIFACTS / f"phone_outside{path.replace('/', '_')}.png"))
     watch.check(page)
     context.close()
 

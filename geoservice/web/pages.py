@@ -90,16 +90,25 @@ def _district_words() -> dict:
         return {"district": None}
 
 
-def _outside_banner() -> maps.Html:
-    """A banner across the top of every page when the active road network lies wholly
-    outside the district (an extract from elsewhere, kept whole)."""
+def _outside() -> tuple[str, str] | None:
+    """路网不在本区范围内 (zh, en) when the active road network lies wholly outside the
+    district (an extract from elsewhere, kept whole); None otherwise. Every page says it:
+    the home page in `_outside_banner`, the tool pages in their title bar
+    (``templates/_page.html`` titlerow)."""
     try:
         outside = get_library().outside_district()
     except (NetworkError, OsmError):
         outside = False
-    if not outside:
+    return OUTSIDE_NETWORK if outside else None
+
+
+def _outside_banner() -> maps.Html:
+    """The home page's banner across the top when the network lies outside the district
+    (on a phone a bar above the map: static/home.css)."""
+    words = _outside()
+    if words is None:
         return maps.Html("")
-    zh, en = OUTSIDE_NETWORK
+    zh, en = words
     return maps.Html(
         '<div class="geoservice-outside" role="alert" style="position:fixed;top:0;left:50%;'
         "transform:translateX(-50%);z-index:1100;background:#b42318;color:#fff;"
@@ -191,12 +200,12 @@ def _tool_page(
     links = [
         (url_for(endpoint), label) for endpoint, label in _PAGES if endpoint != request.endpoint
     ]
-    panel = render_template(f"{name}_panel.html", links=links, **context)
+    panel = render_template(f"{name}_panel.html", links=links, outside=_outside(), **context)
     # An autoescaping template: its output is markup.
     page = maps.render(
         m,
         title=f"{title} · {get_district().org}",
-        header=_outside_banner() + maps.Html(panel),
+        header=maps.Html(panel),
         icon=url_for("static", filename="favicon.svg"),
     )
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
@@ -308,23 +317,17 @@ SCHEMATIC_NETWORK_NOTICE = (
 
 def _page_notices() -> list[tuple[str, str, str, str]]:
     """What holds for every answer of the page, said before the first search: sample
-    stations, a schematic road network, a road network outside the district."""
+    stations, a schematic road network (a network outside the district: the title bar)."""
     found = []
     stations = get_store().stations()
     if len(stations) and (stations["source"] == "sample").any():
         found.append(SAMPLE_STATIONS_NOTICE)
     try:
-        attrs = get_library().places().attrs
-        outside = get_library().outside_district()
+        schematic = bool(get_library().places().attrs.get("schematic"))
     except (NetworkError, OsmError):  # the page must still show
-        attrs, outside = {}, False
-    if attrs.get("schematic"):
+        schematic = False
+    if schematic:
         found.append(SCHEMATIC_NETWORK_NOTICE)
-    if outside:
-        zh, en = OUTSIDE_NETWORK
-        found.append(
-            ("outside_network", "info", zh, "本服务只收录本区内的驿站，结果可能不是最近的。" + en)
-        )
     return found
 
 
