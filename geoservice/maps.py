@@ -738,10 +738,12 @@ def overview_map(
     cluster = folium.plugins.MarkerCluster(
         name="驿站聚合", control=False, disableClusteringAtZoom=15
     ).add_to(m)
+    drawn = []  # the station kinds drawn: the legend lists these and nothing else
     for kind, label in STATION_KINDS.items():
         rows = stations.loc[stations["kind"] == kind]
         if rows.empty:
             continue
+        drawn.append(kind)
         icon, color = STATION_STYLE[kind]
         group = folium.plugins.FeatureGroupSubGroup(cluster, name=layer_name(label, len(rows)))
         group.add_to(m)
@@ -758,39 +760,45 @@ def overview_map(
                     max_width=320,
                 ),
             ).add_to(group)
-    _add_sites(m, store.sites() if sites is None else sites)
+    shown_sites = _add_sites(m, store.sites() if sites is None else sites)
     towns = store.read("towns")
     if len(towns):  # a district may have no towns: no empty layer for them
         _add_towns(m, towns)
     folium.LayerControl(collapsed=True).add_to(m)
     folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
     if (stations["source"] == "sample").any():
-        add_notice(m, SAMPLE_NOTICE)
-    add_legend(m)
+        add_notice(m, SAMPLE_NOTICE, summary="示例数据")
+    add_legend(m, drawn, shown_sites)
     # For static/reports.js, which lays a popup out again when its report panel opens.
     _ExposeMap().add_to(m)
     return m
 
 
-def add_legend(m: folium.Map) -> None:
-    """A legend of the station icons and site colours (bottom right)."""
+def add_legend(m: folium.Map, stations: Sequence[str], sites: Sequence[str]) -> None:
+    """A legend (bottom right) of the icons of the station kinds ``stations`` and the
+    colours of the site kinds ``sites``: the layers the map draws, nothing else.
+
+    A ``<details>`` box, open; folded to its summary on phones (the page's stylesheet and
+    script: ``static/home.css``, ``static/home.js``).
+    """
     items = [
         Html('<i class="fa fa-{}" style="color:{};width:18px"></i>{}').format(
-            icon, _LEGEND_COLORS[color], label
+            icon, _LEGEND_COLORS[color], STATION_KINDS[kind]
         )
-        for kind, label in STATION_KINDS.items()
+        for kind in stations
         for icon, color in [STATION_STYLE[kind]]
     ] + [
         Html(
             '<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
             'background:{};margin:0 6px 0 3px"></span>{}'
-        ).format(SITE_COLORS[kind], label)
-        for kind, label in SITE_KINDS.items()
+        ).format(SITE_COLORS[kind], SITE_KINDS[kind])
+        for kind in sites
     ]
+    if not items:
+        return
     box = Html(
-        '<div class="geoservice-legend" style="position:fixed;bottom:28px;right:10px;'
-        "z-index:1000;background:rgba(255,255,255,.94);border-radius:6px;padding:6px 10px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:12px;line-height:1.7">{}</div>'
+        '<details class="geoservice-legend geoservice-fold" open><summary>图例</summary>'
+        "<div>{}</div></details>"
     ).format(Html("<br>").join(items))
     figure(m).html.add_child(_RawHtml(box))
 
@@ -810,9 +818,12 @@ def _minutes(value: object, kind: str) -> int:
     return round(minutes)
 
 
-def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
-    """Sites with coordinates as small circles (stations stay the map's foreground)."""
+def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> list[str]:
+    """Sites with coordinates as small circles (stations stay the map's foreground);
+    returns the kinds drawn and shown at first (a kind with only schematic positions
+    starts hidden)."""
     located = sites.loc[sites.geometry.notna() & ~sites.geometry.is_empty]
+    shown = []
     for kind, label in SITE_KINDS.items():
         rows = located.loc[located["kind"] == kind]
         if rows.empty:
@@ -826,6 +837,8 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
             name=layer_name(title) if schematic.any() else layer_name(label, len(rows)),
             show=not schematic.any(),
         ).add_to(m)
+        if not schematic.any():
+            shown.append(kind)
         for rec in rows.to_dict("records"):
             sample = Html("<br><i>示例数据 sample</i>") if rec["source"] == "sample" else ""
             if rec["coord_source"] == "schematic":
@@ -842,6 +855,7 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> None:
                     max_width=260,
                 ),
             ).add_to(group)
+    return shown
 
 
 def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
@@ -860,13 +874,16 @@ def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
     group.add_to(m)
 
 
-def add_notice(m: folium.Map, content: object) -> None:
-    """Pin a notice box to the top left of the map (`Html`; anything else is shown as text)."""
+def add_notice(m: folium.Map, content: object, *, summary: str) -> None:
+    """Pin a notice box to the top left of the map (`Html`; anything else is shown as text).
+
+    A ``<details>`` box, open, headed by ``summary`` (text); folded to it on phones (see
+    `add_legend`).
+    """
     box = Html(
-        '<div class="geoservice-notice" style="position:fixed;top:56px;left:54px;'
-        "z-index:1000;max-width:360px;background:rgba(255,248,225,.95);border:1px solid #e0b252;"
-        'border-radius:6px;padding:6px 10px;font-size:13px;line-height:1.4">{}</div>'
-    ).format(_markup(content, TEXT_DISPLAY_MAX))
+        '<details class="geoservice-notice geoservice-fold" open><summary>{}</summary>'
+        "<div>{}</div></details>"
+    ).format(summary, _markup(content, TEXT_DISPLAY_MAX))
     figure(m).html.add_child(_RawHtml(box))
 
 

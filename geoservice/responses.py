@@ -828,10 +828,19 @@ class UncoveredVillage(TypedDict):
 
 
 class CoverageGap(TypedDict):
+    """Uncovered people roads beyond the largest threshold: one road in one town."""
+
     rank: Annotated[int, Schema(minimum=1, maximum=MAX_GAP_FEATURES)]
     length_km: Km
     town: Annotated[str, Schema(description="approximate (近似)")]
     town_code: str
+    road: Annotated[
+        str, Schema(description="the road's name, or its class in plain words (无名乡村道路)")
+    ]
+    road_named: Annotated[bool, Schema(description="false: `road` is the road's class")]
+    summary: Annotated[
+        str, Schema(description="in plain words: 镇 路：超过 15 分钟可达的道路 1.2 公里")
+    ]
     nearest_station_min: Annotated[float | None, Schema(description="null: no station reaches it")]
     pieces: Count
 

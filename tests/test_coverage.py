@@ -14,7 +14,7 @@ import shapely
 from conftest import assert_refused, stations_frame
 
 from geoservice import hours as _hours
-from geoservice.coverage import CoverageEngine, CoverageQuery, tiles
+from geoservice.coverage import CoverageEngine, CoverageQuery, figures, tiles
 from geoservice.model import CRS_STORAGE
 from geoservice.network import Network, access_speed_ms
 
@@ -185,11 +185,22 @@ def test_hand_made_towns_and_villages(toy):
 
 def test_hand_made_gaps_and_areas(toy):
     cov = toy.compute({"mode": "walk", "minutes": "10"})
-    # People roads beyond 10 min: a and b from 950 to 1780 with all of d (joined at n1),
-    # and g.
-    assert [g["length_km"] for g in cov.gaps] == pytest.approx([0.05 + 0.78 + 0.8, 0.5], abs=1e-3)
-    assert cov.gaps[0]["town"] == "巨各庄镇"
-    assert cov.gaps[1]["nearest_station_min"] is None  # unconnected road
+    # People roads beyond 10 min: a and b from 950 to 1780, all of d (town A) and g (town
+    # B): one gap per road in its town, not one stretch under the town that has most of it.
+    got = [(g["town"], g["road"], g["length_km"]) for g in cov.gaps]
+    assert got == [
+        ("巨各庄镇", "d", pytest.approx(0.8, abs=1e-3)),
+        ("巨各庄镇", "b", pytest.approx(0.78, abs=1e-3)),
+        ("河南寨镇", "g", pytest.approx(0.5, abs=1e-3)),
+        ("巨各庄镇", "a", pytest.approx(0.05, abs=1e-3)),
+    ]
+    assert cov.gaps[2]["nearest_station_min"] is None  # unconnected road
+    assert cov.gaps[0]["road_named"]
+    assert cov.gaps[0]["summary"] == "巨各庄镇 d：超过 10 分钟可达的道路 0.8 公里"
+    # A road without a name goes by its class.
+    assert figures._road_label("track", "") == "无名田间小路"
+    assert figures._road_label("primary_link", "") == "主干道连接道"
+    assert figures._road_label("residential", "檀营路") == "檀营路"
     # The area is the reached pieces buffered by 50 m, computed here independently.
     pieces = [((0, 0), (950, 0)), ((1780, 0), (3000, 0)), ((0, 0), (0, -500)),
               ((2000, 0), (2000, -220))]  # fmt: skip
@@ -203,7 +214,7 @@ def test_hand_made_gaps_and_areas(toy):
         "T00",
         "T01",
     }
-    assert len(layers["uncovered"]["features"]) == 2
+    assert len(layers["uncovered"]["features"]) == 4  # one per gap
 
 
 def test_hand_made_time_filter(toy, store):

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse import csgraph
 
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import MAX_GAP_FEATURES, NOTICES, num
@@ -167,50 +165,82 @@ def figures(
     }
 
 
+#: Road classes in plain words, for a gap on a road without a name.
+ROAD_CLASS_LABELS = {
+    "motorway": "高速公路",
+    "trunk": "快速路",
+    "primary": "主干道",
+    "secondary": "次干道",
+    "tertiary": "县乡道",
+    "unclassified": "乡村道路",
+    "residential": "居民区道路",
+    "living_street": "居民区道路",
+    "service": "内部道路",
+    "track": "田间小路",
+    "path": "小路",
+    "footway": "步行道",
+    "pedestrian": "步行街",
+    "cycleway": "自行车道",
+    "steps": "台阶",
+}
+
+
+def _road_label(highway: str, name: str) -> str:
+    """A road's name, or its class in plain words where it has none."""
+    if name:
+        return name
+    base = highway.removesuffix("_link")
+    label = ROAD_CLASS_LABELS.get(base, "其他道路")
+    return f"{label}连接道" if highway.endswith("_link") else f"无名{label}"
+
+
 def _gaps(
     query: CoverageQuery, roads: Roads, places: Places, pieces: Pieces
 ) -> tuple[list[dict], Pieces, list[np.ndarray]]:
-    """Connected stretches of people roads beyond the largest threshold, longest first.
+    """The people roads beyond the largest threshold, per town and per road, longest first.
 
-    Returns the gap records (at most `MAX_GAP_FEATURES`), the uncovered pieces and, per
-    gap, the indices of its pieces (geometry is cut only when a layer is asked for).
+    A gap is one road (by name, or by class where it has no name) in one town (the town
+    each road is counted under in the per-town figures): a long uncovered stretch is
+    thereby split where it crosses a town or changes road, so that no town takes the
+    length of its neighbours. Returns the gap records (at most `MAX_GAP_FEATURES`), the
+    uncovered pieces and, per gap, the indices of its pieces (geometry is cut only when a
+    layer is asked for).
     """
     K = len(query.minutes)
     out = pieces.take((pieces.lvl1 == K) & places.people[pieces.r])
-    m = len(out.r)
-    if not m:
+    if not len(out.r):
         return [], out, []
-    n = int(max(roads.u.max(), roads.v.max())) + 1
-    # Pieces are joined through the nodes they reach (g0 = 0 at u, g1 = 1 at v).
-    at_u = out.g0 == 0
-    at_v = out.g1 == 1
-    rows = np.concatenate([np.flatnonzero(at_u), np.flatnonzero(at_v)])
-    cols = np.concatenate([roads.u[out.r[at_u]], roads.v[out.r[at_v]]]) + m
-    graph = sp.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(m + n, m + n))
-    _, label = csgraph.connected_components(graph, directed=False)
-    _, comp = np.unique(label[:m], return_inverse=True)
-    comp = comp.ravel()
+    name = np.asarray(roads.name, dtype=str)[out.r]
+    highway = np.asarray(roads.highway, dtype=str)[out.r]
+    label = np.array([_road_label(h, n) for h, n in zip(highway, name, strict=True)], dtype=str)
+    town = places.road_town[out.r]
+    keys = pd.MultiIndex.from_arrays([town, label])
+    comp = pd.factorize(keys)[0].astype(np.int64)
     length = out.length(roads)
     glen = np.bincount(comp, weights=length)
     order = np.lexsort((np.arange(len(glen)), -glen))[:MAX_GAP_FEATURES]
     gtime = np.full(len(glen), np.inf)
     np.minimum.at(gtime, comp, np.minimum(out.t0, out.t1))
-    T = len(places.towns) + 1
-    town_len = np.zeros((len(glen), T))
-    np.add.at(town_len, (comp, places.road_town[out.r]), length)
-    gtown = town_len.argmax(axis=1)
     members = np.argsort(comp, kind="stable")
     bounds = np.searchsorted(comp[members], np.arange(len(glen) + 1))
+    beyond = num(query.minutes[-1])
     gaps, groups = [], []
     for rank, c in enumerate(order.tolist(), start=1):
         idx = members[bounds[c] : bounds[c + 1]]
         t = float(gtime[c])
+        km = round(float(glen[c]) / 1000, 3)
+        where = places.town_label(int(town[idx[0]]))
+        road = str(label[idx[0]])
         gaps.append(
             {
                 "rank": rank,
-                "length_km": round(float(glen[c]) / 1000, 3),
-                "town": places.town_label(int(gtown[c])),
-                "town_code": places.town_code(int(gtown[c])),
+                "length_km": km,
+                "town": where,
+                "town_code": places.town_code(int(town[idx[0]])),
+                "road": road,
+                "road_named": bool(name[idx[0]]),
+                "summary": f"{where + ' ' if where else ''}{road}：超过 {beyond} 分钟可达的道路 "
+                f"{km:.1f} 公里",
                 "nearest_station_min": round(t / 60, 1) if math.isfinite(t) else None,
                 "pieces": len(idx),
             }

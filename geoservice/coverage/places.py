@@ -38,7 +38,7 @@ SETTLEMENT_SEAT_M = 1000.0
 #: Site ``coord_source`` values whose positions are schematic (derived, not surveyed).
 SCHEMATIC_COORD_SOURCES = frozenset({"schematic"})
 VILLAGE_KINDS = ("village", "community")
-UNASSIGNED_LABEL = "未归属"
+UNASSIGNED_LABEL = "未归属乡镇"
 
 
 @dataclass

@@ -605,7 +605,7 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
             style_function=lambda _f: {"color": UNCOVERED_COLOR, "weight": 1.5, "opacity": 0.7},
             tooltip=_tooltip(
                 cov,
-                {"rank": "空白区", "town": "乡镇（近似）", "length_km": "长度 km"}
+                {"rank": "空白区", "town": "乡镇（近似）", "road": "道路", "length_km": "长度 km"}
                 | {"nearest_station_min": "最近站点（分钟）"},
             ),
         ).add_to(m)
@@ -638,7 +638,27 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
     html.add_child(folium.Element(_notices_html(cov, district)))
     html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
     html.add_child(folium.Element(_table_html(cov, charts)))
+    html.add_child(folium.Element(_PHONE_LAYOUT))
     return m
+
+
+#: On a phone the boxes keep clear of the layer button (top right) and of each other, and
+#: the notes start folded to their summary: the map comes first. After the boxes, so that
+#: the script finds them.
+_PHONE_LAYOUT = """<style>
+@media (max-width: 640px) {
+  .coverage-notices { max-width: calc(100vw - 118px) !important; }
+  .coverage-legend { max-width: 50vw; }
+  .coverage-towns { max-width: calc(50vw - 30px); }
+}
+</style>
+<script>
+if (window.matchMedia && window.matchMedia("(max-width: 640px)").matches) {
+  document.querySelectorAll(".coverage-notices details").forEach(function (d) {
+    d.open = false;
+  });
+}
+</script>"""
 
 
 def _tooltip(cov: Coverage, fields: dict[str, str]) -> folium.GeoJsonTooltip:

@@ -681,8 +681,8 @@ _COVERAGE_TEXT = (
     "foreign members `layers` (further layers), `coverage` (district and per-town figures "
     "over the roads where people live and work, with the whole network's beside them; the "
     "ACFTU share of roads within 1 km of a station; uncovered villages with their travel "
-    "time; gaps ranked by length; notices), `revision` and `simplify_m`. Per-town figures "
-    "are approximate (近似)."
+    "time; gaps per town and per road (by name, or by class where unnamed), longest "
+    "first; notices), `revision` and `simplify_m`. Per-town figures are approximate (近似)."
 )
 _SUGGEST_TEXT = (
     "n new sites maximising the uncovered people-road length (objective roads) or located "

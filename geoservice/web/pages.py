@@ -91,16 +91,25 @@ def _district_words() -> dict:
         return {"district": None}
 
 
-def _outside_banner() -> maps.Html:
-    """A banner across the top of every page when the active road network lies wholly
-    outside the district (an extract from elsewhere, kept whole)."""
+def _outside() -> tuple[str, str] | None:
+    """路网不在本区范围内 (zh, en) when the active road network lies wholly outside the
+    district (an extract from elsewhere, kept whole); None otherwise. Every page says it:
+    the home page in `_outside_banner`, the tool pages in their title bar
+    (``templates/_page.html`` titlerow)."""
     try:
         outside = get_library().outside_district()
     except (NetworkError, OsmError):
         outside = False
-    if not outside:
+    return OUTSIDE_NETWORK if outside else None
+
+
+def _outside_banner() -> maps.Html:
+    """The home page's banner across the top when the network lies outside the district
+    (on a phone a bar above the map: static/home.css)."""
+    words = _outside()
+    if words is None:
         return maps.Html("")
-    zh, en = OUTSIDE_NETWORK
+    zh, en = words
     return maps.Html(
         '<div class="geoservice-outside" role="alert" style="position:fixed;top:0;left:50%;'
         "transform:translateX(-50%);z-index:1100;background:#b42318;color:#fff;"
@@ -110,15 +119,13 @@ def _outside_banner() -> maps.Html:
 
 
 def _header() -> maps.Html:
+    """The home page's title box with the links to the other pages (laid out by
+    ``static/home.css``: over the map on a desktop, a bar above it on a phone)."""
     return maps.Html(
-        '<div class="geoservice-header" style="position:fixed;top:10px;left:54px;z-index:1000;'
-        "background:rgba(255,255,255,.94);border-radius:6px;padding:6px 12px;"
-        'box-shadow:0 1px 4px rgba(0,0,0,.3);font-size:14px">'
-        "<b>{} · 暖心驿站与职工之家</b>"
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">找最近驿站</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">大篷车路线</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:13px;font-weight:bold">覆盖分析</a>'
-        ' <a href="{}" style="margin-left:8px;font-size:12px">GeoJSON</a></div>'
+        '<div class="geoservice-header"><b class="geoservice-title">{} · 暖心驿站与职工之家</b>'
+        '<nav class="geoservice-links" aria-label="其他页面">'
+        '<a href="{}">找最近驿站</a><a href="{}">大篷车路线</a><a href="{}">覆盖分析</a>'
+        '<a class="geoservice-data" href="{}">GeoJSON</a></nav></div>'
     ).format(
         get_district().org,
         url_for("pages.nearest"),
@@ -197,12 +204,12 @@ def _tool_page(
     links = [
         (url_for(endpoint), label) for endpoint, label in _PAGES if endpoint != request.endpoint
     ]
-    panel = render_template(f"{name}_panel.html", links=links, **context)
+    panel = render_template(f"{name}_panel.html", links=links, outside=_outside(), **context)
     # An autoescaping template: its output is markup.
     page = maps.render(
         m,
         title=f"{title} · {get_district().org}",
-        header=_outside_banner() + maps.Html(panel),
+        header=maps.Html(panel),
         icon=url_for("static", filename="favicon.svg"),
     )
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
@@ -237,7 +244,7 @@ def index() -> Response:
             header=_outside_banner() + _header() + _report_config(),
             icon=url_for("static", filename="favicon.svg"),
         )
-        assets = _assets(("crs", "reports")) + maps.Html("</head>")
+        assets = _assets(("crs", "home", "reports")) + maps.Html("</head>")
         return page.replace("</head>", str(assets), 1)
 
     return _cached_page((int(time.time() // 60), tuple(sorted(reports.items()))), render)
@@ -296,6 +303,38 @@ NEAREST_CHIPS = (
 )
 
 
+#: The notices a tool page shows from its first load: (code, kind, title, detail).
+SAMPLE_STATIONS_NOTICE = (
+    "sample_stations",
+    "sample",
+    "示例数据",
+    "驿站为演示用样例，并非总工会正式名录。",
+)
+SCHEMATIC_NETWORK_NOTICE = (
+    "schematic_network",
+    "warn",
+    "示意路网",
+    "道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考。"
+    "Schematic network: roads are generated, not real; times are indicative only.",
+)
+
+
+def _page_notices() -> list[tuple[str, str, str, str]]:
+    """What holds for every answer of the page, said before the first search: sample
+    stations, a schematic road network (a network outside the district: the title bar)."""
+    found = []
+    stations = get_store().stations()
+    if len(stations) and (stations["source"] == "sample").any():
+        found.append(SAMPLE_STATIONS_NOTICE)
+    try:
+        schematic = bool(get_library().places().attrs.get("schematic"))
+    except (NetworkError, OsmError):  # the page must still show
+        schematic = False
+    if schematic:
+        found.append(SCHEMATIC_NETWORK_NOTICE)
+    return found
+
+
 def _nearest_page() -> str:
     """Render ``/nearest``: the folium map with the panel template injected."""
     return _tool_page(
@@ -314,6 +353,7 @@ def _nearest_page() -> str:
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
+        notices=_page_notices(),
         modes=NEAREST_MODES,
         default_mode=NEAREST_DEFAULT_MODE,
         amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],

@@ -198,6 +198,15 @@
     return show;
   }
 
+  // What the page says from its first load (templates/_page.html page_notices): open on a
+  // desktop, folded to its tappable summary on a phone, where the map comes first.
+  function foldNoticesOnPhone() {
+    if (!window.matchMedia || !window.matchMedia("(max-width: 799px)").matches) return;
+    document.querySelectorAll("details.page-notices").forEach(function (box) {
+      box.open = false;
+    });
+  }
+
   // -- start ---------------------------------------------------------------------------
 
   // The page's elements by id: {name: id, …} → {name: element, …}.
@@ -233,6 +242,8 @@
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
     else init();
   }
+
+  ready(foldNoticesOnPhone);
 
   window.geoservice = Object.freeze({
     limits: limits,

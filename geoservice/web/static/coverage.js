@@ -610,8 +610,10 @@
       var btn = h("button", "cov-item-btn");
       btn.type = "button";
       btn.appendChild(h("span", "cov-rank", g.rank));
-      btn.appendChild(dataText("span", "cov-item-name", approxTown(g.town, "未覆盖道路"), NAME_MAX));
-      btn.appendChild(h("span", "cov-item-meta", km(g.length_km) + " 公里" +
+      btn.appendChild(dataText("span", "cov-item-name",
+        (g.town ? approxTown(g.town) + " " : "") + g.road, NAME_MAX));
+      btn.appendChild(h("span", "cov-item-meta", "超过 " + last(cov.query.minutes) + " 分钟可达的道路 " +
+        km(g.length_km) + " 公里" +
         (g.nearest_station_min === null ? " · 无站点可达" :
           " · 最近站点 " + Math.ceil(g.nearest_station_min) + " 分钟")));
       btn.addEventListener("click", function () { zoomToGap(g.rank); });

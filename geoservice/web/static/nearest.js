@@ -294,12 +294,18 @@
     fitMap(bounds);
   }
 
+  // Whether the page's own notices (shown from its first load) already say `code`.
+  function onPage(code) {
+    return !!document.querySelector('#nearest-page-notices [data-notice="' + code + '"]');
+  }
+
   function showAnswer(data) {
     clearResults();
     var results = Array.isArray(data.results) ? data.results : [];
     var network = data.network || {};
     var origin = data.origin || {};
-    if (network.schematic) {
+    // The page says from its first load what it knew then (pages._page_notices): not twice.
+    if (network.schematic && !onPage("schematic_network")) {
       notice(
         el.notices,
         "warn",
@@ -307,7 +313,8 @@
         "Schematic network: roads are generated, not real; times are indicative only."
       );
     }
-    if (results.some(function (r) { return r.source === "sample"; })) {
+    var sample = results.some(function (r) { return r.source === "sample"; });
+    if (sample && !onPage("sample_stations")) {
       notice(el.notices, "sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
     }
     if (origin.outside_district) {
