@@ -7,6 +7,7 @@ engines are held here, one per app, rebuilt when the active network changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +27,7 @@ from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 from geoservice.tours import planner as tour
 from geoservice.tours import vrp
-from geoservice.tours.saved import TourStore
+from geoservice.tours.saved import ANONYMOUS_TTL, MAX_ANONYMOUS, TourStore
 from geoservice.web import answers, auth
 
 STORE_KEY = "geoservice.store"
@@ -95,7 +96,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Per-client limit of workers' reports, ``POST /api/stations/<id>/reports`` (default
         ``10 per hour``); besides, one client may have at most 3 open reports on a station.
     TOURS_DIR
-        Saved caravan tour plans (default ``<instance>/tours``).
+        Saved caravan tour plans (default ``<instance>/tours``). A plan saved by a staff
+        user (bearer token or signed in) is theirs and kept; anonymous plans are kept for
+        ``TOURS_ANONYMOUS_HOURS`` (default 24), at most ``TOURS_ANONYMOUS_MAX`` (default
+        200) of them, the oldest removed first (:mod:`geoservice.tours.saved`).
     TOURS_ITERATIONS, TOURS_SECONDS
         The tour search's bound in iterations (default 2,000: the same plan on any
         machine) and its wall-clock safety net in seconds (default 60).
@@ -116,6 +120,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
         TOURS_DIR=None,
+        TOURS_ANONYMOUS_HOURS=ANONYMOUS_TTL.total_seconds() / 3600,
+        TOURS_ANONYMOUS_MAX=MAX_ANONYMOUS,
         TOURS_ITERATIONS=tour.SEARCH.iterations,
         TOURS_SECONDS=tour.SEARCH.seconds,
         TOURS_MAX_CONCURRENT=2,
@@ -175,6 +181,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from geoservice.web import admin, api, cli, http_errors, ogc, pages, security
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.probes)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ogc.bp)
     auth.init_app(app)
@@ -237,6 +244,12 @@ def get_coverage() -> CoverageEngine:
     return current_app.extensions[COVERAGE_KEY].get()
 
 
+def engine_ready() -> bool:
+    """Whether the routing engine of the active network is built (never builds one: the
+    readiness probe must not load networks on a request thread)."""
+    return current_app.extensions[ENGINE_KEY].ready()
+
+
 def get_library() -> NetworkLibrary:
     """The road-network library of the current app."""
     return current_app.extensions[ENGINE_KEY].library
@@ -293,11 +306,19 @@ def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
     return tour.Planner(
         store,
         library,
-        TourStore(_tours_dir(app)),
+        _tour_store(app),
         calendar=holidays.CurrentCalendar(),
         budget=budget,
         max_concurrent=app.config["TOURS_MAX_CONCURRENT"],
         depot_town=lambda: district.current(store).depot_town,
+    )
+
+
+def _tour_store(app: Flask) -> TourStore:
+    return TourStore(
+        _tours_dir(app),
+        max_anonymous=int(app.config["TOURS_ANONYMOUS_MAX"]),
+        anonymous_ttl=dt.timedelta(hours=float(app.config["TOURS_ANONYMOUS_HOURS"])),
     )
 
 
@@ -306,7 +327,7 @@ def get_planner() -> tour.Planner:
     planner = current_app.extensions[PLANNER_KEY]
     folder = _tours_dir(current_app)
     if planner.tours.directory != folder:  # TOURS_DIR set after the app was created
-        planner.tours = TourStore(folder)
+        planner.tours = _tour_store(current_app)
     return planner
 
 
