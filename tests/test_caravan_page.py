@@ -13,7 +13,15 @@ import json
 import re
 
 import pytest
-from conftest import ARTIFACTS, STAFF_PASSWORD, make_app, needs_chromium, offline_page, serving, watched_page
+from conftest import (
+    ARTIFACTS,
+    STAFF_PASSWORD,
+    make_app,
+    needs_chromium,
+    offline_page,
+    serving,
+    watched_page,
+)
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps

@@ -21,6 +21,7 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import district, holidays
 from geoservice.coverage import CoverageEngine, CoverageProvider
+from geoservice.coverage import engine as coverage_engine
 from geoservice.errors import NetworkError, OsmError
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
@@ -74,6 +75,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     COVERAGE_CACHE_BYTES
         Budget of the cached coverage and suggestion answers (default 64 MB; see
         :mod:`geoservice.web.answers`).
+    COVERAGE_ENGINE_CACHE_BYTES
+        Budget of the coverage engine's own caches, which grow with the distinct questions
+        asked (tilings and their polygons, envelopes; default 384 MB; see
+        :class:`~geoservice.coverage.engine.CoverageEngine`). Beyond it the least recently
+        used are made again when next needed.
     TILES
         Basemap for the maps: ``"osm"`` (default), ``""`` for none (fully offline), or
         ``"URL-template|attribution"``. The pages' Content-Security-Policy allows images
@@ -129,6 +135,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_COVERAGE="120 per minute",
         RATELIMIT_SUGGEST="10 per minute",
         COVERAGE_CACHE_BYTES=answers.DEFAULT_MAX_BYTES,
+        COVERAGE_ENGINE_CACHE_BYTES=coverage_engine.DEFAULT_CACHE_BYTES,
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -173,7 +180,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     # Every engine is built on first use from the library's one copy of the networks, and
     # again when the active network changes (geoservice.network.library.Watched).
-    app.extensions[COVERAGE_KEY] = CoverageProvider(library, store)
+    app.extensions[COVERAGE_KEY] = CoverageProvider(
+        library, store, cache_bytes=int(app.config["COVERAGE_ENGINE_CACHE_BYTES"])
+    )
     app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
