@@ -54,10 +54,13 @@ if TYPE_CHECKING:
     from geoservice.coverage.tiles import Tiling
 
 
-#: Default budget of the engine's own caches (``COVERAGE_ENGINE_CACHE_BYTES``): on the Miyun
-#: network one tiling of a mode with its polygons takes 60–150 MB (bench/
-#: bench_coverage_memory.py), so this keeps the tilings of the usual questions.
-DEFAULT_CACHE_BYTES = 384 * 1024**2
+#: Default budget of the engine's own caches (``COVERAGE_ENGINE_CACHE_BYTES``). On the Miyun
+#: network the tables of the 12 tilings kept (3 modes × 4 buffers) take about 136 MB, and
+#: their polygons grow with the questions (254 MB in all after 60 distinct questions,
+#: unbounded; bench/bench_coverage_memory.py): this keeps every table (below them, tilings
+#: are made again and again: 60 questions took 110 s at 128 MB, 68 s unbounded) and the
+#: most recent polygons.
+DEFAULT_CACHE_BYTES = 256 * 1024**2
 #: Memory of a GEOS geometry: per vertex and per geometry (measured with shapely 2 on
 #: GEOS 3.14: RSS growth over 50,000 small and 500 large polygons).
 COORD_BYTES = 24
@@ -87,6 +90,8 @@ class ModeCache:
     # for evicting the least recently used above the engine's budget.
     used: dict[float, int] = field(default_factory=dict)
     last: int = 0
+    # Each tiling's measured bytes: (its id, polygons made, cells made, bytes).
+    sizes: dict[float, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, mode: str, roads: Roads, places: Places, key: str) -> ModeCache:
@@ -97,6 +102,8 @@ class ModeCache:
         self.places, self.places_key = places, key
         self.clusters = Clusters.build(self.roads, places)
         self.tilings.clear()
+        self.used.clear()
+        self.sizes.clear()
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -272,7 +279,7 @@ class CoverageEngine:
                 # A tiling's assembled polygons go before its tables (cheaper to make).
                 out.append(((used, 0), _polys_bytes(tiling), partial(_drop_polys, tiling)))
                 drop = partial(_drop_tiling, cache, buffer_m)
-                out.append(((used, 1), _tables_bytes(tiling), drop))
+                out.append(((used, 1), _tables_bytes(cache, buffer_m, tiling), drop))
             out.append(((cache.last, 2), _envelope_bytes(cache), cache.envelopes.clear))
             extras = sum(a.nbytes for _, a in cache.extras.values())
             out.append(((cache.last, 3), extras, cache.extras.clear))
@@ -512,7 +519,27 @@ def _polys_bytes(tiling: Tiling) -> int:
     return geometry_bytes(g for p in tiling.polys.values() for g in (p.poly, p.snapped))
 
 
-def _tables_bytes(tiling: Tiling) -> int:
+_NONE = np.array(None, dtype=object)
+
+
+def _tables_bytes(cache: ModeCache, buffer_m: float, tiling: Tiling) -> int:
+    """A tiling's tables' bytes, measured again only when polygons were made since (they
+    are only ever added): the trim runs after every computation, and measuring means
+    visiting each of the tens of thousands of polygons of a Miyun tiling."""
+    made = (
+        id(tiling),
+        int(np.count_nonzero(~np.equal(tiling.clipped, _NONE))),
+        int(np.count_nonzero(~np.equal(tiling.whole, _NONE))),
+    )
+    known = cache.sizes.get(buffer_m)
+    if known is not None and known[:3] == made:
+        return known[3]
+    size = _measure_tables(tiling)
+    cache.sizes[buffer_m] = (*made, size)
+    return size
+
+
+def _measure_tables(tiling: Tiling) -> int:
     arrays = sum(
         a.nbytes
         for a in (
@@ -527,8 +554,10 @@ def _tables_bytes(tiling: Tiling) -> int:
             tiling.whole,
         )
     )
-    whole = (g for p in tiling.whole if p is not None for g in (p.poly, p.snapped))
-    return arrays + geometry_bytes(tiling.clipped) + geometry_bytes(whole)
+    # Each cell's polygon counted twice: with the snapped copy it gets once an answer
+    # draws it (made later, without changing the counts the measure is kept under).
+    whole = geometry_bytes(p.poly for p in tiling.whole if p is not None)
+    return arrays + geometry_bytes(tiling.clipped) + 2 * whole
 
 
 def _envelope_bytes(cache: ModeCache) -> int:
@@ -549,6 +578,7 @@ def _drop_polys(tiling: Tiling) -> None:
 def _drop_tiling(cache: ModeCache, buffer_m: float) -> None:
     cache.tilings.pop(buffer_m, None)
     cache.used.pop(buffer_m, None)
+    cache.sizes.pop(buffer_m, None)
 
 
 def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:

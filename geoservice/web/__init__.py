@@ -77,7 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         :mod:`geoservice.web.answers`).
     COVERAGE_ENGINE_CACHE_BYTES
         Budget of the coverage engine's own caches, which grow with the distinct questions
-        asked (tilings and their polygons, envelopes; default 384 MB; see
+        asked (tilings and their polygons, envelopes; default 256 MB; see
         :class:`~geoservice.coverage.engine.CoverageEngine`). Beyond it the least recently
         used are made again when next needed.
     TILES
