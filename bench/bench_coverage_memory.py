@@ -8,7 +8,8 @@ and, as the baseline in the same run, unbounded (as before issue 14). Each asks 
 N distinct questions (mode × buffer × thresholds × kinds, polygons dissolved as
 ``/api/coverage`` does) and prints its resident memory (RSS) after the first question of
 each mode (the static tables of every mode built) and after the last, the growth per
-question between them, what the caches hold by the engine's count, and the wall time. The
+question between them (and every 30 questions), what the caches hold by the engine's
+count, and the wall time. The
 machine's load average is printed first and last.
 """
 
@@ -35,6 +36,7 @@ from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
 MB = 1024**2
 _MODES = 3
+_STEP = 30  # RSS is printed after every this many questions
 
 
 def questions(n: int) -> list[dict]:
@@ -72,10 +74,14 @@ def child(n: int, budget: int | None) -> dict:
         for q in asked[:_MODES]:
             engine.compute(q).areas.dissolve_all()
         first = rss()
-        for q in asked[_MODES:]:
+        steps = {}
+        for i, q in enumerate(asked[_MODES:], start=_MODES + 1):
             engine.compute(q).areas.dissolve_all()
+            if i % _STEP == 0:
+                steps[i] = rss()
         return {
             "rss_first": first,
+            "rss_steps": steps,
             "rss_last": rss(),
             "cache_bytes": engine.cache_bytes(),
             "seconds": time.perf_counter() - started,
@@ -108,6 +114,8 @@ def main() -> None:
             f"{growth / MB:6.0f} MB {growth / max(1, args.questions - _MODES) / MB:6.2f} MB "
             f"{r['cache_bytes'] / MB:6.0f} MB {r['seconds']:6.1f} s"
         )
+        steps = "  ".join(f"{k}: {v / MB:.0f}" for k, v in r["rss_steps"].items())
+        print(f"{'':>24s} RSS (MB) after questions  {steps}")
     print(f"load average {load_average()}")
 
 
