@@ -38,7 +38,7 @@ from scipy.sparse import csgraph
 
 from geoservice import crs, district
 from geoservice import hours as _hours
-from geoservice.errors import BudgetError, ParameterError
+from geoservice.errors import BudgetError, NetworkError, ParameterError
 from geoservice.filters import WARM_OPEN_NOW, StationFilter
 from geoservice.model import AMENITIES, Station
 from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
@@ -723,6 +723,13 @@ class EngineProvider:
     def built(self) -> NearestEngine | None:
         """The engine built so far, if any (never builds one)."""
         return self._engines.built
+
+    def ready(self) -> bool:
+        """Whether the engine of the active network is built (never builds one)."""
+        try:
+            return self._engines.current()
+        except NetworkError:  # the active network's file is missing
+            return False
 
     def node_counts(self) -> dict[str, int]:
         """Road nodes per mode of the active network (from its cache when no engine for it

@@ -321,13 +321,18 @@ class TownCollection(TypedDict):
 
 
 class Health(TypedDict):
-    """Store location, revision and counts."""
+    """Store revision and counts."""
 
     status: Literal["ok"]
-    store: str
     revision: str
     stations: Count
     sites: Count
+
+
+class Probe(TypedDict):
+    """``/healthz`` and ``/readyz`` when the answer is yes."""
+
+    status: Literal["alive", "ready"]
 
 
 class ReportReceipt(TypedDict):
@@ -686,6 +691,10 @@ class TourListing(TypedDict):
 
     id: TourId
     created: DateTime
+    owner: Annotated[
+        str | None,
+        Schema(description="the user who saved it; null: anonymous (kept 24 hours)"),
+    ]
     depot: str
     start_date: Date | None
     days_used: Count

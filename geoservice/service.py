@@ -51,7 +51,14 @@ from geoservice import crs, filters, navigation
 from geoservice import params as p
 from geoservice.admin.reports import NOTE_MAX, PROBLEMS, THANKS, check_note
 from geoservice.coverage import LAYERS, CoverageEngine, CoverageQuery, siting
-from geoservice.errors import NetworkError, OsmError, ParameterError, TourNotFoundError, excerpt
+from geoservice.errors import (
+    NetworkError,
+    OsmError,
+    ParameterError,
+    TourNotFoundError,
+    error_body,
+    excerpt,
+)
 from geoservice.model import SITE_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import NetworkLibrary, places
@@ -63,13 +70,16 @@ from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 
 if TYPE_CHECKING:
+    from geoservice.admin import User
     from geoservice.admin.audit import Journal
     from geoservice.admin.reports import Reports
     from geoservice.responses import (
         BatchAnswer,
         BatchResult,
+        ErrorBody,
         Health,
         NetworkInfo,
+        Probe,
         ReportReceipt,
         TourList,
     )
@@ -87,6 +97,7 @@ __all__ = [
     "CoverageRequest",
     "ReportBody",
     "TourFile",
+    "alive",
     "answer_key",
     "coverage",
     "coverage_request",
@@ -95,6 +106,7 @@ __all__ = [
     "nearest",
     "nearest_batch",
     "network",
+    "readiness",
     "report_file",
     "roads",
     "sites",
@@ -104,6 +116,7 @@ __all__ = [
     "tour",
     "tour_file",
     "tour_plan",
+    "tour_viewer",
     "tours",
     "towns",
 ]
@@ -308,14 +321,32 @@ def towns(store: Store) -> dict:
 
 
 def health(store: Store) -> Health:
-    """``GET /api/health``: store location, revision and counts."""
+    """``GET /api/health``: store revision and counts (not where the store is: a path on
+    the server is no reader's business)."""
     return {
         "status": "ok",
-        "store": store.location(),
         "revision": store.revision(),
         "stations": len(store.stations()),
         "sites": len(store.sites()),
     }
+
+
+#: Seconds after which ``/readyz`` is worth asking again while the networks load.
+READY_RETRY_S = 5
+
+
+def alive() -> Probe:
+    """``GET /healthz``: the process answers."""
+    return {"status": "alive"}
+
+
+def readiness(ready: bool) -> tuple[bool, Probe | ErrorBody]:
+    """``GET /readyz``: ``(True, {"status": "ready"})`` once the routing engine of the
+    active network is built, else ``(False, the 503 error body)``."""
+    if ready:
+        return True, {"status": "ready"}
+    zh, en = "路网正在加载，请稍后再试", "the road networks are still loading; retry shortly"
+    return False, error_body(503, zh, en)
 
 
 # -- routing ---------------------------------------------------------------------------------
@@ -438,8 +469,11 @@ class TourFile:
     disposition: str
 
 
-def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
-    """``POST /api/tours``: plan a multi-day caravan tour and save it.
+def tour_plan(
+    planner: Planner, body: bytes, content_type: str | None, owner: str | None = None
+) -> dict:
+    """``POST /api/tours``: plan a multi-day caravan tour and save it for ``owner`` (a
+    user's name; None: anonymous, kept a day).
 
     Body: a JSON object :class:`~geoservice.tours.request.TourRequest` (unknown keys are
     refused), parsed before the planner is asked, so that a bad body is a 400 at once.
@@ -450,7 +484,7 @@ def tour_plan(planner: Planner, body: bytes, content_type: str | None) -> dict:
         The saved plan ``{"id", "created", "request", "result"}``.
     """
     request = p.parse_body(TourRequest, body, content_type, max_bytes=TOURS_BODY_MAX)
-    return planner.plan(request)
+    return planner.plan(request, owner=owner)
 
 
 @dataclass(frozen=True)
@@ -471,13 +505,22 @@ class ToursPage:
     )
 
 
-def tours(tours_: TourStore, args: Args) -> TourList:
-    """``GET /api/tours``: saved plans, newest first, ``limit`` (1–100, default 20) at a
-    time from ``offset``."""
+def tour_viewer(user: User | None) -> saved.Viewer:
+    """Who reads the saved plans: anonymous, a signed-in user, or an admin (sees all)."""
+    if user is None or user.disabled:
+        return saved.ANONYMOUS
+    return saved.Viewer(user.name, sees_all=user.is_admin)
+
+
+def tours(tours_: TourStore, args: Args, viewer: saved.Viewer = saved.ANONYMOUS) -> TourList:
+    """``GET /api/tours``: the saved plans ``viewer`` may see (none when anonymous; see
+    :class:`~geoservice.tours.saved.Viewer`), newest first, ``limit`` (1–100, default 20)
+    at a time from ``offset``."""
     page = p.parse_query(ToursPage, args)
     limit, offset = page.limit, page.offset
-    total = len(tours_.ids())
-    plans = tours_.list(limit, offset)
+    visible = tours_.visible(viewer)
+    total = len(visible)
+    plans = visible[offset : offset + limit]
     following = offset + limit
     return {
         "plans": plans,

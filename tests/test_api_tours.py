@@ -18,7 +18,7 @@ import urllib.parse
 import gpxpy
 import openpyxl
 import pytest
-from conftest import assert_bilingual_error, make_app
+from conftest import STAFF_PASSWORD, assert_bilingual_error, make_app
 from test_tour import GRID, check_feasible
 from test_tour_export import HOSTILE, _frame
 
@@ -30,6 +30,7 @@ from geoservice.tours import planner as tour
 from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 from geoservice.web import STORE_KEY, create_app
+from geoservice.web.auth import STAFF_KEY
 
 #: Over National Day 2026: 10-01 … 10-07 off, Saturday 10-10 a make-up working day.
 BODY = {
@@ -60,6 +61,14 @@ def client(tours_app):
 
 
 @pytest.fixture(scope="module")
+def admin(tours_app):
+    """The bearer header of an admin, who sees every saved plan in the listing."""
+    accounts = tours_app.extensions[STAFF_KEY].accounts
+    accounts.create("root", "admin", STAFF_PASSWORD)
+    return {"Authorization": f"Bearer {accounts.issue_token('root')}"}
+
+
+@pytest.fixture(scope="module")
 def planned(client):
     r = client.post("/api/tours", json=BODY)
     assert r.status_code == 201, r.get_json()
@@ -74,9 +83,10 @@ def _tour_error(r, status: int, parameter: str) -> dict:
 # -- a plan ----------------------------------------------------------------------------
 
 
-def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned):
+def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned, admin):
     saved = planned.get_json()
-    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", saved["id"])
+    # Unguessable: the id is what lets one read a plan (issue 14).
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{20}", saved["id"])
     assert planned.headers["Location"] == f"/api/tours/{saved['id']}"
     assert set(saved) == {"id", "created", "request", "result"}
     result = saved["result"]
@@ -92,8 +102,11 @@ def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned):
     again = client.get(planned.headers["Location"])
     assert again.status_code == 200
     assert again.get_json() == saved
-    listing = client.get("/api/tours").get_json()
+    # Listed to staff, not to anonymous readers (issue 14: every plan was public).
+    assert client.get("/api/tours").get_json()["total"] == 0
+    listing = client.get("/api/tours", headers=admin).get_json()
     assert listing["plans"][0]["id"] == saved["id"]
+    assert listing["plans"][0]["owner"] is None
     assert listing["plans"][0]["stops_served"] == len(GRID)
     assert listing["plans"][0]["start_date"] == "2026-09-30"
     # A restart (a new app on the same folder) still has it.
@@ -141,19 +154,20 @@ def test_same_request_same_plan(client, planned):
     )
 
 
-def test_listing_is_paginated_newest_first(client, planned):
+def test_listing_is_paginated_newest_first(client, planned, admin):
     for _ in range(2):
         assert client.post("/api/tours", json={"stops": ["S1"]}).status_code == 201
-    full = client.get("/api/tours?limit=100").get_json()
+    full = client.get("/api/tours?limit=100", headers=admin).get_json()
     ids = [p["id"] for p in full["plans"]]
     assert full["total"] == len(ids) >= 3
     assert ids == sorted(ids, reverse=True)
-    first = client.get("/api/tours?limit=2").get_json()
+    first = client.get("/api/tours?limit=2", headers=admin).get_json()
     assert [p["id"] for p in first["plans"]] == ids[:2]
     assert first["next_offset"] == 2
-    rest = client.get(f"/api/tours?limit=2&offset={first['next_offset']}").get_json()
+    rest = client.get(f"/api/tours?limit=2&offset={first['next_offset']}", headers=admin)
+    rest = rest.get_json()
     assert [p["id"] for p in rest["plans"]] == ids[2:4]
-    last = client.get(f"/api/tours?offset={len(ids)}").get_json()
+    last = client.get(f"/api/tours?offset={len(ids)}", headers=admin).get_json()
     assert last["plans"] == []
     assert last["next_offset"] is None
     for query, parameter in (("limit=0", "limit"), ("limit=101", "limit"), ("offset=-1", "offset"),
@@ -407,7 +421,7 @@ def test_one_plan_too_many_at_once_is_a_503_to_retry(tmp_path, monkeypatch):
 def test_a_plan_that_cannot_be_saved_is_a_503_without_details(tmp_path, monkeypatch):
     app = _app(tmp_path)
 
-    def broken(self, request, result, now=None):
+    def broken(self, request, result, owner=None, now=None):
         msg = f"无法保存方案 / cannot save the plan: disk full at {tmp_path}/secret"
         raise StoreError(msg)
 

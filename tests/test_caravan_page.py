@@ -13,11 +13,20 @@ import json
 import re
 
 import pytest
-from conftest import ARTIFACTS, make_app, needs_chromium, offline_page, serving, watched_page
+from conftest import (
+    ARTIFACTS,
+    STAFF_PASSWORD,
+    make_app,
+    needs_chromium,
+    offline_page,
+    serving,
+    watched_page,
+)
 from test_tour_export import HOSTILE, _frame
 
 from geoservice import maps
 from geoservice.tours import export as tour_export
+from geoservice.web.auth import STAFF_KEY
 
 #: Every test here drives a browser: seconds each.
 pytestmark = pytest.mark.slow
@@ -31,7 +40,9 @@ GRID = {"lon": 116.8324, "lat": 40.3700}
 @pytest.fixture(scope="module")
 def caravan_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("caravan")
-    return make_app(tmp, stations=_frame(), TOURS_ITERATIONS=300, RATELIMIT_ENABLED=False)
+    app = make_app(tmp, stations=_frame(), TOURS_ITERATIONS=300, RATELIMIT_ENABLED=False)
+    app.extensions[STAFF_KEY].accounts.create("planner", "editor", STAFF_PASSWORD)
+    return app
 
 
 def _config(html: str) -> dict:
@@ -256,7 +267,19 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
     assert schedule.evaluate("window.__csp") == []
     schedule.close()
 
-    # The saved plans: the new one is listed first and reopens.
+    # The saved plans are listed to staff only (issue 14: every plan was public): none to
+    # this anonymous reader; logged in, the new one is listed first and reopens.
+    page.locator("#cv-tab-saved").tap()
+    page.wait_for_function(
+        "() => document.querySelector('#cv-saved-status').textContent.includes('还没有保存的方案')"
+    )
+    assert page.locator(".cv-saved-item").count() == 0
+    page.goto(live + "/login?next=/caravan")
+    page.fill("#name", "planner")
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/caravan")
+    page.wait_for_function("() => document.body.classList.contains('caravan-ready')")
     page.locator("#cv-tab-saved").tap()
     page.wait_for_selector(".cv-saved-item")
     first = page.locator(".cv-saved-item").first

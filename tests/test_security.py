@@ -168,13 +168,15 @@ def _policy_nonce(response) -> str:
 
 
 def _page_paths(app) -> list[str]:
-    """Every GET route without arguments outside /api and /static: the app's pages."""
+    """Every GET route without arguments outside /api and /static: the app's pages (not
+    the probes /healthz and /readyz, JSON for the load balancer: tests/test_health.py)."""
     return sorted(
         rule.rule
         for rule in app.url_map.iter_rules()
         if "GET" in rule.methods
         and not rule.arguments
         and rule.endpoint != "static"
+        and not rule.endpoint.startswith("probes.")
         and not rule.rule.startswith(("/api", "/static"))
     )
 

@@ -491,7 +491,9 @@ def test_the_depot_is_never_its_own_stop_when_picked_by_kind(store):
 
 
 def test_plans_are_saved_listed_reopened_and_bounded(tmp_path, store, drive):
-    tours = TourStore(tmp_path / "tours", max_plans=3)
+    # Anonymous plans: at most max_anonymous kept (tests/test_saved_plans.py: the rules).
+    clock = lambda: dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)  # noqa: E731
+    tours = TourStore(tmp_path / "tours", max_anonymous=3, clock=clock)
     request, result = plan_of({"stops": GRID[:3]}, store, drive)
     ids = []
     for k in range(5):
@@ -499,7 +501,7 @@ def test_plans_are_saved_listed_reopened_and_bounded(tmp_path, store, drive):
             request.normalized, result, now=dt.datetime(2026, 3, 1, 9, 0, k, tzinfo=dt.UTC)
         )
         ids.append(saved["id"])
-    again = TourStore(tmp_path / "tours")  # a restart
+    again = TourStore(tmp_path / "tours", clock=clock)  # a restart
     assert [p["id"] for p in again.list()] == ids[:1:-1]
     got = again.get(ids[-1])
     assert got["result"] == json.loads(json.dumps(result))

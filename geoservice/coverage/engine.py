@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -53,6 +54,19 @@ if TYPE_CHECKING:
     from geoservice.coverage.tiles import Tiling
 
 
+#: Default budget of the engine's own caches (``COVERAGE_ENGINE_CACHE_BYTES``). On the Miyun
+#: network the tables of the 12 tilings kept (3 modes × 4 buffers) take about 136 MB, and
+#: their polygons grow with the questions (254 MB in all after 60 distinct questions,
+#: unbounded; bench/bench_coverage_memory.py): this keeps every table (below them, tilings
+#: are made again and again: 60 questions took 110 s at 128 MB, 68 s unbounded) and the
+#: most recent polygons.
+DEFAULT_CACHE_BYTES = 256 * 1024**2
+#: Memory of a GEOS geometry: per vertex and per geometry (measured with shapely 2 on
+#: GEOS 3.14: RSS growth over 50,000 small and 500 large polygons).
+COORD_BYTES = 24
+GEOMETRY_BYTES = 320
+
+
 @dataclass
 class ModeCache:
     """Everything about one mode that does not depend on the stations: the road tables,
@@ -72,6 +86,12 @@ class ModeCache:
     envelopes: dict[tuple[str, ...], tuple[Field, np.ndarray, Pieces]] = field(default_factory=dict)
     # Other static tables by name (siting's candidates), each under its places key.
     extras: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+    # When each tiling (by buffer) and the mode were last used: the engine's clock ticks,
+    # for evicting the least recently used above the engine's budget.
+    used: dict[float, int] = field(default_factory=dict)
+    last: int = 0
+    # Each tiling's measured bytes: (its id, polygons made, cells made, bytes).
+    sizes: dict[float, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, mode: str, roads: Roads, places: Places, key: str) -> ModeCache:
@@ -82,6 +102,8 @@ class ModeCache:
         self.places, self.places_key = places, key
         self.clusters = Clusters.build(self.roads, places)
         self.tilings.clear()
+        self.used.clear()
+        self.sizes.clear()
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -165,14 +187,26 @@ class CoverageEngine:
         the next computation; static tables are kept.
     library : NetworkLibrary, optional
         Passed to the site-position source.
+    cache_bytes : int, optional
+        Budget of the caches that grow with the questions asked (every mode's tilings with
+        their polygons, envelopes and extras; see :meth:`cache_bytes`): after each
+        computation the least recently used go until the rest fits. None: unbounded
+        (the benchmark's baseline). The road tables, places and clusters are not counted:
+        every answer needs them.
     """
 
     def __init__(
-        self, networks: dict[str, Network], store: Store, library: NetworkLibrary | None = None
+        self,
+        networks: dict[str, Network],
+        store: Store,
+        library: NetworkLibrary | None = None,
+        cache_bytes: int | None = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.networks = networks
         self.store = store
         self.library = library
+        self.budget = cache_bytes
+        self._tick = 0
         self._lock = threading.RLock()
         self._modes: dict[str, ModeCache] = {}
         self._revision: str | None = None
@@ -222,7 +256,48 @@ class CoverageEngine:
             cache = self._modes[mode] = ModeCache.build(mode, roads, found, key)
         elif cache.places_key != key:
             cache.use_places(build_places(net, cache.roads, self._towns, self._sites), key)
+        cache.last = self.tick()
         return cache
+
+    def tick(self) -> int:
+        """The next tick of the engine's clock (orders the uses of its caches)."""
+        self._tick += 1
+        return self._tick
+
+    def cache_bytes(self) -> int:
+        """Bytes held by the caches under the budget (an estimate for the polygons: see
+        :func:`geometry_bytes`)."""
+        with self._lock:
+            return sum(size for _, size, _ in self._cached())
+
+    def _cached(self) -> list[tuple[tuple[int, int], int, Callable[[], None]]]:
+        """Every cache under the budget: (when last used, bytes, how to drop it)."""
+        out: list[tuple[tuple[int, int], int, Callable[[], None]]] = []
+        for cache in self._modes.values():
+            for buffer_m, tiling in cache.tilings.items():
+                used = cache.used.get(buffer_m, 0)
+                # A tiling's assembled polygons go before its tables (cheaper to make).
+                out.append(((used, 0), _polys_bytes(tiling), partial(_drop_polys, tiling)))
+                drop = partial(_drop_tiling, cache, buffer_m)
+                out.append(((used, 1), _tables_bytes(cache, buffer_m, tiling), drop))
+            out.append(((cache.last, 2), _envelope_bytes(cache), cache.envelopes.clear))
+            extras = sum(a.nbytes for _, a in cache.extras.values())
+            out.append(((cache.last, 3), extras, cache.extras.clear))
+        return out
+
+    def _trim(self) -> None:
+        """Drop the least recently used caches until the rest fits the budget (under the
+        lock, after a computation: an answer in progress keeps what it holds)."""
+        if self.budget is None:
+            return
+        cached = self._cached()
+        total = sum(size for _, size, _ in cached)
+        for _, size, drop in sorted(cached, key=lambda c: c[0]):
+            if total <= self.budget:
+                break
+            if size:
+                drop()
+                total -= size
 
     def warm(self, modes: tuple[str, ...] | None = None, buffer_m: float = BUFFER_M) -> None:
         """Build the static tables, every cluster's clipped buffers and every tile's
@@ -232,7 +307,9 @@ class CoverageEngine:
             for mode in modes or tuple(self.networks):
                 cache = self._mode(mode)
                 tiling = get_tiling(cache, buffer_m)
+                cache.used[buffer_m] = self.tick()
                 whole_cells(cache, tiling, np.arange(len(tiling.cell_code)), thread_pool())
+            self._trim()
 
     @contextlib.contextmanager
     def snapshot(self, mode: str) -> Iterator[Snapshot]:
@@ -247,7 +324,10 @@ class CoverageEngine:
         """
         with self._lock:
             stations = self._refresh()
-            yield Snapshot(self, stations, self._mode(mode))
+            try:
+                yield Snapshot(self, stations, self._mode(mode))
+            finally:
+                self._trim()
 
     # -- computation ----------------------------------------------------------------------
     def compute(
@@ -357,7 +437,9 @@ class Snapshot:
         )
         if geometry:
             K = len(taus)
-            tiled = tiled_areas(cache, get_tiling(cache, query.buffer_m), pieces, pieces.lvl1, K)
+            tiling = get_tiling(cache, query.buffer_m)
+            cache.used[query.buffer_m] = self.engine.tick()
+            tiled = tiled_areas(cache, tiling, pieces, pieces.lvl1, K)
             lock = self.engine._lock
             # Display polygons are dissolved from the tiles when asked for (Coverage.areas),
             # cross-coverage shading likewise (Coverage.cross).
@@ -422,6 +504,83 @@ def _node_positions(roads: Roads, nodes: np.ndarray) -> tuple[np.ndarray, np.nda
     return r, np.where(leaving[nodes] >= 0, 0.0, 1.0)
 
 
+# -- the budget of the caches ---------------------------------------------------------------
+
+
+def geometry_bytes(geoms: Iterable[shapely.Geometry | None]) -> int:
+    """Estimated memory of ``geoms`` (None skipped)."""
+    held = np.array([g for g in geoms if g is not None], dtype=object)
+    if not len(held):
+        return 0
+    return int(shapely.get_num_coordinates(held).sum()) * COORD_BYTES + len(held) * GEOMETRY_BYTES
+
+
+def _polys_bytes(tiling: Tiling) -> int:
+    return geometry_bytes(g for p in tiling.polys.values() for g in (p.poly, p.snapped))
+
+
+_NONE = np.array(None, dtype=object)
+
+
+def _tables_bytes(cache: ModeCache, buffer_m: float, tiling: Tiling) -> int:
+    """A tiling's tables' bytes, measured again only when polygons were made since (they
+    are only ever added): the trim runs after every computation, and measuring means
+    visiting each of the tens of thousands of polygons of a Miyun tiling."""
+    made = (
+        id(tiling),
+        int(np.count_nonzero(~np.equal(tiling.clipped, _NONE))),
+        int(np.count_nonzero(~np.equal(tiling.whole, _NONE))),
+    )
+    known = cache.sizes.get(buffer_m)
+    if known is not None and known[:3] == made:
+        return known[3]
+    size = _measure_tables(tiling)
+    cache.sizes[buffer_m] = (*made, size)
+    return size
+
+
+def _measure_tables(tiling: Tiling) -> int:
+    arrays = sum(
+        a.nbytes
+        for a in (
+            tiling.cell_code,
+            tiling.cell_start,
+            tiling.cell_hash,
+            tiling.inc_cluster,
+            tiling.inc_hash,
+            tiling.inc_order,
+            tiling.cluster_inc,
+            tiling.clipped,
+            tiling.whole,
+        )
+    )
+    # Each cell's polygon counted twice: with the snapped copy it gets once an answer
+    # draws it (made later, without changing the counts the measure is kept under).
+    whole = geometry_bytes(p.poly for p in tiling.whole if p is not None)
+    return arrays + geometry_bytes(tiling.clipped) + 2 * whole
+
+
+def _envelope_bytes(cache: ModeCache) -> int:
+    """The envelopes' own arrays (the road weights they refer to are the road tables')."""
+    total = 0
+    for f, taus, pieces in cache.envelopes.values():
+        own = (f.d1, f.s1, f.d2, f.s2, f.src_r, f.src_g, f.src_cost, taus)
+        total += sum(a.nbytes for a in own if a is not None)
+        total += sum(getattr(pieces, x.name).nbytes for x in fields(pieces))
+    return total
+
+
+def _drop_polys(tiling: Tiling) -> None:
+    tiling.polys.clear()
+    tiling.coords = 0
+
+
+def _drop_tiling(cache: ModeCache, buffer_m: float) -> None:
+    cache.tilings.pop(buffer_m, None)
+    cache.used.pop(buffer_m, None)
+    cache.sizes.pop(buffer_m, None)
+
+
 def _columns(gdf: gpd.GeoDataFrame) -> tuple[str, ...]:
     """The attribute columns of a frame (its geometry is hashed as WKB)."""
     return tuple(c for c in gdf.columns if c != gdf.geometry.name)
@@ -444,7 +603,10 @@ def _frame_key(gdf: gpd.GeoDataFrame | None, columns: tuple[str, ...]) -> str:
 
 class CoverageProvider(Watched[CoverageEngine]):
     """Hands out a :class:`CoverageEngine` for the active network, made again when the
-    active network changes (:class:`~geoservice.network.library.Watched`)."""
+    active network changes (:class:`~geoservice.network.library.Watched`); ``cache_bytes``
+    the budget of its caches (:class:`CoverageEngine`)."""
 
-    def __init__(self, library: NetworkLibrary, store: Store) -> None:
-        super().__init__(library, lambda nets, _: CoverageEngine(nets, store, library))
+    def __init__(
+        self, library: NetworkLibrary, store: Store, cache_bytes: int | None = DEFAULT_CACHE_BYTES
+    ) -> None:
+        super().__init__(library, lambda nets, _: CoverageEngine(nets, store, library, cache_bytes))

@@ -1578,7 +1578,12 @@ class Planner:
         return self._drive.get()
 
     def plan(
-        self, request: TourRequest, progress: Progress | None = None, *, save: bool = True
+        self,
+        request: TourRequest,
+        progress: Progress | None = None,
+        *,
+        save: bool = True,
+        owner: str | None = None,
     ) -> dict:
         """Resolve ``request`` against the store, plan it and (by default) save it.
 
@@ -1586,6 +1591,9 @@ class Planner:
         ----------
         request : TourRequest
             Parsed already (:meth:`TourRequest.parse`): a bad body never takes a slot.
+        owner : str, optional
+            The name of the user the plan is saved for (None: anonymous; see
+            :mod:`geoservice.tours.saved`).
 
         Returns
         -------
@@ -1615,4 +1623,4 @@ class Planner:
                 self._slots.release()
         if not save:
             return {"id": None, "created": None, "request": resolved.normalized, "result": result}
-        return self.tours.save(resolved.normalized, result)
+        return self.tours.save(resolved.normalized, result, owner=owner)

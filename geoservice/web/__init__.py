@@ -7,6 +7,7 @@ engines are held here, one per app, rebuilt when the active network changes.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Callable
@@ -21,13 +22,14 @@ from flask_limiter.util import get_remote_address
 
 from geoservice import district, holidays, maps
 from geoservice.coverage import CoverageEngine, CoverageProvider
+from geoservice.coverage import engine as coverage_engine
 from geoservice.errors import NetworkError, OsmError
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 from geoservice.tours import planner as tour
 from geoservice.tours import vrp
-from geoservice.tours.saved import TourStore
+from geoservice.tours.saved import ANONYMOUS_TTL, MAX_ANONYMOUS, TourStore
 from geoservice.web import answers, auth
 
 STORE_KEY = "geoservice.store"
@@ -74,6 +76,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     COVERAGE_CACHE_BYTES
         Budget of the cached coverage and suggestion answers (default 64 MB; see
         :mod:`geoservice.web.answers`).
+    COVERAGE_ENGINE_CACHE_BYTES
+        Budget of the coverage engine's own caches, which grow with the distinct questions
+        asked (tilings and their polygons, envelopes; default 256 MB; see
+        :class:`~geoservice.coverage.engine.CoverageEngine`). Beyond it the least recently
+        used are made again when next needed.
     TILES
         The basemaps every map offers, the first shown (a list, or comma-separated:
         ``"roads,amap,tianditu"``): ``"roads"`` (default; also ``""``) the major roads of
@@ -108,7 +115,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Per-client limit of workers' reports, ``POST /api/stations/<id>/reports`` (default
         ``10 per hour``); besides, one client may have at most 3 open reports on a station.
     TOURS_DIR
-        Saved caravan tour plans (default ``<instance>/tours``).
+        Saved caravan tour plans (default ``<instance>/tours``). A plan saved by a staff
+        user (bearer token or signed in) is theirs and kept; anonymous plans are kept for
+        ``TOURS_ANONYMOUS_HOURS`` (default 24), at most ``TOURS_ANONYMOUS_MAX`` (default
+        200) of them, the oldest removed first (:mod:`geoservice.tours.saved`).
     TOURS_ITERATIONS, TOURS_SECONDS
         The tour search's bound in iterations (default 2,000: the same plan on any
         machine) and its wall-clock safety net in seconds (default 60).
@@ -130,6 +140,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
         TOURS_DIR=None,
+        TOURS_ANONYMOUS_HOURS=ANONYMOUS_TTL.total_seconds() / 3600,
+        TOURS_ANONYMOUS_MAX=MAX_ANONYMOUS,
         TOURS_ITERATIONS=tour.SEARCH.iterations,
         TOURS_SECONDS=tour.SEARCH.seconds,
         TOURS_MAX_CONCURRENT=2,
@@ -137,6 +149,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_COVERAGE="120 per minute",
         RATELIMIT_SUGGEST="10 per minute",
         COVERAGE_CACHE_BYTES=answers.DEFAULT_MAX_BYTES,
+        COVERAGE_ENGINE_CACHE_BYTES=coverage_engine.DEFAULT_CACHE_BYTES,
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
@@ -184,7 +197,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     # Every engine is built on first use from the library's one copy of the networks, and
     # again when the active network changes (geoservice.network.library.Watched).
-    app.extensions[COVERAGE_KEY] = CoverageProvider(library, store)
+    app.extensions[COVERAGE_KEY] = CoverageProvider(
+        library, store, cache_bytes=int(app.config["COVERAGE_ENGINE_CACHE_BYTES"])
+    )
     app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
@@ -192,6 +207,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from geoservice.web import admin, api, cli, http_errors, logs, ogc, pages, security
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.probes)
     app.register_blueprint(pages.bp)
     app.register_blueprint(ogc.bp)
     auth.init_app(app)
@@ -253,6 +269,12 @@ def get_coverage() -> CoverageEngine:
     """The coverage engine of the current app (built on first use, from the active network;
     rebuilt when it changes)."""
     return current_app.extensions[COVERAGE_KEY].get()
+
+
+def engine_ready() -> bool:
+    """Whether the routing engine of the active network is built (never builds one: the
+    readiness probe must not load networks on a request thread)."""
+    return current_app.extensions[ENGINE_KEY].ready()
 
 
 def get_library() -> NetworkLibrary:
@@ -326,11 +348,19 @@ def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
     return tour.Planner(
         store,
         library,
-        TourStore(_tours_dir(app)),
+        _tour_store(app),
         calendar=holidays.CurrentCalendar(),
         budget=budget,
         max_concurrent=app.config["TOURS_MAX_CONCURRENT"],
         depot_town=lambda: district.current(store).depot_town,
+    )
+
+
+def _tour_store(app: Flask) -> TourStore:
+    return TourStore(
+        _tours_dir(app),
+        max_anonymous=int(app.config["TOURS_ANONYMOUS_MAX"]),
+        anonymous_ttl=dt.timedelta(hours=float(app.config["TOURS_ANONYMOUS_HOURS"])),
     )
 
 
@@ -339,7 +369,7 @@ def get_planner() -> tour.Planner:
     planner = current_app.extensions[PLANNER_KEY]
     folder = _tours_dir(current_app)
     if planner.tours.directory != folder:  # TOURS_DIR set after the app was created
-        planner.tours = TourStore(folder)
+        planner.tours = _tour_store(current_app)
     return planner
 
 

@@ -18,10 +18,12 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.routing import BaseConverter
 
 from geoservice import __version__, service
+from geoservice.admin import User
 from geoservice.store import catalog
 from geoservice.web import (
     answers,
     auth,
+    engine_ready,
     get_coverage,
     get_district,
     get_engine,
@@ -207,8 +209,29 @@ def towns():
 
 @bp.get("/health")
 def health():
-    """Store location, revision and layer counts."""
+    """Store revision and layer counts."""
     return jsonify(service.health(get_store()))
+
+
+# -- probes, beside the API: /healthz (alive) and /readyz (the networks loaded) ---------------
+
+probes = Blueprint("probes", __name__)
+
+
+@probes.get("/healthz")
+def healthz():
+    """Alive: the process answers (nothing is read)."""
+    return jsonify(service.alive())
+
+
+@probes.get("/readyz")
+def readyz():
+    """Ready once the routing engine of the active network is built (in the background at
+    start, see app.py); 503 with Retry-After until then. Only checks; never loads."""
+    ready, body = service.readiness(engine_ready())
+    if ready:
+        return jsonify(body)
+    return jsonify(body), 503, {"Retry-After": str(service.READY_RETRY_S)}
 
 
 @bp.get("/nearest")
@@ -299,14 +322,32 @@ def tours_plan():
     """Plan a multi-day caravan tour, save it, and answer it (201 with its Location)."""
     limit = request.max_content_length
     request.max_content_length = min(limit or service.TOURS_BODY_MAX, service.TOURS_BODY_MAX)
-    saved = service.tour_plan(get_planner(), request.get_data(cache=False), request.content_type)
+    user = _tour_user()
+    saved = service.tour_plan(
+        get_planner(),
+        request.get_data(cache=False),
+        request.content_type,
+        owner=None if user is None else user.name,
+    )
     return jsonify(saved), 201, {"Location": url_for("api.tour", tour_id=saved["id"])}
 
 
 @bp.get("/tours")
 def tours():
-    """Saved tour plans, newest first (``limit``, ``offset``)."""
-    return jsonify(service.tours(get_tour_store(), _args()))
+    """The saved tour plans the reader may see, newest first (``limit``, ``offset``)."""
+    return jsonify(service.tours(get_tour_store(), _args(), service.tour_viewer(_tour_user())))
+
+
+def _tour_user() -> User | None:
+    """Who plans or lists tours: the user of a bearer token (an invalid one is a 401, as
+    for the writes) or of the page session; None: anonymous.
+
+    The session needs no CSRF token here: its cookie is SameSite=Lax, so a cross-site post
+    arrives anonymous, and a forged one could at worst keep a plan under the user's name.
+    """
+    if request.headers.get("Authorization"):
+        return auth.api_user()
+    return auth.session_user()
 
 
 @bp.get("/tours/<tour_id>.<tourformat:format>")

@@ -349,7 +349,7 @@ def _catalogue_paths(towns: Mapping[str, str]) -> dict:
             "The district's towns and subdistricts",
             {"200": _ok("GeoJSON FeatureCollection", "TownCollection")},
         ),
-        "/api/health": _get("Store location, revision, counts", {"200": _ok("health", "Health")}),
+        "/api/health": _get("Store revision and counts", {"200": _ok("health", "Health")}),
     }
 
 
@@ -577,7 +577,9 @@ _TOUR_PLAN_TEXT = (
     "(default 60 min starting 11:30–13:30) where the caravan is. Every mandatory stop is "
     "served, then as many optional ones (by priority) as fit, then the least driving. The "
     "search is bounded by iterations with a fixed seed: the same request gives the same "
-    "plan. Rate-limited per client."
+    "plan. Rate-limited per client. With a staff user's bearer token (or a logged-in page) "
+    "the plan is theirs and kept; without, it is anonymous: kept 24 hours, at most 200. The "
+    "id cannot be guessed: whoever holds it reads the plan."
 )
 _TOUR_FILE_TEXT = (
     "gpx: one track per day and a waypoint per stop (WGS84); csv, xlsx: the schedule with "
@@ -609,12 +611,20 @@ def _tour_paths() -> dict:
                 "summary": "Plan a multi-day caravan tour on the drive network, and save it",
                 "description": _TOUR_PLAN_TEXT,
                 "requestBody": _body("TourRequest", example),
-                "responses": {"201": created, **_tour_errors(400, 413, 415, 422, 429, 503)},
+                "security": [{}, {"bearerAuth": []}],
+                "responses": {
+                    "201": created,
+                    **_errors(401),
+                    **_tour_errors(400, 413, 415, 422, 429, 503),
+                },
             },
             **_get(
-                "Saved tour plans, newest first",
-                {"200": _ok("a page of plan summaries", "TourList"), **_errors(400)},
+                "The saved tour plans the reader may see, newest first",
+                {"200": _ok("a page of plan summaries", "TourList"), **_errors(400, 401)},
                 ToursPage,
+                description="None to an anonymous reader; their own and the anonymous ones "
+                "to a staff user (bearer token or page session); all to an admin.",
+                security=[{}, {"bearerAuth": []}],
             ),
         },
         "/api/tours/{tour_id}": {

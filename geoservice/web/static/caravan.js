@@ -20,7 +20,7 @@
   var LIMITS = cfg.limits || { days: 31, stops: 300, service_minutes: 720, lunch_minutes: 180 };
   var COLOURS = cfg.day_colours && cfg.day_colours.length ? cfg.day_colours : ["#0072B2"];
   var DASHES = cfg.day_dashes && cfg.day_dashes.length ? cfg.day_dashes : [null];
-  var PLAN_ID = /^\d{8}-\d{6}-[0-9a-f]{6}$/;
+  var PLAN_ID = /^\d{8}-\d{6}-(?:[0-9a-f]{20}|[0-9a-f]{6})$/;
   var FORMATS = [
     ["gpx", "GPX 轨迹", "导入手机导航或户外地图 App"],
     ["csv", "CSV 日程", "Excel 可打开"],
@@ -1882,7 +1882,7 @@
     applyFilter();
     selectionChanged();
     gs.onMap(startMap);
-    var match = /^#plan=(\d{8}-\d{6}-[0-9a-f]{6})$/.exec(window.location.hash || "");
+    var match = /^#plan=(\d{8}-\d{6}-(?:[0-9a-f]{20}|[0-9a-f]{6}))$/.exec(window.location.hash || "");
     if (match) openPlan(match[1]);
   }
 
