@@ -1753,7 +1753,8 @@
     data.plans.forEach(function (p) { el.saved.appendChild(savedItem(p)); });
     el.savedStatus.textContent = data.total
       ? "共 " + data.total + " 个方案，最新的在前。点一个方案即可打开。"
-      : "还没有保存的方案。";
+      // Anonymous readers see no list (plans are theirs by link only); staff see theirs.
+      : "还没有可查看的方案。未登录时，方案只能用它的链接打开（匿名方案保留 24 小时，请保存链接或下载文件）；工作人员登录后可在这里看到自己保存的方案。";
     state.savedOffset = data.next_offset || 0;
     el.savedMore.hidden = !data.next_offset;
   }
