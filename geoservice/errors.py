@@ -340,6 +340,15 @@ class NetworkError(GeoserviceError, RuntimeError):
     """A network cannot be built or loaded."""
 
 
+class NetworkLoadingError(NetworkError):
+    """The routing engine of the active network is still being built (at start, or after
+    ``flask network import``): try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int = 5) -> None:
+        super().__init__("the road networks are still loading")
+        self.retry_after = retry_after
+
+
 class BudgetError(NetworkError):
     """The routing rows for the stations would need more memory than the configured budget.
 

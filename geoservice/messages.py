@@ -62,6 +62,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "request header fields too large (limit {limit:,} bytes)",
     ),
     # The service's own answers.
+    "network.loading": (
+        "路网正在加载，请稍后再试",
+        "the road networks are loading, please try again shortly",
+    ),
     "network.unavailable": (
         "路网不可用，暂时无法计算路线",
         "road network unavailable: {detail}",

@@ -38,7 +38,7 @@ from scipy.sparse import csgraph
 
 from geoservice import crs, district
 from geoservice import hours as _hours
-from geoservice.errors import BudgetError, NetworkError, ParameterError
+from geoservice.errors import BudgetError, NetworkError, NetworkLoadingError, ParameterError
 from geoservice.filters import WARM_OPEN_NOW, StationFilter
 from geoservice.model import AMENITIES, Station
 from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
@@ -683,6 +683,9 @@ class EngineProvider:
         self.store = store
         self.budget = parse_budget(budget)
         self._engines: Watched[NearestEngine] = Watched(library, self._make)
+        self._build_guard = threading.Lock()
+        self._build: threading.Thread | None = None
+        self._build_error: Exception | None = None
         # ((network token, store revision), error) of a network refused for the budget.
         self._refused: tuple[tuple[str, str], BudgetError] | None = None
 
@@ -718,6 +721,45 @@ class EngineProvider:
             return None
         self._refused = None
         return engine
+
+    def get_within(self, seconds: float | None) -> NearestEngine:
+        """The engine if it is ready within ``seconds``; its build (or rebuild) goes on in
+        a background thread meanwhile, so a request never holds a thread for minutes.
+
+        Parameters
+        ----------
+        seconds : float or None
+            How long to wait for a build under way (0: not at all; None: until it is done).
+
+        Raises
+        ------
+        NetworkLoadingError
+            The engine is not ready yet (answered 503 with ``Retry-After``).
+        NetworkError, BudgetError
+            The last build failed (tried again by the next call).
+        """
+        if self.ready():
+            return self.get()
+        with self._build_guard:
+            if self._build is None or not self._build.is_alive():
+                self._build_error = None
+                self._build = threading.Thread(
+                    target=self._build_now, name="build-routing", daemon=True
+                )
+                self._build.start()
+            build = self._build
+        build.join(seconds)
+        if build.is_alive():
+            raise NetworkLoadingError(retry_after=5)
+        if self._build_error is not None:
+            raise self._build_error
+        return self.get()
+
+    def _build_now(self) -> None:
+        try:
+            self.get()
+        except Exception as exc:  # kept for the request that waits on it, and logged there
+            self._build_error = exc
 
     @property
     def built(self) -> NearestEngine | None:

@@ -38,6 +38,8 @@ def make_app(tmp: Path, *, stations: gpd.GeoDataFrame | None = None, **config) -
             "NETWORK_DEFAULT": str(SMALL_OSM),
             "TILES": "",
             "TOURS_DIR": str(tmp / "tours"),
+            # Routing answers wait for the networks (the service answers 503 at once).
+            "ROUTING_WAIT_SECONDS": None,
             **config,
         }
     )

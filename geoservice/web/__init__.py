@@ -102,6 +102,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Session cookies are always HttpOnly and SameSite=Lax, and Secure over HTTPS; set
         ``SESSION_COOKIE_SECURE = True`` to require it, and ``PROXY_COUNT`` to the number of
         reverse proxies in front (their ``X-Forwarded-*`` headers are then trusted).
+    ROUTING_WAIT_SECONDS
+        How long a routing answer (``/api/nearest``, the batch, the network) waits for the
+        road networks while they load at start or rebuild after an import: default 0, a 503
+        with ``Retry-After`` at once (``None``: until they are ready, as the tests do).
     LOG_FORMAT
         ``python app.py`` logs ``json`` lines (default) or ``text``, each with the request
         id (:mod:`geoservice.web.logs`); one access line per request, never its query.
@@ -163,6 +167,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PROXY_COUNT=0,
         RATELIMIT_LOGIN="10 per minute",
         LOG_FORMAT="json",
+        ROUTING_WAIT_SECONDS=0,
         RATELIMIT_REPORTS="10 per hour",
     )
     app.config.from_pyfile("config.py", silent=True)
@@ -263,6 +268,14 @@ def get_store() -> Store:
 def get_engine() -> NearestEngine:
     """The nearest-station engine of the current app (loads the networks on first use)."""
     return current_app.extensions[ENGINE_KEY].get()
+
+
+def routing_engine() -> NearestEngine:
+    """The nearest-station engine for an answer: at once while the road networks are ready,
+    else a 503 with ``Retry-After`` after at most ``ROUTING_WAIT_SECONDS`` (default 0) while
+    they load or rebuild in the background, so that no request holds a thread meanwhile."""
+    wait = current_app.config["ROUTING_WAIT_SECONDS"]
+    return current_app.extensions[ENGINE_KEY].get_within(wait)
 
 
 def get_coverage() -> CoverageEngine:

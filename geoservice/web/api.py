@@ -26,11 +26,11 @@ from geoservice.web import (
     engine_ready,
     get_coverage,
     get_district,
-    get_engine,
     get_library,
     get_planner,
     get_store,
     get_tour_store,
+    routing_engine,
 )
 from geoservice.web.openapi import spec as openapi_spec
 
@@ -237,7 +237,7 @@ def readyz():
 @bp.get("/nearest")
 def nearest():
     """Nearest matching stations by road travel time from a point, with routes."""
-    return jsonify(service.nearest(get_engine(), _args(), _open_reports()))
+    return jsonify(service.nearest(routing_engine(), _args(), _open_reports()))
 
 
 @bp.post("/nearest/batch")
@@ -247,19 +247,19 @@ def nearest_batch():
     limit = request.max_content_length
     request.max_content_length = min(limit or service.BATCH_BODY_MAX, service.BATCH_BODY_MAX)
     body = request.get_data(cache=False)
-    return jsonify(service.nearest_batch(get_engine(), body, request.content_type))
+    return jsonify(service.nearest_batch(routing_engine(), body, request.content_type))
 
 
 @bp.get("/network")
 def network_info():
     """The active road network per mode (schematic or not, size, source)."""
-    return jsonify(service.network(get_engine(), get_library()))
+    return jsonify(service.network(routing_engine(), get_library()))
 
 
 @bp.get("/network/roads")
 def network_roads():
     """Major roads of the drive network as GeoJSON (the offline basemap of the pages)."""
-    response = jsonify(service.roads(get_engine()))
+    response = jsonify(service.roads(routing_engine()))
     response.cache_control.max_age = 3600
     response.cache_control.public = True
     return response

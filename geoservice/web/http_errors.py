@@ -42,6 +42,7 @@ from werkzeug.exceptions import (
 
 from geoservice.errors import (
     NetworkError,
+    NetworkLoadingError,
     OsmError,
     ParameterError,
     StoreError,
@@ -150,6 +151,12 @@ def _parameter_error(exc: ParameterError) -> Response:
     return answer(exc.to_dict(), headers)
 
 
+def _network_loading(exc: NetworkLoadingError) -> Response:
+    # Answered at once, never waited for: the build goes on in the background.
+    body = error_body(503, *message("network.loading"))
+    return answer(body, [("Retry-After", str(exc.retry_after))])
+
+
 def _network_unavailable(exc: NetworkError | OsmError) -> Response:
     # The service still answers everything else; routing needs a usable network.
     return answer(error_body(503, *message("network.unavailable", detail=exc)))
@@ -235,6 +242,7 @@ def init_app(app: Flask) -> None:
     """
     app.before_request(_check_limits)
     app.register_error_handler(ParameterError, _parameter_error)
+    app.register_error_handler(NetworkLoadingError, _network_loading)
     app.register_error_handler(NetworkError, _network_unavailable)
     app.register_error_handler(OsmError, _network_unavailable)
     app.register_error_handler(StoreError, _store_unavailable)
