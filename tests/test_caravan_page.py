@@ -271,7 +271,7 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
     # this anonymous reader; logged in, the new one is listed first and reopens.
     page.locator("#cv-tab-saved").tap()
     page.wait_for_function(
-        "() => document.querySelector('#cv-saved-status').textContent.includes('还没有可查看的方案')"
+        "() => document.querySelector('#cv-saved-status').textContent.includes('还没有可查看')"
     )
     assert page.locator(".cv-saved-item").count() == 0
     page.goto(live + "/login?next=/caravan")
