@@ -56,7 +56,7 @@ def test_bad_accounts_are_refused(accounts, name, role, password, towns, paramet
         accounts.create(name, role, password, towns)
     assert info.value.parameter == parameter
     assert re.search(r"[\u4e00-\u9fff]", info.value.zh)
-    assert accounts.count() == 0
+    assert accounts.all() == []
 
 
 def test_a_taken_name_is_a_409(accounts):

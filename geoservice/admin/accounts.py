@@ -231,11 +231,6 @@ class Accounts:
             )
         return self.get(name)
 
-    def count(self) -> int:
-        """How many users there are."""
-        with self.db.connect() as con:
-            return int(con.execute("SELECT count(*) FROM users").fetchone()[0])
-
     # -- logins -----------------------------------------------------------------------
     def authenticate(self, name: str, password: str) -> User:
         """The user whose name and password these are.

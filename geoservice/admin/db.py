@@ -106,34 +106,30 @@ class Database:
         with self.connect() as con:
             _migrate(con)
 
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed when the block ends, rolled back if
-        it raises."""
+    def _open(self) -> sqlite3.Connection:
+        """A connection in autocommit mode (transactions are begun explicitly), rows by name."""
         try:
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
             msg = f"cannot open the staff database {self.path}: {exc}"
             raise StoreError(msg) from exc
         con.row_factory = sqlite3.Row
-        try:
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("BEGIN IMMEDIATE")
+        con.execute("PRAGMA foreign_keys=ON")
+        return con
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed when the block ends, rolled back if
+        it raises."""
+        with self.pending() as con:
             yield con
             con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
 
     @contextlib.contextmanager
     def pending(self) -> Iterator[sqlite3.Connection]:
         """A write transaction the caller commits itself (``con.execute("COMMIT")``) once
         another step has succeeded; rolled back if the block raises or leaves it open."""
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        con.row_factory = sqlite3.Row
+        con = self._open()
         try:
             con.execute("BEGIN IMMEDIATE")
             yield con

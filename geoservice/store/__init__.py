@@ -104,11 +104,13 @@ class Store(abc.ABC):
     def location(self) -> str:
         """Human-readable location of the store (a path or a DSN)."""
 
+    #: Where the store records its record changes (the audit log), if anywhere.
+    journal: Journal | None = None
+
     def retired_ids(self, layer: str) -> set[str]:
         """Ids of ``layer`` that were deleted (restorable under them): new records never get
         one. Empty for a store without a journal."""
-        journal = getattr(self, "journal", None)
-        return journal.retired(layer) if journal is not None else set()
+        return self.journal.retired(layer) if self.journal is not None else set()
 
     def stations(self) -> gpd.GeoDataFrame:
         """Return the ``stations`` layer."""

@@ -23,6 +23,7 @@ from geoservice.errors import HoursError, MovesNeedConfirmationError, ParameterE
 from geoservice.model import AMENITIES, CRS_STORAGE, SITE_KINDS, STATION_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import EDITABLE_LAYERS, Store
+from geoservice.store import changes as _changes
 from geoservice.store import tables as _io
 from geoservice.store import validate as _validate
 from geoservice.store.towns import Towns
@@ -675,28 +676,44 @@ def station_feature(store: Store, station_id: str, *, at: dt.datetime | None = N
     ParameterError
         404 when no station has that id.
     """
-    row = _one(store.stations(), station_id, "station_id", "站点", "station")
+    row = record_row(store.stations(), "stations", station_id, "station_id")
     station = Station.from_frame(row.iloc[:1])[0]
     feature = _io.record_feature(station.record(_hours.as_local(at), town_names(store)))
     feature["properties"]["version"] = _version(row)
     return feature
 
 
-def _one(gdf: gpd.GeoDataFrame, record_id: str, parameter: str, zh: str, en: str) -> pd.DataFrame:
-    """The row of ``record_id`` (a 404 ParameterError naming ``parameter`` when none)."""
+#: What a record of each editable layer is called, for the 404 of an unknown id.
+_RECORD_NOUNS = {"stations": ("站点", "station"), "sites": ("村（社区）或保护点", "site")}
+
+
+def missing_record(layer: str, record_id: str, parameter: str) -> ParameterError:
+    """The 404 of an id that no record of ``layer`` has (naming ``parameter``)."""
+    shown = excerpt(record_id)
+    zh, en = _RECORD_NOUNS[layer]
+    return ParameterError(
+        parameter, f"没有编号为 {shown} 的{zh}", f"no {en} with id {shown}", status=404
+    )
+
+
+def record_row(
+    gdf: gpd.GeoDataFrame, layer: str, record_id: str, parameter: str = "id"
+) -> gpd.GeoDataFrame:
+    """The one row of ``record_id`` in ``gdf`` (a layer of ``layer``), compared exactly.
+
+    Raises
+    ------
+    ParameterError
+        404 naming ``parameter`` when no record has that id (:func:`missing_record`).
+    """
     row = gdf.loc[gdf["id"].isin([record_id])]  # exact: == drops trailing NULs (numpy)
     if row.empty:
-        shown = excerpt(record_id)
-        raise ParameterError(
-            parameter, f"没有编号为 {shown} 的{zh}", f"no {en} with id {shown}", status=404
-        )
+        raise missing_record(layer, record_id, parameter)
     return row.iloc[:1]
 
 
 def _version(row: pd.DataFrame) -> int:
-    """The record's version (:mod:`geoservice.store.changes`; 1 before it had one)."""
-    value = row["version"].iloc[0] if "version" in row else None
-    return 1 if value is None or pd.isna(value) else int(value)
+    return _changes.version_of(row[_changes.VERSION].iloc[0] if _changes.VERSION in row else None)
 
 
 def site_feature(store: Store, site_id: str) -> dict:
@@ -707,7 +724,7 @@ def site_feature(store: Store, site_id: str) -> dict:
     ParameterError
         404 when no site has that id.
     """
-    row = _one(store.sites(), site_id, "site_id", "村（社区）或保护点", "site")
+    row = record_row(store.sites(), "sites", site_id, "site_id")
     feature = sites_geojson(store, positions=row)["features"][0]
     feature["properties"]["version"] = _version(row)
     return feature

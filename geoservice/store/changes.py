@@ -27,6 +27,11 @@ VERSION = "version"
 RECORD_LAYERS = {"stations": STATION_COLUMNS, "sites": SITE_COLUMNS}
 
 
+def version_of(value: object) -> int:
+    """A record's version from its stored cell: 1 while the store has given it none."""
+    return 1 if value is None or value is pd.NA or pd.isna(value) else int(value)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
 class RecordChange:
     """One record added (``before`` None), changed, or removed (``after`` None).

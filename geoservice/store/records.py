@@ -27,7 +27,6 @@ from geoservice import hours as _hours
 from geoservice.admin.audit import acting, current_actor
 from geoservice.errors import (
     AccessError,
-    ParameterError,
     RecordError,
     RevertError,
     ValidationError,
@@ -37,7 +36,7 @@ from geoservice.errors import (
 from geoservice.model import SITE_COLUMNS, STATION_COLUMNS
 from geoservice.store import Store, catalog, normalize
 from geoservice.store import validate as _validate
-from geoservice.store.changes import VERSION
+from geoservice.store.changes import VERSION, version_of
 from geoservice.store.tables import Table
 
 if TYPE_CHECKING:
@@ -49,14 +48,6 @@ FIELDS: dict[str, tuple[str, ...]] = {"stations": STATION_COLUMNS, "sites": SITE
 MayEdit = Callable[[str], bool] | None
 # What errors name.
 _ID, _TOWN_CODE, _IF_MATCH, _CHANGE = "id", "town_code", "If-Match", "change"
-
-
-def _record_missing(layer: str, record_id: str) -> ParameterError:
-    shown = excerpt(record_id)
-    what = "站点" if layer == "stations" else "村（社区）或保护点"
-    return ParameterError(
-        "id", f"没有编号为 {shown} 的{what}", f"no record with id {shown}", status=404
-    )
 
 
 def _check_layer(layer: str) -> None:
@@ -134,8 +125,7 @@ def _allowed(may_edit: MayEdit, town_code: str) -> None:
 
 
 def _expect(row: pd.Series, expect: int | None) -> None:
-    have = row.get(VERSION)
-    have = 1 if have is None or have is pd.NA else int(have)
+    have = version_of(row.get(VERSION))
     if expect is not None and expect != have:
         zh = f"记录已被修改（当前版本 {have}，请求基于版本 {expect}），未做任何改动"
         en = f"the record is at version {have}, not {expect}; nothing was changed"
@@ -143,10 +133,7 @@ def _expect(row: pd.Series, expect: int | None) -> None:
 
 
 def _row(gdf: gpd.GeoDataFrame, layer: str, record_id: str) -> pd.Series:
-    hit = gdf.loc[gdf["id"].isin([record_id])]
-    if hit.empty:
-        raise _record_missing(layer, record_id)
-    return hit.iloc[0]
+    return catalog.record_row(gdf, layer, record_id, _ID).iloc[0]
 
 
 def _duplicates(
@@ -323,7 +310,7 @@ def restore(
     _check_layer(layer)
     entry = journal.last_delete(layer, record_id)
     if entry is None or entry.before is None:
-        raise _record_missing(layer, record_id)
+        raise catalog.missing_record(layer, record_id, _ID)
     actor = current_actor()
     with acting(actor.user, actor.via, restoring=True):
         _put_back(store, layer, entry.before, may_edit)
@@ -394,6 +381,4 @@ def _revert(store: Store, entry: Entry, may_edit: MayEdit) -> None:
 def version(store: Store, layer: str, record_id: str) -> int:
     """The record's current version (its ETag); 404 ParameterError when unknown."""
     _check_layer(layer)
-    row = _row(store.read(layer), layer, record_id)
-    value = row.get(VERSION)
-    return 1 if value is None or value is pd.NA else int(value)
+    return version_of(_row(store.read(layer), layer, record_id).get(VERSION))

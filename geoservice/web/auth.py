@@ -45,7 +45,7 @@ STAFF_KEY = "geoservice.staff"
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 # What errors name.
-_AUTHORIZATION, _CSRF, _ROLE = "Authorization", "X-CSRFToken", "role"
+_AUTHORIZATION, _CSRF = "Authorization", "X-CSRFToken"
 
 
 @dataclass
@@ -116,13 +116,6 @@ def api_user() -> User:
         zh, en = "页面已过期，请刷新后再试（CSRF）", "the page has expired; reload it (CSRF)"
         raise AccessError(_CSRF, zh, en, status=401) from exc
     return user
-
-
-def require_admin(user: User) -> None:
-    """Refuse (403) a user who does not manage accounts."""
-    if not user.is_admin:
-        zh, en = "只有管理员可以管理用户", "only an admin manages users"
-        raise AccessError(_ROLE, zh, en, status=403)
 
 
 def acting_as(user: User, via: str) -> Any:

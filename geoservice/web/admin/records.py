@@ -62,7 +62,7 @@ from geoservice.model import (
 )
 from geoservice.store import catalog, records
 from geoservice.store import tables as _io
-from geoservice.store.changes import VERSION
+from geoservice.store.changes import VERSION, version_of
 from geoservice.web import get_basemaps, get_store
 from geoservice.web.admin import as_page, bp, page, staff_required, user
 from geoservice.web.auth import get_staff
@@ -204,16 +204,12 @@ def _stored_values(layer: str, record_id: str) -> tuple[dict[str, Any], int]:
     ParameterError
         404 when there is no such record.
     """
-    gdf = get_store().read(layer)
-    hit = gdf.loc[gdf["id"].isin([record_id])]
-    if hit.empty:
-        records.version(get_store(), layer, record_id)  # raises the layer's 404
+    hit = catalog.record_row(get_store().read(layer), layer, record_id)
     rec = _io.to_records(hit, layer)[0]
     values: dict[str, Any] = {k: _text(v) for k, v in rec.items() if k != "amenities"}
     if layer == "stations":
         values["amenities"] = list(rec.get("amenities") or [])
-    value = hit[VERSION].iloc[0] if VERSION in hit else None
-    return values, 1 if value is None or pd.isna(value) else int(value)
+    return values, version_of(hit[VERSION].iloc[0] if VERSION in hit else None)
 
 
 def _posted_values(layer: str, form: MultiDict[str, str]) -> dict[str, Any]:
@@ -393,7 +389,7 @@ def _rows(layer: str, listing: Listing, who: User) -> tuple[list[dict[str, Any]]
         town = str(rec["town_code"] or "")
         row: dict[str, Any] = {
             **rec,
-            "version": 1 if version is None or pd.isna(version) else int(version),
+            "version": version_of(version),
             "town": names.get(town, ""),
             "kind_label": kinds.get(rec["kind"], rec["kind"]),
             "source_label": SOURCE_LABELS.get(rec["source"], rec["source"]),
