@@ -259,3 +259,19 @@ def test_a_new_password_ends_the_users_sessions(tmp_path):
     assert ok.status_code == 422  # logged in: the body is checked
     accounts.set_password("alice", "another long password")
     assert_bilingual_error(client.post("/api/stations", json={}), 401, "Authorization")
+
+
+def test_the_last_enabled_admin_stays_one(accounts, runner, app):
+    accounts.create("boss", "admin", PASSWORD)
+    for change in ({"disabled": True}, {"role": "editor"}):
+        with pytest.raises(ParameterError) as info:
+            accounts.update("boss", **change)
+        assert info.value.status == 409
+    accounts.create("second", "admin", PASSWORD)
+    assert accounts.update("boss", disabled=True).disabled
+    # The CLI keeps the same rule (the app's staff database is this one: tmp_path).
+    assert app.extensions["geoservice.staff"].accounts.get("second").is_admin
+    r = runner.invoke(args=["users", "disable", "second"])
+    assert r.exit_code == 1
+    assert "管理员" in r.output
+    assert not accounts.get("second").disabled

@@ -129,6 +129,18 @@ def _check_role(role: str, towns: tuple[str, ...]) -> None:
         raise ParameterError(_TOWN, zh, en)
 
 
+def _keep_an_admin(con: sqlite3.Connection, leaving: User) -> None:
+    """Refuse (409) to let the last enabled admin stop being one."""
+    others = con.execute(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
+        (leaving.id,),
+    ).fetchone()[0]
+    if not others:
+        zh = "至少要保留一个启用的管理员：请先让另一位用户成为管理员"
+        en = "at least one enabled admin must remain: make another user an admin first"
+        raise ParameterError(_ROLE, zh, en, status=409)
+
+
 def _unknown(name: str) -> ParameterError:
     return ParameterError(
         "name", f"没有用户 {excerpt(name)}", f"no user named {excerpt(name)}", status=404
@@ -204,13 +216,22 @@ class Accounts:
         disabled: bool | None = None,
     ) -> User:
         """Change a user's role, towns or disabled flag. Disabling (or a new role) ends the
-        user's sessions and keeps its tokens from working."""
+        user's sessions and keeps its tokens from working.
+
+        Raises
+        ------
+        ParameterError
+            A bad role or towns; 404 for an unknown user; 409 when the change would leave
+            no enabled admin (the back office's users could no longer be managed).
+        """
         user = self.get(name)
         role = user.role if role is None else role
         towns = (user.towns if role == "town_editor" else ()) if towns is None else towns
         _check_role(role, towns)
         flag = user.disabled if disabled is None else disabled
         with self.db.connect() as con:
+            if user.is_admin and not user.disabled and (role != "admin" or flag):
+                _keep_an_admin(con, user)
             con.execute(
                 "UPDATE users SET role = ?, towns = ?, disabled = ?, epoch = epoch + 1,"
                 " failures = CASE WHEN ? THEN failures ELSE 0 END,"

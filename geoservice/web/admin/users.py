@@ -72,20 +72,6 @@ def _passwords(form: MultiDict[str, str]) -> str:
     return password
 
 
-def _keeps_an_admin(name: str, *, role: str | None = None, disabled: bool | None = None) -> None:
-    """Refuse (409) a change that would leave no enabled admin."""
-    accounts = get_staff().accounts
-    target = accounts.get(name)
-    if not target.is_admin or target.disabled:
-        return
-    stays = (role or target.role) == "admin" and not disabled
-    others = [u for u in accounts.all() if u.is_admin and not u.disabled and u.id != target.id]
-    if not stays and not others:
-        zh = "至少要保留一个启用的管理员：请先让另一位用户成为管理员"
-        en = "at least one enabled admin must remain: make another user an admin first"
-        raise ParameterError(_ROLE, zh, en, status=409)
-
-
 def _errors(exc: ParameterError) -> dict[str, list[str]]:
     """An account error as the form shows it, at its field."""
     field = {"town": "towns", "name": "name", _ROLE: _ROLE, _REPEAT: _REPEAT}.get(
@@ -169,7 +155,6 @@ def user_role(name: str) -> Response:
     """Give an account another role or other towns (its sessions end)."""
     role = request.form.get("role", "")
     try:
-        _keeps_an_admin(name, role=role)
         changed = get_staff().accounts.update(
             name, role=role, towns=_town_codes(request.form, role)
         )
@@ -188,7 +173,6 @@ def user_state(name: str) -> Response:
     also lifts a lock after failed logins)."""
     disable = request.form.get("action") == "disable"
     try:
-        _keeps_an_admin(name, disabled=disable)
         changed = get_staff().accounts.update(name, disabled=disable)
     except ParameterError as exc:
         if exc.status == 404:
