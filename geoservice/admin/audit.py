@@ -282,7 +282,7 @@ class Journal:
 
     def to_csv(self, where: LogFilter | None = None, *, limit: int = 100_000) -> str:
         """The matching entries as CSV (UTF-8 with BOM, for Excel), formulas neutralised."""
-        entries, _ = self._all(where, limit)
+        entries = self._all(where, limit)
         out = io.StringIO()
         out.write("\ufeff")
         w = csv.writer(out)
@@ -322,15 +322,15 @@ class Journal:
             )
         return out.getvalue()
 
-    def _all(self, where: LogFilter | None, limit: int) -> tuple[list[Entry], int]:
-        found: list[Entry] = []
-        total = 0
-        while len(found) < limit:
-            page, total = self.entries(where, limit=MAX_PAGE, offset=len(found))
-            found += page
-            if len(page) < MAX_PAGE:
-                break
-        return found[:limit], total
+    def _all(self, where: LogFilter | None, limit: int) -> list[Entry]:
+        """Every matching entry up to ``limit``, newest first, in one read (paging by
+        offset would skip or repeat entries written meanwhile)."""
+        sql, args = (where or LogFilter()).where()
+        with self.db.connect() as con:
+            rows = con.execute(
+                f"SELECT * FROM changes WHERE {sql} ORDER BY id DESC LIMIT ?", [*args, limit]
+            ).fetchall()
+        return [_entry(r) for r in rows]
 
 
 def _json(record: dict[str, Any] | None) -> str | None:
