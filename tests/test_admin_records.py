@@ -561,7 +561,7 @@ def test_a_likely_duplicate_is_saved_only_when_confirmed(app, store):
 
 
 def test_times_are_shown_in_beijing_time():
-    from geoservice.web.admin.records import beijing_time
+    from geoservice.hours import beijing as beijing_time  # the back office's |beijing filter
 
     assert beijing_time("2026-12-05T10:04:37+00:00") == "2026-12-05 18:04"
     assert beijing_time("2026-12-31T20:00:00") == "2027-01-01 04:00"  # stored UTC, naive

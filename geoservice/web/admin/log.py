@@ -103,11 +103,6 @@ def _utc_midnight(day: dt.date) -> str:
     return start.astimezone(dt.UTC).isoformat()
 
 
-def beijing(at: str) -> str:
-    """A stored moment as 北京时间 to the second (:func:`geoservice.hours.beijing`)."""
-    return hours.beijing(at, seconds=True)
-
-
 # -- what a change shows ----------------------------------------------------------------------
 
 
@@ -170,7 +165,7 @@ class _Row:
 def _row(entry: Entry, reverted: Mapping[int, int]) -> _Row:
     return _Row(
         entry=entry,
-        at=beijing(entry.at),
+        at=hours.beijing(entry.at, seconds=True),
         via=VIAS.get(entry.via, entry.via),
         layer=LAYER_LABELS.get(entry.layer, entry.layer),
         action=ACTIONS.get(entry.action, entry.action),
@@ -275,7 +270,7 @@ def _change_page(change_id: int, error: ParameterError | None = None) -> Respons
         entry=entry,
         diff=_diff(entry, catalog.town_names(get_store())),
         later=later,
-        later_at=beijing(later.at) if later else "",
+        later_at=hours.beijing(later.at, seconds=True) if later else "",
         may_revert=all(me.may_edit(t) for t in _towns_of(entry)),
         name=maps.name,
         text=maps.text,

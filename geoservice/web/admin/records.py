@@ -794,10 +794,8 @@ def preview_position() -> Response:
 # -- shared by the back office's templates --------------------------------------------------------
 
 
-@bp.app_template_filter("beijing")
-def beijing_time(iso: str | None) -> str:
-    """A stored UTC ISO time as Beijing time to the minute (``2026-12-05 18:04``)."""
-    return hours.beijing(iso)
+# A stored UTC moment as 北京时间 (``{{ at|beijing }}``, ``{{ at|beijing(seconds=True) }}``).
+bp.add_app_template_filter(hours.beijing, "beijing")
 
 
 @bp.app_template_filter("data_value")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from flask import Response, current_app, flash, redirect, request, url_for
 
-from geoservice import hours
 from geoservice import params as p
 from geoservice.admin.reports import EDITABLE, PROBLEMS, STATUSES, VIEWS, Report
 from geoservice.admin.reports import stations_of as _stations_of
@@ -93,7 +92,6 @@ def _queue(
         fields=[(f, ZH_HEADERS.get(f, f)) for f in EDITABLE],
         edit_endpoint=_EDIT if edit else None,
         log_endpoint="admin.log" if "admin.log" in current_app.view_functions else None,
-        beijing=hours.beijing,
         failed=failed,
         error=error,
         entered=request.form if failed is not None else {},
