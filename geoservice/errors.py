@@ -437,8 +437,8 @@ class PublishError(GeoserviceError, RuntimeError):
     """A static site cannot be published (sample data not allowed, no CJK font)."""
 
 
-class TourBusyError(GeoserviceError, RuntimeError):
-    """As many tours are being planned as the service allows at once (HTTP 503, retry).
+class QueueFullError(GeoserviceError, RuntimeError):
+    """As many jobs are waiting as the service allows (``JOBS_QUEUE_MAX``): HTTP 503, retry.
 
     Parameters
     ----------
@@ -448,8 +448,16 @@ class TourBusyError(GeoserviceError, RuntimeError):
 
     def __init__(self, retry_after: int = 10) -> None:
         self.retry_after = retry_after
-        self.zh, self.en = message("tours.busy")
+        self.zh, self.en = message("jobs.full")
         super().__init__(f"{self.zh} / {self.en}")
+
+
+class JobNotFoundError(ParameterError):
+    """No job has that id (HTTP 404); finished jobs are forgotten after a week."""
+
+    def __init__(self, job_id: str) -> None:
+        zh, en = message("jobs.unknown", id=excerpt(job_id))
+        super().__init__("id", zh, en, status=404)
 
 
 class BasemapError(GeoserviceError, ValueError):

@@ -74,10 +74,22 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "数据暂时无法保存或读取，请稍后再试",
         "storage unavailable, please try again later",
     ),
-    "tours.busy": (
-        "正在计算其他方案，请稍后再试",
-        "other tours are being planned, please try again shortly",
+    # Jobs (tour plans, coverage, siting) that run off the request path.
+    "jobs.full": (
+        "排队的计算任务已满，请稍后再试",
+        "the job queue is full, please try again shortly",
     ),
+    "jobs.unknown": ("找不到任务 {id}", "no job with the id {id}"),
+    "jobs.cap": (
+        "计算超过 {seconds} 秒上限，已停止；请减少站点或天数后再试",
+        "stopped at its limit of {seconds} s; try fewer stops or days",
+    ),
+    "jobs.cancelled": ("任务已取消", "the job was cancelled"),
+    "jobs.orphaned": (
+        "计算进程意外停止，请重新提交",
+        "the worker running the job stopped; please submit it again",
+    ),
+    "jobs.crashed": ("计算出错，请稍后再试", "the job failed, please try again later"),
 }
 
 
@@ -87,7 +99,7 @@ def message(key: str, **values: object) -> tuple[str, str]:
     Parameters
     ----------
     key
-        A key of `MESSAGES` (``"http.404"``, ``"tours.busy"``).
+        A key of `MESSAGES` (``"http.404"``, ``"jobs.full"``).
     **values
         The placeholders' values (``limit=1024``); a placeholder only one language uses
         is simply left out of the other.

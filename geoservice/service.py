@@ -65,7 +65,6 @@ from geoservice.network import NetworkLibrary, places
 from geoservice.store import Store, catalog, records
 from geoservice.tours import export as tour_export
 from geoservice.tours import saved
-from geoservice.tours.planner import Planner
 from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 
@@ -115,7 +114,7 @@ __all__ = [
     "suggest_request",
     "tour",
     "tour_file",
-    "tour_plan",
+    "tour_request",
     "tour_viewer",
     "tours",
     "towns",
@@ -469,22 +468,16 @@ class TourFile:
     disposition: str
 
 
-def tour_plan(
-    planner: Planner, body: bytes, content_type: str | None, owner: str | None = None
-) -> dict:
-    """``POST /api/tours``: plan a multi-day caravan tour and save it for ``owner`` (a
-    user's name; None: anonymous, kept a day).
+def tour_request(body: bytes, content_type: str | None) -> TourRequest:
+    """The body of ``POST /api/tours``: a JSON object :class:`~geoservice.tours.request.TourRequest`
+    (unknown keys are refused), parsed before anything is queued, so that a bad body is a
+    400 at once. The plan is made by a job (:mod:`geoservice.jobs`).
 
-    Body: a JSON object :class:`~geoservice.tours.request.TourRequest` (unknown keys are
-    refused), parsed before the planner is asked, so that a bad body is a 400 at once.
-
-    Returns
-    -------
-    dict
-        The saved plan ``{"id", "created", "request", "result"}``.
+    Raises
+    ------
+    ParameterError
     """
-    request = p.parse_body(TourRequest, body, content_type, max_bytes=TOURS_BODY_MAX)
-    return planner.plan(request, owner=owner)
+    return p.parse_body(TourRequest, body, content_type, max_bytes=TOURS_BODY_MAX)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ def make_app(tmp: Path, *, stations: gpd.GeoDataFrame | None = None, **config) -
             "TOURS_DIR": str(tmp / "tours"),
             # Routing answers wait for the networks (the service answers 503 at once).
             "ROUTING_WAIT_SECONDS": None,
+            # Jobs (tours, coverage) run in the request that submits them.
+            "JOBS_MODE": "inline",
             **config,
         }
     )
@@ -143,6 +145,34 @@ HOSTILE_NAMES = [
 
 #: Longest message a bad value may produce: the text plus one excerpt (and a listing).
 SHORT = 400
+
+
+def plan_tour(client, body=None, **kwargs):
+    """``POST /api/tours`` and the plan it leads to: the 202 job answer is followed (jobs
+    run inline in the test apps, so it is finished) to ``GET`` of the saved plan, whose
+    answer is returned (200); any other answer to the post (a 4xx, a 503) as it is.
+
+    ``body`` is sent as JSON; ``kwargs`` go to ``client.post`` (``data``, ``headers``…).
+    """
+    if body is not None:
+        kwargs["json"] = body
+    posted = client.post("/api/tours", **kwargs)
+    return follow_job(client, posted)
+
+
+def follow_job(client, response):
+    """The answer a job answer (202 with ``Location: /api/jobs/<id>``) leads to: the job's
+    result (``GET`` of its ``href``), or the job itself (200) when it did not end done; any
+    other response as it is."""
+    if response.status_code != 202:
+        return response
+    assert response.headers["Location"].startswith("/api/jobs/")
+    job = client.get(response.headers["Location"])
+    assert job.status_code == 200, job.get_json()
+    body = job.get_json()
+    if body["state"] != "done":
+        return job
+    return client.get(body["result"]["href"])
 
 
 def assert_refused(fn, *args, parameter=None, status=400, **kwargs) -> ParameterError:

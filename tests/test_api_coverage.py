@@ -258,10 +258,10 @@ def test_answers_are_cached_revalidated_and_gzipped(tmp_path):
     assert s1.data == s2.data
 
 
-def test_answer_cache_keeps_to_its_budget():
+def test_answer_cache_keeps_to_its_budget(tmp_path):
     from geoservice.web.answers import AnswerCache
 
-    cache = AnswerCache(max_bytes=10_000)
+    cache = AnswerCache(tmp_path / "answers", max_bytes=10_000)
     for i in range(50):
         cache.put(f"t{i}", json.dumps({"i": i, "x": "驿" * 500}).encode())
         assert cache.size <= 10_000

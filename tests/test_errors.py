@@ -23,12 +23,13 @@ from conftest import (
     assert_bilingual_error,
     assert_refused,
     make_app,
+    plan_tour,
     stations_frame,
 )
 from werkzeug.exceptions import default_exceptions
 
 from geoservice import params
-from geoservice.errors import NetworkError, StoreError, TourBusyError
+from geoservice.errors import NetworkError, QueueFullError, StoreError
 from geoservice.messages import MESSAGES, message, status_message
 from geoservice.web import serve
 from geoservice.web.http_errors import MAX_HEADER_BYTES, MAX_TARGET_BYTES
@@ -46,8 +47,8 @@ def tour_app(tmp_path_factory):
     app = make_app(
         tmp, stations=stations_frame(GRID_STATIONS), RATELIMIT_ENABLED=False, TOURS_ITERATIONS=50
     )
-    saved = app.test_client().post("/api/tours", json={"depot": "T00", "stops": ["T01", "T02"]})
-    assert saved.status_code == 201, saved.get_json()
+    saved = plan_tour(app.test_client(), {"depot": "T00", "stops": ["T01", "T02"]})
+    assert saved.status_code == 200, saved.get_json()
     app.config["SAVED_TOUR"] = saved.get_json()["id"]
     return app
 
@@ -106,7 +107,7 @@ STATUSES = [400, 403, 404, 405, 406, 408, 413, 414, 415, 429, 431, 500, 501, 503
 FAILURES = {
     "network": (NetworkError("no roads"), "network.unavailable"),
     "store": (StoreError("/srv/secret/tours: disk full"), "store.unavailable"),
-    "tours": (TourBusyError(7), "tours.busy"),
+    "jobs": (QueueFullError(7), "jobs.full"),
 }
 
 
@@ -185,7 +186,7 @@ def test_the_service_unavailable_answers(raising_app, kind):
     zh, en = message(key, detail=exc)
     assert (body["message_zh"], body["message_en"]) == (zh, en)
     assert "secret" not in r.get_data(as_text=True)
-    if kind == "tours":
+    if kind == "jobs":
         assert r.headers["Retry-After"] == "7"
     page = client.get(f"/_fail/{kind}")
     assert (page.status_code, page.mimetype) == (503, "text/html")

@@ -85,33 +85,37 @@ def now() -> str:
 
 
 class Database:
-    """The staff database at ``path`` (created with its schema on first use).
+    """The staff database at ``path`` (created with its schema on first use), or another
+    SQLite file of the instance with its own schema (the job board, ``geoservice.jobs``).
 
     Parameters
     ----------
     path : str or Path
         The SQLite file, e.g. ``instance/admin.sqlite``.
+    migrations : tuple of str, optional
+        The file's schema steps (default: the staff database's).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, migrations: tuple[str, ...] | None = None) -> None:
         self.path = Path(path)
+        self._migrations = _MIGRATIONS if migrations is None else migrations
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = sqlite3.connect(self.path, timeout=30)
             con.execute("PRAGMA journal_mode=WAL")  # not inside a transaction
             con.close()
         except sqlite3.Error as exc:
-            msg = f"cannot open the staff database {self.path}: {exc}"
+            msg = f"cannot open the database {self.path}: {exc}"
             raise StoreError(msg) from exc
         with self.connect() as con:
-            _migrate(con)
+            _migrate(con, self._migrations)
 
     def _open(self) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are begun explicitly), rows by name."""
         try:
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
-            msg = f"cannot open the staff database {self.path}: {exc}"
+            msg = f"cannot open the database {self.path}: {exc}"
             raise StoreError(msg) from exc
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA foreign_keys=ON")
@@ -152,9 +156,9 @@ def secret(db: Database, key: str = "secret_key") -> str:
         return str(con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()[0])
 
 
-def _migrate(con: sqlite3.Connection) -> None:
+def _migrate(con: sqlite3.Connection, migrations: tuple[str, ...]) -> None:
     version = con.execute("PRAGMA user_version").fetchone()[0]
-    for n, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+    for n, script in enumerate(migrations[version:], start=version + 1):
         for statement in filter(str.strip, script.split(";")):
             con.execute(statement)
         con.execute(f"PRAGMA user_version = {n}")

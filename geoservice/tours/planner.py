@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -45,7 +44,7 @@ import pandas as pd
 
 from geoservice import navigation, params
 from geoservice.district import MIYUN, OUTSIDE_NOTICE
-from geoservice.errors import ParameterError, TourBusyError, TourError, excerpt
+from geoservice.errors import ParameterError, TourError, excerpt
 from geoservice.model import SITE_KINDS, STATION_KINDS
 from geoservice.network import ACCESS_KMH, Network, NetworkLibrary, places
 from geoservice.network.library import Watched
@@ -1547,9 +1546,6 @@ class Planner:
         may change while the service runs); default `DEFAULT_DEPOT_TOWN`.
     budget : vrp.Budget
         Search bounds.
-    max_concurrent : int, optional
-        Most plans computed at the same time (each keeps a core busy for seconds); one
-        more is refused with :class:`~geoservice.errors.TourBusyError`. None: no bound.
     """
 
     def __init__(
@@ -1559,7 +1555,6 @@ class Planner:
         tours: TourStore,
         calendar: WorkCalendar | None = None,
         budget: vrp.Budget = SEARCH,
-        max_concurrent: int | None = None,
         depot_town: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
@@ -1568,7 +1563,6 @@ class Planner:
         self.tours = tours
         self.calendar = calendar or WeekendCalendar()
         self.budget = budget
-        self._slots = None if max_concurrent is None else threading.BoundedSemaphore(max_concurrent)
         self._drive: Watched[Network] = Watched(
             library, lambda nets, _: nets["drive"], modes=("drive",)
         )
@@ -1576,6 +1570,16 @@ class Planner:
     def network(self) -> Network:
         """The drive network of the active source (the library's shared one)."""
         return self._drive.get()
+
+    def resolve(self, request: TourRequest) -> ResolvedRequest:
+        """``request`` resolved against the store (:func:`resolve`): what the API checks
+        before it queues a plan, so that an unknown stop is a 400/422 at once.
+
+        Raises
+        ------
+        ParameterError, TourError
+        """
+        return resolve(request, self.store, self.library, depot_town=self.depot_town())
 
     def plan(
         self,
@@ -1590,7 +1594,7 @@ class Planner:
         Parameters
         ----------
         request : TourRequest
-            Parsed already (:meth:`TourRequest.parse`): a bad body never takes a slot.
+            Parsed already (:meth:`TourRequest.parse`).
         owner : str, optional
             The name of the user the plan is saved for (None: anonymous; see
             :mod:`geoservice.tours.saved`).
@@ -1604,23 +1608,11 @@ class Planner:
         ------
         ParameterError, TourError
             See :func:`resolve` and :func:`plan`.
-        TourBusyError
-            ``max_concurrent`` plans are being computed already.
         """
-        if self._slots is not None and not self._slots.acquire(blocking=False):
-            raise TourBusyError
-        try:
-            resolved = resolve(request, self.store, self.library, depot_town=self.depot_town())
-            result = plan(
-                resolved,
-                self.network(),
-                calendar=self.calendar,
-                budget=self.budget,
-                progress=progress,
-            )
-        finally:
-            if self._slots is not None:
-                self._slots.release()
+        resolved = self.resolve(request)
+        result = plan(
+            resolved, self.network(), calendar=self.calendar, budget=self.budget, progress=progress
+        )
         if not save:
             return {"id": None, "created": None, "request": resolved.normalized, "result": result}
         return self.tours.save(resolved.normalized, result, owner=owner)

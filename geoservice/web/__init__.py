@@ -73,9 +73,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Per-client limits of ``/api/coverage`` (default ``120 per minute``: a page view asks
         for a few answers, most of them cached) and ``/api/coverage/suggest`` (``10 per
         minute``: each new question costs seconds of solver time).
-    COVERAGE_CACHE_BYTES
-        Budget of the cached coverage and suggestion answers (default 64 MB; see
-        :mod:`geoservice.web.answers`).
+    COVERAGE_CACHE_BYTES, ANSWERS_DIR
+        Budget of the cached coverage and suggestion answers (default 64 MB), kept as files
+        in ``ANSWERS_DIR`` (default ``answers`` beside ``STORE_PATH``) shared by all processes; see
+        :mod:`geoservice.web.answers`.
     COVERAGE_ENGINE_CACHE_BYTES
         Budget of the coverage engine's own caches, which grow with the distinct questions
         asked (tilings and their polygons, envelopes; default 256 MB; see
@@ -126,8 +127,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     TOURS_ITERATIONS, TOURS_SECONDS
         The tour search's bound in iterations (default 2,000: the same plan on any
         machine) and its wall-clock safety net in seconds (default 60).
-    TOURS_MAX_CONCURRENT
-        Most tours planned at the same time (default 2); one more is a 503 to retry.
+    JOBS_MODE, JOBS_BROKER, JOBS_DB
+        Tour plans, coverage answers not cached yet and site suggestions run as jobs off
+        the request path (:mod:`geoservice.web.jobs`): ``"queue"`` (default) puts them on
+        Huey's queue, in SQLite (``JOBS_BROKER = ""``, ``jobs-queue.sqlite`` beside ``STORE_PATH``)
+        or Redis (``"redis://localhost:6379/0"``), for the workers ``python app.py``
+        starts (or ``flask jobs worker``); ``"inline"`` runs each in the request or
+        command that asks (the CLI's and the unit tests' mode: no cap). The jobs' states
+        are kept in ``JOBS_DB`` (default ``jobs.sqlite`` beside ``STORE_PATH``).
+    JOBS_QUEUE_MAX
+        Most jobs waiting at once (default 8); one more is a 503 with ``Retry-After``.
+    JOBS_WORKERS, JOBS_NICE
+        Job worker processes (default 1: the other core answers the web) and their CPU
+        niceness (default 10: a busy worker never slows ``/api/nearest``).
+    JOB_SECONDS_TOURS, JOB_SECONDS_COVERAGE
+        The wall-clock cap of one job, estimates included (defaults 120 and 60 s): at the
+        cap its process is killed and the job is ``cancelled`` with a 503 error.
+    RATELIMIT_JOBS
+        Per-client limit of ``GET /api/jobs/<id>`` (default ``240 per minute``: a page
+        looks once a second).
     RATELIMIT_TOURS
         Per-client limit of ``POST /api/tours`` (default ``20 per minute``).
     """
@@ -148,11 +166,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TOURS_ANONYMOUS_MAX=MAX_ANONYMOUS,
         TOURS_ITERATIONS=tour.SEARCH.iterations,
         TOURS_SECONDS=tour.SEARCH.seconds,
-        TOURS_MAX_CONCURRENT=2,
+        JOBS_MODE="queue",
+        JOBS_BROKER="",
+        JOBS_DB=None,
+        JOBS_QUEUE_MAX=8,
+        JOBS_WORKERS=1,
+        JOBS_NICE=10,
+        JOB_SECONDS_TOURS=120,
+        JOB_SECONDS_COVERAGE=60,
+        RATELIMIT_JOBS="240 per minute",
         RATELIMIT_TOURS="20 per minute",
         RATELIMIT_COVERAGE="120 per minute",
         RATELIMIT_SUGGEST="10 per minute",
         COVERAGE_CACHE_BYTES=answers.DEFAULT_MAX_BYTES,
+        ANSWERS_DIR=None,
         COVERAGE_ENGINE_CACHE_BYTES=coverage_engine.DEFAULT_CACHE_BYTES,
         RATELIMIT_STORAGE_URI="memory://",
         RATELIMIT_HEADERS_ENABLED=True,
@@ -205,11 +232,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[COVERAGE_KEY] = CoverageProvider(
         library, store, cache_bytes=int(app.config["COVERAGE_ENGINE_CACHE_BYTES"])
     )
-    app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(app.config["COVERAGE_CACHE_BYTES"])
+    app.extensions[answers.ANSWERS_KEY] = answers.AnswerCache(
+        app.config["ANSWERS_DIR"] or Path(app.config["STORE_PATH"]).parent / "answers",
+        app.config["COVERAGE_CACHE_BYTES"],
+    )
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import admin, api, cli, http_errors, logs, ogc, pages, security
+    from geoservice.web import admin, api, cli, http_errors, jobs, logs, ogc, pages, security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api.probes)
@@ -225,6 +255,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     http_errors.init_app(app)
     logs.init_app(app)
     cli.register(app)
+    jobs.init_app(app)
     _limit(app)
     return app
 
@@ -248,6 +279,7 @@ def _limit(app: Flask) -> None:
         ("api.coverage", "RATELIMIT_COVERAGE"),
         ("api.coverage_suggest", "RATELIMIT_SUGGEST"),
         ("api.station_reports", "RATELIMIT_REPORTS"),
+        ("api.job", "RATELIMIT_JOBS"),
     ):
         # Any view, sync or async: the limiter's decorator returns what it is given.
         view: Callable[..., Any] = app.view_functions[endpoint]
@@ -364,7 +396,6 @@ def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
         _tour_store(app),
         calendar=holidays.CurrentCalendar(),
         budget=budget,
-        max_concurrent=app.config["TOURS_MAX_CONCURRENT"],
         depot_town=lambda: district.current(store).depot_town,
     )
 

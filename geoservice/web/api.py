@@ -5,13 +5,14 @@ the raw body and its content type) to one function of :mod:`geoservice.service`,
 parses every parameter, and sends back the dict it returns. Exceptions are answered, app-wide,
 by :mod:`geoservice.web.http_errors` with the one JSON error body
 (:func:`geoservice.errors.error_body`): :class:`~geoservice.errors.ParameterError` → its
-status, an unusable network or store and tours planned at the concurrency limit → 503, HTTP
+status, an unusable network or store and a full job queue → 503, HTTP
 errors raised by Werkzeug or the rate limiter (413, 429, …) → their status. Nothing a client
 sends gives a 500.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -24,12 +25,11 @@ from geoservice.web import (
     answers,
     auth,
     engine_ready,
-    get_coverage,
     get_district,
     get_library,
-    get_planner,
     get_store,
     get_tour_store,
+    jobs,
     routing_engine,
 )
 from geoservice.web.openapi import spec as openapi_spec
@@ -276,7 +276,7 @@ def coverage():
     """Coverage areas by threshold, cross-coverage, catchments, uncovered roads, figures."""
     req = service.coverage_request(_args())
     key = service.answer_key("coverage", req.to_dict())
-    return answers.send(key, lambda: service.coverage(get_coverage(), req))
+    return answers.send(key, functools.partial(jobs.answer_job, "coverage"))
 
 
 @bp.get("/coverage/suggest")
@@ -284,7 +284,7 @@ def coverage_suggest():
     """Suggested new station sites (maximal covering), set covering, greedy baseline."""
     query = service.suggest_request(_args())
     key = service.answer_key("suggest", query.to_dict())
-    return answers.send(key, lambda: service.coverage_suggest(get_coverage(), query))
+    return answers.send(key, functools.partial(jobs.answer_job, "suggest"))
 
 
 @bp.get("/openapi.json")
@@ -319,17 +319,38 @@ SCHEDULE_POLICY = (
 
 @bp.post("/tours")
 def tours_plan():
-    """Plan a multi-day caravan tour, save it, and answer it (201 with its Location)."""
+    """Plan a multi-day caravan tour off the request path: 202 with the job's Location
+    (``/api/jobs/<id>``), whose result links to the saved plan."""
     limit = request.max_content_length
     request.max_content_length = min(limit or service.TOURS_BODY_MAX, service.TOURS_BODY_MAX)
     user = _tour_user()
-    saved = service.tour_plan(
-        get_planner(),
+    job = jobs.tour_job(
         request.get_data(cache=False),
         request.content_type,
         owner=None if user is None else user.name,
     )
-    return jsonify(saved), 201, {"Location": url_for("api.tour", tour_id=saved["id"])}
+    return jobs.job_answer(job)
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+# Tour plans, coverage answers not cached yet and site suggestions run as jobs in worker
+# processes (geoservice.jobs); their requests answer 202 with the job to follow here.
+
+
+@bp.get("/jobs/<id:job_id>")
+def job(job_id: str):
+    """A job's state, progress and, when done, the link to its result."""
+    return jsonify(jobs.job_body(jobs.get_jobs().board.get(job_id)))
+
+
+@bp.delete("/jobs/<id:job_id>")
+def job_cancel(job_id: str):
+    """Cancel a queued or running job (the job as it is then; a running one stops within a
+    second)."""
+    board = jobs.get_jobs().board
+    found = board.get(job_id)
+    jobs.may_cancel(found)
+    return jsonify(jobs.job_body(jobs.get_jobs().cancel(found.id)))
 
 
 @bp.get("/tours")

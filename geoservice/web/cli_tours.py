@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask.cli import AppGroup
 
-from geoservice.errors import ParameterError, StoreError, TourBusyError, TourNotFoundError
+from geoservice.errors import ParameterError, StoreError, TourNotFoundError
 from geoservice.network import NetworkError
 from geoservice.tours import export as tour_export
 from geoservice.tours.request import TourRequest
@@ -126,7 +126,7 @@ def tours_plan(out: Path | None, **options: Any) -> None:
             for s in getattr(exc, "stops", [])[:50]
         ]
         raise click.ClickException("\n".join(lines)) from exc
-    except (NetworkError, StoreError, TourBusyError) as exc:
+    except (NetworkError, StoreError) as exc:
         progress.close()
         raise click.ClickException(str(exc)) from exc
     progress.close()

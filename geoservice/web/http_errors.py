@@ -9,8 +9,8 @@ blueprint's handlers, are included):
 
 * :class:`~geoservice.errors.ParameterError` → its status (400/404/413/415/422; a
   :class:`~geoservice.errors.TourError` adds ``stops`` and ``days_needed``);
-* a road network that cannot be loaded, a store that cannot be read or written, tours
-  planned at the concurrency limit (with ``Retry-After``) → 503;
+* a road network that cannot be loaded, a store that cannot be read or written, a full
+  job queue (with ``Retry-After``) → 503;
 * every HTTP error, Werkzeug's or the rate limiter's: routing 404 and 405 (with ``Allow``),
   413 with the limit (``parameter: "body"``), 414 and 431 with the limits below, 415, 429
   (``Retry-After`` and the ``X-RateLimit-*`` headers kept), …;
@@ -45,8 +45,8 @@ from geoservice.errors import (
     NetworkLoadingError,
     OsmError,
     ParameterError,
+    QueueFullError,
     StoreError,
-    TourBusyError,
     error_body,
 )
 from geoservice.messages import message, status_message
@@ -169,7 +169,7 @@ def _store_unavailable(exc: StoreError) -> Response:
     return answer(error_body(503, *message("store.unavailable")))
 
 
-def _tours_busy(exc: TourBusyError) -> Response:
+def _queue_full(exc: QueueFullError) -> Response:
     return answer(error_body(503, exc.zh, exc.en), [("Retry-After", str(exc.retry_after))])
 
 
@@ -246,6 +246,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(NetworkError, _network_unavailable)
     app.register_error_handler(OsmError, _network_unavailable)
     app.register_error_handler(StoreError, _store_unavailable)
-    app.register_error_handler(TourBusyError, _tours_busy)
+    app.register_error_handler(QueueFullError, _queue_full)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)
