@@ -100,6 +100,16 @@ def thread_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool() -> None:
+    # A forked process (a job's child) has none of the parent's threads: work handed to the
+    # inherited pool would wait for ever, so the child makes its own when it needs one.
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _chunks(n: int, pool: ThreadPoolExecutor, job: Callable[[range], None]) -> None:
     """Run ``job(range)`` over ``range(n)`` in a few chunks on ``pool`` (GEOS releases the
     GIL: chunks run in parallel)."""

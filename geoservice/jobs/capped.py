@@ -14,16 +14,16 @@ watches its cap.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
-import multiprocessing as mp
+import os
 import signal
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
 
 from geoservice.errors import NetworkError, OsmError, ParameterError, error_body
 from geoservice.messages import message
@@ -124,23 +124,53 @@ def run_capped(
     -------
     Outcome
     """
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(work, send), name="geoservice-job", daemon=True)
+    # os.fork, not multiprocessing: a worker may itself be a daemonic process (Huey's), and
+    # those may not start multiprocessing children.
+    read_fd, write_fd = os.pipe()
     deadline = time.monotonic() + seconds
-    child.start()
-    send.close()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_fd)
+        code = 0
+        try:
+            _child(work, Connection(write_fd, readable=False), parent)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    receive = Connection(read_fd, writable=False)
+    child = _Child(pid)
     try:
         return _watch(child, receive, deadline, seconds, progress, cancelled)
     finally:
         receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join(5)
+        child.kill()
+        child.join()
+
+
+class _Child:
+    """The forked child's process id, killed and reaped once."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    def kill(self) -> None:
+        if self.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+    def join(self) -> None:
+        if self.exitcode is None:
+            with contextlib.suppress(ChildProcessError):
+                _, status = os.waitpid(self.pid, 0)
+                self.exitcode = os.waitstatus_to_exitcode(status)
 
 
 def _watch(
-    child: Any,
+    child: _Child,
     receive: Connection,
     deadline: float,
     seconds: float,
@@ -163,7 +193,7 @@ def _watch(
         try:
             kind, *data = receive.recv()
         except (EOFError, OSError):  # the child died without a word (killed, out of memory)
-            child.join(5)
+            child.join()
             logger.error("job process ended without an answer (exit code %s)", child.exitcode)
             return Outcome("failed", error=error_body(500, *message("jobs.crashed")))
         if kind == "progress":
@@ -178,9 +208,9 @@ def _cap_error(seconds: float) -> ErrorBody:
     return error_body(503, *message("jobs.cap", seconds=f"{seconds:g}"))
 
 
-def _child(work: Work, send: Connection) -> None:
+def _child(work: Work, send: Connection, parent: int) -> None:
     """The forked child: die with the worker, run, report."""
-    _die_with_parent()
+    _die_with_parent(parent)
     # The worker's handlers (Huey's graceful stop) are not the child's business.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -200,10 +230,13 @@ def _child(work: Work, send: Connection) -> None:
         send.close()
 
 
-def _die_with_parent() -> None:
-    # Linux: the kernel kills the child when the worker that watches its cap dies.
+def _die_with_parent(parent: int) -> None:
+    # Linux: the kernel kills the child when the worker (thread) that watches its cap ends;
+    # and if the worker ended before this was set, the child ends now.
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the daemon flag still ends it on exit
+    except (OSError, AttributeError):  # not Linux: the worker kills it at the cap anyway
         pass
+    if os.getppid() != parent:
+        os._exit(1)

@@ -22,7 +22,7 @@ from typing import Any
 
 from geoservice.errors import error_body
 from geoservice.jobs.board import Job, JobBoard
-from geoservice.jobs.capped import Progress, run_capped, run_inline
+from geoservice.jobs.capped import Outcome, Progress, run_capped, run_inline
 from geoservice.messages import message
 
 __all__ = ["Jobs", "Kind", "make_queue"]
@@ -145,12 +145,16 @@ class Jobs:
         def progress(step: str, done: int, total: int) -> None:
             self.board.progress(job_id, step, done, total)
 
-        if self.inline:
-            outcome = run_inline(work, progress)
-        else:
-            outcome = run_capped(
-                work, job.cap, progress, lambda: self.board.cancel_requested(job_id)
-            )
+        try:
+            if self.inline:
+                outcome = run_inline(work, progress)
+            else:
+                outcome = run_capped(
+                    work, job.cap, progress, lambda: self.board.cancel_requested(job_id)
+                )
+        except Exception:  # the runner itself failed (no fork, no pipe): never leave it running
+            logger.exception("job %s could not be run", job_id)
+            outcome = Outcome("failed", error=error_body(500, *message("jobs.crashed")))
         if outcome.state == "done" and outcome.result is not None:
             self.board.finish(job_id, outcome.result)
         elif outcome.error is not None:
