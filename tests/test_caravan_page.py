@@ -19,6 +19,7 @@ from conftest import (
     make_app,
     needs_chromium,
     offline_page,
+    plan_tour,
     serving,
     watched_page,
 )
@@ -195,15 +196,21 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
     shortage = page.locator("#cv-plan-notices .notice-error")
     shortage.wait_for()
     assert f"大约需要 {needed} 天" in shortage.inner_text()
-    with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
+    # The plan is a job (202, finished at once in the test app), then the saved plan read.
+    with (
+        page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp,
+        page.expect_response(lambda r: "/api/tours/" in r.url) as plan_resp,
+    ):
         shortage.get_by_role("button", name=f"改为 {needed} 天并重新规划").tap()
-    assert resp.value.status == 201
+    assert resp.value.status == 202
+    assert resp.value.headers["location"].startswith("/api/jobs/")
+    assert plan_resp.value.status == 200
     sent = json.loads(resp.value.request.post_data)
     assert sent["days"] == needed
     assert sent["optional"] == {"S4": 1}
     assert sent["service_minutes"] == 100
     assert sent["stops"] == [f"S{i}" for i in range(1, 9)]
-    saved = resp.value.json()
+    saved = plan_resp.value.json()
     result = saved["result"]
     days = result["days"]
     assert len(days) >= 2
@@ -299,7 +306,7 @@ def test_a_saved_plan_on_an_upright_tablet_and_a_phone(live, browser, caravan_ap
     client = caravan_app.test_client()
     body = {"stops": [f"S{i}" for i in range(1, 9)], "days": 3, "service_minutes": 100,
             "start_date": "2026-03-02"}  # fmt: skip
-    saved = client.post("/api/tours", json=body).get_json()
+    saved = plan_tour(client, body).get_json()
     for name, viewport in (("caravan_tablet_upright", TABLET_UPRIGHT), ("caravan_phone", PHONE)):
         context, page, watch = _open(browser, live, viewport, f"/caravan#plan={saved['id']}")
         page.wait_for_selector(".cv-day")

@@ -68,6 +68,18 @@ def init_app(app: Flask) -> None:
     }
     app.extensions[JOBS_KEY] = Jobs(board, kinds, queue, int(app.config["JOBS_QUEUE_MAX"]))
     app.cli.add_command(jobs_cli)
+    # Registered before the rate limiter (create_app adds it last), so this runs after it:
+    # the limiter moves every Retry-After of a limited endpoint to its window's reset (up to
+    # a minute), while a job answer's says when to look again.
+    app.after_request(_poll_hint)
+
+
+def _poll_hint(response: Response) -> Response:
+    if response.status_code == 202 and response.headers.get("Location", "").startswith(
+        request.script_root + "/api/jobs/"
+    ):
+        response.headers["Retry-After"] = str(POLL_SECONDS)
+    return response
 
 
 def get_jobs() -> Jobs:
@@ -235,7 +247,7 @@ def work(app: Flask, workers: int | None = None, nice: int | None = None) -> Non
     """Load the road networks and coverage tables, lower the CPU priority, and run the job
     workers of ``app`` until stopped. Workers fork from this process, so they share what it
     loaded."""
-    from geoservice.web import get_coverage, get_engine
+    from geoservice.web import get_coverage, get_planner
 
     jobs: Jobs = app.extensions[JOBS_KEY]
     if jobs.inline:
@@ -244,8 +256,8 @@ def work(app: Flask, workers: int | None = None, nice: int | None = None) -> Non
     started = time.perf_counter()
     with app.app_context():
         try:
-            get_engine()
-            get_coverage().warm(("walk",))
+            get_planner().network()  # tours: the drive network
+            get_coverage().warm(("walk",))  # coverage: the tables of the /coverage page's view
         except Exception as exc:  # jobs that need the networks fail with a clear error
             click.echo(f"geoservice jobs: road networks unavailable: {exc}", err=True)
     os.nice(int(app.config["JOBS_NICE"] if nice is None else nice))

@@ -70,6 +70,7 @@
   var el = {};
   var state = {
     map: null,
+    job: null, // the plan being made on the server: { body: job, url: /api/jobs/<id> }
     selected: {}, // id → priority (0: mandatory, 1–5: optional)
     count: 0,
     custom: {}, // id → the stop's own settings as typed (see stopSettings)
@@ -1088,12 +1089,32 @@
     el.status.appendChild(spinner);
     var text = h("span", null);
     el.status.appendChild(text);
+    // The plan is a job on the server: its progress, once it is known; a button stops it.
+    var cancel = h("button", "cv-cancel", "取消");
+    cancel.type = "button";
+    cancel.hidden = true;
+    el.status.appendChild(cancel);
+    state.job = null;
+    cancel.addEventListener("click", function () {
+      if (!state.job) return;
+      cancel.disabled = true;
+      gs.fetchJson(state.job.url, { method: "DELETE" });
+    });
     function tick() {
+      if (state.job) {
+        text.textContent = gs.jobText(state.job.body);
+        return;
+      }
       var s = Math.floor((Date.now() - started) / 1000);
       text.textContent = "正在计算 " + count + " 个站点之间的车程并搜索最优路线… 已用 " + s + " 秒";
     }
     tick();
     state.timer = window.setInterval(tick, 1000);
+    return function (job, url) {
+      state.job = { body: job, url: url };
+      cancel.hidden = job.state !== "queued" && job.state !== "running";
+      tick();
+    };
   }
 
   async function plan() {
@@ -1106,20 +1127,23 @@
     showTab("plan");
     setBusy(true);
     clearPlan();
-    progress(Date.now(), body.stops.length);
+    var onJob = progress(Date.now(), body.stops.length);
     var answer = await gs.fetchJson(cfg.api.plan, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: sent,
     });
+    var retry = answer.headers && answer.headers.get("Retry-After");
+    answer = await gs.followJob(answer, { onJob: onJob });
     window.clearInterval(state.timer);
+    state.job = null;
     setBusy(false);
-    if (answer.status === 201 && answer.body && answer.body.result) {
+    if (answer.status === 200 && answer.body && answer.body.result) {
       state.planned = sent;
       showPlan(answer.body);
       state.savedLoaded = false; // the list has one more
     } else {
-      showError(answer.status, answer.body, answer.headers && answer.headers.get("Retry-After"), body);
+      showError(answer.status, answer.body, (answer.headers && answer.headers.get("Retry-After")) || retry, body);
     }
   }
 

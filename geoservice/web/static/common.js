@@ -114,6 +114,63 @@
     return answer;
   }
 
+  // Tour plans, coverage answers not cached yet and site suggestions are jobs: their request
+  // is answered 202 with the job's Location (/api/jobs/<id>). followJob looks at the job
+  // as often as its Retry-After says (a second), tells onJob(job) each time, and gives the
+  // answer the job led to: its result fetched (GET result.href), or a failed or cancelled
+  // job's error as an answer with that status. Any other answer is given back as it is.
+  // options: { signal } (AbortController: stop following), { onJob }.
+  async function followJob(answer, options) {
+    var opts = options || {};
+    if (answer.status !== 202 || !answer.headers) return answer;
+    var url = answer.headers.get("Location");
+    var job = answer.body;
+    // A second, as the server asks (never more than 5: a proxy may have changed it).
+    var wait = Math.min(Math.max(Number(answer.headers.get("Retry-After")) || 1, 1), 5);
+    while (job && (job.state === "queued" || job.state === "running")) {
+      if (opts.onJob) opts.onJob(job, url);
+      await new Promise(function (resolve) { window.setTimeout(resolve, wait * 1000); });
+      if (opts.signal && opts.signal.aborted) {
+        var stop = new Error("aborted");
+        stop.name = "AbortError";
+        throw stop;
+      }
+      var polled = await fetchJson(url, { signal: opts.signal });
+      if (polled.status !== 200 || !polled.body) return polled;
+      job = polled.body;
+    }
+    if (!job) return { status: 0, body: null, headers: null };
+    if (opts.onJob) opts.onJob(job, url);
+    if (job.state === "done" && job.result && job.result.href) {
+      return fetchJson(job.result.href, { signal: opts.signal });
+    }
+    var error = job.error || null;
+    return { status: error ? error.status : 500, body: error, headers: null };
+  }
+
+  // What a job is doing, in words: queued (and how many are ahead), the step and how far,
+  // the seconds it has run against its limit.
+  var JOB_STEPS = {
+    matrix: "计算站点之间的车程",
+    solve: "搜索最优路线",
+    schedule: "排出每天的日程",
+    areas: "计算覆盖范围",
+  };
+
+  function jobText(job) {
+    if (!job) return "";
+    if (job.state === "queued") {
+      var ahead = job.queue_position || 0;
+      return ahead ? "排队中，前面还有 " + ahead + " 个计算任务…" : "排队中，马上开始…";
+    }
+    var p = job.progress || {};
+    var step = JOB_STEPS[p.step] || "正在计算";
+    var count = p.total > 1 ? "（" + p.done + "/" + p.total + "）" : "";
+    var time = job.elapsed_seconds != null ?
+      " · 已用 " + Math.round(job.elapsed_seconds) + " 秒，上限 " + Math.round(job.cap_seconds) + " 秒" : "";
+    return step + count + time;
+  }
+
   // [title, detail] of a failed answer, as a notice shows them. Pages say more for the
   // statuses that mean something of their own (a 422 of nearest or the planner, …).
   function errorText(status, body, retryAfter) {
@@ -257,6 +314,8 @@
     splitMessage: splitMessage,
     apiMessage: apiMessage,
     fetchJson: fetchJson,
+    followJob: followJob,
+    jobText: jobText,
     errorText: errorText,
     notice: notice,
     setStatus: setStatus,

@@ -229,9 +229,18 @@
       if (seq === state.seq) setBusy(true, "首次计算需要准备路网，请稍候（约 10–30 秒）…");
     }, 3000);
     var answer;
+    var signal = controller ? controller.signal : undefined;
     try {
       answer = await gs.fetchJson(coverageUrl({ layers: "cross,uncovered,stations" }), {
-        signal: controller ? controller.signal : undefined,
+        signal: signal,
+      });
+      // Not cached yet: computed by a job on the server; its progress meanwhile.
+      answer = await gs.followJob(answer, {
+        signal: signal,
+        onJob: function (job) {
+          window.clearTimeout(slow);
+          if (seq === state.seq) setBusy(true, gs.jobText(job));
+        },
       });
     } catch (err) {
       return; // aborted by a newer view
@@ -267,7 +276,7 @@
     var seq = (state.catchSeq += 1);
     var viewSeq = state.seq;
     el.catchmentsBox.classList.add("is-loading");
-    var answer = await gs.fetchJson(key);
+    var answer = await gs.followJob(await gs.fetchJson(key));
     el.catchmentsBox.classList.remove("is-loading");
     if (seq !== state.catchSeq || viewSeq !== state.seq) return;
     if (answer.status === 200 && answer.body) {
@@ -837,6 +846,11 @@
     el.suggestOut.appendChild(wait);
     el.suggestOut.setAttribute("aria-busy", "true");
     var answer = await gs.fetchJson(cfg.suggest_api + "?" + q.toString());
+    answer = await gs.followJob(answer, {
+      onJob: function (job) {
+        if (seq === state.suggestSeq) wait.textContent = gs.jobText(job);
+      },
+    });
     if (seq !== state.suggestSeq || viewSeq !== state.seq) return;
     el.suggestOut.setAttribute("aria-busy", "false");
     el.suggestBtn.disabled = false;
