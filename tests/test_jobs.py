@@ -182,8 +182,6 @@ def miyun_queue_app(tmp_path_factory):
     return app
 
 
-
-
 @pytest.mark.slow
 def test_a_tour_job_is_cancelled_at_its_cap_while_nearest_answers(miyun_queue_app):
     app = miyun_queue_app
@@ -223,7 +221,7 @@ def test_a_tour_job_is_cancelled_at_its_cap_while_nearest_answers(miyun_queue_ap
 # -- real workers ----------------------------------------------------------------------------------
 
 
-def _worker(tmp: Path, broker: str = "") -> subprocess.Popen:
+def _worker(tmp: Path, broker: str, log) -> subprocess.Popen:
     """``flask jobs worker`` on the instance under ``tmp`` (the grid app's config, see
     tests/jobs_instance.py)."""
     env = {
@@ -236,7 +234,7 @@ def _worker(tmp: Path, broker: str = "") -> subprocess.Popen:
         [sys.executable, "-m", "flask", "--app", "jobs_instance:app", "jobs", "worker"],
         cwd=ROOT,
         env=env,
-        stdout=open(tmp / "worker.log", "w"),  # noqa: SIM115 (closed with the process)
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -255,7 +253,12 @@ def _wait_done(client, job_id: str, seconds: float = 60) -> dict:
 def _worker_plans_a_tour(tmp: Path, broker: str) -> None:
     import jobs_instance
 
-    worker = _worker(tmp, broker)  # first: its start overlaps the app's here
+    with (tmp / "worker.log").open("w") as log:
+        _plan_with(jobs_instance, tmp, broker, log)
+
+
+def _plan_with(jobs_instance, tmp: Path, broker: str, log) -> None:
+    worker = _worker(tmp, broker, log)  # first: its start overlaps the app's here
     app = jobs_instance.make(tmp, broker)
     client = app.test_client()
     try:
