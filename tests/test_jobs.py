@@ -97,6 +97,27 @@ def test_a_running_job_of_a_dead_worker_is_failed_at_the_next_start(tmp_path):
     assert board.get(job.id).state == "failed"
 
 
+def test_flask_jobs_lists_and_cancels(tmp_path):
+    app = make_app(tmp_path, JOBS_MODE="queue")
+    runner = app.test_cli_runner()
+    queued = app.test_client().get("/api/coverage?minutes=5").get_json()
+    listed = runner.invoke(args=["jobs", "list"])
+    assert listed.exit_code == 0
+    assert queued["id"] in listed.output
+    assert "coverage\tqueued" in listed.output
+    cancelled = runner.invoke(args=["jobs", "cancel", queued["id"]])
+    assert cancelled.exit_code == 0
+    assert f"{queued['id']}\tcancelled" in cancelled.output
+    assert queued["id"] not in runner.invoke(args=["jobs", "list"]).output
+    assert queued["id"] in runner.invoke(args=["jobs", "list", "--all"]).output
+    unknown = runner.invoke(args=["jobs", "cancel", "nope"])
+    assert unknown.exit_code == 1
+    assert "找不到任务 'nope'" in unknown.output
+    inline = make_app(tmp_path / "inline").test_cli_runner().invoke(args=["jobs", "worker"])
+    assert inline.exit_code == 1
+    assert "JOBS_MODE=inline" in inline.output
+
+
 # -- the cap ---------------------------------------------------------------------------------------
 
 

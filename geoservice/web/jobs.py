@@ -20,9 +20,10 @@ from typing import Any
 
 import click
 from flask import Flask, Response, current_app, jsonify, request, url_for
+from flask.cli import AppGroup
 
 from geoservice import __version__, service
-from geoservice.errors import AccessError, TourNotFoundError
+from geoservice.errors import AccessError, JobNotFoundError, TourNotFoundError
 from geoservice.jobs import Job, JobBoard, Jobs, Kind, Progress, make_queue
 from geoservice.jobs.board import ACTIVE, STATES
 from geoservice.tours.request import TourRequest
@@ -229,9 +230,7 @@ def may_cancel(job: Job) -> None:
 # -- flask jobs ---------------------------------------------------------------------------------
 
 
-@click.group("jobs")
-def jobs_cli() -> None:
-    """Jobs off the request path: run a worker, list, cancel (任务)."""
+jobs_cli = AppGroup("jobs", help="Jobs off the request path: run workers, list, cancel (任务).")
 
 
 @jobs_cli.command("worker")
@@ -288,6 +287,9 @@ def list_command(everything: bool) -> None:
 @click.argument("job_id")
 def cancel_command(job_id: str) -> None:
     """Cancel a queued or running job."""
-    job = get_jobs().cancel(job_id)
+    try:
+        job = get_jobs().cancel(job_id)
+    except JobNotFoundError as exc:
+        raise click.ClickException(exc.message) from exc
     stopping = " (stopping)" if job.cancel and job.state == "running" else ""
     click.echo(f"{job.id}\t{job.state}{stopping}")
