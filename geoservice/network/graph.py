@@ -330,7 +330,8 @@ def _cumlen(coords: np.ndarray) -> np.ndarray:
 def _point_at(coords: np.ndarray, cum: np.ndarray, frac: float) -> tuple[np.ndarray, int]:
     """The point at ``frac`` of the length, and the index of the segment it lies on."""
     target = frac * cum[-1]
-    j = int(np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(cum) - 2))
+    # (builtins, not np.clip: this runs per route piece of every /api/nearest answer)
+    j = min(max(int(np.searchsorted(cum, target, side="right")) - 1, 0), len(cum) - 2)
     seg = cum[j + 1] - cum[j]
     t = 0.0 if seg == 0 else (target - cum[j]) / seg
     return coords[j] + t * (coords[j + 1] - coords[j]), j
