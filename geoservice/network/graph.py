@@ -342,7 +342,7 @@ def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
     cum = _cumlen(coords)
     p0, j0 = _point_at(coords, cum, f0)
     p1, j1 = _point_at(coords, cum, f1)
-    return np.vstack([p0, coords[j0 + 1 : j1 + 1], p1])
+    return np.concatenate((p0[None], coords[j0 + 1 : j1 + 1], p1[None]))
 
 
 def tmp_name(path: Path) -> Path:
