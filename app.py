@@ -55,6 +55,7 @@ def main(companions: Sequence[tuple[str, Callable[[], object]]] = ()) -> None:
     if args.processes < 1:
         parser.error("--processes must be at least 1")
     if args.processes == 1:
+        print(f"geoservice: http://{args.host}:{args.port}/  (one process)")
         _serve(args.threads, host=args.host, port=args.port)
         return
 
