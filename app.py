@@ -1,41 +1,99 @@
 """Entry point: ``flask --app app run`` / ``flask --app app stations ...`` or ``python app.py``.
 
-``python app.py [--host H] [--port P]`` serves with waitress (host/port also from
-``GEOSERVICE_HOST`` / ``GEOSERVICE_PORT``; default 127.0.0.1:5000), through
+``python app.py [--host H] [--port P] [--processes N] [--threads T]`` serves with waitress
+(host/port also from ``GEOSERVICE_HOST`` / ``GEOSERVICE_PORT``, default 127.0.0.1:5000; the
+number of web processes from ``GEOSERVICE_PROCESSES``, default 2), through
 :mod:`geoservice.web.serve`: waitress's own error answers are the app's, its limits too.
+With several processes a small supervisor (:mod:`geoservice.processes`) binds the port once,
+forks the web processes (each creates its app and loads its own road networks) and restarts
+one that dies; ``--processes 1`` serves in this one process, as a debugger wants.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from geoservice.web import create_app, get_coverage, get_engine
+#: Web processes by default: one per core of the 2-core server (docs/operations.md).
+DEFAULT_PROCESSES = 2
+#: waitress threads per web process by default (docs/benchmarks.md).
+DEFAULT_THREADS = 4
 
-app = create_app()
+
+def __getattr__(name: str) -> Any:
+    # ``app`` for ``flask --app app``, created on first use: ``python app.py`` must not load
+    # the heavy stack in the supervisor, before it forks the web processes.
+    if name == "app":
+        from geoservice.web import create_app
+
+        globals()["app"] = created = create_app()
+        return created
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
-def main() -> None:
-    """Serve the app with waitress."""
+def main(companions: Sequence[tuple[str, Callable[[], object]]] = ()) -> None:
+    """Serve the app with waitress: ``--processes`` web processes and the ``companions``
+    (``(name, function)``, each its own process, e.g. the job worker) under a supervisor,
+    or one process serving directly (``--processes 1``; companions are then not run)."""
     parser = argparse.ArgumentParser(description="geoservice: serve the app with waitress")
     parser.add_argument("--host", default=os.environ.get("GEOSERVICE_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GEOSERVICE_PORT", "5000")))
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=int(os.environ.get("GEOSERVICE_PROCESSES", DEFAULT_PROCESSES)),
+        help=f"web processes (default {DEFAULT_PROCESSES}; 1: no supervisor)",
+    )
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     args = parser.parse_args()
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes == 1:
+        print(f"geoservice: http://{args.host}:{args.port}/  (one process)")
+        _serve(args.threads, host=args.host, port=args.port)
+        return
 
-    from geoservice.web import serve
+    from geoservice import processes
 
-    print(f"geoservice: http://{args.host}:{args.port}/  (store: {app.config['STORE_PATH']})")
+    sock = processes.listen(args.host, args.port)
+    print(f"geoservice: http://{args.host}:{args.port}/  ({args.processes} web processes)")
+    status = processes.supervise(
+        lambda: _serve(args.threads, sockets=[sock]),
+        sock,
+        processes=args.processes,
+        companions=companions,
+    )
+    sys.exit(status)
+
+
+def _serve(threads: int, **where: Any) -> None:
+    """Create the app and serve it in this process (``host``/``port``, or ``sockets``)."""
+    from geoservice import processes
+    from geoservice.web import create_app, serve
+
+    try:
+        app = create_app()
+    except (ValueError, OSError) as exc:  # a bad setting or an unreadable store: stop
+        print(f"geoservice: cannot start: {exc}", file=sys.stderr)
+        sys.exit(processes.EX_CONFIG)
+    globals()["app"] = app
+    print(f"geoservice: process {os.getpid()} serving (store: {app.config['STORE_PATH']})")
     # Load the road networks, precompute station rows and the coverage tables in the
     # background: the pages are served at once, and an answer waits only if it is asked
     # for before its part is done.
-    threading.Thread(target=_warm, name="warm-networks", daemon=True).start()
-    serve.serve(app, host=args.host, port=args.port, threads=args.threads)
+    threading.Thread(target=_warm, args=(app,), name="warm-networks", daemon=True).start()
+    serve.serve(app, threads=threads, **where)
 
 
-def _warm() -> None:
+def _warm(app: Any) -> None:
+    from geoservice.web import get_coverage, get_engine
+
     started = time.perf_counter()
     with app.app_context():
         try:

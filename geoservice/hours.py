@@ -719,12 +719,14 @@ def beijing(at: str | None, *, seconds: bool = False) -> str:
     return moment.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+@functools.lru_cache(maxsize=4096)
 def mentions_holidays(osm: str) -> bool:
     """Whether an OSM expression has a holiday rule (``PH`` outside "quoted comments"):
     without one, public holidays count as ordinary days."""
     return bool(_PH_RE.search(_COMMENT_RE.sub("", osm)))
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalize_str(raw: str) -> str:
     """Normalise a string (cached); see `normalize`."""
     text = raw.translate(_QUOTES)

@@ -6,9 +6,10 @@ here, at the edge, and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from geoservice import crs
 
@@ -37,32 +38,60 @@ def amap_url(
     lon: float, lat: float, name: str, mode: str = "walk", origin: _LonLat | None = None
 ) -> str:
     """Amap navigation URI (opens the app on phones, the web page elsewhere)."""
-    glon, glat = crs.wgs84_to_gcj02(lon, lat)
-    params = {"to": f"{glon:.6f},{glat:.6f},{_label(name)}", "mode": _AMAP_MODE.get(mode, "walk")}
+    glon, glat = _gcj02(lon, lat)
+    # urlencode(params, safe=","), written out: the numbers, commas and ASCII values need no
+    # quoting, and the label's quoting is cached (/api/nearest writes these per answer).
+    url = f"{_AMAP}to={glon:.6f},{glat:.6f},{_quoted(name, ',')}"
+    url += f"&mode={_AMAP_MODE.get(mode, 'walk')}"
     if origin is not None:
-        olon, olat = crs.wgs84_to_gcj02(*origin)
-        params["from"] = f"{olon:.6f},{olat:.6f},我的位置"
-    params.update(policy="1", src=SOURCE_APP, coordinate="gaode", callnative="1")
-    return "https://uri.amap.com/navigation?" + urlencode(params, safe=",")
+        olon, olat = _gcj02(*origin)
+        url += f"&from={olon:.6f},{olat:.6f},{_HERE}"
+    return url + _AMAP_TAIL
 
 
 def baidu_url(
     lon: float, lat: float, name: str, mode: str = "walk", origin: _LonLat | None = None
 ) -> str:
     """Baidu Maps direction URI with BD-09 coordinates."""
-    blon, blat = crs.wgs84_to_bd09(lon, lat)
-    params = {"destination": f"latlng:{blat:.6f},{blon:.6f}|name:{_label(name)}"}
+    blon, blat = _bd09(lon, lat)
+    url = f"{_BAIDU}destination=latlng:{blat:.6f},{blon:.6f}|name:{_quoted(name, ',:|')}"
     if origin is not None:
-        olon, olat = crs.wgs84_to_bd09(*origin)
-        params["origin"] = f"latlng:{olat:.6f},{olon:.6f}|name:我的位置"
-    params.update(
-        mode=_BAIDU_MODE.get(mode, "walking"),
-        region="北京",
-        coord_type="bd09ll",
-        output="html",
-        src=SOURCE_APP,
-    )
-    return "https://api.map.baidu.com/direction?" + urlencode(params, safe=",:|")
+        olon, olat = _bd09(*origin)
+        url += f"&origin=latlng:{olat:.6f},{olon:.6f}|name:{_HERE}"
+    return url + f"&mode={_BAIDU_MODE.get(mode, 'walking')}" + _BAIDU_TAIL
+
+
+_AMAP = "https://uri.amap.com/navigation?"
+_AMAP_TAIL = "&" + urlencode(
+    {"policy": "1", "src": SOURCE_APP, "coordinate": "gaode", "callnative": "1"}, safe=","
+)
+_BAIDU = "https://api.map.baidu.com/direction?"
+_BAIDU_TAIL = "&" + urlencode(
+    {"region": "北京", "coord_type": "bd09ll", "output": "html", "src": SOURCE_APP}, safe=",:|"
+)
+_HERE = quote_plus("我的位置")
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(name: object, safe: str) -> str:
+    """A destination's label (:func:`_label`) quoted as urlencode quotes it (stations are
+    few, their labels are asked for again and again)."""
+    return quote_plus(_label(name), safe=safe)
+
+
+@functools.lru_cache(maxsize=4096)
+def _gcj02(lon: float, lat: float) -> tuple[float, float]:
+    """WGS84 to GCJ-02 of one point, cached: a station's is asked for per answer, and an
+    origin's once per result of its answer."""
+    glon, glat = crs.wgs84_to_gcj02(lon, lat)
+    return float(glon), float(glat)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bd09(lon: float, lat: float) -> tuple[float, float]:
+    """WGS84 to BD-09 of one point, cached as :func:`_gcj02`."""
+    blon, blat = crs.wgs84_to_bd09(lon, lat)
+    return float(blon), float(blat)
 
 
 def links(

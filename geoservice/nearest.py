@@ -450,6 +450,7 @@ class NearestEngine:
         times = np.where(mask, network_times + tree.stations.access_s, np.inf)
         reachable = np.isfinite(times)
         results = []
+        memo: dict[bool, tuple[np.ndarray, float]] = {}
         if reachable.any():
             order = np.argsort(times)[: min(k, int(reachable.sum()))]
             for s in order.tolist():
@@ -458,7 +459,7 @@ class NearestEngine:
                 rec["travel_time_s"] = round(total, 1)
                 rec["travel_time_min"] = math.ceil(total / 60)
                 rec["network_time_s"] = round(float(network_times[s]), 1)
-                route, length = _route(tree, s, point, int(via[s]), (lon, lat))
+                route, length = _route(tree, s, point, int(via[s]), (lon, lat), memo)
                 route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
                 rec["network_distance_m"] = round(length, 1)
                 rec["straight_distance_m"] = round(
@@ -608,12 +609,19 @@ def _origin_times(tree: _Trees, origin: RoadPoints) -> tuple[np.ndarray, np.ndar
 
 
 def _route(
-    tree: _Trees, s: int, origin: RoadPoints, via: int, start: tuple[float, float]
+    tree: _Trees,
+    s: int,
+    origin: RoadPoints,
+    via: int,
+    start: tuple[float, float],
+    memo: dict[bool, tuple[np.ndarray, float]],
 ) -> tuple[list, float]:
     """Route polyline (lon/lat list) from ``start`` to station ``s`` and its road length.
 
     ``via`` is the node the origin leaves its road by, or -1 / -2 for a station on the
     origin's own road reached forwards / backwards (both lie on its representative edge).
+    ``memo`` keeps the origin's way to either end of its road for the next routes from the
+    same origin (a dict per answer).
     """
     net = origin.net
     e, f = int(origin.edge[0]), float(origin.frac[0])
@@ -624,17 +632,22 @@ def _route(
         parts.append(sub_coords(ge, f, fs) if via == -1 else sub_coords(ge, fs, f)[::-1])
         length = abs(fs - f) * float(net.edge_length[e])
     else:
-        if via == net.edge_v[e]:
-            parts.append(sub_coords(ge, f, 1.0))
-            length = (1 - f) * float(net.edge_length[e])
-        else:
-            parts.append(sub_coords(ge, 0.0, f)[::-1])
-            length = f * float(net.edge_length[e])
+        forward = bool(via == net.edge_v[e])
+        head = memo.get(forward)
+        if head is None:
+            if forward:
+                head = sub_coords(ge, f, 1.0), (1 - f) * float(net.edge_length[e])
+            else:
+                head = sub_coords(ge, 0.0, f)[::-1], f * float(net.edge_length[e])
+            memo[forward] = head
+        parts.append(head[0])
+        length = head[1]
         nodes = _next_hops(tree.pred[s], via, net.n_nodes)
         if len(nodes) > 1:
-            for pe in net.edge_between(np.array(nodes[:-1]), np.array(nodes[1:])).tolist():
-                parts.append(net.edge_coords(pe))
-                length += float(net.edge_length[pe])
+            edges = net.edge_between(np.array(nodes[:-1]), np.array(nodes[1:]))
+            parts.extend(net.edge_coords(pe) for pe in edges.tolist())
+            for edge_length in net.edge_length[edges].tolist():  # summed in path order
+                length += edge_length
         gs = net.edge_coords(es)
         if nodes[-1] == net.edge_u[es]:
             parts.append(sub_coords(gs, 0.0, fs))

@@ -330,7 +330,8 @@ def _cumlen(coords: np.ndarray) -> np.ndarray:
 def _point_at(coords: np.ndarray, cum: np.ndarray, frac: float) -> tuple[np.ndarray, int]:
     """The point at ``frac`` of the length, and the index of the segment it lies on."""
     target = frac * cum[-1]
-    j = int(np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(cum) - 2))
+    # (builtins, not np.clip: this runs per route piece of every /api/nearest answer)
+    j = min(max(int(np.searchsorted(cum, target, side="right")) - 1, 0), len(cum) - 2)
     seg = cum[j + 1] - cum[j]
     t = 0.0 if seg == 0 else (target - cum[j]) / seg
     return coords[j] + t * (coords[j + 1] - coords[j]), j
@@ -341,7 +342,7 @@ def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
     cum = _cumlen(coords)
     p0, j0 = _point_at(coords, cum, f0)
     p1, j1 = _point_at(coords, cum, f1)
-    return np.vstack([p0, coords[j0 + 1 : j1 + 1], p1])
+    return np.concatenate((p0[None], coords[j0 + 1 : j1 + 1], p1[None]))
 
 
 def tmp_name(path: Path) -> Path:

@@ -61,9 +61,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     NETWORK_DEFAULT
         The network used until one is imported (default: the shipped schematic network).
     RATELIMIT_NEAREST, RATELIMIT_BATCH
-        Per-client limits of ``/api/nearest`` (default ``600 per minute``: generous, as
-        many phones share one carrier address) and ``/api/nearest/batch`` (``30 per
-        minute``). ``RATELIMIT_ENABLED = False`` switches limiting off.
+        Per-client limits of ``/api/nearest`` (default ``600 per minute``: 100 phones
+        behind one carrier address each asking every 10 s, at most about 1/15 of what one
+        web process answers in the load bench) and ``/api/nearest/batch`` (``30 per
+        minute``: about 5 % of one process). ``RATELIMIT_ENABLED = False`` switches
+        limiting off. The counters are per web process unless ``RATELIMIT_STORAGE_URI``
+        names a shared store (``redis://…``); see docs/operations.md, "Rate limits".
     ENGINE_MEMORY_BUDGET
         Most memory the routing engine's station rows may take (default 4 GiB): bytes or
         a size such as ``"4GB"``, ``"512MB"``. Over it the engine refuses to rebuild and the

@@ -45,8 +45,9 @@ class _RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time (UTC), level, logger, message, the request id and
-    the record's ``fields`` (a dict given as ``extra={"fields": …}``)."""
+    """One JSON object per record: time (UTC), level, logger, message, the process id (which
+    of the web processes wrote it), the request id and the record's ``fields`` (a dict given
+    as ``extra={"fields": …}``)."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
@@ -56,6 +57,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         rid = getattr(record, "request_id", None)
         if rid:
@@ -80,7 +82,9 @@ def configure(fmt: str = "json", level: int = logging.INFO) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s] %(message)s"
+            )
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
