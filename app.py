@@ -5,8 +5,10 @@
 number of web processes from ``GEOSERVICE_PROCESSES``, default 2), through
 :mod:`geoservice.web.serve`: waitress's own error answers are the app's, its limits too.
 With several processes a small supervisor (:mod:`geoservice.processes`) binds the port once,
-forks the web processes (each creates its app and loads its own road networks) and restarts
-one that dies; ``--processes 1`` serves in this one process, as a debugger wants.
+forks the web processes (each creates its app and loads its own road networks) and the job
+worker (tour plans, coverage and siting: :mod:`geoservice.web.jobs`), and restarts one that
+dies; ``--processes 1`` serves in this one process, as a debugger wants, without a worker
+(run ``flask --app app jobs worker`` beside it, or set ``GEOSERVICE_JOBS_MODE=inline``).
 """
 
 from __future__ import annotations
@@ -84,15 +86,14 @@ def _serve(threads: int, **where: Any) -> None:
         sys.exit(processes.EX_CONFIG)
     globals()["app"] = app
     print(f"geoservice: process {os.getpid()} serving (store: {app.config['STORE_PATH']})")
-    # Load the road networks, precompute station rows and the coverage tables in the
-    # background: the pages are served at once, and an answer waits only if it is asked
-    # for before its part is done.
+    # Load the road networks and precompute the station rows in the background: the pages
+    # are served at once, and routing answers 503 with Retry-After until it is done.
     threading.Thread(target=_warm, args=(app,), name="warm-networks", daemon=True).start()
     serve.serve(app, threads=threads, **where)
 
 
 def _warm(app: Any) -> None:
-    from geoservice.web import get_coverage, get_engine
+    from geoservice.web import get_engine
 
     started = time.perf_counter()
     with app.app_context():
@@ -103,16 +104,30 @@ def _warm(app: Any) -> None:
             return
     sizes = ", ".join(f"{m} {n.n_nodes:,} nodes" for m, n in engine.networks.items())
     print(f"geoservice: routing ready in {time.perf_counter() - started:.1f} s ({sizes})")
-    # Then the coverage tables of the walk view /coverage opens with (once per network).
-    started = time.perf_counter()
-    with app.app_context():
-        try:
-            get_coverage().warm(("walk",))
-        except Exception as exc:  # the page builds them on first use instead
-            print(f"geoservice: coverage tables not prepared: {exc}")
-            return
-    print(f"geoservice: coverage ready in {time.perf_counter() - started:.1f} s")
+    # Coverage, siting and tours are computed by the job workers, which load what they need.
+
+
+def _work() -> None:
+    """The job workers' process (a companion of the web processes): the app's
+    ``JOBS_WORKERS`` workers at ``JOBS_NICE`` (geoservice.web.jobs.work); with
+    ``JOBS_MODE = "inline"`` (jobs run where they are asked) it only waits."""
+    import signal
+
+    from geoservice import processes
+    from geoservice.web import create_app
+    from geoservice.web.jobs import work
+
+    try:
+        app = create_app()
+    except (ValueError, OSError) as exc:  # as a web process does: a bad setting stops
+        print(f"geoservice jobs: cannot start: {exc}", file=sys.stderr)
+        sys.exit(processes.EX_CONFIG)
+    if app.config["JOBS_MODE"] == "inline" or int(app.config["JOBS_WORKERS"]) < 1:
+        print("geoservice jobs: no worker (JOBS_MODE=inline or JOBS_WORKERS=0)")
+        while True:
+            signal.pause()
+    work(app)
 
 
 if __name__ == "__main__":
-    main()
+    main(companions=[("jobs", _work)])
