@@ -452,6 +452,24 @@ class QueueFullError(GeoserviceError, RuntimeError):
         super().__init__(f"{self.zh} / {self.en}")
 
 
+class ClientJobsError(GeoserviceError, RuntimeError):
+    """This client has as many jobs queued or running as one client may (``JOBS_PER_CLIENT``):
+    HTTP 429, retry once one has ended.
+
+    Parameters
+    ----------
+    limit : int
+        Jobs one client may have at once.
+    retry_after : int
+        Seconds after which a retry is likely to be served.
+    """
+
+    def __init__(self, limit: int, retry_after: int = 10) -> None:
+        self.retry_after = retry_after
+        self.zh, self.en = message("jobs.per_client", limit=limit)
+        super().__init__(f"{self.zh} / {self.en}")
+
+
 class JobNotFoundError(ParameterError):
     """No job has that id (HTTP 404); finished jobs are forgotten after a week."""
 

@@ -79,6 +79,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "排队的计算任务已满，请稍后再试",
         "the job queue is full, please try again shortly",
     ),
+    "jobs.per_client": (
+        "您已有 {limit} 个计算任务在排队或计算中，请等其完成后再提交",
+        "you have {limit} jobs queued or running; wait for one to end",
+    ),
     "jobs.unknown": ("找不到任务 {id}", "no job with the id {id}"),
     "jobs.cap": (
         "计算超过 {seconds} 秒上限，已停止；请减少站点或天数后再试",

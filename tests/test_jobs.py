@@ -21,8 +21,15 @@ from pathlib import Path
 import pytest
 from conftest import make_app
 
-from geoservice.errors import JobNotFoundError, ParameterError, QueueFullError, error_body
+from geoservice.errors import (
+    ClientJobsError,
+    JobNotFoundError,
+    ParameterError,
+    QueueFullError,
+    error_body,
+)
 from geoservice.jobs import JobBoard
+from geoservice.jobs.board import Limits
 from geoservice.jobs.capped import run_capped
 from geoservice.web import DEFAULT_NETWORK
 from geoservice.web.jobs import JOBS_KEY
@@ -33,9 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- the board -----------------------------------------------------------------------------------
 
 
-def _submit(board: JobBoard, key: str, **kwargs):
-    options = {"cap": 10.0, "queue_max": 3, **kwargs}
-    return board.submit("tours", key, {"n": 1}, **options)
+def _submit(board: JobBoard, key: str, client: str = "", per_client=None, **kwargs):
+    limits = Limits(10.0, 3, per_client)
+    return board.submit("tours", key, {"n": 1}, client=client, limits=limits, **kwargs)
 
 
 def test_a_key_has_one_job_until_it_fails_or_its_result_is_gone(tmp_path):
@@ -82,6 +89,20 @@ def test_the_queue_is_bounded_and_a_queued_job_can_be_cancelled(tmp_path):
     with pytest.raises(JobNotFoundError) as unknown:
         board.get("nope")
     assert unknown.value.status == 404
+
+
+def test_one_client_may_not_fill_the_queue(tmp_path):
+    board = JobBoard(tmp_path / "jobs.sqlite")
+    first = _submit(board, "a1", client="10.0.0.1", per_client=2)[0]
+    _submit(board, "a2", client="10.0.0.1", per_client=2)
+    with pytest.raises(ClientJobsError) as refused:
+        _submit(board, "a3", client="10.0.0.1", per_client=2)
+    assert "2 个计算任务" in refused.value.zh
+    assert _submit(board, "a2", client="10.0.0.1", per_client=2)[1] is False  # its own job
+    assert _submit(board, "b1", client="10.0.0.2", per_client=2)[1] is True  # another client
+    board.start(first.id)
+    board.finish(first.id, {"href": "/x"})
+    assert _submit(board, "a3", client="10.0.0.1", per_client=2)[1] is True
 
 
 def test_a_running_job_of_a_dead_worker_is_failed_at_the_next_start(tmp_path):

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from geoservice.admin.db import Database
-from geoservice.errors import JobNotFoundError, QueueFullError
+from geoservice.errors import ClientJobsError, JobNotFoundError, QueueFullError
 from geoservice.responses import ErrorBody, JobBody
 
-__all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobBoard"]
+__all__ = ["ACTIVE", "FINISHED", "STATES", "Job", "JobBoard", "Limits"]
 
 #: Every state, in the order a job goes through them.
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -65,6 +65,11 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_key ON jobs(key, created);
     CREATE INDEX jobs_state ON jobs(state, created)
+    """,
+    # Who asked (the client's address): one client may not fill the queue.
+    """
+    ALTER TABLE jobs ADD COLUMN client TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_client ON jobs(client, state)
     """,
 )
 
@@ -176,6 +181,26 @@ class Job:
         }
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a new job may take.
+
+    Attributes
+    ----------
+    cap : float
+        Its wall-clock limit, in seconds.
+    queue_max : int
+        Most jobs queued at once; one more is refused.
+    per_client : int, optional
+        Most jobs one client may have queued or running (None: no bound), so that no client
+        fills the queue that everyone shares.
+    """
+
+    cap: float
+    queue_max: int
+    per_client: int | None = None
+
+
 class JobBoard:
     """The jobs of one instance, in the SQLite file at ``path``.
 
@@ -197,8 +222,8 @@ class JobBoard:
         params: Mapping[str, Any],
         *,
         owner: str | None = None,
-        cap: float,
-        queue_max: int,
+        client: str = "",
+        limits: Limits,
         reusable: Callable[[Job], bool] = lambda job: True,
     ) -> tuple[Job, bool]:
         """The job that answers ``key``: the one already queued, running or done, or a new
@@ -206,10 +231,12 @@ class JobBoard:
 
         Parameters
         ----------
-        kind, key, params, owner, cap
+        kind, key, params, owner
             See :class:`Job`.
-        queue_max : int
-            Most jobs queued at once; one more is refused.
+        client : str
+            Who asks (counted against ``limits.per_client``).
+        limits : Limits
+            The new job's cap and the queue's bounds.
         reusable : callable
             Whether a done job's result is still there (a saved plan may have expired).
 
@@ -221,7 +248,9 @@ class JobBoard:
         Raises
         ------
         QueueFullError
-            ``queue_max`` jobs are waiting already (HTTP 503 with ``Retry-After``).
+            ``limits.queue_max`` jobs are waiting already (HTTP 503 with ``Retry-After``).
+        ClientJobsError
+            ``client`` has ``limits.per_client`` jobs queued or running (HTTP 429).
         """
         now = time.time()
         with self.db.connect() as con:
@@ -238,14 +267,30 @@ class JobBoard:
                 job = Job._from_row(row)
                 if job.state != "done" or reusable(job):
                     return job, False
+            if limits.per_client is not None:
+                mine = con.execute(
+                    "SELECT count(*) FROM jobs WHERE client = ? AND state IN ('queued','running')",
+                    (client,),
+                ).fetchone()[0]
+                if mine >= limits.per_client:
+                    raise ClientJobsError(limits.per_client, retry_after=_retry_after(con, now))
             queued = con.execute("SELECT count(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
-            if queued >= queue_max:
+            if queued >= limits.queue_max:
                 raise QueueFullError(retry_after=_retry_after(con, now))
             job_id = secrets.token_urlsafe(10)
             con.execute(
-                "INSERT INTO jobs(id, kind, key, owner, state, params, cap, created) "
-                "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (job_id, kind, key, owner, json.dumps(params, ensure_ascii=False), cap, now),
+                "INSERT INTO jobs(id, kind, key, owner, state, params, cap, created, client) "
+                "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (
+                    job_id,
+                    kind,
+                    key,
+                    owner,
+                    json.dumps(params, ensure_ascii=False),
+                    limits.cap,
+                    now,
+                    client,
+                ),
             )
             row = con.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Job._from_row(row), True

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from geoservice.errors import error_body
-from geoservice.jobs.board import Job, JobBoard
+from geoservice.jobs.board import Job, JobBoard, Limits
 from geoservice.jobs.capped import Outcome, Progress, run_capped, run_inline
 from geoservice.messages import message
 
@@ -86,15 +86,24 @@ class Jobs:
         Where jobs wait for a worker (:func:`make_queue`); None runs each job inline.
     queue_max : int
         Most jobs waiting at once (``JOBS_QUEUE_MAX``); one more is a 503.
+    per_client : int, optional
+        Most jobs one client may have queued or running (``JOBS_PER_CLIENT``); one more is
+        a 429. None: no bound.
     """
 
     def __init__(
-        self, board: JobBoard, kinds: Mapping[str, Kind], queue: Any | None, queue_max: int
+        self,
+        board: JobBoard,
+        kinds: Mapping[str, Kind],
+        queue: Any | None,
+        queue_max: int,
+        per_client: int | None = None,
     ) -> None:
         self.board = board
         self.kinds = dict(kinds)
         self.queue = queue
         self.queue_max = int(queue_max)
+        self.per_client = per_client
         self._task = None if queue is None else queue.task(name=TASK_NAME, retries=0)(self.run)
 
     @property
@@ -103,7 +112,12 @@ class Jobs:
         return self.queue is None
 
     def submit(
-        self, kind: str, key: str, params: Mapping[str, Any], owner: str | None = None
+        self,
+        kind: str,
+        key: str,
+        params: Mapping[str, Any],
+        owner: str | None = None,
+        client: str = "",
     ) -> Job:
         """The job that answers ``key``: an existing one (queued, running, or done with its
         result still there), or a new one put on the queue (inline: run now).
@@ -112,6 +126,8 @@ class Jobs:
         ------
         QueueFullError
             ``queue_max`` jobs are waiting.
+        ClientJobsError
+            ``client`` has ``per_client`` jobs queued or running.
         """
         spec = self.kinds[kind]
         job, new = self.board.submit(
@@ -119,8 +135,8 @@ class Jobs:
             key,
             params,
             owner=owner,
-            cap=spec.seconds,
-            queue_max=self.queue_max,
+            client=client,
+            limits=Limits(spec.seconds, self.queue_max, self.per_client),
             reusable=spec.reusable,
         )
         if not new:

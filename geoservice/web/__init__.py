@@ -138,8 +138,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         starts (or ``flask jobs worker``); ``"inline"`` runs each in the request or
         command that asks (the CLI's and the unit tests' mode: no cap). The jobs' states
         are kept in ``JOBS_DB`` (default ``jobs.sqlite`` beside ``STORE_PATH``).
-    JOBS_QUEUE_MAX
-        Most jobs waiting at once (default 8); one more is a 503 with ``Retry-After``.
+    JOBS_QUEUE_MAX, JOBS_PER_CLIENT
+        Most jobs waiting at once (default 8): one more is a 503 with ``Retry-After``; and
+        most jobs one client may have queued or running (default 3, ``None``: no bound):
+        one more is a 429, so that no client fills the queue that everyone shares.
     JOBS_WORKERS, JOBS_NICE
         Job worker processes (default 1: the other core answers the web) and their CPU
         niceness (default 10: a busy worker never slows ``/api/nearest``).
@@ -173,6 +175,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         JOBS_BROKER="",
         JOBS_DB=None,
         JOBS_QUEUE_MAX=8,
+        JOBS_PER_CLIENT=3,
         JOBS_WORKERS=1,
         JOBS_NICE=10,
         JOB_SECONDS_TOURS=120,

@@ -41,6 +41,7 @@ from werkzeug.exceptions import (
 )
 
 from geoservice.errors import (
+    ClientJobsError,
     NetworkError,
     NetworkLoadingError,
     OsmError,
@@ -169,6 +170,10 @@ def _store_unavailable(exc: StoreError) -> Response:
     return answer(error_body(503, *message("store.unavailable")))
 
 
+def _client_jobs(exc: ClientJobsError) -> Response:
+    return answer(error_body(429, exc.zh, exc.en), [("Retry-After", str(exc.retry_after))])
+
+
 def _queue_full(exc: QueueFullError) -> Response:
     return answer(error_body(503, exc.zh, exc.en), [("Retry-After", str(exc.retry_after))])
 
@@ -247,5 +252,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OsmError, _network_unavailable)
     app.register_error_handler(StoreError, _store_unavailable)
     app.register_error_handler(QueueFullError, _queue_full)
+    app.register_error_handler(ClientJobsError, _client_jobs)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(500, _server_error)

@@ -5,7 +5,7 @@ Configuration (see :func:`geoservice.web.create_app`): ``JOBS_MODE`` (``"queue"`
 ``"inline"`` to run each job in the request or command that submits it), ``JOBS_BROKER``
 (``""``: Huey's SQLite file beside the store; ``"redis://…"``), ``JOBS_DB`` (the board,
 default ``jobs.sqlite`` beside the store), ``JOBS_QUEUE_MAX``, ``JOBS_WORKERS``, ``JOBS_NICE``,
-``JOB_SECONDS_TOURS`` and ``JOB_SECONDS_COVERAGE`` (the caps).
+``JOBS_PER_CLIENT``, ``JOB_SECONDS_TOURS`` and ``JOB_SECONDS_COVERAGE`` (the caps).
 """
 
 from __future__ import annotations
@@ -67,7 +67,14 @@ def init_app(app: Flask) -> None:
             functools.partial(_answer_kept, app),
         ),
     }
-    app.extensions[JOBS_KEY] = Jobs(board, kinds, queue, int(app.config["JOBS_QUEUE_MAX"]))
+    per_client = app.config["JOBS_PER_CLIENT"]
+    app.extensions[JOBS_KEY] = Jobs(
+        board,
+        kinds,
+        queue,
+        int(app.config["JOBS_QUEUE_MAX"]),
+        None if per_client is None else int(per_client),
+    )
     app.cli.add_command(jobs_cli)
     # Registered before the rate limiter (create_app adds it last), so this runs after it:
     # the limiter moves every Retry-After of a limited endpoint to its window's reset (up to
@@ -150,7 +157,7 @@ def answer_job(operation: str, answer_tag: str) -> Job:
     query = request.query_string.decode("ascii", "replace")
     href = request.path + (f"?{query}" if query else "")
     args = {k: request.args.getlist(k) for k in request.args}
-    return get_jobs().submit(operation, answer_tag, {"args": args, "href": href})
+    return get_jobs().submit(operation, answer_tag, {"args": args, "href": href}, client=_client())
 
 
 def tour_job(body: bytes, content_type: str | None, owner: str | None) -> Job:
@@ -179,7 +186,12 @@ def tour_job(body: bytes, content_type: str | None, owner: str | None) -> Job:
     )
     key = "tours:" + hashlib.sha256(identity.encode()).hexdigest()
     params = {"request": json.loads(body), "owner": owner}
-    return get_jobs().submit("tours", key, params, owner=owner)
+    return get_jobs().submit("tours", key, params, owner=owner, client=_client())
+
+
+def _client() -> str:
+    """Who asks, as the rate limits count clients (the address, after trusted proxies)."""
+    return request.remote_addr or ""
 
 
 # -- answering ----------------------------------------------------------------------------------
