@@ -258,12 +258,14 @@ def work(app: Flask, workers: int | None = None, nice: int | None = None) -> Non
     """Load the road networks and coverage tables, lower the CPU priority, and run the job
     workers of ``app`` until stopped. Workers fork from this process, so they share what it
     loaded."""
-    from geoservice.web import get_coverage, get_planner
+    from geoservice.web import get_coverage, get_planner, logs
 
     jobs: Jobs = app.extensions[JOBS_KEY]
     if jobs.inline:
         msg = "JOBS_MODE=inline: jobs run where they are submitted"
         raise click.ClickException(msg)
+    # Each job's end (and Huey's own records) as the web processes log: LOG_FORMAT lines.
+    logs.configure(app.config.get("LOG_FORMAT", "json"))
     started = time.perf_counter()
     with app.app_context():
         try:
