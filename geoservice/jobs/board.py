@@ -94,6 +94,8 @@ class Job:
         The question's identity (request, store revision, network, owner for plans).
     owner : str or None
         The user who asked (None: anonymous).
+    client : str
+        The address it was asked from.
     state : str
         One of `STATES`.
     step, done, total
@@ -114,6 +116,7 @@ class Job:
     kind: str
     key: str
     owner: str | None
+    client: str
     state: str
     step: str
     done: int
@@ -134,6 +137,7 @@ class Job:
             kind=row["kind"],
             key=row["key"],
             owner=row["owner"],
+            client=row["client"],
             state=row["state"],
             step=row["step"],
             done=row["done"],

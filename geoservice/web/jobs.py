@@ -221,18 +221,20 @@ def job_answer(job: Job) -> Response:
 
 
 def may_cancel(job: Job) -> None:
-    """Whether the current client may cancel ``job``: anyone holding the id of an anonymous
-    job; a user's job only that user (token, or session with its CSRF token) or an admin.
+    """Whether the current client may cancel ``job``: a user's job that user (bearer token,
+    or session with its CSRF token) or an admin; an anonymous job the address that asked
+    for it, or an admin. Others may be following the same job (the same question is one
+    job), so a stranger holding its id may not stop it.
 
     Raises
     ------
     AccessError
-        401 without a login, 403 for another user.
+        401 without a login where one is needed, 403 for another user.
     """
-    if job.owner is None:
-        return
     from geoservice.web import auth
 
+    if job.owner is None and job.client == _client():
+        return
     user = auth.api_user()
     if user.name != job.owner and not user.is_admin:
         zh, en = "只能取消自己的任务", "only the user who asked may cancel this job"
