@@ -8,7 +8,7 @@ request that made it, the store revision and the road network it is computed on.
 job of that key is queued, running or done (and its result still there), submitting the
 same key returns that job instead of making another: the same question is answered once.
 
-The queue itself (what a worker takes next) is Huey's (:mod:`geoservice.jobs.queue`); this
+The queue itself (what a worker takes next) is Huey's (:mod:`geoservice.jobs.dispatch`); this
 board is what the API shows, what bounds the queue, and what tells a worker a job was
 cancelled. Transactions are ``BEGIN IMMEDIATE`` (:class:`geoservice.admin.db.Database`), so
 two processes submitting the same key at once get one job.
