@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 
 import pytest
 from conftest import (
@@ -19,6 +20,7 @@ from conftest import (
     make_app,
     needs_chromium,
     offline_page,
+    plan_tour,
     serving,
     watched_page,
 )
@@ -104,6 +106,19 @@ def _settle(page) -> None:
 
 def _item(page, stop_id: str):
     return page.locator(f'.cv-item[data-id="{stop_id}"]')
+
+
+def planned_by_page(page, posted) -> dict:
+    """The plan a page's ``POST /api/tours`` saved: the post answers 202 with its job (done
+    at once: the test apps run jobs inline), whose result is the plan, read here as the page
+    reads it."""
+    assert posted.status == 202, posted.text()
+    job = posted.json()
+    assert posted.headers["location"] == f"/api/jobs/{job['id']}"
+    assert (job["kind"], job["state"]) == ("tours", "done"), job
+    plan = page.request.get(urllib.parse.urljoin(posted.url, job["result"]["href"]))
+    assert plan.status == 200
+    return plan.json()
 
 
 def _selected(page) -> list[str]:
@@ -197,13 +212,12 @@ def test_plan_a_tour_on_a_tablet(live, browser, caravan_app):
     assert f"大约需要 {needed} 天" in shortage.inner_text()
     with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
         shortage.get_by_role("button", name=f"改为 {needed} 天并重新规划").tap()
-    assert resp.value.status == 201
+    saved = planned_by_page(page, resp.value)
     sent = json.loads(resp.value.request.post_data)
     assert sent["days"] == needed
     assert sent["optional"] == {"S4": 1}
     assert sent["service_minutes"] == 100
     assert sent["stops"] == [f"S{i}" for i in range(1, 9)]
-    saved = resp.value.json()
     result = saved["result"]
     days = result["days"]
     assert len(days) >= 2
@@ -299,7 +313,7 @@ def test_a_saved_plan_on_an_upright_tablet_and_a_phone(live, browser, caravan_ap
     client = caravan_app.test_client()
     body = {"stops": [f"S{i}" for i in range(1, 9)], "days": 3, "service_minutes": 100,
             "start_date": "2026-03-02"}  # fmt: skip
-    saved = client.post("/api/tours", json=body).get_json()
+    saved = plan_tour(client, body).get_json()
     for name, viewport in (("caravan_tablet_upright", TABLET_UPRIGHT), ("caravan_phone", PHONE)):
         context, page, watch = _open(browser, live, viewport, f"/caravan#plan={saved['id']}")
         page.wait_for_selector(".cv-day")
