@@ -100,6 +100,16 @@ def thread_pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool() -> None:
+    # A forked child (a job's process) has the pool but none of its threads: work handed to
+    # it would wait for ever. The child makes its own on first use.
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _chunks(n: int, pool: ThreadPoolExecutor, job: Callable[[range], None]) -> None:
     """Run ``job(range)`` over ``range(n)`` in a few chunks on ``pool`` (GEOS releases the
     GIL: chunks run in parallel)."""
