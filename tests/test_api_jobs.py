@@ -22,6 +22,7 @@ from geoservice import __version__
 from geoservice.errors import excerpt
 from geoservice.messages import message
 from geoservice.responses import JobBody
+from geoservice.web import get_coverage
 from geoservice.web.auth import STAFF_KEY
 from geoservice.web.jobs import JOBS_KEY
 from geoservice.web.openapi import spec
@@ -297,8 +298,11 @@ def test_coverage_not_cached_yet_is_a_job_to_follow(tmp_path):
 
 
 def test_a_coverage_job_run_by_a_worker_links_to_the_cached_answer(tmp_path):
-    # What a worker does with a job it took: run it under its cap in a child process.
-    app = make_app(tmp_path, JOBS_MODE="queue", RATELIMIT_ENABLED=False)
+    # What a worker does: warm the coverage engine (flask jobs worker does before it forks
+    # its workers), then run a job it took under its cap, in a forked child process.
+    app = make_app(tmp_path, JOBS_MODE="queue", RATELIMIT_ENABLED=False, JOB_SECONDS_COVERAGE=30)
+    with app.app_context():
+        get_coverage().warm(("walk",))
     client = app.test_client()
     url = "/api/coverage?minutes=5"
     job_id = client.get(url).get_json()["id"]
