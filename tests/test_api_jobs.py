@@ -317,3 +317,31 @@ def test_a_coverage_job_run_by_a_worker_links_to_the_cached_answer(tmp_path):
     assert answer.get_json()["type"] == "FeatureCollection"
     assert answer.headers["ETag"]
     assert app.extensions[JOBS_KEY].board.queued() == []
+
+
+def test_a_tour_job_run_by_a_worker_and_one_stopped_at_its_cap(tmp_path):
+    app = _app(tmp_path, JOBS_MODE="queue", TOURS_ITERATIONS=50)
+    client, jobs = app.test_client(), app.extensions[JOBS_KEY]
+    location = _queued(client, TOUR)
+    jobs.run(location.rsplit("/", 1)[1])
+    job = client.get(location).get_json()
+    assert (job["state"], job["error"], job["queue_position"]) == ("done", None, None), job
+    assert job["progress"]["fraction"] == 1.0
+    assert job["elapsed_seconds"] >= 0
+    assert client.get(job["result"]["href"]).status_code == 200
+
+
+def test_a_job_at_its_cap_is_stopped_and_cancelled_with_a_503(tmp_path):
+    app = _app(tmp_path, JOBS_MODE="queue", JOB_SECONDS_TOURS=0.01)
+    client = app.test_client()
+    location = _queued(client, TOUR)
+    assert client.get(location).get_json()["cap_seconds"] == 0.01
+    app.extensions[JOBS_KEY].run(location.rsplit("/", 1)[1])  # the child is killed at once
+    job = client.get(location).get_json()
+    assert (job["state"], job["result"]) == ("cancelled", None), job
+    assert job["error"]["status"] == 503
+    zh, en = message("jobs.cap", seconds="0.01")
+    assert (job["error"]["message_zh"], job["error"]["message_en"]) == (zh, en)
+    _valid(job)
+    # Asked again, it is a new job: a stopped job is not the answer.
+    assert _queued(client, TOUR) != location
