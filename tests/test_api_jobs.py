@@ -319,7 +319,7 @@ def test_a_coverage_job_run_by_a_worker_links_to_the_cached_answer(tmp_path):
     assert app.extensions[JOBS_KEY].board.queued() == []
 
 
-def test_a_tour_job_run_by_a_worker_and_one_stopped_at_its_cap(tmp_path):
+def test_a_tour_job_run_by_a_worker_links_its_plan(tmp_path):
     app = _app(tmp_path, JOBS_MODE="queue", TOURS_ITERATIONS=50)
     client, jobs = app.test_client(), app.extensions[JOBS_KEY]
     location = _queued(client, TOUR)
