@@ -145,7 +145,7 @@ _RESPONSES: dict[str, tuple[str, type]] = {
         "(retry after Retry-After seconds)",
         responses.ErrorBody,
     ),
-    "Forbidden": (
+    "JobForbidden": (
         "another user's job: only the user who asked, or an admin, may cancel it",
         responses.ErrorBody,
     ),
@@ -157,7 +157,6 @@ _RESPONSES: dict[str, tuple[str, type]] = {
 _STATUS = {
     "400": "BadRequest",
     "401": "Unauthorized",
-    "403": "Forbidden",
     "404": "NotFound",
     "405": "MethodNotAllowed",
     "413": "TooLarge",
@@ -719,7 +718,7 @@ _JOB_TEXT = (
     "error body; stopped at its time cap: 503). Look again after Retry-After seconds. "
     "Rate-limited per client (RATELIMIT_JOBS). Finished jobs are forgotten after a week."
 )
-_JOB_ERRORS = {404: "JobNotFound"}
+_JOB_ERRORS = {403: "JobForbidden", 404: "JobNotFound"}
 _JOB_ID = {
     "name": "job_id",
     "in": "path",
