@@ -372,44 +372,6 @@ class ErrorBody(TypedDict):
     status: Annotated[int, Schema(minimum=400, maximum=599)]
 
 
-class JobProgress(TypedDict):
-    """How far a job is: its step and the count within it."""
-
-    step: Annotated[
-        str,
-        Schema(description="matrix, solve, schedule (tours); tables, areas (coverage); '' queued"),
-    ]
-    done: Annotated[int, Schema(minimum=0)]
-    total: Annotated[int, Schema(minimum=0)]
-    fraction: Annotated[float, Schema(minimum=0, maximum=1)]
-
-
-class JobResult(TypedDict, total=False):
-    """Where a finished job's answer is (and a plan's id)."""
-
-    href: Annotated[str, Schema(description="the answer: a saved plan, or the coverage URL")]
-    tour_id: str
-
-
-class JobBody(TypedDict):
-    """A job that runs off the request path (``GET /api/jobs/<id>``)."""
-
-    id: str
-    kind: Literal["tours", "coverage", "suggest"]
-    state: Literal["queued", "running", "done", "failed", "cancelled"]
-    progress: JobProgress
-    queue_position: Annotated[int | None, Schema(description="jobs ahead of it, while queued")]
-    cap_seconds: Annotated[float, Schema(description="the wall-clock limit it is stopped at")]
-    elapsed_seconds: float | None
-    created: str
-    started: str | None
-    finished: str | None
-    result: JobResult | None
-    error: Annotated[
-        ErrorBody | None, Schema(description="why it failed or was cancelled (at its cap: 503)")
-    ]
-
-
 # -- the nearest station ------------------------------------------------------------------------
 
 
@@ -783,6 +745,51 @@ class TourErrorBody(ErrorBody):
                 description="when the mandatory stops do not fit: about how many days they need",
             ),
         ]
+    ]
+
+
+# -- jobs (tour plans, coverage answers off the request path) -----------------------------------
+
+
+class JobProgress(TypedDict):
+    """How far a job is: its step and the count within it."""
+
+    step: Annotated[
+        str,
+        Schema(description="matrix, solve, schedule (tours); tables, areas (coverage); '' queued"),
+    ]
+    done: Annotated[int, Schema(minimum=0)]
+    total: Annotated[int, Schema(minimum=0)]
+    fraction: Annotated[float, Schema(minimum=0, maximum=1)]
+
+
+class JobResult(TypedDict, total=False):
+    """Where a finished job's answer is (and a plan's id)."""
+
+    href: Annotated[str, Schema(description="the answer: a saved plan, or the coverage URL")]
+    tour_id: str
+
+
+class JobBody(TypedDict):
+    """A job that runs off the request path (``GET /api/jobs/<id>``)."""
+
+    id: str
+    kind: Literal["tours", "coverage", "suggest"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: JobProgress
+    queue_position: Annotated[int | None, Schema(description="jobs ahead of it, while queued")]
+    cap_seconds: Annotated[float, Schema(description="the wall-clock limit it is stopped at")]
+    elapsed_seconds: float | None
+    created: str
+    started: str | None
+    finished: str | None
+    result: JobResult | None
+    error: Annotated[
+        ErrorBody | TourErrorBody | None,
+        Schema(
+            description="why it failed or was cancelled (at its cap: 503): the error the "
+            "request would have answered (a tour's 422 with its stops and days_needed)"
+        ),
     ]
 
 

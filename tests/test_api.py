@@ -183,12 +183,14 @@ def test_openapi_documents_every_api_route_and_its_examples_work(app, client):
         if r.rule.startswith("/api/")
     }
     assert routes == set(doc["paths"])
-    # The documented tour request plans (201); the plan it saves is the example of the
-    # operations that take a plan id.
+    # The documented tour request plans (a job, 202, done inline); the plan it saves and its
+    # job are the examples of the operations that take a plan or job id.
     body = doc["paths"]["/api/tours"]["post"]["requestBody"]["content"]["application/json"]
     r = client.post("/api/tours", json=body["example"])
-    assert r.status_code == 201, r.get_json()
-    saved = {"tour_id": r.get_json()["id"]}
+    assert r.status_code == 202, r.get_json()
+    job = client.get(r.headers["Location"]).get_json()
+    assert job["state"] == "done", job
+    saved = {"tour_id": job["result"]["tour_id"], "job_id": job["id"]}
     for path, item in doc["paths"].items():
         if "get" not in item or path.startswith("/api/nearest") or path.startswith("/api/network"):
             continue  # routing endpoints are exercised in tests/test_api_nearest.py

@@ -1,6 +1,6 @@
-"""The tours API: plans over HTTP, every error case of the issue, saved plans listed and
-reopened, the files downloaded and parsed back, and the bounds (search, rate, concurrency,
-size) that keep any request from a 500 or an endless solve.
+"""The tours API: plans over HTTP (a job: 202, followed to the saved plan), every error case
+of the issue, saved plans listed and reopened, the files downloaded and parsed back, and the
+bounds (search, rate, the queue, size) that keep any request from a 500 or an endless solve.
 
 One app (module scope) routes on the small 鼓楼 extract with the planner tests' stations
 on its streets (tests/test_tour.py) and a search of a few hundred iterations.
@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-import threading
 import urllib.parse
 
 import gpxpy
@@ -24,6 +23,7 @@ from test_tour_export import HOSTILE, _frame
 
 from geoservice import escape
 from geoservice.errors import StoreError
+from geoservice.messages import message
 from geoservice.service import TOURS_BODY_MAX
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
@@ -31,6 +31,7 @@ from geoservice.tours.request import TourRequest
 from geoservice.tours.saved import TourStore
 from geoservice.web import STORE_KEY, create_app
 from geoservice.web.auth import STAFF_KEY
+from geoservice.web.jobs import JOBS_KEY
 
 #: Over National Day 2026: 10-01 … 10-07 off, Saturday 10-10 a make-up working day.
 BODY = {
@@ -68,11 +69,30 @@ def admin(tours_app):
     return {"Authorization": f"Bearer {accounts.issue_token('root')}"}
 
 
+def planned_tour(client, body, **kwargs):
+    """``POST /api/tours`` by the job protocol, checked: 202 with the job and its
+    ``Location`` (``/api/jobs/<id>``), the job done (jobs run inline in the test apps) with
+    ``result.href`` the saved plan; returns the ``GET`` of the plan (200)."""
+    posted = client.post("/api/tours", json=body, **kwargs)
+    assert posted.status_code == 202, posted.get_json()
+    job = posted.get_json()
+    assert posted.headers["Location"] == f"/api/jobs/{job['id']}"
+    assert int(posted.headers["Retry-After"]) > 0
+    followed = client.get(posted.headers["Location"])
+    assert followed.status_code == 200
+    assert followed.get_json()["id"] == job["id"]
+    job = followed.get_json()
+    assert (job["kind"], job["state"], job["error"]) == ("tours", "done", None)
+    assert job["result"]["href"] == f"/api/tours/{job['result']['tour_id']}"
+    plan = client.get(job["result"]["href"])
+    assert plan.status_code == 200, plan.get_json()
+    assert plan.get_json()["id"] == job["result"]["tour_id"]
+    return plan
+
+
 @pytest.fixture(scope="module")
 def planned(client):
-    r = client.post("/api/tours", json=BODY)
-    assert r.status_code == 201, r.get_json()
-    return r
+    return planned_tour(client, BODY)
 
 
 def _tour_error(r, status: int, parameter: str) -> dict:
@@ -87,7 +107,7 @@ def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned, a
     saved = planned.get_json()
     # Unguessable: the id is what lets one read a plan (issue 14).
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{20}", saved["id"])
-    assert planned.headers["Location"] == f"/api/tours/{saved['id']}"
+    location = f"/api/tours/{saved['id']}"
     assert set(saved) == {"id", "created", "request", "result"}
     result = saved["result"]
     request = tour.resolve(TourRequest.parse(BODY), tours_app.extensions[STORE_KEY])
@@ -99,7 +119,7 @@ def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned, a
     assert result["search"]["iterations"] <= ITERATIONS
     assert saved["request"]["optional"] == {"S4": 1}
     # Reopened as saved, and listed newest first.
-    again = client.get(planned.headers["Location"])
+    again = client.get(location)
     assert again.status_code == 200
     assert again.get_json() == saved
     # Listed to staff, not to anonymous readers (issue 14: every plan was public).
@@ -111,7 +131,7 @@ def test_plan_is_created_saved_listed_and_reopened(tours_app, client, planned, a
     assert listing["plans"][0]["start_date"] == "2026-09-30"
     # A restart (a new app on the same folder) still has it.
     restarted = create_app({**tours_app.config, "TESTING": True})
-    assert restarted.test_client().get(planned.headers["Location"]).get_json() == saved
+    assert restarted.test_client().get(location).get_json() == saved
 
 
 def test_days_are_china_working_days(planned, tours_app):
@@ -120,7 +140,7 @@ def test_days_are_china_working_days(planned, tours_app):
     assert dates[:2] == ["2026-09-30", "2026-10-08"]
     runner = tours_app.test_cli_runner()
     body = {**BODY, "start_date": "2026-10-09", "optional": {}}
-    r = tours_app.test_client().post("/api/tours", json=body)
+    r = planned_tour(tours_app.test_client(), body)
     # Saturday 10-10 is a make-up working day (调休上班).
     assert [d["date"] for d in r.get_json()["result"]["days"]][:2] == ["2026-10-09", "2026-10-10"]
     # The command line plans with the same calendar.
@@ -136,18 +156,23 @@ def test_days_are_china_working_days(planned, tours_app):
 def test_plan_says_when_holidays_of_a_year_are_unknown(tours_app):
     # 2027's arrangement is not in the shipped table: only weekends can be skipped.
     body = {**BODY, "start_date": "2026-12-31", "optional": {}}
-    r = tours_app.test_client().post("/api/tours", json=body)
-    assert r.status_code == 201, r.get_json()
+    r = planned_tour(tours_app.test_client(), body)
     notices = r.get_json()["result"]["notices"]
     assert [n["code"] for n in notices] == ["holidays_unknown"]
     assert "2027" in notices[0]["zh"]
     assert "2027" in notices[0]["en"]
-    html = tours_app.test_client().get(r.headers["Location"] + ".html").get_data(as_text=True)
+    html = (
+        tours_app.test_client().get(f"/api/tours/{r.get_json()['id']}.html").get_data(as_text=True)
+    )
     assert "2027 年的法定节假日" in html
 
 
-def test_same_request_same_plan(client, planned):
-    again = client.post("/api/tours", json=BODY).get_json()
+def test_same_request_same_plan(client, planned, admin):
+    # Asked again (same body, store, network, owner): the same job, the same saved plan.
+    assert planned_tour(client, BODY).get_json() == planned.get_json()
+    # Asked by someone else: a job and a plan of their own, planned to the same result (the
+    # search is bounded by iterations with a fixed seed).
+    again = planned_tour(client, BODY, headers=admin).get_json()
     assert again["id"] != planned.get_json()["id"]
     assert json.dumps(again["result"], sort_keys=True) == json.dumps(
         planned.get_json()["result"], sort_keys=True
@@ -155,8 +180,8 @@ def test_same_request_same_plan(client, planned):
 
 
 def test_listing_is_paginated_newest_first(client, planned, admin):
-    for _ in range(2):
-        assert client.post("/api/tours", json={"stops": ["S1"]}).status_code == 201
+    for stop in ("S1", "S2"):  # two questions, two plans (the same one twice is one plan)
+        planned_tour(client, {"stops": [stop]})
     full = client.get("/api/tours?limit=100", headers=admin).get_json()
     ids = [p["id"] for p in full["plans"]]
     assert full["total"] == len(ids) >= 3
@@ -271,8 +296,7 @@ def test_named_stops_that_cannot_be_served_are_a_422_listing_them(client, tours_
 
 
 def test_stops_picked_by_kind_that_cannot_be_served_are_unserved(client):
-    r = client.post("/api/tours", json={"stops": ["worker_home", "S1"]})
-    assert r.status_code == 201
+    r = planned_tour(client, {"stops": ["worker_home", "S1"]})
     unserved = {u["id"]: u["reason_code"] for u in r.get_json()["result"]["unserved"]}
     assert unserved == {"U1": "unreachable", "M1": "unreachable", "F1": "off_network"}
 
@@ -377,45 +401,48 @@ def test_methods_the_paths_do_not_take(client, planned):
 def test_plans_are_rate_limited_per_client(tmp_path):
     app = _app(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_TOURS="2 per minute")
     client = app.test_client()
-    for _ in range(2):
-        assert client.post("/api/tours", json={"stops": ["S1"]}).status_code == 201
+    for _ in range(2):  # the second is the first one's job again, and counts too
+        assert client.post("/api/tours", json={"stops": ["S1"]}).status_code == 202
     r = client.post("/api/tours", json={"stops": ["S1"]})
     assert_bilingual_error(r, 429, None)
     assert int(r.headers["Retry-After"]) > 0
     assert client.get("/api/tours").status_code == 200  # reading is not limited
 
 
-def test_one_plan_too_many_at_once_is_a_503_to_retry(tmp_path, monkeypatch):
-    app = _app(tmp_path, TOURS_MAX_CONCURRENT=1)
-    entered, release = threading.Event(), threading.Event()
-    real = tour.plan
-
-    def slow(*args, **kwargs):
-        entered.set()
-        release.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(tour, "plan", slow)
-    first: list = []
-    worker = threading.Thread(
-        target=lambda: first.append(app.test_client().post("/api/tours", json={"stops": ["S1"]}))
-    )
-    worker.start()
-    assert entered.wait(30)
-    try:
-        r = app.test_client().post("/api/tours", json={"stops": ["S2"]})
-        body = assert_bilingual_error(r, 503, None)
-        assert "正在计算其他方案" in body["message_zh"]
-        assert int(r.headers["Retry-After"]) > 0
-        # A bad body is parsed before a slot is asked for: a 400, not a 503.
-        bad = app.test_client().post("/api/tours", json={"stops": ["S2"], "days": 0})
-        assert_bilingual_error(bad, 400, "days")
-    finally:
-        release.set()
-        worker.join(30)
-    assert first[0].status_code == 201
-    # The slot is free again.
-    assert app.test_client().post("/api/tours", json={"stops": ["S2"]}).status_code == 201
+def test_one_job_too_many_in_the_queue_is_a_503_to_retry(tmp_path):
+    # A real queue nobody works on (no worker runs in the tests): jobs stay queued. Its
+    # files (the board, Huey's SQLite queue) go beside the store, in tmp_path.
+    app = _app(tmp_path, JOBS_MODE="queue", JOBS_QUEUE_MAX=1)
+    client = app.test_client()
+    first = client.post("/api/tours", json={"stops": ["S1"]})
+    assert first.status_code == 202, first.get_json()
+    job = first.get_json()
+    assert (job["state"], job["queue_position"], job["result"]) == ("queued", 0, None)
+    assert first.headers["Location"] == f"/api/jobs/{job['id']}"
+    assert {p.name for p in tmp_path.iterdir()} >= {"jobs.sqlite", "jobs-queue.sqlite"}
+    # A second question finds the queue full.
+    r = client.post("/api/tours", json={"stops": ["S2"]})
+    body = assert_bilingual_error(r, 503, None)
+    assert (body["message_zh"], body["message_en"]) == message("jobs.full")
+    assert int(r.headers["Retry-After"]) > 0
+    # A bad body is parsed before the queue is asked: a 400, not a 503.
+    bad = client.post("/api/tours", json={"stops": ["S2"], "days": 0})
+    assert_bilingual_error(bad, 400, "days")
+    # The same question again is the job already queued.
+    same = client.post("/api/tours", json={"stops": ["S1"]})
+    assert same.status_code == 202
+    assert same.get_json()["id"] == job["id"]
+    assert same.headers["Location"] == first.headers["Location"]
+    # Cancelled, it leaves the queue: the next question is taken.
+    cancelled = client.delete(first.headers["Location"])
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert cancelled.get_json()["state"] == "cancelled"
+    assert client.get(first.headers["Location"]).get_json()["state"] == "cancelled"
+    r = client.post("/api/tours", json={"stops": ["S2"]})
+    assert r.status_code == 202, r.get_json()
+    assert r.get_json()["id"] != job["id"]
+    assert r.get_json()["state"] == "queued"
+    assert app.extensions[JOBS_KEY].board.queued() == [r.get_json()["id"]]
 
 
 def test_a_plan_that_cannot_be_saved_is_a_503_without_details(tmp_path, monkeypatch):
@@ -435,8 +462,7 @@ def test_a_plan_that_cannot_be_saved_is_a_503_without_details(tmp_path, monkeypa
 def test_tours_dir_is_configurable(tmp_path, planned):
     folder = tmp_path / "elsewhere"
     app = _app(tmp_path, TOURS_DIR=str(folder))
-    r = app.test_client().post("/api/tours", json={"stops": ["S1"]})
-    assert r.status_code == 201
+    r = planned_tour(app.test_client(), {"stops": ["S1"]})
     assert (folder / f"{r.get_json()['id']}.json").is_file()
     # Another folder, other plans: the module's plan is not there.
     assert app.test_client().get(f"/api/tours/{planned.get_json()['id']}").status_code == 404
@@ -444,9 +470,7 @@ def test_tours_dir_is_configurable(tmp_path, planned):
 
 def test_selectors_add_up_and_optional_takes_them_too(client):
     body = {"stops": ["S1", "S2"], "optional": {"warm_station": 4, "S2": 1}, "days": 2}
-    r = client.post("/api/tours", json=body)
-    assert r.status_code == 201, r.get_json()
-    saved = r.get_json()
+    saved = planned_tour(client, body).get_json()
     assert saved["request"]["stops"] == ["S1", "S2"]
     assert saved["request"]["optional"] == {"warm_station": 4, "S2": 1}
     result = saved["result"]

@@ -17,7 +17,7 @@ import time
 
 import pytest
 from conftest import STAFF_PASSWORD, assert_bilingual_error, login_as
-from test_api_tours import _app
+from test_api_tours import _app, planned_tour
 
 from geoservice.errors import TourNotFoundError
 from geoservice.tours import saved
@@ -166,13 +166,15 @@ def test_the_api_keeps_plans_for_their_owner_and_lists_what_a_reader_may_see(sta
     client = staff_app.test_client()
     alice, bob, root = (_bearer(staff_app, n) for n in ("alice", "bob", "root"))
     plan = {"stops": ["S1"]}
-    by_alice = client.post("/api/tours", json=plan, headers=alice).get_json()["id"]
-    by_bob = client.post("/api/tours", json=plan, headers=bob).get_json()["id"]
-    anonymous = client.post("/api/tours", json=plan).get_json()["id"]
+    # The same request by each owner: a job and a plan of their own (not one shared).
+    by_alice = planned_tour(client, plan, headers=alice).get_json()["id"]
+    by_bob = planned_tour(client, plan, headers=bob).get_json()["id"]
+    anonymous = planned_tour(client, plan).get_json()["id"]
     # A page session owns its plans too (the caravan page posts without a token).
     session = staff_app.test_client()
     carol = login_as(staff_app, session, "editor", name="carol")
-    by_carol = session.post("/api/tours", json=plan).get_json()["id"]
+    by_carol = planned_tour(session, plan).get_json()["id"]
+    assert len({by_alice, by_bob, anonymous, by_carol}) == 4
     # Anonymous readers see no list; everyone reads a plan by its id.
     assert _listed(client) == set()
     for plan_id in (by_alice, by_bob, anonymous, by_carol):

@@ -28,6 +28,7 @@ from conftest import (
     serving,
     watched_page,
 )
+from test_api_tours import planned_tour
 
 from geoservice import crs, district
 from geoservice.district import OUTSIDE_NETWORK
@@ -175,8 +176,7 @@ def test_nothing_served_or_written_names_miyun(helsinki):
     assert figures["towns"] == []  # no towns: no per-town figures
     assert "towns_approximate" not in [n["code"] for n in figures["notices"]]
     assert figures["district"]["road_km"] > 0
-    plan = client.post("/api/tours", json={"stops": ["warm_station"], "days": 1})
-    assert plan.status_code == 201, plan.get_json()
+    plan = planned_tour(client, {"stops": ["warm_station"], "days": 1})
     saved = plan.get_json()
     assert saved["result"]["depot"]["id"] in {"H1", "H2", "H3"}  # no caravan base: a station
     for path in (

@@ -29,6 +29,7 @@ from conftest import (
 from conftest import HOSTILE_NAMES as HOSTILE
 from conftest import stations_frame as make_stations
 from jinja2.utils import htmlsafe_json_dumps
+from test_caravan_page import planned_by_page
 
 from geoservice import escape, maps
 from geoservice.errors import error_body
@@ -634,9 +635,9 @@ def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app
         page.get_by_role("button", name="取消选择这些站点").tap()
         with page.expect_response(lambda r: r.url.endswith("/api/tours")) as resp:
             page.locator("#cv-plan-btn").tap()
-    assert resp.value.status == 201
+    plan = planned_by_page(page, resp.value)
     page.wait_for_selector(".cv-day")
-    served = [s for d in resp.value.json()["result"]["days"] for s in d["stops"]]
+    served = [s for d in plan["result"]["days"] for s in d["stops"]]
     assert len(served) >= 5
     places = page.eval_on_selector_all(
         ".cv-row-stop .cv-place-name", "ns => ns.map((n) => n.textContent)"

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from geoservice.errors import NetworkError, OsmError, ParameterError, error_body
+from geoservice.errors import NetworkError, OsmError, ParameterError, StoreError, error_body
 from geoservice.messages import message
 from geoservice.responses import ErrorBody
 
@@ -70,6 +70,8 @@ def error_of(exc: BaseException) -> ErrorBody:
         return exc.to_dict()
     if isinstance(exc, NetworkError | OsmError):
         return error_body(503, *message("network.unavailable", detail=exc))
+    if isinstance(exc, StoreError):  # a plan that cannot be saved: 503, as in a request
+        return error_body(503, *message("store.unavailable"))
     return error_body(500, *message("jobs.crashed"))
 
 

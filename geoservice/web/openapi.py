@@ -103,6 +103,7 @@ _ANSWERS = (
     responses.ErrorBody,
     responses.RecordErrorBody,
     responses.TourErrorBody,
+    responses.JobBody,
 )
 
 
@@ -135,8 +136,21 @@ _RESPONSES: dict[str, tuple[str, type]] = {
     ),
     "TourNotFound": ("no saved plan with this id", responses.ErrorBody),
     "TourUnavailable": (
-        "other tours are being planned (retry after Retry-After seconds), no usable road "
-        "network, or the plan cannot be saved",
+        "the job queue is full (retry after Retry-After seconds); where jobs run in the "
+        "request (JOBS_MODE=inline), also no usable road network or the plan cannot be saved",
+        responses.ErrorBody,
+    ),
+    "AnswerUnavailable": (
+        "no usable road network, or the answer is not cached and the job queue is full "
+        "(retry after Retry-After seconds)",
+        responses.ErrorBody,
+    ),
+    "JobForbidden": (
+        "another user's job: only the user who asked, or an admin, may cancel it",
+        responses.ErrorBody,
+    ),
+    "JobNotFound": (
+        "no job with this id (finished jobs are forgotten after a week)",
         responses.ErrorBody,
     ),
 }
@@ -153,12 +167,31 @@ _STATUS = {
 }
 
 
-def _errors(*codes: int) -> dict:
-    return {str(c): {"$ref": f"#/components/responses/{_STATUS[str(c)]}"} for c in codes}
+def _errors(*codes: int, names: Mapping[int, str] | None = None) -> dict:
+    """References to the error responses of ``codes`` (``names``: other ones for some)."""
+    names = names or {}
+    return {
+        str(c): {"$ref": f"#/components/responses/{names.get(c) or _STATUS[str(c)]}"} for c in codes
+    }
 
 
 def _ok(description: str, schema: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _accepted(description: str) -> dict:
+    """A ``202 Accepted``: the job that computes the answer, to follow at its Location."""
+    return {
+        "description": description,
+        "headers": {
+            "Location": {"description": "the job: /api/jobs/{job_id}", "schema": _STR},
+            "Retry-After": {
+                "description": "seconds to wait before looking at the job again",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        },
+        "content": {"application/json": {"schema": _ref("JobBody")}},
+    }
 
 
 def _responses() -> dict:
@@ -270,6 +303,7 @@ def spec(
             **_merge_paths(_catalogue_paths(towns), _write_paths()),
             **_routing_paths(),
             **_tour_paths(),
+            **_job_paths(),
             **_coverage_paths(),
             **_report_paths(),
             "/api/openapi.json": _get(
@@ -567,12 +601,17 @@ def _tour_errors(*codes: int) -> dict:
         422: "TourUnprocessable",
         503: "TourUnavailable",
     }
-    return {
-        str(c): {"$ref": f"#/components/responses/{names.get(c) or _STATUS[str(c)]}"} for c in codes
-    }
+    return _errors(*codes, names=names)
 
 
 _TOUR_PLAN_TEXT = (
+    "The plan is computed off the request path, as a job: the answer is 202 with the job "
+    "(JobBody) and its URL in Location (/api/jobs/{job_id}); follow it until its state is "
+    "done (result.href: the saved plan, /api/tours/{tour_id}) or failed (error: the error "
+    "this request would have answered, 422 when the stops do not fit). A bad body or "
+    "unknown stops are refused at once (400, 422); where jobs run in the request, a plan "
+    "that fails is answered with its error directly. The same request (same body, data, "
+    "road network and user) while its job is queued, running or done is that job again. "
     "Each day leaves the depot at day_start and is back by day_end, with a lunch break "
     "(default 60 min starting 11:30–13:30) where the caravan is. Every mandatory stop is "
     "served, then as many optional ones (by priority) as fit, then the least driving. The "
@@ -599,21 +638,17 @@ def _tour_paths() -> dict:
         "day_end": "17:30",
         "lunch_minutes": 60,
     }
-    created = {
-        "description": "the saved plan (its URL in Location)",
-        "headers": {"Location": {"schema": {"type": "string"}}},
-        "content": {"application/json": {"schema": _ref("TourPlan")}},
-    }
     one = [prm for prm in _parameters(TourFileQuery) if prm["name"] == "tour_id"]
     return {
         "/api/tours": {
             "post": {
-                "summary": "Plan a multi-day caravan tour on the drive network, and save it",
+                "summary": "Plan a multi-day caravan tour on the drive network, and save it "
+                "(a job: 202)",
                 "description": _TOUR_PLAN_TEXT,
                 "requestBody": _body("TourRequest", example),
                 "security": [{}, {"bearerAuth": []}],
                 "responses": {
-                    "201": created,
+                    "202": _accepted("the job planning the tour (its URL in Location)"),
                     **_errors(401),
                     **_tour_errors(400, 413, 415, 422, 429, 503),
                 },
@@ -673,6 +708,57 @@ def _tour_file_content() -> dict:
     return {**files, MEDIA_TYPES["geojson"]: geojson}
 
 
+# -- jobs --------------------------------------------------------------------------------------
+
+_JOB_TEXT = (
+    "Tour plans, coverage answers not cached yet and site suggestions run as jobs off the "
+    "request path; the request that starts one answers 202 with the job and its URL in "
+    "Location. A job is queued, running (progress: its step and how far), then done "
+    "(result.href: where the answer is), failed or cancelled (error: the API's bilingual "
+    "error body; stopped at its time cap: 503). Look again after Retry-After seconds. "
+    "Rate-limited per client (RATELIMIT_JOBS). Finished jobs are forgotten after a week."
+)
+_JOB_ERRORS = {403: "JobForbidden", 404: "JobNotFound"}
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "description": "the job's id, from the Location of the 202 answer",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "q3Xb7cRkW2mPzA",
+}
+
+
+def _job_paths() -> dict:
+    """Following and cancelling a job (``/api/jobs/{job_id}``)."""
+    return {
+        "/api/jobs/{job_id}": {
+            "get": {
+                "summary": "A job: its state, progress and, when done, the link to its result",
+                "description": _JOB_TEXT,
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "200": _ok("the job", "JobBody"),
+                    **_errors(404, 429, names=_JOB_ERRORS),
+                },
+            },
+            "delete": {
+                "summary": "Cancel a queued or running job (a running one stops within a second)",
+                "description": "Anyone holding the id of an anonymous job may cancel it; a "
+                "staff user's job, only that user (bearer token, or page session with its CSRF "
+                "token) or an admin. A finished job stays as it is. The answer is the job as "
+                "it is then.",
+                "parameters": [_JOB_ID],
+                "security": [{}, {"bearerAuth": []}],
+                "responses": {
+                    "200": _ok("the job (state cancelled, or running until it stops)", "JobBody"),
+                    **_errors(401, 403, 404, names=_JOB_ERRORS),
+                },
+            },
+        }
+    }
+
+
 # -- coverage ----------------------------------------------------------------------------------
 
 _SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -683,7 +769,11 @@ _COLOR = {"type": "string", "pattern": "^#[0-9a-f]{6}$"}
 
 _CACHED = (
     " Answers are cached per store revision and road network: a weak ETag, "
-    "Cache-Control: no-cache (If-None-Match gives a 304), gzip when accepted."
+    "Cache-Control: no-cache (If-None-Match gives a 304), gzip when accepted. An answer not "
+    "cached yet is computed as a job: 202 with the job and its URL in Location "
+    "(/api/jobs/{job_id}); when it is done, its result.href is this same URL, answered "
+    "from the cache (200). The same question while its job is queued or running is that "
+    "job again."
 )
 _COVERAGE_TEXT = (
     "A GeoJSON FeatureCollection of `layer` (default: the coverage areas, one polygon per "
@@ -706,14 +796,16 @@ _SUGGEST_TEXT = (
 def _coverage_paths() -> dict:
     """The paths of ``/api/coverage`` and ``/api/coverage/suggest``."""
     not_modified = {"304": {"description": "not modified (If-None-Match)"}}
+    unavailable = {503: "AnswerUnavailable"}
     return {
         "/api/coverage": _get(
             "Coverage by travel time: areas, cross-coverage, catchments, uncovered roads and "
             "the figures",
             {
                 "200": _ok("GeoJSON with the figures", "CoverageAnswer"),
+                "202": _accepted("not cached yet: the job computing it (its URL in Location)"),
                 **not_modified,
-                **_errors(400, 429, 503),
+                **_errors(400, 429, 503, names=unavailable),
             },
             CoverageRequest,
             description=_COVERAGE_TEXT + _CACHED,
@@ -722,8 +814,9 @@ def _coverage_paths() -> dict:
             "Suggested new station sites: maximal covering with the existing stations fixed",
             {
                 "200": _ok("GeoJSON points with the answer", "SuggestAnswer"),
+                "202": _accepted("not cached yet: the job computing it (its URL in Location)"),
                 **not_modified,
-                **_errors(400, 429, 503),
+                **_errors(400, 429, 503, names=unavailable),
             },
             siting.SitingQuery,
             description=_SUGGEST_TEXT + _CACHED,
