@@ -318,6 +318,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench_load needs wrk: apt install wrk")
     print(f"# load average {load_average()}", file=sys.stderr)
+    # Stopped (timeout, kill): the server started below is stopped too, not left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-load-") as folder:
         served = Served(Path(folder), args.processes, args.threads)
         try:
