@@ -313,7 +313,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=500, help="coverage questions of (d)")
     parser.add_argument("--cases", default="abcd", help="which cases to run (default abcd)")
     parser.add_argument("--processes", type=int, default=2, help="web processes (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
+    parser.add_argument("--threads", type=int, default=2, help="threads per web process")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_load needs wrk: apt install wrk")
