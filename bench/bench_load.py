@@ -1,7 +1,7 @@
 """Load tests of the served app (``python app.py``), on loopback, bounded in time.
 
 Run: ``.venv/bin/python bench/bench_load.py [--seconds 10] [--questions 500]
-[--processes 2] [--threads 4]`` (needs Debian's ``wrk``). The app runs as the README starts
+[--processes 2] [--threads 2]`` (needs Debian's ``wrk``). The app runs as the README starts
 it (``python app.py``: a supervisor and its web processes), on a fresh instance in a
 temporary folder, rate limits off, and this prints one JSON line per case::
 
