@@ -22,7 +22,7 @@ from typing import Any
 #: Web processes by default: one per core of the 2-core server (docs/operations.md).
 DEFAULT_PROCESSES = 2
 #: waitress threads per web process by default (docs/benchmarks.md).
-DEFAULT_THREADS = 2
+DEFAULT_THREADS = 4
 
 
 def __getattr__(name: str) -> Any:

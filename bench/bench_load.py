@@ -1,7 +1,7 @@
 """Load tests of the served app (``python app.py``), on loopback, bounded in time.
 
 Run: ``.venv/bin/python bench/bench_load.py [--seconds 10] [--questions 500]
-[--processes 2] [--threads 2]`` (needs Debian's ``wrk``). The app runs as the README starts
+[--processes 2] [--threads 4]`` (needs Debian's ``wrk``). The app runs as the README starts
 it (``python app.py``: a supervisor and its web processes), on a fresh instance in a
 temporary folder, rate limits off, and this prints one JSON line per case::
 
@@ -313,7 +313,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=500, help="coverage questions of (d)")
     parser.add_argument("--cases", default="abcd", help="which cases to run (default abcd)")
     parser.add_argument("--processes", type=int, default=2, help="web processes (default 2)")
-    parser.add_argument("--threads", type=int, default=2, help="threads per web process")
+    parser.add_argument("--threads", type=int, default=4, help="threads per web process")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench_load needs wrk: apt install wrk")
