@@ -24,7 +24,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel
 
 from geoservice import escape, maps
-from geoservice.i18n import CATALOG_DIR, DEFAULT_LANG, LANGS, language, translator
+from geoservice.i18n import CATALOG_DIR, DEFAULT_LANG, language, translator
 
 __all__ = ["COOKIE", "current_lang", "init_app", "js_catalog", "lang_switch"]
 
@@ -96,9 +96,12 @@ def lang_switch() -> maps.Html:
 def _script_msgids(path: Path, mtime: float) -> tuple[str, ...]:
     """The texts of ``t("…")`` calls in a script (``mtime``: read again when it changes)."""
     del mtime
+    found: dict[str, None] = {}
     with path.open("rb") as f:
-        found = extract_javascript(f, {"t": None}, [], {})
-    return tuple(dict.fromkeys(str(m) for _, _, m, _ in found if isinstance(m, str)))
+        for _, _, msgid, _ in extract_javascript(f, {"t": None}, [], {}):
+            if isinstance(msgid, str):
+                found[msgid] = None
+    return tuple(found)
 
 
 def js_catalog(names: tuple[str, ...], lang: str | None = None) -> maps.Html:
@@ -134,15 +137,12 @@ def js_catalog(names: tuple[str, ...], lang: str | None = None) -> maps.Html:
     )
 
 
-def _template_words() -> dict:
-    return {"page_lang": current_lang(), "lang_switch": lang_switch, "LANGS": LANGS}
-
-
 def init_app(app: Flask) -> None:
     """Let Flask-Babel translate the templates in the request's language, keep a reader's
-    choice, and give every template ``page_lang`` and ``lang_switch()``."""
+    choice, and give every template (and macro) ``current_lang()`` and ``lang_switch()``."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_Hans")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(CATALOG_DIR))
     Babel(app, locale_selector=_babel_locale)
     app.after_request(_remember)
-    app.context_processor(_template_words)
+    # Globals, not context: macros imported without context see them too.
+    app.jinja_env.globals.update(current_lang=current_lang, lang_switch=lang_switch)
