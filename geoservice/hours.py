@@ -102,6 +102,7 @@ from numpy.typing import NDArray
 
 from geoservice import holidays as _holidays
 from geoservice.errors import HoursError, excerpt
+from geoservice.i18n import N_
 
 if TYPE_CHECKING:
     from geoservice.responses import OpenStatusFields
@@ -152,7 +153,15 @@ logger = logging.getLogger(__name__)
 _ParserError: type[Exception] = opening_hours.ParserError  # type: ignore[attr-defined]
 
 _OSM_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_WEEKDAYS_ZH = (
+    N_("周一"),
+    N_("周二"),
+    N_("周三"),
+    N_("周四"),
+    N_("周五"),
+    N_("周六"),
+    N_("周日"),
+)
 
 # --- normalisation -----------------------------------------------------------------------
 

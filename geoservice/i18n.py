@@ -98,7 +98,9 @@ def translator(lang: str = DEFAULT_LANG) -> Callable[[str], str]:
     callable
         ``_(zh) -> str``; placeholders (``{n}``) are filled by the caller after translating.
     """
-    return _catalog(lang if lang in LANGS else DEFAULT_LANG).gettext
+    gettext = _catalog(lang if lang in LANGS else DEFAULT_LANG).gettext
+    # gettext("") is the catalog's header: an empty text stays empty.
+    return lambda text: gettext(text) if text else text
 
 
 def _catalog_files() -> list[tuple[Path, Path]]:
