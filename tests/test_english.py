@@ -30,8 +30,17 @@ EN = {"Accept-Language": "en-US,en;q=0.9"}
 
 @pytest.mark.parametrize(
     ("value", "lang"),
-    [("en", "en"), ("EN-gb", "en"), ("zh", "zh-Hans"), ("zh-Hans", "zh-Hans"), ("zh_CN", "zh-Hans")]
-    + [("fr", None), ("", None), (None, None), ("e" * 100, None)],
+    [
+        ("en", "en"),
+        ("EN-gb", "en"),
+        ("zh", "zh-Hans"),
+        ("zh-Hans", "zh-Hans"),
+        ("zh_CN", "zh-Hans"),
+        ("fr", None),
+        ("", None),
+        (None, None),
+        ("e" * 100, None),
+    ],
 )
 def test_lang_values(value, lang):
     assert language(value) == lang
