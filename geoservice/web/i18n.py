@@ -25,6 +25,7 @@ from flask_babel import Babel
 
 from geoservice import escape, maps
 from geoservice.i18n import CATALOG_DIR, DEFAULT_LANG, language, translator
+from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 
 __all__ = ["COOKIE", "current_lang", "init_app", "js_catalog", "lang_switch"]
 
@@ -105,7 +106,8 @@ def _script_msgids(path: Path, mtime: float) -> tuple[str, ...]:
 
 
 def js_catalog(names: tuple[str, ...], lang: str | None = None) -> maps.Html:
-    """The words of the page scripts ``static/<name>.js`` in the page's language, as the
+    """The words of the page scripts ``static/<name>.js`` (and the vocabularies' labels,
+    which answers carry in Chinese) in the page's language, as the
     JSON block ``#i18n`` that ``t()`` of ``static/common.js`` reads (empty for zh-Hans,
     whose words are the scripts' own).
 
@@ -126,6 +128,9 @@ def js_catalog(names: tuple[str, ...], lang: str | None = None) -> maps.Html:
     words: dict[str, str] = {}
     if lang != DEFAULT_LANG:
         _ = translator(lang)
+        # The vocabularies' labels too: answers carry them in Chinese (kind_label, …).
+        for label in (*STATION_KINDS.values(), *SITE_KINDS.values(), *AMENITIES.values()):
+            words[label] = _(label)
         folder = Path(current_app.static_folder or "")
         for name in names:
             path = folder / f"{name}.js"
