@@ -112,6 +112,7 @@ __all__ = [
     "INVALID_ZH",
     "MAX_CHARS",
     "TZ",
+    "WEEKDAYS_ZH",
     "Hours",
     "HoursError",
     "OpenStatus",
@@ -153,7 +154,8 @@ logger = logging.getLogger(__name__)
 _ParserError: type[Exception] = opening_hours.ParserError  # type: ignore[attr-defined]
 
 _OSM_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_WEEKDAYS_ZH = (
+#: The weekdays' Chinese names, Monday first (msgids of their translations).
+WEEKDAYS_ZH = (
     N_("周一"),
     N_("周二"),
     N_("周三"),
@@ -1007,7 +1009,7 @@ def _nth_zh(item: str) -> str:
     for n in nth.split(","):
         k = int(n)
         which.append(f"第{k}个" if k > 0 else ("最后一个" if k == -1 else f"倒数第{-k}个"))
-    return f"每月{'、'.join(which)}{_WEEKDAYS_ZH[_OSM_DAY_INDEX[day.lower()]]}"
+    return f"每月{'、'.join(which)}{WEEKDAYS_ZH[_OSM_DAY_INDEX[day.lower()]]}"
 
 
 def _days_zh(days: str) -> str:
@@ -1025,11 +1027,11 @@ def _days_zh(days: str) -> str:
             if length == 6:
                 weekdays.append("每天")
             elif length == 1:
-                weekdays.append(f"{_WEEKDAYS_ZH[a]}、{_WEEKDAYS_ZH[b]}")
+                weekdays.append(f"{WEEKDAYS_ZH[a]}、{WEEKDAYS_ZH[b]}")
             else:
-                weekdays.append(f"{_WEEKDAYS_ZH[a]}至{_WEEKDAYS_ZH[b]}")
+                weekdays.append(f"{WEEKDAYS_ZH[a]}至{WEEKDAYS_ZH[b]}")
         else:
-            weekdays.append(_WEEKDAYS_ZH[_OSM_DAY_INDEX[key]])
+            weekdays.append(WEEKDAYS_ZH[_OSM_DAY_INDEX[key]])
     text = "、".join(weekdays)
     if holidays:
         text += ("及" if text else "") + "及".join(holidays)
@@ -1082,7 +1084,7 @@ def _fallback_zh(rule: str) -> str:
         if kind in {"wdrange", "nth"}:
             return _days_zh(text)
         if kind == "wd":
-            return _WEEKDAYS_ZH[_OSM_DAY_INDEX[text.lower()]]
+            return WEEKDAYS_ZH[_OSM_DAY_INDEX[text.lower()]]
         if kind == "monthday":
             month = _MONTHS.index(text[:3].lower()) + 1
             return f"{month}月{int(m.group('mday'))}日"
@@ -1525,7 +1527,7 @@ def _when_zh(ref: datetime, when: datetime, closing: bool) -> str:
     if days == 1:
         return f"明天 {hhmm}"
     if days < 7:
-        return f"{_WEEKDAYS_ZH[when.weekday()]} {hhmm}"
+        return f"{WEEKDAYS_ZH[when.weekday()]} {hhmm}"
     return f"{when.month}月{when.day}日 {hhmm}"
 
 

@@ -24,6 +24,7 @@ from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel
 
 from geoservice import escape, maps
+from geoservice.hours import WEEKDAYS_ZH
 from geoservice.i18n import CATALOG_DIR, DEFAULT_LANG, language, translator
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 
@@ -128,8 +129,9 @@ def js_catalog(names: tuple[str, ...], lang: str | None = None) -> maps.Html:
     words: dict[str, str] = {}
     if lang != DEFAULT_LANG:
         _ = translator(lang)
-        # The vocabularies' labels too: answers carry them in Chinese (kind_label, …).
-        for label in (*STATION_KINDS.values(), *SITE_KINDS.values(), *AMENITIES.values()):
+        # The vocabularies' labels too: answers carry them in Chinese (kind_label, weekday).
+        vocabularies = (STATION_KINDS, SITE_KINDS, AMENITIES, dict(enumerate(WEEKDAYS_ZH)))
+        for label in (v for vocabulary in vocabularies for v in vocabulary.values()):
             words[label] = _(label)
         folder = Path(current_app.static_folder or "")
         for name in names:
