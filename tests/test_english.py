@@ -56,6 +56,7 @@ def test_lang_values(value, lang):
         ("fr-FR,en;q=0.5", True),
         ("fr-FR,de;q=0.5", False),  # neither: the default
         ("zh-TW", False),
+        ("en;q=0, zh;q=0.5", False),  # q=0: not acceptable
     ],
 )
 def test_accept_language_chooses(client, header, english):
@@ -70,6 +71,7 @@ def test_lang_parameter_wins_and_is_remembered(client):
     assert "lang=en" in r.headers["Set-Cookie"]
     assert "SameSite=Lax" in r.headers["Set-Cookie"]
     assert {"Accept-Language", "Cookie"} <= set(r.headers["Vary"].replace(" ", "").split(","))
+    assert "Accept-Language" not in client.get("/static/i18n.js").headers.get("Vary", "")
     # The cookie is the choice from now on, over Accept-Language …
     r = client.get("/api/no-such-thing", headers={"Accept-Language": "zh-CN"})
     assert r.get_json()["message"] == "not found"

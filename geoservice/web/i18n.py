@@ -55,9 +55,9 @@ def _select() -> str:
         return chosen
     # In the reader's order of preference (not werkzeug's best_match, which prefers any
     # exact match to a better-liked "en-GB").
-    for tag, _ in request.accept_languages:
+    for tag, quality in request.accept_languages:
         primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
-        if primary in ("zh", "en"):
+        if quality > 0 and primary in ("zh", "en"):
             return "en" if primary == "en" else "zh-Hans"
     return DEFAULT_LANG
 
@@ -75,7 +75,8 @@ def _remember(response: Response) -> Response:
         response.set_cookie(
             COOKIE, chosen, max_age=COOKIE_AGE, samesite="Lax", secure=request.is_secure
         )
-    response.vary.update(("Accept-Language", "Cookie"))
+    if request.endpoint != "static":  # the same file in every language
+        response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 
