@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -151,7 +153,18 @@ def test_nearest_page_in_english(client):
     assert 'href="?lang=zh-Hans"' in page
     # The scripts' words: JSON that cannot end its <script> element.
     catalog_json = re.search(r'<script[^>]*id="i18n"[^>]*>(.*?)</script>', page).group(1)
-    assert '"正在定位…":"Locating…"' in catalog_json.replace(" ", "")
+    words = json.loads(catalog_json)["words"]
+    assert words["正在定位…"] == "Locating…"
+    assert words["约 {n} 分钟"] == "about {n} min"  # a text with values too
+    # Every text of the page's scripts is there (those of pybabel's own extraction).
+    scripts = ("i18n", "crs", "common", "reports", "nearest")
+    wanted = {
+        m.id
+        for m in catalog.extract()
+        if any(f"static/{name}.js" in path for path, _ in m.locations for name in scripts)
+    }
+    assert len(wanted) > 40
+    assert wanted <= set(words)
     assert "<" not in catalog_json
 
 
@@ -226,6 +239,21 @@ def test_catalog_is_current_and_complete():
     assert {(m.id, m.context) for m in committed if m.id} == {
         (m.id, m.context) for m in template if m.id
     }, "run python -m tools.catalog"
+
+
+def test_every_script_text_is_found():
+    """Each t("…") of the scripts is extracted (pybabel skips a t() inside another's
+    arguments: such a text would never be translated)."""
+    template = catalog.extract()
+    found: dict[str, int] = {}
+    for m in template:
+        for path, _ in m.locations:
+            found[path] = found.get(path, 0) + 1
+    static = Path(catalog.ROOT, "geoservice", "web", "static")
+    for script in sorted(static.glob("*.js")):
+        calls = len(re.findall(r'(?<![\w.$])t\(\s*"', script.read_text("utf-8")))
+        where = str(script.relative_to(catalog.ROOT))
+        assert found.get(where, 0) == calls, where
 
 
 def _placeholders(text: str) -> list[str]:

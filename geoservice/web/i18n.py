@@ -101,8 +101,10 @@ def _script_msgids(path: Path, mtime: float) -> tuple[str, ...]:
     del mtime
     found: dict[str, None] = {}
     with path.open("rb") as f:
-        for _, _, msgid, _ in extract_javascript(f, {"t": None}, [], {}):
-            if isinstance(msgid, str):
+        for _, _, args, _ in extract_javascript(f, {"t": None}, [], {}):
+            # t("…") gives the text; t("…", {values}) a tuple of the arguments' strings.
+            msgid = args[0] if isinstance(args, tuple) else args
+            if isinstance(msgid, str) and msgid:
                 found[msgid] = None
     return tuple(found)
 

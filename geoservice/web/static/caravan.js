@@ -445,7 +445,8 @@
       return t("{kind} {n} 个", { kind: (KIND[k] || {}).label || k, n: missing[k] });
     });
     if (parts.length) {
-      notice(el.stopNotices, "info", t("另有 {what}还没有坐标，暂不能规划", { what: parts.join(t("、")) }),
+      var listed = parts.join(t("、"));
+      notice(el.stopNotices, "info", t("另有 {what}还没有坐标，暂不能规划", { what: listed }),
         t("请先导入村庄坐标（flask --app app sites import …）。"));
     }
   }

@@ -943,10 +943,12 @@
     var greedy = s.greedy;
     var unit = s.query.objective === "villages" ? t(" 个村庄") : t(" 米道路");
     var basis = h("p", "cov-foot");
+    // (No t() inside t()'s values: pybabel would not find it.)
+    var status = solver.status === "optimal" ? t("最优解") :
+      t("未证明最优（{status}）", { status: solver.status });
     basis.textContent = t("求解：{solver}，{status}，目标值 {value}{unit}；对照贪心算法：{greedy}{unit}。", {
       solver: solver.solver,
-      status: solver.status === "optimal" ? t("最优解") :
-        t("未证明最优（{status}）", { status: solver.status }),
+      status: status,
       value: num(solver.objective === null ? null : Math.round(solver.objective)),
       greedy: num(greedy.objective === null ? null : Math.round(greedy.objective)),
       unit: unit,
