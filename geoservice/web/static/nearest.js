@@ -195,7 +195,7 @@
     meta.appendChild(time);
     meta.appendChild(
       dataText("p", "card-status " + (result.open_now ? "is-open" : "is-closed"),
-        english ? t(result.open_now ? "开放中" : "已关闭") : result.status, TEXT_MAX)
+        english ? (result.open_now ? t("开放中") : t("已关闭")) : result.status, TEXT_MAX)
     );
     art.appendChild(meta);
 
