@@ -333,7 +333,10 @@ def test_switch_to_english_in_the_browser(app, browser):
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.locator("#locate-btn").inner_text().strip() == "Locate me"
         assert_phone_layout(page, "/nearest en")
-        # The scripts speak English too: a search from a tap on the map.
+        # The scripts speak English too: a search from a tap on the map (of every station,
+        # open or not: at night none may be open).
+        page.locator("label.open-switch").click()
+        assert not page.locator("#open-only").is_checked()
         page.evaluate(
             "() => window.geoserviceMap.fire('click', {latlng: L.latLng(40.377, 116.845)})"
         )
