@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from geoservice.i18n import DEFAULT_LANG
 from geoservice.messages import message
 
 if TYPE_CHECKING:
@@ -53,7 +54,9 @@ class GeoserviceError(Exception):
     """Base class of every geoservice error."""
 
 
-def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> ErrorBody:
+def error_body(
+    status: int, zh: str, en: str, parameter: str | None = None, *, lang: str = DEFAULT_LANG
+) -> ErrorBody:
     """The JSON body of every error answer of the API (the only place that builds one).
 
     Fixed messages come from :mod:`geoservice.messages`; ``geoservice.web.http_errors``
@@ -68,12 +71,27 @@ def error_body(status: int, zh: str, en: str, parameter: str | None = None) -> E
         `excerpt`).
     parameter
         The parameter at fault, or None when the request as a whole is refused.
+    lang
+        The request's language (:data:`geoservice.i18n.LANGS`). zh-Hans, the default,
+        gives the body as it always was; English puts English first in ``error`` and adds
+        ``message``, the reason in English alone. ``message_zh`` and ``message_en`` never
+        change.
 
     Returns
     -------
     ErrorBody
-        ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``.
+        ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``;
+        in English ``{"error": "English / 中文", "message": "English", …}``.
     """
+    if lang == "en":
+        return {
+            "error": f"{en} / {zh}" if en != zh else en,
+            "message": en,
+            "message_zh": zh,
+            "message_en": en,
+            "parameter": parameter,
+            "status": status,
+        }
     return {
         "error": f"{zh} / {en}" if en != zh else zh,
         "message_zh": zh,

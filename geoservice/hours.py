@@ -102,6 +102,7 @@ from numpy.typing import NDArray
 
 from geoservice import holidays as _holidays
 from geoservice.errors import HoursError, excerpt
+from geoservice.i18n import N_
 
 if TYPE_CHECKING:
     from geoservice.responses import OpenStatusFields
@@ -111,6 +112,7 @@ __all__ = [
     "INVALID_ZH",
     "MAX_CHARS",
     "TZ",
+    "WEEKDAYS_ZH",
     "Hours",
     "HoursError",
     "OpenStatus",
@@ -152,7 +154,16 @@ logger = logging.getLogger(__name__)
 _ParserError: type[Exception] = opening_hours.ParserError  # type: ignore[attr-defined]
 
 _OSM_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-_WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+#: The weekdays' Chinese names, Monday first (msgids of their translations).
+WEEKDAYS_ZH = (
+    N_("周一"),
+    N_("周二"),
+    N_("周三"),
+    N_("周四"),
+    N_("周五"),
+    N_("周六"),
+    N_("周日"),
+)
 
 # --- normalisation -----------------------------------------------------------------------
 
@@ -1000,7 +1011,7 @@ def _nth_zh(item: str) -> str:
     for n in nth.split(","):
         k = int(n)
         which.append(f"第{k}个" if k > 0 else ("最后一个" if k == -1 else f"倒数第{-k}个"))
-    return f"每月{'、'.join(which)}{_WEEKDAYS_ZH[_OSM_DAY_INDEX[day.lower()]]}"
+    return f"每月{'、'.join(which)}{WEEKDAYS_ZH[_OSM_DAY_INDEX[day.lower()]]}"
 
 
 def _days_zh(days: str) -> str:
@@ -1018,11 +1029,11 @@ def _days_zh(days: str) -> str:
             if length == 6:
                 weekdays.append("每天")
             elif length == 1:
-                weekdays.append(f"{_WEEKDAYS_ZH[a]}、{_WEEKDAYS_ZH[b]}")
+                weekdays.append(f"{WEEKDAYS_ZH[a]}、{WEEKDAYS_ZH[b]}")
             else:
-                weekdays.append(f"{_WEEKDAYS_ZH[a]}至{_WEEKDAYS_ZH[b]}")
+                weekdays.append(f"{WEEKDAYS_ZH[a]}至{WEEKDAYS_ZH[b]}")
         else:
-            weekdays.append(_WEEKDAYS_ZH[_OSM_DAY_INDEX[key]])
+            weekdays.append(WEEKDAYS_ZH[_OSM_DAY_INDEX[key]])
     text = "、".join(weekdays)
     if holidays:
         text += ("及" if text else "") + "及".join(holidays)
@@ -1075,7 +1086,7 @@ def _fallback_zh(rule: str) -> str:
         if kind in {"wdrange", "nth"}:
             return _days_zh(text)
         if kind == "wd":
-            return _WEEKDAYS_ZH[_OSM_DAY_INDEX[text.lower()]]
+            return WEEKDAYS_ZH[_OSM_DAY_INDEX[text.lower()]]
         if kind == "monthday":
             month = _MONTHS.index(text[:3].lower()) + 1
             return f"{month}月{int(m.group('mday'))}日"
@@ -1518,7 +1529,7 @@ def _when_zh(ref: datetime, when: datetime, closing: bool) -> str:
     if days == 1:
         return f"明天 {hhmm}"
     if days < 7:
-        return f"{_WEEKDAYS_ZH[when.weekday()]} {hhmm}"
+        return f"{WEEKDAYS_ZH[when.weekday()]} {hhmm}"
     return f"{when.month}月{when.day}日 {hhmm}"
 
 

@@ -55,6 +55,7 @@ from geoservice import crs as _crs
 from geoservice import district as _district
 from geoservice import hours as _hours
 from geoservice.errors import BasemapError
+from geoservice.i18n import DEFAULT_LANG, LANGS, N_, translator
 from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, Station
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import Store
@@ -667,46 +668,58 @@ def dot(
     )
 
 
-def report_box(station_id: object, open_reports: int) -> Html:
+def report_box(station_id: object, open_reports: int, *, lang: str = DEFAULT_LANG) -> Html:
     """A station's workers' reports on a map: "有 N 条待核实反馈" when there are open
     ones, and the "反馈问题" button that ``static/reports.js`` turns into the two-tap report
-    (the same markup as its ``box()`` builds for the cards of ``/nearest``)."""
+    (the same markup as its ``box()`` builds for the cards of ``/nearest``), in ``lang``."""
+    _ = translator(lang)
     count = (
-        Html('<p class="report-count">有 {} 条待核实反馈</p>').format(int(open_reports))
+        Html('<p class="report-count">{}</p>').format(
+            _("有 {n} 条待核实反馈").format(n=int(open_reports))
+        )
         if open_reports > 0
         else Html("")
     )
     return Html(
         '<div class="report-box" data-station-id="{}">{}'
-        '<button type="button" class="report-open" aria-expanded="false">反馈问题</button></div>'
-    ).format(station_id, count)
+        '<button type="button" class="report-open" aria-expanded="false">{}</button></div>'
+    ).format(station_id, count, _("反馈问题"))
 
 
-def station_popup(rec: StationRecord, open_reports: int | None = None) -> Html:
+def station_popup(
+    rec: StationRecord, open_reports: int | None = None, *, lang: str = DEFAULT_LANG
+) -> Html:
     """Popup HTML of one station record (:meth:`Station.record`; every value escaped),
-    with its workers' reports (`report_box`) when ``open_reports`` is given."""
+    with its workers' reports (`report_box`) when ``open_reports`` is given, in ``lang``
+    (English shows the hours as stored, in OpenStreetMap's form)."""
+    _ = translator(lang)
     badge = (
-        Html('<span style="color:#1a7f37;font-weight:bold">开放中</span>')
+        Html('<span style="color:#1a7f37;font-weight:bold">{}</span>').format(_("开放中"))
         if rec["open_now"]
-        else Html('<span style="color:#b42318;font-weight:bold">已关闭</span>')
+        else Html('<span style="color:#b42318;font-weight:bold">{}</span>').format(_("已关闭"))
     )
     phone = rec.get("phone") or ""
     href = tel_href(phone)
     if href:
-        phone_row = Html('电话：<a href="{}">{}</a>').format(href, text(phone))
+        phone_row = Html('{}<a href="{}">{}</a>').format(_("电话："), href, text(phone))
     else:
-        phone_row = Html("电话：{}").format(text(phone or "—"))
+        phone_row = Html("{}{}").format(_("电话："), text(phone or "—"))
+    if lang == DEFAULT_LANG:
+        hours = Html("开放时间：{}（{}）").format(text(rec["hours_zh"]), text(rec["status"]))
+    else:
+        hours = Html("{}{}").format(_("开放时间："), text(rec.get("opening_hours") or "—"))
+    amenities = _("、").join(_(a) for a in rec["amenity_labels"])
     rows = [
         Html('<b class="popup-name">{}</b>').format(name(rec["name"])),
-        Html("{} · {}").format(text(rec["kind_label"]), badge),
-        Html("开放时间：{}（{}）").format(text(rec["hours_zh"]), text(rec["status"])),
-        Html("服务设施：{}").format(text("、".join(rec["amenity_labels"]) or "—")),
-        Html("地址：{}").format(text(rec.get("address") or "—")),
+        Html("{} · {}").format(text(_(rec["kind_label"])), badge),
+        hours,
+        Html("{}{}").format(_("服务设施："), text(amenities or "—")),
+        Html("{}{}").format(_("地址："), text(rec.get("address") or "—")),
         phone_row,
     ]
     if rec.get("source") == "sample":
-        rows.append(Html('<i style="color:#888">示例数据 sample</i>'))
-    box = report_box(rec["id"], open_reports) if open_reports is not None else Html("")
+        rows.append(Html('<i style="color:#888">{}</i>').format(_("示例数据 sample")))
+    box = report_box(rec["id"], open_reports, lang=lang) if open_reports is not None else Html("")
     return Html('<div class="station-popup">{}{}</div>').format(Html("<br>").join(rows), box)
 
 
@@ -719,6 +732,7 @@ def overview_map(
     roads_url: str | None = None,
     sites: gpd.GeoDataFrame | None = None,
     reports: Mapping[str, int] | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> folium.Map:
     """The home page map: district, water, stations by kind, sites, layer control, and
     the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
@@ -726,8 +740,10 @@ def overview_map(
     ``sites`` is the sites layer with derived positions
     (:func:`geoservice.network.places.site_positions`); default: the store's own coordinates.
     ``reports`` (station id → open workers' reports), when given, puts each station's
-    reports and the button to report a problem in its popup (`report_box`).
+    reports and the button to report a problem in its popup (`report_box`). ``lang``: the
+    language of the layers, popups, legend and notices.
     """
+    _ = translator(lang)
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
@@ -736,7 +752,7 @@ def overview_map(
     # One cluster for all stations (so kinds do not hide each other's clusters), with a
     # toggleable sub-layer per kind.
     cluster = folium.plugins.MarkerCluster(
-        name="驿站聚合", control=False, disableClusteringAtZoom=15
+        name=_("驿站聚合"), control=False, disableClusteringAtZoom=15
     ).add_to(m)
     drawn = []  # the station kinds drawn: the legend lists these and nothing else
     for kind, label in STATION_KINDS.items():
@@ -745,7 +761,7 @@ def overview_map(
             continue
         drawn.append(kind)
         icon, color = STATION_STYLE[kind]
-        group = folium.plugins.FeatureGroupSubGroup(cluster, name=layer_name(label, len(rows)))
+        group = folium.plugins.FeatureGroupSubGroup(cluster, name=layer_name(_(label), len(rows)))
         group.add_to(m)
         for st in Station.from_frame(rows):
             rec = st.record(at)
@@ -756,34 +772,40 @@ def overview_map(
                 icon=folium.Icon(icon=icon, prefix="fa", color=color),
                 tooltip=tooltip(rec["name"]),
                 popup=popup(
-                    station_popup(rec, None if reports is None else reports.get(rec["id"], 0)),
+                    station_popup(
+                        rec, None if reports is None else reports.get(rec["id"], 0), lang=lang
+                    ),
                     max_width=320,
                 ),
             ).add_to(group)
-    shown_sites = _add_sites(m, store.sites() if sites is None else sites)
+    shown_sites = _add_sites(m, store.sites() if sites is None else sites, lang=lang)
     towns = store.read("towns")
     if len(towns):  # a district may have no towns: no empty layer for them
-        _add_towns(m, towns)
+        _add_towns(m, towns, lang=lang)
     folium.LayerControl(collapsed=True).add_to(m)
-    folium.plugins.Fullscreen(title="全屏", title_cancel="退出全屏").add_to(m)
+    folium.plugins.Fullscreen(title=_("全屏"), title_cancel=_("退出全屏")).add_to(m)
     if (stations["source"] == "sample").any():
-        add_notice(m, SAMPLE_NOTICE, summary="示例数据")
-    add_legend(m, drawn, shown_sites)
+        add_notice(m, SAMPLE_NOTICE, summary=_("示例数据"))
+    add_legend(m, drawn, shown_sites, lang=lang)
     # For static/reports.js, which lays a popup out again when its report panel opens.
     _ExposeMap().add_to(m)
     return m
 
 
-def add_legend(m: folium.Map, stations: Sequence[str], sites: Sequence[str]) -> None:
+def add_legend(
+    m: folium.Map, stations: Sequence[str], sites: Sequence[str], *, lang: str = DEFAULT_LANG
+) -> None:
     """A legend (bottom right) of the icons of the station kinds ``stations`` and the
-    colours of the site kinds ``sites``: the layers the map draws, nothing else.
+    colours of the site kinds ``sites``: the layers the map draws, nothing else (in
+    ``lang``).
 
     A ``<details>`` box, open; folded to its summary on phones (the page's stylesheet and
     script: ``static/home.css``, ``static/home.js``).
     """
+    _ = translator(lang)
     items = [
         Html('<i class="fa fa-{}" style="color:{};width:18px"></i>{}').format(
-            icon, _LEGEND_COLORS[color], STATION_KINDS[kind]
+            icon, _LEGEND_COLORS[color], _(STATION_KINDS[kind])
         )
         for kind in stations
         for icon, color in [STATION_STYLE[kind]]
@@ -791,15 +813,15 @@ def add_legend(m: folium.Map, stations: Sequence[str], sites: Sequence[str]) -> 
         Html(
             '<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
             'background:{};margin:0 6px 0 3px"></span>{}'
-        ).format(SITE_COLORS[kind], SITE_KINDS[kind])
+        ).format(SITE_COLORS[kind], _(SITE_KINDS[kind]))
         for kind in sites
     ]
     if not items:
         return
     box = Html(
-        '<details class="geoservice-legend geoservice-fold" open><summary>图例</summary>'
+        '<details class="geoservice-legend geoservice-fold" open><summary>{}</summary>'
         "<div>{}</div></details>"
-    ).format(Html("<br>").join(items))
+    ).format(_("图例"), Html("<br>").join(items))
     figure(m).html.add_child(_RawHtml(box))
 
 
@@ -818,13 +840,16 @@ def _minutes(value: object, kind: str) -> int:
     return round(minutes)
 
 
-def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> list[str]:
+def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> list[str]:
     """Sites with coordinates as small circles (stations stay the map's foreground);
     returns the kinds drawn and shown at first (a kind with only schematic positions
     starts hidden)."""
+    _ = translator(lang)
     located = sites.loc[sites.geometry.notna() & ~sites.geometry.is_empty]
     shown = []
-    for kind, label in SITE_KINDS.items():
+    schematic_label = _(SCHEMATIC_LABEL)
+    for kind, zh_label in SITE_KINDS.items():
+        label = _(zh_label)
         rows = located.loc[located["kind"] == kind]
         if rows.empty:
             continue
@@ -832,7 +857,9 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> list[str]:
         schematic = rows["coord_source"].eq("schematic")
         # Positions derived from a schematic network are only indicative: their layers
         # start hidden and say so.
-        title = Html("{}（{}，{}）").format(label, len(rows), SCHEMATIC_LABEL)
+        title = Html(_("{label}（{n}，{schematic}）")).format(
+            label=label, n=len(rows), schematic=schematic_label
+        )
         group = folium.FeatureGroup(
             name=layer_name(title) if schematic.any() else layer_name(label, len(rows)),
             show=not schematic.any(),
@@ -840,17 +867,26 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> list[str]:
         if not schematic.any():
             shown.append(kind)
         for rec in rows.to_dict("records"):
-            sample = Html("<br><i>示例数据 sample</i>") if rec["source"] == "sample" else ""
+            sample = (
+                Html("<br><i>{}</i>").format(_("示例数据 sample"))
+                if rec["source"] == "sample"
+                else ""
+            )
             if rec["coord_source"] == "schematic":
-                sample += Html("<br><i>{}：路网为示意，位置非实测</i>").format(SCHEMATIC_LABEL)
+                sample += Html("<br><i>{}</i>").format(
+                    _("{schematic}：路网为示意，位置非实测").format(schematic=schematic_label)
+                )
             dot(
                 color,
                 radius=6,
                 location=(rec["geometry"].y, rec["geometry"].x),
                 tooltip=tooltip(rec["name"]),
                 popup=popup(
-                    Html('<b class="popup-name">{}</b><br>{} · 服务约 {} 分钟{}').format(
-                        name(rec["name"]), label, _minutes(rec["service_minutes"], kind), sample
+                    Html('<b class="popup-name">{}</b><br>{} · {}{}').format(
+                        name(rec["name"]),
+                        label,
+                        _("服务约 {n} 分钟").format(n=_minutes(rec["service_minutes"], kind)),
+                        sample,
                     ),
                     max_width=260,
                 ),
@@ -858,11 +894,11 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame) -> list[str]:
     return shown
 
 
-def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame) -> None:
+def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame, *, lang: str) -> None:
     seats = towns.loc[towns.geometry.notna() & ~towns.geometry.is_empty]
-    group = folium.FeatureGroup(
-        name=layer_name(Html("乡镇驻地（{}/{}）").format(len(seats), len(towns))), show=False
-    )
+    _ = translator(lang)
+    title = _("乡镇驻地（{seats}/{towns}）").format(seats=len(seats), towns=len(towns))
+    group = folium.FeatureGroup(name=layer_name(title), show=False)
     for rec in seats.to_dict("records"):
         folium.CircleMarker(
             (rec["geometry"].y, rec["geometry"].x),
@@ -887,8 +923,10 @@ def add_notice(m: folium.Map, content: object, *, summary: str) -> None:
     figure(m).html.add_child(_RawHtml(box))
 
 
-def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") -> str:
-    """Render a map to a complete zh-Hans HTML page.
+def render(
+    m: folium.Map, *, title: str, header: object = "", icon: str = "", lang: str = DEFAULT_LANG
+) -> str:
+    """Render a map to a complete HTML page in ``lang`` (its ``<html lang>``).
 
     Parameters
     ----------
@@ -900,6 +938,8 @@ def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") ->
         `Html` put at the start of the ``<body>`` (anything else is shown as text).
     icon
         Favicon URL.
+    lang
+        The page's language (:data:`geoservice.i18n.LANGS`).
 
     Returns
     -------
@@ -910,7 +950,7 @@ def render(m: folium.Map, *, title: str, header: object = "", icon: str = "") ->
     if header:
         figure(m).html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
     page = m.get_root().render()
-    page = page.replace("<html>", '<html lang="zh-Hans">', 1)
+    page = page.replace("<html>", f'<html lang="{lang if lang in LANGS else DEFAULT_LANG}">', 1)
     head = Html("<head>\n<title>{}</title>").format(title)
     if icon:
         head += Html('\n<link rel="icon" href="{}" type="image/svg+xml">').format(icon)
@@ -1006,6 +1046,7 @@ def nearest_map(
     tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> folium.Map:
     """The map of the ``/nearest`` page: district, water and the warm stations.
 
@@ -1024,6 +1065,8 @@ def nearest_map(
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
         Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
+    lang : str, default zh-Hans
+        The language of the layer names.
 
     Returns
     -------
@@ -1040,7 +1083,7 @@ def nearest_map(
         # second label would cover results.
         label_schematic=False,
         stations=stations.loc[stations["kind"] == "warm_station"],
-        stations_name="暖心驿站",
+        stations_name=translator(lang)(STATION_KINDS["warm_station"]),
         marker=dot(_LEGEND_COLORS[STATION_STYLE["warm_station"][1]], radius=5, fill_opacity=0.85),
     )
 
@@ -1051,6 +1094,7 @@ def caravan_map(
     tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> folium.Map:
     """The map of the ``/caravan`` page: district, water and the roads basemap.
 
@@ -1069,12 +1113,15 @@ def caravan_map(
     roads_url : str, optional
         Where the major roads GeoJSON is served (see :class:`RoadsBasemap`); a schematic
         network is labelled on the map.
+    lang : str, default zh-Hans
+        Unused (the map has no named layer of its own); the pages pass it to every map.
 
     Returns
     -------
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
+    del lang
     return _page_map(store, tiles=tiles, asset_url=asset_url, roads_url=roads_url)
 
 
@@ -1084,6 +1131,7 @@ def coverage_map(
     tiles: TilesSetting = None,
     asset_url: str = assets.VENDOR_URL_DEFAULT,
     roads_url: str | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> folium.Map:
     """The map of the ``/coverage`` page: district, water, major roads and every station.
 
@@ -1101,6 +1149,8 @@ def coverage_map(
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
         Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
+    lang : str, default zh-Hans
+        The language of the layer names.
 
     Returns
     -------
@@ -1116,7 +1166,7 @@ def coverage_map(
         # The page lists the network's notices (schematic included) itself.
         label_schematic=False,
         stations=stations.loc[stations.geometry.notna() & ~stations.geometry.is_empty],
-        stations_name="全部站点",
+        stations_name=translator(lang)(N_("全部站点")),
         marker=dot("#9e9e9e", radius=4, weight=1),
     )
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from geoservice.i18n import N_
+
 if TYPE_CHECKING:
     from geoservice.responses import StationFields, StationRecord
 
@@ -27,17 +29,17 @@ CRS_STORAGE = "EPSG:4326"
 
 #: Station kinds with their Chinese labels.
 STATION_KINDS: dict[str, str] = {
-    "warm_station": "暖心驿站",
-    "worker_home": "职工之家",
-    "public_worker_home": "公共区域职工之家",
-    "caravan_base": "大篷车基地",
+    "warm_station": N_("暖心驿站"),
+    "worker_home": N_("职工之家"),
+    "public_worker_home": N_("公共区域职工之家"),
+    "caravan_base": N_("大篷车基地"),
 }
 
 #: Site kinds with their Chinese labels.
 SITE_KINDS: dict[str, str] = {
-    "village": "村",
-    "community": "社区",
-    "reservoir_site": "水库保护点",
+    "village": N_("村"),
+    "community": N_("社区"),
+    "reservoir_site": N_("水库保护点"),
 }
 
 #: Default service minutes per site kind (time the caravan spends at one stop).
@@ -49,17 +51,17 @@ SITE_SERVICE_MINUTES: dict[str, int] = {
 
 #: The fixed amenity vocabulary with Chinese labels.
 AMENITIES: dict[str, str] = {
-    "drinking_water": "饮用水",
-    "hot_water": "热水",
-    "microwave": "微波炉",
-    "charging": "手机充电",
-    "toilet": "卫生间",
-    "rest_area": "休息座椅",
-    "heating": "取暖",
-    "cooling": "纳凉",
-    "first_aid": "急救药箱",
-    "repair_kit": "维修工具",
-    "wifi": "无线网络",
+    "drinking_water": N_("饮用水"),
+    "hot_water": N_("热水"),
+    "microwave": N_("微波炉"),
+    "charging": N_("手机充电"),
+    "toilet": N_("卫生间"),
+    "rest_area": N_("休息座椅"),
+    "heating": N_("取暖"),
+    "cooling": N_("纳凉"),
+    "first_aid": N_("急救药箱"),
+    "repair_kit": N_("维修工具"),
+    "wifi": N_("无线网络"),
 }
 
 _AMENITY_SPLIT = re.compile(r"[;,\s]+")

@@ -360,9 +360,18 @@ class ErrorBody(TypedDict):
     error: Annotated[
         str,
         Schema(
-            description=f"中文 / English; input is echoed as an excerpt of at most "
-            f"{EXCERPT_CHARS} characters"
+            description=f"中文 / English (English first when English is asked for); input "
+            f"is echoed as an excerpt of at most {EXCERPT_CHARS} characters"
         ),
+    ]
+    message: NotRequired[
+        Annotated[
+            str,
+            Schema(
+                description="the reason in English alone, when English is asked for (lang=en, "
+                "or Accept-Language); zh-Hans answers are without it"
+            ),
+        ]
     ]
     message_zh: str
     message_en: str

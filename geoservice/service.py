@@ -59,6 +59,7 @@ from geoservice.errors import (
     error_body,
     excerpt,
 )
+from geoservice.i18n import DEFAULT_LANG
 from geoservice.model import SITE_KINDS
 from geoservice.nearest import K_MAX, NearestEngine
 from geoservice.network import NetworkLibrary, places
@@ -563,10 +564,15 @@ class TourFileQuery:
 
 
 def tour_file(
-    tours_: TourStore, tour_id: str, fmt: str, org: str = tour_export.DEFAULT_ORG
+    tours_: TourStore,
+    tour_id: str,
+    fmt: str,
+    org: str = tour_export.DEFAULT_ORG,
+    lang: str = DEFAULT_LANG,
 ) -> TourFile:
     """``GET /api/tours/<tour_id>.<format>``: a saved plan as GPX, CSV, XLSX, GeoJSON or
-    the printable HTML schedule, naming ``org`` (the district profile's organisation).
+    the printable HTML schedule, naming ``org`` (the district profile's organisation); the
+    schedules (CSV, XLSX, HTML) in ``lang`` (the request's language).
 
     The HTML schedule is sent ``inline`` (to print from the browser), the others as
     attachments; both name the file in ASCII and, by RFC 5987, in Chinese.
@@ -578,7 +584,7 @@ def tour_file(
     kind = "inline" if fmt == "html" else "attachment"
     quoted = urllib.parse.quote(utf8_name, safe="")
     return TourFile(
-        data=tour_export.export(saved, fmt, org),
+        data=tour_export.export(saved, fmt, org, lang),
         media_type=tour_export.MEDIA_TYPES[fmt],
         disposition=f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}",
     )

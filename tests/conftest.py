@@ -369,3 +369,12 @@ def watched_page(browser, origin: str, api: str | None = None, watch=PageWatch, 
     ctx.add_init_script(CSP_WATCH)
     page = ctx.new_page()
     return ctx, page, watch(page, origin, api)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogs():
+    """The English catalogs compiled from their .po when set-up has not (or not since the
+    .po changed): a developer's plain ``pytest`` sees the same English as set-up gives."""
+    from geoservice.i18n import compile_catalogs
+
+    compile_catalogs(only_stale=True)

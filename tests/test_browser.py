@@ -17,7 +17,7 @@ def live_server(app):
 
 def test_home_page_renders_map_with_markers_offline(live_server, browser):
     context, page, watch = watched_page(
-        browser, live_server, viewport={"width": 1280, "height": 860}
+        browser, live_server, viewport={"width": 1280, "height": 860}, locale="zh-CN"
     )
     page.goto(live_server + "/", wait_until="networkidle")
     page.wait_for_selector(".leaflet-marker-icon", timeout=15000)

@@ -198,7 +198,9 @@ def test_home_schematic_note_clear_of_the_legend(live, browser, size):
 def test_nearest_notices_before_the_first_search(live, browser):
     """Sample data is said on /nearest's first load: open on a desktop, folded to a
     tappable summary on a phone; a search does not say it twice."""
-    context, page, watch = watched_page(browser, live, viewport={"width": 1280, "height": 860})
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": 1280, "height": 860}, locale="zh-CN"
+    )
     page.goto(live + "/nearest", wait_until="networkidle")
     box = page.locator("#nearest-page-notices")
     assert box.get_attribute("open") is not None
@@ -210,7 +212,12 @@ def test_nearest_notices_before_the_first_search(live, browser):
     watch.check(page)
     context.close()
     context, page, watch = watched_page(
-        browser, live, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        browser,
+        live,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
     )
     page.goto(live + "/nearest", wait_until="networkidle")
     box = page.locator("#nearest-page-notices")
@@ -228,7 +235,9 @@ def test_nearest_notices_before_the_first_search(live, browser):
 def test_home_legend_lists_only_what_is_drawn(live, browser):
     """The test store has stations of every kind and located reservoir sites, but no
     located village or community: the legend names the four kinds and 水库保护点 only."""
-    context, page, watch = watched_page(browser, live, viewport={"width": 1280, "height": 860})
+    context, page, watch = watched_page(
+        browser, live, viewport={"width": 1280, "height": 860}, locale="zh-CN"
+    )
     page.goto(live + "/", wait_until="networkidle")
     legend = page.locator(".geoservice-legend").inner_text()
     for label in ("暖心驿站", "职工之家", "公共区域职工之家", "大篷车基地", "水库保护点"):

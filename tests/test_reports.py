@@ -589,7 +589,11 @@ def test_report_from_a_station_popup_on_the_home_map(grid_app, browser):
     staff = grid_app.extensions[STAFF_KEY]
     with serving(grid_app) as origin:
         context, page, watch = watched_page(
-            browser, origin, "/api/stations/", viewport={"width": 1280, "height": 860}
+            browser,
+            origin,
+            "/api/stations/",
+            viewport={"width": 1280, "height": 860},
+            locale="zh-CN",
         )
         page.goto(origin + "/", wait_until="networkidle")
         page.wait_for_selector(".leaflet-marker-icon")

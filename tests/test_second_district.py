@@ -428,7 +428,9 @@ def test_a_network_outside_the_district_is_flagged_everywhere(tmp_path):
 def test_tool_pages_without_towns_in_the_browser(helsinki, browser):
     app, _, _ = helsinki
     with serving(app) as url:
-        ctx, page, watch = watched_page(browser, url, viewport={"width": 1280, "height": 860})
+        ctx, page, watch = watched_page(
+            browser, url, viewport={"width": 1280, "height": 860}, locale="zh-CN"
+        )
         page.goto(url + "/caravan")
         page.locator(".cv-town").first.wait_for(state="attached")
         page.locator(".cv-chip[data-kind=warm_station]").click()  # no sites: show stations

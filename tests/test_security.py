@@ -487,7 +487,7 @@ def live(hostile_app):
 @needs_chromium
 def test_home_page_markers_show_hostile_names_as_text(live, chromium, stored, hostile_app):
     context, page, watch = watched_page(
-        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}
+        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}, locale="zh-CN"
     )
     page.goto(live + "/", wait_until="networkidle")
     page.wait_for_selector(".leaflet-marker-icon")
@@ -605,7 +605,12 @@ def test_nearest_cards_show_hostile_names_as_text(live, chromium, stored):
 @needs_chromium
 def test_caravan_shows_hostile_names_as_text(live, chromium, stored, hostile_app):
     context, page, watch = watched_page(
-        chromium, live, watch=_Watch, viewport={"width": 1180, "height": 820}, has_touch=True
+        chromium,
+        live,
+        watch=_Watch,
+        viewport={"width": 1180, "height": 820},
+        has_touch=True,
+        locale="zh-CN",
     )
     page.set_default_timeout(10_000)
     page.goto(live + "/caravan", wait_until="networkidle")
@@ -663,7 +668,7 @@ def test_coverage_page_shows_hostile_names_as_text(live, chromium, stored):
     """Station names (tooltips of the counted stations and their catchments) and town names
     (table, gaps, suggested sites) come from the API and reach the page as text only."""
     context, page, watch = watched_page(
-        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}
+        chromium, live, watch=_Watch, viewport={"width": 1280, "height": 860}, locale="zh-CN"
     )
     page.goto(live + "/coverage?mode=walk&minutes=5", wait_until="networkidle")
     page.wait_for_function("() => document.body.dataset.state === 'ready'")

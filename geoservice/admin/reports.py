@@ -32,6 +32,7 @@ from geoservice import hours
 from geoservice import params as p
 from geoservice.admin.db import Database, now, secret
 from geoservice.errors import AccessError, ParameterError, RecordError, excerpt
+from geoservice.i18n import N_
 from geoservice.model import STATION_COLUMNS, Station
 
 if TYPE_CHECKING:
@@ -41,13 +42,17 @@ if TYPE_CHECKING:
 
 #: The problems a worker can report, with the words the buttons show.
 PROBLEMS: dict[str, str] = {
-    "closed": "该开时没开",
-    "no_hot_water": "没有热水",
-    "moved": "位置不对",
-    "other": "其他",
+    "closed": N_("该开时没开"),
+    "no_hot_water": N_("没有热水"),
+    "moved": N_("位置不对"),
+    "other": N_("其他"),
 }
 #: A report's states.
-STATUSES: dict[str, str] = {"open": "待核实", "confirmed": "已确认", "dismissed": "已驳回"}
+STATUSES: dict[str, str] = {
+    "open": N_("待核实"),
+    "confirmed": N_("已确认"),
+    "dismissed": N_("已驳回"),
+}
 #: The two lists of the queue: the open reports, and those handled.
 VIEWS: dict[str, tuple[str, ...]] = {"open": ("open",), "handled": ("confirmed", "dismissed")}
 #: Longest note of a worker (and reason of a staff member), in characters.

@@ -45,7 +45,7 @@ import shutil
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from unittest import mock
 
@@ -59,6 +59,7 @@ from geoservice import district as _district
 from geoservice import hours as _hours
 from geoservice.coverage import MODE_LABELS, Coverage, CoverageEngine, CoverageQuery, siting
 from geoservice.errors import PublishError
+from geoservice.i18n import DEFAULT_LANG, N_, translator
 from geoservice.model import STATION_KINDS
 from geoservice.network import Network
 
@@ -93,13 +94,13 @@ _FIXED_W3CDTF = "2000-01-01T00:00:00Z"
 _LOCK = threading.Lock()
 
 TOWN_HEADERS = {
-    "code": "乡镇代码",
-    "name": "乡镇（街道，近似）",
-    "road_km": "居民生产道路（公里）",
-    "all_road_km": "全路网道路（公里）",
-    "villages": "已定位村庄（社区）数",
-    "villages_schematic": "其中示意位置",
-    "acftu_share": "1公里内道路占比（全总标准）",
+    "code": N_("乡镇代码"),
+    "name": N_("乡镇（街道，近似）"),
+    "road_km": N_("居民生产道路（公里）"),
+    "all_road_km": N_("全路网道路（公里）"),
+    "villages": N_("已定位村庄（社区）数"),
+    "villages_schematic": N_("其中示意位置"),
+    "acftu_share": N_("1公里内道路占比（全总标准）"),
 }
 
 
@@ -145,6 +146,7 @@ def publish(
     *,
     allow_sample: bool = False,
     now: dt.datetime | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> str:
     """Compute coverage and suggested sites for ``args`` and write the static site.
 
@@ -160,6 +162,8 @@ def publish(
         Needed when the stations are sample data or the network is schematic.
     now : datetime, optional
         The publication time printed on the map (default: now).
+    lang : str, default zh-Hans
+        The language of the map page and the per-town tables (:data:`geoservice.i18n.LANGS`).
 
     Returns
     -------
@@ -207,7 +211,7 @@ def publish(
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
-        files = _write_site(tmp, cov, suggested, font, now, engine)
+        files = _write_site(tmp, cov, suggested, font, now, engine, lang)
         readme = out / "README.md"
         if readme.is_file():
             shutil.copy2(readme, tmp / "README.md")
@@ -246,6 +250,7 @@ def _write_site(
     font: str,
     now: dt.datetime,
     engine: CoverageEngine,
+    lang: str,
 ) -> list[str]:
     files: list[str] = []
     layers = cov.layers(tolerance_m=FILE_TOLERANCE_M)
@@ -269,7 +274,7 @@ def _write_site(
     files.append("coverage.json")
     district = _district.current(engine.store)
     if cov.towns:  # a district without towns has no per-town table
-        header, rows = town_table(cov, district)
+        header, rows = town_table(cov, district, lang)
         _write_csv(folder / "coverage_by_town.csv", header, rows)
         _write_xlsx(folder / "coverage_by_town.xlsx", header, rows)
         files += ["coverage_by_town.csv", "coverage_by_town.xlsx"]
@@ -281,7 +286,8 @@ def _write_site(
     files.append("vendor/")
     roads = engine.networks[cov.query.mode].major_roads()
     light = cov.layers(tolerance_m=MAP_TOLERANCE_M, decimals=MAP_DECIMALS)
-    _write_text(folder / "index.html", _map_html(cov, light, sites_fc, roads, charts, now, engine))
+    page = _map_html(cov, light, sites_fc, roads, charts, now, engine, lang)
+    _write_text(folder / "index.html", page)
     files.append("index.html")
     return files
 
@@ -302,20 +308,27 @@ def _write_text(path: Path, text: str) -> None:
 # -- tables ---------------------------------------------------------------------------------
 
 
-def town_table(cov: Coverage, district: _district.District) -> tuple[list[str], list[list[object]]]:
-    """Header (Chinese) and rows of the per-town figures, the district last."""
+#: The per-town table's columns of each threshold (``{m}``: its minutes).
+THRESHOLD_HEADERS = (
+    N_("{m}分钟覆盖道路（公里）"),
+    N_("{m}分钟道路覆盖率"),
+    N_("{m}分钟覆盖面积（平方公里）"),
+    N_("{m}分钟双站覆盖道路（公里）"),
+    N_("{m}分钟全路网覆盖率"),
+    N_("{m}分钟村庄覆盖率"),
+)
+
+
+def town_table(
+    cov: Coverage, district: _district.District, lang: str = DEFAULT_LANG
+) -> tuple[list[str], list[list[object]]]:
+    """Header (in ``lang``) and rows of the per-town figures, the district last."""
+    _ = translator(lang)
     minutes = cov.query.to_dict()["minutes"]
-    header = [TOWN_HEADERS[k] for k in ("code", "name", "road_km", "all_road_km")]
+    header = [_(TOWN_HEADERS[k]) for k in ("code", "name", "road_km", "all_road_km")]
     for m in minutes:
-        header += [
-            f"{m}分钟覆盖道路（公里）",
-            f"{m}分钟道路覆盖率",
-            f"{m}分钟覆盖面积（平方公里）",
-            f"{m}分钟双站覆盖道路（公里）",
-            f"{m}分钟全路网覆盖率",
-            f"{m}分钟村庄覆盖率",
-        ]
-    header += [TOWN_HEADERS[k] for k in ("villages", "villages_schematic", "acftu_share")]
+        header += [_(h).format(m=m) for h in THRESHOLD_HEADERS]
+    header += [_(TOWN_HEADERS[k]) for k in ("villages", "villages_schematic", "acftu_share")]
     rows = []
     whole = {"code": district.code, "name": district.whole_label, **cov.district}
     for t in [*cov.towns, whole]:
@@ -499,21 +512,25 @@ def _light(gdf) -> dict:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _map_html(cov, layers, sites_fc, roads, charts, now, engine) -> str:
+def _map_html(cov, layers, sites_fc, roads, charts, now, engine, lang) -> str:
+    _ = translator(lang)
     with _fixed_ids():
         try:
             assets.use_local_assets("vendor")
-            m = _build_map(cov, layers, sites_fc, roads, charts, engine)
+            m = _build_map(cov, layers, sites_fc, roads, charts, engine, lang)
             page = m.get_root().render()
         finally:
             assets.use_local_assets()
-    page = page.replace("<html>", '<html lang="zh-Hans">', 1)
+    page = page.replace("<html>", f'<html lang="{escape.html(lang)}">', 1)
     name = _district.current(engine.store).name
-    title = f"{name}暖心驿站覆盖地图 · {MODE_LABELS[cov.query.mode]}"
+    title = _("{district}暖心驿站覆盖地图 · {mode}").format(
+        district=name, mode=_(MODE_LABELS[cov.query.mode])
+    )
     page = page.replace("<head>", f"<head>\n<title>{escape.html(title)}</title>", 1)
     stamp = now.strftime("%Y-%m-%d %H:%M")
+    published = escape.html(_("发布时间 / published: {stamp}").format(stamp=stamp))
     # The one line that changes from one publication to the next.
-    line = f'<div id="published" class="published">发布时间 / published: {stamp}</div>\n'
+    line = f'<div id="published" class="published">{published}</div>\n'
     return page.replace("</body>", line + "</body>", 1)
 
 
@@ -527,7 +544,8 @@ def _frame(district: _district.District, net: Network) -> _district.District:
     return dataclasses.replace(district, bounds=(west, south, east, north))
 
 
-def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium.Map:
+def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine, lang: str) -> folium.Map:
+    _ = translator(lang)
     store = engine.store
     district = _district.current(store)
     frame = _frame(district, engine.networks[cov.query.mode])
@@ -549,32 +567,34 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
         ).add_to(m)
     folium.GeoJson(
         roads,
-        name="主要道路" + ("（示意路网）" if cov.network["schematic"] else ""),
+        name=_("主要道路") + (_("（示意路网）") if cov.network["schematic"] else ""),
         style_function=lambda _f: {"color": "#9e9e9e", "weight": 1.5, "opacity": 0.8},
         interactive=False,
     ).add_to(m)
     minutes = cov.query.to_dict()["minutes"]
-    mode_label = MODE_LABELS[cov.query.mode]
+    mode_label = _(MODE_LABELS[cov.query.mode])
     areas = _escaped(layers["areas"])
     for feat in areas["features"]:  # largest threshold first
         k = minutes.index(feat["properties"]["minutes"])
         color = AREA_COLORS[k % len(AREA_COLORS)]
         folium.GeoJson(
             {"type": "FeatureCollection", "features": [feat]},
-            name=f"{feat['properties']['minutes']} 分钟{mode_label}覆盖",
+            name=_("{m} 分钟{mode}覆盖").format(m=feat["properties"]["minutes"], mode=mode_label),
             style_function=lambda _f, c=color: {
                 "color": c,
                 "weight": 0.5,
                 "fillColor": c,
                 "fillOpacity": 0.45,
             },
-            tooltip=folium.GeoJsonTooltip(fields=["label", "area_km2"], aliases=["", "面积 km²"]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["label", "area_km2"], aliases=["", _("面积 km²")]
+            ),
         ).add_to(m)
     cross = _escaped(layers["cross"])
     if cross["features"]:
         folium.GeoJson(
             cross,
-            name="双站覆盖（≥2 个站点）",
+            name=_("双站覆盖（≥2 个站点）"),
             style_function=lambda _f: {
                 "color": CROSS_COLOR,
                 "weight": 0.5,
@@ -588,56 +608,59 @@ def _build_map(cov: Coverage, layers, sites_fc, roads, charts, engine) -> folium
     if catch["features"]:
         folium.GeoJson(
             catch,
-            name="服务范围（最近站点）",
+            name=_("服务范围（最近站点）"),
             show=False,
             style_function=lambda f: {
                 "color": f["properties"]["color"],
                 "weight": 2,
                 "opacity": 0.9,
             },
-            tooltip=folium.GeoJsonTooltip(fields=["name", "road_km"], aliases=["站点", "道路 km"]),
+            tooltip=folium.GeoJsonTooltip(
+                fields=["name", "road_km"], aliases=[_("站点"), _("道路 km")]
+            ),
         ).add_to(m)
     gaps = _escaped(layers["uncovered"])
     if gaps["features"]:
         folium.GeoJson(
             gaps,
-            name=f"未覆盖道路（超过 {minutes[-1]} 分钟）",
+            name=_("未覆盖道路（超过 {m} 分钟）").format(m=minutes[-1]),
             style_function=lambda _f: {"color": UNCOVERED_COLOR, "weight": 1.5, "opacity": 0.7},
             tooltip=_tooltip(
                 cov,
-                {"rank": "空白区", "town": "乡镇（近似）", "road": "道路", "length_km": "长度 km"}
-                | {"nearest_station_min": "最近站点（分钟）"},
+                {"rank": _("空白区"), "town": _("乡镇（近似）"), "road": _("道路")}
+                | {"length_km": _("长度 km"), "nearest_station_min": _("最近站点（分钟）")},
             ),
         ).add_to(m)
     stations = _escaped(layers["stations"])
     if stations["features"]:
         folium.GeoJson(
             stations,
-            name=f"驿站（{len(stations['features'])}）",
+            name=_("驿站（{n}）").format(n=len(stations["features"])),
             marker=maps.dot("#d63e2a", radius=5),
             tooltip=folium.GeoJsonTooltip(
-                fields=["name", "kind_label", "opening_hours"], aliases=["", "类型", "开放时间"]
+                fields=["name", "kind_label", "opening_hours"],
+                aliases=["", _("类型"), _("开放时间")],
             ),
         ).add_to(m)
     sites = _escaped(sites_fc)
     if sites["features"]:
         folium.GeoJson(
             sites,
-            name=f"建议新站址（{len(sites['features'])}）",
+            name=_("建议新站址（{n}）").format(n=len(sites["features"])),
             marker=maps.dot(SITE_COLOR, radius=8, weight=2, fill_opacity=0.95),
             tooltip=_tooltip(
                 cov,
-                {"rank": "建议站址", "town": "乡镇（近似）", "added_road_km": "新增覆盖道路 km"}
-                | {"added_villages": "新增覆盖村庄"},
+                {"rank": _("建议站址"), "town": _("乡镇（近似）")}
+                | {"added_road_km": _("新增覆盖道路 km"), "added_villages": _("新增覆盖村庄")},
             ),
         ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     root = m.get_root()
     assert isinstance(root, branca.element.Figure)  # a folium.Map puts itself in a Figure
     html = root.html
-    html.add_child(folium.Element(_notices_html(cov, district)))
-    html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]))))
-    html.add_child(folium.Element(_table_html(cov, charts)))
+    html.add_child(folium.Element(_notices_html(cov, district, lang)))
+    html.add_child(folium.Element(_legend_html(cov, bool(sites["features"]), _)))
+    html.add_child(folium.Element(_table_html(cov, charts, _)))
     html.add_child(folium.Element(_PHONE_LAYOUT))
     return m
 
@@ -676,49 +699,57 @@ def _box(style: str, body: str, cls: str) -> str:
     )
 
 
-def _notices_html(cov: Coverage, district: _district.District) -> str:
+def _notices_html(cov: Coverage, district: _district.District, lang: str) -> str:
+    _ = translator(lang)
+    pairs = ((n["en"], n["zh"]) if lang == "en" else (n["zh"], n["en"]) for n in cov.notices)
     lines = [
-        f"{escape.html(n['zh'])}<br><small style='color:#666'>{escape.html(n['en'])}</small>"
-        for n in cov.notices
+        f"{escape.html(first)}<br><small style='color:#666'>{escape.html(second)}</small>"
+        for first, second in pairs
     ]
     q = cov.query
-    kinds = "、".join(STATION_KINDS.get(k, k) for k in q.kinds)
-    head = (
-        f"<b>{escape.html(district.name)}暖心驿站覆盖（{escape.html(MODE_LABELS[q.mode])}）</b><br>"
-        f"{len(cov.stations)} 个站点（{escape.html(kinds)}）"
-        + (f"，{escape.html(q.at.strftime('%Y-%m-%d %H:%M'))} 开放" if q.at else "")
+    kinds = _("、").join(_(STATION_KINDS.get(k, k)) for k in q.kinds)
+    title = _("{district}暖心驿站覆盖（{mode}）").format(
+        district=district.name, mode=_(MODE_LABELS[q.mode])
     )
+    counted = _("{n} 个站点（{kinds}）").format(n=len(cov.stations), kinds=kinds)
+    if q.at:
+        counted += _("，{at} 开放").format(at=q.at.strftime("%Y-%m-%d %H:%M"))
+    head = f"<b>{escape.html(title)}</b><br>{escape.html(counted)}"
+    notes = escape.html(_("说明 / notes"))
     return _box(
         "top:10px;left:54px;max-width:380px;background:rgba(255,248,225,.96);"
         "border:1px solid #e0b252",
-        f"{head}<details open><summary style='cursor:pointer'>说明 / notes</summary>"
+        f"{head}<details open><summary style='cursor:pointer'>{notes}</summary>"
         + "<br>".join(lines)
         + "</details>",
         "coverage-notices",
     )
 
 
-def _legend_html(cov: Coverage, has_sites: bool) -> str:
+def _legend_html(cov: Coverage, has_sites: bool, _: Callable[[str], str]) -> str:
     minutes = cov.query.to_dict()["minutes"]
     swatch = '<span style="display:inline-block;width:14px;height:10px;margin-right:6px;{}"></span>'
+    h = escape.html
     items = [
         swatch.format(f"background:{AREA_COLORS[k % len(AREA_COLORS)]};opacity:.8")
-        + f"{m} 分钟内可达"
+        + h(_("{m} 分钟内可达").format(m=m))
         for k, m in enumerate(minutes)
     ]
     items.append(
         swatch.format(f"border:1px dashed {CROSS_COLOR};background:rgba(63,0,125,.25)")
-        + "可达 2 个及以上站点"
+        + h(_("可达 2 个及以上站点"))
     )
     items.append(
-        swatch.format(f"border-top:3px solid {UNCOVERED_COLOR};height:3px") + "未覆盖道路（空白区）"
+        swatch.format(f"border-top:3px solid {UNCOVERED_COLOR};height:3px")
+        + h(_("未覆盖道路（空白区）"))
     )
-    items.append(swatch.format("background:#d63e2a;border-radius:50%;width:10px") + "驿站")
+    items.append(swatch.format("background:#d63e2a;border-radius:50%;width:10px") + h(_("驿站")))
     if has_sites:
         items.append(
-            swatch.format(f"background:{SITE_COLOR};border-radius:50%;width:12px") + "建议新站址"
+            swatch.format(f"background:{SITE_COLOR};border-radius:50%;width:12px")
+            + h(_("建议新站址"))
         )
-    items.append(f"道路缓冲 {cov.query.buffer_m:g} 米绘制覆盖范围")
+    items.append(h(_("道路缓冲 {m} 米绘制覆盖范围").format(m=f"{cov.query.buffer_m:g}")))
     return _box("bottom:28px;right:10px;", "<br>".join(items), "coverage-legend")
 
 
@@ -726,18 +757,20 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
-def _table_html(cov: Coverage, charts: list[str]) -> str:
+def _table_html(cov: Coverage, charts: list[str], _: Callable[[str], str]) -> str:
+    h = escape.html
     minutes = cov.query.to_dict()["minutes"]
-    head = "".join(f"<th>{m}分钟</th>" for m in minutes)
+    per = _("{m}分钟")
+    head = "".join(f"<th>{h(per.format(m=m))}</th>" for m in minutes)
     rows = []
-    entries = [*cov.towns, {"code": "", "name": "全区", **cov.district}]
+    entries = [*cov.towns, {"code": "", "name": N_("全区"), **cov.district}]
     chart_of = {c.removesuffix(".png"): c for c in charts}
     for t in entries:
         key = _safe(t["code"] or "unassigned") if t["name"] != "全区" else "district"
         shares = "".join(f"<td>{_pct(th['covered_share'])}</td>" for th in t["thresholds"])
         acftu = _pct(t["acftu_share"])
         chart = chart_of.get(key)
-        name = escape.html(t["name"])
+        name = escape.html(_(t["name"]) if key == "district" else t["name"])
         if chart:
             name = f'<a href="charts/{escape.html(chart)}" target="_blank">{name}</a>'
         rows.append(
@@ -745,15 +778,16 @@ def _table_html(cov: Coverage, charts: list[str]) -> str:
             f"<td>{t['villages']}</td></tr>"
         )
     # A district without towns has the district's row only, and no per-town files.
-    summary, first, files = ("各乡镇覆盖率（近似）", "乡镇", (
+    summary, first, files = (_("各乡镇覆盖率（近似）"), _("乡镇"), (
         '；<a href="coverage_by_town.csv">CSV</a> · <a href="coverage_by_town.xlsx">XLSX</a>'
-    )) if cov.towns else ("全区覆盖率", "范围", "")  # fmt: skip
+    )) if cov.towns else (_("全区覆盖率"), _("范围"), "")  # fmt: skip
+    road_km, near, villages = _("道路km"), _("1公里内"), _("村庄")
+    roads_note = _("道路：居民生产道路（不含高速公路及居民点外的小路）")
     table = (
-        f'<details><summary style="cursor:pointer;font-weight:bold">{summary}</summary>'
+        f'<details><summary style="cursor:pointer;font-weight:bold">{h(summary)}</summary>'
         '<table style="border-collapse:collapse;font-size:11px" class="coverage-table">'
-        f"<tr><th>{first}</th><th>道路km</th>{head}<th>1公里内</th><th>村庄</th></tr>"
-        + "".join(rows)
-        + f"</table><small>道路：居民生产道路（不含高速公路及居民点外的小路）{files}"
+        f"<tr><th>{h(first)}</th><th>{h(road_km)}</th>{head}<th>{h(near)}</th>"
+        f"<th>{h(villages)}</th></tr>" + "".join(rows) + f"</table><small>{h(roads_note)}{files}"
         "</small></details>"
     )
     return _box("bottom:48px;left:10px;max-height:60vh;overflow:auto;", table, "coverage-towns")

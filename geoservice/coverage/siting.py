@@ -43,6 +43,7 @@ from geoservice.coverage.engine import CoverageEngine, ModeCache, Snapshot
 from geoservice.coverage.envelope import cost_at
 from geoservice.coverage.query import DEFAULT_MINUTES, MAX_MINUTES, CoverageQuery, parse_minutes
 from geoservice.errors import ParameterError
+from geoservice.i18n import N_
 
 if TYPE_CHECKING:
     import highspy
@@ -75,7 +76,7 @@ __all__ = [
 ]
 
 #: Objectives: what a new station should bring within reach.
-OBJECTIVES = {"roads": "道路长度", "villages": "村庄（社区）"}
+OBJECTIVES = {"roads": N_("道路长度"), "villages": N_("村庄（社区）")}
 N_MAX = 50
 #: No two candidate sites closer than this (metres, straight line).
 CANDIDATE_SPACING_M = 250.0

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 import shapely
 
 from geoservice.errors import NetworkError
+from geoservice.i18n import N_
 from geoservice.network import points
 from geoservice.network.points import RoadPoints, SnapIndex
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES = ("walk", "bike", "drive")
-MODE_LABELS = {"walk": "步行", "bike": "电动自行车", "drive": "驾车"}
+MODE_LABELS = {"walk": N_("步行"), "bike": N_("电动自行车"), "drive": N_("驾车")}
 
 #: Road classes drawn as the offline basemap, most important first.
 MAJOR_ROADS = (

@@ -32,13 +32,14 @@ import pandas as pd
 from pyproj import Transformer
 
 from geoservice import district as _district
+from geoservice.i18n import N_
 from geoservice.model import CRS_STORAGE
 from geoservice.network import NetworkLibrary
 from geoservice.store import Store
 from geoservice.store.towns import Towns
 
 #: Label of a position taken from the schematic network.
-SCHEMATIC_LABEL = "示意位置"
+SCHEMATIC_LABEL = N_("示意位置")
 #: Site kinds that are settlements and can be matched to places.
 SETTLEMENT_KINDS = ("village", "community")
 #: ``place=*`` values in order of preference for each site kind (a village is best

@@ -1,5 +1,9 @@
 """Files of a tour plan: GPX for the drivers' phones, CSV/XLSX schedules, GeoJSON, and a
-printable zh-Hans HTML schedule (one page per day, each with a small offline map).
+printable HTML schedule (one page per day, each with a small offline map).
+
+The schedules (CSV, XLSX, HTML) are in zh-Hans, or in English when asked for (``lang``, one
+of :data:`geoservice.i18n.LANGS`): headers, labels and sentences; names and towns are data
+and stay as stored.
 
 Every function takes a saved plan (``{"id", "created", "request", "result"}``) or a bare
 plan result (:func:`geoservice.tours.planner.plan`). Strings from data reach each format escaped
@@ -21,7 +25,7 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -34,6 +38,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from geoservice import escape
 from geoservice.district import MIYUN
+from geoservice.i18n import DEFAULT_LANG, N_, translator
+from geoservice.network.places import SCHEMATIC_LABEL
 
 #: File extension → format.
 FORMATS = {
@@ -55,34 +61,36 @@ MEDIA_TYPES = {
 }
 #: Columns of the CSV/XLSX schedule.
 COLUMNS = (
-    "日期",
-    "星期",
-    "第几天",
-    "序号",
-    "事项",
-    "地点",
-    "编号",
-    "类型",
-    "乡镇",
-    "到达",
-    "开始",
-    "结束",
-    "等待（分钟）",
-    "服务（分钟）",
-    "车程（分钟）",
-    "里程（公里）",
-    "时间窗",
-    "必选/可选",
-    "位置",
-    "经度",
-    "纬度",
-    "高德导航",
-    "百度导航",
+    N_("日期"),
+    N_("星期"),
+    N_("第几天"),
+    N_("序号"),
+    N_("事项"),
+    N_("地点"),
+    N_("编号"),
+    N_("类型"),
+    N_("乡镇"),
+    N_("到达"),
+    N_("开始"),
+    N_("结束"),
+    N_("等待（分钟）"),
+    N_("服务（分钟）"),
+    N_("车程（分钟）"),
+    N_("里程（公里）"),
+    N_("时间窗"),
+    N_("必选/可选"),
+    N_("位置"),
+    N_("经度"),
+    N_("纬度"),
+    N_("高德导航"),
+    N_("百度导航"),
 )
-SCHEMATIC_NOTE = (
+SCHEMATIC_NOTE = N_(
     "路网为示意路网（由基础数据生成，并非实测道路），车程与里程仅供参考；"
     "标注“示意位置”的点位为推算位置。"
 )
+#: The ``what`` of a day's totals line (the printable schedule leaves it out).
+TOTALS = N_("当日合计")
 #: The organisation named in the files unless told otherwise.
 DEFAULT_ORG = MIYUN["org"]
 _TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -139,22 +147,30 @@ def _result(plan: dict) -> dict:
     return plan["result"] if "result" in plan and "days" not in plan else plan
 
 
-def _title(plan: dict) -> str:
+def _title(plan: dict, _: Callable[[str], str]) -> str:
     result = _result(plan)
     depot = result.get("depot", {}).get("name", "")
     days = result.get("days", [])
-    when = f"{days[0]['date']} 起" if days and days[0].get("date") else ""
-    return f"大篷车巡回计划 {when}（{depot} 出发，{len(days)} 天）".replace("  ", " ")
+    when = _("{date} 起").format(date=days[0]["date"]) if days and days[0].get("date") else ""
+    title = _("大篷车巡回计划 {when}（{depot} 出发，{n} 天）")
+    return title.format(when=when, depot=depot, n=len(days)).replace("  ", " ")
 
 
-def _optional_label(stop: dict) -> str:
+def _optional_label(stop: dict, _: Callable[[str], str]) -> str:
     if not stop.get("optional"):
-        return "必选"
-    return f"可选（优先级 {stop.get('priority')}）"
+        return _("必选")
+    return _("可选（优先级 {priority}）").format(priority=stop.get("priority"))
 
 
-def _position_label(stop: dict) -> str:
-    return "示意位置" if stop.get("coord_source") == "schematic" else "坐标"
+def _reason(unserved: dict, lang: str) -> str:
+    """Why a stop is unserved: the planner's "中文 / English" as is, its English part in
+    English."""
+    zh_en = str(unserved.get("reason", ""))
+    return zh_en.partition(" / ")[2] or zh_en if lang == "en" else zh_en
+
+
+def _position_label(stop: dict, _: Callable[[str], str]) -> str:
+    return _(SCHEMATIC_LABEL) if stop.get("coord_source") == "schematic" else _("坐标")
 
 
 # -- the schedule as rows -----------------------------------------------------------------------
@@ -191,35 +207,38 @@ class ScheduleRow:
         return [getattr(self, f.name) for f in fields(self)]
 
 
-def schedule_rows(plan: dict) -> list[list[object]]:
+def schedule_rows(plan: dict, lang: str = DEFAULT_LANG) -> list[list[object]]:
     """The schedule as rows under :data:`COLUMNS` (departure, each stop, lunch, return and
-    the day's totals for every day), text not yet escaped."""
+    the day's totals for every day) in ``lang``, text not yet escaped."""
+    _ = translator(lang)
     result = _result(plan)
     depot = result["depot"]
     rows: list[list[object]] = []
     for day in result["days"]:
-        head = [day.get("date") or "", day.get("weekday") or "", day["day"]]
-        rows.extend([*head, *r.cells()] for r in _day_rows(depot, day))
+        weekday = day.get("weekday") or ""
+        head = [day.get("date") or "", _(weekday), day["day"]]
+        rows.extend([*head, *r.cells()] for r in _day_rows(depot, day, _))
     return rows
 
 
-def _day_rows(depot: dict, day: dict) -> list[ScheduleRow]:
+def _day_rows(depot: dict, day: dict, _: Callable[[str], str]) -> list[ScheduleRow]:
     """A day's lines: lunch at the base before leaving, departure, each stop (and a lunch
-    after it), return, lunch after returning, the day's totals."""
+    after it), return, lunch after returning, the day's totals (in the language of
+    ``_``)."""
     lunch = day.get("lunch")
     legs = iter(day["legs"])  # one per drive, in the order of the lines
     rows = []
     if lunch and lunch["place"] == "start":
-        rows.append(_lunch_row(lunch))
-    rows.append(_departure_row(depot, day))
+        rows.append(_lunch_row(lunch, _))
+    rows.append(_departure_row(depot, day, _))
     for stop in day["stops"]:
-        rows.append(_stop_row(stop, next(legs)))
+        rows.append(_stop_row(stop, next(legs), _))
         if lunch and lunch.get("after_seq") == stop["seq"]:
-            rows.append(_lunch_row(lunch, next(legs) if lunch["place"] == "depot" else None))
-    rows.append(_return_row(depot, day, next(legs)))
+            rows.append(_lunch_row(lunch, _, next(legs) if lunch["place"] == "depot" else None))
+    rows.append(_return_row(depot, day, next(legs), _))
     if lunch and lunch["place"] == "end":
-        rows.append(_lunch_row(lunch))
-    rows.append(_totals_row(day))
+        rows.append(_lunch_row(lunch, _))
+    rows.append(_totals_row(day, _))
     return rows
 
 
@@ -239,15 +258,15 @@ def _blank(value: float | None) -> float | str:
     return "" if value is None else value
 
 
-def _stop_row(stop: dict, leg: dict) -> ScheduleRow:
+def _stop_row(stop: dict, leg: dict, _: Callable[[str], str]) -> ScheduleRow:
     drive, km = _leg_cells(leg)
     amap, baidu = _nav_cells(stop["navigation"])
     return ScheduleRow(
         seq=stop["seq"],
-        what="服务",
+        what=_("服务"),
         place=stop["name"],
         id=stop["id"],
-        kind=stop["kind_label"],
+        kind=_(stop["kind_label"]),
         town=stop["town"],
         arrive=stop["arrival"],
         start=stop["start"],
@@ -257,8 +276,8 @@ def _stop_row(stop: dict, leg: dict) -> ScheduleRow:
         drive_min=drive,
         distance_km=km,
         window="-".join(stop["window"]) if stop.get("window") else "",
-        need=_optional_label(stop),
-        position=_position_label(stop),
+        need=_optional_label(stop, _),
+        position=_position_label(stop, _),
         lon=_blank(stop["lon"]),
         lat=_blank(stop["lat"]),
         amap=amap,
@@ -266,12 +285,12 @@ def _stop_row(stop: dict, leg: dict) -> ScheduleRow:
     )
 
 
-def _lunch_row(lunch: dict, leg: dict | None = None) -> ScheduleRow:
+def _lunch_row(lunch: dict, _: Callable[[str], str], leg: dict | None = None) -> ScheduleRow:
     """The lunch break; ``leg`` is the trip back to the base for it."""
     drive, km = _leg_cells(leg)
     return ScheduleRow(
         seq="",
-        what="午餐",
+        what=_("午餐"),
         place=lunch["name"],
         id=lunch["id"],
         start=lunch["start"],
@@ -282,14 +301,14 @@ def _lunch_row(lunch: dict, leg: dict | None = None) -> ScheduleRow:
     )
 
 
-def _departure_row(depot: dict, day: dict) -> ScheduleRow:
+def _departure_row(depot: dict, day: dict, _: Callable[[str], str]) -> ScheduleRow:
     amap, baidu = _nav_cells(depot.get("navigation"))
     return ScheduleRow(
         seq="",
-        what="出发",
+        what=_("出发"),
         place=depot["name"],
         id=depot["id"],
-        kind=depot.get("kind_label", ""),
+        kind=_(depot.get("kind_label", "")),
         town=depot.get("town", ""),
         end=day["depart"],
         lon=_blank(depot["lon"]),
@@ -299,14 +318,14 @@ def _departure_row(depot: dict, day: dict) -> ScheduleRow:
     )
 
 
-def _return_row(depot: dict, day: dict, leg: dict) -> ScheduleRow:
+def _return_row(depot: dict, day: dict, leg: dict, _: Callable[[str], str]) -> ScheduleRow:
     drive, km = _leg_cells(leg)
     return ScheduleRow(
         seq="",
-        what="返回",
+        what=_("返回"),
         place=depot["name"],
         id=depot["id"],
-        kind=depot.get("kind_label", ""),
+        kind=_(depot.get("kind_label", "")),
         town=depot.get("town", ""),
         arrive=day["return"],
         drive_min=drive,
@@ -314,12 +333,12 @@ def _return_row(depot: dict, day: dict, leg: dict) -> ScheduleRow:
     )
 
 
-def _totals_row(day: dict) -> ScheduleRow:
+def _totals_row(day: dict, _: Callable[[str], str]) -> ScheduleRow:
     t = day["totals"]
     return ScheduleRow(
         seq="",
-        what="当日合计",
-        place=f"{t['stops']} 个站点",
+        what=_(TOTALS),
+        place=_("{n} 个站点").format(n=t["stops"]),
         id="",
         start=day["depart"],
         end=day["finish"],
@@ -333,49 +352,53 @@ def _totals_row(day: dict) -> ScheduleRow:
 # -- CSV / XLSX ---------------------------------------------------------------------------------
 
 
-def to_csv(plan: dict) -> bytes:
-    """The schedule as CSV (UTF-8 with BOM so Excel reads the Chinese headers)."""
+def to_csv(plan: dict, lang: str = DEFAULT_LANG) -> bytes:
+    """The schedule as CSV in ``lang`` (UTF-8 with BOM so Excel reads Chinese headers)."""
+    _ = translator(lang)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
-    for r in schedule_rows(plan):
+    writer.writerow([_(c) for c in COLUMNS])
+    for r in schedule_rows(plan, lang):
         writer.writerow([escape.spreadsheet_cell(v) for v in r])
     return buf.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(plan: dict) -> bytes:
-    """The schedule as an XLSX workbook: a 日程 sheet and a 未安排 sheet. Text cells are
-    written as text (``'=…'`` stays text, never a formula)."""
+def to_xlsx(plan: dict, lang: str = DEFAULT_LANG) -> bytes:
+    """The schedule as an XLSX workbook in ``lang``: a 日程 sheet, a 未安排 sheet and a 说明
+    sheet. Text cells are written as text (``'=…'`` stays text, never a formula)."""
+    _ = translator(lang)
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "日程"
-    _sheet(ws, COLUMNS, schedule_rows(plan))
+    ws.title = _("日程")
+    _sheet(ws, [_(c) for c in COLUMNS], schedule_rows(plan, lang))
     result = _result(plan)
-    un = wb.create_sheet("未安排")
-    head = ("编号", "名称", "类型", "乡镇", "原因", "必选/可选")
+    un = wb.create_sheet(_("未安排"))
+    head = [_(c) for c in (N_("编号"), N_("名称"), N_("类型"), N_("乡镇"), N_("原因"))]
     body = [
         [
             u["id"],
             u["name"],
-            u.get("kind_label", ""),
+            _(u.get("kind_label", "")),
             u.get("town", ""),
-            u["reason"],
-            _optional_label(u),
+            _reason(u, lang),
+            _optional_label(u, _),
         ]
         for u in result.get("unserved", [])
     ]
-    _sheet(un, head, body)
-    info = wb.create_sheet("说明")
-    notes = [[_title(plan)]]
+    _sheet(un, [*head, _("必选/可选")], body)
+    info = wb.create_sheet(_("说明"))
+    notes = [[_title(plan, _)]]
     if result.get("schematic"):
-        notes.append([SCHEMATIC_NOTE])
+        notes.append([_(SCHEMATIC_NOTE)])
     s = result.get("summary", {})
-    line = (
-        f"共 {s.get('days_used', 0)} 天，{s.get('stops_served', 0)} 个站点，"
-        f"里程 {s.get('distance_km', 0)} 公里，车程 {s.get('drive_hours', 0)} 小时"
+    line = _("共 {days} 天，{stops} 个站点，里程 {km} 公里，车程 {hours} 小时").format(
+        days=s.get("days_used", 0),
+        stops=s.get("stops_served", 0),
+        km=s.get("distance_km", 0),
+        hours=s.get("drive_hours", 0),
     )
     notes.append([line])
-    _sheet(info, ("说明",), notes)
+    _sheet(info, (_("说明"),), notes)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -430,7 +453,7 @@ def to_gpx(plan: dict, org: str = DEFAULT_ORG) -> str:
     result = _result(plan)
     gpx = gpxpy.gpx.GPX()
     gpx.creator = _gpx_text(f"geoservice {org}")
-    gpx.name = _gpx_text(_title(plan))
+    gpx.name = _gpx_text(_title(plan, translator()))
     if result.get("schematic"):
         gpx.description = _gpx_text(SCHEMATIC_NOTE)
     depot = result["depot"]
@@ -547,79 +570,128 @@ svg.map { width: 100%; max-width: 720px; height: auto; border: 1px solid #ccc;
 """
 
 
-def to_html(plan: dict, org: str = DEFAULT_ORG) -> str:
-    """A printable zh-Hans schedule of ``org``: a cover summary, then one page per day
+def to_html(plan: dict, org: str = DEFAULT_ORG, lang: str = DEFAULT_LANG) -> str:
+    """A printable schedule of ``org`` in ``lang``: a cover summary, then one page per day
     with its map (inline SVG drawn from the route's coordinates: offline, no script) and
     its table with navigation links. No scripts or event handlers; every data string
     escaped."""
+    _ = translator(lang)
     result = _result(plan)
     h = escape.html
     s = result.get("summary", {})
+    title = _title(plan, _)
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="zh-Hans"><head><meta charset="utf-8">',
+        f'<html lang="{h(lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{h(_title(plan))} · {h(org)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{h(title)} · {h(org)}</title><style>{_CSS}</style></head><body>",
         f'<p class="org">{h(org)}</p>',
-        f"<h1>{h(_title(plan))}</h1>",
+        f"<h1>{h(title)}</h1>",
     ]
     if result.get("schematic"):
-        parts.append(f'<p class="note">{h(SCHEMATIC_NOTE)}</p>')
+        parts.append(f'<p class="note">{h(_(SCHEMATIC_NOTE))}</p>')
     for note in result.get("notices", []):
-        parts.append(f'<p class="note">{h(note["zh"])}</p>')
-    parts.append(
-        f"<p>共 {h(s.get('days_used', 0))} 天（可用 {h(s.get('days_available', 0))} 天），"
-        f"{h(s.get('stops_served', 0))} 个站点；里程 {h(s.get('distance_km', 0))} 公里，"
-        f"车程 {h(s.get('drive_hours', 0))} 小时，服务 {h(s.get('service_hours', 0))} 小时。"
-        + (f" 方案编号 {h(plan['id'])}。" if plan.get("id") else "")
-        + "</p>"
+        parts.append(f'<p class="note">{h(note["en" if lang == "en" else "zh"])}</p>')
+    summary = _(
+        "共 {days} 天（可用 {available} 天），{stops} 个站点；里程 {km} 公里，"
+        "车程 {drive} 小时，服务 {service} 小时。"
+    ).format(
+        days=s.get("days_used", 0),
+        available=s.get("days_available", 0),
+        stops=s.get("stops_served", 0),
+        km=s.get("distance_km", 0),
+        drive=s.get("drive_hours", 0),
+        service=s.get("service_hours", 0),
     )
+    if plan.get("id"):
+        summary += " " + _("方案编号 {id}。").format(id=plan["id"])
+    parts.append(f"<p>{h(summary)}</p>")
     unserved = result.get("unserved", [])
     if unserved:
-        parts.append(f"<p>未安排 {len(unserved)} 个站点（见末页）。</p>")
+        left = _("未安排 {n} 个站点（见末页）。").format(n=len(unserved))
+        parts.append(f"<p>{h(left)}</p>")
     for day in result["days"]:
-        parts.append(_html_day(result, day))
+        parts.append(_html_day(result, day, _))
     if unserved:
-        parts.append('<section class="unserved"><h2 style="--c:#999">未安排的站点</h2><table>')
-        parts.append("<tr><th>编号</th><th>名称</th><th>类型</th><th>乡镇</th><th>原因</th></tr>")
-        for u in unserved:
-            parts.append(
-                f"<tr><td>{h(u['id'])}</td><td>{h(u['name'])}</td>"
-                f"<td>{h(u.get('kind_label', ''))}</td><td>{h(u.get('town', ''))}</td>"
-                f"<td>{h(u['reason'])}</td></tr>"
-            )
-        parts.append("</table></section>")
+        parts.append(_html_unserved(unserved, lang))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _html_day(result: dict, day: dict) -> str:
+def _html_unserved(unserved: list[dict], lang: str) -> str:
+    _ = translator(lang)
+    h = escape.html
+    heads = (N_("编号"), N_("名称"), N_("类型"), N_("乡镇"), N_("原因"))
+    title = _("未安排的站点")
+    parts = [
+        f'<section class="unserved"><h2 style="--c:#999">{h(title)}</h2><table>',
+        "<tr>" + "".join(f"<th>{h(_(c))}</th>" for c in heads) + "</tr>",
+    ]
+    for u in unserved:
+        parts.append(
+            f"<tr><td>{h(u['id'])}</td><td>{h(u['name'])}</td>"
+            f"<td>{h(_(u.get('kind_label', '')))}</td><td>{h(u.get('town', ''))}</td>"
+            f"<td>{h(_reason(u, lang))}</td></tr>"
+        )
+    parts.append("</table></section>")
+    return "\n".join(parts)
+
+
+#: The printable schedule's columns.
+_HTML_COLUMNS = (
+    N_("序号"),
+    N_("事项"),
+    N_("地点"),
+    N_("到达"),
+    N_("开始"),
+    N_("结束"),
+    N_("车程（分钟）"),
+    N_("里程（公里）"),
+    N_("导航"),
+)
+
+
+def _html_day(result: dict, day: dict, _: Callable[[str], str]) -> str:
     h = escape.html
     colour = day_colour(day["day"])
-    when = " · ".join(x for x in (day.get("date"), day.get("weekday")) if x)
+    weekday = day.get("weekday") or ""
+    when = " · ".join(x for x in (day.get("date"), _(weekday)) if x)
     t = day["totals"]
+    heading = _("第 {n} 天").format(n=day["day"]) + (f" · {when}" if when else "")
+    totals = _(
+        "{depart} 出发，{back} 返回；{stops} 个站点，里程 {km} 公里，车程 {drive} 分钟，"
+        "服务 {service} 分钟，等待 {wait} 分钟。"
+    ).format(
+        depart=day["depart"],
+        back=day["return"],
+        stops=t["stops"],
+        km=t["distance_km"],
+        drive=t["drive_min"],
+        service=t["service_min"],
+        wait=t["wait_min"],
+    )
     out = [
         f'<section class="day" style="--c:{colour}">',
-        f"<h2>第 {h(day['day'])} 天{(' · ' + h(when)) if when else ''}</h2>",
-        f'<p class="totals">{h(day["depart"])} 出发，{h(day["return"])} 返回；'
-        f"{h(t['stops'])} 个站点，里程 {h(t['distance_km'])} 公里，车程 {h(t['drive_min'])} 分钟，"
-        f"服务 {h(t['service_min'])} 分钟，等待 {h(t['wait_min'])} 分钟。</p>",
-        _svg_map(result, day, colour),
-        "<table><tr><th>序号</th><th>事项</th><th>地点</th><th>到达</th><th>开始</th>"
-        "<th>结束</th><th>车程（分钟）</th><th>里程（公里）</th><th>导航</th></tr>",
+        f"<h2>{h(heading)}</h2>",
+        f'<p class="totals">{h(totals)}</p>',
+        _svg_map(result, day, colour, _),
+        "<table><tr>" + "".join(f"<th>{h(_(c))}</th>" for c in _HTML_COLUMNS) + "</tr>",
     ]
-    for r in _day_rows(result["depot"], day):
-        if r.what == "当日合计":
+    classes = {_("午餐"): "lunch", _("出发"): "depot", _("返回"): "depot"}
+    amap, baidu = _("高德导航"), _("百度导航")
+    for r in _day_rows(result["depot"], day, _):
+        if r.what == _(TOTALS):
             continue
-        cls = {"午餐": "lunch", "出发": "depot", "返回": "depot"}.get(r.what, "")
+        cls = classes.get(r.what, "")
         place = h(r.place)
-        if r.position == "示意位置":
-            place += ' <span class="schematic">（示意位置）</span>'
+        if r.position == _(SCHEMATIC_LABEL):
+            note = _("（{label}）").format(label=r.position)
+            place += f' <span class="schematic">{h(note)}</span>'
         links = ""
         if r.amap:
             links = (
-                f'<a href="{h(r.amap)}" rel="noopener noreferrer">高德导航</a> '
-                f'<a href="{h(r.baidu)}" rel="noopener noreferrer">百度导航</a>'
+                f'<a href="{h(r.amap)}" rel="noopener noreferrer">{h(amap)}</a> '
+                f'<a href="{h(r.baidu)}" rel="noopener noreferrer">{h(baidu)}</a>'
             )
         out.append(
             f'<tr class="{cls}"><td>{h(r.seq)}</td><td>{h(r.what)}</td><td>{place}</td>'
@@ -630,7 +702,14 @@ def _html_day(result: dict, day: dict) -> str:
     return "\n".join(out)
 
 
-def _svg_map(result: dict, day: dict, colour: str, width: int = 720, height: int = 420) -> str:
+def _svg_map(
+    result: dict,
+    day: dict,
+    colour: str,
+    _: Callable[[str], str],
+    width: int = 720,
+    height: int = 420,
+) -> str:
     """The day's route and numbered stops as an inline SVG (equirectangular, north up)."""
     h = escape.html
     line = day["route"]["geometry"]["coordinates"]
@@ -651,12 +730,14 @@ def _svg_map(result: dict, day: dict, colour: str, width: int = 720, height: int
         return (x0 + (lon - min(xs)) * kx * scale, y0 + (max(ys) - lat) * scale)
 
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(*p) for p in line))
+    label, north = _("第{n}天路线图").format(n=day["day"]), _("北 ↑")
     km_px = scale * kx / (111.32 * kx)  # pixels per km (east-west)
     bar_km = _nice(60 / max(km_px, 1e-9))
     bar_px = bar_km * km_px
     out = [
         f'<svg class="map" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="第{h(day["day"])}天路线图" xmlns="http://www.w3.org/2000/svg">',
+        f'aria-label="{h(label)}" '
+        'xmlns="http://www.w3.org/2000/svg">',
         f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="3" '
         'stroke-linejoin="round" stroke-linecap="round" opacity="0.85"/>',
     ]
@@ -679,7 +760,8 @@ def _svg_map(result: dict, day: dict, colour: str, width: int = 720, height: int
         f'<g><line x1="{pad}" y1="{height - 10}" x2="{pad + bar_px:.1f}" y2="{height - 10}" '
         'stroke="#333" stroke-width="2"/>'
         f'<text x="{pad + bar_px + 4:.1f}" y="{height - 6}" font-size="10">{h(bar_km)} km</text>'
-        f'<text x="{width - pad}" y="{pad}" font-size="12" text-anchor="end">北 ↑</text></g>'
+        f'<text x="{width - pad}" y="{pad}" font-size="12" text-anchor="end">'
+        f"{h(north)}</text></g>"
     )
     out.append("</svg>")
     return "".join(out)
@@ -699,20 +781,21 @@ def _nice(x: float) -> float:
 # -- files --------------------------------------------------------------------------------------
 
 
-def export(plan: dict, fmt: str, org: str = DEFAULT_ORG) -> bytes:
-    """The plan in ``fmt`` (a value of :data:`FORMATS`) as bytes, naming ``org``."""
+def export(plan: dict, fmt: str, org: str = DEFAULT_ORG, lang: str = DEFAULT_LANG) -> bytes:
+    """The plan in ``fmt`` (a value of :data:`FORMATS`) as bytes, naming ``org``; the
+    schedules (CSV, XLSX, HTML) in ``lang``."""
     if fmt == "gpx":
         return to_gpx(plan, org).encode("utf-8")
     if fmt == "csv":
-        return to_csv(plan)
+        return to_csv(plan, lang)
     if fmt == "xlsx":
-        return to_xlsx(plan)
+        return to_xlsx(plan, lang)
     if fmt == "geojson":
         return json.dumps(to_geojson(plan), ensure_ascii=False).encode("utf-8")
     if fmt == "json":
         return json.dumps(plan, ensure_ascii=False, indent=1).encode("utf-8")
     if fmt == "html":
-        return to_html(plan, org).encode("utf-8")
+        return to_html(plan, org, lang).encode("utf-8")
     msg = f"unknown format {fmt!r}; expected one of {', '.join(FORMATS.values())}"
     raise ValueError(msg)
 

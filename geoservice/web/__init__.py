@@ -245,7 +245,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     holidays.configure(app.config.get("HOLIDAYS_DIR") or Path(app.instance_path) / "holidays")
     app.extensions[PLANNER_KEY] = _planner(app, store, library)
 
-    from geoservice.web import admin, api, cli, http_errors, jobs, logs, ogc, pages, security
+    from geoservice.web import (
+        admin,
+        api,
+        cli,
+        http_errors,
+        i18n,
+        jobs,
+        logs,
+        ogc,
+        pages,
+        security,
+    )
 
     app.register_blueprint(api.bp)
     app.register_blueprint(api.probes)
@@ -258,6 +269,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # App-wide, so that every page and answer added later has the headers and the JSON
     # errors under /api without doing anything (see security.py for what a page must do).
     security.init_app(app)
+    # The request's language (lang=, the cookie, Accept-Language): pages, exports, errors.
+    i18n.init_app(app)
     http_errors.init_app(app)
     logs.init_app(app)
     cli.register(app)

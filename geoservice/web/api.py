@@ -32,6 +32,7 @@ from geoservice.web import (
     jobs,
     routing_engine,
 )
+from geoservice.web.i18n import current_lang
 from geoservice.web.openapi import spec as openapi_spec
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -374,7 +375,7 @@ def _tour_user() -> User | None:
 @bp.get("/tours/<tour_id>.<tourformat:format>")
 def tour_file(tour_id: str, format: str):
     """A saved plan as GPX, CSV, XLSX, GeoJSON or a printable HTML schedule."""
-    f = service.tour_file(get_tour_store(), tour_id, format, get_district().org)
+    f = service.tour_file(get_tour_store(), tour_id, format, get_district().org, current_lang())
     response = Response(f.data, content_type=f.media_type)
     response.headers["Content-Disposition"] = f.disposition
     if format == "html":

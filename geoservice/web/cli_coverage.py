@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from geoservice.coverage import CoverageQuery, siting
 from geoservice.errors import GeoserviceError, ParameterError
+from geoservice.i18n import DEFAULT_LANG, LANGS
 from geoservice.web import get_coverage
 
 coverage_cli = AppGroup(
@@ -224,7 +225,14 @@ def suggest_cmd(mode, minutes, kind, amenity, open_at, n, objective):
 )
 @_filters
 @click.option("--n", "n", default="10", show_default=True, help="Suggested sites on the map.")
-def publish_cmd(out, allow_sample, mode, minutes, kind, amenity, open_at, n):
+@click.option(
+    "--lang",
+    type=click.Choice(LANGS),
+    default=DEFAULT_LANG,
+    show_default=True,
+    help="Language of the map page and the per-town tables.",
+)
+def publish_cmd(out, allow_sample, n, lang, **filters):
     """Write the coverage map as a static site (opens from file://, no internet)."""
     from geoservice.coverage import publish
 
@@ -232,8 +240,9 @@ def publish_cmd(out, allow_sample, mode, minutes, kind, amenity, open_at, n):
         report = publish.publish(
             get_coverage(),
             out,
-            _args(mode, minutes, kind, amenity, open_at, n=n),
+            _args(**filters, n=n),
             allow_sample=allow_sample,
+            lang=lang,
         )
     except (GeoserviceError, ValueError, OSError) as exc:
         raise _fail(exc) from exc

@@ -51,6 +51,7 @@ from geoservice.errors import (
     error_body,
 )
 from geoservice.messages import message, status_message
+from geoservice.web.i18n import current_lang
 
 if TYPE_CHECKING:
     from geoservice.responses import ErrorBody
@@ -133,11 +134,20 @@ def answer(body: ErrorBody, headers: Iterable[tuple[str, str]] = ()) -> Response
         same messages; with the body's status.
     """
     status = body["status"]
+    # In the request's language (error_body builds it; a subclass body keeps its extras).
+    lang = current_lang()
+    body = {
+        **body,
+        **error_body(status, body["message_zh"], body["message_en"], body["parameter"], lang=lang),
+    }
     if is_api_path(request.path):
         response = jsonify(body)
     else:
         page = render_template(
-            "error.html", code=status, zh=body["message_zh"], en=body["message_en"]
+            "error.html",
+            code=status,
+            first=body["message_en"] if lang == "en" else body["message_zh"],
+            second=body["message_zh"] if lang == "en" else body["message_en"],
         )
         response = Response(page, mimetype="text/html")
     response.status_code = status

@@ -26,22 +26,25 @@ from pathlib import Path
 
 import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from geoservice import escape, maps
 from geoservice.admin.reports import PROBLEMS
 from geoservice.coverage import publish, siting
 from geoservice.district import OUTSIDE_NETWORK
 from geoservice.errors import NetworkError, OsmError
+from geoservice.i18n import N_
 from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.network import places
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
 from geoservice.web import get_basemaps, get_district, get_library, get_store, security
 from geoservice.web.auth import get_staff
+from geoservice.web.i18n import current_lang, js_catalog, lang_switch
 
 bp = Blueprint("pages", __name__)
 
-#: The last rendered page per endpoint, with the key it was rendered for.
+#: The last rendered page per endpoint and language, with the key it was rendered for.
 _pages: dict[str, tuple[tuple, security.NoncedPage]] = {}
 _pages_lock = threading.Lock()
 
@@ -51,8 +54,10 @@ def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
     setting, the URL, the road network or ``extra`` changed since the last render.
 
     The page is kept without nonces; each response puts its own on the page's scripts.
+    One page is kept per language.
     """
     store = get_store()
+    lang = current_lang()
     key = (
         store.location(),
         store.revision(),
@@ -61,14 +66,14 @@ def _cached_page(extra: tuple, render: Callable[[], str]) -> Response:
         _network_token(),
         *extra,
     )
-    endpoint = request.endpoint
-    assert endpoint is not None  # pages call this from their view: routed to an endpoint
+    assert request.endpoint is not None  # pages call this from their view: routed
+    slot = f"{request.endpoint}:{lang}"
     with _pages_lock:
-        hit = _pages.get(endpoint)
+        hit = _pages.get(slot)
     if hit is None or hit[0] != key:
         hit = (key, security.NoncedPage(render()))
         with _pages_lock:
-            _pages[endpoint] = hit
+            _pages[slot] = hit
     return security.page_response(hit[1])
 
 
@@ -110,28 +115,36 @@ def _outside_banner() -> maps.Html:
     if words is None:
         return maps.Html("")
     zh, en = words
+    if current_lang() == "en":
+        zh, en = en, zh
     return maps.Html(
         '<div class="geoservice-outside" role="alert" style="position:fixed;top:0;left:50%;'
         "transform:translateX(-50%);z-index:1100;background:#b42318;color:#fff;"
         'border-radius:0 0 6px 6px;padding:4px 12px;font-size:13px;font-weight:bold">'
-        '{}<small lang="en" style="font-weight:normal"> · {}</small></div>'
-    ).format(zh, en)
+        '{}<small lang="{}" style="font-weight:normal"> · {}</small></div>'
+    ).format(zh, "zh-Hans" if current_lang() == "en" else "en", en)
 
 
 def _header() -> maps.Html:
     """The home page's title box with the links to the other pages (laid out by
     ``static/home.css``: over the map on a desktop, a bar above it on a phone)."""
     return maps.Html(
-        '<div class="geoservice-header"><b class="geoservice-title">{} · 暖心驿站与职工之家</b>'
-        '<nav class="geoservice-links" aria-label="其他页面">'
-        '<a href="{}">找最近驿站</a><a href="{}">大篷车路线</a><a href="{}">覆盖分析</a>'
-        '<a class="geoservice-data" href="{}">GeoJSON</a></nav></div>'
+        '<div class="geoservice-header"><b class="geoservice-title">{} · {}</b>'
+        '<nav class="geoservice-links" aria-label="{}">'
+        '<a href="{}">{}</a><a href="{}">{}</a><a href="{}">{}</a>'
+        '<a class="geoservice-data" href="{}">GeoJSON</a>{}</nav></div>'
     ).format(
         get_district().org,
+        _("暖心驿站与职工之家"),
+        _("其他页面"),
         url_for("pages.nearest"),
+        _("找最近驿站"),
         url_for("pages.caravan"),
+        _("大篷车路线"),
         url_for("pages.coverage"),
+        _("覆盖分析"),
         url_for("api.stations"),
+        lang_switch(),
     )
 
 
@@ -147,17 +160,19 @@ def _map_options() -> dict:
 
 #: The pages in the order of every tool page's links (the page itself left out).
 _PAGES = (
-    ("pages.index", "全区地图"),
-    ("pages.nearest", "找最近驿站"),
-    ("pages.caravan", "大篷车路线"),
-    ("pages.coverage", "覆盖分析"),
+    ("pages.index", N_("全区地图")),
+    ("pages.nearest", N_("找最近驿站")),
+    ("pages.caravan", N_("大篷车路线")),
+    ("pages.coverage", N_("覆盖分析")),
 )
 
 
 def _assets(names: tuple[str, ...]) -> maps.Html:
-    """The stylesheets ``static/<name>.css`` (of the names that have one) then the deferred
-    scripts ``static/<name>.js`` of ``names``, in order (deferred scripts run in this order
-    once folium's inline script has created the map)."""
+    """The stylesheets ``static/<name>.css`` (of the names that have one), the scripts' words
+    in the page's language (`js_catalog`), then the deferred scripts ``static/i18n.js`` and
+    ``static/<name>.js`` of ``names``, in order (deferred scripts run in this order once
+    folium's inline script has created the map)."""
+    names = ("i18n", *names)  # t() of every script (static/i18n.js) first
     base = url_for("static", filename="").rstrip("/")
     folder = Path(current_app.static_folder or "")
     sheets = [
@@ -166,7 +181,8 @@ def _assets(names: tuple[str, ...]) -> maps.Html:
         if (folder / f"{n}.css").is_file()
     ]
     scripts = [maps.Html('<script src="{}/{}.js" defer></script>\n').format(base, n) for n in names]
-    return maps.Html("").join([*sheets, *scripts])
+    # The scripts' words in the page's language, for common.js t().
+    return maps.Html("").join([*sheets, js_catalog(names), maps.Html("\n"), *scripts])
 
 
 def _tool_page(
@@ -200,17 +216,22 @@ def _tool_page(
     str
         The page, without nonces (see `_cached_page`).
     """
-    m = build(get_store(), **_map_options())
+    lang = current_lang()
+    m = build(get_store(), **_map_options(), lang=lang)
     links = [
-        (url_for(endpoint), label) for endpoint, label in _PAGES if endpoint != request.endpoint
+        (url_for(endpoint), _(label)) for endpoint, label in _PAGES if endpoint != request.endpoint
     ]
-    panel = render_template(f"{name}_panel.html", links=links, outside=_outside(), **context)
+    outside = _outside()
+    if outside and lang == "en":
+        outside = (outside[1], outside[0])
+    panel = render_template(f"{name}_panel.html", links=links, outside=outside, **context)
     # An autoescaping template: its output is markup.
     page = maps.render(
         m,
-        title=f"{title} · {get_district().org}",
+        title=f"{_(title)} · {get_district().org}",
         header=maps.Html(panel),
         icon=url_for("static", filename="favicon.svg"),
+        lang=lang,
     )
     # After folium's own CSS, so the pages' rules win over Bootstrap's; the shared sheet
     # and script before the page's own. Scripts are deferred: they run in this order once
@@ -235,14 +256,16 @@ def index() -> Response:
     reports = get_staff().reports.open_counts()
 
     def render() -> str:
+        lang = current_lang()
         m = maps.overview_map(
-            get_store(), **_map_options(), sites=_site_positions(), reports=reports
+            get_store(), **_map_options(), sites=_site_positions(), reports=reports, lang=lang
         )
         page = maps.render(
             m,
-            title=f"{get_district().name}暖心驿站地图",
+            title=_("{district}暖心驿站地图").format(district=get_district().name),
             header=_outside_banner() + _header() + _report_config(),
             icon=url_for("static", filename="favicon.svg"),
+            lang=lang,
         )
         assets = _assets(("crs", "home", "reports")) + maps.Html("</head>")
         return page.replace("</head>", str(assets), 1)
@@ -272,7 +295,7 @@ def _report_config() -> maps.Html:
     config = {
         "url": url_for("api.station_reports", station_id=REPORT_ID),
         "id": REPORT_ID,
-        "problems": [[key, label] for key, label in PROBLEMS.items()],
+        "problems": [[key, _(label)] for key, label in PROBLEMS.items()],
     }
     # escape.js: JSON that cannot end its <script> element.
     return maps.Html('<script type="application/json" id="report-config">{}</script>').format(
@@ -284,7 +307,7 @@ def _report_config() -> maps.Html:
 
 #: Travel modes in the order of the page's switch, with the labels riders use ("电动车",
 #: not the network's formal "电动自行车").
-NEAREST_MODES = (("walk", "步行"), ("bike", "电动车"), ("drive", "驾车"))
+NEAREST_MODES = (("walk", N_("步行")), ("bike", N_("电动车")), ("drive", N_("驾车")))
 #: Riders are the biggest group of outdoor workers, so e-bike is the first-visit default.
 NEAREST_DEFAULT_MODE = "bike"
 #: Amenity chips, the ones most asked for first (all of them: the row scrolls sideways).
@@ -307,21 +330,24 @@ NEAREST_CHIPS = (
 SAMPLE_STATIONS_NOTICE = (
     "sample_stations",
     "sample",
-    "示例数据",
-    "驿站为演示用样例，并非总工会正式名录。",
+    N_("示例数据"),
+    N_("驿站为演示用样例，并非总工会正式名录。"),
 )
 SCHEMATIC_NETWORK_NOTICE = (
     "schematic_network",
     "warn",
-    "示意路网",
-    "道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考。"
-    "Schematic network: roads are generated, not real; times are indicative only.",
+    N_("示意路网"),
+    N_(
+        "道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考。"
+        "Schematic network: roads are generated, not real; times are indicative only."
+    ),
 )
 
 
 def _page_notices() -> list[tuple[str, str, str, str]]:
     """What holds for every answer of the page, said before the first search: sample
-    stations, a schematic road network (a network outside the district: the title bar)."""
+    stations, a schematic road network (a network outside the district: the title bar); in
+    the request's language."""
     found = []
     stations = get_store().stations()
     if len(stations) and (stations["source"] == "sample").any():
@@ -332,7 +358,7 @@ def _page_notices() -> list[tuple[str, str, str, str]]:
         schematic = False
     if schematic:
         found.append(SCHEMATIC_NETWORK_NOTICE)
-    return found
+    return [(code, kind, _(title), _(detail)) for code, kind, title, detail in found]
 
 
 def _nearest_page() -> str:
@@ -340,7 +366,7 @@ def _nearest_page() -> str:
     return _tool_page(
         "nearest",
         maps.nearest_map,
-        "找最近的暖心驿站",
+        N_("找最近的暖心驿站"),
         shared=("reports",),
         report_config=_report_config(),
         config={
@@ -349,14 +375,17 @@ def _nearest_page() -> str:
             "district": get_district().name,
             "k": 3,
             "default_mode": NEAREST_DEFAULT_MODE,
+            # The page's language's words for what answers name in Chinese.
+            "mode_labels": {key: _(label) for key, label in NEAREST_MODES},
+            "amenity_labels": {key: _(label) for key, label in AMENITIES.items()},
             # Display lengths, so that cards cut names as the server's pages do.
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
         notices=_page_notices(),
-        modes=NEAREST_MODES,
+        modes=[(key, _(label)) for key, label in NEAREST_MODES],
         default_mode=NEAREST_DEFAULT_MODE,
-        amenities=[(key, AMENITIES[key]) for key in NEAREST_CHIPS],
+        amenities=[(key, _(AMENITIES[key])) for key in NEAREST_CHIPS],
     )
 
 
@@ -413,7 +442,7 @@ def _caravan_config() -> dict:
             [c, maps.clip(n, maps.NAME_DISPLAY_MAX)]
             for c, n in zip(towns["code"], towns["name"], strict=True)
         ],
-        "kinds": [[k, labels[k], colour] for k, colour in CARAVAN_KIND_COLOURS.items()],
+        "kinds": [[k, _(labels[k]), colour] for k, colour in CARAVAN_KIND_COLOURS.items()],
         "default_kinds": list(SITE_KINDS),
         "default_depot": depot,
         "defaults": {
@@ -443,7 +472,7 @@ def _caravan_page() -> str:
     return _tool_page(
         "caravan",
         maps.caravan_map,
-        "大篷车巡回路线规划",
+        N_("大篷车巡回路线规划"),
         config=_caravan_config(),
         defaults={"days": CARAVAN_DEFAULT_DAYS, "max_days": tour.MAX_DAYS},
     )
@@ -480,7 +509,7 @@ def _coverage_page() -> str:
     modes = [
         {
             "key": key,
-            "label": label,
+            "label": _(label),
             "minutes": list(COVERAGE_MINUTES[key]),
             "default": COVERAGE_DEFAULT_MINUTES[key],
         }
@@ -489,14 +518,14 @@ def _coverage_page() -> str:
     return _tool_page(
         "coverage",
         maps.coverage_map,
-        "暖心驿站覆盖分析",
+        N_("暖心驿站覆盖分析"),
         config={
             "api": url_for("api.coverage"),
             "suggest_api": url_for("api.coverage_suggest"),
             "modes": modes,
             "default_mode": COVERAGE_DEFAULT_MODE,
             "night": COVERAGE_NIGHT,
-            "kinds": [[k, v] for k, v in STATION_KINDS.items() if k != "caravan_base"],
+            "kinds": [[k, _(v)] for k, v in STATION_KINDS.items() if k != "caravan_base"],
             "default_kinds": ["warm_station"],
             "n_default": COVERAGE_N_DEFAULT,
             # The published site's colours, so that both maps read alike.
@@ -511,10 +540,10 @@ def _coverage_page() -> str:
             "name_max": maps.NAME_DISPLAY_MAX,
             "text_max": maps.TEXT_DISPLAY_MAX,
         },
-        modes=NEAREST_MODES,
+        modes=[(key, _(label)) for key, label in NEAREST_MODES],
         n_options=COVERAGE_N,
         n_default=COVERAGE_N_DEFAULT,
-        objectives=list(siting.OBJECTIVES.items()),
+        objectives=[(key, _(label)) for key, label in siting.OBJECTIVES.items()],
         night=COVERAGE_NIGHT,
         # A district without towns has no per-town table.
         has_towns=len(get_store().read("towns")) > 0,

@@ -12,7 +12,7 @@
   "use strict";
 
   var gs = window.geoservice;
-  var { h, clip, isolate, dataText, clear, notice } = gs;
+  var { h, clip, isolate, dataText, clear, notice, t } = gs;
 
   var cfg = gs.pageConfig("caravan-config");
   var NAME_MAX = gs.limits.name;
@@ -22,30 +22,30 @@
   var DASHES = cfg.day_dashes && cfg.day_dashes.length ? cfg.day_dashes : [null];
   var PLAN_ID = /^\d{8}-\d{6}-(?:[0-9a-f]{20}|[0-9a-f]{6})$/;
   var FORMATS = [
-    ["gpx", "GPX 轨迹", "导入手机导航或户外地图 App"],
-    ["csv", "CSV 日程", "Excel 可打开"],
-    ["xlsx", "Excel 日程", "含未安排站点"],
-    ["geojson", "GeoJSON", "GIS 软件"],
-    ["html", "打印日程", "每天一页，含小地图"],
+    ["gpx", t("GPX 轨迹"), t("导入手机导航或户外地图 App")],
+    ["csv", t("CSV 日程"), t("Excel 可打开")],
+    ["xlsx", t("Excel 日程"), t("含未安排站点")],
+    ["geojson", "GeoJSON", t("GIS 软件")],
+    ["html", t("打印日程"), t("每天一页，含小地图")],
   ];
   //: Request fields → their names on this page (for 400 answers naming a field).
   var FIELDS = {
-    body: ["请求", null],
-    depot: ["出发基地", "cv-depot"],
-    stops: ["站点", null],
-    days: ["可用天数", "cv-days"],
-    start_date: ["开始日期", "cv-start-date"],
-    skip_days_off: ["跳过节假日", "cv-skip"],
-    day_start: ["出发时间", "cv-day-start"],
-    day_end: ["收工时间", "cv-day-end"],
-    lunch_minutes: ["午餐时长", "cv-lunch"],
-    service_minutes: ["服务时长", "cv-service"],
-    time_windows: ["到访时段", null],
-    optional: ["可选站点", null],
+    body: [t("请求"), null],
+    depot: [t("出发基地"), "cv-depot"],
+    stops: [t("站点"), null],
+    days: [t("可用天数"), "cv-days"],
+    start_date: [t("开始日期"), "cv-start-date"],
+    skip_days_off: [t("跳过节假日"), "cv-skip"],
+    day_start: [t("出发时间"), "cv-day-start"],
+    day_end: [t("收工时间"), "cv-day-end"],
+    lunch_minutes: [t("午餐时长"), "cv-lunch"],
+    service_minutes: [t("服务时长"), "cv-service"],
+    time_windows: [t("到访时段"), null],
+    optional: [t("可选站点"), null],
   };
   //: Options of a selected stop: mandatory, or optional with priority 1 (high) … 5 (low).
-  var PRIORITY_LABELS = ["必选", "可选·优先1", "可选·优先2", "可选·优先3", "可选·优先4",
-    "可选·优先5"];
+  var PRIORITY_LABELS = [t("必选"), t("可选·优先1"), t("可选·优先2"), t("可选·优先3"), t("可选·优先4"),
+    t("可选·优先5")];
   //: A clock time as the API takes it (params.clock), 00:00–23:59.
   var CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
   //: A stop without settings of its own.
@@ -117,24 +117,24 @@
 
   function minutesText(min) {
     var m = Math.round(Number(min) || 0);
-    if (m < 60) return m + " 分钟";
+    if (m < 60) return m + t(" 分钟");
     var hours = Math.floor(m / 60);
-    return hours + " 小时" + (m % 60 ? " " + (m % 60) + " 分" : "");
+    return hours + t(" 小时") + (m % 60 ? " " + (m % 60) + t(" 分") : "");
   }
 
   // Hours as the summary shows them: "3.1 小时" (minutes under an hour).
   function hoursText(hours) {
     var v = Number(hours) || 0;
-    return v < 1 ? minutesText(v * 60) : v.toFixed(1).replace(/\.0$/, "") + " 小时";
+    return v < 1 ? minutesText(v * 60) : v.toFixed(1).replace(/\.0$/, "") + t(" 小时");
   }
 
   function kmText(km) {
     var v = Number(km) || 0;
-    return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + " 公里";
+    return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + t(" 公里");
   }
 
   function townName(stop) {
-    return stop.town || TOWN_NAMES[stop.town_code] || "其他";
+    return stop.town || TOWN_NAMES[stop.town_code] || t("其他");
   }
 
   function isSchematic(stop) {
@@ -173,14 +173,14 @@
           String(a.name).localeCompare(String(b.name), "zh-Hans-CN");
       });
       // A district without towns has one list of every stop.
-      return { code: k, name: k ? TOWN_NAMES[k] : order.length ? "其他" : "全部站点", stops: stops };
+      return { code: k, name: k ? TOWN_NAMES[k] : order.length ? t("其他") : t("全部站点"), stops: stops };
     });
   }
 
   // The label of a group's select-all button (a district without towns has one group).
   function allLabel(chosen) {
-    var town = (cfg.towns || []).length ? "本乡镇" : "";
-    return (chosen ? "取消" : "全选") + town;
+    var town = (cfg.towns || []).length ? t("本乡镇") : "";
+    return chosen ? t("取消{town}", { town: town }) : t("全选{town}", { town: town });
   }
 
   function buildList() {
@@ -244,17 +244,17 @@
     text.appendChild(dataText("span", "cv-item-name", s.name || s.id, NAME_MAX));
     var meta = h("span", "cv-item-meta");
     meta.appendChild(h("span", null, (KIND[s.kind] || {}).label || s.kind));
-    meta.appendChild(h("span", "cv-item-service", "约 " + s.service_minutes + " 分钟"));
+    meta.appendChild(h("span", "cv-item-service", t("约 {n} 分钟", { n: s.service_minutes })));
     var own = h("span", "cv-item-custom");
     own.hidden = true;
     meta.appendChild(own);
-    if (isSchematic(s)) meta.appendChild(h("span", "cv-tag cv-tag-schematic", "示意位置"));
-    if (s.sample) meta.appendChild(h("span", "cv-tag", "示例"));
+    if (isSchematic(s)) meta.appendChild(h("span", "cv-tag cv-tag-schematic", t("示意位置")));
+    if (s.sample) meta.appendChild(h("span", "cv-tag", t("示例")));
     text.appendChild(meta);
     label.appendChild(text);
     li.appendChild(label);
     var prio = h("select", "cv-prio");
-    prio.setAttribute("aria-label", "必选或可选：" + isolate(clip(s.name || s.id, NAME_MAX)));
+    prio.setAttribute("aria-label", t("必选或可选：") + isolate(clip(s.name || s.id, NAME_MAX)));
     PRIORITY_LABELS.forEach(function (text_, value) {
       var option = h("option", null, text_);
       option.value = String(value);
@@ -262,13 +262,13 @@
     });
     prio.hidden = true;
     li.appendChild(prio);
-    var edit = h("button", "cv-item-edit", "设置");
+    var edit = h("button", "cv-item-edit", t("设置"));
     edit.type = "button";
     edit.hidden = true;
     edit.setAttribute("aria-expanded", "false");
     edit.setAttribute("aria-controls", "cv-edit-" + INDEX[s.id]);
-    edit.setAttribute("aria-label", "设置服务时长和到访时段：" + isolate(clip(s.name || s.id, NAME_MAX)));
-    edit.title = "单独设置本站的服务时长和到访时段";
+    edit.setAttribute("aria-label", t("设置服务时长和到访时段：") + isolate(clip(s.name || s.id, NAME_MAX)));
+    edit.title = t("单独设置本站的服务时长和到访时段");
     li.appendChild(edit);
     edit.addEventListener("click", function () {
       var open = editorOf(s.id);
@@ -341,7 +341,7 @@
   function select(id, quiet) {
     if (!BY_ID[id] || id === state.depot || state.selected[id] !== undefined) return;
     if (state.count >= LIMITS.stops) {
-      stopNotice("一次最多规划 " + LIMITS.stops + " 个站点", "请分成几次规划。");
+      stopNotice(t("一次最多规划 {n} 个站点", { n: LIMITS.stops }), t("请分成几次规划。"));
       syncItem(id);
       return;
     }
@@ -403,13 +403,13 @@
       return state.selected[id] > 0;
     }).length;
     var own = selectedIds().filter(hasSettings).length;
-    var text = state.count ? "已选 " + state.count + " 个站点" : "还没有选择站点";
+    var text = state.count ? t("已选 {n} 个站点", { n: state.count }) : t("还没有选择站点");
     var parts = [];
-    if (optional) parts.push("其中可选 " + optional + " 个");
-    if (own) parts.push("单独设置 " + own + " 个");
+    if (optional) parts.push(t("其中可选 {n} 个", { n: optional }));
+    if (own) parts.push(t("单独设置 {n} 个", { n: own }));
     if (parts.length) text += "（" + parts.join("，") + "）";
     if (state.plan && state.planned && state.planned !== JSON.stringify(buildBody(false))) {
-      text += " · 已修改，需重新规划";
+      text += t(" · 已修改，需重新规划");
     }
     el.selection.textContent = text;
     el.planBtn.disabled = state.busy || state.count === 0;
@@ -434,20 +434,21 @@
   // Notices about the list itself: sample data, villages without a position.
   function baseNotices() {
     if (STOPS.some(function (s) { return s.sample; })) {
-      notice(el.stopNotices, "info", "示例数据",
-        "标“示例”的站点为演示用样例，并非总工会正式名录。");
+      notice(el.stopNotices, "info", t("示例数据"),
+        t("标“示例”的站点为演示用样例，并非总工会正式名录。"));
     }
     if (STOPS.some(isSchematic)) {
-      notice(el.stopNotices, "warn", "标“示意位置”的村、社区位置由路网推算",
-        "并非实测坐标；导入村庄坐标后以导入的为准。");
+      notice(el.stopNotices, "warn", t("标“示意位置”的村、社区位置由路网推算"),
+        t("并非实测坐标；导入村庄坐标后以导入的为准。"));
     }
     var missing = cfg.unlocated || {};
     var parts = Object.keys(missing).map(function (k) {
-      return ((KIND[k] || {}).label || k) + " " + missing[k] + " 个";
+      return t("{kind} {n} 个", { kind: (KIND[k] || {}).label || k, n: missing[k] });
     });
     if (parts.length) {
-      notice(el.stopNotices, "info", "另有 " + parts.join("、") + "还没有坐标，暂不能规划",
-        "请先导入村庄坐标（flask --app app sites import …）。");
+      var listed = parts.join(t("、"));
+      notice(el.stopNotices, "info", t("另有 {what}还没有坐标，暂不能规划", { what: listed }),
+        t("请先导入村庄坐标（flask --app app sites import …）。"));
     }
   }
 
@@ -490,10 +491,10 @@
   // The minutes a stop gets without a setting of its own, and where they come from.
   function defaultService(id) {
     if (uniformChosen() && isMinutes(el.service.value)) {
-      return { minutes: Number(el.service.value), source: "每站统一" };
+      return { minutes: Number(el.service.value), source: t("每站统一") };
     }
     var s = BY_ID[id];
-    return { minutes: s.service_minutes, source: s.station ? "驿站默认" : "按站点设定" };
+    return { minutes: s.service_minutes, source: s.station ? t("驿站默认") : t("按站点设定") };
   }
 
   function serviceOf(id) {
@@ -514,35 +515,36 @@
     var out = [];
     if (c.service !== "" && !isMinutes(c.service)) {
       out.push({ field: "service",
-        message: "服务时长应为 0–" + LIMITS.service_minutes + " 分钟的整数" });
+        message: t("服务时长应为 0–{max} 分钟的整数", { max: LIMITS.service_minutes }) });
     }
     if (!hasWindow(id)) return out;
     if (c.from === "" || c.to === "") {
       out.push({ field: c.from === "" ? "from" : "to",
-        message: "请同时填写到访时段的开始和结束时刻（或都清空）" });
+        message: t("请同时填写到访时段的开始和结束时刻（或都清空）") });
       return out;
     }
     if (!CLOCK.test(c.from) || !CLOCK.test(c.to)) {
       out.push({ field: CLOCK.test(c.from) ? "to" : "from",
-        message: "时刻应为 HH:MM 格式，如 09:00" });
+        message: t("时刻应为 HH:MM 格式，如 09:00") });
       return out;
     }
     if (c.to <= c.from) {
-      out.push({ field: "to", message: "到访时段的结束时刻应晚于开始时刻" });
+      out.push({ field: "to", message: t("到访时段的结束时刻应晚于开始时刻") });
       return out;
     }
     var start = el.dayStart.value;
     var end = el.dayEnd.value;
     if (CLOCK.test(start) && CLOCK.test(end) && (c.from < start || c.to > end)) {
       out.push({ field: c.from < start ? "from" : "to",
-        message: "到访时段应在每天工作时间 " + start + "–" + end + " 之内" });
+        message: t("到访时段应在每天工作时间 {start}–{end} 之内", { start: start, end: end }) });
       return out;
     }
     var span = clockMinutes(c.to) - clockMinutes(c.from);
     var need = serviceOf(id);
     if (span < need) {
-      out.push({ field: "to", message: "到访时段只有 " + minutesText(span) + "，放不下 " +
-        minutesText(need) + "的服务" });
+      out.push({ field: "to", message: t("到访时段只有 {span}，放不下 {need}的服务", {
+        span: minutesText(span), need: minutesText(need),
+      }) });
     }
     return out;
   }
@@ -558,15 +560,15 @@
     clear(tags);
     tags.hidden = !on;
     if (on && c.service !== "") {
-      tags.appendChild(h("span", "cv-tag cv-tag-custom", "单独 " + clip(c.service, 6) + " 分钟"));
+      tags.appendChild(h("span", "cv-tag cv-tag-custom", t("单独 {n} 分钟", { n: clip(c.service, 6) })));
     }
     if (on && hasWindow(id)) {
       tags.appendChild(h("span", "cv-tag cv-tag-custom",
-        "时段 " + (clip(c.from, 8) || "?") + "–" + (clip(c.to, 8) || "?")));
+        t("时段 {from}–{to}", { from: clip(c.from, 8) || "?", to: clip(c.to, 8) || "?" })));
     }
     var service = li.querySelector(".cv-item-service");
     service.hidden = on && c.service !== "";
-    service.textContent = "约 " + defaultService(id).minutes + " 分钟";
+    service.textContent = t("约 {n} 分钟", { n: defaultService(id).minutes });
   }
 
   // After the uniform minutes or the working day changed: what the list and the open
@@ -594,7 +596,7 @@
     box.id = "cv-edit-" + n;
     box.setAttribute("data-id", s.id);
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "本站单独设置：" + isolate(clip(s.name || s.id, NAME_MAX)));
+    box.setAttribute("aria-label", t("本站单独设置：") + isolate(clip(s.name || s.id, NAME_MAX)));
     box.hidden = true;
     var grid = h("div", "cv-edit-grid");
 
@@ -605,7 +607,7 @@
     service.min = "0";
     service.max = String(LIMITS.service_minutes);
     service.inputMode = "numeric";
-    var serviceLabel = h("label", "cv-edit-label", "服务时长（分钟）");
+    var serviceLabel = h("label", "cv-edit-label", t("服务时长（分钟）"));
     serviceLabel.htmlFor = service.id;
     serviceField.appendChild(serviceLabel);
     serviceField.appendChild(service);
@@ -613,19 +615,19 @@
 
     var windowField = h("div", "cv-edit-field");
     windowField.setAttribute("role", "group");
-    var windowLabel = h("span", "cv-edit-label", "到访时段（可不填）");
+    var windowLabel = h("span", "cv-edit-label", t("到访时段（可不填）"));
     windowLabel.id = "cv-edit-window-" + n;
     windowField.setAttribute("aria-labelledby", windowLabel.id);
     windowField.appendChild(windowLabel);
     var range = h("span", "cv-edit-range");
     var from = h("input", "cv-edit-from");
     from.type = "time";
-    from.setAttribute("aria-label", "最早开始");
+    from.setAttribute("aria-label", t("最早开始"));
     var to = h("input", "cv-edit-to");
     to.type = "time";
-    to.setAttribute("aria-label", "最晚结束");
+    to.setAttribute("aria-label", t("最晚结束"));
     range.appendChild(from);
-    range.appendChild(h("span", "cv-edit-sep", "至"));
+    range.appendChild(h("span", "cv-edit-sep", t("至")));
     range.appendChild(to);
     windowField.appendChild(range);
     grid.appendChild(windowField);
@@ -637,9 +639,9 @@
     error.hidden = true;
     box.appendChild(error);
     var actions = h("div", "cv-actions");
-    var reset = h("button", "cv-btn cv-edit-clear", "清除单独设置");
+    var reset = h("button", "cv-btn cv-edit-clear", t("清除单独设置"));
     reset.type = "button";
-    var done = h("button", "cv-btn cv-btn-primary cv-edit-done", "完成");
+    var done = h("button", "cv-btn cv-btn-primary cv-edit-done", t("完成"));
     done.type = "button";
     actions.appendChild(reset);
     actions.appendChild(done);
@@ -686,8 +688,10 @@
     var d = defaultService(id);
     box.querySelector(".cv-edit-service").placeholder = String(d.minutes);
     var day = el.dayStart.value + "–" + el.dayEnd.value;
-    box.querySelector(".cv-edit-help").textContent = "服务时长不填则按 " + d.minutes + " 分钟（" +
-      d.source + "）。填写到访时段后，整个服务都在时段内完成；时段须在工作时间 " + day + " 之内。";
+    box.querySelector(".cv-edit-help").textContent = t(
+      "服务时长不填则按 {n} 分钟（{source}）。填写到访时段后，整个服务都在时段内完成；时段须在工作时间 {day} 之内。",
+      { n: d.minutes, source: d.source, day: day }
+    );
   }
 
   function fillEditor(id, box) {
@@ -856,17 +860,17 @@
     var box = h("span", "cv-tip");
     box.appendChild(dataText("strong", null, s.name || s.id, NAME_MAX));
     var line = ((KIND[s.kind] || {}).label || s.kind) + " · " + townName(s);
-    if (isSchematic(s)) line += " · 示意位置";
+    if (isSchematic(s)) line += t(" · 示意位置");
     box.appendChild(h("span", "cv-tip-line", line));
     var on = state.selected[s.id] !== undefined;
     if (on && hasSettings(s.id)) {
       var c = stopSettings(s.id);
       var own = [];
-      if (c.service !== "") own.push("服务 " + clip(c.service, 6) + " 分钟");
-      if (hasWindow(s.id)) own.push("时段 " + clip(c.from, 8) + "–" + clip(c.to, 8));
-      box.appendChild(h("span", "cv-tip-line", "单独设置：" + own.join(" · ")));
+      if (c.service !== "") own.push(t("服务 {n} 分钟", { n: clip(c.service, 6) }));
+      if (hasWindow(s.id)) own.push(t("时段 {from}–{to}", { from: clip(c.from, 8), to: clip(c.to, 8) }));
+      box.appendChild(h("span", "cv-tip-line", t("单独设置：") + own.join(" · ")));
     }
-    box.appendChild(h("span", "cv-tip-line cv-tip-state", on ? "已选中，点击取消" : "点击选中"));
+    box.appendChild(h("span", "cv-tip-line cv-tip-state", on ? t("已选中，点击取消") : t("点击选中")));
     return box;
   }
 
@@ -916,17 +920,17 @@
     state.depotMarker = null;
     var d = BY_ID[state.depot];
     if (!d) return;
-    var badge = h("span", "map-badge cv-depot-badge", "基");
+    var badge = h("span", "map-badge cv-depot-badge", t("基"));
     var label = isolate(clip(d.name, NAME_MAX));
     state.depotMarker = L.marker([d.lat, d.lon], {
       icon: L.divIcon({ className: "map-badge-icon cv-depot", html: badge, iconSize: [34, 34], iconAnchor: [17, 17] }),
-      title: "出发基地：" + label,
-      alt: "出发基地：" + label,
+      title: t("出发基地：") + label,
+      alt: t("出发基地：") + label,
       zIndexOffset: 2000,
       keyboard: false,
     });
     var tip = h("span", "cv-tip");
-    tip.appendChild(h("span", "cv-tip-line", "出发基地"));
+    tip.appendChild(h("span", "cv-tip-line", t("出发基地")));
     tip.appendChild(dataText("strong", null, d.name, NAME_MAX));
     state.depotMarker.bindTooltip(tip, { direction: "top" }).addTo(state.map);
   }
@@ -1016,7 +1020,7 @@
 
     if (!body.stops.length) {
       showTab("stops");
-      stopNotice("请先选择要走访的站点", "在列表中勾选，或点地图上的圆点。");
+      stopNotice(t("请先选择要走访的站点"), t("在列表中勾选，或点地图上的圆点。"));
       return null;
     }
     var problems = [];
@@ -1024,24 +1028,24 @@
       fieldError(field);
       problems.push(message);
     }
-    if (!body.depot) bad("depot", "请选择出发基地");
+    if (!body.depot) bad("depot", t("请选择出发基地"));
     if (!Number.isInteger(body.days) || body.days < 1 || body.days > LIMITS.days) {
-      bad("days", "可用天数应为 1–" + LIMITS.days + " 的整数");
+      bad("days", t("可用天数应为 1–{max} 的整数", { max: LIMITS.days }));
     }
-    if (!body.day_start) bad("day_start", "请填写出发时间");
-    if (!body.day_end) bad("day_end", "请填写收工时间");
+    if (!body.day_start) bad("day_start", t("请填写出发时间"));
+    if (!body.day_end) bad("day_end", t("请填写收工时间"));
     if (body.day_start && body.day_end && body.day_end <= body.day_start) {
-      bad("day_end", "收工时间应晚于出发时间");
+      bad("day_end", t("收工时间应晚于出发时间"));
     }
     var lunch = body.lunch_minutes;
     if (!Number.isInteger(lunch) || lunch < 0 || lunch > LIMITS.lunch_minutes) {
-      bad("lunch_minutes", "午餐时长应为 0–" + LIMITS.lunch_minutes + " 分钟的整数");
+      bad("lunch_minutes", t("午餐时长应为 0–{max} 分钟的整数", { max: LIMITS.lunch_minutes }));
     }
     if (uniform && !isMinutes(el.service.value)) {
-      bad("service_minutes", "服务时长应为 0–" + LIMITS.service_minutes + " 分钟的整数");
+      bad("service_minutes", t("服务时长应为 0–{max} 分钟的整数", { max: LIMITS.service_minutes }));
     }
     if (problems.length) {
-      settingsNotice("请先修改：" + problems[0], problems.slice(1).join("；"));
+      settingsNotice(t("请先修改：") + problems[0], problems.slice(1).join("；"));
       return null;
     }
     // The stops' own settings, checked once the working day is right.
@@ -1049,9 +1053,9 @@
     if (wrong.length) {
       showTab("stops");
       var first = settingsProblems(wrong[0]);
-      var more = wrong.slice(1, 6).map(stopName).join("、") + (wrong.length > 6 ? " 等" : "");
-      stopNotice("请先修改站点“" + stopName(wrong[0]) + "”的单独设置：" + first[0].message,
-        wrong.length > 1 ? "另有 " + (wrong.length - 1) + " 个站点的单独设置也需修改：" + more : "");
+      var more = wrong.slice(1, 6).map(stopName).join("、") + (wrong.length > 6 ? t(" 等") : "");
+      stopNotice(t("请先修改站点“{name}”的单独设置：", { name: stopName(wrong[0]) }) + first[0].message,
+        wrong.length > 1 ? t("另有 {n} 个站点的单独设置也需修改：", { n: wrong.length - 1 }) + more : "");
       markSettings(wrong[0], first);
       return null;
     }
@@ -1076,7 +1080,7 @@
   function setBusy(busy) {
     state.busy = busy;
     document.body.classList.toggle("is-busy", busy);
-    el.planBtn.textContent = busy ? "正在规划…" : "规划路线";
+    el.planBtn.textContent = busy ? t("正在规划…") : t("规划路线");
     el.panel.setAttribute("aria-busy", busy ? "true" : "false");
     updateCounts();
   }
@@ -1106,7 +1110,7 @@
         return;
       }
       var s = Math.floor((Date.now() - started) / 1000);
-      text.textContent = "正在计算 " + count + " 个站点之间的车程并搜索最优路线… 已用 " + s + " 秒";
+      text.textContent = t("正在计算 {n} 个站点之间的车程并搜索最优路线… 已用 {s} 秒", { n: count, s: s });
     }
     tick();
     state.timer = window.setInterval(tick, 1000);
@@ -1148,17 +1152,17 @@
   }
 
   function showError(status, answer, retry, body) {
-    gs.setStatus(el.status, "规划失败。", "error");
+    gs.setStatus(el.status, t("规划失败。"), "error");
     clear(el.planNotices);
     var a = answer || {};
     var zh = gs.apiMessage(a)[0];
     var stops = Array.isArray(a.stops) ? a.stops : [];
     if (status === 422 && a.days_needed) {
       var box = notice(el.planNotices, "error",
-        body.days + " 天内排不下全部必选站点，大约需要 " + a.days_needed + " 天", zh);
+        t("{days} 天内排不下全部必选站点，大约需要 {needed} 天", { days: body.days, needed: a.days_needed }), zh);
       var actions = h("div", "cv-actions");
       if (a.days_needed <= LIMITS.days) {
-        var more = h("button", "cv-btn cv-btn-primary", "改为 " + a.days_needed + " 天并重新规划");
+        var more = h("button", "cv-btn cv-btn-primary", t("改为 {n} 天并重新规划", { n: a.days_needed }));
         more.type = "button";
         more.addEventListener("click", function () {
           el.days.value = String(a.days_needed);
@@ -1167,43 +1171,43 @@
         actions.appendChild(more);
       }
       actions.appendChild(h("span", "cv-help",
-        "也可以延长每天的工作时间，或把部分站点设为“可选”。"));
+        t("也可以延长每天的工作时间，或把部分站点设为“可选”。")));
       box.appendChild(actions);
-      if (stops.length) box.appendChild(stopList(stops, "未能排入的必选站点", 8));
+      if (stops.length) box.appendChild(stopList(stops, t("未能排入的必选站点"), 8));
     } else if (status === 422 && stops.length) {
-      var refused = notice(el.planNotices, "error", "以下 " + stops.length + " 个站点无法安排", zh);
+      var refused = notice(el.planNotices, "error", t("以下 {n} 个站点无法安排", { n: stops.length }), zh);
       refused.appendChild(stopList(stops, null));
       var known = stops.filter(function (s) { return state.selected[s.id] !== undefined; });
       if (known.length) {
-        var drop = h("button", "cv-btn cv-btn-primary", "取消选择这些站点");
+        var drop = h("button", "cv-btn cv-btn-primary", t("取消选择这些站点"));
         drop.type = "button";
         drop.addEventListener("click", function () {
           known.forEach(function (s) { deselect(s.id, true); });
           selectionChanged();
           clear(el.planNotices);
-          notice(el.planNotices, "info", "已取消选择 " + known.length + " 个站点",
-            "可以再次点“规划路线”。");
+          notice(el.planNotices, "info", t("已取消选择 {n} 个站点", { n: known.length }),
+            t("可以再次点“规划路线”。"));
         });
         var row = h("div", "cv-actions");
         row.appendChild(drop);
         refused.appendChild(row);
       }
     } else if (status === 422) {
-      notice(el.planNotices, "error", "无法按要求规划", zh);
+      notice(el.planNotices, "error", t("无法按要求规划"), zh);
     } else if (status === 400 && stopParameter(a.parameter)) {
       var which = stopParameter(a.parameter);
-      var what = which.field === "service" ? "服务时长" : "到访时段";
-      notice(el.planNotices, "error", "请求有误（站点“" + stopName(which.id) + "”的" + what + "）", zh);
+      var what = which.field === "service" ? t("服务时长") : t("到访时段");
+      notice(el.planNotices, "error", t("请求有误（站点“{name}”的{what}）", { name: stopName(which.id), what: what }), zh);
       showTab("stops");
-      stopNotice("请修改站点“" + stopName(which.id) + "”的" + what, zh);
+      stopNotice(t("请修改站点“{name}”的{what}", { name: stopName(which.id), what: what }), zh);
       markSettings(which.id, [{ field: which.field, message: zh }]);
     } else if (status === 400) {
       var field = String(a.parameter || "").split(".")[0];
-      var label = (FIELDS[field] || [a.parameter || "请求"])[0];
-      notice(el.planNotices, "error", "请求有误（" + label + "）", zh);
-      if (fieldError(field)) settingsNotice("请修改" + label, zh);
+      var label = (FIELDS[field] || [a.parameter || t("请求")])[0];
+      notice(el.planNotices, "error", t("请求有误（{what}）", { what: label }), zh);
+      if (fieldError(field)) settingsNotice(t("请修改{what}", { what: label }), zh);
     } else if (status === 413) {
-      notice(el.planNotices, "error", "请求过大", "请减少站点后再试。");
+      notice(el.planNotices, "error", t("请求过大"), t("请减少站点后再试。"));
     } else {
       var text = gs.errorText(status, answer, retry);
       notice(el.planNotices, "error", text[0], text[1]);
@@ -1240,7 +1244,7 @@
       li.appendChild(dataText("span", "cv-problem-reason", gs.splitMessage(s.reason)[0], TEXT_MAX));
       if (known && state.selected[s.id] !== undefined && hasSettings(s.id)) {
         // Its own window or minutes may be why: offer them for change.
-        var change = h("button", "cv-btn cv-problem-edit", "修改本站单独设置");
+        var change = h("button", "cv-btn cv-problem-edit", t("修改本站单独设置"));
         change.type = "button";
         change.addEventListener("click", function () {
           showTab("stops");
@@ -1256,7 +1260,7 @@
     });
     wrap.appendChild(list);
     if (stops.length > limit) {
-      wrap.appendChild(h("p", "cv-help", "…另有 " + (stops.length - limit) + " 个"));
+      wrap.appendChild(h("p", "cv-help", t("…另有 {n} 个", { n: stops.length - limit })));
     }
     return wrap;
   }
@@ -1305,7 +1309,7 @@
       bounds.extend(line.getBounds());
     }
     (day.stops || []).forEach(function (s) {
-      var label = "第 " + day.day + " 天第 " + s.seq + " 站：" + isolate(clip(s.name, NAME_MAX));
+      var label = t("第 {day} 天第 {seq} 站：", { day: day.day, seq: s.seq }) + isolate(clip(s.name, NAME_MAX));
       var marker = L.marker([s.lat, s.lon], {
         icon: numberIcon(day.day, s.seq, style.colour, isSchematic(s)),
         title: label,
@@ -1314,11 +1318,11 @@
         riseOnHover: true,
       });
       var tip = h("span", "cv-tip");
-      tip.appendChild(h("span", "cv-tip-line", "第 " + day.day + " 天 · 第 " + s.seq + " 站"));
+      tip.appendChild(h("span", "cv-tip-line", t("第 {day} 天 · 第 {seq} 站", { day: day.day, seq: s.seq })));
       tip.appendChild(dataText("strong", null, s.name, NAME_MAX));
       tip.appendChild(h("span", "cv-tip-line", s.start + "–" + s.end +
-        (Array.isArray(s.window) ? " · 时段 " + s.window.join("–") : "") +
-        (isSchematic(s) ? " · 示意位置" : "")));
+        (Array.isArray(s.window) ? t(" · 时段 {window}", { window: s.window.join("–") }) : "") +
+        (isSchematic(s) ? t(" · 示意位置") : "")));
       marker.bindTooltip(tip, { direction: "top" });
       marker.on("click", function () {
         showTab("plan");
@@ -1397,18 +1401,18 @@
     var s = result.summary || {};
     el.status.className = "cv-status is-done";
     clear(el.status);
-    el.status.appendChild(h("strong", null, reopened ? "已保存的方案" : "方案已生成并保存"));
+    el.status.appendChild(h("strong", null, reopened ? t("已保存的方案") : t("方案已生成并保存")));
     el.status.appendChild(h("span", "cv-plan-id",
-      " 编号 " + saved.id + (saved.created ? " · " + String(saved.created).slice(0, 16).replace("T", " ") : "")));
+      t(" 编号 {id}", { id: saved.id }) + (saved.created ? " · " + String(saved.created).slice(0, 16).replace("T", " ") : "")));
     planNotices(result);
 
     var grid = h("dl", "cv-summary");
     [
-      ["用时", s.days_used + " / " + s.days_available + " 天"],
-      ["站点", s.stops_served + " / " + s.stops_requested],
-      ["里程", kmText(s.distance_km)],
-      ["车程", hoursText(s.drive_hours)],
-      ["服务", hoursText(s.service_hours)],
+      [t("用时"), t("{used} / {available} 天", { used: s.days_used, available: s.days_available })],
+      [t("站点"), s.stops_served + " / " + s.stops_requested],
+      [t("里程"), kmText(s.distance_km)],
+      [t("车程"), hoursText(s.drive_hours)],
+      [t("服务"), hoursText(s.service_hours)],
     ].forEach(function (pair) {
       var cell = h("div", "cv-summary-cell");
       cell.appendChild(h("dt", null, pair[0]));
@@ -1431,11 +1435,11 @@
       if (state.planLayer) drawDay(day, bounds);
     });
     if (!days.length) {
-      notice(el.planNotices, "empty", "没有可以安排的站点", "所选站点都无法到达或没有坐标（见下方未安排列表）。");
+      notice(el.planNotices, "empty", t("没有可以安排的站点"), t("所选站点都无法到达或没有坐标（见下方未安排列表）。"));
     }
     var unserved = Array.isArray(result.unserved) ? result.unserved : [];
     if (unserved.length) el.result.appendChild(unservedSection(unserved));
-    var reuse = h("button", "cv-btn", "按此方案的设置修改后重新规划");
+    var reuse = h("button", "cv-btn", t("按此方案的设置修改后重新规划"));
     reuse.type = "button";
     reuse.addEventListener("click", function () {
       applyRequest(saved.request || {});
@@ -1460,36 +1464,36 @@
   function planNotices(result) {
     clear(el.planNotices);
     if (result.schematic) {
-      notice(el.planNotices, "warn", "示意路网：车程和里程仅供参考",
-        "道路由基础数据生成，并非实测道路。");
+      notice(el.planNotices, "warn", t("示意路网：车程和里程仅供参考"),
+        t("道路由基础数据生成，并非实测道路。"));
     }
     (result.notices || []).forEach(function (n) {
-      notice(el.planNotices, "info", "请注意", n.zh);
+      notice(el.planNotices, "info", t("请注意"), gs.lang() === "en" ? n.en : n.zh);
     });
     var positions = (result.summary || {}).schematic_positions || 0;
     if (positions) {
-      notice(el.planNotices, "warn", positions + " 个站点为示意位置",
-        "位置由路网推算，并非实测坐标；出发前请核实。");
+      notice(el.planNotices, "warn", t("{n} 个站点为示意位置", { n: positions }),
+        t("位置由路网推算，并非实测坐标；出发前请核实。"));
     }
     var days = result.days || [];
     var sample = days.some(function (d) {
       return (d.stops || []).some(function (s) { return BY_ID[s.id] && BY_ID[s.id].sample; });
     });
-    if (sample) notice(el.planNotices, "info", "示例数据", "部分站点为演示用样例。");
+    if (sample) notice(el.planNotices, "info", t("示例数据"), t("部分站点为演示用样例。"));
     var search = result.search || {};
     if (search.reproducible === false) {
-      notice(el.planNotices, "info", "计算达到时间上限", "方案可用，但可能不是最优；可稍后重新规划。");
+      notice(el.planNotices, "info", t("计算达到时间上限"), t("方案可用，但可能不是最优；可稍后重新规划。"));
     }
     var unserved = (result.unserved || []).length;
     if (unserved) {
-      notice(el.planNotices, "info", unserved + " 个站点未安排", "原因见方案末尾的列表。");
+      notice(el.planNotices, "info", t("{n} 个站点未安排", { n: unserved }), t("原因见方案末尾的列表。"));
     }
   }
 
   function downloads(id) {
     var box = h("div", "cv-downloads");
     box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "下载");
+    box.setAttribute("aria-label", t("下载"));
     if (!PLAN_ID.test(String(id))) return box;
     FORMATS.forEach(function (f) {
       var a = h("a", "cv-download cv-download-" + f[0]);
@@ -1518,22 +1522,24 @@
     var swatch = h("span", "cv-swatch" + (style.dash ? " is-dashed" : ""));
     swatch.setAttribute("aria-hidden", "true");
     head.appendChild(swatch);
-    var when = [day.date, day.weekday].filter(Boolean).join(" ");
-    var title = h("span", "cv-day-title", "第 " + day.day + " 天" + (when ? " · " + when : ""));
+    var when = [day.date, day.weekday && t(day.weekday)].filter(Boolean).join(" ");
+    var title = h("span", "cv-day-title",
+      t("第 {n} 天", { n: day.day }) + (when ? " · " + when : ""));
     head.appendChild(title);
-    var t = day.totals || {};
-    head.appendChild(h("span", "cv-day-meta",
-      day.depart + " 出发 · " + day.return + " 返回 · " + t.stops + " 站 · " +
-      kmText(t.distance_km) + " · 车程 " + minutesText(t.drive_min)));
+    var tot = day.totals || {};
+    head.appendChild(h("span", "cv-day-meta", t("{depart} 出发 · {back} 返回 · {n} 站 · {km} · 车程 {drive}", {
+      depart: day.depart, back: day.return, n: tot.stops, km: kmText(tot.distance_km),
+      drive: minutesText(tot.drive_min),
+    })));
     head.addEventListener("click", function () { focusDay(day.day, true); });
     section.appendChild(head);
     var wrap = h("div", "cv-table-wrap");
     var table = h("table", "cv-schedule");
-    var caption = h("caption", "sr-only", "第 " + day.day + " 天日程");
+    var caption = h("caption", "sr-only", t("第 {n} 天日程", { n: day.day }));
     table.appendChild(caption);
     var thead = h("thead");
     var tr = h("tr");
-    ["#", "地点与导航", "时间", "车程"].forEach(function (x) {
+    ["#", t("地点与导航"), t("时间"), t("车程")].forEach(function (x) {
       var th = h("th", null, x);
       th.scope = "col";
       tr.appendChild(th);
@@ -1570,14 +1576,14 @@
 
   function navLinks(nav, name) {
     var cell = h("span", "cv-nav");
-    [["amap", "高德"], ["baidu", "百度"]].forEach(function (spec) {
+    [["amap", t("高德")], ["baidu", t("百度")]].forEach(function (spec) {
       var url = gs.safeHttpUrl((nav || {})[spec[0]]);
       if (!url) return;
       var a = h("a", "cv-nav-btn cv-nav-" + spec[0], spec[1]);
       a.href = url;
       a.target = "_blank";
       a.rel = "noopener noreferrer";
-      a.setAttribute("aria-label", spec[1] + "导航到 " + isolate(clip(name, NAME_MAX)));
+      a.setAttribute("aria-label", t("{app}导航到 {name}", { app: spec[1], name: isolate(clip(name, NAME_MAX)) }));
       cell.appendChild(a);
     });
     return cell;
@@ -1609,16 +1615,16 @@
     var legI = 0;
     function lunchRow(leg) {
       return row("lunch", [
-        td("午"),
+        td(t("午")),
         placeCell(lunch.name, [h("span", "cv-place-note",
-          "午餐 · " + (lunch.place_label || "") + " · " + minutesText(lunch.minutes))]),
+          t("午餐 · ") + (lunch.place_label || "") + " · " + minutesText(lunch.minutes))]),
         timeCell("", lunch.start + "–" + lunch.end),
         legCell(leg),
       ]);
     }
     if (lunch && lunch.place === "start") rows.push(lunchRow(null));
-    rows.push(row("depot", [td("起"), placeCell(depot.name, [h("span", "cv-place-note", "出发基地")],
-      navLinks(depot.navigation, depot.name)), timeCell("", day.depart + " 出发"), legCell(null)]));
+    rows.push(row("depot", [td(t("起")), placeCell(depot.name, [h("span", "cv-place-note", t("出发基地"))],
+      navLinks(depot.navigation, depot.name)), timeCell("", t("{time} 出发", { time: day.depart })), legCell(null)]));
     (day.stops || []).forEach(function (s) {
       var leg = legs[legI];
       legI += 1;
@@ -1627,19 +1633,19 @@
       badge.style.background = style.colour;
       badge.style.color = inkOn(style.colour);
       seq.appendChild(badge);
-      var notes = [h("span", "cv-place-note", (s.kind_label || "") + (s.town ? " · " + s.town : ""))];
-      if (isSchematic(s)) notes.push(h("span", "cv-tag cv-tag-schematic", "示意位置"));
-      if (s.optional) notes.push(h("span", "cv-tag", "可选 " + (s.priority || "")));
+      var notes = [h("span", "cv-place-note", (s.kind_label ? t(s.kind_label) : "") + (s.town ? " · " + s.town : ""))];
+      if (isSchematic(s)) notes.push(h("span", "cv-tag cv-tag-schematic", t("示意位置")));
+      if (s.optional) notes.push(h("span", "cv-tag", t("可选 {priority}", { priority: s.priority || "" })));
       if (Array.isArray(s.window)) {
-        notes.push(h("span", "cv-tag cv-tag-window", "到访时段 " + s.window.join("–")));
+        notes.push(h("span", "cv-tag cv-tag-window", t("到访时段 {window}", { window: s.window.join("–") })));
       }
       if (own[s.id] !== undefined) {
-        notes.push(h("span", "cv-tag cv-tag-custom", "单独设定 " + minutesText(s.service_min)));
+        notes.push(h("span", "cv-tag cv-tag-custom", t("单独设定 {time}", { time: minutesText(s.service_min) })));
       }
       var service = s.start + "–" + s.end;
-      var wait = s.wait_min > 0 ? "等 " + minutesText(s.wait_min) : "";
+      var wait = s.wait_min > 0 ? t("等 {time}", { time: minutesText(s.wait_min) }) : "";
       var tr = row("stop", [seq, placeCell(s.name, notes, navLinks(s.navigation, s.name)),
-        timeCell(s.arrival + " 到", service, wait), legCell(leg)]);
+        timeCell(t("{time} 到", { time: s.arrival }), service, wait), legCell(leg)]);
       tr.setAttribute("data-seq", String(s.seq));
       rows.push(tr);
       if (lunch && lunch.after_seq === s.seq && (lunch.place === "stop" || lunch.place === "depot")) {
@@ -1651,14 +1657,15 @@
         rows.push(lunchRow(back));
       }
     });
-    rows.push(row("depot", [td("终"), placeCell(depot.name, [h("span", "cv-place-note", "返回基地")]),
-      timeCell("", day.return + " 返回"), legCell(legs[legI])]));
+    rows.push(row("depot", [td(t("终")), placeCell(depot.name, [h("span", "cv-place-note", t("返回基地"))]),
+      timeCell("", t("{time} 返回", { time: day.return })), legCell(legs[legI])]));
     if (lunch && lunch.place === "end") rows.push(lunchRow(null));
-    var t = day.totals || {};
-    var total = h("td", "cv-total", "合计 " + t.stops + " 站 · " + kmText(t.distance_km) + " · 车程 " +
-      minutesText(t.drive_min) + " · 服务 " + minutesText(t.service_min) +
-      (t.wait_min ? " · 等待 " + minutesText(t.wait_min) : "") + " · 工作 " +
-      minutesText(t.working_min));
+    var tot = day.totals || {};
+    var total = h("td", "cv-total", t("合计 {n} 站 · {km} · 车程 {drive} · 服务 {service}", {
+      n: tot.stops, km: kmText(tot.distance_km), drive: minutesText(tot.drive_min),
+      service: minutesText(tot.service_min),
+    }) + (tot.wait_min ? t(" · 等待 {wait}", { wait: minutesText(tot.wait_min) }) : "") +
+      t(" · 工作 {work}", { work: minutesText(tot.working_min) }));
     total.colSpan = 4;
     rows.push(row("total", [total]));
     return rows;
@@ -1666,7 +1673,7 @@
 
   function unservedSection(unserved) {
     var section = h("section", "cv-unserved");
-    section.appendChild(h("h2", "cv-h2", "未安排的站点（" + unserved.length + "）"));
+    section.appendChild(h("h2", "cv-h2", t("未安排的站点（{n}）", { n: unserved.length })));
     section.appendChild(stopList(unserved, null));
     return section;
   }
@@ -1766,19 +1773,19 @@
       state.savedOffset = 0;
       clear(el.saved);
     }
-    el.savedStatus.textContent = "正在读取已保存的方案…";
+    el.savedStatus.textContent = t("正在读取已保存的方案…");
     var answer = await gs.fetchJson(cfg.api.tours + "?limit=20&offset=" + state.savedOffset);
     var data = answer.body;
     if (answer.status !== 200 || !data || !Array.isArray(data.plans)) {
-      el.savedStatus.textContent = "无法读取已保存的方案，请稍后重试。";
+      el.savedStatus.textContent = t("无法读取已保存的方案，请稍后重试。");
       return;
     }
     state.savedLoaded = true;
     data.plans.forEach(function (p) { el.saved.appendChild(savedItem(p)); });
     el.savedStatus.textContent = data.total
-      ? "共 " + data.total + " 个方案，最新的在前。点一个方案即可打开。"
+      ? t("共 {n} 个方案，最新的在前。点一个方案即可打开。", { n: data.total })
       // Anonymous readers see no list (plans are theirs by link only); staff see theirs.
-      : "还没有可查看的方案。未登录时，方案只能用它的链接打开（匿名方案保留 24 小时，请保存链接或下载文件）；工作人员登录后可在这里看到自己保存的方案。";
+      : t("还没有可查看的方案。未登录时，方案只能用它的链接打开（匿名方案保留 24 小时，请保存链接或下载文件）；工作人员登录后可在这里看到自己保存的方案。");
     state.savedOffset = data.next_offset || 0;
     el.savedMore.hidden = !data.next_offset;
   }
@@ -1788,14 +1795,14 @@
     var btn = h("button", "cv-saved-item");
     btn.type = "button";
     btn.setAttribute("data-plan", String(p.id));
-    var first = (p.start_date ? p.start_date + " 起 · " : "") + p.days_used + " 天 · " +
-      p.stops_served + " 站 · " + kmText(p.distance_km);
+    var first = (p.start_date ? t("{date} 起 · ", { date: p.start_date }) : "") +
+      t("{days} 天 · {n} 站 · {km}", { days: p.days_used, n: p.stops_served, km: kmText(p.distance_km) });
     btn.appendChild(h("strong", null, first));
     var line = h("span", "cv-saved-meta");
-    line.appendChild(h("span", null, "创建于 " + String(p.created || "").slice(0, 16).replace("T", " ")));
+    line.appendChild(h("span", null, t("创建于 {time}", { time: String(p.created || "").slice(0, 16).replace("T", " ") })));
     line.appendChild(dataText("span", null, p.depot, NAME_MAX));
-    if (p.unserved) line.appendChild(h("span", null, "未安排 " + p.unserved));
-    if (p.schematic) line.appendChild(h("span", "cv-tag cv-tag-schematic", "示意路网"));
+    if (p.unserved) line.appendChild(h("span", null, t("未安排 {n}", { n: p.unserved })));
+    if (p.schematic) line.appendChild(h("span", "cv-tag cv-tag-schematic", t("示意路网")));
     btn.appendChild(line);
     btn.addEventListener("click", function () { openPlan(p.id); });
     li.appendChild(btn);
@@ -1807,14 +1814,14 @@
     showTab("plan");
     clearPlan();
     clear(el.planNotices);
-    gs.setStatus(el.status, "正在打开方案 " + id + "…", "busy");
+    gs.setStatus(el.status, t("正在打开方案 {id}…", { id: id }), "busy");
     var answer = await gs.fetchJson(cfg.api.tours + "/" + id);
     if (answer.status === 200 && answer.body && answer.body.result) {
       state.planned = null;
       showPlan(answer.body, true);
     } else {
-      gs.setStatus(el.status, answer.status === 404 ? "没有找到这个方案（可能已被清理）。" :
-        "无法打开方案，请稍后重试。", "error");
+      gs.setStatus(el.status, answer.status === 404 ? t("没有找到这个方案（可能已被清理）。") :
+        t("无法打开方案，请稍后重试。"), "error");
     }
   }
 

@@ -16,6 +16,10 @@
 (function () {
   "use strict";
 
+  // The page's words (static/i18n.js, loaded first by every page).
+  var i18n = window.geoserviceI18n;
+  var t = i18n.t;
+
   // Display lengths (characters) of names and other texts: maps.NAME_DISPLAY_MAX and
   // maps.TEXT_DISPLAY_MAX on the server, sent in each page's config (see pageConfig).
   var limits = { name: 60, text: 160 };
@@ -79,16 +83,26 @@
 
   // -- the API -------------------------------------------------------------------------
 
-  // Messages are "中文 / English": the Chinese part and the rest.
+  // Messages are "中文 / English": the part in the page's language, then the other one
+  // (the Chinese part and the rest on a Chinese page).
   function splitMessage(message) {
     var text = String(message || "");
     var cut = text.indexOf(" / ");
-    return cut < 0 ? [text, ""] : [text.slice(0, cut), text.slice(cut + 3)];
+    var parts = cut < 0 ? [text, ""] : [text.slice(0, cut), text.slice(cut + 3)];
+    return inPageLanguage(parts);
   }
 
-  // The [Chinese, English] message of an error answer (message_zh/message_en, else error).
+  // [Chinese, English] → [the page's language, the other] (an empty part keeps its place).
+  function inPageLanguage(parts) {
+    return i18n.lang() === "en" && parts[1] ? [parts[1], parts[0]] : parts;
+  }
+
+  // The message of an error answer (message_zh/message_en, else error), the page's language
+  // first.
   function apiMessage(body) {
-    if (body && body.message_zh) return [String(body.message_zh), String(body.message_en || "")];
+    if (body && body.message_zh) {
+      return inPageLanguage([String(body.message_zh), String(body.message_en || "")]);
+    }
     return splitMessage(body && body.error);
   }
 
@@ -175,14 +189,14 @@
   // statuses that mean something of their own (a 422 of nearest or the planner, …).
   function errorText(status, body, retryAfter) {
     var message = apiMessage(body);
-    if (status === 0) return ["网络错误：无法连接服务器", "请检查网络后重试。"];
-    if (status === 400) return ["请求有误：" + message[0], message[1]];
+    if (status === 0) return [t("网络错误：无法连接服务器"), t("请检查网络后重试。")];
+    if (status === 400) return [t("请求有误：") + message[0], message[1]];
     if (status === 429) {
-      return ["请求过于频繁，请稍后再试",
-        retryAfter ? "请 " + retryAfter + " 秒后再试。" : "请等待约一分钟后重试。"];
+      return [t("请求过于频繁，请稍后再试"),
+        retryAfter ? t("请 {s} 秒后再试。", { s: retryAfter }) : t("请等待约一分钟后重试。")];
     }
-    if (status === 503) return ["服务暂时忙或不可用", message[0] || "请稍后再试。"];
-    return ["服务器出错（" + status + "）", message[0] || "请稍后重试。"];
+    if (status === 503) return [t("服务暂时忙或不可用"), message[0] || t("请稍后再试。")];
+    return [t("服务器出错（{status}）", { status: status }), message[0] || t("请稍后重试。")];
   }
 
   // -- notices and status lines ----------------------------------------------------------
@@ -303,6 +317,8 @@
   ready(foldNoticesOnPhone);
 
   window.geoservice = Object.freeze({
+    t: t,
+    lang: i18n.lang,
     limits: limits,
     pageConfig: pageConfig,
     h: h,

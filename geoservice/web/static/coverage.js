@@ -17,7 +17,7 @@
   "use strict";
 
   var gs = window.geoservice;
-  var { h, dataText, clear, notice } = gs;
+  var { h, dataText, clear, notice, t } = gs;
 
   var cfg = gs.pageConfig("coverage-config");
   var NAME_MAX = gs.limits.name;
@@ -73,7 +73,7 @@
 
   function modeSpec(key) {
     for (var i = 0; i < MODES.length; i += 1) if (MODES[i].key === key) return MODES[i];
-    return MODES[0] || { key: "walk", label: "步行", minutes: [5, 10, 15], default: 15 };
+    return MODES[0] || { key: "walk", label: t("步行"), minutes: [5, 10, 15], default: 15 };
   }
 
   // The thresholds a view asks for: every offered one up to the chosen one (graduated).
@@ -101,9 +101,9 @@
 
   function timeLabel() {
     var at = openAt();
-    if (state.time === "now" && at) return "现在（" + at.slice(11) + "）开放的站点";
-    if (state.time === "at" && at) return at.replace("T", " ") + " 开放的站点";
-    return "全部站点（不论开放时间）";
+    if (state.time === "now" && at) return t("现在（{time}）开放的站点", { time: at.slice(11) });
+    if (state.time === "at" && at) return t("{time} 开放的站点", { time: at.replace("T", " ") });
+    return t("全部站点（不论开放时间）");
   }
 
   // -- status, notices, errors -------------------------------------------------------------
@@ -114,11 +114,11 @@
 
   // Short names of the caveats the figures carry (the full text is one tap away).
   var NOTE_LABELS = {
-    schematic_network: "示意路网",
-    sample_stations: "示例站点",
-    towns_approximate: "乡镇数据为近似",
-    schematic_villages: "村庄为示意位置",
-    no_villages: "尚无村庄坐标",
+    schematic_network: t("示意路网"),
+    sample_stations: t("示例站点"),
+    towns_approximate: t("乡镇数据为近似"),
+    schematic_villages: t("村庄为示意位置"),
+    no_villages: t("尚无村庄坐标"),
   };
   var NOTE_WARN = ["schematic_network", "sample_stations"];
 
@@ -127,15 +127,16 @@
     if (!notes.length) return;
     var warn = notes.some(function (n) { return NOTE_WARN.indexOf(n.code) >= 0; });
     var box = h("details", "notice cov-notes notice-" + (warn ? "warn" : "info"));
-    var names = notes.map(function (n) { return NOTE_LABELS[n.code] || n.zh; });
+    var english = gs.lang() === "en";
+    var names = notes.map(function (n) { return NOTE_LABELS[n.code] || (english ? n.en : n.zh); });
     var summary = h("summary", "cov-notes-summary");
-    summary.appendChild(h("strong", null, "数据说明："));
+    summary.appendChild(h("strong", null, t("数据说明：")));
     summary.appendChild(dataText("span", null, names.join(" · "), TEXT_MAX));
     box.appendChild(summary);
     notes.forEach(function (n) {
       var item = h("p", "cov-note");
-      item.appendChild(dataText("span", null, n.zh, TEXT_MAX * 2));
-      item.appendChild(dataText("span", "notice-detail", n.en, TEXT_MAX * 2));
+      item.appendChild(dataText("span", null, english ? n.en : n.zh, TEXT_MAX * 2));
+      item.appendChild(dataText("span", "notice-detail", english ? n.zh : n.en, TEXT_MAX * 2));
       box.appendChild(item);
     });
     el.notices.appendChild(box);
@@ -146,13 +147,13 @@
     el.sheet.setAttribute("aria-busy", busy ? "true" : "false");
     if (el.loading) {
       el.loading.hidden = !busy;
-      el.loading.textContent = text || "正在计算覆盖…";
+      el.loading.textContent = text || t("正在计算覆盖…");
     }
   }
 
   function errorText(status, body) {
     if (status === 503) {
-      return ["路网暂不可用，无法计算覆盖", gs.apiMessage(body)[0] || "请稍后重试。"];
+      return [t("路网暂不可用，无法计算覆盖"), gs.apiMessage(body)[0] || t("请稍后重试。")];
     }
     return gs.errorText(status, body);
   }
@@ -221,12 +222,13 @@
     resetSuggestion();
     state.catchments = null;
     document.body.setAttribute("data-state", "loading");
-    setBusy(true, "正在计算覆盖…");
-    setStatus("正在计算 " + modeSpec(state.mode).label + " " + state.minutes[state.mode] +
-      " 分钟覆盖（" + timeLabel() + "）…", "busy");
+    setBusy(true, t("正在计算覆盖…"));
+    setStatus(t("正在计算 {mode} {m} 分钟覆盖（{time}）…", {
+      mode: modeSpec(state.mode).label, m: state.minutes[state.mode], time: timeLabel(),
+    }), "busy");
     // The first view of a mode builds the network's road tables (seconds): say so.
     var slow = window.setTimeout(function () {
-      if (seq === state.seq) setBusy(true, "首次计算需要准备路网，请稍候（约 10–30 秒）…");
+      if (seq === state.seq) setBusy(true, t("首次计算需要准备路网，请稍候（约 10–30 秒）…"));
     }, 3000);
     var answer;
     var signal = controller ? controller.signal : undefined;
@@ -263,7 +265,7 @@
     var text = errorText(status, body);
     clear(el.notices);
     notice(el.notices, "error", text[0], text[1]);
-    setStatus("未能计算覆盖。", "error");
+    setStatus(t("未能计算覆盖。"), "error");
     document.body.setAttribute("data-state", "error");
   }
 
@@ -284,7 +286,7 @@
       drawCatchments();
     } else {
       var text = errorText(answer.status, answer.body);
-      notice(el.notices, "error", "服务范围未能加载：" + text[0], text[1]);
+      notice(el.notices, "error", t("服务范围未能加载：") + text[0], text[1]);
     }
   }
 
@@ -293,7 +295,7 @@
   // A town of the figures is approximate (roads take the nearest located place's town);
   // a district without towns gives none: then `fallback`.
   function approxTown(town, fallback) {
-    return town ? town + "（近似）" : fallback || "";
+    return town ? town + t("（近似）") : fallback || "";
   }
 
   function tooltipNode(title, lines) {
@@ -379,11 +381,11 @@
         onEachFeature: function (f, layer) {
           var p = f.properties;
           layer.bindTooltip(function () {
-            return tooltipNode("空白区 #" + p.rank, [
+            return tooltipNode(t("空白区 #{rank}", { rank: p.rank }), [
               approxTown(p.town),
-              "未覆盖道路 " + km(p.length_km) + " 公里",
-              p.nearest_station_min === null ? "没有站点可达" :
-                "最近站点约 " + Math.ceil(p.nearest_station_min) + " 分钟",
+              t("未覆盖道路 {km} 公里", { km: km(p.length_km) }),
+              p.nearest_station_min === null ? t("没有站点可达") :
+                t("最近站点约 {m} 分钟", { m: Math.ceil(p.nearest_station_min) }),
             ]);
           }, { sticky: true });
         },
@@ -402,10 +404,10 @@
       })
         .bindTooltip(function () {
           return tooltipNode(v.name, [
-            v.kind_label + (v.town ? " · " + approxTown(v.town) : ""),
-            v.travel_time_min === null ? "没有站点可达" :
-              "距最近站点约 " + v.travel_time_min + " 分钟",
-            v.schematic ? "示意位置（非实测）" : "",
+            t(v.kind_label) + (v.town ? " · " + approxTown(v.town) : ""),
+            v.travel_time_min === null ? t("没有站点可达") :
+              t("距最近站点约 {m} 分钟", { m: v.travel_time_min }),
+            v.schematic ? t("示意位置（非实测）") : "",
           ]);
         })
         .addTo(villages);
@@ -427,9 +429,9 @@
         var p = f.properties;
         layer.bindTooltip(function () {
           return tooltipNode(p.name, [
-            p.kind_label,
-            p.opening_hours ? "开放时间：" + p.opening_hours : "",
-            p.sample ? "示例数据" : "",
+            t(p.kind_label),
+            p.opening_hours ? t("开放时间：") + p.opening_hours : "",
+            p.sample ? t("示例数据") : "",
           ]);
         });
       },
@@ -454,7 +456,7 @@
         onEachFeature: function (f, layer) {
           var p = f.properties;
           layer.bindTooltip(function () {
-            return tooltipNode(p.name, ["最近的站点", "覆盖道路 " + km(p.road_km) + " 公里"]);
+            return tooltipNode(p.name, [t("最近的站点"), t("覆盖道路 {km} 公里", { km: km(p.road_km) })]);
           }, { sticky: true });
         },
       })
@@ -482,7 +484,7 @@
     control.onAdd = function () {
       var box = L.DomUtil.create("details", "cov-legend");
       box.open = window.matchMedia ? window.matchMedia("(min-width: 800px)").matches : true;
-      box.appendChild(h("summary", "cov-legend-title", "图例"));
+      box.appendChild(h("summary", "cov-legend-title", t("图例")));
       el.legendItems = h("div", "cov-legend-items");
       box.appendChild(el.legendItems);
       L.DomEvent.disableClickPropagation(box);
@@ -507,26 +509,26 @@
     var label = modeSpec(state.mode).label;
     minutes.forEach(function (m, k) {
       el.legendItems.appendChild(
-        legendRow("cov-swatch-area", { background: areaColor(k) }, label + " " + m + " 分钟内")
+        legendRow("cov-swatch-area", { background: areaColor(k) }, t("{mode} {m} 分钟内", { mode: label, m: m }))
       );
     });
     el.legendItems.appendChild(
-      legendRow("cov-swatch-cross", { "border-color": COLORS.cross }, "可达 2 个及以上站点")
+      legendRow("cov-swatch-cross", { "border-color": COLORS.cross }, t("可达 2 个及以上站点"))
     );
     el.legendItems.appendChild(
-      legendRow("cov-swatch-line", { background: COLORS.uncovered }, "未覆盖道路（空白区）")
+      legendRow("cov-swatch-line", { background: COLORS.uncovered }, t("未覆盖道路（空白区）"))
     );
     el.legendItems.appendChild(
-      legendRow("cov-swatch-dot", { background: COLORS.station }, "计入的站点")
+      legendRow("cov-swatch-dot", { background: COLORS.station }, t("计入的站点"))
     );
     el.legendItems.appendChild(
-      legendRow("cov-swatch-dot", { background: "#9e9e9e" }, "未计入的站点（关闭或类型不符）")
+      legendRow("cov-swatch-dot", { background: "#9e9e9e" }, t("未计入的站点（关闭或类型不符）"))
     );
     el.legendItems.appendChild(
-      legendRow("cov-swatch-ring", { "border-color": COLORS.village }, "未覆盖村庄（社区）")
+      legendRow("cov-swatch-ring", { "border-color": COLORS.village }, t("未覆盖村庄（社区）"))
     );
     el.legendItems.appendChild(
-      legendRow("cov-swatch-site", { background: COLORS.site }, "建议新站址")
+      legendRow("cov-swatch-site", { background: COLORS.site }, t("建议新站址"))
     );
   }
 
@@ -556,41 +558,42 @@
     showNotes(cov.notices || []);
     if (cov.stations.excluded_far_from_roads) {
       notice(el.notices, "info",
-        cov.stations.excluded_far_from_roads + " 个站点距道路超过 2 公里，未计入",
+        t("{n} 个站点距道路超过 2 公里，未计入", { n: cov.stations.excluded_far_from_roads }),
         "Stations more than 2 km from every road are not counted.");
     }
     if (!cov.stations.count) {
-      notice(el.notices, "warn", "没有符合条件的站点",
-        state.time === "all" ? "请选择其他站点类型。" : "所选时间没有开放的站点，整个区域均未覆盖。");
+      notice(el.notices, "warn", t("没有符合条件的站点"),
+        state.time === "all" ? t("请选择其他站点类型。") : t("所选时间没有开放的站点，整个区域均未覆盖。"));
     }
-    setStatus(modeSpec(state.mode).label + " " + last(minutes) + " 分钟 · " + timeLabel() + " · 计入 " +
-      cov.stations.count + " 个站点");
+    setStatus(t("{mode} {m} 分钟 · {time} · 计入 {n} 个站点", {
+      mode: modeSpec(state.mode).label, m: last(minutes), time: timeLabel(), n: cov.stations.count,
+    }));
 
     clear(el.figures);
     var grid = h("div", "cov-figure-grid");
-    figure(grid, "道路覆盖率", pct(row.covered_share),
-      km(row.covered_km) + " / " + km(d.road_km) + " 公里居民生产道路");
-    figure(grid, "全总标准 1 公里内", pct(d.acftu_share), "服务半径 1 公里（路网距离）");
-    figure(grid, "双站覆盖", pct(row.cross_share), km(row.cross_km) + " 公里可达 2 个及以上站点");
-    figure(grid, "村庄（社区）覆盖",
+    figure(grid, t("道路覆盖率"), pct(row.covered_share),
+      t("{covered} / {total} 公里居民生产道路", { covered: km(row.covered_km), total: km(d.road_km) }));
+    figure(grid, t("全总标准 1 公里内"), pct(d.acftu_share), t("服务半径 1 公里（路网距离）"));
+    figure(grid, t("双站覆盖"), pct(row.cross_share), t("{km} 公里可达 2 个及以上站点", { km: km(row.cross_km) }));
+    figure(grid, t("村庄（社区）覆盖"),
       d.villages ? row.villages_covered + " / " + d.villages : "—",
-      d.villages ? pct(row.villages_share) + (d.villages_schematic ? "（示意位置）" : "") :
-        "尚无村庄坐标");
-    figure(grid, "覆盖面积", row.area_km2 === null || row.area_km2 === undefined ? "—" :
-      km(row.area_km2) + " 平方公里", "道路两侧 " + cov.query.buffer_m + " 米");
-    figure(grid, "全路网覆盖率", pct(row.all_roads && row.all_roads.covered_share),
-      "含高速公路及小路，共 " + km(d.all_road_km) + " 公里");
+      d.villages ? pct(row.villages_share) + (d.villages_schematic ? t("（示意位置）") : "") :
+        t("尚无村庄坐标"));
+    figure(grid, t("覆盖面积"), row.area_km2 === null || row.area_km2 === undefined ? "—" :
+      t("{km2} 平方公里", { km2: km(row.area_km2) }), t("道路两侧 {m} 米", { m: cov.query.buffer_m }));
+    figure(grid, t("全路网覆盖率"), pct(row.all_roads && row.all_roads.covered_share),
+      t("含高速公路及小路，共 {km} 公里", { km: km(d.all_road_km) }));
     el.figures.appendChild(grid);
 
     // Every threshold of the view, in the map's colours.
     var steps = h("ul", "cov-steps");
-    steps.setAttribute("aria-label", "各时限覆盖率");
+    steps.setAttribute("aria-label", t("各时限覆盖率"));
     (d.thresholds || []).forEach(function (t, k) {
       var li = h("li", "cov-step");
       var sw = h("span", "cov-swatch cov-swatch-area");
       sw.style.setProperty("background", areaColor(k));
       li.appendChild(sw);
-      li.appendChild(h("span", "cov-step-label", t.minutes + " 分钟"));
+      li.appendChild(h("span", "cov-step-label", gs.t("{m} 分钟", { m: t.minutes })));
       var bar = h("span", "cov-bar-track");
       var fill = h("span", "cov-bar-fill");
       fill.style.setProperty("width", Math.round(100 * (t.covered_share || 0)) + "%");
@@ -611,7 +614,7 @@
     clear(el.gaps);
     var gaps = cov.gaps || [];
     if (!gaps.length) {
-      el.gaps.appendChild(h("li", "cov-empty", "没有未覆盖的居民生产道路。"));
+      el.gaps.appendChild(h("li", "cov-empty", t("没有未覆盖的居民生产道路。")));
       return;
     }
     gaps.slice(0, GAPS_SHOWN).forEach(function (g) {
@@ -621,17 +624,17 @@
       btn.appendChild(h("span", "cov-rank", g.rank));
       btn.appendChild(dataText("span", "cov-item-name",
         (g.town ? approxTown(g.town) + " " : "") + g.road, NAME_MAX));
-      btn.appendChild(h("span", "cov-item-meta", "超过 " + last(cov.query.minutes) + " 分钟可达的道路 " +
-        km(g.length_km) + " 公里" +
-        (g.nearest_station_min === null ? " · 无站点可达" :
-          " · 最近站点 " + Math.ceil(g.nearest_station_min) + " 分钟")));
+      btn.appendChild(h("span", "cov-item-meta",
+        t("超过 {m} 分钟可达的道路 {km} 公里", { m: last(cov.query.minutes), km: km(g.length_km) }) +
+        (g.nearest_station_min === null ? t(" · 无站点可达") :
+          t(" · 最近站点 {m} 分钟", { m: Math.ceil(g.nearest_station_min) }))));
       btn.addEventListener("click", function () { zoomToGap(g.rank); });
       li.appendChild(btn);
       el.gaps.appendChild(li);
     });
     if (gaps.length > GAPS_SHOWN) {
-      el.gaps.appendChild(h("li", "cov-more", "另有 " + (gaps.length - GAPS_SHOWN) +
-        " 段较短的空白区，见地图。"));
+      el.gaps.appendChild(h("li", "cov-more",
+        t("另有 {n} 段较短的空白区，见地图。", { n: gaps.length - GAPS_SHOWN })));
     }
   }
 
@@ -656,15 +659,15 @@
   function showVillages(cov) {
     clear(el.villages);
     var list = cov.uncovered_villages || [];
-    el.villagesTitle.textContent = "未覆盖村庄（社区）：" + list.length + " 个";
+    el.villagesTitle.textContent = t("未覆盖村庄（社区）：{n} 个", { n: list.length });
     list.slice(0, VILLAGES_SHOWN).forEach(function (v) {
       var li = h("li", "cov-item");
       var btn = h("button", "cov-item-btn");
       btn.type = "button";
       btn.appendChild(dataText("span", "cov-item-name", v.name, NAME_MAX));
       btn.appendChild(dataText("span", "cov-item-meta", (v.town ? v.town + " · " : "") +
-        (v.travel_time_min === null ? "无站点可达" : "约 " + v.travel_time_min + " 分钟") +
-        (v.schematic ? " · 示意位置" : ""), TEXT_MAX));
+        (v.travel_time_min === null ? t("无站点可达") : t("约 {n} 分钟", { n: v.travel_time_min })) +
+        (v.schematic ? t(" · 示意位置") : ""), TEXT_MAX));
       btn.addEventListener("click", function () {
         if (state.map) state.map.setView([v.lat, v.lon], 15);
         sheet.collapseOnPhone();
@@ -673,20 +676,20 @@
       el.villages.appendChild(li);
     });
     if (list.length > VILLAGES_SHOWN) {
-      el.villages.appendChild(h("li", "cov-more", "另有 " + (list.length - VILLAGES_SHOWN) +
-        " 个，见地图。"));
+      el.villages.appendChild(h("li", "cov-more",
+        t("另有 {n} 个，见地图。", { n: list.length - VILLAGES_SHOWN })));
     }
   }
 
   // -- the town table -----------------------------------------------------------------------
 
   var COLUMNS = [
-    { key: "name", label: "乡镇（近似）", text: true },
-    { key: "road", label: "道路km" },
-    { key: "share", label: "覆盖率" },
-    { key: "cross", label: "双站" },
-    { key: "villages", label: "村庄" },
-    { key: "acftu", label: "1公里" },
+    { key: "name", label: t("乡镇（近似）"), text: true },
+    { key: "road", label: t("道路km") },
+    { key: "share", label: t("覆盖率") },
+    { key: "cross", label: t("双站") },
+    { key: "villages", label: t("村庄") },
+    { key: "acftu", label: t("1公里") },
   ];
 
   function townRow(t, index) {
@@ -715,8 +718,8 @@
     if (col.key === "road") td.textContent = km(row.road);
     else if (col.key === "villages") {
       td.textContent = row.villagesText;
-      td.title = row.villages === null ? "无已定位村庄" :
-        pct(row.villages) + (row.schematic ? "（含示意位置）" : "");
+      td.title = row.villages === null ? t("无已定位村庄") :
+        pct(row.villages) + (row.schematic ? t("（含示意位置）") : "");
     } else {
       var value = row[col.key];
       td.textContent = pct(value);
@@ -733,10 +736,11 @@
       return t.all_road_km > 0 || t.villages > 0;
     });
     state.tableRows = towns.map(townRow);
-    state.tableDistrict = townRow(Object.assign({ name: "全区" }, cov.district), -1);
+    state.tableDistrict = townRow(Object.assign({ name: t("全区") }, cov.district), -1);
     var m = last(cov.query.minutes);
-    el.tableCaption.textContent = "各乡镇（街道）" + modeSpec(state.mode).label + " " + m +
-      " 分钟覆盖率（近似）";
+    el.tableCaption.textContent = t("各乡镇（街道）{mode} {m} 分钟覆盖率（近似）", {
+      mode: modeSpec(state.mode).label, m: m,
+    });
     state.tableHidden = (cov.towns || []).length - towns.length;
     renderTable();
   }
@@ -792,10 +796,10 @@
     }
     var notes = [];
     if (state.tableDistrict && state.tableDistrict.schematic) {
-      notes.push("村庄（社区）位置含示意位置（非实测），村庄覆盖为示意。");
+      notes.push(t("村庄（社区）位置含示意位置（非实测），村庄覆盖为示意。"));
     }
     if (state.tableHidden) {
-      notes.push(state.tableHidden + " 个乡镇（街道）在当前路网上没有道路，未列出。");
+      notes.push(t("{n} 个乡镇（街道）在当前路网上没有道路，未列出。", { n: state.tableHidden }));
     }
     notes.forEach(function (text) {
       var note = h("tr", "cov-table-note");
@@ -815,7 +819,7 @@
     if (el.suggestOut) clear(el.suggestOut);
     if (el.suggestBtn) {
       el.suggestBtn.disabled = false;
-      el.suggestBtn.textContent = "建议新站址";
+      el.suggestBtn.textContent = t("建议新站址");
     }
   }
 
@@ -840,9 +844,9 @@
     var objective = el.suggestForm.querySelector("input[name='cov-objective']:checked");
     q.set("objective", objective ? objective.value : "roads");
     el.suggestBtn.disabled = true;
-    el.suggestBtn.textContent = "正在计算…";
+    el.suggestBtn.textContent = t("正在计算…");
     var wait = h("p", "status cov-status is-busy",
-      "正在求解最佳站址（数秒至半分钟）…");
+      t("正在求解最佳站址（数秒至半分钟）…"));
     el.suggestOut.appendChild(wait);
     el.suggestOut.setAttribute("aria-busy", "true");
     var answer = await gs.fetchJson(cfg.suggest_api + "?" + q.toString());
@@ -854,7 +858,7 @@
     if (seq !== state.suggestSeq || viewSeq !== state.seq) return;
     el.suggestOut.setAttribute("aria-busy", "false");
     el.suggestBtn.disabled = false;
-    el.suggestBtn.textContent = "重新计算";
+    el.suggestBtn.textContent = t("重新计算");
     clear(el.suggestOut);
     if (answer.status !== 200 || !answer.body || !answer.body.siting) {
       var text = errorText(answer.status, answer.body);
@@ -874,14 +878,14 @@
       var marker = L.marker([site.lat, site.lon], {
         pane: "cov-sites",
         icon: siteIcon(site.rank),
-        title: "建议站址 " + site.rank,
-        alt: "建议站址 " + site.rank,
+        title: t("建议站址 {rank}", { rank: site.rank }),
+        alt: t("建议站址 {rank}", { rank: site.rank }),
         zIndexOffset: 1000 - site.rank,
       }).bindTooltip(function () {
-        return tooltipNode("建议站址 #" + site.rank, [
+        return tooltipNode(t("建议站址 #{rank}", { rank: site.rank }), [
           approxTown(site.town),
-          "新增覆盖道路 " + km(site.added_road_km) + " 公里",
-          s.before.villages ? "新增覆盖村庄 " + site.added_villages + " 个" : "",
+          t("新增覆盖道路 {km} 公里", { km: km(site.added_road_km) }),
+          s.before.villages ? t("新增覆盖村庄 {n} 个", { n: site.added_villages }) : "",
         ]);
       });
       markers.push(marker);
@@ -895,20 +899,25 @@
     var a = s.after;
     var head = h("div", "cov-box cov-suggest-summary");
     head.appendChild(h("p", "cov-suggest-title", sites.length ?
-      "新建 " + sites.length + " 处站点后（" + modeSpec(s.query.mode).label + " " +
-        last(s.query.minutes) + " 分钟）：" :
-      "没有能改善覆盖的新站址。"));
+      t("新建 {n} 处站点后（{mode} {m} 分钟）：", {
+        n: sites.length, mode: modeSpec(s.query.mode).label, m: last(s.query.minutes),
+      }) :
+      t("没有能改善覆盖的新站址。")));
     var facts = h("ul", "cov-facts");
-    facts.appendChild(h("li", null, "道路覆盖率 " + pct(b.covered_share) + " → " +
-      pct(a.covered_share) + "（" + km(b.covered_km) + " → " + km(a.covered_km) + " 公里）"));
-    facts.appendChild(h("li", null, b.villages ? "村庄（社区）覆盖 " + b.villages_covered +
-      " → " + a.villages_covered + " / " + a.villages : "尚无村庄坐标，无法统计村庄覆盖"));
+    facts.appendChild(h("li", null, t("道路覆盖率 {before} → {after}（{km_before} → {km_after} 公里）", {
+      before: pct(b.covered_share), after: pct(a.covered_share),
+      km_before: km(b.covered_km), km_after: km(a.covered_km),
+    })));
+    facts.appendChild(h("li", null, b.villages ? t("村庄（社区）覆盖 {before} → {after} / {n}", {
+      before: b.villages_covered, after: a.villages_covered, n: a.villages,
+    }) : t("尚无村庄坐标，无法统计村庄覆盖")));
     var sc = s.set_cover;
     if (sc.villages) {
       facts.appendChild(h("li", null, sc.uncovered ?
-        "要让全部可达的未覆盖村庄进入 " + last(s.query.minutes) + " 分钟范围，至少需新建 " +
-          sc.stations_needed + " 处站点" + (sc.optimal ? "（最优解）" : "（未证明最优）") :
-        "全部已定位村庄均已覆盖。"));
+        t("要让全部可达的未覆盖村庄进入 {m} 分钟范围，至少需新建 {n} 处站点", {
+          m: last(s.query.minutes), n: sc.stations_needed,
+        }) + (sc.optimal ? t("（最优解）") : t("（未证明最优）")) :
+        t("全部已定位村庄均已覆盖。")));
       if (sc.note_zh) facts.appendChild(dataText("li", null, sc.note_zh, TEXT_MAX * 2));
     }
     head.appendChild(facts);
@@ -922,11 +931,12 @@
         btn.type = "button";
         btn.appendChild(h("span", "cov-rank cov-rank-site", site.rank));
         btn.appendChild(
-          dataText("span", "cov-item-name", approxTown(site.town, "建议站址"), NAME_MAX)
+          dataText("span", "cov-item-name", approxTown(site.town, t("建议站址")), NAME_MAX)
         );
-        btn.appendChild(h("span", "cov-item-meta", "+" + km(site.added_road_km) + " 公里" +
-          (b.villages ? " · +" + site.added_villages + " 村" : "") + " · 累计 " +
-          pct(site.covered_share_after)));
+        btn.appendChild(h("span", "cov-item-meta",
+          t("+{km} 公里", { km: km(site.added_road_km) }) +
+          (b.villages ? t(" · +{n} 村", { n: site.added_villages }) : "") +
+          t(" · 累计 {share}", { share: pct(site.covered_share_after) })));
         btn.addEventListener("click", function () {
           if (!state.map) return;
           state.map.setView(markers[i].getLatLng(), Math.max(state.map.getZoom(), 14));
@@ -945,14 +955,20 @@
 
     var solver = s.solver;
     var greedy = s.greedy;
-    var unit = s.query.objective === "villages" ? " 个村庄" : " 米道路";
+    var unit = s.query.objective === "villages" ? t(" 个村庄") : t(" 米道路");
     var basis = h("p", "cov-foot");
-    basis.textContent = "求解：" + solver.solver + "，" +
-      (solver.status === "optimal" ? "最优解" : "未证明最优（" + solver.status + "）") +
-      "，目标值 " + num(solver.objective === null ? null : Math.round(solver.objective)) + unit +
-      "；对照贪心算法：" + num(greedy.objective === null ? null : Math.round(greedy.objective)) +
-      unit + "。候选点 " + solver.candidates + " 个（每 250 米道路至多一个）。位置为路网节点，" +
-      "乡镇归属为近似。";
+    // (No t() inside t()'s values: pybabel would not find it.)
+    var status = solver.status === "optimal" ? t("最优解") :
+      t("未证明最优（{status}）", { status: solver.status });
+    basis.textContent = t("求解：{solver}，{status}，目标值 {value}{unit}；对照贪心算法：{greedy}{unit}。", {
+      solver: solver.solver,
+      status: status,
+      value: num(solver.objective === null ? null : Math.round(solver.objective)),
+      greedy: num(greedy.objective === null ? null : Math.round(greedy.objective)),
+      unit: unit,
+    }) + t("候选点 {n} 个（每 250 米道路至多一个）。位置为路网节点，乡镇归属为近似。", {
+      n: solver.candidates,
+    });
     out.appendChild(basis);
   }
 
@@ -978,7 +994,7 @@
         load();
       });
       label.appendChild(input);
-      label.appendChild(h("span", null, m + " 分钟"));
+      label.appendChild(h("span", null, t("{m} 分钟", { m: m })));
       el.minutes.appendChild(label);
     });
   }
@@ -1029,7 +1045,7 @@
     var at = date + "T" + time;
     if (!TIME_PATTERN.test(at)) {
       clear(el.notices);
-      notice(el.notices, "error", "请选择完整的日期和时间", "例如 2026-11-25 02:00。");
+      notice(el.notices, "error", t("请选择完整的日期和时间"), t("例如 2026-11-25 02:00。"));
       return false;
     }
     state.at = at;
@@ -1080,7 +1096,7 @@
     ensurePanes(map);
     legendControl(map);
     updateLegend(thresholds());
-    el.loading = h("div", "cov-loading", "正在计算覆盖…");
+    el.loading = h("div", "cov-loading", t("正在计算覆盖…"));
     el.loading.setAttribute("aria-hidden", "true");
     el.loading.hidden = true;
     map.getContainer().appendChild(el.loading);

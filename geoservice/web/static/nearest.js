@@ -10,7 +10,7 @@
   "use strict";
 
   var gs = window.geoservice;
-  var { h, clip, isolate, dataText, clear, notice } = gs;
+  var { h, clip, isolate, dataText, clear, notice, t } = gs;
   var reports = window.geoserviceReports; // static/reports.js, loaded before this script
 
   var MODES = ["walk", "bike", "drive"];
@@ -21,6 +21,8 @@
   var ROUTE_OTHER = { color: "#6f86c6", weight: 4, opacity: 0.55 };
 
   var cfg = gs.pageConfig("nearest-config");
+  // On an English page the answer's Chinese labels give way to the page's own.
+  var english = gs.lang() === "en";
   var NAME_MAX = gs.limits.name;
   var TEXT_MAX = gs.limits.text;
   var el = {};
@@ -62,8 +64,8 @@
 
   function formatDistance(metres) {
     if (typeof metres !== "number" || !isFinite(metres)) return "";
-    if (metres >= 1000) return (metres / 1000).toFixed(1) + " 公里";
-    return Math.round(metres) + " 米";
+    if (metres >= 1000) return t("{km} 公里", { km: (metres / 1000).toFixed(1) });
+    return t("{m} 米", { m: Math.round(metres) });
   }
 
   // The first phone number of a stored phone text, as maps.tel_href does on the server:
@@ -89,13 +91,13 @@
   function showError(status, body) {
     clearResults();
     if (status === 422) {
-      notice(el.notices, "error", "此处附近没有道路，无法计算路线", body && body.error);
-      setStatus("请在道路附近重新点选出发点。", "error");
+      notice(el.notices, "error", t("此处附近没有道路，无法计算路线"), gs.apiMessage(body)[0]);
+      setStatus(t("请在道路附近重新点选出发点。"), "error");
       return;
     }
     var text = gs.errorText(status, body);
     notice(el.notices, "error", text[0], text[1]);
-    setStatus(status === 400 ? "查询失败，请调整条件后重试。" : "查询失败。", "error");
+    setStatus(status === 400 ? t("查询失败，请调整条件后重试。") : t("查询失败。"), "error");
   }
 
   // -- map layers ----------------------------------------------------------------------
@@ -132,7 +134,7 @@
       fillOpacity: 1,
       bubblingMouseEvents: false,
     })
-      .bindTooltip(state.originLabel || "出发点")
+      .bindTooltip(state.originLabel || t("出发点"))
       .addTo(state.layers);
   }
 
@@ -187,20 +189,24 @@
     // Time, distance and open status on one line: what a rider decides by, at a glance.
     var meta = h("div", "card-meta");
     var time = h("p", "card-time");
-    time.appendChild(h("strong", null, "约 " + result.travel_time_min + " 分钟"));
+    time.appendChild(h("strong", null, t("约 {n} 分钟", { n: result.travel_time_min })));
     var dist = formatDistance(result.network_distance_m);
     if (dist) time.appendChild(document.createTextNode(" · " + dist));
     meta.appendChild(time);
     meta.appendChild(
       dataText("p", "card-status " + (result.open_now ? "is-open" : "is-closed"),
-        result.status, TEXT_MAX)
+        english ? (result.open_now ? t("开放中") : t("已关闭")) : result.status, TEXT_MAX)
     );
     art.appendChild(meta);
 
-    var labels = result.amenity_labels || [];
+    // In English the page's own labels of the amenities (the answer's are Chinese).
+    var names = cfg.amenity_labels || {};
+    var labels = english
+      ? (result.amenities || []).map(function (a) { return names[a] || a; })
+      : result.amenity_labels || [];
     if (labels.length) {
       var list = h("ul", "card-amenities");
-      list.setAttribute("aria-label", "服务设施");
+      list.setAttribute("aria-label", t("服务设施"));
       labels.forEach(function (label) {
         list.appendChild(dataText("li", null, label, TEXT_MAX));
       });
@@ -218,23 +224,23 @@
       facts.appendChild(dd);
       return dd;
     }
-    fact("开放时间", result.hours_zh || result.opening_hours);
-    fact("地址", result.address);
+    fact(t("开放时间"), english ? result.opening_hours : result.hours_zh || result.opening_hours);
+    fact(t("地址"), result.address);
     var tel = telHref(result.phone);
     if (tel) {
       var phone = h("a", "card-phone", clip(result.phone, TEXT_MAX));
       phone.href = tel;
-      fact("电话", phone);
+      fact(t("电话"), phone);
     } else {
-      fact("电话", result.phone); // no number in it: shown, not linked
+      fact(t("电话"), result.phone); // no number in it: shown, not linked
     }
     if (facts.firstChild) art.appendChild(facts);
 
     var nav = h("div", "card-nav");
     var links = result.navigation || {};
     [
-      ["amap", "高德导航", "nav-amap"],
-      ["baidu", "百度导航", "nav-baidu"],
+      ["amap", t("高德导航"), "nav-amap"],
+      ["baidu", t("百度导航"), "nav-baidu"],
     ].forEach(function (spec) {
       var url = gs.safeHttpUrl(links[spec[0]]);
       if (!url) return;
@@ -242,7 +248,8 @@
       a.href = url;
       a.target = "_blank";
       a.rel = "noopener noreferrer";
-      a.setAttribute("aria-label", spec[1] + "到 " + isolate(clip(result.name, NAME_MAX)));
+      a.setAttribute("aria-label",
+        t("{app}到 {name}", { app: spec[1], name: isolate(clip(result.name, NAME_MAX)) }));
       nav.appendChild(a);
     });
     art.appendChild(nav);
@@ -309,44 +316,46 @@
       notice(
         el.notices,
         "warn",
-        "示意路网：道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考",
-        "Schematic network: roads are generated, not real; times are indicative only."
+        t("示意路网：道路为根据行政区划生成的示意网络，非真实道路，时间仅供参考"),
+        english ? "" : "Schematic network: roads are generated, not real; times are indicative only."
       );
     }
     var sample = results.some(function (r) { return r.source === "sample"; });
     if (sample && !onPage("sample_stations")) {
-      notice(el.notices, "sample", "示例数据", "驿站为演示用样例，并非总工会正式名录。");
+      notice(el.notices, "sample", t("示例数据"), t("驿站为演示用样例，并非总工会正式名录。"));
     }
     if (origin.outside_district) {
       // The district's name comes from the page's configuration (its profile).
-      var district = cfg.district || "本区";
-      notice(el.notices, "info", "所选位置在" + district + "外",
-        "本服务只收录" + district + "内的驿站，结果可能不是最近的。");
+      var district = cfg.district || t("本区");
+      notice(el.notices, "info", t("所选位置在{district}外", { district: district }),
+        t("本服务只收录{district}内的驿站，结果可能不是最近的。", { district: district }));
     }
     if (typeof origin.snap_distance_m === "number" && origin.snap_distance_m > 150) {
       notice(
         el.notices,
         "info",
-        "出发点离道路约 " + formatDistance(origin.snap_distance_m),
-        "已从最近的道路开始计算。"
+        t("出发点离道路约 {distance}", { distance: formatDistance(origin.snap_distance_m) }),
+        t("已从最近的道路开始计算。")
       );
     }
 
     if (!results.length) {
-      var reason = gs.splitMessage(data.reason || "没有找到符合条件的驿站");
+      var reason = gs.splitMessage(data.reason || t("没有找到符合条件的驿站"));
       notice(el.notices, "empty", reason[0], reason[1]);
       setStatus(
-        state.open ? "可以关闭“只看开放中”，或减少所选设施再试。" : "可以减少所选设施再试。",
+        state.open ? t("可以关闭“只看开放中”，或减少所选设施再试。") : t("可以减少所选设施再试。"),
         "empty"
       );
       return;
     }
 
     state.results = results;
-    var modeLabel = network.mode_label || "";
+    var modeLabel = english ? (cfg.mode_labels || {})[network.mode] || "" : network.mode_label || "";
+    var values = { origin: state.originLabel || t("所选位置"), mode: modeLabel, n: results.length };
     setStatus(
-      "从" + (state.originLabel || "所选位置") + "出发 · " + modeLabel + " · 最近 " +
-        results.length + " 个" + (state.open ? "开放中的" : "") + "驿站"
+      state.open
+        ? t("从{origin}出发 · {mode} · 最近 {n} 个开放中的驿站", values)
+        : t("从{origin}出发 · {mode} · 最近 {n} 个驿站", values)
     );
 
     // Alternatives first, so the first (fastest) route is drawn on top.
@@ -421,7 +430,7 @@
     state.controller = controller;
     var seq = (state.seq += 1);
     setBusy(true);
-    setStatus("正在计算路线…", "busy");
+    setStatus(t("正在计算路线…"), "busy");
     var answer;
     try {
       answer = await gs.fetchJson(cfg.api + "?" + params.toString(), {
@@ -447,34 +456,34 @@
   // -- geolocation ---------------------------------------------------------------------
 
   var GEO_ERRORS = {
-    1: "定位权限被拒绝。请在浏览器设置中允许定位，或直接点地图选择出发点。",
-    2: "暂时无法确定您的位置（信号较弱）。请稍后再试，或直接点地图选择出发点。",
-    3: "定位超时。请到开阔处再试，或直接点地图选择出发点。",
+    1: t("定位权限被拒绝。请在浏览器设置中允许定位，或直接点地图选择出发点。"),
+    2: t("暂时无法确定您的位置（信号较弱）。请稍后再试，或直接点地图选择出发点。"),
+    3: t("定位超时。请到开阔处再试，或直接点地图选择出发点。"),
   };
 
   function locate() {
     if (!navigator.geolocation) {
-      geoFailed("此浏览器不支持定位。请直接点地图选择出发点。");
+      geoFailed(t("此浏览器不支持定位。请直接点地图选择出发点。"));
       return;
     }
     if (window.isSecureContext === false) {
       // Browsers only allow geolocation on https:// (and localhost) pages.
-      geoFailed("当前网页不是 HTTPS 连接，浏览器不允许定位。请直接点地图选择出发点。");
+      geoFailed(t("当前网页不是 HTTPS 连接，浏览器不允许定位。请直接点地图选择出发点。"));
       return;
     }
     el.locate.disabled = true;
     el.locate.classList.add("is-locating");
-    setStatus("正在定位…", "busy");
+    setStatus(t("正在定位…"), "busy");
     navigator.geolocation.getCurrentPosition(
       function (pos) {
         el.locate.disabled = false;
         el.locate.classList.remove("is-locating");
-        setOrigin([pos.coords.latitude, pos.coords.longitude], "我的位置", pos.coords.accuracy);
+        setOrigin([pos.coords.latitude, pos.coords.longitude], t("我的位置"), pos.coords.accuracy);
       },
       function (err) {
         el.locate.disabled = false;
         el.locate.classList.remove("is-locating");
-        geoFailed(GEO_ERRORS[err && err.code] || "无法获取位置。请直接点地图选择出发点。");
+        geoFailed(GEO_ERRORS[err && err.code] || t("无法获取位置。请直接点地图选择出发点。"));
       },
       { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
     );
@@ -482,8 +491,8 @@
 
   function geoFailed(message) {
     clear(el.notices);
-    notice(el.notices, "error", "无法定位", message);
-    setStatus("提示：点地图任意位置即可作为出发点。", "error");
+    notice(el.notices, "error", t("无法定位"), message);
+    setStatus(t("提示：点地图任意位置即可作为出发点。"), "error");
     sheet.expand();
   }
 
@@ -524,7 +533,7 @@
     state.map = map;
     state.layers = L.featureGroup().addTo(map);
     map.on("click", function (ev) {
-      setOrigin(ev.latlng, "地图选点");
+      setOrigin(ev.latlng, t("地图选点"));
     });
     document.body.classList.add("nearest-ready");
   }

@@ -21,6 +21,8 @@
   "use strict";
 
   var NOTE_MAX = 500;
+  // The page's words (static/i18n.js, loaded first by every page).
+  var t = window.geoserviceI18n.t;
   var config = null;
 
   function cfg() {
@@ -42,7 +44,7 @@
   }
 
   function countText(n) {
-    return "有 " + n + " 条待核实反馈";
+    return t("有 {n} 条待核实反馈", { n: n });
   }
 
   // A station's report box (the cards of /nearest; popups get it from the server).
@@ -50,7 +52,7 @@
     var node = h("div", "report-box");
     node.setAttribute("data-station-id", String(stationId));
     if (openReports > 0) node.appendChild(h("p", "report-count", countText(openReports)));
-    var open = h("button", "report-open", "反馈问题");
+    var open = h("button", "report-open", t("反馈问题"));
     open.type = "button";
     open.setAttribute("aria-expanded", "false");
     node.appendChild(open);
@@ -61,15 +63,15 @@
     var found = node.querySelector(".report-panel");
     if (found) return found;
     var part = h("div", "report-panel");
-    var label = h("label", "report-note-label", "补充说明（可选，先填再选问题）");
+    var label = h("label", "report-note-label", t("补充说明（可选，先填再选问题）"));
     var note = h("input", "report-note");
     note.type = "text";
     note.maxLength = NOTE_MAX;
     note.autocomplete = "off";
-    note.placeholder = "如：门锁着、饮水机坏了";
+    note.placeholder = t("如：门锁着、饮水机坏了");
     label.appendChild(note);
     part.appendChild(label);
-    part.appendChild(h("p", "report-hint", "遇到什么问题？点一下即提交："));
+    part.appendChild(h("p", "report-hint", t("遇到什么问题？点一下即提交：")));
     var list = h("div", "report-problems");
     (cfg().problems || []).forEach(function (pair) {
       var button = h("button", "report-problem", pair[1]);
@@ -118,16 +120,17 @@
   }
 
   function errorText(status, body, retryAfter) {
-    if (status === 0) return "网络错误，未能提交。请检查网络后再试。";
+    if (status === 0) return t("网络错误，未能提交。请检查网络后再试。");
     if (status === 429) {
       var minutes = Math.ceil((parseInt(retryAfter, 10) || 0) / 60);
       return minutes > 0
-        ? "提交太频繁了，请约 " + minutes + " 分钟后再试。"
-        : "提交太频繁了，请稍后再试。";
+        ? t("提交太频繁了，请约 {minutes} 分钟后再试。", { minutes: minutes })
+        : t("提交太频繁了，请稍后再试。");
     }
-    var message = body && body.message_zh ? String(body.message_zh) : "";
-    if (status >= 400 && status < 500 && message) return "未能提交：" + message;
-    return "服务器暂时出错（" + status + "），未能提交，请稍后再试。";
+    var english = window.geoserviceI18n.lang() === "en";
+    var message = body && body.message_zh ? String(english ? body.message_en : body.message_zh) : "";
+    if (status >= 400 && status < 500 && message) return t("未能提交：") + message;
+    return t("服务器暂时出错（{status}），未能提交，请稍后再试。", { status: status });
   }
 
   function filed(node, part, body) {
@@ -142,7 +145,7 @@
       node.insertBefore(count, node.firstChild);
     }
     count.textContent = countText(body.open_reports);
-    var thanks = h("p", "report-thanks", body.message || "谢谢您的反馈！");
+    var thanks = h("p", "report-thanks", (window.geoserviceI18n.lang() === "en" ? "" : body.message) || t("谢谢您的反馈！"));
     thanks.setAttribute("role", "status");
     node.insertBefore(thanks, button);
   }
@@ -159,7 +162,7 @@
     var id = node.getAttribute("data-station-id") || "";
     var url = String(c.url || "").replace(String(c.id), encodeURIComponent(id));
     busy(true);
-    setResult(part, "正在提交…", "busy");
+    setResult(part, t("正在提交…"), "busy");
     var status = 0;
     var body = null;
     var retryAfter = null;
