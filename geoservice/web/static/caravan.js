@@ -1094,7 +1094,7 @@
     var text = h("span", null);
     el.status.appendChild(text);
     // The plan is a job on the server: its progress, once it is known; a button stops it.
-    var cancel = h("button", "cv-cancel", "取消");
+    var cancel = h("button", "cv-cancel", t("取消规划"));
     cancel.type = "button";
     cancel.hidden = true;
     el.status.appendChild(cancel);

@@ -164,25 +164,28 @@
 
   // What a job is doing, in words: queued (and how many are ahead), the step and how far,
   // the seconds it has run against its limit.
-  var JOB_STEPS = {
-    matrix: "计算站点之间的车程",
-    solve: "搜索最优路线",
-    schedule: "排出每天的日程",
-    areas: "计算覆盖范围",
-  };
+  function jobStep(step) {
+    if (step === "matrix") return t("计算站点之间的车程");
+    if (step === "solve") return t("搜索最优路线");
+    if (step === "schedule") return t("排出每天的日程");
+    if (step === "areas") return t("计算覆盖范围");
+    return t("正在计算");
+  }
 
   function jobText(job) {
     if (!job) return "";
     if (job.state === "queued") {
       var ahead = job.queue_position || 0;
-      return ahead ? "排队中，前面还有 " + ahead + " 个计算任务…" : "排队中，马上开始…";
+      return ahead ? t("排队中，前面还有 {n} 个计算任务…", { n: ahead }) : t("排队中，马上开始…");
     }
     var p = job.progress || {};
-    var step = JOB_STEPS[p.step] || "正在计算";
-    var count = p.total > 1 ? "（" + p.done + "/" + p.total + "）" : "";
-    var time = job.elapsed_seconds != null ?
-      " · 已用 " + Math.round(job.elapsed_seconds) + " 秒，上限 " + Math.round(job.cap_seconds) + " 秒" : "";
-    return step + count + time;
+    var text = jobStep(p.step);
+    if (p.total > 1) text += t("（{done}/{total}）", { done: p.done, total: p.total });
+    if (job.elapsed_seconds != null) {
+      text += t(" · 已用 {s} 秒，上限 {cap} 秒",
+        { s: Math.round(job.elapsed_seconds), cap: Math.round(job.cap_seconds) });
+    }
+    return text;
   }
 
   // [title, detail] of a failed answer, as a notice shows them. Pages say more for the
