@@ -206,8 +206,12 @@ def test_nearest_notices_before_the_first_search(live, browser):
     assert box.get_attribute("open") is not None
     assert page.locator("#nearest-page-notices [data-notice=sample_stations]").is_visible()
     assert "示例数据" in box.inner_text()
-    page.evaluate("() => window.geoserviceMap.fire('click', {latlng: L.latLng(40.377, 116.845)})")
-    page.wait_for_selector(".result-card", timeout=15000)
+    # A search (whatever it finds: at Beijing night the open-only default finds none here).
+    with page.expect_response(lambda r: "/api/nearest?" in r.url, timeout=15000):
+        page.evaluate(
+            "() => window.geoserviceMap.fire('click', {latlng: L.latLng(40.377, 116.845)})"
+        )
+    page.wait_for_function("() => !document.body.classList.contains('is-busy')")
     assert "示例数据" not in page.locator("#nearest-notices").inner_text()
     watch.check(page)
     context.close()
