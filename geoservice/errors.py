@@ -72,28 +72,21 @@ def error_body(
     parameter
         The parameter at fault, or None when the request as a whole is refused.
     lang
-        The request's language (:data:`geoservice.i18n.LANGS`). zh-Hans, the default,
-        gives the body as it always was; English puts English first in ``error`` and adds
-        ``message``, the reason in English alone. ``message_zh`` and ``message_en`` never
-        change.
+        The request's language (:data:`geoservice.i18n.LANGS`): ``error`` and ``message``
+        follow it (zh-Hans, the default: Chinese first; English: English first), while
+        ``message_zh`` and ``message_en`` never change.
 
     Returns
     -------
     ErrorBody
-        ``{"error": "中文 / English", "message_zh", "message_en", "parameter", "status"}``;
-        in English ``{"error": "English / 中文", "message": "English", …}``.
+        ``{"error": "中文 / English", "message": "中文", "message_zh", "message_en",
+        "parameter", "status"}``; in English ``{"error": "English / 中文", "message":
+        "English", …}``.
     """
-    if lang == "en":
-        return {
-            "error": f"{en} / {zh}" if en != zh else en,
-            "message": en,
-            "message_zh": zh,
-            "message_en": en,
-            "parameter": parameter,
-            "status": status,
-        }
+    first, second = (en, zh) if lang == "en" else (zh, en)
     return {
-        "error": f"{zh} / {en}" if en != zh else zh,
+        "error": f"{first} / {second}" if first != second else first,
+        "message": first,
         "message_zh": zh,
         "message_en": en,
         "parameter": parameter,

@@ -364,14 +364,12 @@ class ErrorBody(TypedDict):
             f"is echoed as an excerpt of at most {EXCERPT_CHARS} characters"
         ),
     ]
-    message: NotRequired[
-        Annotated[
-            str,
-            Schema(
-                description="the reason in English alone, when English is asked for (lang=en, "
-                "or Accept-Language); zh-Hans answers are without it"
-            ),
-        ]
+    message: Annotated[
+        str,
+        Schema(
+            description="the reason in the request's language alone (Chinese by default; "
+            "English for lang=en or Accept-Language: en)"
+        ),
     ]
     message_zh: str
     message_en: str

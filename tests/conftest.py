@@ -199,7 +199,9 @@ def assert_bilingual_error(r, status: int, parameter: str | None, extra: tuple =
     assert r.status_code == status, r.data[:200]
     assert r.is_json, r.data[:200]
     body = r.get_json()
-    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status", *extra}
+    keys = {"error", "message", "message_zh", "message_en", "parameter", "status", *extra}
+    assert set(body) == keys
+    assert body["message"] == body["message_zh"]  # the language asked for: zh-Hans
     assert body["status"] == status
     assert body["parameter"] == parameter
     assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])

@@ -92,8 +92,9 @@ def test_lang_parameter_wins_and_is_remembered(client):
 def test_error_bodies_by_language(client):
     zh = client.get("/api/no-such-thing").get_json()
     assert zh == error_body(404, "找不到该地址", "not found")  # zh-Hans: as before
-    assert set(zh) == {"error", "message_zh", "message_en", "parameter", "status"}
+    assert set(zh) == {"error", "message", "message_zh", "message_en", "parameter", "status"}
     assert zh["error"] == "找不到该地址 / not found"
+    assert zh["message"] == "找不到该地址"
     for r in (
         client.get("/api/no-such-thing", headers=EN),
         client.get("/api/no-such-thing?lang=en"),

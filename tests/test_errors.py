@@ -342,7 +342,8 @@ def assert_one_body(answer: Answer, status: int, parameter: str | None = None) -
     """The one error body from waitress, with the app's security headers."""
     assert answer.status == status, answer.body[:300]
     body = answer.json
-    assert set(body) == {"error", "message_zh", "message_en", "parameter", "status"}
+    assert set(body) == {"error", "message", "message_zh", "message_en", "parameter", "status"}
+    assert body["message"] == body["message_zh"]
     assert (body["status"], body["parameter"]) == (status, parameter)
     assert re.search(r"[\u4e00-\u9fff]", body["message_zh"])
     assert body["error"] == f"{body['message_zh']} / {body['message_en']}"
