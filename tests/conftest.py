@@ -320,11 +320,25 @@ def launch_chromium():
         b.close()
 
 
-@pytest.fixture
-def browser():
-    """A fresh Chromium for one test (see `launch_chromium`)."""
+@pytest.fixture(scope="module")
+def _module_chromium():
+    """One Chromium for a module's browser tests: starting one takes a second or two. Per
+    module, not per session: while Playwright's sync API runs, its event loop holds the
+    thread (no second `launch_chromium`, no ``asyncio.run``), so the other modules stay
+    free of it."""
     with launch_chromium() as b:
         yield b
+
+
+@pytest.fixture
+def browser(_module_chromium):
+    """Chromium for one test (see `launch_chromium`): the module's, with no context open.
+    The test opens its own contexts (cookies, storage and cache of their own, as in a
+    fresh browser); those it leaves open are closed after it."""
+    assert _module_chromium.contexts == []
+    yield _module_chromium
+    for ctx in _module_chromium.contexts:
+        ctx.close()
 
 
 #: Records the page's Content-Security-Policy violations in window.__csp (an init script).
