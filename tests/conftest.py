@@ -1,8 +1,18 @@
-"""Shared fixtures: an app on a fresh copy of the embedded data, its client and CLI runner."""
+"""Shared fixtures: an app on a fresh copy of the embedded data, its client and CLI runner.
+
+The suite runs on two pytest-xdist workers (``-n 2 --dist loadscope`` in pyproject.toml), each
+a process with its own session: a test module runs whole on one worker (its module fixtures
+are built once), a session fixture once per worker. So tests write only under ``tmp_path``
+(never the checkout's instance/, data/ or maps/), serve on port 0, and a heavy read-only
+session build goes through `shared_folder`, where the first worker builds and the other
+reads its result.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
 import threading
@@ -60,12 +70,35 @@ def app(tmp_path):
     return make_app(tmp_path)
 
 
+@contextmanager
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """The folder ``name`` of this test run, shared by its xdist workers, held under an
+    exclusive lock while in use: the first worker fills it, the others wait and read it.
+
+    Under xdist it sits beside the workers' base folders (``getbasetemp().parent``, the
+    run's own); in one process, in the base folder (its parent is shared by every run).
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            folder.mkdir(exist_ok=True)
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def miyun_networks(tmp_path_factory):
-    """The shipped schematic Miyun network (all modes), built once per test session."""
+    """The shipped schematic Miyun network (all modes), built once per test run: the other
+    worker loads the first one's cache (`shared_folder`)."""
     if not DEFAULT_NETWORK.exists():
         pytest.skip("no shipped network")
-    return NetworkLibrary(tmp_path_factory.mktemp("networks"), DEFAULT_NETWORK).load()
+    with shared_folder(tmp_path_factory, "miyun-networks") as folder:
+        return NetworkLibrary(folder, DEFAULT_NETWORK).load()
 
 
 @pytest.fixture
@@ -319,11 +352,25 @@ def launch_chromium():
         b.close()
 
 
-@pytest.fixture
-def browser():
-    """A fresh Chromium for one test (see `launch_chromium`)."""
+@pytest.fixture(scope="module")
+def _module_chromium():
+    """One Chromium for a module's browser tests: starting one takes a second or two. Per
+    module, not per session: while Playwright's sync API runs, its event loop holds the
+    thread (no second `launch_chromium`, no ``asyncio.run``), so the other modules stay
+    free of it."""
     with launch_chromium() as b:
         yield b
+
+
+@pytest.fixture
+def browser(_module_chromium):
+    """Chromium for one test (see `launch_chromium`): the module's, with no context open.
+    The test opens its own contexts (cookies, storage and cache of their own, as in a
+    fresh browser); those it leaves open are closed after it."""
+    assert _module_chromium.contexts == []
+    yield _module_chromium
+    for ctx in _module_chromium.contexts:
+        ctx.close()
 
 
 #: Records the page's Content-Security-Policy violations in window.__csp (an init script).

@@ -383,7 +383,7 @@ def _budget_app(tmp_path, network_dir, budget, source=SMALL_OSM):
 NEAREST = "/api/nearest?lon=116.8312&lat=40.3690&mode=walk&k=20"
 
 
-def test_parse_budget_and_rows_memory():
+def test_parse_budget_and_rows_memory(tmp_path):
     assert gnearest.parse_budget("4GB") == 4 * 2**30
     assert gnearest.parse_budget("512 MiB") == 512 * 2**20
     assert gnearest.parse_budget(1000) == 1000
@@ -400,7 +400,14 @@ def test_parse_budget_and_rows_memory():
     assert isinstance(info.value, NetworkError)  # the web layer answers 503
     assert str(info.value).startswith("路由数据需要约 166.9 GiB 内存，超过预算 4.0 GiB")
     with pytest.raises(ValueError, match="ENGINE_MEMORY_BUDGET"):
-        create_app({"TESTING": True, "ENGINE_MEMORY_BUDGET": "a lot"})
+        # Its store under tmp_path: never the checkout's instance/ (shared by the workers).
+        create_app(
+            {
+                "TESTING": True,
+                "STORE_PATH": str(tmp_path / "live.gpkg"),
+                "ENGINE_MEMORY_BUDGET": "a lot",
+            }
+        )
 
 
 def test_rows_built_in_chunks_equal_rows_built_at_once(grid_nodes, network_dir, monkeypatch):
