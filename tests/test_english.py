@@ -80,7 +80,7 @@ def test_lang_parameter_wins_and_is_remembered(client):
     assert "Set-Cookie" not in r.headers  # already remembered
     # … until the switch says otherwise.
     r = client.get("/api/no-such-thing?lang=zh", headers=EN)
-    assert "message" not in r.get_json()
+    assert r.get_json()["message"] == "找不到该地址"
     assert client.get("/api/no-such-thing", headers=EN).get_json()["error"].startswith("找不到")
     # A value that is no language changes nothing.
     assert "Set-Cookie" not in client.get("/api/no-such-thing?lang=fr").headers

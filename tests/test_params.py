@@ -284,6 +284,7 @@ def test_parameter_error_statuses():
     err = ParameterError("k", "坏", "bad", status=422)
     assert err.to_dict() == {
         "error": "坏 / bad",
+        "message": "坏",
         "message_zh": "坏",
         "message_en": "bad",
         "parameter": "k",
