@@ -3,11 +3,12 @@
 One blueprint, a module per part: :mod:`.records` (stations and sites: list, add, edit,
 move, delete, restore), :mod:`.files` (spreadsheet import and export), :mod:`.log` (the audit
 log: view, filter, CSV, revert), :mod:`.reports` (workers' reports), :mod:`.users`
-(accounts and API tokens, admins only). Every page needs a login (:func:`staff_required`);
-every change is made through the library (:mod:`geoservice.store.records`,
-:mod:`geoservice.store.catalog`) as the logged-in user, by ``page``, so that it lands in the
-audit log and takes effect in every answer at once (the store's revision). Pages are
-zh-Hans, work on a phone, and load nothing from elsewhere (Leaflet from ``/static/vendor``).
+(accounts and API tokens, admins only), :mod:`.jobs` (the job queue, admins only). Every
+page needs a login (:func:`staff_required`); every change is made through the library
+(:mod:`geoservice.store.records`, :mod:`geoservice.store.catalog`) as the logged-in user,
+by ``page``, so that it lands in the audit log and takes effect in every answer at once
+(the store's revision). Pages are zh-Hans, work on a phone, and load nothing from elsewhere
+(Leaflet from ``/static/vendor``).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def index() -> Response:
 
 
 #: The parts of the back office, each a module adding its pages to ``bp``.
-PARTS = ("records", "files", "log", "reports", "users")
+PARTS = ("records", "files", "log", "reports", "users", "jobs")
 
 
 def init_app(app: Any) -> None:
