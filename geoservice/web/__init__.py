@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, g
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -289,8 +289,17 @@ class _JSONProvider(DefaultJSONProvider):
 def _limit(app: Flask) -> None:
     """Rate-limit the routing, planning and coverage endpoints and workers' reports per
     client (each app has its own limiter). Coverage answers are cached, but every new
-    question costs CPU seconds; a report costs staff time."""
+    question costs CPU seconds; a report costs staff time.
+
+    The limiter puts ``Retry-After`` (its window's reset, up to a minute) on every answer of
+    a limited endpoint. That is what a 429 means; any other answer keeps the app's own (a
+    job's polling second, a loading network's few seconds) or has none. Flask calls the
+    after-request hooks last-registered first: the one registered after the limiter notes
+    the app's value before the limiter's hook runs, the one registered before puts it back.
+    """
+    app.after_request(_own_retry_after)
     limiter = Limiter(get_remote_address, app=app)
+    app.after_request(_note_retry_after)
     for endpoint, key in (
         ("api.nearest", "RATELIMIT_NEAREST"),
         ("api.nearest_batch", "RATELIMIT_BATCH"),
@@ -309,6 +318,22 @@ def _limit(app: Flask) -> None:
         app.config["RATELIMIT_LOGIN"], methods=["POST"]
     )(login)
     app.extensions["geoservice.limiter"] = limiter
+
+
+def _note_retry_after(response: Response) -> Response:
+    g.own_retry_after = response.headers.get("Retry-After")
+    return response
+
+
+def _own_retry_after(response: Response) -> Response:
+    if response.status_code == 429 or "own_retry_after" not in g:
+        return response
+    own = g.pop("own_retry_after")
+    if own is None:
+        response.headers.pop("Retry-After", None)
+    else:
+        response.headers["Retry-After"] = own
+    return response
 
 
 def get_store() -> Store:

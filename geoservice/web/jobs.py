@@ -76,18 +76,6 @@ def init_app(app: Flask) -> None:
         None if per_client is None else int(per_client),
     )
     app.cli.add_command(jobs_cli)
-    # Registered before the rate limiter (create_app adds it last), so this runs after it:
-    # the limiter moves every Retry-After of a limited endpoint to its window's reset (up to
-    # a minute), while a job answer's says when to look again.
-    app.after_request(_poll_hint)
-
-
-def _poll_hint(response: Response) -> Response:
-    if response.status_code == 202 and response.headers.get("Location", "").startswith(
-        request.script_root + "/api/jobs/"
-    ):
-        response.headers["Retry-After"] = str(POLL_SECONDS)
-    return response
 
 
 def get_jobs() -> Jobs:
