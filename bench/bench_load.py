@@ -114,7 +114,7 @@ class Served:
             text = log.read_text(errors="replace")
             done = text.count("routing ready in") + text.count("road networks unavailable")
             worker = "worker(s) ready in" in text
-            if done >= self.processes and worker and _get(f"{self.base}/readyz") == 200:
+            if done >= self.processes and worker and _request(f"{self.base}/readyz")[0] == 200:
                 return
             time.sleep(0.5)
         msg = "the app did not become ready"
@@ -157,15 +157,18 @@ def _rss_kb(pid: int) -> int:
     return int(m[1]) if m else 0
 
 
-def _get(url: str) -> int:
+def _request(url: str, body: bytes | None = None) -> tuple[int, dict, dict | None]:
+    """(status, headers, JSON body) of one request (status 0: no answer)."""
+    req = urllib.request.Request(url, data=body, method="POST" if body else "GET")
+    if body:
+        req.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as r:
-            r.read()
-            return r.status
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as r:
+            return r.status, dict(r.headers), json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return 0
+        return e.code, dict(e.headers), None
+    except (OSError, ValueError):
+        return 0, {}, None
 
 
 # -- (a) wrk ----------------------------------------------------------------------------------
@@ -295,20 +298,6 @@ def _heavy_requests(base: str, seed: int) -> Iterator[tuple[str, str, bytes | No
         else:
             minutes = int(rng.integers(15, 120))
             yield "suggest", f"{base}/api/coverage/suggest?n=50&mode=bike&minutes={minutes}", None
-
-
-def _request(url: str, body: bytes | None = None) -> tuple[int, dict, dict | None]:
-    """(status, headers, JSON body) of one request (status 0: no answer)."""
-    req = urllib.request.Request(url, data=body, method="POST" if body else "GET")
-    if body:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, dict(r.headers), json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), None
-    except (OSError, ValueError):
-        return 0, {}, None
 
 
 def _job(base: str, url: str, body: bytes | None = None, poll: float = 1.0) -> dict:
