@@ -168,16 +168,16 @@ _PAGES = (
 
 
 def _assets(names: tuple[str, ...]) -> maps.Html:
-    """The stylesheets ``static/<name>.css`` (of the names that have one), the scripts' words
-    in the page's language (`js_catalog`), then the deferred scripts ``static/i18n.js`` and
-    ``static/<name>.js`` of ``names``, in order (deferred scripts run in this order once
-    folium's inline script has created the map)."""
+    """The stylesheets ``static/base.css`` and ``static/<name>.css`` (of the names that have
+    one), the scripts' words in the page's language (`js_catalog`), then the deferred scripts
+    ``static/i18n.js`` and ``static/<name>.js`` of ``names``, in order (deferred scripts run
+    in this order once folium's inline script has created the map)."""
     names = ("i18n", *names)  # t() of every script (static/i18n.js) first
     base = url_for("static", filename="").rstrip("/")
     folder = Path(current_app.static_folder or "")
     sheets = [
         maps.Html('<link rel="stylesheet" href="{}/{}.css">\n').format(base, n)
-        for n in names
+        for n in ("base", *names)  # the service's tokens first
         if (folder / f"{n}.css").is_file()
     ]
     scripts = [maps.Html('<script src="{}/{}.js" defer></script>\n').format(base, n) for n in names]
