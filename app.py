@@ -63,13 +63,10 @@ def main(companions: Sequence[tuple[str, Callable[[], object]]] = ()) -> None:
 
     from geoservice import processes
 
-    sock = processes.listen(args.host, args.port)
+    sockets = processes.listen(args.host, args.port, args.processes)
     print(f"geoservice: http://{args.host}:{args.port}/  ({args.processes} web processes)")
     status = processes.supervise(
-        lambda: _serve(args.threads, sockets=[sock]),
-        sock,
-        processes=args.processes,
-        companions=companions,
+        lambda sock: _serve(args.threads, sockets=[sock]), sockets, companions=companions
     )
     sys.exit(status)
 

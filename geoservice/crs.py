@@ -41,6 +41,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -768,6 +769,11 @@ def to_wgs84(
         For ``crs="wgs84"`` the input is returned as a copy (non-finite points as NaN).
     """
     canonical = normalize_crs(crs)
+    if canonical == "wgs84" and isinstance(lon, float | int) and isinstance(lat, float | int):
+        # Every /api/nearest converts one point: no arrays for two numbers.
+        if math.isfinite(lon) and math.isfinite(lat):
+            return float(lon), float(lat)
+        return math.nan, math.nan
     if canonical == "gcj02":
         return gcj02_to_wgs84(lon, lat, tol_m=tol_m, max_iter=max_iter)
     if canonical == "bd09":

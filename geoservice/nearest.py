@@ -21,6 +21,7 @@ How it answers fast and exactly:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -38,10 +39,16 @@ from scipy.sparse import csgraph
 
 from geoservice import crs, district
 from geoservice import hours as _hours
-from geoservice.errors import BudgetError, NetworkError, NetworkLoadingError, ParameterError
+from geoservice.errors import (
+    BudgetError,
+    GeoserviceError,
+    NetworkError,
+    NetworkLoadingError,
+    ParameterError,
+)
 from geoservice.filters import WARM_OPEN_NOW, StationFilter
 from geoservice.model import AMENITIES, Station
-from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary, sub_coords
+from geoservice.network import MODE_LABELS, MODES, Network, NetworkLibrary
 from geoservice.network.library import Watched
 from geoservice.network.points import MAX_SNAP_M, RoadPoints
 from geoservice.store import Store
@@ -49,6 +56,8 @@ from geoservice.store import Store
 if TYPE_CHECKING:
     from geoservice.responses import Stale
 
+#: Every station, open or not (the warm-up question).
+_ANY = StationFilter(kinds=(), open_only=False)
 log = logging.getLogger(__name__)
 K_MAX = 20
 
@@ -450,7 +459,6 @@ class NearestEngine:
         times = np.where(mask, network_times + tree.stations.access_s, np.inf)
         reachable = np.isfinite(times)
         results = []
-        memo: dict[bool, tuple[np.ndarray, float]] = {}
         if reachable.any():
             order = np.argsort(times)[: min(k, int(reachable.sum()))]
             for s in order.tolist():
@@ -459,16 +467,23 @@ class NearestEngine:
                 rec["travel_time_s"] = round(total, 1)
                 rec["travel_time_min"] = math.ceil(total / 60)
                 rec["network_time_s"] = round(float(network_times[s]), 1)
-                route, length = _route(tree, s, point, int(via[s]), (lon, lat), memo)
-                route.append([round(rec["lon"], 7), round(rec["lat"], 7)])  # the door
-                rec["network_distance_m"] = round(length, 1)
-                rec["straight_distance_m"] = round(
-                    float(crs.residual_m(lon, lat, rec["lon"], rec["lat"])), 1
+                route, length = _route(
+                    tree, s, point, (lon, lat), (rec["lon"], rec["lat"]), int(via[s])
                 )
+                rec["network_distance_m"] = round(length, 1)
+                rec["straight_distance_m"] = 0.0  # below, for all results at once
                 rec["station_snap_distance_m"] = round(float(tree.stations.distance_m[s]), 1)
                 if geometry:
                     rec["route"] = {"type": "LineString", "coordinates": route}
                 results.append(rec)
+            straight = crs.residual_m(
+                lon,
+                lat,
+                np.array([r["lon"] for r in results]),
+                np.array([r["lat"] for r in results]),
+            )
+            for rec, d in zip(results, straight.tolist(), strict=True):
+                rec["straight_distance_m"] = round(d, 1)
         elif mask.any() and not reason:
             reason = (
                 "从该点出发无法到达任何符合条件的站点（道路不连通）/ "
@@ -483,6 +498,16 @@ class NearestEngine:
             "results": results,
             "reason": reason if not results else "",
         }
+
+    def warm(self) -> None:
+        """Answer one question per mode, from a road node to any station, so that the
+        compiled kernels (snapping, routes: :mod:`geoservice.network.compiled`) are loaded
+        from numba's disk cache, or compiled, before the first real question."""
+        for mode, net in self.networks.items():
+            if net.n_nodes:
+                lon, lat = (float(v) for v in net.node_xy[0])
+                with contextlib.suppress(GeoserviceError):  # nothing near: nothing to warm
+                    self.nearest(lon, lat, mode=mode, k=1, stations=_ANY)
 
     # -- batch -------------------------------------------------------------------------
     def batch(
@@ -612,65 +637,28 @@ def _route(
     tree: _Trees,
     s: int,
     origin: RoadPoints,
-    via: int,
     start: tuple[float, float],
-    memo: dict[bool, tuple[np.ndarray, float]],
-) -> tuple[list, float]:
-    """Route polyline (lon/lat list) from ``start`` to station ``s`` and its road length.
+    door: tuple[float, float],
+    via: int,
+) -> tuple[np.ndarray, float]:
+    """Route polyline (lon/lat, (V, 2), rounded to 1e-7°) from ``start`` to station ``s``'s
+    ``door``, and its road length.
 
     ``via`` is the node the origin leaves its road by, or -1 / -2 for a station on the
     origin's own road reached forwards / backwards (both lie on its representative edge).
-    ``memo`` keeps the origin's way to either end of its road for the next routes from the
-    same origin (a dict per answer).
+    The array goes into the answer as it is: JSON answers write arrays directly (a list of
+    a few hundred points took longer to make than the rest of the route).
     """
-    net = origin.net
-    e, f = int(origin.edge[0]), float(origin.frac[0])
-    es, fs = int(tree.stations.edge[s]), float(tree.stations.frac[s])
-    ge = net.edge_coords(e)
-    parts = [np.array([start])]
-    if via < 0:
-        parts.append(sub_coords(ge, f, fs) if via == -1 else sub_coords(ge, fs, f)[::-1])
-        length = abs(fs - f) * float(net.edge_length[e])
-    else:
-        forward = bool(via == net.edge_v[e])
-        head = memo.get(forward)
-        if head is None:
-            if forward:
-                head = sub_coords(ge, f, 1.0), (1 - f) * float(net.edge_length[e])
-            else:
-                head = sub_coords(ge, 0.0, f)[::-1], f * float(net.edge_length[e])
-            memo[forward] = head
-        parts.append(head[0])
-        length = head[1]
-        nodes = _next_hops(tree.pred[s], via, net.n_nodes)
-        if len(nodes) > 1:
-            edges = net.edge_between(np.array(nodes[:-1]), np.array(nodes[1:]))
-            parts.extend(net.edge_coords(pe) for pe in edges.tolist())
-            for edge_length in net.edge_length[edges].tolist():  # summed in path order
-                length += edge_length
-        gs = net.edge_coords(es)
-        if nodes[-1] == net.edge_u[es]:
-            parts.append(sub_coords(gs, 0.0, fs))
-            length += fs * float(net.edge_length[es])
-        else:
-            parts.append(sub_coords(gs, fs, 1.0)[::-1])
-            length += (1 - fs) * float(net.edge_length[es])
-    line = np.vstack(parts)
-    # Drop the consecutive duplicates the joins create.
-    keep = np.ones(len(line), dtype=bool)
-    keep[1:] = np.any(np.abs(np.diff(line, axis=0)) > 1e-10, axis=1)
-    return np.round(line[keep], 7).tolist(), length
-
-
-def _next_hops(pred: np.ndarray, node: int, n: int) -> list[int]:
-    """The road nodes from ``node`` towards a station along its predecessor row."""
-    nodes = [node]
-    while len(nodes) <= n:  # bounded: a cycle would be a bug, never a hang
-        nxt = int(pred[nodes[-1]])
-        if nxt < 0 or nxt >= n:
-            break
-        nodes.append(nxt)
-    return nodes
+    line, length = origin.net.route(
+        tree.pred[s],
+        via,
+        (int(origin.edge[0]), float(origin.frac[0]), *start),
+        (int(tree.stations.edge[s]), float(tree.stations.frac[s])),
+    )
+    out = np.empty((len(line) + 1, 2))
+    np.round(line, 7, out=out[:-1])
+    out[-1] = round(door[0], 7), round(door[1], 7)
+    return out, length
 
 
 class EngineProvider:
@@ -726,6 +714,7 @@ class EngineProvider:
         engine = NearestEngine(networks, self.store, budget=self.budget)
         try:
             engine.refresh()
+            engine.warm()
         except BudgetError as exc:
             if previous is None:
                 return engine  # nothing older: it answers 503 until the stations fit

@@ -1,9 +1,16 @@
 """Several processes behind one port: a small supervisor.
 
-``python app.py`` binds the listening socket once (:func:`listen`), then :func:`supervise`
-forks the web processes, each serving that inherited socket (the kernel hands every new
-connection to one of them), and the *companions*: other long-running processes the service
-needs beside the web ones (the job worker), each given as a name and a function.
+``python app.py`` binds one listening socket per web process on the same port
+(:func:`listen`, ``SO_REUSEPORT``), then :func:`supervise` forks the web processes, each
+serving its own inherited socket, and the *companions*: other long-running processes the
+service needs beside the web ones (the job worker), each given as a name and a function.
+
+One socket per process, because with one shared socket the process that wakes first takes
+the connections: a client that keeps its connections open (a proxy, a load test with 50
+connections) often ended with nearly all of them in one process, one core idle and a third
+of the throughput. With ``SO_REUSEPORT`` the kernel spreads new connections over the
+sockets by their addresses. A socket stays open in the supervisor while its process is
+restarted: the connections it receives meanwhile wait for the new process.
 
 The supervisor itself stays small: it imports only the standard library and forks before
 anything heavy is loaded, so that each child creates its own app and loads its own road
@@ -22,6 +29,7 @@ Framework-free, like the rest of the core: a child's function decides what it ru
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -58,50 +66,64 @@ class Child:
     target : callable
         What the process runs; its return ends the process (status 0), an exception too
         (status 1), ``SystemExit`` with its status.
-    web : bool
-        Whether it serves the listening socket (a companion gets it closed).
+    socket : socket.socket or None
+        The listening socket a web process serves (None: a companion).
     """
 
     name: str
     target: Callable[[], object]
-    web: bool
+    socket: socket.socket | None
     pid: int = 0
     started: float = 0.0
     quick_deaths: int = 0
     due: float = 0.0  # when to start it again (0: running)
 
 
-def listen(host: str, port: int, backlog: int = BACKLOG) -> socket.socket:
-    """The listening TCP socket every web process serves (IPv4 or IPv6 from ``host``)."""
+def listen(host: str, port: int, count: int = 1, backlog: int = BACKLOG) -> list[socket.socket]:
+    """``count`` listening TCP sockets on one address (IPv4 or IPv6 from ``host``), one per
+    web process, among which the kernel spreads new connections (``SO_REUSEPORT``).
+
+    Port 0 picks a free port for the first socket; the others bind the same.
+    """
     info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = info[0]
-    sock = socket.socket(family, kind, proto)
-    # A restarted service binds again at once, without waiting out old connections.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(backlog)
-    sock.set_inheritable(True)
-    return sock
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            # A restarted service binds again at once, without waiting out old connections.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            address = sock.getsockname()  # the port chosen for port 0
+            sock.listen(backlog)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def supervise(
-    web: Callable[[], object],
-    sock: socket.socket,
+    web: Callable[[socket.socket], object],
+    sockets: Sequence[socket.socket],
     *,
-    processes: int,
     companions: Sequence[tuple[str, Callable[[], object]]] = (),
     grace: float = 10.0,
 ) -> int:
-    """Run ``processes`` web processes and the companions until SIGTERM or SIGINT.
+    """Run one web process per listening socket, and the companions, until SIGTERM or
+    SIGINT.
 
     Parameters
     ----------
     web
-        What a web process runs: it serves ``sock`` (inherited) until it is stopped.
-    sock
-        The listening socket (:func:`listen`); closed in the companions.
-    processes
-        The number of web processes (at least 1).
+        What a web process runs: ``web(sock)`` serves its socket (inherited) until it is
+        stopped.
+    sockets
+        The listening sockets (:func:`listen`), one per web process (at least one); each
+        process closes the others, the companions close them all.
     companions
         ``(name, function)`` of the other processes to keep running (the job worker).
     grace
@@ -113,11 +135,13 @@ def supervise(
         The exit status: 0 when stopped by a signal, :data:`EX_CONFIG` when a child could
         not start because of its configuration.
     """
-    if processes < 1:
-        msg = f"processes must be at least 1, not {processes}"
+    if not sockets:
+        msg = "at least one listening socket is needed"
         raise ValueError(msg)
-    children = [Child(f"web-{i + 1}", web, True) for i in range(processes)]
-    children += [Child(name, target, False) for name, target in companions]
+    children = [
+        Child(f"web-{i + 1}", functools.partial(web, sock), sock) for i, sock in enumerate(sockets)
+    ]
+    children += [Child(name, target, None) for name, target in companions]
     stop: list[int] = []
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -126,8 +150,8 @@ def supervise(
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     for child in children:
-        _start(child, sock)
-    _say(f"supervisor {os.getpid()}: {processes} web processes on {_where(sock)}")
+        _start(child, sockets)
+    _say(f"supervisor {os.getpid()}: {len(sockets)} web processes on {_where(sockets[0])}")
     status = 0
     while not stop:
         status = _reap(children)
@@ -136,14 +160,15 @@ def supervise(
         now = time.monotonic()
         for child in children:
             if child.due and now >= child.due:
-                _start(child, sock)
+                _start(child, sockets)
         time.sleep(_TICK_S)
     _stop(children, grace)
-    sock.close()
+    for sock in sockets:
+        sock.close()
     return status
 
 
-def _start(child: Child, sock: socket.socket) -> None:
+def _start(child: Child, sockets: Sequence[socket.socket]) -> None:
     """Fork ``child``'s process; in the child, run its target and exit (never return)."""
     # What is buffered now would be written twice, by the parent and by the child.
     sys.stdout.flush()
@@ -158,8 +183,9 @@ def _start(child: Child, sock: socket.socket) -> None:
         # otherwise); a terminal's Ctrl-C reaches the supervisor, which stops everyone.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if not child.web:
-            sock.close()
+        for sock in sockets:
+            if sock is not child.socket:
+                sock.close()
         child.target()
         code = 0
     except SystemExit as exc:

@@ -145,7 +145,8 @@ def test_two_web_processes_a_restart_a_companion_and_a_clean_stop(tmp_path):
         os.kill(victim, signal.SIGKILL)
         _until(lambda: len(_children(proc.pid) - web - {companion}) == 1, 30, "a new process")
         (fresh,) = _children(proc.pid) - web - {companion}
-        assert _get(base + "/healthz") == 200
+        # Connections the kernel hands to the dead process's socket wait for its successor.
+        assert [_get(base + "/healthz") for _ in range(10)] == [200] * 10
         assert "exited with signal 9; restarting" in log.read_text()
 
         def fresh_answered() -> bool:
@@ -190,31 +191,41 @@ import os, signal, sys, time
 from geoservice import processes
 
 folder = sys.argv[1]
-sock = processes.listen("127.0.0.1", 0)
+sockets = processes.listen("127.0.0.1", 0, 2)
+fds = [sock.fileno() for sock in sockets]
+assert len({sock.getsockname() for sock in sockets}) == 1  # one port
 
-def web():
-    # Each start leaves a file; the first start of each slot dies at once.
+def _states():
+    states = []
+    for fd in fds:
+        try:
+            os.fstat(fd)
+            states.append("open")
+        except OSError:
+            states.append("closed")
+    return " ".join(states)
+
+def web(sock):
+    # Each start leaves a file naming its socket and what is open; the first start of
+    # each slot dies at once.
     path = os.path.join(folder, f"web-{os.getpid()}")
-    open(path, "w").close()
+    state = f"{fds.index(sock.fileno())}: {_states()}"  # before open() takes a free fd
+    open(path, "w").write(state)
     if len([n for n in os.listdir(folder) if n.startswith("web-")]) <= 2:
         raise RuntimeError("dies young")
     while True:
         time.sleep(1)
 
-fd = sock.fileno()
 
 def companion():
-    try:  # the listening socket is the web processes', closed here
-        os.fstat(fd)
-        state = "open"
-    except OSError:
-        state = "closed"
+    # The listening sockets are the web processes', closed here.
+    state = _states()
     open(os.path.join(folder, "companion"), "w").write(state)
     while True:
         time.sleep(1)
 
 os.makedirs(folder)
-sys.exit(processes.supervise(web, sock, processes=2, companions=[("c", companion)], grace=2))
+sys.exit(processes.supervise(web, sockets, companions=[("c", companion)], grace=2))
 """
 
 
@@ -235,7 +246,10 @@ def test_supervisor_restarts_dead_children_and_stops_on_sigterm(tmp_path):
             10,
             "the companion",
         )
-        assert (folder / "companion").read_text() == "closed"
+        assert (folder / "companion").read_text() == "closed closed"
+        # Each web process keeps its own socket only, and a restart gets the same one.
+        starts = sorted(p.read_text() for p in folder.glob("web-*"))
+        assert starts == ["0: open closed"] * 2 + ["1: closed open"] * 2
         time.sleep(0.3)
         assert len(_children(proc.pid)) == 3
         proc.send_signal(signal.SIGTERM)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -213,11 +212,32 @@ class Network:
 
     def points_at(self, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
         """Lon/lat (P, 2) at fraction ``frac`` (by length) along each edge's polyline."""
-        out = np.empty((len(edge), 2))
-        for i, (e, f) in enumerate(zip(edge.tolist(), frac.tolist(), strict=True)):
-            coords = self.edge_coords(e)
-            out[i] = _point_at(coords, _cumlen(coords), f)[0]
-        return out
+        from geoservice.network import compiled  # numba, imported on first use
+
+        return compiled.points_at(
+            self.geom_xy,
+            self.geom_offsets,
+            np.asarray(edge, dtype=np.int64),
+            np.asarray(frac, dtype=float),
+        )
+
+    def route(
+        self,
+        pred: np.ndarray,
+        via: int,
+        origin: tuple[int, float, float, float],
+        station: tuple[int, float],
+    ) -> tuple[np.ndarray, float]:
+        """A route's polyline (lon/lat) from an origin on the roads to where a station
+        meets its road, along the station's next-hop row ``pred``, and its road length in
+        metres (see :func:`geoservice.network.compiled.route`)."""
+        from geoservice.network import compiled
+
+        csr = self._csr_tables()
+        graph = (self.edge_u, self.edge_v, self.edge_length, self.geom_xy, self.geom_offsets)
+        return compiled.route(
+            (*graph, self.n_nodes), (csr.key, csr.edge), pred, via, origin, station
+        )
 
     def edge_coords(self, i: int) -> np.ndarray:
         """Lon/lat polyline of edge ``i``."""
@@ -322,28 +342,11 @@ class Network:
             raise NetworkError(msg)
 
 
-def _cumlen(coords: np.ndarray) -> np.ndarray:
-    """Cumulative planar length along a lon/lat polyline (longitude scaled by cos φ)."""
-    scaled = coords * [math.cos(math.radians(coords[0, 1])), 1.0]
-    return np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(scaled, axis=0).T))])
-
-
-def _point_at(coords: np.ndarray, cum: np.ndarray, frac: float) -> tuple[np.ndarray, int]:
-    """The point at ``frac`` of the length, and the index of the segment it lies on."""
-    target = frac * cum[-1]
-    # (builtins, not np.clip: this runs per route piece of every /api/nearest answer)
-    j = min(max(int(np.searchsorted(cum, target, side="right")) - 1, 0), len(cum) - 2)
-    seg = cum[j + 1] - cum[j]
-    t = 0.0 if seg == 0 else (target - cum[j]) / seg
-    return coords[j] + t * (coords[j + 1] - coords[j]), j
-
-
 def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
     """The part of a polyline between fractions ``f0 <= f1`` of its length."""
-    cum = _cumlen(coords)
-    p0, j0 = _point_at(coords, cum, f0)
-    p1, j1 = _point_at(coords, cum, f1)
-    return np.concatenate((p0[None], coords[j0 + 1 : j1 + 1], p1[None]))
+    from geoservice.network import compiled
+
+    return compiled.sub_line(np.ascontiguousarray(coords, dtype=float), f0, f1)
 
 
 def tmp_name(path: Path) -> Path:

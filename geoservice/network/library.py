@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,6 +218,9 @@ class NetworkLibrary:
         # The loaded networks of the active source, shared by every engine: (token, nets).
         self._nets: tuple[str, dict[str, Network]] | None = None
         self._nets_lock = threading.Lock()
+        # (stat of active.json, the source it names), read again when the stat changes.
+        self._marker = str(self.directory / "active.json")
+        self._active: tuple[tuple[int, int, int], Path] | None = None
 
     @property
     def clip(self) -> shapely.Geometry | None:
@@ -234,22 +239,51 @@ class NetworkLibrary:
 
     def active_source(self) -> Path:
         """The file the networks are built from."""
-        try:
-            name = json.loads((self.directory / "active.json").read_text())["source"]
-        except (OSError, ValueError, KeyError):
-            return self.default_source
-        path = self.directory / "sources" / name
-        return path if path.is_file() else self.default_source
+        return self._active_file()[0]
 
     def token(self) -> str:
         """Changes whenever the active source changes (for reloading)."""
-        src = self.active_source()
-        try:
-            st = src.stat()
-        except OSError as exc:
+        src, st = self._active_file()
+        if st is None:
             msg = f"road network file is missing: {src}"
-            raise NetworkError(msg) from exc
+            raise NetworkError(msg)
         return f"{src}:{st.st_mtime_ns}:{st.st_size}"
+
+    def _active_file(self) -> tuple[Path, os.stat_result | None]:
+        """The active source and its ``stat`` (None when it is missing).
+
+        Every routing answer asks (another process may have switched the network): this
+        costs two ``stat`` calls, as ``active.json`` is read again only when its inode, size
+        or time changes (it is always replaced whole, :meth:`_activate`).
+        """
+        named = self._named_source()
+        if named is not None:
+            try:
+                st = named.stat()
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                return named, st
+        try:
+            return self.default_source, self.default_source.stat()
+        except OSError:
+            return self.default_source, None
+
+    def _named_source(self) -> Path | None:
+        """The file ``active.json`` names (None: absent or unreadable)."""
+        try:
+            st = os.stat(self._marker)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        seen = self._active
+        if seen is None or seen[0] != stamp:
+            try:
+                name = str(json.loads(Path(self._marker).read_text())["source"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            seen = self._active = (stamp, self.directory / "sources" / name)
+        return seen[1]
 
     def load(self, modes: tuple[str, ...] = MODES) -> dict[str, Network]:
         """Networks of the active source (from the cache when valid).

@@ -206,24 +206,13 @@ class SnapIndex:
         midpoints minus half a piece. The few points where that bound fails are snapped
         with the STRtree of whole roads instead.
         """
+        from geoservice.network import compiled  # numba, imported on first use
+
         k = min(_SNAP_K, len(self.pa))
         dk, ik = self.kd.query(p, k=k)
         dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
-        a, b = self.pa[ik], self.pb[ik]
-        ab = b - a
-        denom = np.einsum("ijk,ijk->ij", ab, ab)
-        t = np.einsum("ijk,ijk->ij", p[:, None, :] - a, ab) / np.where(denom > 0, denom, 1)
-        t = np.clip(t, 0.0, 1.0)
-        near = a + ab * t[..., None]
-        dist = np.hypot(*(p[:, None, :] - near).transpose(2, 0, 1))
-        j = np.argmin(dist, axis=1)
-        rows = np.arange(len(p))
-        best = ik[rows, j]
-        d = dist[rows, j]
-        edge = self.p_edge[best]
-        along = self.p_along[best] + np.sqrt(denom[rows, j]) * t[rows, j]
-        total = self.edge_len_m[edge]
-        frac = np.clip(np.where(total > 0, along / np.where(total > 0, total, 1), 0.0), 0, 1)
+        pieces = (self.pa, self.pb, self.p_edge, self.p_along)
+        edge, frac, d = compiled.closest_pieces(p, ik, pieces, self.edge_len_m)
         unsure = np.flatnonzero(d > dk[:, -1] - self.half) if k == _SNAP_K else np.arange(len(p))
         if len(unsure):
             pts = shapely.points(p[unsure])

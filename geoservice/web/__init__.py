@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import orjson
 from flask import Flask, Response, current_app, g
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
@@ -280,10 +281,37 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 class _JSONProvider(DefaultJSONProvider):
-    """Answers as written: Chinese as it is (not ``\\u`` escapes), keys in their order."""
+    """Answers as written: Chinese as it is (not ``\\u`` escapes), keys in their order.
+
+    JSON answers are written by orjson: the routes' coordinates made Python's encoder a
+    quarter of a nearest answer's time. What orjson does not write itself (dates, data
+    classes, ``__html__``) goes through Flask's own conversion, so the text is the same
+    as Python's encoder's except for non-finite numbers (``null``, valid JSON, instead of
+    ``NaN``). Pretty-printed answers (debug mode) keep Python's encoder.
+    """
 
     ensure_ascii = False
     sort_keys = False
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        if self.compact is False or (self.compact is None and self._app.debug):
+            return super().response(*args, **kwargs)
+        body = orjson.dumps(
+            self._prepare_response_obj(args, kwargs), default=self.default, option=_ORJSON
+        )
+        return self._app.response_class(body, mimetype=self.mimetype)
+
+
+#: Python's encoder's text: a newline after the document (as Flask writes), keys that are
+#: not strings accepted, dates and data classes through Flask's ``default``; numpy arrays
+#: (a route's coordinates) as nested lists.
+_ORJSON = (
+    orjson.OPT_APPEND_NEWLINE
+    | orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_SERIALIZE_NUMPY
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def _limit(app: Flask) -> None:

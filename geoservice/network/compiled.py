@@ -1,0 +1,230 @@
+"""The road network's compiled kernels: where points meet their roads, pieces of edges
+and whole routes.
+
+An ``/api/nearest`` answer snaps one point and joins, per station, a piece of the origin's
+road, whole edges along a shortest path and a piece of the station's road. In numpy each
+of these is a dozen small calls on a few elements, and they were most of the answer's
+time; these numba kernels do the same arithmetic in one call each. Lengths along a
+lon/lat polyline are planar with the longitude scaled by cos φ of its first vertex
+(enough to place a point at a fraction of an edge's length).
+
+numba is imported with this module, which the network imports on first use
+(:func:`warm` compiles the kernels, or loads them from numba's disk cache, ahead of time).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+_RADIANS = math.pi / 180.0
+#: Consecutive vertices closer than this (degrees, each axis) are one: joins repeat points.
+_SAME = 1e-10
+
+
+@numba.njit(cache=True, nogil=True)
+def _cumlen(xy: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Cumulative length along the polyline ``xy[lo:hi]`` (0 first)."""
+    scale = math.cos(xy[lo, 1] * _RADIANS)
+    cum = np.empty(hi - lo)
+    cum[0] = 0.0
+    for i in range(lo + 1, hi):
+        cum[i - lo] = cum[i - lo - 1] + math.hypot(
+            (xy[i, 0] - xy[i - 1, 0]) * scale, xy[i, 1] - xy[i - 1, 1]
+        )
+    return cum
+
+
+@numba.njit(cache=True, nogil=True)
+def _point_at(xy: np.ndarray, lo: int, cum: np.ndarray, frac: float) -> tuple[float, float, int]:
+    """The point at ``frac`` of the length of ``xy[lo:]`` (described by ``cum``), and the
+    index (from ``lo``) of the segment it lies on."""
+    target = frac * cum[-1]
+    j = np.searchsorted(cum, target, side="right") - 1
+    j = min(max(j, 0), len(cum) - 2)
+    seg = cum[j + 1] - cum[j]
+    t = 0.0 if seg == 0 else (target - cum[j]) / seg
+    a, b = lo + j, lo + j + 1
+    return xy[a, 0] + t * (xy[b, 0] - xy[a, 0]), xy[a, 1] + t * (xy[b, 1] - xy[a, 1]), j
+
+
+@numba.njit(cache=True, nogil=True)
+def _piece(
+    out: np.ndarray, m: int, xy: np.ndarray, lo: int, hi: int, f0: float, f1: float, rev: bool
+) -> int:
+    """Write the part of ``xy[lo:hi]`` between fractions ``f0 <= f1`` of its length into
+    ``out`` from row ``m`` (backwards when ``rev``); return the next free row."""
+    cum = _cumlen(xy, lo, hi)
+    x0, y0, j0 = _point_at(xy, lo, cum, f0)
+    x1, y1, j1 = _point_at(xy, lo, cum, f1)
+    count = max(j1 - j0, 0) + 2
+    for k in range(count):
+        r = m + (count - 1 - k if rev else k)
+        if k == 0:
+            out[r, 0], out[r, 1] = x0, y0
+        elif k == count - 1:
+            out[r, 0], out[r, 1] = x1, y1
+        else:
+            out[r, 0], out[r, 1] = xy[lo + j0 + k, 0], xy[lo + j0 + k, 1]
+    return m + count
+
+
+@numba.njit(cache=True, nogil=True)
+def sub_line(xy: np.ndarray, f0: float, f1: float) -> np.ndarray:
+    """The part of the polyline ``xy`` (V, 2) between fractions ``f0 <= f1`` of its length."""
+    out = np.empty((len(xy) + 2, 2))
+    m = _piece(out, 0, xy, 0, len(xy), f0, f1, False)
+    return out[:m].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def points_at(
+    geom_xy: np.ndarray, offsets: np.ndarray, edge: np.ndarray, frac: np.ndarray
+) -> np.ndarray:
+    """Lon/lat (P, 2) at fraction ``frac[i]`` along edge ``edge[i]``'s polyline."""
+    out = np.empty((len(edge), 2))
+    for i in range(len(edge)):
+        lo, hi = offsets[edge[i]], offsets[edge[i] + 1]
+        x, y, _ = _point_at(geom_xy, lo, _cumlen(geom_xy, lo, hi), frac[i])
+        out[i, 0], out[i, 1] = x, y
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def closest_pieces(
+    p: np.ndarray,
+    ik: np.ndarray,
+    pieces: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    edge_len: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each metric point ``p[i]``, the closest of its candidate pieces ``ik[i]`` (the
+    first on a tie): its edge, the fraction along the edge and the distance.
+
+    ``pieces`` is (start points, end points, edge, metres along the edge at the start) of
+    the snapping index's straight pieces; ``edge_len`` the metric length of every edge.
+    """
+    pa, pb, p_edge, p_along = pieces
+    n = len(p)
+    edge = np.empty(n, dtype=np.int64)
+    frac = np.empty(n)
+    dist = np.empty(n)
+    for i in range(n):
+        best, best_d, best_along = -1, np.inf, 0.0
+        for j in range(ik.shape[1]):
+            q = ik[i, j]
+            ax, ay = pa[q, 0], pa[q, 1]
+            bx, by = pb[q, 0] - ax, pb[q, 1] - ay
+            denom = bx * bx + by * by
+            t = ((p[i, 0] - ax) * bx + (p[i, 1] - ay) * by) / (denom if denom > 0 else 1.0)
+            t = min(max(t, 0.0), 1.0)
+            d = math.hypot(p[i, 0] - (ax + bx * t), p[i, 1] - (ay + by * t))
+            if d < best_d:
+                best, best_d, best_along = q, d, p_along[q] + math.sqrt(denom) * t
+        edge[i] = p_edge[best]
+        dist[i] = best_d
+        total = edge_len[edge[i]]
+        frac[i] = min(max(best_along / total, 0.0), 1.0) if total > 0 else 0.0
+    return edge, frac, dist
+
+
+@numba.njit(cache=True, nogil=True)
+def _hops(pred: np.ndarray, via: int, n: int) -> np.ndarray:
+    """The road nodes from ``via`` towards a station along its next-hop row ``pred``
+    (a value outside 0..n-1 ends it; at most n nodes: a cycle would be a bug, not a hang)."""
+    nodes = np.empty(n + 1, dtype=np.int64)
+    nodes[0] = via
+    m = 1
+    while m <= n:
+        nxt = pred[nodes[m - 1]]
+        if nxt < 0 or nxt >= n:
+            break
+        nodes[m] = nxt
+        m += 1
+    return nodes[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def route(
+    graph: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
+    slots: tuple[np.ndarray, np.ndarray],
+    pred: np.ndarray,
+    via: int,
+    origin: tuple[int, float, float, float],
+    station: tuple[int, float],
+) -> tuple[np.ndarray, float]:
+    """A route's polyline from the origin to where the station meets its road, and its
+    length along the roads in metres.
+
+    ``graph`` is (edge_u, edge_v, edge_length, geom_xy, geom_offsets, n_nodes),
+    ``slots`` the CSR's sorted keys u·n + v and their edges
+    (:meth:`Network.edge_between`), ``pred`` the station's next-hop row, ``via`` the node
+    the origin leaves its road by (-1 / -2: straight along it forwards / backwards to a
+    station on the same road), ``origin`` its (edge, fraction, lon, lat), ``station`` its
+    (edge, fraction). Consecutive repeated points are dropped.
+    """
+    edge_u, edge_v, edge_length, geom_xy, offsets, n = graph
+    key, key_edge = slots
+    e, f, x, y = origin
+    es, fs = station
+    nodes = _hops(pred, via, n) if via >= 0 else np.empty(0, dtype=np.int64)
+    edges = np.empty(max(len(nodes) - 1, 0), dtype=np.int64)
+    rows = 3 + offsets[e + 1] - offsets[e] + offsets[es + 1] - offsets[es]
+    for i in range(len(edges)):
+        edges[i] = key_edge[np.searchsorted(key, nodes[i] * n + nodes[i + 1])]
+        rows += offsets[edges[i] + 1] - offsets[edges[i]]
+    out = np.empty((rows + 2, 2))
+    out[0, 0], out[0, 1] = x, y
+    lo, hi = offsets[e], offsets[e + 1]
+    if via < 0:
+        if via == -1:
+            m = _piece(out, 1, geom_xy, lo, hi, f, fs, False)
+        else:
+            m = _piece(out, 1, geom_xy, lo, hi, fs, f, True)
+        length = abs(fs - f) * edge_length[e]
+    else:
+        if via == edge_v[e]:
+            m = _piece(out, 1, geom_xy, lo, hi, f, 1.0, False)
+            length = (1 - f) * edge_length[e]
+        else:
+            m = _piece(out, 1, geom_xy, lo, hi, 0.0, f, True)
+            length = f * edge_length[e]
+        for pe in edges:  # whole edges, lengths summed in path order
+            for k in range(offsets[pe], offsets[pe + 1]):
+                out[m, 0], out[m, 1] = geom_xy[k, 0], geom_xy[k, 1]
+                m += 1
+            length += edge_length[pe]
+        lo, hi = offsets[es], offsets[es + 1]
+        if nodes[-1] == edge_u[es]:
+            m = _piece(out, m, geom_xy, lo, hi, 0.0, fs, False)
+            length += fs * edge_length[es]
+        else:
+            m = _piece(out, m, geom_xy, lo, hi, fs, 1.0, True)
+            length += (1 - fs) * edge_length[es]
+    kept = 1
+    px, py = out[0, 0], out[0, 1]
+    for i in range(1, m):
+        qx, qy = out[i, 0], out[i, 1]
+        if abs(qx - px) > _SAME or abs(qy - py) > _SAME:
+            out[kept, 0], out[kept, 1] = qx, qy
+            kept += 1
+        px, py = qx, qy
+    return out[:kept].copy(), length
+
+
+def warm() -> str:
+    """Compile the kernels for the network's array types, or load them from numba's disk
+    cache (the set-up command does, so that a service's first answer does not).
+
+    Returns
+    -------
+    str
+        ``"compiled"`` or ``"loaded from cache"``.
+    """
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    offsets = np.array([0, 2, 3], dtype=np.int64)
+    sub_line(xy, 0.25, 0.75)
+    points_at(xy, offsets, np.zeros(1, dtype=np.int64), np.array([0.5]))
+    hits = sum(k.stats.cache_hits.get(s, 0) for k in (sub_line, points_at) for s in k.signatures)
+    return "loaded from cache" if hits else "compiled"
