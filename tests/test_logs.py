@@ -69,6 +69,30 @@ def test_configure_writes_json_or_text(capsys):
         root.setLevel(level)
 
 
+def test_waitress_queue_warnings_are_thinned_out(capsys, monkeypatch):
+    """waitress warns of its task queue on every request that waits for a thread: one
+    line per 10 s gets through, saying how many were left out."""
+    root = logging.getLogger()
+    queue = logging.getLogger("waitress.queue")
+    saved = root.handlers[:], root.level, queue.filters[:]
+    clock = [100.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: clock[0])
+    try:
+        logs.configure("text")
+        for depth in range(1, 6):
+            queue.warning("Task queue depth is %d", depth)
+            clock[0] += 1
+        clock[0] += 10
+        queue.warning("Task queue depth is %d", 9)
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if "queue depth" in ln]
+        assert len(lines) == 2
+        assert lines[0].endswith("Task queue depth is 1")
+        assert lines[1].endswith("Task queue depth is 9 (and 4 more since the last such line)")
+    finally:
+        root.handlers[:], level, queue.filters[:] = saved
+        root.setLevel(level)
+
+
 def test_waitress_keeps_proxy_headers_only_when_the_app_trusts_a_proxy(tmp_path):
     from conftest import make_app
 

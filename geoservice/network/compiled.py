@@ -226,5 +226,5 @@ def warm() -> str:
     offsets = np.array([0, 2, 3], dtype=np.int64)
     sub_line(xy, 0.25, 0.75)
     points_at(xy, offsets, np.zeros(1, dtype=np.int64), np.array([0.5]))
-    hits = sum(k.stats.cache_hits.get(s, 0) for k in (sub_line, points_at) for s in k.signatures)
+    hits = sum(sum(k.stats.cache_hits.values()) for k in (sub_line, points_at))
     return "loaded from cache" if hits else "compiled"

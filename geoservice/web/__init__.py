@@ -12,7 +12,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import orjson
@@ -295,11 +295,11 @@ class _JSONProvider(DefaultJSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         if self.compact is False or (self.compact is None and self._app.debug):
-            return super().response(*args, **kwargs)
+            return cast(Response, super().response(*args, **kwargs))
         body = orjson.dumps(
             self._prepare_response_obj(args, kwargs), default=self.default, option=_ORJSON
         )
-        return self._app.response_class(body, mimetype=self.mimetype)
+        return Response(body, mimetype=self.mimetype)
 
 
 #: Python's encoder's text: a newline after the document (as Flask writes), keys that are
