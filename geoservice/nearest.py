@@ -56,6 +56,8 @@ from geoservice.store import Store
 if TYPE_CHECKING:
     from geoservice.responses import Stale
 
+#: A route straight along the origin's road passes no node.
+_NO_NODES = np.empty(0, dtype=np.int64)
 #: Every station, open or not (the warm-up question).
 _ANY = StationFilter(kinds=(), open_only=False)
 log = logging.getLogger(__name__)
@@ -649,8 +651,11 @@ def _route(
     The array goes into the answer as it is: JSON answers write arrays directly (a list of
     a few hundred points took longer to make than the rest of the route).
     """
+    from geoservice.network import compiled  # numba, loaded with the networks
+
+    nodes = compiled.hops(tree.pred[s], via, origin.net.n_nodes) if via >= 0 else _NO_NODES
     line, length = origin.net.route(
-        tree.pred[s],
+        nodes,
         via,
         (int(origin.edge[0]), float(origin.frac[0]), *start),
         (int(tree.stations.edge[s]), float(tree.stations.frac[s])),

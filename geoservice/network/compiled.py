@@ -130,7 +130,7 @@ def closest_pieces(
 
 
 @numba.njit(cache=True, nogil=True)
-def _hops(pred: np.ndarray, via: int, n: int) -> np.ndarray:
+def hops(pred: np.ndarray, via: int, n: int) -> np.ndarray:
     """The road nodes from ``via`` towards a station along its next-hop row ``pred``
     (a value outside 0..n-1 ends it; at most n nodes: a cycle would be a bug, not a hang)."""
     nodes = np.empty(n + 1, dtype=np.int64)
@@ -149,7 +149,7 @@ def _hops(pred: np.ndarray, via: int, n: int) -> np.ndarray:
 def route(
     graph: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
     slots: tuple[np.ndarray, np.ndarray],
-    pred: np.ndarray,
+    nodes: np.ndarray,
     via: int,
     origin: tuple[int, float, float, float],
     station: tuple[int, float],
@@ -159,17 +159,17 @@ def route(
 
     ``graph`` is (edge_u, edge_v, edge_length, geom_xy, geom_offsets, n_nodes),
     ``slots`` the CSR's sorted keys u·n + v and their edges
-    (:meth:`Network.edge_between`), ``pred`` the station's next-hop row, ``via`` the node
-    the origin leaves its road by (-1 / -2: straight along it forwards / backwards to a
-    station on the same road), ``origin`` its (edge, fraction, lon, lat), ``station`` its
-    (edge, fraction). Consecutive repeated points are dropped.
+    (:meth:`Network.edge_between`), ``nodes`` the road nodes from ``via`` to the
+    station's road (:func:`hops`; ignored when ``via < 0``), ``via`` the node the origin
+    leaves its road by (-1 / -2: straight along it forwards / backwards to a station on
+    the same road), ``origin`` its (edge, fraction, lon, lat), ``station`` its (edge,
+    fraction). Consecutive repeated points are dropped.
     """
     edge_u, edge_v, edge_length, geom_xy, offsets, n = graph
     key, key_edge = slots
     e, f, x, y = origin
     es, fs = station
-    nodes = _hops(pred, via, n) if via >= 0 else np.empty(0, dtype=np.int64)
-    edges = np.empty(max(len(nodes) - 1, 0), dtype=np.int64)
+    edges = np.empty(max(len(nodes) - 1, 0) if via >= 0 else 0, dtype=np.int64)
     rows = 3 + offsets[e + 1] - offsets[e] + offsets[es + 1] - offsets[es]
     for i in range(len(edges)):
         edges[i] = key_edge[np.searchsorted(key, nodes[i] * n + nodes[i + 1])]

@@ -106,6 +106,7 @@ class Network:
 
     def __post_init__(self) -> None:
         self._csr: _Csr | None = None
+        self._reverse: sp.csr_matrix | None = None
         self._index: SnapIndex | None = None
         self._road_edges: np.ndarray | None = None
         self._roads: dict | None = None
@@ -144,6 +145,15 @@ class Network:
     def matrix(self) -> sp.csr_matrix:
         """CSR matrix of travel times (parallel edges reduced to the fastest)."""
         return self._csr_tables().matrix
+
+    def reverse_matrix(self) -> sp.csr_matrix:
+        """The CSR matrix of the reversed graph (row ``v`` lists the edges into ``v``),
+        for searches towards stations; built on first use."""
+        if self._reverse is None:
+            with self._build_lock:
+                if self._reverse is None:
+                    self._reverse = self.matrix().T.tocsr()
+        return self._reverse
 
     def csr_edge(self) -> np.ndarray:
         """For every stored CSR entry, the index of the edge it stands for."""
@@ -223,20 +233,20 @@ class Network:
 
     def route(
         self,
-        pred: np.ndarray,
+        nodes: np.ndarray,
         via: int,
         origin: tuple[int, float, float, float],
         station: tuple[int, float],
     ) -> tuple[np.ndarray, float]:
         """A route's polyline (lon/lat) from an origin on the roads to where a station
-        meets its road, along the station's next-hop row ``pred``, and its road length in
+        meets its road, through the road ``nodes`` (from ``via``), and its road length in
         metres (see :func:`geoservice.network.compiled.route`)."""
         from geoservice.network import compiled
 
         csr = self._csr_tables()
         graph = (self.edge_u, self.edge_v, self.edge_length, self.geom_xy, self.geom_offsets)
         return compiled.route(
-            (*graph, self.n_nodes), (csr.key, csr.edge), pred, via, origin, station
+            (*graph, self.n_nodes), (csr.key, csr.edge), nodes, via, origin, station
         )
 
     def edge_coords(self, i: int) -> np.ndarray:

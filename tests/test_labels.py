@@ -1,0 +1,121 @@
+"""The K-label search (geoservice/network/labels.py) against brute force and the rows engine:
+the same k nearest stations and times, with filters that leave few stations, and routes that
+follow the labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pytest
+from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from test_nearest import expected_times
+
+from geoservice import nearest, network
+from geoservice.filters import StationFilter
+from geoservice.hours import TZ
+from geoservice.network import MODES, labels, osm
+
+
+def _door_s(tree) -> np.ndarray:
+    return np.asarray(tree.stations.access_s, dtype=float)
+
+
+def _rows_best(tree, origin, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows engine's k best (times to the door, from the origin's road) and stations."""
+    times, _ = nearest._origin_times(tree, origin)
+    times = np.where(mask & tree.stations.on_network, times + _door_s(tree), np.inf)
+    order = np.argsort(times, kind="stable")[:k]
+    order = order[np.isfinite(times[order])]
+    return times[order], order
+
+
+def _check_point(net, tree, found: labels.Labels, mask, lon, lat) -> None:
+    """Labels and rows give the same k best for the point, and each route through the
+    labels' next nodes costs what its label says."""
+    origin = net.snap([lon], [lat])
+    station, time, via = labels.nearest(found, origin, tree.stations, _door_s(tree), mask)
+    want_t, want_s = _rows_best(tree, origin, mask, found.k)
+    assert time == pytest.approx(want_t, abs=1e-6)
+    # The same stations, up to the order of equal times.
+    assert sorted(zip(np.round(time, 6), station, strict=True)) == sorted(
+        zip(np.round(want_t, 6), want_s, strict=True)
+    )
+    for s, t, v in zip(station.tolist(), time.tolist(), via.tolist(), strict=True):
+        if v < 0:
+            continue
+        nodes = found.hops(s, v)
+        matrix = net.matrix()
+        road = sum(float(matrix[a, b]) for a, b in itertools.pairwise(nodes))
+        arcs = tree.stations.take(np.array([s])).reaching()
+        last = np.maximum(tree.stations.take(np.array([s])).cost(arcs, net.edge_time), 1e-6)
+        into = float(last[arcs.src == nodes[-1]].min())
+        assert _leave_cost(origin, v) + road + into + _door_s(tree)[s] == pytest.approx(t, abs=1e-6)
+        start = (int(origin.edge[0]), float(origin.frac[0]), lon, lat)
+        end = (int(tree.stations.edge[s]), float(tree.stations.frac[s]))
+        line, _ = net.route(nodes, v, start, end)
+        assert line[0] == pytest.approx([lon, lat])
+
+
+def _leave_cost(origin, node: int) -> float:
+    leave = origin.leaving()
+    cost = origin.cost(leave, origin.net.edge_time)
+    return float(cost[leave.dst == node].min())
+
+
+@pytest.fixture
+def small(store):
+    """The rows engine of test_nearest on the small 鼓楼 grid, built."""
+    graph = osm.read_graph(SMALL_OSM)
+    nets = {m: network.build(graph, m, source="gulou_small.osm") for m in MODES}
+    store.update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
+    engine = nearest.NearestEngine(nets, store)
+    engine.refresh()
+    return engine
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_labels_match_brute_force_on_the_small_network(small, mode):
+    net = small.networks[mode]
+    tree = small._trees[mode]
+    found = labels.build(net, tree.stations, _door_s(tree), k=4)
+    assert found.time.shape == (net.n_nodes, 4)
+    every = np.ones(len(tree.stations), dtype=bool)
+    rng = np.random.default_rng(11)
+    for lon, lat in zip(
+        rng.uniform(116.8295, 116.8352, 30), rng.uniform(40.3676, 40.3720, 30), strict=True
+    ):
+        _, expected = expected_times(net, tree, lon, lat)
+        origin = net.snap([lon], [lat])
+        _, time, _ = labels.nearest(found, origin, tree.stations, _door_s(tree), every)
+        lead = float(origin.access_s[0])
+        reachable = np.sort(expected[np.isfinite(expected)])[:4]
+        assert time + lead == pytest.approx(reachable, abs=1e-6)
+        _check_point(net, tree, found, every, lon, lat)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_labels_match_the_rows_on_miyun_with_filters_that_leave_few_stations(
+    miyun_networks, store, mode
+):
+    engine = nearest.NearestEngine(miyun_networks, store)
+    engine.refresh()
+    net, tree, table = miyun_networks[mode], engine._trees[mode], engine._stations
+    night = StationFilter(at=dt.datetime(2026, 12, 2, 2, 0, tzinfo=TZ), open_only=True)
+    homes = StationFilter(kinds=("worker_home",), open_only=False)
+    masks = {
+        "all": np.ones(len(table.ids), dtype=bool),
+        "open at 02:00": engine._mask(table, night, night.at)[0],
+        "worker homes": engine._mask(table, homes, night.at)[0],
+    }
+    assert 0 < masks["open at 02:00"].sum() < len(table.ids) / 2
+    rng = np.random.default_rng({"walk": 1, "bike": 2, "drive": 3}[mode])
+    idx = rng.integers(0, len(net.geom_xy), 120)
+    points = net.geom_xy[idx] + rng.normal(0, 0.002, (120, 2))
+    for name, mask in masks.items():
+        found = labels.build(net, tree.stations, _door_s(tree), mask=mask, k=4)
+        assert np.isin(found.station[found.station >= 0], np.flatnonzero(mask)).all(), name
+        for lon, lat in points[:40]:
+            _check_point(net, tree, found, mask, float(lon), float(lat))
