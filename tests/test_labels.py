@@ -119,3 +119,54 @@ def test_labels_match_the_rows_on_miyun_with_filters_that_leave_few_stations(
         assert np.isin(found.station[found.station >= 0], np.flatnonzero(mask)).all(), name
         for lon, lat in points[:40]:
             _check_point(net, tree, found, mask, float(lon), float(lat))
+        origins = net.snap(points[:, 0], points[:, 1], with_points=False)
+        _, many = labels.nearest_many(found, origins, tree.stations, _door_s(tree), mask)
+        for i, (lon, lat) in enumerate(points[:40]):
+            origin = net.snap([lon], [lat])
+            want_t, _ = _rows_best(tree, origin, mask, 12)
+            assert many[i] == pytest.approx(want_t[0] if len(want_t) else np.inf, abs=1e-6)
+            got_t = labels.search(origin, tree.stations, _door_s(tree), mask, 12, limit=60.0)[1]
+            assert got_t == pytest.approx(want_t, abs=1e-6), name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_many_points_and_more_than_k_stations_match_the_rows(small, mode):
+    net, tree = small.networks[mode], small._trees[mode]
+    door = _door_s(tree)
+    every = np.ones(len(tree.stations), dtype=bool)
+    some = np.arange(len(tree.stations)) % 3 == 0  # a filter that leaves a third
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(116.8295, 116.8352, 60), rng.uniform(40.3676, 40.3720, 60)
+    origins = net.snap(lon, lat, with_points=False)
+    for mask in (every, some):
+        found = labels.build(net, tree.stations, door, mask=mask, k=4)
+        station, time = labels.nearest_many(found, origins, tree.stations, door, mask)
+        for i in range(len(lon)):
+            origin = net.snap([lon[i]], [lat[i]])
+            want_t, want_s = _rows_best(tree, origin, mask, 1)
+            if not len(want_t):
+                assert station[i] == -1
+                assert np.isinf(time[i])
+                continue
+            assert time[i] == pytest.approx(want_t[0], abs=1e-6)
+            # k beyond the labels: a search from the point, limited by the labels' farthest.
+            k = int(min(mask.sum(), 7))
+            got_s, got_t, via, chains = labels.search(
+                origin,
+                tree.stations,
+                door,
+                mask,
+                k,
+                limit=float(found.time[found.time < np.inf].min()),
+            )
+            want_t, want_s = _rows_best(tree, origin, mask, k)
+            assert got_t == pytest.approx(want_t, abs=1e-6)
+            assert sorted(zip(np.round(got_t, 6), got_s, strict=True)) == sorted(
+                zip(np.round(want_t, 6), want_s, strict=True)
+            )
+            for t, v, nodes in zip(got_t, via, chains, strict=True):
+                if v >= 0:
+                    assert nodes[0] == v
+                    matrix = net.matrix()
+                    road = sum(float(matrix[a, b]) for a, b in itertools.pairwise(nodes))
+                    assert _leave_cost(origin, int(v)) + road <= t + 1e-9

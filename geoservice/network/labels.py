@@ -15,17 +15,22 @@ node to node.
 
 A question for ``k <= K`` stations from a point on a road is answered from the labels of
 its road's two end nodes and the stations on its own road (:func:`nearest`); ``k``
-stations from a point are among the ``K`` of each end node by the same argument.
+stations from a point are among the ``K`` of each end node by the same argument. Many
+points at once take each end node's first label (:func:`nearest_many`). A question for
+more than ``K`` searches from the point itself, within a time limit it widens until
+``k`` stations lie inside (:func:`search`).
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+from scipy.sparse import csgraph
 
 if TYPE_CHECKING:
     from geoservice.network.graph import Network
@@ -143,6 +148,119 @@ def nearest(
     time = np.array([t for _, (t, _) in order], dtype=float)
     via = np.array([v for _, (_, v) in order], dtype=np.int64)
     return station, time, via
+
+
+def nearest_many(
+    labels: Labels,
+    origins: RoadPoints,
+    stations: RoadPoints,
+    door_s: np.ndarray,
+    mask: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest station of ``mask`` (the one ``labels`` were built for) from each of
+    many points on the roads, vectorised.
+
+    Returns
+    -------
+    station, time : ndarray (P,)
+        The station (-1: none reachable) and the time from each point's road to its door
+        (inf: none).
+    """
+    net = origins.net
+    leave = origins.leaving()  # the forward pieces first, one per point
+    cost = origins.cost(leave, net.edge_time) + labels.time[leave.dst, 0]
+    station = labels.station[leave.dst, 0].astype(np.int64)
+    p = len(origins)
+    best, best_station = cost[:p].copy(), station[:p].copy()
+    back = leave.src[p:]  # the backward pieces of two-way roads, by point
+    better = cost[p:] < best[back]
+    best[back[better]] = cost[p:][better]
+    best_station[back[better]] = station[p:][better]
+    along = origins.along(stations)
+    ok = mask[along.dst] & stations.on_network[along.dst]
+    road = (origins.cost(along, net.edge_time) + door_s[along.dst])[ok]
+    src, dst = along.src[ok], along.dst[ok]
+    for i in np.argsort(road, kind="stable")[::-1].tolist():  # the nearest written last
+        if road[i] < best[src[i]]:
+            best[src[i]], best_station[src[i]] = road[i], dst[i]
+    best_station[~np.isfinite(best)] = -1
+    return best_station, best
+
+
+def search(
+    origin: RoadPoints,
+    stations: RoadPoints,
+    door_s: np.ndarray,
+    mask: np.ndarray,
+    k: int,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The ``k`` stations of ``mask`` nearest to one point, by a search from the point
+    (for more stations than the labels hold).
+
+    Dijkstra from the two end nodes of the point's road, bounded by ``limit`` seconds
+    (a time no answer is below: the labels' farthest), widened four times over until ``k``
+    stations lie within it or nothing more can be reached. Every station within the limit
+    is found, so the ``k`` found then are the nearest.
+
+    Returns
+    -------
+    station, time, via, nodes
+        As :func:`nearest`, and each route's road nodes from ``via``.
+    """
+    net = origin.net
+    leave = origin.leaving()
+    start = leave.dst
+    start_cost = origin.cost(leave, net.edge_time)
+    arcs = stations.reaching()
+    ok = mask[arcs.dst] & stations.on_network[arcs.dst]
+    arc_cost = np.maximum(stations.cost(arcs, net.edge_time), 1e-6)[ok] + door_s[arcs.dst[ok]]
+    arc_node, arc_station = arcs.src[ok], arcs.dst[ok]
+    along = origin.along(stations)
+    on_road = mask[along.dst] & stations.on_network[along.dst]
+    road = origin.cost(along, net.edge_time)[on_road] + door_s[along.dst[on_road]]
+    limit = max(float(limit), 1.0)
+    while True:
+        dist, pred = csgraph.dijkstra(
+            net.matrix(), indices=start, limit=limit, return_predecessors=True
+        )
+        via_time = start_cost[:, None] + dist[:, arc_node]  # (ends, arcs)
+        end = np.argmin(via_time, axis=0)
+        t = via_time[end, np.arange(len(arc_node))] + arc_cost
+        time = np.full(len(stations), np.inf)
+        how = np.full(len(stations), -1, dtype=np.int64)  # an arc, or -2 - along piece
+        by_time = np.argsort(t, kind="stable")
+        _, first = np.unique(arc_station[by_time], return_index=True)  # each one's best arc
+        chosen = by_time[first]
+        time[arc_station[chosen]], how[arc_station[chosen]] = t[chosen], chosen
+        for i, j in enumerate(np.flatnonzero(on_road).tolist()):
+            s = int(along.dst[j])
+            if road[i] < time[s]:
+                time[s], how[s] = road[i], -2 - j
+        inside = np.flatnonzero(np.isfinite(time) & (time <= limit))
+        if len(inside) >= k or math.isinf(limit):
+            break
+        limit = limit * 4 if limit * 4 < 1e9 else math.inf
+    order = inside[np.lexsort((inside, time[inside]))][:k]
+    vias, chains = [], []
+    for s in order.tolist():
+        a = int(how[s])
+        if a < 0:  # straight along the origin's road
+            vias.append(-1 if along.forward[-2 - a] else -2)
+            chains.append(np.empty(0, dtype=np.int64))
+            continue
+        e = int(end[a])
+        vias.append(int(start[e]))
+        chains.append(_chain(pred[e], int(start[e]), int(arc_node[a])))
+    return order.astype(np.int64), time[order], np.array(vias, dtype=np.int64), chains
+
+
+def _chain(pred: np.ndarray, first: int, last: int) -> np.ndarray:
+    """The nodes from ``first`` to ``last`` along a search's predecessors."""
+    nodes = [last]
+    while nodes[-1] != first and len(nodes) <= len(pred):
+        nodes.append(int(pred[nodes[-1]]))
+    return np.array(nodes[::-1], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
