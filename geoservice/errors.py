@@ -361,7 +361,7 @@ class NetworkLoadingError(NetworkError):
 
 
 class BudgetError(NetworkError):
-    """The routing rows for the stations would need more memory than the configured budget.
+    """The routing labels of a network would need more memory than the configured budget.
 
     A subclass of :class:`NetworkError`: routing cannot be (re)built, so the web layer
     answers 503 when nothing older can serve; otherwise the last good state keeps serving.
@@ -369,30 +369,31 @@ class BudgetError(NetworkError):
     Parameters
     ----------
     required
-        Bytes the station rows would need at the peak of their construction.
+        Bytes one station filter's labels would take.
     budget
         The configured budget in bytes (``ENGINE_MEMORY_BUDGET``).
-    stations
-        Number of stations with a position.
     nodes
         Road nodes per mode.
+    labels
+        Labels per road node (``ROUTING_LABELS``).
     """
 
-    def __init__(self, required: int, budget: int, stations: int, nodes: dict[str, int]) -> None:
+    def __init__(self, required: int, budget: int, nodes: dict[str, int], labels: int) -> None:
         self.required = required
         self.budget = budget
-        self.stations = stations
         self.nodes = dict(nodes)
+        self.labels = labels
         total = sum(self.nodes.values())
         self.zh = (
             f"路由数据需要约 {format_bytes(required)} 内存，超过预算 {format_bytes(budget)}"
-            f"（{stations:,} 个站点 × {total:,} 个路网节点，{len(self.nodes)} 种出行方式）；"
-            "请减少站点或提高 ENGINE_MEMORY_BUDGET"
+            f"（{total:,} 个路网节点 × 每个 {labels} 个最近站点，{len(self.nodes)} 种出行方式）；"
+            "请提高 ENGINE_MEMORY_BUDGET 或减少 ROUTING_LABELS"
         )
         self.en = (
-            f"the routing rows would need about {format_bytes(required)}, over the budget of "
-            f"{format_bytes(budget)} ({stations:,} stations × {total:,} road nodes over "
-            f"{len(self.nodes)} modes); use fewer stations or raise ENGINE_MEMORY_BUDGET"
+            f"the routing labels would need about {format_bytes(required)}, over the budget "
+            f"of {format_bytes(budget)} ({total:,} road nodes × {labels} nearest stations "
+            f"each, over {len(self.nodes)} modes); raise ENGINE_MEMORY_BUDGET or lower "
+            "ROUTING_LABELS"
         )
         super().__init__(f"{self.zh} / {self.en}")
 

@@ -2,21 +2,20 @@
 
 How it answers fast and exactly:
 
-1. Every station is snapped once onto its nearest road and joined to the graph as a
-   virtual node (from the road's start node at ``frac × edge time``, and from its end
-   node through the reverse edge when the road is two-way): the pieces of
-   :class:`~geoservice.network.points.RoadPoints`, the one road-point model of every job.
-2. One multi-source Dijkstra per mode over the *reversed* graph
-   (:func:`scipy.sparse.csgraph.dijkstra`) gives, for every station and every node, the
-   travel time from that node to the station and the next node on the way
-   (predecessors). Rows are cached by the station's snap position, so editing a
-   station's hours or name recomputes nothing and moving one recomputes one row.
-3. A query snaps the origin onto its edge (exact, STRtree), reads the two candidate
-   nodes' columns, adds the partial-edge costs, masks the stations that fail the filters
-   (kind, amenities, open at the requested time) and takes the k smallest. Filters only
-   mask rows, so every filter combination is answered exactly.
-4. Routes are rebuilt by following predecessors; geometry comes from the stored edge
-   polylines.
+1. Every station is snapped once onto its nearest road (the pieces of
+   :class:`~geoservice.network.points.RoadPoints`, the one road-point model of every job).
+2. Per mode and per station filter (kind, amenities, open at a moment), one multi-source
+   K-label search in compiled code gives every road node its ``K`` nearest matching
+   stations, the time to each door and the next node on the way
+   (:mod:`geoservice.network.labels`): memory O(nodes × K), whatever the number of
+   stations. Labels are made on a filter's first question and kept (opening hours change
+   the "open now" filter a few times a day), as many filters as the memory budget holds.
+3. A question snaps the origin onto its road and reads the labels of the road's two end
+   nodes (and the stations on the same road): ``k <= K`` stations exactly. More (up to
+   :data:`K_MAX`) are found by a search from the origin bounded by the labels' farthest
+   time. Many origins at once (``batch``) read each end node's first label.
+4. Routes follow the labels' next nodes (or the search's predecessors); their geometry
+   comes from the stored edge polylines (:mod:`geoservice.network.compiled`).
 """
 
 from __future__ import annotations
@@ -27,15 +26,14 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import scipy.sparse as sp
 import shapely
-from scipy.sparse import csgraph
 
 from geoservice import crs, district
 from geoservice import hours as _hours
@@ -54,6 +52,7 @@ from geoservice.network.points import MAX_SNAP_M, RoadPoints
 from geoservice.store import Store
 
 if TYPE_CHECKING:
+    from geoservice.network.labels import Labels
     from geoservice.responses import Stale
 
 #: A route straight along the origin's road passes no node.
@@ -62,16 +61,39 @@ _NO_NODES = np.empty(0, dtype=np.int64)
 _ANY = StationFilter(kinds=(), open_only=False)
 log = logging.getLogger(__name__)
 K_MAX = 20
+#: Labels per road node by default (``ROUTING_LABELS``): questions for up to this many
+#: stations are answered from them, more by a search of their own.
+K_LABELS = 4
 
 
-@dataclass
-class _Trees:
-    """Per-mode station rows: time from every node to each station, and the next hop."""
+class _Routing:
+    """One mode's routing data: where the stations meet the roads, and the labels per
+    station filter (made on the filter's first question, the least recently used
+    dropped beyond ``masks``)."""
 
-    keys: list[tuple[int, float]]
-    dist: np.ndarray  # (S, N) seconds from node to station
-    pred: np.ndarray  # (S, N) next node toward the station; -9999 none; >= N: the station
-    stations: RoadPoints  # where each station meets its road
+    def __init__(self, stations: RoadPoints, k: int, masks: int) -> None:
+        self.stations = stations
+        self.door_s = np.asarray(stations.access_s, dtype=float)
+        self.k = k
+        self.masks = masks
+        self._cache: OrderedDict[bytes, Labels] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def labels(self, mask: np.ndarray) -> Labels:
+        """The labels of the stations of ``mask`` (thread-safe; one search per filter)."""
+        from geoservice.network import labels  # numba, loaded with the networks
+
+        key = np.packbits(mask).tobytes() + len(mask).to_bytes(4, "little")
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None:
+                found = labels.build(self.stations.net, self.stations, self.door_s, mask, self.k)
+                self._cache[key] = found
+                while len(self._cache) > self.masks:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+        return found
 
 
 @dataclass
@@ -124,14 +146,10 @@ class _StationTable:
 
 # -- memory budget ----------------------------------------------------------------------------
 
-#: Bytes the routing rows keep per station and road node: a float64 time, an int32 next hop.
-ROW_BYTES = 12
-#: Extra bytes per station and node of the chunk being computed: scipy's float64 times and
-#: int32 predecessors over the augmented graph, and the predecessors' int32 copy.
-BUILD_BYTES = 16
-#: Stations per Dijkstra call. Rows are computed chunk by chunk, so the temporaries stay
-#: small and the peak is about ROW_BYTES (not ROW_BYTES + BUILD_BYTES) per station and node.
-ROW_CHUNK = 256
+#: Bytes a label takes: a float64 time, an int32 station and an int32 next node.
+LABEL_BYTES = 16
+#: Station filters whose labels a mode keeps at most (fewer when the budget holds fewer).
+LABEL_MASKS = 16
 #: Default of the ``ENGINE_MEMORY_BUDGET`` setting (bytes).
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
 _BUDGET_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE | re.ASCII)
@@ -163,82 +181,50 @@ def parse_budget(value: object) -> int:
     return int(float(m.group(1)) * 1024**power)
 
 
-def rows_memory(stations: int, nodes: Mapping[str, int]) -> int:
-    """Peak bytes of the routing rows of ``stations`` stations over networks with ``nodes``
-    road nodes per mode: every mode's rows, plus one chunk's temporaries."""
-    if stations <= 0 or not nodes:
-        return 0
-    chunk = min(stations, ROW_CHUNK)
-    return ROW_BYTES * stations * sum(nodes.values()) + BUILD_BYTES * chunk * (
-        max(nodes.values()) + chunk
-    )
+def parse_labels(value: object) -> int:
+    """Labels per road node (``ROUTING_LABELS``): a whole number from 1 to :data:`K_MAX`.
 
-
-def check_budget(stations: int, nodes: Mapping[str, int], budget: int) -> int:
-    """Bytes the rows need (see `rows_memory`); :class:`BudgetError` above ``budget``."""
-    need = rows_memory(stations, nodes)
-    if need > budget:
-        raise BudgetError(need, budget, stations, dict(nodes))
-    return need
-
-
-def station_trees(
-    net: Network, lon: np.ndarray, lat: np.ndarray, reuse: _Trees | None = None
-) -> _Trees:
-    """Snap stations and compute their reverse shortest-path rows (reusing unchanged rows).
-
-    Rows are computed :data:`ROW_CHUNK` stations at a time, so the memory needed is the
-    rows themselves plus one chunk's temporaries (:func:`rows_memory`).
+    Raises
+    ------
+    ValueError
+        For anything else (the app refuses to start with a bad setting).
     """
-    stations = net.snap(lon, lat, with_points=False, cache=True)
-    s = len(stations)
-    n = net.n_nodes
-    keys = [(int(e), round(float(f), 9)) for e, f in zip(stations.edge, stations.frac, strict=True)]
-    dist = np.full((s, n), np.inf)
-    pred = np.full((s, n), -9999, dtype=np.int32)
-    old = {k: i for i, k in enumerate(reuse.keys)} if reuse is not None else {}
-    todo = []
-    for i, k in enumerate(keys):
-        j = old.get(k)
-        if reuse is not None and j is not None and reuse.dist.shape[1] == n:
-            dist[i] = reuse.dist[j]
-            pred[i] = reuse.pred[j]
-        else:
-            todo.append(i)
-    for start in range(0, len(todo), ROW_CHUNK):
-        part = todo[start : start + ROW_CHUNK]
-        dist[part], pred[part] = _reverse_dijkstra(net, stations.take(np.array(part)))
-    return _Trees(keys, dist, pred, stations)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= K_MAX:
+        return value
+    msg = (
+        f"ROUTING_LABELS 应为 1 到 {K_MAX} 的整数 / "
+        f"ROUTING_LABELS must be a whole number from 1 to {K_MAX}, not {value!r}"
+    )
+    raise ValueError(msg)
 
 
-def _reverse_dijkstra(net: Network, stations: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for ``stations``: time from each node, and next hops. Each station is a virtual
-    node ``n + i`` reached from the ends of its road (:meth:`RoadPoints.reaching`)."""
-    n, s = net.n_nodes, len(stations)
-    arcs = stations.reaching()
-    data = np.maximum(stations.cost(arcs, net.edge_time), 1e-6)
-    base = net.matrix().tocoo()
-    aug = sp.csr_matrix(
-        (
-            np.concatenate([base.data, data]),
-            (np.concatenate([base.row, arcs.src]), np.concatenate([base.col, n + arcs.dst])),
-        ),
-        shape=(n + s, n + s),
-    )
-    dist, pred = csgraph.dijkstra(
-        aug.T.tocsr(), indices=np.arange(n, n + s), return_predecessors=True
-    )
-    return dist[:, :n], pred[:, :n].astype(np.int32)
+def labels_memory(nodes: Mapping[str, int], k: int = K_LABELS) -> int:
+    """Bytes of one station filter's labels over networks with ``nodes`` road nodes per
+    mode (its search's queue is freed when it ends)."""
+    return LABEL_BYTES * k * sum(nodes.values())
+
+
+def check_budget(nodes: Mapping[str, int], budget: int, k: int = K_LABELS) -> int:
+    """How many station filters' labels ``budget`` holds (at most :data:`LABEL_MASKS`).
+
+    Raises
+    ------
+    BudgetError
+        When not even one filter's labels fit.
+    """
+    need = labels_memory(nodes, k)
+    if need > budget:
+        raise BudgetError(need, budget, dict(nodes), k)
+    return int(min(LABEL_MASKS, budget // max(need, 1)))
 
 
 @dataclass(frozen=True)
 class _Staleness:
-    """Why older routing data answers, for one cause (see `NearestEngine.stale`)."""
+    """Why an older network answers (see `NearestEngine.stale`)."""
 
     zh: str
     en: str
     served: int  # stations the answers use
-    in_store: int | None  # stations in the store, when they are the cause
 
 
 class NearestEngine:
@@ -259,19 +245,19 @@ class NearestEngine:
         networks: dict[str, Network],
         store: Store,
         budget: int = DEFAULT_MEMORY_BUDGET,
+        k: int = K_LABELS,
     ) -> None:
         self.networks = networks
         self.store = store
         self.boundary: shapely.Geometry | None = None
         self.budget = budget
+        self.k = k
         self._lock = threading.Lock()
         self._revision: str | None = None
         self._stations: _StationTable | None = None
-        self._trees: dict[str, _Trees] = {}
-        # (store revision, error) of the last station list refused for the budget.
-        self._refused: tuple[str, BudgetError] | None = None
-        # Why answers come from older routing data: cause ("stations", "network") → details.
-        self._stale: dict[str, _Staleness] = {}
+        self._routing: dict[str, _Routing] = {}
+        # Why answers come from an older network: the newer one's refusal for the budget.
+        self._stale: _Staleness | None = None
 
     # -- station state ------------------------------------------------------------------
     def node_counts(self) -> dict[str, int]:
@@ -280,102 +266,62 @@ class NearestEngine:
 
     @property
     def stale(self) -> Stale | None:
-        """None when the answers use the current stations and network; otherwise
-        ``{"reason": "中文 / English", "causes": [...], "stations_served": n, ...}``: the
-        station list (or network) is newer than the routing data, which was refused for
-        the memory budget, and the last good state keeps answering."""
-        if not self._stale:
+        """None when the answers use the current network; otherwise ``{"reason":
+        "中文 / English", "causes": ["network"], "stations_served": n}``: the active network
+        is newer than this engine's, whose labels were refused for the memory budget, and
+        this one keeps answering."""
+        if self._stale is None:
             return None
-        details = list(self._stale.values())
-        zh = "；".join(d.zh for d in details)
-        en = "; ".join(d.en for d in details)
-        # The latest cause's counts win (both causes count the stations served).
-        out: Stale = {
-            "reason": f"{zh} / {en}",
-            "causes": list(self._stale),
-            "stations_served": details[-1].served,
-        }
-        for d in details:
-            if d.in_store is not None:
-                out["stations_in_store"] = d.in_store
-        return out
+        d = self._stale
+        return {"reason": f"{d.zh} / {d.en}", "causes": ["network"], "stations_served": d.served}
 
-    def mark_stale(self, cause: str, exc: BudgetError) -> None:
-        """Record that ``cause`` (``"stations"`` or ``"network"``) is newer than the rows
-        that answer, because building them was refused with ``exc``."""
+    def mark_stale(self, exc: BudgetError) -> None:
+        """Record that the active network is newer than this engine's, because its labels
+        were refused with ``exc``."""
         served = len(self._stations.ids) if self._stations is not None else 0
-        if cause == "stations":
-            zh = f"站点名单比路由数据新，仍按上次的 {served} 个站点作答"
-            en = (
-                "the station list is newer than the routing data; answers use the previous "
-                f"{served} stations"
-            )
-            in_store: int | None = exc.stations
-        else:
-            zh = "路网比路由数据新，仍按原路网作答"
-            en = "the road network is newer than the routing data; answers use the previous network"
-            in_store = None
-        self._stale[cause] = _Staleness(f"{zh}：{exc.zh}", f"{en}: {exc.en}", served, in_store)
+        zh = "路网比路由数据新，仍按原路网作答"
+        en = "the road network is newer than the routing data; answers use the previous network"
+        self._stale = _Staleness(f"{zh}：{exc.zh}", f"{en}: {exc.en}", served)
         log.warning("routing data kept from before: %s", exc)
 
     def refresh(self) -> bool:
-        """Recompute station rows if the stations changed; True when it did.
+        """Take the stations again if the store changed; True when it did.
 
-        The memory the rows need is checked against ``budget`` before anything is built.
-        Over it, the rows of the last good station list keep answering and `stale` says
-        why; with no earlier rows, :class:`~geoservice.errors.BudgetError` is raised (and
-        again on every call until the stations change).
+        Their labels are made again on each filter's next question. The memory the labels
+        need is checked against ``budget`` first: over it,
+        :class:`~geoservice.errors.BudgetError` is raised (on every call: the network does
+        not fit).
         """
-        if self._settled(self.store.revision()):
+        masks = check_budget(self.node_counts(), self.budget, self.k)
+        revision = self.store.revision()
+        if revision == self._revision:
             return False
         with self._lock:
             revision = self.store.revision()
-            if self._settled(revision):
+            if revision == self._revision:
                 return False
             gdf = self.store.stations()
             gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
-            try:
-                check_budget(len(gdf), self.node_counts(), self.budget)
-            except BudgetError as exc:
-                self._refused = (revision, exc)
-                if self._stations is None:
-                    raise
-                self.mark_stale("stations", exc)
-                return False
             lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)
-            trees = {
-                mode: station_trees(net, lon, lat, reuse=self._trees.get(mode))
+            routing = {
+                mode: _Routing(net.snap(lon, lat, with_points=False, cache=True), self.k, masks)
                 for mode, net in self.networks.items()
             }
             towns = self.store.read("towns")
             names = dict(zip(towns["code"], towns["name"], strict=True))
             self._stations = _StationTable.build(gdf, names)
             self.boundary = _prepared(district.current(self.store).boundary)
-            self._trees, self._revision = trees, revision
-            self._refused = None
-            self._stale.pop("stations", None)
+            self._routing, self._revision = routing, revision
         return True
 
-    def _settled(self, revision: str) -> bool:
-        """Whether ``revision`` needs no work: built already, or refused already (which
-        raises again when nothing older can answer)."""
-        if revision == self._revision:
-            return True
-        refused = self._refused
-        if refused is None or refused[0] != revision:
-            return False
-        if self._stations is None:
-            raise refused[1]
-        return True
-
-    def _state(self) -> tuple[_StationTable, dict[str, _Trees]]:
+    def _state(self) -> tuple[_StationTable, dict[str, _Routing]]:
         self.refresh()
         assert self._stations is not None  # else refresh raised the budget refusal
-        return self._stations, self._trees
+        return self._stations, self._routing
 
     @property
     def empty(self) -> bool:
-        """True until station rows have been built (refused for the budget so far)."""
+        """True until the stations have been taken (refused for the budget so far)."""
         return self._stations is None
 
     # -- filters -----------------------------------------------------------------------
@@ -438,8 +384,8 @@ class NearestEngine:
         """
         net = self._network(mode)
         at = _hours.as_local(stations.at)
-        table, trees = self._state()
-        tree = trees[mode]
+        table, routing = self._state()
+        road = routing[mode]
         point = net.snap([lon], [lat])
         d = float(point.distance_m[0])
         if not point.on_network[0]:
@@ -454,38 +400,32 @@ class NearestEngine:
             ),
         }
         mask, reason = self._mask(table, stations, at)
-        mask, reason = _on_network(mask, reason, tree)
-        network_times, via = _origin_times(tree, point)
-        # Ranking includes the way from the road to each station's door; the way from the
-        # origin to the road is the same for every station and is added after.
-        times = np.where(mask, network_times + tree.stations.access_s, np.inf)
-        reachable = np.isfinite(times)
+        mask, reason = _on_network(mask, reason, road.stations)
+        found, picked, times, via, chains = _best(road, point, mask, k)
         results = []
-        if reachable.any():
-            order = np.argsort(times)[: min(k, int(reachable.sum()))]
-            for s in order.tolist():
-                rec = table.record(s, at)
-                total = float(times[s]) + float(point.access_s[0])
-                rec["travel_time_s"] = round(total, 1)
-                rec["travel_time_min"] = math.ceil(total / 60)
-                rec["network_time_s"] = round(float(network_times[s]), 1)
-                route, length = _route(
-                    tree, s, point, (lon, lat), (rec["lon"], rec["lat"]), int(via[s])
-                )
-                rec["network_distance_m"] = round(length, 1)
-                rec["straight_distance_m"] = 0.0  # below, for all results at once
-                rec["station_snap_distance_m"] = round(float(tree.stations.distance_m[s]), 1)
-                if geometry:
-                    rec["route"] = {"type": "LineString", "coordinates": route}
-                results.append(rec)
+        for i, s in enumerate(picked.tolist()):
+            rec = table.record(s, at)
+            total = float(times[i]) + float(point.access_s[0])
+            rec["travel_time_s"] = round(total, 1)
+            rec["travel_time_min"] = math.ceil(total / 60)
+            rec["network_time_s"] = round(float(times[i] - road.door_s[s]), 1)
+            ends = ((lon, lat), (rec["lon"], rec["lat"]))
+            route, length = _route(road, found, s, point, ends, (int(via[i]), chains[i]))
+            rec["network_distance_m"] = round(length, 1)
+            rec["straight_distance_m"] = 0.0  # below, for all results at once
+            rec["station_snap_distance_m"] = round(float(road.stations.distance_m[s]), 1)
+            if geometry:
+                rec["route"] = {"type": "LineString", "coordinates": route}
+            results.append(rec)
+        if results:
             straight = crs.residual_m(
                 lon,
                 lat,
                 np.array([r["lon"] for r in results]),
                 np.array([r["lat"] for r in results]),
             )
-            for rec, d in zip(results, straight.tolist(), strict=True):
-                rec["straight_distance_m"] = round(d, 1)
+            for rec, dist in zip(results, straight.tolist(), strict=True):
+                rec["straight_distance_m"] = round(dist, 1)
         elif mask.any() and not reason:
             reason = (
                 "从该点出发无法到达任何符合条件的站点（道路不连通）/ "
@@ -502,14 +442,16 @@ class NearestEngine:
         }
 
     def warm(self) -> None:
-        """Answer one question per mode, from a road node to any station, so that the
-        compiled kernels (snapping, routes: :mod:`geoservice.network.compiled`) are loaded
-        from numba's disk cache, or compiled, before the first real question."""
+        """Answer a question per mode from a road node, to any station and with the
+        default filter (warm stations open now), so that the compiled kernels (snapping,
+        labels, routes) are loaded from numba's disk cache, or compiled, and the default
+        filter's labels made, before the first real question."""
         for mode, net in self.networks.items():
             if net.n_nodes:
                 lon, lat = (float(v) for v in net.node_xy[0])
                 with contextlib.suppress(GeoserviceError):  # nothing near: nothing to warm
                     self.nearest(lon, lat, mode=mode, k=1, stations=_ANY)
+                    self.nearest(lon, lat, mode=mode, k=1)  # the default filter's labels
 
     # -- batch -------------------------------------------------------------------------
     def batch(
@@ -534,20 +476,17 @@ class NearestEngine:
         net = self._network(mode)
         lon, lat = np.atleast_1d(lon).astype(float), np.atleast_1d(lat).astype(float)
         at = _hours.as_local(stations.at)
-        table, trees = self._state()
-        tree = trees[mode]
+        table, routing = self._state()
+        road = routing[mode]
         origins = net.snap(lon, lat, with_points=False)
         mask, reason = self._mask(table, stations, at)
-        mask, reason = _on_network(mask, reason, tree)
-        rows = np.flatnonzero(mask)
-        times = _batch_times(tree.dist[rows], tree.stations.take(rows), origins)
+        mask, reason = _on_network(mask, reason, road.stations)
+        from geoservice.network import labels
+
+        idx, best = labels.nearest_many(
+            road.labels(mask), origins, road.stations, road.door_s, mask
+        )
         too_far = ~origins.on_network
-        idx = np.full(len(lon), -1, dtype=np.int64)
-        best = np.full(len(lon), np.inf)
-        if times.size:
-            arg = np.argmin(times, axis=0)
-            best = times[arg, np.arange(len(lon))]
-            idx = np.where(np.isfinite(best), rows[arg], -1)
         best = np.where(too_far, np.inf, best + origins.access_s)
         idx = np.where(too_far, -1, idx)
         ids = table.ids[np.maximum(idx, 0)]  # a new array (fancy indexing)
@@ -585,10 +524,10 @@ def _too_far(d: float, *, approximate: bool = False) -> ParameterError:
     return ParameterError("lon", zh, en, status=422)
 
 
-def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray, str]:
+def _on_network(mask: np.ndarray, reason: str, stations: RoadPoints) -> tuple[np.ndarray, str]:
     """Leave out stations farther than :data:`MAX_SNAP_M` from every road of the network
     (e.g. a network imported for another area): a route to them would be fiction."""
-    near = tree.stations.on_network
+    near = stations.on_network
     if mask.any() and not (mask & near).any() and not reason:
         reason = (
             "符合条件的站点都不在该路网覆盖范围内 / "
@@ -597,68 +536,58 @@ def _on_network(mask: np.ndarray, reason: str, tree: _Trees) -> tuple[np.ndarray
     return mask & near, reason
 
 
-def _batch_times(dist: np.ndarray, stations: RoadPoints, origins: RoadPoints) -> np.ndarray:
-    """Seconds (S, P) from every origin to every station (``dist``: their rows), the ways
-    between the roads and the stations' doors included: through either end of the
-    origin's road, or straight along it to a station on the same road."""
-    net = origins.net
-    p = len(origins)
-    leave = origins.leaving()  # the forward pieces first, one per origin
-    cost = origins.cost(leave, net.edge_time)
-    # The backward pieces spread to one per origin (inf on one-way roads), so that both
-    # ways are two whole-row gathers rather than a scatter into columns.
-    back_node = leave.dst[:p].copy()
-    back_cost = np.full(p, np.inf)
-    back_node[leave.src[p:]] = leave.dst[p:]
-    back_cost[leave.src[p:]] = cost[p:]
-    times = np.minimum(dist[:, leave.dst[:p]] + cost[:p], dist[:, back_node] + back_cost)
-    along = origins.along(stations)
-    np.minimum.at(times, (along.dst, along.src), origins.cost(along, net.edge_time))
-    times += stations.access_s[:, None]
-    return times
+def _best(
+    road: _Routing, point: RoadPoints, mask: np.ndarray, k: int
+) -> tuple[Labels, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]]:
+    """The ``k`` stations of ``mask`` nearest to ``point``: from the filter's labels when
+    they hold ``k``, else by a search from the point bounded by the labels' farthest.
 
+    Returns the filter's labels, the stations, their times from the point's road to the
+    door, how each route leaves the point's road (:func:`geoservice.network.labels.nearest`)
+    and its road nodes when the search found them (None: follow the labels).
+    """
+    from geoservice.network import labels
 
-def _origin_times(tree: _Trees, origin: RoadPoints) -> tuple[np.ndarray, np.ndarray]:
-    """Travel time from a point on the roads to every station, and how: the node it leaves
-    its road by, or -1 / -2 for straight along the same road forwards / backwards."""
-    net = origin.net
-    leave = origin.leaving()  # forwards first: it wins a tie
-    options = tree.dist[:, leave.dst] + origin.cost(leave, net.edge_time)
-    best = np.argmin(options, axis=1)
-    a = options[np.arange(len(options)), best]
-    via = leave.dst[best].astype(np.int64)
-    along = origin.along(tree.stations)
-    cost = origin.cost(along, net.edge_time)
-    better = cost < a[along.dst]
-    a[along.dst[better]] = cost[better]
-    via[along.dst[better]] = np.where(along.forward[better], -1, -2)
-    return a, via
+    found = road.labels(mask)
+    station, time, via = labels.nearest(found, point, road.stations, road.door_s, mask)
+    if k <= found.k:
+        return found, station[:k], time[:k], via[:k], [None] * min(k, len(station))
+    if len(station) < found.k:  # the labels hold every reachable station already
+        return found, station, time, via, [None] * len(station)
+    station, time, via, chains = labels.search(
+        point, road.stations, road.door_s, mask, k, limit=float(time[-1])
+    )
+    return found, station, time, via, list(chains)
 
 
 def _route(
-    tree: _Trees,
+    road: _Routing,
+    found: Labels,
     s: int,
     origin: RoadPoints,
-    start: tuple[float, float],
-    door: tuple[float, float],
-    via: int,
+    ends: tuple[tuple[float, float], tuple[float, float]],
+    how: tuple[int, np.ndarray | None],
 ) -> tuple[np.ndarray, float]:
-    """Route polyline (lon/lat, (V, 2), rounded to 1e-7°) from ``start`` to station ``s``'s
-    ``door``, and its road length.
+    """Route polyline (lon/lat, (V, 2), rounded to 1e-7°) from the origin to station
+    ``s``'s door (``ends``: the two as given), and its road length.
 
-    ``via`` is the node the origin leaves its road by, or -1 / -2 for a station on the
-    origin's own road reached forwards / backwards (both lie on its representative edge).
-    The array goes into the answer as it is: JSON answers write arrays directly (a list of
-    a few hundred points took longer to make than the rest of the route).
+    ``how`` is the node the origin leaves its road by (-1 / -2 for a station on the
+    origin's own road reached forwards / backwards), with the road nodes from it when a
+    search found them (None: along the labels' next nodes). The array goes into the answer
+    as it is: JSON answers write arrays directly (a list of a few hundred points took
+    longer to make than the rest of the route).
     """
-    from geoservice.network import compiled  # numba, loaded with the networks
-
-    nodes = compiled.hops(tree.pred[s], via, origin.net.n_nodes) if via >= 0 else _NO_NODES
+    via, nodes = how
+    if via < 0:
+        nodes = _NO_NODES
+    elif nodes is None:
+        nodes = found.hops(s, via)
+    start, door = ends
     line, length = origin.net.route(
         nodes,
         via,
         (int(origin.edge[0]), float(origin.frac[0]), *start),
-        (int(tree.stations.edge[s]), float(tree.stations.frac[s])),
+        (int(road.stations.edge[s]), float(road.stations.frac[s])),
     )
     out = np.empty((len(line) + 1, 2))
     np.round(line, 7, out=out[:-1])
@@ -677,23 +606,30 @@ class EngineProvider:
     store : Store
         The stations.
     budget : int or str
-        Memory budget of the station rows (``ENGINE_MEMORY_BUDGET``: bytes, or a size
-        such as ``"4GB"``; see :func:`parse_budget`). A network whose rows would exceed it
-        is not switched to: the previous engine keeps answering, flagged `stale`.
+        Memory budget of the labels (``ENGINE_MEMORY_BUDGET``: bytes, or a size such as
+        ``"4GB"``; see :func:`parse_budget`). A network whose labels would exceed it is
+        not switched to: the previous engine keeps answering, flagged `stale`.
+    k : int
+        Labels per road node (``ROUTING_LABELS``).
     """
 
     def __init__(
-        self, library: NetworkLibrary, store: Store, budget: object = DEFAULT_MEMORY_BUDGET
+        self,
+        library: NetworkLibrary,
+        store: Store,
+        budget: object = DEFAULT_MEMORY_BUDGET,
+        k: int = K_LABELS,
     ) -> None:
         self.library = library
         self.store = store
         self.budget = parse_budget(budget)
+        self.k = parse_labels(k)
         self._engines: Watched[NearestEngine] = Watched(library, self._make)
         self._build_guard = threading.Lock()
         self._build: threading.Thread | None = None
         self._build_error: Exception | None = None
-        # ((network token, store revision), error) of a network refused for the budget.
-        self._refused: tuple[tuple[str, str], BudgetError] | None = None
+        # ((network token, budget), error) of a network refused for the budget.
+        self._refused: tuple[tuple[str, int], BudgetError] | None = None
 
     def get(self) -> NearestEngine:
         """The engine for the current active network (thread-safe).
@@ -701,30 +637,30 @@ class EngineProvider:
         Raises
         ------
         BudgetError
-            When no engine can answer: the first network's rows exceed the budget.
+            When no engine can answer: the first network's labels exceed the budget.
         """
         engine = self._engines.get()
         if engine.empty:
-            engine.refresh()  # raises the refusal again until the stations fit
+            engine.refresh()  # raises the refusal again until the budget allows
         return engine
 
     def _make(
         self, networks: dict[str, Network], previous: NearestEngine | None
     ) -> NearestEngine | None:
         """The engine of new networks; None keeps ``previous`` answering (flagged stale)
-        when the new one's rows would exceed the budget."""
-        key = (self.library.token(), self.store.revision())
+        when the new one's labels would exceed the budget."""
+        key = (self.library.token(), self.budget)
         if previous is not None and self._refused is not None and self._refused[0] == key:
             return None  # refused already; the previous engine answers
-        engine = NearestEngine(networks, self.store, budget=self.budget)
+        engine = NearestEngine(networks, self.store, budget=self.budget, k=self.k)
         try:
             engine.refresh()
             engine.warm()
         except BudgetError as exc:
             if previous is None:
-                return engine  # nothing older: it answers 503 until the stations fit
+                return engine  # nothing older: it answers 503 until the budget allows
             self._refused = (key, exc)
-            previous.mark_stale("network", exc)
+            previous.mark_stale(exc)
             return None
         self._refused = None
         return engine
@@ -787,15 +723,3 @@ class EngineProvider:
         if engine is not None and self._engines.current():
             return engine.node_counts()
         return {mode: net.n_nodes for mode, net in self.library.load().items()}
-
-    def station_check(self) -> Callable[[gpd.GeoDataFrame], None]:
-        """A check for :func:`geoservice.store.catalog.import_file`: it refuses (with
-        :class:`BudgetError`) a stations layer whose rows on the active network would
-        exceed the budget, before the import writes anything."""
-        nodes = self.node_counts()
-        budget = self.budget
-
-        def check(stations: gpd.GeoDataFrame) -> None:
-            check_budget(int(stations.geometry.notna().sum()), nodes, budget)
-
-        return check

@@ -414,12 +414,11 @@ class NearestResult(StationRecord):
 
 
 class Stale(TypedDict):
-    """Why older routing data answers (the memory budget refused the newer)."""
+    """Why an older network answers (the memory budget refused the newer one's labels)."""
 
     reason: str
-    causes: list[Annotated[str, Schema(enum=("stations", "network"))]]
+    causes: list[Annotated[str, Schema(enum=("network",))]]
     stations_served: Count
-    stations_in_store: NotRequired[Count]
 
 
 class NearestAnswer(TypedDict):

@@ -226,15 +226,6 @@ def test_cancel_removes_the_upload(app, uploads):
     assert "待应用的文件" not in html
 
 
-def test_the_import_passes_the_routing_budget_check(tmp_path):
-    app = make_app(tmp_path, WTF_CSRF_ENABLED=False, ENGINE_MEMORY_BUDGET=1)
-    add_staff(app)
-    client = logged_in(app)
-    html = client.get(uploaded(client, GOOD)).get_data(as_text=True)
-    assert "未导入任何数据" in html
-    assert "预算" in html
-
-
 # -- who may import, and which upload ---------------------------------------------------------
 
 

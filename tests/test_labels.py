@@ -1,4 +1,5 @@
-"""The K-label search (geoservice/network/labels.py) against brute force and the rows engine:
+"""The K-label search (geoservice/network/labels.py) against brute force (networkx, and scipy on
+the graph with the origin and the stations as extra nodes):
 the same k nearest stations and times, with filters that leave few stations, and routes that
 follow the labels."""
 
@@ -9,34 +10,57 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
+from scipy.sparse import csgraph
 from test_nearest import expected_times
 
 from geoservice import nearest, network
 from geoservice.filters import StationFilter
 from geoservice.hours import TZ
 from geoservice.network import MODES, labels, osm
+from geoservice.network.graph import lightest
 
 
 def _door_s(tree) -> np.ndarray:
     return np.asarray(tree.stations.access_s, dtype=float)
 
 
-def _rows_best(tree, origin, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows engine's k best (times to the door, from the origin's road) and stations."""
-    times, _ = nearest._origin_times(tree, origin)
-    times = np.where(mask & tree.stations.on_network, times + _door_s(tree), np.inf)
+def _reference_best(tree, origin, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best stations of ``mask`` (times from the origin's road to the door), by one
+    scipy Dijkstra on the graph with the origin and every station as extra nodes."""
+    stations, net = tree.stations, origin.net
+    n, s = net.n_nodes, len(stations)
+    leave, arcs, along = origin.leaving(), stations.reaching(), origin.along(stations)
+    base = net.matrix().tocoo()
+    o = n + s  # the origin
+    rows = np.concatenate([base.row, arcs.src, np.full(len(leave) + len(along), o)])
+    cols = np.concatenate([base.col, n + arcs.dst, leave.dst, n + along.dst])
+    weight = np.concatenate(
+        [
+            base.data,
+            np.maximum(stations.cost(arcs, net.edge_time), 1e-6),
+            origin.cost(leave, net.edge_time),
+            origin.cost(along, net.edge_time),
+        ]
+    )
+    keep = lightest(rows, cols, weight)  # a sparse matrix would add parallel arcs up
+    graph = sp.csr_matrix(
+        (np.maximum(weight[keep], 1e-12), (rows[keep], cols[keep])), shape=(o + 1, o + 1)
+    )
+    times = csgraph.dijkstra(graph, indices=o)[n : n + s] + _door_s(tree)
+    times = np.where(mask & stations.on_network, times, np.inf)
     order = np.argsort(times, kind="stable")[:k]
     order = order[np.isfinite(times[order])]
     return times[order], order
 
 
 def _check_point(net, tree, found: labels.Labels, mask, lon, lat) -> None:
-    """Labels and rows give the same k best for the point, and each route through the
+    """Labels and brute force give the same k best for the point, and each route through the
     labels' next nodes costs what its label says."""
     origin = net.snap([lon], [lat])
     station, time, via = labels.nearest(found, origin, tree.stations, _door_s(tree), mask)
-    want_t, want_s = _rows_best(tree, origin, mask, found.k)
+    want_t, want_s = _reference_best(tree, origin, mask, found.k)
     assert time == pytest.approx(want_t, abs=1e-6)
     # The same stations, up to the order of equal times.
     assert sorted(zip(np.round(time, 6), station, strict=True)) == sorted(
@@ -66,7 +90,7 @@ def _leave_cost(origin, node: int) -> float:
 
 @pytest.fixture
 def small(store):
-    """The rows engine of test_nearest on the small 鼓楼 grid, built."""
+    """The engine on the small 鼓楼 grid of test_nearest, built."""
     graph = osm.read_graph(SMALL_OSM)
     nets = {m: network.build(graph, m, source="gulou_small.osm") for m in MODES}
     store.update("stations", lambda g: (stations_frame(GRID_STATIONS), None))
@@ -78,8 +102,8 @@ def small(store):
 @pytest.mark.parametrize("mode", MODES)
 def test_labels_match_brute_force_on_the_small_network(small, mode):
     net = small.networks[mode]
-    tree = small._trees[mode]
-    found = labels.build(net, tree.stations, _door_s(tree), k=4)
+    tree = small._routing[mode]
+    found = labels.build(net, tree.stations, _door_s(tree), None, 4)
     assert found.time.shape == (net.n_nodes, 4)
     every = np.ones(len(tree.stations), dtype=bool)
     rng = np.random.default_rng(11)
@@ -97,12 +121,12 @@ def test_labels_match_brute_force_on_the_small_network(small, mode):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
-def test_labels_match_the_rows_on_miyun_with_filters_that_leave_few_stations(
+def test_labels_match_brute_force_on_miyun_with_filters_that_leave_few_stations(
     miyun_networks, store, mode
 ):
     engine = nearest.NearestEngine(miyun_networks, store)
     engine.refresh()
-    net, tree, table = miyun_networks[mode], engine._trees[mode], engine._stations
+    net, tree, table = miyun_networks[mode], engine._routing[mode], engine._stations
     night = StationFilter(at=dt.datetime(2026, 12, 2, 2, 0, tzinfo=TZ), open_only=True)
     homes = StationFilter(kinds=("worker_home",), open_only=False)
     masks = {
@@ -115,7 +139,7 @@ def test_labels_match_the_rows_on_miyun_with_filters_that_leave_few_stations(
     idx = rng.integers(0, len(net.geom_xy), 120)
     points = net.geom_xy[idx] + rng.normal(0, 0.002, (120, 2))
     for name, mask in masks.items():
-        found = labels.build(net, tree.stations, _door_s(tree), mask=mask, k=4)
+        found = labels.build(net, tree.stations, _door_s(tree), mask, 4)
         assert np.isin(found.station[found.station >= 0], np.flatnonzero(mask)).all(), name
         for lon, lat in points[:40]:
             _check_point(net, tree, found, mask, float(lon), float(lat))
@@ -123,15 +147,15 @@ def test_labels_match_the_rows_on_miyun_with_filters_that_leave_few_stations(
         _, many = labels.nearest_many(found, origins, tree.stations, _door_s(tree), mask)
         for i, (lon, lat) in enumerate(points[:40]):
             origin = net.snap([lon], [lat])
-            want_t, _ = _rows_best(tree, origin, mask, 12)
+            want_t, _ = _reference_best(tree, origin, mask, 12)
             assert many[i] == pytest.approx(want_t[0] if len(want_t) else np.inf, abs=1e-6)
             got_t = labels.search(origin, tree.stations, _door_s(tree), mask, 12, limit=60.0)[1]
             assert got_t == pytest.approx(want_t, abs=1e-6), name
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_many_points_and_more_than_k_stations_match_the_rows(small, mode):
-    net, tree = small.networks[mode], small._trees[mode]
+def test_many_points_and_more_than_k_stations_match_brute_force(small, mode):
+    net, tree = small.networks[mode], small._routing[mode]
     door = _door_s(tree)
     every = np.ones(len(tree.stations), dtype=bool)
     some = np.arange(len(tree.stations)) % 3 == 0  # a filter that leaves a third
@@ -139,11 +163,11 @@ def test_many_points_and_more_than_k_stations_match_the_rows(small, mode):
     lon, lat = rng.uniform(116.8295, 116.8352, 60), rng.uniform(40.3676, 40.3720, 60)
     origins = net.snap(lon, lat, with_points=False)
     for mask in (every, some):
-        found = labels.build(net, tree.stations, door, mask=mask, k=4)
+        found = labels.build(net, tree.stations, door, mask, 4)
         station, time = labels.nearest_many(found, origins, tree.stations, door, mask)
         for i in range(len(lon)):
             origin = net.snap([lon[i]], [lat[i]])
-            want_t, want_s = _rows_best(tree, origin, mask, 1)
+            want_t, want_s = _reference_best(tree, origin, mask, 1)
             if not len(want_t):
                 assert station[i] == -1
                 assert np.isinf(time[i])
@@ -159,7 +183,7 @@ def test_many_points_and_more_than_k_stations_match_the_rows(small, mode):
                 k,
                 limit=float(found.time[found.time < np.inf].min()),
             )
-            want_t, want_s = _rows_best(tree, origin, mask, k)
+            want_t, want_s = _reference_best(tree, origin, mask, k)
             assert got_t == pytest.approx(want_t, abs=1e-6)
             assert sorted(zip(np.round(got_t, 6), got_s, strict=True)) == sorted(
                 zip(np.round(want_t, 6), want_s, strict=True)

@@ -14,7 +14,6 @@ import os
 import shutil
 import zipfile
 
-import numpy as np
 import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, make_app, stations_frame
 
@@ -23,7 +22,7 @@ from geoservice.errors import BudgetError, FileFormatError, NetworkError, Valida
 from geoservice.network import NetworkLibrary
 from geoservice.store import catalog
 from geoservice.store import tables as gio
-from geoservice.web import ENGINE_KEY, STORE_KEY, create_app
+from geoservice.web import ENGINE_KEY, create_app
 
 HEADER = ["名称", "经度", "纬度", "开放时间"]
 ROW = ["测试驿站", "116.84", "40.37", "24/7"]
@@ -383,94 +382,60 @@ def _budget_app(tmp_path, network_dir, budget, source=SMALL_OSM):
 NEAREST = "/api/nearest?lon=116.8312&lat=40.3690&mode=walk&k=20"
 
 
-def test_parse_budget_and_rows_memory(tmp_path):
+def test_parse_budget_and_labels_memory(tmp_path):
     assert gnearest.parse_budget("4GB") == 4 * 2**30
     assert gnearest.parse_budget("512 MiB") == 512 * 2**20
     assert gnearest.parse_budget(1000) == 1000
     for bad in ("lots", "-1", -1, float("nan"), True, None):
         with pytest.raises(ValueError, match="ENGINE_MEMORY_BUDGET"):
             gnearest.parse_budget(bad)
-    nodes = {"walk": 29_503, "bike": 25_000, "drive": 20_123}
-    # 12 bytes per station and node and mode, plus one chunk of temporaries.
-    need = gnearest.rows_memory(104, nodes)
-    assert need == 12 * 104 * sum(nodes.values()) + 16 * 104 * (29_503 + 104)
-    assert gnearest.rows_memory(0, nodes) == 0
+    nodes = {"walk": 1_500_000, "bike": 1_400_000, "drive": 1_100_000}
+    # 16 bytes per label (time, station, next node), K labels per node and mode.
+    need = gnearest.labels_memory(nodes, 4)
+    assert need == 16 * 4 * 4_000_000
+    assert gnearest.check_budget(nodes, 4 * need, 4) == 4  # filters kept per mode
+    assert gnearest.check_budget(nodes, 100 * need, 4) == gnearest.LABEL_MASKS
     with pytest.raises(BudgetError) as info:
-        gnearest.check_budget(200_000, nodes, gnearest.DEFAULT_MEMORY_BUDGET)
+        gnearest.check_budget(nodes, need - 1, 4)
     assert isinstance(info.value, NetworkError)  # the web layer answers 503
-    assert str(info.value).startswith("路由数据需要约 166.9 GiB 内存，超过预算 4.0 GiB")
-    with pytest.raises(ValueError, match="ENGINE_MEMORY_BUDGET"):
-        # Its store under tmp_path: never the checkout's instance/ (shared by the workers).
-        create_app(
-            {
-                "TESTING": True,
-                "STORE_PATH": str(tmp_path / "live.gpkg"),
-                "ENGINE_MEMORY_BUDGET": "a lot",
-            }
-        )
+    assert str(info.value).startswith("路由数据需要约 244.1 MiB 内存，超过预算 244.1 MiB")
+    assert "4,000,000 road nodes × 4 nearest stations each" in str(info.value)
+    for key, bad in (
+        ("ENGINE_MEMORY_BUDGET", "a lot"),
+        ("ROUTING_LABELS", 0),
+        ("ROUTING_LABELS", "4"),
+    ):
+        with pytest.raises(ValueError, match=key):
+            # Its store under tmp_path: never the checkout's instance/ (shared by the workers).
+            create_app({"TESTING": True, "STORE_PATH": str(tmp_path / "live.gpkg"), key: bad})
 
 
-def test_rows_built_in_chunks_equal_rows_built_at_once(grid_nodes, network_dir, monkeypatch):
-    net = NetworkLibrary(network_dir, SMALL_OSM).load()["walk"]
-    lon, lat = np.array(GRID_STATIONS).T
-    whole = gnearest.station_trees(net, lon, lat)
-    monkeypatch.setattr(gnearest, "ROW_CHUNK", 2)
-    chunked = gnearest.station_trees(net, lon, lat)
-    np.testing.assert_array_equal(whole.dist, chunked.dist)
-    np.testing.assert_array_equal(whole.pred >= net.n_nodes, chunked.pred >= net.n_nodes)
-    real = whole.pred < net.n_nodes
-    np.testing.assert_array_equal(whole.pred[real], chunked.pred[real])
-
-
-def test_over_budget_import_is_refused_and_the_old_state_keeps_serving(
+def test_stations_take_no_routing_memory_and_filters_are_kept_within_the_budget(
     tmp_path, network_dir, grid_nodes
 ):
-    five = gnearest.rows_memory(len(GRID_STATIONS), grid_nodes)
-    app = _budget_app(tmp_path, network_dir, budget=f"{five}B")
-    client, runner, store = app.test_client(), app.test_cli_runner(), app.extensions[STORE_KEY]
-    body = client.get(NEAREST).get_json()
-    assert body["stale"] is None
-    served = {r["id"] for r in body["results"]}
-    assert served <= {f"T{i:02d}" for i in range(5)}
-    # A sixth station would not fit: the import is refused before anything is written.
+    one = gnearest.labels_memory(grid_nodes, gnearest.K_LABELS)
+    app = _budget_app(tmp_path, network_dir, budget=f"{2 * one}B")
+    client, runner = app.test_client(), app.test_cli_runner()
+    assert client.get(NEAREST).get_json()["stale"] is None
+    # Another station costs no routing memory: the import goes through.
     path = _csv(tmp_path / "one.csv", HEADER, [["第六站", "116.8330", "40.3700", "24/7"]])
-    before = (_digest(store.path), store.revision())
     r = runner.invoke(args=["stations", "import", str(path)])
-    assert r.exit_code == 1, r.output
-    assert "超过预算" in r.output
-    assert "nothing was imported" in r.output
-    assert (_digest(store.path), store.revision()) == before
-    with pytest.raises(BudgetError):  # the library hook, dry run included
-        catalog.import_file(
-            store,
-            "stations",
-            path,
-            catalog.ImportOptions(dry_run=True),
-            check=app.extensions[ENGINE_KEY].station_check(),
-        )
-    # Written anyway by another tool: the engine keeps answering from the five stations.
-    six = stations_frame([*GRID_STATIONS, (116.8330, 40.3700)])
-    store.update("stations", lambda g: (six, None))
-    r = client.get(NEAREST)
-    assert r.status_code == 200
-    body = r.get_json()
-    assert {x["id"] for x in body["results"]} == served
-    assert body["stale"]["causes"] == ["stations"]
-    assert body["stale"]["reason"].startswith("站点名单比路由数据新，仍按上次的 5 个站点作答")
-    assert "newer than the routing data" in body["stale"]["reason"]
-    assert body["stale"]["stations_served"] == 5
-    assert body["stale"]["stations_in_store"] == 6
-    r = runner.invoke(args=["network", "warm"])
-    assert r.exit_code == 0
-    assert "routing data is stale" in r.output
-    r = runner.invoke(args=["network", "info"])
-    assert "6 个站点 / stations" in r.output
-    assert "超出预算 / over the budget" in r.output
-    # Back within the budget: the engine catches up and the flag goes away.
-    store.update("stations", lambda g: (g.iloc[:4], None))
+    assert r.exit_code == 0, r.output
     body = client.get(NEAREST).get_json()
     assert body["stale"] is None
-    assert len(body["results"]) <= 4
+    assert "第六站" in {x["name"] for x in body["results"]}
+    # Three station filters, two kept (the budget holds two filters' labels per mode).
+    for query in ("", "&open=false", "&kind=worker_home&open=false"):
+        assert client.get(NEAREST + query).status_code == 200
+    engine = app.extensions[ENGINE_KEY].get()
+    assert len(engine._routing["walk"]._cache) == 2
+    # The first filter again: its labels are made again, and answer the same.
+    again = client.get(NEAREST).get_json()["results"]
+    assert [(x["id"], x["travel_time_s"], x["route"]) for x in again] == [
+        (x["id"], x["travel_time_s"], x["route"]) for x in body["results"]
+    ]
+    r = runner.invoke(args=["network", "info"])
+    assert "在预算内 / within budget" in r.output
 
 
 def test_with_nothing_older_the_engine_answers_503(tmp_path, network_dir):
@@ -486,25 +451,27 @@ def test_with_nothing_older_the_engine_answers_503(tmp_path, network_dir):
 def test_a_network_over_budget_is_not_switched_to(tmp_path, network_dir, grid_nodes):
     source = tmp_path / "net.osm"
     shutil.copyfile(SMALL_OSM, source)
-    five = gnearest.rows_memory(len(GRID_STATIONS), grid_nodes)
-    app = _budget_app(tmp_path, network_dir, budget=five, source=source)
+    one = gnearest.labels_memory(grid_nodes, gnearest.K_LABELS)
+    app = _budget_app(tmp_path, network_dir, budget=one, source=source)
     provider = app.extensions[ENGINE_KEY]
     client = app.test_client()
     first = provider.get()
     assert client.get(NEAREST).get_json()["stale"] is None
     # The active network changes (as after `flask network import`) and the new engine
     # would be over the budget (here: the budget shrinks): the old engine keeps answering.
-    provider.budget = five - 1
+    provider.budget = one - 1
     os.utime(source, ns=(1, 1))
     assert provider.get() is first
     body = client.get(NEAREST).get_json()
     assert body["stale"]["causes"] == ["network"]
     assert body["stale"]["reason"].startswith("路网比路由数据新，仍按原路网作答：路由数据需要约")
     assert "answers use the previous network" in body["stale"]["reason"]
+    assert body["stale"]["stations_served"] == len(GRID_STATIONS)
     assert provider.get() is first  # refused once, not rebuilt on every request
-    # With fewer stations the new network fits: the provider switches to it.
-    store = app.extensions[STORE_KEY]
-    store.update("stations", lambda g: (g.iloc[:4], None))
+    r = app.test_cli_runner().invoke(args=["network", "warm"])
+    assert "routing data is stale" in r.output
+    # With the budget back, the provider switches to the new network.
+    provider.budget = one
     assert provider.get() is not first
     assert client.get(NEAREST).get_json()["stale"] is None
 

@@ -39,7 +39,7 @@ def test_network_is_schematic_and_large(miyun_networks):
 @pytest.mark.parametrize("mode", MODES)
 def test_k_nearest_exact_against_brute_force(miyun, mode):
     net = miyun.networks[mode]
-    tree = miyun._trees[mode]
+    tree = miyun._routing[mode]
     rng = np.random.default_rng({"walk": 1, "bike": 2, "drive": 3}[mode])
     idx = rng.integers(0, len(net.geom_xy), 6)
     points = net.geom_xy[idx] + rng.normal(0, 0.002, (6, 2))

@@ -81,7 +81,7 @@ def test_a_far_point_is_as_far_from_every_job(grid_app, where):
     assert f"{d:.0f} m" in info.value.en
     # A station there is as far from its road for the routing engine.
     engine.refresh()
-    assert engine._trees["drive"].stations.distance_m[5] == d
+    assert engine._routing["drive"].stations.distance_m[5] == d
 
 
 def test_the_import_measures_outside_points_by_the_same_rule(store, tmp_path):
@@ -203,7 +203,7 @@ def test_snaps_kept_with_the_network_are_shared_and_read_only(grid_app):
     assert isinstance(coverage, CoverageEngine)
     coverage.compute({"mode": "walk", "minutes": "5"}, geometry=False)
     stations = coverage._stations.snap(coverage.networks["walk"])
-    assert engine._trees["walk"].stations is stations  # one snap for both engines
+    assert engine._routing["walk"].stations is stations  # one snap for both engines
     assert not stations.edge.flags.writeable
     net = engine.networks["walk"]
     n = len(stations)

@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 #: An index as numba hands it over (numpy integers inside the kernels).
 _Int = int | np.integer
 
-#: Labels per node by default (the ``k`` a question may ask without a search of its own).
-K_DEFAULT = 4
-
 
 @dataclass(frozen=True)
 class Labels:
@@ -79,8 +76,8 @@ def build(
     net: Network,
     stations: RoadPoints,
     door_s: np.ndarray,
-    mask: np.ndarray | None = None,
-    k: int = K_DEFAULT,
+    mask: np.ndarray | None,
+    k: int,
 ) -> Labels:
     """Labels of ``net``'s nodes for the ``stations`` (those of ``mask``, when given).
 
@@ -92,10 +89,10 @@ def build(
     door_s : ndarray (S,)
         Seconds from each station's road to its door, part of every label's time: what
         ranks stations.
-    mask : ndarray (S,) bool, optional
-        The stations to label (a question's filters); the others are left out.
+    mask : ndarray (S,) bool or None
+        The stations to label (a question's filters; None: all); the others are left out.
     k : int
-        Labels per node.
+        Labels per node (:data:`geoservice.nearest.K_LABELS` by default).
     """
     arcs = stations.reaching()
     # As the graph's own edges: no zero-cost arc (a station at a node stays after it).

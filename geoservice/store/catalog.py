@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -310,8 +310,6 @@ def import_file(
     layer: str,
     path: str | Path,
     options: ImportOptions | None = None,
-    *,
-    check: Callable[[gpd.GeoDataFrame], None] | None = None,
 ) -> ImportReport:
     """Import a CSV/XLSX/GeoJSON/GeoPackage file into ``stations`` or ``sites``.
 
@@ -323,10 +321,6 @@ def import_file(
     options : ImportOptions, optional
         Mode, the file's CRS and sheet, what to accept, dry run (default: append, the
         headers' CRS or WGS84).
-    check : callable, optional
-        Called with the layer as it would be after the import, inside the store's write
-        lock and before anything is written; raising refuses the import (the CLI passes the
-        routing engine's memory budget check here).
 
     Raises
     ------
@@ -372,8 +366,6 @@ def import_file(
         report.confirm_needed = bool(report.moved) and unconfirmed
         if report.confirm_needed and not options.dry_run:
             raise MovesNeedConfirmationError(report)
-        if check is not None:
-            check(merged)
         return merged, report
 
     if options.dry_run:

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import geopandas as gpd
 import orjson
 from flask import Flask, Response, current_app, g
 from flask.json.provider import DefaultJSONProvider
@@ -24,8 +23,7 @@ from flask_limiter.util import get_remote_address
 from geoservice import district, holidays, maps
 from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.coverage import engine as coverage_engine
-from geoservice.errors import NetworkError, OsmError
-from geoservice.nearest import DEFAULT_MEMORY_BUDGET, EngineProvider, NearestEngine
+from geoservice.nearest import DEFAULT_MEMORY_BUDGET, K_LABELS, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
 from geoservice.store import GpkgStore, Store
 from geoservice.tours import planner as tour
@@ -69,10 +67,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         limiting off. The counters are per web process unless ``RATELIMIT_STORAGE_URI``
         names a shared store (``redis://…``); see docs/operations.md, "Rate limits".
     ENGINE_MEMORY_BUDGET
-        Most memory the routing engine's station rows may take (default 4 GiB): bytes or
-        a size such as ``"4GB"``, ``"512MB"``. Over it the engine refuses to rebuild and the
-        last good state keeps answering (flagged ``stale``); station imports that would
-        exceed it are refused.
+        Most memory the routing engine's labels may take (default 4 GiB): bytes or a size
+        such as ``"4GB"``, ``"512MB"``. A network whose labels (one station filter's) would
+        exceed it is not switched to, and the last good one keeps answering (flagged
+        ``stale``); within it, the labels of up to 16 station filters per mode are kept.
+    ROUTING_LABELS
+        The nearest stations each road node keeps (default 4): questions for that many
+        are answered from them, more by a search of their own.
     RATELIMIT_COVERAGE, RATELIMIT_SUGGEST
         Per-client limits of ``/api/coverage`` (default ``120 per minute``: a page view asks
         for a few answers, most of them cached) and ``/api/coverage/suggest`` (``10 per
@@ -164,6 +165,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TILES=maps.ROADS,
         TIANDITU_KEY=None,
         ENGINE_MEMORY_BUDGET=DEFAULT_MEMORY_BUDGET,
+        ROUTING_LABELS=K_LABELS,
         RATELIMIT_ENABLED=True,
         RATELIMIT_NEAREST="600 per minute",
         RATELIMIT_BATCH="30 per minute",
@@ -232,7 +234,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         clip=lambda: district.current(store).boundary,
     )
     app.extensions[ENGINE_KEY] = EngineProvider(
-        library, store, budget=app.config["ENGINE_MEMORY_BUDGET"]
+        library, store, budget=app.config["ENGINE_MEMORY_BUDGET"], k=app.config["ROUTING_LABELS"]
     )
     # Every engine is built on first use from the library's one copy of the networks, and
     # again when the active network changes (geoservice.network.library.Watched).
@@ -397,29 +399,6 @@ def engine_ready() -> bool:
 def get_library() -> NetworkLibrary:
     """The road-network library of the current app."""
     return current_app.extensions[ENGINE_KEY].library
-
-
-def import_check(
-    layer: str, warn: Callable[[str], None]
-) -> Callable[[gpd.GeoDataFrame], None] | None:
-    """The routing memory-budget check of an import into ``layer``, for
-    :func:`geoservice.store.catalog.import_file`'s ``check`` (the CLI's and the back
-    office's imports).
-
-    None for sites, or when the road network cannot be loaded: ``warn`` is then told so
-    (the engine itself still refuses rows over the budget when it next rebuilds).
-    """
-    if layer != "stations":
-        return None
-    provider: EngineProvider = current_app.extensions[ENGINE_KEY]
-    try:
-        return provider.station_check()
-    except (NetworkError, OsmError, OSError) as exc:
-        warn(
-            f"警告：无法读取路网，未检查路由内存预算 / warning: the road network cannot be "
-            f"loaded, the routing memory budget is not checked: {exc}"
-        )
-        return None
 
 
 def get_basemaps() -> tuple[maps.Basemap, ...]:

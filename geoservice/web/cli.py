@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from geoservice import coverage
 from geoservice.crs import CRS_NAMES
 from geoservice.district import OUTSIDE_NETWORK, WATER_LAYER
 from geoservice.errors import BudgetError, MovesNeedConfirmationError, format_bytes
-from geoservice.nearest import EngineProvider, rows_memory
+from geoservice.nearest import EngineProvider, labels_memory
 from geoservice.network import NetworkError
 from geoservice.network.osm import OsmError
 from geoservice.store import StoreError, catalog
@@ -33,7 +32,6 @@ from geoservice.web import (
     get_engine,
     get_library,
     get_store,
-    import_check,
 )
 
 _NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
@@ -45,11 +43,6 @@ _CONFIRM_HINT = (
 
 def _provider() -> EngineProvider:
     return current_app.extensions[ENGINE_KEY]
-
-
-def _budget_check(layer: str) -> Callable[..., None] | None:
-    """The routing budget check for an import (a warning on stderr when it cannot run)."""
-    return import_check(layer, lambda message: click.echo(message, err=True))
 
 
 def _layer_group(layer: str, label: str) -> AppGroup:
@@ -92,7 +85,6 @@ def _layer_group(layer: str, label: str) -> AppGroup:
                 layer,
                 file,
                 catalog.ImportOptions(**{**options, "mode": options["mode"] or "append"}),
-                check=_budget_check(layer),
             )
         except ValidationError as exc:
             raise click.ClickException(exc.report(MAX_REPORTED_ERRORS)) from exc
@@ -100,7 +92,7 @@ def _layer_group(layer: str, label: str) -> AppGroup:
             click.echo(exc.report.summary())
             msg = f"{exc}\n{_CONFIRM_HINT}"
             raise click.ClickException(msg) from exc
-        except (FileFormatError, BudgetError, StoreError, ValueError) as exc:
+        except (FileFormatError, StoreError, ValueError) as exc:
             msg = f"{exc}\n{_NOTHING_IMPORTED}"
             raise click.ClickException(msg) from exc
         click.echo(report.summary())
@@ -189,14 +181,13 @@ def _summary(nets) -> None:
 
 
 def _budget_summary(nodes: dict[str, int]) -> None:
-    """The station rows' memory against the budget, and whether answers are stale."""
+    """The labels' memory against the budget, and whether answers are stale."""
     provider = _provider()
-    stations = get_store().stations()
-    n = int(stations.geometry.notna().sum())
-    need = rows_memory(n, nodes)
+    need = labels_memory(nodes, provider.k)
     verdict = "超出预算 / over the budget" if need > provider.budget else "在预算内 / within budget"
     click.echo(
-        f"路由数据 / routing rows: {n} 个站点 / stations → 约 / about {format_bytes(need)}，"
+        f"路由数据 / routing labels: 每个节点 {provider.k} 个最近站点 / nearest stations per node"
+        f" → 每种筛选约 / about {format_bytes(need)} per station filter，"
         f"预算 / budget {format_bytes(provider.budget)}（{verdict}）"
     )
     engine = provider.built  # only an engine this process built can be stale
@@ -277,13 +268,13 @@ def network_reset():
 
 @network_cli.command("warm")
 def network_warm():
-    """Load the networks and precompute the station routing rows (faster first query)."""
+    """Load the networks and make the default filter's labels (faster first query)."""
     started = time.perf_counter()
     try:
         engine = get_engine()
         engine.refresh()
     except BudgetError as exc:
-        msg = f"{exc}\n路由数据未建立 / the routing rows were not built"
+        msg = f"{exc}\n路由数据未建立 / the routing labels were not built"
         raise click.ClickException(msg) from exc
     click.echo(f"ready in {time.perf_counter() - started:.1f} s")
     _summary(engine.networks)

@@ -25,7 +25,6 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +46,7 @@ from geoservice.hours import TZ
 from geoservice.store import catalog
 from geoservice.store.tables import FORMATS, MAX_FILE_BYTES, MAX_REPORTED_ERRORS, FileFormatError
 from geoservice.store.validate import ValidationError
-from geoservice.web import get_store, import_check
+from geoservice.web import get_store
 from geoservice.web.admin import as_page, bp, page, staff_required, user
 from geoservice.web.admin.log import LAYER_LABELS
 
@@ -130,7 +129,6 @@ class Outcome:
     #: Row errors as the CLI lists them (at most MAX_REPORTED_ERRORS), and how many more.
     errors: list[str] = field(default_factory=list)
     more: int = 0
-    warnings: list[str] = field(default_factory=list)
     status: int = 200
 
 
@@ -142,11 +140,9 @@ def _export(query: ExportQuery, path: Path) -> int:
     return catalog.export_file(get_store(), query.layer, path, headers=query.headers, crs=query.crs)
 
 
-def _import(
-    upload: Upload, *, dry_run: bool, confirm: bool, warn: Callable[[str], None]
-) -> catalog.ImportReport:
-    """Import (or, with ``dry_run``, check) the uploaded file with its options, with the
-    routing memory-budget check the CLI passes too; ``confirm``: the moves were checked."""
+def _import(upload: Upload, *, dry_run: bool, confirm: bool) -> catalog.ImportReport:
+    """Import (or, with ``dry_run``, check) the uploaded file with its options;
+    ``confirm``: the moves were checked."""
     form = upload.form
     options = catalog.ImportOptions(
         mode=form.mode,
@@ -156,33 +152,24 @@ def _import(
         dry_run=dry_run,
         confirm_moves=confirm,
     )
-    return catalog.import_file(
-        get_store(), form.layer, upload.path, options, check=import_check(form.layer, warn)
-    )
+    return catalog.import_file(get_store(), form.layer, upload.path, options)
 
 
 def _run(upload: Upload, *, dry_run: bool, confirm: bool = False) -> Outcome:
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        current_app.logger.warning("%s", message)
-        warnings.append(message)
-
     try:
-        report = _import(upload, dry_run=dry_run, confirm=confirm, warn=warn)
+        report = _import(upload, dry_run=dry_run, confirm=confirm)
     except MovesNeedConfirmationError as exc:
-        return Outcome(report=exc.report, problem=str(exc), warnings=warnings, status=409)
+        return Outcome(report=exc.report, problem=str(exc), status=409)
     except ValidationError as exc:
         return Outcome(
             problem=str(exc),
             errors=[str(e) for e in exc.errors[:MAX_REPORTED_ERRORS]],
             more=max(0, len(exc.errors) - MAX_REPORTED_ERRORS),
-            warnings=warnings,
             status=422,
         )
     except (FileFormatError, BudgetError, ValueError) as exc:
-        return Outcome(problem=str(exc), warnings=warnings, status=422)
-    return Outcome(report=report, warnings=warnings)
+        return Outcome(problem=str(exc), status=422)
+    return Outcome(report=report)
 
 
 # -- uploads ----------------------------------------------------------------------------------
