@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
-from geoservice.network import NetworkLibrary
+from geoservice.errors import NetworkError
+from geoservice.network import Network, NetworkLibrary
 from tests.conftest import SMALL_OSM
 
 
@@ -41,3 +43,23 @@ def test_lazy_indexes_are_built_once_under_concurrent_first_use(tmp_path):
         t.join()
     assert errors == []
     assert all(np.array_equal(r, results[0]) for r in results)
+
+
+def test_cached_networks_are_memory_mapped_read_only_and_rewritten_whole(tmp_path):
+    net = NetworkLibrary(tmp_path / "lib", SMALL_OSM).load()["walk"]
+    folder = tmp_path / "walk"
+    net.save(folder)
+    net.save(folder)  # a second writer: the folder is replaced whole, nothing left over
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib", "walk"]
+    again = Network.load(folder)
+    assert isinstance(again.edge_time, np.memmap)
+    assert not again.edge_time.flags.writeable  # shared by every process that maps it
+    np.testing.assert_array_equal(again.edge_time, net.edge_time)
+    np.testing.assert_array_equal(again.edge_name, net.edge_name)
+    assert again.meta == net.meta
+    (folder / "geom_xy.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(NetworkError, match="unreadable"):
+        Network.load(folder)
+    (folder / "geom_xy.npy").unlink()
+    with pytest.raises(NetworkError, match="unreadable"):
+        Network.load(folder)

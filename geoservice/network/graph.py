@@ -2,14 +2,15 @@
 
 A :class:`Network` keeps numpy arrays (nodes with their OSM ids, edges, edge geometries),
 a CSR matrix of travel times for :mod:`scipy.sparse.csgraph`, and the indexes that place
-points on its roads (:mod:`geoservice.network.points`). It is saved as one ``.npz`` file
-(:meth:`Network.save`).
+points on its roads (:mod:`geoservice.network.points`). It is saved as a folder of ``.npy``
+files, which a load memory-maps (:meth:`Network.save`, :meth:`Network.load`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -45,6 +46,22 @@ MAJOR_ROADS = (
     "trunk_link",
     "primary_link",
     "secondary_link",
+)
+
+
+#: The arrays of a network, each saved as its own ``.npy`` file (:meth:`Network.save`).
+_ARRAYS = (
+    "node_xy",
+    "node_osmid",
+    "edge_u",
+    "edge_v",
+    "edge_length",
+    "edge_time",
+    "edge_twin",
+    "edge_highway",
+    "edge_name",
+    "geom_xy",
+    "geom_offsets",
 )
 
 
@@ -294,46 +311,51 @@ class Network:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Write the arrays and metadata to one ``.npz`` file (atomically)."""
+        """Write the arrays (one ``.npy`` file each) and the metadata (``meta.json``) into
+        the folder ``path``, atomically: a folder is written beside it and renamed.
+
+        ``.npy`` files, not one ``.npz``, because they can be memory-mapped
+        (:meth:`load`): every process serving the network shares one copy in the page
+        cache, and a start maps the files instead of reading them.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = tmp_name(path)
-        np.savez(
-            tmp,
-            node_xy=self.node_xy,
-            node_osmid=self.node_osmid,
-            edge_u=self.edge_u,
-            edge_v=self.edge_v,
-            edge_length=self.edge_length,
-            edge_time=self.edge_time,
-            edge_twin=self.edge_twin,
-            edge_highway=self.edge_highway,
-            edge_name=self.edge_name,
-            geom_xy=self.geom_xy,
-            geom_offsets=self.geom_offsets,
-            meta=np.array(json.dumps({**self.meta, "mode": self.mode, "crs": self.metric_crs})),
-        )
-        tmp.replace(path)
+        tmp.mkdir()
+        try:
+            for name in _ARRAYS:
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+            meta = {**self.meta, "mode": self.mode, "crs": self.metric_crs}
+            (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
+            if path.exists():  # an unreadable copy (load refused it): replaced
+                shutil.rmtree(path, ignore_errors=True)
+            try:
+                tmp.rename(path)
+            except OSError:  # another process wrote the same network first: keep theirs
+                if not path.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, path: Path) -> Network:
-        """Read a network written by :meth:`save`; raise :class:`NetworkError` if unusable."""
+        """Map a network written by :meth:`save` (read-only arrays); raise
+        :class:`NetworkError` if it is unusable."""
+        path = Path(path)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                arrays = {k: z[k] for k in z.files if k != "meta"}
-        except Exception as exc:  # zipfile, ValueError, KeyError, OSError...
+            meta = json.loads((path / "meta.json").read_text())
+            arrays = {
+                name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                for name in _ARRAYS
+            }
+        except Exception as exc:  # OSError, ValueError (a bad header), JSON...
             msg = f"network cache {path} is unreadable: {exc}"
             raise NetworkError(msg) from exc
         mode, crs = meta.pop("mode", None), meta.pop("crs", None)
         if mode not in MODES or not crs:
             msg = f"network cache {path} has no valid mode/crs"
             raise NetworkError(msg)
-        try:
-            net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
-        except TypeError as exc:  # arrays missing or unknown: another build version
-            msg = f"network cache {path} has unexpected arrays: {exc}"
-            raise NetworkError(msg) from exc
+        net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
         net._validate()
         return net
 
@@ -359,11 +381,11 @@ def sub_coords(coords: np.ndarray, f0: float, f1: float) -> np.ndarray:
     return compiled.sub_line(np.ascontiguousarray(coords, dtype=float), f0, f1)
 
 
-def tmp_name(path: Path) -> Path:
-    """A temporary file beside ``path``, unique per writer: two threads or processes
-    building the same cache at once (the routing and the coverage engine on a cold cache)
-    each write their own and the last rename wins, with the same content."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.npz")
+def tmp_name(path: Path, suffix: str = "") -> Path:
+    """A temporary file or folder beside ``path``, unique per writer: two threads or
+    processes building the same cache at once (the routing and the coverage engine on a
+    cold cache) each write their own, with the same content."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{suffix}")
 
 
 def lightest(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray) -> np.ndarray:

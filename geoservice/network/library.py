@@ -1,8 +1,9 @@
 """The networks a service uses: the active source file, its per-mode caches, imports, and
 the engines that follow it.
 
-Built networks and the source's ``place=*`` table are cached as ``.npz`` files keyed by
-the source's SHA-256 and the build version; a missing or corrupt cache is rebuilt. One
+Built networks (a folder of memory-mapped ``.npy`` files per mode) and the source's
+``place=*`` table (an ``.npz`` file) are cached under keys made of the source's SHA-256 and
+the build version; a missing or corrupt cache is rebuilt. One
 :class:`Network` per mode is held in memory and shared by every engine; an engine made
 from them is a :class:`Watched` value, made again when the active source changes.
 """
@@ -53,14 +54,15 @@ def cache_path(cache_dir: Path, source: Path, mode: str, digest: str | None = No
     """Where the network of ``mode`` (or the ``places`` table) built from ``source`` is
     cached."""
     digest = digest or file_digest(source)
-    return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}.npz"
+    suffix = ".npz" if mode == "places" else ""  # a network is a folder (Network.save)
+    return Path(cache_dir) / f"{digest[:16]}-v{BUILD_VERSION}-{mode}{suffix}"
 
 
 def save_places(places: pd.DataFrame, path: Path, meta: dict) -> None:
     """Write a places table (:func:`osm.places_frame`) and its metadata to ``.npz``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(path)
+    tmp = tmp_name(path, ".npz")
     arrays = {
         c: places[c].to_numpy(dtype=str if c not in ("osmid", "lon", "lat") else None)
         for c in osm.PLACE_COLUMNS
