@@ -85,7 +85,16 @@ MB = 1024**2
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory so far (``ru_maxrss``, KiB on Linux), in MB."""
+    """This process's peak resident memory so far, in MB.
+
+    Linux's ``VmHWM``, the high-water mark of this process's own memory: ``ru_maxrss``
+    would do, but a process started by ``subprocess`` (vfork, then exec) inherits its
+    parent's peak there, and the parent holds the whole synthetic city.
+    """
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -209,7 +218,8 @@ def measure(mode: str, work: Path, args: argparse.Namespace) -> Result:
 
 def network_bytes(net: Network) -> int:
     """Bytes of a network's arrays (what it keeps per node and edge)."""
-    return sum(v.nbytes for v in vars(net).values() if isinstance(v, np.ndarray))
+    arrays = (getattr(net, f.name) for f in fields(net))
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 def query_latency(engine: NearestEngine, mode: str, points: np.ndarray) -> tuple[float, float]:
@@ -265,6 +275,29 @@ class _Stations:
     amenities: list[set[str]]
     hours: list[str]
     points: RoadPoints
+    #: The network's arcs and those from the ends of each station's road to the station
+    #: (node ``n + 1 + s``), as (rows, cols, seconds); node ``n`` is the origin.
+    arcs: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def from_frame(cls, net: Network, frame: Any) -> _Stations:
+        points = net.snap(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+        base, reach = net.matrix().tocoo(), points.reaching()
+        rows, cols = [base.row, reach.src], [base.col, net.n_nodes + 1 + reach.dst]
+        time_s = points.cost(reach, net.edge_time)
+        keep = lightest(rows[1], cols[1], time_s)  # a sparse matrix would add parallel arcs
+        return cls(
+            frame["id"].to_numpy(),
+            frame["kind"].to_numpy(),
+            [set(a.replace(",", ";").split(";")) for a in frame["amenities"]],
+            list(frame["opening_hours"]),
+            points,
+            (
+                np.concatenate([rows[0], rows[1][keep]]),
+                np.concatenate([cols[0], cols[1][keep]]),
+                np.concatenate([base.data, time_s[keep]]),
+            ),
+        )
 
     def matching(self, f: StationFilter) -> np.ndarray:
         """Mask of the stations ``f`` counts (the filter's documented meaning)."""
@@ -283,13 +316,7 @@ def exactness(engine: NearestEngine, mode: str, frame: Any, points: np.ndarray) 
     """Share of queries (filters of :data:`FILTERS` in turn) the engine answers as the
     brute force does."""
     net = engine.networks[mode]
-    st = _Stations(
-        frame["id"].to_numpy(),
-        frame["kind"].to_numpy(),
-        [set(a.replace(",", ";").split(";")) for a in frame["amenities"]],
-        list(frame["opening_hours"]),
-        net.snap(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)),
-    )
+    st = _Stations.from_frame(net, frame)
     good = 0
     for i, (lon, lat) in enumerate(points.tolist()):
         f = FILTERS[i % len(FILTERS)]
@@ -298,36 +325,32 @@ def exactness(engine: NearestEngine, mode: str, frame: Any, points: np.ndarray) 
         except ParameterError:  # too far from any road: the brute force agrees if so
             good += not net.snap([lon], [lat]).on_network[0]
             continue
-        want = brute_force(net, st.points, net.snap([lon], [lat]))
+        want = brute_force(net, st, net.snap([lon], [lat]))
         want[~st.matching(f)] = np.inf
         good += agrees(got["results"], want, st.ids)
     return round(good / len(points), 4)
 
 
-def brute_force(net: Network, stations: RoadPoints, origin: RoadPoints) -> np.ndarray:
+def brute_force(net: Network, st: _Stations, origin: RoadPoints) -> np.ndarray:
     """Total seconds from the origin (one point) to every station: scipy Dijkstra over the
-    network joined with the origin (its road's pieces to the road's ends, and straight
-    along it to stations on the same road) and the stations (from their road's ends), plus
+    network joined with the stations (:attr:`_Stations.arcs`) and the origin (its road's
+    pieces to the road's ends, and straight along it to stations on the same road), plus
     the ways between the roads and the origin and each door."""
-    n, s = net.n_nodes, len(stations)
-    base = net.matrix().tocoo()
-    leave, reach, along = origin.leaving(), stations.reaching(), origin.along(stations)
-    rows = np.concatenate([base.row, np.full(len(leave), n), reach.src, np.full(len(along), n)])
-    cols = np.concatenate([base.col, leave.dst, n + 1 + reach.dst, n + 1 + along.dst])
-    time_s = np.concatenate(
-        [
-            base.data,
-            origin.cost(leave, net.edge_time),
-            stations.cost(reach, net.edge_time),
-            origin.cost(along, net.edge_time),
-        ]
-    )
-    keep = lightest(rows, cols, time_s)  # a sparse matrix would add parallel arcs up
+    n, s = net.n_nodes, len(st.ids)
+    leave, along = origin.leaving(), origin.along(st.points)
+    cols = np.concatenate([leave.dst, n + 1 + along.dst])
+    time_s = np.concatenate([origin.cost(leave, net.edge_time), origin.cost(along, net.edge_time)])
+    keep = lightest(np.zeros(len(cols), dtype=np.int64), cols, time_s)
+    rows, all_cols, data = st.arcs
     graph = sp.csr_matrix(
-        (np.maximum(time_s[keep], 1e-9), (rows[keep], cols[keep])), shape=(n + 1 + s,) * 2
+        (
+            np.maximum(np.concatenate([data, time_s[keep]]), 1e-9),
+            (np.concatenate([rows, np.full(len(keep), n)]), np.concatenate([all_cols, cols[keep]])),
+        ),
+        shape=(n + 1 + s,) * 2,
     )
     dist = csgraph.dijkstra(graph, indices=n)[n + 1 :]
-    return dist + stations.access_s + origin.access_s[0]
+    return dist + st.points.access_s + origin.access_s[0]
 
 
 def agrees(results: list[dict], want: np.ndarray, ids: np.ndarray) -> bool:
@@ -362,7 +385,8 @@ def write_pbf(path: Path, raw_nodes: int, seed: int) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (``--quick`` applied)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100_000, help="walk nodes (about)")
     parser.add_argument("--stations", type=int, default=1_000)
@@ -378,14 +402,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.nodes, args.stations = 20_000, 200
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
     if args.child:
         print(measure(args.mode, args.work, args).line(), flush=True)
         return
     if args.pbf:
         write_pbf(args.pbf, args.raw_nodes, args.seed)
         return
-    if args.quick:
-        args.nodes, args.stations = 20_000, 200
     print(f"load average {load_average()}", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         prepare(Path(tmp), args.nodes, args.stations, args.seed)
