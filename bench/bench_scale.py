@@ -12,8 +12,9 @@ temporary folder, then every mode is measured in a fresh child process (this scr
 
 - ``precompute_s``: ``NearestEngine({mode: net}, store, budget=…).refresh()`` on a fresh
   engine (the network's snapping index included);
-- ``peak_rss_mb``: the child's ``ru_maxrss`` at the end (network, engine, queries, edit and
-  batch); ``peak_by_step_mb`` gives it after each step;
+- ``peak_rss_mb``: the child's peak resident memory at the end (network, engine, queries,
+  edit and batch; Linux's ``VmHWM``, see :func:`peak_mb`); ``peak_by_step_mb`` gives it
+  after each step;
 - ``query_p50_ms``/``query_p99_ms``: ``--queries`` single queries (k = 3, routes included)
   from random points near the roads, for warm stations open at 10:00 on a weekday;
 - ``batch_origins_per_s``: one ``engine.batch`` of ``--batch`` origins (halved until it fits
@@ -47,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 from _common import load_average, percentile_ms
 from scipy.sparse import csgraph
 
@@ -250,9 +252,7 @@ def edit_seconds(engine: NearestEngine, store: GpkgStore) -> float:
     """Seconds of the engine's refresh after one station moved ~200 m (north-east)."""
 
     def move(gdf: Any) -> tuple[Any, None]:
-        import shapely
-
-        gdf.loc[0, "lon"] += 140 / 85_300
+        gdf.loc[0, "lon"] += 140 / 85_300  # 140 m east and north at Beijing's latitude
         gdf.loc[0, "lat"] += 140 / 110_574
         gdf.loc[0, "geometry"] = shapely.Point(gdf.loc[0, "lon"], gdf.loc[0, "lat"])
         return gdf, None
