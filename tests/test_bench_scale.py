@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -15,16 +16,25 @@ import bench_scale
 
 from geoservice.network import MODES, build_from_osm, osm
 
+#: A tiny run's command line.
+TINY = ["--nodes", "3000", "--stations", "50", "--queries", "40", "--batch", "2000"]
 
-def test_every_mode_is_measured_and_answers_as_the_brute_force(tmp_path):
-    args = bench_scale.arguments(
-        ["--nodes", "3000", "--stations", "50", "--queries", "40", "--batch", "2000"]
-    )
-    counts = bench_scale.prepare(tmp_path, args.nodes, args.stations, args.seed)
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """A tiny synthetic city's networks and store, and each mode's node count."""
+    work = tmp_path_factory.mktemp("city")
+    args = bench_scale.arguments(TINY)
+    return work, bench_scale.prepare(work, args.nodes, args.stations, args.seed)
+
+
+def test_every_mode_is_measured_and_answers_as_the_brute_force(city):
+    work, counts = city
+    args = bench_scale.arguments(TINY)
     assert 2_700 < counts["walk"] < 3_300
     assert counts["drive"] < counts["bike"] < counts["walk"]  # their access rules
     for mode in MODES:
-        line = json.loads(bench_scale.measure(mode, tmp_path, args).line())
+        line = json.loads(bench_scale.measure(mode, work, args).line())
         assert set(bench_scale.KEYS) <= line.keys()
         assert (line["mode"], line["nodes"], line["stations"]) == (mode, counts[mode], 50)
         for key in bench_scale.KEYS[3:]:
@@ -34,6 +44,17 @@ def test_every_mode_is_measured_and_answers_as_the_brute_force(tmp_path):
         assert line["peak_rss_mb"] >= line["network_mb"]
         assert line["exact"] == 1.0
         assert line["note"] == ""
+
+
+def test_a_refusal_for_the_memory_budget_is_a_line_with_a_note(city):
+    work, counts = city
+    line = json.loads(
+        bench_scale.measure("drive", work, bench_scale.arguments([*TINY, "--budget", "1MB"])).line()
+    )
+    assert line["note"].startswith("refused: ")
+    assert (line["mode"], line["nodes"], line["stations"]) == ("drive", counts["drive"], 50)
+    assert all(line[k] is None for k in bench_scale.KEYS[3:] if k != "peak_rss_mb")
+    assert line["peak_rss_mb"] > 0
 
 
 def test_the_comparison_accepts_ties_and_refuses_a_wrong_answer():
