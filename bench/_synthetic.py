@@ -238,10 +238,10 @@ def write_pbf(r: Roads, path: Path) -> None:
 
 
 def roads_with_raw_nodes(raw_nodes: int, seed: int = 0) -> Roads:
-    """Roads of about ``raw_nodes`` OSM nodes, as a real extract has: ways with 0–5 shape
-    nodes (about five raw nodes per junction)."""
-    shape = (0, 5)
-    # Per junction: itself and ~1.85 streets of (0 + 5) / 2 shape nodes each.
+    """Roads of about ``raw_nodes`` OSM nodes, as a real extract has: ways with 0–4 shape
+    nodes (about five raw nodes per walk-network node)."""
+    shape = (0, 4)
+    # Per junction: itself and ~1.85 streets of (0 + 4) / 2 shape nodes each.
     per_junction = 1 + 1.85 * sum(shape) / 2
     return roads(round(raw_nodes / per_junction), shape=shape, seed=seed)
 
