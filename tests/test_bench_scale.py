@@ -49,7 +49,7 @@ def test_every_mode_is_measured_and_answers_as_the_brute_force(city):
 def test_a_refusal_for_the_memory_budget_is_a_line_with_a_note(city):
     work, counts = city
     line = json.loads(
-        bench_scale.measure("drive", work, bench_scale.arguments([*TINY, "--budget", "1MB"])).line()
+        bench_scale.measure("drive", work, bench_scale.arguments([*TINY, "--budget", "1KB"])).line()
     )
     assert line["note"].startswith("refused: ")
     assert (line["mode"], line["nodes"], line["stations"]) == ("drive", counts["drive"], 50)
