@@ -4,7 +4,7 @@ Run: ``.venv/bin/python bench/bench_nearest.py [--queries 1000] [--network FILE]
 
 Prints, each beside a baseline measured in the same process and the ratio:
 
-- network build from OSM (cold cache) and load from the ``.npz`` cache;
+- network build from OSM (cold cache) and load from the cache (memory-mapped ``.npy`` files);
 - station precomputation (reverse Dijkstra rows for every station, all modes);
 - in-process single query latency p50/p99 (k=3, route geometry included) vs. the
   baseline per query: ``osmnx.distance.nearest_nodes`` + networkx single-source Dijkstra;
@@ -83,8 +83,8 @@ def main() -> None:
         t = time.perf_counter()
         engine = provider.get()
         print(
-            f"engine ready (cache load + station rows for {len(engine._stations.ids)} stations × "
-            f"{len(nets)} modes) {time.perf_counter() - t:.2f} s"
+            f"engine ready (cache load, {len(engine._stations.ids)} stations snapped, labels of "
+            f"two filters × {len(nets)} modes, kernels loaded) {time.perf_counter() - t:.2f} s"
         )
         engine.refresh()
 
