@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import osmium
+import osmnx
 import pytest
 from conftest import GRID_STATIONS, SMALL_OSM, assert_bilingual_error, make_app, stations_frame
 
@@ -323,22 +324,22 @@ def test_cli_fetch_offline_fails_fast_with_a_clear_message(app, monkeypatch):
     def offline(*args, **kwargs):
         raise ConnectionError("Failed to resolve 'nominatim.openstreetmap.org'")
 
-    monkeypatch.setattr(osm.ox, "graph_from_place", offline)
+    monkeypatch.setattr(osmnx, "graph_from_place", offline)
     r = app.test_cli_runner().invoke(args=["network", "fetch", "--place", "密云区, 北京市, 中国"])
     assert r.exit_code == 1
     assert "needs the internet" in r.output
-    assert osm.ox.settings.overpass_rate_limit is True  # settings restored
+    assert osmnx.settings.overpass_rate_limit is True  # settings restored
 
 
 def test_fetch_switches_off_the_60s_rate_limit_probe(monkeypatch):
     seen = {}
 
     def record(*args, **kwargs):
-        seen["rate_limit"] = osm.ox.settings.overpass_rate_limit
-        seen["timeout"] = osm.ox.settings.requests_timeout
+        seen["rate_limit"] = osmnx.settings.overpass_rate_limit
+        seen["timeout"] = osmnx.settings.requests_timeout
         raise ConnectionError("offline")
 
-    monkeypatch.setattr(osm.ox, "graph_from_place", record)
+    monkeypatch.setattr(osmnx, "graph_from_place", record)
     with pytest.raises(osm.OsmError):
         osm.fetch_graph("x", timeout=5)
     assert seen == {"rate_limit": False, "timeout": 5}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-import osmnx as ox
 import shapely
 
 from geoservice import crs
@@ -354,6 +353,8 @@ def build(G: nx.MultiDiGraph, mode: str, *, source: str = "", schematic: bool = 
         msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {source or 'the network'}"
         raise NetworkError(msg)
     if not G.graph.get("simplified"):
+        import osmnx as ox  # 0.9 s with its imports: only when a graph is built this way
+
         H = ox.simplify_graph(H, edge_attr_aggs={"length": sum, "travel_time": sum})
     net = _to_arrays(H, mode)
     net.meta.update(

@@ -25,7 +25,6 @@ from typing import Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 
@@ -376,6 +375,8 @@ class NetworkLibrary:
         sources = self._sources()
         safe = re.sub(r"[^\w.-]+", "_", place).strip("_") or "place"
         tmp = sources / f".tmp-{safe}.graphml"
+        import osmnx as ox  # 0.9 s with its imports: only for a download
+
         ox.save_graphml(G, tmp)
         return self._install(tmp, sources / f"{safe}.graphml")
 

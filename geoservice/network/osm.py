@@ -29,7 +29,6 @@ import networkx as nx
 import numpy as np
 import osmium
 import osmium.filter
-import osmnx as ox
 import pandas as pd
 
 from geoservice.errors import OsmError
@@ -475,6 +474,8 @@ def read_graph(path: str | Path, *, name: str | None = None) -> nx.MultiDiGraph:
     name : str, optional
         The file's name in messages (default: ``path``'s name).
     """
+    import osmnx as ox  # 0.9 s with its imports: only where a graph is read or fetched
+
     path, name, kind = _source(path, name)
     if kind == "graphml":
         try:
@@ -494,6 +495,8 @@ def read_graph(path: str | Path, *, name: str | None = None) -> nx.MultiDiGraph:
 
 
 def _from_xml(path: Path, name: str, kind: str) -> nx.MultiDiGraph:
+    import osmnx as ox  # 0.9 s with its imports: only where a graph is read or fetched
+
     with _way_tags():
         try:
             return ox.graph_from_xml(path, bidirectional=False, simplify=False, retain_all=True)
@@ -506,6 +509,8 @@ def _from_xml(path: Path, name: str, kind: str) -> nx.MultiDiGraph:
 @contextlib.contextmanager
 def _way_tags() -> Iterator[None]:
     """Temporarily widen the way tags osmnx keeps to :data:`WAY_TAGS`."""
+    import osmnx as ox  # 0.9 s with its imports: only where a graph is read or fetched
+
     saved = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = list(WAY_TAGS)
     try:
@@ -541,6 +546,8 @@ def fetch_graph(place: str, timeout: float = 20.0) -> nx.MultiDiGraph:
     Fails fast when offline: osmnx's Overpass rate-limit probe (which waits 60 s when it
     cannot connect) is switched off and the request timeout is ``timeout`` seconds.
     """
+    import osmnx as ox  # 0.9 s with its imports: only where a graph is read or fetched
+
     saved = (
         ox.settings.overpass_rate_limit,
         ox.settings.requests_timeout,
