@@ -154,21 +154,22 @@ def _coords(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
 
 class SnapIndex:
     """One network's snapping indexes: short pieces of the road segments in a KD-tree, the
-    representative edges' metric lines in an STRtree, the far-point vertices, and the
-    point sets kept by ``snap(..., cache=True)``. Built once per network
-    (:meth:`Network.snap_index`)."""
+    far-point vertices, and the point sets kept by ``snap(..., cache=True)``. Built once
+    per network (:meth:`Network.snap_index`).
+
+    Plain arrays only: shapely lines of every edge and an STR tree over them took more than
+    half of a city network's memory (2.4 GB at 1.5 million nodes) and of its build time,
+    for the few points the nearest pieces cannot decide (:meth:`nearest` asks for more).
+    """
 
     def __init__(self, net: Network) -> None:
         x, y = net.to_metric(net.geom_xy[:, 0], net.geom_xy[:, 1])
         xy = np.column_stack([x, y])
         counts = np.diff(net.geom_offsets)
         edge_of_vertex = np.repeat(np.arange(net.n_edges), counts)
-        self.lines_m = shapely.linestrings(xy, indices=edge_of_vertex)
         # Each road once (its representative edge): routing reaches both directions from it.
-        self.roads = net.road_edges()
-        self.tree = shapely.STRtree(self.lines_m[self.roads])
         indexed = np.zeros(net.n_edges, dtype=bool)
-        indexed[self.roads] = True
+        indexed[net.road_edges()] = True
         # Segments between consecutive vertices of the same edge, cut into pieces of at
         # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
         same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
@@ -203,27 +204,33 @@ class SnapIndex:
 
         The ``_SNAP_K`` nearest pieces (KD-tree on their midpoints) are measured exactly;
         the answer is provably the nearest when it is closer than the farthest of those
-        midpoints minus half a piece. The few points where that bound fails are snapped
-        with the STRtree of whole roads instead.
+        midpoints minus half a piece. The few points where that bound fails (far from the
+        roads, in a gap between them) are measured again against eight times as many
+        pieces, until it holds or every piece was measured.
         """
+        k = min(_SNAP_K, len(self.pa))
+        edge, frac, d, unsure = self._closest(p, k)
+        while len(unsure):
+            k = min(k * 8, len(self.pa))
+            e, f, dist, still = self._closest(p[unsure], k)
+            edge[unsure], frac[unsure], d[unsure] = e, f, dist
+            unsure = unsure[still]
+        return edge, frac, d
+
+    def _closest(
+        self, p: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The closest of each point's ``k`` nearest pieces, and the points for which that
+        is not yet proven (none when ``k`` is every piece)."""
         from geoservice.network import compiled  # numba, imported on first use
 
-        k = min(_SNAP_K, len(self.pa))
         dk, ik = self.kd.query(p, k=k)
         dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
         pieces = (self.pa, self.pb, self.p_edge, self.p_along)
         edge, frac, d = compiled.closest_pieces(p, ik, pieces, self.edge_len_m)
-        unsure = np.flatnonzero(d > dk[:, -1] - self.half) if k == _SNAP_K else np.arange(len(p))
-        if len(unsure):
-            pts = shapely.points(p[unsure])
-            (qi, ei), exact = self.tree.query_nearest(pts, return_distance=True, all_matches=False)
-            edge[unsure[qi]] = self.roads[ei]
-            d[unsure[qi]] = exact
-            lines = self.lines_m[edge[unsure]]
-            total_u = shapely.length(lines)
-            along_u = shapely.line_locate_point(lines, pts)
-            frac[unsure] = np.clip(along_u / np.where(total_u > 0, total_u, 1), 0, 1)
-        return edge, frac, d
+        if k >= len(self.pa):
+            return edge, frac, d, np.empty(0, dtype=np.int64)
+        return edge, frac, d, np.flatnonzero(d > dk[:, -1] - self.half)
 
 
 def snap(
