@@ -9,6 +9,7 @@ queue and Redis).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -122,6 +123,7 @@ def test_flask_jobs_lists_and_cancels(tmp_path):
     app = make_app(tmp_path, JOBS_MODE="queue")
     runner = app.test_cli_runner()
     queued = app.test_client().get("/api/coverage?minutes=5").get_json()
+    assert re.fullmatch(r"[0-9a-f]{16}", queued["id"])  # never an option to the CLI ('-…')
     listed = runner.invoke(args=["jobs", "list"])
     assert listed.exit_code == 0
     assert queued["id"] in listed.output

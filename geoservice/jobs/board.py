@@ -281,7 +281,8 @@ class JobBoard:
             queued = con.execute("SELECT count(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
             if queued >= limits.queue_max:
                 raise QueueFullError(retry_after=_retry_after(con, now))
-            job_id = secrets.token_urlsafe(10)
+            # Hex: never a leading '-', which `flask jobs cancel ID` would read as an option.
+            job_id = secrets.token_hex(8)
             con.execute(
                 "INSERT INTO jobs(id, kind, key, owner, state, params, cap, created, client) "
                 "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",

@@ -725,7 +725,7 @@ _JOB_ID = {
     "required": True,
     "description": "the job's id, from the Location of the 202 answer",
     "schema": {"type": "string", "minLength": 1},
-    "example": "q3Xb7cRkW2mPzA",
+    "example": "3f9c2a7b41d0e865",
 }
 
 
