@@ -64,7 +64,7 @@ from geoservice.errors import BudgetError, ParameterError
 from geoservice.filters import StationFilter
 from geoservice.nearest import NearestEngine, parse_budget
 from geoservice.network import MODES, Network, build_from_osm
-from geoservice.network.graph import lightest
+from geoservice.network.graph import Column, lightest
 from geoservice.network.points import RoadPoints
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG
@@ -226,7 +226,7 @@ def measure(mode: str, work: Path, args: argparse.Namespace) -> Result:
 def network_bytes(net: Network) -> int:
     """Bytes of a network's arrays (what it keeps per node and edge)."""
     arrays = (getattr(net, f.name) for f in fields(net))
-    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray | Column))
 
 
 def query_latency(engine: NearestEngine, mode: str, points: np.ndarray) -> tuple[float, float]:

@@ -18,11 +18,12 @@ import shapely
 from geoservice import crs
 from geoservice.errors import NetworkError
 from geoservice.network import osm, simplify
-from geoservice.network.graph import MODE_LABELS, MODES, Network
+from geoservice.network.graph import MODE_LABELS, MODES, Column, Network
 from geoservice.network.points import WALK_KMH
 
-#: Bump when the build changes, so old caches are rebuilt.
-BUILD_VERSION = 3
+#: Bump when the build or the cache format changes, so old caches are not read (4: text
+#: columns as codes).
+BUILD_VERSION = 4
 
 _WALK_EXCLUDED = {
     "motorway",
@@ -286,8 +287,8 @@ def _build_mode(data: osm.OsmData, raw: _RawGraph, mode: str, label: str) -> Net
         edge_length=s.length,
         edge_time=s.time,
         edge_twin=_twins(edge_u, edge_v, s.length),
-        edge_highway=data.way_tags["highway"][first_way].astype(str),
-        edge_name=data.way_tags["name"][first_way].astype(str),
+        edge_highway=Column.of(data.way_tags["highway"][first_way]),
+        edge_name=Column.of(data.way_tags["name"][first_way]),
         geom_xy=data.node_xy[s.path_nodes],
         geom_offsets=s.path_offsets,
         metric_crs=crs.utm_crs(*node_xy.mean(axis=0)),
@@ -413,8 +414,8 @@ def _to_arrays(H: nx.MultiDiGraph, mode: str) -> Network:
         edge_length=edge_length,
         edge_time=np.array(times),
         edge_twin=_twins(edge_u, edge_v, edge_length),
-        edge_highway=np.array(highways, dtype=str),
-        edge_name=np.array(names, dtype=str),
+        edge_highway=Column.of(highways),
+        edge_name=Column.of(names),
         geom_xy=geom_xy,
         geom_offsets=offsets,
         metric_crs=crs.utm_crs(*node_xy.mean(axis=0)),

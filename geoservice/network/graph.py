@@ -15,7 +15,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyproj
@@ -49,7 +49,8 @@ MAJOR_ROADS = (
 )
 
 
-#: The arrays of a network, each saved as its own ``.npy`` file (:meth:`Network.save`).
+#: The arrays of a network, each saved as its own ``.npy`` file (:meth:`Network.save`); the
+#: text columns (:data:`_COLUMNS`) as two files each, their values and codes.
 _ARRAYS = (
     "node_xy",
     "node_osmid",
@@ -58,11 +59,60 @@ _ARRAYS = (
     "edge_length",
     "edge_time",
     "edge_twin",
-    "edge_highway",
-    "edge_name",
     "geom_xy",
     "geom_offsets",
 )
+
+
+_COLUMNS = ("edge_highway", "edge_name")
+
+
+class Column:
+    """A text column kept as codes into its distinct values: a road class or a street name
+    repeats over many edges, and fixed-width text took 234 of a city network's 607 bytes
+    per node. Indexing gives text, as a numpy array of text would.
+
+    Parameters
+    ----------
+    values : ndarray (V,) str
+        The distinct values, sorted.
+    codes : ndarray (E,) unsigned int
+        Each row's value.
+    """
+
+    def __init__(self, values: np.ndarray, codes: np.ndarray) -> None:
+        self.values = values
+        self.codes = codes
+
+    @classmethod
+    def of(cls, text: object) -> Column:
+        """The column of ``text`` (any sequence of strings)."""
+        values, codes = np.unique(np.asarray(text, dtype=str), return_inverse=True)
+        kind = (
+            np.uint8
+            if len(values) <= 1 << 8
+            else np.uint16
+            if len(values) <= 1 << 16
+            else np.uint32
+        )
+        return cls(values, codes.astype(kind))
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return self.values[self.codes[index]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = self.values[self.codes]
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list[str]:
+        return self.values[self.codes].tolist()
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes + self.codes.nbytes)
 
 
 class _Csr(NamedTuple):
@@ -95,8 +145,9 @@ class Network:
         Travel time in seconds.
     edge_twin : ndarray (E,)
         Index of the same road traversed the other way, or -1 (one-way).
-    edge_highway, edge_name : ndarray (E,) str
-        ``highway`` and ``name`` of the edge (of the first OSM way along it).
+    edge_highway, edge_name : Column (E,) of str
+        ``highway`` and ``name`` of the edge (of the first OSM way along it): given as any
+        sequence of text, kept as codes (:class:`Column`).
     geom_xy, geom_offsets : ndarray
         Edge ``i``'s lon/lat polyline is ``geom_xy[geom_offsets[i]:geom_offsets[i + 1]]``.
     metric_crs : str
@@ -114,14 +165,17 @@ class Network:
     edge_length: np.ndarray
     edge_time: np.ndarray
     edge_twin: np.ndarray
-    edge_highway: np.ndarray
-    edge_name: np.ndarray
+    edge_highway: Column
+    edge_name: Column
     geom_xy: np.ndarray
     geom_offsets: np.ndarray
     metric_crs: str
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in _COLUMNS:
+            if not isinstance(getattr(self, name), Column):
+                setattr(self, name, Column.of(getattr(self, name)))
         self._csr: _Csr | None = None
         self._reverse: sp.csr_matrix | None = None
         self._index: SnapIndex | None = None
@@ -325,6 +379,10 @@ class Network:
         try:
             for name in _ARRAYS:
                 np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(self, name)))
+            for name in _COLUMNS:
+                column = getattr(self, name)
+                np.save(tmp / f"{name}.values.npy", column.values)
+                np.save(tmp / f"{name}.codes.npy", column.codes)
             meta = {**self.meta, "mode": self.mode, "crs": self.metric_crs}
             (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
             if path.exists():  # an unreadable copy (load refused it): replaced
@@ -344,10 +402,15 @@ class Network:
         path = Path(path)
         try:
             meta = json.loads((path / "meta.json").read_text())
-            arrays = {
+            arrays: dict[str, Any] = {
                 name: np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
                 for name in _ARRAYS
             }
+            for name in _COLUMNS:
+                arrays[name] = Column(
+                    np.load(path / f"{name}.values.npy", allow_pickle=False),
+                    np.load(path / f"{name}.codes.npy", mmap_mode="r", allow_pickle=False),
+                )
         except Exception as exc:  # OSError, ValueError (a bad header), JSON...
             msg = f"network cache {path} is unreadable: {exc}"
             raise NetworkError(msg) from exc
