@@ -59,7 +59,7 @@ def test_cached_networks_are_memory_mapped_read_only_and_rewritten_whole(tmp_pat
     # Text columns as codes into their distinct values: a byte per edge for road classes.
     assert again.edge_highway.codes.dtype == np.uint8
     assert again.edge_highway[[0, 1]].tolist() == net.edge_highway.tolist()[:2]
-    assert len(again.edge_highway.values) < len(again.edge_highway) / 10
+    assert again.edge_highway.values.tolist() == sorted(set(net.edge_highway.tolist()))
     assert again.meta == net.meta
     (folder / "geom_xy.npy").write_bytes(b"\x93NUMPY garbage")
     with pytest.raises(NetworkError, match="unreadable"):
