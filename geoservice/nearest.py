@@ -236,8 +236,12 @@ class NearestEngine:
         Mode → :class:`~geoservice.network.Network`.
     store : Store
         Where the stations and the district profile live; when its revision changes the
-        precomputed rows and the district's boundary (which flags origins outside it) are
-        refreshed on the next query (no restart needed).
+        stations, their labels and the district's boundary (which flags origins outside
+        it) are taken again on the next query (no restart needed).
+    budget : int
+        Bytes the labels may take (:func:`check_budget`).
+    k : int
+        Labels per road node (questions for more search from the origin).
     """
 
     def __init__(
