@@ -94,17 +94,37 @@ def build(
     k : int
         Labels per node (:data:`geoservice.nearest.K_LABELS` by default).
     """
+    rev = net.reverse_matrix()
+    graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
+    time, station, nxt = _k_labels(graph, _entries(stations, door_s, mask), net.n_nodes, int(k))
+    return Labels(time, station, nxt)
+
+
+def _entries(
+    stations: RoadPoints, door_s: np.ndarray, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a search reaches the stations of ``mask`` (None: all) that lie near a road:
+    (node, station, seconds to the door) of every arc from an end node of a station's
+    road to the station."""
     arcs = stations.reaching()
     # As the graph's own edges: no zero-cost arc (a station at a node stays after it).
-    cost = np.maximum(stations.cost(arcs, net.edge_time), 1e-6) + door_s[arcs.dst]
+    cost = np.maximum(stations.cost(arcs, stations.net.edge_time), 1e-6) + door_s[arcs.dst]
     keep = stations.on_network[arcs.dst] & np.isfinite(cost)
     if mask is not None:
         keep &= mask[arcs.dst]
-    rev = net.reverse_matrix()
-    graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
-    seeds = (arcs.src[keep].astype(np.int64), arcs.dst[keep].astype(np.int64), cost[keep])
-    time, station, nxt = _k_labels(graph, seeds, net.n_nodes, int(k))
-    return Labels(time, station, nxt)
+    return arcs.src[keep].astype(np.int64), arcs.dst[keep].astype(np.int64), cost[keep]
+
+
+def _on_road(
+    origins: RoadPoints, stations: RoadPoints, door_s: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Straight along each point's own road to the stations of ``mask`` on it (the way
+    through the road's end nodes misses these): (point, station, seconds to the door,
+    forwards) per piece."""
+    along = origins.along(stations)
+    ok = mask[along.dst] & stations.on_network[along.dst]
+    cost = origins.cost(along, origins.net.edge_time) + door_s[along.dst]
+    return along.src[ok], along.dst[ok], cost[ok], along.forward[ok]
 
 
 def nearest(
@@ -133,13 +153,10 @@ def nearest(
         for t, s in zip(labels.time[node].tolist(), labels.station[node].tolist(), strict=True):
             if s >= 0 and (s not in best or c + t < best[s][0]):
                 best[s] = (c + t, node)
-    along = origin.along(stations)
-    on_road = np.flatnonzero(mask[along.dst] & stations.on_network[along.dst])
-    road_cost = origin.cost(along, net.edge_time) + door_s[along.dst]
-    for i in on_road.tolist():
-        s, t = int(along.dst[i]), float(road_cost[i])
+    _, on_road, road_cost, forward = _on_road(origin, stations, door_s, mask)
+    for s, t, ahead in zip(on_road.tolist(), road_cost.tolist(), forward.tolist(), strict=True):
         if s not in best or t < best[s][0]:
-            best[s] = (t, -1 if along.forward[i] else -2)
+            best[s] = (t, -1 if ahead else -2)
     order = sorted(best.items(), key=lambda item: (item[1][0], item[0]))[: labels.k]
     station = np.array([s for s, _ in order], dtype=np.int64)
     time = np.array([t for _, (t, _) in order], dtype=float)
@@ -173,10 +190,7 @@ def nearest_many(
     better = cost[p:] < best[back]
     best[back[better]] = cost[p:][better]
     best_station[back[better]] = station[p:][better]
-    along = origins.along(stations)
-    ok = mask[along.dst] & stations.on_network[along.dst]
-    road = (origins.cost(along, net.edge_time) + door_s[along.dst])[ok]
-    src, dst = along.src[ok], along.dst[ok]
+    src, dst, road, _ = _on_road(origins, stations, door_s, mask)
     for i in np.argsort(road, kind="stable")[::-1].tolist():  # the nearest written last
         if road[i] < best[src[i]]:
             best[src[i]], best_station[src[i]] = road[i], dst[i]
@@ -209,13 +223,8 @@ def search(
     leave = origin.leaving()
     start = leave.dst
     start_cost = origin.cost(leave, net.edge_time)
-    arcs = stations.reaching()
-    ok = mask[arcs.dst] & stations.on_network[arcs.dst]
-    arc_cost = np.maximum(stations.cost(arcs, net.edge_time), 1e-6)[ok] + door_s[arcs.dst[ok]]
-    arc_node, arc_station = arcs.src[ok], arcs.dst[ok]
-    along = origin.along(stations)
-    on_road = mask[along.dst] & stations.on_network[along.dst]
-    road = origin.cost(along, net.edge_time)[on_road] + door_s[along.dst[on_road]]
+    arc_node, arc_station, arc_cost = _entries(stations, door_s, mask)
+    _, on_road, road, forward = _on_road(origin, stations, door_s, mask)
     limit = max(float(limit), 1.0)
     while True:
         dist, pred = csgraph.dijkstra(
@@ -230,10 +239,9 @@ def search(
         _, first = np.unique(arc_station[by_time], return_index=True)  # each one's best arc
         chosen = by_time[first]
         time[arc_station[chosen]], how[arc_station[chosen]] = t[chosen], chosen
-        for i, j in enumerate(np.flatnonzero(on_road).tolist()):
-            s = int(along.dst[j])
+        for i, s in enumerate(on_road.tolist()):
             if road[i] < time[s]:
-                time[s], how[s] = road[i], -2 - j
+                time[s], how[s] = road[i], -2 - i
         inside = np.flatnonzero(np.isfinite(time) & (time <= limit))
         if len(inside) >= k or math.isinf(limit):
             break
@@ -243,7 +251,7 @@ def search(
     for s in order.tolist():
         a = int(how[s])
         if a < 0:  # straight along the origin's road
-            vias.append(-1 if along.forward[-2 - a] else -2)
+            vias.append(-1 if forward[-2 - a] else -2)
             chains.append(np.empty(0, dtype=np.int64))
             continue
         e = int(end[a])
