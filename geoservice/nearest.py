@@ -293,10 +293,9 @@ class NearestEngine:
 
         Their labels are made again on each filter's next question. The memory the labels
         need is checked against ``budget`` first: over it,
-        :class:`~geoservice.errors.BudgetError` is raised (on every call: the network does
-        not fit).
+        :class:`~geoservice.errors.BudgetError` is raised (on every call until stations
+        were taken once: the network does not fit).
         """
-        masks = check_budget(self.node_counts(), self.budget, self.k)
         revision = self.store.revision()
         if revision == self._revision:
             return False
@@ -304,6 +303,8 @@ class NearestEngine:
             revision = self.store.revision()
             if revision == self._revision:
                 return False
+            # Only here: the labels' size depends on the network, fixed for this engine.
+            masks = check_budget(self.node_counts(), self.budget, self.k)
             gdf = self.store.stations()
             gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
             lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)
