@@ -88,14 +88,7 @@ class Column:
     def of(cls, text: object) -> Column:
         """The column of ``text`` (any sequence of strings)."""
         values, codes = np.unique(np.asarray(text, dtype=str), return_inverse=True)
-        kind = (
-            np.uint8
-            if len(values) <= 1 << 8
-            else np.uint16
-            if len(values) <= 1 << 16
-            else np.uint32
-        )
-        return cls(values, codes.astype(kind))
+        return cls(values, codes.astype(np.min_scalar_type(max(len(values) - 1, 0))))
 
     def __getitem__(self, index: Any) -> np.ndarray:
         return self.values[self.codes[index]]
