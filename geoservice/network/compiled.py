@@ -9,7 +9,8 @@ lon/lat polyline are planar with the longitude scaled by cos φ of its first ver
 (enough to place a point at a fraction of an edge's length).
 
 numba is imported with this module, which the network imports on first use
-(:func:`warm` compiles the kernels, or loads them from numba's disk cache, ahead of time).
+(:meth:`geoservice.nearest.NearestEngine.warm` has the kernels compiled, or loaded from
+numba's disk cache, ahead of the first question).
 """
 
 from __future__ import annotations
@@ -130,22 +131,6 @@ def closest_pieces(
 
 
 @numba.njit(cache=True, nogil=True)
-def hops(pred: np.ndarray, via: int, n: int) -> np.ndarray:
-    """The road nodes from ``via`` towards a station along its next-hop row ``pred``
-    (a value outside 0..n-1 ends it; at most n nodes: a cycle would be a bug, not a hang)."""
-    nodes = np.empty(n + 1, dtype=np.int64)
-    nodes[0] = via
-    m = 1
-    while m <= n:
-        nxt = pred[nodes[m - 1]]
-        if nxt < 0 or nxt >= n:
-            break
-        nodes[m] = nxt
-        m += 1
-    return nodes[:m]
-
-
-@numba.njit(cache=True, nogil=True)
 def route(
     graph: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int],
     slots: tuple[np.ndarray, np.ndarray],
@@ -160,10 +145,10 @@ def route(
     ``graph`` is (edge_u, edge_v, edge_length, geom_xy, geom_offsets, n_nodes),
     ``slots`` the CSR's sorted keys u·n + v and their edges
     (:meth:`Network.edge_between`), ``nodes`` the road nodes from ``via`` to the
-    station's road (:func:`hops`; ignored when ``via < 0``), ``via`` the node the origin
-    leaves its road by (-1 / -2: straight along it forwards / backwards to a station on
-    the same road), ``origin`` its (edge, fraction, lon, lat), ``station`` its (edge,
-    fraction). Consecutive repeated points are dropped.
+    station's road (the labels' next nodes or a search's; ignored when ``via < 0``),
+    ``via`` the node the origin leaves its road by (-1 / -2: straight along it forwards /
+    backwards to a station on the same road), ``origin`` its (edge, fraction, lon, lat),
+    ``station`` its (edge, fraction). Consecutive repeated points are dropped.
     """
     edge_u, edge_v, edge_length, geom_xy, offsets, n = graph
     key, key_edge = slots
@@ -211,20 +196,3 @@ def route(
             kept += 1
         px, py = qx, qy
     return out[:kept].copy(), length
-
-
-def warm() -> str:
-    """Compile the kernels for the network's array types, or load them from numba's disk
-    cache (the set-up command does, so that a service's first answer does not).
-
-    Returns
-    -------
-    str
-        ``"compiled"`` or ``"loaded from cache"``.
-    """
-    xy = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
-    offsets = np.array([0, 2, 3], dtype=np.int64)
-    sub_line(xy, 0.25, 0.75)
-    points_at(xy, offsets, np.zeros(1, dtype=np.int64), np.array([0.5]))
-    hits = sum(sum(k.stats.cache_hits.values()) for k in (sub_line, points_at))
-    return "loaded from cache" if hits else "compiled"
