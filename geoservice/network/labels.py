@@ -62,10 +62,6 @@ class Labels:
     def k(self) -> int:
         return int(self.time.shape[1])
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.time.nbytes + self.station.nbytes + self.next.nbytes)
-
     def hops(self, s: int, via: int) -> np.ndarray:
         """The road nodes from ``via`` to station ``s`` (``via`` must hold a label of
         ``s``), for :meth:`Network.route`."""
