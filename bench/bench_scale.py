@@ -11,9 +11,9 @@ temporary folder, then every mode is measured in a fresh child process (this scr
 ``--child``), which prints one JSON line:
 
 - ``precompute_s``: a fresh ``NearestEngine({mode: net}, store, budget=…)`` until it has
-  answered its first question (``refresh()``, the network's snapping index, and whatever
-  the engine makes on a filter's first question: the labels of warm stations open at
-  10:00, the compiled kernels loaded);
+  answered its first question and made what it makes for a filter (``refresh()``, the
+  network's snapping index, the labels of warm stations open at 10:00, made in the
+  background, the compiled kernels loaded);
 - ``peak_rss_mb``: the child's peak resident memory at the end (network, engine, queries,
   edit and batch; Linux's ``VmHWM``, see :func:`peak_mb`); ``peak_by_step_mb`` gives it
   after each step;
@@ -21,8 +21,8 @@ temporary folder, then every mode is measured in a fresh child process (this scr
   from random points near the roads, for warm stations open at 10:00 on a weekday;
 - ``batch_origins_per_s``: one ``engine.batch`` of ``--batch`` origins (halved until it fits
   in memory; ``batch_origins`` says how many);
-- ``edit_s``: one station moved ~200 m in the store, then the engine's next answer
-  (``refresh()`` and what the filter's next question makes again);
+- ``edit_s``: one station moved ~200 m in the store, then the engine's next answer and
+  the filter's labels made again;
 - ``exact``: the share of 200 random queries (a quarter each: open at 10:00, open at 02:00,
   a rare amenity, worker homes) whose k = 3 stations and times (±0.05 s; ties in any order)
   match a brute-force scipy Dijkstra from the origin over the graph joined with the road
@@ -196,6 +196,7 @@ def measure(mode: str, work: Path, args: argparse.Namespace) -> Result:
     try:
         engine.refresh()
         _ask(engine, mode, first)
+        engine.settle()  # the filter's labels, made in the background meanwhile
     except BudgetError as exc:
         out.note = f"refused: {exc.en}"
         out.peak_rss_mb = peak_mb()
@@ -271,6 +272,7 @@ def edit_seconds(engine: NearestEngine, store: GpkgStore, point: np.ndarray) -> 
     t = time.perf_counter()
     engine.refresh()
     _ask(engine, next(iter(engine.networks)), point)
+    engine.settle()
     return round(time.perf_counter() - t, 3)
 
 

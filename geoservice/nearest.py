@@ -28,6 +28,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +65,19 @@ K_MAX = 20
 #: Labels per road node by default (``ROUTING_LABELS``): questions for up to this many
 #: stations are answered from them, more by a search of their own.
 K_LABELS = 4
+#: The first time limit (seconds) of a search while a filter's labels are made: widened
+#: four times over until it holds the stations asked for.
+_FIRST_LIMIT_S = 600.0
 
 
 class _Routing:
     """One mode's routing data: where the stations meet the roads, and the labels per
-    station filter (made on the filter's first question, the least recently used
-    dropped beyond ``masks``)."""
+    station filter, the least recently used dropped beyond ``masks``.
+
+    A question whose filter has no labels yet never waits for them (at city size they
+    take seconds, and each new filter, such as another ``open_at`` minute, would cost
+    one): it is answered by a search of its own while one background thread makes them.
+    """
 
     def __init__(self, stations: RoadPoints, k: int, masks: int) -> None:
         self.stations = stations
@@ -78,22 +86,51 @@ class _Routing:
         self.masks = masks
         self._cache: OrderedDict[bytes, Labels] = OrderedDict()
         self._lock = threading.Lock()
+        self._pending: dict[bytes, Future[Labels]] = {}
+        self._builder: ThreadPoolExecutor | None = None
 
-    def labels(self, mask: np.ndarray) -> Labels:
-        """The labels of the stations of ``mask`` (thread-safe; one search per filter)."""
-        from geoservice.network import labels  # numba, loaded with the networks
-
-        key = np.packbits(mask).tobytes() + len(mask).to_bytes(4, "little")
+    def cached(self, mask: np.ndarray) -> Labels | None:
+        """The labels of ``mask`` if they are made; else None, and they are made in the
+        background (one filter at a time, at most ``masks`` waiting)."""
+        key = _mask_key(mask)
         with self._lock:
             found = self._cache.get(key)
-            if found is None:
-                found = labels.build(self.stations.net, self.stations, self.door_s, mask, self.k)
-                self._cache[key] = found
-                while len(self._cache) > self.masks:
-                    self._cache.popitem(last=False)
-            else:
+            if found is not None:
                 self._cache.move_to_end(key)
+            elif key not in self._pending and len(self._pending) < self.masks:
+                if self._builder is None:
+                    self._builder = ThreadPoolExecutor(1, thread_name_prefix="labels")
+                self._pending[key] = self._builder.submit(self.labels, mask.copy())
         return found
+
+    def labels(self, mask: np.ndarray) -> Labels:
+        """The labels of the stations of ``mask``, made now if they are not (outside the
+        lock: the other filters' questions go on meanwhile)."""
+        from geoservice.network import labels  # numba, loaded with the networks
+
+        key = _mask_key(mask)
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = labels.build(self.stations.net, self.stations, self.door_s, mask, self.k)
+        with self._lock:
+            self._cache[key] = found
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.masks:
+                self._cache.popitem(last=False)
+            self._pending.pop(key, None)
+        return found
+
+    def settle(self) -> None:
+        """Wait until the labels being made in the background are made."""
+        with self._lock:
+            pending = list(self._pending.values())
+        for future in pending:
+            future.result()
+
+
+def _mask_key(mask: np.ndarray) -> bytes:
+    return np.packbits(mask).tobytes() + len(mask).to_bytes(4, "little")
 
 
 @dataclass
@@ -447,16 +484,26 @@ class NearestEngine:
         }
 
     def warm(self) -> None:
-        """Answer a question per mode from a road node, to any station and with the
-        default filter (warm stations open now), so that the compiled kernels (snapping,
-        labels, routes) are loaded from numba's disk cache, or compiled, and the default
-        filter's labels made, before the first real question."""
+        """Make the labels of the default filter (warm stations open now) and of every
+        station, and answer a question per mode from a road node, so that the compiled
+        kernels (snapping, labels, routes) are loaded from numba's disk cache, or
+        compiled, before the first real question."""
+        table, routing = self._state()
+        at = _hours.as_local(None)
         for mode, net in self.networks.items():
+            for stations in (WARM_OPEN_NOW, _ANY):
+                mask, _ = self._mask(table, stations, at)
+                routing[mode].labels(_on_network(mask, "", routing[mode].stations)[0])
             if net.n_nodes:
                 lon, lat = (float(v) for v in net.node_xy[0])
                 with contextlib.suppress(GeoserviceError):  # nothing near: nothing to warm
                     self.nearest(lon, lat, mode=mode, k=1, stations=_ANY)
-                    self.nearest(lon, lat, mode=mode, k=1)  # the default filter's labels
+
+    def settle(self) -> None:
+        """Wait until the labels being made in the background are made (benchmarks and
+        tests; questions never wait for them)."""
+        for road in self._routing.values():
+            road.settle()
 
     # -- batch -------------------------------------------------------------------------
     def batch(
@@ -543,31 +590,36 @@ def _on_network(mask: np.ndarray, reason: str, stations: RoadPoints) -> tuple[np
 
 def _best(
     road: _Routing, point: RoadPoints, mask: np.ndarray, k: int
-) -> tuple[Labels, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]]:
+) -> tuple[Labels | None, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray | None]]:
     """The ``k`` stations of ``mask`` nearest to ``point``: from the filter's labels when
-    they hold ``k``, else by a search from the point bounded by the labels' farthest.
+    they are made and hold ``k``, else by a search from the point (bounded by the labels'
+    farthest, or :data:`_FIRST_LIMIT_S` while they are made).
 
-    Returns the filter's labels, the stations, their times from the point's road to the
-    door, how each route leaves the point's road (:func:`geoservice.network.labels.nearest`)
-    and its road nodes when the search found them (None: follow the labels).
+    Returns the filter's labels (None: not made yet), the stations, their times from the
+    point's road to the door, how each route leaves the point's road
+    (:func:`geoservice.network.labels.nearest`) and its road nodes when the search found
+    them (None: follow the labels).
     """
     from geoservice.network import labels
 
-    found = road.labels(mask)
-    station, time, via = labels.nearest(found, point, road.stations, road.door_s, mask)
-    if k <= found.k:
-        return found, station[:k], time[:k], via[:k], [None] * min(k, len(station))
-    if len(station) < found.k:  # the labels hold every reachable station already
-        return found, station, time, via, [None] * len(station)
+    found = road.cached(mask)
+    limit = _FIRST_LIMIT_S
+    if found is not None:
+        station, time, via = labels.nearest(found, point, road.stations, road.door_s, mask)
+        if k <= found.k:
+            return found, station[:k], time[:k], via[:k], [None] * min(k, len(station))
+        if len(station) < found.k:  # the labels hold every reachable station already
+            return found, station, time, via, [None] * len(station)
+        limit = float(time[-1])
     station, time, via, chains = labels.search(
-        point, road.stations, road.door_s, mask, k, limit=float(time[-1])
+        point, road.stations, road.door_s, mask, k, limit=limit
     )
     return found, station, time, via, list(chains)
 
 
 def _route(
     road: _Routing,
-    found: Labels,
+    found: Labels | None,
     s: int,
     origin: RoadPoints,
     ends: tuple[tuple[float, float], tuple[float, float]],
@@ -586,6 +638,7 @@ def _route(
     if via < 0:
         nodes = _NO_NODES
     elif nodes is None:
+        assert found is not None  # (no labels: the search gave the nodes)
         nodes = found.hops(s, via)
     start, door = ends
     line, length = origin.net.route(
