@@ -15,7 +15,11 @@ import json
 import os
 import re
 import shutil
+import socket
+import subprocess
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +103,74 @@ def miyun_networks(tmp_path_factory):
         pytest.skip("no shipped network")
     with shared_folder(tmp_path_factory, "miyun-networks") as folder:
         return NetworkLibrary(folder, DEFAULT_NETWORK).load()
+
+
+def _service_missing(what: str) -> None:
+    """Skip a test whose server is not installed here; fail on CI, whose set-up installs it."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} is missing: `bash .ci/setup --test` installs it")
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A redis-server of the test's own on a free port (skipped where Redis is not installed,
+    failed on CI, whose set-up installs it)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        _service_missing("redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, with PostGIS, dropped afterwards (skipped where
+    the local cluster is not running, failed on CI, whose set-up installs and starts it)."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect("dbname=postgres", autocommit=True, connect_timeout=3)
+    except Exception:
+        _service_missing("PostgreSQL (postgresql-15-postgis-3, `pg_ctlcluster 15 main start`)")
+    name = f"geoservice_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            with psycopg.connect(f"dbname={name}", autocommit=True) as con:
+                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            yield f"postgresql:///{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -333,48 +331,6 @@ def _plan_with(jobs_instance, tmp: Path, broker: str, log) -> None:
 @pytest.mark.slow
 def test_a_worker_process_runs_jobs_from_the_sqlite_queue(tmp_path):
     _worker_plans_a_tour(tmp_path, "")
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """A redis-server of the test's own on a free port (skipped where Redis is not installed,
-    failed on CI, whose set-up installs it)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is missing: `bash .ci/setup --test` installs it")
-        pytest.skip("redis-server is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.slow
