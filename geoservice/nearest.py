@@ -79,7 +79,9 @@ class _Routing:
     one): it is answered by a search of its own while one background thread makes them.
     """
 
-    def __init__(self, stations: RoadPoints, k: int, masks: int) -> None:
+    def __init__(
+        self, stations: RoadPoints, k: int, masks: int, before: _Before | None = None
+    ) -> None:
         self.stations = stations
         self.door_s = np.asarray(stations.access_s, dtype=float)
         self.k = k
@@ -88,6 +90,12 @@ class _Routing:
         self._lock = threading.Lock()
         self._pending: dict[bytes, Future[Labels]] = {}
         self._builder: ThreadPoolExecutor | None = None
+        self._before = before
+
+    def made(self) -> list[tuple[np.ndarray, Labels]]:
+        """The filters whose labels are made, with them, most recently used last."""
+        with self._lock:
+            return [(_mask_of(key), found) for key, found in self._cache.items()]
 
     def cached(self, mask: np.ndarray) -> Labels | None:
         """The labels of ``mask`` if they are made; else None, and they are made in the
@@ -112,14 +120,45 @@ class _Routing:
         with self._lock:
             found = self._cache.get(key)
         if found is None:
+            found = self._repaired(mask)
+        if found is None:
             found = labels.build(self.stations.net, self.stations, self.door_s, mask, self.k)
         with self._lock:
             self._cache[key] = found
             self._cache.move_to_end(key)
-            while len(self._cache) > self.masks:
-                self._cache.popitem(last=False)
+            while len(self._cache) + self._kept() > self.masks:
+                if self._kept():  # the labels of before the edit go first
+                    assert self._before is not None
+                    self._before.made.pop(0)
+                else:
+                    self._cache.popitem(last=False)
             self._pending.pop(key, None)
         return found
+
+    def _kept(self) -> int:
+        return len(self._before.made) if self._before is not None else 0
+
+    def _repaired(self, mask: np.ndarray) -> Labels | None:
+        """The labels of ``mask`` repaired from those of the same filter before the last
+        station edit, if they were made (None: make them anew)."""
+        from geoservice.network import labels
+
+        before = self._before
+        if before is None:
+            return None
+        with self._lock:
+            made = list(before.made)
+        for old_mask, old in made:
+            then = np.zeros(len(mask), dtype=bool)
+            kept = before.renumber >= 0
+            then[before.renumber[kept]] = old_mask[kept]
+            if not np.array_equal(mask & before.unchanged, then):
+                continue
+            with self._lock:  # repaired once: these labels are not kept for another
+                before.made[:] = [pair for pair in before.made if pair[1] is not old]
+            renumber = np.where(old_mask, before.renumber, -1)
+            return labels.repair(old, self.stations, self.door_s, renumber, mask)
+        return None
 
     def settle(self) -> None:
         """Wait until the labels being made in the background are made."""
@@ -131,6 +170,41 @@ class _Routing:
 
 def _mask_key(mask: np.ndarray) -> bytes:
     return np.packbits(mask).tobytes() + len(mask).to_bytes(4, "little")
+
+
+def _mask_of(key: bytes) -> np.ndarray:
+    size = int.from_bytes(key[-4:], "little")
+    return np.unpackbits(np.frombuffer(key[:-4], dtype=np.uint8), count=size).astype(bool)
+
+
+@dataclass
+class _Before:
+    """The labels a mode had made before a station edit, and how the stations changed,
+    so that each filter's labels are repaired rather than made anew
+    (:func:`geoservice.network.labels.repair`)."""
+
+    made: list[tuple[np.ndarray, Labels]]
+    renumber: np.ndarray  # (S before,) each station's index now; -1: deleted or changed
+    unchanged: np.ndarray  # (S,) bool: the stations renumber keeps
+
+
+def _before(old: _StationTable, new: _StationTable) -> tuple[np.ndarray, np.ndarray]:
+    """How each earlier station is numbered now (-1 when it is gone, or changed in what
+    places it or picks it: position, kind, amenities, hours), and which are unchanged."""
+    now = {st.id: i for i, st in enumerate(new.stations)}
+    renumber = np.full(len(old.stations), -1, dtype=np.int64)
+    for i, st in enumerate(old.stations):
+        j = now.get(st.id)
+        if j is not None and _routed(new.stations[j]) == _routed(st):
+            renumber[i] = j
+    unchanged = np.zeros(len(new.stations), dtype=bool)
+    unchanged[renumber[renumber >= 0]] = True
+    return renumber, unchanged
+
+
+def _routed(st: Station) -> tuple:
+    """What of a station its labels depend on."""
+    return (st.lon, st.lat, st.kind, st.amenities, st.opening_hours)
 
 
 @dataclass
@@ -328,7 +402,8 @@ class NearestEngine:
     def refresh(self) -> bool:
         """Take the stations again if the store changed; True when it did.
 
-        Their labels are made again on each filter's next question. The memory the labels
+        Each filter's labels are made again on its next question, repaired from those
+        made before where only the edited stations' catchments change. The memory the labels
         need is checked against ``budget`` first: over it,
         :class:`~geoservice.errors.BudgetError` is raised (on every call until stations
         were taken once: the network does not fit).
@@ -345,13 +420,18 @@ class NearestEngine:
             gdf = self.store.stations()
             gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
             lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)
-            routing = {
-                mode: _Routing(net.snap(lon, lat, with_points=False, cache=True), self.k, masks)
-                for mode, net in self.networks.items()
-            }
             towns = self.store.read("towns")
             names = dict(zip(towns["code"], towns["name"], strict=True))
-            self._stations = _StationTable.build(gdf, names)
+            table = _StationTable.build(gdf, names)
+            change = _before(self._stations, table) if self._stations is not None else None
+            routing = {}
+            for mode, net in self.networks.items():
+                before = None
+                if change is not None and mode in self._routing:
+                    before = _Before(self._routing[mode].made(), *change)
+                stations = net.snap(lon, lat, with_points=False, cache=True)
+                routing[mode] = _Routing(stations, self.k, masks, before)
+            self._stations = table
             self.boundary = _prepared(district.current(self.store).boundary)
             self._routing, self._revision = routing, revision
         return True

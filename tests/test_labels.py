@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import shapely
 from conftest import GRID_STATIONS, SMALL_OSM, stations_frame
 from scipy.sparse import csgraph
 from test_nearest import expected_times
@@ -194,3 +195,91 @@ def test_many_points_and_more_than_k_stations_match_brute_force(small, mode):
                     matrix = net.matrix()
                     road = sum(float(matrix[a, b]) for a, b in itertools.pairwise(nodes))
                     assert _leave_cost(origin, int(v)) + road <= t + 1e-9
+
+
+def _edited(net, rng, xy: np.ndarray, mask: np.ndarray):
+    """A random station edit: two deleted, two moved, two added, two whose filter
+    membership flips; the stations after it, their mask and each earlier one's index now
+    (-1: gone or changed, as the engine numbers them)."""
+    s = len(xy)
+    keep = np.ones(s, dtype=bool)
+    keep[rng.choice(s, 2, replace=False)] = False
+    renumber = np.full(s, -1)
+    renumber[keep] = np.arange(keep.sum())
+    moved = rng.choice(np.flatnonzero(keep), 2, replace=False)
+    xy = xy.copy()
+    xy[moved] += rng.normal(0, 0.003, (2, 2))
+    renumber[moved] = -1
+    flip = rng.choice(np.flatnonzero(renumber >= 0), 2, replace=False)
+    new_mask = np.concatenate([mask[keep], rng.random(2) < 0.7])
+    new_mask[renumber[flip]] = ~new_mask[renumber[flip]]
+    renumber[flip] = -1
+    new_xy = np.vstack([xy[keep], net.node_xy[rng.integers(0, net.n_nodes, 2)]])
+    return new_xy, new_mask, np.where(mask, renumber, -1)
+
+
+def _same_labels(got: labels.Labels, want: labels.Labels) -> None:
+    assert np.array_equal(np.isfinite(got.time), np.isfinite(want.time))
+    finite = np.isfinite(want.time)
+    assert got.time[finite] == pytest.approx(want.time[finite], abs=1e-9)
+    assert np.array_equal(got.station[finite], want.station[finite])
+    # Every label's next node holds that station, down to the station itself.
+    n = got.station.shape[0]
+    y, j = np.nonzero(finite)
+    nxt, s = got.next[y, j], got.station[y, j]
+    at_station = nxt >= n
+    assert np.array_equal(nxt[at_station] - n, s[at_station])
+    holds = (got.station[nxt[~at_station]] == s[~at_station, None]).any(axis=1)
+    assert holds.all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["walk", "drive"])
+def test_repair_after_station_edits_equals_labels_made_anew(miyun_networks, mode):
+    net = miyun_networks[mode]
+    rng = np.random.default_rng(5)
+    xy = net.node_xy[rng.integers(0, net.n_nodes, 200)] + rng.normal(0, 5e-4, (200, 2))
+    mask = rng.random(200) < 0.7
+    points = net.snap(xy[:, 0], xy[:, 1], with_points=False)
+    found = labels.build(net, points, _door_s_of(points), mask, 4)
+    for _ in range(6):  # edits one after another, each repaired from the last
+        xy, mask, renumber = _edited(net, rng, xy, mask)
+        points = net.snap(xy[:, 0], xy[:, 1], with_points=False)
+        door = _door_s_of(points)
+        repaired = labels.repair(found, points, door, renumber, mask)
+        assert repaired is not None
+        found = labels.build(net, points, door, mask, 4)
+        _same_labels(repaired, found)
+
+
+def _door_s_of(points) -> np.ndarray:
+    return np.asarray(points.access_s, dtype=float)
+
+
+def test_an_edit_repairs_the_labels_made_before_it(small, store, monkeypatch):
+    every = nearest._ANY
+    for mode in MODES:
+        small.nearest(116.831, 40.369, mode=mode, k=2, stations=every)
+    small.settle()
+    made = {mode: len(small._routing[mode].made()) for mode in MODES}
+    assert all(made.values())
+
+    def move(gdf):
+        gdf.loc[0, "lon"] += 0.0008
+        gdf.loc[0, "geometry"] = shapely.Point(gdf.loc[0, "lon"], gdf.loc[0, "lat"])
+        gdf.loc[1, "name"] = "改名不改位置"
+        return gdf, None
+
+    store.update("stations", move)
+    built = []
+    monkeypatch.setattr(labels, "build", lambda *a, **kw: built.append(a) or None)
+    assert small.refresh()
+    for mode in MODES:
+        road = small._routing[mode]
+        mask = np.ones(len(road.stations), dtype=bool) & road.stations.on_network
+        got = road.labels(mask)
+        assert not built  # repaired, not made anew
+        monkeypatch.undo()
+        _same_labels(got, labels.build(road.stations.net, road.stations, road.door_s, mask, 4))
+        monkeypatch.setattr(labels, "build", lambda *a, **kw: built.append(a) or None)
+        assert len(road.made()) == 1

@@ -19,6 +19,11 @@ stations from a point are among the ``K`` of each end node by the same argument.
 points at once take each end node's first label (:func:`nearest_many`). A question for
 more than ``K`` searches from the point itself, within a time limit it widens until
 ``k`` stations lie inside (:func:`search`).
+
+A station edit repairs only the catchment it changes (:func:`repair`): the labels of the
+stations that left are taken out, and only the nodes that held one search again, from
+their neighbours' labels; a station that came in is searched from alone, and stops at
+every node whose ``K`` labels are all nearer than it.
 """
 
 from __future__ import annotations
@@ -93,6 +98,54 @@ def build(
     rev = net.reverse_matrix()
     graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
     time, station, nxt = _k_labels(graph, _entries(stations, door_s, mask), net.n_nodes, int(k))
+    return Labels(time, station, nxt)
+
+
+def repair(
+    labels: Labels,
+    stations: RoadPoints,
+    door_s: np.ndarray,
+    renumber: np.ndarray,
+    mask: np.ndarray,
+) -> Labels | None:
+    """The labels of ``mask`` after a station edit, from the ``labels`` made before it.
+
+    Parameters
+    ----------
+    labels : Labels
+        Labels made before the edit (station indices of then).
+    stations : RoadPoints
+        The stations after the edit (``door_s`` their seconds to the door).
+    renumber : ndarray (S_before,) int
+        Each earlier station's index now, -1 for one taken out of the labels: deleted,
+        moved, or otherwise changed so that it is labelled again if ``mask`` holds it.
+    mask : ndarray (S,) bool
+        The stations to label now. Those that ``renumber`` keeps must be exactly the
+        labelled stations of before that ``mask`` holds.
+
+    Returns
+    -------
+    Labels or None
+        The same labels :func:`build` makes for ``mask`` (ties aside), or None when a tie
+        leaves a label whose next node lost that station (then :func:`build`).
+    """
+    net = stations.net
+    fwd, rev = net.matrix(), net.reverse_matrix()
+    forward = (fwd.indptr.astype(np.int64), fwd.indices.astype(np.int64), fwd.data)
+    graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
+    old = labels.station
+    station = np.where(old >= 0, renumber[np.maximum(old, 0)], -1).astype(np.int32)
+    time = labels.time.copy()
+    nxt = np.asarray(labels.next).copy()
+    gone = (old >= 0) & (station < 0)
+    nxt[nxt >= net.n_nodes] = net.n_nodes + station[nxt >= net.n_nodes]  # renumbered too
+    kept = np.zeros(len(mask), dtype=bool)
+    kept[renumber[renumber >= 0]] = True
+    touched = np.flatnonzero(gone.any(axis=1))
+    _drop(graph, forward, _entries(stations, door_s, kept), (time, station, nxt), touched)
+    added = mask & ~kept
+    if added.any() and not _add(graph, _entries(stations, door_s, added), (time, station, nxt)):
+        return None
     return Labels(time, station, nxt)
 
 
@@ -282,16 +335,32 @@ def _k_labels(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The K-label search (see the module docstring) on the reversed graph's CSR arrays
     from ``seeds`` (node, station, cost)."""
-    indptr, indices, data = graph
     seed_node, seed_station, seed_cost = seeds
     time = np.full((n, k), np.inf)
     station = np.full((n, k), -1, dtype=np.int32)
     nxt = np.full((n, k), -1, dtype=np.int32)
-    count = np.zeros(n, dtype=np.int64)
     heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
     heap.pop()
     for i in range(len(seed_node)):
         heapq.heappush(heap, (seed_cost[i], seed_node[i], seed_station[i], n + seed_station[i]))
+    count = np.zeros(n, dtype=np.int64)
+    _spread(heap, graph, (time, station, nxt), count, np.ones(n, dtype=np.bool_))
+    return time, station, nxt
+
+
+@numba.njit(cache=True, nogil=True)
+def _spread(
+    heap: list[tuple[float, np.int64, np.int64, np.int64]],
+    graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+    labels: tuple[np.ndarray, np.ndarray, np.ndarray],
+    count: np.ndarray,
+    inside: np.ndarray,
+) -> None:
+    """The K-label search's loop: settle the ``heap``'s (time, node, station, next) in
+    order of time into the nodes ``inside``, ``count[y]`` labels at node ``y`` so far."""
+    time, station, nxt = labels
+    k = station.shape[1]
+    indptr, indices, data = graph
     while heap:
         t, y, s, x = heapq.heappop(heap)
         m = count[y]
@@ -301,9 +370,8 @@ def _k_labels(
         count[y] = m + 1
         for e in range(indptr[y], indptr[y + 1]):  # edges z -> y of the graph
             z = indices[e]
-            if count[z] < k and not _has(station, z, count[z], s):
+            if inside[z] and count[z] < k and not _has(station, z, count[z], s):
                 heapq.heappush(heap, (t + data[e], z, s, y))
-    return time, station, nxt
 
 
 @numba.njit(cache=True, nogil=True)
@@ -326,3 +394,98 @@ def _hops(station: np.ndarray, nxt: np.ndarray, s: int, via: int) -> np.ndarray:
         nodes[m] = step
         m += 1
     return nodes[:m]
+
+
+@numba.njit(cache=True, nogil=True)
+def _drop(
+    graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+    forward: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    labels: tuple[np.ndarray, np.ndarray, np.ndarray],
+    touched: np.ndarray,
+) -> None:
+    """Take the labels of stations gone (station -1) out of the ``touched`` nodes and
+    fill them again, in place: a node's remaining labels are still its nearest, and the
+    next nearest come from its neighbours' labels (the untouched ones final) or its own
+    stations, by the K-label search confined to the touched nodes."""
+    time, station = labels[0], labels[1]
+    n, k = station.shape
+    inside = np.zeros(n, dtype=np.bool_)
+    count = np.zeros(n, dtype=np.int64)
+    for y in touched:
+        inside[y] = True
+        count[y] = _compact(labels, y)
+    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
+    heap.pop()
+    seed_node, seed_station, seed_cost = seeds
+    for i in range(len(seed_node)):
+        if inside[seed_node[i]]:
+            s = seed_station[i]
+            heapq.heappush(heap, (seed_cost[i], seed_node[i], s, n + s))
+    indptr, indices, data = forward
+    for z in touched:  # each way z -> y to a neighbour's labels
+        for e in range(indptr[z], indptr[z + 1]):
+            y = indices[e]
+            for j in range(k):
+                if station[y, j] >= 0:
+                    heapq.heappush(heap, (time[y, j] + data[e], z, np.int64(station[y, j]), y))
+    _spread(heap, graph, labels, count, inside)  # only the touched nodes take labels
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(labels: tuple[np.ndarray, np.ndarray, np.ndarray], y: _Int) -> int:
+    """Close the gaps the stations gone left in node ``y``'s labels; how many remain."""
+    time, station, nxt = labels
+    m = 0
+    for j in range(station.shape[1]):
+        if station[y, j] >= 0:
+            time[y, m], station[y, m], nxt[y, m] = time[y, j], station[y, j], nxt[y, j]
+            m += 1
+    for j in range(m, station.shape[1]):
+        time[y, j], station[y, j], nxt[y, j] = np.inf, -1, -1
+    return m
+
+
+@numba.njit(cache=True, nogil=True)
+def _add(
+    graph: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    labels: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> bool:
+    """Label new stations from ``seeds``, in place: a node takes one while it is nearer
+    than the node's ``K``-th label (which it then drops), and the search stops at every
+    node that does not take it. False when a dropped label was some node's way to that
+    station (a tie: the caller builds the labels again)."""
+    time, station, nxt = labels
+    n, k = station.shape
+    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
+    heap.pop()
+    seed_node, seed_station, seed_cost = seeds
+    for i in range(len(seed_node)):
+        s = seed_station[i]
+        heapq.heappush(heap, (seed_cost[i], seed_node[i], s, n + s))
+    dropped_node = []
+    dropped_station = []
+    indptr, indices, data = graph
+    while heap:
+        t, y, s, x = heapq.heappop(heap)
+        if _has(station, y, k, s) or not t < time[y, k - 1]:
+            continue
+        if station[y, k - 1] >= 0:
+            dropped_node.append(y)
+            dropped_station.append(np.int64(station[y, k - 1]))
+        j = k - 1
+        while j > 0 and time[y, j - 1] > t:  # after its equals: they were there first
+            time[y, j], station[y, j], nxt[y, j] = time[y, j - 1], station[y, j - 1], nxt[y, j - 1]
+            j -= 1
+        time[y, j], station[y, j], nxt[y, j] = t, s, x
+        for e in range(indptr[y], indptr[y + 1]):
+            heapq.heappush(heap, (t + data[e], indices[e], s, y))
+    for i in range(len(dropped_node)):
+        y, s = dropped_node[i], dropped_station[i]
+        for e in range(indptr[y], indptr[y + 1]):
+            z = indices[e]
+            for j in range(k):
+                if station[z, j] == s and nxt[z, j] == y:
+                    return False
+    return True
