@@ -555,3 +555,16 @@ def test_one_nearest_request_reads_each_parameter_once(grid_client, monkeypatch)
         "open_at": ["time"],
         "open": ["flag"],
     }
+
+
+@pytest.mark.slow
+def test_rate_limits_count_across_processes_on_redis(tmp_path, redis_url):
+    """Two apps (two web processes, or two machines) on one Redis share a client's count:
+    with per-process counters the client would get the limit once per process."""
+    shared = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_NEAREST": "3 per minute"}
+    first = make_app(tmp_path / "a", stations=stations_frame(GRID_STATIONS), **shared)
+    second = make_app(tmp_path / "b", stations=stations_frame(GRID_STATIONS), **shared)
+    url = "/api/nearest?lon=116.8312&lat=40.3690"
+    codes = [app.test_client().get(url).status_code for app in (first, second, first, second)]
+    assert codes == [200, 200, 200, 429]
+    assert_bilingual_error(first.test_client().get(url), 429, None)
