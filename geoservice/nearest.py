@@ -564,16 +564,17 @@ class NearestEngine:
         }
 
     def warm(self) -> None:
-        """Make the labels of the default filter (warm stations open now) and of every
-        station, and answer a question per mode from a road node, so that the compiled
-        kernels (snapping, labels, routes) are loaded from numba's disk cache, or
-        compiled, before the first real question."""
+        """Start making the labels of the default filter (warm stations open now) and of
+        every station in the background, and answer a question per mode from a road node,
+        so that the query's compiled kernels (snapping, search, routes) are loaded from
+        numba's disk cache, or compiled, before the first real question. Questions asked
+        before the labels are made are answered by a search of their own."""
         table, routing = self._state()
         at = _hours.as_local(None)
         for mode, net in self.networks.items():
             for stations in (WARM_OPEN_NOW, _ANY):
                 mask, _ = self._mask(table, stations, at)
-                routing[mode].labels(_on_network(mask, "", routing[mode].stations)[0])
+                routing[mode].cached(_on_network(mask, "", routing[mode].stations)[0])
             if net.n_nodes:
                 lon, lat = (float(v) for v in net.node_xy[0])
                 with contextlib.suppress(GeoserviceError):  # nothing near: nothing to warm
