@@ -39,8 +39,16 @@ _NAME, _ROLE, _TOWN, _TOKEN = "name", "role", "town", "token"
 #: argon2id at RFC 9106's second recommended cost (64 MiB, 3 passes, 4 lanes).
 HASHER = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY)
 _hasher = HASHER
-# Verified against when the name is unknown, so that the answer takes as long either way.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+# Verified against when the name is unknown, so that the answer takes as long either way;
+# made on first use (a hash costs a tenth of a second of every process's start otherwise).
+_DUMMY_HASH = ""
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if not _DUMMY_HASH:
+        _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+    return _DUMMY_HASH
 
 
 @dataclass(frozen=True)
@@ -267,7 +275,7 @@ class Accounts:
         with self.db.connect() as con:
             row = con.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
         if row is None or len(password) > MAX_PASSWORD:
-            _verify(_DUMMY_HASH, password[:MAX_PASSWORD])
+            _verify(_dummy_hash(), password[:MAX_PASSWORD])
             raise _wrong()
         user = _user(row)
         if user.locked_until > time.time():

@@ -22,8 +22,8 @@ from geoservice.network.graph import MODE_LABELS, MODES, Column, Network
 from geoservice.network.points import WALK_KMH
 
 #: Bump when the build or the cache format changes, so old caches are not read (4: text
-#: columns as codes).
-BUILD_VERSION = 4
+#: columns as codes; 5: the snapping index saved with the network).
+BUILD_VERSION = 5
 
 _WALK_EXCLUDED = {
     "motorway",

@@ -94,40 +94,72 @@ def points_at(
 
 
 @numba.njit(cache=True, nogil=True)
-def closest_pieces(
+def grid_closest(
     p: np.ndarray,
-    ik: np.ndarray,
     pieces: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    cells: np.ndarray,
+    grid: np.ndarray,
     edge_len: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each metric point ``p[i]``, the closest of its candidate pieces ``ik[i]`` (the
-    first on a tie): its edge, the fraction along the edge and the distance.
+    """For each metric point ``p[i]``, the closest piece of road of a snapping grid
+    (:class:`~geoservice.network.points.SnapIndex`): its edge, the fraction along the edge
+    and the distance.
 
-    ``pieces`` is (start points, end points, edge, metres along the edge at the start) of
-    the snapping index's straight pieces; ``edge_len`` the metric length of every edge.
+    The cells are searched ring by ring from the point's; a piece lies within half the
+    longest piece of its midpoint's cell, so once a ring's cells are farther than the
+    closest piece found by more than that, no farther piece can be closer. On a tie the
+    piece found first stays.
     """
-    pa, pb, p_edge, p_along = pieces
+    x0, y0, size, nx, ny, half = grid[0], grid[1], grid[2], int(grid[3]), int(grid[4]), grid[5]
     n = len(p)
     edge = np.empty(n, dtype=np.int64)
     frac = np.empty(n)
     dist = np.empty(n)
     for i in range(n):
-        best, best_d, best_along = -1, np.inf, 0.0
-        for j in range(ik.shape[1]):
-            q = ik[i, j]
-            ax, ay = pa[q, 0], pa[q, 1]
-            bx, by = pb[q, 0] - ax, pb[q, 1] - ay
-            denom = bx * bx + by * by
-            t = ((p[i, 0] - ax) * bx + (p[i, 1] - ay) * by) / (denom if denom > 0 else 1.0)
-            t = min(max(t, 0.0), 1.0)
-            d = math.hypot(p[i, 0] - (ax + bx * t), p[i, 1] - (ay + by * t))
-            if d < best_d:
-                best, best_d, best_along = q, d, p_along[q] + math.sqrt(denom) * t
-        edge[i] = p_edge[best]
-        dist[i] = best_d
+        cx = math.floor((p[i, 0] - x0) / size)
+        cy = math.floor((p[i, 1] - y0) / size)
+        # Rings wholly outside the grid hold nothing: start at the first that is not.
+        r = max(0, -cx, cx - (nx - 1), -cy, cy - (ny - 1))
+        last = max(cx, nx - 1 - cx, cy, ny - 1 - cy)  # the ring that holds every cell
+        best = (-1, np.inf, 0.0)
+        while r <= last and not (best[0] >= 0 and (r - 1) * size - half > best[1]):
+            for x in range(max(cx - r, 0), min(cx + r, nx - 1) + 1):
+                edge_x = x == cx - r or x == cx + r
+                step = 1 if edge_x else 2 * r
+                for y in range(cy - r, cy + r + 1, max(step, 1)):
+                    if 0 <= y < ny:
+                        c = x * ny + y
+                        best = _closest_in(p[i], pieces, cells[c], cells[c + 1], best)
+            r += 1
+        q, d, along = best
+        edge[i] = pieces[2][q] if q >= 0 else 0
+        dist[i] = d
         total = edge_len[edge[i]]
-        frac[i] = min(max(best_along / total, 0.0), 1.0) if total > 0 else 0.0
+        frac[i] = min(max(along / total, 0.0), 1.0) if total > 0 else 0.0
     return edge, frac, dist
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _closest_in(
+    point: np.ndarray,
+    pieces: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    start: int,
+    stop: int,
+    best: tuple[int, float, float],
+) -> tuple[int, float, float]:
+    """The closest of ``best`` (piece, distance, metres along its edge) and the pieces
+    ``start:stop``."""
+    pa, pb, _, p_along = pieces
+    for q in range(start, stop):
+        ax, ay = pa[q, 0], pa[q, 1]
+        bx, by = pb[q, 0] - ax, pb[q, 1] - ay
+        denom = bx * bx + by * by
+        t = ((point[0] - ax) * bx + (point[1] - ay) * by) / (denom if denom > 0 else 1.0)
+        t = min(max(t, 0.0), 1.0)
+        d = math.hypot(point[0] - (ax + bx * t), point[1] - (ay + by * t))
+        if d < best[1]:
+            best = (q, d, p_along[q] + math.sqrt(denom) * t)
+    return best
 
 
 @numba.njit(cache=True, nogil=True)

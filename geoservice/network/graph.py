@@ -262,12 +262,12 @@ class Network:
         return self._road_edges
 
     def snap_index(self) -> SnapIndex:
-        """The snapping indexes (:class:`~geoservice.network.points.SnapIndex`), built on
-        first use."""
+        """The snapping index (:class:`~geoservice.network.points.SnapIndex`): mapped
+        from the network's folder when it was loaded from one, else built on first use."""
         if self._index is None:
             with self._build_lock:
                 if self._index is None:
-                    self._index = SnapIndex(self)
+                    self._index = SnapIndex.build(self)
         return self._index
 
     def snap(
@@ -358,8 +358,9 @@ class Network:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Write the arrays (one ``.npy`` file each) and the metadata (``meta.json``) into
-        the folder ``path``, atomically: a folder is written beside it and renamed.
+        """Write the arrays (one ``.npy`` file each), the snapping index's and the metadata
+        (``meta.json``) into the folder ``path``, atomically: a folder is written beside it
+        and renamed.
 
         ``.npy`` files, not one ``.npz``, because they can be memory-mapped
         (:meth:`load`): every process serving the network shares one copy in the page
@@ -376,6 +377,7 @@ class Network:
                 column = getattr(self, name)
                 np.save(tmp / f"{name}.values.npy", column.values)
                 np.save(tmp / f"{name}.codes.npy", column.codes)
+            self.snap_index().save(tmp)
             meta = {**self.meta, "mode": self.mode, "crs": self.metric_crs}
             (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
             if path.exists():  # an unreadable copy (load refused it): replaced
@@ -413,6 +415,11 @@ class Network:
             raise NetworkError(msg)
         net = cls(mode=mode, metric_crs=crs, meta=meta, **arrays)
         net._validate()
+        try:
+            net._index = SnapIndex.load(net, path)
+        except (OSError, ValueError) as exc:
+            msg = f"network cache {path} has an unreadable snapping index: {exc}"
+            raise NetworkError(msg) from exc
         return net
 
     def _validate(self) -> None:

@@ -5,11 +5,11 @@ stations and each origin), the caravan's travel matrix (the depot and the stops)
 coverage (the stations and the villages).
 
 * :func:`snap` (:meth:`Network.snap <geoservice.network.Network.snap>`) places points on
-  their nearest road, exactly: a KD-tree of short edge pieces, with an STRtree of whole
-  edges where the KD-tree cannot prove its answer. A two-way road is one place: a point
-  lies on the road's *representative* edge (:meth:`Network.road_edges`, the lower index of
-  a twin pair) at ``frac`` of its length from ``edge_u``, so an edge fraction is a road
-  fraction (coverage's ``g``).
+  their nearest road, exactly: short pieces of the roads sorted into a grid
+  (:class:`SnapIndex`), searched ring by ring around each point. A two-way road is one
+  place: a point lies on the road's *representative* edge (:meth:`Network.road_edges`,
+  the lower index of a twin pair) at ``frac`` of its length from ``edge_u``, so an edge
+  fraction is a road fraction (coverage's ``g``).
 * How far a point is from the network is one rule, whoever asks: within :data:`FAR_M` of
   the network's bounding box it is measured exactly in the network's metric CRS; beyond,
   where a UTM projection means nothing, it is the great-circle distance to the nearest
@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,7 +61,9 @@ ACCESS_KMH = {"walk": WALK_KMH, "bike": WALK_KMH, "drive": LANE_KMH}
 
 #: Snapping cuts road segments into pieces at most this long (metres).
 _PIECE_M = 30.0
-_SNAP_K = 12
+#: The snapping grid's cell (metres), and the most cells it has per piece.
+_CELL_M = 60.0
+_CELLS_PER_PIECE = 4
 #: Point sets kept per network by ``snap(..., cache=True)`` (station lists; small).
 _CACHE_SIZE = 8
 
@@ -153,84 +156,139 @@ def _coords(lon: object, lat: object) -> tuple[np.ndarray, np.ndarray]:
 
 
 class SnapIndex:
-    """One network's snapping indexes: short pieces of the road segments in a KD-tree, the
-    far-point vertices, and the point sets kept by ``snap(..., cache=True)``. Built once
-    per network (:meth:`Network.snap_index`).
+    """One network's snapping index: short pieces of the road segments, sorted into the
+    cells of a square grid, the far-point vertices, and the point sets kept by
+    ``snap(..., cache=True)``.
 
-    Plain arrays only: shapely lines of every edge and an STR tree over them took more than
-    half of a city network's memory (2.4 GB at 1.5 million nodes) and of its build time,
-    for the few points the nearest pieces cannot decide (:meth:`nearest` asks for more).
+    Plain arrays only, so that :meth:`save` writes them beside the network and
+    :meth:`load` maps them read-only: every process serving the network shares one copy
+    in the page cache, and none builds it at start (a KD-tree cannot be mapped, and took
+    0.9 GB and seconds per process at 1.5 million nodes). A point is measured against the
+    pieces of the cells around it, ring by ring, until no piece of a farther ring can be
+    nearer (:func:`geoservice.network.compiled.grid_closest`): exact, whatever the gaps.
+
+    Attributes
+    ----------
+    pa, pb : ndarray (P, 2)
+        Each piece's start and end (metres, the network's CRS), by cell.
+    p_edge, p_along : ndarray (P,)
+        Its edge, and the metres along the edge at its start.
+    cells : ndarray (C + 1,)
+        Where each cell's pieces start (cell ``x * ny + y``).
+    grid : ndarray (6,)
+        The grid's west and south edges, cell size, columns, rows, and the half length of
+        the longest piece (how far a piece reaches beyond its midpoint's cell).
+    edge_len_m : ndarray (E,)
+        Every edge's length in metres.
     """
 
-    def __init__(self, net: Network) -> None:
-        x, y = net.to_metric(net.geom_xy[:, 0], net.geom_xy[:, 1])
-        xy = np.column_stack([x, y])
-        counts = np.diff(net.geom_offsets)
-        edge_of_vertex = np.repeat(np.arange(net.n_edges), counts)
-        # Each road once (its representative edge): routing reaches both directions from it.
-        indexed = np.zeros(net.n_edges, dtype=bool)
-        indexed[net.road_edges()] = True
-        # Segments between consecutive vertices of the same edge, cut into pieces of at
-        # most _PIECE_M metres so a piece's midpoint is never far from any of its points.
-        same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
-        a, b = xy[:-1][same], xy[1:][same]
-        seg_edge = edge_of_vertex[:-1][same]
-        seg_len = np.hypot(*(b - a).T)
-        start_in_edge = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
-        first = np.concatenate([[True], seg_edge[1:] != seg_edge[:-1]])
-        # Distance along the edge at each segment start: cumulative length minus the
-        # cumulative length at the edge's first segment.
-        edge_start = np.maximum.accumulate(np.where(first, start_in_edge, 0.0))
-        along0 = start_in_edge - edge_start
-        pieces = np.maximum(1, np.ceil(seg_len / _PIECE_M).astype(np.int64))
-        rep = np.repeat(np.arange(len(a)), pieces)
-        k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-        t0 = k / pieces[rep]
-        t1 = (k + 1) / pieces[rep]
-        d = b[rep] - a[rep]
-        self.pa = a[rep] + d * t0[:, None]
-        self.pb = a[rep] + d * t1[:, None]
-        self.p_edge = seg_edge[rep]
-        self.p_along = along0[rep] + seg_len[rep] * t0
-        self.edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=net.n_edges)
-        self.half = float(np.hypot(*(self.pb - self.pa).T).max() / 2) if len(rep) else 0.0
-        self.kd = cKDTree((self.pa + self.pb) / 2)
+    _FILES = ("pa", "pb", "p_edge", "p_along", "cells", "grid", "edge_len_m")
+
+    def __init__(self, net: Network, arrays: dict[str, np.ndarray]) -> None:
+        self.pa, self.pb = arrays["pa"], arrays["pb"]
+        self.p_edge, self.p_along = arrays["p_edge"], arrays["p_along"]
+        self.cells, self.grid = arrays["cells"], arrays["grid"]
+        self.edge_len_m = arrays["edge_len_m"]
         self.vertices = _Vertices(net.geom_xy)
         self.kept: dict[tuple[bytes, bytes, bool], RoadPoints] = {}
         self.kept_lock = threading.Lock()
 
+    @classmethod
+    def build(cls, net: Network) -> SnapIndex:
+        """Cut ``net``'s roads into pieces and sort them into the grid."""
+        pa, pb, p_edge, p_along, edge_len_m = _pieces(net)
+        mid = (pa + pb) / 2
+        grid, cell = _grid(mid, float(np.hypot(*(pb - pa).T).max() / 2) if len(pa) else 0.0)
+        order = np.argsort(cell, kind="stable")
+        counts = np.bincount(cell, minlength=int(grid[3] * grid[4]))
+        arrays = {
+            "pa": pa[order],
+            "pb": pb[order],
+            "p_edge": p_edge[order].astype(np.int32 if net.n_edges < 2**31 else np.int64),
+            "p_along": p_along[order],
+            "cells": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "grid": grid,
+            "edge_len_m": edge_len_m,
+        }
+        return cls(net, arrays)
+
+    def save(self, folder: Path) -> None:
+        """Write the arrays into ``folder`` (a network's, see :meth:`Network.save`)."""
+        for name in self._FILES:
+            np.save(folder / f"snap_{name}.npy", np.ascontiguousarray(getattr(self, name)))
+
+    @classmethod
+    def load(cls, net: Network, folder: Path) -> SnapIndex | None:
+        """Map the arrays :meth:`save` wrote (None when the folder has none)."""
+        if not (folder / "snap_grid.npy").exists():
+            return None
+        arrays = {
+            name: np.load(folder / f"snap_{name}.npy", mmap_mode="r", allow_pickle=False)
+            for name in cls._FILES
+        }
+        return cls(net, arrays)
+
     def nearest(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Edge, fraction and distance of the nearest road to metric points ``p`` (P, 2).
-
-        The ``_SNAP_K`` nearest pieces (KD-tree on their midpoints) are measured exactly;
-        the answer is provably the nearest when it is closer than the farthest of those
-        midpoints minus half a piece. The few points where that bound fails (far from the
-        roads, in a gap between them) are measured again against eight times as many
-        pieces, until it holds or every piece was measured.
-        """
-        k = min(_SNAP_K, len(self.pa))
-        edge, frac, d, unsure = self._closest(p, k)
-        while len(unsure):
-            k = min(k * 8, len(self.pa))
-            e, f, dist, still = self._closest(p[unsure], k)
-            edge[unsure], frac[unsure], d[unsure] = e, f, dist
-            unsure = unsure[still]
-        return edge, frac, d
-
-    def _closest(
-        self, p: np.ndarray, k: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The closest of each point's ``k`` nearest pieces, and the points for which that
-        is not yet proven (none when ``k`` is every piece)."""
+        """Edge, fraction and distance of the nearest road to metric points ``p`` (P, 2)."""
         from geoservice.network import compiled  # numba, imported on first use
 
-        dk, ik = self.kd.query(p, k=k)
-        dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
         pieces = (self.pa, self.pb, self.p_edge, self.p_along)
-        edge, frac, d = compiled.closest_pieces(p, ik, pieces, self.edge_len_m)
-        if k >= len(self.pa):
-            return edge, frac, d, np.empty(0, dtype=np.int64)
-        return edge, frac, d, np.flatnonzero(d > dk[:, -1] - self.half)
+        return compiled.grid_closest(
+            np.ascontiguousarray(p, dtype=float), pieces, self.cells, self.grid, self.edge_len_m
+        )
+
+
+def _pieces(net: Network) -> tuple[np.ndarray, ...]:
+    """Every road's segments cut into pieces of at most :data:`_PIECE_M` metres (so that
+    a piece's points are never far from its midpoint): their ends, edge and metres along
+    the edge at the start, with every edge's length."""
+    x, y = net.to_metric(net.geom_xy[:, 0], net.geom_xy[:, 1])
+    xy = np.column_stack([x, y])
+    counts = np.diff(net.geom_offsets)
+    edge_of_vertex = np.repeat(np.arange(net.n_edges), counts)
+    # Each road once (its representative edge): routing reaches both directions from it.
+    indexed = np.zeros(net.n_edges, dtype=bool)
+    indexed[net.road_edges()] = True
+    same = (edge_of_vertex[1:] == edge_of_vertex[:-1]) & indexed[edge_of_vertex[:-1]]
+    a, b = xy[:-1][same], xy[1:][same]
+    seg_edge = edge_of_vertex[:-1][same]
+    seg_len = np.hypot(*(b - a).T)
+    start_in_edge = np.concatenate([[0.0], np.cumsum(seg_len)])[:-1]
+    first = np.concatenate([[True], seg_edge[1:] != seg_edge[:-1]])
+    # Distance along the edge at each segment start: cumulative length minus the
+    # cumulative length at the edge's first segment.
+    edge_start = np.maximum.accumulate(np.where(first, start_in_edge, 0.0))
+    along0 = start_in_edge - edge_start
+    pieces = np.maximum(1, np.ceil(seg_len / _PIECE_M).astype(np.int64))
+    rep = np.repeat(np.arange(len(a)), pieces)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0 = k / pieces[rep]
+    t1 = (k + 1) / pieces[rep]
+    d = b[rep] - a[rep]
+    edge_len_m = np.bincount(seg_edge, weights=seg_len, minlength=net.n_edges)
+    return (
+        a[rep] + d * t0[:, None],
+        a[rep] + d * t1[:, None],
+        seg_edge[rep],
+        along0[rep] + seg_len[rep] * t0,
+        edge_len_m,
+    )
+
+
+def _grid(mid: np.ndarray, half: float) -> tuple[np.ndarray, np.ndarray]:
+    """The grid over the pieces' midpoints (see :class:`SnapIndex`), and each one's cell.
+
+    Cells of :data:`_CELL_M`, larger where the roads are sparse: at most
+    :data:`_CELLS_PER_PIECE` cells a piece, so that empty land costs little memory."""
+    if not len(mid):
+        return np.array([0.0, 0.0, _CELL_M, 1, 1, 0.0]), np.empty(0, dtype=np.int64)
+    lo, hi = mid.min(axis=0), mid.max(axis=0)
+    extent = np.maximum(hi - lo, 1.0)
+    size = max(_CELL_M, float(np.sqrt(extent[0] * extent[1] / (_CELLS_PER_PIECE * len(mid)))))
+    nx, ny = (int(v) for v in np.floor(extent / size) + 1)
+    ix = np.minimum(((mid[:, 0] - lo[0]) // size).astype(np.int64), nx - 1)
+    iy = np.minimum(((mid[:, 1] - lo[1]) // size).astype(np.int64), ny - 1)
+    return np.array([lo[0], lo[1], size, nx, ny, half]), ix * ny + iy
 
 
 def snap(
