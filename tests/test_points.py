@@ -23,6 +23,7 @@ from geoservice.network import (
     FAR_M,
     MAX_SNAP_M,
     WALK_KMH,
+    Network,
     access_speed_ms,
     builder,
     points,
@@ -137,6 +138,25 @@ def test_points_lie_on_the_roads_own_edges_exactly(grid_app):
         assert np.abs(np.hypot(sx - x, sy - y) - p.distance_m).max() < 1.0
         assert (p.on_network == (p.distance_m <= MAX_SNAP_M)).all()
         assert p.access_s == pytest.approx(p.distance_m / access_speed_ms(net.mode))
+
+
+def test_the_snapping_index_is_mapped_with_the_network_and_exact_far_off(grid_app, tmp_path):
+    nets = grid_app.extensions[ENGINE_KEY].get().networks
+    rng = np.random.default_rng(8)
+    # On the roads, in the gaps between them, and up to ~20 km off the little grid, where
+    # the search crosses hundreds of empty rings.
+    lon = np.concatenate([rng.uniform(116.826, 116.838, 100), rng.uniform(116.6, 117.05, 100)])
+    lat = np.concatenate([rng.uniform(40.365, 40.375, 100), rng.uniform(40.2, 40.55, 100)])
+    for mode, net in nets.items():
+        net.save(tmp_path / mode)
+        loaded = Network.load(tmp_path / mode)
+        index = loaded._index  # mapped at load, never built in this process
+        assert index is not None
+        assert all(isinstance(getattr(index, a), np.memmap) for a in ("pa", "cells"))
+        p = loaded.snap(lon, lat)
+        assert not p.far.any()
+        assert np.abs(p.distance_m - _exact(loaded, lon, lat).min(axis=1)).max() < 1e-6
+        assert np.array_equal(p.edge, net.snap(lon, lat).edge)
 
 
 def test_pieces_are_the_partial_edge_costs(grid_app):
