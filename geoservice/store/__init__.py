@@ -217,7 +217,8 @@ class GpkgStore(LayerStore):
         self.path = Path(path)
         self.seed = Path(seed) if seed else None
         self.journal = journal
-        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._lock_timeout = lock_timeout
+        self._lock = (os.getpid(), self._new_lock())
         self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
@@ -257,12 +258,23 @@ class GpkgStore(LayerStore):
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
         try:
-            with self._lock:
+            with self._file_lock():
                 self._remove_stale_temps()
                 yield
         except filelock.Timeout as exc:
-            msg = f"store is busy: another writer holds {self._lock.lock_file}"
+            msg = f"store is busy: another writer holds {self.path}.lock"
             raise StoreBusyError(msg) from exc
+
+    def _new_lock(self) -> filelock.FileLock:
+        return filelock.FileLock(str(self.path) + ".lock", timeout=self._lock_timeout)
+
+    def _file_lock(self) -> filelock.FileLock:
+        """The writers' lock of this process: a forked child (a job worker) makes its own,
+        since filelock refuses one inherited across a fork."""
+        pid, lock = self._lock
+        if pid != os.getpid():
+            self._lock = (os.getpid(), lock := self._new_lock())
+        return lock
 
     def _ensure(self) -> None:
         if self.path.exists():

@@ -282,7 +282,7 @@ def _describe(url: str) -> tuple[str, str | None]:
         info = conninfo_to_dict(url)
     except psycopg.Error:
         # The message quotes the URL, password and all: name the fault only.
-        msg = "STORE_URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
+        msg = "the store URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
         raise StoreError(msg) from None
     user = f"{info['user']}@" if info.get("user") else ""
     host = str(info.get("host") or "")
