@@ -43,7 +43,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from geoservice.errors import StoreBusyError, StoreError
 from geoservice.model import CRS_STORAGE
-from geoservice.store import LAYERS, GpkgStore, Journal, LayerStore, _check_layer, normalize
+from geoservice.store import LAYERS, Journal, LayerStore, check_layer, normalize, read_gpkg
 
 R = TypeVar("R")
 
@@ -77,7 +77,8 @@ class _Held:
 
     def __del__(self) -> None:
         if self.pid == os.getpid():
-            self.conn.close()
+            with contextlib.suppress(Exception):  # at exit the server may be gone first
+                self.conn.close()
 
 
 class PostgisStore(LayerStore):
@@ -123,7 +124,7 @@ class PostgisStore(LayerStore):
         return self._run(_revision)
 
     def read(self, layer: str) -> gpd.GeoDataFrame:
-        _check_layer(layer)
+        check_layer(layer)
         # The revision first: the layer read after it is never older than its key.
         key = self.revision()
         with self._cache_guard:
@@ -244,7 +245,7 @@ class PostgisStore(LayerStore):
             )
             raise StoreError(msg)
         _ensure_postgis(conn, self._location)
-        seeded = {layer: GpkgStore._read_file(self.seed, layer) for layer in LAYERS}
+        seeded = {layer: read_gpkg(self.seed, layer) for layer in LAYERS}
         conn.execute(
             sql.SQL(
                 "CREATE TABLE {} (id integer PRIMARY KEY CHECK (id = 1), "
