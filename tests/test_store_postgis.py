@@ -15,7 +15,7 @@ from conftest import GRID_STATIONS, make_app, stations_frame
 from geoservice.errors import StoreError
 from geoservice.store import GpkgStore, open_store
 from geoservice.store.postgis import PostgisStore
-from geoservice.web import DEFAULT_GPKG, STORE_KEY, create_app
+from geoservice.web import DEFAULT_GPKG, STORE_KEY, create_app, get_district
 
 SECRET = "s3cret-Pa55"
 
@@ -138,3 +138,26 @@ def test_bad_store_url_stops_the_app_at_start(tmp_path):
             }
         )
     assert SECRET not in str(caught.value)
+
+
+def test_district_set_through_one_app_is_the_others_profile(pg_url, tmp_path):
+    one = make_app(tmp_path / "one", STORE_URL=pg_url)
+    two = make_app(tmp_path / "two", STORE_URL=pg_url)
+    with two.app_context():
+        assert get_district().org == "密云区总工会"  # read once, cached by revision
+    boundary = tmp_path / "miyun.geojson"
+    one.extensions[STORE_KEY].read("boundary")[["geometry"]].to_file(boundary, driver="GeoJSON")
+    r = one.test_cli_runner().invoke(
+        args=[
+            *("district", "set", "--boundary", str(boundary), "--name", "密云区"),
+            *("--code", "110118", "--org", "密云区总工会职工服务中心"),
+        ]
+    )
+    assert r.exit_code == 0, r.output
+    with two.app_context():
+        after = get_district()
+    assert after.org == "密云区总工会职工服务中心"
+    assert after.depot_town  # the towns, water and depot came along in the same write
+    assert len(after.waters) == 1
+    title = "找最近的暖心驿站 · 密云区总工会职工服务中心"
+    assert f"<title>{title}</title>" in two.test_client().get("/nearest").get_data(as_text=True)
