@@ -74,15 +74,17 @@ def main(companions: Sequence[tuple[str, Callable[[], object]]] = ()) -> None:
 def _serve(threads: int, **where: Any) -> None:
     """Create the app and serve it in this process (``host``/``port``, or ``sockets``)."""
     from geoservice import processes
-    from geoservice.web import create_app, serve
+    from geoservice.errors import StoreError
+    from geoservice.web import STORE_KEY, create_app, serve
 
     try:
         app = create_app()
-    except (ValueError, OSError) as exc:  # a bad setting or an unreadable store: stop
+    except (ValueError, OSError, StoreError) as exc:  # a bad setting or store: stop
         print(f"geoservice: cannot start: {exc}", file=sys.stderr)
         sys.exit(processes.EX_CONFIG)
     globals()["app"] = app
-    print(f"geoservice: process {os.getpid()} serving (store: {app.config['STORE_PATH']})")
+    store_at = app.extensions[STORE_KEY].location()  # never the password of a STORE_URL
+    print(f"geoservice: process {os.getpid()} serving (store: {store_at})")
     # Load the road networks and precompute the station rows in the background: the pages
     # are served at once, and routing answers 503 with Retry-After until it is done.
     threading.Thread(target=_warm, args=(app,), name="warm-networks", daemon=True).start()

@@ -11,6 +11,7 @@ reads its result.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
@@ -171,6 +173,124 @@ def pg_url() -> Iterator[str]:
             yield f"postgresql:///{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class StoreBackend:
+    """One kind of store under test at one location (a GeoPackage file or a PostGIS
+    database): opens stores there, and looks at what is stored without the store's code.
+
+    Parameters
+    ----------
+    kind : str
+        ``gpkg`` or ``postgis``.
+    location : str
+        The store's file or database URL (what :func:`geoservice.store.open_store` takes).
+    """
+
+    def __init__(self, kind: str, location: str) -> None:
+        self.kind = kind
+        self.location = location
+
+    def open(self, *, seed: bool = False, **kwargs):
+        """A store at the location (``seed``: filled from the shipped data when new)."""
+        from geoservice.store import open_store
+        from geoservice.web import DEFAULT_GPKG
+
+        return open_store(self.location, seed=DEFAULT_GPKG if seed else None, **kwargs)
+
+    def _sql(self, query: str, *args):
+        import psycopg
+
+        with psycopg.connect(self.location, autocommit=True) as con:
+            return con.execute(query, args).fetchall()
+
+    def snapshot(self) -> str:
+        """A digest of everything stored (the file, or every table of the database)."""
+        if self.kind == "gpkg":
+            return hashlib.sha256(Path(self.location).read_bytes()).hexdigest()
+        tables = self._sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        )
+        return ";".join(
+            name
+            + ":"
+            + self._sql(
+                f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
+                f'FROM "{name}" t'
+            )[0][0]
+            for (name,) in tables
+        )
+
+    def layers(self) -> set[str]:
+        """The layers stored (GeoPackage layers, or tables with a geometry column)."""
+        if self.kind == "gpkg":
+            return {name for name, _ in pyogrio.list_layers(self.location)}
+        return {name for (name,) in self._sql("SELECT f_table_name FROM geometry_columns")}
+
+    def leftovers(self) -> list[str]:
+        """What a write left behind: temporary files, or sessions still in a transaction."""
+        if self.kind == "gpkg":
+            path = Path(self.location)
+            return [p.name for p in path.parent.glob(f".{path.name}.*")]
+        return [
+            f"{pid}: {query}"
+            for pid, query in self._sql(
+                "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid()"
+            )
+        ]
+
+    def writing(self) -> bool:
+        """Whether a writer is writing the new state now (its temp file, or its COPY)."""
+        if self.kind == "gpkg":
+            path = Path(self.location)
+            return bool(list(path.parent.glob(f".{path.name}.*.tmp*")))
+        return bool(
+            self._sql(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'active' AND query LIKE 'COPY %%'"
+            )
+        )
+
+    @contextmanager
+    def holding_lock(self) -> Iterator[None]:
+        """Hold the writers' lock as another process's writer would."""
+        if self.kind == "gpkg":
+            import filelock
+
+            with filelock.FileLock(self.location + ".lock"):
+                yield
+            return
+        import psycopg
+
+        with psycopg.connect(self.location) as con:
+            con.execute("SELECT n FROM store_revision FOR UPDATE")
+            yield
+
+    def count_reads(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The layers read from storage from now on (not from a cache), in order."""
+        from geoservice.store import GpkgStore
+        from geoservice.store.postgis import PostgisStore
+
+        reads: list[str] = []
+        cls = GpkgStore if self.kind == "gpkg" else PostgisStore
+        name = "_read_file" if self.kind == "gpkg" else "_read_table"
+        real = getattr(cls, name)
+
+        def counting(source, layer):
+            reads.append(layer)
+            return real(source, layer)
+
+        monkeypatch.setattr(cls, name, staticmethod(counting))
+        return reads
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def store_backend(request, tmp_path) -> StoreBackend:
+    """Each store backend at a fresh location (the PostGIS one needs `pg_url`)."""
+    if request.param == "gpkg":
+        return StoreBackend("gpkg", str(tmp_path / "live.gpkg"))
+    return StoreBackend("postgis", request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import pytest
 
 from geoservice.admin import Database, Journal, acting
 from geoservice.errors import RevertError, StoreError
-from geoservice.store import GpkgStore, records
-from geoservice.web import DEFAULT_GPKG
+from geoservice.store import records
 
 NEW = {"name": "审计驿站", "lon": 116.85, "lat": 40.38, "opening_hours": "24/7"}
 
@@ -19,8 +18,9 @@ def journal(tmp_path):
 
 
 @pytest.fixture
-def store(tmp_path, journal):
-    return GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG, journal=journal)
+def store(store_backend, journal):
+    # Both backends: the journal wraps each one's commit alike.
+    return store_backend.open(seed=True, journal=journal)
 
 
 def test_each_changed_record_is_one_entry_with_before_and_after(store, journal):

@@ -168,12 +168,18 @@ def test_two_web_processes_a_restart_a_companion_and_a_clean_stop(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_bad_setting_stops_the_service_instead_of_restarting_it(tmp_path):
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"GEOSERVICE_TILES": "nonsense"},
+        # A store database that cannot be reached: named, without its password.
+        {"GEOSERVICE_STORE_URL": "postgresql://geo:s3cret-Pa55@127.0.0.1:1/geoservice"},
+    ],
+)
+def test_a_bad_setting_stops_the_service_instead_of_restarting_it(tmp_path, setting):
     from geoservice.processes import EX_CONFIG
 
-    proc, log = _start(
-        tmp_path, "--processes", "2", "--port", str(_free_port()), GEOSERVICE_TILES="nonsense"
-    )
+    proc, log = _start(tmp_path, "--processes", "2", "--port", str(_free_port()), **setting)
     try:
         assert proc.wait(timeout=60) == EX_CONFIG
     finally:
@@ -183,6 +189,7 @@ def test_a_bad_setting_stops_the_service_instead_of_restarting_it(tmp_path):
     text = log.read_text()
     assert "cannot start" in text
     assert "restarting" not in text
+    assert "s3cret" not in text
 
 
 # The supervisor alone, with trivial children (no app): fast.

@@ -1,4 +1,5 @@
-"""The GeoPackage store: seeding, atomic crash-safe writes, serialised concurrent writers."""
+"""The store, GeoPackage and PostGIS alike (`store_backend`): seeding, atomic crash-safe
+writes, serialised concurrent writers, readers that see other processes' writes."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 import pytest
+from pandas.testing import assert_frame_equal
 
+from geoservice.errors import StoreBusyError
 from geoservice.store import LAYERS, GpkgStore, StoreError
 from geoservice.web import DEFAULT_GPKG
 
@@ -26,29 +28,36 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_seeded_from_shipped_data_with_all_layers(tmp_path):
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
-    assert {name for name, _ in pyogrio.list_layers(store.path)} >= set(LAYERS)
+def test_seeded_from_shipped_data_with_all_layers(store_backend):
+    store = store_backend.open(seed=True)
+    assert store_backend.layers() >= set(LAYERS)
     assert len(store.stations()) == 104
     assert store.stations().crs.to_epsg() == 4326
 
 
-def test_missing_store_without_seed_is_a_clear_error(tmp_path):
+def test_missing_store_without_seed_is_a_clear_error(store_backend):
     with pytest.raises(StoreError, match="no seed"):
-        GpkgStore(tmp_path / "nope.gpkg")
+        store_backend.open()
 
 
-def test_edits_never_touch_the_shipped_file(tmp_path):
+def test_layers_read_as_the_shipped_data(store_backend):
+    # The same frames from either backend: columns, order, dtypes, empty strings, geometry.
+    store, seed = store_backend.open(seed=True), GpkgStore(DEFAULT_GPKG)
+    for layer in LAYERS:
+        assert_frame_equal(store.read(layer), seed.read(layer))
+
+
+def test_edits_never_touch_the_shipped_file(store_backend):
     before = _digest(DEFAULT_GPKG)
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
+    store = store_backend.open(seed=True)
     store.update("stations", lambda g: (g.iloc[:10], None))
     assert len(store.stations()) == 10
     assert _digest(DEFAULT_GPKG) == before
     assert len(gpd.read_file(DEFAULT_GPKG, layer="stations")) == 104
 
 
-def test_update_roundtrip_keeps_types_and_revision_changes(tmp_path):
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
+def test_update_roundtrip_keeps_types_and_revision_changes(store_backend):
+    store = store_backend.open(seed=True)
     rev = store.revision()
 
     def rename(g):
@@ -63,9 +72,9 @@ def test_update_roundtrip_keeps_types_and_revision_changes(tmp_path):
     assert s["lon"].dtype == float
 
 
-def test_failing_change_writes_nothing(tmp_path):
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
-    before = _digest(store.path)
+def test_failing_change_writes_nothing(store_backend):
+    store = store_backend.open(seed=True)
+    before = store_backend.snapshot()
 
     def boom(g):
         msg = "bad"
@@ -73,12 +82,12 @@ def test_failing_change_writes_nothing(tmp_path):
 
     with pytest.raises(ValueError, match="bad"):
         store.update("stations", boom)
-    assert _digest(store.path) == before
-    assert not list(tmp_path.glob(".live.gpkg.*"))
+    assert store_backend.snapshot() == before
+    assert not store_backend.leftovers()
 
 
-def test_unknown_layer_rejected(tmp_path):
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
+def test_unknown_layer_rejected(store_backend):
+    store = store_backend.open(seed=True)
     with pytest.raises(ValueError, match="unknown layer"):
         store.read("roads")
 
@@ -87,8 +96,8 @@ _WRITER = textwrap.dedent(
     """
     import sys, geopandas as gpd, pandas as pd
     sys.path.insert(0, {root!r})
-    from geoservice.store import GpkgStore
-    store = GpkgStore({path!r})
+    from geoservice.store import open_store
+    store = open_store({location!r})
     def grow(g):
         big = pd.concat([g] * 1500, ignore_index=True)  # ~150k rows: a write of seconds
         big["id"] = [f"X{{i}}" for i in range(len(big))]
@@ -102,17 +111,16 @@ _WRITER = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.3, 1.0])
-def test_writer_killed_mid_write_leaves_previous_state(tmp_path, delay):
-    path = tmp_path / "live.gpkg"
-    GpkgStore(path, seed=DEFAULT_GPKG)
-    before = _digest(path)
+def test_writer_killed_mid_write_leaves_previous_state(store_backend, delay):
+    store_backend.open(seed=True)
+    before = store_backend.snapshot()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER.format(root=str(ROOT), path=str(path))],
+        [sys.executable, "-c", _WRITER.format(root=str(ROOT), location=store_backend.location)],
         stdout=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".live.gpkg.*.tmp*")):
+    while not store_backend.writing():
         assert proc.poll() is None, "writer ended before it started writing"
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -120,22 +128,22 @@ def test_writer_killed_mid_write_leaves_previous_state(tmp_path, delay):
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate(timeout=30)
     assert "committed" not in out, "the kill came too late to test anything"
-    # The live file is exactly the previous one and fully readable.
-    assert _digest(path) == before
-    fresh = GpkgStore(path)
+    # The store is exactly the previous one and fully readable.
+    assert store_backend.snapshot() == before
+    fresh = store_backend.open()
     assert len(fresh.stations()) == 104
-    # The next writer cleans the dead writer's temp file and commits normally.
+    # The next writer cleans what the dead writer left (if anything) and commits normally.
     fresh.update("stations", lambda g: (g.iloc[:5], None))
-    assert len(GpkgStore(path).stations()) == 5
-    assert not list(tmp_path.glob(".live.gpkg.*"))
+    assert len(store_backend.open().stations()) == 5
+    assert not store_backend.leftovers()
 
 
 _ADDER = textwrap.dedent(
     """
     import sys, geopandas as gpd, pandas as pd
     sys.path.insert(0, {root!r})
-    from geoservice.store import GpkgStore
-    store = GpkgStore({path!r})
+    from geoservice.store import open_store
+    store = open_store({location!r})
     for n in range({n}):
         def add(g, n=n):
             row = g.iloc[[0]].copy()
@@ -147,38 +155,36 @@ _ADDER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_concurrent_writers_lose_nothing(tmp_path):
-    path = tmp_path / "live.gpkg"
-    GpkgStore(path, seed=DEFAULT_GPKG)
+def test_concurrent_writers_lose_nothing(store_backend):
+    store_backend.open(seed=True)
     writers, per_writer = 4, 8
     procs = [
         subprocess.Popen(
             [
                 sys.executable,
                 "-c",
-                _ADDER.format(root=str(ROOT), path=str(path), n=per_writer, w=w),
+                _ADDER.format(root=str(ROOT), location=store_backend.location, n=per_writer, w=w),
             ]
         )
         for w in range(writers)
     ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
-    ids = set(GpkgStore(path).stations()["id"])
+    ids = set(store_backend.open().stations()["id"])
     expected = {f"P{w}-{n}" for w in range(writers) for n in range(per_writer)}
     assert expected <= ids
     assert len(ids) == 104 + writers * per_writer
 
 
-def test_readers_see_changes_from_other_processes(tmp_path):
-    path = tmp_path / "live.gpkg"
-    a = GpkgStore(path, seed=DEFAULT_GPKG)
-    b = GpkgStore(path)
+def test_readers_see_changes_from_other_processes(store_backend):
+    a = store_backend.open(seed=True)
+    b = store_backend.open()
     assert len(b.stations()) == 104  # cached in b
     a.update("stations", lambda g: (g.iloc[:3], None))
     assert len(b.stations()) == 3
 
 
-def test_empty_layer_roundtrip(tmp_path):
-    store = GpkgStore(tmp_path / "live.gpkg", seed=DEFAULT_GPKG)
+def test_empty_layer_roundtrip(store_backend):
+    store = store_backend.open(seed=True)
     store.update("stations", lambda g: (g.iloc[:0], None))
     empty = store.stations()
     assert len(empty) == 0
@@ -188,18 +194,10 @@ def test_empty_layer_roundtrip(tmp_path):
     os.sync()
 
 
-def test_own_write_keeps_other_layers_cached_but_never_stale(tmp_path, monkeypatch):
-    path = tmp_path / "live.gpkg"
-    a = GpkgStore(path, seed=DEFAULT_GPKG)
-    b = GpkgStore(path)
-    reads: list[str] = []
-    real = GpkgStore._read_file
-
-    def counting(p, layer):
-        reads.append(layer)
-        return real(p, layer)
-
-    monkeypatch.setattr(GpkgStore, "_read_file", staticmethod(counting))
+def test_own_write_keeps_other_layers_cached_but_never_stale(store_backend, monkeypatch):
+    a = store_backend.open(seed=True)
+    b = store_backend.open()
+    reads = store_backend.count_reads(monkeypatch)
     a.sites(), a.stations()
     reads.clear()
     a.update("stations", lambda g: (g.iloc[:5], None))
@@ -212,3 +210,35 @@ def test_own_write_keeps_other_layers_cached_but_never_stale(tmp_path, monkeypat
     a.update("stations", lambda g: (g.iloc[:4], None))
     assert len(a.sites()) == 2
     assert len(a.stations()) == 4
+
+
+def test_writer_waits_for_the_lock_then_gives_up_busy(store_backend):
+    store = store_backend.open(seed=True, lock_timeout=0.3)
+    revision = store.revision()
+    with store_backend.holding_lock():
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError, match="busy"):
+            store.update("stations", lambda g: (g.iloc[:1], None))
+        assert time.monotonic() - started >= 0.25
+        assert len(store.stations()) == 104  # readers never wait for a writer
+    assert store.revision() == revision
+    store.update("stations", lambda g: (g.iloc[:1], None))
+    assert len(store.stations()) == 1
+
+
+def test_a_forked_child_uses_the_store_without_breaking_the_parents(store_backend):
+    # Job workers are forked from a process that has read the store (and, for PostGIS,
+    # holds connections): the child needs its own, and must leave the parent's alone.
+    store = store_backend.open(seed=True)
+    revision = store.revision()
+    pid = os.fork()
+    if pid == 0:  # the child: read, write, and exit without running the parent's cleanup
+        ok = len(store.stations()) == 104
+        store.update("stations", lambda g: (g.iloc[:7], None))
+        os._exit(0 if ok and len(store.stations()) == 7 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.revision() != revision
+    assert len(store.stations()) == 7
+    store.update("stations", lambda g: (g.iloc[:3], None))
+    assert len(store_backend.open().stations()) == 3

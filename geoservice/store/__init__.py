@@ -1,8 +1,11 @@
 """The live store of stations, sites and base layers.
 
 :class:`Store` is the small interface callers use; :class:`GpkgStore` keeps everything in
-one GeoPackage (readable in QGIS). A PostGIS backend only needs to implement the same
-abstract methods.
+one GeoPackage (readable in QGIS), :class:`geoservice.store.postgis.PostgisStore` in a
+PostGIS database that several processes and hosts share. :func:`open_store` opens either
+from its location (a path or a ``postgresql://`` URL). Both give the guarantees below (the
+PostGIS store's own ways are in its module); their writes share one path
+(:class:`LayerStore`).
 
 Crash safety: a write copies the GeoPackage to a temporary file beside it, changes the copy,
 flushes it to disk and atomically renames it over the original (``os.replace``). A process
@@ -121,7 +124,75 @@ class Store(abc.ABC):
         return self.read("sites")
 
 
-class GpkgStore(Store):
+class LayerStore(Store):
+    """A :class:`Store` whose writes all take one path, written once for every backend.
+
+    A write takes the writers' lock (:meth:`_writing`), reads the current layers inside it
+    (:meth:`_read_current`), applies the change, versions the changed records and commits
+    the new layers with their journal entries (:meth:`_commit`, inside the journal's
+    context, so that the entries are kept only if the commit succeeds). A backend gives
+    those three steps.
+    """
+
+    def update(
+        self, layer: str, change: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, T]]
+    ) -> T:
+        def one(current: dict[str, gpd.GeoDataFrame]) -> tuple[dict[str, gpd.GeoDataFrame], T]:
+            new, result = change(current[layer])
+            return {layer: new}, result
+
+        return self.update_layers((layer,), one)
+
+    def update_layers(
+        self,
+        layers: tuple[str, ...],
+        change: Callable[[dict[str, gpd.GeoDataFrame]], tuple[dict[str, gpd.GeoDataFrame], T]],
+    ) -> T:
+        for layer in layers:
+            check_layer(layer)
+        with self._writing():
+            current = {layer: self._read_current(layer) for layer in layers}
+            new, result = change({k: v.copy() for k, v in current.items()})
+            unknown = set(new) - set(layers)
+            if unknown:
+                msg = f"change returned layers it was not given: {', '.join(sorted(unknown))}"
+                raise ValueError(msg)
+            self._write(current, {layer: normalize(gdf, layer) for layer, gdf in new.items()})
+        return result
+
+    def _write(
+        self, current: dict[str, gpd.GeoDataFrame], new: dict[str, gpd.GeoDataFrame]
+    ) -> None:
+        """Version the changed records, then commit ``new`` and journal the changes as one
+        step (the journal's entries are kept only if the commit succeeds)."""
+        recorded: list[RecordChange] = []
+        for layer, gdf in new.items():
+            if layer in _changes.RECORD_LAYERS:
+                found = _changes.diff(layer, current[layer], gdf)
+                recorded += _changes.stamp_versions(current[layer], gdf, found)
+        if not recorded and set(new) <= set(_changes.RECORD_LAYERS):
+            return  # no record changes: the store, its revision and every cache stay
+        if self.journal is None or not recorded:
+            self._commit(new)
+            return
+        with self.journal(recorded):
+            self._commit(new)
+
+    @abc.abstractmethod
+    def _writing(self) -> AbstractContextManager[None]:
+        """Hold the writers' lock (:class:`StoreBusyError` beyond the lock timeout)."""
+
+    @abc.abstractmethod
+    def _read_current(self, layer: str) -> gpd.GeoDataFrame:
+        """``layer`` as stored now, read inside :meth:`_writing` (never from a cache)."""
+
+    @abc.abstractmethod
+    def _commit(self, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        """Replace ``layers`` and change the revision, all or nothing, inside
+        :meth:`_writing`; returns once the change is durable."""
+
+
+class GpkgStore(LayerStore):
     """A :class:`Store` kept in one GeoPackage file.
 
     Parameters
@@ -146,7 +217,8 @@ class GpkgStore(Store):
         self.path = Path(path)
         self.seed = Path(seed) if seed else None
         self.journal = journal
-        self._lock = filelock.FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._lock_timeout = lock_timeout
+        self._lock = (os.getpid(), self._new_lock())
         self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
@@ -160,7 +232,7 @@ class GpkgStore(Store):
         return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
 
     def read(self, layer: str) -> gpd.GeoDataFrame:
-        _check_layer(layer)
+        check_layer(layer)
         key = self._stat_key()
         with self._cache_guard:
             hit = self._cache.get(layer)
@@ -171,51 +243,6 @@ class GpkgStore(Store):
             self._cache[layer] = (key, gdf)
         return gdf.copy()
 
-    def update(
-        self, layer: str, change: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, T]]
-    ) -> T:
-        _check_layer(layer)
-        with self._locked():
-            current = self._read_file(self.path, layer)
-            new, result = change(current.copy())
-            self._write({layer: current}, {layer: normalize(new, layer)})
-        return result
-
-    def update_layers(
-        self,
-        layers: tuple[str, ...],
-        change: Callable[[dict[str, gpd.GeoDataFrame]], tuple[dict[str, gpd.GeoDataFrame], T]],
-    ) -> T:
-        for layer in layers:
-            _check_layer(layer)
-        with self._locked():
-            current = {layer: self._read_file(self.path, layer) for layer in layers}
-            new, result = change({k: v.copy() for k, v in current.items()})
-            unknown = set(new) - set(layers)
-            if unknown:
-                msg = f"change returned layers it was not given: {', '.join(sorted(unknown))}"
-                raise ValueError(msg)
-            self._write(current, {layer: normalize(gdf, layer) for layer, gdf in new.items()})
-        return result
-
-    def _write(
-        self, current: dict[str, gpd.GeoDataFrame], new: dict[str, gpd.GeoDataFrame]
-    ) -> None:
-        """Version the changed records, then commit ``new`` and journal the changes as one
-        step (the journal's entries are kept only if the commit succeeds)."""
-        recorded: list[RecordChange] = []
-        for layer, gdf in new.items():
-            if layer in _changes.RECORD_LAYERS:
-                found = _changes.diff(layer, current[layer], gdf)
-                recorded += _changes.stamp_versions(current[layer], gdf, found)
-        if not recorded and set(new) <= set(_changes.RECORD_LAYERS):
-            return  # no record changes: the file, its revision and every cache stay
-        if self.journal is None or not recorded:
-            self._commit(new)
-            return
-        with self.journal(recorded):
-            self._commit(new)
-
     # -- internals ----------------------------------------------------------------------
     def _stat_key(self) -> tuple:
         try:
@@ -225,15 +252,29 @@ class GpkgStore(Store):
             raise StoreError(msg) from exc
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
+    def _read_current(self, layer: str) -> gpd.GeoDataFrame:
+        return self._read_file(self.path, layer)
+
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _writing(self) -> Iterator[None]:
         try:
-            with self._lock:
+            with self._file_lock():
                 self._remove_stale_temps()
                 yield
         except filelock.Timeout as exc:
-            msg = f"store is busy: another writer holds {self._lock.lock_file}"
+            msg = f"store is busy: another writer holds {self.path}.lock"
             raise StoreBusyError(msg) from exc
+
+    def _new_lock(self) -> filelock.FileLock:
+        return filelock.FileLock(str(self.path) + ".lock", timeout=self._lock_timeout)
+
+    def _file_lock(self) -> filelock.FileLock:
+        """The writers' lock of this process: a forked child (a job worker) makes its own,
+        since filelock refuses one inherited across a fork."""
+        pid, lock = self._lock
+        if pid != os.getpid():
+            self._lock = (os.getpid(), lock := self._new_lock())
+        return lock
 
     def _ensure(self) -> None:
         if self.path.exists():
@@ -242,7 +283,7 @@ class GpkgStore(Store):
             msg = f"store {self.path} does not exist and there is no seed file to create it"
             raise StoreError(msg)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locked():
+        with self._writing():
             if not self.path.exists():
                 self._replace_from(self.seed, {})
 
@@ -286,12 +327,42 @@ class GpkgStore(Store):
 
     @staticmethod
     def _read_file(path: Path, layer: str) -> gpd.GeoDataFrame:
-        try:
-            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-            msg = f"cannot read layer {layer!r} from {path}: {exc}"
-            raise StoreError(msg) from exc
-        return normalize(gdf, layer)
+        # Every read of the file goes through here (the tests count them).
+        return read_gpkg(path, layer)
+
+
+def read_gpkg(path: Path, layer: str) -> gpd.GeoDataFrame:
+    """``layer`` of the GeoPackage at ``path``, normalised (a store's file or a seed)."""
+    try:
+        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        msg = f"cannot read layer {layer!r} from {path}: {exc}"
+        raise StoreError(msg) from exc
+    return normalize(gdf, layer)
+
+
+def open_store(
+    location: str | Path,
+    seed: str | Path | None = None,
+    lock_timeout: float = 60.0,
+    journal: Journal | None = None,
+) -> Store:
+    """Open the store at ``location``: a PostGIS database for a ``postgresql://`` (or
+    ``postgres://``) URL, otherwise a GeoPackage file.
+
+    ``seed``, ``lock_timeout`` and ``journal`` are as for :class:`GpkgStore`; a new store of
+    either kind is filled from ``seed``.
+    """
+    if is_database_url(str(location)):
+        from geoservice.store.postgis import PostgisStore  # psycopg only where it is used
+
+        return PostgisStore(str(location), seed=seed, lock_timeout=lock_timeout, journal=journal)
+    return GpkgStore(location, seed=seed, lock_timeout=lock_timeout, journal=journal)
+
+
+def is_database_url(location: str) -> bool:
+    """Whether ``location`` names a PostgreSQL database rather than a file."""
+    return location.startswith(("postgresql://", "postgres://"))
 
 
 def normalize(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
@@ -328,7 +399,8 @@ def _write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", geometry_type="Unknown")
 
 
-def _check_layer(layer: str) -> None:
+def check_layer(layer: str) -> None:
+    """Refuse a layer name that is not one of :data:`LAYERS` (``ValueError``)."""
     if layer not in LAYERS:
         msg = f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}"
         raise ValueError(msg)

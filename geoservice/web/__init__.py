@@ -25,7 +25,7 @@ from geoservice.coverage import CoverageEngine, CoverageProvider
 from geoservice.coverage import engine as coverage_engine
 from geoservice.nearest import DEFAULT_MEMORY_BUDGET, K_LABELS, EngineProvider, NearestEngine
 from geoservice.network import NetworkLibrary
-from geoservice.store import GpkgStore, Store
+from geoservice.store import Store, open_store
 from geoservice.tours import planner as tour
 from geoservice.tours import vrp
 from geoservice.tours.saved import ANONYMOUS_TTL, MAX_ANONYMOUS, TourStore
@@ -55,6 +55,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     STORE_PATH
         Live GeoPackage (default ``<instance>/geoservice.gpkg``), seeded from ``SEED_PATH``
         (default the shipped ``data/miyun.gpkg``) on first start.
+    STORE_URL
+        A PostGIS database to keep the store in instead (``postgresql://user:password@host/
+        dbname``; env ``GEOSERVICE_STORE_URL``), shared by every process and host that names
+        it and seeded from ``SEED_PATH`` when it has no store yet. When set it wins over
+        ``STORE_PATH``, whose folder (the instance folder by default) still holds the files
+        kept beside the store (answers, uploads, ``admin.sqlite``, the jobs' databases). See
+        docs/operations.md, "PostGIS store".
     NETWORK_DIR
         Imported road networks and the per-mode caches (default ``<instance>/networks``).
     NETWORK_DEFAULT
@@ -159,6 +166,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
         STORE_PATH=None,
+        STORE_URL=None,
         SEED_PATH=str(DEFAULT_GPKG),
         NETWORK_DIR=None,
         NETWORK_DEFAULT=str(DEFAULT_NETWORK),
@@ -224,7 +232,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["ADMIN_DB"] or str(Path(app.config["STORE_PATH"]).parent / "admin.sqlite")
     )
     app.extensions[auth.STAFF_KEY] = staff
-    store = GpkgStore(app.config["STORE_PATH"], seed=app.config["SEED_PATH"], journal=staff.journal)
+    store = open_store(
+        app.config["STORE_URL"] or app.config["STORE_PATH"],
+        seed=app.config["SEED_PATH"],
+        journal=staff.journal,
+    )
     app.extensions[STORE_KEY] = store
     # The district profile (district.current: read again when the store changes, e.g.
     # after `flask district set`) clips imported networks and names the default depot.
