@@ -27,21 +27,20 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyogrio
-from openpyxl.cell import Cell
-from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.worksheet.worksheet import Worksheet
 
 from geoservice import crs as _crs
 from geoservice import escape
 from geoservice.errors import FileFormatError, excerpt
 from geoservice.model import AMENITIES, CRS_STORAGE, SITE_COLUMNS, STATION_COLUMNS
+
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is read or written
+    from openpyxl.worksheet.worksheet import Worksheet
 
 # -- limits of an imported file (one place; the README lists them) ---------------------------
 
@@ -405,6 +404,8 @@ def _check_xlsx_parts(path: Path) -> None:
 
 
 def _read_xlsx(path: Path, layer: str | None) -> Table:
+    import openpyxl
+
     _check_xlsx_parts(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -747,6 +748,8 @@ def _write_xlsx(path: Path, layer: str, head: list[str], body: list[list]) -> No
     Characters XML cannot carry are written as OOXML ``_xHHHH_`` escapes, which
     :func:`read_table` decodes. (Not openpyxl's write-only mode: it writes no <dimension>,
     and openpyxl then parses the whole sheet an extra time on every read.)"""
+    import openpyxl
+
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = layer
@@ -757,6 +760,9 @@ def _write_xlsx(path: Path, layer: str, head: list[str], body: list[list]) -> No
 
 
 def _text_cell(ws: Worksheet, value: str) -> object:
+    from openpyxl.cell import Cell
+    from openpyxl.cell.cell import ERROR_CODES
+
     formula = value.startswith(escape.FORMULA_TRIGGERS)
     value = _xstring_escape(value)
     if not formula and value not in ERROR_CODES:  # "#N/A" would become an error cell

@@ -28,18 +28,18 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gpxpy
 import gpxpy.gpx
-import openpyxl
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from geoservice import escape
 from geoservice.district import MIYUN
 from geoservice.i18n import DEFAULT_LANG, N_, translator
 from geoservice.network.places import SCHEMATIC_LABEL
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 #: File extension → format.
 FORMATS = {
@@ -366,6 +366,8 @@ def to_csv(plan: dict, lang: str = DEFAULT_LANG) -> bytes:
 def to_xlsx(plan: dict, lang: str = DEFAULT_LANG) -> bytes:
     """The schedule as an XLSX workbook in ``lang``: a 日程 sheet, a 未安排 sheet and a 说明
     sheet. Text cells are written as text (``'=…'`` stays text, never a formula)."""
+    import openpyxl  # here: the web processes that never write one start without it
+
     _ = translator(lang)
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -405,6 +407,9 @@ def to_xlsx(plan: dict, lang: str = DEFAULT_LANG) -> bytes:
 
 
 def _sheet(ws: Worksheet, head: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     ws.append(list(head))
     for cell in ws[1]:
         cell.font = Font(bold=True)

@@ -14,25 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pyvrp import (
-    Client,
-    ClientGroup,
-    Depot,
-    Location,
-    ProblemData,
-    SolveParams,
-    VehicleType,
-)
-from pyvrp import (
-    solve as _pyvrp_solve,
-)
-from pyvrp.constants import MAX_VALUE
 
-#: Matrix entry for a pair with no road between them (PyVRP's largest safe value / 4).
-UNREACHABLE = MAX_VALUE // 4
+if TYPE_CHECKING:
+    from pyvrp import ProblemData
+
+#: Matrix entry for a pair with no road between them: PyVRP's largest safe value
+#: (``pyvrp.constants.MAX_VALUE``, 2**44) / 4. pyvrp itself is imported by the search only,
+#: so that the web processes, which never solve, start without it.
+UNREACHABLE = 2**44 // 4
 
 
 @dataclass
@@ -209,6 +201,9 @@ def solve(
     data = _data(problem)
     stop = _Stop(budget, progress)
     started = time.perf_counter()
+    from pyvrp import SolveParams
+    from pyvrp import solve as _pyvrp_solve
+
     result = _pyvrp_solve(
         data, stop, seed=budget.seed, collect_stats=False, display=False, params=SolveParams()
     )
@@ -239,6 +234,8 @@ def solve(
 
 def _data(p: Problem) -> ProblemData:
     """PyVRP's ProblemData for ``p`` (matrices handed over whole, no per-edge objects)."""
+    from pyvrp import Client, ClientGroup, Depot, Location, ProblemData, VehicleType
+
     n_loc = len(p.duration)
     xy = p.xy if p.xy is not None else np.zeros((n_loc, 2))
     locations = [Location(x=float(x), y=float(y)) for x, y in xy]
