@@ -81,10 +81,11 @@ class _Vertices:
     on first use) a KD-tree of their unit vectors, whose nearest neighbour by chord is the
     nearest vertex by great-circle distance."""
 
-    def __init__(self, xy: np.ndarray) -> None:
+    def __init__(self, xy: np.ndarray, box: np.ndarray | None = None) -> None:
         self.xy = np.asarray(xy, dtype=float)
-        self.lo = self.xy.min(axis=0)
-        self.hi = self.xy.max(axis=0)
+        if box is None:
+            box = np.concatenate([self.xy.min(axis=0), self.xy.max(axis=0)])
+        self.lo, self.hi = np.asarray(box[:2]), np.asarray(box[2:])
         self._tree: cKDTree | None = None
         self._lock = threading.Lock()
 
@@ -180,16 +181,20 @@ class SnapIndex:
         the longest piece (how far a piece reaches beyond its midpoint's cell).
     edge_len_m : ndarray (E,)
         Every edge's length in metres.
+    box : ndarray (4,)
+        The network's lon/lat bounding box (west, south, east, north): the far-point rule's.
     """
 
-    _FILES = ("pa", "pb", "p_edge", "p_along", "cells", "grid", "edge_len_m")
+    _FILES = ("pa", "pb", "p_edge", "p_along", "cells", "grid", "edge_len_m", "box")
 
     def __init__(self, net: Network, arrays: dict[str, np.ndarray]) -> None:
         self.pa, self.pb = arrays["pa"], arrays["pb"]
         self.p_edge, self.p_along = arrays["p_edge"], arrays["p_along"]
         self.cells, self.grid = arrays["cells"], arrays["grid"]
         self.edge_len_m = arrays["edge_len_m"]
-        self.vertices = _Vertices(net.geom_xy)
+        # The bounding box is kept, not found again: that would read every vertex at start.
+        self.box = arrays["box"]
+        self.vertices = _Vertices(net.geom_xy, self.box)
         self.kept: dict[tuple[bytes, bytes, bool], RoadPoints] = {}
         self.kept_lock = threading.Lock()
 
@@ -209,6 +214,9 @@ class SnapIndex:
             "cells": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             "grid": grid,
             "edge_len_m": edge_len_m,
+            "box": np.concatenate([net.geom_xy.min(axis=0), net.geom_xy.max(axis=0)])
+            if len(net.geom_xy)
+            else np.zeros(4),
         }
         return cls(net, arrays)
 
