@@ -13,10 +13,10 @@ This module deliberately does not import Flask.
 from __future__ import annotations
 
 import pathlib
+from typing import TYPE_CHECKING
 
-import folium
-import folium.plugins
-from folium.elements import JSCSSMixin
+if TYPE_CHECKING:  # folium is imported where a map is drawn, not at start
+    from folium.elements import JSCSSMixin
 
 __all__ = [
     "VENDOR_URL_DEFAULT",
@@ -82,15 +82,22 @@ _CDN_TO_LOCAL: dict[str, str] = {
     "https://cdnjs.cloudflare.com/ajax/libs/jquery/3.7.1/jquery.min.js": "jquery/jquery.min.js",
 }
 
-# Classes whose lists must end up entirely local; anything unmapped there is an error.
-_CORE_CLASSES: tuple[type[JSCSSMixin], ...] = (
-    folium.Map,
-    folium.plugins.MarkerCluster,
-    folium.plugins.FastMarkerCluster,
-    folium.plugins.Fullscreen,
-    folium.plugins.LocateControl,
-    folium.plugins.FeatureGroupSubGroup,
-)
+
+def _core_classes() -> tuple[type[JSCSSMixin], ...]:
+    """Classes whose lists must end up entirely local; anything unmapped there is an error.
+    (A function: folium is imported where a map is drawn, not when this module is.)"""
+    import folium
+    import folium.plugins
+
+    return (
+        folium.Map,
+        folium.plugins.MarkerCluster,
+        folium.plugins.FastMarkerCluster,
+        folium.plugins.Fullscreen,
+        folium.plugins.LocateControl,
+        folium.plugins.FeatureGroupSubGroup,
+    )
+
 
 # Pristine (CDN) lists of the classes patched so far, captured before their first change.
 _ORIGINALS: dict[tuple[type, str], _LinkList] = {}
@@ -117,6 +124,8 @@ def _link_classes() -> list[type]:
         includes :class:`folium.Map`, every ``folium.plugins`` class and the
         ``folium.features`` classes such as ``Vega``.
     """
+    from folium.elements import JSCSSMixin
+
     seen: list[type] = []
     stack: list[type] = [JSCSSMixin]
     while stack:
@@ -199,7 +208,7 @@ def use_local_assets(base_url: str = VENDOR_URL_DEFAULT) -> None:
 
     remote = [
         url
-        for cls in _CORE_CLASSES
+        for cls in _core_classes()
         for attr in _LINK_ATTRS
         for _name, url in getattr(cls, attr)
         if not url.startswith(f"{base}/")
@@ -237,7 +246,7 @@ def asset_urls() -> list[str]:
         ``base_url``; the entries it rewrites on other classes are a subset of these.
     """
     urls: dict[str, None] = {}
-    for cls in _CORE_CLASSES:
+    for cls in _core_classes():
         for attr in _LINK_ATTRS:
             for _name, url in getattr(cls, attr):
                 urls.setdefault(url, None)

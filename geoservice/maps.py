@@ -29,7 +29,8 @@ Raw data must never reach a folium element, not even as a GeoJSON property: bran
 each element's script and then renders the result again *as a Jinja template* (and
 ``folium.Element(text)`` is a template too), so ``{{ … }}`` in a name would be evaluated
 on the server. `escape.html` encodes ``{`` and ``}``; `label_layer` embeds only escaped
-labels; page HTML is added with `_RawHtml`, which is not a template.
+labels; page HTML is added with ``RawHtml`` (:mod:`~geoservice.map_elements`), which is not a
+template.
 
 ``tests/test_security.py`` renders every page of the app with hostile names and fails
 on any that reaches the page unescaped.
@@ -45,8 +46,6 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-import folium
-import folium.plugins
 import geopandas as gpd
 import markupsafe
 
@@ -60,7 +59,9 @@ from geoservice.model import SITE_KINDS, SITE_SERVICE_MINUTES, STATION_KINDS, St
 from geoservice.network.places import SCHEMATIC_LABEL
 from geoservice.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # folium is imported where a map is drawn, not at start
+    import folium
+
     from geoservice.responses import StationRecord
 
 #: Initial zoom of a map (it is then fitted to the district's bounds, and starts at their
@@ -103,7 +104,7 @@ TILES = {
     ),
 }
 
-#: The offline basemap: the routing network's major roads (:class:`RoadsBasemap`), drawn
+#: The offline basemap: the routing network's major roads (map_elements.RoadsBasemap), drawn
 #: from the service itself: no tile request to any server.
 ROADS = "roads"
 #: Most basemaps one ``TILES`` setting may offer.
@@ -166,20 +167,6 @@ class Html(markupsafe.Markup):
         if hasattr(s, "__html__"):
             return cls(s.__html__())
         return cls(escape.html(s))
-
-
-class _RawHtml(folium.Element):
-    """`Html` put into the page as it is (``folium.Element(text)`` would parse it as a
-    Jinja template)."""
-
-    def __init__(self, html: Html) -> None:
-        super().__init__()
-        self._name = "RawHtml"
-        self._html = str(html)
-
-    def render(self, **kwargs) -> str:
-        """The HTML, unchanged."""
-        return self._html
 
 
 SAMPLE_NOTICE = Html(
@@ -246,11 +233,15 @@ def tooltip(content: object, **kwargs) -> folium.Tooltip:
     folium writes the text into a JavaScript template literal and Leaflet shows it as
     HTML; `Html` is safe in both.
     """
+    import folium
+
     return folium.Tooltip(str(_markup(content, NAME_DISPLAY_MAX)), **kwargs)
 
 
 def popup(content: object, *, max_width: int = 320) -> folium.Popup:
     """A folium popup of `Html`, or of a data value shown as text (see `text`)."""
+    import folium
+
     return folium.Popup(str(_markup(content, TEXT_DISPLAY_MAX)), max_width=max_width)
 
 
@@ -289,6 +280,8 @@ def label_layer(
     -------
     folium.GeoJson
     """
+    import folium
+
     layer = gpd.GeoDataFrame(
         {"label": [str(text(v, limit)) for v in frame[column]]},
         geometry=frame.geometry.values,
@@ -546,6 +539,8 @@ def _add_basemaps(m: folium.Map, choices: tuple[Basemap, ...]) -> None:
     A GCJ-02 tile layer carries the Leaflet option ``gcj02``: ``static/crs.js`` then
     projects every overlay, and every click, through GCJ-02 while it is shown.
     """
+    import folium
+
     if len(choices) == 1 and not choices[0].tiles:
         return
     for i, choice in enumerate(choices):
@@ -559,6 +554,8 @@ def _add_basemaps(m: folium.Map, choices: tuple[Basemap, ...]) -> None:
 
 
 def _tiles(source: TileSource, gcj02: bool, **kwargs) -> folium.TileLayer:
+    import folium
+
     if gcj02:
         kwargs["gcj02"] = True
     return folium.TileLayer(
@@ -585,6 +582,8 @@ def base_map(
         The basemaps offered, as for `basemaps` (``None``: the roads basemap only, fully
         offline); several are the base layers of a layer control, the first shown.
     """
+    import folium
+
     assets.use_local_assets(asset_url)
     district = _district.current(store)
     # folium only gives max_zoom to tile layers; marker clusters need the map's maxZoom
@@ -616,6 +615,8 @@ def base_map(
 
 def figure(m: folium.Map) -> folium.Figure:
     """The page a map is drawn in: ``figure(m).html`` is its ``<body>``."""
+    import folium
+
     root = m.get_root()
     # A folium.Map puts itself in a Figure when it is made.
     assert isinstance(root, folium.Figure)
@@ -657,6 +658,8 @@ def dot(
     -------
     folium.CircleMarker
     """
+    import folium
+
     return folium.CircleMarker(
         radius=radius,
         color="#ffffff",
@@ -735,7 +738,7 @@ def overview_map(
     lang: str = DEFAULT_LANG,
 ) -> folium.Map:
     """The home page map: district, water, stations by kind, sites, layer control, and
-    the major roads from ``roads_url`` when given (see :class:`RoadsBasemap`).
+    the major roads from ``roads_url`` when given (see map_elements.RoadsBasemap).
 
     ``sites`` is the sites layer with derived positions
     (:func:`geoservice.network.places.site_positions`); default: the store's own coordinates.
@@ -743,11 +746,16 @@ def overview_map(
     reports and the button to report a problem in its popup (`report_box`). ``lang``: the
     language of the layers, popups, legend and notices.
     """
+    import folium
+    import folium.plugins
+
+    from geoservice import map_elements as elements
+
     _ = translator(lang)
     at = _hours.as_local(at)
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
-        RoadsBasemap(roads_url).add_to(m)
+        elements.RoadsBasemap(roads_url).add_to(m)
     stations = store.stations()
     # One cluster for all stations (so kinds do not hide each other's clusters), with a
     # toggleable sub-layer per kind.
@@ -788,7 +796,7 @@ def overview_map(
         add_notice(m, SAMPLE_NOTICE, summary=_("示例数据"))
     add_legend(m, drawn, shown_sites, lang=lang)
     # For static/reports.js, which lays a popup out again when its report panel opens.
-    _ExposeMap().add_to(m)
+    elements.ExposeMap().add_to(m)
     return m
 
 
@@ -802,6 +810,8 @@ def add_legend(
     A ``<details>`` box, open; folded to its summary on phones (the page's stylesheet and
     script: ``static/home.css``, ``static/home.js``).
     """
+    from geoservice import map_elements as elements
+
     _ = translator(lang)
     items = [
         Html('<i class="fa fa-{}" style="color:{};width:18px"></i>{}').format(
@@ -822,7 +832,7 @@ def add_legend(
         '<details class="geoservice-legend geoservice-fold" open><summary>{}</summary>'
         "<div>{}</div></details>"
     ).format(_("图例"), Html("<br>").join(items))
-    figure(m).html.add_child(_RawHtml(box))
+    figure(m).html.add_child(elements.RawHtml(box))
 
 
 # awesome-markers colour names → the hex the marker images use.
@@ -844,6 +854,8 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> list[str
     """Sites with coordinates as small circles (stations stay the map's foreground);
     returns the kinds drawn and shown at first (a kind with only schematic positions
     starts hidden)."""
+    import folium
+
     _ = translator(lang)
     located = sites.loc[sites.geometry.notna() & ~sites.geometry.is_empty]
     shown = []
@@ -895,6 +907,8 @@ def _add_sites(m: folium.Map, sites: gpd.GeoDataFrame, *, lang: str) -> list[str
 
 
 def _add_towns(m: folium.Map, towns: gpd.GeoDataFrame, *, lang: str) -> None:
+    import folium
+
     seats = towns.loc[towns.geometry.notna() & ~towns.geometry.is_empty]
     _ = translator(lang)
     title = _("乡镇驻地（{seats}/{towns}）").format(seats=len(seats), towns=len(towns))
@@ -916,11 +930,13 @@ def add_notice(m: folium.Map, content: object, *, summary: str) -> None:
     A ``<details>`` box, open, headed by ``summary`` (text); folded to it on phones (see
     `add_legend`).
     """
+    from geoservice import map_elements as elements
+
     box = Html(
         '<details class="geoservice-notice geoservice-fold" open><summary>{}</summary>'
         "<div>{}</div></details>"
     ).format(summary, _markup(content, TEXT_DISPLAY_MAX))
-    figure(m).html.add_child(_RawHtml(box))
+    figure(m).html.add_child(elements.RawHtml(box))
 
 
 def render(
@@ -947,97 +963,16 @@ def render(
         The page. Its ``<script>`` tags carry no nonce: the web layer adds the response's
         own when it sends the page (:class:`geoservice.web.security.NoncedPage`).
     """
+    from geoservice import map_elements as elements
+
     if header:
-        figure(m).html.add_child(_RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
+        figure(m).html.add_child(elements.RawHtml(_markup(header, TEXT_DISPLAY_MAX)))
     page = m.get_root().render()
     page = page.replace("<html>", f'<html lang="{lang if lang in LANGS else DEFAULT_LANG}">', 1)
     head = Html("<head>\n<title>{}</title>").format(title)
     if icon:
         head += Html('\n<link rel="icon" href="{}" type="image/svg+xml">').format(icon)
     return page.replace("<head>", str(head), 1)
-
-
-class _ExposeMap(folium.MacroElement):
-    """Publish the Leaflet map as ``window.geoserviceMap`` for the page's own script.
-
-    folium names the map object ``map_<hash>`` in its inline ``<script>``, which runs after
-    the ``<body>``. As a child of the map, this element's script is rendered after the
-    map's (and after every layer added before it), so the map exists when it runs. The
-    ``geoservice:map-ready`` event also serves page scripts that are not ``defer``-red.
-    """
-
-    _template = folium.template.Template(
-        """
-        {% macro script(this, kwargs) %}
-        window.geoserviceMap = {{ this._parent.get_name() }};
-        document.dispatchEvent(new CustomEvent("geoservice:map-ready",
-            {detail: {map: {{ this._parent.get_name() }}}}));
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "ExposeMap"
-
-
-class RoadsBasemap(folium.MacroElement):
-    """Draw the routing network's major roads (GeoJSON from ``url``) under everything else.
-
-    This is the basemap that works offline: the road data comes from the service itself.
-    Loaded after the page, in its own low pane, not clickable; if the request fails the
-    map simply has no roads. A schematic network is labelled as such on the map, unless
-    the page says so itself (``label_schematic=False``).
-    """
-
-    _template = folium.template.Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (map) {
-            var style = {
-                motorway: ["#e07b39", 3], trunk: ["#e3a33b", 3], primary: ["#d9b44a", 2.5],
-                secondary: ["#a9a9a9", 2], tertiary: ["#bdbdbd", 1.5]
-            };
-            map.createPane("roads");
-            map.getPane("roads").style.zIndex = 350;
-            map.getPane("roads").style.pointerEvents = "none";
-            fetch({{ this.url|tojson }}, {headers: {Accept: "application/json"}})
-                .then(function (r) { return r.ok ? r.json() : null; })
-                .then(function (data) {
-                    if (!data) return;
-                    if (data.schematic && {{ this.label_schematic|tojson }}) {
-                        // Roads drawn from the generated network must say so on the map.
-                        var note = L.control({position: "bottomleft"});
-                        note.onAdd = function () {
-                            var div = L.DomUtil.create("div", "geoservice-schematic-note");
-                            div.style.cssText = "background:rgba(255,255,255,.9);padding:2px 6px;"
-                                + "border-radius:4px;font-size:12px;color:#8a5a00";
-                            div.textContent = "道路为示意路网，非真实道路 · schematic road network";
-                            return div;
-                        };
-                        note.addTo(map);
-                    }
-                    L.geoJSON(data, {
-                        pane: "roads",
-                        interactive: false,
-                        style: function (f) {
-                            var key = String(f.properties.highway || "").replace("_link", "");
-                            var s = style[key] || style.tertiary;
-                            return {color: s[0], weight: s[1], opacity: 0.8, className: "road"};
-                        }
-                    }).addTo(map);
-                })
-                .catch(function () {});
-        })({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, url: str, *, label_schematic: bool = True) -> None:
-        super().__init__()
-        self._name = "RoadsBasemap"
-        self.url = url
-        self.label_schematic = label_schematic
 
 
 def nearest_map(
@@ -1064,7 +999,7 @@ def nearest_map(
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
-        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
+        Where the major roads GeoJSON is served (see map_elements.RoadsBasemap).
     lang : str, default zh-Hans
         The language of the layer names.
 
@@ -1073,6 +1008,7 @@ def nearest_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
+
     stations = store.stations()
     return _page_map(
         store,
@@ -1111,7 +1047,7 @@ def caravan_map(
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
-        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`); a schematic
+        Where the major roads GeoJSON is served (see map_elements.RoadsBasemap); a schematic
         network is labelled on the map.
     lang : str, default zh-Hans
         Unused (the map has no named layer of its own); the pages pass it to every map.
@@ -1121,6 +1057,7 @@ def caravan_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
+
     del lang
     return _page_map(store, tiles=tiles, asset_url=asset_url, roads_url=roads_url)
 
@@ -1148,7 +1085,7 @@ def coverage_map(
     asset_url : str, default ``assets.VENDOR_URL_DEFAULT``
         URL of the vendored JS/CSS folder.
     roads_url : str, optional
-        Where the major roads GeoJSON is served (see :class:`RoadsBasemap`).
+        Where the major roads GeoJSON is served (see map_elements.RoadsBasemap).
     lang : str, default zh-Hans
         The language of the layer names.
 
@@ -1157,6 +1094,7 @@ def coverage_map(
     folium.Map
         The map; its Leaflet object is ``window.geoserviceMap`` once its script has run.
     """
+
     stations = store.stations()
     return _page_map(
         store,
@@ -1185,13 +1123,17 @@ def _page_map(
     """The map of a page with its own script: `base_map`, the roads basemap when
     ``roads_url`` is given, ``stations`` as one light layer of ``marker`` (when any), a
     layer control when there are basemaps to choose from, and the map published as
-    ``window.geoserviceMap`` (after every layer: see `_ExposeMap`)."""
+    ``window.geoserviceMap`` (after every layer: see ``ExposeMap``)."""
+    import folium
+
+    from geoservice import map_elements as elements
+
     m = base_map(store, tiles=tiles, asset_url=asset_url)
     if roads_url:
-        RoadsBasemap(roads_url, label_schematic=label_schematic).add_to(m)
+        elements.RoadsBasemap(roads_url, label_schematic=label_schematic).add_to(m)
     if stations is not None and not stations.empty:
         label_layer(stations, "name", name=stations_name, marker=marker).add_to(m)
     if len(basemaps(tiles)) > 1:  # the basemaps to choose from
         folium.LayerControl(collapsed=True).add_to(m)
-    _ExposeMap().add_to(m)
+    elements.ExposeMap().add_to(m)
     return m

@@ -23,14 +23,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import folium
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
 from geoservice import escape, maps
 from geoservice.admin.reports import PROBLEMS
-from geoservice.coverage import publish, siting
+from geoservice.coverage import siting
 from geoservice.district import OUTSIDE_NETWORK
 from geoservice.errors import NetworkError, OsmError
 from geoservice.i18n import N_
@@ -38,6 +38,9 @@ from geoservice.model import AMENITIES, SITE_KINDS, STATION_KINDS
 from geoservice.network import places
 from geoservice.tours import export as tour_export
 from geoservice.tours import planner as tour
+
+if TYPE_CHECKING:  # folium is imported where a map is drawn, not at start
+    import folium
 from geoservice.web import get_basemaps, get_district, get_library, get_store, security
 from geoservice.web.auth import get_staff
 from geoservice.web.i18n import current_lang, js_catalog, lang_switch
@@ -506,6 +509,8 @@ COVERAGE_N_DEFAULT = 5
 
 def _coverage_page() -> str:
     """Render ``/coverage``: the folium map with the panel template injected."""
+    from geoservice.coverage import publish  # folium's: imported where a map is drawn
+
     modes = [
         {
             "key": key,
