@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from geoservice.admin import Database, Journal, acting
+from geoservice.admin import Journal, PgDatabase, acting, open_database
 from geoservice.errors import RevertError, StoreError
 from geoservice.store import GpkgStore, records
 from geoservice.web import DEFAULT_GPKG
@@ -14,8 +14,9 @@ NEW = {"name": "审计驿站", "lon": 116.85, "lat": 40.38, "opening_hours": "24
 
 
 @pytest.fixture
-def journal(tmp_path):
-    return Journal(Database(tmp_path / "admin.sqlite"))
+def journal(tmp_path, store_url):
+    """The audit log in SQLite's file and in PostgreSQL."""
+    return Journal(open_database(store_url or tmp_path / "admin.sqlite"))
 
 
 @pytest.fixture
@@ -117,8 +118,11 @@ def test_a_failed_commit_keeps_no_journal_entry(store, journal, monkeypatch):
 
 def test_a_journal_that_cannot_write_leaves_the_store_unchanged(store, journal, tmp_path):
     revision = store.revision()
-    (tmp_path / "admin.sqlite").chmod(0o400)
-    journal.db.path = tmp_path / "missing" / "admin.sqlite"  # cannot be opened
+    if isinstance(journal.db, PgDatabase):
+        journal.db.url = "postgresql://nobody@127.0.0.1:1/none"  # cannot be reached
+    else:
+        (tmp_path / "admin.sqlite").chmod(0o400)
+        journal.db.path = tmp_path / "missing" / "admin.sqlite"  # cannot be opened
     with pytest.raises(Exception):  # noqa: B017, PT011
         records.create(store, "stations", NEW)
     assert store.revision() == revision
