@@ -148,3 +148,31 @@ def test_a_deleted_records_id_is_never_given_again(store, journal, tmp_path):
     assert rid not in report.added
     records.restore(store, journal, "stations", rid)  # still restorable under its id
     assert rid in set(store.stations()["id"])
+
+
+def _journal_many(url: str, user: str, n: int) -> None:
+    from geoservice.store.changes import RecordChange
+
+    journal = Journal(open_database(url))
+    for i in range(n):
+        with acting(user, "api"), journal([RecordChange("stations", f"{user}{i}", None, {})]):
+            pass  # the store's write would be here
+
+
+def test_two_processes_journaling_at_once_lose_nothing(pg_url):
+    import multiprocessing
+
+    n = 30
+    journal = Journal(open_database(pg_url))
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_journal_many, args=(pg_url, u, n)) for u in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    entries, total = journal.entries(limit=500)
+    assert total == 2 * n
+    assert sorted(e.record_id for e in entries) == sorted(f"{u}{i}" for u in "ab" for i in range(n))
+    assert len({e.id for e in entries}) == 2 * n
+    assert {e.user for e in entries} == {"a", "b"}

@@ -366,16 +366,15 @@ class Reports:
         """Station id → number of open reports (stations without any left out).
 
         Asked on every station answer (``/api/nearest`` included), so it is read on a
-        connection of this thread kept open (:meth:`Database.reader`) and, on SQLite,
-        cached until the database changed (``PRAGMA data_version`` differs after any other
+        connection of this thread kept open (:meth:`Database.reader`) and cached until the
+        database changed (:meth:`Database.data_version` differs after any other
         connection's commit, in this process or another): a few microseconds when nothing
-        changed, one indexed query otherwise. PostgreSQL has no such number: the indexed
-        query each time (a fraction of a millisecond on the local socket).
+        changed (PostgreSQL: one round trip), one indexed query otherwise.
         """
         local = self._local
         con = self.db.reader()
         version = self.db.data_version(con)
-        if version is None or getattr(local, "version", None) != (con, version):
+        if getattr(local, "version", None) != (con, version):
             rows = con.execute(
                 "SELECT station_id, count(*) FROM reports WHERE status = 'open' GROUP BY station_id"
             ).fetchall()
