@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from geoservice.errors import StoreBusyError, StoreError
 
@@ -227,6 +227,7 @@ _PG_VERSIONS = (
 #: How long a block waits for another process's write to end (SQLite's ``timeout``).
 _PG_LOCK_TIMEOUT = "30s"
 _PG_CONNECT_TIMEOUT = 10
+_QUERY_PASSWORD = re.compile(r"(\bpassword=)([^&]*)")
 #: The advisory lock of schema steps (of any schema).
 _PG_MIGRATING = zlib.crc32(b"geoservice.schema_versions")
 
@@ -246,13 +247,12 @@ def is_url(location: str | Path) -> bool:
 
 
 def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """``url`` without its password (``user:password@`` or ``?password=``), for messages
+    and logs."""
+    password = urlsplit(url).password  # as written (percent-encoded, if it was)
+    if password is not None:
+        url = url.replace(f":{password}@", ":***@", 1)
+    return _QUERY_PASSWORD.sub(r"\1***", url)
 
 
 class Cursor(Protocol):
@@ -498,8 +498,12 @@ def _close(con: PgConnection) -> None:
 
 
 def _scrub(text: str, url: str) -> str:
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    """``text`` without the password of ``url`` (a driver's message might quote it)."""
+    parts = urlsplit(url)
+    passwords = [parts.password or "", *(m[2] for m in _QUERY_PASSWORD.finditer(parts.query))]
+    for password in filter(None, passwords):
+        text = text.replace(password, "***")
+    return text
 
 
 def _pg_migrate(con: PgConnection, migrations: tuple[str, ...], schema: str) -> None:
