@@ -8,8 +8,9 @@ new opening hours, new coordinates, any other field) is written with
 :func:`geoservice.store.records.patch` as the staff member, so it lands in the audit log —
 or dismiss it. Station answers carry how many reports are open (:meth:`Reports.open_counts`).
 
-Reports live in the staff database (``instance/admin.sqlite``), never in the GeoPackage: a
-report must not change the store's revision. The client's address is kept only as a salted
+Reports live in the staff database (``instance/admin.sqlite``, or the table ``reports`` in
+PostgreSQL with ``STORE_URL``), never in the store's layers: a report must not change the
+store's revision. The client's address is kept only as a salted
 hash (HMAC-SHA256 with a secret of the database), which is enough to cap how many open
 reports one phone may have on one station (:data:`PER_CLIENT`); the API's rate limit
 (``RATELIMIT_REPORTS``) caps how many it may send at all.
