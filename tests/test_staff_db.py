@@ -11,7 +11,7 @@ import pytest
 
 from geoservice.admin import Accounts, PgDatabase, open_database
 from geoservice.admin import db as staff_db
-from geoservice.admin.db import pg_sql, redacted
+from geoservice.admin.db import describe, pg_sql
 from geoservice.errors import StoreBusyError, StoreError
 
 PASSWORD = "correct horse battery"
@@ -64,17 +64,22 @@ def test_the_sql_is_written_once_for_sqlite():
 
 
 def test_a_password_never_shows():
-    assert redacted("postgresql://bob:s3cret@db.example:5432/gs") == (
-        "postgresql://bob:***@db.example:5432/gs"
+    assert describe("postgresql://bob:s3cret@db.example:5432/gs") == (
+        "postgresql://bob@db.example:5432/gs",
+        "s3cret",
     )
-    assert redacted("postgresql:///gs?password=s3cret&sslmode=require") == (
-        "postgresql:///gs?password=***&sslmode=require"
+    assert describe("postgresql:///gs?password=s3cret&sslmode=require") == (
+        "postgresql:///gs",
+        "s3cret",
     )
+    with pytest.raises(StoreError, match="not a valid PostgreSQL URL") as info:
+        PgDatabase("postgresql://bob:s3cret@host/gs?nonsense=1")
+    assert "s3cret" not in str(info.value)
     for url in (
         "postgresql://bob:s3cret@127.0.0.1:1/gs",
         "postgresql://127.0.0.1:1/gs?password=s3cret",
     ):
-        with pytest.raises(StoreError) as info:
+        with pytest.raises(StoreError, match="cannot connect") as info:
             PgDatabase(url)
         assert "s3cret" not in str(info.value)
         assert "127.0.0.1" in str(info.value)

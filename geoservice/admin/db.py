@@ -24,7 +24,6 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from geoservice.errors import StoreBusyError, StoreError
 
@@ -227,7 +226,6 @@ _PG_VERSIONS = (
 #: How long a block waits for another process's write to end (SQLite's ``timeout``).
 _PG_LOCK_TIMEOUT = "30s"
 _PG_CONNECT_TIMEOUT = 10
-_QUERY_PASSWORD = re.compile(r"(\bpassword=)([^&]*)")
 #: The advisory lock of schema steps (of any schema).
 _PG_MIGRATING = zlib.crc32(b"geoservice.schema_versions")
 
@@ -246,13 +244,28 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def redacted(url: str) -> str:
-    """``url`` without its password (``user:password@`` or ``?password=``), for messages
-    and logs."""
-    password = urlsplit(url).password  # as written (percent-encoded, if it was)
-    if password is not None:
-        url = url.replace(f":{password}@", ":***@", 1)
-    return _QUERY_PASSWORD.sub(r"\1***", url)
+def describe(url: str) -> tuple[str, str | None]:
+    """The database of ``url`` without its password (for messages and logs), and the
+    password (None without one).
+
+    Raises
+    ------
+    StoreError
+        ``url`` is not a PostgreSQL URL (the driver's message would quote it whole).
+    """
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except Error:
+        msg = "the database URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
+        raise StoreError(msg) from None
+    user = f"{info['user']}@" if info.get("user") else ""
+    port = f":{info['port']}" if info.get("port") else ""
+    where = f"postgresql://{user}{info.get('host') or ''}{port}/{info.get('dbname') or ''}"
+    password = info.get("password")
+    return where, str(password) if password else None
 
 
 class Cursor(Protocol):
@@ -327,11 +340,14 @@ class PgConnection:
     raw : psycopg.Connection
     where : str
         The database's URL without its password, for messages.
+    password : str or None
+        The password, kept out of messages.
     """
 
-    def __init__(self, raw: psycopg.Connection[Any], where: str) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], where: str, password: str | None) -> None:
         self.raw = raw
         self.where = where
+        self._password = password
 
     def execute(self, sql: str, parameters: Any = (), /) -> _PgCursor:
         """Run one statement (SQLite's dialect, ``?`` placeholders)."""
@@ -366,12 +382,12 @@ class PgConnection:
             yield
         except psycopg.IntegrityError:
             raise  # a broken constraint: the caller's to answer (a taken name)
-        except psycopg.errors.LockNotAvailable as exc:
-            msg = f"the database {self.where} is busy (waited {_PG_LOCK_TIMEOUT}): {exc}"
-            raise StoreBusyError(msg) from exc
+        except psycopg.errors.LockNotAvailable:
+            msg = f"the database {self.where} is busy (waited {_PG_LOCK_TIMEOUT})"
+            raise StoreBusyError(msg) from None
         except psycopg.Error as exc:
-            msg = f"database error on {self.where}: {exc}"
-            raise StoreError(msg) from exc
+            msg = f"database error on {self.where}: {_scrub(str(exc), self._password)}"
+            raise StoreError(msg) from None  # the driver's error is not chained into logs
 
 
 class PgDatabase:
@@ -403,7 +419,7 @@ class PgDatabase:
         self, url: str, migrations: tuple[str, ...] | None = None, *, schema: str = "staff"
     ) -> None:
         self.url = url
-        self.where = redacted(url)
+        self.where, self._password = describe(url)
         self.schema = schema
         self._migrations = _MIGRATIONS if migrations is None else migrations
         # One lock per schema: the staff's writers do not wait for the tours' and back.
@@ -427,9 +443,10 @@ class PgDatabase:
                 self.url, autocommit=True, row_factory=_rows, connect_timeout=_PG_CONNECT_TIMEOUT
             )
         except psycopg.Error as exc:
-            msg = f"cannot open the database {self.where}: {_scrub(str(exc), self.url)}"
-            raise StoreError(msg) from None  # the chained error may name the password
-        return PgConnection(raw, self.where)
+            detail = _scrub(str(exc), self._password)
+            msg = f"cannot connect to the database {self.where}: {detail}"
+            raise StoreError(msg) from None  # the driver's error is not chained into logs
+        return PgConnection(raw, self.where, self._password)
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[PgConnection]:
@@ -497,13 +514,9 @@ def _close(con: PgConnection) -> None:
         con.raw.close()
 
 
-def _scrub(text: str, url: str) -> str:
-    """``text`` without the password of ``url`` (a driver's message might quote it)."""
-    parts = urlsplit(url)
-    passwords = [parts.password or "", *(m[2] for m in _QUERY_PASSWORD.finditer(parts.query))]
-    for password in filter(None, passwords):
-        text = text.replace(password, "***")
-    return text
+def _scrub(text: str, password: str | None) -> str:
+    """``text`` without ``password`` (a driver's message might quote it)."""
+    return text.replace(password, "***") if password else text
 
 
 def _pg_migrate(con: PgConnection, migrations: tuple[str, ...], schema: str) -> None:
