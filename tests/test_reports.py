@@ -222,12 +222,26 @@ def test_open_counts_are_cheap_and_follow_every_writer(tmp_path, store_url):
     for _ in range(calls):
         reports.open_counts()
     each = (time.perf_counter() - start) / calls
-    # PostgreSQL: one round trip (the snapshot) instead of the query (1 ms).
-    assert each < (0.5e-3 if store_url else 0.2e-3), f"{each * 1e6:.0f} µs per call"
+    if store_url:
+        # PostgreSQL: one round trip (the snapshot), a fraction of the query it saves.
+        assert each < _query_seconds(reports) / 2, f"{each * 1e6:.0f} µs per call"
+    else:
+        assert each < 0.2e-3, f"{each * 1e6:.0f} µs per call"
     # A write by another connection (another worker process) is seen at once.
     other = Reports(reports.db)
     other.file(ids[0], "closed", "", "10.9.9.9", store=store)
     assert reports.open_counts()[ids[0]] == 2
+
+
+def _query_seconds(reports, calls: int = 200) -> float:
+    """The time of the open counts' query itself, on the same connection."""
+    con = reports.db.reader()
+    start = time.perf_counter()
+    for _ in range(calls):
+        con.execute(
+            "SELECT station_id, count(*) FROM reports WHERE status = 'open' GROUP BY station_id"
+        ).fetchall()
+    return (time.perf_counter() - start) / calls
 
 
 def test_reports_are_filed_and_handled_in_either_backend(tmp_path, store_url):

@@ -394,8 +394,9 @@ class PgDatabase:
     """The staff database's tables (or another schema's, e.g. the saved tours') in the
     PostgreSQL database at ``url``: :class:`Database`'s contract in PostgreSQL.
 
-    Each block opens a short connection (about 2 ms on the local socket; safe across
-    threads and forked workers, as on SQLite) and is one transaction that first takes the
+    Each block opens a short connection (2 ms on the local socket on an idle machine, most
+    of it the server starting its backend; safe across threads and forked workers, as on
+    SQLite) and is one transaction that first takes the
     schema's advisory lock, so that its blocks run one at a time as SQLite's ``BEGIN
     IMMEDIATE`` makes them (a count then an insert stays true). The schema steps are
     SQLite's, translated (:func:`pg_sql`), counted per schema in ``schema_versions``.
