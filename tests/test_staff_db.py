@@ -149,3 +149,24 @@ def test_the_kept_reader_is_reopened_in_a_forked_worker(pg_url):
     # The parent's connection was not used nor closed by the child.
     assert db.reader() is parent
     assert parent.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+
+def test_store_url_puts_the_staff_and_the_plans_in_the_database(pg_url, tmp_path):
+    from conftest import make_app
+
+    from geoservice.web import get_tour_store
+    from geoservice.web.auth import STAFF_KEY
+
+    app = make_app(tmp_path, STORE_URL=pg_url)
+    staff = app.extensions[STAFF_KEY]
+    staff.accounts.create("alice", "admin", PASSWORD)
+    with app.app_context():
+        plan = get_tour_store().save({"stops": []}, {"days": []}, owner="alice")
+        assert get_tour_store().get(plan["id"])["id"] == plan["id"]
+    again = make_app(tmp_path / "again", STORE_URL=pg_url)  # another process of the instance
+    assert again.extensions[STAFF_KEY].accounts.get("alice").is_admin
+    assert again.secret_key == app.secret_key  # sessions signed alike by every process
+    with again.app_context():
+        assert [p["id"] for p in get_tour_store().list()] == [plan["id"]]
+    assert not (tmp_path / "admin.sqlite").exists()
+    assert not (tmp_path / "tours").exists()
