@@ -329,6 +329,36 @@ def _quick_password_hashes(monkeypatch):
 STAFF_PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request) -> str | None:
+    """A test once per backend of the staff tables and the saved plans: ``STORE_URL`` unset
+    (None: SQLite's file, the plans' folder) and set to a database of the test's own
+    (:func:`pg_url`). ``@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)``
+    keeps a test to one."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+
+
+def database_dump(db) -> str:
+    """Every row of every table of a staff database (either flavour), as text."""
+    from geoservice.admin import PgDatabase
+
+    if not isinstance(db, PgDatabase):
+        import sqlite3
+
+        with sqlite3.connect(db.path) as con:
+            return "\n".join(con.iterdump())
+    with db.connect() as con:
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchall()
+        # Quoted names from the catalogue, not from a user.
+        return "\n".join(
+            str(row[0])
+            for (table,) in tables
+            for row in con.execute(f'SELECT t::text FROM "{table}" t').fetchall()
+        )
+
+
 def login_as(app: Flask, client, role: str, towns: tuple[str, ...] = (), name: str | None = None):
     """Create a user with ``role`` (and ``towns``) and log ``client`` in as it, through the
     login form and its CSRF token; returns the user."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import argon2
 import pytest
-from conftest import assert_bilingual_error
+from conftest import assert_bilingual_error, database_dump
 
-from geoservice.admin import Accounts, Database
+from geoservice.admin import Accounts, open_database
 from geoservice.admin.accounts import LOCK_SECONDS, MAX_FAILURES
 from geoservice.errors import LoginError, ParameterError
 from geoservice.web import STORE_KEY
@@ -18,8 +17,9 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def accounts(tmp_path):
-    return Accounts(Database(tmp_path / "admin.sqlite"))
+def accounts(tmp_path, store_url):
+    """Accounts in SQLite's file and in PostgreSQL."""
+    return Accounts(open_database(store_url or tmp_path / "admin.sqlite"))
 
 
 def test_the_service_hashes_with_argon2id_at_rfc_9106_cost():
@@ -31,10 +31,10 @@ def test_the_service_hashes_with_argon2id_at_rfc_9106_cost():
     assert params.time_cost >= 3
 
 
-def test_passwords_are_stored_as_argon2_hashes(accounts, tmp_path):
+def test_passwords_are_stored_as_argon2_hashes(accounts):
     accounts.create("alice", "editor", PASSWORD)
-    con = sqlite3.connect(tmp_path / "admin.sqlite")
-    stored = con.execute("SELECT password FROM users").fetchone()[0]
+    with accounts.db.connect() as con:
+        stored = con.execute("SELECT password FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
     assert accounts.authenticate("ALICE", PASSWORD).name == "alice"  # names ignore case
@@ -102,12 +102,12 @@ def test_disabled_accounts_cannot_log_in_or_use_tokens(accounts):
     assert accounts.user_for_token(token).name == "alice"
 
 
-def test_tokens_are_stored_hashed_and_can_be_revoked(accounts, tmp_path):
+def test_tokens_are_stored_hashed_and_can_be_revoked(accounts):
     accounts.create("alice", "editor", PASSWORD)
     token = accounts.issue_token("alice", "QGIS")
     assert token.startswith("gs_")
     assert len(token) > 40
-    dump = "\n".join(sqlite3.connect(tmp_path / "admin.sqlite").iterdump())
+    dump = database_dump(accounts.db)
     assert token not in dump
     (listed,) = accounts.tokens("alice")
     assert listed["label"] == "QGIS"
@@ -261,6 +261,9 @@ def test_a_new_password_ends_the_users_sessions(tmp_path):
     assert_bilingual_error(client.post("/api/stations", json={}), 401, "Authorization")
 
 
+# The app's staff database is SQLite's (app-level tests with STORE_URL come with the
+# PostGIS store of create_app).
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 def test_the_last_enabled_admin_stays_one(accounts, runner, app):
     accounts.create("boss", "admin", PASSWORD)
     for change in ({"disabled": True}, {"role": "editor"}):

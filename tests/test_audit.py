@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from geoservice.admin import Database, Journal, acting
+from geoservice.admin import Journal, PgDatabase, acting, open_database
 from geoservice.errors import RevertError, StoreError
 from geoservice.store import records
 
@@ -13,8 +13,9 @@ NEW = {"name": "审计驿站", "lon": 116.85, "lat": 40.38, "opening_hours": "24
 
 
 @pytest.fixture
-def journal(tmp_path):
-    return Journal(Database(tmp_path / "admin.sqlite"))
+def journal(tmp_path, store_url):
+    """The audit log in SQLite's file and in PostgreSQL."""
+    return Journal(open_database(store_url or tmp_path / "admin.sqlite"))
 
 
 @pytest.fixture
@@ -117,8 +118,11 @@ def test_a_failed_commit_keeps_no_journal_entry(store, journal, monkeypatch):
 
 def test_a_journal_that_cannot_write_leaves_the_store_unchanged(store, journal, tmp_path):
     revision = store.revision()
-    (tmp_path / "admin.sqlite").chmod(0o400)
-    journal.db.path = tmp_path / "missing" / "admin.sqlite"  # cannot be opened
+    if isinstance(journal.db, PgDatabase):
+        journal.db.url = "postgresql://nobody@127.0.0.1:1/none"  # cannot be reached
+    else:
+        (tmp_path / "admin.sqlite").chmod(0o400)
+        journal.db.path = tmp_path / "missing" / "admin.sqlite"  # cannot be opened
     with pytest.raises(Exception):  # noqa: B017, PT011
         records.create(store, "stations", NEW)
     assert store.revision() == revision
@@ -144,3 +148,31 @@ def test_a_deleted_records_id_is_never_given_again(store, journal, tmp_path):
     assert rid not in report.added
     records.restore(store, journal, "stations", rid)  # still restorable under its id
     assert rid in set(store.stations()["id"])
+
+
+def _journal_many(url: str, user: str, n: int) -> None:
+    from geoservice.store.changes import RecordChange
+
+    journal = Journal(open_database(url))
+    for i in range(n):
+        with acting(user, "api"), journal([RecordChange("stations", f"{user}{i}", None, {})]):
+            pass  # the store's write would be here
+
+
+def test_two_processes_journaling_at_once_lose_nothing(pg_url):
+    import multiprocessing
+
+    n = 30
+    journal = Journal(open_database(pg_url))
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_journal_many, args=(pg_url, u, n)) for u in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    entries, total = journal.entries(limit=500)
+    assert total == 2 * n
+    assert sorted(e.record_id for e in entries) == sorted(f"{u}{i}" for u in "ab" for i in range(n))
+    assert len({e.id for e in entries}) == 2 * n
+    assert {e.user for e in entries} == {"a", "b"}

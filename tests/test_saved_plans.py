@@ -9,6 +9,7 @@ listings on the tours API app (tests/test_api_tours.py) planning one stop.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import os
@@ -44,8 +45,23 @@ class Clock:
         return self.now
 
 
-def _store(tmp_path, clock: Clock, **kw) -> TourStore:
-    return TourStore(tmp_path / "tours", clock=clock, **kw)
+@pytest.fixture
+def where(tmp_path, store_url):
+    """Where the plans live: the folder, and a PostgreSQL database's table."""
+    return store_url or tmp_path / "tours"
+
+
+def _store(where, clock: Clock, **kw) -> TourStore:
+    return TourStore(where, clock=clock, **kw)
+
+
+def _names(tours: TourStore) -> builtins.list[str]:
+    """The plans' files; in PostgreSQL, the two files each row stands for."""
+    if tours.directory is not None:
+        return [p.name for p in tours.directory.iterdir()]
+    with tours._plans.db.connect() as con:
+        ids = [r[0] for r in con.execute("SELECT id FROM tours").fetchall()]
+    return [f"{i}{suffix}" for i in ids for suffix in (".json", ".summary.json")]
 
 
 def _save(tours: TourStore, clock: Clock, owner: str | None = None) -> str:
@@ -61,9 +77,9 @@ def _age(path, seconds: float = saved.STALE_S + 60) -> None:
 # -- eviction ------------------------------------------------------------------------------
 
 
-def test_anonymous_plans_are_capped_and_never_evict_signed_in_ones(tmp_path):
+def test_anonymous_plans_are_capped_and_never_evict_signed_in_ones(where):
     clock = Clock()
-    tours = _store(tmp_path, clock, max_anonymous=3)
+    tours = _store(where, clock, max_anonymous=3)
     mine = [_save(tours, clock, "alice") for _ in range(2)]
     anonymous = [_save(tours, clock) for _ in range(6)]
     more = [_save(tours, clock, "bob") for _ in range(4)]  # never counted against the cap
@@ -72,14 +88,14 @@ def test_anonymous_plans_are_capped_and_never_evict_signed_in_ones(tmp_path):
     with pytest.raises(TourNotFoundError):
         tours.get(anonymous[0])
     # The files of the evicted plans are gone, both of them.
-    names = {p.name for p in (tmp_path / "tours").iterdir()}
+    names = set(_names(tours))
     assert not any(n.startswith(anonymous[0]) for n in names)
     assert len(names) == 2 * (len(mine) + 3 + len(more))
 
 
-def test_anonymous_plans_expire_after_24_hours_signed_in_ones_never(tmp_path):
+def test_anonymous_plans_expire_after_24_hours_signed_in_ones_never(where):
     clock = Clock()
-    tours = _store(tmp_path, clock)
+    tours = _store(where, clock)
     anonymous, mine = _save(tours, clock), _save(tours, clock, "alice")
     clock.now += dt.timedelta(hours=23)
     assert tours.ids() == [anonymous, mine]
@@ -90,20 +106,21 @@ def test_anonymous_plans_expire_after_24_hours_signed_in_ones_never(tmp_path):
     assert tours.count(EVERYONE) == 1
     with pytest.raises(TourNotFoundError):
         tours.get(anonymous)
-    assert not (tmp_path / "tours" / f"{anonymous}.json").exists()
+    assert f"{anonymous}.json" not in _names(tours)
     clock.now += dt.timedelta(days=400)
     assert tours.get(mine)["id"] == mine
     # A restart evicts by the same rules.
     later = _save(tours, clock)
     clock.now += dt.timedelta(days=2)
-    TourStore(tmp_path / "tours", clock=clock)
-    assert not (tmp_path / "tours" / f"{later}.json").exists()
-    assert (tmp_path / "tours" / f"{mine}.json").exists()
+    TourStore(where, clock=clock)
+    assert f"{later}.json" not in _names(tours)
+    assert f"{mine}.json" in _names(tours)
 
 
-def test_ids_are_unguessable_and_old_ids_still_read(tmp_path):
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # old plans are files
+def test_ids_are_unguessable_and_old_ids_still_read(tmp_path, where):
     clock = Clock()
-    tours = _store(tmp_path, clock)
+    tours = _store(where, clock)
     ids = {_save(tours, clock) for _ in range(20)}
     assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{20}", i) for i in ids)
     assert len({i[-20:] for i in ids}) == 20
@@ -112,7 +129,7 @@ def test_ids_are_unguessable_and_old_ids_still_read(tmp_path):
     old_id = "20260302-170101-a1b2c3"
     record = {"id": old_id, "created": "2026-03-02T17:01:01+08:00", "request": REQUEST}
     (tmp_path / "tours" / f"{old_id}.json").write_text(json.dumps({**record, "result": RESULT}))
-    again = _store(tmp_path, clock)
+    again = _store(where, clock)
     assert old_id in again.ids()
     assert again.get(old_id)["result"] == RESULT
     assert json.loads((tmp_path / "tours" / f"{old_id}.summary.json").read_text())["owner"] is None
@@ -121,9 +138,9 @@ def test_ids_are_unguessable_and_old_ids_still_read(tmp_path):
 # -- who sees what -------------------------------------------------------------------------
 
 
-def test_a_listing_shows_only_what_the_viewer_may_see(tmp_path):
+def test_a_listing_shows_only_what_the_viewer_may_see(where):
     clock = Clock()
-    tours = _store(tmp_path, clock)
+    tours = _store(where, clock)
     anonymous = _save(tours, clock)
     alice = _save(tours, clock, "alice")
     bob = _save(tours, clock, "bob")
@@ -242,7 +259,7 @@ def test_a_save_killed_at_any_point_leaves_nothing_or_the_whole_plan(
     tmp_path, monkeypatch, target, name, call
 ):
     clock = Clock()
-    tours = _store(tmp_path, clock)
+    tours = _store(tmp_path / "tours", clock)
     kept = _save(tours, clock, "alice")
     with monkeypatch.context() as m:
         _kill_at(m, target, name, call)
@@ -252,11 +269,11 @@ def test_a_save_killed_at_any_point_leaves_nothing_or_the_whole_plan(
     left = sorted(p.name for p in (tmp_path / "tours").iterdir())
     # A restart at once keeps what may be another process's save in progress...
     assert sorted(p.name for p in (tmp_path / "tours").iterdir()) == left
-    assert _consistent(_store(tmp_path, clock)) == [kept]
+    assert _consistent(_store(tmp_path / "tours", clock)) == [kept]
     # ...and removes it once it is older than any save takes.
     for p in (tmp_path / "tours").iterdir():
         _age(p)
-    assert _consistent(_store(tmp_path, clock)) == [kept]
+    assert _consistent(_store(tmp_path / "tours", clock)) == [kept]
     assert sorted(p.name for p in (tmp_path / "tours").iterdir()) == [
         f"{kept}.json",
         f"{kept}.summary.json",
@@ -265,7 +282,7 @@ def test_a_save_killed_at_any_point_leaves_nothing_or_the_whole_plan(
 
 def test_a_removal_killed_halfway_leaves_no_plan_without_its_summary(tmp_path, monkeypatch):
     clock = Clock()
-    tours = _store(tmp_path, clock, max_anonymous=1)
+    tours = _store(tmp_path / "tours", clock, max_anonymous=1)
     first = _save(tours, clock)
     calls = []
     real = type(tmp_path).unlink
@@ -296,3 +313,49 @@ def test_stale_temporary_files_are_removed_at_start(tmp_path):
     TourStore(folder)
     assert not stale.exists()
     assert fresh.exists()  # maybe another process's save, now
+
+
+def test_a_save_killed_in_postgresql_leaves_nothing(pg_url, monkeypatch):
+    from geoservice.admin.db import PgConnection
+
+    clock = Clock()
+    tours = _store(pg_url, clock)
+    kept = _save(tours, clock, "alice")
+    real = PgConnection.execute
+
+    def cut(self, sql, *args):
+        if sql == "COMMIT":
+            raise Killed  # inserted, never committed: the connection just goes
+        return real(self, sql, *args)
+
+    with monkeypatch.context() as m:
+        m.setattr(PgConnection, "execute", cut)
+        with pytest.raises(Killed):
+            _save(tours, clock)
+    assert _consistent(tours) == [kept]
+    assert _consistent(_store(pg_url, clock)) == [kept]
+
+
+def _save_many(url: str, owner: str, n: int) -> None:
+    tours = TourStore(url, max_anonymous=1)
+    for _ in range(n):
+        tours.save(REQUEST, RESULT, owner=owner)
+        tours.save(REQUEST, RESULT)  # anonymous: each save evicts the one before
+
+
+def test_two_processes_saving_at_once_lose_nothing(pg_url):
+    import multiprocessing
+
+    n = 15
+    # Forked: the parent's store (and its module state) is carried over, connections not.
+    TourStore(pg_url)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_save_many, args=(pg_url, o, n)) for o in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+        assert w.exitcode == 0
+    tours = TourStore(pg_url, max_anonymous=1)
+    owners = [p["owner"] for p in tours.list(limit=1000)]
+    assert sorted(owners, key=str) == [None] + ["a"] * n + ["b"] * n

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import argon2
 
-from geoservice.admin.db import Database, now
+from geoservice.admin.db import Connection, StaffDatabase, now
 from geoservice.errors import LoginError, ParameterError, excerpt
 
 #: Role → (Chinese label, what it may do).
@@ -95,7 +95,7 @@ class User:
         }
 
 
-def _user(row: sqlite3.Row) -> User:
+def _user(row: Any) -> User:
     return User(
         id=row["id"],
         name=row["name"],
@@ -137,7 +137,7 @@ def _check_role(role: str, towns: tuple[str, ...]) -> None:
         raise ParameterError(_TOWN, zh, en)
 
 
-def _keep_an_admin(con: sqlite3.Connection, leaving: User) -> None:
+def _keep_an_admin(con: Connection, leaving: User) -> None:
     """Refuse (409) to let the last enabled admin stop being one."""
     others = con.execute(
         "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?",
@@ -164,10 +164,10 @@ class Accounts:
 
     Parameters
     ----------
-    db : Database
+    db : Database or PgDatabase
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StaffDatabase) -> None:
         self.db = db
 
     # -- users ------------------------------------------------------------------------
@@ -190,7 +190,7 @@ class Accounts:
                     " VALUES (?, ?, ?, ?, ?)",
                     (name, role, ",".join(towns), hashed, now()),
                 )
-        except sqlite3.IntegrityError as exc:
+        except self.db.IntegrityError as exc:
             zh, en = f"用户名 {excerpt(name)} 已存在", f"user {excerpt(name)} already exists"
             raise ParameterError(_NAME, zh, en, status=409) from exc
         return self.get(name)
@@ -242,8 +242,8 @@ class Accounts:
                 _keep_an_admin(con, user)
             con.execute(
                 "UPDATE users SET role = ?, towns = ?, disabled = ?, epoch = epoch + 1,"
-                " failures = CASE WHEN ? THEN failures ELSE 0 END,"
-                " locked_until = CASE WHEN ? THEN locked_until ELSE 0 END WHERE id = ?",
+                " failures = CASE WHEN ? != 0 THEN failures ELSE 0 END,"
+                " locked_until = CASE WHEN ? != 0 THEN locked_until ELSE 0 END WHERE id = ?",
                 (role, ",".join(towns), int(flag), int(flag), int(flag), user.id),
             )
         return self.get(name)

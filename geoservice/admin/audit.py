@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from geoservice.admin.db import Database, now
+from geoservice.admin.db import StaffDatabase, now
 from geoservice.errors import RevertError
 from geoservice.escape import spreadsheet_cell
 from geoservice.store.changes import RecordChange
@@ -149,11 +149,11 @@ class LogFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         """The SQL condition and its parameters."""
-        terms, args = ["1"], []
+        terms, args = ["1 = 1"], []
         for column in ("layer", "record_id", "user", "via", "action"):
             value = getattr(self, column)
             if value:
-                terms.append(f"{column} = ?")
+                terms.append(f'"{column}" = ?')  # quoted: "user" is a keyword of SQL
                 args.append(value)
         if self.since:
             terms.append("at >= ?")
@@ -169,10 +169,10 @@ class Journal:
 
     Parameters
     ----------
-    db : Database
+    db : Database or PgDatabase
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StaffDatabase) -> None:
         self.db = db
 
     @contextlib.contextmanager
@@ -182,7 +182,7 @@ class Journal:
         at = now()
         with self.db.pending() as con:
             con.executemany(
-                "INSERT INTO changes(at, user, via, layer, record_id, action, before, after,"
+                'INSERT INTO changes(at, "user", via, layer, record_id, action, before, after,'
                 " batch, reverts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (

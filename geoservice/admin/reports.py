@@ -8,8 +8,9 @@ new opening hours, new coordinates, any other field) is written with
 :func:`geoservice.store.records.patch` as the staff member, so it lands in the audit log —
 or dismiss it. Station answers carry how many reports are open (:meth:`Reports.open_counts`).
 
-Reports live in the staff database (``instance/admin.sqlite``), never in the GeoPackage: a
-report must not change the store's revision. The client's address is kept only as a salted
+Reports live in the staff database (``instance/admin.sqlite``, or the table ``reports`` in
+PostgreSQL with ``STORE_URL``), never in the store's layers: a report must not change the
+store's revision. The client's address is kept only as a salted
 hash (HMAC-SHA256 with a secret of the database), which is enough to cap how many open
 reports one phone may have on one station (:data:`PER_CLIENT`); the API's rate limit
 (``RATELIMIT_REPORTS``) caps how many it may send at all.
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
-import sqlite3
 import threading
 import types
 from collections.abc import Collection, Mapping
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from geoservice import hours
 from geoservice import params as p
-from geoservice.admin.db import Database, now, secret
+from geoservice.admin.db import StaffDatabase, now, secret
 from geoservice.errors import AccessError, ParameterError, RecordError, excerpt
 from geoservice.i18n import N_
 from geoservice.model import STATION_COLUMNS, Station
@@ -122,7 +121,7 @@ class Report:
         }
 
 
-def _report(row: sqlite3.Row) -> Report:
+def _report(row: Any) -> Report:
     return Report(
         id=row["id"],
         at=row["at"],
@@ -267,14 +266,14 @@ class Reports:
 
     Parameters
     ----------
-    db : Database
+    db : Database or PgDatabase
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StaffDatabase) -> None:
         self.db = db
         self._salt: bytes | None = None
-        # Per thread: a connection kept open for open_counts, the counts and the database's
-        # data_version they were read at.
+        # Per thread: the open counts, and the reader connection and data_version they were
+        # read at.
         self._local = threading.local()
 
     # -- filing ------------------------------------------------------------------------------
@@ -367,33 +366,23 @@ class Reports:
     def open_counts(self) -> Mapping[str, int]:
         """Station id → number of open reports (stations without any left out).
 
-        Asked on every station answer (``/api/nearest`` included), so it is cached per
-        thread on a connection kept open, and read again only when the database changed
-        since (``PRAGMA data_version`` differs after any other connection's commit, in
-        this process or another): a few microseconds when nothing changed, one indexed
-        query otherwise.
+        Asked on every station answer (``/api/nearest`` included), so it is read on a
+        connection of this thread kept open (:meth:`Database.reader`) and cached until the
+        database changed (:meth:`Database.data_version` differs after any other
+        connection's commit, in this process or another): a few microseconds when nothing
+        changed (PostgreSQL: one round trip), one indexed query otherwise.
         """
         local = self._local
-        con = self._reader()
-        version = con.execute("PRAGMA data_version").fetchone()[0]
-        if getattr(local, "version", None) != version:
+        con = self.db.reader()
+        version = self.db.data_version(con)
+        if getattr(local, "version", None) != (con, version):
             rows = con.execute(
                 "SELECT station_id, count(*) FROM reports WHERE status = 'open' GROUP BY station_id"
             ).fetchall()
             local.counts = types.MappingProxyType({str(s): int(n) for s, n in rows})
-            local.version = version
+            local.version = (con, version)
         counts: Mapping[str, int] = local.counts
         return counts
-
-    def _reader(self) -> sqlite3.Connection:
-        local = self._local
-        # A connection is not carried over into a forked worker, nor shared by threads.
-        if getattr(local, "pid", None) != os.getpid():
-            local.con = sqlite3.connect(self.db.path, timeout=30)
-            local.pid = os.getpid()
-            local.version = None
-        con: sqlite3.Connection = local.con
-        return con
 
     # -- handling ----------------------------------------------------------------------------
     def _pending(self, report_id: int) -> Report:

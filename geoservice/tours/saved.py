@@ -1,4 +1,5 @@
-"""Saved tour plans: one JSON file per plan in the instance folder, each owned by someone.
+"""Saved tour plans: one JSON file per plan in the instance folder (or one row per plan in
+the PostgreSQL database of ``STORE_URL``), each owned by someone.
 
 Layout of ``directory`` (``<instance>/tours/``)::
 
@@ -22,6 +23,10 @@ when both files exist, so a save killed at any point leaves either nothing or a 
 plan; removal goes in the other order. At start, temporary files and summaries without a
 plan older than `STALE_S` (older than any save in progress, in this or another process)
 are removed, and a plan without its summary (written before this order) gets one.
+
+In PostgreSQL (:class:`_Table`) a plan is one row of the table ``tours`` (its id, owner,
+creation time, summary and plan), written in one transaction: the same rules, nothing to
+tidy.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geoservice.admin.db import PgDatabase, is_url
 from geoservice.errors import StoreError, TourNotFoundError
 
 if TYPE_CHECKING:
@@ -87,8 +93,9 @@ class TourStore:
 
     Parameters
     ----------
-    directory : Path
-        Where the plans live (created on first save).
+    location : Path or str
+        The folder where the plans live (created on first save), or a ``postgresql://``
+        URL: the table ``tours`` of that database (created on first use).
     max_anonymous : int
         Most anonymous plans kept; saving one more removes the oldest anonymous one.
     max_bytes : int
@@ -97,22 +104,35 @@ class TourStore:
         How long an anonymous plan is kept.
     clock : callable, optional
         The time now (timezone-aware); default the system's.
+
+    Raises
+    ------
+    StoreError
+        The database of a URL cannot be reached.
     """
 
     def __init__(
         self,
-        directory: Path,
+        location: Path | str,
         max_anonymous: int = MAX_ANONYMOUS,
         max_bytes: int = MAX_BYTES,
         anonymous_ttl: dt.timedelta = ANONYMOUS_TTL,
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.directory = Path(directory)
+        self.location = location if is_url(location) else Path(location)
+        self._plans: _Files | _Table
+        if isinstance(self.location, Path):
+            self._plans = _Files(self.location)
+            self.directory: Path | None = self.location
+        else:
+            self._plans = _Table(self.location)
+            self.directory = None
         self.max_anonymous = max_anonymous
         self.max_bytes = max_bytes
         self.anonymous_ttl = anonymous_ttl
         self.clock = clock or (lambda: dt.datetime.now(_TZ))
-        self._tidy()
+        self._plans.tidy()
+        self._prune()
 
     def save(
         self,
@@ -146,13 +166,7 @@ class TourStore:
                 f"the plan is too large to save ({len(data)} bytes, limit {self.max_bytes})"
             )
             raise StoreError(msg)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # The summary first, the plan last: the plan's rename commits the save.
-        _write(
-            self.directory / f"{plan_id}{_SUMMARY}",
-            json.dumps(summary(record), ensure_ascii=False).encode("utf-8"),
-        )
-        _write(self.directory / f"{plan_id}.json", data)
+        self._plans.put(record, data)
         self._prune()
         return _public(record)
 
@@ -164,15 +178,15 @@ class TourStore:
         TourNotFoundError
             No such plan, or an anonymous one past its time.
         """
-        path = self._path(plan_id)
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            (self.directory / f"{plan_id}{_SUMMARY}").stat()  # a save not committed
-        except (OSError, ValueError) as exc:
+        if not isinstance(plan_id, str) or not _ID.match(plan_id):
+            msg = f"方案编号格式不对：{str(plan_id)[:40]!r} / not a plan id: {str(plan_id)[:40]!r}"
+            raise TourNotFoundError(msg)
+        record = self._plans.read(plan_id)
+        if record is None:
             msg = f"没有编号为 {plan_id[:40]!r} 的方案 / no saved plan {plan_id[:40]!r}"
-            raise TourNotFoundError(msg) from exc
+            raise TourNotFoundError(msg)
         if self._expired(record):
-            self._remove(plan_id)
+            self._plans.remove(plan_id)
             msg = f"方案 {plan_id} 已过期清理 / the saved plan {plan_id} has expired"
             raise TourNotFoundError(msg)
         return _public(record)
@@ -200,13 +214,64 @@ class TourStore:
 
     def _summaries(self) -> builtins.list[TourListing]:
         """The summaries of the plans kept, oldest first."""
+        return [s for s in self._plans.summaries() if not self._expired(s)]
+
+    def _expired(self, entry: Mapping[str, Any]) -> bool:
+        if entry.get("owner") is not None:
+            return False
+        try:
+            created = dt.datetime.fromisoformat(str(entry["created"]))
+        except (KeyError, ValueError):
+            return True
+        return self.clock() - created > self.anonymous_ttl
+
+    def _prune(self) -> None:
+        """Remove the anonymous plans past their time, then the oldest beyond the cap."""
+        anonymous = []
+        for s in self._plans.summaries(anonymous=True):
+            if self._expired(s):
+                self._plans.remove(s["id"])
+            else:
+                anonymous.append(s["id"])
+        for plan_id in anonymous[: max(0, len(anonymous) - self.max_anonymous)]:
+            self._plans.remove(plan_id)
+
+
+class _Files:
+    """The plans as files in ``directory`` (the layout and the order of writes above)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def put(self, record: dict, data: bytes) -> None:
+        """Write a plan (its record, and ``data`` the record as JSON)."""
+        plan_id = record["id"]
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # The summary first, the plan last: the plan's rename commits the save.
+        _write(
+            self.directory / f"{plan_id}{_SUMMARY}",
+            json.dumps(summary(record), ensure_ascii=False).encode("utf-8"),
+        )
+        _write(self.directory / f"{plan_id}.json", data)
+
+    def read(self, plan_id: str) -> dict | None:
+        """The record of a committed plan, or None."""
+        try:
+            record: dict = json.loads((self.directory / f"{plan_id}.json").read_text("utf-8"))
+            (self.directory / f"{plan_id}{_SUMMARY}").stat()  # a save not committed
+        except (OSError, ValueError):
+            return None
+        return record
+
+    def summaries(self, *, anonymous: bool = False) -> builtins.list[TourListing]:
+        """The summaries of the committed plans (only the anonymous ones), oldest first."""
         out = []
         for plan_id in self._committed():
             try:
                 s = json.loads((self.directory / f"{plan_id}{_SUMMARY}").read_text("utf-8"))
             except (OSError, ValueError):
                 continue  # removed meanwhile
-            if not self._expired(s):
+            if not anonymous or s.get("owner") is None:
                 out.append(s)
         return out
 
@@ -220,47 +285,15 @@ class TourStore:
             i for i in ids if _ID.match(i) and f"{i}.json" in names and f"{i}{_SUMMARY}" in names
         )
 
-    def _expired(self, entry: Mapping[str, Any]) -> bool:
-        if entry.get("owner") is not None:
-            return False
-        try:
-            created = dt.datetime.fromisoformat(str(entry["created"]))
-        except (KeyError, ValueError):
-            return True
-        return self.clock() - created > self.anonymous_ttl
-
-    def _path(self, plan_id: str) -> Path:
-        if not isinstance(plan_id, str) or not _ID.match(plan_id):
-            msg = f"方案编号格式不对：{str(plan_id)[:40]!r} / not a plan id: {str(plan_id)[:40]!r}"
-            raise TourNotFoundError(msg)
-        return self.directory / f"{plan_id}.json"
-
-    def _remove(self, plan_id: str) -> None:
+    def remove(self, plan_id: str) -> None:
+        """Remove a plan (if it is still there)."""
         # The plan first: a removal cut short leaves a summary without its plan (not
         # listed, and removed at the next start), never a plan without its summary.
         (self.directory / f"{plan_id}.json").unlink(missing_ok=True)
         (self.directory / f"{plan_id}{_SUMMARY}").unlink(missing_ok=True)
 
-    def _prune(self) -> None:
-        """Remove the anonymous plans past their time, then the oldest beyond the cap."""
-        anonymous = []
-        for plan_id in self._committed():
-            try:
-                s = json.loads((self.directory / f"{plan_id}{_SUMMARY}").read_text("utf-8"))
-            except (OSError, ValueError):
-                continue
-            if s.get("owner") is not None:
-                continue
-            if self._expired(s):
-                self._remove(plan_id)
-            else:
-                anonymous.append(plan_id)
-        for plan_id in anonymous[: max(0, len(anonymous) - self.max_anonymous)]:
-            self._remove(plan_id)
-
-    def _tidy(self) -> None:
-        """At start: remove what killed saves and removals left, summarise old plans,
-        and evict the anonymous plans beyond the rules."""
+    def tidy(self) -> None:
+        """At start: remove what killed saves and removals left, summarise old plans."""
         if not self.directory.is_dir():
             return
         stale = time.time() - STALE_S
@@ -273,7 +306,6 @@ class TourStore:
                 continue  # removed meanwhile
         for plan_id in _unsummarised(names):
             self._summarise(plan_id)
-        self._prune()
 
     def _summarise(self, plan_id: str) -> None:
         """Write the summary of a plan saved without one (anonymous if it names no owner)."""
@@ -283,6 +315,65 @@ class TourStore:
         except (OSError, ValueError, KeyError, AttributeError, IndexError):
             return  # unreadable: never listed nor read
         _write(self.directory / f"{plan_id}{_SUMMARY}", data)
+
+
+#: The table of the plans in PostgreSQL (SQLite's dialect, as every schema of
+#: :mod:`geoservice.admin.db`); the summary and the plan are the files' JSON, as text.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tours (
+        id TEXT PRIMARY KEY,
+        owner TEXT,
+        created TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        plan TEXT NOT NULL
+    );
+    CREATE INDEX tours_anonymous ON tours(id) WHERE owner IS NULL
+    """,
+)
+
+
+class _Table:
+    """The plans as rows of the table ``tours`` in the PostgreSQL database at ``url``: a
+    save is one insert, so a killed save leaves nothing or the whole plan."""
+
+    def __init__(self, url: str) -> None:
+        self.db = PgDatabase(url, _MIGRATIONS, schema="tours")
+
+    def put(self, record: dict, data: bytes) -> None:
+        """Insert a plan (its record, and ``data`` the record as JSON)."""
+        with self.db.connect() as con:
+            con.execute(
+                "INSERT INTO tours(id, owner, created, summary, plan) VALUES (?, ?, ?, ?, ?)",
+                (
+                    record["id"],
+                    record["owner"],
+                    record["created"],
+                    json.dumps(summary(record), ensure_ascii=False),
+                    data.decode("utf-8"),
+                ),
+            )
+
+    def read(self, plan_id: str) -> dict | None:
+        """The record of a plan, or None."""
+        with self.db.connect() as con:
+            row = con.execute("SELECT plan FROM tours WHERE id = ?", (plan_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def summaries(self, *, anonymous: bool = False) -> builtins.list[TourListing]:
+        """The summaries of the plans (only the anonymous ones), oldest first."""
+        where = " WHERE owner IS NULL" if anonymous else ""
+        with self.db.connect() as con:
+            rows = con.execute(f"SELECT summary FROM tours{where} ORDER BY id").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def remove(self, plan_id: str) -> None:
+        """Remove a plan (if it is still there)."""
+        with self.db.connect() as con:
+            con.execute("DELETE FROM tours WHERE id = ?", (plan_id,))
+
+    def tidy(self) -> None:
+        """Nothing to tidy: a transaction leaves nothing half-written."""
 
 
 def _leftovers(directory: Path, names: set[str]) -> Iterator[Path]:

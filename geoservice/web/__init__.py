@@ -109,8 +109,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         The 天地图 key (from https://console.tianditu.gov.cn) that ``"tianditu"`` needs.
     ADMIN_DB
         The staff database: accounts, API tokens, the audit log, worker reports (default
-        ``admin.sqlite`` beside ``STORE_PATH``, i.e. ``<instance>/admin.sqlite``). It also
-        keeps the key that signs the session cookies unless ``SECRET_KEY`` is set.
+        ``admin.sqlite`` beside ``STORE_PATH``, i.e. ``<instance>/admin.sqlite``; tables of
+        their own in the PostgreSQL database when ``STORE_URL`` is set). It also keeps the
+        key that signs the session cookies unless ``SECRET_KEY`` is set.
     SESSION_COOKIE_SECURE, PROXY_COUNT
         Session cookies are always HttpOnly and SameSite=Lax, and Secure over HTTPS; set
         ``SESSION_COOKIE_SECURE = True`` to require it, and ``PROXY_COUNT`` to the number of
@@ -132,7 +133,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Per-client limit of workers' reports, ``POST /api/stations/<id>/reports`` (default
         ``10 per hour``); besides, one client may have at most 3 open reports on a station.
     TOURS_DIR
-        Saved caravan tour plans (default ``<instance>/tours``). A plan saved by a staff
+        Saved caravan tour plans (default ``<instance>/tours``; the table ``tours`` of the
+        PostgreSQL database when ``STORE_URL`` is set). A plan saved by a staff
         user (bearer token or signed in) is theirs and kept; anonymous plans are kept for
         ``TOURS_ANONYMOUS_HOURS`` (default 24), at most ``TOURS_ANONYMOUS_MAX`` (default
         200) of them, the oldest removed first (:mod:`geoservice.tours.saved`).
@@ -226,10 +228,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["STORE_PATH"] = os.path.join(app.instance_path, "geoservice.gpkg")
     if not app.config["NETWORK_DIR"]:
         app.config["NETWORK_DIR"] = os.path.join(app.instance_path, "networks")
-    # Accounts, the audit log and worker reports: their own database beside the store, so
-    # that a login or a report never changes the store's revision (web/auth.py).
+    # Accounts, the audit log and worker reports: their own database beside the store (or
+    # their own tables in the store's PostgreSQL database), so that a login or a report
+    # never changes the store's revision (web/auth.py).
     staff = auth.new_staff(
-        app.config["ADMIN_DB"] or str(Path(app.config["STORE_PATH"]).parent / "admin.sqlite")
+        app.config.get("STORE_URL")
+        or app.config["ADMIN_DB"]
+        or str(Path(app.config["STORE_PATH"]).parent / "admin.sqlite")
     )
     app.extensions[auth.STAFF_KEY] = staff
     store = open_store(
@@ -440,8 +445,10 @@ def get_district() -> district.District:
 _TOURS_LIMITS = (("api.tours_plan", "RATELIMIT_TOURS"),)
 
 
-def _tours_dir(app: Flask) -> Path:
-    return Path(app.config["TOURS_DIR"] or Path(app.instance_path) / "tours")
+def _tours_location(app: Flask) -> Path | str:
+    """The saved plans' folder, or the PostgreSQL database of ``STORE_URL``."""
+    url: str | None = app.config.get("STORE_URL")
+    return url or Path(app.config["TOURS_DIR"] or Path(app.instance_path) / "tours")
 
 
 def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
@@ -465,7 +472,7 @@ def _planner(app: Flask, store: Store, library: NetworkLibrary) -> tour.Planner:
 
 def _tour_store(app: Flask) -> TourStore:
     return TourStore(
-        _tours_dir(app),
+        _tours_location(app),
         max_anonymous=int(app.config["TOURS_ANONYMOUS_MAX"]),
         anonymous_ttl=dt.timedelta(hours=float(app.config["TOURS_ANONYMOUS_HOURS"])),
     )
@@ -474,8 +481,7 @@ def _tour_store(app: Flask) -> TourStore:
 def get_planner() -> tour.Planner:
     """The caravan tour planner of the current app (what the API and the CLI call)."""
     planner = current_app.extensions[PLANNER_KEY]
-    folder = _tours_dir(current_app)
-    if planner.tours.directory != folder:  # TOURS_DIR set after the app was created
+    if planner.tours.location != _tours_location(current_app):  # set after create_app
         planner.tours = _tour_store(current_app)
     return planner
 

@@ -36,9 +36,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from geoservice.admin import Accounts, Database, Journal, Reports, User, acting
+from geoservice.admin import Accounts, Journal, Reports, User, acting
 from geoservice.admin.accounts import MAX_PASSWORD
-from geoservice.admin.db import secret
+from geoservice.admin.db import StaffDatabase, open_database, secret
 from geoservice.errors import AccessError, LoginError
 
 STAFF_KEY = "geoservice.staff"
@@ -52,7 +52,7 @@ _AUTHORIZATION, _CSRF = "Authorization", "X-CSRFToken"
 class Staff:
     """The app's staff database and what is kept in it."""
 
-    db: Database
+    db: StaffDatabase
     accounts: Accounts
     journal: Journal
     reports: Reports
@@ -196,7 +196,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def new_staff(path: str) -> Staff:
-    """The staff database at ``path`` and its accounts, audit log and worker reports."""
-    db = Database(path)
+def new_staff(location: str) -> Staff:
+    """The staff database at ``location`` (a SQLite file, or a ``postgresql://`` URL) and
+    its accounts, audit log and worker reports."""
+    db = open_database(location)
     return Staff(db, Accounts(db), Journal(db), Reports(db))
