@@ -12,6 +12,7 @@ This module deliberately does not import Flask.
 
 from __future__ import annotations
 
+import importlib
 import pathlib
 from typing import TYPE_CHECKING
 
@@ -125,6 +126,9 @@ def _link_classes() -> list[type]:
         ``folium.features`` classes such as ``Vega``.
     """
     from folium.elements import JSCSSMixin
+
+    for module in ("folium.features", "folium.plugins"):  # loaded before they are listed
+        importlib.import_module(module)
 
     seen: list[type] = []
     stack: list[type] = [JSCSSMixin]

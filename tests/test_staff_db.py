@@ -11,8 +11,9 @@ import pytest
 
 from geoservice.admin import Accounts, PgDatabase, open_database
 from geoservice.admin import db as staff_db
-from geoservice.admin.db import describe, pg_sql
+from geoservice.admin.db import pg_sql
 from geoservice.errors import StoreBusyError, StoreError
+from geoservice.store.postgis import describe
 
 PASSWORD = "correct horse battery"
 

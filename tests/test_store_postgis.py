@@ -98,7 +98,8 @@ def test_apps_on_one_database_see_each_others_edits(pg_url, tmp_path):
     one = make_app(tmp_path / "one", stations=stations_frame(GRID_STATIONS), STORE_URL=pg_url)
     two = make_app(tmp_path / "two", STORE_URL=pg_url)
     assert not (tmp_path / "one" / "live.gpkg").exists()
-    assert (tmp_path / "one" / "admin.sqlite").exists()  # instance files stay in the folder
+    assert not (tmp_path / "one" / "admin.sqlite").exists()  # the staff tables are in it too
+    assert (tmp_path / "one" / "jobs.sqlite").exists()  # instance files stay in the folder
     a, b = one.test_client(), two.test_client()
     query = "/api/nearest?lon=116.8312&lat=40.3690&mode=walk&k=3"
     assert b.get("/api/stations").get_json()["features"]

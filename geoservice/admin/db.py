@@ -244,30 +244,6 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def describe(url: str) -> tuple[str, str | None]:
-    """The database of ``url`` without its password (for messages and logs), and the
-    password (None without one).
-
-    Raises
-    ------
-    StoreError
-        ``url`` is not a PostgreSQL URL (the driver's message would quote it whole).
-    """
-    from psycopg import Error
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        info = conninfo_to_dict(url)
-    except Error:
-        msg = "the database URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
-        raise StoreError(msg) from None
-    user = f"{info['user']}@" if info.get("user") else ""
-    port = f":{info['port']}" if info.get("port") else ""
-    where = f"postgresql://{user}{info.get('host') or ''}{port}/{info.get('dbname') or ''}"
-    password = info.get("password")
-    return where, str(password) if password else None
-
-
 class Cursor(Protocol):
     """What a query returns, in either flavour."""
 
@@ -420,6 +396,8 @@ class PgDatabase:
         self, url: str, migrations: tuple[str, ...] | None = None, *, schema: str = "staff"
     ) -> None:
         self.url = url
+        from geoservice.store.postgis import describe  # psycopg: PostgreSQL's only
+
         self.where, self._password = describe(url)
         self.schema = schema
         self._migrations = _MIGRATIONS if migrations is None else migrations

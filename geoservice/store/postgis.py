@@ -110,7 +110,7 @@ class PostgisStore(LayerStore):
         self.seed = Path(seed) if seed else None
         self.journal = journal
         self.lock_timeout = lock_timeout
-        self._location, self._password = _describe(url)
+        self._location, self._password = describe(url)
         self._local = threading.local()
         self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
@@ -277,21 +277,25 @@ class PostgisStore(LayerStore):
         return normalize(gdf, layer)
 
 
-def _describe(url: str) -> tuple[str, str | None]:
-    """The URL without its password (the store's location), and the password."""
+def describe(url: str) -> tuple[str, str | None]:
+    """The database of ``url`` without its password (for locations, messages and logs),
+    and the password (None without one): the one rule for the store and the staff tables.
+
+    Raises
+    ------
+    StoreError
+        ``url`` is not a PostgreSQL URL (the driver's message would quote it whole).
+    """
     try:
         info = conninfo_to_dict(url)
     except psycopg.Error:
-        # The message quotes the URL, password and all: name the fault only.
-        msg = "the store URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
+        msg = "the database URL is not a valid PostgreSQL URL (postgresql://user@host:port/dbname)"
         raise StoreError(msg) from None
     user = f"{info['user']}@" if info.get("user") else ""
-    host = str(info.get("host") or "")
     port = f":{info['port']}" if info.get("port") else ""
+    where = f"postgresql://{user}{info.get('host') or ''}{port}/{info.get('dbname') or ''}"
     password = info.get("password")
-    return f"postgresql://{user}{host}{port}/{info.get('dbname') or ''}", (
-        str(password) if password else None
-    )
+    return where, str(password) if password else None
 
 
 def _revision(conn: psycopg.Connection) -> str:

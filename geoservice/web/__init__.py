@@ -60,8 +60,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         dbname``; env ``GEOSERVICE_STORE_URL``), shared by every process and host that names
         it and seeded from ``SEED_PATH`` when it has no store yet. When set it wins over
         ``STORE_PATH``, whose folder (the instance folder by default) still holds the files
-        kept beside the store (answers, uploads, ``admin.sqlite``, the jobs' databases). See
-        docs/operations.md, "PostGIS store".
+        kept beside the store (answers, uploads, the jobs' databases); the staff tables and
+        the saved tours go into the same database. See docs/operations.md, "PostGIS store".
     NETWORK_DIR
         Imported road networks and the per-mode caches (default ``<instance>/networks``).
     NETWORK_DEFAULT
