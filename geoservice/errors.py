@@ -361,7 +361,7 @@ class NetworkLoadingError(NetworkError):
 
 
 class BudgetError(NetworkError):
-    """The routing labels of a network would need more memory than the configured budget.
+    """The routing data of a network would need more memory than the configured budget.
 
     A subclass of :class:`NetworkError`: routing cannot be (re)built, so the web layer
     answers 503 when nothing older can serve; otherwise the last good state keeps serving.
@@ -369,31 +369,38 @@ class BudgetError(NetworkError):
     Parameters
     ----------
     required
-        Bytes one station filter's labels would take.
+        Bytes the engine needs at least: the networks with their snapping indexes, one
+        station filter's labels, and another's being made or repaired beside them.
     budget
         The configured budget in bytes (``ENGINE_MEMORY_BUDGET``).
     nodes
         Road nodes per mode.
     labels
         Labels per road node (``ROUTING_LABELS``).
+    network
+        Bytes of the networks and their snapping indexes (part of ``required``).
     """
 
-    def __init__(self, required: int, budget: int, nodes: dict[str, int], labels: int) -> None:
+    def __init__(
+        self, required: int, budget: int, nodes: dict[str, int], labels: int, network: int = 0
+    ) -> None:
         self.required = required
         self.budget = budget
         self.nodes = dict(nodes)
         self.labels = labels
+        self.network = network
         total = sum(self.nodes.values())
         self.zh = (
             f"路由数据需要约 {format_bytes(required)} 内存，超过预算 {format_bytes(budget)}"
-            f"（{total:,} 个路网节点 × 每个 {labels} 个最近站点，{len(self.nodes)} 种出行方式）；"
+            f"（路网与吸附索引 {format_bytes(network)}，{total:,} 个路网节点 × 每个 {labels} "
+            f"个最近站点，{len(self.nodes)} 种出行方式，两种筛选）；"
             "请提高 ENGINE_MEMORY_BUDGET 或减少 ROUTING_LABELS"
         )
         self.en = (
-            f"the routing labels would need about {format_bytes(required)}, over the budget "
-            f"of {format_bytes(budget)} ({total:,} road nodes × {labels} nearest stations "
-            f"each, over {len(self.nodes)} modes); raise ENGINE_MEMORY_BUDGET or lower "
-            "ROUTING_LABELS"
+            f"the routing data would need about {format_bytes(required)}, over the budget "
+            f"of {format_bytes(budget)} (networks and snapping indexes {format_bytes(network)}, "
+            f"{total:,} road nodes × {labels} nearest stations each, over {len(self.nodes)} "
+            "modes, two station filters); raise ENGINE_MEMORY_BUDGET or lower ROUTING_LABELS"
         )
         super().__init__(f"{self.zh} / {self.en}")
 

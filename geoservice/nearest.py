@@ -315,18 +315,21 @@ def labels_memory(nodes: Mapping[str, int], k: int = K_LABELS) -> int:
     return LABEL_BYTES * k * sum(nodes.values())
 
 
-def check_budget(nodes: Mapping[str, int], budget: int, k: int = K_LABELS) -> int:
-    """How many station filters' labels ``budget`` holds (at most :data:`LABEL_MASKS`).
+def check_budget(nodes: Mapping[str, int], budget: int, k: int = K_LABELS, network: int = 0) -> int:
+    """How many station filters' labels ``budget`` holds (at most :data:`LABEL_MASKS`)
+    beside the ``network`` bytes (arrays and snapping indexes) and one more filter's
+    labels: those being made, or repaired after an edit, while the kept ones answer.
 
     Raises
     ------
     BudgetError
         When not even one filter's labels fit.
     """
-    need = labels_memory(nodes, k)
+    one = labels_memory(nodes, k)
+    need = network + 2 * one
     if need > budget:
-        raise BudgetError(need, budget, dict(nodes), k)
-    return int(min(LABEL_MASKS, budget // max(need, 1)))
+        raise BudgetError(need, budget, dict(nodes), k, network)
+    return int(min(LABEL_MASKS, (budget - network) // max(one, 1) - 1))
 
 
 @dataclass(frozen=True)
@@ -350,7 +353,8 @@ class NearestEngine:
         stations, their labels and the district's boundary (which flags origins outside
         it) are taken again on the next query (no restart needed).
     budget : int
-        Bytes the labels may take (:func:`check_budget`).
+        Bytes the engine may take: its networks, their snapping indexes and labels, with
+        one filter's labels being made or repaired (:func:`check_budget`).
     k : int
         Labels per road node (questions for more search from the origin).
     """
@@ -416,7 +420,8 @@ class NearestEngine:
             if revision == self._revision:
                 return False
             # Only here: the labels' size depends on the network, fixed for this engine.
-            masks = check_budget(self.node_counts(), self.budget, self.k)
+            size = sum(net.nbytes() for net in self.networks.values())
+            masks = check_budget(self.node_counts(), self.budget, self.k, size)
             gdf = self.store.stations()
             gdf = gdf.loc[gdf.geometry.notna()].reset_index(drop=True)
             lon, lat = gdf["lon"].to_numpy(float), gdf["lat"].to_numpy(float)

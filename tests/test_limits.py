@@ -368,6 +368,12 @@ def grid_nodes(network_dir):
     return {mode: net.n_nodes for mode, net in library.load().items()}
 
 
+@pytest.fixture(scope="module")
+def grid_bytes(network_dir):
+    """Bytes of the small networks with their snapping indexes (part of the budget)."""
+    return sum(net.nbytes() for net in NetworkLibrary(network_dir, SMALL_OSM).load().values())
+
+
 def _budget_app(tmp_path, network_dir, budget, source=SMALL_OSM):
     return make_app(
         tmp_path,
@@ -393,13 +399,18 @@ def test_parse_budget_and_labels_memory(tmp_path):
     # 16 bytes per label (time, station, next node), K labels per node and mode.
     need = gnearest.labels_memory(nodes, 4)
     assert need == 16 * 4 * 4_000_000
-    assert gnearest.check_budget(nodes, 4 * need, 4) == 4  # filters kept per mode
+    # Filters kept per mode: one more is made (or repaired) beside them.
+    assert gnearest.check_budget(nodes, 5 * need, 4) == 4
     assert gnearest.check_budget(nodes, 100 * need, 4) == gnearest.LABEL_MASKS
+    # The networks and their snapping indexes count too.
+    assert gnearest.check_budget(nodes, 5 * need, 4, network=2 * need) == 2
     with pytest.raises(BudgetError) as info:
-        gnearest.check_budget(nodes, need - 1, 4)
+        gnearest.check_budget(nodes, 2 * need - 1, 4)
     assert isinstance(info.value, NetworkError)  # the web layer answers 503
-    assert str(info.value).startswith("路由数据需要约 244.1 MiB 内存，超过预算 244.1 MiB")
+    assert str(info.value).startswith("路由数据需要约 488.3 MiB 内存，超过预算 488.3 MiB")
     assert "4,000,000 road nodes × 4 nearest stations each" in str(info.value)
+    with pytest.raises(BudgetError, match=r"networks and snapping indexes 1\.0 GiB"):
+        gnearest.check_budget(nodes, 3 * need, 4, network=2**30)
     for key, bad in (
         ("ENGINE_MEMORY_BUDGET", "a lot"),
         ("ROUTING_LABELS", 0),
@@ -411,10 +422,10 @@ def test_parse_budget_and_labels_memory(tmp_path):
 
 
 def test_stations_take_no_routing_memory_and_filters_are_kept_within_the_budget(
-    tmp_path, network_dir, grid_nodes
+    tmp_path, network_dir, grid_nodes, grid_bytes
 ):
     one = gnearest.labels_memory(grid_nodes, gnearest.K_LABELS)
-    app = _budget_app(tmp_path, network_dir, budget=f"{2 * one}B")
+    app = _budget_app(tmp_path, network_dir, budget=f"{grid_bytes + 3 * one}B")
     client, runner = app.test_client(), app.test_cli_runner()
     assert client.get(NEAREST).get_json()["stale"] is None
     # Another station costs no routing memory: the import goes through.
@@ -449,10 +460,10 @@ def test_with_nothing_older_the_engine_answers_503(tmp_path, network_dir):
     assert "路由数据未建立" in r.output
 
 
-def test_a_network_over_budget_is_not_switched_to(tmp_path, network_dir, grid_nodes):
+def test_a_network_over_budget_is_not_switched_to(tmp_path, network_dir, grid_nodes, grid_bytes):
     source = tmp_path / "net.osm"
     shutil.copyfile(SMALL_OSM, source)
-    one = gnearest.labels_memory(grid_nodes, gnearest.K_LABELS)
+    one = grid_bytes + 2 * gnearest.labels_memory(grid_nodes, gnearest.K_LABELS)
     app = _budget_app(tmp_path, network_dir, budget=one, source=source)
     provider = app.extensions[ENGINE_KEY]
     client = app.test_client()

@@ -220,6 +220,10 @@ class SnapIndex:
         }
         return cls(net, arrays)
 
+    def nbytes(self) -> int:
+        """Bytes of the index's arrays."""
+        return int(sum(getattr(self, name).nbytes for name in self._FILES))
+
     def save(self, folder: Path) -> None:
         """Write the arrays into ``folder`` (a network's, see :meth:`Network.save`)."""
         for name in self._FILES:

@@ -15,7 +15,7 @@ from geoservice.crs import CRS_NAMES
 from geoservice.district import OUTSIDE_NETWORK, WATER_LAYER
 from geoservice.errors import BudgetError, MovesNeedConfirmationError, format_bytes
 from geoservice.nearest import EngineProvider, labels_memory
-from geoservice.network import NetworkError
+from geoservice.network import Network, NetworkError
 from geoservice.network.osm import OsmError
 from geoservice.store import StoreError, catalog
 from geoservice.store.tables import MAX_REPORTED_ERRORS, FileFormatError
@@ -180,14 +180,19 @@ def _summary(nets) -> None:
         click.echo(f"  {mode:5s} {d['nodes']:7d} nodes {d['edges']:7d} edges{flag}{extra}")
 
 
-def _budget_summary(nodes: dict[str, int]) -> None:
-    """The labels' memory against the budget, and whether answers are stale."""
+def _budget_summary(nets: dict[str, Network]) -> None:
+    """The engine's memory (networks, snapping indexes, labels) against the budget, and
+    whether answers are stale."""
     provider = _provider()
-    need = labels_memory(nodes, provider.k)
+    nodes = {mode: net.n_nodes for mode, net in nets.items()}
+    one = labels_memory(nodes, provider.k)
+    network = sum(net.nbytes() for net in nets.values())
+    need = network + 2 * one
     verdict = "超出预算 / over the budget" if need > provider.budget else "在预算内 / within budget"
     click.echo(
-        f"路由数据 / routing labels: 每个节点 {provider.k} 个最近站点 / nearest stations per node"
-        f" → 每种筛选约 / about {format_bytes(need)} per station filter，"
+        f"路由数据 / routing data: 路网与吸附索引 / networks and snapping indexes "
+        f"{format_bytes(network)}；每个节点 {provider.k} 个最近站点 / nearest stations per node"
+        f" → 每种筛选约 / about {format_bytes(one)} per station filter，"
         f"预算 / budget {format_bytes(provider.budget)}（{verdict}）"
     )
     engine = provider.built  # only an engine this process built can be stale
@@ -219,7 +224,7 @@ def network_info():
     _summary(nets)
     _clip_report(nets)
     click.echo(f"  地名点 / place nodes: {len(library.places())}")
-    _budget_summary({mode: net.n_nodes for mode, net in nets.items()})
+    _budget_summary(nets)
 
 
 @network_cli.command("import")
@@ -278,7 +283,7 @@ def network_warm():
         raise click.ClickException(msg) from exc
     click.echo(f"ready in {time.perf_counter() - started:.1f} s")
     _summary(engine.networks)
-    _budget_summary(engine.node_counts())
+    _budget_summary(engine.networks)
     # The coverage kernel's machine code is kept on disk: compiled here once, every later
     # start of the service only loads it.
     started = time.perf_counter()
