@@ -201,3 +201,61 @@ def test_no_point_on_the_network(drive):
     assert m.leg(1, 1).distance_m == 0
     with pytest.raises(ValueError, match="not reachable"):
         m.leg(0, 1)
+
+
+def _check_against_brute_force(net: network.Network, lon: np.ndarray, lat: np.ndarray) -> None:
+    m = routing.travel_matrix(net, lon, lat)
+    times, metres = brute_force(net, lon, lat)
+    assert np.array_equal(np.isfinite(m.time_s), np.isfinite(times))
+    ok = np.isfinite(times)
+    assert np.abs(m.time_s[ok] - times[ok]).max() < 1e-3
+    assert np.abs(m.distance_m[ok] - metres[ok]).max() < 1e-2
+    # Every leg is the path the matrix timed: its metres and a line as long.
+    for i, j in itertools.product(range(0, len(lon), 3), range(1, len(lon), 4)):
+        if ok[i, j] and i != j:
+            leg = m.leg(i, j)
+            assert leg.distance_m == pytest.approx(m.distance_m[i, j], abs=1e-6)
+            assert _polyline_m(leg.coords) == pytest.approx(leg.distance_m, rel=0.01, abs=1.0)
+
+
+def test_stopping_searches_match_networkx_on_the_small_network(drive):
+    # Many points on few roads: same-road pairs both ways, the one-way street, points at
+    # nodes (zero-length pieces), a duplicate point, unreachable and far points.
+    rng = np.random.default_rng(23)
+    lon, lat = _points(rng, 25)
+    nodes = drive.node_xy[rng.integers(0, drive.n_nodes, 4)]
+    lon = np.concatenate([lon, nodes[:, 0], lon[:1]])
+    lat = np.concatenate([lat, nodes[:, 1], lat[:1]])
+    _check_against_brute_force(drive, lon, lat)
+
+
+@pytest.mark.slow
+def test_stopping_searches_match_networkx_on_miyun(miyun_networks):
+    net = miyun_networks["drive"]
+    rng = np.random.default_rng(3)
+    xy = net.geom_xy[rng.integers(0, len(net.geom_xy), 24)] + rng.normal(0, 0.002, (24, 2))
+    # Two points on one road (both ways along it), and one far from every road.
+    e = int(net.road_edges()[rng.integers(0, len(net.road_edges()))])
+    road = net.edge_coords(e)
+    extra = np.vstack([road[0] * 0.7 + road[-1] * 0.3, road[0] * 0.4 + road[-1] * 0.6])
+    lon = np.concatenate([xy[:, 0], extra[:, 0], [net.geom_xy[:, 0].max() + 0.5]])
+    lat = np.concatenate([xy[:, 1], extra[:, 1], [net.geom_xy[:, 1].mean()]])
+    _check_against_brute_force(net, lon, lat)
+
+
+def test_rows_shared_among_threads_are_the_single_search_rows(drive):
+    from geoservice.network import paths
+
+    lon, lat = _points(np.random.default_rng(8), 30)
+    m = routing.travel_matrix(drive, lon, lat)
+    routed = np.flatnonzero(m.on_network)
+    assert len(routed) > 2 * routing._ROWS_PER_THREAD  # more than one thread if there are
+    seconds, metres = paths.between(*m._inputs, 0, len(routed))
+    access = m.snap_m[routed] / network.access_speed_ms("drive")
+    ix, off = np.ix_(routed, routed), ~np.eye(len(routed), dtype=bool)
+    assert np.array_equal(m.time_s[ix][off], (seconds + access[:, None] + access[None, :])[off])
+    snap_m = m.snap_m[routed]
+    road_m = m.distance_m[ix] - snap_m[:, None] - snap_m[None, :]
+    ok = np.isfinite(metres) & off
+    assert np.array_equal(np.isfinite(road_m) & off, ok)
+    assert np.allclose(road_m[ok], metres[ok], rtol=0, atol=1e-9)
