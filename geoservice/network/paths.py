@@ -11,10 +11,15 @@ through another point.
 
 A search stops once all its targets are settled (or nothing more can be reached), and
 touches only the nodes it reached: per-node state carries the search's stamp instead of
-being reset, so a search costs what it settles, not the network's size. It returns times,
-road metres summed along the same path (updated with the time, so the same tie rule), the
-last hop into every target, and the predecessor of every road node it settled (sparse, for
-the legs' geometry).
+being reset, so a search costs what it settles, not the network's size, and a request
+holds O(nodes) of state whatever the number of points (no row per point). It gives the
+times and the road metres summed along the same paths (updated with the time: the same tie
+rule). A leg's path is the same search run again up to its target (:func:`path`).
+
+Where the points are spread over the network, each search still settles most of it before
+its farthest point (bench/bench_matrix.py: 83 % of the Miyun drive network for the
+caravan's 50-stop sample), so contraction hierarchies answer such tables several times
+faster; the stopping search needs no preprocessing.
 """
 
 from __future__ import annotations

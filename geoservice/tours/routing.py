@@ -12,9 +12,9 @@ and a few hundred WGS84 points (stops and a depot):
    runs through another point.
 3. One compiled Dijkstra per point (:func:`geoservice.network.paths.between`) stops once
    every other point is settled and touches only the nodes it reached. It gives the
-   travel times, the road metres along the same paths, and the predecessors of the nodes
-   it settled.
-4. Leg geometry follows those predecessors over the stored edge polylines.
+   travel times and the road metres along the same paths.
+4. A leg runs its row's search again up to its target and follows the predecessors over
+   the stored edge polylines.
 
 A point's own way to its road (``snap distance``) is a lane the network does not know,
 timed at the mode's access speed (:func:`~geoservice.network.points.access_speed_ms`: for
@@ -80,6 +80,8 @@ class TravelMatrix:
     time_s : ndarray (P, P)
         Seconds from row point to column point, including both access lanes; ``inf`` when
         unreachable; 0 on the diagonal.
+    distance_m : ndarray (P, P)
+        Metres along the same fastest paths, access lanes included (``inf`` and 0 alike).
     """
 
     net: Network
