@@ -12,7 +12,7 @@ import pytest
 from conftest import SMALL_OSM
 
 from geoservice import network
-from geoservice.network import osm
+from geoservice.network import hierarchy, osm, paths
 from geoservice.network.points import RoadPoints
 from geoservice.tours import routing
 
@@ -204,13 +204,25 @@ def test_no_point_on_the_network(drive):
 
 
 def _check_against_brute_force(net: network.Network, lon: np.ndarray, lat: np.ndarray) -> None:
-    m = routing.travel_matrix(net, lon, lat)
+    """The hierarchy's table and the stopping searches both give networkx's times and
+    metres, and every leg is the path the matrix timed."""
+    assert hierarchy.of(net, wait=True) is not None
+    m = routing.travel_matrix(net, lon, lat)  # from the hierarchy
     times, metres = brute_force(net, lon, lat)
-    assert np.array_equal(np.isfinite(m.time_s), np.isfinite(times))
     ok = np.isfinite(times)
-    assert np.abs(m.time_s[ok] - times[ok]).max() < 1e-3
-    assert np.abs(m.distance_m[ok] - metres[ok]).max() < 1e-2
-    # Every leg is the path the matrix timed: its metres and a line as long.
+    routed = np.flatnonzero(m.on_network)
+    access_s = m.snap_m[routed] / network.access_speed_ms(net.mode)
+    access_m = m.snap_m[routed]
+    seconds, road_m = paths.between(*m._inputs, 0, len(routed))
+    searched_t, searched_m = np.full_like(times, np.inf), np.full_like(times, np.inf)
+    searched_t[np.ix_(routed, routed)] = seconds + access_s[:, None] + access_s[None, :]
+    searched_m[np.ix_(routed, routed)] = road_m + access_m[:, None] + access_m[None, :]
+    np.fill_diagonal(searched_t, 0.0)
+    np.fill_diagonal(searched_m, 0.0)
+    for got_t, got_m in ((m.time_s, m.distance_m), (searched_t, searched_m)):
+        assert np.array_equal(np.isfinite(got_t), ok)
+        assert np.abs(got_t[ok] - times[ok]).max() < 1e-3
+        assert np.abs(got_m[ok] - metres[ok]).max() < 1e-2
     for i, j in itertools.product(range(0, len(lon), 3), range(1, len(lon), 4)):
         if ok[i, j] and i != j:
             leg = m.leg(i, j)
@@ -244,18 +256,32 @@ def test_stopping_searches_match_networkx_on_miyun(miyun_networks):
 
 
 def test_rows_shared_among_threads_are_the_single_search_rows(drive):
-    from geoservice.network import paths
-
     lon, lat = _points(np.random.default_rng(8), 30)
     m = routing.travel_matrix(drive, lon, lat)
-    routed = np.flatnonzero(m.on_network)
-    assert len(routed) > 2 * routing._ROWS_PER_THREAD  # more than one thread if there are
-    seconds, metres = paths.between(*m._inputs, 0, len(routed))
-    access = m.snap_m[routed] / network.access_speed_ms("drive")
-    ix, off = np.ix_(routed, routed), ~np.eye(len(routed), dtype=bool)
-    assert np.array_equal(m.time_s[ix][off], (seconds + access[:, None] + access[None, :])[off])
-    snap_m = m.snap_m[routed]
-    road_m = m.distance_m[ix] - snap_m[:, None] - snap_m[None, :]
-    ok = np.isfinite(metres) & off
-    assert np.array_equal(np.isfinite(road_m) & off, ok)
-    assert np.allclose(road_m[ok], metres[ok], rtol=0, atol=1e-9)
+    r = int(m.on_network.sum())
+    assert r > 2 * routing._ROWS_PER_THREAD  # more than one thread where there are
+    shared = routing._rows(paths.between, m._inputs, r)
+    alone = paths.between(*m._inputs, 0, r)
+    for a, b in zip(shared, alone, strict=True):
+        assert a.shape == (r, r)
+        assert np.array_equal(a, b)
+
+
+def test_the_hierarchy_is_built_in_the_background_meanwhile_the_searches_answer():
+    net = network.build(osm.read_graph(SMALL_OSM), "drive", source="gulou_small.osm")
+    lon, lat = _points(np.random.default_rng(4), 10)
+    first = routing.travel_matrix(net, lon, lat)  # starts the build, answered by searches
+    built = hierarchy.of(net, wait=True)
+    assert built is not None
+    assert hierarchy.of(net) is built  # once per network
+    again = routing.travel_matrix(net, lon, lat)
+    ok = np.isfinite(first.time_s)
+    assert np.array_equal(np.isfinite(again.time_s), ok)
+    assert np.abs(again.time_s[ok] - first.time_s[ok]).max() < 1e-9
+    assert np.abs(again.distance_m[ok] - first.distance_m[ok]).max() < 1e-6
+    # Every node has a rank, each once; edges climb in each direction's table.
+    assert np.array_equal(np.sort(built.rank), np.arange(net.n_nodes))
+    fwd, bwd = built.up
+    for indptr, to, _, _ in (fwd, bwd):
+        src = np.repeat(np.arange(net.n_nodes), np.diff(indptr))
+        assert (built.rank[to] > built.rank[src]).all()

@@ -187,13 +187,20 @@ def snapped_matrix(points: RoadPoints, lon: np.ndarray, lat: np.ndarray) -> Trav
     rows[routed] = np.arange(len(routed))
     time_s = np.full((p, p), np.inf)
     distance = np.full((p, p), np.inf)
-    pieces, inputs = None, ()
+    pieces: _Pieces | None = None
+    inputs: tuple = ()
     if len(routed):
-        from geoservice.network import paths  # numba, imported on first use
+        from geoservice.network import hierarchy, paths  # numba, imported on first use
 
         on = points.take(routed)
+        r = len(on)
         pieces, inputs = _search_input(on)
-        seconds, metres = _rows(paths.between, inputs, len(routed))
+        _, seeds, arcs, along = inputs
+        ch = hierarchy.of(net)
+        if ch is not None:
+            seconds, metres = hierarchy.table(ch.up, seeds, _by_point(arcs, r), along)
+        else:  # until the network's hierarchy is built
+            seconds, metres = _rows(paths.between, inputs, len(routed))
         ix = np.ix_(routed, routed)
         access_s, access_m = on.access_s, on.distance_m
         time_s[ix] = seconds + access_s[:, None] + access_s[None, :]
@@ -227,6 +234,15 @@ def _rows(
     with ThreadPoolExecutor(parts, thread_name_prefix="matrix") as pool:
         done = list(pool.map(lambda lo, hi: kernel(*inputs, lo, hi), bounds[:-1], bounds[1:]))
     return np.vstack([t for t, _ in done]), np.vstack([m for _, m in done])
+
+
+def _by_point(arcs: tuple, r: int) -> tuple:
+    """The arcs into the points (node, point, seconds, metres), as the hierarchy's
+    backward climbs take them: (start, node, seconds, metres) grouped by point."""
+    node, point, seconds, metres = arcs
+    order = np.argsort(point, kind="stable")
+    start = np.searchsorted(point[order], np.arange(r + 1)).astype(np.int64)
+    return start, node[order], seconds[order], metres[order]
 
 
 def _search_input(on: RoadPoints) -> tuple[_Pieces, tuple]:
