@@ -43,7 +43,12 @@ from scipy.sparse import csgraph
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geoservice.network import Network, NetworkLibrary, build_from_osm  # noqa: E402
+from geoservice.network import (  # noqa: E402
+    Network,
+    NetworkLibrary,
+    build_from_osm,
+    hierarchy,
+)
 from geoservice.network import paths as network_paths  # noqa: E402
 from geoservice.network.graph import lightest  # noqa: E402
 from geoservice.network.points import Pieces, RoadPoints  # noqa: E402
@@ -227,16 +232,32 @@ def random_points(net: Network, n: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
 def run(net: Network, lon: np.ndarray, lat: np.ndarray, pnet: object, repeat: int) -> None:
     p = len(lon)
-    routing.travel_matrix(net, lon, lat)  # compile / load the kernels, build the indexes
     old_t, old_m = scipy_full(net, lon, lat)
-    new = routing.travel_matrix(net, lon, lat)
-    ok = np.isfinite(old_t)
-    assert np.array_equal(ok, np.isfinite(new.time_s)), "reachability differs"
-    dt = float(np.abs(new.time_s[ok] - old_t[ok]).max())
-    dm = float(np.abs(new.distance_m[ok] - old_m[ok]).max())
     points = net.snap(lon, lat)
     on = points.take(points.on_network)
+    r = len(on)
     _, inputs = routing._search_input(on)
+    _, seeds, arcs, along = inputs
+    up = hierarchy.of(net, wait=True).up  # type: ignore[union-attr]
+    routing.travel_matrix(net, lon, lat)  # kernels compiled or loaded, indexes built
+
+    def searches() -> tuple[np.ndarray, np.ndarray]:
+        return routing._rows(network_paths.between, inputs, r)
+
+    def table() -> tuple[np.ndarray, np.ndarray]:
+        return hierarchy.table(up, seeds, routing._by_point(arcs, r), along)
+
+    routed = np.flatnonzero(points.on_network)
+    ok = np.isfinite(old_t[np.ix_(routed, routed)]) & ~np.eye(r, dtype=bool)
+    checks = []
+    for name, (t, m) in (("search", searches()), ("hierarchy", table())):
+        assert np.array_equal(np.isfinite(t) & ~np.eye(r, dtype=bool), ok), name
+        access_s, access_m = on.access_s, on.distance_m
+        dt = t + access_s[:, None] + access_s[None, :] - old_t[np.ix_(routed, routed)]
+        dm = m + access_m[:, None] + access_m[None, :] - old_m[np.ix_(routed, routed)]
+        checks.append(
+            f"{name} max |Δt| {np.abs(dt[ok]).max():.2g} s, |Δm| {np.abs(dm[ok]).max():.2g} m"
+        )
     nodes = point_nodes(net, lon, lat)
     ref = csgraph.dijkstra(net.matrix(), indices=nodes)[:, nodes]
     ch = pandana_table(pnet, nodes)
@@ -244,26 +265,31 @@ def run(net: Network, lon: np.ndarray, lat: np.ndarray, pnet: object, repeat: in
     dch = float(np.abs(ch[finite] - ref[finite]).max()) if finite.any() else 0.0
 
     base = median_seconds(lambda: scipy_full(net, lon, lat), repeat)
-    whole = median_seconds(lambda: routing.travel_matrix(net, lon, lat), repeat)
-    r = len(on)
-    between = network_paths.between
     query = median_seconds(lambda: pandana_table(pnet, nodes), repeat)
+    between, matrix = network_paths.between, routing.travel_matrix
     rows = [
         ("scipy full (baseline)", base),
-        ("search: whole matrix", whole),
+        ("matrix (hierarchy)", median_seconds(lambda: matrix(net, lon, lat), repeat)),
         ("  stage snap", median_seconds(lambda: net.snap(lon, lat), repeat)),
         ("  stage pieces", median_seconds(lambda: routing._search_input(on), repeat)),
-        ("  stage search, 1 thread", median_seconds(lambda: between(*inputs, 0, r), repeat)),
+        ("  stage hierarchy table", median_seconds(table, repeat)),
+        ("  stopping searches", median_seconds(searches, repeat)),
+        ("  the same, 1 thread", median_seconds(lambda: between(*inputs, 0, r), repeat)),
         ("pandana CH query", query),
     ]  # fmt: skip
     share = settled_share(net, lon, lat)
-    print(f"-- {p} × {p} points, {net.n_nodes} nodes, {net.n_edges} edges, each search "
-          f"settles {share:.0%} of the nodes "
-          f"(search vs baseline: max |Δt| {dt:.2g} s, |Δm| {dm:.2g} m; "
-          f"pandana vs scipy node table: max |Δt| {dch:.2g} s)")  # fmt: skip
+    print(f"-- {p} × {p} points, {net.n_nodes} nodes, {net.n_edges} edges; each stopping "
+          f"search settles {share:.0%} of the nodes; vs baseline: {'; '.join(checks)}; "
+          f"pandana vs scipy node table: max |Δt| {dch:.2g} s")  # fmt: skip
     for name, sec in rows:
         print(f"{name:24s} {sec * 1e3:9.2f} ms   ×{base / sec:7.1f} vs baseline   "
               f"{sec / query:6.2f} × pandana query")  # fmt: skip
+
+
+def hierarchy_build(net: Network, label: str, times: int) -> None:
+    """Time the network's hierarchy (the fastest of ``times`` builds)."""
+    best = min(median_seconds(lambda: hierarchy.build(net), 1) for _ in range(times))
+    print(f"hierarchy build ({label}): {best * 1e3:.0f} ms")
 
 
 def main() -> None:
@@ -279,6 +305,7 @@ def main() -> None:
     store = GpkgStore(work / "live.gpkg", seed=DEFAULT_GPKG)
     pnet, pre = pandana_network(net)
     print(f"pandana CH precompute (Miyun drive): {pre * 1e3:.0f} ms")
+    hierarchy_build(net, "Miyun drive", 2)
     lon, lat = tour_points(store)
     run(net, lon, lat, pnet, args.repeat)
     x, y = random_points(net, 200, seed=7)
@@ -292,6 +319,7 @@ def main() -> None:
         print(f"synthetic city drive network built in {time.perf_counter() - started:.0f} s")
         cnet, pre = pandana_network(city)
         print(f"pandana CH precompute (city drive): {pre * 1e3:.0f} ms")
+        hierarchy_build(city, "city drive", 1)
         x, y = random_points(city, 51, seed=7)
         run(city, x, y, cnet, args.repeat)
     print(f"load average {load_average()}")

@@ -18,8 +18,9 @@ rule). A leg's path is the same search run again up to its target (:func:`path`)
 
 Where the points are spread over the network, each search still settles most of it before
 its farthest point (bench/bench_matrix.py: 83 % of the Miyun drive network for the
-caravan's 50-stop sample), so contraction hierarchies answer such tables several times
-faster; the stopping search needs no preprocessing.
+caravan's 50-stop sample), so the network's contraction hierarchy
+(:mod:`geoservice.network.hierarchy`) answers tables once it is built; these searches
+answer until then, and draw the legs.
 """
 
 from __future__ import annotations

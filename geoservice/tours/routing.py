@@ -10,11 +10,15 @@ and a few hundred WGS84 points (stops and a depot):
    them (:meth:`RoadPoints.reaching`) and reaches the points on its own road straight
    along it (:meth:`RoadPoints.along`: forwards, or backwards on a two-way road). No path
    runs through another point.
-3. One compiled Dijkstra per point (:func:`geoservice.network.paths.between`) stops once
-   every other point is settled and touches only the nodes it reached. It gives the
-   travel times and the road metres along the same paths.
-4. A leg runs its row's search again up to its target and follows the predecessors over
-   the stored edge polylines.
+3. The travel times and the road metres along the same paths come from the network's
+   contraction hierarchy (:func:`geoservice.network.hierarchy.table`: each point climbs
+   it once backwards into buckets and once forwards reading them). Until the hierarchy
+   is built (once per network, by a background thread the first matrix starts), one
+   compiled Dijkstra per point (:func:`geoservice.network.paths.between`) answers: it
+   stops once every other point is settled and touches only the nodes it reached. Both
+   are exact; neither keeps a row per point.
+4. A leg runs its row's Dijkstra again up to its target and follows the predecessors
+   over the stored edge polylines.
 
 A point's own way to its road (``snap distance``) is a lane the network does not know,
 timed at the mode's access speed (:func:`~geoservice.network.points.access_speed_ms`: for
