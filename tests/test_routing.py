@@ -12,7 +12,7 @@ import pytest
 from conftest import SMALL_OSM
 
 from geoservice import network
-from geoservice.network import osm
+from geoservice.network import hierarchy, osm, paths
 from geoservice.network.points import RoadPoints
 from geoservice.tours import routing
 
@@ -201,3 +201,87 @@ def test_no_point_on_the_network(drive):
     assert m.leg(1, 1).distance_m == 0
     with pytest.raises(ValueError, match="not reachable"):
         m.leg(0, 1)
+
+
+def _check_against_brute_force(net: network.Network, lon: np.ndarray, lat: np.ndarray) -> None:
+    """The hierarchy's table and the stopping searches both give networkx's times and
+    metres, and every leg is the path the matrix timed."""
+    assert hierarchy.of(net, wait=True) is not None
+    m = routing.travel_matrix(net, lon, lat)  # from the hierarchy
+    times, metres = brute_force(net, lon, lat)
+    ok = np.isfinite(times)
+    routed = np.flatnonzero(m.on_network)
+    access_s = m.snap_m[routed] / network.access_speed_ms(net.mode)
+    access_m = m.snap_m[routed]
+    seconds, road_m = paths.between(*m._inputs, 0, len(routed))
+    searched_t, searched_m = np.full_like(times, np.inf), np.full_like(times, np.inf)
+    searched_t[np.ix_(routed, routed)] = seconds + access_s[:, None] + access_s[None, :]
+    searched_m[np.ix_(routed, routed)] = road_m + access_m[:, None] + access_m[None, :]
+    np.fill_diagonal(searched_t, 0.0)
+    np.fill_diagonal(searched_m, 0.0)
+    for got_t, got_m in ((m.time_s, m.distance_m), (searched_t, searched_m)):
+        assert np.array_equal(np.isfinite(got_t), ok)
+        assert np.abs(got_t[ok] - times[ok]).max() < 1e-3
+        assert np.abs(got_m[ok] - metres[ok]).max() < 1e-2
+    for i, j in itertools.product(range(0, len(lon), 3), range(1, len(lon), 4)):
+        if ok[i, j] and i != j:
+            leg = m.leg(i, j)
+            assert leg.distance_m == pytest.approx(m.distance_m[i, j], abs=1e-6)
+            assert _polyline_m(leg.coords) == pytest.approx(leg.distance_m, rel=0.01, abs=1.0)
+
+
+def test_stopping_searches_match_networkx_on_the_small_network(drive):
+    # Many points on few roads: same-road pairs both ways, the one-way street, points at
+    # nodes (zero-length pieces), a duplicate point, unreachable and far points.
+    rng = np.random.default_rng(23)
+    lon, lat = _points(rng, 25)
+    nodes = drive.node_xy[rng.integers(0, drive.n_nodes, 4)]
+    lon = np.concatenate([lon, nodes[:, 0], lon[:1]])
+    lat = np.concatenate([lat, nodes[:, 1], lat[:1]])
+    _check_against_brute_force(drive, lon, lat)
+
+
+@pytest.mark.slow
+def test_stopping_searches_match_networkx_on_miyun(miyun_networks):
+    net = miyun_networks["drive"]
+    rng = np.random.default_rng(3)
+    xy = net.geom_xy[rng.integers(0, len(net.geom_xy), 24)] + rng.normal(0, 0.002, (24, 2))
+    # Two points on one road (both ways along it), and one far from every road.
+    e = int(net.road_edges()[rng.integers(0, len(net.road_edges()))])
+    road = net.edge_coords(e)
+    extra = np.vstack([road[0] * 0.7 + road[-1] * 0.3, road[0] * 0.4 + road[-1] * 0.6])
+    lon = np.concatenate([xy[:, 0], extra[:, 0], [net.geom_xy[:, 0].max() + 0.5]])
+    lat = np.concatenate([xy[:, 1], extra[:, 1], [net.geom_xy[:, 1].mean()]])
+    _check_against_brute_force(net, lon, lat)
+
+
+def test_rows_shared_among_threads_are_the_single_search_rows(drive):
+    lon, lat = _points(np.random.default_rng(8), 30)
+    m = routing.travel_matrix(drive, lon, lat)
+    r = int(m.on_network.sum())
+    assert r > 2 * routing._ROWS_PER_THREAD  # more than one thread where there are
+    shared = routing._rows(paths.between, m._inputs, r)
+    alone = paths.between(*m._inputs, 0, r)
+    for a, b in zip(shared, alone, strict=True):
+        assert a.shape == (r, r)
+        assert np.array_equal(a, b)
+
+
+def test_the_hierarchy_is_built_in_the_background_meanwhile_the_searches_answer():
+    net = network.build(osm.read_graph(SMALL_OSM), "drive", source="gulou_small.osm")
+    lon, lat = _points(np.random.default_rng(4), 10)
+    first = routing.travel_matrix(net, lon, lat)  # starts the build, answered by searches
+    built = hierarchy.of(net, wait=True)
+    assert built is not None
+    assert hierarchy.of(net) is built  # once per network
+    again = routing.travel_matrix(net, lon, lat)
+    ok = np.isfinite(first.time_s)
+    assert np.array_equal(np.isfinite(again.time_s), ok)
+    assert np.abs(again.time_s[ok] - first.time_s[ok]).max() < 1e-9
+    assert np.abs(again.distance_m[ok] - first.distance_m[ok]).max() < 1e-6
+    # Every node has a rank, each once; edges climb in each direction's table.
+    assert np.array_equal(np.sort(built.rank), np.arange(net.n_nodes))
+    fwd, bwd = built.up
+    for indptr, to, _, _ in (fwd, bwd):
+        src = np.repeat(np.arange(net.n_nodes), np.diff(indptr))
+        assert (built.rank[to] > built.rank[src]).all()

@@ -4,17 +4,21 @@ The planner's routing layer (framework-free). Given a :class:`~geoservice.networ
 and a few hundred WGS84 points (stops and a depot):
 
 1. Every point is snapped once onto its nearest road (:meth:`Network.snap`).
-2. Each point joins the graph as two virtual nodes: an *exit* node with edges to the ends
-   of its road (the pieces :meth:`RoadPoints.leaving` gives: the partial edge time, both
-   ways when the road is two-way) and an *entry* node reached from them
-   (:meth:`RoadPoints.reaching`). Exits have no incoming and entries no outgoing edges, so
-   no path ever runs through another point. Two points on the same road also get a direct
-   edge along it (:meth:`RoadPoints.along`: forwards, or backwards on a two-way road).
-3. One :func:`scipy.sparse.csgraph.dijkstra` call with every exit node as a source gives
-   the travel time from each point to every other point. Road lengths along the same
-   shortest paths are summed on demand by walking all predecessor chains at once
-   (vectorised), or per leg.
-4. Leg geometry follows the predecessors over the stored edge polylines.
+2. Each point joins the network by pieces of its road, with no graph built per request:
+   it leaves by the pieces to its road's end nodes (:meth:`RoadPoints.leaving`: the
+   partial edge time, both ways when the road is two-way), is reached by the pieces from
+   them (:meth:`RoadPoints.reaching`) and reaches the points on its own road straight
+   along it (:meth:`RoadPoints.along`: forwards, or backwards on a two-way road). No path
+   runs through another point.
+3. The travel times and the road metres along the same paths come from the network's
+   contraction hierarchy (:func:`geoservice.network.hierarchy.table`: each point climbs
+   it once backwards into buckets and once forwards reading them). Until the hierarchy
+   is built (once per network, by a background thread the first matrix starts), one
+   compiled Dijkstra per point (:func:`geoservice.network.paths.between`) answers: it
+   stops once every other point is settled and touches only the nodes it reached. Both
+   are exact; neither keeps a row per point.
+4. A leg runs its row's Dijkstra again up to its target and follows the predecessors
+   over the stored edge polylines.
 
 A point's own way to its road (``snap distance``) is a lane the network does not know,
 timed at the mode's access speed (:func:`~geoservice.network.points.access_speed_ms`: for
@@ -25,38 +29,33 @@ of every leg's time and distance. Points farther than
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike
-from scipy.sparse import csgraph
 
 from geoservice.network import Network, sub_coords
-from geoservice.network.graph import lightest
 from geoservice.network.points import Pieces, RoadPoints
 
-#: Smallest edge cost: csgraph drops zero entries of a sparse matrix.
+#: Threads computing a matrix's rows, and the fewest rows worth a thread of their own.
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+_ROWS_PER_THREAD = 8
+#: Smallest cost of a piece, as of the network's own edges (:meth:`Network.matrix`).
 _EPS = 1e-6
 
 
 @dataclass
-class _Graph:
-    """The road graph with every point's exit and entry node, as a CSR matrix with
-    per-slot length and geometry (``edge`` polyline from fraction ``f0`` to ``f1``,
-    reversed when ``f0 > f1``)."""
+class _Pieces:
+    """The pieces a request joins its points by (:class:`Pieces` of the routed points,
+    in the order the search numbers them): seed ``k`` is ``leave`` piece ``k``, arc ``a``
+    ``reach`` piece ``a``, along piece ``k`` ``along`` piece ``k``."""
 
-    matrix: sp.csr_matrix
-    keys: np.ndarray  # row * size + col of every CSR slot, ascending
-    length: np.ndarray
-    edge: np.ndarray
-    f0: np.ndarray
-    f1: np.ndarray
-
-    def slots(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """CSR slot index of each edge ``rows[i] → cols[i]`` (all must exist)."""
-        size = self.matrix.shape[0]
-        return np.searchsorted(self.keys, rows.astype(np.int64) * size + cols)
+    leave: Pieces
+    reach: Pieces
+    along: Pieces
 
 
 @dataclass
@@ -85,6 +84,8 @@ class TravelMatrix:
     time_s : ndarray (P, P)
         Seconds from row point to column point, including both access lanes; ``inf`` when
         unreachable; 0 on the diagonal.
+    distance_m : ndarray (P, P)
+        Metres along the same fastest paths, access lanes included (``inf`` and 0 alike).
     """
 
     net: Network
@@ -94,31 +95,14 @@ class TravelMatrix:
     snap_m: np.ndarray
     on_network: np.ndarray
     time_s: np.ndarray
-    _graph: _Graph | None
-    _rows: np.ndarray  # point → row of the Dijkstra result (-1 off the network)
-    _pred: np.ndarray  # (routed points, graph size) predecessors
-    _distance: np.ndarray | None = None
+    distance_m: np.ndarray
+    _rows: np.ndarray  # point → its index among the routed points (-1 off the network)
+    _pieces: _Pieces | None  # None when no point is routed
+    _inputs: tuple = ()  # the search's arguments (paths.between), for the legs
 
     @property
     def size(self) -> int:
         return len(self.lon)
-
-    @property
-    def distance_m(self) -> np.ndarray:
-        """(P, P) metres along the fastest paths (incl. access lanes), computed on first
-        use: planning needs only the times, and leg distances come with :meth:`leg`."""
-        if self._distance is None:
-            p = self.size
-            out = np.full((p, p), np.inf)
-            routed = np.flatnonzero(self.on_network)
-            if self._graph is not None:  # some point is routed
-                n = self.net.n_nodes
-                road = _path_lengths(self._graph, self._pred, n + 2 * routed, n + 2 * routed + 1)
-                access = self.snap_m[routed]
-                out[np.ix_(routed, routed)] = road + access[:, None] + access[None, :]
-            np.fill_diagonal(out, 0.0)
-            self._distance = out
-        return self._distance
 
     def reachable(self, hub: int) -> np.ndarray:
         """Points reachable from point ``hub`` and back (``hub`` itself included)."""
@@ -137,23 +121,13 @@ class TravelMatrix:
         end = np.array([[self.lon[j], self.lat[j]]])
         if i == j:  # the diagonal is 0, on the network or not
             return Leg(np.vstack([start, end]), 0.0, 0.0)
-        g = self._graph
-        if g is None or not np.isfinite(self.time_s[i, j]):  # no graph: no point routed
+        pieces = self._pieces
+        if pieces is None or not np.isfinite(self.time_s[i, j]):  # no point routed
             msg = f"point {j} is not reachable from point {i}"
             raise ValueError(msg)
-        n = self.net.n_nodes
-        row = self._rows[i]
-        source, target = n + 2 * i, n + 2 * j + 1
-        chain = [target]
-        while chain[-1] != source and len(chain) <= len(self._pred[row]):
-            chain.append(int(self._pred[row, chain[-1]]))
-        chain.reverse()
-        slots = g.slots(np.array(chain[:-1]), np.array(chain[1:]))
         parts = [start, self.snapped[i : i + 1]]
-        road_m = float(g.length[slots].sum())
-        for s in slots.tolist():
-            coords = self.net.edge_coords(int(g.edge[s]))
-            a, b = float(g.f0[s]), float(g.f1[s])
+        for e, a, b in self._route(pieces, int(self._rows[i]), int(self._rows[j])):
+            coords = self.net.edge_coords(e)
             parts.append(sub_coords(coords, a, b) if a <= b else sub_coords(coords, b, a)[::-1])
         parts += [self.snapped[j : j + 1], end]
         line = np.vstack(parts)
@@ -162,8 +136,29 @@ class TravelMatrix:
         line = line[keep]
         if len(line) == 1:
             line = np.vstack([line, line])
-        distance = road_m + float(self.snap_m[i] + self.snap_m[j])
-        return Leg(line, distance, float(self.time_s[i, j]))
+        return Leg(line, float(self.distance_m[i, j]), float(self.time_s[i, j]))
+
+    def _route(self, pieces: _Pieces, r: int, c: int) -> list[tuple[int, float, float]]:
+        """The path from routed point ``r`` to ``c`` as (edge, from, to fraction) parts:
+        the matrix's own search again, stopped at ``c``."""
+        from geoservice.network import paths
+
+        graph, seeds, arcs, along = self._inputs
+        nodes, first, last = paths.path(graph, seeds, arcs, along, r, c)
+        if last < 0:  # straight along the road
+            return [_part(pieces.along, -1 - last)]
+        edges = self.net.edge_between(nodes[:-1], nodes[1:]).tolist()
+        return [
+            _part(pieces.leave, first),
+            *((e, 0.0, 1.0) for e in edges),
+            _part(pieces.reach, last),
+        ]
+
+
+def _part(pieces: Pieces, k: int) -> tuple[int, float, float]:
+    """Piece ``k`` as (edge, from, to fraction): drawn on its road's representative edge,
+    reversed when it runs against it (from > to)."""
+    return int(pieces.road[k]), float(pieces.start[k]), float(pieces.end[k])
 
 
 def travel_matrix(net: Network, lon: ArrayLike, lat: ArrayLike) -> TravelMatrix:
@@ -174,7 +169,7 @@ def travel_matrix(net: Network, lon: ArrayLike, lat: ArrayLike) -> TravelMatrix:
     net : Network
         The road network (the ``drive`` network for the caravan).
     lon, lat : array-like
-        WGS84 points; at most a few hundred (one Dijkstra source each).
+        WGS84 points; at most a few hundred (one search each).
 
     Returns
     -------
@@ -182,120 +177,103 @@ def travel_matrix(net: Network, lon: ArrayLike, lat: ArrayLike) -> TravelMatrix:
     """
     lons = np.atleast_1d(np.asarray(lon, dtype=float))
     lats = np.atleast_1d(np.asarray(lat, dtype=float))
-    p = len(lons)
     points = net.snap(lons, lats)
+    return snapped_matrix(points, lons, lats)
+
+
+def snapped_matrix(points: RoadPoints, lon: np.ndarray, lat: np.ndarray) -> TravelMatrix:
+    """The travel matrix of points already snapped (:func:`travel_matrix`'s search)."""
+    net = points.net
+    p = len(points)
     on_network = points.on_network
-    snapped = np.column_stack([points.lon, points.lat])
-    time_s = np.full((p, p), np.inf)
-    rows = np.full(p, -1, dtype=np.int64)
     routed = np.flatnonzero(on_network)
-    graph = None
-    pred = np.empty((0, 0), dtype=np.int32)
+    rows = np.full(p, -1, dtype=np.int64)
+    rows[routed] = np.arange(len(routed))
+    time_s = np.full((p, p), np.inf)
+    distance = np.full((p, p), np.inf)
+    pieces: _Pieces | None = None
+    inputs: tuple = ()
     if len(routed):
-        graph = _augment(points, routed)
-        n = net.n_nodes
-        entries = n + 2 * routed + 1
-        dist, pred = csgraph.dijkstra(
-            graph.matrix, directed=True, indices=n + 2 * routed, return_predecessors=True
-        )
-        rows[routed] = np.arange(len(routed))
-        access = points.access_s[routed]
-        time_s[np.ix_(routed, routed)] = dist[:, entries] + access[:, None] + access[None, :]
+        from geoservice.network import hierarchy, paths  # numba, imported on first use
+
+        on = points.take(routed)
+        r = len(on)
+        pieces, inputs = _search_input(on)
+        _, seeds, arcs, along = inputs
+        ch = hierarchy.of(net)
+        if ch is not None:
+            seconds, metres = hierarchy.table(ch.up, seeds, _by_point(arcs, r), along)
+        else:  # until the network's hierarchy is built
+            seconds, metres = _rows(paths.between, inputs, len(routed))
+        ix = np.ix_(routed, routed)
+        access_s, access_m = on.access_s, on.distance_m
+        time_s[ix] = seconds + access_s[:, None] + access_s[None, :]
+        distance[ix] = metres + access_m[:, None] + access_m[None, :]
     np.fill_diagonal(time_s, 0.0)
+    np.fill_diagonal(distance, 0.0)
     return TravelMatrix(
         net=net,
-        lon=lons,
-        lat=lats,
-        snapped=snapped,
+        lon=lon,
+        lat=lat,
+        snapped=np.column_stack([points.lon, points.lat]),
         snap_m=points.distance_m,
         on_network=on_network,
         time_s=time_s,
-        _graph=graph,
+        distance_m=distance,
         _rows=rows,
-        _pred=pred,
+        _pieces=pieces,
+        _inputs=inputs,
     )
 
 
-def _augment(points: RoadPoints, routed: np.ndarray) -> _Graph:
-    """The network's CSR graph plus an exit node ``n + 2i`` and an entry node ``n + 2i + 1``
-    for every routed point ``i`` (indices over all points, so lookups need no remapping)."""
-    net = points.net
-    n = net.n_nodes
-    size = n + 2 * (int(routed.max()) + 1)
-    base = net.matrix().tocoo()
-    base_edge = net.csr_edge()
-    # CSR order equals COO order here, so csr_edge lines up with base.row/base.col.
-    parts = {
-        "row": [base.row.astype(np.int64)],
-        "col": [base.col.astype(np.int64)],
-        "time": [base.data],
-        "length": [net.edge_length[base_edge]],
-        "edge": [base_edge],
-        "f0": [np.zeros(len(base_edge))],
-        "f1": [np.ones(len(base_edge))],
-    }
-    on = points.take(routed)
-    out, inn = n + 2 * routed, n + 2 * routed + 1
+def _rows(
+    kernel: Callable[..., tuple[np.ndarray, np.ndarray]], inputs: tuple, r: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """All ``r`` rows of :func:`geoservice.network.paths.between`, shared out among
+    threads (the kernel runs without the GIL; each search is independent)."""
+    parts = max(1, min(_THREADS, r // _ROWS_PER_THREAD))
+    bounds = np.linspace(0, r, parts + 1).astype(int).tolist()
+    if parts == 1:
+        return kernel(*inputs, 0, r)
+    with ThreadPoolExecutor(parts, thread_name_prefix="matrix") as pool:
+        done = list(pool.map(lambda lo, hi: kernel(*inputs, lo, hi), bounds[:-1], bounds[1:]))
+    return np.vstack([t for t, _ in done]), np.vstack([m for _, m in done])
 
-    def add(row: np.ndarray, col: np.ndarray, pieces: Pieces) -> None:
-        # A piece runs on its road's edge from f0 to f1 (drawn reversed when f0 > f1).
-        values = (
-            row,
-            col,
-            on.cost(pieces, net.edge_time),
-            on.cost(pieces, net.edge_length),
-            pieces.road,
-            pieces.start,
-            pieces.end,
-        )
-        for key, value in zip(parts, values, strict=True):
-            parts[key].append(np.asarray(value))
 
+def _by_point(arcs: tuple, r: int) -> tuple:
+    """The arcs into the points (node, point, seconds, metres), as the hierarchy's
+    backward climbs take them: (start, node, seconds, metres) grouped by point."""
+    node, point, seconds, metres = arcs
+    order = np.argsort(point, kind="stable")
+    start = np.searchsorted(point[order], np.arange(r + 1)).astype(np.int64)
+    return start, node[order], seconds[order], metres[order]
+
+
+def _search_input(on: RoadPoints) -> tuple[_Pieces, tuple]:
+    """The pieces joining the routed points ``on`` to the network, numbered as
+    :func:`geoservice.network.paths.between` takes them, and its arguments."""
+    net = on.net
     leave, reach = on.leaving(), on.reaching()
-    add(out[leave.src], leave.dst, leave)
-    add(reach.src, inn[reach.dst], reach)
     along = on.along(on)
     along = along.take(along.src != along.dst)
-    add(out[along.src], inn[along.dst], along)
-    row = np.concatenate(parts["row"])
-    col = np.concatenate(parts["col"])
-    time = np.maximum(np.concatenate(parts["time"]), _EPS)
-    keep = lightest(row, col, time)  # the fastest of parallel entries
-    row, col = row[keep], col[keep]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=size))])
-    matrix = sp.csr_matrix((time[keep], col, indptr), shape=(size, size))
-    return _Graph(
-        matrix=matrix,
-        keys=row * size + col,
-        length=np.concatenate(parts["length"])[keep],
-        edge=np.concatenate(parts["edge"])[keep],
-        f0=np.concatenate(parts["f0"])[keep],
-        f1=np.concatenate(parts["f1"])[keep],
-    )
+    # Seeds and along pieces grouped by their point, arcs by their node (stable: on a tie
+    # the forward piece, listed first, wins as before).
+    leave = leave.take(np.argsort(leave.src, kind="stable"))
+    along = along.take(np.argsort(along.src, kind="stable"))
+    reach = reach.take(np.argsort(reach.src, kind="stable"))
+    csr = net.matrix()
+    graph = (csr.indptr, csr.indices, csr.data, net.edge_length[net.csr_edge()])
+    r = len(on)
 
+    def costs(pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
+        # The search's costs as the network's own edges have them: none below _EPS.
+        seconds = np.maximum(on.cost(pieces, net.edge_time), _EPS)
+        return seconds, on.cost(pieces, net.edge_length)
 
-def _path_lengths(
-    graph: _Graph, pred: np.ndarray, sources: np.ndarray, entries: np.ndarray
-) -> np.ndarray:
-    """Road metres along every shortest path ``sources[r] → entries[c]``: all predecessor
-    chains are walked back at once, one vectorised step per edge of the longest path."""
-    s = len(sources)
-    # Every (source, entry) pair, row-major.
-    r = np.repeat(np.arange(s), len(entries))
-    c = np.tile(np.arange(len(entries)), s)
-    total = np.zeros(len(r))
-    cur = entries[c].astype(np.int64)
-    prev = pred[r, cur].astype(np.int64)
-    active = np.flatnonzero(prev >= 0)
-    total[prev < 0] = np.inf
-    limit = pred.shape[1]
-    for _ in range(limit):
-        if not len(active):
-            break
-        cur_a, prev_a = cur[active], prev[active]
-        total[active] += graph.length[graph.slots(prev_a, cur_a)]
-        cur[active] = prev_a
-        done = prev_a == sources[r[active]]
-        active = active[~done]
-        prev[active] = pred[r[active], cur[active]]
-    return total.reshape(s, len(entries))
+    def start(src: np.ndarray) -> np.ndarray:
+        return np.searchsorted(src, np.arange(r + 1)).astype(np.int64)
+
+    seeds = (start(leave.src), leave.dst.astype(np.int64), *costs(leave))
+    arcs = (reach.src.astype(np.int64), reach.dst.astype(np.int64), *costs(reach))
+    on_road = (start(along.src), along.dst.astype(np.int64), *costs(along))
+    return _Pieces(leave, reach, along), (graph, seeds, arcs, on_road)
