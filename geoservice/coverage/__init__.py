@@ -71,7 +71,6 @@ The modules, one concern each:
 """
 
 from geoservice.coverage.engine import CoverageEngine, CoverageProvider
-from geoservice.coverage.paths import warm_kernel
 from geoservice.coverage.places import people_roads
 from geoservice.coverage.query import (
     ACFTU_RADIUS_M,
@@ -86,6 +85,7 @@ from geoservice.coverage.query import (
 )
 from geoservice.coverage.result import LAYERS, Coverage
 from geoservice.network import MODE_LABELS
+from geoservice.network.labels import warm_kernel
 
 __all__ = [
     "ACFTU_RADIUS_M",
