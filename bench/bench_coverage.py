@@ -1,19 +1,25 @@
 """Coverage benchmark on the default (schematic Miyun) network.
 
-Run: ``.venv/bin/python bench/bench_coverage.py [--cache DIR] [--baseline-stations N]
-[--modes walk,bike,drive] [--edits N]``.
+Run: ``.venv/bin/python bench/bench_coverage.py [--cache DIR] [--repeat N]
+[--modes walk,bike,drive] [--edits N] [--skip cold,paths,edits,siting,publish]``
+(pandana, for the shortest-path baseline: ``bench/requirements.txt``).
 
 Prints, each measure beside a baseline measured in the same process:
 
-- the cross-coverage kernel: loaded from numba's disk cache, against compiling it;
+- the K-label kernel (coverage's arguments): loaded from numba's disk cache, against
+  compiling it;
 - static preparation per mode (road tables, towns, people roads, cluster buffers clipped
   to tiles, tiles with every road reached): once per network, whatever the stations;
 - all stations (every kind) at three thresholds per mode, polygons and statistics
   included (the figures, the areas per town and the district, the dissolved polygon of
   each threshold and its GeoJSON, as ``GET /api/coverage`` sends it), with the polygon
-  caches empty, against the usual osmnx isochrone recipe: one networkx ``ego_graph`` per
-  station and threshold plus a convex hull of its nodes (and the shortest-path part of
-  each alone);
+  caches empty, against the usual osmnx isochrone recipe run once on every station:
+  the ego graph of each station and threshold, made into the project's polygon (the
+  reached roads buffered and dissolved; see :func:`_recipe` for what differs);
+- the shortest paths alone, every node's nearest station and its time: the one K-label
+  kernel against the same search in networkx (``multi_source_dijkstra``) and pandana 0.8
+  (``nearest_pois`` on its contraction hierarchy), on the same graph and seeds, medians
+  of ``--repeat`` runs, with the largest difference of their times from the kernel's;
 - recomputation after one station edit (a station moved 300 m; walk, warm stations,
   5/10/15 min, polygons and statistics included), the median over several edits in
   鼓楼 (the dense urban subdistrict) and in rural towns, against a computation from
@@ -310,16 +316,18 @@ def bench_cold(engine, nets, stations, modes) -> None:
         with engine.snapshot(mode) as state:
             roads = state.cache.roads
         G = networkx_graph(net)
-        total, graph_time, recipe = _recipe(
-            G, net, roads, stations["lon"].to_numpy(), stations["lat"].to_numpy(),
-            query.minutes, query.buffer_m,
-        )  # fmt: skip
+        with Timer() as rt:
+            total, graph_time, recipe = _recipe(
+                G, net, roads, stations["lon"].to_numpy(), stations["lat"].to_numpy(),
+                query.minutes, query.buffer_m,
+            )  # fmt: skip
         theirs = ", ".join(f"{p.area / 1e6:.1f}" for p in recipe)
         print(
             f"  baseline, the osmnx recipe once on every station ({len(stations)}): "
             f"ego graphs (one networkx Dijkstra per station), the project's polygon (reached "
             f"roads buffered {query.buffer_m:g} m, dissolved) from their edges: {total:.2f} s "
-            f"→ {total / med:.0f}× (Dijkstras alone {graph_time:.2f} s); areas {theirs} km² "
+            f"(cpu {rt.cpu:.2f} s) → {total / med:.0f}× (Dijkstras alone {graph_time:.2f} s); "
+            f"areas {theirs} km² "
             "(whole edges between reached nodes, stations at their nearest node, no way to "
             "the door)"
         )
