@@ -1,19 +1,25 @@
 """Coverage benchmark on the default (schematic Miyun) network.
 
-Run: ``.venv/bin/python bench/bench_coverage.py [--cache DIR] [--baseline-stations N]
-[--modes walk,bike,drive] [--edits N]``.
+Run: ``.venv/bin/python bench/bench_coverage.py [--cache DIR] [--repeat N]
+[--modes walk,bike,drive] [--edits N] [--skip cold,paths,edits,siting,publish]``
+(pandana, for the shortest-path baseline: ``bench/requirements.txt``).
 
 Prints, each measure beside a baseline measured in the same process:
 
-- the cross-coverage kernel: loaded from numba's disk cache, against compiling it;
+- the K-label kernel (coverage's arguments): loaded from numba's disk cache, against
+  compiling it;
 - static preparation per mode (road tables, towns, people roads, cluster buffers clipped
   to tiles, tiles with every road reached): once per network, whatever the stations;
 - all stations (every kind) at three thresholds per mode, polygons and statistics
   included (the figures, the areas per town and the district, the dissolved polygon of
   each threshold and its GeoJSON, as ``GET /api/coverage`` sends it), with the polygon
-  caches empty, against the usual osmnx isochrone recipe: one networkx ``ego_graph`` per
-  station and threshold plus a convex hull of its nodes (and the shortest-path part of
-  each alone);
+  caches empty, against the usual osmnx isochrone recipe run once on every station:
+  the ego graph of each station and threshold, made into the project's polygon (the
+  reached roads buffered and dissolved; see :func:`_recipe` for what differs);
+- the shortest paths alone, every node's nearest station and its time: the one K-label
+  kernel against the same search in networkx (``multi_source_dijkstra``) and pandana 0.8
+  (``nearest_pois`` on its contraction hierarchy), on the same graph and seeds, medians
+  of ``--repeat`` runs, with the largest difference of their times from the kernel's;
 - recomputation after one station edit (a station moved 300 m; walk, warm stations,
   5/10/15 min, polygons and statistics included), the median over several edits in
   鼓楼 (the dense urban subdistrict) and in rural towns, against a computation from
@@ -35,17 +41,21 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
+import scipy.sparse as sp
 import shapely
 from _common import load_average, networkx_graph
 
@@ -54,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from geoservice import coverage, district
 from geoservice.coverage import CoverageEngine, CoverageQuery, paths, publish, siting
 from geoservice.model import STATION_KINDS
-from geoservice.network import NetworkLibrary
+from geoservice.network import NetworkLibrary, labels
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG, DEFAULT_NETWORK
 
@@ -92,21 +102,183 @@ def _answer(engine: CoverageEngine, query: CoverageQuery) -> tuple[coverage.Cove
     return cov, cov.to_geojson()
 
 
-def _osmnx_recipe(G, net, lon, lat, minutes) -> tuple[float, float, list]:
-    """The usual osmnx isochrones: per station and threshold an ego graph of the nodes
-    within the time, and the convex hull of their points. Returns the total time, the
-    shortest-path part alone and the hulls."""
-    centres = ox.distance.nearest_nodes(G, lon, lat)
-    hulls, graph_time = [], 0.0
+def _recipe(G, net, roads, lon, lat, minutes, buffer_m) -> tuple[float, float, list]:
+    """The usual osmnx isochrones, once per station: the ego graph of the nodes within
+    each time (``nx.ego_graph(G, centre, radius, distance="travel_time")``: the induced
+    subgraph of one networkx Dijkstra with the time as cutoff; here one Dijkstra per
+    station with the largest time, each threshold's nodes taken from it, as the ego graphs
+    would), turned into the project's polygon instead of a convex hull: every edge of the
+    ego graphs of a threshold (the road whole, never cut), its geometry buffered by
+    ``buffer_m`` and dissolved, once per threshold for all the stations (not once per
+    station, as the recipe's ``make_iso_polys`` would). Both shortcuts favour the
+    baseline. Returns the total time, the ego graphs' part and the polygons."""
     started = time.perf_counter()
+    centres = ox.distance.nearest_nodes(G, lon, lat)
+    edges = np.zeros((len(minutes), net.n_edges), dtype=bool)
+    graph_time = 0.0
     for centre in centres:
-        for m in minutes:
-            t = time.perf_counter()
-            sub = nx.ego_graph(G, centre, radius=m * 60, distance="travel_time")
-            graph_time += time.perf_counter() - t
-            xy = net.node_xy[list(sub.nodes)]
-            hulls.append(shapely.convex_hull(shapely.multipoints(xy)))
-    return time.perf_counter() - started, graph_time, hulls
+        t = time.perf_counter()
+        dist = nx.single_source_dijkstra_path_length(
+            G, centre, cutoff=max(minutes) * 60, weight="travel_time"
+        )
+        graph_time += time.perf_counter() - t
+        node = np.fromiter(dist.keys(), dtype=np.int64, count=len(dist))
+        secs = np.fromiter(dist.values(), dtype=float, count=len(dist))
+        within = np.full(net.n_nodes, np.inf)
+        within[node] = secs
+        for k, m in enumerate(minutes):
+            inside = within <= m * 60
+            edges[k] |= inside[net.edge_u] & inside[net.edge_v]  # the ego graph's edges
+    polys = []
+    for k in range(len(minutes)):
+        r = np.unique(roads.road_of_edge[edges[k]])
+        counts = np.diff(roads.offsets)[r]
+        first = np.cumsum(counts) - counts
+        take = np.repeat(roads.offsets[r] - first, counts) + np.arange(counts.sum())
+        lines = shapely.linestrings(roads.xy[take], indices=np.repeat(np.arange(len(r)), counts))
+        polys.append(shapely.union_all(shapely.buffer(lines, buffer_m)))
+    return time.perf_counter() - started, graph_time, polys
+
+
+def _reverse_graph(net, seeds) -> tuple[nx.DiGraph, list[int]]:
+    """networkx's graph of the same search: the reversed network (the fastest of parallel
+    edges, as the project's matrix) and each station a node of its own, joined to its
+    road's end nodes by the same arcs (from the road to the door) as the kernel's seeds."""
+    rev = net.reverse_matrix().tocoo()
+    G = nx.DiGraph()
+    G.add_weighted_edges_from(
+        zip(rev.row.tolist(), rev.col.tolist(), rev.data.tolist(), strict=True)
+    )
+    src, node, w = seeds
+    sources = sorted({net.n_nodes + s for s in src.tolist()})
+    best: dict[tuple[int, int], float] = {}
+    for s, y, c in zip(src.tolist(), node.tolist(), w.tolist(), strict=True):
+        key = (net.n_nodes + s, y)
+        best[key] = min(c, best.get(key, np.inf))
+    G.add_weighted_edges_from((a, b, c) for (a, b), c in best.items())
+    return G, sources
+
+
+def _pandana_network(net, seeds):
+    """pandana's network of the same search (forwards: from each node to the stations),
+    each station a node of its own at its coordinates, joined from its road's end nodes
+    by the kernel's seed arcs; the contraction hierarchy is made here (not timed)."""
+    import pandana
+
+    src, node, w = seeds
+    n, s = net.n_nodes, int(src.max()) + 1
+    # The stations' nodes apart from the roads, where their points of interest are set.
+    xy = np.concatenate([net.node_xy, _station_xy(s)])
+    x = pd.Series(xy[:, 0])
+    y = pd.Series(xy[:, 1])
+    frm = np.concatenate([net.edge_u, node])
+    to = np.concatenate([net.edge_v, n + src])
+    weight = np.concatenate([np.maximum(net.edge_time, 1e-6), np.maximum(w, 1e-6)])
+    with _quiet():  # its progress bar
+        return pandana.Network(
+            x, y, pd.Series(frm), pd.Series(to), pd.DataFrame({"t": weight}), twoway=False
+        )
+
+
+def bench_paths(engine, nets, modes, repeat: int) -> None:
+    print(
+        "\n## shortest paths alone: every node's nearest station and its time (all "
+        f"stations; median of {repeat})"
+    )
+    for mode in modes:
+        _paths_one(engine, nets[mode], repeat)
+
+
+def _paths_one(engine, net, repeat: int) -> None:
+    mode = net.mode
+    query = CoverageQuery.parse({"mode": mode, "minutes": THRESHOLDS, "kind": ALL_KINDS})
+    with engine.snapshot(mode) as state:
+        src = state.sources(query)
+        roads = state.cache.roads
+    cost = src.access_s(mode)
+    sources = (src.r, src.g, cost)
+    weights = (roads.tf, roads.tb)
+    rev = roads.rev_time
+
+    def ours(k=1, limit=math.inf):
+        return paths.nearest_sources(rev, roads, sources, weights, k, limit)
+
+    ours()
+    mine = statistics.median(_wall(ours) for _ in range(repeat))
+    cross = statistics.median(_wall(lambda: ours(2, 900.0)) for _ in range(repeat))
+    d1, s1 = (a[:, 0] for a in ours())
+    seeds = paths.source_arcs(roads, src.r, src.g, cost, roads.tf, roads.tb)
+    G, stations = _reverse_graph(net, seeds)
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        dist, way = nx.multi_source_dijkstra(G, stations)
+        runs.append(time.perf_counter() - t)
+    nx_t = statistics.median(runs)
+    nx_d = np.array([dist.get(v, np.inf) for v in range(net.n_nodes)])
+    nx_s = np.array([way[v][0] - net.n_nodes if v in way else -1 for v in range(net.n_nodes)])
+    same = np.isfinite(d1) == np.isfinite(nx_d)
+    reached = np.isfinite(d1)
+    dev = np.abs(d1[reached] - nx_d[reached]).max()
+    ties = int((nx_s != s1).sum())
+    print(
+        f"{mode} ({net.n_nodes} nodes, {len(src.r)} stations): the K-label kernel, k = 1 "
+        f"{mine * 1000:.1f} ms (k = 2 within 15 min, as cross-coverage: "
+        f"{cross * 1000:.1f} ms)"
+    )
+    print(
+        f"  networkx multi_source_dijkstra (same graph, stations as nodes): "
+        f"{nx_t * 1000:.0f} ms → {nx_t / mine:.0f}×; same reach {bool(same.all())}, "
+        f"times max |Δ| {dev:.1e} s, station differs at {ties} nodes (ties)"
+    )
+    t = time.perf_counter()
+    pn = _pandana_network(net, seeds)
+    ch = time.perf_counter() - t
+    pxy = _station_xy(len(src.r))
+
+    def pandana_query():
+        pn.set_pois("st", 900.0, 1, pd.Series(pxy[:, 0]), pd.Series(pxy[:, 1]))
+        return pn.nearest_pois(900.0, "st", num_pois=1, include_poi_ids=True)
+
+    with _quiet():
+        pandana_query()
+        runs = [_wall(pandana_query) for _ in range(repeat)]
+        found = pandana_query()
+    pd_t = statistics.median(runs)
+    pd_d = found[1].to_numpy()[: net.n_nodes]
+    inside = d1 <= 900.0
+    pd_dev = np.abs(pd_d[inside] - d1[inside]).max()
+    print(
+        f"  pandana 0.8 set_pois + nearest_pois within 15 min (its bound; contraction "
+        f"hierarchy made before, {ch:.1f} s, not counted): {pd_t * 1000:.0f} ms → "
+        f"{pd_t / mine:.0f}×; times within 15 min max |Δ| {pd_dev:.1e} s"
+    )
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Standard output silenced, down to the file descriptor (pandana's C++ prints)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _station_xy(s: int) -> np.ndarray:
+    """Coordinates of ``s`` station nodes, far from any road and 1° apart."""
+    return np.column_stack([1000.0 + np.arange(s), np.zeros(s)])
+
+
+def _wall(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def bench_kernel() -> None:
@@ -115,16 +287,19 @@ def bench_kernel() -> None:
     with Timer() as t:
         state = coverage.warm_kernel()
     # Baseline: the same kernel compiled from scratch (no disk cache).
-    fresh = numba.njit(nogil=True)(paths._second_label_py)
+    fresh = numba.njit(nogil=True)(labels._k_labels.py_func)
+    two = sp.csr_matrix((np.ones(2), np.array([1, 0]), np.array([0, 1, 2])), shape=(2, 2))
+    ids = np.arange(2)
+    csr = (two.indptr.astype(np.int64), two.indices.astype(np.int64), two.data)
     with Timer() as c:
-        fresh(*paths.warm_arguments())
+        fresh(csr, (ids, ids, np.ones(2)), 2, 2, 1.0)
     print(
-        f"cross-coverage kernel: {state} in {t}; baseline: compiled without the disk cache "
-        f"{c} → {c.wall / t.wall:.1f}×"
+        f"K-label kernel (coverage's arguments): {state} in {t}; baseline: compiled without "
+        f"the disk cache {c} → {c.wall / t.wall:.1f}×"
     )
 
 
-def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
+def bench_cold(engine, nets, stations, modes) -> None:
     print(
         f"\n## all {len(stations)} stations (every kind), 5/10/15 min, polygons and figures "
         "(polygon caches empty)"
@@ -155,25 +330,22 @@ def bench_cold(engine, nets, stations, modes, baseline_stations) -> None:
             f"areas {areas} km² · road covered {shares}"
         )
         with engine.snapshot(mode) as state:
-            src = state.sources(query)
-        roads = state.cache.roads
-        with Timer() as sp_t:
-            cost = src.access_s(mode)
-            paths.multi_source(roads.rev_time, roads, src.r, src.g, cost, roads.tf, roads.tb)
+            roads = state.cache.roads
         G = networkx_graph(net)
-        sel = stations if not baseline_stations else stations.iloc[:baseline_stations]
-        total, graph_time, _ = _osmnx_recipe(
-            G, net, sel["lon"].to_numpy(), sel["lat"].to_numpy(), (5, 10, 15)
-        )
-        scale = len(stations) / len(sel)
-        note = "" if scale == 1 else f" (measured on {len(sel)} stations, scaled ×{scale:.1f})"
+        with Timer() as rt:
+            total, graph_time, recipe = _recipe(
+                G, net, roads, stations["lon"].to_numpy(), stations["lat"].to_numpy(),
+                query.minutes, query.buffer_m,
+            )  # fmt: skip
+        theirs = ", ".join(f"{p.area / 1e6:.1f}" for p in recipe)
         print(
-            f"  baseline osmnx ego_graph + convex hull per station and threshold: "
-            f"{total * scale:.2f} s{note} → {total * scale / med:.0f}×"
-        )
-        print(
-            f"  shortest paths alone: scipy multi-source {sp_t.wall * 1000:.1f} ms vs "
-            f"ego graphs {graph_time * scale:.2f} s → {graph_time * scale / sp_t.wall:.0f}×"
+            f"  baseline, the osmnx recipe once on every station ({len(stations)}): "
+            f"ego graphs (one networkx Dijkstra per station), the project's polygon (reached "
+            f"roads buffered {query.buffer_m:g} m, dissolved) from their edges: {total:.2f} s "
+            f"(cpu {rt.cpu:.2f} s) → {total / med:.0f}× (Dijkstras alone {graph_time:.2f} s); "
+            f"areas {theirs} km² "
+            "(whole edges between reached nodes, stations at their nearest node, no way to "
+            "the door)"
         )
 
 
@@ -366,14 +538,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=None, help="network cache folder to reuse")
     parser.add_argument(
-        "--baseline-stations",
-        type=int,
-        default=10,
-        help="stations the osmnx baseline runs on, scaled to all (0: every station; slow)",
+        "--repeat", type=int, default=5, help="repetitions of the shortest-path measures"
     )
     parser.add_argument("--modes", default="walk,bike,drive")
     parser.add_argument("--edits", type=int, default=3, help="edits in 鼓楼 and in rural towns")
-    parser.add_argument("--skip", default="", help="comma-separated: cold,edits,siting,publish")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated: cold,paths,edits,siting,publish",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(f"load average: {load_average()} ({os.cpu_count()} cores)")
@@ -395,7 +568,9 @@ def main() -> None:
             print(f"static preparation {mode} (tables, towns, people roads, tiles): {t}")
         stations = store.stations()
         if "cold" not in skip:
-            bench_cold(engine, nets, stations, modes, args.baseline_stations)
+            bench_cold(engine, nets, stations, modes)
+        if "paths" not in skip:
+            bench_paths(engine, nets, modes, args.repeat)
         if "edits" not in skip:
             bench_edits(engine, store, args.edits)
         if "siting" not in skip:

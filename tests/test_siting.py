@@ -136,3 +136,28 @@ def test_siting_defaults():
     q = siting.SitingQuery.parse({"mode": "bike"})
     assert (q.n, q.objective, q.coverage.minutes) == (10, "roads", (10.0,))
     assert siting.SitingQuery.parse({}).coverage.minutes == (15.0,)
+
+
+def test_candidate_times_in_chunks_that_fit_the_budget(monkeypatch):
+    """A network too large for whole chunks is searched a few candidates at a time (the
+    dense array scipy hands back stays within the bytes allowed), with the same times."""
+    rng = np.random.default_rng(3)
+    n = 200
+    rows, cols = rng.integers(0, n, 800), rng.integers(0, n, 800)
+    ok = rows != cols
+    rev = sp.csr_matrix((rng.uniform(1, 5, ok.sum()), (rows[ok], cols[ok])), shape=(n, n))
+    targets = rng.choice(n, 40, replace=False)
+    whole = siting._times_to(rev, targets, 12.0)
+    calls = []
+    real = siting.csgraph.dijkstra
+
+    def counted(graph, indices, limit):
+        calls.append(len(indices))
+        return real(graph, indices=indices, limit=limit)
+
+    monkeypatch.setattr(siting, "_CHUNK_BYTES", 3 * 8 * n)
+    monkeypatch.setattr(siting.csgraph, "dijkstra", counted)
+    parts = siting._times_to(rev, targets, 12.0)
+    assert max(calls) == 3
+    assert sum(calls) == len(targets)
+    assert (whole != parts).nnz == 0

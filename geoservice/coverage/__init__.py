@@ -5,15 +5,17 @@ How it is computed, exactly and fast:
 
 1. The matching stations (``kind``, ``amenity``, and open at ``open_at`` when given —
    the same filters and names as the nearest-station answer) are snapped onto their road
-   and joined to the *reversed* graph as virtual sources, the way from the road to the
-   door included (at the mode's access speed, as everywhere:
-   :func:`~geoservice.network.points.access_speed_ms`). **One** multi-source Dijkstra
-   (:func:`scipy.sparse.csgraph.dijkstra`, ``min_only``) gives every node its travel time
-   to the nearest station and which station that is (its catchment).
-2. Cross-coverage needs the second-nearest *distinct* station of every node, which scipy
-   has no kernel for: :func:`~geoservice.coverage.paths.second_label` is a small numba
-   Dijkstra seeded from the first labels (the predecessor on a node's second-best path has
-   that station among its own two best, so one label per node suffices).
+   and joined to the *reversed* graph (the network's own,
+   :meth:`~geoservice.network.Network.reverse_matrix`) as sources, the way from the road
+   to the door included (at the mode's access speed, as everywhere:
+   :func:`~geoservice.network.points.access_speed_ms`).
+2. **One** multi-source K-label Dijkstra — the nearest-station engine's own kernel,
+   :func:`geoservice.network.labels.k_labels` (numba) — gives every node its nearest
+   *distinct* stations, nearest first: with ``k = 2`` its travel time to the nearest
+   station and which station that is (its catchment), and the second-nearest for
+   cross-coverage, kept only within the largest threshold (a bounded search). Memory is
+   O(nodes × k), no row per station. The ACFTU radius (metres) and the towns
+   take the same search on coverage's length graphs with ``k = 1``.
 3. Along each road the time to a station is the lower envelope of a few linear
    functions: through either end node (best and second-best station) and straight to a
    station standing on that road. The envelope is split at every crossing and
@@ -52,7 +54,7 @@ The modules, one concern each:
 ``places``
     Road towns, the roads where people live and work, located villages.
 ``paths``
-    Multi-source Dijkstra, the numba second-label kernel, the field of node labels.
+    The stations as sources of the one K-label search, the field of node labels.
 ``envelope``
     Road pieces of constant coverage (the lower envelope), the cost at points on roads.
 ``tiles``
@@ -71,7 +73,6 @@ The modules, one concern each:
 """
 
 from geoservice.coverage.engine import CoverageEngine, CoverageProvider
-from geoservice.coverage.paths import warm_kernel
 from geoservice.coverage.places import people_roads
 from geoservice.coverage.query import (
     ACFTU_RADIUS_M,
@@ -86,6 +87,7 @@ from geoservice.coverage.query import (
 )
 from geoservice.coverage.result import LAYERS, Coverage
 from geoservice.network import MODE_LABELS
+from geoservice.network.labels import warm_kernel
 
 __all__ = [
     "ACFTU_RADIUS_M",

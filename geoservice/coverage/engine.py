@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -28,7 +29,7 @@ import shapely
 from geoservice import hours as _hours
 from geoservice.coverage.envelope import cost_at, envelope, envelope_again
 from geoservice.coverage.figures import figures, notices
-from geoservice.coverage.paths import Field, multi_source, second_label, source_arcs
+from geoservice.coverage.paths import Field, nearest_sources
 from geoservice.coverage.places import Places, build_places
 from geoservice.coverage.query import ACFTU_RADIUS_M, BUFFER_M, CoverageQuery
 from geoservice.coverage.result import Coverage, gc_paused
@@ -474,17 +475,13 @@ def _field(
         if metric == "time"
         else (roads.rev_len, roads.lf, roads.lb)
     )
-    n = rev.shape[0]
-    if len(r):
-        d1, s1 = multi_source(rev, roads, r, g, cost, wf, wb)
-    else:
-        d1, s1 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+    k = 1 if second_limit is None else 2
+    limit = math.inf if second_limit is None else second_limit
+    time, source = nearest_sources(rev, roads, (r, g, cost), (wf, wb), k, limit)
+    d1, s1 = np.ascontiguousarray(time[:, 0]), np.ascontiguousarray(source[:, 0])
     d2 = s2 = None
     if second_limit is not None:
-        if len(r) > 1:
-            d2, s2 = second_label(rev, d1, s1, source_arcs(roads, r, g, cost, wf, wb), second_limit)
-        else:
-            d2, s2 = np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
+        d2, s2 = np.ascontiguousarray(time[:, 1]), np.ascontiguousarray(source[:, 1])
     return Field(d1, s1, d2, s2, r, g, cost, wf, wb)
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geoservice.coverage.paths import multi_source
+from geoservice.coverage.paths import nearest_sources
 from geoservice.network import Network
 from geoservice.network.points import access_speed_ms
 
@@ -149,9 +149,9 @@ def build_places(
         if len(use):
             # Undirected: a road belongs to the place nearest to it, whichever way one-way
             # streets run.
-            dist, src = multi_source(
-                roads.sym_len, roads, r[use], g[use], snap.distance_m[use], roads.lf, roads.lf
-            )
+            found = (r[use], g[use], snap.distance_m[use])
+            near, which = nearest_sources(roads.sym_len, roads, found, (roads.lf, roads.lf), 1)
+            dist, src = near[:, 0], which[:, 0]
             node_town = np.where(src >= 0, src_town[use][np.maximum(src, 0)], len(town_list))
             # A road belongs where its nearer end belongs.
             by_u = dist[roads.u] <= dist[roads.v]

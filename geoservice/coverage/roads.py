@@ -17,16 +17,7 @@ import scipy.sparse as sp
 import shapely
 
 from geoservice.network import Network, RoadPoints
-from geoservice.network.graph import lightest
-
-
-def _min_csr(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR matrix keeping the smallest weight of duplicate (row, col) entries."""
-    keep = lightest(rows, cols, w)
-    # Zero weights would vanish from a sparse matrix.
-    m = sp.csr_matrix((np.maximum(w[keep], 1e-9), (rows[keep], cols[keep])), shape=(n, n))
-    m.sort_indices()
-    return m
+from geoservice.network.graph import sparse_graph
 
 
 @dataclass
@@ -43,7 +34,7 @@ class Roads:
     highway: np.ndarray
     name: np.ndarray
     road_of_edge: np.ndarray  # (E,) road of each directed edge
-    rev_time: sp.csr_matrix  # reversed travel-time graph (N × N)
+    rev_time: sp.csr_matrix  # reversed travel-time graph (N × N): the network's own
     rev_len: sp.csr_matrix  # reversed length graph
     sym_len: sp.csr_matrix  # undirected length graph
     xy: np.ndarray  # (P, 2) metric vertices of every road
@@ -67,9 +58,8 @@ class Roads:
         road_of_edge[twin[has_twin]] = np.flatnonzero(has_twin)
         tw = np.maximum(twin, 0)
         n = net.n_nodes
-        rev_time = _min_csr(net.edge_v, net.edge_u, net.edge_time, n)
-        rev_len = _min_csr(net.edge_v, net.edge_u, net.edge_length, n)
-        sym_len = _min_csr(
+        rev_len, _ = sparse_graph(net.edge_v, net.edge_u, net.edge_length, n)
+        sym_len, _ = sparse_graph(
             np.concatenate([net.edge_u, net.edge_v]),
             np.concatenate([net.edge_v, net.edge_u]),
             np.concatenate([net.edge_length, net.edge_length]),
@@ -112,7 +102,7 @@ class Roads:
             highway=net.edge_highway[edge],
             name=net.edge_name[edge],
             road_of_edge=road_of_edge,
-            rev_time=rev_time,
+            rev_time=net.reverse_matrix(),
             rev_len=rev_len,
             sym_len=sym_len,
             xy=xy,

@@ -84,8 +84,11 @@ CANDIDATE_SPACING_M = 250.0
 DEMAND_PIECE_M = 100.0
 #: Time the solver may take per model (seconds); the answer says if it stopped early.
 SOLVER_TIME_LIMIT_S = 20.0
-#: Candidates per bounded Dijkstra call (memory: chunk × nodes × 8 bytes).
+#: Candidates per bounded Dijkstra call, at most (scipy hands back a dense chunk × nodes
+#: float64 array, whatever the limit) and the bytes that array may take: on a city-size
+#: network the chunk shrinks (Miyun's 30,000 nodes keep all 256: 61 MB).
 _CHUNK = 256
+_CHUNK_BYTES = 64 * 1024**2
 
 
 def _one_threshold(raw: object, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -390,9 +393,10 @@ def _times_to(rev: sp.csr_matrix, targets: np.ndarray, limit: float) -> sp.csc_m
     """Sparse (targets × nodes) travel times from every node to each target, up to
     ``limit`` (bounded Dijkstra on the reversed graph, in chunks)."""
     n = rev.shape[0]
+    step = max(1, min(_CHUNK, _CHUNK_BYTES // (8 * max(n, 1))))
     rows, cols, data = [], [], []
-    for a in range(0, len(targets), _CHUNK):
-        chunk = targets[a : a + _CHUNK]
+    for a in range(0, len(targets), step):
+        chunk = targets[a : a + step]
         dist = csgraph.dijkstra(rev, indices=chunk, limit=limit)
         r, c = np.nonzero(np.isfinite(dist))
         rows.append(r + a)

@@ -48,6 +48,10 @@ MAJOR_ROADS = (
     "secondary_link",
 )
 
+#: The least weight of a graph's edge (seconds or metres): a zero would vanish from a
+#: sparse matrix, and a search's labels count on every step costing something.
+MIN_WEIGHT = 1e-6
+
 
 #: The arrays of a network, each saved as its own ``.npy`` file (:meth:`Network.save`); the
 #: text columns (:data:`_COLUMNS`) as two files each, their values and codes.
@@ -230,11 +234,7 @@ class Network:
 
     def _build_matrix(self) -> _Csr:
         n = self.n_nodes
-        keep = lightest(self.edge_u, self.edge_v, self.edge_time)  # the fastest parallel edge
-        # Zero-time edges would vanish from a sparse matrix; give them a tiny cost.
-        data = np.maximum(self.edge_time[keep], 1e-6)
-        m = sp.csr_matrix((data, (self.edge_u[keep], self.edge_v[keep])), shape=(n, n))
-        m.sort_indices()
+        m, keep = sparse_graph(self.edge_u, self.edge_v, self.edge_time, n)
         # Map each CSR slot back to its edge: keep is sorted by (u, v) like the CSR layout,
         # so the keys u·n + v are sorted too and one searchsorted finds any (u, v) slot.
         key = self.edge_u[keep].astype(np.int64) * n + self.edge_v[keep]
@@ -458,6 +458,20 @@ def tmp_name(path: Path, suffix: str = "") -> Path:
     processes building the same cache at once (the routing and the coverage engine on a
     cold cache) each write their own, with the same content."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{suffix}")
+
+
+def sparse_graph(
+    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, n: int
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The CSR matrix (N × N, indices sorted) of edges ``rows → cols``: the lightest of
+    parallel edges, every weight at least :data:`MIN_WEIGHT`. Returns it and the edges
+    kept (:func:`lightest`)."""
+    keep = lightest(rows, cols, weight)
+    # Zero weights would vanish from a sparse matrix; give them a tiny one.
+    data = np.maximum(weight[keep], MIN_WEIGHT)
+    m = sp.csr_matrix((data, (rows[keep], cols[keep])), shape=(n, n))
+    m.sort_indices()
+    return m, keep
 
 
 def lightest(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray) -> np.ndarray:

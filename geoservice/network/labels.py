@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 if TYPE_CHECKING:
@@ -147,6 +148,69 @@ def repair(
     if added.any() and not _add(graph, _entries(stations, door_s, added), (time, station, nxt)):
         return None
     return Labels(time, station, nxt)
+
+
+def k_labels(
+    graph: sp.csr_matrix,
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    k: int,
+    limit: float = math.inf,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` nearest sources of every node of ``graph``: the search of :func:`build`
+    for any sources and weights (coverage's stations and sites, by time or by length).
+
+    Parameters
+    ----------
+    graph : scipy.sparse.csr_matrix (N, N)
+        The *reversed* graph (row ``y`` lists the edges ``z -> y``, weight > 0), such as
+        :meth:`Network.reverse_matrix`.
+    seeds : tuple of ndarray
+        Where the search reaches each source: (node, source, cost) per arc.
+    k : int
+        Labels per node.
+    limit : float
+        A node's labels after its first are kept only within this cost (its first, the
+        nearest source, always): a bounded search for what is needed only near the
+        sources. Default: no limit.
+
+    Returns
+    -------
+    time, source, next : ndarray (N, k)
+        As :class:`Labels` (``N + source`` as next: the source comes next).
+    """
+    node, source, cost = seeds
+    csr = (
+        graph.indptr.astype(np.int64),
+        graph.indices.astype(np.int64),
+        np.asarray(graph.data, dtype=np.float64),
+    )
+    arcs = (node.astype(np.int64), source.astype(np.int64), cost.astype(np.float64))
+    return _k_labels(csr, arcs, graph.shape[0], int(k), float(limit))
+
+
+def warm_kernel() -> str:
+    """Compile :func:`k_labels`'s kernel, or load it from numba's disk cache, now (the
+    set-up command does, so that the service's first coverage answer does not).
+
+    Returns
+    -------
+    str
+        ``"compiled"``, ``"loaded from cache"`` or ``"ready"`` (already in this process),
+        and numba's cache folder.
+    """
+    known = len(_k_labels.signatures)
+    hits = sum(_k_labels.stats.cache_hits.values())
+    two = sp.csr_matrix((np.ones(2), np.array([1, 0]), np.array([0, 1, 2])), shape=(2, 2))
+    ids = np.arange(2)
+    k_labels(two, (ids, ids, np.ones(2)), 2, 1.0)
+    stats = _k_labels.stats
+    if sum(stats.cache_hits.values()) > hits:
+        state = "loaded from cache"
+    elif len(_k_labels.signatures) > known:
+        state = "compiled"
+    else:
+        state = "ready"
+    return f"{state} ({stats.cache_path})"
 
 
 def _entries(
@@ -332,9 +396,11 @@ def _k_labels(
     seeds: tuple[np.ndarray, np.ndarray, np.ndarray],
     n: int,
     k: int,
+    limit: float = math.inf,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The K-label search (see the module docstring) on the reversed graph's CSR arrays
-    from ``seeds`` (node, station, cost)."""
+    from ``seeds`` (node, station, cost); a node's labels after its first only within
+    ``limit``."""
     seed_node, seed_station, seed_cost = seeds
     time = np.full((n, k), np.inf)
     station = np.full((n, k), -1, dtype=np.int32)
@@ -344,7 +410,7 @@ def _k_labels(
     for i in range(len(seed_node)):
         heapq.heappush(heap, (seed_cost[i], seed_node[i], seed_station[i], n + seed_station[i]))
     count = np.zeros(n, dtype=np.int64)
-    _spread(heap, graph, (time, station, nxt), count, np.ones(n, dtype=np.bool_))
+    _spread(heap, graph, (time, station, nxt), count, (np.ones(n, dtype=np.bool_), limit))
     return time, station, nxt
 
 
@@ -354,23 +420,31 @@ def _spread(
     graph: tuple[np.ndarray, np.ndarray, np.ndarray],
     labels: tuple[np.ndarray, np.ndarray, np.ndarray],
     count: np.ndarray,
-    inside: np.ndarray,
+    bounds: tuple[np.ndarray, float],
 ) -> None:
     """The K-label search's loop: settle the ``heap``'s (time, node, station, next) in
-    order of time into the nodes ``inside``, ``count[y]`` labels at node ``y`` so far."""
+    order of time into the nodes ``inside``, ``count[y]`` labels at node ``y`` so far, a
+    node's labels after its first only within ``limit`` (``bounds``)."""
+    inside, limit = bounds
     time, station, nxt = labels
     k = station.shape[1]
     indptr, indices, data = graph
     while heap:
         t, y, s, x = heapq.heappop(heap)
         m = count[y]
-        if m == k or _has(station, y, m, s):
+        if m == k or (m > 0 and t > limit) or _has(station, y, m, s):
             continue
         time[y, m], station[y, m], nxt[y, m] = t, s, x
         count[y] = m + 1
         for e in range(indptr[y], indptr[y + 1]):  # edges z -> y of the graph
             z = indices[e]
-            if inside[z] and count[z] < k and not _has(station, z, count[z], s):
+            c = count[z]
+            if (
+                inside[z]
+                and c < k
+                and (c == 0 or t + data[e] <= limit)
+                and not _has(station, z, c, s)
+            ):
                 heapq.heappush(heap, (t + data[e], z, s, y))
 
 
@@ -429,7 +503,7 @@ def _drop(
             for j in range(k):
                 if station[y, j] >= 0:
                     heapq.heappush(heap, (time[y, j] + data[e], z, np.int64(station[y, j]), y))
-    _spread(heap, graph, labels, count, inside)  # only the touched nodes take labels
+    _spread(heap, graph, labels, count, (inside, math.inf))  # only the touched nodes
 
 
 @numba.njit(cache=True, nogil=True)
