@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import shapely
 
 from geoservice import crs
@@ -124,20 +125,34 @@ def _speed_kmh(mode: str, d: dict) -> float:
 _RULE_TAGS = tuple(k for k in osm.ROUTING_TAGS if k != "name")
 
 
-def _way_rules(data: osm.OsmData, mode: str) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class _TagCombos:
+    """The distinct combinations of the :data:`_RULE_TAGS` among the ways: each as the
+    tags the rules read (``tags``, absent ones left out) and each way's combination
+    (``way``). A city has millions of ways and a few hundred combinations."""
+
+    tags: list[dict[str, str]]
+    way: np.ndarray
+
+
+def _tag_combos(data: osm.OsmData) -> _TagCombos:
+    key = np.zeros(data.n_ways, dtype=np.int64)
+    for k in _RULE_TAGS:
+        codes, values = pd.factorize(data.way_tags[k])
+        # Both factors are below the number of ways: the product fits in 64 bits.
+        key = pd.factorize(key * (len(values) + 1) + codes)[0]
+    _, first, way = simplify.unique(key, return_index=True, return_inverse=True)
+    columns = [(k, data.way_tags[k][first].tolist()) for k in _RULE_TAGS]
+    tags = [{k: column[i] for k, column in columns if column[i] != ""} for i in range(len(first))]
+    return _TagCombos(tags, way)
+
+
+def _way_rules(combos: _TagCombos, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_allowed` and :func:`_speed_kmh` of every way, evaluated once per distinct
     combination of the tags they read."""
-    allowed = np.zeros(data.n_ways, dtype=bool)
-    speed = np.zeros(data.n_ways)
-    seen: dict[tuple, tuple[bool, float]] = {}
-    columns = [data.way_tags[k] for k in _RULE_TAGS]
-    for i, combo in enumerate(zip(*columns, strict=True)):
-        rule = seen.get(combo)
-        if rule is None:
-            d = {k: v for k, v in zip(_RULE_TAGS, combo, strict=True) if v != ""}
-            rule = seen[combo] = (_allowed(mode, d), _speed_kmh(mode, d))
-        allowed[i], speed[i] = rule
-    return allowed, speed
+    allowed = np.array([_allowed(mode, d) for d in combos.tags], dtype=bool)
+    speed = np.array([_speed_kmh(mode, d) for d in combos.tags], dtype=float)
+    return allowed[combos.way], speed[combos.way]
 
 
 # -- building from arrays (OSM files) --------------------------------------------------------
@@ -243,14 +258,15 @@ def build_from_osm(
     if clip is not None:
         inside = shapely.contains_xy(clip, data.node_xy[:, 0], data.node_xy[:, 1])
     raw = _raw_graph(data, inside)
-    # The text columns' distinct values, once for every mode.
-    text = {k: np.unique(data.way_tags[k].astype(str), return_inverse=True) for k in _TEXT}
+    # The ways' tags the modes read, once for every mode.
+    combos = _tag_combos(data)
+    text = {k: _text_codes(data.way_tags[k]) for k in _TEXT}
     shared = time.perf_counter() - started
     out = {}
     for mode in modes:
         t0 = time.perf_counter()
         report(f"build:{mode}", 0, 1)
-        net = _build_mode(data, raw, mode, source or data.source, text, report)
+        net = _build_mode(data, raw, mode, source or data.source, combos, text, report)
         net.meta.update(
             source=source or data.source,
             schematic=data.schematic,
@@ -272,12 +288,14 @@ def _build_mode(
     raw: _RawGraph,
     mode: str,
     label: str,
+    combos: _TagCombos,
     text: dict[str, tuple[np.ndarray, np.ndarray]],
     report: Progress,
 ) -> Network:
-    """One mode's network from the raw graph (``label`` names the source in messages);
-    ``text`` holds the distinct values and per-way codes of the :data:`_TEXT` tags."""
-    allowed, speed = _way_rules(data, mode)
+    """One mode's network from the raw graph (``label`` names the source in messages),
+    the ways' rule tag combinations and the distinct values and per-way codes of the
+    :data:`_TEXT` tags (:func:`_text_codes`)."""
+    allowed, speed = _way_rules(combos, mode)
     ok = allowed[raw.way]
     u, v, way, length = raw.u[ok], raw.v[ok], raw.way[ok], raw.length[ok]
     t = length / (speed[way] / 3.6)
@@ -321,6 +339,17 @@ def _build_mode(
         geom_offsets=s.path_offsets,
         metric_crs=crs.utm_crs(*node_xy.mean(axis=0)),
     )
+
+
+def _text_codes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(text.astype(str), return_inverse=True)`` by hashing (``pd.factorize``)
+    and sorting only the distinct values: sorting millions of texts took seconds."""
+    codes, values = pd.factorize(text)
+    values = np.asarray(values, dtype=str)
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return values[order], rank[codes]
 
 
 def _column(values: np.ndarray, way_codes: np.ndarray, ways: np.ndarray) -> Column:
