@@ -302,11 +302,7 @@ def _build_mode(
     if mode == "walk":
         # Walking ignores one-way: add the reverse of every edge the raw graph has no
         # edge back for (after the mode's own edges, as in _mode_graph).
-        n = raw.n
-        back = simplify.unique(raw.u * n + raw.v)
-        key = v * n + u
-        pos = np.clip(np.searchsorted(back, key), 0, max(len(back) - 1, 0))
-        lonely = back[pos] != key
+        lonely = _no_edge_back(raw, u, v)
         u, v = np.concatenate([u, v[lonely]]), np.concatenate([v, u[lonely]])
         way = np.concatenate([way, way[lonely]])
         length = np.concatenate([length, length[lonely]])
@@ -316,6 +312,7 @@ def _build_mode(
         raise NetworkError(msg)
     report(f"simplify:{mode}", 0, 1)
     s = simplify.simplify(u, v, length, t, raw.n)
+    del u, v, length, t  # (a city's mode build peaks around here)
     if not len(s.u):
         msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {label or 'the network'}"
         raise NetworkError(msg)
@@ -350,6 +347,14 @@ def _text_codes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return values[order], rank[codes]
+
+
+def _no_edge_back(raw: _RawGraph, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which edges ``u → v`` have no edge ``v → u`` in the raw graph."""
+    back = simplify.unique(raw.u * raw.n + raw.v)
+    key = v * raw.n + u
+    pos = np.clip(np.searchsorted(back, key), 0, max(len(back) - 1, 0))
+    return back[pos] != key
 
 
 def _column(values: np.ndarray, way_codes: np.ndarray, ways: np.ndarray) -> Column:
