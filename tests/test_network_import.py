@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -140,3 +141,24 @@ def test_a_running_service_answers_from_the_old_network_until_the_switch(app, tm
     assert body["network"]["source"] == SCHEMATIC.name
     assert body["results"]
     assert client.get("/api/network").get_json()["source"] == SCHEMATIC.name
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_also_gets_a_running_count_of_the_ways(monkeypatch):
+    from geoservice.web.cli import _ImportProgress
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = _ImportProgress()
+    for done, total in [(0, 0), (100_000, 0), (200_000, 0), (250_000, 250_000)]:
+        progress("read", done, total)
+    progress("graph", 0, 1)
+    out = terminal.getvalue()
+    assert "\r  已读道路 / ways read: 200k" in out  # redrawn in place
+    lines = [line.split("\r")[-1] for line in out.split("\n")]
+    assert "250,000 条道路 / ways" in lines[-3]
+    assert "building the road graph" in lines[-2]

@@ -260,6 +260,8 @@ class _ImportProgress:
                     file=sys.stderr,
                     disable=None,
                     leave=False,
+                    mininterval=0,  # (told only every 100,000 ways: each is drawn)
+                    miniters=1,
                 )
         if step == "read" and self.bar is not None:
             self.bar.update(done - self.bar.n)
