@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from geoservice.network import NetworkLibrary
+from geoservice.web.cli_progress import ImportProgress
 from tests.conftest import SMALL_OSM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,11 +151,9 @@ class _Terminal(io.StringIO):
 
 
 def test_a_terminal_also_gets_a_running_count_of_the_ways(monkeypatch):
-    from geoservice.web.cli import _ImportProgress
-
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    progress = _ImportProgress()
+    progress = ImportProgress()
     for done, total in [(0, 0), (100_000, 0), (200_000, 0), (250_000, 250_000)]:
         progress("read", done, total)
     progress("graph", 0, 1)
@@ -162,3 +162,31 @@ def test_a_terminal_also_gets_a_running_count_of_the_ways(monkeypatch):
     lines = [line.split("\r")[-1] for line in out.split("\n")]
     assert "250,000 条道路 / ways" in lines[-3]
     assert "building the road graph" in lines[-2]
+
+
+def test_district_set_shows_the_rebuild_of_an_imported_network(app, tmp_path):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["network", "import", str(SMALL_OSM)]).exit_code == 0
+    box = [[116.80, 40.35], [116.88, 40.35], [116.88, 40.40], [116.80, 40.40], [116.80, 40.35]]
+    boundary = tmp_path / "b.geojson"
+    boundary.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Polygon", "coordinates": [box]},
+                    }
+                ],
+            }
+        )
+    )
+    r = runner.invoke(
+        args=["district", "set", "--boundary", str(boundary), "--name", "鼓楼区", "--code", "999"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "已按新区界重建路网" in r.stdout
+    for step in STEPS[1:]:
+        assert step in r.stderr
