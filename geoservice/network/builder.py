@@ -10,9 +10,11 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import shapely
 
 from geoservice import crs
@@ -20,6 +22,9 @@ from geoservice.errors import NetworkError
 from geoservice.network import osm, simplify
 from geoservice.network.graph import MODE_LABELS, MODES, Column, Network
 from geoservice.network.points import WALK_KMH
+
+if TYPE_CHECKING:
+    from geoservice.jobs.capped import Progress
 
 #: Bump when the build or the cache format changes, so old caches are not read (4: text
 #: columns as codes; 5: the snapping index saved with the network).
@@ -120,20 +125,34 @@ def _speed_kmh(mode: str, d: dict) -> float:
 _RULE_TAGS = tuple(k for k in osm.ROUTING_TAGS if k != "name")
 
 
-def _way_rules(data: osm.OsmData, mode: str) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class _TagCombos:
+    """The distinct combinations of the :data:`_RULE_TAGS` among the ways: each as the
+    tags the rules read (``tags``, absent ones left out) and each way's combination
+    (``way``). A city has millions of ways and a few hundred combinations."""
+
+    tags: list[dict[str, str]]
+    way: np.ndarray
+
+
+def _tag_combos(data: osm.OsmData) -> _TagCombos:
+    key = np.zeros(data.n_ways, dtype=np.int64)
+    for k in _RULE_TAGS:
+        codes, values = pd.factorize(data.way_tags[k])
+        # Both factors are below the number of ways: the product fits in 64 bits.
+        key = pd.factorize(key * (len(values) + 1) + codes)[0]
+    _, first, way = simplify.unique(key, return_index=True, return_inverse=True)
+    columns = [(k, data.way_tags[k][first].tolist()) for k in _RULE_TAGS]
+    tags = [{k: column[i] for k, column in columns if column[i] != ""} for i in range(len(first))]
+    return _TagCombos(tags, way)
+
+
+def _way_rules(combos: _TagCombos, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_allowed` and :func:`_speed_kmh` of every way, evaluated once per distinct
     combination of the tags they read."""
-    allowed = np.zeros(data.n_ways, dtype=bool)
-    speed = np.zeros(data.n_ways)
-    seen: dict[tuple, tuple[bool, float]] = {}
-    columns = [data.way_tags[k] for k in _RULE_TAGS]
-    for i, combo in enumerate(zip(*columns, strict=True)):
-        rule = seen.get(combo)
-        if rule is None:
-            d = {k: v for k, v in zip(_RULE_TAGS, combo, strict=True) if v != ""}
-            rule = seen[combo] = (_allowed(mode, d), _speed_kmh(mode, d))
-        allowed[i], speed[i] = rule
-    return allowed, speed
+    allowed = np.array([_allowed(mode, d) for d in combos.tags], dtype=bool)
+    speed = np.array([_speed_kmh(mode, d) for d in combos.tags], dtype=float)
+    return allowed[combos.way], speed[combos.way]
 
 
 # -- building from arrays (OSM files) --------------------------------------------------------
@@ -197,6 +216,7 @@ def build_from_osm(
     *,
     source: str | None = None,
     clip: shapely.Geometry | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Network]:
     """Build the :class:`Network` of each mode from the arrays of :func:`osm.read_osm`.
 
@@ -217,6 +237,10 @@ def build_from_osm(
         Recorded in the metadata (default ``data.source``).
     clip : shapely geometry, optional
         WGS84 polygon; nodes outside are dropped (extracts larger than the district).
+    progress : callable, optional
+        ``progress(step, 0, 1)`` as each step starts: ``"graph"`` (the directed graph of
+        all ways, clipped), then per mode ``"build:<mode>"`` (its roads and travel times)
+        and ``"simplify:<mode>"``.
 
     Raises
     ------
@@ -227,16 +251,22 @@ def build_from_osm(
         if mode not in MODES:
             msg = f"unknown mode {mode!r}; expected one of {', '.join(MODES)}"
             raise ValueError(msg)
+    report = progress or (lambda step, done, total: None)
     started = time.perf_counter()
+    report("graph", 0, 1)
     inside = None
     if clip is not None:
         inside = shapely.contains_xy(clip, data.node_xy[:, 0], data.node_xy[:, 1])
     raw = _raw_graph(data, inside)
+    # The ways' tags the modes read, once for every mode.
+    combos = _tag_combos(data)
+    text = {k: _text_codes(data.way_tags[k]) for k in _TEXT}
     shared = time.perf_counter() - started
     out = {}
     for mode in modes:
         t0 = time.perf_counter()
-        net = _build_mode(data, raw, mode, source or data.source)
+        report(f"build:{mode}", 0, 1)
+        net = _build_mode(data, raw, mode, source or data.source, combos, text, report)
         net.meta.update(
             source=source or data.source,
             schematic=data.schematic,
@@ -249,19 +279,30 @@ def build_from_osm(
     return out
 
 
-def _build_mode(data: osm.OsmData, raw: _RawGraph, mode: str, label: str) -> Network:
-    allowed, speed = _way_rules(data, mode)
+#: The way tags a network keeps (as :class:`Column`), from the first way of each edge.
+_TEXT = ("highway", "name")
+
+
+def _build_mode(
+    data: osm.OsmData,
+    raw: _RawGraph,
+    mode: str,
+    label: str,
+    combos: _TagCombos,
+    text: dict[str, tuple[np.ndarray, np.ndarray]],
+    report: Progress,
+) -> Network:
+    """One mode's network from the raw graph (``label`` names the source in messages),
+    the ways' rule tag combinations and the distinct values and per-way codes of the
+    :data:`_TEXT` tags (:func:`_text_codes`)."""
+    allowed, speed = _way_rules(combos, mode)
     ok = allowed[raw.way]
     u, v, way, length = raw.u[ok], raw.v[ok], raw.way[ok], raw.length[ok]
     t = length / (speed[way] / 3.6)
     if mode == "walk":
         # Walking ignores one-way: add the reverse of every edge the raw graph has no
         # edge back for (after the mode's own edges, as in _mode_graph).
-        n = raw.n
-        back = simplify.unique(raw.u * n + raw.v)
-        key = v * n + u
-        pos = np.clip(np.searchsorted(back, key), 0, max(len(back) - 1, 0))
-        lonely = back[pos] != key
+        lonely = _no_edge_back(raw, u, v)
         u, v = np.concatenate([u, v[lonely]]), np.concatenate([v, u[lonely]])
         way = np.concatenate([way, way[lonely]])
         length = np.concatenate([length, length[lonely]])
@@ -269,7 +310,9 @@ def _build_mode(data: osm.OsmData, raw: _RawGraph, mode: str, label: str) -> Net
     if not len(u):
         msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {label or 'the network'}"
         raise NetworkError(msg)
+    report(f"simplify:{mode}", 0, 1)
     s = simplify.simplify(u, v, length, t, raw.n)
+    del u, v, length, t  # (a city's mode build peaks around here)
     if not len(s.u):
         msg = f"没有可用于{MODE_LABELS[mode]}的道路 / no {mode} roads in {label or 'the network'}"
         raise NetworkError(msg)
@@ -287,11 +330,43 @@ def _build_mode(data: osm.OsmData, raw: _RawGraph, mode: str, label: str) -> Net
         edge_length=s.length,
         edge_time=s.time,
         edge_twin=_twins(edge_u, edge_v, s.length),
-        edge_highway=Column.of(data.way_tags["highway"][first_way]),
-        edge_name=Column.of(data.way_tags["name"][first_way]),
+        edge_highway=_column(*text["highway"], first_way),
+        edge_name=_column(*text["name"], first_way),
         geom_xy=data.node_xy[s.path_nodes],
         geom_offsets=s.path_offsets,
         metric_crs=crs.utm_crs(*node_xy.mean(axis=0)),
+    )
+
+
+def _text_codes(text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(text.astype(str), return_inverse=True)`` by hashing (``pd.factorize``)
+    and sorting only the distinct values: sorting millions of texts took seconds."""
+    codes, values = pd.factorize(text)
+    values = np.asarray(values, dtype=str)
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return values[order], rank[codes]
+
+
+def _no_edge_back(raw: _RawGraph, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which edges ``u → v`` have no edge ``v → u`` in the raw graph."""
+    back = simplify.unique(raw.u * raw.n + raw.v)
+    key = v * raw.n + u
+    pos = np.clip(np.searchsorted(back, key), 0, max(len(back) - 1, 0))
+    return back[pos] != key
+
+
+def _column(values: np.ndarray, way_codes: np.ndarray, ways: np.ndarray) -> Column:
+    """``Column.of(text[ways])`` for the ``text`` of every way given as its sorted distinct
+    ``values`` and ``way_codes``, without the text of every edge (sorting millions of edge
+    texts per mode took a tenth of a city's build)."""
+    used, codes = simplify.unique(way_codes[ways], return_inverse=True)
+    kept = values[used]
+    # The fixed width Column.of would give: that of the longest text kept.
+    width = max(int(np.char.str_len(kept).max(initial=0)), 1)
+    return Column(
+        kept.astype(f"<U{width}"), codes.astype(np.min_scalar_type(max(len(kept) - 1, 0)))
     )
 
 

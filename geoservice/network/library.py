@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +33,9 @@ from geoservice.model import CRS_STORAGE
 from geoservice.network import osm
 from geoservice.network.builder import BUILD_VERSION, build, build_from_osm, graph_xy
 from geoservice.network.graph import MODES, Network, tmp_name
+
+if TYPE_CHECKING:
+    from geoservice.jobs.capped import Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -111,26 +114,36 @@ def build_source(
     *,
     clip: shapely.Geometry | None = None,
     label: str | None = None,
+    progress: Progress | None = None,
 ) -> Built:
     """Read ``source`` once and build the networks of ``modes`` (none: only the places)
     and its places table.
 
     OSM files go through :func:`osm.read_osm` and :func:`build_from_osm`; GraphML files
     through osmnx and :func:`build`. ``clip`` is applied only when the source touches it.
+    ``progress(step, done, total)`` is told the steps: ``"read"`` (highway ways read so
+    far; total 0 until the end, see :func:`osm.read_osm`), ``"graph"``, then per mode
+    ``"build:<mode>"`` and ``"simplify:<mode>"`` (see :func:`build_from_osm`; a GraphML
+    file's modes only ``"build:<mode>"``).
     """
     source = Path(source)
     label = label or source.name
+    report = progress or (lambda step, done, total: None)
     if osm.source_kind(source) == "graphml":
+        report("read", 0, 0)
         G = osm.read_graph(source, name=label)
         xs, ys = graph_xy(G)
         clip, outside = _effective_clip(clip, np.column_stack([xs, ys]))
-        nets = {m: build(G, m, source=label, clip=clip) for m in modes}
+        nets = {}
+        for m in modes:
+            report(f"build:{m}", 0, 1)
+            nets[m] = build(G, m, source=label, clip=clip)
         places = osm.places_frame([])
         meta = {"source": label, "schematic": False}
     else:
-        data = osm.read_osm(source, name=label)
+        data = osm.read_osm(source, name=label, progress=report)
         clip, outside = _effective_clip(clip, data.node_xy)
-        nets = build_from_osm(data, modes, source=label, clip=clip)
+        nets = build_from_osm(data, modes, source=label, clip=clip, progress=report)
         places = data.places
         if clip is not None and len(places):
             places = places[shapely.contains_xy(clip, places["lon"], places["lat"])]
@@ -176,9 +189,17 @@ def load_networks(
     return {m: out[m] for m in modes}
 
 
-def _save(built: Built, cache_dir: Path, source: Path, digest: str) -> None:
-    for mode, net in built.networks.items():
+def _save(
+    built: Built, cache_dir: Path, source: Path, digest: str, progress: Progress | None = None
+) -> None:
+    """Write the networks and the places table to the cache; ``progress("save", done,
+    total)`` before each of the ``total`` files."""
+    report = progress or (lambda step, done, total: None)
+    total = len(built.networks) + 1
+    for done, (mode, net) in enumerate(built.networks.items()):
+        report("save", done, total)
         net.save(cache_path(cache_dir, source, mode, digest))
+    report("save", total - 1, total)
     save_places(built.places, cache_path(cache_dir, source, "places", digest), built.meta)
 
 
@@ -354,20 +375,27 @@ class NetworkLibrary:
             return None
         return self.clip
 
-    def import_file(self, path: Path) -> dict[str, Network]:
+    def import_file(self, path: Path, progress: Progress | None = None) -> dict[str, Network]:
         """Build every mode from ``path`` and, if that works, make it the active source.
 
         All or nothing: a file that cannot be read or has no roads for some mode leaves
         the active network unchanged. The networks' ``meta`` says how many node references
         a clipped extract lacked (``dropped_refs``) and how many ways were cut there.
+
+        Until the switch (one rename of ``active.json``) every process goes on answering
+        from the networks it has: nothing it uses is written. ``progress(step, done,
+        total)`` is told ``"copy"`` (the file is copied beside the other sources), the
+        steps of :func:`build_source` and ``"save"`` (see :func:`_save`).
         """
         path = Path(path)
         osm.source_kind(path)  # clear error for an unsupported extension
         sources = self._sources()
         # The temporary copy keeps the real suffix: the reader picks the format by it.
         tmp = sources / f".tmp-{path.name}"
+        if progress is not None:
+            progress("copy", 0, 1)
         shutil.copyfile(path, tmp)
-        return self._install(tmp, sources / path.name)
+        return self._install(tmp, sources / path.name, progress)
 
     def fetch(self, place: str, timeout: float = 20.0) -> dict[str, Network]:
         """Download ``place`` with osmnx, save it as GraphML and make it active."""
@@ -385,12 +413,14 @@ class NetworkLibrary:
         sources.mkdir(parents=True, exist_ok=True)
         return sources
 
-    def _install(self, tmp: Path, target: Path) -> dict[str, Network]:
+    def _install(
+        self, tmp: Path, target: Path, progress: Progress | None = None
+    ) -> dict[str, Network]:
         """Build every mode from the file at ``tmp`` and, if that works, make it the
         active source as ``target``; else remove it (all or nothing)."""
         try:
-            built = build_source(tmp, clip=self.clip, label=target.name)
-            _save(built, self.cache_dir, tmp, file_digest(tmp))
+            built = build_source(tmp, clip=self.clip, label=target.name, progress=progress)
+            _save(built, self.cache_dir, tmp, file_digest(tmp), progress)
         except Exception:
             tmp.unlink(missing_ok=True)
             raise

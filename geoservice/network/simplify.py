@@ -168,6 +168,7 @@ def simplify(
     # Distinct directed pairs, each with its first edge in input order.
     key = u * n + v
     pair_key, pair_first = unique(key, return_index=True)
+    del key  # (temporaries are dropped as soon as they are used: a city's build peaks here)
     pair_u, pair_v = pair_key // n, pair_key % n
     # A pair (p, x) into a non-endpoint x continues with (x, q), q = x's other neighbour.
     succ = np.full(len(pair_key), -1, dtype=np.int64)
@@ -179,6 +180,7 @@ def simplify(
     found = np.zeros(len(inner), dtype=bool)
     found[j_ok] = pair_key[j[j_ok]] == (x * n + q)[j_ok]
     succ[inner[found]] = j[found]
+    del inner, x, q, j, j_ok, found
 
     # Walk all chains at once from the pairs that leave an endpoint into a non-endpoint.
     starts = np.flatnonzero(endpoint[pair_u] & interstitial[pair_v])
@@ -199,8 +201,10 @@ def simplify(
         # Steps were recorded one position at a time: a stable sort by chain orders them.
         order = np.argsort(step_chain, kind="stable")
         step_chain, step_pair = step_chain[order], step_pair[order]
+        del order
     else:
         step_chain = step_pair = np.empty(0, dtype=np.int64)
+    del steps_chain, steps_pair, chain, cur, succ, pair_key
     n_steps = np.bincount(step_chain, minlength=len(starts))
     chain_start = np.concatenate([[0], np.cumsum(n_steps)])[:-1]
     chain_last = chain_start + n_steps - 1
@@ -222,6 +226,7 @@ def simplify(
     # A chain's nodes: its start node, then the head of each step.
     c_nodes = np.insert(pair_v[step_pair], chain_start, c_u)
     c_offsets = np.concatenate([[0], np.cumsum(n_steps + 1)])
+    del step_chain, step_pair, step_edge, not_last, pair_u, pair_v, pair_first
 
     # The graph after simplification: input edges and path edges not touching a removed node.
     keep_in = ~(removed[u] | removed[v])
@@ -238,6 +243,7 @@ def simplify(
         [np.column_stack([u[k_in], v[k_in]]).ravel(), _gather(c_nodes, c_offsets, k_c)]
     )
     offsets = np.concatenate([[0], np.cumsum(sizes)])
+    del keep_in, keep_c, k_in, k_c, c_nodes, c_offsets, removed
 
     # Remove rings: weakly connected components where no node is an endpoint.
     end2, _ = endpoints(out_u, out_v, n)

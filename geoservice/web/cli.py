@@ -33,6 +33,7 @@ from geoservice.web import (
     get_library,
     get_store,
 )
+from geoservice.web.cli_progress import ImportProgress
 
 _NOTHING_IMPORTED = "未导入任何数据，数据未改变 / nothing was imported; the data is unchanged"
 _CONFIRM_HINT = (
@@ -233,15 +234,22 @@ def network_import(file):
     """Import an OSM extract (.osm, .osm.bz2, .osm.pbf, .graphml) and make it active.
 
     Extracts larger than the district are clipped to it; ways of a clipped extract are cut
-    where their nodes are missing. Nothing changes if it fails.
+    where their nodes are missing. Nothing changes if it fails. The steps are shown on
+    stderr as they start; the service keeps answering from the previous network until
+    the new one is written and switched to.
     """
     started = time.perf_counter()
     library = get_library()
+    progress = ImportProgress()
+    size = file.stat().st_size / 2**20
+    progress.echo(f"导入路网 / importing {file.name} ({size:,.1f} MB)")
     try:
-        nets = library.import_file(file)
+        nets = library.import_file(file, progress)
     except (OsmError, NetworkError, ValueError, OSError) as exc:
         msg = f"{exc}\n未导入，当前路网不变 / not imported; the active network is unchanged"
         raise click.ClickException(msg) from exc
+    finally:
+        progress.close()
     click.echo(f"已导入路网 / imported {file.name} in {time.perf_counter() - started:.1f} s")
     _summary(nets)
     _clip_report(nets)

@@ -17,6 +17,7 @@ from geoservice.crs import CRS_NAMES
 from geoservice.errors import DistrictError, NetworkError, OsmError, StoreError
 from geoservice.store import catalog
 from geoservice.web import get_district, get_library, get_store
+from geoservice.web.cli_progress import ImportProgress
 
 district_cli = AppGroup(
     "district", help="The district (or city) the service is set up for: its profile."
@@ -84,8 +85,9 @@ def _rebuild_network() -> None:
     source = library.active_source()
     if source == library.default_source:
         return
+    progress = ImportProgress()
     try:
-        nets = library.import_file(source)
+        nets = library.import_file(source, progress)
     except (OsmError, NetworkError, ValueError, OSError) as exc:
         click.echo(
             f"警告：路网未能按新区界重建，请重新导入 / warning: the road network could not be "
@@ -93,6 +95,8 @@ def _rebuild_network() -> None:
             err=True,
         )
         return
+    finally:
+        progress.close()
     outside = any(net.meta.get("outside_district") for net in nets.values())
     zh, en = _district.OUTSIDE_NETWORK
     note = f"（{zh} / {en}）" if outside else ""
