@@ -387,12 +387,20 @@ class NearestEngine:
     def stale(self) -> Stale | None:
         """None when the answers use the current network; otherwise ``{"reason":
         "中文 / English", "causes": ["network"], "stations_served": n}``: the active network
-        is newer than this engine's, whose labels were refused for the memory budget, and
-        this one keeps answering."""
+        is newer than this engine's (its engine is being built, or was refused for the
+        memory budget), and this one keeps answering."""
         if self._stale is None:
             return None
         d = self._stale
         return {"reason": f"{d.zh} / {d.en}", "causes": ["network"], "stations_served": d.served}
+
+    def mark_loading(self) -> None:
+        """Record that a newer active network is loading while this engine answers."""
+        if self._stale is None:
+            served = len(self._stations.ids) if self._stations is not None else 0
+            zh = "新路网正在加载，仍按原路网作答"
+            en = "a newer road network is loading; answers use the previous network"
+            self._stale = _Staleness(zh, en, served)
 
     def mark_stale(self, exc: BudgetError) -> None:
         """Record that the active network is newer than this engine's, because its labels
@@ -811,7 +819,8 @@ class EngineProvider:
 
     def get_within(self, seconds: float | None) -> NearestEngine:
         """The engine if it is ready within ``seconds``; its build (or rebuild) goes on in
-        a background thread meanwhile, so a request never holds a thread for minutes.
+        a background thread meanwhile, so a request never holds a thread for minutes. While
+        the engine of a new active network is built, the previous one answers (``stale``).
 
         Parameters
         ----------
@@ -836,6 +845,12 @@ class EngineProvider:
                 self._build.start()
             build = self._build
         build.join(seconds)
+        previous = self._engines.built
+        if build.is_alive() and previous is not None:
+            # A new active network (an import): the previous one answers until its engine
+            # is built, and says so. The first network has nothing older: 503.
+            previous.mark_loading()
+            return previous
         if build.is_alive():
             raise NetworkLoadingError(retry_after=5)
         if self._build_error is not None:
