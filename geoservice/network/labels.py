@@ -97,7 +97,7 @@ def build(
         Labels per node (:data:`geoservice.nearest.K_LABELS` by default).
     """
     rev = net.reverse_matrix()
-    graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
+    graph = _csr(rev)
     time, station, nxt = _k_labels(graph, _entries(stations, door_s, mask), net.n_nodes, int(k))
     return Labels(time, station, nxt)
 
@@ -132,8 +132,7 @@ def repair(
     """
     net = stations.net
     fwd, rev = net.matrix(), net.reverse_matrix()
-    forward = (fwd.indptr.astype(np.int64), fwd.indices.astype(np.int64), fwd.data)
-    graph = (rev.indptr.astype(np.int64), rev.indices.astype(np.int64), rev.data)
+    forward, graph = _csr(fwd), _csr(rev)
     old = labels.station
     station = np.where(old >= 0, renumber[np.maximum(old, 0)], -1).astype(np.int32)
     time = labels.time.copy()
@@ -179,11 +178,7 @@ def k_labels(
         As :class:`Labels` (``N + source`` as next: the source comes next).
     """
     node, source, cost = seeds
-    csr = (
-        graph.indptr.astype(np.int64),
-        graph.indices.astype(np.int64),
-        np.asarray(graph.data, dtype=np.float64),
-    )
+    csr = _csr(graph)
     arcs = (node.astype(np.int64), source.astype(np.int64), cost.astype(np.float64))
     return _k_labels(csr, arcs, graph.shape[0], int(k), float(limit))
 
@@ -211,6 +206,12 @@ def warm_kernel() -> str:
     else:
         state = "ready"
     return f"{state} ({stats.cache_path})"
+
+
+def _csr(matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A graph's CSR arrays as the kernels take them: as they are (no int64 copies of a
+    city's millions of edges), the weights as float64."""
+    return matrix.indptr, matrix.indices, np.asarray(matrix.data, dtype=np.float64)
 
 
 def _entries(
@@ -437,7 +438,7 @@ def _spread(
         time[y, m], station[y, m], nxt[y, m] = t, s, x
         count[y] = m + 1
         for e in range(indptr[y], indptr[y + 1]):  # edges z -> y of the graph
-            z = indices[e]
+            z = np.int64(indices[e])
             c = count[z]
             if (
                 inside[z]
@@ -499,7 +500,7 @@ def _drop(
     indptr, indices, data = forward
     for z in touched:  # each way z -> y to a neighbour's labels
         for e in range(indptr[z], indptr[z + 1]):
-            y = indices[e]
+            y = np.int64(indices[e])
             for j in range(k):
                 if station[y, j] >= 0:
                     heapq.heappush(heap, (time[y, j] + data[e], z, np.int64(station[y, j]), y))
@@ -554,7 +555,7 @@ def _add(
             j -= 1
         time[y, j], station[y, j], nxt[y, j] = t, s, x
         for e in range(indptr[y], indptr[y + 1]):
-            heapq.heappush(heap, (t + data[e], indices[e], s, y))
+            heapq.heappush(heap, (t + data[e], np.int64(indices[e]), s, y))
     for i in range(len(dropped_node)):
         y, s = dropped_node[i], dropped_station[i]
         for e in range(indptr[y], indptr[y + 1]):
