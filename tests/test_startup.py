@@ -12,7 +12,17 @@ from geoservice.tours import vrp
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Imported on first use only.
-LATER = ("folium", "branca", "openpyxl", "pyvrp", "osmnx", "matplotlib", "sklearn", "highspy")
+LATER = (
+    "folium",
+    "branca",
+    "openpyxl",
+    "pyvrp",
+    "osmnx",
+    "networkx",
+    "matplotlib",
+    "sklearn",
+    "highspy",
+)
 
 
 def test_the_web_app_imports_none_of_the_libraries_of_single_jobs():

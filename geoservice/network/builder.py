@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -23,7 +22,9 @@ from geoservice.network import osm, simplify
 from geoservice.network.graph import MODE_LABELS, MODES, Column, Network
 from geoservice.network.points import WALK_KMH
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # networkx: imported where a graph is read or built, not at start
+    import networkx as nx
+
     from geoservice.jobs.capped import Progress
 
 #: Bump when the build or the cache format changes, so old caches are not read (4: text
@@ -375,6 +376,8 @@ def _column(values: np.ndarray, way_codes: np.ndarray, ways: np.ndarray) -> Colu
 
 def _mode_graph(G: nx.MultiDiGraph, mode: str) -> nx.MultiDiGraph:
     """The raw (unsimplified) graph of one mode, with ``travel_time`` on every edge."""
+    import networkx as nx
+
     H = nx.MultiDiGraph()
     H.graph.update(G.graph)
     H.graph["simplified"] = False

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import networkx as nx
 import numpy as np
 import osmium
 import osmium.filter
@@ -35,7 +34,9 @@ import pandas as pd
 from geoservice.errors import OsmError
 from geoservice.network.simplify import unique
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # networkx: imported where a graph is read or built, not at start
+    import networkx as nx
+
     from geoservice.jobs.capped import Progress
 
 log = logging.getLogger(__name__)
