@@ -293,6 +293,20 @@ def store_backend(request, tmp_path) -> StoreBackend:
     return StoreBackend("postgis", request.getfixturevalue("pg_url"))
 
 
+def run_forked(target, arguments: list[tuple], timeout: float = 60) -> None:
+    """Run ``target(*args)`` in a forked process per item of ``arguments`` at once, and
+    check that each exits cleanly (the concurrent-writer tests)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=target, args=args) for args in arguments]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout)
+        assert w.exitcode == 0
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -4,6 +4,7 @@ after; changes revert one at a time; nothing is half-written."""
 from __future__ import annotations
 
 import pytest
+from conftest import run_forked
 
 from geoservice.admin import Journal, PgDatabase, acting, open_database
 from geoservice.errors import RevertError, StoreError
@@ -160,17 +161,9 @@ def _journal_many(url: str, user: str, n: int) -> None:
 
 
 def test_two_processes_journaling_at_once_lose_nothing(pg_url):
-    import multiprocessing
-
     n = 30
     journal = Journal(open_database(pg_url))
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_journal_many, args=(pg_url, u, n)) for u in ("a", "b")]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-        assert w.exitcode == 0
+    run_forked(_journal_many, [(pg_url, u, n) for u in ("a", "b")])
     entries, total = journal.entries(limit=500)
     assert total == 2 * n
     assert sorted(e.record_id for e in entries) == sorted(f"{u}{i}" for u in "ab" for i in range(n))

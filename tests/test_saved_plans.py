@@ -17,7 +17,7 @@ import re
 import time
 
 import pytest
-from conftest import STAFF_PASSWORD, assert_bilingual_error, login_as
+from conftest import STAFF_PASSWORD, assert_bilingual_error, login_as, run_forked
 from test_api_tours import _app, planned_tour
 
 from geoservice.errors import TourNotFoundError
@@ -344,18 +344,10 @@ def _save_many(url: str, owner: str, n: int) -> None:
 
 
 def test_two_processes_saving_at_once_lose_nothing(pg_url):
-    import multiprocessing
-
     n = 15
     # Forked: the parent's store (and its module state) is carried over, connections not.
     TourStore(pg_url)
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_save_many, args=(pg_url, o, n)) for o in ("a", "b")]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-        assert w.exitcode == 0
+    run_forked(_save_many, [(pg_url, o, n) for o in ("a", "b")])
     tours = TourStore(pg_url, max_anonymous=1)
     owners = [p["owner"] for p in tours.list(limit=1000)]
     assert sorted(owners, key=str) == [None] + ["a"] * n + ["b"] * n

@@ -131,8 +131,13 @@ class LayerStore(Store):
     (:meth:`_read_current`), applies the change, versions the changed records and commits
     the new layers with their journal entries (:meth:`_commit`, inside the journal's
     context, so that the entries are kept only if the commit succeeds). A backend gives
-    those three steps.
+    those three steps. Reads are cached per layer under a key that changes with every
+    write (:meth:`_read_key`), and read anew (:meth:`_read_now`) when it does.
     """
+
+    #: Each layer as last read, under the key it was read at (the backend makes both).
+    _cache: dict[str, tuple[object, gpd.GeoDataFrame]]
+    _cache_guard: threading.Lock
 
     def update(
         self, layer: str, change: Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, T]]
@@ -178,6 +183,39 @@ class LayerStore(Store):
         with self.journal(recorded):
             self._commit(new)
 
+    def read(self, layer: str) -> gpd.GeoDataFrame:
+        check_layer(layer)
+        # The key first: the layer read after it is never older than its key.
+        key = self._read_key()
+        with self._cache_guard:
+            hit = self._cache.get(layer)
+            if hit and hit[0] == key:
+                return hit[1].copy()
+        gdf = self._read_now(layer)
+        with self._cache_guard:
+            self._cache[layer] = (key, gdf)
+        return gdf.copy()
+
+    def _rekey(self, written: dict[str, gpd.GeoDataFrame], before: object, after: object) -> None:
+        """After a commit that changed the key from ``before`` to ``after``: the layers it
+        left alone stay cached (a reader after an edit reads only the changed layer again);
+        the written ones are read back as stored."""
+        with self._cache_guard:
+            for name in list(self._cache):
+                key, gdf = self._cache[name]
+                if name in written or key != before:
+                    del self._cache[name]
+                else:
+                    self._cache[name] = (after, gdf)
+
+    @abc.abstractmethod
+    def _read_key(self) -> object:
+        """What changes with every write (a file's stat, the revision): the cache's key."""
+
+    @abc.abstractmethod
+    def _read_now(self, layer: str) -> gpd.GeoDataFrame:
+        """``layer`` as stored, for a reader (no writer's lock)."""
+
     @abc.abstractmethod
     def _writing(self) -> AbstractContextManager[None]:
         """Hold the writers' lock (:class:`StoreBusyError` beyond the lock timeout)."""
@@ -219,7 +257,7 @@ class GpkgStore(LayerStore):
         self.journal = journal
         self._lock_timeout = lock_timeout
         self._lock = (os.getpid(), self._new_lock())
-        self._cache: dict[str, tuple[tuple, gpd.GeoDataFrame]] = {}
+        self._cache: dict[str, tuple[object, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
 
@@ -231,17 +269,11 @@ class GpkgStore(LayerStore):
         st = self.path.stat()
         return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
 
-    def read(self, layer: str) -> gpd.GeoDataFrame:
-        check_layer(layer)
-        key = self._stat_key()
-        with self._cache_guard:
-            hit = self._cache.get(layer)
-            if hit and hit[0] == key:
-                return hit[1].copy()
-        gdf = self._read_file(self.path, layer)
-        with self._cache_guard:
-            self._cache[layer] = (key, gdf)
-        return gdf.copy()
+    def _read_key(self) -> object:
+        return self._stat_key()
+
+    def _read_now(self, layer: str) -> gpd.GeoDataFrame:
+        return self._read_file(self.path, layer)
 
     # -- internals ----------------------------------------------------------------------
     def _stat_key(self) -> tuple:
@@ -299,16 +331,7 @@ class GpkgStore(LayerStore):
         # Called under the lock: the file is what `before` describes until the rename.
         before = self._stat_key()
         self._replace_from(self.path, layers)
-        after = self._stat_key()
-        # Layers this write left alone stay cached (a reader after an edit reads only
-        # the changed layer again); the written ones are read back as stored.
-        with self._cache_guard:
-            for name in list(self._cache):
-                key, gdf = self._cache[name]
-                if name in layers or key != before:
-                    del self._cache[name]
-                else:
-                    self._cache[name] = (after, gdf)
+        self._rekey(layers, before, self._stat_key())
 
     def _replace_from(self, source: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
         """Copy ``source`` beside the store, write ``layers`` into the copy, flush it and

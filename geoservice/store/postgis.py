@@ -43,7 +43,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from geoservice.errors import StoreBusyError, StoreError
 from geoservice.model import CRS_STORAGE
-from geoservice.store import LAYERS, Journal, LayerStore, check_layer, normalize, read_gpkg
+from geoservice.store import LAYERS, Journal, LayerStore, normalize, read_gpkg
 
 R = TypeVar("R")
 
@@ -112,7 +112,7 @@ class PostgisStore(LayerStore):
         self.lock_timeout = lock_timeout
         self._location, self._password = describe(url)
         self._local = threading.local()
-        self._cache: dict[str, tuple[str, gpd.GeoDataFrame]] = {}
+        self._cache: dict[str, tuple[object, gpd.GeoDataFrame]] = {}
         self._cache_guard = threading.Lock()
         self._ensure()
 
@@ -123,18 +123,11 @@ class PostgisStore(LayerStore):
     def revision(self) -> str:
         return self._run(_revision)
 
-    def read(self, layer: str) -> gpd.GeoDataFrame:
-        check_layer(layer)
-        # The revision first: the layer read after it is never older than its key.
-        key = self.revision()
-        with self._cache_guard:
-            hit = self._cache.get(layer)
-            if hit and hit[0] == key:
-                return hit[1].copy()
-        gdf = self._run(lambda conn: self._read_table(conn, layer))
-        with self._cache_guard:
-            self._cache[layer] = (key, gdf)
-        return gdf.copy()
+    def _read_key(self) -> object:
+        return self.revision()
+
+    def _read_now(self, layer: str) -> gpd.GeoDataFrame:
+        return self._run(lambda conn: self._read_table(conn, layer))
 
     # -- writes (LayerStore) --------------------------------------------------------------
     @contextlib.contextmanager
@@ -165,14 +158,7 @@ class PostgisStore(LayerStore):
                 _write_table(conn, name, gdf)
             after = _bump(conn)
             conn.commit()
-        # Layers this write left alone stay cached; the written ones are read back as stored.
-        with self._cache_guard:
-            for name in list(self._cache):
-                key, gdf = self._cache[name]
-                if name in layers or key != before:
-                    del self._cache[name]
-                else:
-                    self._cache[name] = (after, gdf)
+        self._rekey(layers, before, after)
 
     # -- internals ----------------------------------------------------------------------
     def _connect(self, autocommit: bool) -> psycopg.Connection:
