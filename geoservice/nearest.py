@@ -579,11 +579,15 @@ class NearestEngine:
     def warm(self) -> None:
         """Start making the labels of the default filter (warm stations open now) and of
         every station in the background, and answer a question per mode from a road node,
-        so that the query's compiled kernels (snapping, search, routes) are loaded from
-        numba's disk cache, or compiled, before the first real question. Questions asked
-        before the labels are made are answered by a search of their own."""
+        so that the query's compiled kernels (snapping, search, routes along the labels or
+        the search) are loaded from numba's disk cache, or compiled, before the first real
+        question. Questions asked before the labels are made are answered by a search of
+        their own."""
+        from geoservice.network import labels
+
         table, routing = self._state()
         at = _hours.as_local(None)
+        labels.warm_routes()
         for mode, net in self.networks.items():
             for stations in (WARM_OPEN_NOW, _ANY):
                 mask, _ = self._mask(table, stations, at)

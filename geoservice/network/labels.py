@@ -183,6 +183,13 @@ def k_labels(
     return _k_labels(csr, arcs, graph.shape[0], int(k), float(limit))
 
 
+def warm_routes() -> None:
+    """Load the kernel that walks a route along the labels (:meth:`Labels.hops`) now, so
+    that the first answer from labels does not wait for it."""
+    empty = np.full((1, 1), -1, dtype=np.int32)
+    _hops(empty, empty, 0, 0)
+
+
 def warm_kernel() -> str:
     """Compile :func:`k_labels`'s kernel, or load it from numba's disk cache, now (the
     set-up command does, so that the service's first coverage answer does not).
