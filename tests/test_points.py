@@ -159,6 +159,27 @@ def test_the_snapping_index_is_mapped_with_the_network_and_exact_far_off(grid_ap
         assert np.array_equal(p.edge, net.snap(lon, lat).edge)
 
 
+def test_a_point_at_a_node_takes_the_road_of_the_nearest_piece_midpoint(grid_app):
+    """Every road meeting at a node is as near to a point at the node: the road whose
+    piece has the nearer midpoint wins (the KD-tree's order before the grid), whatever
+    order the grid's cells are read in."""
+    for net in grid_app.extensions[ENGINE_KEY].get().networks.values():
+        index = net.snap_index()
+        pa, pb = np.asarray(index.pa), np.asarray(index.pb)
+        lon, lat = net.node_xy[:, 0], net.node_xy[:, 1]
+        x, y = net.to_metric(lon, lat)
+        got = net.snap(lon, lat, with_points=False)
+        for i in range(net.n_nodes):
+            p = np.array([x[i], y[i]])
+            ab = pb - pa
+            t = np.clip(((p - pa) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
+            d = np.hypot(*(p - (pa + ab * t[:, None])).T)
+            mid = np.hypot(*(p - (pa + ab / 2)).T)
+            near = np.flatnonzero(d <= d.min())
+            want = near[np.lexsort((near, mid[near]))][0]
+            assert got.edge[i] == index.p_edge[want]
+
+
 def test_pieces_are_the_partial_edge_costs(grid_app):
     net = grid_app.extensions[ENGINE_KEY].get().networks["drive"]
     rng = np.random.default_rng(2)

@@ -121,7 +121,7 @@ def grid_closest(
         # Rings wholly outside the grid hold nothing: start at the first that is not.
         r = max(0, -cx, cx - (nx - 1), -cy, cy - (ny - 1))
         last = max(cx, nx - 1 - cx, cy, ny - 1 - cy)  # the ring that holds every cell
-        best = (-1, np.inf, 0.0)
+        best = (-1, np.inf, 0.0, np.inf)
         while r <= last and not (best[0] >= 0 and (r - 1) * size - half > best[1]):
             for x in range(max(cx - r, 0), min(cx + r, nx - 1) + 1):
                 edge_x = x == cx - r or x == cx + r
@@ -131,7 +131,7 @@ def grid_closest(
                         c = x * ny + y
                         best = _closest_in(p[i], pieces, cells[c], cells[c + 1], best)
             r += 1
-        q, d, along = best
+        q, d, along, _ = best
         edge[i] = pieces[2][q] if q >= 0 else 0
         dist[i] = d
         total = edge_len[edge[i]]
@@ -145,10 +145,12 @@ def _closest_in(
     pieces: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     start: int,
     stop: int,
-    best: tuple[int, float, float],
-) -> tuple[int, float, float]:
-    """The closest of ``best`` (piece, distance, metres along its edge) and the pieces
-    ``start:stop``."""
+    best: tuple[int, float, float, float],
+) -> tuple[int, float, float, float]:
+    """The closest of ``best`` (piece, distance, metres along its edge, distance to the
+    piece's midpoint) and the pieces ``start:stop``. Of equally close pieces (a point
+    nearest to a node is as near to every road that meets there) the one whose midpoint
+    is nearer wins, then the lower piece: the same whatever order the cells are read in."""
     pa, pb, _, p_along = pieces
     for q in range(start, stop):
         ax, ay = pa[q, 0], pa[q, 1]
@@ -157,8 +159,11 @@ def _closest_in(
         t = ((point[0] - ax) * bx + (point[1] - ay) * by) / (denom if denom > 0 else 1.0)
         t = min(max(t, 0.0), 1.0)
         d = math.hypot(point[0] - (ax + bx * t), point[1] - (ay + by * t))
-        if d < best[1]:
-            best = (q, d, p_along[q] + math.sqrt(denom) * t)
+        if d > best[1]:
+            continue
+        mid = math.hypot(point[0] - (ax + bx / 2), point[1] - (ay + by / 2))
+        if d < best[1] or mid < best[3] or (mid == best[3] and q < best[0]):
+            best = (q, d, p_along[q] + math.sqrt(denom) * t, mid)
     return best
 
 
