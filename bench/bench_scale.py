@@ -64,7 +64,7 @@ from geoservice.errors import BudgetError, ParameterError
 from geoservice.filters import StationFilter
 from geoservice.nearest import NearestEngine, parse_budget
 from geoservice.network import MODES, Network, build_from_osm
-from geoservice.network.graph import Column, lightest
+from geoservice.network.graph import lightest
 from geoservice.network.points import RoadPoints
 from geoservice.store import GpkgStore
 from geoservice.web import DEFAULT_GPKG
@@ -188,7 +188,7 @@ def measure(mode: str, work: Path, args: argparse.Namespace) -> Result:
     store = GpkgStore(work / mode / "live.gpkg", seed=work / "store.gpkg")
     frame = store.stations()
     out = Result(mode, net.n_nodes, len(frame))
-    out.network_mb = round(network_bytes(net) / MB, 1)
+    out.network_mb = round(net.nbytes(index=False) / MB, 1)
     steps = {"network": peak_mb()}
     engine = NearestEngine({mode: net}, store, budget=args.budget)
     first = origins(net, 1, np.random.default_rng(args.seed))[0]
@@ -225,12 +225,6 @@ def measure(mode: str, work: Path, args: argparse.Namespace) -> Result:
     if out.batch_origins < args.batch:
         out.note = f"batch of {args.batch:,} origins did not fit in memory"
     return out
-
-
-def network_bytes(net: Network) -> int:
-    """Bytes of a network's arrays (what it keeps per node and edge)."""
-    arrays = (getattr(net, f.name) for f in fields(net))
-    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray | Column))
 
 
 def query_latency(engine: NearestEngine, mode: str, points: np.ndarray) -> tuple[float, float]:

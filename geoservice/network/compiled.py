@@ -107,8 +107,8 @@ def grid_closest(
 
     The cells are searched ring by ring from the point's; a piece lies within half the
     longest piece of its midpoint's cell, so once a ring's cells are farther than the
-    closest piece found by more than that, no farther piece can be closer. On a tie the
-    piece found first stays.
+    closest piece found by more than that, no farther piece can be closer, nor as close
+    (ties: :func:`_closest_in`).
     """
     x0, y0, size, nx, ny, half = grid[0], grid[1], grid[2], int(grid[3]), int(grid[4]), grid[5]
     n = len(p)
@@ -124,9 +124,9 @@ def grid_closest(
         best = (-1, np.inf, 0.0, np.inf)
         while r <= last and not (best[0] >= 0 and (r - 1) * size - half > best[1]):
             for x in range(max(cx - r, 0), min(cx + r, nx - 1) + 1):
-                edge_x = x == cx - r or x == cx + r
-                step = 1 if edge_x else 2 * r
-                for y in range(cy - r, cy + r + 1, max(step, 1)):
+                # The ring's west and east columns whole; between them its two ends.
+                step = 1 if x in (cx - r, cx + r) else 2 * r
+                for y in range(cy - r, cy + r + 1, step):
                     if 0 <= y < ny:
                         c = x * ny + y
                         best = _closest_in(p[i], pieces, cells[c], cells[c + 1], best)

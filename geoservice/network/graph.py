@@ -261,14 +261,12 @@ class Network:
             self._road_edges = ids[(self.edge_twin < 0) | (ids < self.edge_twin)]
         return self._road_edges
 
-    def nbytes(self) -> int:
-        """Bytes of the network's arrays and its snapping index (mapped files are shared
-        by the processes of a host, but resident in each while it answers)."""
-        arrays = sum(getattr(self, name).nbytes for name in _ARRAYS)
-        columns = sum(
-            getattr(self, n).values.nbytes + getattr(self, n).codes.nbytes for n in _COLUMNS
-        )
-        return int(arrays + columns + self.snap_index().nbytes())
+    def nbytes(self, *, index: bool = True) -> int:
+        """Bytes of the network's arrays, and of its snapping index unless ``index`` is
+        False (mapped files are shared by the processes of a host, but resident in each
+        while it answers)."""
+        arrays = sum(getattr(self, name).nbytes for name in (*_ARRAYS, *_COLUMNS))
+        return int(arrays + (self.snap_index().nbytes() if index else 0))
 
     def snap_index(self) -> SnapIndex:
         """The snapping index (:class:`~geoservice.network.points.SnapIndex`): mapped

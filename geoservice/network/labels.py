@@ -38,6 +38,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from geoservice.network.graph import MIN_WEIGHT
+
 if TYPE_CHECKING:
     from geoservice.network.graph import Network
     from geoservice.network.points import RoadPoints
@@ -96,10 +98,7 @@ def build(
     k : int
         Labels per node (:data:`geoservice.nearest.K_LABELS` by default).
     """
-    rev = net.reverse_matrix()
-    graph = _csr(rev)
-    time, station, nxt = _k_labels(graph, _entries(stations, door_s, mask), net.n_nodes, int(k))
-    return Labels(time, station, nxt)
+    return Labels(*k_labels(net.reverse_matrix(), _entries(stations, door_s, mask), k))
 
 
 def repair(
@@ -136,7 +135,7 @@ def repair(
     old = labels.station
     station = np.where(old >= 0, renumber[np.maximum(old, 0)], -1).astype(np.int32)
     time = labels.time.copy()
-    nxt = np.asarray(labels.next).copy()
+    nxt = labels.next.copy()
     gone = (old >= 0) & (station < 0)
     nxt[nxt >= net.n_nodes] = net.n_nodes + station[nxt >= net.n_nodes]  # renumbered too
     kept = np.zeros(len(mask), dtype=bool)
@@ -229,7 +228,7 @@ def _entries(
     road to the station."""
     arcs = stations.reaching()
     # As the graph's own edges: no zero-cost arc (a station at a node stays after it).
-    cost = np.maximum(stations.cost(arcs, stations.net.edge_time), 1e-6) + door_s[arcs.dst]
+    cost = np.maximum(stations.cost(arcs, stations.net.edge_time), MIN_WEIGHT) + door_s[arcs.dst]
     keep = stations.on_network[arcs.dst] & np.isfinite(cost)
     if mask is not None:
         keep &= mask[arcs.dst]
@@ -409,17 +408,30 @@ def _k_labels(
     """The K-label search (see the module docstring) on the reversed graph's CSR arrays
     from ``seeds`` (node, station, cost); a node's labels after its first only within
     ``limit``."""
-    seed_node, seed_station, seed_cost = seeds
     time = np.full((n, k), np.inf)
     station = np.full((n, k), -1, dtype=np.int32)
     nxt = np.full((n, k), -1, dtype=np.int32)
-    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
-    heap.pop()
-    for i in range(len(seed_node)):
-        heapq.heappush(heap, (seed_cost[i], seed_node[i], seed_station[i], n + seed_station[i]))
+    inside = np.ones(n, dtype=np.bool_)
+    heap = _seeded(seeds, n, inside)
     count = np.zeros(n, dtype=np.int64)
-    _spread(heap, graph, (time, station, nxt), count, (np.ones(n, dtype=np.bool_), limit))
+    _spread(heap, graph, (time, station, nxt), count, (inside, limit))
     return time, station, nxt
+
+
+@numba.njit(cache=True, nogil=True)
+def _seeded(
+    seeds: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, inside: np.ndarray
+) -> list[tuple[float, np.int64, np.int64, np.int64]]:
+    """A search's heap of (time, node, station, next) holding the ``seeds`` (node,
+    station, cost) at the nodes ``inside``, the station itself next (``n + station``)."""
+    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
+    heap.pop()  # a typed, empty list
+    seed_node, seed_station, seed_cost = seeds
+    for i in range(len(seed_node)):
+        if inside[seed_node[i]]:
+            s = np.int64(seed_station[i])
+            heapq.heappush(heap, (seed_cost[i], np.int64(seed_node[i]), s, n + s))
+    return heap
 
 
 @numba.njit(cache=True, nogil=True)
@@ -497,13 +509,7 @@ def _drop(
     for y in touched:
         inside[y] = True
         count[y] = _compact(labels, y)
-    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
-    heap.pop()
-    seed_node, seed_station, seed_cost = seeds
-    for i in range(len(seed_node)):
-        if inside[seed_node[i]]:
-            s = seed_station[i]
-            heapq.heappush(heap, (seed_cost[i], seed_node[i], s, n + s))
+    heap = _seeded(seeds, n, inside)
     indptr, indices, data = forward
     for z in touched:  # each way z -> y to a neighbour's labels
         for e in range(indptr[z], indptr[z + 1]):
@@ -540,12 +546,7 @@ def _add(
     station (a tie: the caller builds the labels again)."""
     time, station, nxt = labels
     n, k = station.shape
-    heap = [(0.0, np.int64(0), np.int64(0), np.int64(0))]
-    heap.pop()
-    seed_node, seed_station, seed_cost = seeds
-    for i in range(len(seed_node)):
-        s = seed_station[i]
-        heapq.heappush(heap, (seed_cost[i], seed_node[i], s, n + s))
+    heap = _seeded(seeds, n, np.ones(n, dtype=np.bool_))
     dropped_node = []
     dropped_station = []
     indptr, indices, data = graph

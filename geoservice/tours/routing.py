@@ -38,13 +38,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from geoservice.network import Network, sub_coords
+from geoservice.network.graph import MIN_WEIGHT
 from geoservice.network.points import Pieces, RoadPoints
 
 #: Threads computing a matrix's rows, and the fewest rows worth a thread of their own.
 _THREADS = max(1, min(4, os.cpu_count() or 1))
 _ROWS_PER_THREAD = 8
-#: Smallest cost of a piece, as of the network's own edges (:meth:`Network.matrix`).
-_EPS = 1e-6
 
 
 @dataclass
@@ -266,8 +265,8 @@ def _search_input(on: RoadPoints) -> tuple[_Pieces, tuple]:
     r = len(on)
 
     def costs(pieces: Pieces) -> tuple[np.ndarray, np.ndarray]:
-        # The search's costs as the network's own edges have them: none below _EPS.
-        seconds = np.maximum(on.cost(pieces, net.edge_time), _EPS)
+        # The search's costs as the network's own edges have them: none below MIN_WEIGHT.
+        seconds = np.maximum(on.cost(pieces, net.edge_time), MIN_WEIGHT)
         return seconds, on.cost(pieces, net.edge_length)
 
     def start(src: np.ndarray) -> np.ndarray:
