@@ -148,9 +148,9 @@ class _Routing:
             return None
         with self._lock:
             made = list(before.made)
+        kept = before.renumber >= 0
         for old_mask, old in made:
             then = np.zeros(len(mask), dtype=bool)
-            kept = before.renumber >= 0
             then[before.renumber[kept]] = old_mask[kept]
             if not np.array_equal(mask & before.unchanged, then):
                 continue
